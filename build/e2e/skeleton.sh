@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Starts the built desktop app on a virtual X display, waits for its window titled
+# "Ferry", checks that the page rendered, and saves a screenshot of the window.
+#
+#   build/e2e/skeleton.sh [BINARY] [SCREENSHOT]
+#
+# Needs Xvfb, xdotool and ImageMagick (make deps-run installs them).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bin=${1:-$root/build/bin/ferry-desktop}
+shot=${2:-$root/build/screenshots/start.png}
+timeout=${FERRY_E2E_TIMEOUT:-60}
+
+[[ -x $bin ]] || { echo "skeleton: $bin not built (run make build)" >&2; exit 1; }
+for tool in Xvfb xdotool import convert; do
+  command -v "$tool" >/dev/null || { echo "skeleton: $tool missing (run make deps-run)" >&2; exit 1; }
+done
+
+work=$(mktemp -d)
+app_pid='' bus_pid='' xvfb_pid=''
+cleanup() {
+  local rc=$?
+  set +e
+  [[ -n $app_pid ]] && kill "$app_pid" 2>/dev/null && wait "$app_pid" 2>/dev/null
+  [[ -n $bus_pid ]] && kill "$bus_pid" 2>/dev/null
+  [[ -n $xvfb_pid ]] && kill "$xvfb_pid" 2>/dev/null && wait "$xvfb_pid" 2>/dev/null
+  rm -rf "$work"
+  exit "$rc"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "skeleton: $*" >&2
+  echo "--- app output ---" >&2
+  cat "$work/app.log" >&2 || true
+  exit 1
+}
+
+# Display :99, or the next free one if another X server holds it.
+n=99
+while [[ -e /tmp/.X$n-lock || -e /tmp/.X11-unix/X$n ]]; do n=$((n + 1)); done
+export DISPLAY=:$n
+Xvfb "$DISPLAY" -screen 0 1280x900x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
+xvfb_pid=$!
+for _ in $(seq 100); do
+  xdotool getdisplaygeometry >/dev/null 2>&1 && break
+  kill -0 "$xvfb_pid" 2>/dev/null || { cat "$work/xvfb.log" >&2; echo "skeleton: Xvfb did not start" >&2; exit 1; }
+  sleep 0.1
+done
+
+# A private session bus, as a desktop session would have.
+if command -v dbus-daemon >/dev/null; then
+  dbus-daemon --session --fork --print-address=3 --print-pid=4 3>"$work/bus.addr" 4>"$work/bus.pid"
+  bus_pid=$(<"$work/bus.pid")
+  DBUS_SESSION_BUS_ADDRESS=$(<"$work/bus.addr")
+  export DBUS_SESSION_BUS_ADDRESS
+fi
+
+# Xvfb has no GPU; WebKitGTK renders in software there.
+export WEBKIT_DISABLE_COMPOSITING_MODE=1 LIBGL_ALWAYS_SOFTWARE=1 GDK_BACKEND=x11 NO_AT_BRIDGE=1
+"$bin" >"$work/app.log" 2>&1 &
+app_pid=$!
+
+wid=$(timeout "$timeout" xdotool search --sync --onlyvisible --name '^Ferry$' | head -n1) ||
+  fail "no window titled Ferry within ${timeout}s"
+title=$(xdotool getwindowname "$wid")
+[[ $title == Ferry ]] || fail "window title is '$title', want 'Ferry'"
+
+# The window maps before the webview paints; wait until it shows more than the background.
+mkdir -p "$(dirname "$shot")"
+deadline=$((SECONDS + timeout))
+while :; do
+  import -window "$wid" "$work/shot.png"
+  colors=$(convert "$work/shot.png" -format '%k' info:)
+  ((colors > 64)) && break
+  ((SECONDS < deadline)) || fail "window titled Ferry stayed blank ($colors colours)"
+  kill -0 "$app_pid" 2>/dev/null || fail "app exited"
+  sleep 0.5
+done
+sleep 1 # let fonts and the version call settle
+# No timestamps in the PNG, so an unchanged page gives an unchanged file.
+import -window "$wid" "$work/shot.png"
+convert "$work/shot.png" -strip -define png:exclude-chunks=date,time "$shot"
+echo "skeleton: window 'Ferry' ($(xdotool getwindowgeometry "$wid" | sed -n 's/.*Geometry: //p')) rendered; screenshot $shot"
