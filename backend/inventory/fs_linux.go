@@ -1,0 +1,176 @@
+//go:build linux
+
+package inventory
+
+import (
+	"encoding/binary"
+	"errors"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Linux file system access: directories are read with getdents64 and their children stat'ed with
+// statx relative to the directory descriptor, so no path is resolved more than once.
+
+const (
+	statxMask  = unix.STATX_TYPE | unix.STATX_MODE | unix.STATX_SIZE | unix.STATX_MTIME | unix.STATX_BTIME
+	statxFlags = unix.AT_SYMLINK_NOFOLLOW | unix.AT_NO_AUTOMOUNT | unix.AT_STATX_SYNC_AS_STAT
+	dirFlags   = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+)
+
+// dirHandle is an open directory.
+type dirHandle struct{ fd int }
+
+func openDir(path string) (dirHandle, error) {
+	fd, err := retry(func() (int, error) { return unix.Open(path, dirFlags, 0) })
+	return dirHandle{fd}, err
+}
+
+func (d dirHandle) openDir(name string) (dirHandle, error) {
+	fd, err := retry(func() (int, error) { return unix.Openat(d.fd, name, dirFlags, 0) })
+	return dirHandle{fd}, err
+}
+
+func (d dirHandle) close() { unix.Close(d.fd) }
+
+// stat describes the child name without following a symbolic link.
+func (d dirHandle) stat(name string) (fileInfo, error) {
+	var st unix.Statx_t
+	_, err := retry(func() (int, error) { return 0, unix.Statx(d.fd, name, statxFlags, statxMask, &st) })
+	if err != nil {
+		return fileInfo{}, err
+	}
+	return statxInfo(&st), nil
+}
+
+// statPath describes path without following a final symbolic link.
+func statPath(path string) (fileInfo, error) {
+	return dirHandle{unix.AT_FDCWD}.stat(path)
+}
+
+// list returns the children of the directory ("." and ".." excluded) in directory order. buf is
+// scratch space for getdents64. The names of one directory share a single allocation.
+func (d dirHandle) list(buf []byte) ([]dirent, error) {
+	type span struct {
+		start, end int
+		typ        fileType
+	}
+	var (
+		spans []span
+		names []byte
+	)
+	for {
+		n, err := retry(func() (int, error) { return unix.Getdents(d.fd, buf) })
+		if err != nil {
+			return nil, err
+		}
+		if n <= 0 {
+			break
+		}
+		// struct linux_dirent64 { u64 ino; s64 off; u16 reclen; u8 type; char name[]; }
+		for off := 0; off < n; {
+			reclen := int(binary.NativeEndian.Uint16(buf[off+16:]))
+			if reclen == 0 || off+reclen > n {
+				return nil, errors.New("malformed directory record")
+			}
+			rec := buf[off+19 : off+reclen]
+			off += reclen
+			name := rec[:clen(rec)]
+			if len(name) == 0 || string(name) == "." || string(name) == ".." {
+				continue
+			}
+			start := len(names)
+			names = append(names, name...)
+			spans = append(spans, span{start, len(names), direntType(buf[off-reclen+18])})
+		}
+	}
+	all := string(names)
+	out := make([]dirent, len(spans))
+	for i, s := range spans {
+		out[i] = dirent{name: all[s.start:s.end], typ: s.typ}
+	}
+	return out, nil
+}
+
+func clen(b []byte) int {
+	for i, c := range b {
+		if c == 0 {
+			return i
+		}
+	}
+	return len(b)
+}
+
+func direntType(t byte) fileType {
+	switch t {
+	case unix.DT_REG:
+		return typeFile
+	case unix.DT_DIR:
+		return typeDir
+	case unix.DT_LNK:
+		return typeSymlink
+	case unix.DT_FIFO, unix.DT_SOCK, unix.DT_CHR, unix.DT_BLK:
+		return typeSpecial
+	}
+	return typeUnknown
+}
+
+func statxInfo(st *unix.Statx_t) fileInfo {
+	fi := fileInfo{
+		typ:   modeType(uint32(st.Mode)),
+		size:  int64(st.Size),
+		mtime: time.Unix(st.Mtime.Sec, int64(st.Mtime.Nsec)).UTC(),
+	}
+	if st.Mask&unix.STATX_BTIME != 0 {
+		fi.btime = time.Unix(st.Btime.Sec, int64(st.Btime.Nsec)).UTC()
+	}
+	return fi
+}
+
+func modeType(mode uint32) fileType {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return typeFile
+	case unix.S_IFDIR:
+		return typeDir
+	case unix.S_IFLNK:
+		return typeSymlink
+	}
+	return typeSpecial
+}
+
+// retypeErr reports an open error meaning the child is no longer a directory (replaced by a file
+// or a symbolic link since it was listed).
+func retypeErr(err error) bool {
+	return errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP)
+}
+
+// openRegular opens a file for reading without following a final symbolic link and without
+// blocking on a FIFO that replaced it.
+func openRegular(path string) (*os.File, error) {
+	fd, err := retry(func() (int, error) {
+		return unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// adviseSequential tells the kernel the file is read once from start to end.
+func adviseSequential(f *os.File) {
+	if rc, err := f.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) { _ = unix.Fadvise(int(fd), 0, 0, unix.FADV_SEQUENTIAL) })
+	}
+}
+
+func retry(f func() (int, error)) (int, error) {
+	for {
+		n, err := f()
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
+}

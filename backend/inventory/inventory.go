@@ -1,0 +1,116 @@
+// Package inventory scans data sources into inventories: one Part per data source, one Entry per
+// file or directory below its root, and content keys for the files that need them.
+package inventory
+
+import (
+	"encoding/hex"
+	"path"
+	"time"
+)
+
+// Kind tells a file from a directory.
+type Kind uint8
+
+const (
+	File Kind = iota + 1
+	Dir
+)
+
+func (k Kind) String() string {
+	switch k {
+	case File:
+		return "file"
+	case Dir:
+		return "directory"
+	}
+	return "unknown"
+}
+
+// SourceType is the kind of a data source root.
+type SourceType uint8
+
+const (
+	SourceDir SourceType = iota + 1
+	SourceFile
+)
+
+// ContentKey identifies file content: XXH3-128 of the bytes. The zero key means "not computed".
+type ContentKey [16]byte
+
+func (k ContentKey) IsZero() bool   { return k == ContentKey{} }
+func (k ContentKey) String() string { return hex.EncodeToString(k[:]) }
+
+// Entry is one file or directory below a data source root.
+type Entry struct {
+	// Path is relative to the data source root, "/"-separated with a leading "/". For a file data
+	// source it is "/" + the file's name.
+	Path      string
+	Kind      Kind
+	Size      int64     // files only
+	ModTime   time.Time // files only, with nanoseconds
+	BirthTime time.Time // zero when the OS does not give it
+	// Inaccessible is set for a directory that could not be listed or a file that could not be
+	// stat'ed; such an entry carries no size or dates.
+	Inaccessible bool
+	// ContentKey is filled by the analysis phase only where the comparison needs it.
+	ContentKey ContentKey
+	// AnalysisError is the reason the content key could not be computed.
+	AnalysisError string
+}
+
+// Name is the last element of the entry's path.
+func (e *Entry) Name() string { return path.Base(e.Path) }
+
+// SkipReason says why an entry below a root was not recorded.
+type SkipReason string
+
+const (
+	SkipHidden       SkipReason = "hidden"
+	SkipNoise        SkipReason = "noise"
+	SkipSymlink      SkipReason = "symlink"
+	SkipSpecial      SkipReason = "special"
+	SkipInaccessible SkipReason = "inaccessible"
+	SkipNotFound     SkipReason = "not-found"
+	SkipIOError      SkipReason = "io-error"
+	// SkipProtected is a virtual or runtime system tree (/proc, /sys, /dev, /run) met below a
+	// data source root such as "/".
+	SkipProtected SkipReason = "protected"
+)
+
+// Part is the inventory of one data source.
+type Part struct {
+	Code string // data source code: "A1", "B2"…
+	Root string // absolute path of the data source
+	Type SourceType
+	// Entries are sorted by Path (byte order); the root itself is never an entry.
+	Entries []Entry
+	// Incomplete is set when something below the root could not be read: conditions that
+	// reference this part are false and actions touching unseen items are refused.
+	Incomplete bool
+	Skipped    map[SkipReason]int
+}
+
+// Node is the inventory of one data node: its data sources in code order.
+type Node struct {
+	Code  string // "A", "B", or "Aa", "Ab"… with several nodes per member
+	Parts []*Part
+}
+
+// Options shape a scan.
+type Options struct {
+	ExcludeHidden bool // skip dot names below the root
+	ExcludeSystem bool // skip the noise names (desktop.ini, .DS_Store…) below the root
+	// Progress, when set, is called from time to time during the walk and the analysis.
+	Progress func(Progress)
+}
+
+// Progress counts the work done so far on one part.
+type Progress struct {
+	Part          string
+	Files, Dirs   int64
+	Bytes         int64 // total size of the files identified
+	Skipped       int64
+	Hashed        int64 // files whose content key is computed
+	HashedBytes   int64
+	AnalysisError int64
+}

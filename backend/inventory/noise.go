@@ -1,0 +1,42 @@
+package inventory
+
+import (
+	"runtime"
+	"strings"
+)
+
+// noiseNames are file and directory names that operating systems and desktop environments create
+// on their own (thumbnails, folder settings, indexes, trash). They are skipped, and never
+// traversed, when Options.ExcludeSystem is set.
+var noiseNames = map[string]struct{}{
+	"desktop.ini": {}, "thumbs.db": {}, "ehthumbs.db": {}, "ehthumbs_vista.db": {}, "$RECYCLE.BIN": {},
+	".desktop.ini": {}, ".thumbs.db": {}, ".DS_Store": {}, ".AppleDouble": {}, ".AppleDB": {},
+	".AppleDesktop": {}, ".LSOverride": {}, ".Spotlight-V100": {}, ".Trashes": {}, ".fseventsd": {},
+	".TemporaryItems": {}, ".VolumeIcon.icns": {}, ".directory": {},
+}
+
+// noiseFolded is noiseNames in lower case, for the case-insensitive file systems of Windows and
+// macOS.
+var noiseFolded = func() map[string]struct{} {
+	m := make(map[string]struct{}, len(noiseNames))
+	for n := range noiseNames {
+		m[strings.ToLower(n)] = struct{}{}
+	}
+	return m
+}()
+
+// noiseCaseSensitive: names match exactly on Linux, ignoring case elsewhere.
+const noiseCaseSensitive = runtime.GOOS == "linux"
+
+// IsNoise reports whether name is one of the noise names skipped when Options.ExcludeSystem is set.
+func IsNoise(name string) bool {
+	if noiseCaseSensitive {
+		_, ok := noiseNames[name]
+		return ok
+	}
+	_, ok := noiseFolded[strings.ToLower(name)]
+	return ok
+}
+
+// IsHidden reports whether name is hidden: it starts with a dot.
+func IsHidden(name string) bool { return strings.HasPrefix(name, ".") }

@@ -1,0 +1,552 @@
+package inventory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode"
+)
+
+// fileType is what a directory listing or a stat says an entry is.
+type fileType uint8
+
+const (
+	typeUnknown fileType = iota
+	typeFile
+	typeDir
+	typeSymlink
+	typeSpecial // FIFO, socket, device
+)
+
+// dirent is one child of a listed directory.
+type dirent struct {
+	name string
+	typ  fileType
+}
+
+// fileInfo is the metadata an inventory keeps.
+type fileInfo struct {
+	typ          fileType
+	size         int64
+	mtime, btime time.Time
+}
+
+// protectedRoots are virtual or runtime file systems that are never data sources.
+var protectedRoots = [...]string{"/proc", "/sys", "/dev", "/run", "/var/run", "/private/var/run"}
+
+// listBufSize is the getdents buffer of one walker goroutine.
+const listBufSize = 64 << 10
+
+// ScanPart inventories one data source: root is an absolute path to a directory (every file and
+// directory below it becomes an entry) or to a regular file (the part then holds that single file).
+//
+// Symbolic links are never followed nor recorded; FIFOs, sockets and devices are skipped; hidden
+// and noise names are skipped as opts says. A directory below root that cannot be listed is kept
+// as an Inaccessible entry and makes the part Incomplete. A root that is missing, unreadable, a
+// symbolic link or inside a protected system tree is an error: the result is never an empty part
+// standing for data that could not be seen.
+func ScanPart(ctx context.Context, code, root string, opts Options) (*Part, error) {
+	if err := checkCode(code); err != nil {
+		return nil, fmt.Errorf("scan %s: %w", root, err)
+	}
+	clean, err := checkRoot(root)
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", root, err)
+	}
+	fi, err := statPath(clean)
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", root, err)
+	}
+	p := &Part{Code: code, Root: clean, Skipped: map[SkipReason]int{}}
+	switch fi.typ {
+	case typeFile:
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("scan %s: %w", root, err)
+		}
+		if err := scanFile(p, fi, opts); err != nil {
+			return nil, err
+		}
+		return p, nil
+	case typeDir:
+		if err := scanDir(ctx, p, opts); err != nil {
+			return nil, fmt.Errorf("scan %s: %w", root, err)
+		}
+		return p, nil
+	case typeSymlink:
+		return nil, fmt.Errorf("scan %s: data source is a symbolic link", root)
+	default:
+		return nil, fmt.Errorf("scan %s: data source is not a regular file or a directory", root)
+	}
+}
+
+// ScanNode inventories the data sources of one data node, in the order given; they get the codes
+// code+"1", code+"2"…
+func ScanNode(ctx context.Context, code string, roots []string, opts Options) (*Node, error) {
+	if len(roots) == 0 {
+		return nil, fmt.Errorf("node %s has no data source", code)
+	}
+	n := &Node{Code: code, Parts: make([]*Part, 0, len(roots))}
+	for i, root := range roots {
+		pc := fmt.Sprintf("%s%d", code, i+1)
+		p, err := ScanPart(ctx, pc, root, opts)
+		if err != nil {
+			return nil, fmt.Errorf("data source %s: %w", pc, err)
+		}
+		n.Parts = append(n.Parts, p)
+	}
+	return n, nil
+}
+
+// checkCode accepts data source codes made of ASCII letters and digits ("A1", "Ab2").
+func checkCode(code string) error {
+	if code == "" || len(code) > 16 {
+		return fmt.Errorf("invalid data source code %q", code)
+	}
+	for _, r := range code {
+		if r > unicode.MaxASCII || !(unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			return fmt.Errorf("invalid data source code %q", code)
+		}
+	}
+	return nil
+}
+
+// checkRoot cleans root and refuses relative paths and protected system trees, also when reached
+// through a symbolic link in a parent directory.
+func checkRoot(root string) (string, error) {
+	if !filepath.IsAbs(root) {
+		return "", errors.New("data source path must be absolute")
+	}
+	clean := filepath.Clean(root)
+	if runtime.GOOS == "windows" {
+		return clean, nil
+	}
+	paths := []string{clean}
+	if real, err := filepath.EvalSymlinks(clean); err == nil {
+		paths = append(paths, real)
+	}
+	for _, p := range paths {
+		for _, pr := range protectedRoots {
+			if p == pr || strings.HasPrefix(p, pr+"/") {
+				return "", fmt.Errorf("data source is inside the protected system tree %s", pr)
+			}
+		}
+	}
+	return clean, nil
+}
+
+// scanFile fills the part of a file data source. The file must be readable.
+func scanFile(p *Part, fi fileInfo, opts Options) error {
+	f, err := openRegular(p.Root)
+	if err != nil {
+		return fmt.Errorf("scan %s: %w", p.Root, err)
+	}
+	f.Close()
+	p.Type = SourceFile
+	p.Entries = []Entry{{
+		Path: "/" + filepath.Base(p.Root), Kind: File,
+		Size: fi.size, ModTime: fi.mtime, BirthTime: fi.btime,
+	}}
+	if opts.Progress != nil {
+		opts.Progress(Progress{Part: p.Code, Files: 1, Bytes: fi.size})
+	}
+	return nil
+}
+
+// scanDir walks the directory data source p.Root.
+func scanDir(ctx context.Context, p *Part, opts Options) error {
+	p.Type = SourceDir
+	d, err := openDir(p.Root)
+	if err != nil {
+		return err
+	}
+	w := &walker{ctx: ctx, opts: opts, tokens: make(chan struct{}, scanWorkers()), protected: protectedBelow(p.Root)}
+	w.bufs.New = func() any { b := make([]byte, listBufSize); return &b }
+	rep := startReporter(opts.Progress, w.snapshot(p.Code))
+	root := &dirResult{}
+	w.tokens <- struct{}{}
+	w.visit(d, "", root)
+	<-w.tokens // let the goroutines still walking hand sub-trees to a free worker
+	w.wg.Wait()
+	rep.finish()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if root.err != nil {
+		return root.err
+	}
+	total := root.total()
+	p.Entries = root.flatten(make([]Entry, 0, total.entries), 1)
+	p.Incomplete = total.incomplete
+	for r, n := range total.skipped {
+		if n > 0 {
+			p.Skipped[skipReasons[r]] += n
+		}
+	}
+	return nil
+}
+
+// protectedBelow returns the relative paths of the protected trees below root.
+func protectedBelow(root string) map[string]bool {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	m := map[string]bool{}
+	prefix := strings.TrimSuffix(root, "/") + "/"
+	for _, pr := range protectedRoots {
+		if strings.HasPrefix(pr, prefix) {
+			m[pr[len(prefix)-1:]] = true
+		}
+	}
+	return m
+}
+
+// scanWorkers is how many goroutines walk one tree: the walk is bound by system calls, which run
+// in parallel on every core.
+func scanWorkers() int { return min(max(runtime.GOMAXPROCS(0), 2), 8) }
+
+// skipReasons indexes the reasons counted while walking.
+var skipReasons = [...]SkipReason{SkipHidden, SkipNoise, SkipSymlink, SkipSpecial, SkipInaccessible, SkipNotFound, SkipIOError, SkipProtected}
+
+type skipCounts [len(skipReasons)]int
+
+func (c *skipCounts) add(r SkipReason) {
+	c[slices.Index(skipReasons[:], r)]++
+}
+
+// dirResult is the walk of one directory: its direct children and the results of the
+// sub-directories walked. Each is written by one goroutine and read after the walk ends.
+type dirResult struct {
+	entries    []Entry   // direct children, in name order
+	subs       []subtree // sub-directories that were opened, in name+"/" order
+	skipped    skipCounts
+	incomplete bool
+	err        error // the directory could not be listed; its entry is marked Inaccessible
+}
+
+type subtree struct {
+	name  string
+	entry int // index of the directory's entry in the parent's entries
+	res   *dirResult
+}
+
+type totals struct {
+	entries    int
+	skipped    skipCounts
+	incomplete bool
+}
+
+func (r *dirResult) total() totals {
+	t := totals{entries: len(r.entries), skipped: r.skipped, incomplete: r.incomplete}
+	for _, s := range r.subs {
+		st := s.res.total()
+		t.entries += st.entries
+		for i, n := range st.skipped {
+			t.skipped[i] += n
+		}
+		t.incomplete = t.incomplete || st.incomplete
+	}
+	return t
+}
+
+// flatten appends the tree below r to out in Path byte order. prefix is the length of the paths'
+// common prefix (the directory's own path and a slash). Within one directory, entries are in name
+// order and each sub-directory's contents form a block that sorts as its name+"/".
+func (r *dirResult) flatten(out []Entry, prefix int) []Entry {
+	for _, s := range r.subs {
+		if s.res.err != nil {
+			r.entries[s.entry].Inaccessible = true
+		}
+	}
+	i, j := 0, 0
+	for i < len(r.entries) || j < len(r.subs) {
+		if j == len(r.subs) || i < len(r.entries) && compareToDirKey(r.entries[i].Path[prefix:], r.subs[j].name) < 0 {
+			out = append(out, r.entries[i])
+			i++
+			continue
+		}
+		out = r.subs[j].res.flatten(out, prefix+len(r.subs[j].name)+1)
+		j++
+	}
+	r.entries, r.subs = nil, nil
+	return out
+}
+
+// compareToDirKey compares name with dir+"/".
+func compareToDirKey(name, dir string) int {
+	n := min(len(name), len(dir))
+	if c := strings.Compare(name[:n], dir[:n]); c != 0 {
+		return c
+	}
+	if len(name) == n {
+		return -1
+	}
+	return cmpByte(name[n], '/')
+}
+
+// compareDirKeys compares a+"/" with b+"/".
+func compareDirKeys(a, b string) int {
+	n := min(len(a), len(b))
+	if c := strings.Compare(a[:n], b[:n]); c != 0 {
+		return c
+	}
+	switch {
+	case len(a) == len(b):
+		return 0
+	case len(a) == n:
+		return cmpByte('/', b[n])
+	default:
+		return cmpByte(a[n], '/')
+	}
+}
+
+func cmpByte(a, b byte) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// walker walks one directory tree. A goroutine walks while it holds a token; at each sub-directory
+// it hands the sub-tree to a new goroutine when a token is free and walks it itself otherwise.
+type walker struct {
+	ctx    context.Context
+	opts   Options
+	tokens chan struct{}
+	wg     sync.WaitGroup
+	bufs   sync.Pool
+	// protected are relative paths of system trees below the root, never walked.
+	protected map[string]bool
+
+	files, dirs, bytes, skipped atomic.Int64
+}
+
+func (w *walker) snapshot(code string) func() Progress {
+	return func() Progress {
+		return Progress{Part: code, Files: w.files.Load(), Dirs: w.dirs.Load(), Bytes: w.bytes.Load(), Skipped: w.skipped.Load()}
+	}
+}
+
+// visit lists the open directory d, whose path is rel ("" for the root), records its children in
+// res in name order, walks its sub-directories and closes d.
+func (w *walker) visit(d dirHandle, rel string, res *dirResult) {
+	defer d.close()
+	if w.ctx.Err() != nil {
+		return
+	}
+	buf := w.bufs.Get().(*[]byte)
+	children, err := d.list(*buf)
+	w.bufs.Put(buf)
+	if err != nil {
+		res.err = err
+		res.incomplete = true
+		res.skipped.add(errReason(err))
+		w.skipped.Add(1)
+		return
+	}
+	slices.SortFunc(children, func(a, b dirent) int { return strings.Compare(a.name, b.name) })
+	prefix := rel + "/"
+	res.entries = make([]Entry, 0, len(children))
+	var files, bytes, skipped int64
+	flush := func() {
+		w.files.Add(files)
+		w.bytes.Add(bytes)
+		w.skipped.Add(skipped)
+		files, bytes, skipped = 0, 0, 0
+	}
+	defer flush()
+	// The paths of all children share one allocation.
+	var sb strings.Builder
+	sb.Grow(len(children)*len(prefix) + namesLen(children))
+	for _, c := range children {
+		sb.WriteString(prefix)
+		sb.WriteString(c.name)
+	}
+	paths, off := sb.String(), 0
+	for i, c := range children {
+		path := paths[off : off+len(prefix)+len(c.name)]
+		off += len(path)
+		name := path[len(prefix):]
+		if i%1024 == 1023 {
+			flush()
+			if w.ctx.Err() != nil {
+				return
+			}
+		}
+		e, isDir, skip := w.child(d, path, name, c.typ)
+		switch {
+		case isDir:
+			flush()
+			if w.ctx.Err() != nil {
+				return
+			}
+			w.subdir(d, path, name, res)
+		case skip != "":
+			res.skipped.add(skip)
+			skipped++
+			if e.Inaccessible {
+				res.entries = append(res.entries, e)
+				res.incomplete = true
+				files++
+			}
+		default:
+			res.entries = append(res.entries, e)
+			files++
+			bytes += e.Size
+		}
+	}
+	slices.SortFunc(res.subs, func(a, b subtree) int { return compareDirKeys(a.name, b.name) })
+}
+
+func namesLen(ds []dirent) int {
+	n := 0
+	for _, d := range ds {
+		n += len(d.name)
+	}
+	return n
+}
+
+// child classifies the listed child name of d, at path, from its listed type, stat'ing it only
+// when needed. It returns the entry to record for a file, isDir for a directory to open, or the
+// reason the child is skipped; an Inaccessible entry comes with its reason.
+func (w *walker) child(d dirHandle, path, name string, typ fileType) (e Entry, isDir bool, skip SkipReason) {
+	switch typ {
+	case typeSymlink:
+		return Entry{}, false, SkipSymlink
+	case typeSpecial:
+		return Entry{}, false, SkipSpecial
+	case typeDir, typeFile:
+		if r := w.nameSkip(name); r != "" {
+			return Entry{}, false, r
+		}
+		if typ == typeDir {
+			return Entry{}, true, ""
+		}
+	}
+	fi, err := d.stat(name)
+	return w.described(path, name, fi, err)
+}
+
+// described classifies a child from its stat result.
+func (w *walker) described(path, name string, fi fileInfo, err error) (e Entry, isDir bool, skip SkipReason) {
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return Entry{}, false, SkipNotFound
+		}
+		if r := w.nameSkip(name); r != "" {
+			return Entry{}, false, r
+		}
+		// Listed but not describable: record it so that nothing is decided about it unseen.
+		return Entry{Path: path, Kind: File, Inaccessible: true}, false, errReason(err)
+	}
+	switch fi.typ {
+	case typeSymlink:
+		return Entry{}, false, SkipSymlink
+	case typeSpecial:
+		return Entry{}, false, SkipSpecial
+	}
+	if r := w.nameSkip(name); r != "" {
+		return Entry{}, false, r
+	}
+	if fi.typ == typeDir {
+		return Entry{}, true, ""
+	}
+	return Entry{Path: path, Kind: File, Size: fi.size, ModTime: fi.mtime, BirthTime: fi.btime}, false, ""
+}
+
+func (w *walker) nameSkip(name string) SkipReason {
+	switch {
+	case w.opts.ExcludeHidden && IsHidden(name):
+		return SkipHidden
+	case w.opts.ExcludeSystem && IsNoise(name):
+		return SkipNoise
+	}
+	return ""
+}
+
+// subdir opens the listed sub-directory name of d and walks it, on another goroutine when one is
+// free.
+func (w *walker) subdir(d dirHandle, path, name string, res *dirResult) {
+	if w.protected[path] {
+		w.record(res, Entry{}, SkipProtected)
+		return
+	}
+	sd, err := d.openDir(name)
+	if err != nil {
+		if retypeErr(err) {
+			// Replaced by a file or a link since it was listed: classify it again.
+			fi, statErr := d.stat(name)
+			if statErr == nil && fi.typ == typeDir {
+				w.record(res, Entry{Path: path, Kind: Dir, Inaccessible: true}, errReason(err))
+				return
+			}
+			e, _, skip := w.described(path, name, fi, statErr)
+			w.record(res, e, skip)
+			return
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			w.record(res, Entry{}, SkipNotFound)
+			return
+		}
+		w.record(res, Entry{Path: path, Kind: Dir, Inaccessible: true}, errReason(err))
+		return
+	}
+	w.dirs.Add(1)
+	sub := &dirResult{}
+	res.subs = append(res.subs, subtree{name: name, entry: len(res.entries), res: sub})
+	res.entries = append(res.entries, Entry{Path: path, Kind: Dir})
+	select {
+	case w.tokens <- struct{}{}:
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			defer func() { <-w.tokens }()
+			w.visit(sd, path, sub)
+		}()
+	default:
+		w.visit(sd, path, sub)
+	}
+}
+
+// record adds the outcome of a re-classified child to res.
+func (w *walker) record(res *dirResult, e Entry, skip SkipReason) {
+	if skip != "" {
+		res.skipped.add(skip)
+		w.skipped.Add(1)
+		if !e.Inaccessible {
+			return
+		}
+		res.incomplete = true
+	}
+	if e.Path == "" {
+		return
+	}
+	res.entries = append(res.entries, e)
+	if e.Kind == File {
+		w.files.Add(1)
+		w.bytes.Add(e.Size)
+	} else {
+		w.dirs.Add(1)
+	}
+}
+
+// errReason is the skip reason for a failed list, open or stat.
+func errReason(err error) SkipReason {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return SkipNotFound
+	case errors.Is(err, fs.ErrPermission):
+		return SkipInaccessible
+	}
+	return SkipIOError
+}

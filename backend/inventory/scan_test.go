@@ -1,0 +1,423 @@
+//go:build linux
+
+package inventory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestScanTree(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "a.txt", "hello")
+	writeFile(t, root, "sub/b.bin", "0123456789")
+	writeFile(t, root, "sub/deeper/c", "")
+	mkdir(t, root, "empty")
+	mtime := time.Date(2023, 5, 17, 10, 20, 30, 123456789, time.UTC)
+	if err := os.Chtimes(filepath.Join(root, "sub", "b.bin"), mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+
+	p := mustScan(t, root+"/", Options{})
+	if p.Code != "A1" || p.Root != root || p.Type != SourceDir || p.Incomplete {
+		t.Fatalf("part header = %q %q %v incomplete=%v", p.Code, p.Root, p.Type, p.Incomplete)
+	}
+	wantPaths(t, p, "/a.txt", "/empty", "/sub", "/sub/b.bin", "/sub/deeper", "/sub/deeper/c")
+	wantSkipped(t, p, nil)
+
+	sizes := map[string]int64{"/a.txt": 5, "/sub/b.bin": 10, "/sub/deeper/c": 0}
+	for _, e := range p.Entries {
+		size, isFile := sizes[e.Path]
+		switch {
+		case isFile && (e.Kind != File || e.Size != size || e.ModTime.IsZero()):
+			t.Errorf("%s: kind %v size %d mtime %v, want a file of %d bytes", e.Path, e.Kind, e.Size, e.ModTime, size)
+		case !isFile && (e.Kind != Dir || e.Size != 0 || !e.ModTime.IsZero()):
+			t.Errorf("%s: kind %v size %d mtime %v, want a directory without size or date", e.Path, e.Kind, e.Size, e.ModTime)
+		case e.Inaccessible || !e.ContentKey.IsZero() || e.AnalysisError != "":
+			t.Errorf("%s: unexpected state %+v", e.Path, e)
+		}
+	}
+	if b := entry(t, p, "/sub/b.bin"); !b.ModTime.Equal(mtime) || b.ModTime.Nanosecond() != 123456789 {
+		t.Errorf("mtime %v, want %v", b.ModTime, mtime)
+	}
+
+	// Birth time is what statx gives, or zero where the file system has none.
+	var st unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, filepath.Join(root, "a.txt"), unix.AT_SYMLINK_NOFOLLOW, unix.STATX_BTIME, &st); err != nil {
+		t.Fatal(err)
+	}
+	want := time.Time{}
+	if st.Mask&unix.STATX_BTIME != 0 {
+		want = time.Unix(st.Btime.Sec, int64(st.Btime.Nsec))
+	}
+	if got := entry(t, p, "/a.txt").BirthTime; !got.Equal(want) {
+		t.Errorf("birth time %v, want %v", got, want)
+	}
+}
+
+// TestScanOrderMatchesWalk compares a scan of a random tree, with names chosen to sort
+// differently as names and as paths ("a" < "a-b" < "a/x"), with filepath.WalkDir.
+func TestScanOrderMatchesWalk(t *testing.T) {
+	root := t.TempDir()
+	rng := rand.New(rand.NewPCG(1, 2))
+	parts := []string{"a", "a-", "a.", "a ", "b", "B", "0", "é", "~", "a/"}
+	name := func() string {
+		var sb strings.Builder
+		for range 1 + rng.IntN(3) {
+			sb.WriteString(strings.TrimSuffix(parts[rng.IntN(len(parts))], "/"))
+		}
+		return sb.String()
+	}
+	dirs := []string{""}
+	for range 400 {
+		parent := dirs[rng.IntN(len(dirs))]
+		rel := parent + "/" + name()
+		if _, err := os.Lstat(filepath.Join(root, rel)); err == nil {
+			continue
+		}
+		if rng.IntN(3) == 0 {
+			mkdir(t, root, rel)
+			dirs = append(dirs, rel)
+		} else {
+			writeFile(t, root, rel, rel)
+		}
+	}
+	var want []string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if path != root {
+			want = append(want, filepath.ToSlash(strings.TrimPrefix(path, root)))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(want)
+	p := mustScan(t, root, Options{})
+	wantPaths(t, p, want...)
+	if len(want) < 300 {
+		t.Fatalf("fixture too small: %d entries", len(want))
+	}
+}
+
+func TestScanFileSource(t *testing.T) {
+	dir := t.TempDir()
+	file := writeFile(t, dir, ".hidden-data", "content")
+	mtime := time.Date(2024, 1, 2, 3, 4, 5, 600700800, time.UTC)
+	if err := os.Chtimes(file, mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+	p := mustScan(t, file, Options{ExcludeHidden: true, ExcludeSystem: true})
+	if p.Type != SourceFile || p.Root != file || p.Incomplete {
+		t.Fatalf("part = %v %q incomplete=%v", p.Type, p.Root, p.Incomplete)
+	}
+	wantPaths(t, p, "/.hidden-data")
+	if e := p.Entries[0]; e.Kind != File || e.Size != 7 || !e.ModTime.Equal(mtime) {
+		t.Fatalf("entry = %+v", e)
+	}
+}
+
+func TestScanHidden(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "visible", "v")
+	writeFile(t, root, ".hidden", "h")
+	writeFile(t, root, ".config/inside", "i")
+	writeFile(t, root, "dir/.dotfile", "d")
+
+	wantPaths(t, mustScan(t, root, Options{}), "/.config", "/.config/inside", "/.hidden", "/dir", "/dir/.dotfile", "/visible")
+	p := mustScan(t, root, Options{ExcludeHidden: true})
+	wantPaths(t, p, "/dir", "/visible")
+	wantSkipped(t, p, map[SkipReason]int{SkipHidden: 3})
+}
+
+func TestScanNoise(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "keep.txt", "k")
+	writeFile(t, root, "desktop.ini", "x")
+	writeFile(t, root, "photos/.DS_Store", "x")
+	writeFile(t, root, "photos/Thumbs.db", "names match case-sensitively on Linux")
+	writeFile(t, root, "$RECYCLE.BIN/deleted/file", "x")
+	writeFile(t, root, ".Trashes/file", "x")
+
+	all := mustScan(t, root, Options{})
+	if len(all.Entries) != 10 {
+		t.Fatalf("without exclusion: %q", entryPaths(all))
+	}
+	p := mustScan(t, root, Options{ExcludeSystem: true})
+	wantPaths(t, p, "/keep.txt", "/photos", "/photos/Thumbs.db")
+	wantSkipped(t, p, map[SkipReason]int{SkipNoise: 4})
+}
+
+func TestScanRootIsNeverFiltered(t *testing.T) {
+	for _, name := range []string{".hidden-root", "$RECYCLE.BIN", ".DS_Store"} {
+		root := mkdir(t, t.TempDir(), name)
+		writeFile(t, root, "f", "x")
+		p := mustScan(t, root, Options{ExcludeHidden: true, ExcludeSystem: true})
+		wantPaths(t, p, "/f")
+	}
+}
+
+func TestScanSymlinks(t *testing.T) {
+	outside := t.TempDir()
+	writeFile(t, outside, "secret/file", "x")
+	root := t.TempDir()
+	writeFile(t, root, "real", "r")
+	for link, target := range map[string]string{
+		"to-file":   filepath.Join(root, "real"),
+		"to-dir":    filepath.Join(outside, "secret"),
+		"dangling":  filepath.Join(outside, "missing"),
+		".to-other": "real",
+	} {
+		if err := os.Symlink(target, filepath.Join(root, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := mustScan(t, root, Options{})
+	wantPaths(t, p, "/real")
+	wantSkipped(t, p, map[SkipReason]int{SkipSymlink: 4})
+}
+
+func TestScanSymlinkRootRefused(t *testing.T) {
+	dir := t.TempDir()
+	target := mkdir(t, dir, "target")
+	writeFile(t, target, "f", "x")
+	for _, name := range []string{"dir-link", "file-link"} {
+		link := filepath.Join(dir, name)
+		to := target
+		if name == "file-link" {
+			to = filepath.Join(target, "f")
+		}
+		if err := os.Symlink(to, link); err != nil {
+			t.Fatal(err)
+		}
+		_, err := ScanPart(context.Background(), "A1", link, Options{})
+		if err == nil || !strings.Contains(err.Error(), "symbolic link") || !strings.Contains(err.Error(), link) {
+			t.Fatalf("ScanPart(%s) = %v, want a symbolic-link error naming it", link, err)
+		}
+	}
+}
+
+func TestScanSpecialFiles(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "regular", "r")
+	if err := unix.Mkfifo(filepath.Join(root, "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("unix", filepath.Join(root, "sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	p := mustScan(t, root, Options{})
+	wantPaths(t, p, "/regular")
+	wantSkipped(t, p, map[SkipReason]int{SkipSpecial: 2})
+
+	if _, err := ScanPart(context.Background(), "A1", filepath.Join(root, "fifo"), Options{}); err == nil {
+		t.Fatal("a FIFO data source was accepted")
+	}
+}
+
+func TestScanMissingRoot(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "gone")
+	p, err := ScanPart(context.Background(), "A1", root, Options{})
+	if err == nil || p != nil {
+		t.Fatalf("ScanPart of a missing root = %v, %v", p, err)
+	}
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), root) {
+		t.Fatalf("error %q does not name the missing root", err)
+	}
+}
+
+func TestScanRefusedRoots(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Symlink("/proc", filepath.Join(dir, "proc-link")); err != nil {
+		t.Fatal(err)
+	}
+	for _, root := range []string{"relative/path", "/proc", "/proc/self", "/sys/kernel", "/dev", "/run", "/var/run", filepath.Join(dir, "proc-link", "self")} {
+		if _, err := ScanPart(context.Background(), "A1", root, Options{}); err == nil {
+			t.Errorf("ScanPart(%s) was accepted", root)
+		}
+	}
+	for _, code := range []string{"", "A-1", "A 1", "ü1"} {
+		if _, err := ScanPart(context.Background(), code, dir, Options{}); err == nil {
+			t.Errorf("code %q was accepted", code)
+		}
+	}
+}
+
+func TestScanCancelled(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "a/b", "x")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	p, err := ScanPart(ctx, "A1", root, Options{})
+	if !errors.Is(err, context.Canceled) || p != nil {
+		t.Fatalf("ScanPart with a cancelled context = %v, %v", p, err)
+	}
+}
+
+func TestScanProgress(t *testing.T) {
+	root := t.TempDir()
+	for i := range 50 {
+		writeFile(t, root, fmt.Sprintf("d%d/f%d", i%5, i), "12345")
+	}
+	writeFile(t, root, ".hidden", "x")
+	var last Progress
+	calls := 0
+	p := mustScan(t, root, Options{ExcludeHidden: true, Progress: func(pr Progress) { last = pr; calls++ }})
+	want := Progress{Part: "A1", Files: 50, Dirs: 5, Bytes: 250, Skipped: 1}
+	if calls == 0 || last != want {
+		t.Fatalf("%d progress calls, last %+v, want %+v", calls, last, want)
+	}
+	if len(p.Entries) != 55 {
+		t.Fatalf("%d entries", len(p.Entries))
+	}
+}
+
+func TestScanNode(t *testing.T) {
+	r1, r2 := t.TempDir(), t.TempDir()
+	writeFile(t, r1, "one", "1")
+	file := writeFile(t, r2, "two", "2")
+	n, err := ScanNode(context.Background(), "B", []string{r1, file}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Code != "B" || len(n.Parts) != 2 || n.Parts[0].Code != "B1" || n.Parts[0].Root != r1 ||
+		n.Parts[1].Code != "B2" || n.Parts[1].Type != SourceFile {
+		t.Fatalf("node = %+v", n)
+	}
+	_, err = ScanNode(context.Background(), "B", []string{r1, filepath.Join(r2, "missing")}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "B2") {
+		t.Fatalf("error %v does not name data source B2", err)
+	}
+	if _, err := ScanNode(context.Background(), "B", nil, Options{}); err == nil {
+		t.Fatal("a node without data source was accepted")
+	}
+}
+
+// The races below (a child vanishing or changing type between listing and stat or open) are
+// reproduced by driving the walker by hand.
+
+func testWalker(opts Options) *walker {
+	w := &walker{ctx: context.Background(), opts: opts, tokens: make(chan struct{}, 1)}
+	w.bufs.New = func() any { b := make([]byte, listBufSize); return &b }
+	return w
+}
+
+func listed(t *testing.T, root string) (dirHandle, map[string]dirent) {
+	t.Helper()
+	d, err := openDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.close)
+	ds, err := d.list(make([]byte, listBufSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]dirent{}
+	for _, de := range ds {
+		m[de.name] = de
+	}
+	return d, m
+}
+
+func TestScanChildVanishedOrReplaced(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "file", "x")
+	mkdir(t, root, "dir")
+	mkdir(t, root, "dir-then-file")
+	mkdir(t, root, "dir-then-link")
+	d, ls := listed(t, root)
+	if len(ls) != 4 || ls["file"].typ != typeFile || ls["dir"].typ != typeDir {
+		t.Fatalf("listing = %v", ls)
+	}
+	for _, name := range []string{"file", "dir", "dir-then-file", "dir-then-link"} {
+		if err := os.Remove(filepath.Join(root, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, root, "dir-then-file", "now a file")
+	if err := os.Symlink("file", filepath.Join(root, "dir-then-link")); err != nil {
+		t.Fatal(err)
+	}
+
+	w := testWalker(Options{})
+	if e, _, skip := w.child(d, "/file", "file", ls["file"].typ); skip != SkipNotFound || e.Path != "" {
+		t.Errorf("vanished file: entry %+v, skip %q; want no entry, skipped as %q", e, skip, SkipNotFound)
+	}
+	res := &dirResult{}
+	for _, name := range []string{"dir", "dir-then-file", "dir-then-link"} {
+		w.subdir(d, "/"+name, name, res)
+	}
+	w.wg.Wait()
+	if len(res.entries) != 1 || res.entries[0].Path != "/dir-then-file" || res.entries[0].Kind != File || res.entries[0].Size != 10 {
+		t.Fatalf("entries = %+v", res.entries)
+	}
+	want := skipCounts{}
+	want.add(SkipNotFound)
+	want.add(SkipSymlink)
+	if res.skipped != want || res.incomplete {
+		t.Fatalf("skipped %v incomplete %v, want %v", res.skipped, res.incomplete, want)
+	}
+}
+
+func TestFlattenOrder(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want int
+	}{{"a", "a", -1}, {"a-b", "a", -1}, {"a0", "a", 1}, {"a", "a-b", -1}, {"b", "a", 1}} {
+		if got := compareToDirKey(c.a, c.b); got != c.want {
+			t.Errorf("compareToDirKey(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
+		}
+		if got, want := compareDirKeys(c.a, c.b), strings.Compare(c.a+"/", c.b+"/"); got != want {
+			t.Errorf("compareDirKeys(%q, %q) = %d, want %d", c.a, c.b, got, want)
+		}
+	}
+}
+
+// A sub-directory that was opened but could not be listed ends up as an inaccessible entry.
+func TestFlattenMarksUnlistedDirs(t *testing.T) {
+	failed := &dirResult{err: unix.EIO}
+	ok := &dirResult{entries: []Entry{{Path: "/b/f", Kind: File}}}
+	root := &dirResult{
+		entries: []Entry{{Path: "/a", Kind: Dir}, {Path: "/b", Kind: Dir}, {Path: "/b-c", Kind: File}},
+		subs:    []subtree{{name: "a", entry: 0, res: failed}, {name: "b", entry: 1, res: ok}},
+	}
+	got := root.flatten(nil, 1)
+	want := []Entry{{Path: "/a", Kind: Dir, Inaccessible: true}, {Path: "/b", Kind: Dir}, {Path: "/b-c", Kind: File}, {Path: "/b/f", Kind: File}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("flatten = %+v, want %+v", got, want)
+	}
+}
+
+func TestProtectedBelow(t *testing.T) {
+	for root, want := range map[string][]string{
+		"/":             {"/dev", "/private/var/run", "/proc", "/run", "/sys", "/var/run"},
+		"/var":          {"/run"},
+		"/private":      {"/var/run"},
+		"/home/user":    nil,
+		"/var/run-data": nil,
+	} {
+		got := slices.Sorted(maps.Keys(protectedBelow(root)))
+		if !slices.Equal(got, want) {
+			t.Errorf("protectedBelow(%s) = %q, want %q", root, got, want)
+		}
+	}
+}

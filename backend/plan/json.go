@@ -1,0 +1,72 @@
+package plan
+
+import "encoding/json"
+
+// Action is one line of the plan JSON (shared/spec/cli.md): one group target.
+type Action struct {
+	Op    Op     `json:"op"`
+	From  string `json:"from,omitempty"`
+	To    string `json:"to,omitempty"`
+	On    string `json:"on,omitempty"`
+	Path  string `json:"path"`
+	Kind  Kind   `json:"kind,omitempty"`
+	Size  *int64 `json:"size,omitempty"`
+	Group string `json:"group"`
+}
+
+// RejectedJSON is one refused action in the plan JSON.
+type RejectedJSON struct {
+	Op     string `json:"op"`
+	From   string `json:"from,omitempty"`
+	To     string `json:"to,omitempty"`
+	On     string `json:"on,omitempty"`
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+}
+
+// JSON is the plan as `ferry plan --json` prints it.
+type JSON struct {
+	Nodes    map[string][]string `json:"nodes"`
+	Actions  []Action            `json:"actions"`
+	Rejected []RejectedJSON      `json:"rejected"`
+	Summary  Summary             `json:"summary"`
+}
+
+// Actions flattens the groups into one action per target, in run order.
+func (p *Plan) Actions() []Action {
+	var out []Action
+	for _, g := range p.Groups {
+		for _, t := range g.Targets {
+			a := Action{Op: g.Op, Path: t.Path, Group: g.ID}
+			if g.Source != nil {
+				a.From, a.To = g.Source.Part, t.Part
+				if g.Op != OpCopyDates {
+					size := g.Size
+					a.Kind, a.Size = g.Kind, &size
+				}
+			} else {
+				a.On = t.Part
+			}
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// JSON renders the plan for the CLI and the app.
+func (p *Plan) JSON() JSON {
+	j := JSON{Nodes: map[string][]string{}, Actions: p.Actions(), Rejected: []RejectedJSON{}, Summary: p.Summary()}
+	if j.Actions == nil {
+		j.Actions = []Action{}
+	}
+	for _, part := range p.Parts {
+		j.Nodes[part.Node] = append(j.Nodes[part.Node], part.Root)
+	}
+	for _, r := range p.Rejected {
+		j.Rejected = append(j.Rejected, RejectedJSON{Op: r.Op, From: r.From, To: r.To, On: r.On, Path: r.Path, Reason: string(r.Reason)})
+	}
+	return j
+}
+
+// MarshalJSON writes the plan in the CLI's format.
+func (p *Plan) MarshalJSON() ([]byte, error) { return json.Marshal(p.JSON()) }

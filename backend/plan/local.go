@@ -1,0 +1,130 @@
+package plan
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/ferrysync/ferry/backend/compare"
+	"github.com/ferrysync/ferry/backend/inventory"
+	"github.com/ferrysync/ferry/backend/rules"
+)
+
+// NodeSpec is a data node declared on this machine: its code and its data sources.
+type NodeSpec struct {
+	Code  string
+	Roots []string
+}
+
+var nodeCode = regexp.MustCompile(`^[A-Z][a-z]?$`)
+
+// ParseNode reads a "--node A=PATH[,PATH…]" value.
+func ParseNode(v string) (NodeSpec, error) {
+	code, roots, ok := strings.Cut(v, "=")
+	if !ok || !nodeCode.MatchString(code) || roots == "" {
+		return NodeSpec{}, fmt.Errorf("node %q: want CODE=PATH[,PATH…] with a code such as A or B", v)
+	}
+	n := NodeSpec{Code: code}
+	for _, r := range strings.Split(roots, ",") {
+		if r == "" {
+			return NodeSpec{}, fmt.Errorf("node %s: empty path", code)
+		}
+		abs, err := filepath.Abs(r)
+		if err != nil {
+			return NodeSpec{}, fmt.Errorf("node %s: %w", code, err)
+		}
+		n.Roots = append(n.Roots, abs)
+	}
+	return n, nil
+}
+
+// PartNames are the names the parts of these nodes will have in the comparison.
+func PartNames(nodes []NodeSpec) []string {
+	perNode := true
+	for _, n := range nodes {
+		perNode = perNode && len(n.Roots) == 1
+	}
+	var names []string
+	for _, n := range nodes {
+		for i := range n.Roots {
+			if perNode {
+				names = append(names, n.Code)
+			} else {
+				names = append(names, fmt.Sprintf("%s%d", n.Code, i+1))
+			}
+		}
+	}
+	return names
+}
+
+// Request is everything a local plan is made of.
+type Request struct {
+	Nodes    []NodeSpec
+	Settings compare.Settings
+	Rules    []rules.Rule
+	Targeted []rules.Targeted
+	Options  Options
+	Progress func(inventory.Progress)
+}
+
+// Local is a plan made on this machine with the inventories and comparison behind it.
+type Local struct {
+	Nodes      []*inventory.Node
+	Comparison *compare.Comparison
+	Evaluation *rules.Result
+	Plan       *Plan
+}
+
+// Check validates a request before anything is read: node codes and the parts rules name.
+func (r *Request) Check() error {
+	if len(r.Nodes) < 2 {
+		return fmt.Errorf("a synchronization needs at least two nodes, got %d", len(r.Nodes))
+	}
+	seen := map[string]bool{}
+	for _, n := range r.Nodes {
+		if seen[n.Code] {
+			return fmt.Errorf("node %s declared twice", n.Code)
+		}
+		seen[n.Code] = true
+	}
+	return rules.CheckParts(r.Rules, PartNames(r.Nodes))
+}
+
+// Make inventories the nodes, reads the content that the comparison needs, compares, evaluates the
+// rules and builds the plan.
+func Make(ctx context.Context, r Request) (*Local, error) {
+	if err := r.Check(); err != nil {
+		return nil, err
+	}
+	opts := inventory.Options{ExcludeHidden: r.Settings.ExcludeHidden, ExcludeSystem: r.Settings.ExcludeSystem, Progress: r.Progress}
+	l := &Local{}
+	for _, n := range r.Nodes {
+		node, err := inventory.ScanNode(ctx, n.Code, n.Roots, opts)
+		if err != nil {
+			return nil, fmt.Errorf("inventory of node %s: %w", n.Code, err)
+		}
+		l.Nodes = append(l.Nodes, node)
+	}
+	var parts []*inventory.Part
+	for _, n := range l.Nodes {
+		parts = append(parts, n.Parts...)
+	}
+	for i, idx := range compare.ContentNeeded(l.Nodes, r.Settings) {
+		if len(idx) == 0 {
+			continue
+		}
+		if err := parts[i].Hash(ctx, idx, inventory.HashOptions{Progress: r.Progress}); err != nil {
+			return nil, fmt.Errorf("analysis of %s: %w", parts[i].Code, err)
+		}
+	}
+	l.Comparison = compare.Compare(l.Nodes, r.Settings)
+	res, err := rules.Evaluate(l.Comparison, r.Rules, r.Targeted)
+	if err != nil {
+		return nil, err
+	}
+	l.Evaluation = res
+	l.Plan = Build(l.Comparison, res, r.Options)
+	return l, nil
+}

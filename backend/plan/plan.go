@@ -1,0 +1,308 @@
+// Package plan turns atomic actions into action groups (one source read serves every target) in an
+// order that converges in one run: deletes of files, deletes of directories child-first, creates of
+// directories parent-first, then copies.
+package plan
+
+import (
+	"cmp"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ferrysync/ferry/backend/compare"
+	"github.com/ferrysync/ferry/backend/inventory"
+	"github.com/ferrysync/ferry/backend/rules"
+)
+
+// Op is what a group does on its targets.
+type Op string
+
+const (
+	OpCopy        Op = "copy"         // content and dates
+	OpCopyContent Op = "copy-content" // content; dates become now
+	OpCopyDates   Op = "copy-dates"   // dates only (also a copy whose content is already identical)
+	OpCreate      Op = "create"
+	OpDelete      Op = "delete"
+)
+
+// Kind says how a content copy travels.
+type Kind string
+
+const (
+	Full  Kind = "full"
+	Delta Kind = "delta"
+)
+
+// Phase orders groups; groups of one phase are independent of each other, except directory
+// deletes (child-first) and creates (parent-first), which their order within the phase respects.
+type Phase uint8
+
+const (
+	PhaseDeleteFiles Phase = iota
+	PhaseDeleteDirs
+	PhaseCreateDirs
+	PhaseCopy
+)
+
+// Location is an item on a part: where to read or write it.
+type Location struct {
+	Part string // part name
+	Node string // node code
+	// Root is the data source; for a file data source Dir is its parent and Path "/"+its name.
+	Root string
+	Dir  string // directory every write is confined to
+	Path string // "/"-separated, leading "/", relative to Dir
+}
+
+// Endpoint is a Location with the file's metadata as inventoried.
+type Endpoint struct {
+	Location
+	Exists     bool
+	Size       int64
+	ModTime    time.Time
+	BirthTime  time.Time
+	ContentKey inventory.ContentKey
+}
+
+// Group is a set of atomic actions sharing one source read: the unit that is run and tracked.
+type Group struct {
+	ID        string // AGID_n
+	Op        Op
+	RuleOp    rules.Op // the operator the rule or the user asked for
+	ItemKind  inventory.Kind
+	Source    *Endpoint // copy family
+	Targets   []Endpoint
+	Kind      Kind  // content copies
+	DatesOnly bool  // a copy whose content is already identical on every target
+	Size      int64 // source size (content copies)
+	Phase     Phase
+	Targeted  bool
+}
+
+// Bytes is the content this group writes: the source size per target for content copies.
+func (g *Group) Bytes() int64 {
+	if g.Op == OpCopy || g.Op == OpCopyContent {
+		return g.Size * int64(len(g.Targets))
+	}
+	return 0
+}
+
+// Plan is the whole synchronization, ready to run.
+type Plan struct {
+	Parts    []PartInfo
+	Groups   []Group
+	Rejected []Rejected
+}
+
+// PartInfo describes a data part of the plan.
+type PartInfo struct {
+	Name string
+	Node string
+	Root string
+	Type inventory.SourceType
+}
+
+// Rejected is an action that will not run.
+type Rejected struct {
+	Op     string
+	From   string
+	To     string
+	On     string
+	Path   string
+	Reason rules.Reason
+}
+
+// Options shape planning.
+type Options struct {
+	// PreferDelta decides whether a content copy onto an existing target travels as a delta.
+	// Nil means never (local copies: a delta still reads both files and writes the whole file).
+	PreferDelta func(size int64, sourceNode, targetNode string) bool
+}
+
+// Build groups the actions of an evaluation.
+func Build(c *compare.Comparison, res *rules.Result, o Options) *Plan {
+	p := &Plan{}
+	for _, part := range c.Parts {
+		p.Parts = append(p.Parts, PartInfo{Name: part.Name, Node: part.Node, Root: part.Inv.Root, Type: part.Inv.Type})
+	}
+	merge := map[mergeKey]int{}
+	for _, a := range res.Actions {
+		if a.Op == rules.DoNothing {
+			continue
+		}
+		g := group(c, a, o)
+		if g.Source == nil {
+			p.Groups = append(p.Groups, g)
+			continue
+		}
+		k := mergeKey{a.Item, a.Source, g.Op, g.Kind}
+		if i, ok := merge[k]; ok {
+			p.Groups[i].Targets = append(p.Groups[i].Targets, g.Targets...)
+			continue
+		}
+		merge[k] = len(p.Groups)
+		p.Groups = append(p.Groups, g)
+	}
+	p.order()
+	for _, r := range res.Rejected {
+		p.Rejected = append(p.Rejected, rejection(c, r))
+	}
+	slices.SortStableFunc(p.Rejected, func(a, b Rejected) int { return strings.Compare(a.Path, b.Path) })
+	return p
+}
+
+func rejection(c *compare.Comparison, r rules.Rejection) Rejected {
+	name := func(i int) string {
+		if i < 0 {
+			return ""
+		}
+		return c.Parts[i].Name
+	}
+	out := Rejected{Op: r.Op.String(), Path: r.Item.Path, Reason: r.Reason}
+	if r.Op.IsCopy() {
+		out.From, out.To = name(r.Source), name(r.Target)
+	} else {
+		out.On = name(r.Target)
+	}
+	return out
+}
+
+// location places an item path on a part.
+func location(part *compare.Part, itemPath string) Location {
+	l := Location{Part: part.Name, Node: part.Node, Root: part.Inv.Root, Dir: part.Inv.Root, Path: itemPath}
+	if part.Inv.Type == inventory.SourceFile {
+		l.Dir = path.Dir(part.Inv.Root)
+		l.Path = "/" + path.Base(part.Inv.Root)
+	}
+	return l
+}
+
+func endpoint(part *compare.Part, e *inventory.Entry, itemPath string) Endpoint {
+	ep := Endpoint{Location: location(part, itemPath)}
+	if e != nil {
+		ep.Exists = true
+		ep.Size, ep.ModTime, ep.BirthTime, ep.ContentKey = e.Size, e.ModTime, e.BirthTime, e.ContentKey
+	}
+	return ep
+}
+
+// mergeKey joins the copies of one item from one source that can share a read.
+type mergeKey struct {
+	item   *compare.Item
+	source int
+	op     Op
+	kind   Kind
+}
+
+func group(c *compare.Comparison, a rules.AtomicAction, o Options) Group {
+	it := a.Item
+	target := c.Parts[a.Target]
+	g := Group{RuleOp: a.Op, ItemKind: it.Kind, Targeted: a.Targeted()}
+	switch a.Op {
+	case rules.Create:
+		g.Op, g.Phase = OpCreate, PhaseCreateDirs
+		g.Targets = []Endpoint{endpoint(target, nil, it.Path)}
+		return g
+	case rules.Delete:
+		g.Op, g.Phase = OpDelete, PhaseDeleteFiles
+		if it.Kind == inventory.Dir {
+			g.Phase = PhaseDeleteDirs
+		}
+		for _, l := range it.On(a.Target) {
+			g.Targets = append(g.Targets, endpoint(target, l.Entry, l.Entry.Path))
+		}
+		return g
+	}
+	// Copy family: one group per action; targets that already hold the source content and dates
+	// are left out (flat matching may find the name at several paths).
+	source := c.Parts[a.Source]
+	se := it.Entry(a.Source)
+	src := endpoint(source, se, se.Path)
+	g.Source, g.Size, g.Phase = &src, se.Size, PhaseCopy
+	srcID := it.IdentityOn(a.Source)
+	allSame := true
+	for _, l := range it.On(a.Target) {
+		sameContent := identityHolds(srcID, l)
+		if sameContent && l.Entry.ModTime.Equal(se.ModTime) && a.Op != rules.CopyContent {
+			continue
+		}
+		allSame = allSame && sameContent
+		g.Targets = append(g.Targets, endpoint(target, l.Entry, l.Entry.Path))
+	}
+	if len(g.Targets) == 0 {
+		allSame = false
+		g.Targets = []Endpoint{endpoint(target, nil, se.Path)}
+	}
+	switch a.Op {
+	case rules.CopyDates:
+		g.Op = OpCopyDates
+	case rules.CopyContent:
+		g.Op = OpCopyContent
+	default:
+		g.Op = OpCopy
+		if allSame {
+			g.Op, g.DatesOnly = OpCopyDates, true
+		}
+	}
+	if g.Op != OpCopyDates {
+		g.Kind = Full
+		if g.Targets[0].Exists && o.PreferDelta != nil && o.PreferDelta(g.Size, source.Node, target.Node) {
+			g.Kind = Delta
+		}
+	}
+	return g
+}
+
+func identityHolds(id *compare.Identity, l compare.Located) bool {
+	for _, x := range id.Entries {
+		if x == l {
+			return true
+		}
+	}
+	return false
+}
+
+func depth(p string) int { return strings.Count(p, "/") }
+
+// order sorts groups by phase: directory deletes deepest first, creates shallowest first, others
+// by path; then numbers them.
+func (p *Plan) order() {
+	slices.SortStableFunc(p.Groups, func(a, b Group) int {
+		if c := cmp.Compare(a.Phase, b.Phase); c != 0 {
+			return c
+		}
+		pa, pb := a.Targets[0].Path, b.Targets[0].Path
+		switch a.Phase {
+		case PhaseDeleteDirs:
+			if c := cmp.Compare(depth(pb), depth(pa)); c != 0 {
+				return c
+			}
+		case PhaseCreateDirs:
+			if c := cmp.Compare(depth(pa), depth(pb)); c != 0 {
+				return c
+			}
+		}
+		return strings.Compare(pa, pb)
+	})
+	for i := range p.Groups {
+		p.Groups[i].ID = fmt.Sprintf("AGID_%d", i+1)
+	}
+}
+
+// Summary counts what a plan does.
+type Summary struct {
+	Actions int   `json:"actions"`
+	Bytes   int64 `json:"bytes"`
+}
+
+// Summary counts one action per group target and the bytes content copies write.
+func (p *Plan) Summary() Summary {
+	var s Summary
+	for i := range p.Groups {
+		s.Actions += len(p.Groups[i].Targets)
+		s.Bytes += p.Groups[i].Bytes()
+	}
+	return s
+}

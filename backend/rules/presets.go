@@ -1,0 +1,51 @@
+package rules
+
+import (
+	"fmt"
+
+	"github.com/ferrysync/ferry/backend/inventory"
+)
+
+// Presets are the synchronization modes a user can pick instead of writing rules.
+var Presets = []string{"mirror", "update", "two-way"}
+
+// Preset expands a mode into rules from part a to part b.
+func Preset(mode, a, b string) ([]Rule, error) {
+	presence := func(l string, op CondOp, r string) Condition {
+		return Condition{Left: l, Property: Presence, Op: op, Right: r}
+	}
+	cond := func(l string, p Property, op CondOp, r string) Condition {
+		return Condition{Left: l, Property: p, Op: op, Right: r}
+	}
+	file := func(conds []Condition, acts ...Action) Rule {
+		return Rule{AppliesTo: inventory.File, MatchAll: true, Conditions: conds, Actions: acts}
+	}
+	dir := func(conds []Condition, acts ...Action) Rule {
+		return Rule{AppliesTo: inventory.Dir, MatchAll: true, Conditions: conds, Actions: acts}
+	}
+	copyTo := func(from, to string) Action { return Action{Op: Copy, From: from, To: to} }
+	switch mode {
+	case "mirror":
+		return []Rule{
+			file([]Condition{presence(a, NotOn, b)}, copyTo(a, b)),
+			file([]Condition{presence(a, On, b), cond(a, Content, Ne, b)}, copyTo(a, b)),
+			file([]Condition{presence(a, On, b), cond(a, Date, Ne, b)}, copyTo(a, b)),
+			file([]Condition{presence(b, NotOn, a)}, Action{Op: Delete, On: b}),
+			dir([]Condition{presence(a, NotOn, b)}, Action{Op: Create, On: b}),
+			dir([]Condition{presence(b, NotOn, a)}, Action{Op: Delete, On: b}),
+		}, nil
+	case "update":
+		return []Rule{
+			file([]Condition{cond(a, Date, Newer, b)}, copyTo(a, b)),
+			dir([]Condition{presence(a, NotOn, b)}, Action{Op: Create, On: b}),
+		}, nil
+	case "two-way":
+		return []Rule{
+			file([]Condition{cond(a, Date, Newer, b)}, copyTo(a, b)),
+			file([]Condition{cond(b, Date, Newer, a)}, copyTo(b, a)),
+			dir([]Condition{presence(a, NotOn, b)}, Action{Op: Create, On: b}),
+			dir([]Condition{presence(b, NotOn, a)}, Action{Op: Create, On: a}),
+		}, nil
+	}
+	return nil, fmt.Errorf("unknown mode %q (one of %v)", mode, Presets)
+}

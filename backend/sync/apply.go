@@ -1,0 +1,104 @@
+// Package sync runs synchronizations: the action handler that executes action groups on this
+// machine, and the runner that schedules them phase by phase.
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	stdsync "sync"
+	"time"
+
+	"github.com/ferrysync/ferry/backend/plan"
+	"github.com/ferrysync/ferry/backend/transfer"
+)
+
+// TargetResult is the outcome of one group on one target.
+type TargetResult struct {
+	Group  string
+	Op     plan.Op
+	Target plan.Location
+	Bytes  int64 // content written (full copy) or transferred (delta)
+	Err    error
+}
+
+// Handler executes action groups whose source and targets are on this machine.
+type Handler struct {
+	mu    stdsync.Mutex
+	roots map[string]*transfer.Root
+	// Now gives the time used for copy-content targets; time.Now when nil.
+	Now func() time.Time
+}
+
+// NewHandler returns a handler; Close releases the roots it opened.
+func NewHandler() *Handler { return &Handler{roots: map[string]*transfer.Root{}} }
+
+// Close releases every open data source root.
+func (h *Handler) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var errs []error
+	for dir, r := range h.roots {
+		errs = append(errs, r.Close())
+		delete(h.roots, dir)
+	}
+	return errors.Join(errs...)
+}
+
+func (h *Handler) root(dir string) (*transfer.Root, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if r, ok := h.roots[dir]; ok {
+		return r, nil
+	}
+	r, err := transfer.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	h.roots[dir] = r
+	return r, nil
+}
+
+// Run executes one group and reports one result per target.
+func (h *Handler) Run(ctx context.Context, g *plan.Group, report func(TargetResult)) {
+	for _, t := range g.Targets {
+		res := TargetResult{Group: g.ID, Op: g.Op, Target: t.Location}
+		if err := ctx.Err(); err != nil {
+			res.Err = err
+		} else {
+			res.Bytes, res.Err = h.runTarget(ctx, g, t)
+		}
+		if res.Err != nil {
+			res.Err = fmt.Errorf("%s %s on %s: %w", g.Op, t.Path, t.Part, res.Err)
+		}
+		report(res)
+	}
+}
+
+func (h *Handler) runTarget(ctx context.Context, g *plan.Group, t plan.Endpoint) (int64, error) {
+	dst, err := h.root(t.Dir)
+	if err != nil {
+		return 0, err
+	}
+	switch g.Op {
+	case plan.OpCreate:
+		return 0, transfer.Mkdir(dst, t.Path)
+	case plan.OpDelete:
+		return 0, transfer.Delete(dst, t.Path)
+	case plan.OpCopyDates:
+		return 0, transfer.SetDates(dst, t.Path, transfer.Dates{ModTime: g.Source.ModTime, BirthTime: g.Source.BirthTime})
+	}
+	src, err := h.root(g.Source.Dir)
+	if err != nil {
+		return 0, err
+	}
+	o := transfer.CopyOptions{Size: g.Source.Size, Mode: transfer.Full}
+	if g.Kind == plan.Delta {
+		o.Mode = transfer.Delta
+	}
+	if g.Op == plan.OpCopy {
+		o.Dates = &transfer.Dates{ModTime: g.Source.ModTime, BirthTime: g.Source.BirthTime}
+	}
+	res, err := transfer.Copy(ctx, src, g.Source.Path, dst, t.Path, o)
+	return res.Bytes, err
+}

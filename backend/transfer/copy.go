@@ -1,0 +1,129 @@
+package transfer
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/ferrysync/ferry/backend/inventory"
+)
+
+// Mode is how content reaches a target.
+type Mode uint8
+
+const (
+	// Full writes the whole source content.
+	Full Mode = iota
+	// Delta patches the existing target with the differences from the source (librsync).
+	Delta
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Full:
+		return "full"
+	case Delta:
+		return "delta"
+	}
+	return fmt.Sprintf("Mode(%d)", uint8(m))
+}
+
+// Dates are the dates given to a written file. BirthTime is best effort: Linux cannot set it
+// and it is ignored there.
+type Dates struct {
+	ModTime, BirthTime time.Time
+}
+
+// CopyOptions shape one copy.
+type CopyOptions struct {
+	// Dates are set on the new content before it replaces the target; nil leaves the write
+	// time (now), as copy-content wants.
+	Dates *Dates
+	// Mode is Full or Delta; Delta needs an existing target.
+	Mode Mode
+	// Size is the expected content size, -1 when unknown. A source whose size differs, or that
+	// changes while being read, fails the copy with ErrSourceChanged.
+	Size int64
+	// Expected, when not zero, is the content key the written file must have before it may
+	// replace the target.
+	Expected inventory.ContentKey
+	// Progress, when set, receives the bytes transferred so far (the unit of Result.Bytes).
+	Progress func(n int64)
+}
+
+// Result tells how a copy was made.
+type Result struct {
+	Mode Mode
+	// Bytes transferred: the file size for a full copy, the delta size for a delta.
+	Bytes int64
+
+	method copyMethod // how a full local copy moved its bytes
+}
+
+// Copy copies the regular file srcPath of src to dstPath of dst: the content is written to a
+// temp file beside the target, verified, dated, synced and renamed over the target. Missing
+// parent directories are created. On failure or cancellation the target is left untouched and
+// no temp file remains.
+func Copy(ctx context.Context, src *Root, srcPath string, dst *Root, dstPath string, o CopyOptions) (Result, error) {
+	srel, err := cleanPath(srcPath)
+	if err != nil {
+		return Result{}, err
+	}
+	sf, sfi, err := src.openRegular(srel)
+	if err != nil {
+		return Result{}, fmt.Errorf("copy source: %w", err)
+	}
+	defer sf.Close()
+	if o.Size >= 0 && sfi.Size() != o.Size {
+		return Result{}, fmt.Errorf("%w: %s is %d bytes, expected %d", ErrSourceChanged, srcPath, sfi.Size(), o.Size)
+	}
+	in := source{f: sf, rel: srel, fi: sfi}
+	switch o.Mode {
+	case Full:
+		res := Result{Mode: Full}
+		res.Bytes, err = dst.replace(ctx, dstPath, targetRule{perm: sfi.Mode()}, o, func(ctx context.Context, t *os.File) (int64, error) {
+			n, m, err := copyFile(ctx, t, sf, sfi.Size(), o.Progress)
+			res.method = m
+			if err == nil {
+				err = in.unchanged(n)
+			}
+			return n, err
+		})
+		return res, err
+	case Delta:
+		return copyDelta(ctx, in, dst, dstPath, o)
+	}
+	return Result{}, fmt.Errorf("copy: unknown mode %v", o.Mode)
+}
+
+// WriteFrom writes the content read from r to path p of dst through a temp file, as Copy
+// does; it receives full copies relayed from another machine. A new file gets mode 0644, a
+// replaced one keeps its mode.
+func WriteFrom(ctx context.Context, dst *Root, p string, r io.Reader, o CopyOptions) (Result, error) {
+	n, err := dst.replace(ctx, p, targetRule{perm: 0o644, keepMode: true}, o, func(ctx context.Context, t *os.File) (int64, error) {
+		return streamCopy(ctx, t, r, 0, o.Progress)
+	})
+	return Result{Mode: Full, Bytes: n}, err
+}
+
+// source is an open source file and what it looked like when opened.
+type source struct {
+	f   *os.File
+	rel string
+	fi  fs.FileInfo
+}
+
+// unchanged checks that n bytes were read and the source still has its opening size and time.
+func (s source) unchanged(n int64) error {
+	fi, err := s.f.Stat()
+	if err != nil {
+		return err
+	}
+	if n != s.fi.Size() || fi.Size() != s.fi.Size() || !fi.ModTime().Equal(s.fi.ModTime()) {
+		return fmt.Errorf("%w while reading %s", ErrSourceChanged, itemPath(s.rel))
+	}
+	return nil
+}

@@ -1,0 +1,77 @@
+package transfer
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+)
+
+// Delete removes the file or directory at path p of dst. A directory is removed, with its empty
+// sub-directories, only when no file (of any kind) lies below it; otherwise ErrDirectoryNotEmpty
+// and nothing is removed. A missing path is success: the work is already done. The root itself
+// cannot be deleted.
+func Delete(dst *Root, p string) error {
+	rel, err := cleanPath(p)
+	if err != nil {
+		return err
+	}
+	if rel == rootRel {
+		return unsafePath(p, "the data source root itself")
+	}
+	fi, _, err := dst.target(rel)
+	switch {
+	case err != nil:
+		return err
+	case fi == nil:
+		return nil
+	case fi.IsDir():
+		return dst.deleteDir(rel)
+	}
+	if err := regular(rel, fi); err != nil {
+		return err
+	}
+	if err := dst.root.Remove(rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete %s: %w", p, err)
+	}
+	return nil
+}
+
+// deleteDir removes rel and the directories below it, deepest first, after checking that only
+// directories are there. Directories are removed with rmdir, so a file created meanwhile stops
+// the removal instead of being lost.
+func (r *Root) deleteDir(rel string) error {
+	var dirs []string
+	err := fs.WalkDir(r.root.FS(), rel, func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			return fmt.Errorf("%w: %s holds %s", ErrDirectoryNotEmpty, itemPath(rel), itemPath(name))
+		}
+		dirs = append(dirs, name)
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, ErrDirectoryNotEmpty) {
+			return err
+		}
+		return fmt.Errorf("delete %s: %w", itemPath(rel), err)
+	}
+	for _, d := range slices.Backward(dirs) {
+		err := removeDir(r.root, d)
+		switch {
+		case err == nil, errors.Is(err, fs.ErrNotExist):
+		case r.hasEntries(d):
+			return fmt.Errorf("%w: %s changed while deleting", ErrDirectoryNotEmpty, itemPath(d))
+		default:
+			return fmt.Errorf("delete %s: %w", itemPath(d), err)
+		}
+	}
+	return nil
+}
+
+func (r *Root) hasEntries(rel string) bool {
+	entries, err := fs.ReadDir(r.root.FS(), rel)
+	return err == nil && len(entries) > 0
+}

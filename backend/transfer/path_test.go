@@ -1,0 +1,177 @@
+package transfer
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCleanPath(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"/", "."},
+		{"/a", "a"},
+		{"/a/b c/d.txt", "a/b c/d.txt"},
+		{"/.hidden/..x/x..", ".hidden/..x/x.."},
+		{"/é/日本", "é/日本"},
+	} {
+		got, err := cleanPath(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("cleanPath(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+	for _, in := range []string{
+		"", "a", "a/b", "../x", "./x", "/..", "/.", "/../x", "/a/../../x", "/a/./b", "/a/..",
+		"//etc/passwd", "/a//b", "/a/", "/a\x00b", "/\x00", "/..\\x", "/a\\b", "\\x",
+	} {
+		if got, err := cleanPath(in); !errors.Is(err, ErrUnsafePath) {
+			t.Errorf("cleanPath(%q) = %q, %v; want ErrUnsafePath", in, got, err)
+		}
+	}
+}
+
+// No item path, however crafted, makes any operation read, write, rename, date or delete
+// anything outside the data source root.
+func TestConfinement(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	rootDir := filepath.Join(base, "root")
+	outside := filepath.Join(base, "outside")
+	writeFile(t, outside, "sentinel", []byte("do not touch"), 0o644, testTime)
+	writeFile(t, outside, "sub/x", []byte("nested"), 0o644, testTime)
+	if err := os.MkdirAll(filepath.Join(outside, "empty"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, rootDir, "file", []byte("source content"), 0o644, testTime)
+	writeFile(t, rootDir, "inner/y", []byte("inside"), 0o644, testTime)
+	for link, target := range map[string]string{
+		"link":  "../outside",
+		"flink": "../outside/sentinel",
+		"alink": outside,
+		"ilink": "inner", // inside the root, still refused: inventories never follow links
+	} {
+		if err := os.Symlink(target, filepath.Join(rootDir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := OpenRoot(rootDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	before := snapshot(t, base)
+
+	delta := encodeDelta([]byte{0x41, 3}, []byte("bad"), []byte{0})
+	ops := map[string]func(p string) error{
+		"copy to": func(p string) error {
+			_, err := Copy(t.Context(), r, "/file", r, p, CopyOptions{Size: -1})
+			return err
+		},
+		"copy from": func(p string) error {
+			_, err := Copy(t.Context(), r, p, r, "/copied", CopyOptions{Size: -1})
+			return err
+		},
+		"delta copy to": func(p string) error {
+			_, err := Copy(t.Context(), r, "/file", r, p, CopyOptions{Size: -1, Mode: Delta})
+			return err
+		},
+		"apply delta": func(p string) error {
+			_, err := ApplyDelta(t.Context(), r, p, bytes.NewReader(delta), CopyOptions{Size: -1})
+			return err
+		},
+		"write from": func(p string) error {
+			_, err := WriteFrom(t.Context(), r, p, strings.NewReader("bad"), CopyOptions{Size: -1})
+			return err
+		},
+		"mkdir":     func(p string) error { return Mkdir(r, p) },
+		"delete":    func(p string) error { return Delete(r, p) },
+		"set dates": func(p string) error { return SetDates(r, p, Dates{ModTime: time.Unix(0, 0)}) },
+		"open": func(p string) error {
+			f, err := r.Open(p)
+			if err == nil {
+				f.Close()
+			}
+			return err
+		},
+		"signature": func(p string) error {
+			var b bytes.Buffer
+			return FileSignature(t.Context(), r, p, &b)
+		},
+	}
+	paths := []string{
+		"/../outside/sentinel", "/../x", "/inner/../../outside/sentinel", "../outside/sentinel",
+		"outside", "file", "//etc/passwd", "/file\x00", "/..\\outside\\sentinel",
+		"/link", "/link/sentinel", "/link/new", "/link/sub", "/link/sub/x", "/link/empty", "/link/new/deeper/f",
+		"/flink", "/alink/sentinel", "/alink/new", "/ilink/y", "/ilink/new",
+	}
+	for name, op := range ops {
+		for _, p := range paths {
+			err := op(p)
+			if !errors.Is(err, ErrUnsafePath) && (err == nil || !strings.Contains(err.Error(), "escapes")) {
+				t.Errorf("%s %q: error = %v, want ErrUnsafePath", name, p, err)
+			}
+		}
+	}
+	if err := Delete(r, "/"); !errors.Is(err, ErrUnsafePath) {
+		t.Errorf("delete of the root: %v, want ErrUnsafePath", err)
+	}
+	sameSnapshot(t, "after escape attempts", before, snapshot(t, base))
+	assertNoTemp(t, base)
+}
+
+func TestOpenRoot(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	f := writeFile(t, dir, "f", nil, 0o644, time.Time{})
+	if _, err := OpenRoot(f); err == nil {
+		t.Error("OpenRoot of a file succeeded")
+	}
+	if _, err := OpenRoot(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("OpenRoot of a missing dir: %v", err)
+	}
+	r, err := OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Name() != dir {
+		t.Errorf("Name = %q", r.Name())
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := Mkdir(r, "/x"); err == nil {
+		t.Error("Mkdir on a closed root succeeded")
+	}
+}
+
+func TestIsTempName(t *testing.T) {
+	t.Parallel()
+	for name, want := range map[string]bool{
+		".a.txt.ferry-k3j2.tmp": true,
+		"..ferry-1.tmp":         true,
+		".a.ferry-.tmp":         false,
+		"a.ferry-1.tmp":         false,
+		".a.ferry-1.tmpx":       false,
+		".a.tmp":                false,
+		".ferry-1.tmp":          false,
+	} {
+		if got := IsTempName(name); got != want {
+			t.Errorf("IsTempName(%q) = %v", name, got)
+		}
+	}
+	// Names Ferry makes are recognised.
+	r, dir := newRoot(t)
+	tf, err := createTemp(r.root, "sub.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !IsTempName(filepath.Base(tf.rel)) {
+		t.Errorf("IsTempName(%q) = false", tf.rel)
+	}
+	tf.discard()
+	assertNoTemp(t, dir)
+}
