@@ -3,8 +3,10 @@
 package inventory
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -90,4 +92,36 @@ func BenchmarkScan100k(b *testing.B) {
 	n := float64(len(p.Entries)) * float64(b.N)
 	b.ReportMetric(n/b.Elapsed().Seconds(), "entries/s")
 	b.ReportMetric(float64(cpuTime(b)-cpu0)/n, "cpu-ns/entry")
+}
+
+func BenchmarkFormat100k(b *testing.B) {
+	root, err := benchTree()
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := ScanPart(context.Background(), "A1", root, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := p.WriteTo(&buf); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("%d entries, %d bytes", len(p.Entries), buf.Len())
+	b.Run("write", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := p.WriteTo(io.Discard); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(p.Entries))*float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+	})
+	b.Run("read", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := ReadPart(bytes.NewReader(buf.Bytes())); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(p.Entries))*float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+	})
 }

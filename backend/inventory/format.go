@@ -45,6 +45,7 @@ type line struct {
 	ModTime       *[2]int64 `json:"m,omitempty"`
 	BirthTime     *[2]int64 `json:"b,omitempty"`
 	Inaccessible  bool      `json:"x,omitempty"`
+	HoldsSkipped  bool      `json:"h,omitempty"`
 	ContentKey    string    `json:"c,omitempty"`
 	AnalysisError string    `json:"e,omitempty"`
 
@@ -93,6 +94,7 @@ func entryLine(e *Entry) line {
 		ModTime:       stamp(e.ModTime),
 		BirthTime:     stamp(e.BirthTime),
 		Inaccessible:  e.Inaccessible,
+		HoldsSkipped:  e.HoldsSkipped,
 		AnalysisError: e.AnalysisError,
 	}
 	if e.Kind == Dir {
@@ -158,7 +160,7 @@ func ReadPart(r io.Reader) (*Part, error) {
 	rd := &partReader{r: br}
 	p, err := rd.read()
 	if err != nil {
-		return nil, fmt.Errorf("read inventory: line %d: %w", rd.n, err)
+		return nil, fmt.Errorf("read inventory: line %d: %w", max(rd.n, 1), err)
 	}
 	return p, nil
 }
@@ -276,7 +278,7 @@ func (pr *partReader) read() (*Part, error) {
 
 // entry decodes an entry line.
 func (l *line) entry() (Entry, error) {
-	e := Entry{Path: l.Path, Size: l.Size, Inaccessible: l.Inaccessible, AnalysisError: l.AnalysisError}
+	e := Entry{Path: l.Path, Size: l.Size, Inaccessible: l.Inaccessible, HoldsSkipped: l.HoldsSkipped, AnalysisError: l.AnalysisError}
 	if l.PathB != nil {
 		e.Path = string(l.PathB)
 	}

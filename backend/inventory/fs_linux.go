@@ -72,10 +72,10 @@ func (d dirHandle) list(buf []byte) ([]dirent, error) {
 		// struct linux_dirent64 { u64 ino; s64 off; u16 reclen; u8 type; char name[]; }
 		for off := 0; off < n; {
 			reclen := int(binary.NativeEndian.Uint16(buf[off+16:]))
-			if reclen == 0 || off+reclen > n {
+			if reclen < 19 || off+reclen > n {
 				return nil, errors.New("malformed directory record")
 			}
-			rec := buf[off+19 : off+reclen]
+			typ, rec := buf[off+18], buf[off+19:off+reclen]
 			off += reclen
 			name := rec[:clen(rec)]
 			if len(name) == 0 || string(name) == "." || string(name) == ".." {
@@ -83,7 +83,7 @@ func (d dirHandle) list(buf []byte) ([]dirent, error) {
 			}
 			start := len(names)
 			names = append(names, name...)
-			spans = append(spans, span{start, len(names), direntType(buf[off-reclen+18])})
+			spans = append(spans, span{start, len(names), direntType(typ)})
 		}
 	}
 	all := string(names)

@@ -48,10 +48,13 @@ type Entry struct {
 	Kind      Kind
 	Size      int64     // files only
 	ModTime   time.Time // files only, with nanoseconds
-	BirthTime time.Time // zero when the OS does not give it
+	BirthTime time.Time // files only; zero when the file system does not give it
 	// Inaccessible is set for a directory that could not be listed or a file that could not be
 	// stat'ed; such an entry carries no size or dates.
 	Inaccessible bool
+	// HoldsSkipped is set on a directory that directly holds entries the scan skipped (hidden,
+	// noise, links, special files): deleting it would delete what Ferry did not inventory.
+	HoldsSkipped bool
 	// ContentKey is filled by the analysis phase only where the comparison needs it.
 	ContentKey ContentKey
 	// AnalysisError is the reason the content key could not be computed.

@@ -228,7 +228,16 @@ type dirResult struct {
 	subs       []subtree // sub-directories that were opened, in name+"/" order
 	skipped    skipCounts
 	incomplete bool
-	err        error // the directory could not be listed; its entry is marked Inaccessible
+	// holdsSkipped: a child was skipped while still present (not one that vanished).
+	holdsSkipped bool
+	err          error // the directory could not be listed; its entry is marked Inaccessible
+}
+
+func (r *dirResult) skip(reason SkipReason) {
+	r.skipped.add(reason)
+	if reason != SkipNotFound {
+		r.holdsSkipped = true
+	}
 }
 
 type subtree struct {
@@ -264,6 +273,7 @@ func (r *dirResult) flatten(out []Entry, prefix int) []Entry {
 		if s.res.err != nil {
 			r.entries[s.entry].Inaccessible = true
 		}
+		r.entries[s.entry].HoldsSkipped = s.res.holdsSkipped
 	}
 	i, j := 0, 0
 	for i < len(r.entries) || j < len(r.subs) {
@@ -392,7 +402,7 @@ func (w *walker) visit(d dirHandle, rel string, res *dirResult) {
 			}
 			w.subdir(d, path, name, res)
 		case skip != "":
-			res.skipped.add(skip)
+			res.skip(skip)
 			skipped++
 			if e.Inaccessible {
 				res.entries = append(res.entries, e)
@@ -521,7 +531,7 @@ func (w *walker) subdir(d dirHandle, path, name string, res *dirResult) {
 // record adds the outcome of a re-classified child to res.
 func (w *walker) record(res *dirResult, e Entry, skip SkipReason) {
 	if skip != "" {
-		res.skipped.add(skip)
+		res.skip(skip)
 		w.skipped.Add(1)
 		if !e.Inaccessible {
 			return

@@ -146,6 +146,33 @@ func TestScanHidden(t *testing.T) {
 	wantSkipped(t, p, map[SkipReason]int{SkipHidden: 3})
 }
 
+// A directory that directly holds a skipped entry says so: deleting it would delete that entry.
+func TestScanHoldsSkipped(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "plain/f", "f")
+	writeFile(t, root, "hid/.h", "h")
+	writeFile(t, root, "deep/sub/.h", "h")
+	writeFile(t, root, "link/f", "f")
+	if err := os.Symlink("f", filepath.Join(root, "link", "l")); err != nil {
+		t.Fatal(err)
+	}
+	holding := func(p *Part) []string {
+		var out []string
+		for _, e := range p.Entries {
+			if e.HoldsSkipped {
+				out = append(out, e.Path)
+			}
+		}
+		return out
+	}
+	if got := holding(mustScan(t, root, Options{ExcludeHidden: true})); !slices.Equal(got, []string{"/deep/sub", "/hid", "/link"}) {
+		t.Errorf("excluding hidden: directories holding skipped entries = %q", got)
+	}
+	if got := holding(mustScan(t, root, Options{})); !slices.Equal(got, []string{"/link"}) {
+		t.Errorf("including hidden: directories holding skipped entries = %q", got)
+	}
+}
+
 func TestScanNoise(t *testing.T) {
 	root := t.TempDir()
 	writeFile(t, root, "keep.txt", "k")

@@ -398,8 +398,8 @@ func complementary(x, y Op) bool {
 
 // refuseNonEmptyDeletes refuses, in tree matching, deleting a directory on a part where something
 // below it stays (a file, a directory, or an entry that could not be seen): the directory would
-// still hold files. Entries the inventory skipped (hidden, noise, links) are checked again when the
-// delete runs.
+// still hold files. That includes entries the inventory skipped (hidden, noise, links), which
+// the delete itself checks again when it runs.
 func (r *Result) refuseNonEmptyDeletes(cmp *compare.Comparison) {
 	if cmp.Settings.Matching != compare.Tree {
 		return
@@ -419,12 +419,16 @@ func (r *Result) refuseNonEmptyDeletes(cmp *compare.Comparison) {
 		}
 		prefix := a.Item.Key + "/"
 		start := sort.Search(len(items), func(i int) bool { return items[i].Key >= prefix })
-		holds := false
+		holdsSkipped := func(it *compare.Item) bool {
+			e := it.Entry(a.Target)
+			return e != nil && e.HoldsSkipped
+		}
+		holds := holdsSkipped(a.Item)
 		for _, it := range items[start:] {
-			if !strings.HasPrefix(it.Key, prefix) {
+			if holds || !strings.HasPrefix(it.Key, prefix) {
 				break
 			}
-			if it.Present(a.Target) && !deleted[[2]any{it, a.Target}] {
+			if it.Present(a.Target) && (!deleted[[2]any{it, a.Target}] || holdsSkipped(it)) {
 				holds = true
 				break
 			}

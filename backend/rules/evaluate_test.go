@@ -373,6 +373,8 @@ func TestDuplicateRuleActionsMergeSilently(t *testing.T) {
 	}
 }
 
+func holdsSkipped(e *inventory.Entry) { e.HoldsSkipped = true }
+
 func TestDirectoryStillHoldsFiles(t *testing.T) {
 	holds := string(DirectoryStillHoldsFile)
 	mirror := mustPreset(t, "mirror")
@@ -404,6 +406,10 @@ func TestDirectoryStillHoldsFiles(t *testing.T) {
 		{"an unreadable directory below",
 			onlyB(D("/p"), D("/p/x", ur)), nil, []Targeted{tgt(dir, "/p", del("B")), tgt(dir, "/p/x", del("B"))},
 			nil, []string{"delete on B /p/x: " + string(TargetNotAccessible), "delete on B /p: " + holds}},
+		{"skipped entries (hidden, links) inside: refused, and the parent too",
+			onlyB(D("/p"), D("/p/h", holdsSkipped), F("/p/h/f", 1, 0)), mirror, nil,
+			[]string{"delete on B /p/h/f"},
+			[]string{"delete on B /p: " + holds, "delete on B /p/h: " + holds}},
 		{"a sibling with a common prefix does not count",
 			onlyB(D("/p"), D("/p2"), F("/p2/f", 1, 0)), nil, []Targeted{tgt(dir, "/p", del("B"))},
 			[]string{"delete on B /p"}, nil},

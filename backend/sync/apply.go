@@ -24,14 +24,30 @@ type TargetResult struct {
 
 // Handler executes action groups whose source and targets are on this machine.
 type Handler struct {
-	mu    stdsync.Mutex
-	roots map[string]*transfer.Root
+	mu       stdsync.Mutex
+	roots    map[string]*transfer.Root
+	deferred map[*transfer.Root]bool // roots holding new files not synced yet
 	// Now gives the time used for copy-content targets; time.Now when nil.
 	Now func() time.Time
 }
 
 // NewHandler returns a handler; Close releases the roots it opened.
-func NewHandler() *Handler { return &Handler{roots: map[string]*transfer.Root{}} }
+func NewHandler() *Handler {
+	return &Handler{roots: map[string]*transfer.Root{}, deferred: map[*transfer.Root]bool{}}
+}
+
+// Flush makes the new files of the run durable: one file system sync per written root instead of
+// one fsync per new file. Replaced files are synced before their rename.
+func (h *Handler) Flush() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var errs []error
+	for r := range h.deferred {
+		errs = append(errs, transfer.SyncFS(r))
+		delete(h.deferred, r)
+	}
+	return errors.Join(errs...)
+}
 
 // Close releases every open data source root.
 func (h *Handler) Close() error {
@@ -92,7 +108,18 @@ func (h *Handler) runTarget(ctx context.Context, g *plan.Group, t plan.Endpoint)
 	if err != nil {
 		return 0, err
 	}
-	o := transfer.CopyOptions{Size: g.Source.Size, Mode: transfer.Full}
+	o := transfer.CopyOptions{
+		Size:          g.Source.Size,
+		SourceModTime: g.Source.ModTime,
+		Mode:          transfer.Full,
+		Target:        &transfer.FileState{Exists: t.Exists, Size: t.Size, ModTime: t.ModTime},
+		DeferSync:     !t.Exists,
+	}
+	if !t.Exists {
+		h.mu.Lock()
+		h.deferred[dst] = true
+		h.mu.Unlock()
+	}
 	if g.Kind == plan.Delta {
 		o.Mode = transfer.Delta
 	}

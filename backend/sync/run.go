@@ -13,8 +13,9 @@ const DefaultWorkers = 8
 
 // Execute runs groups in plan order, phase by phase. Within the file-delete and copy phases groups
 // run concurrently on up to workers goroutines; directory deletes (child-first) and creates
-// (parent-first) run in order. report is called once per group target, from any goroutine.
-func Execute(ctx context.Context, h *Handler, groups []plan.Group, workers int, report func(TargetResult)) {
+// (parent-first) run in order. report is called once per group target, from any goroutine. The
+// error is that of making the written files durable at the end.
+func Execute(ctx context.Context, h *Handler, groups []plan.Group, workers int, report func(TargetResult)) error {
 	if workers < 1 {
 		workers = DefaultWorkers
 	}
@@ -34,6 +35,7 @@ func Execute(ctx context.Context, h *Handler, groups []plan.Group, workers int, 
 		}
 		start = end
 	}
+	return h.Flush()
 }
 
 func runConcurrently(ctx context.Context, h *Handler, groups []plan.Group, workers int, report func(TargetResult)) {
@@ -68,7 +70,7 @@ func Apply(ctx context.Context, p *plan.Plan, workers int) *Report {
 	defer h.Close()
 	var mu stdsync.Mutex
 	rep := &Report{}
-	Execute(ctx, h, p.Groups, workers, func(r TargetResult) {
+	err := Execute(ctx, h, p.Groups, workers, func(r TargetResult) {
 		mu.Lock()
 		defer mu.Unlock()
 		if r.Err != nil {
@@ -78,5 +80,8 @@ func Apply(ctx context.Context, p *plan.Plan, workers int) *Report {
 		rep.Done++
 		rep.Bytes += r.Bytes
 	})
+	if err != nil {
+		rep.Errors = append(rep.Errors, err)
+	}
 	return rep
 }

@@ -52,6 +52,22 @@ type CopyOptions struct {
 	Expected inventory.ContentKey
 	// Progress, when set, receives the bytes transferred so far (the unit of Result.Bytes).
 	Progress func(n int64)
+	// SourceModTime, when set, is the source's modification time the plan expects; another one
+	// fails the copy with ErrSourceChanged.
+	SourceModTime time.Time
+	// Target, when set, is the target as the plan saw it; a target that appeared, vanished or
+	// changed since fails the copy with ErrTargetChanged, so a newer edit is never overwritten.
+	Target *FileState
+	// DeferSync skips the per-file fsync when the target is new (no previous content is at risk);
+	// the caller then calls SyncFS once the run is over. Replacing a file always syncs it first.
+	DeferSync bool
+}
+
+// FileState is what a plan knows of a file.
+type FileState struct {
+	Exists  bool
+	Size    int64
+	ModTime time.Time
 }
 
 // Result tells how a copy was made.
@@ -79,6 +95,9 @@ func Copy(ctx context.Context, src *Root, srcPath string, dst *Root, dstPath str
 	defer sf.Close()
 	if o.Size >= 0 && sfi.Size() != o.Size {
 		return Result{}, fmt.Errorf("%w: %s is %d bytes, expected %d", ErrSourceChanged, srcPath, sfi.Size(), o.Size)
+	}
+	if !o.SourceModTime.IsZero() && !sfi.ModTime().Equal(o.SourceModTime) {
+		return Result{}, fmt.Errorf("%w: %s was modified at %s, after the inventory", ErrSourceChanged, srcPath, sfi.ModTime().Format(time.RFC3339Nano))
 	}
 	in := source{f: sf, rel: srel, fi: sfi}
 	switch o.Mode {

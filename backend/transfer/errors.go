@@ -16,6 +16,9 @@ var (
 	// ErrSourceChanged reports a source file whose size or modification time differs from what
 	// the plan expected, or changed while it was being read.
 	ErrSourceChanged = errors.New("source changed")
+	// ErrTargetChanged reports a target that differs from what the plan saw: it was created,
+	// removed or modified since the inventory.
+	ErrTargetChanged = errors.New("target changed since the inventory")
 	// ErrMismatch reports written content whose size or content key is not the expected one.
 	ErrMismatch = errors.New("written content does not match")
 	// ErrCorruptDelta reports a delta or signature stream that cannot be applied.

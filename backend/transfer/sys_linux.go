@@ -123,3 +123,11 @@ func removeDir(r *os.Root, rel string) error {
 		return nil
 	})
 }
+
+// syncFS flushes the whole file system holding d.
+func syncFS(d *os.File) error {
+	if err := unix.Syncfs(int(d.Fd())); err != nil {
+		return fmt.Errorf("syncfs %s: %w", d.Name(), err)
+	}
+	return nil
+}

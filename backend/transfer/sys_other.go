@@ -48,3 +48,6 @@ func noLink(r *os.Root, rel string) error {
 func removeDir(r *os.Root, rel string) error {
 	return r.Remove(rel)
 }
+
+// syncFS flushes what it can where syncfs does not exist: the directory itself.
+func syncFS(d *os.File) error { return d.Sync() }

@@ -64,8 +64,9 @@ func createTemp(r *os.Root, target string) (*tempFile, error) {
 	return nil, fmt.Errorf("create temp file beside %s: no free name", itemPath(target))
 }
 
-// commit makes the content durable and renames it over target, then flushes the directory.
-func (t *tempFile) commit(target string, perm fs.FileMode, d *Dates) error {
+// commit renames the content over target. When durable, the content is synced first and the
+// directory after.
+func (t *tempFile) commit(target string, perm fs.FileMode, d *Dates, durable bool) error {
 	if err := t.f.Chmod(perm.Perm()); err != nil {
 		return fmt.Errorf("chmod temp file: %w", err)
 	}
@@ -74,8 +75,10 @@ func (t *tempFile) commit(target string, perm fs.FileMode, d *Dates) error {
 			return fmt.Errorf("set dates: %w", err)
 		}
 	}
-	if err := t.f.Sync(); err != nil {
-		return fmt.Errorf("fsync temp file: %w", err)
+	if durable {
+		if err := t.f.Sync(); err != nil {
+			return fmt.Errorf("fsync temp file: %w", err)
+		}
 	}
 	err := t.f.Close()
 	t.f = nil
@@ -86,7 +89,9 @@ func (t *tempFile) commit(target string, perm fs.FileMode, d *Dates) error {
 		return fmt.Errorf("rename temp file over %s: %w", itemPath(target), err)
 	}
 	t.done = true
-	syncDir(t.root, target)
+	if durable {
+		syncDir(t.root, target)
+	}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -37,6 +38,9 @@ func (r *Root) replace(ctx context.Context, p string, tr targetRule, o CopyOptio
 	}
 	fi, parents, err := r.target(rel)
 	if err != nil {
+		return 0, err
+	}
+	if err := o.Target.check(p, fi); err != nil {
 		return 0, err
 	}
 	perm := tr.perm
@@ -76,7 +80,42 @@ func (r *Root) replace(ctx context.Context, p string, tr targetRule, o CopyOptio
 	if err := ctx.Err(); err != nil {
 		return n, err
 	}
-	return n, t.commit(rel, perm, o.Dates)
+	if o.Target != nil {
+		now, err := r.root.Lstat(rel)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return n, err
+		}
+		if err := o.Target.check(p, now); err != nil {
+			return n, err
+		}
+	}
+	return n, t.commit(rel, perm, o.Dates, fi != nil || !o.DeferSync)
+}
+
+// check compares a target's current state (nil when absent) with what the plan saw.
+func (s *FileState) check(p string, fi fs.FileInfo) error {
+	switch {
+	case s == nil:
+		return nil
+	case !s.Exists && fi != nil:
+		return fmt.Errorf("%w: %s appeared", ErrTargetChanged, p)
+	case s.Exists && fi == nil:
+		return fmt.Errorf("%w: %s was removed", ErrTargetChanged, p)
+	case s.Exists && (fi.Size() != s.Size || !fi.ModTime().Equal(s.ModTime)):
+		return fmt.Errorf("%w: %s was modified", ErrTargetChanged, p)
+	}
+	return nil
+}
+
+// SyncFS flushes the file system holding a root: the end of a run whose new files were written
+// with DeferSync.
+func SyncFS(r *Root) error {
+	d, err := r.root.Open(".")
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return syncFS(d)
 }
 
 // verifyFile checks the content key of the first n bytes of f.
