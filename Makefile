@@ -16,7 +16,7 @@ TAGS := webkit2_41
 FERRY_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/ferrysync/ferry/app.Version=$(FERRY_VERSION)
 DESKTOP_BIN := build/bin/ferry-desktop
-BENCHTIME ?= 1s
+BENCHTIME ?= 3x
 PKGS ?= ./...
 
 # Debian packages: what the tests need (package main links GTK/WebKit through cgo;
@@ -36,7 +36,7 @@ help:
 	@echo "make ferry        build the headless ferry command (bin/ferry, no cgo)"
 	@echo "make test         vet, Go tests (-race), frontend checks and tests, desktop window check"
 	@echo "make wails-check  start the desktop app on Xvfb, wait for its window, take a screenshot"
-	@echo "make bench        Go benchmarks, then build/bench/local.sh when present"
+	@echo "make bench        benchmarks, Ferry beside cp -a and rsync -a on the same data"
 	@echo "make deps         install missing Debian packages, the Wails CLI and npm packages"
 	@echo "make clean        remove build outputs"
 
@@ -89,9 +89,9 @@ wails-check: build
 
 test: test-unit wails-check
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) ./backend/...
-	if [[ -f build/bench/local.sh ]]; then bash build/bench/local.sh; fi
+bench: deps-test
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) -timeout 60m ./backend/... \
+		| awk -f build/bench/ratios.awk
 
 clean:
 	rm -rf build/bin bin frontend/node_modules frontend/package.json.md5

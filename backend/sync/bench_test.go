@@ -185,13 +185,15 @@ func l100k(b *testing.B, src string) []inventory.Entry {
 	return p.Entries
 }
 
-func benchApply(b *testing.B, src string) {
+func benchApply(b *testing.B, src string, bytes int64) {
 	b.Run("ferry", func(b *testing.B) {
+		b.SetBytes(bytes)
 		for b.Loop() {
 			mirror(b, src, freshTarget(b, "ferry"))
 		}
 	})
 	b.Run("cp-a", func(b *testing.B) {
+		b.SetBytes(bytes)
 		for b.Loop() {
 			dst := freshTarget(b, "cp")
 			run(b, "cp", "-a", src+"/.", dst)
@@ -199,6 +201,7 @@ func benchApply(b *testing.B, src string) {
 	})
 	b.Run("rsync-a", func(b *testing.B) {
 		need(b, "rsync")
+		b.SetBytes(bytes)
 		for b.Loop() {
 			dst := freshTarget(b, "rsync")
 			run(b, "rsync", "-a", src+"/", dst+"/")
@@ -207,11 +210,10 @@ func benchApply(b *testing.B, src string) {
 }
 
 // BenchmarkApply20kSmall: mirror 20k files of 1–16 KiB into an empty folder.
-func BenchmarkApply20kSmall(b *testing.B) { benchApply(b, smallFiles(b, 20_000)) }
+func BenchmarkApply20kSmall(b *testing.B) { benchApply(b, smallFiles(b, 20_000), 0) }
 
 // BenchmarkApply1GiB: mirror 4 files of 256 MiB into an empty folder.
 func BenchmarkApply1GiB(b *testing.B) {
 	src := fixture(b, "large-4x256MiB", 4, func(int) int { return 256 << 20 })
-	b.SetBytes(1 << 30)
-	benchApply(b, src)
+	benchApply(b, src, 1<<30)
 }

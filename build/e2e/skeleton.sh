@@ -62,10 +62,19 @@ export WEBKIT_DISABLE_COMPOSITING_MODE=1 LIBGL_ALWAYS_SOFTWARE=1 GDK_BACKEND=x11
 "$bin" >"$work/app.log" 2>&1 &
 app_pid=$!
 
-wid=$(timeout "$timeout" xdotool search --sync --onlyvisible --name '^Ferry$' | head -n1) ||
-  fail "no window titled Ferry within ${timeout}s"
-title=$(xdotool getwindowname "$wid")
-[[ $title == Ferry ]] || fail "window title is '$title', want 'Ferry'"
+# xdotool matches names case-insensitively, and GTK maps a helper window named after the binary
+# ("ferry"): keep looking until a visible window's name is exactly "Ferry".
+wid=""
+deadline=$((SECONDS + timeout))
+while [[ -z $wid ]]; do
+  for w in $(xdotool search --onlyvisible --name '^Ferry$' 2>/dev/null); do
+    [[ $(xdotool getwindowname "$w" 2>/dev/null) == Ferry ]] && wid=$w && break
+  done
+  [[ -n $wid ]] && break
+  ((SECONDS < deadline)) || fail "no window titled Ferry within ${timeout}s"
+  kill -0 "$app_pid" 2>/dev/null || fail "app exited before its window appeared"
+  sleep 0.2
+done
 
 # The window maps before the webview paints; wait until it shows more than the background.
 mkdir -p "$(dirname "$shot")"
