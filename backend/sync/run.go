@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"path"
 	stdsync "sync"
 
 	"github.com/ferrysync/ferry/backend/plan"
@@ -38,23 +39,43 @@ func Execute(ctx context.Context, h *Handler, groups []plan.Group, workers int, 
 	return h.Flush()
 }
 
+// maxBatch bounds the groups of one folder a worker takes at once.
+const maxBatch = 256
+
+// runConcurrently runs groups on up to workers goroutines. Each goroutine takes the consecutive
+// groups of one folder (up to maxBatch) at once, so that goroutines work in different folders:
+// creating and renaming files lock their folder.
 func runConcurrently(ctx context.Context, h *Handler, groups []plan.Group, workers int, report func(TargetResult)) {
-	next := make(chan *plan.Group)
+	next := make(chan []plan.Group)
 	var wg stdsync.WaitGroup
 	for range min(workers, len(groups)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for g := range next {
-				h.Run(ctx, g, report)
+		wg.Go(func() {
+			for batch := range next {
+				for i := range batch {
+					h.Run(ctx, &batch[i], report)
+				}
 			}
-		}()
+		})
 	}
-	for i := range groups {
-		next <- &groups[i]
+	for start := 0; start < len(groups); {
+		end, dir := start+1, folder(&groups[start])
+		for end < len(groups) && end-start < maxBatch && folder(&groups[end]) == dir {
+			end++
+		}
+		next <- groups[start:end]
+		start = end
 	}
 	close(next)
 	wg.Wait()
+}
+
+// folder is the folder of a group's first target.
+func folder(g *plan.Group) string {
+	if len(g.Targets) == 0 {
+		return ""
+	}
+	t := &g.Targets[0]
+	return t.Dir + "\x00" + path.Dir(t.Path)
 }
 
 // Report sums up a run.

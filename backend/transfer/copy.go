@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"time"
 
 	"github.com/ferrysync/ferry/backend/inventory"
@@ -103,8 +102,8 @@ func Copy(ctx context.Context, src *Root, srcPath string, dst *Root, dstPath str
 	switch o.Mode {
 	case Full:
 		res := Result{Mode: Full}
-		res.Bytes, err = dst.replace(ctx, dstPath, targetRule{perm: sfi.Mode()}, o, func(ctx context.Context, t *os.File) (int64, error) {
-			n, m, err := copyFile(ctx, t, sf, sfi.Size(), o.Progress)
+		res.Bytes, err = dst.replace(ctx, dstPath, targetRule{perm: sfi.Mode()}, o, func(ctx context.Context, t *file) (int64, error) {
+			n, m, err := copyFile(ctx, t, sf, sfi.Size(), o.Progress, clonePair{src, dst})
 			res.method = m
 			if err == nil {
 				err = in.unchanged(n)
@@ -122,7 +121,7 @@ func Copy(ctx context.Context, src *Root, srcPath string, dst *Root, dstPath str
 // does; it receives full copies relayed from another machine. A new file gets mode 0644, a
 // replaced one keeps its mode.
 func WriteFrom(ctx context.Context, dst *Root, p string, r io.Reader, o CopyOptions) (Result, error) {
-	n, err := dst.replace(ctx, p, targetRule{perm: 0o644, keepMode: true}, o, func(ctx context.Context, t *os.File) (int64, error) {
+	n, err := dst.replace(ctx, p, targetRule{perm: 0o644, keepMode: true}, o, func(ctx context.Context, t *file) (int64, error) {
 		return streamCopy(ctx, t, r, 0, o.Progress)
 	})
 	return Result{Mode: Full, Bytes: n}, err
@@ -130,7 +129,7 @@ func WriteFrom(ctx context.Context, dst *Root, p string, r io.Reader, o CopyOpti
 
 // source is an open source file and what it looked like when opened.
 type source struct {
-	f   *os.File
+	f   *file
 	rel string
 	fi  fs.FileInfo
 }
@@ -146,3 +145,14 @@ func (s source) unchanged(n int64) error {
 	}
 	return nil
 }
+
+// clonePair is a source and a target root. Files are cloned from one to the other until the
+// file system refuses once: ext4 and tmpfs, among others, refuse every time.
+type clonePair struct{ src, dst *Root }
+
+func (p clonePair) enabled() bool {
+	_, refused := p.dst.noClone.Load(p.src)
+	return !refused
+}
+
+func (p clonePair) disable() { p.dst.noClone.Store(p.src, struct{}{}) }

@@ -12,15 +12,20 @@ import (
 
 var errNoFastCopy = errors.New("no in-kernel copy")
 
-// copyFile copies src into the empty file dst: a reflink when the file system shares extents,
-// else copy_file_range in chunks (in-kernel, server-side on NFS/SMB), else a buffered stream.
-func copyFile(ctx context.Context, dst, src *os.File, size int64, progress func(int64)) (int64, copyMethod, error) {
-	if size > 0 {
-		if n, err := reflink(dst, src); err == nil {
+// copyFile copies the size bytes src had when opened into the empty file dst: a reflink when
+// the file system shares extents, else copy_file_range in chunks (in-kernel, server-side on
+// NFS/SMB), else a buffered stream. A source that grew is left to the caller's check.
+func copyFile(ctx context.Context, dst, src *file, size int64, progress func(int64), pair clonePair) (int64, copyMethod, error) {
+	if size > 0 && pair.enabled() {
+		n, err := reflink(dst, src)
+		if err == nil {
 			if progress != nil {
 				progress(n)
 			}
 			return n, viaReflink, ctx.Err()
+		}
+		if cloneUnsupported(err) {
+			pair.disable()
 		}
 	}
 	n, err := copyRange(ctx, dst, src, size, progress)
@@ -31,13 +36,9 @@ func copyFile(ctx context.Context, dst, src *os.File, size int64, progress func(
 	return n, viaStream, err
 }
 
-// reflink clones src's extents into dst (FICLONE) and returns the cloned size. Most file
-// systems (ext4, tmpfs) refuse with EOPNOTSUPP, EXDEV or EINVAL; any error means "not cloned".
-func reflink(dst, src *os.File) (int64, error) {
-	err := withFds(dst, src, func(dfd, sfd int) error {
-		return unix.IoctlFileClone(dfd, sfd)
-	})
-	if err != nil {
+// reflink clones src's extents into dst (FICLONE) and returns the cloned size.
+func reflink(dst, src *file) (int64, error) {
+	if err := unix.IoctlFileClone(dst.fd, src.fd); err != nil {
 		return 0, err
 	}
 	fi, err := dst.Stat()
@@ -47,30 +48,37 @@ func reflink(dst, src *os.File) (int64, error) {
 	return fi.Size(), nil
 }
 
-// copyRange copies with copy_file_range from offset 0 until EOF, one chunk per call, checking
-// ctx in between. It returns errNoFastCopy when the kernel or file system cannot do it before
-// any byte was copied.
-func copyRange(ctx context.Context, dst, src *os.File, size int64, progress func(int64)) (int64, error) {
+// cloneUnsupported tells a file system that cannot clone between the two files (ext4, tmpfs,
+// different file systems) from a failure of this one clone.
+func cloneUnsupported(err error) bool {
+	for _, e := range []error{unix.EOPNOTSUPP, unix.EXDEV, unix.EINVAL, unix.ENOTTY} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// copyRange copies size bytes with copy_file_range from offset 0, one chunk per call, checking
+// ctx in between. It stops early when the source ends, and returns errNoFastCopy when the
+// kernel or file system cannot do it before any byte was copied.
+func copyRange(ctx context.Context, dst, src *file, size int64, progress func(int64)) (int64, error) {
 	var roff, woff int64
-	for {
+	for woff < size {
 		if err := ctx.Err(); err != nil {
 			return woff, err
 		}
-		var k int
-		err := withFds(dst, src, func(dfd, sfd int) (err error) {
-			k, err = retryEINTR(func() (int, error) {
-				return unix.CopyFileRange(sfd, &roff, dfd, &woff, chunkSize, 0)
-			})
-			return err
+		k, err := retryEINTR(func() (int, error) {
+			return unix.CopyFileRange(src.fd, &roff, dst.fd, &woff, int(min(size-woff, chunkSize)), 0)
 		})
 		if err != nil {
 			if woff == 0 && noFastCopy(err) {
 				return 0, errNoFastCopy
 			}
-			return woff, &os.PathError{Op: "copy_file_range", Path: src.Name(), Err: err}
+			return woff, &os.PathError{Op: "copy_file_range", Path: src.name, Err: err}
 		}
 		if k == 0 {
-			if woff == 0 && size > 0 {
+			if woff == 0 {
 				// Some file systems report nothing copied instead of an error.
 				return 0, errNoFastCopy
 			}
@@ -80,6 +88,7 @@ func copyRange(ctx context.Context, dst, src *os.File, size int64, progress func
 			progress(woff)
 		}
 	}
+	return woff, nil
 }
 
 func noFastCopy(err error) bool {
@@ -89,26 +98,4 @@ func noFastCopy(err error) bool {
 		}
 	}
 	return false
-}
-
-// withFds runs f with the descriptors of dst and src held open.
-func withFds(dst, src *os.File, f func(dfd, sfd int) error) error {
-	drc, err := dst.SyscallConn()
-	if err != nil {
-		return err
-	}
-	src2, err := src.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var ferr error
-	cerr := drc.Control(func(dfd uintptr) {
-		if err := src2.Control(func(sfd uintptr) { ferr = f(int(dfd), int(sfd)) }); err != nil {
-			ferr = err
-		}
-	})
-	if cerr != nil {
-		return cerr
-	}
-	return ferr
 }

@@ -6,11 +6,10 @@ import (
 	"context"
 	"io"
 	"math"
-	"os"
 )
 
 // copyFile copies src into the empty file dst through a buffered stream.
-func copyFile(ctx context.Context, dst, src *os.File, size int64, progress func(int64)) (int64, copyMethod, error) {
+func copyFile(ctx context.Context, dst, src *file, size int64, progress func(int64), _ clonePair) (int64, copyMethod, error) {
 	n, err := streamCopy(ctx, dst, io.NewSectionReader(src, 0, math.MaxInt64), size, progress)
 	return n, viaStream, err
 }

@@ -387,3 +387,144 @@ func TestStreamCopy(t *testing.T) {
 		t.Errorf("copied %d bytes after cancellation, want one buffer", n)
 	}
 }
+
+// A target the plan saw absent that appears while the copy runs is kept: the copy fails.
+func TestCopyNewTargetAppears(t *testing.T) {
+	t.Parallel()
+	src, sdir := newRoot(t)
+	dst, ddir := newRoot(t)
+	writeFile(t, sdir, "d/f", randomBytes(11, 5000), 0o644, time.Time{})
+	for _, tc := range []struct {
+		name   string
+		appear func(p string) error
+	}{
+		{"file", func(p string) error { return os.WriteFile(p, []byte("made meanwhile"), 0o644) }},
+		{"directory", func(p string) error { return os.Mkdir(p, 0o755) }},
+		{"link", func(p string) error { return os.Symlink("elsewhere", p) }},
+	} {
+		p := filepath.Join(ddir, "d", tc.name)
+		_, err := Copy(t.Context(), src, "/d/f", dst, "/d/"+tc.name, CopyOptions{
+			Size: 5000, Target: &FileState{}, DeferSync: true,
+			Progress: func(int64) {
+				if err := tc.appear(p); err != nil {
+					t.Error(err)
+				}
+			},
+		})
+		mustIs(t, err, ErrTargetChanged)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.name == "file" {
+			mustEqualFile(t, p, []byte("made meanwhile"))
+		} else if fi.Mode().IsRegular() {
+			t.Errorf("%s was replaced by a file", tc.name)
+		}
+	}
+	assertNoTemp(t, ddir)
+}
+
+// Parent directories are looked up again when their path changed since an earlier copy: files
+// go where the path leads now, and a link put there is refused.
+func TestCopyParentChangedBetweenCopies(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	src, sdir := newRoot(t)
+	ddir := filepath.Join(base, "root")
+	outside := filepath.Join(base, "outside")
+	mkdirs(t, base, "root/d/sub", "outside")
+	dst, err := OpenRoot(ddir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	for _, name := range []string{"a", "b", "c", "e"} {
+		writeFile(t, sdir, name, []byte(name), 0o644, time.Time{})
+	}
+	copyTo := func(name, to string) error {
+		_, err := Copy(t.Context(), src, "/"+name, dst, to, CopyOptions{Size: 1})
+		return err
+	}
+	if err := copyTo("a", "/d/sub/a"); err != nil {
+		t.Fatal(err)
+	}
+	// Renamed, and a new directory made at the old path.
+	if err := os.Rename(filepath.Join(ddir, "d"), filepath.Join(ddir, "moved")); err != nil {
+		t.Fatal(err)
+	}
+	mkdirs(t, ddir, "d/sub")
+	if err := copyTo("b", "/d/sub/b"); err != nil {
+		t.Fatal(err)
+	}
+	mustEqualFile(t, filepath.Join(ddir, "d/sub/b"), []byte("b"))
+	if _, err := os.Lstat(filepath.Join(ddir, "moved/sub/b")); !os.IsNotExist(err) {
+		t.Errorf("b went to the renamed directory: %v", err)
+	}
+	// Replaced by links, to a directory outside and inside the root.
+	if err := os.RemoveAll(filepath.Join(ddir, "d")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(ddir, "d")); err != nil {
+		t.Fatal(err)
+	}
+	mustIs(t, copyTo("c", "/d/sub/c"), ErrUnsafePath)
+	mustIs(t, copyTo("c", "/d/c"), ErrUnsafePath)
+	if err := os.Remove(filepath.Join(ddir, "d")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("moved", filepath.Join(ddir, "d")); err != nil {
+		t.Fatal(err)
+	}
+	mustIs(t, copyTo("e", "/d/e"), ErrUnsafePath)
+	entries, err := os.ReadDir(outside)
+	if err != nil || len(entries) != 0 {
+		t.Errorf("outside holds %v (%v)", entries, err)
+	}
+	assertNoTemp(t, base)
+}
+
+// Reads follow the same rule: a source parent renamed since an earlier read is looked up again.
+func TestOpenParentChanged(t *testing.T) {
+	t.Parallel()
+	r, dir := newRoot(t)
+	writeFile(t, dir, "d/f", []byte("first"), 0o644, time.Time{})
+	f, err := r.Open("/d/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := os.Rename(filepath.Join(dir, "d"), filepath.Join(dir, "old")); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "d/f", []byte("second"), 0o644, time.Time{})
+	f, err = r.Open("/d/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, 10)
+	n, _ := f.Read(b)
+	if string(b[:n]) != "second" {
+		t.Errorf("read %q from the renamed directory", b[:n])
+	}
+}
+
+// A file system that cannot clone is asked once per pair of roots, not once per file.
+func TestCopyRemembersNoClone(t *testing.T) {
+	t.Parallel()
+	src, sdir := newRoot(t)
+	dst, _ := newRoot(t)
+	writeFile(t, sdir, "f", []byte("content"), 0o644, time.Time{})
+	res, err := Copy(t.Context(), src, "/f", dst, "/f", CopyOptions{Size: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair := clonePair{src, dst}
+	if got := pair.enabled(); got != (res.method == viaReflink) {
+		t.Errorf("copied via %s, clone still enabled: %v", res.method, got)
+	}
+	if !(clonePair{dst, src}).enabled() {
+		t.Error("the refusal applies to the other direction too")
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"sync"
 
 	librsync "github.com/balena-os/librsync-go"
@@ -143,7 +142,7 @@ func ApplyDelta(ctx context.Context, dst *Root, p string, delta io.Reader, o Cop
 	if err != nil {
 		return res, err
 	}
-	_, err = dst.replace(ctx, p, targetRule{mustExist: true, keepMode: true}, o, func(ctx context.Context, t *os.File) (int64, error) {
+	_, err = dst.replace(ctx, p, targetRule{mustExist: true, keepMode: true}, o, func(ctx context.Context, t *file) (int64, error) {
 		basis, bfi, err := dst.openRegular(rel)
 		if err != nil {
 			return 0, err
@@ -166,7 +165,7 @@ func copyDelta(ctx context.Context, in source, dst *Root, dstPath string, o Copy
 		return res, err
 	}
 	tr := targetRule{mustExist: true, perm: in.fi.Mode()}
-	_, err = dst.replace(ctx, dstPath, tr, o, func(ctx context.Context, t *os.File) (int64, error) {
+	_, err = dst.replace(ctx, dstPath, tr, o, func(ctx context.Context, t *file) (int64, error) {
 		basis, bfi, err := dst.openRegular(rel)
 		if err != nil {
 			return 0, err

@@ -58,7 +58,11 @@ func itemPath(rel string) string {
 // follow links, so a link on the way means the tree is not what the plan was made from.
 // os.Root still guarantees confinement if the tree changes after this check.
 func (r *Root) checkParents(rel string) (exist bool, err error) {
-	dir := path.Dir(rel)
+	return r.checkDirs(rel, path.Dir(rel))
+}
+
+// checkDirs is checkParents for every component of dir, naming rel in its errors.
+func (r *Root) checkDirs(rel, dir string) (exist bool, err error) {
 	if dir == rootRel {
 		return true, nil
 	}

@@ -165,12 +165,17 @@ func TestIsTempName(t *testing.T) {
 	}
 	// Names Ferry makes are recognised.
 	r, dir := newRoot(t)
-	tf, err := createTemp(r.root, "sub.txt")
+	d, err := r.openDir(rootRel, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !IsTempName(filepath.Base(tf.rel)) {
-		t.Errorf("IsTempName(%q) = false", tf.rel)
+	defer d.close()
+	tf, err := d.createTemp("sub.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !IsTempName(tf.name) {
+		t.Errorf("IsTempName(%q) = false", tf.name)
 	}
 	tf.discard()
 	assertNoTemp(t, dir)

@@ -3,7 +3,6 @@ package transfer
 import (
 	"context"
 	"io"
-	"os"
 )
 
 // copyMethod names how a full local copy moved its bytes.
@@ -24,7 +23,7 @@ const (
 
 // streamCopy copies src into dst through a user-space buffer, checking ctx between buffers.
 // sizeHint (-1 or 0 when unknown) only sizes the buffer.
-func streamCopy(ctx context.Context, dst *os.File, src io.Reader, sizeHint int64, progress func(int64)) (int64, error) {
+func streamCopy(ctx context.Context, dst io.Writer, src io.Reader, sizeHint int64, progress func(int64)) (int64, error) {
 	bufLen := int64(maxStreamBuf)
 	if sizeHint >= 0 && sizeHint < bufLen {
 		// One more byte so that a source which grew is still read to its end in one go.

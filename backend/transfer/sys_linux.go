@@ -6,56 +6,9 @@ import (
 	"os"
 	"path"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
-
-// openNoFollow opens rel read-only. os.Root resolves and confines the parent directory; the
-// final component is opened with O_NOFOLLOW so a link there is refused, not followed.
-// O_NONBLOCK keeps a FIFO swapped in at the last moment from blocking the open.
-func openNoFollow(r *os.Root, rel string) (*os.File, error) {
-	var fd int
-	err := inParent(r, rel, func(dfd int, base string) (err error) {
-		fd, err = retryEINTR(func() (int, error) {
-			return unix.Openat(dfd, base, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-		})
-		switch {
-		case err == unix.ELOOP:
-			return unsafePath(itemPath(rel), "is a symbolic link")
-		case err != nil:
-			return &fs.PathError{Op: "open", Path: itemPath(rel), Err: err}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return os.NewFile(uintptr(fd), path.Join(r.Name(), rel)), nil
-}
-
-// setFileTime sets the modification time of an open file, leaving its access time alone.
-func setFileTime(_ *os.Root, _ string, f *os.File, mtime time.Time) error {
-	ts := times(mtime)
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		// utimensat(fd, NULL, …) is futimens: nanosecond precision, no path lookup.
-		_, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, fd, 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0)
-		if e != 0 {
-			serr = e
-		}
-	}); err != nil {
-		return err
-	}
-	if serr != nil {
-		return &fs.PathError{Op: "futimens", Path: f.Name(), Err: serr}
-	}
-	return nil
-}
 
 // setPathTime sets the modification time of the regular file rel without following a link at
 // the final component.

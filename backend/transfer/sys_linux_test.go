@@ -1,8 +1,10 @@
 package transfer
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,4 +29,54 @@ func TestSpecialFilesRefused(t *testing.T) {
 		t.Error(err)
 	}
 	assertNoTemp(t, dir)
+}
+
+// A root keeps at most maxOpenDirs directories open between operations, and none once closed,
+// even with copies running into many directories at once.
+func TestRootBoundsOpenDirs(t *testing.T) {
+	before := openFds(t)
+	src, sdir := newRoot(t)
+	writeFile(t, sdir, "f", []byte("x"), 0o644, time.Time{})
+	dst, err := OpenRoot(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const dirs = 2*maxOpenDirs + 10
+	var wg sync.WaitGroup
+	errs := make(chan error, dirs)
+	for i := range dirs {
+		wg.Go(func() {
+			_, err := Copy(t.Context(), src, "/f", dst, fmt.Sprintf("/a%d/b/f", i), CopyOptions{Size: 1})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Each root holds two descriptors on itself; the target root holds its directories too.
+	if n := openFds(t); n > before+2*2+maxOpenDirs {
+		t.Errorf("%d descriptors open, %d before", n, before)
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := openFds(t); n != before {
+		t.Errorf("%d descriptors open after Close, %d before", n, before)
+	}
+}
+
+func openFds(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
 }

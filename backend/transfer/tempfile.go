@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
-	"os"
-	"path"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -33,45 +31,42 @@ func IsTempName(name string) bool {
 // tempFile is new content being written beside its target. It is either committed (renamed over
 // the target) or discarded; both are final.
 type tempFile struct {
-	root *os.Root
-	rel  string // the temp file's name in the root
-	f    *os.File
+	d    *dir
+	name string // the temp file's name in d
+	f    *file  // nil once closed
 	done bool
 }
 
-// createTemp creates an empty temp file (mode 0600, O_EXCL) in the directory of target.
-func createTemp(r *os.Root, target string) (*tempFile, error) {
-	base := path.Base(target)
+// createTemp creates an empty temp file (mode 0600, O_EXCL) in d beside its file target.
+func (d *dir) createTemp(target string) (*tempFile, error) {
+	base := target
 	if len(base) > maxTempBase {
 		base = base[:maxTempBase]
 		for !utf8.ValidString(base) {
 			base = base[:len(base)-1]
 		}
 	}
-	dir := path.Dir(target)
 	for range 16 {
 		name := tempPrefix + base + tempInfix + strconv.FormatUint(rand.Uint64(), 36) + tempSuffix
-		rel := path.Join(dir, name)
-		f, err := r.OpenFile(rel, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		f, err := d.create(name)
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("create temp file beside %s: %w", itemPath(target), err)
+			return nil, fmt.Errorf("create temp file beside %s: %w", d.item(target), err)
 		}
-		return &tempFile{root: r, rel: rel, f: f}, nil
+		return &tempFile{d: d, name: name, f: f}, nil
 	}
-	return nil, fmt.Errorf("create temp file beside %s: no free name", itemPath(target))
+	return nil, fmt.Errorf("create temp file beside %s: no free name", d.item(target))
 }
 
-// commit renames the content over target. When durable, the content is synced first and the
-// directory after.
-func (t *tempFile) commit(target string, perm fs.FileMode, d *Dates, durable bool) error {
-	if err := t.f.Chmod(perm.Perm()); err != nil {
+// finish gives the content its mode and dates, syncs it when durable and closes it.
+func (t *tempFile) finish(perm fs.FileMode, d *Dates, durable bool) error {
+	if err := t.f.chmod(perm); err != nil {
 		return fmt.Errorf("chmod temp file: %w", err)
 	}
 	if d != nil && !d.ModTime.IsZero() {
-		if err := setFileTime(t.root, t.rel, t.f, d.ModTime); err != nil {
+		if err := t.f.setModTime(d.ModTime); err != nil {
 			return fmt.Errorf("set dates: %w", err)
 		}
 	}
@@ -85,13 +80,15 @@ func (t *tempFile) commit(target string, perm fs.FileMode, d *Dates, durable boo
 	if err != nil {
 		return fmt.Errorf("close temp file: %w", err)
 	}
-	if err := t.root.Rename(t.rel, target); err != nil {
-		return fmt.Errorf("rename temp file over %s: %w", itemPath(target), err)
+	return nil
+}
+
+// commit renames the finished content over target (see dir.rename for noReplace).
+func (t *tempFile) commit(target string, noReplace bool) error {
+	if err := t.d.rename(t.name, target, noReplace); err != nil {
+		return err
 	}
 	t.done = true
-	if durable {
-		syncDir(t.root, target)
-	}
 	return nil
 }
 
@@ -104,16 +101,5 @@ func (t *tempFile) discard() {
 	if t.f != nil {
 		_ = t.f.Close()
 	}
-	_ = t.root.Remove(t.rel)
-}
-
-// syncDir flushes the directory holding rel. Best effort: the rename is already visible, and
-// some file systems refuse fsync on directories.
-func syncDir(r *os.Root, rel string) {
-	d, err := r.Open(path.Dir(rel))
-	if err != nil {
-		return
-	}
-	_ = d.Sync()
-	_ = d.Close()
+	_ = t.d.remove(t.name)
 }

@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path"
 
 	"github.com/ferrysync/ferry/backend/inventory"
 )
 
 // fillFunc writes new content into t and returns the number of bytes written.
-type fillFunc func(ctx context.Context, t *os.File) (int64, error)
+type fillFunc func(ctx context.Context, t *file) (int64, error)
 
 // targetRule says what replace expects of the target and which mode the new file gets.
 type targetRule struct {
@@ -24,7 +23,8 @@ type targetRule struct {
 
 // replace runs the write path for item path p: check the target, create missing parents, fill a
 // temp file, verify it against o.Size and o.Expected, set its mode and dates, sync it and rename
-// it over the target. The temp file is removed on any failure.
+// it over the target. The temp file is removed on any failure. All of it happens relative to
+// the verified parent directory.
 func (r *Root) replace(ctx context.Context, p string, tr targetRule, o CopyOptions, fill fillFunc) (int64, error) {
 	rel, err := cleanPath(p)
 	if err != nil {
@@ -36,12 +36,34 @@ func (r *Root) replace(ctx context.Context, p string, tr targetRule, o CopyOptio
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	fi, parents, err := r.target(rel)
+	// Parents are created for a target that may be new, never for one that must exist.
+	create := !tr.mustExist && (o.Target == nil || !o.Target.Exists)
+	d, err := r.openDir(path.Dir(rel), create)
 	if err != nil {
+		if !create && errors.Is(err, fs.ErrNotExist) {
+			if err := o.Target.check(p, nil); err != nil {
+				return 0, err
+			}
+			return 0, &fs.PathError{Op: "open", Path: p, Err: fs.ErrNotExist}
+		}
 		return 0, err
 	}
-	if err := o.Target.check(p, fi); err != nil {
-		return 0, err
+	defer d.close()
+	name := path.Base(rel)
+
+	// A target the plan saw absent needs no look now: the rename refuses to replace one.
+	noReplace := create && o.Target != nil && d.canNoReplace()
+	var fi fs.FileInfo
+	if !noReplace {
+		if fi, err = d.lstat(name); err != nil {
+			return 0, err
+		}
+		if fi != nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return 0, unsafePath(p, "is a symbolic link")
+		}
+		if err := o.Target.check(p, fi); err != nil {
+			return 0, err
+		}
 	}
 	perm := tr.perm
 	switch {
@@ -54,12 +76,8 @@ func (r *Root) replace(ctx context.Context, p string, tr targetRule, o CopyOptio
 		}
 	case tr.mustExist:
 		return 0, &fs.PathError{Op: "open", Path: p, Err: fs.ErrNotExist}
-	case !parents:
-		if err := r.root.MkdirAll(path.Dir(rel), 0o755); err != nil {
-			return 0, fmt.Errorf("create parent directories of %s: %w", p, err)
-		}
 	}
-	t, err := createTemp(r.root, rel)
+	t, err := d.createTemp(name)
 	if err != nil {
 		return 0, err
 	}
@@ -80,16 +98,40 @@ func (r *Root) replace(ctx context.Context, p string, tr targetRule, o CopyOptio
 	if err := ctx.Err(); err != nil {
 		return n, err
 	}
+	durable := fi != nil || !o.DeferSync
+	if err := t.finish(perm, o.Dates, durable); err != nil {
+		return n, err
+	}
+	if noReplace {
+		switch err := t.commit(name, true); {
+		case err == nil:
+			if durable {
+				d.sync()
+			}
+			return n, nil
+		case errors.Is(err, fs.ErrExist):
+			return n, fmt.Errorf("%w: %s appeared", ErrTargetChanged, p)
+		case !errors.Is(err, errors.ErrUnsupported):
+			return n, fmt.Errorf("rename temp file over %s: %w", p, err)
+		}
+		// The file system cannot refuse to replace: look, then rename.
+	}
 	if o.Target != nil {
-		now, err := r.root.Lstat(rel)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		now, err := d.lstat(name)
+		if err != nil {
 			return n, err
 		}
 		if err := o.Target.check(p, now); err != nil {
 			return n, err
 		}
 	}
-	return n, t.commit(rel, perm, o.Dates, fi != nil || !o.DeferSync)
+	if err := t.commit(name, false); err != nil {
+		return n, fmt.Errorf("rename temp file over %s: %w", p, err)
+	}
+	if durable {
+		d.sync()
+	}
+	return n, nil
 }
 
 // check compares a target's current state (nil when absent) with what the plan saw.
@@ -119,7 +161,7 @@ func SyncFS(r *Root) error {
 }
 
 // verifyFile checks the content key of the first n bytes of f.
-func verifyFile(ctx context.Context, f *os.File, n int64, want inventory.ContentKey) error {
+func verifyFile(ctx context.Context, f io.ReaderAt, n int64, want inventory.ContentKey) error {
 	got, err := inventory.HashReader(ctxReader{ctx, io.NewSectionReader(f, 0, n)})
 	if err != nil {
 		return err

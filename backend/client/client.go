@@ -1,0 +1,293 @@
+// Package client talks to Ferry's session server: typed calls for the HTTP API with login,
+// token refresh and bounded retries, a push receiver that reconnects by itself, and an outbox
+// that delivers member statuses in order while the server comes and goes.
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/ferrysync/ferry/backend/crypto"
+	"github.com/ferrysync/ferry/backend/protocol"
+)
+
+// ErrUnreachable is in the chain of an error when the server could not be reached: a network
+// error, or a gateway in front of it answering 502, 503 or 504 after every retry.
+var ErrUnreachable = errors.New("server unreachable")
+
+// Options tune a Client. The zero value is ready to use.
+type Options struct {
+	// HTTPClient sends the requests; nil means a client of its own with keep-alive connections.
+	HTTPClient *http.Client
+	// RequestTimeout bounds one attempt of one request (30 s when zero).
+	RequestTimeout time.Duration
+	// Retry shapes the retries of idempotent calls (see Retry for the defaults).
+	Retry Retry
+	// MachineOS is sent at login (runtime.GOOS when empty).
+	MachineOS string
+	// Push tunes the push receivers (Push).
+	Push PushOptions
+	// Outbox tunes the status outboxes (NewOutbox).
+	Outbox OutboxOptions
+	// Logger receives debug lines about retries, refreshes and reconnections (none when nil).
+	Logger *slog.Logger
+}
+
+// Client is one client instance of an installation: a new instance id at every New, one login,
+// and the calls made on its behalf. It is safe for concurrent use.
+type Client struct {
+	base       *url.URL // scheme and host, with the API prefix as path
+	id         *crypto.Identity
+	instanceID string
+	http       *http.Client
+	timeout    time.Duration
+	retry      Retry
+	machineOS  string
+	log        *slog.Logger
+	push       PushOptions
+	outbox     OutboxOptions
+	auth       auth
+	now        func() time.Time // the client's clock, for token lifetimes
+}
+
+// New makes a client for the server at baseURL (e.g. "https://ferry.example:7420"), acting for
+// the installation id. It does not contact the server; Login does, and so does any call made
+// before it.
+func New(baseURL string, id *crypto.Identity, opts Options) (*Client, error) {
+	if id == nil || len(id.Private) == 0 {
+		return nil, errors.New("client: no identity")
+	}
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return nil, fmt.Errorf("client: server address: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("client: server address %q: want http://HOST[:PORT] or https://…", baseURL)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + protocol.APIPrefix
+	u.RawQuery, u.Fragment = "", ""
+
+	c := &Client{
+		base:       u,
+		id:         id,
+		instanceID: newInstanceID(id.ClientID()),
+		http:       opts.HTTPClient,
+		timeout:    opts.RequestTimeout,
+		retry:      opts.Retry.withDefaults(),
+		machineOS:  opts.MachineOS,
+		log:        opts.Logger,
+		push:       opts.Push,
+		outbox:     opts.Outbox,
+		now:        time.Now,
+	}
+	if c.http == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 16
+		c.http = &http.Client{Transport: t}
+	}
+	if c.timeout <= 0 {
+		c.timeout = 30 * time.Second
+	}
+	if c.machineOS == "" {
+		c.machineOS = runtime.GOOS
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	c.auth.init()
+	return c, nil
+}
+
+// newInstanceID is the installation's client id followed by 16 random hex digits.
+func newInstanceID(clientID string) string {
+	var b [8]byte
+	rand.Read(b[:])
+	return clientID + "_" + hex.EncodeToString(b[:])
+}
+
+// InstanceID names this client instance; it is the member id in sessions.
+func (c *Client) InstanceID() string { return c.instanceID }
+
+// ClientID names the installation.
+func (c *Client) ClientID() string { return c.id.ClientID() }
+
+// call describes one API request.
+type call struct {
+	op         string // for errors: "create session"
+	method     string
+	path       string     // below the API prefix, escaped
+	in, out    any        // request and response bodies; nil for none
+	idempotent bool       // may be sent again after a failure
+	date       *time.Time // receives the answer's Date header, when set
+}
+
+// do sends a call with its retries and token renewal, and decodes the answer.
+func (c *Client) do(ctx context.Context, k call) error {
+	var body []byte
+	if k.in != nil {
+		var err error
+		if body, err = json.Marshal(k.in); err != nil {
+			return fmt.Errorf("%s: %w", k.op, err)
+		}
+	}
+	attempts := c.retry.Attempts
+	if !k.idempotent {
+		attempts = 1
+	}
+	renewed := false
+	for attempt := 1; ; attempt++ {
+		token, err := c.accessToken(ctx)
+		if err != nil {
+			return fmt.Errorf("%s: %w", k.op, err)
+		}
+		err = c.send(ctx, k, body, token)
+		var se *StatusError
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return fmt.Errorf("%s: %w", k.op, context.Cause(ctx))
+		case errors.As(err, &se) && se.Status == http.StatusUnauthorized && !renewed:
+			// Token refused (clock skew, server restarted with another secret): renew it once
+			// and send again; the refusal means the server did nothing.
+			renewed = true
+			attempt--
+			if err := c.renew(ctx, token); err != nil {
+				return fmt.Errorf("%s: %w", k.op, err)
+			}
+			continue
+		case !errors.Is(err, ErrUnreachable) || attempt >= attempts:
+			return fmt.Errorf("%s: %w", k.op, err)
+		}
+		d := c.retry.backoff(attempt)
+		c.log.Debug("retrying", "op", k.op, "attempt", attempt, "wait", d, "err", err)
+		if err := sleep(ctx, d); err != nil {
+			return fmt.Errorf("%s: %w", k.op, err)
+		}
+	}
+}
+
+// send makes one attempt; any answer but a 2xx is an error.
+func (c *Client) send(ctx context.Context, k call, body []byte, token string) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, k.method, c.base.String()+k.path, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnreachable, err)
+	}
+	defer resp.Body.Close()
+	if k.date != nil {
+		*k.date, _ = http.ParseTime(resp.Header.Get("Date"))
+	}
+	if resp.StatusCode >= 300 {
+		return responseError(resp)
+	}
+	if k.out == nil {
+		_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, protocol.MaxBodyBytes))
+	} else {
+		err = json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(k.out)
+	}
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &syntax) || errors.As(err, &typ):
+		return fmt.Errorf("decode the %d answer: %w", resp.StatusCode, err)
+	default: // the connection broke while the answer was read
+		return fmt.Errorf("%w: reading the answer: %w", ErrUnreachable, err)
+	}
+}
+
+// responseError turns a non-2xx answer into a *protocol.Error, inventing one from the status
+// when the body is not the server's (a proxy's page).
+func responseError(resp *http.Response) error {
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var pe protocol.Error
+	if err := json.Unmarshal(raw, &pe); err != nil || pe.Code == "" {
+		pe = protocol.Error{Code: codeFor(resp.StatusCode), Message: strings.TrimSpace(string(raw))}
+		if pe.Message == "" || len(pe.Message) > 200 {
+			pe.Message = http.StatusText(resp.StatusCode)
+		}
+	}
+	var err error = &StatusError{Status: resp.StatusCode, Err: &pe}
+	if gateway(resp.StatusCode) {
+		err = fmt.Errorf("%w: %w", ErrUnreachable, err)
+	}
+	return err
+}
+
+func codeFor(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return protocol.ErrCodeBadRequest
+	case http.StatusUnauthorized:
+		return protocol.ErrCodeUnauthorized
+	case http.StatusForbidden:
+		return protocol.ErrCodeForbidden
+	case http.StatusNotFound:
+		return protocol.ErrCodeNotFound
+	case http.StatusConflict:
+		return protocol.ErrCodeConflict
+	case http.StatusRequestEntityTooLarge:
+		return protocol.ErrCodeTooLarge
+	case http.StatusUpgradeRequired:
+		return protocol.ErrCodeVersion
+	}
+	if status >= 500 {
+		return protocol.ErrCodeInternal
+	}
+	return protocol.ErrCodeBadRequest
+}
+
+// gateway tells the answers of a proxy whose server is down or overloaded.
+func gateway(status int) bool {
+	return status == http.StatusBadGateway || status == http.StatusServiceUnavailable ||
+		status == http.StatusGatewayTimeout
+}
+
+// StatusError is an answer other than 2xx: its HTTP status and the server's error. errors.As
+// finds the *protocol.Error in it too.
+type StatusError struct {
+	Status int
+	Err    *protocol.Error
+}
+
+func (e *StatusError) Error() string { return fmt.Sprintf("%d %v", e.Status, e.Err) }
+func (e *StatusError) Unwrap() error { return e.Err }
+
+// Code is the protocol error code in err's chain ("" when there is none).
+func Code(err error) string {
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}

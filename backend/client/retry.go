@@ -1,0 +1,70 @@
+package client
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+)
+
+// Retry shapes the retries of idempotent calls (GET, PUT, DELETE): only when the server could
+// not be reached or a gateway answered 502, 503 or 504, never after any other answer. The waits
+// are exponential with full jitter: attempt n waits a random time below min(Max, Base·2ⁿ⁻¹).
+// Zero fields take the defaults: 4 attempts, Base 100 ms, Max 2 s.
+type Retry struct {
+	Attempts int           // tries in all, the first included
+	Base     time.Duration // bound of the first wait
+	Max      time.Duration // bound of every wait
+}
+
+// defaultRetry: 4 attempts, waits bounded by 100 ms, 200 ms, 400 ms.
+var defaultRetry = Retry{Attempts: 4, Base: 100 * time.Millisecond, Max: 2 * time.Second}
+
+func (r Retry) withDefaults() Retry {
+	if r.Attempts <= 0 {
+		r.Attempts = defaultRetry.Attempts
+	}
+	if r.Base <= 0 {
+		r.Base = defaultRetry.Base
+	}
+	if r.Max <= 0 {
+		r.Max = max(defaultRetry.Max, r.Base)
+	}
+	return r
+}
+
+// backoff is the wait after the attempt-th failure (attempt ≥ 1).
+func (r Retry) backoff(attempt int) time.Duration {
+	return jitter(r.ceiling(attempt))
+}
+
+// ceiling is min(Max, Base·2^(attempt-1)) without overflow.
+func (r Retry) ceiling(attempt int) time.Duration {
+	d := r.Base
+	for i := 1; i < attempt && d < r.Max; i++ {
+		d *= 2
+	}
+	return min(d, r.Max)
+}
+
+// jitter is a random duration in [0, d).
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return rand.N(d)
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return context.Cause(ctx)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}

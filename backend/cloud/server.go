@@ -1,0 +1,156 @@
+// Package cloud is Ferry's session server: the HTTP API under /api/v1/, the websocket push hub
+// and member presence. Its state lives in a store.Store, so several server processes sharing one
+// Redis serve the same sessions and deliver each other's pushes.
+package cloud
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/ferrysync/ferry/backend/cloud/store"
+)
+
+// Defaults for Config.
+const (
+	DefaultAccessTTL       = 10 * time.Minute
+	DefaultRefreshTTL      = 7 * 24 * time.Hour // instance ids change at every start: a week is plenty
+	DefaultSessionTTL      = 48 * time.Hour
+	DefaultPresenceTimeout = 30 * time.Second
+	DefaultChallengeTTL    = 60 * time.Second
+	minSecretBytes         = 32
+)
+
+// Config configures a Server. Only Store is required.
+type Config struct {
+	Store store.Store
+	// Secret is the HMAC-SHA256 key of access tokens (at least 32 bytes). Server processes
+	// sharing a store must share it; a random one is drawn when nil.
+	Secret []byte
+	// AccessTTL is the lifetime of access tokens.
+	AccessTTL time.Duration
+	// RefreshTTL is the lifetime of a refresh token (each works once).
+	RefreshTTL time.Duration
+	// SessionTTL is how long a session outlives its last change.
+	SessionTTL time.Duration
+	// PresenceTimeout is how long a member may be without a push connection before it is
+	// reported absent.
+	PresenceTimeout time.Duration
+	// ChallengeTTL is how long a login nonce stays valid.
+	ChallengeTTL time.Duration
+	// Logger receives one debug line per request and warnings; nothing when nil.
+	Logger *slog.Logger
+	// Now reads the clock (tests); time.Now when nil.
+	Now func() time.Time
+}
+
+// Server is the session server. Handler serves the API; Run delivers pushes and tracks presence.
+type Server struct {
+	cfg    Config
+	store  store.Store
+	log    *slog.Logger
+	now    func() time.Time
+	tokens *tokenIssuer
+	hub    *hub
+
+	ready     chan struct{} // closed once Run subscribed to the store
+	readyOnce sync.Once
+}
+
+// NewServer checks cfg and fills in its defaults.
+func NewServer(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("cloud: Config.Store is required")
+	}
+	if cfg.Secret == nil {
+		cfg.Secret = make([]byte, minSecretBytes)
+		if _, err := rand.Read(cfg.Secret); err != nil {
+			return nil, fmt.Errorf("cloud: draw a token secret: %w", err)
+		}
+	}
+	if len(cfg.Secret) < minSecretBytes {
+		return nil, fmt.Errorf("cloud: token secret is %d bytes, want at least %d", len(cfg.Secret), minSecretBytes)
+	}
+	cfg.Secret = append([]byte(nil), cfg.Secret...)
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{
+		{&cfg.AccessTTL, DefaultAccessTTL},
+		{&cfg.RefreshTTL, DefaultRefreshTTL},
+		{&cfg.SessionTTL, DefaultSessionTTL},
+		{&cfg.PresenceTimeout, DefaultPresenceTimeout},
+		{&cfg.ChallengeTTL, DefaultChallengeTTL},
+	} {
+		if *d.v < 0 {
+			return nil, fmt.Errorf("cloud: negative duration %v in Config", *d.v)
+		}
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{
+		cfg:    cfg,
+		store:  cfg.Store,
+		log:    cfg.Logger,
+		now:    cfg.Now,
+		tokens: &tokenIssuer{secret: cfg.Secret, ttl: cfg.AccessTTL, now: cfg.Now},
+		ready:  make(chan struct{}),
+	}
+	s.hub = newHub(s)
+	return s, nil
+}
+
+// Handler serves the HTTP API and the push websocket.
+func (s *Server) Handler() http.Handler {
+	return s.logRequests(s.recoverPanics(s.routes()))
+}
+
+// Run delivers published events to this process's websockets, keeps the presence of their
+// clients up to date and sweeps absent members, until ctx ends. Pushes reach websockets only
+// while Run runs.
+func (s *Server) Run(ctx context.Context) error {
+	msgs, err := s.store.Subscribe(ctx)
+	if err != nil {
+		return fmt.Errorf("cloud: subscribe to pushes: %w", err)
+	}
+	s.readyOnce.Do(func() { close(s.ready) })
+
+	loopCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { s.presenceLoop(loopCtx) })
+	defer wg.Wait()
+
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m, ok := <-msgs:
+			if !ok {
+				if ctx.Err() != nil {
+					return nil // the subscription ended with ctx
+				}
+				return errors.New("cloud: push subscription ended")
+			}
+			s.hub.dispatch(m)
+		}
+	}
+}
+
+// Close disconnects every websocket of this process. The store is the caller's to close.
+func (s *Server) Close() error {
+	s.hub.closeAll()
+	return nil
+}

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ferrysync/ferry/backend/cloud/cloudtest"
+	"github.com/ferrysync/ferry/backend/internal/redistest"
+	"github.com/ferrysync/ferry/backend/protocol"
+)
+
+// ferryBinary builds the ferry command for t: the server tests run it as a real process, with
+// real signals.
+func ferryBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "ferry")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// serverProcess is a running `ferry server`.
+type serverProcess struct {
+	cmd    *exec.Cmd
+	URL    string
+	stderr *syncBuffer
+	done   chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startServer runs `ferry server --listen 127.0.0.1:0 args…` and waits for its listening line.
+func startServer(t *testing.T, bin string, env []string, args ...string) *serverProcess {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"server", "--listen", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &serverProcess{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+	}()
+	go func() { p.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.done
+	})
+	select {
+	case line := <-lines:
+		url, ok := strings.CutPrefix(line, "ferry server listening on ")
+		if !ok {
+			t.Fatalf("first line %q", line)
+		}
+		p.URL = url
+	case err := <-p.done:
+		t.Fatalf("server exited: %v\n%s", err, p.stderr)
+	case <-time.After(cloudtest.Wait):
+		t.Fatalf("no listening line\n%s", p.stderr)
+	}
+	return p
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (p *serverProcess) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		p.done <- err // for the cleanup
+		if err != nil {
+			t.Fatalf("server exit: %v\n%s", err, p.stderr)
+		}
+	case <-time.After(cloudtest.Wait):
+		t.Fatalf("server still running after SIGTERM\n%s", p.stderr)
+	}
+}
+
+func TestServerCommand(t *testing.T) {
+	storage := filepath.Join(t.TempDir(), "relay")
+	p := startServer(t, ferryBinary(t), nil, "--log-level", "debug", "--storage", storage)
+	if !strings.HasPrefix(p.URL, "http://127.0.0.1:") {
+		t.Fatalf("url %q", p.URL)
+	}
+	a := cloudtest.LoggedIn(t, p.URL)
+	s := a.CreateSession("settings")
+	push, _ := a.Connect(s.ID)
+	if fi, err := os.Stat(storage); err != nil || !fi.IsDir() {
+		t.Fatalf("storage folder: %v", err)
+	}
+	p.stop(t)
+	// Websockets are closed on the way out.
+	if ce := push.Closed(); ce.Code != 1001 {
+		t.Fatalf("push closed with %d", ce.Code)
+	}
+	logs := p.stderr.String()
+	for _, want := range []string{"path=/api/v1/auth/login status=200", "path=/api/v1/sessions status=201", "msg=stopped"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %q:\n%s", want, logs)
+		}
+	}
+	if strings.Contains(logs, a.Tokens.AccessToken) {
+		t.Error("the log holds an access token")
+	}
+}
+
+func TestServerCommandUsage(t *testing.T) {
+	short := filepath.Join(t.TempDir(), "short")
+	if err := os.WriteFile(short, []byte("too short\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"server", "--log-level", "loud"},
+		{"server", "--secret-file", short},
+		{"server", "--secret-file", filepath.Join(t.TempDir(), "missing")},
+		{"server", "--listen", "nowhere"},
+		{"server", "extra"},
+	} {
+		var stderr bytes.Buffer
+		if code := run(context.Background(), args, nil, &bytes.Buffer{}, &stderr); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d (%s)", args, code, exitUsage, stderr.String())
+		}
+	}
+}
+
+// Two `ferry server --redis` processes sharing one Redis and one secret: pushes and tokens cross
+// between them.
+func TestRedisTwoServerProcesses(t *testing.T) {
+	url := redistest.URL(t)
+	prefix := redistest.Prefix(t)
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("a shared secret of at least 32 bytes\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--redis", url, "--redis-prefix", prefix}
+	bin := ferryBinary(t)
+	one := startServer(t, bin, nil, append(args, "--secret-file", secret)...)
+	two := startServer(t, bin, []string{envServerSecret + "=a shared secret of at least 32 bytes"}, args...)
+
+	a := cloudtest.LoggedIn(t, one.URL)
+	b := cloudtest.LoggedIn(t, two.URL)
+	s := a.CreateSession("s")
+	pa, _ := a.Connect(s.ID)
+	var ticket protocol.JoinTicket
+	b.Must(http.MethodPost, "/sessions/"+s.ID+"/join", protocol.JoinRequest{}, &ticket)
+	pb, _ := b.Connect(s.ID)
+	pa.Wait(protocol.EventJoinRequested, s.ID)
+	a.Must(http.MethodPost, "/sessions/"+s.ID+"/join/"+ticket.Ticket+"/admit", nil, nil)
+	pb.Wait(protocol.EventJoinAdmitted, s.ID)
+	pb.Wait(protocol.EventMemberJoined, s.ID)
+	b.Must(http.MethodPost, "/sessions/"+s.ID+"/members/"+b.Instance+"/nodes", protocol.NodeRequest{ID: "nb", Data: []byte("n")}, nil)
+	if n := cloudtest.Decode[protocol.DataNode](t, pa.Wait(protocol.EventNodeAdded, s.ID)); n.ID != "nb" {
+		t.Fatalf("node_added: %+v", n)
+	}
+	// A's token works on process two.
+	a.URL = two.URL
+	if got := a.Session(s.ID); len(got.Members) != 2 {
+		t.Fatalf("members through process two: %+v", got.Members)
+	}
+	one.stop(t)
+	two.stop(t)
+}
