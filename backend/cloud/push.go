@@ -405,12 +405,24 @@ func (h *hub) dispatch(m store.Message) {
 }
 
 // closeAll disconnects every connection and refuses new ones.
+// closeAll tells every connection the server is stopping and waits, a bounded time, until their
+// close frames are written, so a process that exits next does not cut them short.
 func (h *hub) closeAll() {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	h.closed = true
+	conns := make([]*conn, 0, len(h.conns))
 	for c := range h.conns {
 		c.kill(websocket.CloseGoingAway, "server stopping")
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	deadline := time.After(writeTimeout + closeGrace)
+	for _, c := range conns {
+		select {
+		case <-c.writerDone:
+		case <-deadline:
+			return
+		}
 	}
 }
 
