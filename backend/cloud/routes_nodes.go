@@ -36,6 +36,20 @@ func ownNodes(sess *store.Session, p principal, instance string) (int, error) {
 	return i, requireNotStarted(sess, "data nodes and sources")
 }
 
+// ownNode finds one of the caller's own nodes by id, while nodes may still change.
+func ownNode(sess *store.Session, p principal, instance, nodeID string) (*protocol.Member, int, error) {
+	i, err := ownNodes(sess, p, instance)
+	if err != nil {
+		return nil, -1, err
+	}
+	m := &sess.Members[i]
+	n := nodeIndex(m, nodeID)
+	if n < 0 {
+		return nil, -1, notFound("no node %s for member %s", nodeID, m.Letter)
+	}
+	return m, n, nil
+}
+
 func nodeIndex(m *protocol.Member, id string) int {
 	return slices.IndexFunc(m.Nodes, func(n protocol.DataNode) bool { return n.ID == id })
 }
@@ -98,14 +112,9 @@ func (s *Server) handleRemoveNode(w http.ResponseWriter, r *http.Request, p prin
 	}
 	var node protocol.DataNode
 	out, err := s.update(r.Context(), route.id, func(sess *store.Session) error {
-		i, err := ownNodes(sess, p, route.instance)
+		m, n, err := ownNode(sess, p, route.instance, nodeID)
 		if err != nil {
 			return err
-		}
-		m := &sess.Members[i]
-		n := nodeIndex(m, nodeID)
-		if n < 0 {
-			return notFound("no node %s for member %s", nodeID, m.Letter)
 		}
 		node = m.Nodes[n]
 		m.Nodes = slices.Delete(m.Nodes, n, n+1)
@@ -136,14 +145,9 @@ func (s *Server) handleAddSource(w http.ResponseWriter, r *http.Request, p princ
 	}
 	source := protocol.DataSource{ID: req.ID, Data: req.Data}
 	out, err := s.update(r.Context(), route.id, func(sess *store.Session) error {
-		i, err := ownNodes(sess, p, route.instance)
+		m, n, err := ownNode(sess, p, route.instance, nodeID)
 		if err != nil {
 			return err
-		}
-		m := &sess.Members[i]
-		n := nodeIndex(m, nodeID)
-		if n < 0 {
-			return notFound("no node %s for member %s", nodeID, m.Letter)
 		}
 		node := &m.Nodes[n]
 		if k := slices.IndexFunc(node.Sources, func(d protocol.DataSource) bool { return d.ID == req.ID }); k >= 0 {
@@ -184,14 +188,9 @@ func (s *Server) handleRemoveSource(w http.ResponseWriter, r *http.Request, p pr
 	}
 	var source protocol.DataSource
 	out, err := s.update(r.Context(), route.id, func(sess *store.Session) error {
-		i, err := ownNodes(sess, p, route.instance)
+		m, n, err := ownNode(sess, p, route.instance, nodeID)
 		if err != nil {
 			return err
-		}
-		m := &sess.Members[i]
-		n := nodeIndex(m, nodeID)
-		if n < 0 {
-			return notFound("no node %s for member %s", nodeID, m.Letter)
 		}
 		node := &m.Nodes[n]
 		k := slices.IndexFunc(node.Sources, func(d protocol.DataSource) bool { return d.ID == sourceID })
