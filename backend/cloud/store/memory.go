@@ -84,6 +84,25 @@ func NewMemoryWithClock(now func() time.Time) *Memory {
 func (m *Memory) Dropped() uint64 { return m.dropped.Load() }
 
 // lock takes the map lock, failing once closed, and sweeps expired entries now and then.
+// enter checks ctx, then locks the store as lock does.
+func (m *Memory) enter(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return m.lock()
+}
+
+// enterTTL is enter for a write that sets a TTL.
+func (m *Memory) enterTTL(ctx context.Context, ttl time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := memCheckTTL(ttl); err != nil {
+		return err
+	}
+	return m.lock()
+}
+
 func (m *Memory) lock() error {
 	m.mu.Lock()
 	if m.closed {
@@ -257,10 +276,7 @@ func (m *Memory) UpdateSession(ctx context.Context, id string, ttl time.Duration
 
 // DeleteSession removes a session; deleting an unknown session is not an error.
 func (m *Memory) DeleteSession(ctx context.Context, id string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := m.lock(); err != nil {
+	if err := m.enter(ctx); err != nil {
 		return err
 	}
 	ms, ok := m.sessions[id]
@@ -276,13 +292,7 @@ func (m *Memory) DeleteSession(ctx context.Context, id string) error {
 
 // PutChallenge stores a login nonce with the public key it was issued for.
 func (m *Memory) PutChallenge(ctx context.Context, nonce []byte, publicKey []byte, ttl time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := memCheckTTL(ttl); err != nil {
-		return err
-	}
-	if err := m.lock(); err != nil {
+	if err := m.enterTTL(ctx, ttl); err != nil {
 		return err
 	}
 	defer m.mu.Unlock()
@@ -292,10 +302,7 @@ func (m *Memory) PutChallenge(ctx context.Context, nonce []byte, publicKey []byt
 
 // TakeChallenge returns the public key of a nonce and forgets the nonce.
 func (m *Memory) TakeChallenge(ctx context.Context, nonce []byte) ([]byte, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := m.lock(); err != nil {
+	if err := m.enter(ctx); err != nil {
 		return nil, err
 	}
 	defer m.mu.Unlock()
@@ -305,13 +312,7 @@ func (m *Memory) TakeChallenge(ctx context.Context, nonce []byte) ([]byte, error
 
 // PutRefresh stores what a refresh token (by its hash) stands for.
 func (m *Memory) PutRefresh(ctx context.Context, tokenHash string, r Refresh, ttl time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := memCheckTTL(ttl); err != nil {
-		return err
-	}
-	if err := m.lock(); err != nil {
+	if err := m.enterTTL(ctx, ttl); err != nil {
 		return err
 	}
 	defer m.mu.Unlock()
@@ -322,10 +323,7 @@ func (m *Memory) PutRefresh(ctx context.Context, tokenHash string, r Refresh, tt
 
 // TakeRefresh returns what a refresh token stands for and forgets it.
 func (m *Memory) TakeRefresh(ctx context.Context, tokenHash string) (Refresh, error) {
-	if err := ctx.Err(); err != nil {
-		return Refresh{}, err
-	}
-	if err := m.lock(); err != nil {
+	if err := m.enter(ctx); err != nil {
 		return Refresh{}, err
 	}
 	defer m.mu.Unlock()
@@ -346,13 +344,7 @@ func memTake[T any](entries map[string]memEntry[T], key string, now time.Time) (
 
 // Touch records that a client instance holds a push connection now.
 func (m *Memory) Touch(ctx context.Context, instanceID string, ttl time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := memCheckTTL(ttl); err != nil {
-		return err
-	}
-	if err := m.lock(); err != nil {
+	if err := m.enterTTL(ctx, ttl); err != nil {
 		return err
 	}
 	defer m.mu.Unlock()
@@ -363,10 +355,7 @@ func (m *Memory) Touch(ctx context.Context, instanceID string, ttl time.Duration
 
 // LastSeen tells when an instance was last touched; the zero time when never or expired.
 func (m *Memory) LastSeen(ctx context.Context, instanceID string) (time.Time, error) {
-	if err := ctx.Err(); err != nil {
-		return time.Time{}, err
-	}
-	if err := m.lock(); err != nil {
+	if err := m.enter(ctx); err != nil {
 		return time.Time{}, err
 	}
 	defer m.mu.Unlock()
