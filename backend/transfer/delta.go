@@ -148,7 +148,7 @@ func ApplyDelta(ctx context.Context, dst *Root, p string, delta io.Reader, o Cop
 			return 0, err
 		}
 		defer basis.Close()
-		cr := &countReader{r: delta, progress: o.Progress}
+		cr := &countReader{r: delta, counter: counter{progress: o.Progress}}
 		n, err := patch(ctx, basis, bfi.Size(), bufio.NewReaderSize(cr, ioBufSize), t)
 		res.Bytes = cr.n
 		return n, err
@@ -186,7 +186,7 @@ func copyDelta(ctx context.Context, in source, dst *Root, dstPath string, o Copy
 			pw.CloseWithError(err) // nil: EOF for the patcher
 			made <- err
 		}()
-		cr := &countReader{r: pr, progress: o.Progress}
+		cr := &countReader{r: pr, counter: counter{progress: o.Progress}}
 		n, perr := patch(ctx, basis, bfi.Size(), bufio.NewReaderSize(cr, ioBufSize), t)
 		if perr != nil {
 			pr.CloseWithError(perr) // unblocks the delta writer

@@ -68,35 +68,40 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// countWriter counts the bytes written through it and reports them.
-type countWriter struct {
-	w        io.Writer
+// counter adds up bytes and reports the running total.
+type counter struct {
 	n        int64
 	progress func(int64)
 }
 
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
+func (c *counter) add(n int) {
 	c.n += int64(n)
 	if c.progress != nil && n > 0 {
 		c.progress(c.n)
 	}
+}
+
+// countWriter counts the bytes written through it and reports them.
+type countWriter struct {
+	w io.Writer
+	counter
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.add(n)
 	return n, err
 }
 
 // countReader counts the bytes read through it and reports them.
 type countReader struct {
-	r        io.Reader
-	n        int64
-	progress func(int64)
+	r io.Reader
+	counter
 }
 
 func (c *countReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.n += int64(n)
-	if c.progress != nil && n > 0 {
-		c.progress(c.n)
-	}
+	c.add(n)
 	return n, err
 }
 
