@@ -11,9 +11,6 @@ import (
 	"time"
 )
 
-// ErrClosed is returned by a Memory store after Close.
-var ErrClosed = errors.New("store closed")
-
 // MemorySubscriberBuffer is how many messages a Memory subscription holds before it starts
 // dropping: Publish never waits for a subscriber. A message that finds a subscriber's buffer full
 // is dropped for that subscriber only (and counted by Dropped), like a Redis pub/sub client that

@@ -16,6 +16,8 @@ var (
 	ErrExists   = errors.New("already exists")
 	// ErrNoChange, returned by an update function, ends the update without writing.
 	ErrNoChange = errors.New("no change")
+	// ErrClosed is returned by every call after Close.
+	ErrClosed = errors.New("store closed")
 )
 
 // Session is the stored state of one session: what members see (protocol.Session) plus what
