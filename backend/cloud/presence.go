@@ -134,4 +134,9 @@ func (s *Server) sweepSession(ctx context.Context, id string) {
 		msgs = append(msgs, s.toSession(typ, id, m.InstanceID, nil))
 	}
 	s.publish(ctx, msgs...)
+	for _, m := range changed {
+		if !m.Present {
+			s.syncMemberLeft(ctx, id, m, "went away") // see routes_sync.go
+		}
+	}
 }

@@ -40,6 +40,11 @@ func (s *Server) routes() http.Handler {
 	authed("POST "+session+"/join", s.handleJoin)
 	authed("POST "+session+"/join/{ticket}/admit", s.handleAdmit)
 	authed("POST "+session+"/join/{ticket}/refuse", s.handleRefuse)
+	authed("POST "+session+"/synchronization/start", s.handleStartSync)
+	authed("GET "+session+"/synchronization", s.handleGetSync)
+	authed("POST "+session+"/synchronization/results", s.handleSyncResults)
+	authed("POST "+session+"/synchronization/finished", s.handleSyncFinished)
+	authed("POST "+session+"/synchronization/abort", s.handleSyncAbort)
 
 	mux.HandleFunc("GET "+api+"/push", s.handlePush)
 

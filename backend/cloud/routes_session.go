@@ -118,11 +118,18 @@ func (s *Server) handleQuit(w http.ResponseWriter, r *http.Request, p principal)
 			protocol.JoinRefused{Ticket: j.Ticket, Reason: reason}))
 	}
 	s.publish(r.Context(), msgs...)
+	// A run the member had not done its part of ends with an error; a closed session's goes.
+	if len(out.Members) == 0 {
+		s.deleteSync(r.Context(), id)
+	} else {
+		s.syncMemberLeft(r.Context(), id, gone, "quit")
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-// handleReset: POST /sessions/{id}/reset, by the oldest member. Nodes and sources are kept.
+// handleReset: POST /sessions/{id}/reset, by the oldest member, not while a synchronization
+// runs. Nodes and sources are kept; an ended synchronization goes.
 func (s *Server) handleReset(w http.ResponseWriter, r *http.Request, p principal) error {
 	id, err := sessionID(r)
 	if err != nil {
@@ -135,6 +142,9 @@ func (s *Server) handleReset(w http.ResponseWriter, r *http.Request, p principal
 		if err := requireOldest(sess, p, "reset the session"); err != nil {
 			return err
 		}
+		if err := s.requireNoSync(r.Context(), id, "reset the session"); err != nil {
+			return err
+		}
 		sess.InventoryStarted = false
 		sess.SynchronizationID = ""
 		return nil
@@ -142,6 +152,7 @@ func (s *Server) handleReset(w http.ResponseWriter, r *http.Request, p principal
 	if err != nil {
 		return err
 	}
+	s.deleteSync(r.Context(), id)
 	s.publish(r.Context(), s.toSession(protocol.EventSessionReset, id, p.InstanceID, out.Session))
 	s.writeJSON(w, http.StatusOK, out.Session)
 	return nil
@@ -178,7 +189,8 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request, p princi
 }
 
 // handleStatus: PUT /sessions/{id}/members/{instance}/status, by that member. The newest At
-// wins; an older update is accepted and ignored.
+// wins; an older update is accepted and ignored. The store applies it and pushes status_updated
+// in one step, without rewriting the session.
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, p principal) error {
 	id, err := sessionID(r)
 	if err != nil {
@@ -188,27 +200,23 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, p principa
 	if err != nil {
 		return err
 	}
-	instance := r.PathValue("instance")
-	applied := false
-	_, err = s.update(r.Context(), id, func(sess *store.Session) error {
-		applied = false
-		i, err := requireSelf(sess, p, instance)
-		if err != nil {
-			return err
+	if instance := r.PathValue("instance"); instance != p.InstanceID {
+		// Never allowed: read the session to refuse as the other member routes do.
+		sess, err := s.getSession(r.Context(), id, p)
+		if err == nil {
+			_, err = requireSelf(sess, p, instance)
 		}
-		m := &sess.Members[i]
-		if !req.At.After(m.StatusAt) {
-			return store.ErrNoChange
-		}
-		m.Status, m.StatusAt = req.Status, req.At
-		applied = true
-		return nil
-	})
-	if err != nil {
 		return err
 	}
-	if applied {
-		s.publish(r.Context(), s.toSession(protocol.EventStatusUpdated, id, p.InstanceID, req))
+	push := s.toSession(protocol.EventStatusUpdated, id, p.InstanceID, req)
+	applied, err := s.store.SetMemberStatus(r.Context(), id, s.cfg.SessionTTL, p.ClientID, p.InstanceID, req, push)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return notFound("no session %s", id)
+	case errors.Is(err, store.ErrNotMember):
+		return forbidden("not a member of session %s", id)
+	case err != nil:
+		return fmt.Errorf("set a status in session %s: %w", id, err)
 	}
 	s.writeJSON(w, http.StatusOK, protocol.StatusResult{Applied: applied})
 	return nil

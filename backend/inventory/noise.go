@@ -1,9 +1,6 @@
 package inventory
 
-import (
-	"runtime"
-	"strings"
-)
+import "strings"
 
 // noiseNames are file and directory names that operating systems and desktop environments create
 // on their own (thumbnails, folder settings, indexes, trash). They are skipped, and never
@@ -15,8 +12,8 @@ var noiseNames = map[string]struct{}{
 	".TemporaryItems": {}, ".VolumeIcon.icns": {}, ".directory": {},
 }
 
-// noiseFolded is noiseNames in lower case, for the case-insensitive file systems of Windows and
-// macOS.
+// noiseFolded is noiseNames in lower case: names match ignoring case on every system, since
+// Windows writes "Thumbs.db" and a Linux disk keeps the case it was given.
 var noiseFolded = func() map[string]struct{} {
 	m := make(map[string]struct{}, len(noiseNames))
 	for n := range noiseNames {
@@ -25,15 +22,8 @@ var noiseFolded = func() map[string]struct{} {
 	return m
 }()
 
-// noiseCaseSensitive: names match exactly on Linux, ignoring case elsewhere.
-const noiseCaseSensitive = runtime.GOOS == "linux"
-
 // IsNoise reports whether name is one of the noise names skipped when Options.ExcludeSystem is set.
 func IsNoise(name string) bool {
-	if noiseCaseSensitive {
-		_, ok := noiseNames[name]
-		return ok
-	}
 	_, ok := noiseFolded[strings.ToLower(name)]
 	return ok
 }

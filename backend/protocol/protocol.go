@@ -257,28 +257,26 @@ type Hello struct {
 type EventType string
 
 const (
-	EventMemberJoined      EventType = "member_joined"
-	EventMemberQuit        EventType = "member_quit"
-	EventMemberAbsent      EventType = "member_absent"  // push connection gone longer than the presence timeout
-	EventMemberPresent     EventType = "member_present" // back
-	EventStatusUpdated     EventType = "status_updated"
-	EventSettingsUpdated   EventType = "settings_updated"
-	EventNodeAdded         EventType = "node_added"
-	EventNodeRemoved       EventType = "node_removed"
-	EventSourceAdded       EventType = "source_added"
-	EventSourceRemoved     EventType = "source_removed"
-	EventInventoryStarted  EventType = "inventory_started"
-	EventSessionReset      EventType = "session_reset"
-	EventJoinRequested     EventType = "join_requested" // to the oldest member
-	EventJoinAdmitted      EventType = "join_admitted"  // to the joiner
-	EventJoinRefused       EventType = "join_refused"   // to the joiner
-	EventSubscribed        EventType = "subscribed"     // answer to Hello
-	EventSynchronization   EventType = "synchronization"
-	EventSyncProgress      EventType = "synchronization_progress"
-	EventSyncEnded         EventType = "synchronization_ended"
-	EventSyncAbortRequest  EventType = "synchronization_abort_requested"
-	EventSyncStarted       EventType = "synchronization_started"
-	EventSessionExpiredEnd EventType = "session_expired"
+	EventMemberJoined     EventType = "member_joined"
+	EventMemberQuit       EventType = "member_quit"
+	EventMemberAbsent     EventType = "member_absent"  // push connection gone longer than the presence timeout
+	EventMemberPresent    EventType = "member_present" // back
+	EventStatusUpdated    EventType = "status_updated"
+	EventSettingsUpdated  EventType = "settings_updated"
+	EventNodeAdded        EventType = "node_added"
+	EventNodeRemoved      EventType = "node_removed"
+	EventSourceAdded      EventType = "source_added"
+	EventSourceRemoved    EventType = "source_removed"
+	EventInventoryStarted EventType = "inventory_started"
+	EventSessionReset     EventType = "session_reset"
+	EventJoinRequested    EventType = "join_requested"                  // to the oldest member
+	EventJoinAdmitted     EventType = "join_admitted"                   // to the joiner
+	EventJoinRefused      EventType = "join_refused"                    // to the joiner
+	EventSubscribed       EventType = "subscribed"                      // answer to Hello
+	EventSyncStarted      EventType = "synchronization_started"         // Synchronization
+	EventSyncProgress     EventType = "synchronization_progress"        // SyncProgress
+	EventSyncAbortRequest EventType = "synchronization_abort_requested" // Synchronization
+	EventSyncEnded        EventType = "synchronization_ended"           // Synchronization
 )
 
 // Event is one push. Session events go to every member of the session (the one who caused it

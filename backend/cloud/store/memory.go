@@ -24,7 +24,8 @@ const memSweepEvery = time.Minute
 // Memory is the embedded Store: state in this process only. Each session has its own lock; the
 // store-wide lock only guards the maps and is never held while an update function runs. Sessions
 // are kept encoded as JSON, so callers never share memory with the store and the stored shape is
-// the one Redis keeps.
+// the one Redis keeps; their members' statuses are kept beside it, so a status update encodes
+// nothing.
 type Memory struct {
 	now func() time.Time
 
@@ -38,12 +39,14 @@ type Memory struct {
 	lastSweep  time.Time
 
 	dropped atomic.Uint64
+	syncs   memSyncs // see memory_sync.go
 }
 
 type memSession struct {
-	mu      sync.Mutex // serializes updates of this session
-	gone    bool       // deleted or expired; guarded by mu
-	data    []byte     // JSON of Session; guarded by mu
+	mu      sync.Mutex  // serializes updates of this session
+	gone    bool        // deleted or expired; guarded by mu
+	data    []byte      // JSON of Session; guarded by mu
+	members []memMember // the members' statuses, which override data's; guarded by mu
 	expires atomic.Int64
 }
 
@@ -180,7 +183,7 @@ func (m *Memory) CreateSession(ctx context.Context, s *Session, ttl time.Duratio
 			return ErrExists
 		}
 	}
-	ms := &memSession{data: data}
+	ms := &memSession{data: data, members: memMembers(s)}
 	ms.expires.Store(now.Add(ttl).UnixNano())
 	m.sessions[s.ID] = ms
 	return nil
@@ -231,9 +234,14 @@ func (m *Memory) GetSession(ctx context.Context, id string) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	data := ms.data
+	data, members := ms.data, ms.members
 	ms.mu.Unlock()
-	return memDecodeSession(id, data)
+	s, err := memDecodeSession(id, data)
+	if err != nil {
+		return nil, err
+	}
+	memOverlay(s, members)
+	return s, nil
 }
 
 // UpdateSession runs fn on a copy of the session under the session's own lock, so fn runs exactly
@@ -254,9 +262,13 @@ func (m *Memory) UpdateSession(ctx context.Context, id string, ttl time.Duration
 	if err != nil {
 		return nil, err
 	}
+	memOverlay(s, ms.members)
 	if err := fn(s); err != nil {
 		if errors.Is(err, ErrNoChange) {
-			return memDecodeSession(id, ms.data)
+			if s, err = memDecodeSession(id, ms.data); err == nil {
+				memOverlay(s, ms.members)
+			}
+			return s, err
 		}
 		return nil, err
 	}
@@ -267,6 +279,7 @@ func (m *Memory) UpdateSession(ctx context.Context, id string, ttl time.Duration
 		return nil, fmt.Errorf("encode session %s: %w", id, err)
 	}
 	ms.data = data
+	ms.members = memMembers(s)
 	ms.expires.Store(m.now().Add(ttl).UnixNano())
 	return memDecodeSession(id, data)
 }
@@ -372,17 +385,34 @@ func (m *Memory) Publish(ctx context.Context, msg Message) error {
 	if err := m.lock(); err != nil {
 		return err
 	}
+	subs := m.subscriptionsLocked()
+	m.mu.Unlock()
+	m.sendAll(subs, msg)
+	return nil
+}
+
+// subscriptions lists the live subscriptions (none once closed).
+func (m *Memory) subscriptions() []*memSub {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.subscriptionsLocked()
+}
+
+func (m *Memory) subscriptionsLocked() []*memSub {
 	subs := make([]*memSub, 0, len(m.subs))
 	for s := range m.subs {
 		subs = append(subs, s)
 	}
-	m.mu.Unlock()
+	return subs
+}
+
+// sendAll hands msg, whose Data the store owns, to subs without waiting.
+func (m *Memory) sendAll(subs []*memSub, msg Message) {
 	for _, s := range subs {
 		if !s.send(msg) {
 			m.dropped.Add(1)
 		}
 	}
-	return nil
 }
 
 // send delivers msg unless the buffer is full or the subscription ended; false when dropped.

@@ -25,12 +25,14 @@ type RedisOptions struct {
 }
 
 // Redis is a Store kept in Redis, shared by every server process connected to the same server
-// with the same prefix. Each session is one JSON document updated by optimistic transactions
-// (WATCH/MULTI/EXEC); every key has a TTL; pushes travel over one pub/sub channel.
+// with the same prefix. Each session is one JSON document updated by optimistic compare-and-set
+// scripts, its members' statuses a hash beside it (see redis_status.go); every key has a TTL;
+// pushes travel over one pub/sub channel.
 //
 // Key space, under the prefix P:
 //
 //	P:session:{id}        JSON Session, TTL refreshed on every write
+//	P:status:{id}         hash of the members' statuses, by instance id; same TTL as the session
 //	P:challenge:{nonce}   public key of a pending login (nonce in hex)
 //	P:refresh:{hash}      JSON Refresh
 //	P:seen:{instance}     last Touch, RFC 3339 with nanoseconds

@@ -23,14 +23,53 @@ const (
 // errConflict reports that the session changed between the read and the compare-and-set.
 var errConflict = errors.New("concurrent writers won")
 
-// casSession replaces KEYS[1] with ARGV[2], expiring in ARGV[3] milliseconds, only while it still
-// holds ARGV[1], the document the update read. Every write bumps the document's version, so an
-// unchanged document means no write came between; a deleted or expired session never matches.
+// createSession stores KEYS[1], the document ARGV[1] expiring in ARGV[2] milliseconds, unless it
+// exists, and replaces the status hash KEYS[2] with the fields ARGV[3…] (field, value pairs).
+var createSession = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then
+	return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('DEL', KEYS[2])
+if #ARGV > 2 then
+	redis.call('HSET', KEYS[2], unpack(ARGV, 3))
+	redis.call('PEXPIRE', KEYS[2], ARGV[2])
+end
+return 1
+`)
+
+// casSession replaces the document KEYS[1] with ARGV[2], expiring in ARGV[3] milliseconds, only
+// while it still holds ARGV[1], the document the update read, and the status hash KEYS[2] holds
+// exactly the ARGV[4] fields read (field, value pairs that follow). Every write bumps the
+// document's version, so an unchanged document means no write came between; a deleted or expired
+// session never matches. Then come a count and as many field, value pairs to set in the hash,
+// and last the fields to delete from it; the hash takes the document's TTL.
 var casSession = redis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
 	return 0
 end
+local n = tonumber(ARGV[4])
+if redis.call('HLEN', KEYS[2]) ~= n then
+	return 0
+end
+local i = 5
+for _ = 1, n do
+	if redis.call('HGET', KEYS[2], ARGV[i]) ~= ARGV[i + 1] then
+		return 0
+	end
+	i = i + 2
+end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+local set = tonumber(ARGV[i])
+i = i + 1
+if set > 0 then
+	redis.call('HSET', KEYS[2], unpack(ARGV, i, i + 2 * set - 1))
+end
+i = i + 2 * set
+if i <= #ARGV then
+	redis.call('HDEL', KEYS[2], unpack(ARGV, i))
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return 1
 `)
 
@@ -45,22 +84,31 @@ func (r *Redis) CreateSession(ctx context.Context, s *Session, ttl time.Duration
 	if err != nil {
 		return fmt.Errorf("create session %s: encode: %w", s.ID, err)
 	}
-	ok, err := r.client.SetNX(ctx, r.key("session", s.ID), b, ttl).Result()
+	fields, err := statusFields(s)
+	if err != nil {
+		return fmt.Errorf("create session %s: %w", s.ID, err)
+	}
+	args := make([]any, 0, 2+2*len(fields))
+	args = append(args, b, ttlMillis(ttl))
+	for k, v := range fields {
+		args = append(args, k, v)
+	}
+	ok, err := createSession.Run(ctx, r.client, r.sessionKeys(s.ID), args...).Int()
 	if err != nil {
 		return fmt.Errorf("create session %s: %w", s.ID, redisErr(err))
 	}
-	if !ok {
+	if ok == 0 {
 		return fmt.Errorf("create session %s: %w", s.ID, ErrExists)
 	}
 	return nil
 }
 
 func (r *Redis) GetSession(ctx context.Context, id string) (*Session, error) {
-	b, err := r.client.Get(ctx, r.key("session", id)).Bytes()
+	doc, fields, err := r.readSession(ctx, r.sessionKeys(id))
 	if err != nil {
 		return nil, fmt.Errorf("get session %s: %w", id, redisErr(err))
 	}
-	s, err := decodeSession(b)
+	s, err := decodeMerged(doc, fields)
 	if err != nil {
 		return nil, fmt.Errorf("get session %s: %w", id, err)
 	}
@@ -96,20 +144,20 @@ func (r *Redis) UpdateSession(ctx context.Context, id string, ttl time.Duration,
 }
 
 // updateOnce is one optimistic round. fnErr is fn's error, other than ErrNoChange; err is
-// errConflict when the session changed since it was read.
+// errConflict when the session or its statuses changed since they were read.
 func (r *Redis) updateOnce(ctx context.Context, id string, ttl time.Duration, fn func(*Session) error) (out *Session, fnErr, err error) {
-	key := r.key("session", id)
-	b, err := r.client.Get(ctx, key).Bytes()
+	keys := r.sessionKeys(id)
+	doc, read, err := r.readSession(ctx, keys)
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := decodeSession(b)
+	s, err := decodeMerged(doc, read)
 	if err != nil {
 		return nil, nil, err
 	}
 	if err := fn(s); errors.Is(err, ErrNoChange) {
 		// fn may have changed s before giving up: answer what is stored.
-		out, err = decodeSession(b)
+		out, err = decodeMerged(doc, read)
 		return out, nil, err
 	} else if err != nil {
 		return nil, err, nil
@@ -120,8 +168,11 @@ func (r *Redis) updateOnce(ctx context.Context, id string, ttl time.Duration, fn
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode: %w", err)
 	}
-	ttlMs := max(ttl.Milliseconds(), 1) // PX wants whole milliseconds
-	ok, err := casSession.Run(ctx, r.client, []string{key}, b, nb, ttlMs).Int()
+	want, err := statusFields(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	ok, err := casSession.Run(ctx, r.client, keys, casArgs(doc, nb, ttl, read, want)...).Int()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -131,8 +182,34 @@ func (r *Redis) updateOnce(ctx context.Context, id string, ttl time.Duration, fn
 	return s, nil, nil
 }
 
+// casArgs are casSession's arguments: the documents, the TTL, the status fields read, then the
+// fields to set and those to delete to turn them into want.
+func casArgs(doc string, nb []byte, ttl time.Duration, read, want map[string]string) []any {
+	args := make([]any, 0, 6+2*len(read)+2*len(want))
+	args = append(args, doc, nb, ttlMillis(ttl), len(read))
+	for k, v := range read {
+		args = append(args, k, v)
+	}
+	n := len(args)
+	args = append(args, 0)
+	set := 0
+	for k, v := range want {
+		if read[k] != v {
+			args = append(args, k, v)
+			set++
+		}
+	}
+	args[n] = set
+	for k := range read {
+		if _, ok := want[k]; !ok {
+			args = append(args, k)
+		}
+	}
+	return args
+}
+
 func (r *Redis) DeleteSession(ctx context.Context, id string) error {
-	if err := r.client.Del(ctx, r.key("session", id)).Err(); err != nil {
+	if err := r.client.Del(ctx, r.sessionKeys(id)...).Err(); err != nil {
 		return fmt.Errorf("delete session %s: %w", id, redisErr(err))
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ferrysync/ferry/backend/protocol"
+	"github.com/ferrysync/ferry/backend/sync/tracker"
 )
 
 var (
@@ -18,6 +19,8 @@ var (
 	ErrNoChange = errors.New("no change")
 	// ErrClosed is returned by every call after Close.
 	ErrClosed = errors.New("store closed")
+	// ErrNotMember is returned by SetMemberStatus when the session has no such member.
+	ErrNotMember = errors.New("not a member")
 )
 
 // Session is the stored state of one session: what members see (protocol.Session) plus what
@@ -69,6 +72,13 @@ type Store interface {
 	UpdateSession(ctx context.Context, id string, ttl time.Duration, fn func(*Session) error) (*Session, error)
 	// DeleteSession removes a session.
 	DeleteSession(ctx context.Context, id string) error
+	// SetMemberStatus sets the status of the member instanceID (of client clientID) to u when
+	// u.At is after the one it holds, newest wins, and then also refreshes the session's TTL and
+	// publishes push, as one step; it tells whether it applied. An older or equal At changes
+	// nothing. ErrNotFound when the session is unknown, ErrNotMember when no member is both
+	// instanceID and clientID. GetSession and UpdateSession see the status; Version is unchanged.
+	SetMemberStatus(ctx context.Context, id string, ttl time.Duration, clientID, instanceID string,
+		u protocol.StatusUpdate, push Message) (applied bool, err error)
 
 	// PutChallenge stores a login nonce; TakeChallenge returns and deletes it (once).
 	PutChallenge(ctx context.Context, nonce []byte, publicKey []byte, ttl time.Duration) error
@@ -87,6 +97,10 @@ type Store interface {
 	// processes; LastSeen tells when it was last touched (zero time when never or expired).
 	Touch(ctx context.Context, instanceID string, ttl time.Duration) error
 	LastSeen(ctx context.Context, instanceID string) (time.Time, error)
+
+	// Synchronizations keeps the sessions' synchronization runs beside the sessions, shared by
+	// the processes sharing this Store; every call returns the same runs.
+	Synchronizations() tracker.Store
 
 	Close() error
 }

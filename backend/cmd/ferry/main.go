@@ -35,11 +35,13 @@ func usageError(format string, a ...any) error {
 	return &exitError{code: exitUsage, err: fmt.Errorf(format, a...)}
 }
 
-func main() {
+func main() { os.Exit(runMain()) }
+
+// runMain runs the process's command line; SIGINT and SIGTERM cancel its context.
+func runMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	defer stop()
+	return run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 }
 
 // run executes the command line and returns the process exit code.
@@ -74,5 +76,6 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError("%w", err) })
 	root.AddCommand(newPlanCmd())
 	root.AddCommand(newServerCmd())
+	root.AddCommand(newSyncCmd())
 	return root
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
-	"context"
+	"errors"
 	"os"
+	"os/exec"
+	"strconv"
 	"testing"
 	"time"
 
@@ -11,13 +13,17 @@ import (
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"ferry": func() { os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+		"ferry": func() { os.Exit(runMain()) },
 	})
 }
 
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			env.Setenv(envConfigDir, env.WorkDir+"/.config/ferry")
+			return nil
+		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			// mtime FILE RFC3339: set a file's modification time.
 			"mtime": func(ts *testscript.TestScript, neg bool, args []string) {
@@ -27,6 +33,38 @@ func TestScripts(t *testing.T) {
 				at, err := time.Parse(time.RFC3339Nano, args[1])
 				ts.Check(err)
 				ts.Check(os.Chtimes(ts.MkAbs(args[0]), at, at))
+			},
+			// checkmtime FILE RFC3339: a file's modification time is exactly that.
+			"checkmtime": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 2 {
+					ts.Fatalf("usage: checkmtime FILE RFC3339")
+				}
+				want, err := time.Parse(time.RFC3339Nano, args[1])
+				ts.Check(err)
+				st, err := os.Lstat(ts.MkAbs(args[0]))
+				ts.Check(err)
+				if !st.ModTime().Equal(want) {
+					ts.Fatalf("%s: modified %s, want %s", args[0], st.ModTime().UTC().Format(time.RFC3339Nano), want.Format(time.RFC3339Nano))
+				}
+			},
+			// exit CODE PROGRAM ARGS…: run a program and check its exit code.
+			"exit": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) < 2 {
+					ts.Fatalf("usage: exit CODE PROGRAM [ARGS…]")
+				}
+				want, err := strconv.Atoi(args[0])
+				ts.Check(err)
+				got := 0
+				if err := ts.Exec(args[1], args[2:]...); err != nil {
+					var ee *exec.ExitError
+					if !errors.As(err, &ee) {
+						ts.Fatalf("%s: %v", args[1], err)
+					}
+					got = ee.ExitCode()
+				}
+				if got != want {
+					ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+				}
 			},
 		},
 	})

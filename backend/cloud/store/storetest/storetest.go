@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	}{
 		{"Session", sessionTests},
 		{"Update", updateTests},
+		{"Status", statusTests},
 		{"TTL", ttlTests},
 		{"Auth", authTests},
 		{"Presence", presenceTests},

@@ -1,0 +1,336 @@
+package cloud
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+
+	"github.com/ferrysync/ferry/backend/cloud/store"
+	"github.com/ferrysync/ferry/backend/protocol"
+	"github.com/ferrysync/ferry/backend/sync/tracker"
+)
+
+// Synchronization routes: the server tracks the run of a multi-member session with a
+// tracker.Tracker over the store's synchronizations, and pushes its steps to the members. It
+// sees group ids, ops, sizes, member and node ids: never a path or content.
+
+const (
+	maxStartBytes = 64 << 20 // a start carries every group of the plan
+	maxResults    = 1000     // results in one batch
+	// errCodeSyncRunning refuses a start or a reset while a synchronization runs (409).
+	errCodeSyncRunning = "synchronization_running"
+)
+
+// syncs is the tracker of the store's synchronizations; runs live as long as sessions.
+func (s *Server) syncs() *tracker.Tracker {
+	return tracker.New(s.store.Synchronizations(), tracker.Options{TTL: s.cfg.SessionTTL, Now: s.now})
+}
+
+// handleStartSync: POST /sessions/{id}/synchronization/start, by the oldest member once the
+// inventory started. The members of the run are the session's, in join order.
+func (s *Server) handleStartSync(w http.ResponseWriter, r *http.Request, p principal) error {
+	id, err := sessionID(r)
+	if err != nil {
+		return err
+	}
+	// Who may start is checked before the body, which may be large, is read.
+	sess, err := s.getSession(r.Context(), id, p)
+	if err != nil {
+		return err
+	}
+	if err := requireOldest(sess, p, "start the synchronization"); err != nil {
+		return err
+	}
+	if !sess.InventoryStarted {
+		return conflict(protocol.ErrCodeConflict, "the inventory has not started")
+	}
+	req, err := decodeBodyLimit(w, r, maxStartBytes, decodeStartSynchronization)
+	if err != nil {
+		return err
+	}
+	members := make([]string, len(sess.Members))
+	for i, m := range sess.Members {
+		members[i] = m.InstanceID
+	}
+	run, err := s.syncs().Start(r.Context(), id, p.InstanceID, members, req.Groups)
+	if err != nil {
+		return syncError(id, err)
+	}
+	s.publish(r.Context(), s.toSession(protocol.EventSyncStarted, id, p.InstanceID, run))
+	s.endForMembersGone(r.Context(), id, run)
+	s.writeJSON(w, http.StatusCreated, run)
+	return nil
+}
+
+// endForMembersGone ends a new run when one of its members quit while it was being created
+// (the quit found no run to end then), and deletes it when the session closed meanwhile.
+func (s *Server) endForMembersGone(ctx context.Context, id string, run *protocol.Synchronization) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
+	defer cancel()
+	sess, err := s.store.GetSession(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.deleteSync(ctx, id) // every member quit: the session took the run with it
+		return
+	case err != nil:
+		s.log.Warn("read a session after starting its synchronization", "session", id, "err", err)
+		return
+	}
+	for i, m := range run.Progress.Members {
+		if !slices.ContainsFunc(sess.Members, func(sm protocol.Member) bool { return sm.InstanceID == m }) {
+			// Letters follow the join order, and so do the members of the run.
+			s.syncMemberLeft(ctx, id, protocol.Member{InstanceID: m, Letter: string(rune('A' + i))}, "quit")
+			return
+		}
+	}
+}
+
+// handleGetSync: GET /sessions/{id}/synchronization, for members.
+func (s *Server) handleGetSync(w http.ResponseWriter, r *http.Request, p principal) error {
+	id, err := sessionID(r)
+	if err != nil {
+		return err
+	}
+	if _, err := s.getSession(r.Context(), id, p); err != nil {
+		return err
+	}
+	run, err := s.syncs().Get(r.Context(), id)
+	if err != nil {
+		return syncError(id, err)
+	}
+	s.writeJSON(w, http.StatusOK, run)
+	return nil
+}
+
+// handleSyncResults: POST /sessions/{id}/synchronization/results, the caller's results. A batch
+// sent again counts once.
+func (s *Server) handleSyncResults(w http.ResponseWriter, r *http.Request, p principal) error {
+	id, err := sessionID(r)
+	if err != nil {
+		return err
+	}
+	req, err := decodeBody(w, r, decodeActionResults)
+	if err != nil {
+		return err
+	}
+	if _, err := s.getSession(r.Context(), id, p); err != nil {
+		return err
+	}
+	c, err := s.syncs().Report(r.Context(), id, p.InstanceID, req.Results)
+	if err != nil {
+		return syncError(id, err)
+	}
+	progress := protocol.SyncProgress{Progress: c.Sync.Progress, Groups: c.Groups}
+	if c.Changed {
+		s.publish(r.Context(), s.toSession(protocol.EventSyncProgress, id, p.InstanceID, progress))
+	}
+	if c.Ended {
+		s.publish(r.Context(), s.toSession(protocol.EventSyncEnded, id, p.InstanceID, c.Sync))
+	}
+	s.writeJSON(w, http.StatusOK, progress)
+	return nil
+}
+
+// handleSyncFinished: POST /sessions/{id}/synchronization/finished, when the caller ran all its
+// groups. Idempotent.
+func (s *Server) handleSyncFinished(w http.ResponseWriter, r *http.Request, p principal) error {
+	id, err := sessionID(r)
+	if err != nil {
+		return err
+	}
+	if _, err := decodeBody(w, r, decodeEmpty); err != nil {
+		return err
+	}
+	if _, err := s.getSession(r.Context(), id, p); err != nil {
+		return err
+	}
+	c, err := s.syncs().MemberFinished(r.Context(), id, p.InstanceID)
+	if err != nil {
+		return syncError(id, err)
+	}
+	if c.Changed {
+		s.publish(r.Context(), s.toSession(protocol.EventSyncProgress, id, p.InstanceID, protocol.SyncProgress{Progress: c.Sync.Progress}))
+	}
+	if c.Ended {
+		s.publish(r.Context(), s.toSession(protocol.EventSyncEnded, id, p.InstanceID, c.Sync))
+	}
+	s.writeJSON(w, http.StatusOK, c.Sync)
+	return nil
+}
+
+// handleSyncAbort: POST /sessions/{id}/synchronization/abort, by any member of the run. The run
+// ends once every member completed, which may be now. Idempotent.
+func (s *Server) handleSyncAbort(w http.ResponseWriter, r *http.Request, p principal) error {
+	id, err := sessionID(r)
+	if err != nil {
+		return err
+	}
+	if _, err := decodeBody(w, r, decodeEmpty); err != nil {
+		return err
+	}
+	if _, err := s.getSession(r.Context(), id, p); err != nil {
+		return err
+	}
+	c, err := s.syncs().Abort(r.Context(), id, p.InstanceID)
+	if err != nil {
+		return syncError(id, err)
+	}
+	if c.AbortRequested {
+		s.publish(r.Context(), s.toSession(protocol.EventSyncAbortRequest, id, p.InstanceID, c.Sync))
+	}
+	if c.Ended {
+		s.publish(r.Context(), s.toSession(protocol.EventSyncEnded, id, p.InstanceID, c.Sync))
+	}
+	s.writeJSON(w, http.StatusOK, c.Sync)
+	return nil
+}
+
+// syncMemberLeft ends the session's run with an error when member m (who quit or went away)
+// had not done its part, and pushes the end. It outlives the request that caused it: a run
+// left running would never end.
+func (s *Server) syncMemberLeft(ctx context.Context, id string, m protocol.Member, how string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
+	defer cancel()
+	c, err := s.syncs().MemberLeft(ctx, id, m.InstanceID, fmt.Sprintf("member %s %s", m.Letter, how))
+	switch {
+	case errors.Is(err, tracker.ErrNotFound), errors.Is(err, tracker.ErrNotMember):
+		return // no run, or one without this member
+	case err != nil:
+		s.log.Warn("end a synchronization after a member left", "session", id, "err", err)
+		return
+	}
+	if c.Ended {
+		s.publish(ctx, s.toSession(protocol.EventSyncEnded, id, m.InstanceID, c.Sync))
+	}
+}
+
+// requireNoSync refuses while the session's synchronization runs.
+func (s *Server) requireNoSync(ctx context.Context, id, action string) error {
+	run, err := s.syncs().Get(ctx, id)
+	switch {
+	case errors.Is(err, tracker.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("read the synchronization of session %s: %w", id, err)
+	case !run.IsEnded():
+		return conflict(errCodeSyncRunning, "a synchronization is running: cannot %s until it ends", action)
+	}
+	return nil
+}
+
+// deleteSync removes the session's run (reset, session closed). A run left behind is harmless:
+// it expires, and a new start replaces an ended run.
+func (s *Server) deleteSync(ctx context.Context, id string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
+	defer cancel()
+	if err := s.store.Synchronizations().Delete(ctx, id); err != nil {
+		s.log.Warn("delete a synchronization", "session", id, "err", err)
+	}
+}
+
+// syncError turns a tracker refusal into its answer; other errors are the server's.
+func syncError(id string, err error) error {
+	switch {
+	case errors.Is(err, tracker.ErrNotFound):
+		return notFound("no synchronization in session %s", id)
+	case errors.Is(err, tracker.ErrRunning):
+		return conflict(errCodeSyncRunning, "a synchronization of session %s is running", id)
+	case errors.Is(err, tracker.ErrNotMember):
+		return forbidden("not a member of the synchronization of session %s", id)
+	case errors.Is(err, tracker.ErrNotTarget):
+		return forbidden("%v", err)
+	case errors.Is(err, tracker.ErrUnknownGroup):
+		return badRequest("unknown action group: a result names a group the synchronization does not have")
+	case errors.Is(err, tracker.ErrInvalid):
+		return badRequest("%v", err)
+	}
+	return fmt.Errorf("synchronization of session %s: %w", id, err)
+}
+
+// decodeBodyLimit is decodeBody for a body of up to limit bytes.
+func decodeBodyLimit[T any](w http.ResponseWriter, r *http.Request, limit int64, decode func([]byte) (T, error)) (T, error) {
+	var zero T
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return zero, tooLarge("request body exceeds %d bytes", tooBig.Limit)
+		}
+		return zero, badRequest("read the request body: %v", err)
+	}
+	return decode(body)
+}
+
+func decodeStartSynchronization(body []byte) (protocol.StartSynchronization, error) {
+	var req protocol.StartSynchronization
+	if err := unmarshal(body, &req); err != nil {
+		return req, err
+	}
+	for _, g := range req.Groups {
+		if err := checkGroupDefinition(g); err != nil {
+			return req, err
+		}
+	}
+	return req, nil
+}
+
+// checkGroupDefinition checks the shape of a group; the tracker checks it against the run.
+func checkGroupDefinition(g protocol.GroupDefinition) error {
+	if err := checkPattern("group id", g.ID, protocol.NodeIDPattern, "1 to 64 letters, digits, '-' or '_'"); err != nil {
+		return err
+	}
+	switch g.Op {
+	case "copy", "copy-content", "copy-dates", "create", "delete":
+	default:
+		return badRequest("group %s: op %q: want copy, copy-content, copy-dates, create or delete", g.ID, clip(g.Op))
+	}
+	if g.Source != "" {
+		if err := checkPattern("source of group "+g.ID, g.Source, protocol.InstanceIDPattern, "a member's instance id"); err != nil {
+			return err
+		}
+	}
+	if len(g.Targets) > protocol.MaxNodes {
+		return badRequest("group %s: %d targets, at most %d", g.ID, len(g.Targets), protocol.MaxNodes)
+	}
+	for _, t := range g.Targets {
+		if err := checkPattern("target member of group "+g.ID, t.Member, protocol.InstanceIDPattern, "a member's instance id"); err != nil {
+			return err
+		}
+		if err := checkPattern("target node of group "+g.ID, t.Node, protocol.NodeIDPattern, "a node id"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func decodeActionResults(body []byte) (protocol.ActionResults, error) {
+	var req protocol.ActionResults
+	if err := unmarshal(body, &req); err != nil {
+		return req, err
+	}
+	if len(req.Results) > maxResults {
+		return req, tooLarge("%d results: at most %d in a batch", len(req.Results), maxResults)
+	}
+	for _, res := range req.Results {
+		if err := checkPattern("group id", res.Group, protocol.NodeIDPattern, "1 to 64 letters, digits, '-' or '_'"); err != nil {
+			return req, err
+		}
+		switch res.Kind {
+		case protocol.ResultCopied, protocol.ResultDatesCopied, protocol.ResultCreated, protocol.ResultDeleted, protocol.ResultFailed:
+		default:
+			return req, badRequest("result of group %s: kind %q: want copied, dates_copied, created, deleted or failed", res.Group, clip(string(res.Kind)))
+		}
+		if res.Node != "" {
+			if err := checkPattern("node of group "+res.Group, res.Node, protocol.NodeIDPattern, "a node id"); err != nil {
+				return req, err
+			}
+		}
+		if res.Bytes < 0 {
+			return req, badRequest("result of group %s: negative bytes", res.Group)
+		}
+	}
+	return req, nil
+}

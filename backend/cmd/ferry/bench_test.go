@@ -1,0 +1,444 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	stdsync "sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ferrysync/ferry/backend/cloud"
+	"github.com/ferrysync/ferry/backend/cloud/store"
+)
+
+// Benchmarks of whole `ferry sync` processes beside cp -a and rsync -a on the same data, in the
+// same run: the figures to read are the ratios within a family (build/bench/ratios.awk).
+// Fixtures live under $FERRY_BENCH_DIR (default: <tmp>/ferry-bench) and are built once.
+
+var (
+	cliOnce   stdsync.Once
+	cliBin    string // the ferry binary
+	cliConfig string // its FERRY_CONFIG_DIR
+	cliErr    error
+	cliTrees  stdsync.Map // fixture name → src dir
+	cliFiles  stdsync.Map // src dir → sorted relative file paths
+)
+
+// benchFerry builds the ferry command once per process into $FERRY_BENCH_DIR/cli-bin (replacing
+// the previous build) and returns its path.
+func benchFerry(b *testing.B) string {
+	cliOnce.Do(func() {
+		root, err := benchRootDir()
+		if err != nil {
+			cliErr = err
+			return
+		}
+		dir := filepath.Join(root, "cli-bin")
+		if cliErr = os.MkdirAll(dir, 0o755); cliErr != nil {
+			return
+		}
+		cliBin, cliConfig = filepath.Join(dir, "ferry"), filepath.Join(dir, "config")
+		tmp := fmt.Sprintf("%s.%d", cliBin, os.Getpid())
+		cmd := exec.Command("go", "build", "-o", tmp, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			cliErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		cliErr = os.Rename(tmp, cliBin)
+	})
+	if cliErr != nil {
+		b.Fatal(cliErr)
+	}
+	return cliBin
+}
+
+func benchRoot(b *testing.B) string {
+	dir, err := benchRootDir()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
+
+func benchRootDir() (string, error) {
+	dir := os.Getenv("FERRY_BENCH_DIR")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "ferry-bench")
+	}
+	return dir, os.MkdirAll(dir, 0o755)
+}
+
+// benchTree writes count files of size(rng) random bytes, in folders of 100, under
+// $FERRY_BENCH_DIR/name/src once, and returns that folder.
+func benchTree(b *testing.B, name string, count int, size func(*rand.Rand) int) string {
+	if v, ok := cliTrees.Load(name); ok {
+		return v.(string)
+	}
+	dir := filepath.Join(benchRoot(b), name)
+	src := filepath.Join(dir, "src")
+	done := filepath.Join(dir, ".complete")
+	if _, err := os.Stat(done); err != nil {
+		if err := os.RemoveAll(dir); err != nil {
+			b.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(1, uint64(count)))
+		buf := make([]byte, 1<<20)
+		for i := range count {
+			p := filepath.Join(src, fmt.Sprintf("d%03d", i/100), fmt.Sprintf("f%05d.bin", i))
+			if i%100 == 0 {
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					b.Fatal(err)
+				}
+			}
+			f, err := os.Create(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for left := size(rng); left > 0; {
+				n := min(left, len(buf))
+				for j := 0; j < n; j += 8 {
+					binary.LittleEndian.PutUint64(buf[j:], rng.Uint64())
+				}
+				if _, err := f.Write(buf[:n]); err != nil {
+					b.Fatal(err)
+				}
+				left -= n
+			}
+			if err := f.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(done, nil, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cliTrees.Store(name, src)
+	return src
+}
+
+func smallTree(b *testing.B) string {
+	return benchTree(b, "cli-small-20000", 20_000, func(r *rand.Rand) int { return 1024 + r.IntN(15*1024+1) })
+}
+
+func largeTree(b *testing.B) string {
+	return benchTree(b, "cli-large-4x256MiB", 4, func(*rand.Rand) int { return 256 << 20 })
+}
+
+func tinyTree(b *testing.B) string {
+	return benchTree(b, "cli-tiny-10000", 10_000, func(r *rand.Rand) int { return 80 + r.IntN(41) })
+}
+
+// benchExec runs a command and fails the benchmark unless it exits 0; it returns stdout.
+func benchExec(b *testing.B, env []string, name string, args ...string) string {
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("%s %s: %v\nstdout: %.2000s\nstderr: %.2000s", name, strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.String()
+}
+
+// ferrySync runs `ferry sync` mirroring src into dst and returns its stdout.
+func ferrySync(b *testing.B, src, dst string, extra ...string) string {
+	args := append([]string{"sync", "--node", "A=" + src, "--node", "B=" + dst, "--mode", "mirror", "--yes"}, extra...)
+	return benchExec(b, append(os.Environ(), envConfigDir+"="+cliConfig), cliBin, args...)
+}
+
+func needRsync(b *testing.B) {
+	if _, err := exec.LookPath("rsync"); err != nil {
+		b.Skip("rsync is not on PATH (make deps-test installs it)")
+	}
+}
+
+// targets holds a family's destination folders. They are removed when the family ends, not
+// between runs: on ext4 without a journal, each file created within minutes of a mass removal
+// pays a kernel check per recently freed inode (cp -a of 10k files went from 0.4 s to 4 s), so
+// removing in between would slow down whichever tool runs next.
+type targets struct{ dir string }
+
+// lastPurge is when this process last removed many files.
+var lastPurge atomic.Int64
+
+// newTargets makes a family's target folder; families creating many files first wait until
+// this process's last mass removal is 6 minutes old (the kernel's longest window).
+func newTargets(b *testing.B, manyFiles bool) *targets {
+	if t := lastPurge.Load(); manyFiles && t != 0 {
+		if d := 6*time.Minute - time.Since(time.Unix(0, t)); d > 0 {
+			b.Logf("waiting %s for recently removed files to stop slowing creations down", d.Round(time.Second))
+			time.Sleep(d)
+		}
+	}
+	dir, err := os.MkdirTemp(benchRoot(b), "cli-targets-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		os.RemoveAll(dir)
+		if manyFiles {
+			lastPurge.Store(time.Now().UnixNano())
+		}
+	})
+	return &targets{dir}
+}
+
+// fresh stops the timer, makes a new empty folder and flushes what earlier runs left dirty.
+func (t *targets) fresh(b *testing.B, tool string) string {
+	b.StopTimer()
+	defer b.StartTimer()
+	dst, err := os.MkdirTemp(t.dir, tool+"-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchExec(b, nil, "sync")
+	return dst
+}
+
+// srcFiles lists src's files once.
+func srcFiles(b *testing.B, src string) []string {
+	if v, ok := cliFiles.Load(src); ok {
+		return v.([]string)
+	}
+	files := walkFiles(b, src)
+	cliFiles.Store(src, files)
+	return files
+}
+
+func walkFiles(b *testing.B, root string) []string {
+	var files []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			rel, _ := filepath.Rel(root, p)
+			files = append(files, rel)
+		}
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	slices.Sort(files)
+	return files
+}
+
+// checkMirror fails unless dst holds as many files as src, and some of them, sampled evenly,
+// with src's size, modification time and content.
+func checkMirror(b *testing.B, src, dst string) {
+	b.Helper()
+	want := srcFiles(b, src)
+	if got := walkFiles(b, dst); len(got) != len(want) {
+		b.Fatalf("%s holds %d files, %s %d", dst, len(got), src, len(want))
+	}
+	step := max(1, len(want)/16)
+	for i := 0; i < len(want); i += step {
+		sameFile(b, filepath.Join(src, want[i]), filepath.Join(dst, want[i]))
+	}
+	sameFile(b, filepath.Join(src, want[len(want)-1]), filepath.Join(dst, want[len(want)-1]))
+}
+
+func sameFile(b *testing.B, a, c string) {
+	b.Helper()
+	fa, err := os.Open(a)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer fa.Close()
+	fc, err := os.Open(c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer fc.Close()
+	sa, _ := fa.Stat()
+	sc, _ := fc.Stat()
+	if sa.Size() != sc.Size() || !sa.ModTime().Equal(sc.ModTime()) {
+		b.Fatalf("%s: %d bytes modified %s, want %d bytes modified %s", c, sc.Size(), sc.ModTime(), sa.Size(), sa.ModTime())
+	}
+	ba, bc := make([]byte, 1<<20), make([]byte, 1<<20)
+	for {
+		na, ea := io.ReadFull(fa, ba)
+		nc, _ := io.ReadFull(fc, bc)
+		if na != nc || !bytes.Equal(ba[:na], bc[:nc]) {
+			b.Fatalf("%s differs from %s", c, a)
+		}
+		if ea != nil {
+			return
+		}
+	}
+}
+
+// benchMirror times mirrors of src into an empty folder.
+func benchMirror(b *testing.B, src string, size int64) {
+	benchFerry(b)
+	tg := newTargets(b, len(srcFiles(b, src)) >= 1000)
+	b.Run("ferry", func(b *testing.B) {
+		b.SetBytes(size)
+		var dst string
+		for b.Loop() {
+			dst = tg.fresh(b, "ferry")
+			ferrySync(b, src, dst)
+		}
+		checkMirror(b, src, dst)
+	})
+	b.Run("cp-a", func(b *testing.B) {
+		b.SetBytes(size)
+		var dst string
+		for b.Loop() {
+			dst = tg.fresh(b, "cp")
+			benchExec(b, nil, "cp", "-a", src+"/.", dst)
+		}
+		checkMirror(b, src, dst)
+	})
+	// Ferry makes what it wrote durable (syncfs) before it reports the run done; cp with the
+	// same guarantee.
+	b.Run("cp-a+sync", func(b *testing.B) {
+		b.SetBytes(size)
+		var dst string
+		for b.Loop() {
+			dst = tg.fresh(b, "cp-sync")
+			benchExec(b, nil, "cp", "-a", src+"/.", dst)
+			benchExec(b, nil, "sync", "-f", dst)
+		}
+		checkMirror(b, src, dst)
+	})
+	b.Run("rsync-a", func(b *testing.B) {
+		needRsync(b)
+		b.SetBytes(size)
+		var dst string
+		for b.Loop() {
+			dst = tg.fresh(b, "rsync")
+			benchExec(b, nil, "rsync", "-a", src+"/", dst+"/")
+		}
+		checkMirror(b, src, dst)
+	})
+}
+
+// BenchmarkSyncMirrorSmall: mirror 20k files of 1–16 KiB into an empty folder.
+func BenchmarkSyncMirrorSmall(b *testing.B) { benchMirror(b, smallTree(b), 0) }
+
+// BenchmarkSyncMirrorLarge: mirror 4 files of 256 MiB into an empty folder.
+func BenchmarkSyncMirrorLarge(b *testing.B) { benchMirror(b, largeTree(b), 1<<30) }
+
+// benchNoop times runs over src and a copy already in sync (made by one untimed ferry run).
+func benchNoop(b *testing.B, src string) {
+	benchFerry(b)
+	dst := filepath.Join(filepath.Dir(src), "in-sync")
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	ferrySync(b, src, dst)
+	benchExec(b, nil, "sync")
+	b.Run("ferry", func(b *testing.B) {
+		for b.Loop() {
+			if out := ferrySync(b, src, dst); !strings.HasPrefix(out, "Plan: 0 actions") {
+				b.Fatalf("not a no-op:\n%.2000s", out)
+			}
+		}
+		checkMirror(b, src, dst)
+	})
+	b.Run("rsync-a", func(b *testing.B) {
+		needRsync(b)
+		for b.Loop() {
+			benchExec(b, nil, "rsync", "-a", src+"/", dst+"/")
+		}
+		checkMirror(b, src, dst)
+	})
+}
+
+// BenchmarkSyncNoopSmall: the 20k small files, already in sync.
+func BenchmarkSyncNoopSmall(b *testing.B) { benchNoop(b, smallTree(b)) }
+
+// BenchmarkSyncNoopLarge: the 4 files of 256 MiB, already in sync.
+func BenchmarkSyncNoopLarge(b *testing.B) { benchNoop(b, largeTree(b)) }
+
+// BenchmarkOrchestration10k: mirror 10k files of about 100 B through a session server 20 ms
+// away (per HTTP request), orchestrated on this machine and by the server.
+func BenchmarkOrchestration10k(b *testing.B) {
+	benchFerry(b)
+	src := tinyTree(b)
+	tg := newTargets(b, true)
+	var local time.Duration
+	b.Run("ferry-local", func(b *testing.B) { local = benchOrchestration(b, tg, src, "auto") })
+	b.Run("ferry-cloud", func(b *testing.B) {
+		cloud := benchOrchestration(b, tg, src, "cloud")
+		if local > 0 {
+			b.ReportMetric(float64(cloud)/float64(local), "cloud/local")
+			b.Logf("wall time per run: local %s, cloud %s, cloud/local %.2f×",
+				local.Round(time.Millisecond), cloud.Round(time.Millisecond), float64(cloud)/float64(local))
+		}
+	})
+}
+
+// benchOrchestration times ferry runs with --orchestration mode and returns the time per run.
+func benchOrchestration(b *testing.B, tg *targets, src, mode string) time.Duration {
+	p := newDelayProxy(b, benchServer(b), 20*time.Millisecond)
+	var dst string
+	for b.Loop() {
+		dst = tg.fresh(b, "ferry-"+mode)
+		ferrySync(b, src, dst, "--server", p.url, "--orchestration", mode)
+	}
+	checkMirror(b, src, dst)
+	all, syncReqs := p.all.Load(), p.sync.Load()
+	if (mode == "cloud") != (syncReqs > 0) {
+		b.Fatalf("--orchestration %s: %d requests under /synchronization", mode, syncReqs)
+	}
+	b.ReportMetric(float64(all)/float64(b.N), "requests/op")
+	b.ReportMetric(float64(syncReqs)/float64(b.N), "sync-requests/op")
+	return b.Elapsed() / time.Duration(b.N)
+}
+
+// benchServer runs a real session server (memory store) for the sub-benchmark.
+func benchServer(b *testing.B) string {
+	srv, err := cloud.NewServer(cloud.Config{Store: store.NewMemory()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = srv.Run(ctx); close(done) }()
+	hs := httptest.NewServer(srv.Handler())
+	b.Cleanup(func() { _ = srv.Close(); hs.Close(); cancel(); <-done })
+	return hs.URL
+}
+
+// delayProxy forwards to a server after delay per HTTP request; websocket frames pass through
+// the upgraded connection undelayed. It counts requests.
+type delayProxy struct {
+	url       string
+	all, sync atomic.Int64
+}
+
+func newDelayProxy(b *testing.B, backend string, delay time.Duration) *delayProxy {
+	target, err := url.Parse(backend)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	p := &delayProxy{}
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.all.Add(1)
+		if strings.Contains(r.URL.Path, "/synchronization") {
+			p.sync.Add(1)
+		}
+		time.Sleep(delay)
+		rp.ServeHTTP(w, r)
+	}))
+	b.Cleanup(hs.Close)
+	p.url = hs.URL
+	return p
+}

@@ -1,0 +1,350 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	stdsync "sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ferrysync/ferry/backend/cloud"
+	"github.com/ferrysync/ferry/backend/cloud/store"
+	"github.com/ferrysync/ferry/backend/protocol"
+)
+
+// loggedRequest is one request the proxy saw.
+type loggedRequest struct {
+	Method, Path string
+	Status       int
+	Member       protocol.MemberStatus // status updates only
+	Applied      bool                  // status updates: the server applied it
+}
+
+// proxy is a request-logging reverse proxy in front of a real session server. Cut makes it
+// drop every connection, websockets included, and refuse new ones until Restore.
+type proxy struct {
+	t      *testing.T
+	srv    *httptest.Server
+	mu     stdsync.Mutex
+	log    []loggedRequest
+	cut    bool
+	conns  map[net.Conn]struct{}
+	onSent func(loggedRequest) // called after a request was answered
+}
+
+func newProxy(t *testing.T, backend string) *proxy {
+	target, err := url.Parse(backend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{t: t, conns: map[net.Conn]struct{}{}}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		cut := p.cut
+		p.mu.Unlock()
+		if cut {
+			hijackClose(w)
+			return
+		}
+		var body []byte
+		if r.Body != nil {
+			body, _ = io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		rp.ServeHTTP(rec, r)
+		entry := loggedRequest{Method: r.Method, Path: r.URL.Path, Status: rec.status}
+		if strings.HasSuffix(r.URL.Path, "/status") {
+			var u protocol.StatusUpdate
+			var res protocol.StatusResult
+			_ = json.Unmarshal(body, &u)
+			_ = json.Unmarshal(rec.body.Bytes(), &res)
+			entry.Member, entry.Applied = u.Status, res.Applied
+		}
+		p.mu.Lock()
+		p.log = append(p.log, entry)
+		on := p.onSent
+		p.mu.Unlock()
+		if on != nil {
+			on(entry)
+		}
+	}))
+	p.srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		switch s {
+		case http.StateNew:
+			p.conns[c] = struct{}{}
+		case http.StateClosed:
+			delete(p.conns, c)
+		}
+	}
+	p.srv.Start()
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+// Cut drops every open connection and refuses new requests.
+func (p *proxy) Cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = true
+	for c := range p.conns {
+		_ = c.Close()
+	}
+}
+
+func (p *proxy) Restore() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = false
+}
+
+func (p *proxy) requests() []loggedRequest {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]loggedRequest(nil), p.log...)
+}
+
+func (p *proxy) count(match func(loggedRequest) bool) int {
+	n := 0
+	for _, r := range p.requests() {
+		if match(r) {
+			n++
+		}
+	}
+	return n
+}
+
+func underSync(r loggedRequest) bool { return strings.Contains(r.Path, "/synchronization") }
+
+func statusApplied(s protocol.MemberStatus) func(loggedRequest) bool {
+	return func(r loggedRequest) bool { return r.Member == s && r.Status == http.StatusOK && r.Applied }
+}
+
+func hijackClose(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if c, _, err := hj.Hijack(); err == nil {
+			_ = c.Close()
+			return
+		}
+	}
+	http.Error(w, "cut off", http.StatusBadGateway)
+}
+
+type recorder struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) WriteHeader(code int) { r.status = code; r.ResponseWriter.WriteHeader(code) }
+func (r *recorder) Write(b []byte) (int, error) {
+	r.body.Write(b)
+	return r.ResponseWriter.Write(b)
+}
+func (r *recorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Hijack lets websockets through.
+func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return r.ResponseWriter.(http.Hijacker).Hijack()
+}
+
+// startCloud runs a real session server (memory store) on loopback.
+func startCloud(t *testing.T) string {
+	srv, err := cloud.NewServer(cloud.Config{Store: store.NewMemory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = srv.Run(ctx); close(done) }()
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() { _ = srv.Close(); hs.Close(); cancel(); <-done })
+	return hs.URL
+}
+
+// tree writes n files of varied sizes under dir.
+func tree(t *testing.T, dir string, n int) {
+	t.Helper()
+	at := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+	for i := range n {
+		p := filepath.Join(dir, fmt.Sprintf("d%02d", i%40), fmt.Sprintf("f%04d.txt", i))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, bytes.Repeat([]byte{byte('a' + i%26)}, 1+i%3000), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// sameTrees fails unless b holds exactly a's files with a's contents and modification times.
+func sameTrees(t *testing.T, a, b string) {
+	t.Helper()
+	seen := 0
+	err := filepath.WalkDir(a, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(a, p)
+		want, _ := os.ReadFile(p)
+		got, err := os.ReadFile(filepath.Join(b, rel))
+		if err != nil || !bytes.Equal(got, want) {
+			return fmt.Errorf("%s differs: %v", rel, err)
+		}
+		sa, _ := os.Stat(p)
+		sb, _ := os.Stat(filepath.Join(b, rel))
+		if !sa.ModTime().Equal(sb.ModTime()) {
+			return fmt.Errorf("%s: mtime %s, want %s", rel, sb.ModTime(), sa.ModTime())
+		}
+		seen++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra := 0
+	_ = filepath.WalkDir(b, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			extra++
+		}
+		return nil
+	})
+	if extra != seen {
+		t.Fatalf("target holds %d files, source %d", extra, seen)
+	}
+}
+
+// syncWriter passes a run's stderr on and calls onEnd once the JSON event stream shows the end.
+type syncWriter struct {
+	mu    stdsync.Mutex
+	buf   bytes.Buffer
+	onEnd func()
+	ended bool
+}
+
+func (w *syncWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(b)
+	if !w.ended && strings.Contains(w.buf.String(), `{"type":"ended"`) {
+		w.ended = true
+		if w.onEnd != nil {
+			go w.onEnd()
+		}
+	}
+	return len(b), nil
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+func runFerry(t *testing.T, ctx context.Context, stderr io.Writer, args ...string) (int, string) {
+	t.Helper()
+	t.Setenv(envConfigDir, filepath.Join(t.TempDir(), "config"))
+	var stdout bytes.Buffer
+	code := run(ctx, args, strings.NewReader(""), &stdout, stderr)
+	return code, stdout.String()
+}
+
+// A single-member mirror of 2,000 files makes no request under …/synchronization/, and its
+// member statuses reach the server; forced cloud orchestration goes through the server's
+// synchronization endpoints and gives the same trees.
+func TestSingleMemberMakesNoSynchronizationRequest(t *testing.T) {
+	for _, mode := range []string{"auto", "cloud"} {
+		t.Run(mode, func(t *testing.T) {
+			p := newProxy(t, startCloud(t))
+			a, b := t.TempDir(), t.TempDir()
+			tree(t, a, 2000)
+			var stderr syncWriter
+			code, out := runFerry(t, t.Context(), &stderr, "sync", "--node", "A="+a, "--node", "B="+b,
+				"--mode", "mirror", "--yes", "--json", "--server", p.srv.URL, "--orchestration", mode)
+			if code != 0 {
+				t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, stderr.String())
+			}
+			sameTrees(t, a, b)
+			syncCalls := p.count(underSync)
+			switch mode {
+			case "auto":
+				if syncCalls != 0 {
+					t.Fatalf("%d requests under /synchronization/, want none", syncCalls)
+				}
+				if !strings.Contains(out, `"orchestration": "local"`) {
+					t.Fatalf("report: %s", out)
+				}
+			case "cloud":
+				if syncCalls < 3 { // start, results…, finished
+					t.Fatalf("%d requests under /synchronization/, want start, results and finished", syncCalls)
+				}
+			}
+			for _, s := range []protocol.MemberStatus{protocol.SynchronizationRunning, protocol.SynchronizationFinished} {
+				if p.count(statusApplied(s)) != 1 {
+					t.Fatalf("status %s did not reach the server once: %+v", s, p.requests())
+				}
+			}
+			t.Logf("%s: %d requests in all, %d under /synchronization/", mode, len(p.requests()), syncCalls)
+		})
+	}
+}
+
+// The server is cut off right after SynchronizationRunning was sent: the single-member run still
+// completes with exit 0, and the final status reaches the server once it is back.
+func TestSingleMemberSurvivesServerCutOff(t *testing.T) {
+	p := newProxy(t, startCloud(t))
+	var cutOnce stdsync.Once
+	p.onSent = func(r loggedRequest) {
+		if r.Member == protocol.SynchronizationRunning && r.Status == http.StatusOK {
+			cutOnce.Do(p.Cut)
+		}
+	}
+	a, b := t.TempDir(), t.TempDir()
+	tree(t, a, 2000)
+	var cutAtEnd atomic.Bool
+	stderr := &syncWriter{onEnd: func() {
+		// The run ended while the server was unreachable; bring it back within the wait.
+		p.mu.Lock()
+		cutAtEnd.Store(p.cut)
+		p.mu.Unlock()
+		p.Restore()
+	}}
+	code, out := runFerry(t, t.Context(), stderr, "sync", "--node", "A="+a, "--node", "B="+b,
+		"--mode", "mirror", "--yes", "--json", "--server", p.srv.URL, "--status-wait", "30s")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, stderr.String())
+	}
+	sameTrees(t, a, b)
+	if p.count(statusApplied(protocol.SynchronizationFinished)) != 1 {
+		t.Fatalf("the final status did not reach the server: %+v", p.requests())
+	}
+	if !strings.Contains(out, `"undelivered": 0`) {
+		t.Fatalf("report: %s", out)
+	}
+	if !cutAtEnd.Load() {
+		t.Fatal("the server was not cut off when the run ended")
+	}
+}

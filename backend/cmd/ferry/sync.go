@@ -1,0 +1,346 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	stdsync "sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ferrysync/ferry/backend/client"
+	"github.com/ferrysync/ferry/backend/crypto"
+	"github.com/ferrysync/ferry/backend/inventory"
+	"github.com/ferrysync/ferry/backend/plan"
+	"github.com/ferrysync/ferry/backend/protocol"
+	"github.com/ferrysync/ferry/backend/session"
+	fsync "github.com/ferrysync/ferry/backend/sync"
+)
+
+// envConfigDir overrides where the identity key is kept.
+const envConfigDir = "FERRY_CONFIG_DIR"
+
+// abortGrace bounds the wait for the end of a run once an abort was asked.
+const abortGrace = time.Minute
+
+type syncFlags struct {
+	planFlags
+	server        string
+	orchestration string
+	dryRun        bool
+	yes           bool
+	statusWait    time.Duration
+	logLevel      string
+}
+
+func newSyncCmd() *cobra.Command {
+	var f syncFlags
+	cmd := &cobra.Command{
+		Use:   "sync --node A=PATH --node B=PATH (--mode MODE | --rules FILE)",
+		Short: "Synchronize data nodes on this machine through a cloud session",
+		Long: `Synchronize data nodes on this machine through a cloud session.
+
+ferry logs in to the session server (an embedded one on a loopback port unless --server is
+given), creates a session, declares the nodes and their data sources (sealed: the server sees
+no path), inventories and compares them, plans with the preset and/or the rules file, asks for
+confirmation (unless --yes or stdin is not a terminal), synchronizes, reports and quits the
+session. A session with one member is orchestrated on this machine; --orchestration cloud
+makes the server track it instead. SIGINT aborts cleanly.
+
+Exit codes: 0 done, 1 finished with action errors or refused actions, 2 bad usage or invalid
+input (nothing changed), 3 server unreachable before the session existed, 4 aborted.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runSync(cmd.Context(), f, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f.register(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&f.server, "server", "", "session server URL (an embedded server on a loopback port when empty)")
+	fl.StringVar(&f.orchestration, "orchestration", "auto", "auto: on this machine when the session has one member; cloud: on the server")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "show the plan and change nothing (the same as ferry plan)")
+	fl.BoolVar(&f.yes, "yes", false, "do not ask for confirmation")
+	fl.DurationVar(&f.statusWait, "status-wait", 30*time.Second, "how long to wait at the end for the member statuses to reach the server")
+	fl.StringVar(&f.logLevel, "log-level", "warn", "debug, info, warn or error (to stderr)")
+	return cmd
+}
+
+// syncReport is the final report (stdout; JSON with --json).
+type syncReport struct {
+	Status        string             `json:"status"` // regular, aborted, error
+	Orchestration string             `json:"orchestration"`
+	Session       string             `json:"session"`
+	Progress      protocol.Progress  `json:"progress"`
+	EndReason     string             `json:"end_reason,omitempty"`
+	Errors        []string           `json:"errors"`
+	Rejected      []plan.Rejected    `json:"rejected"`
+	Plan          *plan.Plan         `json:"plan"`
+	Statuses      statusDeliveryInfo `json:"statuses"`
+}
+
+type statusDeliveryInfo struct {
+	Undelivered int `json:"undelivered"`
+}
+
+func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr io.Writer) error {
+	req, err := f.request()
+	if err != nil {
+		return err
+	}
+	forceCloud := false
+	switch f.orchestration {
+	case "auto":
+	case "cloud":
+		forceCloud = true
+	default:
+		return usageError("--orchestration %q: want auto or cloud", f.orchestration)
+	}
+	level, err := parseLogLevel(f.logLevel)
+	if err != nil {
+		return err
+	}
+	if f.dryRun {
+		return showPlan(ctx, req, f.json, stdout)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	tty := isTerminal(stderr)
+
+	// Everything below outlives SIGINT (ctx) until the run is told to abort and has ended.
+	work := context.WithoutCancel(ctx)
+	serverURL := f.server
+	if serverURL == "" {
+		e, err := startEmbeddedServer(work, log)
+		if err != nil {
+			return err
+		}
+		defer e.Close()
+		serverURL = e.url
+	}
+	c, err := newClient(serverURL, log)
+	if err != nil {
+		return err
+	}
+	if err := within(ctx, 30*time.Second, c.Login); err != nil {
+		return unreachable("log in to %s: %w", serverURL, err)
+	}
+	var m *session.Member
+	err = within(ctx, 30*time.Second, func(ctx context.Context) error {
+		var err error
+		m, err = session.Create(ctx, c, req.Nodes)
+		return err
+	})
+	if m == nil {
+		return unreachable("%w", err)
+	}
+	rep := &syncReport{Session: m.ID(), Errors: []string{}}
+	var leaveOnce stdsync.Once
+	leave := func() {
+		leaveOnce.Do(func() {
+			n, err := m.Close(work, f.statusWait)
+			rep.Statuses.Undelivered = n
+			if err != nil {
+				log.Warn("leaving the session", "err", err)
+			}
+			if n > 0 {
+				fmt.Fprintf(stderr, "ferry: %d member statuses did not reach the server within %s\n", n, f.statusWait)
+			}
+		})
+	}
+	defer leave()
+	if err != nil {
+		return err
+	}
+
+	if err := within(ctx, 30*time.Second, m.StartInventory); err != nil {
+		return err
+	}
+	m.Status(protocol.InventoryRunningIdentification)
+	req.Progress = inventoryProgress(stderr, tty && !f.json)
+	local, err := plan.Make(ctx, req)
+	if err != nil {
+		m.Status(protocol.InventoryError)
+		if ctx.Err() != nil {
+			return &exitError{code: exitAborted, err: errors.New("aborted during the inventory")}
+		}
+		return usageError("%w", err)
+	}
+	m.Status(protocol.InventoryFinished)
+	p := local.Plan
+	rep.Plan, rep.Rejected = p, p.Rejected
+	if !f.json {
+		printPlan(stdout, p)
+	}
+	if !f.yes && isTerminal(stdin) && len(p.Groups) > 0 && !confirm(stdin, stderr) {
+		return &exitError{code: exitAborted, err: errors.New("not confirmed: nothing changed")}
+	}
+
+	starter := m.Starter(forceCloud, fsync.CloudOptions{Logger: log})
+	membersCtx, cancelMembers := context.WithTimeout(work, 10*time.Second)
+	members := m.Members(membersCtx)
+	cancelMembers()
+	orch, mode := starter.Choose(members)
+	defer orch.Close()
+	rep.Orchestration = string(mode)
+
+	abort := make(chan struct{})
+	runCtx, cancelRun := context.WithCancel(work)
+	defer cancelRun()
+	go func() {
+		select {
+		case <-ctx.Done():
+			close(abort)
+			fmt.Fprintln(stderr, "ferry: aborting…")
+			time.AfterFunc(abortGrace, cancelRun)
+		case <-runCtx.Done():
+		}
+	}()
+	view := newProgressView(stderr, f.json, tty)
+	out, err := fsync.Synchronize(runCtx, fsync.Run{
+		Plan:         p,
+		Self:         m.Self(),
+		Owner:        m.Owner,
+		Orchestrator: orch,
+		Start:        true,
+		Status:       m.Status,
+		Event:        view.event,
+		Abort:        abort,
+	})
+	view.done()
+	if out != nil {
+		rep.Progress = out.Sync.Progress
+		rep.Status = string(out.Sync.EndStatus)
+		rep.EndReason = out.Sync.EndReason
+		for _, e := range out.Errors {
+			rep.Errors = append(rep.Errors, e.Error())
+		}
+	}
+	if err != nil {
+		rep.Status = "error"
+		rep.Errors = append(rep.Errors, err.Error())
+	}
+	orch.Close()
+	leave()
+	printReport(stdout, rep, f.json)
+	switch {
+	case rep.Status == string(protocol.EndAborted) || (err != nil && ctx.Err() != nil):
+		return &exitError{code: exitAborted, err: errors.New("aborted")}
+	case err != nil:
+		return &exitError{code: exitActionError, err: err}
+	case rep.Status == string(protocol.EndError):
+		return &exitError{code: exitActionError, err: fmt.Errorf("the synchronization ended with an error: %s", rep.EndReason)}
+	case len(rep.Errors) > 0 || rep.Progress.ErrorActions > 0:
+		return &exitError{code: exitActionError, err: fmt.Errorf("%d actions failed", max(len(rep.Errors), rep.Progress.ErrorActions))}
+	case len(rep.Rejected) > 0:
+		return &exitError{code: exitActionError, err: fmt.Errorf("%d actions were refused", len(rep.Rejected))}
+	}
+	return nil
+}
+
+// showPlan is --dry-run: the plan, nothing changed, no server.
+func showPlan(ctx context.Context, req plan.Request, asJSON bool, stdout io.Writer) error {
+	local, err := plan.Make(ctx, req)
+	if err != nil {
+		return usageError("%w", err)
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(local.Plan)
+	}
+	printPlan(stdout, local.Plan)
+	return nil
+}
+
+func newClient(serverURL string, log *slog.Logger) (*client.Client, error) {
+	dir := os.Getenv(envConfigDir)
+	if dir == "" {
+		d, err := crypto.DefaultConfigDir()
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+	}
+	id, err := crypto.LoadOrCreateIdentity(dir)
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.New(serverURL, id, client.Options{Logger: log})
+	if err != nil {
+		return nil, usageError("--server: %w", err)
+	}
+	return c, nil
+}
+
+func unreachable(format string, a ...any) error {
+	return &exitError{code: exitUnreachable, err: fmt.Errorf(format, a...)}
+}
+
+// within runs fn with a deadline, also ended by ctx.
+func within(ctx context.Context, d time.Duration, fn func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return fn(ctx)
+}
+
+func confirm(stdin io.Reader, stderr io.Writer) bool {
+	fmt.Fprint(stderr, "Synchronize? [y/N] ")
+	line, _ := bufio.NewReader(stdin).ReadString('\n')
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true
+	}
+	return false
+}
+
+func isTerminal(v any) bool {
+	f, ok := v.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// inventoryProgress prints the scan's progress on a terminal.
+func inventoryProgress(w io.Writer, show bool) func(inventory.Progress) {
+	if !show {
+		return nil
+	}
+	var last time.Time
+	return func(p inventory.Progress) {
+		if time.Since(last) < 100*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		fmt.Fprintf(w, "\rInventory of %s: %d files, %d folders", p.Part, p.Files, p.Dirs)
+	}
+}
+
+func printReport(w io.Writer, r *syncReport, asJSON bool) {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(r)
+		return
+	}
+	p := r.Progress
+	word := map[string]string{"regular": "done", "aborted": "aborted", "error": "ended with an error"}[r.Status]
+	if word == "" {
+		word = r.Status
+	}
+	fmt.Fprintf(w, "Synchronization %s (%s orchestration): %d of %d actions, %d errors, %s synchronized, %s copied\n",
+		word, r.Orchestration, p.FinishedActions-p.ErrorActions, p.TotalActions, p.ErrorActions, humanBytes(p.SyncedVolume), humanBytes(p.LocalCopyVolume))
+	if r.EndReason != "" {
+		fmt.Fprintf(w, "  %s\n", r.EndReason)
+	}
+	for _, e := range r.Errors {
+		fmt.Fprintf(w, "  error: %s\n", e)
+	}
+}

@@ -1,0 +1,225 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	stdsync "sync"
+
+	"github.com/ferrysync/ferry/backend/plan"
+	"github.com/ferrysync/ferry/backend/protocol"
+)
+
+// Run is one member's part of a synchronization.
+type Run struct {
+	Plan         *plan.Plan
+	Self         string                   // this member
+	Owner        func(node string) string // the member owning a node
+	Orchestrator Orchestrator
+	Start        bool // this member starts the run (the others wait for Started)
+	Workers      int  // DefaultWorkers when zero
+	// Status receives this member's statuses for the server; it must not block (the outbox).
+	Status func(protocol.MemberStatus)
+	// Event observes every event (progress bar, JSON lines, the app); it must not block long.
+	Event func(Event)
+	// Abort asks for an abort when closed (SIGINT, the abort button).
+	Abort <-chan struct{}
+	// Handler runs the actions; NewHandler when nil.
+	Handler *Handler
+}
+
+// Outcome is how a run ended for this member.
+type Outcome struct {
+	Sync   protocol.Synchronization // as ended
+	Errors []error                  // this member's failed actions, with their paths
+}
+
+// ErrOrchestratorStopped: the orchestrator's events ended before the run did (this member left
+// the session, or the orchestrator was closed).
+var ErrOrchestratorStopped = errors.New("the synchronization's events stopped before its end")
+
+// Synchronize runs this member's groups under the orchestrator: start (the starting member),
+// wait for Started, run the groups phase by phase, report each result, tell the orchestrator
+// this member finished, and wait for the end. It always tells the orchestrator it finished once
+// the loop began, aborted or not, so that the run ends. ctx bounds the whole run: cancelling it
+// stops waiting without ending the run.
+func Synchronize(ctx context.Context, r Run) (*Outcome, error) {
+	if r.Status == nil {
+		r.Status = func(protocol.MemberStatus) {}
+	}
+	if r.Event == nil {
+		r.Event = func(Event) {}
+	}
+	o := r.Orchestrator
+	loopCtx, stopLoop := context.WithCancel(ctx)
+	defer stopLoop()
+
+	started := make(chan struct{})
+	ended := make(chan protocol.Synchronization, 1)
+	stopped := make(chan struct{}) // the events ended, with or without Ended
+	go func() {
+		defer close(stopped)
+		startedOnce := false
+		for e := range o.Events() {
+			r.Event(e)
+			switch e.Type {
+			case EventStarted:
+				if !startedOnce {
+					startedOnce = true
+					close(started)
+				}
+			case EventAbortRequested:
+				stopLoop()
+			case EventEnded:
+				stopLoop()
+				ended <- e.Sync
+				return
+			}
+		}
+	}()
+
+	if r.Start {
+		if err := o.Start(ctx, Definitions(r.Plan, r.Owner)); err != nil {
+			r.Status(protocol.SynchronizationError)
+			return nil, err
+		}
+	}
+	select {
+	case <-started:
+	case s := <-ended: // ended before this member saw it start: nothing left to do
+		return &Outcome{Sync: s}, nil
+	case <-stopped:
+		return nil, ErrOrchestratorStopped
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for the synchronization to start: %w", ctx.Err())
+	}
+	r.Status(protocol.SynchronizationRunning)
+
+	// An abort asked here is sent before this member says it finished.
+	requestAbort := stdsync.OnceValue(func() error {
+		stopLoop()
+		return o.Abort(ctx)
+	})
+	returned := make(chan struct{})
+	defer close(returned)
+	go func() {
+		select {
+		case <-r.Abort:
+			_ = requestAbort()
+		case <-returned:
+		}
+	}()
+
+	errs := r.loop(loopCtx)
+	select {
+	case <-r.Abort:
+		if err := requestAbort(); err != nil {
+			errs = append(errs, err)
+		}
+	default:
+	}
+	finishErr := o.Finished(ctx)
+	if finishErr == nil {
+		r.Status(protocol.SynchronizationSourceActionsInitiated)
+	} else {
+		// Results were refused or lost: the run cannot end regularly; aborting ends it.
+		errs = append(errs, finishErr)
+		_ = requestAbort()
+	}
+	select {
+	case s := <-ended:
+		if s.EndStatus == protocol.EndError {
+			r.Status(protocol.SynchronizationError)
+		} else {
+			r.Status(protocol.SynchronizationFinished)
+		}
+		return &Outcome{Sync: s, Errors: errs}, nil
+	case <-stopped:
+		select {
+		case s := <-ended:
+			return &Outcome{Sync: s, Errors: errs}, nil
+		default:
+		}
+		r.Status(protocol.SynchronizationError)
+		return &Outcome{Errors: errs}, ErrOrchestratorStopped
+	case <-ctx.Done():
+		r.Status(protocol.SynchronizationError)
+		return &Outcome{Errors: errs}, fmt.Errorf("wait for the synchronization to end: %w", ctx.Err())
+	}
+}
+
+// loop runs this member's groups and reports their results; after loopCtx ends (abort, end)
+// the targets not run yet are neither run nor reported.
+func (r *Run) loop(ctx context.Context) []error {
+	h := r.Handler
+	if h == nil {
+		h = NewHandler()
+		defer h.Close()
+	}
+	var (
+		mu   stdsync.Mutex
+		errs []error
+	)
+	report := func(t TargetResult) {
+		if t.Err != nil && ctx.Err() != nil && errors.Is(t.Err, ctx.Err()) {
+			return // not run: aborted
+		}
+		res := protocol.ActionResult{Group: t.Group, Node: t.Target.Node, Kind: resultKind(t.Op), Bytes: t.Bytes}
+		if t.Err != nil {
+			res.Kind, res.Bytes = protocol.ResultFailed, 0
+			mu.Lock()
+			errs = append(errs, t.Err)
+			mu.Unlock()
+		}
+		r.Orchestrator.Report(res)
+	}
+	own, relayed := r.ownGroups()
+	for _, g := range relayed {
+		for _, t := range g.Targets {
+			report(TargetResult{Group: g.ID, Op: g.Op, Target: t.Location,
+				Err: fmt.Errorf("%s %s on %s: %w", g.Op, t.Path, t.Part, ErrNeedsRelay)})
+		}
+	}
+	if err := Execute(ctx, h, own, r.Workers, report); err != nil {
+		errs = append(errs, fmt.Errorf("make the written files durable: %w", err))
+	}
+	return errs
+}
+
+// ErrNeedsRelay: a content copy from another member's node, which travels through the
+// server's relay.
+var ErrNeedsRelay = errors.New("copies between members need the relay, which this version does not have")
+
+// ownGroups are the groups this member runs, restricted to its own targets: content copies it
+// reads and every other action on its nodes, in the plan's phase order. relayed are content
+// copies onto its nodes that another member reads.
+func (r *Run) ownGroups() (own, relayed []plan.Group) {
+	own = make([]plan.Group, 0, len(r.Plan.Groups))
+	for _, g := range r.Plan.Groups {
+		targets := slices.DeleteFunc(slices.Clone(g.Targets), func(t plan.Endpoint) bool { return r.Owner(t.Node) != r.Self })
+		if len(targets) == 0 {
+			continue
+		}
+		g.Targets = targets
+		if g.Source != nil && (g.Op == plan.OpCopy || g.Op == plan.OpCopyContent) && r.Owner(g.Source.Node) != r.Self {
+			relayed = append(relayed, g)
+			continue
+		}
+		own = append(own, g)
+	}
+	return own, relayed
+}
+
+func resultKind(op plan.Op) protocol.ResultKind {
+	switch op {
+	case plan.OpCopy, plan.OpCopyContent:
+		return protocol.ResultCopied
+	case plan.OpCopyDates:
+		return protocol.ResultDatesCopied
+	case plan.OpCreate:
+		return protocol.ResultCreated
+	default:
+		return protocol.ResultDeleted
+	}
+}

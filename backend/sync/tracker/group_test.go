@@ -1,0 +1,37 @@
+package tracker
+
+import (
+	"testing"
+
+	"github.com/ferrysync/ferry/backend/protocol"
+)
+
+// ByteSync's TrackingActionEntity.IsFinished truth table, with IsError and IsSuccess.
+func TestGroupTruthTable(t *testing.T) {
+	yes, no := true, false
+	a, b := protocol.Target{Member: "m", Node: "A"}, protocol.Target{Member: "m", Node: "B"}
+	cases := []struct {
+		name                     string
+		g                        Group
+		finished, isErr, success bool
+	}{
+		{"source failed", Group{Source: "m", SourceOK: &no, Targets: []protocol.Target{a, b}}, true, true, false},
+		{"source pending", Group{Source: "m", Targets: []protocol.Target{a}, Success: []protocol.Target{a}}, false, false, false},
+		{"source ok, all targets done", Group{Source: "m", SourceOK: &yes, Targets: []protocol.Target{a, b}, Success: []protocol.Target{a}, Errors: []protocol.Target{b}}, true, true, false},
+		{"source ok, one target left", Group{Source: "m", SourceOK: &yes, Targets: []protocol.Target{a, b}, Success: []protocol.Target{a}}, false, false, false},
+		{"no source, all succeeded", Group{Targets: []protocol.Target{a, b}, Success: []protocol.Target{a, b}}, true, false, true},
+		{"no source, none yet", Group{Targets: []protocol.Target{a}}, false, false, false},
+		{"no source, one error", Group{Targets: []protocol.Target{a, b}, Errors: []protocol.Target{a}}, false, true, false},
+	}
+	for _, c := range cases {
+		if got := c.g.IsFinished(); got != c.finished {
+			t.Errorf("%s: finished %v", c.name, got)
+		}
+		if got := c.g.IsError(); got != c.isErr {
+			t.Errorf("%s: error %v", c.name, got)
+		}
+		if got := c.g.IsSuccess(); got != c.success {
+			t.Errorf("%s: success %v", c.name, got)
+		}
+	}
+}

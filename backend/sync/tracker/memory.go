@@ -1,0 +1,149 @@
+package tracker
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ferrysync/ferry/backend/protocol"
+)
+
+// Memory is a Store in this process: the local orchestrator's, and the embedded server's.
+type Memory struct {
+	mu   sync.Mutex
+	runs map[string]*memoryRun
+	now  func() time.Time
+}
+
+type memoryRun struct {
+	mu      sync.Mutex
+	sync    *protocol.Synchronization
+	groups  map[string]*Group
+	expires time.Time
+}
+
+// NewMemory returns an empty store; now is time.Now when nil.
+func NewMemory(now func() time.Time) *Memory {
+	if now == nil {
+		now = time.Now
+	}
+	return &Memory{runs: map[string]*memoryRun{}, now: now}
+}
+
+// run returns the live run of a session, locked. A run's fields, expires included, are guarded
+// by its own mutex.
+func (m *Memory) run(session string) (*memoryRun, error) {
+	m.mu.Lock()
+	r, ok := m.runs[session]
+	m.mu.Unlock()
+	if !ok {
+		return nil, ErrNotFound
+	}
+	r.mu.Lock()
+	if !m.now().Before(r.expires) {
+		r.mu.Unlock()
+		m.mu.Lock()
+		if m.runs[session] == r {
+			delete(m.runs, session)
+		}
+		m.mu.Unlock()
+		return nil, ErrNotFound
+	}
+	return r, nil
+}
+
+func (m *Memory) Create(ctx context.Context, s *protocol.Synchronization, groups []*Group, ttl time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r := &memoryRun{sync: cloneSync(s), groups: make(map[string]*Group, len(groups)), expires: m.now().Add(ttl)}
+	for _, g := range groups {
+		r.groups[g.ID] = g.clone()
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old, ok := m.runs[s.Session]; ok {
+		old.mu.Lock()
+		running := m.now().Before(old.expires) && !old.sync.IsEnded()
+		old.mu.Unlock()
+		if running {
+			return ErrRunning
+		}
+	}
+	m.runs[s.Session] = r
+	return nil
+}
+
+func (m *Memory) Get(ctx context.Context, session string) (*protocol.Synchronization, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r, err := m.run(session)
+	if err != nil {
+		return nil, err
+	}
+	defer r.mu.Unlock()
+	return cloneSync(r.sync), nil
+}
+
+func (m *Memory) Update(ctx context.Context, session string, ids []string, ttl time.Duration,
+	fn func(*protocol.Synchronization, []*Group) error) (*protocol.Synchronization, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r, err := m.run(session)
+	if err != nil {
+		return nil, err
+	}
+	defer r.mu.Unlock()
+	gs := make([]*Group, len(ids))
+	for i, id := range ids {
+		g, ok := r.groups[id]
+		if !ok {
+			return nil, ErrUnknownGroup
+		}
+		gs[i] = g.clone()
+	}
+	s := cloneSync(r.sync)
+	switch err := fn(s, gs); err {
+	case nil:
+	case ErrNoChange:
+		return cloneSync(r.sync), nil
+	default:
+		return nil, err
+	}
+	r.sync = s
+	for _, g := range gs {
+		r.groups[g.ID] = g
+	}
+	r.expires = m.now().Add(ttl)
+	return cloneSync(s), nil
+}
+
+func (m *Memory) Delete(ctx context.Context, session string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.runs, session)
+	return nil
+}
+
+// cloneSync copies a run deeply enough for its slices and times to be changed.
+func cloneSync(s *protocol.Synchronization) *protocol.Synchronization {
+	c := *s
+	c.AbortRequestedBy = slices.Clone(s.AbortRequestedBy)
+	c.Progress.Members = slices.Clone(s.Progress.Members)
+	c.Progress.CompletedMembers = slices.Clone(s.Progress.CompletedMembers)
+	if s.AbortRequested != nil {
+		t := *s.AbortRequested
+		c.AbortRequested = &t
+	}
+	if s.Ended != nil {
+		t := *s.Ended
+		c.Ended = &t
+	}
+	return &c
+}
