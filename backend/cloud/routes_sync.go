@@ -52,8 +52,19 @@ func (s *Server) handleStartSync(w http.ResponseWriter, r *http.Request, p princ
 		return err
 	}
 	members := make([]string, len(sess.Members))
+	owns := map[protocol.Target]bool{}
 	for i, m := range sess.Members {
 		members[i] = m.InstanceID
+		for _, n := range m.Nodes {
+			owns[protocol.Target{Member: m.InstanceID, Node: n.ID}] = true
+		}
+	}
+	for _, g := range req.Groups {
+		for _, t := range g.Targets {
+			if !owns[t] {
+				return badRequest("group %s: member %s has no data node %s", g.ID, t.Member, t.Node)
+			}
+		}
 	}
 	run, err := s.syncs().Start(r.Context(), id, p.InstanceID, members, req.Groups)
 	if err != nil {

@@ -325,6 +325,8 @@ var _ = register("SyncRefusals", func(t *testing.T, newStore newStoreFunc) {
 	}
 	stranger := se.groups()
 	stranger[0].Targets = []protocol.Target{{Member: outsider.Instance, Node: "elsewhere"}}
+	notTheirs := se.groups()
+	notTheirs[0].Targets = []protocol.Target{{Member: notTheirs[0].Targets[0].Member, Node: "not-declared"}}
 	check([]refusal{
 		{"get without a run", b, "GET", se.route(""), nil, 404, protocol.ErrCodeNotFound},
 		{"results without a run", a, "POST", se.route("/results"), results(ok("AGID_3", protocol.ResultDeleted, "")), 404, protocol.ErrCodeNotFound},
@@ -333,6 +335,7 @@ var _ = register("SyncRefusals", func(t *testing.T, newStore newStoreFunc) {
 		{"B starts", b, "POST", se.route("/start"), start, 403, protocol.ErrCodeForbidden},
 		{"outsider starts", outsider, "POST", se.route("/start"), start, 403, protocol.ErrCodeForbidden},
 		{"target not a member", a, "POST", se.route("/start"), protocol.StartSynchronization{Groups: stranger}, 400, protocol.ErrCodeBadRequest},
+		{"node the member does not have", a, "POST", se.route("/start"), protocol.StartSynchronization{Groups: notTheirs}, 400, protocol.ErrCodeBadRequest},
 		{"repeated group", a, "POST", se.route("/start"), protocol.StartSynchronization{Groups: append(se.groups(), se.groups()[0])}, 400, protocol.ErrCodeBadRequest},
 		{"unknown op", a, "POST", se.route("/start"), `{"groups":[{"id":"AGID_1","op":"explode","targets":[]}]}`, 400, protocol.ErrCodeBadRequest},
 		{"bad group id", a, "POST", se.route("/start"), `{"groups":[{"id":"AGID 1","op":"create","targets":[]}]}`, 400, protocol.ErrCodeBadRequest},

@@ -239,16 +239,22 @@ func sameTrees(t *testing.T, a, b string) {
 
 // syncWriter passes a run's stderr on and calls onEnd once the JSON event stream shows the end.
 type syncWriter struct {
-	mu    stdsync.Mutex
-	buf   bytes.Buffer
-	onEnd func()
-	ended bool
+	mu         stdsync.Mutex
+	buf        bytes.Buffer
+	onEnd      func()
+	ended      bool
+	onProgress func() // once, at the first progress event
+	progressed bool
 }
 
 func (w *syncWriter) Write(b []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.buf.Write(b)
+	if !w.progressed && w.onProgress != nil && strings.Contains(w.buf.String(), `{"type":"progress"`) {
+		w.progressed = true
+		w.onProgress()
+	}
 	if !w.ended && strings.Contains(w.buf.String(), `{"type":"ended"`) {
 		w.ended = true
 		if w.onEnd != nil {
@@ -346,5 +352,47 @@ func TestSingleMemberSurvivesServerCutOff(t *testing.T) {
 	}
 	if !cutAtEnd.Load() {
 		t.Fatal("the server was not cut off when the run ended")
+	}
+}
+
+// SIGINT (the command's context) aborts a run cleanly: exit 4, the run ends aborted, what was
+// copied is whole, and the member statuses still reach the server.
+func TestSyncInterruptAborts(t *testing.T) {
+	p := newProxy(t, startCloud(t))
+	a, b := t.TempDir(), t.TempDir()
+	tree(t, a, 2000)
+	ctx, interrupt := context.WithCancel(t.Context())
+	defer interrupt()
+	stderr := &syncWriter{onProgress: interrupt}
+	code, out := runFerry(t, ctx, stderr, "sync", "--node", "A="+a, "--node", "B="+b,
+		"--mode", "mirror", "--yes", "--json", "--server", p.srv.URL)
+	if code != exitAborted {
+		t.Fatalf("exit %d, want %d\nstdout %s\nstderr %s", code, exitAborted, out, stderr.String())
+	}
+	var rep syncReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("report: %v\n%s", err, out)
+	}
+	if rep.Status != string(protocol.EndAborted) || rep.Progress.FinishedActions >= rep.Progress.TotalActions {
+		t.Fatalf("report: status %s, %d of %d actions", rep.Status, rep.Progress.FinishedActions, rep.Progress.TotalActions)
+	}
+	// Every file that exists on B is whole; no temp file is left.
+	_ = filepath.WalkDir(b, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(b, path)
+		want, rerr := os.ReadFile(filepath.Join(a, rel))
+		got, _ := os.ReadFile(path)
+		if rerr != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s on B is not a whole copy (%v)", rel, rerr)
+		}
+		return nil
+	})
+	if p.count(statusApplied(protocol.SynchronizationFinished)) != 1 {
+		t.Fatal("the final status did not reach the server")
+	}
+	if p.count(underSync) != 0 {
+		t.Fatal("the local abort called the server's synchronization routes")
 	}
 }

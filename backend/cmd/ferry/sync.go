@@ -162,8 +162,12 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 		return err
 	}
 	m.Status(protocol.InventoryRunningIdentification)
-	req.Progress = inventoryProgress(stderr, tty && !f.json)
+	showScan := tty && !f.json
+	req.Progress = inventoryProgress(stderr, showScan)
 	local, err := plan.Make(ctx, req)
+	if showScan {
+		fmt.Fprint(stderr, "\r\033[K") // the scan's progress line
+	}
 	if err != nil {
 		m.Status(protocol.InventoryError)
 		if ctx.Err() != nil {
