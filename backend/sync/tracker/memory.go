@@ -63,6 +63,7 @@ func (m *Memory) Create(ctx context.Context, s *protocol.Synchronization, groups
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.sweep()
 	if old, ok := m.runs[s.Session]; ok {
 		old.mu.Lock()
 		running := m.now().Before(old.expires) && !old.sync.IsEnded()
@@ -146,4 +147,27 @@ func cloneSync(s *protocol.Synchronization) *protocol.Synchronization {
 		c.Ended = &t
 	}
 	return &c
+}
+
+// sweep drops expired runs, so that a long-running process does not keep every session's run;
+// m.mu is held.
+func (m *Memory) sweep() {
+	now := m.now()
+	for id, r := range m.runs {
+		if !r.mu.TryLock() {
+			continue // in use: not expired
+		}
+		expired := !now.Before(r.expires)
+		r.mu.Unlock()
+		if expired {
+			delete(m.runs, id)
+		}
+	}
+}
+
+// Len is the number of runs held, expired ones not swept yet included.
+func (m *Memory) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.runs)
 }
