@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -33,6 +34,9 @@ type dirCache struct {
 
 	// noReplaceRefused is set once the file system refused renameat2(RENAME_NOREPLACE).
 	noReplaceRefused atomic.Bool
+	// anonymousRefused is set once the file system refused O_TMPFILE, or /proc is missing.
+	anonymousRefused atomic.Bool
+	procChecked      sync.Once
 }
 
 // dir is an open directory of a root, held by reference until close.
@@ -294,6 +298,37 @@ func (d *dir) create(name string) (*file, error) {
 		return nil, &fs.PathError{Op: "create", Path: d.item(name), Err: err}
 	}
 	return &file{fd: fd, name: d.c.osName(path.Join(d.rel, name))}, nil
+}
+
+// createAnonymous creates an unnamed file in d (O_TMPFILE): it gets a name only once complete,
+// with linkAnonymous. errors.ErrUnsupported when the file system cannot.
+func (d *dir) createAnonymous() (*file, error) {
+	d.c.procChecked.Do(func() {
+		if _, err := os.Stat("/proc/self/fd"); err != nil {
+			d.c.anonymousRefused.Store(true) // linkAnonymous names files through /proc
+		}
+	})
+	if d.c.anonymousRefused.Load() {
+		return nil, errors.ErrUnsupported
+	}
+	fd, err := openat(d.fd, ".", unix.O_RDWR|unix.O_TMPFILE, 0o600)
+	switch err {
+	case nil:
+		return &file{fd: fd, name: d.c.osName(d.rel)}, nil
+	case unix.EOPNOTSUPP, unix.EISDIR, unix.EINVAL:
+		d.c.anonymousRefused.Store(true)
+		return nil, errors.ErrUnsupported
+	}
+	return nil, &fs.PathError{Op: "create", Path: d.item("."), Err: err}
+}
+
+// linkAnonymous names an anonymous file f in d; fs.ErrExist when name exists.
+func (d *dir) linkAnonymous(f *file, name string) error {
+	err := unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(f.fd), d.fd, name, unix.AT_SYMLINK_FOLLOW)
+	if err != nil {
+		return &os.LinkError{Op: "link", Old: "(new file)", New: d.item(name), Err: err}
+	}
+	return nil
 }
 
 // canNoReplace tells whether rename may be asked not to replace an existing target.

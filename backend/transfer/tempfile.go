@@ -32,9 +32,22 @@ func IsTempName(name string) bool {
 // the target) or discarded; both are final.
 type tempFile struct {
 	d    *dir
-	name string // the temp file's name in d
+	name string // the temp file's name in d; empty for an anonymous file
 	f    *file  // nil once closed
 	done bool
+}
+
+// createNew returns where to write a file that must not replace anything: an anonymous file
+// when the file system allows (no temp name to create and rename away), a temp file otherwise.
+func (d *dir) createNew(target string) (*tempFile, error) {
+	f, err := d.createAnonymous()
+	if err == nil {
+		return &tempFile{d: d, f: f}, nil
+	}
+	if !errors.Is(err, errors.ErrUnsupported) {
+		return nil, err
+	}
+	return d.createTemp(target)
 }
 
 // createTemp creates an empty temp file (mode 0600, O_EXCL) in d beside its file target.
@@ -75,6 +88,9 @@ func (t *tempFile) finish(perm fs.FileMode, d *Dates, durable bool) error {
 			return fmt.Errorf("fsync temp file: %w", err)
 		}
 	}
+	if t.name == "" {
+		return nil // an anonymous file stays open until it is linked
+	}
 	err := t.f.Close()
 	t.f = nil
 	if err != nil {
@@ -85,6 +101,18 @@ func (t *tempFile) finish(perm fs.FileMode, d *Dates, durable bool) error {
 
 // commit renames the finished content over target (see dir.rename for noReplace).
 func (t *tempFile) commit(target string, noReplace bool) error {
+	if t.name == "" { // linking never replaces: an anonymous file is only made for noReplace
+		if err := t.d.linkAnonymous(t.f, target); err != nil {
+			return err
+		}
+		t.done = true
+		err := t.f.Close()
+		t.f = nil
+		if err != nil {
+			return fmt.Errorf("close %s: %w", target, err)
+		}
+		return nil
+	}
 	if err := t.d.rename(t.name, target, noReplace); err != nil {
 		return err
 	}
@@ -101,5 +129,7 @@ func (t *tempFile) discard() {
 	if t.f != nil {
 		_ = t.f.Close()
 	}
-	_ = t.d.remove(t.name)
+	if t.name != "" {
+		_ = t.d.remove(t.name)
+	}
 }

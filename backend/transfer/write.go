@@ -77,7 +77,11 @@ func (r *Root) replace(ctx context.Context, p string, tr targetRule, o CopyOptio
 	case tr.mustExist:
 		return 0, &fs.PathError{Op: "open", Path: p, Err: fs.ErrNotExist}
 	}
-	t, err := d.createTemp(name)
+	newTemp := d.createTemp
+	if noReplace {
+		newTemp = d.createNew
+	}
+	t, err := newTemp(name)
 	if err != nil {
 		return 0, err
 	}

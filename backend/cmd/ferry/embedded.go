@@ -50,11 +50,11 @@ func startEmbeddedServer(ctx context.Context, log *slog.Logger) (*embeddedServer
 	return e, nil
 }
 
+// Close stops the server at once: the command has left its session, so nothing in flight
+// matters, and a graceful shutdown would wait for the client's idle connections.
 func (e *embeddedServer) Close() {
 	_ = e.srv.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = e.http.Shutdown(ctx)
+	_ = e.http.Close()
 	e.stop()
 	e.wg.Wait()
 }

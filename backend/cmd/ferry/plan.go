@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -105,7 +106,9 @@ func newPlanCmd() *cobra.Command {
 	return cmd
 }
 
-func printPlan(w io.Writer, p *plan.Plan) {
+func printPlan(out io.Writer, p *plan.Plan) {
+	w := bufio.NewWriter(out)
+	defer w.Flush()
 	s := p.Summary()
 	fmt.Fprintf(w, "Plan: %d actions, %s to copy\n", s.Actions, humanBytes(s.Bytes))
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
