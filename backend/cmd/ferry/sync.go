@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ferrysync/ferry/backend/client"
+	"github.com/ferrysync/ferry/backend/cloud"
 	"github.com/ferrysync/ferry/backend/crypto"
 	"github.com/ferrysync/ferry/backend/inventory"
 	"github.com/ferrysync/ferry/backend/plan"
@@ -116,12 +117,12 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 	work := context.WithoutCancel(ctx)
 	serverURL := f.server
 	if serverURL == "" {
-		e, err := startEmbeddedServer(work, log)
+		e, err := cloud.StartEmbedded(work, log)
 		if err != nil {
 			return err
 		}
 		defer e.Close()
-		serverURL = e.url
+		serverURL = e.URL()
 	}
 	c, err := newClient(serverURL, log)
 	if err != nil {
@@ -155,11 +156,11 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 	}
 	defer leave()
 	if err != nil {
-		return err
+		return &exitError{code: exitActionError, err: err}
 	}
 
 	if err := within(ctx, 30*time.Second, m.StartInventory); err != nil {
-		return err
+		return &exitError{code: exitActionError, err: err}
 	}
 	m.Status(protocol.InventoryRunningIdentification)
 	showScan := tty && !f.json
