@@ -90,7 +90,12 @@ func Synchronize(ctx context.Context, r Run) (*Outcome, error) {
 	case s := <-ended: // ended before this member saw it start: nothing left to do
 		return &Outcome{Sync: s}, nil
 	case <-stopped:
-		return nil, ErrOrchestratorStopped
+		select {
+		case s := <-ended:
+			return &Outcome{Sync: s}, nil
+		default:
+			return nil, ErrOrchestratorStopped
+		}
 	case <-ctx.Done():
 		return nil, fmt.Errorf("wait for the synchronization to start: %w", ctx.Err())
 	}
@@ -127,26 +132,26 @@ func Synchronize(ctx context.Context, r Run) (*Outcome, error) {
 		errs = append(errs, finishErr)
 		_ = requestAbort()
 	}
+	var end protocol.Synchronization
 	select {
-	case s := <-ended:
-		if s.EndStatus == protocol.EndError {
-			r.Status(protocol.SynchronizationError)
-		} else {
-			r.Status(protocol.SynchronizationFinished)
-		}
-		return &Outcome{Sync: s, Errors: errs}, nil
+	case end = <-ended:
 	case <-stopped:
 		select {
-		case s := <-ended:
-			return &Outcome{Sync: s, Errors: errs}, nil
+		case end = <-ended: // the events ended with the run
 		default:
+			r.Status(protocol.SynchronizationError)
+			return &Outcome{Errors: errs}, ErrOrchestratorStopped
 		}
-		r.Status(protocol.SynchronizationError)
-		return &Outcome{Errors: errs}, ErrOrchestratorStopped
 	case <-ctx.Done():
 		r.Status(protocol.SynchronizationError)
 		return &Outcome{Errors: errs}, fmt.Errorf("wait for the synchronization to end: %w", ctx.Err())
 	}
+	if end.EndStatus == protocol.EndError {
+		r.Status(protocol.SynchronizationError)
+	} else {
+		r.Status(protocol.SynchronizationFinished)
+	}
+	return &Outcome{Sync: end, Errors: errs}, nil
 }
 
 // loop runs this member's groups and reports their results; after loopCtx ends (abort, end)

@@ -1,0 +1,85 @@
+package notify
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/ferrysync/ferry/backend/protocol"
+)
+
+// ForEnd tells how the ended run s went; errs is the number of failed actions to report.
+// Errors, of the run or of its actions, are critical.
+func ForEnd(s protocol.Synchronization, errs int) Notification {
+	p := s.Progress
+	n := Notification{Urgency: UrgencyNormal, Category: "transfer.complete"}
+	var body []string
+	errsInBody := errs > 0 // unless the summary tells them
+	switch s.EndStatus {
+	case protocol.EndAborted:
+		n.Summary = "Synchronization aborted"
+	case protocol.EndError:
+		n.Summary = "Synchronization failed"
+		if s.EndReason != "" {
+			body = append(body, s.EndReason)
+		}
+	default:
+		n.Summary = "Synchronization finished"
+		if errs > 0 {
+			n.Summary += " with " + count(errs, "error")
+			errsInBody = false
+		}
+	}
+	line := fmt.Sprintf("%s of %s", formatInt(p.FinishedActions), count(p.TotalActions, "action"))
+	if p.SyncedVolume > 0 {
+		line += " · " + humanBytes(p.SyncedVolume) + " synchronized"
+	}
+	if errsInBody {
+		line += " · " + count(errs, "error")
+	}
+	n.Body = strings.Join(append(body, line), "\n")
+	if s.EndStatus == protocol.EndError || errs > 0 {
+		n.Urgency, n.Category = UrgencyCritical, "transfer.error"
+	}
+	return n
+}
+
+// count is "1 error", "1,234 errors".
+func count(n int, noun string) string {
+	if n != 1 {
+		noun += "s"
+	}
+	return formatInt(n) + " " + noun
+}
+
+// formatInt groups digits by three: 1,234,567.
+func formatInt(n int) string {
+	s := strconv.Itoa(n)
+	sign := ""
+	if n < 0 {
+		sign, s = "-", s[1:]
+	}
+	var b strings.Builder
+	b.WriteString(sign)
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// humanBytes is n in binary units with one decimal: 512 B, 3.4 GiB.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
