@@ -134,14 +134,8 @@ func (s *Server) handleSyncResults(w http.ResponseWriter, r *http.Request, p pri
 	if err != nil {
 		return syncError(id, err)
 	}
-	progress := protocol.SyncProgress{Progress: c.Sync.Progress, Groups: c.Groups}
-	if c.Changed {
-		s.publish(r.Context(), s.toSession(protocol.EventSyncProgress, id, p.InstanceID, progress))
-	}
-	if c.Ended {
-		s.publish(r.Context(), s.toSession(protocol.EventSyncEnded, id, p.InstanceID, c.Sync))
-	}
-	s.writeJSON(w, http.StatusOK, progress)
+	s.publishChange(r.Context(), id, p.InstanceID, c)
+	s.writeJSON(w, http.StatusOK, protocol.SyncProgress{Progress: c.Sync.Progress, Groups: c.Groups})
 	return nil
 }
 
@@ -162,12 +156,7 @@ func (s *Server) handleSyncFinished(w http.ResponseWriter, r *http.Request, p pr
 	if err != nil {
 		return syncError(id, err)
 	}
-	if c.Changed {
-		s.publish(r.Context(), s.toSession(protocol.EventSyncProgress, id, p.InstanceID, protocol.SyncProgress{Progress: c.Sync.Progress}))
-	}
-	if c.Ended {
-		s.publish(r.Context(), s.toSession(protocol.EventSyncEnded, id, p.InstanceID, c.Sync))
-	}
+	s.publishChange(r.Context(), id, p.InstanceID, c)
 	s.writeJSON(w, http.StatusOK, c.Sync)
 	return nil
 }
@@ -189,12 +178,7 @@ func (s *Server) handleSyncAbort(w http.ResponseWriter, r *http.Request, p princ
 	if err != nil {
 		return syncError(id, err)
 	}
-	if c.AbortRequested {
-		s.publish(r.Context(), s.toSession(protocol.EventSyncAbortRequest, id, p.InstanceID, c.Sync))
-	}
-	if c.Ended {
-		s.publish(r.Context(), s.toSession(protocol.EventSyncEnded, id, p.InstanceID, c.Sync))
-	}
+	s.publishChange(r.Context(), id, p.InstanceID, c)
 	s.writeJSON(w, http.StatusOK, c.Sync)
 	return nil
 }
@@ -213,8 +197,20 @@ func (s *Server) syncMemberLeft(ctx context.Context, id string, m protocol.Membe
 		s.log.Warn("end a synchronization after a member left", "session", id, "err", err)
 		return
 	}
+	s.publishChange(ctx, id, m.InstanceID, c)
+}
+
+// publishChange pushes what a tracker change did, in the order the local orchestrator emits
+// it: progress (with the groups that changed), the abort request, the end.
+func (s *Server) publishChange(ctx context.Context, id, member string, c tracker.Change) {
+	if c.Changed {
+		s.publish(ctx, s.toSession(protocol.EventSyncProgress, id, member, protocol.SyncProgress{Progress: c.Sync.Progress, Groups: c.Groups}))
+	}
+	if c.AbortRequested {
+		s.publish(ctx, s.toSession(protocol.EventSyncAbortRequest, id, member, c.Sync))
+	}
 	if c.Ended {
-		s.publish(ctx, s.toSession(protocol.EventSyncEnded, id, m.InstanceID, c.Sync))
+		s.publish(ctx, s.toSession(protocol.EventSyncEnded, id, member, c.Sync))
 	}
 }
 

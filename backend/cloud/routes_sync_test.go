@@ -229,12 +229,13 @@ var _ = register("SyncAbort", func(t *testing.T, newStore newStoreFunc) {
 	}
 	for who, p := range map[string]*cloudtest.Push{"A": se.PushA, "B": se.PushB} {
 		evs := syncEvents(t, p, se.ID, protocol.EventSyncEnded)
-		wantTypes(t, who, evs, protocol.EventSyncStarted, protocol.EventSyncAbortRequest,
-			protocol.EventSyncProgress, protocol.EventSyncProgress, protocol.EventSyncEnded)
-		if s := cloudtest.Decode[protocol.Synchronization](t, evs[1]); !s.IsAbortRequested() || evs[1].Member != se.B.Instance {
+		// Every change pushes its progress first, as the local orchestrator emits it.
+		wantTypes(t, who, evs, protocol.EventSyncStarted, protocol.EventSyncProgress, protocol.EventSyncAbortRequest,
+			protocol.EventSyncProgress, protocol.EventSyncProgress, protocol.EventSyncProgress, protocol.EventSyncEnded)
+		if s := cloudtest.Decode[protocol.Synchronization](t, evs[2]); !s.IsAbortRequested() || evs[2].Member != se.B.Instance {
 			t.Fatalf("%s: abort requested %+v", who, s)
 		}
-		if s := cloudtest.Decode[protocol.Synchronization](t, evs[4]); s.EndStatus != protocol.EndAborted {
+		if s := cloudtest.Decode[protocol.Synchronization](t, evs[6]); s.EndStatus != protocol.EndAborted {
 			t.Fatalf("%s: ended %+v", who, s)
 		}
 	}
@@ -248,9 +249,9 @@ var _ = register("SyncMemberQuit", func(t *testing.T, newStore newStoreFunc) {
 	se.A.Must(http.MethodPost, se.route("/results"), protocol.ActionResults{Results: []protocol.ActionResult{ok("AGID_3", protocol.ResultDeleted, "")}}, nil)
 	se.B.Must(http.MethodPost, "/sessions/"+se.ID+"/quit", nil, nil)
 	evs := syncEvents(t, se.PushA, se.ID, protocol.EventSyncEnded)
-	wantTypes(t, "A", evs, protocol.EventSyncStarted, protocol.EventSyncProgress, protocol.EventSyncEnded)
-	s := cloudtest.Decode[protocol.Synchronization](t, evs[2])
-	if s.EndStatus != protocol.EndError || s.EndReason != "member B quit" || evs[2].Member != se.B.Instance {
+	wantTypes(t, "A", evs, protocol.EventSyncStarted, protocol.EventSyncProgress, protocol.EventSyncProgress, protocol.EventSyncEnded)
+	s := cloudtest.Decode[protocol.Synchronization](t, evs[3])
+	if s.EndStatus != protocol.EndError || s.EndReason != "member B quit" || evs[3].Member != se.B.Instance {
 		t.Fatalf("ended %+v", s)
 	}
 	if got, _ := se.get(t, se.A); got.EndStatus != protocol.EndError {
@@ -274,8 +275,8 @@ var _ = register("SyncMemberAbsent", func(t *testing.T, newStore newStoreFunc) {
 	se.start(t)
 	se.PushB.Close()
 	evs := syncEvents(t, se.PushA, se.ID, protocol.EventSyncEnded)
-	wantTypes(t, "A", evs, protocol.EventSyncStarted, protocol.EventSyncEnded)
-	if s := cloudtest.Decode[protocol.Synchronization](t, evs[1]); s.EndStatus != protocol.EndError || s.EndReason != "member B went away" {
+	wantTypes(t, "A", evs, protocol.EventSyncStarted, protocol.EventSyncProgress, protocol.EventSyncEnded)
+	if s := cloudtest.Decode[protocol.Synchronization](t, evs[2]); s.EndStatus != protocol.EndError || s.EndReason != "member B went away" {
 		t.Fatalf("ended %+v", s)
 	}
 })

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -21,9 +20,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/ferrysync/ferry/backend/cloud"
-	"github.com/ferrysync/ferry/backend/cloud/store"
 )
 
 // Benchmarks of whole `ferry sync` processes beside cp -a and rsync -a on the same data, in the
@@ -386,7 +382,7 @@ func BenchmarkOrchestration10k(b *testing.B) {
 
 // benchOrchestration times ferry runs with --orchestration mode and returns the time per run.
 func benchOrchestration(b *testing.B, tg *targets, src, mode string) time.Duration {
-	p := newDelayProxy(b, benchServer(b), 20*time.Millisecond)
+	p := newDelayProxy(b, startCloud(b), 20*time.Millisecond)
 	var dst string
 	for b.Loop() {
 		dst = tg.fresh(b, "ferry-"+mode)
@@ -400,20 +396,6 @@ func benchOrchestration(b *testing.B, tg *targets, src, mode string) time.Durati
 	b.ReportMetric(float64(all)/float64(b.N), "requests/op")
 	b.ReportMetric(float64(syncReqs)/float64(b.N), "sync-requests/op")
 	return b.Elapsed() / time.Duration(b.N)
-}
-
-// benchServer runs a real session server (memory store) for the sub-benchmark.
-func benchServer(b *testing.B) string {
-	srv, err := cloud.NewServer(cloud.Config{Store: store.NewMemory()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = srv.Run(ctx); close(done) }()
-	hs := httptest.NewServer(srv.Handler())
-	b.Cleanup(func() { _ = srv.Close(); hs.Close(); cancel(); <-done })
-	return hs.URL
 }
 
 // delayProxy forwards to a server after delay per HTTP request; websocket frames pass through

@@ -169,7 +169,7 @@ func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 // startCloud runs a real session server (memory store) on loopback.
-func startCloud(t *testing.T) string {
+func startCloud(t testing.TB) string {
 	srv, err := cloud.NewServer(cloud.Config{Store: store.NewMemory()})
 	if err != nil {
 		t.Fatal(err)
