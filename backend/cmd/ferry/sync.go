@@ -129,7 +129,7 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 		return err
 	}
 	if err := within(ctx, 30*time.Second, c.Login); err != nil {
-		return unreachable("log in to %s: %w", serverURL, err)
+		return beforeSession(fmt.Errorf("log in to %s: %w", serverURL, err))
 	}
 	var m *session.Member
 	err = within(ctx, 30*time.Second, func(ctx context.Context) error {
@@ -138,7 +138,7 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 		return err
 	})
 	if m == nil {
-		return unreachable("%w", err)
+		return beforeSession(err)
 	}
 	rep := &syncReport{Session: m.ID(), Errors: []string{}}
 	var leaveOnce stdsync.Once
@@ -283,8 +283,13 @@ func newClient(serverURL string, log *slog.Logger) (*client.Client, error) {
 	return c, nil
 }
 
-func unreachable(format string, a ...any) error {
-	return &exitError{code: exitUnreachable, err: fmt.Errorf(format, a...)}
+// beforeSession is a failure before the session existed: exit 3 when the server could not be
+// reached, 1 when it refused.
+func beforeSession(err error) error {
+	if errors.Is(err, client.ErrUnreachable) || errors.Is(err, context.DeadlineExceeded) {
+		return &exitError{code: exitUnreachable, err: err}
+	}
+	return &exitError{code: exitActionError, err: err}
 }
 
 // within runs fn with a deadline, also ended by ctx.
