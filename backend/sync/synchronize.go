@@ -79,6 +79,16 @@ func Synchronize(ctx context.Context, r Run) (*Outcome, error) {
 		}
 	}()
 
+	// endWithStop is the end when the events stopped with it (both may be ready at once).
+	endWithStop := func() (protocol.Synchronization, bool) {
+		select {
+		case s := <-ended:
+			return s, true
+		default:
+			return protocol.Synchronization{}, false
+		}
+	}
+
 	if r.Start {
 		if err := o.Start(ctx, Definitions(r.Plan, r.Owner)); err != nil {
 			r.Status(protocol.SynchronizationError)
@@ -90,12 +100,10 @@ func Synchronize(ctx context.Context, r Run) (*Outcome, error) {
 	case s := <-ended: // ended before this member saw it start: nothing left to do
 		return &Outcome{Sync: s}, nil
 	case <-stopped:
-		select {
-		case s := <-ended:
+		if s, ok := endWithStop(); ok {
 			return &Outcome{Sync: s}, nil
-		default:
-			return nil, ErrOrchestratorStopped
 		}
+		return nil, ErrOrchestratorStopped
 	case <-ctx.Done():
 		return nil, fmt.Errorf("wait for the synchronization to start: %w", ctx.Err())
 	}
@@ -136,9 +144,8 @@ func Synchronize(ctx context.Context, r Run) (*Outcome, error) {
 	select {
 	case end = <-ended:
 	case <-stopped:
-		select {
-		case end = <-ended: // the events ended with the run
-		default:
+		var ok bool
+		if end, ok = endWithStop(); !ok {
 			r.Status(protocol.SynchronizationError)
 			return &Outcome{Errors: errs}, ErrOrchestratorStopped
 		}
