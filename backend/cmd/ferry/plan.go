@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -89,17 +88,7 @@ func newPlanCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			local, err := plan.Make(cmd.Context(), req)
-			if err != nil {
-				return usageError("%w", err)
-			}
-			if f.json {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(local.Plan)
-			}
-			printPlan(cmd.OutOrStdout(), local.Plan)
-			return nil
+			return showPlan(cmd.Context(), req, f.json, cmd.OutOrStdout())
 		},
 	}
 	f.register(cmd)
