@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	stdsync "sync"
@@ -270,12 +272,58 @@ func (w *syncWriter) String() string {
 	return w.buf.String()
 }
 
-func runFerry(t *testing.T, ctx context.Context, stderr io.Writer, args ...string) (int, string) {
+// ferryServer runs `ferry server` as a process (the test binary on PATH as ferry) on a free
+// loopback port and returns its URL; it is stopped with SIGINT at the end of the test.
+func ferryServer(t *testing.T) string {
+	cmd := exec.Command("ferry", "server", "--listen", "127.0.0.1:0")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start ferry server: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("ferry server did not say where it listens: %v", err)
+	}
+	url, ok := strings.CutPrefix(strings.TrimSpace(line), "ferry server listening on ")
+	if !ok {
+		t.Fatalf("ferry server said %q", line)
+	}
+	go io.Copy(io.Discard, out)
+	return url
+}
+
+// syncProcess runs `ferry sync` as a process with a config dir of its own; started, when set,
+// receives the process once it runs (to signal it).
+func syncProcess(t *testing.T, stderr io.Writer, started func(*os.Process), args ...string) (int, string) {
 	t.Helper()
-	t.Setenv(envConfigDir, filepath.Join(t.TempDir(), "config"))
+	cmd := exec.Command("ferry", append([]string{"sync"}, args...)...)
+	cmd.Env = append(os.Environ(), envConfigDir+"="+filepath.Join(t.TempDir(), "config"))
 	var stdout bytes.Buffer
-	code := run(ctx, args, strings.NewReader(""), &stdout, stderr)
-	return code, stdout.String()
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(""), &stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start ferry sync: %v", err)
+	}
+	if started != nil {
+		started(cmd.Process)
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, stdout.String()
+	case errors.As(err, &ee):
+		return ee.ExitCode(), stdout.String()
+	}
+	t.Fatalf("ferry sync: %v", err)
+	return 0, ""
 }
 
 // A single-member mirror of 2,000 files makes no request under …/synchronization/, and its
@@ -284,11 +332,11 @@ func runFerry(t *testing.T, ctx context.Context, stderr io.Writer, args ...strin
 func TestSingleMemberMakesNoSynchronizationRequest(t *testing.T) {
 	for _, mode := range []string{"auto", "cloud"} {
 		t.Run(mode, func(t *testing.T) {
-			p := newProxy(t, startCloud(t))
+			p := newProxy(t, ferryServer(t))
 			a, b := t.TempDir(), t.TempDir()
 			tree(t, a, 2000)
 			var stderr syncWriter
-			code, out := runFerry(t, t.Context(), &stderr, "sync", "--node", "A="+a, "--node", "B="+b,
+			code, out := syncProcess(t, &stderr, nil, "--node", "A="+a, "--node", "B="+b,
 				"--mode", "mirror", "--yes", "--json", "--server", p.srv.URL, "--orchestration", mode)
 			if code != 0 {
 				t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, stderr.String())
@@ -321,7 +369,7 @@ func TestSingleMemberMakesNoSynchronizationRequest(t *testing.T) {
 // The server is cut off right after SynchronizationRunning was sent: the single-member run still
 // completes with exit 0, and the final status reaches the server once it is back.
 func TestSingleMemberSurvivesServerCutOff(t *testing.T) {
-	p := newProxy(t, startCloud(t))
+	p := newProxy(t, ferryServer(t))
 	var cutOnce stdsync.Once
 	p.onSent = func(r loggedRequest) {
 		if r.Member == protocol.SynchronizationRunning && r.Status == http.StatusOK {
@@ -338,7 +386,7 @@ func TestSingleMemberSurvivesServerCutOff(t *testing.T) {
 		p.mu.Unlock()
 		p.Restore()
 	}}
-	code, out := runFerry(t, t.Context(), stderr, "sync", "--node", "A="+a, "--node", "B="+b,
+	code, out := syncProcess(t, stderr, nil, "--node", "A="+a, "--node", "B="+b,
 		"--mode", "mirror", "--yes", "--json", "--server", p.srv.URL, "--status-wait", "30s")
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, stderr.String())
@@ -355,16 +403,15 @@ func TestSingleMemberSurvivesServerCutOff(t *testing.T) {
 	}
 }
 
-// SIGINT (the command's context) aborts a run cleanly: exit 4, the run ends aborted, what was
+// SIGINT aborts a run cleanly: exit 4, the run ends aborted, what was
 // copied is whole, and the member statuses still reach the server.
 func TestSyncInterruptAborts(t *testing.T) {
-	p := newProxy(t, startCloud(t))
+	p := newProxy(t, ferryServer(t))
 	a, b := t.TempDir(), t.TempDir()
 	tree(t, a, 2000)
-	ctx, interrupt := context.WithCancel(t.Context())
-	defer interrupt()
-	stderr := &syncWriter{onProgress: interrupt}
-	code, out := runFerry(t, ctx, stderr, "sync", "--node", "A="+a, "--node", "B="+b,
+	proc := make(chan *os.Process, 1)
+	stderr := &syncWriter{onProgress: func() { _ = (<-proc).Signal(os.Interrupt) }}
+	code, out := syncProcess(t, stderr, func(p *os.Process) { proc <- p }, "--node", "A="+a, "--node", "B="+b,
 		"--mode", "mirror", "--yes", "--json", "--server", p.srv.URL)
 	if code != exitAborted {
 		t.Fatalf("exit %d, want %d\nstdout %s\nstderr %s", code, exitAborted, out, stderr.String())
