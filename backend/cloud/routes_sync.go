@@ -142,28 +142,19 @@ func (s *Server) handleSyncResults(w http.ResponseWriter, r *http.Request, p pri
 // handleSyncFinished: POST /sessions/{id}/synchronization/finished, when the caller ran all its
 // groups. Idempotent.
 func (s *Server) handleSyncFinished(w http.ResponseWriter, r *http.Request, p principal) error {
-	id, err := sessionID(r)
-	if err != nil {
-		return err
-	}
-	if _, err := decodeBody(w, r, decodeEmpty); err != nil {
-		return err
-	}
-	if _, err := s.getSession(r.Context(), id, p); err != nil {
-		return err
-	}
-	c, err := s.syncs().MemberFinished(r.Context(), id, p.InstanceID)
-	if err != nil {
-		return syncError(id, err)
-	}
-	s.publishChange(r.Context(), id, p.InstanceID, c)
-	s.writeJSON(w, http.StatusOK, c.Sync)
-	return nil
+	return s.syncMemberCall(w, r, p, s.syncs().MemberFinished)
 }
 
 // handleSyncAbort: POST /sessions/{id}/synchronization/abort, by any member of the run. The run
 // ends once every member completed, which may be now. Idempotent.
 func (s *Server) handleSyncAbort(w http.ResponseWriter, r *http.Request, p principal) error {
+	return s.syncMemberCall(w, r, p, s.syncs().Abort)
+}
+
+// syncMemberCall runs a body-less tracker call for the calling member, pushes its change and
+// answers with the run.
+func (s *Server) syncMemberCall(w http.ResponseWriter, r *http.Request, p principal,
+	call func(ctx context.Context, session, member string) (tracker.Change, error)) error {
 	id, err := sessionID(r)
 	if err != nil {
 		return err
@@ -174,7 +165,7 @@ func (s *Server) handleSyncAbort(w http.ResponseWriter, r *http.Request, p princ
 	if _, err := s.getSession(r.Context(), id, p); err != nil {
 		return err
 	}
-	c, err := s.syncs().Abort(r.Context(), id, p.InstanceID)
+	c, err := call(r.Context(), id, p.InstanceID)
 	if err != nil {
 		return syncError(id, err)
 	}

@@ -156,35 +156,49 @@ func writeIdentity(dir, path string, id *Identity) error {
 	if err != nil {
 		return fmt.Errorf("identity: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".identity-*.tmp") // mode 0600
+	tmp, err := writeTempFile(dir, ".identity-*.tmp", pem.EncodeToMemory(&pem.Block{Type: pemType, Bytes: der}))
 	if err != nil {
 		return fmt.Errorf("identity: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(pem.EncodeToMemory(&pem.Block{Type: pemType, Bytes: der}))
-	if err == nil {
-		err = tmp.Chmod(0o600)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("identity: write %s: %w", tmp.Name(), err)
-	}
+	defer os.Remove(tmp)
 	// A hard link never replaces an existing file, unlike rename; fall back to rename where
 	// the file system has no links.
-	if err := os.Link(tmp.Name(), path); err != nil {
+	if err := os.Link(tmp, path); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return err
 		}
-		if err := os.Rename(tmp.Name(), path); err != nil {
+		if err := os.Rename(tmp, path); err != nil {
 			return fmt.Errorf("identity: %w", err)
 		}
 	}
-	return syncDir(dir)
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("identity: %w", err)
+	}
+	return nil
+}
+
+// writeTempFile writes data to a new file of mode 0600 in dir (named after pattern, as
+// os.CreateTemp does) and syncs it; the caller moves it into place or removes it.
+func writeTempFile(dir, pattern string, data []byte) (string, error) {
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(0o600)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("write %s: %w", f.Name(), err)
+	}
+	return f.Name(), nil
 }
 
 // syncDir makes a new directory entry durable; Windows cannot open directories for it.
@@ -194,11 +208,11 @@ func syncDir(dir string) error {
 	}
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("identity: %w", err)
+		return err
 	}
 	defer d.Close()
 	if err := d.Sync(); err != nil {
-		return fmt.Errorf("identity: sync %s: %w", dir, err)
+		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
 }

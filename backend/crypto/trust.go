@@ -211,37 +211,16 @@ func (s *TrustStore) save(m map[string]Fingerprint) error {
 		fmt.Fprintf(&buf, "%s %s\n", id, m[id])
 	}
 
-	tmp, err := os.CreateTemp(s.dir, ".trusted_keys-*.tmp") // mode 0600
+	tmp, err := writeTempFile(s.dir, ".trusted_keys-*.tmp", buf.Bytes())
 	if err != nil {
 		return fmt.Errorf("trust store: %w", err)
 	}
-	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
-	_, err = tmp.Write(buf.Bytes())
-	if err == nil {
-		err = tmp.Chmod(0o600)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("trust store: write %s: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), s.path()); err != nil {
+	defer os.Remove(tmp) // fails harmlessly once renamed
+	if err := os.Rename(tmp, s.path()); err != nil {
 		return fmt.Errorf("trust store: %w", err)
 	}
-	if runtime.GOOS == "windows" { // directories cannot be opened to sync them
-		return nil
-	}
-	d, err := os.Open(s.dir)
-	if err == nil {
-		err = d.Sync()
-		d.Close()
-	}
-	if err != nil {
-		return fmt.Errorf("trust store: sync %s: %w", s.dir, err)
+	if err := syncDir(s.dir); err != nil {
+		return fmt.Errorf("trust store: %w", err)
 	}
 	return nil
 }

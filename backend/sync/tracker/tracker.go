@@ -163,8 +163,10 @@ func (t *Tracker) Get(ctx context.Context, session string) (*protocol.Synchroniz
 // really done.
 func (t *Tracker) Report(ctx context.Context, session, member string, results []protocol.ActionResult) (Change, error) {
 	ids := make([]string, 0, len(results))
+	seen := make(map[string]bool, len(results))
 	for _, r := range results {
-		if !slices.Contains(ids, r.Group) {
+		if !seen[r.Group] {
+			seen[r.Group] = true
 			ids = append(ids, r.Group)
 		}
 	}
