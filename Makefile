@@ -29,7 +29,7 @@ DEPS_RUN := xvfb xdotool imagemagick dbus-x11
 NODE_MODULES := frontend/node_modules/.package-lock.json
 
 .PHONY: help deps deps-test deps-run frontend-deps frontend build run dev ferry \
-	vet test test-unit test-go test-frontend wails-check bench clean
+	vet test test-unit test-go test-frontend wails-check e2e bench clean
 
 help:
 	@echo "make run          build the desktop app and start it"
@@ -37,6 +37,7 @@ help:
 	@echo "make ferry        build the headless ferry command (bin/ferry, no cgo)"
 	@echo "make test         vet, Go tests (-race), frontend checks and tests, desktop window check"
 	@echo "make wails-check  start the desktop app on Xvfb, wait for its window, take a screenshot"
+	@echo "make e2e          drive the desktop app through a mirror on Xvfb, screenshot every screen"
 	@echo "make bench        benchmarks, Ferry beside cp -a and rsync -a on the same data"
 	@echo "make deps         install missing Debian packages, the Wails CLI and npm packages"
 	@echo "make clean        remove build outputs"
@@ -89,6 +90,13 @@ wails-check: build
 	build/e2e/skeleton.sh $(DESKTOP_BIN) build/screenshots/start.png
 
 test: test-unit wails-check
+
+# The end-to-end run writes its screenshots here (the README shows them).
+E2E_OUT ?= build/screenshots
+
+e2e: build
+	build/deps.sh $$(bash -c 'source build/e2e/lib.sh && echo "$$E2E_DEBS"')
+	build/e2e/run.sh $(DESKTOP_BIN) $(E2E_OUT)
 
 bench: deps-test
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) -timeout 60m ./backend/... \

@@ -3,6 +3,7 @@ module github.com/ferrysync/ferry
 go 1.26.8
 
 require (
+	fyne.io/systray v1.12.2
 	github.com/balena-os/librsync-go v0.9.0
 	github.com/godbus/dbus/v5 v5.1.0
 	github.com/gorilla/websocket v1.5.3

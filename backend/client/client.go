@@ -238,7 +238,8 @@ func responseError(resp *http.Response) error {
 		}
 	}
 	var err error = &StatusError{Status: resp.StatusCode, Err: &pe}
-	if gateway(resp.StatusCode) {
+	// A server without relay storage answers 503 itself: that is no outage to wait out.
+	if gateway(resp.StatusCode) && pe.Code != protocol.ErrCodeRelayUnavailable {
 		err = fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}
 	return err

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ferrysync/ferry/backend/cloud"
+	"github.com/ferrysync/ferry/backend/cloud/cloudtest"
 	"github.com/ferrysync/ferry/backend/crypto"
 	"github.com/ferrysync/ferry/backend/protocol"
 )
@@ -125,15 +126,16 @@ func TestCalls(t *testing.T) {
 
 	// Join: b is admitted, c refused.
 	b := newClient(t, srv.URL(), Options{})
-	ticket, err := b.Join(ctx, s.ID, protocol.JoinRequest{PrivateData: protocol.Blob("b's machine")})
+	joinReq := cloudtest.JoinRequest(t, b.Identity().Private, s.ID)
+	ticket, err := b.Join(ctx, s.ID, joinReq)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Admit(ctx, s.ID, ticket.Ticket, protocol.AdmitRequest{Payload: protocol.Blob("key")}); err != nil {
+	if err := a.Admit(ctx, s.ID, ticket.Ticket, cloudtest.Admission(t, a.Identity().Private, s.ID, joinReq)); err != nil {
 		t.Fatal(err)
 	}
 	c := newClient(t, srv.URL(), Options{})
-	ticket, err = c.Join(ctx, s.ID, protocol.JoinRequest{})
+	ticket, err = c.Join(ctx, s.ID, cloudtest.JoinRequest(t, c.Identity().Private, s.ID))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ferrysync/ferry/backend/cloud"
+	"github.com/ferrysync/ferry/backend/cloud/cloudtest"
 	"github.com/ferrysync/ferry/backend/cloud/store"
 	"github.com/ferrysync/ferry/backend/protocol"
 )
@@ -52,7 +53,8 @@ func TestPush(t *testing.T) {
 	subscribed(t, r, s.ID)
 
 	b := newClient(t, srv.URL(), Options{})
-	ticket, err := b.Join(ctx, s.ID, protocol.JoinRequest{Payload: protocol.Blob("hello")})
+	joinReq := cloudtest.JoinRequest(t, b.Identity().Private, s.ID)
+	ticket, err := b.Join(ctx, s.ID, joinReq)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,10 +63,10 @@ func TestPush(t *testing.T) {
 	if err := json.Unmarshal(ev.Data, &jr); err != nil {
 		t.Fatal(err)
 	}
-	if jr.Ticket != ticket.Ticket || jr.InstanceID != b.InstanceID() || string(jr.Payload) != "hello" {
+	if jr.Ticket != ticket.Ticket || jr.InstanceID != b.InstanceID() || !bytes.Equal(jr.JoinKey, joinReq.JoinKey) {
 		t.Errorf("join requested: %+v", jr)
 	}
-	if err := a.Admit(ctx, s.ID, ticket.Ticket, protocol.AdmitRequest{}); err != nil {
+	if err := a.Admit(ctx, s.ID, ticket.Ticket, cloudtest.Admission(t, a.Identity().Private, s.ID, joinReq)); err != nil {
 		t.Fatal(err)
 	}
 	if ev := nextEvent(t, r, protocol.EventMemberJoined); ev.Member != b.InstanceID() || ev.Session != s.ID {

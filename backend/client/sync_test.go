@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ferrysync/ferry/backend/cloud"
+	"github.com/ferrysync/ferry/backend/cloud/cloudtest"
 	"github.com/ferrysync/ferry/backend/protocol"
 )
 
@@ -17,11 +18,12 @@ func syncSession(t *testing.T, a, b *Client) (*protocol.Session, []protocol.Grou
 	t.Helper()
 	ctx := t.Context()
 	s := newSession(t, a)
-	ticket, err := b.Join(ctx, s.ID, protocol.JoinRequest{})
+	joinReq := cloudtest.JoinRequest(t, b.Identity().Private, s.ID)
+	ticket, err := b.Join(ctx, s.ID, joinReq)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Admit(ctx, s.ID, ticket.Ticket, protocol.AdmitRequest{}); err != nil {
+	if err := a.Admit(ctx, s.ID, ticket.Ticket, cloudtest.Admission(t, a.Identity().Private, s.ID, joinReq)); err != nil {
 		t.Fatal(err)
 	}
 	for c, node := range map[*Client]string{a: "na", b: "nb"} {

@@ -283,7 +283,7 @@ var _ = register("InstanceBoundToKey", func(t *testing.T, newStore newStoreFunc)
 		}
 	}
 	// Nor can it join under that instance id.
-	if st, perr := thief.Call(http.MethodPost, "/sessions/"+s.ID+"/join", protocol.JoinRequest{}, nil); st != 409 {
+	if st, perr := thief.Call(http.MethodPost, "/sessions/"+s.ID+"/join", thief.JoinRequest(s.ID), nil); st != 409 {
 		t.Fatalf("join with a member's instance id: %d %v", st, perr)
 	}
 	// Its pushes are not A's.

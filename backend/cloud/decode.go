@@ -12,6 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/ferrysync/ferry/backend/crypto"
 	"github.com/ferrysync/ferry/backend/protocol"
 )
 
@@ -215,26 +216,69 @@ func decodeSourceRequest(body []byte) (protocol.SourceRequest, error) {
 	return req, checkBlob("data", req.Data, true)
 }
 
+// firstError is the first of errs that is not nil.
+func firstError(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkSize checks that a key or signature field has exactly n bytes.
+func checkSize(field string, b []byte, n int) error {
+	if len(b) != n {
+		return badRequest("%s is %d bytes, want %d", field, len(b), n)
+	}
+	return nil
+}
+
 func decodeJoinRequest(body []byte) (protocol.JoinRequest, error) {
 	var req protocol.JoinRequest
 	if err := unmarshal(body, &req); err != nil {
 		return req, err
 	}
-	if err := checkBlob("private_data", req.PrivateData, false); err != nil {
+	return req, firstError(
+		checkSize("identity_key", req.IdentityKey, ed25519.PublicKeySize),
+		checkSize("join_key", req.JoinKey, crypto.JoinKeySize),
+		checkSize("join_key_signature", req.JoinKeySignature, ed25519.SignatureSize))
+}
+
+func decodeJoinChallenge(body []byte) (protocol.JoinChallengeRequest, error) {
+	var req protocol.JoinChallengeRequest
+	if err := unmarshal(body, &req); err != nil {
 		return req, err
 	}
-	return req, checkBlob("payload", req.Payload, false)
+	if len(req.Salt) < crypto.PasswordSaltSize || len(req.Salt) > 4*crypto.PasswordSaltSize {
+		return req, badRequest("salt is %d bytes, want %d to %d", len(req.Salt), crypto.PasswordSaltSize, 4*crypto.PasswordSaltSize)
+	}
+	return req, firstError(
+		checkSize("identity_key", req.IdentityKey, ed25519.PublicKeySize),
+		checkSize("nonce", req.Nonce, crypto.ChallengeSize),
+		checkSize("proof_key", req.ProofKey, crypto.ProofKeySize),
+		checkSize("signature", req.Signature, ed25519.SignatureSize))
+}
+
+func decodeJoinProof(body []byte) (protocol.JoinProofRequest, error) {
+	var req protocol.JoinProofRequest
+	if err := unmarshal(body, &req); err != nil {
+		return req, err
+	}
+	if len(req.Proof) == 0 || len(req.Proof) > protocol.MaxProofBytes {
+		return req, badRequest("proof is %d bytes, want 1 to %d", len(req.Proof), protocol.MaxProofBytes)
+	}
+	return req, nil
 }
 
 func decodeAdmitRequest(body []byte) (protocol.AdmitRequest, error) {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return protocol.AdmitRequest{}, nil // the payload is optional, and so is the body
-	}
 	var req protocol.AdmitRequest
 	if err := unmarshal(body, &req); err != nil {
 		return req, err
 	}
-	return req, checkBlob("payload", req.Payload, false)
+	return req, firstError(
+		checkSize("identity_key", req.IdentityKey, ed25519.PublicKeySize),
+		checkSize("wrapped_key", req.WrappedKey, crypto.WrappedKeySize))
 }
 
 func decodeRefuseRequest(body []byte) (protocol.RefuseRequest, error) {
@@ -247,6 +291,9 @@ func decodeRefuseRequest(body []byte) (protocol.RefuseRequest, error) {
 	}
 	if len(req.Reason) > protocol.MaxReasonBytes || !utf8.ValidString(req.Reason) {
 		return req, badRequest("reason: at most %d bytes of UTF-8", protocol.MaxReasonBytes)
+	}
+	if req.Code != "" && !protocol.RefusalCodePattern.MatchString(req.Code) {
+		return req, badRequest("code %q: want a snake_case word such as %q", clip(req.Code), protocol.JoinWrongPassword)
 	}
 	return req, nil
 }

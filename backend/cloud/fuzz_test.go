@@ -12,6 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/ferrysync/ferry/backend/crypto"
 	"github.com/ferrysync/ferry/backend/protocol"
 )
 
@@ -140,13 +141,21 @@ func FuzzDecodeNodes(f *testing.F) {
 func FuzzDecodeJoin(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		checkDecoded(t, "join", body, decodeJoinRequest, func(r protocol.JoinRequest) bool {
-			return blobOK(r.PrivateData, false) && blobOK(r.Payload, false)
+			return len(r.IdentityKey) == 32 && len(r.JoinKey) == 32 && len(r.JoinKeySignature) == 64
+		})
+		checkDecoded(t, "challenge", body, decodeJoinChallenge, func(r protocol.JoinChallengeRequest) bool {
+			return len(r.IdentityKey) == 32 && len(r.Salt) >= 16 && len(r.Salt) <= 64 && len(r.Nonce) == 32 &&
+				len(r.ProofKey) == 32 && len(r.Signature) == 64
+		})
+		checkDecoded(t, "proof", body, decodeJoinProof, func(r protocol.JoinProofRequest) bool {
+			return len(r.Proof) > 0 && len(r.Proof) <= protocol.MaxProofBytes
 		})
 		checkDecoded(t, "admit", body, decodeAdmitRequest, func(r protocol.AdmitRequest) bool {
-			return blobOK(r.Payload, false)
+			return len(r.IdentityKey) == 32 && len(r.WrappedKey) == crypto.WrappedKeySize
 		})
 		checkDecoded(t, "refuse", body, decodeRefuseRequest, func(r protocol.RefuseRequest) bool {
-			return len(r.Reason) <= protocol.MaxReasonBytes && utf8.ValidString(r.Reason)
+			return len(r.Reason) <= protocol.MaxReasonBytes && utf8.ValidString(r.Reason) &&
+				(r.Code == "" || protocol.RefusalCodePattern.MatchString(r.Code))
 		})
 	})
 }

@@ -18,8 +18,8 @@ var _ = register("Refusals", func(t *testing.T, newStore newStoreFunc) {
 	a, b, id := tm.A, tm.B, tm.ID
 	outsider := e.client()
 	joiner := e.client()
-	var ticket protocol.JoinTicket
-	joiner.Must(http.MethodPost, "/sessions/"+id+"/join", protocol.JoinRequest{}, &ticket)
+	joinReq, joinTicket := joiner.AskToJoin(id)
+	ticket := protocol.JoinTicket{Ticket: joinTicket}
 	tm.PushA.Wait(protocol.EventJoinRequested, id)
 	for _, c := range []*cloudtest.Client{a, b} {
 		addNodes(t, c, id, 1)
@@ -57,10 +57,10 @@ var _ = register("Refusals", func(t *testing.T, newStore newStoreFunc) {
 		{"outsider removes A's node", outsider, "DELETE", member(a) + "/nodes/" + aNode, nil, 403, protocol.ErrCodeForbidden},
 		{"outsider A's source", outsider, "POST", member(a) + "/nodes/" + aNode + "/sources", source, 403, protocol.ErrCodeForbidden},
 		{"outsider removes A's source", outsider, "DELETE", member(a) + "/nodes/" + aNode + "/sources/" + aSource, nil, 403, protocol.ErrCodeForbidden},
-		{"outsider admits", outsider, "POST", sess + "/join/" + ticket.Ticket + "/admit", nil, 403, protocol.ErrCodeForbidden},
+		{"outsider admits", outsider, "POST", sess + "/join/" + ticket.Ticket + "/admit", outsider.Admission(id, joinReq), 403, protocol.ErrCodeForbidden},
 		{"outsider refuses", outsider, "POST", sess + "/join/" + ticket.Ticket + "/refuse", nil, 403, protocol.ErrCodeForbidden},
 		{"pending joiner get", joiner, "GET", sess, nil, 403, protocol.ErrCodeForbidden},
-		{"pending joiner admits itself", joiner, "POST", sess + "/join/" + ticket.Ticket + "/admit", nil, 403, protocol.ErrCodeForbidden},
+		{"pending joiner admits itself", joiner, "POST", sess + "/join/" + ticket.Ticket + "/admit", joiner.Admission(id, joinReq), 403, protocol.ErrCodeForbidden},
 		{"pending joiner adds a node", joiner, "POST", member(joiner) + "/nodes", node, 403, protocol.ErrCodeForbidden},
 
 		// A member acting for another, or in the oldest member's place.
@@ -73,19 +73,19 @@ var _ = register("Refusals", func(t *testing.T, newStore newStoreFunc) {
 		{"B changes the settings", b, "PUT", sess + "/settings", settings, 403, protocol.ErrCodeForbidden},
 		{"B resets", b, "POST", sess + "/reset", nil, 403, protocol.ErrCodeForbidden},
 		{"B starts the inventory", b, "POST", sess + "/inventory/start", nil, 403, protocol.ErrCodeForbidden},
-		{"B admits", b, "POST", sess + "/join/" + ticket.Ticket + "/admit", nil, 403, protocol.ErrCodeForbidden},
+		{"B admits", b, "POST", sess + "/join/" + ticket.Ticket + "/admit", b.Admission(id, joinReq), 403, protocol.ErrCodeForbidden},
 		{"B refuses", b, "POST", sess + "/join/" + ticket.Ticket + "/refuse", nil, 403, protocol.ErrCodeForbidden},
-		{"B joins again", b, "POST", sess + "/join", protocol.JoinRequest{}, 409, protocol.ErrCodeConflict},
+		{"B joins again", b, "POST", sess + "/join", b.JoinRequest(id), 409, protocol.ErrCodeConflict},
 
 		// Unknown ids.
 		{"unknown session", a, "GET", "/sessions/000aaa000", nil, 404, protocol.ErrCodeNotFound},
 		{"unknown session quit", a, "POST", "/sessions/000aaa000/quit", nil, 404, protocol.ErrCodeNotFound},
-		{"unknown session join", a, "POST", "/sessions/000aaa000/join", protocol.JoinRequest{}, 404, protocol.ErrCodeNotFound},
+		{"unknown session join", outsider, "POST", "/sessions/000aaa000/join", outsider.JoinRequest("000aaa000"), 404, protocol.ErrCodeNotFound},
 		{"unknown member status", a, "PUT", sess + "/members/nobody-here/status", status("InventoryFinished"), 404, protocol.ErrCodeNotFound},
 		{"unknown node", a, "DELETE", member(a) + "/nodes/no-such-node", nil, 404, protocol.ErrCodeNotFound},
 		{"source on unknown node", a, "POST", member(a) + "/nodes/no-such-node/sources", source, 404, protocol.ErrCodeNotFound},
 		{"unknown source", a, "DELETE", member(a) + "/nodes/" + aNode + "/sources/no-such-source", nil, 404, protocol.ErrCodeNotFound},
-		{"unknown ticket", a, "POST", sess + "/join/AAAAAAAAAAAAAAAAAAAAAA/admit", nil, 404, protocol.ErrCodeNotFound},
+		{"unknown ticket", a, "POST", sess + "/join/AAAAAAAAAAAAAAAAAAAAAA/admit", a.Admission(id, joinReq), 404, protocol.ErrCodeNotFound},
 		{"unknown route", a, "GET", sess + "/nothing", nil, 404, protocol.ErrCodeNotFound},
 		{"wrong method", a, "PATCH", sess, nil, 405, protocol.ErrCodeBadRequest},
 
@@ -112,7 +112,7 @@ var _ = register("Refusals", func(t *testing.T, newStore newStoreFunc) {
 		{"oversized body", a, "PUT", sess + "/settings", bigBody, 413, protocol.ErrCodeTooLarge},
 		{"oversized blob", a, "PUT", sess + "/settings", protocol.SettingsUpdate{Settings: bigBlob}, 413, protocol.ErrCodeTooLarge},
 		{"oversized node", a, "POST", member(a) + "/nodes", protocol.NodeRequest{ID: "big", Data: bigBlob}, 413, protocol.ErrCodeTooLarge},
-		{"oversized join data", outsider, "POST", sess + "/join", protocol.JoinRequest{PrivateData: bigBlob}, 413, protocol.ErrCodeTooLarge},
+		{"oversized join request", outsider, "POST", sess + "/join", `{"identity_key":"` + strings.Repeat("A", protocol.MaxBodyBytes) + `"}`, 413, protocol.ErrCodeTooLarge},
 		{"long refusal reason", a, "POST", sess + "/join/" + ticket.Ticket + "/refuse", protocol.RefuseRequest{Reason: strings.Repeat("r", protocol.MaxReasonBytes+1)}, 400, protocol.ErrCodeBadRequest},
 		{"create without settings", a, "POST", "/sessions", `{"private_data":"eA=="}`, 400, protocol.ErrCodeBadRequest},
 		{"create with an oversized blob", a, "POST", "/sessions", protocol.CreateSessionRequest{Settings: []byte("s"), PrivateData: bigBlob}, 413, protocol.ErrCodeTooLarge},
@@ -128,7 +128,7 @@ var _ = register("Refusals", func(t *testing.T, newStore newStoreFunc) {
 		}
 	}
 	// The pending join is still there, and no session was created by the refused creates.
-	a.Must(http.MethodPost, sess+"/join/"+ticket.Ticket+"/admit", nil, nil)
+	a.Must(http.MethodPost, sess+"/join/"+ticket.Ticket+"/admit", a.Admission(id, joinReq), nil)
 	// Nobody saw a push of the refused changes: the next settings push B gets is a real one.
 	a.Must(http.MethodPut, sess+"/settings", protocol.SettingsUpdate{Settings: []byte("final")}, nil)
 	for {

@@ -89,8 +89,12 @@ func (s *Server) isPresent(ctx context.Context, p principal) bool {
 // processes agree: the update re-checks each flag, so each change is pushed once.
 func (s *Server) sweepSession(ctx context.Context, id string) {
 	sess, err := s.store.GetSession(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		s.relayDeleteSession(ctx, id) // expired: its relayed parts go with it
+		return
+	}
 	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
+		if ctx.Err() == nil {
 			s.log.Warn("read a session for presence", "session", id, "err", err)
 		}
 		return

@@ -81,8 +81,8 @@ var _ = register("PushSubscriptions", func(t *testing.T, newStore newStoreFunc) 
 
 	// join_requested goes to the oldest member only.
 	joiner := e.client()
-	var ticket protocol.JoinTicket
-	joiner.Must(http.MethodPost, "/sessions/"+id+"/join", protocol.JoinRequest{}, &ticket)
+	joinReq, joinTicket := joiner.AskToJoin(id)
+	ticket := protocol.JoinTicket{Ticket: joinTicket}
 	tm.PushA.Wait(protocol.EventJoinRequested, id)
 	// A pending joiner follows the session but sees only what is addressed to it.
 	pj, sub := joiner.Connect(id)
@@ -90,7 +90,7 @@ var _ = register("PushSubscriptions", func(t *testing.T, newStore newStoreFunc) 
 		t.Fatalf("joiner subscribed: %+v", sub)
 	}
 	a.Must(http.MethodPut, "/sessions/"+id+"/settings", protocol.SettingsUpdate{Settings: []byte("y")}, nil)
-	a.Must(http.MethodPost, "/sessions/"+id+"/join/"+ticket.Ticket+"/admit", nil, nil)
+	a.Must(http.MethodPost, "/sessions/"+id+"/join/"+ticket.Ticket+"/admit", a.Admission(id, joinReq), nil)
 	if ev := pj.Next(); ev.Type != protocol.EventJoinAdmitted {
 		t.Fatalf("joiner's first push: %s", ev.Type)
 	}

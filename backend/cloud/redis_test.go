@@ -1,6 +1,7 @@
 package cloud
 
 import (
+	"bytes"
 	"net/http"
 	"testing"
 
@@ -22,17 +23,18 @@ func TestRedisTwoServers(t *testing.T) {
 	pa, _ := a.Connect(s.ID)
 
 	// B joins through server two; A, on server one, is asked and admits there.
-	var ticket protocol.JoinTicket
-	b.Must(http.MethodPost, "/sessions/"+s.ID+"/join", protocol.JoinRequest{Payload: []byte("hello")}, &ticket)
+	joinReq, joinTicket := b.AskToJoin(s.ID)
+	ticket := protocol.JoinTicket{Ticket: joinTicket}
 	pb, sub := b.Connect(s.ID)
 	if len(sub.Sessions) != 1 {
 		t.Fatalf("B subscribed: %+v", sub)
 	}
-	if req := cloudtest.Decode[protocol.JoinRequested](t, pa.Wait(protocol.EventJoinRequested, s.ID)); string(req.Payload) != "hello" {
+	if req := cloudtest.Decode[protocol.JoinRequested](t, pa.Wait(protocol.EventJoinRequested, s.ID)); !bytes.Equal(req.JoinKey, joinReq.JoinKey) {
 		t.Fatalf("join_requested: %+v", req)
 	}
-	a.Must(http.MethodPost, "/sessions/"+s.ID+"/join/"+ticket.Ticket+"/admit", protocol.AdmitRequest{Payload: []byte("key")}, nil)
-	if adm := cloudtest.Decode[protocol.JoinAdmitted](t, pb.Wait(protocol.EventJoinAdmitted, s.ID)); string(adm.Payload) != "key" {
+	admission := a.Admission(s.ID, joinReq)
+	a.Must(http.MethodPost, "/sessions/"+s.ID+"/join/"+ticket.Ticket+"/admit", admission, nil)
+	if adm := cloudtest.Decode[protocol.JoinAdmitted](t, pb.Wait(protocol.EventJoinAdmitted, s.ID)); !bytes.Equal(adm.WrappedKey, admission.WrappedKey) {
 		t.Fatalf("join_admitted: %+v", adm)
 	}
 	pb.Wait(protocol.EventMemberJoined, s.ID)

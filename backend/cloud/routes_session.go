@@ -104,10 +104,10 @@ func (s *Server) handleQuit(w http.ResponseWriter, r *http.Request, p principal)
 	if err != nil {
 		return err
 	}
-	reason := "the member admitting joins left the session"
+	code, reason := protocol.JoinValidatorLeft, "the member admitting joins left the session"
 	msgs := []store.Message{s.toSession(protocol.EventMemberQuit, id, gone.InstanceID, gone)}
 	if len(out.Members) == 0 {
-		reason = "the session closed"
+		code, reason = protocol.JoinSessionClosed, "the session closed"
 		if err := s.store.DeleteSession(r.Context(), id); err != nil {
 			s.log.Warn("delete an empty session", "session", id, "err", err)
 		}
@@ -115,7 +115,7 @@ func (s *Server) handleQuit(w http.ResponseWriter, r *http.Request, p principal)
 	for _, j := range refused {
 		joiner := principal{ClientID: j.ClientID, InstanceID: j.InstanceID}
 		msgs = append(msgs, s.toClient(joiner, protocol.EventJoinRefused, id, j.InstanceID,
-			protocol.JoinRefused{Ticket: j.Ticket, Reason: reason}))
+			protocol.JoinRefused{Ticket: j.Ticket, Code: code, Reason: reason}))
 	}
 	s.publish(r.Context(), msgs...)
 	// A run the member had not done its part of ends with an error; a closed session's goes.
@@ -124,6 +124,7 @@ func (s *Server) handleQuit(w http.ResponseWriter, r *http.Request, p principal)
 	} else {
 		s.syncMemberLeft(r.Context(), id, gone, "quit")
 	}
+	s.relayMemberLeft(r.Context(), id, gone.InstanceID, out.Members)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -153,6 +154,7 @@ func (s *Server) handleReset(w http.ResponseWriter, r *http.Request, p principal
 		return err
 	}
 	s.deleteSync(r.Context(), id)
+	s.relayDeleteSession(r.Context(), id)
 	s.publish(r.Context(), s.toSession(protocol.EventSessionReset, id, p.InstanceID, out.Session))
 	s.writeJSON(w, http.StatusOK, out.Session)
 	return nil

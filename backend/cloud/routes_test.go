@@ -39,25 +39,27 @@ var _ = register("SessionLifecycle", func(t *testing.T, newStore newStoreFunc) {
 	}
 
 	// Join: B asks, A is told, A admits, B is told, everyone sees B join.
-	var ticket protocol.JoinTicket
-	b.Must(http.MethodPost, "/sessions/"+s.ID+"/join", protocol.JoinRequest{PrivateData: []byte("B's machine"), Payload: []byte("B's key")}, &ticket)
+	joinReq, joinTicket := b.AskToJoin(s.ID)
+	ticket := protocol.JoinTicket{Ticket: joinTicket}
 	pb, sub := b.Connect(s.ID) // pending: only B's own events until admitted
 	if len(sub.Sessions) != 1 {
 		t.Fatalf("joiner subscribed: %+v", sub)
 	}
 	ev := pa.Wait(protocol.EventJoinRequested, s.ID)
 	req := cloudtest.Decode[protocol.JoinRequested](t, ev)
-	if req.Ticket != ticket.Ticket || req.InstanceID != b.Instance || req.ClientID != b.Tokens.ClientID || string(req.Payload) != "B's key" {
+	if req.Ticket != ticket.Ticket || req.InstanceID != b.Instance || req.ClientID != b.Tokens.ClientID ||
+		!bytes.Equal(req.IdentityKey, joinReq.IdentityKey) || !bytes.Equal(req.JoinKey, joinReq.JoinKey) || !bytes.Equal(req.JoinKeySignature, joinReq.JoinKeySignature) {
 		t.Fatalf("join_requested: %+v", req)
 	}
-	a.Must(http.MethodPost, "/sessions/"+s.ID+"/join/"+ticket.Ticket+"/admit", protocol.AdmitRequest{Payload: []byte("wrapped key")}, nil)
+	admission := a.Admission(s.ID, joinReq)
+	a.Must(http.MethodPost, "/sessions/"+s.ID+"/join/"+ticket.Ticket+"/admit", admission, nil)
 	adm := cloudtest.Decode[protocol.JoinAdmitted](t, pb.Wait(protocol.EventJoinAdmitted, s.ID))
-	if adm.Ticket != ticket.Ticket || string(adm.Payload) != "wrapped key" {
+	if adm.Ticket != ticket.Ticket || !bytes.Equal(adm.WrappedKey, admission.WrappedKey) || !bytes.Equal(adm.IdentityKey, a.Public()) {
 		t.Fatalf("join_admitted: %+v", adm)
 	}
 	for _, p := range []*cloudtest.Push{pa, pb} {
 		m := cloudtest.Decode[protocol.Member](t, p.Wait(protocol.EventMemberJoined, s.ID))
-		if m.InstanceID != b.Instance || m.Letter != "B" || string(m.PrivateData) != "B's machine" || !m.Present {
+		if m.InstanceID != b.Instance || m.Letter != "B" || len(m.PrivateData) != 0 || !m.Present {
 			t.Fatalf("member_joined: %+v", m)
 		}
 	}
@@ -204,16 +206,16 @@ var _ = register("JoinRefusedAndLimits", func(t *testing.T, newStore newStoreFun
 
 	// Refused.
 	j := e.client()
-	var ticket protocol.JoinTicket
-	j.Must(http.MethodPost, "/sessions/"+s.ID+"/join", protocol.JoinRequest{}, &ticket)
+	jReq, jTicket := j.AskToJoin(s.ID)
+	ticket := protocol.JoinTicket{Ticket: jTicket}
 	pj, _ := j.Connect(s.ID)
 	pa.Wait(protocol.EventJoinRequested, s.ID)
-	a.Must(http.MethodPost, "/sessions/"+s.ID+"/join/"+ticket.Ticket+"/refuse", protocol.RefuseRequest{Reason: "unknown machine"}, nil)
+	a.Must(http.MethodPost, "/sessions/"+s.ID+"/join/"+ticket.Ticket+"/refuse", protocol.RefuseRequest{Code: protocol.JoinUntrustedKey, Reason: "unknown machine"}, nil)
 	ref := cloudtest.Decode[protocol.JoinRefused](t, pj.Wait(protocol.EventJoinRefused, s.ID))
-	if ref.Ticket != ticket.Ticket || ref.Reason != "unknown machine" {
+	if ref.Ticket != ticket.Ticket || ref.Code != protocol.JoinUntrustedKey || ref.Reason != "unknown machine" {
 		t.Fatalf("join_refused: %+v", ref)
 	}
-	if st, _ := a.Call(http.MethodPost, "/sessions/"+s.ID+"/join/"+ticket.Ticket+"/admit", nil, nil); st != http.StatusNotFound {
+	if st, _ := a.Call(http.MethodPost, "/sessions/"+s.ID+"/join/"+ticket.Ticket+"/admit", a.Admission(s.ID, jReq), nil); st != http.StatusNotFound {
 		t.Fatalf("admit a refused ticket: %d", st)
 	}
 	if st, _ := j.Call(http.MethodGet, "/sessions/"+s.ID, nil, nil); st != http.StatusForbidden {
@@ -226,26 +228,26 @@ var _ = register("JoinRefusedAndLimits", func(t *testing.T, newStore newStoreFun
 		admit(t, a, pa, e.client(), s.ID)
 	}
 	j5, j6 := e.client(), e.client()
-	var t5, t6 protocol.JoinTicket
-	j5.Must(http.MethodPost, "/sessions/"+s.ID+"/join", protocol.JoinRequest{}, &t5)
-	j6.Must(http.MethodPost, "/sessions/"+s.ID+"/join", protocol.JoinRequest{}, &t6)
+	r5, t5 := j5.AskToJoin(s.ID)
+	r6, t6 := j6.AskToJoin(s.ID)
 	p6, _ := j6.Connect(s.ID)
 	pa.Wait(protocol.EventJoinRequested, s.ID)
 	pa.Wait(protocol.EventJoinRequested, s.ID)
-	a.Must(http.MethodPost, "/sessions/"+s.ID+"/join/"+t5.Ticket+"/admit", nil, nil)
+	a.Must(http.MethodPost, "/sessions/"+s.ID+"/join/"+t5+"/admit", a.Admission(s.ID, r5), nil)
 	before := sessionJSON(t, a, s.ID)
-	if st, perr := a.Call(http.MethodPost, "/sessions/"+s.ID+"/join/"+t6.Ticket+"/admit", nil, nil); st != http.StatusConflict || perr.Code != protocol.ErrCodeLimit {
+	if st, perr := a.Call(http.MethodPost, "/sessions/"+s.ID+"/join/"+t6+"/admit", a.Admission(s.ID, r6), nil); st != http.StatusConflict || perr.Code != protocol.ErrCodeSessionFull {
 		t.Fatalf("admit a sixth member: %d %v", st, perr)
 	}
 	if got := sessionJSON(t, a, s.ID); got != before {
 		t.Fatalf("refused admission changed the session:\n%s\n%s", before, got)
 	}
-	if st, perr := e.client().Call(http.MethodPost, "/sessions/"+s.ID+"/join", protocol.JoinRequest{}, nil); st != http.StatusConflict || perr.Code != protocol.ErrCodeLimit {
+	late := e.client()
+	if st, perr := late.Call(http.MethodPost, "/sessions/"+s.ID+"/join", late.JoinRequest(s.ID), nil); st != http.StatusConflict || perr.Code != protocol.ErrCodeSessionFull {
 		t.Fatalf("join a full session: %d %v", st, perr)
 	}
 	// The oldest member leaving refuses what is pending.
 	a.Must(http.MethodPost, "/sessions/"+s.ID+"/quit", nil, nil)
-	if ref := cloudtest.Decode[protocol.JoinRefused](t, p6.Wait(protocol.EventJoinRefused, s.ID)); ref.Ticket != t6.Ticket {
+	if ref := cloudtest.Decode[protocol.JoinRefused](t, p6.Wait(protocol.EventJoinRefused, s.ID)); ref.Ticket != t6 || ref.Code != protocol.JoinValidatorLeft {
 		t.Fatalf("join_refused after the oldest left: %+v", ref)
 	}
 })
@@ -256,21 +258,22 @@ var _ = register("JoinAfterInventoryStarted", func(t *testing.T, newStore newSto
 	s := a.CreateSession("s")
 	pa, _ := a.Connect(s.ID)
 	j := e.client()
-	var ticket protocol.JoinTicket
-	j.Must(http.MethodPost, "/sessions/"+s.ID+"/join", protocol.JoinRequest{}, &ticket)
+	req, ticket := j.AskToJoin(s.ID)
 	pa.Wait(protocol.EventJoinRequested, s.ID)
 	addNodes(t, a, s.ID, 2)
 	a.Must(http.MethodPost, "/sessions/"+s.ID+"/inventory/start", nil, nil)
 	// Pending when the inventory started: admission is refused.
-	if st, perr := a.Call(http.MethodPost, "/sessions/"+s.ID+"/join/"+ticket.Ticket+"/admit", nil, nil); st != http.StatusConflict || perr.Code != protocol.ErrCodeConflict {
+	admission := a.Admission(s.ID, req)
+	if st, perr := a.Call(http.MethodPost, "/sessions/"+s.ID+"/join/"+ticket+"/admit", admission, nil); st != http.StatusConflict || perr.Code != protocol.ErrCodeInventoryStarted {
 		t.Fatalf("admit after the start: %d %v", st, perr)
 	}
-	if st, perr := e.client().Call(http.MethodPost, "/sessions/"+s.ID+"/join", protocol.JoinRequest{}, nil); st != http.StatusConflict {
+	late := e.client()
+	if st, perr := late.Call(http.MethodPost, "/sessions/"+s.ID+"/join", late.JoinRequest(s.ID), nil); st != http.StatusConflict || perr.Code != protocol.ErrCodeInventoryStarted {
 		t.Fatalf("join after the start: %d %v", st, perr)
 	}
 	// After a reset the pending join can be admitted.
 	a.Must(http.MethodPost, "/sessions/"+s.ID+"/reset", nil, nil)
-	a.Must(http.MethodPost, "/sessions/"+s.ID+"/join/"+ticket.Ticket+"/admit", nil, nil)
+	a.Must(http.MethodPost, "/sessions/"+s.ID+"/join/"+ticket+"/admit", admission, nil)
 	if n := len(a.Session(s.ID).Members); n != 2 {
 		t.Fatalf("%d members", n)
 	}

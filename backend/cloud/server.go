@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ferrysync/ferry/backend/cloud/relay"
 	"github.com/ferrysync/ferry/backend/cloud/store"
 )
 
@@ -23,6 +24,9 @@ const (
 	DefaultSessionTTL      = 48 * time.Hour
 	DefaultPresenceTimeout = 30 * time.Second
 	DefaultChallengeTTL    = 60 * time.Second
+	DefaultStorageQuota    = relay.DefaultQuota // 8 GiB per session
+	DefaultRelayURLTTL     = 5 * time.Minute
+	DefaultStorageSweep    = 10 * time.Minute
 	minSecretBytes         = 32
 )
 
@@ -43,6 +47,18 @@ type Config struct {
 	PresenceTimeout time.Duration
 	// ChallengeTTL is how long a login nonce stays valid.
 	ChallengeTTL time.Duration
+	// StorageDir is the folder of the relay storage, where sealed parts wait for their
+	// recipients beside the state of their transfers. Empty: the relay routes answer 503
+	// (relay_unavailable). Server processes sharing a store may share the folder too.
+	StorageDir string
+	// StorageQuota bounds the bytes one session keeps in the relay storage: parts stored plus
+	// those announced by upload URLs not used yet.
+	StorageQuota int64
+	// RelayURLTTL is how long an upload or download URL works.
+	RelayURLTTL time.Duration
+	// StorageSweep is how often the relay storage drops the transfers of sessions that ended
+	// or expired (also done once when Run starts).
+	StorageSweep time.Duration
 	// Logger receives one debug line per request and warnings; nothing when nil.
 	Logger *slog.Logger
 	// Now reads the clock (tests); time.Now when nil.
@@ -57,6 +73,8 @@ type Server struct {
 	now    func() time.Time
 	tokens *tokenIssuer
 	hub    *hub
+	relay  *relay.Store // nil without Config.StorageDir
+	urls   *relayURLs
 
 	ready     chan struct{} // closed once Run subscribed to the store
 	readyOnce sync.Once
@@ -86,6 +104,8 @@ func NewServer(cfg Config) (*Server, error) {
 		{&cfg.SessionTTL, DefaultSessionTTL},
 		{&cfg.PresenceTimeout, DefaultPresenceTimeout},
 		{&cfg.ChallengeTTL, DefaultChallengeTTL},
+		{&cfg.RelayURLTTL, DefaultRelayURLTTL},
+		{&cfg.StorageSweep, DefaultStorageSweep},
 	} {
 		if *d.v < 0 {
 			return nil, fmt.Errorf("cloud: negative duration %v in Config", *d.v)
@@ -93,6 +113,12 @@ func NewServer(cfg Config) (*Server, error) {
 		if *d.v == 0 {
 			*d.v = d.def
 		}
+	}
+	if cfg.StorageQuota < 0 {
+		return nil, fmt.Errorf("cloud: negative storage quota %d", cfg.StorageQuota)
+	}
+	if cfg.StorageQuota == 0 {
+		cfg.StorageQuota = DefaultStorageQuota
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -109,6 +135,14 @@ func NewServer(cfg Config) (*Server, error) {
 		ready:  make(chan struct{}),
 	}
 	s.hub = newHub(s)
+	if cfg.StorageDir != "" {
+		rs, err := relay.New(cfg.StorageDir, relay.Options{Quota: cfg.StorageQuota, Now: cfg.Now})
+		if err != nil {
+			return nil, fmt.Errorf("cloud: %w", err)
+		}
+		s.relay = rs
+		s.urls = newRelayURLs(cfg.Secret, cfg.Now)
+	}
 	return s, nil
 }
 
@@ -131,6 +165,9 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { s.presenceLoop(loopCtx) })
+	if s.relay != nil {
+		wg.Go(func() { s.relaySweepLoop(loopCtx) })
+	}
 	defer wg.Wait()
 
 	for {

@@ -157,12 +157,11 @@ func (e *env) twoMembers() *twoMembers {
 // admit has joiner join session id through the oldest member (who follows it on push).
 func admit(t *testing.T, oldest *cloudtest.Client, push *cloudtest.Push, joiner *cloudtest.Client, id string) {
 	t.Helper()
-	var ticket protocol.JoinTicket
-	joiner.Must(http.MethodPost, "/sessions/"+id+"/join", protocol.JoinRequest{PrivateData: []byte("joiner")}, &ticket)
+	req, ticket := joiner.AskToJoin(id)
 	e := push.Wait(protocol.EventJoinRequested, id)
-	if req := cloudtest.Decode[protocol.JoinRequested](t, e); req.Ticket != ticket.Ticket {
-		t.Fatalf("join_requested for ticket %s, want %s", req.Ticket, ticket.Ticket)
+	if got := cloudtest.Decode[protocol.JoinRequested](t, e); got.Ticket != ticket {
+		t.Fatalf("join_requested for ticket %s, want %s", got.Ticket, ticket)
 	}
-	oldest.Must(http.MethodPost, "/sessions/"+id+"/join/"+ticket.Ticket+"/admit", protocol.AdmitRequest{}, nil)
+	oldest.Must(http.MethodPost, "/sessions/"+id+"/join/"+ticket+"/admit", oldest.Admission(id, req), nil)
 	push.Wait(protocol.EventMemberJoined, id)
 }

@@ -17,18 +17,14 @@ import (
 // keys, the joiner's join key), so a proof cannot be replayed to another join, session or
 // validator.
 //
-// Threat model. The password never leaves the members. The server relays the challenge and the
-// proof, so it (or an eavesdropper) can test password guesses offline against one relayed
-// proof, each guess costing one Argon2id derivation: that cost and the password's strength are
-// all that stand against it. A 5-letter password (26^5, about 2^23.5 guesses) falls to a few
-// CPU-weeks at the default parameters, hours on many machines: use longer, generated
-// passwords. The server cannot precompute across sessions (per-session salt), replay a proof
-// (fresh challenge, bound join key), or learn anything from a failed online guess beyond that
-// guess; members should limit online attempts. Sending the proof sealed to the validator's
-// authenticated key, or a PAKE, would remove the offline attack; neither is done here.
-// Parameters must come from the protocol, not from the network: a server that could lower them
-// would make guessing cheaper.
-
+// Threat model. The password never leaves the members. A bare proof relayed by the server
+// would let the server (or an eavesdropper) test password guesses offline, each guess costing
+// one Argon2id derivation, so the proof only travels sealed to the validator's fresh proof key
+// (challenge.go), and the challenge carrying the salt, the parameters and that key is signed by
+// the validator: a server can neither read the proof nor lower the cost. What remains is online
+// guessing, one guess per challenge, which the validator counts and caps. The server cannot
+// precompute across sessions (per-session salt) or replay a proof (fresh challenge, bound join
+// key). Generated passwords (NewSessionPassword) have 100 bits.
 // PasswordParams are Argon2id's cost parameters.
 type PasswordParams struct {
 	Time      uint32 // passes over memory

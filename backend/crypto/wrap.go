@@ -208,3 +208,31 @@ func wrapAEAD(shared, ephPub []byte, b JoinBinding) (cipher.AEAD, error) {
 	}
 	return chacha20poly1305.New(kek)
 }
+
+// VerifyWrappedSessionKey checks, without unwrapping, that wrapped was made by b.Validator for
+// the join b. The server runs it before admitting a joiner, so that nobody but the validator can
+// hand the joiner a session key.
+func VerifyWrappedSessionKey(wrapped []byte, b JoinBinding) error {
+	if err := b.check(); err != nil {
+		return fmt.Errorf("wrapped session key: %w", err)
+	}
+	if len(wrapped) != wrappedKeyLen || wrapped[0] != wrapVersion {
+		return fmt.Errorf("wrapped session key: %d bytes of version %d, want %d of version %d: %w",
+			len(wrapped), firstByte(wrapped), wrappedKeyLen, wrapVersion, ErrBadSignature)
+	}
+	body, sig := wrapped[:wrapBodySize], wrapped[wrapBodySize:]
+	if !ed25519.Verify(b.Validator, b.transcript(labelWrapSig, body), sig) {
+		return fmt.Errorf("wrapped session key: %w", ErrBadSignature)
+	}
+	return nil
+}
+
+// WrappedKeySize is the size of WrapSessionKey's output.
+const WrappedKeySize = wrappedKeyLen
+
+func firstByte(b []byte) int {
+	if len(b) == 0 {
+		return -1
+	}
+	return int(b[0])
+}

@@ -30,7 +30,17 @@ const (
 //	join_requested                     JoinRequested (to the oldest member only)
 //	join_admitted                      JoinAdmitted (to the joiner only)
 //	join_refused                       JoinRefused (to the joiner only)
+//	join_challenge                     JoinChallenge (to the joiner only)
+//	join_proof                         JoinProof (to the oldest member only)
 //	subscribed                         Subscribed (answer to Hello)
+//	part_uploaded                      PartUploaded (to the transfer's recipients only)
+//	transfer_completed                 TransferCompleted (to the transfer's recipients only)
+
+// Relay events (see relay.go).
+const (
+	EventPartUploaded      EventType = "part_uploaded"
+	EventTransferCompleted EventType = "transfer_completed"
+)
 
 // SettingsUpdated is the data of settings_updated.
 type SettingsUpdated struct {
@@ -44,25 +54,44 @@ type SourceEvent struct {
 	Source DataSource `json:"source"`
 }
 
-// JoinRequested tells the oldest member that someone asks to join.
+// JoinRequested tells the oldest member that someone asks to join; the server checked that
+// IdentityKey is the joiner's (ClientID derives from it) and that it signed JoinKey.
 type JoinRequested struct {
-	Ticket     string `json:"ticket"`
-	InstanceID string `json:"instance_id"`
-	ClientID   string `json:"client_id"`
-	Payload    Blob   `json:"payload,omitempty"`
+	Ticket           string `json:"ticket"`
+	InstanceID       string `json:"instance_id"`
+	ClientID         string `json:"client_id"`
+	IdentityKey      []byte `json:"identity_key"`
+	JoinKey          []byte `json:"join_key"`
+	JoinKeySignature []byte `json:"join_key_signature"`
 }
 
-// JoinAdmitted tells the joiner it is a member; Payload is the admitting member's AdmitRequest
-// payload.
+// JoinChallenge brings the validator's challenge to the joiner; the server checked that
+// IdentityKey is the oldest member's and that it signed the challenge.
+type JoinChallenge struct {
+	Ticket string `json:"ticket"`
+	JoinChallengeRequest
+}
+
+// JoinProof brings the joiner's sealed answer to the oldest member.
+type JoinProof struct {
+	Ticket string `json:"ticket"`
+	Proof  []byte `json:"proof"`
+}
+
+// JoinAdmitted tells the joiner it is a member: WrappedKey is the session key wrapped for its
+// join key by IdentityKey, the admitting member (the server checked the signature).
 type JoinAdmitted struct {
-	Ticket  string `json:"ticket"`
-	Payload Blob   `json:"payload,omitempty"`
+	Ticket      string `json:"ticket"`
+	IdentityKey []byte `json:"identity_key"`
+	WrappedKey  []byte `json:"wrapped_key"`
 }
 
-// JoinRefused tells the joiner it was turned away (by the oldest member, or because the session
-// closed or its oldest member left before deciding).
+// JoinRefused tells the joiner it was turned away (by the oldest member, or by the server because
+// the session is full, its inventory started, it closed, or its oldest member left before
+// deciding). Code is one of the Join… codes.
 type JoinRefused struct {
 	Ticket string `json:"ticket"`
+	Code   string `json:"code,omitempty"`
 	Reason string `json:"reason"`
 }
 

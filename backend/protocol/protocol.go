@@ -53,6 +53,9 @@ const (
 	ErrCodeInternal      = "internal"       // 500: never for bad input
 	ErrCodeLimit         = "limit"          // 409: too many members, nodes or sources
 	ErrCodeInvalidStatus = "invalid_status" // 400: unknown member status name
+
+	ErrCodeSessionFull      = JoinSessionFull      // 409: a join into a session of MaxMembers members
+	ErrCodeInventoryStarted = JoinInventoryStarted // 409: a join after the inventory started
 )
 
 // --- authentication ---
@@ -213,6 +216,8 @@ const (
 //	DELETE /sessions/{id}/members/{instance}/nodes/{node}/sources/{source}  → Session
 //	POST   /sessions/{id}/inventory/start                     → StartInventoryResult
 //	POST   /sessions/{id}/join                                JoinRequest → JoinTicket
+//	POST   /sessions/{id}/join/{ticket}/challenge             JoinChallengeRequest → 204 (the oldest member only)
+//	POST   /sessions/{id}/join/{ticket}/proof                 JoinProofRequest → 204 (the ticket's joiner only)
 //	POST   /sessions/{id}/join/{ticket}/admit                 AdmitRequest → 204 (the oldest member only)
 //	POST   /sessions/{id}/join/{ticket}/refuse                RefuseRequest → 204 (the oldest member only)
 //	GET    /push                                              websocket: Hello from client, then Events
@@ -220,12 +225,33 @@ const (
 //
 // Every route but /auth/* needs "Authorization: Bearer <access token>".
 
-// JoinRequest asks to join a session: POST /api/v1/sessions/{id}/join. The oldest member is told
-// (EventJoinRequested) and decides; Payload carries what the members need to check the joiner
-// (encrypted or public material only, never the password).
+// Joining, end to end (backend/crypto holds the cryptography):
+//
+//  1. The joiner asks (JoinRequest) with its identity key and a fresh join key signed by it. The
+//     server checks that the identity key is the caller's (its client id derives from it) and the
+//     signature, then tells the oldest member (join_requested).
+//  2. The oldest member, the validator, checks the joiner's key against its trust store and sends
+//     a challenge signed by its identity (JoinChallengeRequest): the session's password salt and
+//     Argon2id parameters, a nonce and a proof key. The server checks the signature and that the
+//     identity key is the caller's, and pushes it to the joiner only (join_challenge). One
+//     challenge per join request.
+//  3. The joiner checks the validator's key against its own trust store and the signature, and
+//     answers with its password proof sealed to the proof key (JoinProofRequest), pushed to the
+//     oldest member only (join_proof). One answer per challenge: another try needs another join
+//     request.
+//  4. The validator checks the proof and admits (AdmitRequest) with the session key wrapped for
+//     the join key and signed by its identity, or refuses (RefuseRequest) with a code. The server
+//     checks that signature against the caller's identity key and the join it names, checks the
+//     limits again, and pushes the admission to the joiner only (join_admitted).
+//
+// The server never sees the password, a password proof it could test guesses against, or the
+// session key.
+
+// JoinRequest asks to join a session: POST /api/v1/sessions/{id}/join.
 type JoinRequest struct {
-	PrivateData Blob `json:"private_data"`
-	Payload     Blob `json:"payload,omitempty"`
+	IdentityKey      []byte `json:"identity_key"`       // the joiner's Ed25519 identity key
+	JoinKey          []byte `json:"join_key"`           // X25519, fresh for this request
+	JoinKeySignature []byte `json:"join_key_signature"` // crypto.SignJoinKey by the identity key
 }
 
 // JoinTicket identifies a pending join.
@@ -233,16 +259,69 @@ type JoinTicket struct {
 	Ticket string `json:"ticket"`
 }
 
-// AdmitRequest lets the joiner in; Payload (e.g. the session key wrapped for the joiner) is pushed
-// to the joiner only (EventJoinAdmitted).
-type AdmitRequest struct {
-	Payload Blob `json:"payload,omitempty"`
+// PasswordParams are the Argon2id costs of the session password (crypto.PasswordParams).
+type PasswordParams struct {
+	Time      uint32 `json:"time"`
+	MemoryKiB uint32 `json:"memory_kib"`
+	Threads   uint8  `json:"threads"`
 }
 
-// RefuseRequest turns a joiner away with a reason shown to it (EventJoinRefused).
+// JoinChallengeRequest: POST /api/v1/sessions/{id}/join/{ticket}/challenge, by the oldest member;
+// pushed to the joiner only as join_challenge (JoinChallenge).
+type JoinChallengeRequest struct {
+	IdentityKey []byte         `json:"identity_key"` // the validator's Ed25519 identity key
+	Salt        []byte         `json:"salt"`
+	Params      PasswordParams `json:"params"`
+	Nonce       []byte         `json:"nonce"`
+	ProofKey    []byte         `json:"proof_key"`
+	Signature   []byte         `json:"signature"` // crypto.JoinChallenge.Signature
+}
+
+// JoinProofRequest: POST /api/v1/sessions/{id}/join/{ticket}/proof, by the ticket's joiner;
+// pushed to the oldest member only as join_proof (JoinProof). Proof is sealed to the challenge's
+// proof key.
+type JoinProofRequest struct {
+	Proof []byte `json:"proof"`
+}
+
+// MaxProofBytes bounds a sealed password proof.
+const MaxProofBytes = 256
+
+// AdmitRequest lets the joiner in: POST /api/v1/sessions/{id}/join/{ticket}/admit. WrappedKey is
+// the session key wrapped for the join (crypto.WrapSessionKey), signed by IdentityKey, the
+// validator's; the server refuses one that does not verify. It reaches the joiner alone
+// (join_admitted).
+type AdmitRequest struct {
+	IdentityKey []byte `json:"identity_key"`
+	WrappedKey  []byte `json:"wrapped_key"`
+}
+
+// RefuseRequest turns a joiner away (join_refused): Code is one of the Join… codes below (or
+// another short snake_case word), Reason is for people.
 type RefuseRequest struct {
+	Code   string `json:"code,omitempty"`
 	Reason string `json:"reason"`
 }
+
+// RefusalCodePattern is the shape of RefuseRequest.Code.
+var RefusalCodePattern = regexp.MustCompile(`^[a-z][a-z_]{0,31}$`)
+
+// Why a join was refused (RefuseRequest.Code, JoinRefused.Code). The validator refuses with the
+// first ones; the server with the last ones, when it turns a join away itself.
+const (
+	JoinWrongPassword    = "wrong_password"    // the password proof did not match
+	JoinBadProof         = "bad_proof"         // the sealed proof did not open: tampered on the way
+	JoinUntrustedKey     = "untrusted_key"     // a new identity key the validator's user did not accept
+	JoinKeyChanged       = "key_changed"       // a known client id came with another identity key
+	JoinBadSignature     = "bad_signature"     // the join key's signature does not verify
+	JoinTooManyAttempts  = "too_many_attempts" // the validator saw too many failed proofs in this session
+	JoinDeclined         = "declined"          // the validator's user said no
+	JoinAdmitFailed      = "admit_failed"      // the validator could not admit
+	JoinSessionFull      = "session_full"      // MaxMembers members already (server)
+	JoinInventoryStarted = "inventory_started" // no joins once the inventory started (server)
+	JoinValidatorLeft    = "validator_left"    // the oldest member left before deciding (server)
+	JoinSessionClosed    = "session_closed"    // the last member left (server)
+)
 
 // --- push ---
 
@@ -272,6 +351,8 @@ const (
 	EventJoinRequested    EventType = "join_requested"                  // to the oldest member
 	EventJoinAdmitted     EventType = "join_admitted"                   // to the joiner
 	EventJoinRefused      EventType = "join_refused"                    // to the joiner
+	EventJoinChallenge    EventType = "join_challenge"                  // to the joiner
+	EventJoinProof        EventType = "join_proof"                      // to the oldest member
 	EventSubscribed       EventType = "subscribed"                      // answer to Hello
 	EventSyncStarted      EventType = "synchronization_started"         // Synchronization
 	EventSyncProgress     EventType = "synchronization_progress"        // SyncProgress

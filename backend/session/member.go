@@ -1,6 +1,8 @@
-// Package session is this client instance's side of a cloud session: creating it, declaring
-// its data nodes and sources (sealed with the session key, so the server sees no path), member
-// statuses through the outbox, the pushes, the orchestration choice, and quitting.
+// Package session is this client instance's side of a cloud session: creating it, joining it
+// end to end encrypted (the oldest member checks the joiner's key and password and hands it the
+// session key; the server sees neither), declaring its data nodes and sources (sealed with the
+// session key, so the server sees no path), member statuses through the outbox, the pushes, the
+// orchestration choice, and quitting.
 package session
 
 import (
@@ -8,9 +10,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	stdsync "sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferrysync/ferry/backend/client"
@@ -23,20 +27,37 @@ import (
 // Member is this instance's membership of one session.
 type Member struct {
 	c      *client.Client
-	key    crypto.SessionKey
+	opts   options
+	key    crypto.SessionKey // set before the Member is handed out, never changed after
 	outbox *client.Outbox
 	push   *client.Receiver
+	life   context.Context // ends at Close
+	stop   context.CancelFunc
+	done   chan struct{}     // closed when pump ends
+	wg     stdsync.WaitGroup // the validator's goroutines
+	failed atomic.Int64      // wrong password proofs seen as validator
+
+	pwMu stdsync.Mutex // guards pw.key
+	pw   passwordState
 
 	mu      stdsync.Mutex
 	session protocol.Session // latest snapshot
 	subs    map[subscription]struct{}
-	stop    context.CancelFunc
-	done    chan struct{}
+	pending map[string]*challenged // joins waiting for their proof, by ticket
+	checks  []KeyCheck
+	shown   string // the password as given or generated
 }
 
-// nodeData is what a node's sealed description holds.
+// nodeData is what a node's sealed description holds. The machine name travels here, sealed
+// with the session key: a joiner has no key when it asks to join, so its member entry cannot
+// hold it, and every member declares its nodes right after joining.
 type nodeData struct {
-	Code string `json:"code"`
+	Code    string `json:"code"`
+	Machine string `json:"machine,omitempty"`
+	// Sources and Nodes count the sources of this node and the nodes of its member: the
+	// oldest member knows from them that a member declared everything it brings.
+	Sources int `json:"sources,omitempty"`
+	Nodes   int `json:"nodes,omitempty"`
 }
 
 // sourceData is what a source's sealed description holds.
@@ -45,10 +66,27 @@ type sourceData struct {
 }
 
 // Create creates a session with this instance as its first member, declares nodes with their
-// sources, and starts the status outbox and the push receiver. ctx bounds the calls; the
-// outbox and the receiver live until Close. On an error after the session exists, the Member
-// is returned too, to be closed.
-func Create(ctx context.Context, c *client.Client, nodes []plan.NodeSpec) (*Member, error) {
+// sources, and starts the status outbox, the push receiver and the validator of join requests.
+// The session password is generated unless WithPassword gives one; it never reaches the server.
+// ctx bounds the calls; the rest lives until Close. On an error after the session exists, the
+// Member is returned too, to be closed.
+func Create(ctx context.Context, c *client.Client, nodes []plan.NodeSpec, opts ...Option) (*Member, error) {
+	o := buildOptions(opts)
+	shown := o.password
+	if shown == "" {
+		var err error
+		if shown, err = crypto.NewSessionPassword(); err != nil {
+			return nil, fmt.Errorf("create the session: %w", err)
+		}
+	}
+	password, err := crypto.NormalizePassword(shown)
+	if err != nil {
+		return nil, fmt.Errorf("create the session: %w", err)
+	}
+	salt, err := crypto.NewPasswordSalt()
+	if err != nil {
+		return nil, err
+	}
 	key, err := crypto.NewSessionKey()
 	if err != nil {
 		return nil, err
@@ -58,76 +96,53 @@ func Create(ctx context.Context, c *client.Client, nodes []plan.NodeSpec) (*Memb
 	if err != nil {
 		return nil, fmt.Errorf("create the session: %w", err)
 	}
-	m, err := open(ctx, c, key, s)
-	if err != nil {
+	m := newMember(c, o, s)
+	m.key, m.shown = key, shown
+	m.pw = passwordState{password: password, salt: salt, params: o.params}
+	// Join requests are pushed to the oldest member only while it is connected: be connected
+	// before anyone can know the session id.
+	events, unsubscribe := m.Subscribe()
+	defer unsubscribe()
+	if err := m.connect(ctx, true); err != nil {
 		return nil, err
 	}
+	if err := waitSubscribed(ctx, events); err != nil {
+		return m, fmt.Errorf("follow the session: %w", err)
+	}
+	m.startValidator()
 	return m, m.declare(ctx, nodes)
 }
 
-// Join asks to join session id, waits until the oldest member admits this instance, and
-// declares nodes. The session key travels in the admission with the relay's key exchange; until
-// then this member seals its descriptions with a key of its own.
-func Join(ctx context.Context, c *client.Client, id string, nodes []plan.NodeSpec) (*Member, error) {
-	key, err := crypto.NewSessionKey()
-	if err != nil {
-		return nil, err
-	}
-	ticket, err := c.Join(ctx, id, protocol.JoinRequest{})
-	if err != nil {
-		return nil, fmt.Errorf("join session %s: %w", id, err)
-	}
-	m, err := open(ctx, c, key, &protocol.Session{ID: id})
-	if err != nil {
-		return nil, err
-	}
-	pushes, cancel := m.Subscribe()
-	defer cancel()
-	poll := time.NewTicker(500 * time.Millisecond) // the admission push may precede the subscription
-	defer poll.Stop()
-	for admitted := false; !admitted; {
-		select {
-		case e := <-pushes:
-			switch e.Type {
-			case protocol.EventJoinAdmitted:
-				admitted = true
-			case protocol.EventJoinRefused:
-				var r protocol.JoinRefused
-				_ = json.Unmarshal(e.Data, &r)
-				if r.Ticket == ticket.Ticket {
-					m.abandon()
-					return nil, fmt.Errorf("join session %s: refused: %s", id, r.Reason)
-				}
-			}
-		case <-poll.C:
-			if s, err := c.Session(ctx, id); err == nil {
-				m.setSession(s)
-				admitted = true
-			}
-		case <-ctx.Done():
-			m.abandon()
-			return nil, fmt.Errorf("join session %s: %w", id, ctx.Err())
-		}
-	}
-	if s, err := c.Session(ctx, id); err == nil {
-		m.setSession(s)
-	}
-	return m, m.declare(ctx, nodes)
+func newMember(c *client.Client, o options, s *protocol.Session) *Member {
+	return &Member{c: c, opts: o, session: *s, subs: map[subscription]struct{}{},
+		pending: map[string]*challenged{}, done: make(chan struct{})}
 }
 
-func open(ctx context.Context, c *client.Client, key crypto.SessionKey, s *protocol.Session) (*Member, error) {
-	m := &Member{c: c, key: key, session: *s, subs: map[subscription]struct{}{}, done: make(chan struct{})}
-	life, stop := context.WithCancel(context.WithoutCancel(ctx))
-	m.stop = stop
-	push, err := c.Push(life, s.ID)
+// connect starts the push receiver (following the session, or nothing yet for a joiner) and
+// the status outbox.
+func (m *Member) connect(ctx context.Context, follow bool) error {
+	id := m.ID()
+	m.life, m.stop = context.WithCancel(context.WithoutCancel(ctx))
+	var sessions []string
+	if follow {
+		sessions = []string{id}
+	}
+	push, err := m.c.Push(m.life, sessions...)
 	if err != nil {
-		stop()
-		return nil, fmt.Errorf("follow the session: %w", err)
+		m.stop()
+		return fmt.Errorf("follow the session: %w", err)
 	}
 	m.push = push
-	m.outbox = c.NewOutbox(life, s.ID)
+	m.outbox = m.c.NewOutbox(m.life, id)
 	go m.pump()
-	return m, nil
+	return nil
+}
+
+// startValidator runs the join requests this member receives when it is the oldest.
+func (m *Member) startValidator() {
+	events, _ := m.Subscribe() // ends with the pushes, at Close
+	m.wg.Add(1)
+	go m.validate(m.life, events)
 }
 
 // abandon stops the receiver and the outbox of a member that never was one.
@@ -136,13 +151,21 @@ func (m *Member) abandon() {
 	m.push.Close()
 	m.stop()
 	<-m.done
+	m.wg.Wait()
+}
+
+// Declare adds this member's nodes and their sources, or replaces the descriptions of those
+// declared under the same codes; the server accepts it until the inventory starts.
+func (m *Member) Declare(ctx context.Context, nodes []plan.NodeSpec) error {
+	return m.declare(ctx, nodes)
 }
 
 // declare adds this member's nodes and their sources.
 func (m *Member) declare(ctx context.Context, nodes []plan.NodeSpec) error {
 	id := m.ID()
+	machine, _ := os.Hostname()
 	for _, n := range nodes {
-		data, _ := json.Marshal(nodeData{Code: n.Code})
+		data, _ := json.Marshal(nodeData{Code: n.Code, Machine: machine, Sources: len(n.Roots), Nodes: len(nodes)})
 		snap, err := m.c.AddNode(ctx, id, protocol.NodeRequest{ID: n.Code, Data: m.key.Seal(data, "node:"+n.Code)})
 		if err != nil {
 			return fmt.Errorf("declare node %s: %w", n.Code, err)
@@ -161,13 +184,19 @@ func (m *Member) declare(ctx context.Context, nodes []plan.NodeSpec) error {
 	return nil
 }
 
-// Admit lets a joiner in (the oldest member only).
-func (m *Member) Admit(ctx context.Context, ticket string) error {
-	if err := m.c.Admit(ctx, m.ID(), ticket, protocol.AdmitRequest{}); err != nil {
-		return fmt.Errorf("admit %s: %w", ticket, err)
-	}
-	return nil
+// Password is the session password, to give to those who may join: as given to Create or Join,
+// or generated by Create.
+func (m *Member) Password() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.shown
 }
+
+// Key is the session key: what members share through the server is sealed with it.
+func (m *Member) Key() crypto.SessionKey { return m.key }
+
+// Client is the client this member talks to the server with.
+func (m *Member) Client() *client.Client { return m.c }
 
 // ID is the session id.
 func (m *Member) ID() string {
@@ -315,6 +344,7 @@ func (m *Member) Close(ctx context.Context, wait time.Duration) (undelivered int
 	m.push.Close()
 	m.stop()
 	<-m.done
+	m.wg.Wait()
 	if ferr != nil {
 		ferr = fmt.Errorf("deliver the member statuses: %w", ferr)
 	}

@@ -2,7 +2,6 @@ package session_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -79,42 +78,18 @@ func twoMembers(t *testing.T) *pair {
 	files(t, dirs["C"], 30)
 	node := func(code string) plan.NodeSpec { return plan.NodeSpec{Code: code, Roots: []string{dirs[code]}} }
 
-	first, err := session.Create(ctx, newClient(t, url), []plan.NodeSpec{node("A"), node("B")})
+	first, err := session.Create(ctx, newClient(t, url), []plan.NodeSpec{node("A"), node("B")}, testOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _, _ = first.Close(context.Background(), 5*time.Second) })
-	requests, cancel := first.Subscribe()
+	joinCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	joined := make(chan *session.Member, 1)
-	joinErr := make(chan error, 1)
-	go func() {
-		m, err := session.Join(ctx, newClient(t, url), first.ID(), []plan.NodeSpec{node("C"), node("D")})
-		if err != nil {
-			joinErr <- err
-			return
-		}
-		joined <- m
-	}()
-	var second *session.Member
-	for second == nil {
-		select {
-		case e := <-requests:
-			if e.Type == protocol.EventJoinRequested {
-				var r protocol.JoinRequested
-				if err := json.Unmarshal(e.Data, &r); err != nil {
-					t.Fatal(err)
-				}
-				if err := first.Admit(ctx, r.Ticket); err != nil {
-					t.Fatal(err)
-				}
-			}
-		case second = <-joined:
-		case err := <-joinErr:
-			t.Fatal(err)
-		case <-time.After(30 * time.Second):
-			t.Fatal("the second member was not admitted within 30 s")
-		}
+	second, err := session.Join(joinCtx, newClient(t, url), session.JoinRequest{
+		ID: first.ID(), Password: first.Password(), Nodes: []plan.NodeSpec{node("C"), node("D")},
+	}, testOptions()...)
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() { _, _ = second.Close(context.Background(), 5*time.Second) })
 

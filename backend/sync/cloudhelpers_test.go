@@ -19,6 +19,7 @@ import (
 
 	"github.com/ferrysync/ferry/backend/client"
 	"github.com/ferrysync/ferry/backend/cloud"
+	"github.com/ferrysync/ferry/backend/cloud/cloudtest"
 	"github.com/ferrysync/ferry/backend/cloud/store"
 	"github.com/ferrysync/ferry/backend/crypto"
 	"github.com/ferrysync/ferry/backend/protocol"
@@ -117,11 +118,12 @@ func newPair(t *testing.T, url, aURL string) pair {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ticket, err := b.Join(ctx, s.ID, protocol.JoinRequest{PrivateData: protocol.Blob("b")})
+	joinReq := cloudtest.JoinRequest(t, b.Identity().Private, s.ID)
+	ticket, err := b.Join(ctx, s.ID, joinReq)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Admit(ctx, s.ID, ticket.Ticket, protocol.AdmitRequest{}); err != nil {
+	if err := a.Admit(ctx, s.ID, ticket.Ticket, cloudtest.Admission(t, a.Identity().Private, s.ID, joinReq)); err != nil {
 		t.Fatal(err)
 	}
 	for node, c := range map[string]*client.Client{"A": a, "B": b} {

@@ -40,6 +40,14 @@ type Join struct {
 	ClientID    string        `json:"client_id"`
 	PrivateData protocol.Blob `json:"private_data,omitempty"`
 	Requested   time.Time     `json:"requested"`
+	// The joiner's identity key and signed join key (protocol.JoinRequest), checked at request.
+	IdentityKey      []byte `json:"identity_key,omitempty"`
+	JoinKey          []byte `json:"join_key,omitempty"`
+	JoinKeySignature []byte `json:"join_key_signature,omitempty"`
+	// ValidatorKey is the identity key of the oldest member once it challenged the joiner (one
+	// challenge per request); Proved tells that the joiner answered (one answer per challenge).
+	ValidatorKey []byte `json:"validator_key,omitempty"`
+	Proved       bool   `json:"proved,omitempty"`
 }
 
 // Refresh is what a refresh token stands for.

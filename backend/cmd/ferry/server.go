@@ -10,12 +10,15 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ferrysync/ferry/backend/cloud"
+	"github.com/ferrysync/ferry/backend/cloud/relay"
 	"github.com/ferrysync/ferry/backend/cloud/store"
 )
 
@@ -29,6 +32,7 @@ type serverFlags struct {
 	listen      string
 	redis       string
 	storage     string
+	quota       byteSize
 	logLevel    string
 	secretFile  string
 	redisPrefix string
@@ -46,6 +50,10 @@ processes share one Redis; they must then share the access-token secret too (--s
 $` + envServerSecret + `, at least 32 bytes): without it each process draws a random secret and
 tokens issued by one are refused by the others.
 
+Members of a session move files to each other, end-to-end encrypted, through the server's relay
+storage. By default that is a temporary folder, removed when the server stops; give a folder with
+--storage to keep parts across restarts (processes sharing a Redis may share it too).
+
 It stops cleanly on SIGINT or SIGTERM.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -56,7 +64,9 @@ It stops cleanly on SIGINT or SIGTERM.`,
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:7420", "address to listen on (port 0 picks a free port)")
 	fl.StringVar(&f.redis, "redis", "", "share the state through Redis: redis://HOST:PORT/DB (memory when empty)")
 	fl.StringVar(&f.redisPrefix, "redis-prefix", store.DefaultRedisPrefix, "prefix of the Redis keys; processes sharing a state use the same")
-	fl.StringVar(&f.storage, "storage", "", "folder for relayed encrypted file parts (a temporary folder when empty)")
+	f.quota = byteSize(cloud.DefaultStorageQuota)
+	fl.StringVar(&f.storage, "storage", "", "folder for relayed encrypted file parts, kept across restarts (default: a temporary folder)")
+	fl.Var(&f.quota, "storage-quota", "bytes of relayed parts one session may keep, e.g. 8GiB, 500MB")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug (one line per request), info, warn or error")
 	fl.StringVar(&f.secretFile, "secret-file", "", "file holding the access-token secret shared by server processes (or $"+envServerSecret+")")
 	return cmd
@@ -91,20 +101,37 @@ func readSecret(file string) ([]byte, error) {
 	return secret, nil
 }
 
-// prepareStorage creates the relay folder; cleanup removes it when it is a temporary one.
-func prepareStorage(dir string) (path string, cleanup func(), err error) {
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "ferry-storage-")
-		if err != nil {
-			return "", nil, fmt.Errorf("create a storage folder: %w", err)
-		}
-		return tmp, func() { _ = os.RemoveAll(tmp) }, nil
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", nil, usageError("--storage: %w", err)
-	}
-	return dir, func() {}, nil
+// byteSize is a flag of bytes: a number with an optional unit, B, KB, MB, GB, TB (powers of
+// 1000) or KiB, MiB, GiB, TiB (powers of 1024), e.g. 8GiB.
+type byteSize int64
+
+var byteUnits = map[string]int64{
+	"": 1, "b": 1,
+	"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+	"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
 }
+
+func (b *byteSize) Set(v string) error {
+	s := strings.TrimSpace(v)
+	i := strings.IndexFunc(s, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	if i < 0 {
+		i = len(s)
+	}
+	unit, ok := byteUnits[strings.ToLower(strings.TrimSpace(s[i:]))]
+	num, err := strconv.ParseFloat(s[:i], 64)
+	if !ok || err != nil || num <= 0 {
+		return fmt.Errorf("%q: want a positive size such as 8GiB, 500MB or 1048576", v)
+	}
+	n := num * float64(unit)
+	if n >= 1<<62 || n < 1 {
+		return fmt.Errorf("%q: out of range", v)
+	}
+	*b = byteSize(n)
+	return nil
+}
+
+func (b *byteSize) String() string { return relay.FormatBytes(int64(*b)) }
+func (b *byteSize) Type() string   { return "bytes" }
 
 func runServer(ctx context.Context, f serverFlags, stdout, stderr io.Writer) error {
 	level, err := parseLogLevel(f.logLevel)
@@ -119,12 +146,15 @@ func runServer(ctx context.Context, f serverFlags, stdout, stderr io.Writer) err
 	if secret == nil && f.redis != "" {
 		log.Warn("no shared token secret: tokens of this process work on this process only; give --secret-file or $" + envServerSecret + " to every process sharing the Redis")
 	}
-	storage, cleanStorage, err := prepareStorage(f.storage)
-	if err != nil {
-		return err
+	storage, temporary := f.storage, f.storage == ""
+	if temporary {
+		dir, err := os.MkdirTemp("", "ferry-relay-")
+		if err != nil {
+			return fmt.Errorf("make a temporary relay storage folder: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		storage = dir
 	}
-	defer cleanStorage()
-	log.Debug("relay storage", "dir", storage)
 
 	var st store.Store
 	if f.redis != "" {
@@ -138,10 +168,15 @@ func runServer(ctx context.Context, f serverFlags, stdout, stderr io.Writer) err
 	}
 	defer st.Close()
 
-	srv, err := cloud.NewServer(cloud.Config{Store: st, Secret: secret, Logger: log})
+	srv, err := cloud.NewServer(cloud.Config{Store: st, Secret: secret, Logger: log,
+		StorageDir: storage, StorageQuota: int64(f.quota)})
 	if err != nil {
+		if !temporary {
+			return usageError("--storage: %w", err)
+		}
 		return err
 	}
+	log.Info("relay storage", "dir", storage, "temporary", temporary, "quota", f.quota.String())
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return usageError("--listen: %w", err)

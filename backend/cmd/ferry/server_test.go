@@ -181,11 +181,10 @@ func TestRedisTwoServerProcesses(t *testing.T) {
 	b := cloudtest.LoggedIn(t, two.URL)
 	s := a.CreateSession("s")
 	pa, _ := a.Connect(s.ID)
-	var ticket protocol.JoinTicket
-	b.Must(http.MethodPost, "/sessions/"+s.ID+"/join", protocol.JoinRequest{}, &ticket)
+	joinReq, ticket := b.AskToJoin(s.ID)
 	pb, _ := b.Connect(s.ID)
 	pa.Wait(protocol.EventJoinRequested, s.ID)
-	a.Must(http.MethodPost, "/sessions/"+s.ID+"/join/"+ticket.Ticket+"/admit", nil, nil)
+	a.Must(http.MethodPost, "/sessions/"+s.ID+"/join/"+ticket+"/admit", a.Admission(s.ID, joinReq), nil)
 	pb.Wait(protocol.EventJoinAdmitted, s.ID)
 	pb.Wait(protocol.EventMemberJoined, s.ID)
 	b.Must(http.MethodPost, "/sessions/"+s.ID+"/members/"+b.Instance+"/nodes", protocol.NodeRequest{ID: "nb", Data: []byte("n")}, nil)

@@ -1,0 +1,233 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ferrysync/ferry/backend/protocol"
+)
+
+// The relay calls: transfers of sealed parts between members through the server's relay
+// storage. A part goes up or down in two steps, a short-lived URL asked of the session API and
+// the bytes sent to or read from it; both are retried when the server cannot be reached, and an
+// expired URL is asked again.
+
+// partRate is the slowest transfer rate a part attempt is given time for, on top of the
+// client's RequestTimeout.
+const partRate = 512 << 10 // bytes per second
+
+// CreateTransfer creates a transfer from this member to req.Recipients, or resumes it: the
+// same id, kind and recipients again give its current state, with the parts already stored.
+func (c *Client) CreateTransfer(ctx context.Context, session string, req protocol.TransferRequest) (*protocol.TransferState, error) {
+	var st protocol.TransferState
+	err := c.do(ctx, call{op: "create transfer " + req.ID, method: http.MethodPost, path: transfersPath(session),
+		in: req, out: &st, idempotent: true})
+	return ret(&st, err)
+}
+
+// TransferState reads a transfer (its owner or a recipient).
+func (c *Client) TransferState(ctx context.Context, session, transfer string) (*protocol.TransferState, error) {
+	var st protocol.TransferState
+	err := c.do(ctx, call{op: "get transfer " + transfer, method: http.MethodGet, path: transferPath(session, transfer),
+		out: &st, idempotent: true})
+	return ret(&st, err)
+}
+
+// UploadPart stores part (numbered from 1) of a transfer this member owns. A part that was not
+// received yet may be uploaded again; one received already is refused (ErrCodePartReceived),
+// unless this very call stored it before its answer was lost.
+func (c *Client) UploadPart(ctx context.Context, session, transfer string, part int, sealed []byte) error {
+	op := fmt.Sprintf("upload part %d of transfer %s", part, transfer)
+	if len(sealed) == 0 || len(sealed) > protocol.MaxPartSize {
+		return fmt.Errorf("%s: %d bytes, want 1 to %d", op, len(sealed), protocol.MaxPartSize)
+	}
+	sent := false // an attempt may have stored the part before it failed
+	return c.relayAttempts(ctx, op, func() (string, error) {
+		return c.partURL(ctx, session, transfer, part, "upload", protocol.UploadRequest{Size: int64(len(sealed))})
+	}, func(u string) error {
+		err := c.putPart(ctx, u, sealed)
+		if err != nil && sent && Code(err) == protocol.ErrCodePartReceived {
+			return nil // our earlier attempt stored it, and a recipient has it already
+		}
+		sent = sent || err == nil || errors.Is(err, ErrUnreachable)
+		return err
+	})
+}
+
+// DownloadPart reads part (numbered from 1) of a transfer this member receives. Tell the
+// server with PartReceived once the part is safely used.
+func (c *Client) DownloadPart(ctx context.Context, session, transfer string, part int) ([]byte, error) {
+	op := fmt.Sprintf("download part %d of transfer %s", part, transfer)
+	var data []byte
+	err := c.relayAttempts(ctx, op, func() (string, error) {
+		return c.partURL(ctx, session, transfer, part, "download", nil)
+	}, func(u string) error {
+		var err error
+		data, err = c.getPart(ctx, u)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// PartReceived tells that this member has part; once every recipient has it, the server
+// deletes its bytes.
+func (c *Client) PartReceived(ctx context.Context, session, transfer string, part int) error {
+	return c.do(ctx, call{op: fmt.Sprintf("acknowledge part %d of transfer %s", part, transfer), method: http.MethodPost,
+		path: partPath(session, transfer, part) + "/received", idempotent: true})
+}
+
+// CompleteTransfer tells the recipients that the transfer has parts parts, all uploaded.
+func (c *Client) CompleteTransfer(ctx context.Context, session, transfer string, parts int) error {
+	return c.do(ctx, call{op: "complete transfer " + transfer, method: http.MethodPost,
+		path: transferPath(session, transfer) + "/complete", in: protocol.CompleteRequest{Parts: parts}, idempotent: true})
+}
+
+// CancelTransfer deletes a transfer this member owns, with its parts. A transfer that is gone
+// already is not an error.
+func (c *Client) CancelTransfer(ctx context.Context, session, transfer string) error {
+	err := c.do(ctx, call{op: "cancel transfer " + transfer, method: http.MethodDelete,
+		path: transferPath(session, transfer), idempotent: true})
+	if Code(err) == protocol.ErrCodeNotFound {
+		return nil
+	}
+	return err
+}
+
+// relayAttempts asks a URL and uses it, again while the server cannot be reached or the URL
+// expired, up to the client's attempts.
+func (c *Client) relayAttempts(ctx context.Context, op string, ask func() (string, error), use func(string) error) error {
+	var u string
+	for attempt := 1; ; attempt++ {
+		var err error
+		if u == "" {
+			if u, err = ask(); err != nil {
+				return fmt.Errorf("%s: %w", op, err) // ask has its own retries
+			}
+		}
+		err = use(u)
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return fmt.Errorf("%s: %w", op, context.Cause(ctx))
+		case Code(err) == protocol.ErrCodeURLExpired:
+			u = "" // ask for a new one
+		case !errors.Is(err, ErrUnreachable):
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		if attempt >= c.retry.Attempts {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		if u != "" {
+			d := c.retry.backoff(attempt)
+			c.log.Debug("retrying", "op", op, "attempt", attempt, "wait", d, "err", err)
+			if err := sleep(ctx, d); err != nil {
+				return fmt.Errorf("%s: %w", op, err)
+			}
+		}
+	}
+}
+
+// partURL asks the URL of a part ("upload" or "download") and resolves it against the API root.
+func (c *Client) partURL(ctx context.Context, session, transfer string, part int, what string, in any) (string, error) {
+	var pu protocol.PartURL
+	err := c.do(ctx, call{op: "ask the " + what + " URL", method: http.MethodPost,
+		path: partPath(session, transfer, part) + "/" + what, in: in, out: &pu, idempotent: true})
+	if err != nil {
+		return "", err
+	}
+	ref, err := url.Parse(pu.URL)
+	if err != nil || pu.URL == "" {
+		return "", fmt.Errorf("the server gave a bad %s URL %q", what, pu.URL)
+	}
+	root := *c.base
+	root.Path = strings.TrimSuffix(root.Path, "/") + "/"
+	return root.ResolveReference(ref).String(), nil
+}
+
+// partTimeout bounds one attempt at moving size bytes.
+func (c *Client) partTimeout(size int) time.Duration {
+	return c.timeout + time.Duration(size)*time.Second/partRate
+}
+
+func (c *Client) putPart(ctx context.Context, u string, sealed []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, c.partTimeout(len(sealed)))
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u, bytes.NewReader(sealed))
+	if err != nil {
+		return err
+	}
+	req.ContentLength = int64(len(sealed))
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnreachable, hideURL(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return responseError(resp)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, protocol.MaxBodyBytes))
+	return nil
+}
+
+func (c *Client) getPart(ctx context.Context, u string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.partTimeout(protocol.MaxPartSize))
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnreachable, hideURL(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return nil, responseError(resp)
+	}
+	if resp.ContentLength > protocol.MaxPartSize {
+		return nil, fmt.Errorf("the part is %d bytes, more than the %d a part may have", resp.ContentLength, protocol.MaxPartSize)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, max(resp.ContentLength, 0)))
+	n, err := buf.ReadFrom(io.LimitReader(resp.Body, protocol.MaxPartSize+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%w: reading the part: %w", ErrUnreachable, err)
+	case n > protocol.MaxPartSize:
+		return nil, fmt.Errorf("the part has more than the %d bytes a part may have", protocol.MaxPartSize)
+	case resp.ContentLength >= 0 && n != resp.ContentLength:
+		return nil, fmt.Errorf("%w: the part ended after %d of %d bytes", ErrUnreachable, n, resp.ContentLength)
+	}
+	return buf.Bytes(), nil
+}
+
+// hideURL keeps a relay URL's token, a capability, out of an error message.
+func hideURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		ue.URL = "(relay URL)"
+	}
+	return err
+}
+
+func transfersPath(session string) string { return sessionPath(session) + "/transfers" }
+
+func transferPath(session, transfer string) string {
+	return transfersPath(session) + "/" + url.PathEscape(transfer)
+}
+
+func partPath(session, transfer string, part int) string {
+	return transferPath(session, transfer) + "/parts/" + strconv.Itoa(part)
+}
