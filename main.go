@@ -2,8 +2,10 @@
 package main
 
 import (
+	"context"
 	"embed"
 	"log"
+	"sync"
 
 	"github.com/wailsapp/wails/v2"
 	"github.com/wailsapp/wails/v2/pkg/options"
@@ -11,6 +13,7 @@ import (
 	"github.com/wailsapp/wails/v2/pkg/options/linux"
 
 	"github.com/ferrysync/ferry/app"
+	"github.com/ferrysync/ferry/app/tray"
 )
 
 // assets is the built frontend. frontend/dist keeps a tracked .gitkeep (re-created by
@@ -21,11 +24,19 @@ import (
 var assets embed.FS
 
 //go:embed build/appicon.png
-var icon []byte
+var appIcon []byte
 
 func main() {
-	a := app.New()
-	err := wails.Run(&options.App{
+	a, err := app.New(app.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	var (
+		mu sync.Mutex
+		tr *tray.Tray // nil without a tray
+	)
+	bg := app.Background(a.Theme())
+	err = wails.Run(&options.App{
 		Title:     "Ferry",
 		Width:     1100,
 		Height:    760,
@@ -34,15 +45,56 @@ func main() {
 		AssetServer: &assetserver.Options{
 			Assets: assets,
 		},
-		BackgroundColour: &options.RGBA{R: 248, G: 250, B: 252, A: 255},
-		OnStartup:        a.Startup,
-		Bind:             []any{a},
+		BackgroundColour: &options.RGBA{R: bg.R, G: bg.G, B: bg.B, A: bg.A},
+		OnStartup: func(ctx context.Context) {
+			a.Startup(ctx)
+			t, err := tray.Start(ctx, tray.Options{
+				Title:   "Ferry",
+				OnShow:  a.ShowWindow,
+				OnAbort: func() { _ = a.Synchronization.Abort() },
+				OnQuit:  a.RequestQuit,
+			})
+			if err != nil {
+				log.Printf("no tray icon: closing the window during a synchronization hides it until the run ends, then quits: %v", err)
+				return
+			}
+			mu.Lock()
+			tr = t
+			mu.Unlock()
+			a.SetTray(trayIcon{t})
+		},
+		OnBeforeClose: a.BeforeClose,
+		OnShutdown: func(ctx context.Context) {
+			a.Shutdown(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			if tr != nil {
+				tr.Close()
+			}
+		},
+		Bind: a.Bind(),
 		Linux: &linux.Options{
-			Icon:        icon,
+			Icon:        appIcon,
 			ProgramName: "ferry",
 		},
 	})
 	if err != nil {
 		log.Fatal(err)
+	}
+}
+
+// trayIcon shows the app's synchronization state with the tray's icons.
+type trayIcon struct{ t *tray.Tray }
+
+func (i trayIcon) SetAbortEnabled(on bool) { i.t.SetAbortEnabled(on) }
+
+func (i trayIcon) SetState(s app.TrayState) {
+	switch s {
+	case app.TrayRunning:
+		i.t.SetState(tray.Running)
+	case app.TrayError:
+		i.t.SetState(tray.Error)
+	default:
+		i.t.SetState(tray.Idle)
 	}
 }

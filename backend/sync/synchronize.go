@@ -27,6 +27,9 @@ type Run struct {
 	Abort <-chan struct{}
 	// Handler runs the actions; NewHandler when nil.
 	Handler *Handler
+	// Remote carries the copies between this member and others. Nil: copies onto this
+	// member's nodes from another member's fail with ErrNeedsRelay (a single member has none).
+	Remote Remote
 }
 
 // Outcome is how a run ended for this member.
@@ -56,6 +59,7 @@ func Synchronize(ctx context.Context, r Run) (*Outcome, error) {
 	defer stopLoop()
 
 	started := make(chan struct{})
+	var run protocol.Synchronization // as started; read once started is closed
 	ended := make(chan protocol.Synchronization, 1)
 	stopped := make(chan struct{}) // the events ended, with or without Ended
 	go func() {
@@ -67,6 +71,7 @@ func Synchronize(ctx context.Context, r Run) (*Outcome, error) {
 			case EventStarted:
 				if !startedOnce {
 					startedOnce = true
+					run = e.Sync
 					close(started)
 				}
 			case EventAbortRequested:
@@ -124,7 +129,7 @@ func Synchronize(ctx context.Context, r Run) (*Outcome, error) {
 		}
 	}()
 
-	errs := r.loop(loopCtx)
+	errs := r.loop(loopCtx, run)
 	select {
 	case <-r.Abort:
 		if err := requestAbort(); err != nil {
@@ -162,8 +167,10 @@ func Synchronize(ctx context.Context, r Run) (*Outcome, error) {
 }
 
 // loop runs this member's groups and reports their results; after loopCtx ends (abort, end)
-// the targets not run yet are neither run nor reported.
-func (r *Run) loop(ctx context.Context) []error {
+// the targets not run yet are neither run nor reported. With a Remote, the copies to and from
+// other members run beside the local groups: sending from the start, receiving once the local
+// deletes and creates are done, as the local copies do.
+func (r *Run) loop(ctx context.Context, started protocol.Synchronization) []error {
 	h := r.Handler
 	if h == nil {
 		h = NewHandler()
@@ -173,39 +180,64 @@ func (r *Run) loop(ctx context.Context) []error {
 		mu   stdsync.Mutex
 		errs []error
 	)
-	report := func(t TargetResult) {
+	addErr := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		errs = append(errs, err)
+	}
+	report := func(t TargetResult, source bool) {
 		if t.Err != nil && ctx.Err() != nil && errors.Is(t.Err, ctx.Err()) {
 			return // not run: aborted
 		}
 		res := protocol.ActionResult{Group: t.Group, Node: t.Target.Node, Kind: resultKind(t.Op), Bytes: t.Bytes}
+		if source {
+			res.Node, res.Source = "", true
+		}
 		if t.Err != nil {
 			res.Kind, res.Bytes = protocol.ResultFailed, 0
-			mu.Lock()
-			errs = append(errs, t.Err)
-			mu.Unlock()
+			addErr(t.Err)
 		}
 		r.Orchestrator.Report(res)
 	}
+	local := func(t TargetResult) { report(t, false) }
 	own, relayed := r.ownGroups()
-	for _, g := range relayed {
-		for _, t := range g.Targets {
-			report(TargetResult{Group: g.ID, Op: g.Op, Target: t.Location,
-				Err: fmt.Errorf("%s %s on %s: %w", g.Op, t.Path, t.Part, ErrNeedsRelay)})
+	if r.Remote == nil {
+		for _, g := range relayed {
+			for _, t := range g.Targets {
+				local(TargetResult{Group: g.ID, Op: g.Op, Target: t.Location,
+					Err: fmt.Errorf("%s %s on %s: %w", g.Op, t.Path, t.Part, ErrNeedsRelay)})
+			}
 		}
+		if err := Execute(ctx, h, own, r.Workers, local); err != nil {
+			addErr(fmt.Errorf("make the written files durable: %w", err))
+		}
+		return errs
 	}
-	if err := Execute(ctx, h, own, r.Workers, report); err != nil {
-		errs = append(errs, fmt.Errorf("make the written files durable: %w", err))
+	copies := slices.IndexFunc(own, func(g plan.Group) bool { return g.Phase == plan.PhaseCopy })
+	if copies < 0 {
+		copies = len(own)
+	}
+	ready := make(chan struct{})
+	relayDone := make(chan error, 1)
+	go func() { relayDone <- r.relay(ctx, started, ready, report) }()
+	err := Execute(ctx, h, own[:copies], r.Workers, local)
+	close(ready)
+	err = errors.Join(err, Execute(ctx, h, own[copies:], r.Workers, local))
+	if err != nil {
+		addErr(fmt.Errorf("make the written files durable: %w", err))
+	}
+	if err := <-relayDone; err != nil {
+		addErr(err)
 	}
 	return errs
 }
 
-// ErrNeedsRelay: a content copy from another member's node, which travels through the
-// server's relay.
-var ErrNeedsRelay = errors.New("copies between members need the relay, which this version does not have")
+// ErrNeedsRelay: a content copy from another member's node in a run without a Remote.
+var ErrNeedsRelay = errors.New("copies between members need the relay, and this run has none")
 
 // ownGroups are the groups this member runs, restricted to its own targets: content copies it
 // reads and every other action on its nodes, in the plan's phase order. relayed are content
-// copies onto its nodes that another member reads.
+// copies onto its nodes that another member reads (the Remote derives its work from the plan).
 func (r *Run) ownGroups() (own, relayed []plan.Group) {
 	own = make([]plan.Group, 0, len(r.Plan.Groups))
 	for _, g := range r.Plan.Groups {

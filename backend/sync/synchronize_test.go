@@ -2,17 +2,30 @@ package sync_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	stdsync "sync"
 	"testing"
 	"time"
 
+	"github.com/ferrysync/ferry/backend/client"
+	"github.com/ferrysync/ferry/backend/cloud"
+	"github.com/ferrysync/ferry/backend/cloud/cloudtest"
+	"github.com/ferrysync/ferry/backend/cloud/store"
+	"github.com/ferrysync/ferry/backend/compare"
+	"github.com/ferrysync/ferry/backend/crypto"
+	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
 	fsync "github.com/ferrysync/ferry/backend/sync"
 	"github.com/ferrysync/ferry/backend/transfer"
+	"github.com/ferrysync/ferry/backend/transfer/remote"
 )
 
 // recorder collects what a run emits.
@@ -175,5 +188,313 @@ func TestLocalSynchronizeActionError(t *testing.T) {
 	}
 	if !failed {
 		t.Fatal("no group summary reported the error")
+	}
+}
+
+// relayed is a session of two members on a server with relay storage: a owns node A at dirs
+// A, b owns node B at dirs B; they share a session key.
+type relayed struct {
+	srv     string
+	storage string
+	session string
+	key     crypto.SessionKey
+	a, b    *client.Client
+	dirs    map[string]string
+}
+
+func newRelayed(t *testing.T) *relayed {
+	t.Helper()
+	storage := t.TempDir()
+	st := store.NewMemory()
+	srv, err := cloud.NewServer(cloud.Config{Store: st, StorageDir: storage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		_ = srv.Run(ctx)
+	}()
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		cancel()
+		<-ran
+		srv.Close()
+		hs.CloseClientConnections()
+		hs.Close()
+		st.Close()
+	})
+	r := &relayed{srv: hs.URL, storage: storage, dirs: map[string]string{"A": t.TempDir(), "B": t.TempDir()}}
+	if r.key, err = crypto.NewSessionKey(); err != nil {
+		t.Fatal(err)
+	}
+	login := func() *client.Client {
+		id, err := crypto.NewIdentity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := client.New(hs.URL, id, client.Options{Retry: client.Retry{Attempts: 2, Base: time.Millisecond, Max: 5 * time.Millisecond}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Login(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	r.a, r.b = login(), login()
+	s, err := r.a.CreateSession(t.Context(), protocol.CreateSessionRequest{Settings: protocol.Blob("settings"), PrivateData: protocol.Blob("a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.session = s.ID
+	req := cloudtest.JoinRequest(t, r.b.Identity().Private, s.ID)
+	ticket, err := r.b.Join(t.Context(), s.ID, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.a.Admit(t.Context(), s.ID, ticket.Ticket, cloudtest.Admission(t, r.a.Identity().Private, s.ID, req)); err != nil {
+		t.Fatal(err)
+	}
+	for node, c := range map[string]*client.Client{"A": r.a, "B": r.b} {
+		if _, err := c.AddNode(t.Context(), s.ID, protocol.NodeRequest{ID: node, Data: protocol.Blob("node")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.AddSource(t.Context(), s.ID, node, protocol.SourceRequest{ID: node + "1", Data: protocol.Blob("src")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res, err := r.a.StartInventory(t.Context(), s.ID); err != nil || !res.Started {
+		t.Fatalf("start the inventory: %+v, %v", res, err)
+	}
+	return r
+}
+
+func (r *relayed) owner(node string) string {
+	if node == "A" {
+		return r.a.InstanceID()
+	}
+	return r.b.InstanceID()
+}
+
+// pushes follows the session for c and hands every push to n channels.
+func (r *relayed) pushes(t *testing.T, c *client.Client, n int) []<-chan protocol.Event {
+	t.Helper()
+	recv, err := c.Push(context.Background(), r.session)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pushes count from the subscription on.
+	timeout := time.After(10 * time.Second)
+	for subscribed := false; !subscribed; {
+		select {
+		case ev := <-recv.Events():
+			var sub protocol.Subscribed
+			subscribed = ev.Type == protocol.EventSubscribed && json.Unmarshal(ev.Data, &sub) == nil && slices.Contains(sub.Sessions, r.session)
+		case <-timeout:
+			t.Fatalf("no subscription to %s", r.session)
+		}
+	}
+	stop := make(chan struct{})
+	outs := make([]chan protocol.Event, n)
+	ro := make([]<-chan protocol.Event, n)
+	for i := range outs {
+		outs[i] = make(chan protocol.Event, 64)
+		ro[i] = outs[i]
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			for _, o := range outs {
+				close(o)
+			}
+		}()
+		for e := range recv.Events() {
+			for _, o := range outs {
+				select {
+				case o <- e:
+				case <-stop:
+					return
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		close(stop)
+		recv.Close()
+		<-done
+	})
+	return ro
+}
+
+// member runs c's part of a synchronization of p with relayed copies; start makes it the
+// member that starts the run.
+func (r *relayed) member(t *testing.T, c *client.Client, p *plan.Plan, sigs remote.Signatures, start bool) (*fsync.Outcome, error) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	ch := r.pushes(t, c, 2)
+	o := fsync.NewCloudOrchestrator(c, r.session, ch[0], fsync.CloudOptions{Retry: client.Retry{Base: time.Millisecond, Max: 20 * time.Millisecond}})
+	defer o.Close()
+	x := remote.NewExchange(c, r.session, r.key, c.InstanceID(), ch[1], remote.Options{})
+	content := remote.NewContent(x, sigs, remote.ContentOptions{})
+	defer content.Close()
+	out, err := fsync.Synchronize(ctx, fsync.Run{Plan: p, Self: c.InstanceID(), Owner: r.owner, Orchestrator: o, Start: start, Remote: content})
+	if cerr := x.Close(ctx); cerr != nil {
+		t.Errorf("close the exchange: %v", cerr)
+	}
+	return out, err
+}
+
+// A mirror between two members: deletes and creates run locally on B, copies travel through
+// the relay (small files batched, a large file in full, an edited one as a delta), each member
+// reports its part, the run ends regularly with every action done, and the relay storage is
+// empty at the end.
+func TestSynchronizeRelayed(t *testing.T) {
+	r := newRelayed(t)
+	a, b := r.dirs["A"], r.dirs["B"]
+	t0 := time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC)
+	for i := range 30 {
+		writeFile(t, filepath.Join(a, fmt.Sprintf("d%d/f%02d.txt", i%3, i)), fmt.Sprint("content ", i), t0)
+	}
+	large := strings.Repeat("large file content ", 200_000) // 3.8 MB
+	writeFile(t, filepath.Join(a, "large.bin"), large, t0)
+	writeFile(t, filepath.Join(b, "large.bin"), large[:len(large)-5000], t0.Add(-time.Hour))
+	writeFile(t, filepath.Join(a, "new.bin"), large[:1<<20], t0)
+	writeFile(t, filepath.Join(b, "stale/old.txt"), "old", t0)
+	req := mirrorRequest(a, b, compare.Smart)
+	req.Options.PreferDelta = func(size int64, src, dst string) bool {
+		return transfer.PreferDelta(size, true, r.owner(src) != r.owner(dst))
+	}
+	l, err := plan.Make(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := l.Plan
+	sigs, err := remote.ComputeSignatures(t.Context(), b, []string{"/large.bin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	type result struct {
+		out *fsync.Outcome
+		err error
+	}
+	results := make(chan result, 1)
+	go func() {
+		out, err := r.member(t, r.b, p, nil, false)
+		results <- result{out, err}
+	}()
+	outA, err := r.member(t, r.a, p, remote.SignatureSet{"B": sigs}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resB := <-results
+	if resB.err != nil {
+		t.Fatal(resB.err)
+	}
+	for who, out := range map[string]*fsync.Outcome{"A": outA, "B": resB.out} {
+		pr := out.Sync.Progress
+		if out.Sync.EndStatus != protocol.EndRegular || len(out.Errors) != 0 || pr.ErrorActions != 0 || pr.FinishedActions != pr.TotalActions {
+			t.Fatalf("member %s: end %q, errors %v, progress %+v", who, out.Sync.EndStatus, out.Errors, pr)
+		}
+	}
+	if got := readFile(t, filepath.Join(b, "large.bin")); got != large {
+		t.Fatal("large.bin differs")
+	}
+	if _, err := os.Stat(filepath.Join(b, "stale")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("stale directory: %v", err)
+	}
+	if len(planMirror(t, a, b).Groups) != 0 {
+		t.Fatal("a second plan is not empty")
+	}
+	var parts []string
+	_ = filepath.WalkDir(r.storage, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".part") {
+			parts = append(parts, p)
+		}
+		return nil
+	})
+	if len(parts) != 0 {
+		t.Fatalf("relay storage holds %v", parts)
+	}
+}
+
+// Without a Remote, copies from another member fail with ErrNeedsRelay, as before.
+func TestSynchronizeWithoutRemote(t *testing.T) {
+	r := newRelayed(t)
+	writeFile(t, filepath.Join(r.dirs["A"], "f.txt"), "x", time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC))
+	p := planMirror(t, r.dirs["A"], r.dirs["B"])
+	ch := r.pushes(t, r.b, 1)
+	o := fsync.NewCloudOrchestrator(r.b, r.session, ch[0], fsync.CloudOptions{})
+	defer o.Close()
+	chA := r.pushes(t, r.a, 1)
+	oa := fsync.NewCloudOrchestrator(r.a, r.session, chA[0], fsync.CloudOptions{})
+	defer oa.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := fsync.Synchronize(ctx, fsync.Run{Plan: p, Self: r.a.InstanceID(), Owner: r.owner, Orchestrator: oa, Start: true})
+		done <- err
+	}()
+	out, err := fsync.Synchronize(ctx, fsync.Run{Plan: p, Self: r.b.InstanceID(), Owner: r.owner, Orchestrator: o})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Errors) != 1 || !errors.Is(out.Errors[0], fsync.ErrNeedsRelay) || out.Sync.Progress.ErrorActions != 1 {
+		t.Fatalf("errors %v, progress %+v", out.Errors, out.Sync.Progress)
+	}
+}
+
+// A source changed after the plan: its member reports the source failed, the target's member
+// reports its target failed with the reason, the target is untouched, and the run ends with one
+// failed action among the others done.
+func TestSynchronizeRelayedSourceChanged(t *testing.T) {
+	r := newRelayed(t)
+	a, b := r.dirs["A"], r.dirs["B"]
+	t0 := time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC)
+	writeFile(t, filepath.Join(a, "ok.txt"), "fine", t0)
+	writeFile(t, filepath.Join(a, "edited.txt"), "new", t0)
+	writeFile(t, filepath.Join(b, "edited.txt"), "old", t0.Add(-time.Hour))
+	p := planMirror(t, a, b)
+	writeFile(t, filepath.Join(a, "edited.txt"), "edited after the plan", t0.Add(time.Hour))
+
+	errs := make(chan []error, 1)
+	go func() {
+		out, err := r.member(t, r.b, p, nil, false)
+		if err != nil {
+			t.Error(err)
+			errs <- nil
+			return
+		}
+		errs <- out.Errors
+	}()
+	outA, err := r.member(t, r.a, p, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errsB := <-errs
+	pr := outA.Sync.Progress
+	if outA.Sync.EndStatus != protocol.EndRegular || pr.ErrorActions != 1 || pr.FinishedActions != pr.TotalActions || pr.TotalActions != 2 {
+		t.Fatalf("end %q, progress %+v", outA.Sync.EndStatus, pr)
+	}
+	if len(outA.Errors) != 1 || !errors.Is(outA.Errors[0], transfer.ErrSourceChanged) {
+		t.Fatalf("source member errors %v", outA.Errors)
+	}
+	var se *remote.SourceError
+	if len(errsB) != 1 || !errors.As(errsB[0], &se) {
+		t.Fatalf("target member errors %v", errsB)
+	}
+	t.Logf("source: %v; target: %v", outA.Errors[0], errsB[0])
+	if got := readFile(t, filepath.Join(b, "edited.txt")); got != "old" {
+		t.Fatalf("target changed to %q", got)
+	}
+	if got := readFile(t, filepath.Join(b, "ok.txt")); got != "fine" {
+		t.Fatalf("ok.txt = %q", got)
 	}
 }

@@ -1,0 +1,242 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ferrysync/ferry/backend/compare"
+	"github.com/ferrysync/ferry/backend/inventory"
+	"github.com/ferrysync/ferry/backend/plan"
+	"github.com/ferrysync/ferry/backend/rules"
+)
+
+// Rules modes besides the presets.
+const (
+	ModeNone   = ""       // no rules: targeted actions only
+	ModeCustom = "custom" // a rules file
+)
+
+// maxCachedFilters bounds the filters whose results are kept.
+const maxCachedFilters = 32
+
+// analysis is what the inventory, the rules and the targeted actions make: the comparison and
+// the plan, with what the comparison pages need to be fast. core.mu guards it.
+type analysis struct {
+	// What the user chose.
+	mode     string
+	text     string
+	custom   *rules.File      // the rules file in force (ModeCustom)
+	inForce  string           // its text
+	settings compare.Settings // for the next inventory: the rules file's, or the defaults
+	textErrs []RuleError      // the last text saved: the rules before it stay in force
+	targeted []rules.Targeted
+
+	// The last inventory, and the plan from it.
+	inv      *inventoryResult
+	planErrs []RuleError // the rules do not fit the comparison
+	eval     *rules.Result
+	plan     *plan.Plan
+	ran      bool // the plan ran: the disk no longer matches the inventory
+	byItem   map[*compare.Item][]rules.AtomicAction
+	forItem  map[*compare.Item][]compare.FilterAction
+	acting   int                // items with an action other than do-nothing
+	filters  map[string][]int32 // item indices per filter text
+	failed   map[string]bool    // item paths whose last synchronization failed
+}
+
+// inventoryResult is one inventory of this member's nodes, compared.
+type inventoryResult struct {
+	nodes    []*inventory.Node
+	cmp      *compare.Comparison
+	settings compare.Settings
+	index    map[itemKey]*compare.Item
+}
+
+func newAnalysis() analysis {
+	return analysis{mode: ModeNone, settings: compare.DefaultSettings()}
+}
+
+// forgetInventory drops the comparison and the plan: the nodes changed, or a new inventory runs.
+func (a *analysis) forgetInventory() {
+	a.inv = nil
+	a.planErrs, a.eval, a.plan, a.ran = nil, nil, nil, false
+	a.byItem, a.forItem, a.acting, a.filters = nil, nil, 0, nil
+	a.failed = nil
+}
+
+// setInventory takes a new comparison and plans it.
+func (a *analysis) setInventory(r *inventoryResult) {
+	a.forgetInventory()
+	a.inv = r
+	a.replan()
+}
+
+// replan evaluates the rules and the targeted actions again and builds the plan.
+func (a *analysis) replan() {
+	if a.inv == nil {
+		return
+	}
+	res, errs := a.evaluate(a.targeted)
+	a.install(res, errs)
+}
+
+// evaluate evaluates the rules in force with targeted; rules that do not fit the comparison are
+// reported and left out.
+func (a *analysis) evaluate(targeted []rules.Targeted) (*rules.Result, []RuleError) {
+	cmp := a.inv.cmp
+	rs, errs := a.rulesFor(cmp)
+	targeted = slices.DeleteFunc(slices.Clone(targeted), func(t rules.Targeted) bool { return a.inv.find(t.Path, t.Kind) == nil })
+	res, err := rules.Evaluate(cmp, rs, targeted)
+	if err != nil {
+		errs = append(errs, a.locate(err)...)
+		if res, err = rules.Evaluate(cmp, nil, targeted); err != nil {
+			errs = append(errs, RuleError{Msg: err.Error()})
+			res = &rules.Result{}
+		}
+	}
+	return res, errs
+}
+
+// install makes res the plan in force.
+func (a *analysis) install(res *rules.Result, errs []RuleError) {
+	a.eval, a.planErrs = res, errs
+	a.plan = plan.Build(a.inv.cmp, res, plan.Options{})
+	a.byItem = make(map[*compare.Item][]rules.AtomicAction)
+	a.forItem = make(map[*compare.Item][]compare.FilterAction)
+	a.acting = 0
+	for _, act := range res.Actions {
+		if act.Op != rules.DoNothing && !slices.ContainsFunc(a.byItem[act.Item], func(x rules.AtomicAction) bool { return x.Op != rules.DoNothing }) {
+			a.acting++
+		}
+		a.byItem[act.Item] = append(a.byItem[act.Item], act)
+		// The values of compare.FilterActionOp follow rules.Op.
+		a.forItem[act.Item] = append(a.forItem[act.Item], compare.FilterAction{Op: compare.FilterActionOp(act.Op), Targeted: act.Targeted()})
+	}
+	a.filters = nil
+}
+
+// rulesFor expands the rules in force for the comparison's parts.
+func (a *analysis) rulesFor(cmp *compare.Comparison) ([]rules.Rule, []RuleError) {
+	names := cmp.PartNames()
+	switch a.mode {
+	case ModeNone:
+		return nil, nil
+	case ModeCustom:
+		if err := rules.CheckParts(a.custom.Rules, names); err != nil {
+			return nil, a.locate(err)
+		}
+		return a.custom.Rules, nil
+	}
+	if len(names) != 2 {
+		return nil, []RuleError{{Msg: fmt.Sprintf("the %s preset synchronizes two data parts, and there are %d (%s): use two nodes of one data source each, or write rules", a.mode, len(names), strings.Join(names, ", "))}}
+	}
+	rs, err := rules.Preset(a.mode, names[0], names[1])
+	if err != nil {
+		return nil, []RuleError{{Msg: err.Error()}}
+	}
+	return rs, nil
+}
+
+// locate places a rules error on its line of the rules text.
+func (a *analysis) locate(err error) []RuleError {
+	text := ""
+	if a.mode == ModeCustom {
+		text = a.inForce
+	}
+	return []RuleError{locateRuleError(text, err)}
+}
+
+// needsInventory tells whether the settings in force differ from those of the last inventory.
+func (a *analysis) needsInventory() bool {
+	return a.inv != nil && a.inv.settings != a.settings
+}
+
+// filtered returns the indices of the items that pass the filter (nil for every item), from the
+// cache when the filter ran on this plan already.
+func (a *analysis) filtered(text string) ([]int32, *FilterError) {
+	if strings.TrimSpace(text) == "" {
+		return nil, nil
+	}
+	if idx, ok := a.filters[text]; ok {
+		return idx, nil
+	}
+	cmp := a.inv.cmp
+	f, err := compare.ParseFilter(text, cmp.Parts)
+	if err != nil {
+		var fe *compare.FilterError
+		if errors.As(err, &fe) {
+			return nil, &FilterError{Pos: utf16Offset(text, fe.Pos), End: utf16Offset(text, fe.End), Msg: fe.Msg}
+		}
+		return nil, &FilterError{End: utf16Offset(text, len(text)), Msg: err.Error()}
+	}
+	env := compare.FilterEnv{
+		Now:       time.Now(),
+		Actions:   func(it *compare.Item) []compare.FilterAction { return a.forItem[it] },
+		SyncError: func(it *compare.Item) bool { return a.failed[it.Path] },
+	}
+	idx := make([]int32, 0, 64)
+	for i, it := range cmp.Items {
+		if f.Match(it, env) {
+			idx = append(idx, int32(i))
+		}
+	}
+	if a.filters == nil || len(a.filters) >= maxCachedFilters {
+		a.filters = make(map[string][]int32)
+	}
+	a.filters[text] = idx
+	return idx, nil
+}
+
+// itemKey finds an item by kind and linking key.
+type itemKey struct {
+	kind inventory.Kind
+	key  string
+}
+
+func newInventoryResult(nodes []*inventory.Node, cmp *compare.Comparison, s compare.Settings) *inventoryResult {
+	r := &inventoryResult{nodes: nodes, cmp: cmp, settings: s, index: make(map[itemKey]*compare.Item, len(cmp.Items))}
+	for _, it := range cmp.Items {
+		r.index[itemKey{it.Kind, it.Key}] = it
+	}
+	return r
+}
+
+// key is the linking key of a path (tree) or name (flat): lower-cased unless case-sensitive.
+func (r *inventoryResult) key(path string) string {
+	if r.cmp.Settings.CaseSensitive {
+		return path
+	}
+	return strings.ToLower(path)
+}
+
+// find finds the item of a path or name; kind 0 takes a file before a directory.
+func (r *inventoryResult) find(path string, kind inventory.Kind) *compare.Item {
+	k := r.key(path)
+	if kind != 0 {
+		return r.index[itemKey{kind, k}]
+	}
+	if it := r.index[itemKey{inventory.File, k}]; it != nil {
+		return it
+	}
+	return r.index[itemKey{inventory.Dir, k}]
+}
+
+// utf16Offset converts a byte offset in s to an offset in UTF-16 code units, as JavaScript
+// indexes strings.
+func utf16Offset(s string, byteOff int) int {
+	n := 0
+	for i, r := range s {
+		if i >= byteOff {
+			break
+		}
+		if r >= 0x10000 {
+			n += 2
+		} else {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,276 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/ferrysync/ferry/backend/compare"
+	"github.com/ferrysync/ferry/backend/inventory"
+	"github.com/ferrysync/ferry/backend/plan"
+	"github.com/ferrysync/ferry/backend/protocol"
+)
+
+// skippedPending counts, while a node is walked, the entries it skipped so far: their reasons
+// are known when the walk of the node ends.
+const skippedPending = "pending"
+
+// NodeProgress is the inventory of one node so far.
+type NodeProgress struct {
+	Node        string           `json:"node"`
+	Files       int64            `json:"files"`
+	Dirs        int64            `json:"dirs"`
+	Bytes       int64            `json:"bytes"`
+	Skipped     map[string]int64 `json:"skipped"` // by reason: hidden, noise, symlink…
+	HashedFiles int64            `json:"hashedFiles"`
+	HashedBytes int64            `json:"hashedBytes"`
+	Done        bool             `json:"done"`
+	Error       string           `json:"error,omitempty"`
+}
+
+// InventoryDone ends an inventory: Error is empty when it succeeded.
+type InventoryDone struct {
+	Error string `json:"error,omitempty"`
+}
+
+// Inventory is the service of the inventory of this member's nodes.
+type Inventory struct {
+	c *core
+}
+
+type inventoryRun struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Start declares the nodes to the session server and inventories them in the background:
+// inventory:progress while it runs, inventory:done at the end, and then the comparison.
+func (s *Inventory) Start() error {
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.idleLocked(); err != nil {
+		return err
+	}
+	if c.sess == nil {
+		return errNoSession
+	}
+	if err := c.checkNodesLocked(); err != nil {
+		return err
+	}
+	specs, settings, sess := c.specsLocked(), c.an.settings, c.sess
+	ctx, cancel := context.WithCancel(c.life)
+	run := &inventoryRun{cancel: cancel, done: make(chan struct{})}
+	c.inv = run
+	c.an.forgetInventory()
+	c.goBackground(func() { s.run(ctx, run, sess, specs, settings) })
+	return nil
+}
+
+func (s *Inventory) run(ctx context.Context, run *inventoryRun, sess *openSession, specs []plan.NodeSpec, settings compare.Settings) {
+	c := s.c
+	defer close(run.done)
+	defer run.cancel()
+	prog := newScanProgress(specs, c.emit)
+	res, err := s.inventory(ctx, sess, specs, settings, prog)
+	m := sess.member
+	switch {
+	case err == nil:
+		m.Status(protocol.InventoryFinished)
+	case ctx.Err() != nil:
+		m.Status(protocol.InventoryCancelled)
+		err = errors.New("the inventory was cancelled")
+	default:
+		m.Status(protocol.InventoryError)
+	}
+	c.mu.Lock()
+	c.inv = nil
+	if err == nil {
+		c.an.setInventory(res)
+	}
+	c.mu.Unlock()
+	prog.finish(err, func(done InventoryDone) { c.emit(EventInventoryDone, done) })
+}
+
+// inventory declares the nodes, scans them, reads the content the comparison needs and compares.
+func (s *Inventory) inventory(ctx context.Context, sess *openSession, specs []plan.NodeSpec, settings compare.Settings, prog *scanProgress) (*inventoryResult, error) {
+	if err := declare(ctx, sess, specs); err != nil {
+		return nil, err
+	}
+	m := sess.member
+	m.Status(protocol.InventoryRunningIdentification)
+	opts := inventory.Options{ExcludeHidden: settings.ExcludeHidden, ExcludeSystem: settings.ExcludeSystem, Progress: prog.part}
+	var nodes []*inventory.Node
+	for _, spec := range specs {
+		node, err := inventory.ScanNode(ctx, spec.Code, spec.Roots, opts)
+		if err != nil {
+			prog.fail(spec.Code, err)
+			return nil, fmt.Errorf("inventory of node %s: %w", spec.Code, err)
+		}
+		prog.scanned(node)
+		nodes = append(nodes, node)
+	}
+	var parts []*inventory.Part
+	for _, n := range nodes {
+		parts = append(parts, n.Parts...)
+	}
+	need := compare.ContentNeeded(nodes, settings)
+	analysing := false
+	for i, idx := range need {
+		if len(idx) == 0 {
+			continue
+		}
+		if !analysing {
+			m.Status(protocol.InventoryRunningAnalysis)
+			analysing = true
+		}
+		if err := parts[i].Hash(ctx, idx, inventory.HashOptions{Progress: prog.part}); err != nil {
+			return nil, fmt.Errorf("analysis of %s: %w", parts[i].Code, err)
+		}
+	}
+	return newInventoryResult(nodes, compare.Compare(nodes, settings), settings), nil
+}
+
+// declare puts this member's nodes and sources on the session server and starts its inventory
+// there: a session inventoried before is reset, the nodes declared before are replaced.
+func declare(ctx context.Context, sess *openSession, specs []plan.NodeSpec) error {
+	ctx, cancel := context.WithTimeout(ctx, sessionCallTimeout)
+	defer cancel()
+	m, cl := sess.member, sess.client
+	id := m.ID()
+	snap, err := cl.Session(ctx, id)
+	if err != nil {
+		return fmt.Errorf("read the session: %w", readable(err))
+	}
+	if len(snap.Members) > 1 {
+		return errOtherMembers
+	}
+	if snap.InventoryStarted {
+		if _, err := cl.Reset(ctx, id); err != nil {
+			return fmt.Errorf("reset the session for a new inventory: %w", readable(err))
+		}
+	}
+	for _, mb := range snap.Members {
+		if mb.InstanceID != m.Self() {
+			continue
+		}
+		for _, n := range mb.Nodes {
+			if _, err := cl.RemoveNode(ctx, id, n.ID); err != nil {
+				return fmt.Errorf("replace data node %s: %w", n.ID, readable(err))
+			}
+		}
+	}
+	if err := m.Declare(ctx, specs); err != nil {
+		return readable(err)
+	}
+	if err := m.StartInventory(ctx); err != nil {
+		return readable(err)
+	}
+	return nil
+}
+
+// scanProgress gathers the progress of every part into inventory:progress events, at most
+// ten per second.
+type scanProgress struct {
+	th *throttle
+
+	mu      sync.Mutex
+	order   []string                      // node codes
+	nodeOf  map[string]string             // part code → node code
+	parts   map[string]inventory.Progress // latest per part
+	skipped map[string]map[string]int64   // per scanned node, by reason
+	failed  map[string]string             // node → error
+	done    bool
+}
+
+func newScanProgress(specs []plan.NodeSpec, emit func(string, any)) *scanProgress {
+	p := &scanProgress{
+		nodeOf:  map[string]string{},
+		parts:   map[string]inventory.Progress{},
+		skipped: map[string]map[string]int64{},
+		failed:  map[string]string{},
+	}
+	for _, s := range specs {
+		p.order = append(p.order, s.Code)
+		for i := range s.Roots {
+			p.nodeOf[sourceCode(s.Code, i)] = s.Code
+		}
+	}
+	p.th = newThrottle(progressEvery, func(v any) { emit(EventInventoryProgress, v) })
+	return p
+}
+
+// part takes the progress of one part.
+func (p *scanProgress) part(pr inventory.Progress) {
+	p.mu.Lock()
+	p.parts[pr.Part] = pr
+	snap := p.snapshotLocked()
+	p.mu.Unlock()
+	p.th.offer(snap)
+}
+
+// scanned takes the skipped entries of a node walked.
+func (p *scanProgress) scanned(n *inventory.Node) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	by := map[string]int64{}
+	for _, part := range n.Parts {
+		for r, k := range part.Skipped {
+			by[string(r)] += int64(k)
+		}
+	}
+	p.skipped[n.Code] = by
+}
+
+func (p *scanProgress) fail(node string, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failed[node] = err.Error()
+}
+
+// finish sends the last progress, then the end.
+func (p *scanProgress) finish(err error, end func(InventoryDone)) {
+	p.mu.Lock()
+	p.done = err == nil
+	snap := p.snapshotLocked()
+	p.mu.Unlock()
+	p.th.then(func() {
+		p.th.send(snap)
+		done := InventoryDone{}
+		if err != nil {
+			done.Error = err.Error()
+		}
+		end(done)
+	})
+	p.th.stop()
+}
+
+func (p *scanProgress) snapshotLocked() []NodeProgress {
+	out := make([]NodeProgress, 0, len(p.order))
+	index := map[string]int{}
+	for i, code := range p.order {
+		index[code] = i
+		np := NodeProgress{Node: code, Skipped: map[string]int64{}, Done: p.done, Error: p.failed[code]}
+		for r, k := range p.skipped[code] {
+			np.Skipped[r] = k
+		}
+		out = append(out, np)
+	}
+	for code, pr := range p.parts {
+		i, ok := index[p.nodeOf[code]]
+		if !ok {
+			continue
+		}
+		np := &out[i]
+		np.Files += pr.Files
+		np.Dirs += pr.Dirs
+		np.Bytes += pr.Bytes
+		np.HashedFiles += pr.Hashed
+		np.HashedBytes += pr.HashedBytes
+		if _, scanned := p.skipped[np.Node]; !scanned && pr.Skipped > 0 {
+			np.Skipped[skippedPending] += pr.Skipped
+		}
+	}
+	return out
+}

@@ -1,0 +1,383 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ferrysync/ferry/backend/client"
+	"github.com/ferrysync/ferry/backend/cloud"
+	"github.com/ferrysync/ferry/backend/crypto"
+	"github.com/ferrysync/ferry/backend/protocol"
+	"github.com/ferrysync/ferry/backend/session"
+)
+
+// Bounds of the session calls.
+const (
+	sessionCallTimeout = 30 * time.Second
+	joinTimeout        = 5 * time.Minute // the oldest member must admit the joiner
+	statusWait         = 10 * time.Second
+)
+
+// SessionInfo is the open session as the webview shows it.
+type SessionInfo struct {
+	ID        string   `json:"id"`
+	Password  string   `json:"password"`
+	ServerURL string   `json:"serverURL"`
+	Embedded  bool     `json:"embedded"`
+	Self      string   `json:"self"`
+	Members   []Member `json:"members"`
+}
+
+// Member is one member of the session.
+type Member struct {
+	ID      string `json:"id"`
+	Letter  string `json:"letter"`
+	Status  string `json:"status"`
+	Self    bool   `json:"self"`
+	Present bool   `json:"present"`
+}
+
+// Sessions is the service of the cloud session.
+type Sessions struct {
+	c *core
+}
+
+// openSession is this instance's membership of a session.
+type openSession struct {
+	member *session.Member
+	client *client.Client
+	info   SessionInfo   // guarded by core.mu
+	stop   func()        // stops following the pushes; nil until followed
+	done   chan struct{} // closed when the pushes are no longer followed
+	dirty  chan struct{} // the session changed: read it again
+}
+
+// Create creates a session with this instance as its first member. The session server is the
+// one of the settings, or the embedded one, started on first use. The password is generated:
+// it never reaches the server.
+func (s *Sessions) Create() (SessionInfo, error) {
+	return s.open(func(ctx context.Context, c *client.Client) (*session.Member, error) {
+		ctx, cancel := context.WithTimeout(ctx, sessionCallTimeout)
+		defer cancel()
+		m, err := session.Create(ctx, c, nil, session.WithLogger(s.c.log))
+		if err != nil {
+			return m, fmt.Errorf("create a session: %w", err)
+		}
+		return m, nil
+	})
+}
+
+// Join asks to join session id with its password and waits until its oldest member checked
+// the password and admitted this instance.
+func (s *Sessions) Join(id, password string) (SessionInfo, error) {
+	id = strings.ToLower(strings.TrimSpace(id))
+	if !protocol.SessionIDPattern.MatchString(id) {
+		return SessionInfo{}, fmt.Errorf("session id %q: want three digits, three letters and three digits, such as 123abc456", id)
+	}
+	if strings.TrimSpace(password) == "" {
+		return SessionInfo{}, errors.New("give the session's password")
+	}
+	return s.open(func(ctx context.Context, c *client.Client) (*session.Member, error) {
+		ctx, cancel := context.WithTimeout(ctx, joinTimeout)
+		defer cancel()
+		return session.Join(ctx, c, session.JoinRequest{ID: id, Password: password}, session.WithLogger(s.c.log))
+	})
+}
+
+// Quit leaves the session; refused while a synchronization runs. A running inventory is
+// cancelled.
+func (s *Sessions) Quit() error {
+	c := s.c
+	c.mu.Lock()
+	switch {
+	case c.closing:
+		c.mu.Unlock()
+		return errClosing
+	case c.sess == nil:
+		c.mu.Unlock()
+		return errNoSession
+	case c.sessBusy:
+		c.mu.Unlock()
+		return errSessionBusy
+	case c.run != nil:
+		c.mu.Unlock()
+		return fmt.Errorf("%w: abort it or wait for its end before quitting the session", errSyncRunning)
+	}
+	c.sessBusy = true
+	c.wg.Add(1) // shutdown waits for the quit
+	defer c.wg.Done()
+	sess, inv := c.sess, c.inv
+	c.mu.Unlock()
+	if inv != nil {
+		inv.cancel()
+		<-inv.done
+	}
+	s.leave(sess)
+	c.mu.Lock()
+	c.sess, c.sessBusy = nil, false
+	c.an.forgetInventory()
+	c.an.targeted = nil
+	c.sync = idleStatus()
+	c.mu.Unlock()
+	c.emit(EventSessionChanged, nil)
+	return nil
+}
+
+// Current is the open session, or nil.
+func (s *Sessions) Current() *SessionInfo {
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sess == nil {
+		return nil
+	}
+	info := c.sess.info.clone()
+	return &info
+}
+
+// open logs in and opens a session with join, then follows its pushes.
+func (s *Sessions) open(join func(context.Context, *client.Client) (*session.Member, error)) (SessionInfo, error) {
+	c := s.c
+	c.mu.Lock()
+	switch {
+	case c.closing:
+		c.mu.Unlock()
+		return SessionInfo{}, errClosing
+	case c.sessBusy:
+		c.mu.Unlock()
+		return SessionInfo{}, errSessionBusy
+	case c.sess != nil:
+		c.mu.Unlock()
+		return SessionInfo{}, errors.New("a session is open: quit it first")
+	}
+	c.sessBusy = true
+	c.wg.Add(1) // shutdown waits for the session to be opened, then leaves it
+	defer c.wg.Done()
+	c.mu.Unlock()
+	sess, err := s.connect(join)
+	if err == nil {
+		s.follow(sess)
+	}
+	c.mu.Lock()
+	c.sessBusy = false
+	if err == nil && c.closing {
+		err = errClosing
+	}
+	if err != nil {
+		c.mu.Unlock()
+		if sess != nil {
+			s.leave(sess)
+		}
+		return SessionInfo{}, err
+	}
+	c.sess = sess
+	c.an.forgetInventory()
+	c.an.targeted = nil
+	c.sync = idleStatus()
+	info := sess.info.clone()
+	c.mu.Unlock()
+	sess.poke() // session:changed from the follower, in order with the pushes
+	return info, nil
+}
+
+// connect reaches the server, logs in and runs join. On an error after the session exists, the
+// session is returned too, to be left.
+func (s *Sessions) connect(join func(context.Context, *client.Client) (*session.Member, error)) (*openSession, error) {
+	c := s.c
+	url, embedded, err := s.server()
+	if err != nil {
+		return nil, err
+	}
+	id, err := s.identity()
+	if err != nil {
+		return nil, err
+	}
+	cl, err := client.New(url, id, client.Options{Logger: c.log})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(c.life, sessionCallTimeout)
+	err = cl.Login(ctx)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("log in to the session server %s: %w", url, readable(err))
+	}
+	m, err := join(c.life, cl)
+	if m == nil {
+		return nil, readable(err)
+	}
+	sess := &openSession{member: m, client: cl}
+	sess.info = SessionInfo{ID: m.ID(), Password: m.Password(), ServerURL: url, Embedded: embedded, Self: m.Self(), Members: []Member{}}
+	if err != nil {
+		return sess, readable(err)
+	}
+	ctx, cancel = context.WithTimeout(c.life, sessionCallTimeout)
+	defer cancel()
+	if snap, err := cl.Session(ctx, m.ID()); err == nil {
+		sess.info.setMembers(snap, m.Self())
+	}
+	return sess, nil
+}
+
+// server is the session server to use: the settings' one, or the embedded one, started now
+// if needed.
+func (s *Sessions) server() (url string, embedded bool, err error) {
+	c := s.c
+	if url := c.settings.get().ServerURL; url != "" {
+		return url, false, nil
+	}
+	c.mu.Lock()
+	e := c.embedded
+	c.mu.Unlock()
+	if e == nil {
+		// Only one open runs at a time (sessBusy), so only one starts the server.
+		e, err = cloud.StartEmbedded(c.life, c.log)
+		if err != nil {
+			return "", false, fmt.Errorf("start the session server built into Ferry: %w", err)
+		}
+		c.mu.Lock()
+		c.embedded = e
+		c.mu.Unlock()
+	}
+	return e.URL(), true, nil
+}
+
+// identity is this installation's key, created on first use.
+func (s *Sessions) identity() (*crypto.Identity, error) {
+	c := s.c
+	c.mu.Lock()
+	id := c.identity
+	c.mu.Unlock()
+	if id != nil {
+		return id, nil
+	}
+	id, err := crypto.LoadOrCreateIdentity(c.configDir)
+	if err != nil {
+		return nil, fmt.Errorf("this installation's key in %s: %w", c.configDir, err)
+	}
+	c.mu.Lock()
+	c.identity = id
+	c.mu.Unlock()
+	return id, nil
+}
+
+// follow emits session:changed after pushes: every burst of pushes is read back as one session
+// snapshot.
+func (s *Sessions) follow(sess *openSession) {
+	c := s.c
+	pushes, unsubscribe := sess.member.Subscribe()
+	ctx, cancel := context.WithCancel(c.life)
+	sess.stop = func() { cancel(); unsubscribe() }
+	sess.done = make(chan struct{})
+	dirty := make(chan struct{}, 1)
+	sess.dirty = dirty
+	go func() { // reads the pushes at once: a slow reader holds back every subscriber
+		for {
+			select {
+			case _, ok := <-pushes:
+				if !ok {
+					return
+				}
+				sess.poke()
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() {
+		defer close(sess.done)
+		for {
+			select {
+			case <-dirty:
+			case <-ctx.Done():
+				return
+			}
+			callCtx, cancelCall := context.WithTimeout(ctx, sessionCallTimeout)
+			snap, err := sess.client.Session(callCtx, sess.member.ID())
+			cancelCall()
+			if err != nil {
+				if ctx.Err() == nil {
+					c.log.Info("read the session after a push", "err", err)
+				}
+				continue
+			}
+			c.mu.Lock()
+			sess.info.setMembers(snap, sess.member.Self())
+			info, current := sess.info.clone(), c.sess == sess
+			c.mu.Unlock()
+			if current {
+				c.emit(EventSessionChanged, info)
+			}
+		}
+	}()
+}
+
+// poke asks the follower to read the session again and emit it.
+func (sess *openSession) poke() {
+	select {
+	case sess.dirty <- struct{}{}:
+	default:
+	}
+}
+
+// leave stops following the session and quits it, waiting a little for the member statuses
+// to reach the server.
+func (s *Sessions) leave(sess *openSession) {
+	if sess.stop != nil {
+		sess.stop()
+		<-sess.done
+	}
+	undelivered, err := sess.member.Close(context.WithoutCancel(s.c.life), statusWait)
+	if err != nil {
+		s.c.log.Warn("leave the session", "session", sess.info.ID, "err", err)
+	}
+	if undelivered > 0 {
+		s.c.log.Warn("member statuses did not reach the server", "count", undelivered)
+	}
+}
+
+// letter is this member's letter, "A" until known.
+func (i *SessionInfo) letter() string {
+	for _, m := range i.Members {
+		if m.Self {
+			return m.Letter
+		}
+	}
+	return "A"
+}
+
+func (i *SessionInfo) setMembers(s *protocol.Session, self string) {
+	i.Members = make([]Member, 0, len(s.Members))
+	for _, m := range s.Members {
+		i.Members = append(i.Members, Member{
+			ID:      m.InstanceID,
+			Letter:  m.Letter,
+			Status:  m.Status.String(),
+			Self:    m.InstanceID == self,
+			Present: m.Present,
+		})
+	}
+}
+
+func (i SessionInfo) clone() SessionInfo {
+	i.Members = append([]Member{}, i.Members...)
+	return i
+}
+
+// readable turns server and network errors into a sentence for the user.
+func readable(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, client.ErrUnreachable) {
+		return fmt.Errorf("the session server cannot be reached: %w", err)
+	}
+	var pe *protocol.Error
+	if errors.As(err, &pe) && pe.Message != "" {
+		return fmt.Errorf("the session server refused: %s", pe.Message)
+	}
+	return err
+}

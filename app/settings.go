@@ -1,0 +1,192 @@
+package app
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// Themes of the window.
+const (
+	ThemeSystem = "system"
+	ThemeLight  = "light"
+	ThemeDark   = "dark"
+)
+
+// settingsFile is kept in the config folder beside the identity key.
+const settingsFile = "settings.json"
+
+// UserSettings are the user's choices, kept across runs. An empty ServerURL means the embedded
+// session server.
+type UserSettings struct {
+	ServerURL string `json:"serverURL"`
+	Theme     string `json:"theme"`
+}
+
+// DefaultSettings are the settings of a new installation.
+func DefaultSettings() UserSettings { return UserSettings{Theme: ThemeSystem} }
+
+// Settings is the service of the user's settings.
+type Settings struct {
+	c *core
+}
+
+// Get returns the settings in effect.
+func (s *Settings) Get() UserSettings { return s.c.settings.get() }
+
+// Save checks and stores the settings; a new server address applies to the next session.
+func (s *Settings) Save(v UserSettings) error {
+	v, err := checkSettings(v)
+	if err != nil {
+		return err
+	}
+	if err := s.c.settings.save(v); err != nil {
+		return err
+	}
+	s.c.window().setTheme(v.Theme)
+	return nil
+}
+
+// Version is Ferry's version.
+func (s *Settings) Version() string { return Version }
+
+// checkSettings validates and normalizes settings.
+func checkSettings(v UserSettings) (UserSettings, error) {
+	v.ServerURL = strings.TrimSpace(v.ServerURL)
+	if err := checkServerURL(v.ServerURL); err != nil {
+		return v, err
+	}
+	switch v.Theme {
+	case "":
+		v.Theme = ThemeSystem
+	case ThemeSystem, ThemeLight, ThemeDark:
+	default:
+		return v, fmt.Errorf("theme %q: choose system, light or dark", v.Theme)
+	}
+	return v, nil
+}
+
+// checkServerURL accepts "" (the embedded server) or http(s)://host[:port][/path].
+func checkServerURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	bad := func(why string) error {
+		return fmt.Errorf("server address %q: %s; give one such as https://ferry.example.org:7420, or leave it empty for the server built into Ferry", s, why)
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return bad("not an address")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return bad("it must start with http:// or https://")
+	case u.Host == "" || u.Hostname() == "":
+		return bad("no host name")
+	case u.User != nil:
+		return bad("it must not hold a user name or password")
+	case u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(s, "?#"):
+		return bad("it must not hold a query or a fragment")
+	}
+	if p := u.Port(); p != "" {
+		var n int
+		if _, err := fmt.Sscanf(p, "%d", &n); err != nil || n < 1 || n > 65535 {
+			return bad("the port must be between 1 and 65535")
+		}
+	}
+	return nil
+}
+
+// settingsStore keeps the settings file: read once, written whole on every save.
+type settingsStore struct {
+	dir string
+
+	mu  sync.Mutex
+	cur UserSettings
+}
+
+// loadSettings reads dir/settings.json. A missing file gives the defaults; so does an unreadable
+// or invalid one, which is left in place until the next save, and its error is returned too.
+func loadSettings(dir string) (*settingsStore, error) {
+	s := &settingsStore{dir: dir, cur: DefaultSettings()}
+	data, err := os.ReadFile(filepath.Join(dir, settingsFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return s, fmt.Errorf("read the settings: %w", err)
+	}
+	var v UserSettings
+	if err := json.Unmarshal(data, &v); err != nil {
+		return s, fmt.Errorf("settings file %s is not valid JSON (defaults used until the next save): %w", filepath.Join(dir, settingsFile), err)
+	}
+	if v, err = checkSettings(v); err != nil {
+		return s, fmt.Errorf("settings file %s (defaults used until the next save): %w", filepath.Join(dir, settingsFile), err)
+	}
+	s.cur = v
+	return s, nil
+}
+
+func (s *settingsStore) get() UserSettings {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cur
+}
+
+func (s *settingsStore) save(v UserSettings) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("save the settings: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := writeFileAtomic(s.dir, settingsFile, append(data, '\n')); err != nil {
+		return fmt.Errorf("save the settings: %w", err)
+	}
+	s.cur = v
+	return nil
+}
+
+// writeFileAtomic replaces dir/name with data: a temp file in dir, synced, renamed over the old
+// file, and the folder synced, so that the file is either the old or the new one.
+func writeFileAtomic(dir, name string, data []byte) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, "."+name+".*.tmp")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	committed := false
+	defer func() {
+		if !committed {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		return err
+	}
+	committed = true
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,220 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/ferrysync/ferry/backend/cloud"
+	"github.com/ferrysync/ferry/backend/cloud/cloudtest"
+	"github.com/ferrysync/ferry/backend/cloud/store"
+)
+
+func TestSettingsRoundTrip(t *testing.T) {
+	a := newTestApp(t)
+	desk := newFakeDesktop()
+	a.c.desk = desk
+	if got := a.Settings.Get(); got != DefaultSettings() {
+		t.Fatalf("new installation: %+v", got)
+	}
+	want := UserSettings{ServerURL: "https://ferry.example.org:7420", Theme: ThemeDark}
+	if err := a.Settings.Save(UserSettings{ServerURL: "  " + want.ServerURL + " ", Theme: ThemeDark}); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.Settings.Get(); got != want {
+		t.Fatalf("after Save: %+v, want %+v", got, want)
+	}
+	if got := desk.got(); len(got) != 1 || got[0] != "theme dark" {
+		t.Fatalf("window calls %v: want the theme applied", got)
+	}
+	// a new App reads them back
+	b, err := New(Options{ConfigDir: a.c.configDir, emitter: newRecorder(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Shutdown(context.Background())
+	if got := b.Settings.Get(); got != want {
+		t.Fatalf("read back: %+v, want %+v", got, want)
+	}
+	// no temp file is left beside the settings
+	entries, _ := os.ReadDir(a.c.configDir)
+	if len(entries) != 1 || entries[0].Name() != settingsFile {
+		t.Fatalf("config folder holds %v", entries)
+	}
+}
+
+func TestSettingsRefused(t *testing.T) {
+	a := newTestApp(t)
+	good := UserSettings{ServerURL: "http://127.0.0.1:7420", Theme: ThemeLight}
+	if err := a.Settings.Save(good); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(a.c.configDir, settingsFile)
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []UserSettings{
+		{ServerURL: "ferry.example.org"},
+		{ServerURL: "ftp://ferry.example.org"},
+		{ServerURL: "http://"},
+		{ServerURL: "http://user:pw@ferry.example.org"},
+		{ServerURL: "https://ferry.example.org/?x=1"},
+		{ServerURL: "https://ferry.example.org:99999"},
+		{ServerURL: "http://[::1"},
+		{Theme: "purple"},
+	} {
+		err := a.Settings.Save(bad)
+		if err == nil {
+			t.Errorf("%+v was accepted", bad)
+			continue
+		}
+		if !strings.Contains(err.Error(), "server address") && !strings.Contains(err.Error(), "theme") {
+			t.Errorf("%+v: unclear error %v", bad, err)
+		}
+	}
+	after, _ := os.ReadFile(path)
+	if !bytes.Equal(before, after) || a.Settings.Get() != good {
+		t.Fatalf("a refused save changed the settings: %s", after)
+	}
+}
+
+func TestSettingsFileDamaged(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, settingsFile)
+	if err := os.WriteFile(path, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := loadSettings(dir)
+	if err == nil || s.get() != DefaultSettings() {
+		t.Fatalf("damaged file: %+v, %v; want the defaults and an error", s.get(), err)
+	}
+	if data, _ := os.ReadFile(path); string(data) != "{not json" {
+		t.Fatalf("the damaged file was changed before a save: %q", data)
+	}
+}
+
+// TestRemoteServer: with a server address in the settings, the session is on that server and
+// no embedded server starts.
+func TestRemoteServer(t *testing.T) {
+	srv, err := cloud.NewServer(cloud.Config{Store: store.NewMemory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = srv.Run(ctx); close(done) }()
+	var requests atomic.Int64
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		srv.Handler().ServeHTTP(w, r)
+	}))
+	a := newTestApp(t)
+	t.Cleanup(func() {
+		a.Shutdown(context.Background()) // leave before the server stops
+		_ = srv.Close()
+		hs.Close()
+		cancel()
+		<-done
+	})
+
+	if err := a.Settings.Save(UserSettings{ServerURL: hs.URL}); err != nil {
+		t.Fatal(err)
+	}
+	src, dst := t.TempDir(), t.TempDir()
+	writeFiles(t, src, map[string]string{"a.txt": "a"}, at)
+	info := a.session(t, src, dst)
+	if info.Embedded || info.ServerURL != hs.URL || requests.Load() == 0 {
+		t.Fatalf("session %+v after %d requests: want the remote server", info, requests.Load())
+	}
+	if a.c.embedded != nil {
+		t.Fatal("an embedded server started though the settings name a server")
+	}
+	// the session exists there: another client is refused as a stranger, not as lost
+	other := cloudtest.LoggedIn(t, hs.URL)
+	if st, perr := other.Call(http.MethodGet, "/sessions/"+info.ID, nil, nil); st != http.StatusForbidden {
+		t.Fatalf("GET the session as a stranger: %d %v, want 403", st, perr)
+	}
+	if done := a.inventory(t); done.Error != "" {
+		t.Fatal(done.Error)
+	}
+	if _, err := a.Rules.UsePreset("mirror"); err != nil {
+		t.Fatal(err)
+	}
+	if end := a.synchronize(t); end.EndStatus != "regular" || end.Progress.FinishedActions != 1 {
+		t.Fatalf("end %+v", end)
+	}
+	if got, err := os.ReadFile(filepath.Join(dst, "a.txt")); err != nil || string(got) != "a" {
+		t.Fatalf("a.txt: %q, %v", got, err)
+	}
+}
+
+// TestServerUnreachable: a server that does not answer makes Create fail with a clear error,
+// and the app can create a session once the settings are fixed.
+func TestServerUnreachable(t *testing.T) {
+	hs := httptest.NewServer(http.NotFoundHandler())
+	url := hs.URL
+	hs.Close() // nothing listens there now
+	a := newTestApp(t)
+	if err := a.Settings.Save(UserSettings{ServerURL: url}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := a.Sessions.Create()
+	if err == nil || !strings.Contains(err.Error(), "cannot be reached") {
+		t.Fatalf("Create with no server: %v", err)
+	}
+	if a.Sessions.Current() != nil {
+		t.Fatal("a session is current after a failed Create")
+	}
+	if err := a.Settings.Save(UserSettings{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Sessions.Create(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Sessions.Create(); err == nil {
+		t.Fatal("a second Create was accepted while a session is open")
+	}
+}
+
+func TestDiagnostics(t *testing.T) {
+	var out bytes.Buffer
+	off := newDiagnostics(func(string) string { return "" }, &out)
+	off.Report("frame", "16.7")
+	if off.Enabled() || out.Len() != 0 {
+		t.Fatalf("disabled diagnostics wrote %q", out.String())
+	}
+	on := newDiagnostics(func(k string) string {
+		if k == EnvDiagnostics {
+			return "1"
+		}
+		return ""
+	}, &out)
+	if !on.Enabled() {
+		t.Fatal("FERRY_DIAGNOSTICS=1 is not enabled")
+	}
+	on.Report("frame time", "p50=8.1\np95=15.9")
+	on.Report("", strings.Repeat("x", 2*maxDiagnostic))
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 2 || lines[0] != "ferry-diagnostics frame_time p50=8.1 p95=15.9" ||
+		len(lines[1]) != len("ferry-diagnostics - ")+maxDiagnostic {
+		t.Fatalf("diagnostics %q", out.String())
+	}
+}
+
+func TestDialogsWithoutWindow(t *testing.T) {
+	a := newTestApp(t)
+	if _, err := a.Data.PickFolder(); !errors.Is(err, errNoWindow) {
+		t.Fatalf("PickFolder without a window: %v", err)
+	}
+	if _, err := a.Data.PickFile(); !errors.Is(err, errNoWindow) {
+		t.Fatalf("PickFile without a window: %v", err)
+	}
+}

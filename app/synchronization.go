@@ -1,0 +1,507 @@
+package app
+
+import (
+	"context"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ferrysync/ferry/app/notify"
+	"github.com/ferrysync/ferry/backend/plan"
+	"github.com/ferrysync/ferry/backend/protocol"
+	fsync "github.com/ferrysync/ferry/backend/sync"
+)
+
+// Synchronization states.
+const (
+	StateIdle    = "idle"
+	StateRunning = "running"
+	StateEnded   = "ended"
+)
+
+// maxItemResults bounds the successful item results kept for the webview; failures are all kept.
+const maxItemResults = 10_000
+
+// membersTimeout bounds the read of the session's members at start; the last snapshot is used
+// after it.
+const membersTimeout = 10 * time.Second
+
+// Destination is what the plan does on one node.
+type Destination struct {
+	Node    string `json:"node"`
+	Copies  int    `json:"copies"`
+	Creates int    `json:"creates"`
+	Deletes int    `json:"deletes"`
+	Dates   int    `json:"dates"`
+	Bytes   int64  `json:"bytes"` // content copied onto the node
+}
+
+// Confirmation is what the user confirms before a synchronization starts.
+type Confirmation struct {
+	Actions      int           `json:"actions"`
+	Bytes        int64         `json:"bytes"`
+	Destinations []Destination `json:"destinations"`
+	Refused      int           `json:"refused"` // actions the rules asked for that will not run
+}
+
+// Progress are the run's counters.
+type Progress struct {
+	TotalActions    int   `json:"totalActions"`
+	FinishedActions int   `json:"finishedActions"`
+	ErrorActions    int   `json:"errorActions"`
+	SyncedVolume    int64 `json:"syncedVolume"`
+	TotalVolume     int64 `json:"totalVolume"`
+}
+
+// SyncStatus is the last synchronization as the webview shows it.
+type SyncStatus struct {
+	State         string       `json:"state"` // idle, running, ended
+	Orchestration string       `json:"orchestration"`
+	Progress      Progress     `json:"progress"`
+	EndStatus     string       `json:"endStatus,omitempty"` // regular, aborted, error
+	EndReason     string       `json:"endReason,omitempty"`
+	Errors        []string     `json:"errors"`
+	Items         []ItemResult `json:"items"`
+	// OmittedItems counts successful item results left out of Items (beyond the first 10,000).
+	OmittedItems int `json:"omittedItems"`
+}
+
+// ItemResult is the result of one action on one item.
+type ItemResult struct {
+	Path   string `json:"path"`
+	Op     string `json:"op"`
+	Target string `json:"target"` // part
+	OK     bool   `json:"ok"`
+	Error  string `json:"error,omitempty"`
+}
+
+// SyncEvent is one step of the run, as sync:event. Its status carries no items nor errors: they
+// come with sync:done.
+type SyncEvent struct {
+	Type   string     `json:"type"` // started, progress, abort_requested, ended
+	Status SyncStatus `json:"status"`
+}
+
+// notifier shows desktop notifications (app/notify).
+type notifier interface {
+	Send(ctx context.Context, n notify.Notification) (uint32, error)
+}
+
+// Synchronization is the service of the synchronization of the plan.
+type Synchronization struct {
+	c *core
+}
+
+type syncRun struct {
+	abort     chan struct{}
+	abortOnce sync.Once
+	cancel    context.CancelFunc
+	done      chan struct{}
+}
+
+func (r *syncRun) requestAbort() { r.abortOnce.Do(func() { close(r.abort) }) }
+
+func idleStatus() SyncStatus {
+	return SyncStatus{State: StateIdle, Errors: []string{}, Items: []ItemResult{}}
+}
+
+// Confirmation counts what the plan does, per destination node.
+func (s *Synchronization) Confirmation() (Confirmation, error) {
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.an.inv == nil || c.an.plan == nil {
+		return Confirmation{}, errNoInventory
+	}
+	return confirmationOf(c.an.plan), nil
+}
+
+func confirmationOf(p *plan.Plan) Confirmation {
+	sum := p.Summary()
+	out := Confirmation{Actions: sum.Actions, Bytes: sum.Bytes, Destinations: []Destination{}, Refused: len(p.Rejected)}
+	at := map[string]int{}
+	for _, part := range p.Parts {
+		if _, ok := at[part.Node]; !ok {
+			at[part.Node] = len(out.Destinations)
+			out.Destinations = append(out.Destinations, Destination{Node: part.Node})
+		}
+	}
+	for i := range p.Groups {
+		g := &p.Groups[i]
+		for _, t := range g.Targets {
+			d := &out.Destinations[at[t.Node]]
+			switch g.Op {
+			case plan.OpCopy, plan.OpCopyContent:
+				d.Copies++
+				d.Bytes += g.Size
+			case plan.OpCopyDates:
+				d.Dates++
+			case plan.OpCreate:
+				d.Creates++
+			case plan.OpDelete:
+				d.Deletes++
+			}
+		}
+	}
+	out.Destinations = slices.DeleteFunc(out.Destinations, func(d Destination) bool {
+		return d.Copies+d.Creates+d.Deletes+d.Dates == 0
+	})
+	return out
+}
+
+// Start runs the plan in the background: sync:event for every step, sync:done at the end.
+// Refused when there is nothing to do, or while an inventory or a synchronization runs.
+func (s *Synchronization) Start() error {
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.idleLocked(); err != nil {
+		return err
+	}
+	a := &c.an
+	switch {
+	case c.sess == nil:
+		return errNoSession
+	case a.inv == nil || a.plan == nil:
+		return errNoInventory
+	case a.ran:
+		return errPlanRan
+	case len(a.plan.Groups) == 0:
+		return errNothingToDo
+	}
+	a.ran = true
+	p, sess := a.plan, c.sess
+	ctx, cancel := context.WithCancel(c.life)
+	run := &syncRun{abort: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
+	c.run = run
+	c.sync = SyncStatus{State: StateRunning, Errors: []string{}, Items: []ItemResult{}}
+	c.hiddenByClose = false
+	if c.tray != nil {
+		c.tray.SetState(TrayRunning)
+		c.tray.SetAbortEnabled(true)
+	}
+	c.goBackground(func() { s.run(ctx, run, sess, p) })
+	return nil
+}
+
+// Abort asks the running synchronization to stop; it ends as aborted (sync:done).
+func (s *Synchronization) Abort() error {
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.run == nil {
+		return errNoSyncRunning
+	}
+	c.run.requestAbort()
+	return nil
+}
+
+// Status is the last synchronization: running, ended, or idle when none ran in this session.
+func (s *Synchronization) Status() SyncStatus {
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sync.clone()
+}
+
+// run synchronizes p as the ferry command does: the starter picks the orchestration from the
+// session's members, Synchronize runs this member's groups.
+func (s *Synchronization) run(ctx context.Context, run *syncRun, sess *openSession, p *plan.Plan) {
+	c := s.c
+	defer close(run.done)
+	defer run.cancel()
+	m := sess.member
+	starter := m.Starter(false, fsync.CloudOptions{Logger: c.log})
+	membersCtx, cancelMembers := context.WithTimeout(ctx, membersTimeout)
+	members := m.Members(membersCtx)
+	cancelMembers()
+	orch, mode := starter.Choose(members)
+	c.mu.Lock()
+	c.sync.Orchestration = string(mode)
+	c.mu.Unlock()
+
+	fwd := newSyncForwarder(c)
+	results := newResultLog(p)
+	out, err := fsync.Synchronize(ctx, fsync.Run{
+		Plan:         p,
+		Self:         m.Self(),
+		Owner:        m.Owner,
+		Orchestrator: &reporting{Orchestrator: orch, log: results, before: c.beforeReport},
+		Start:        true,
+		Status:       m.Status,
+		Event:        fwd.event,
+		Abort:        run.abort,
+	})
+	if cerr := orch.Close(); cerr != nil {
+		c.log.Info("close the orchestrator", "err", cerr)
+	}
+	aborted := false
+	select {
+	case <-run.abort:
+		aborted = true
+	default:
+	}
+	final := endStatus(string(mode), out, err, aborted)
+	final.Items, final.OmittedItems = results.items(out)
+
+	c.mu.Lock()
+	c.run = nil
+	c.sync = final
+	c.an.failed = results.failedPaths()
+	c.an.filters = nil // has:sync-error changed
+	t, n, desk := c.tray, c.notifier, c.desk
+	quit := c.hiddenByClose && t == nil && !c.closing && !c.quitting
+	if quit {
+		c.quitting = true
+	}
+	c.mu.Unlock()
+
+	fwd.stop()
+	c.emit(EventSyncDone, final.clone())
+	if t != nil {
+		t.SetAbortEnabled(false)
+		t.SetState(trayStateOf(final))
+	}
+	s.notify(n, out, err)
+	if quit { // the window was closed during the run and no tray holds the app
+		desk.quit()
+	}
+}
+
+// notify tells the desktop how the run ended; a missing notification server is not fatal.
+func (s *Synchronization) notify(n notifier, out *fsync.Outcome, err error) {
+	if n == nil {
+		return
+	}
+	end := protocol.Synchronization{EndStatus: protocol.EndError}
+	errs := 0
+	if out != nil {
+		end, errs = out.Sync, len(out.Errors)
+	}
+	if err != nil && end.EndReason == "" {
+		end.EndStatus, end.EndReason = protocol.EndError, err.Error()
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.c.life), 5*time.Second)
+	defer cancel()
+	if _, err := n.Send(ctx, notify.ForEnd(end, errs)); err != nil {
+		s.c.log.Info("desktop notification", "err", err)
+	}
+}
+
+// endStatus is the status of an ended run.
+func endStatus(mode string, out *fsync.Outcome, err error, aborted bool) SyncStatus {
+	st := SyncStatus{State: StateEnded, Orchestration: mode, Errors: []string{}, Items: []ItemResult{}}
+	if out != nil {
+		st.Progress = progressOf(out.Sync.Progress)
+		st.EndStatus, st.EndReason = string(out.Sync.EndStatus), out.Sync.EndReason
+		for _, e := range out.Errors {
+			st.Errors = append(st.Errors, e.Error())
+		}
+	}
+	if err != nil {
+		st.Errors = append(st.Errors, err.Error())
+		if st.EndStatus == "" {
+			st.EndStatus = string(protocol.EndError)
+			if aborted {
+				st.EndStatus = string(protocol.EndAborted)
+			}
+		}
+		if st.EndReason == "" && st.EndStatus == string(protocol.EndError) {
+			st.EndReason = err.Error()
+		}
+	}
+	if st.EndStatus == "" {
+		st.EndStatus = string(protocol.EndError)
+		st.EndReason = "the synchronization ended without an end status"
+	}
+	return st
+}
+
+func progressOf(p protocol.Progress) Progress {
+	return Progress{
+		TotalActions:    p.TotalActions,
+		FinishedActions: p.FinishedActions,
+		ErrorActions:    p.ErrorActions,
+		SyncedVolume:    p.SyncedVolume,
+		TotalVolume:     p.TotalVolume,
+	}
+}
+
+func trayStateOf(s SyncStatus) TrayState {
+	switch {
+	case s.State == StateRunning:
+		return TrayRunning
+	case s.State == StateEnded && (s.EndStatus == string(protocol.EndError) || s.Progress.ErrorActions > 0 || len(s.Errors) > 0):
+		return TrayError
+	}
+	return TrayIdle
+}
+
+func (s SyncStatus) clone() SyncStatus {
+	s.Errors = slices.Clone(s.Errors)
+	s.Items = slices.Clone(s.Items)
+	return s
+}
+
+// syncForwarder turns the run's events into sync:event, progress at most ten per second.
+type syncForwarder struct {
+	c  *core
+	th *throttle
+}
+
+func newSyncForwarder(c *core) *syncForwarder {
+	f := &syncForwarder{c: c}
+	f.th = newThrottle(progressEvery, func(v any) { c.emit(EventSync, v) })
+	return f
+}
+
+// event is Run.Event: it keeps the status up to date and forwards the event.
+func (f *syncForwarder) event(e fsync.Event) {
+	c := f.c
+	c.mu.Lock()
+	c.sync.Progress = progressOf(e.Sync.Progress)
+	st := c.sync
+	c.mu.Unlock()
+	st.Errors, st.Items = []string{}, []ItemResult{}
+	if e.Type == fsync.EventEnded {
+		st.State, st.EndStatus, st.EndReason = StateEnded, string(e.Sync.EndStatus), e.Sync.EndReason
+	}
+	ev := SyncEvent{Type: string(e.Type), Status: st}
+	if e.Type == fsync.EventProgress {
+		f.th.offer(ev)
+		return
+	}
+	f.th.then(func() { f.th.send(ev) })
+}
+
+// stop sends the progress that waits and ends the forwarding.
+func (f *syncForwarder) stop() {
+	f.th.then(func() {})
+	f.th.stop()
+}
+
+// reporting records this member's results on their way to the orchestrator.
+type reporting struct {
+	fsync.Orchestrator
+	log    *resultLog
+	before func([]protocol.ActionResult) // tests hold the run here
+}
+
+func (r *reporting) Report(results ...protocol.ActionResult) {
+	if r.before != nil {
+		r.before(results)
+	}
+	r.log.add(results)
+	r.Orchestrator.Report(results...)
+}
+
+// resultLog keeps the item results of a run: every failure, and the first successes.
+type resultLog struct {
+	groups map[string]*plan.Group
+
+	mu      sync.Mutex
+	next    map[groupNode]int // targets of a group on a node reported so far
+	results []ItemResult
+	ok      int
+	omitted int
+}
+
+type groupNode struct{ group, node string }
+
+func newResultLog(p *plan.Plan) *resultLog {
+	l := &resultLog{groups: make(map[string]*plan.Group, len(p.Groups)), next: map[groupNode]int{}}
+	for i := range p.Groups {
+		l.groups[p.Groups[i].ID] = &p.Groups[i]
+	}
+	return l
+}
+
+func (l *resultLog) add(results []protocol.ActionResult) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, r := range results {
+		g := l.groups[r.Group]
+		if g == nil {
+			continue
+		}
+		// Results of one group on one node come in target order (the handler runs a group's
+		// targets one by one), and those an abort left out are the last ones.
+		k := groupNode{r.Group, r.Node}
+		n := l.next[k]
+		var t *plan.Endpoint
+		for i := range g.Targets {
+			if g.Targets[i].Node != r.Node {
+				continue
+			}
+			if n == 0 {
+				t = &g.Targets[i]
+				break
+			}
+			n--
+		}
+		if t == nil {
+			continue
+		}
+		l.next[k]++
+		ok := r.Kind != protocol.ResultFailed
+		if ok && l.ok >= maxItemResults {
+			l.omitted++
+			continue
+		}
+		if ok {
+			l.ok++
+		}
+		l.results = append(l.results, ItemResult{Path: t.Path, Op: string(g.Op), Target: t.Part, OK: ok})
+	}
+}
+
+// items returns the results, each failure with its error from the outcome.
+func (l *resultLog) items(out *fsync.Outcome) ([]ItemResult, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	// The handler's errors read "<op> <path> on <part>: <cause>"; a path may hold ": ", so every
+	// prefix ending in ": " is a candidate.
+	causes := map[string]string{}
+	if out != nil {
+		for _, e := range out.Errors {
+			msg := e.Error()
+			for i := 0; ; {
+				j := strings.Index(msg[i:], ": ")
+				if j < 0 {
+					break
+				}
+				i += j + 2
+				if _, ok := causes[msg[:i]]; !ok {
+					causes[msg[:i]] = msg[i:]
+				}
+			}
+		}
+	}
+	items := make([]ItemResult, len(l.results))
+	for i, r := range l.results {
+		if !r.OK {
+			r.Error = causes[r.Op+" "+r.Path+" on "+r.Target+": "]
+			if r.Error == "" {
+				r.Error = "failed"
+			}
+		}
+		items[i] = r
+	}
+	return items, l.omitted
+}
+
+// failedPaths are the item paths (and names) whose actions failed.
+func (l *resultLog) failedPaths() map[string]bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	failed := map[string]bool{}
+	for _, r := range l.results {
+		if !r.OK {
+			failed[r.Path] = true
+			failed[path.Base(r.Path)] = true
+		}
+	}
+	return failed
+}

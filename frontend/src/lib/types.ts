@@ -1,0 +1,129 @@
+// The types of docs/desktop-api.md: what the Go services return and the events carry.
+// Field names are the JSON names.
+
+export type Theme = 'system' | 'light' | 'dark'
+
+export type Settings = { serverURL: string; theme: Theme }
+
+export type Member = { id: string; letter: string; status: string; self: boolean; present: boolean }
+
+export type SessionInfo = {
+  id: string
+  password: string
+  serverURL: string
+  embedded: boolean
+  self: string
+  members: Member[]
+}
+
+export type SourceKind = 'folder' | 'file'
+
+export type Source = { code: string; path: string; kind: SourceKind }
+
+export type DataNode = { code: string; member: string; sources: Source[] }
+
+export type NodeProgress = {
+  node: string
+  files: number
+  dirs: number
+  bytes: number
+  skipped: Record<string, number>
+  done: boolean
+  error?: string
+}
+
+export type ComparisonSummary = { total: number; parts: string[]; withActions: number }
+
+export type Cell = {
+  present: boolean
+  size: number
+  mtime: string
+  content: string
+  date: string
+  accessIssue: boolean
+}
+
+export type ActionOp = 'copy' | 'copy-content' | 'copy-dates' | 'create' | 'delete' | 'do-nothing'
+
+export const actionOps: readonly ActionOp[] = ['copy', 'copy-content', 'copy-dates', 'create', 'delete', 'do-nothing']
+
+export type ItemAction = { op: string; source: string; targets: string[]; targeted: boolean }
+
+export type ItemKind = 'file' | 'dir'
+
+export type Item = { path: string; kind: ItemKind; cells: Record<string, Cell>; actions: ItemAction[] }
+
+export type FilterError = { pos: number; end: number; msg: string }
+
+export type ComparisonPage = { total: number; offset: number; items: Item[]; filterError?: FilterError }
+
+export type PresetMode = 'mirror' | 'update' | 'two-way'
+
+export type RuleError = { line: number; msg: string }
+
+export type RulesState = { mode: string; text: string; presets: string[]; errors: RuleError[]; groups: number }
+
+export type Destination = { node: string; copies: number; creates: number; deletes: number; dates: number; bytes: number }
+
+export type Confirmation = {
+  actions: number
+  bytes: number
+  destinations: Destination[]
+  /** Actions the rules asked for that will not run. */
+  refused?: number
+}
+
+export type Progress = {
+  totalActions: number
+  finishedActions: number
+  errorActions: number
+  syncedVolume: number
+  totalVolume: number
+}
+
+export type SyncState = 'idle' | 'running' | 'ended'
+
+export type EndStatus = 'regular' | 'aborted' | 'error'
+
+export type ItemResult = { path: string; op: string; target: string; ok: boolean; error?: string }
+
+export type SyncStatus = {
+  state: SyncState
+  orchestration: string
+  progress: Progress
+  endStatus?: EndStatus
+  endReason?: string
+  errors: string[]
+  items: ItemResult[]
+}
+
+export type SyncEventType = 'started' | 'progress' | 'abort_requested' | 'ended'
+
+export type SyncEvent = { type: SyncEventType; status: SyncStatus }
+
+export type InventoryDone = { error?: string }
+
+/** The runtime events and their payloads. */
+export type EventMap = {
+  'session:changed': SessionInfo
+  'inventory:progress': NodeProgress[]
+  'inventory:done': InventoryDone
+  'sync:event': SyncEvent
+  'sync:done': SyncStatus
+}
+
+export type EventName = keyof EventMap
+
+export const eventNames: readonly EventName[] = [
+  'session:changed',
+  'inventory:progress',
+  'inventory:done',
+  'sync:event',
+  'sync:done',
+]
+
+/** What Diagnostics.Report receives for the comparison table's first render. */
+export type FirstRenderReport = { ms: number; rows: number; total: number; method: string }
+
+/** What Diagnostics.Report receives after a scroll of the comparison table stops. */
+export type ScrollReport = { p50: number; p95: number; max: number; count: number; total: number }

@@ -1,0 +1,362 @@
+// The state of the wizard: where the session stands, which steps are open, and what the runtime
+// events said last. One Wizard lives in App and is handed to every screen.
+
+import * as api from './api'
+import { offEvents, onEvent } from './events'
+import * as norm from './normalize'
+import { RateMeter } from './rate.svelte'
+import {
+  eventNames,
+  type ComparisonSummary,
+  type DataNode,
+  type NodeProgress,
+  type SessionInfo,
+  type Settings,
+  type SyncEvent,
+  type SyncStatus,
+} from './types'
+
+export type Step = 'start' | 'data' | 'inventory' | 'comparison' | 'rules' | 'synchronize' | 'done'
+
+export const steps: readonly { id: Step; label: string }[] = [
+  { id: 'start', label: 'Start' },
+  { id: 'data', label: 'Data' },
+  { id: 'inventory', label: 'Inventory' },
+  { id: 'comparison', label: 'Comparison' },
+  { id: 'rules', label: 'Rules' },
+  { id: 'synchronize', label: 'Synchronize' },
+  { id: 'done', label: 'Done' },
+]
+
+/**
+ * How far the session went: none (no session), session (declaring data), inventory (running or
+ * finished), compared, syncing, synced.
+ */
+export type Phase = 'none' | 'session' | 'inventory' | 'compared' | 'syncing' | 'synced'
+
+export type InventoryState = { running: boolean; done: boolean; error: string; nodes: NodeProgress[] }
+
+const idleInventory = (): InventoryState => ({ running: false, done: false, error: '', nodes: [] })
+
+export class Wizard {
+  step = $state<Step>('start')
+  phase = $state<Phase>('none')
+  settings = $state<Settings>({ serverURL: '', theme: 'system' })
+  version = $state('')
+  session = $state<SessionInfo | null>(null)
+  nodes = $state<DataNode[]>([])
+  inventory = $state<InventoryState>(idleInventory())
+  summary = $state<ComparisonSummary | null>(null)
+  sync = $state<SyncStatus | null>(null)
+  abortRequested = $state(false)
+  /** When this window saw the synchronization start and end (ms since the epoch), 0 when unknown. */
+  syncStartedAt = $state(0)
+  syncEndedAt = $state(0)
+  readonly rate = new RateMeter(5000)
+  /** A problem found while restoring the state at start, shown on the Start screen. */
+  loadError = $state('')
+
+  #unsubscribe: (() => void)[] = []
+  /** A new synchronization goes straight on to the comparison when its inventory ends. */
+  #compareWhenDone = false
+  #now: () => number
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now
+  }
+
+  /** Listens to the runtime events and restores what the Go side knows (the webview may reload). */
+  async init(): Promise<void> {
+    this.#listen()
+    const [settings, version, session] = await Promise.allSettled([
+      api.Settings.get(),
+      api.Settings.version(),
+      api.Sessions.current(),
+    ])
+    if (settings.status === 'fulfilled' && settings.value) this.settings = settings.value
+    if (version.status === 'fulfilled') this.version = version.value
+    if (session.status === 'rejected') {
+      this.loadError = (session.reason as Error).message
+      return
+    }
+    if (!session.value) return
+    this.session = session.value
+    this.phase = 'session'
+    await this.refreshNodes().catch(() => {})
+    const status = await api.Synchronization.status().catch(() => null)
+    if (status && status.state !== 'idle') {
+      this.sync = status
+      if (status.state === 'running') {
+        this.phase = 'syncing'
+        this.step = 'synchronize'
+      } else {
+        this.phase = 'synced'
+        this.step = 'done'
+      }
+      return
+    }
+    const summary = await api.Comparison.summary().catch(() => null)
+    if (summary) {
+      this.summary = summary
+      this.phase = 'compared'
+      this.inventory = { ...idleInventory(), done: true }
+      this.step = 'comparison'
+      return
+    }
+    this.step = 'data'
+  }
+
+  dispose(): void {
+    for (const off of this.#unsubscribe) off()
+    this.#unsubscribe = []
+    offEvents(...eventNames)
+  }
+
+  #listen(): void {
+    this.dispose()
+    this.#unsubscribe = [
+      onEvent('session:changed', (info) => {
+        if (info) this.session = norm.session(info)
+      }),
+      onEvent('inventory:progress', (progress) => {
+        if (this.phase === 'session' || this.phase === 'compared' || this.phase === 'synced') {
+          // Another member started the inventory.
+          this.#enterInventory()
+        }
+        this.inventory.nodes = norm.progress(progress)
+      }),
+      onEvent('inventory:done', (done) => {
+        if (this.phase !== 'inventory') this.#enterInventory()
+        this.inventory.running = false
+        this.inventory.done = true
+        this.inventory.error = done?.error ?? ''
+        if (this.#compareWhenDone) {
+          this.#compareWhenDone = false
+          // On failure the Compare button stays, with the inventory's outcome.
+          if (!this.inventory.error) void this.compare().catch(() => {})
+        }
+      }),
+      onEvent('sync:event', (ev) => this.#onSyncEvent(ev)),
+      onEvent('sync:done', (status) => this.#onSyncEnd(status)),
+    ]
+  }
+
+  #onSyncEvent(ev: SyncEvent): void {
+    if (!ev?.status) return
+    ev = { ...ev, status: norm.syncStatus(ev.status) }
+    if (this.phase === 'synced' && ev.type !== 'started') return
+    this.sync = ev.status
+    switch (ev.type) {
+      case 'started':
+        this.phase = 'syncing'
+        this.abortRequested = false
+        this.syncStartedAt = this.#now()
+        this.syncEndedAt = 0
+        this.rate.reset()
+        this.rate.add(this.#now(), ev.status.progress.syncedVolume)
+        this.step = 'synchronize'
+        break
+      case 'progress':
+        if (this.phase !== 'syncing') {
+          this.phase = 'syncing'
+          this.step = 'synchronize'
+        }
+        this.rate.add(this.#now(), ev.status.progress.syncedVolume)
+        break
+      case 'abort_requested':
+        this.abortRequested = true
+        break
+      case 'ended':
+        this.#onSyncEnd(ev.status)
+        break
+    }
+  }
+
+  #onSyncEnd(status: SyncStatus): void {
+    if (!status) return
+    this.sync = norm.syncStatus(status)
+    if (this.phase === 'synced') return
+    this.phase = 'synced'
+    this.syncEndedAt = this.#now()
+    this.step = 'done'
+  }
+
+  /** The steps that can be opened now. */
+  get unlocked(): ReadonlySet<Step> {
+    switch (this.phase) {
+      case 'none':
+        return new Set(['start'])
+      case 'session':
+        return new Set(['start', 'data'])
+      case 'inventory':
+        return new Set(this.inventory.running ? ['start', 'inventory'] : ['start', 'data', 'inventory'])
+      case 'compared':
+        return new Set(['start', 'data', 'inventory', 'comparison', 'rules', 'synchronize'])
+      case 'syncing':
+        return new Set(['start', 'synchronize'])
+      case 'synced':
+        return new Set(['start', 'data', 'done'])
+    }
+  }
+
+  /** Why a step cannot be opened now, "" when it can. */
+  lockReason(step: Step): string {
+    if (this.unlocked.has(step)) return ''
+    if (this.phase === 'none') return 'Create or join a session first'
+    if (this.phase === 'syncing') return 'The synchronization is running'
+    if (step === 'data') return 'The inventory is running'
+    if (step === 'inventory') return 'Start the inventory from Data'
+    if (step === 'done') return 'Synchronize first'
+    return 'Compare the inventories first'
+  }
+
+  /** Whether a step's work is behind the session (its check mark in the step bar). */
+  completed(step: Step): boolean {
+    const after = (...phases: Phase[]) => phases.includes(this.phase)
+    switch (step) {
+      case 'start':
+        return this.session !== null
+      case 'data':
+        return after('inventory', 'compared', 'syncing', 'synced')
+      case 'inventory':
+        return after('compared', 'syncing', 'synced') || (this.phase === 'inventory' && this.inventory.done && !this.inventory.error)
+      case 'comparison':
+      case 'rules':
+        return after('syncing', 'synced')
+      case 'synchronize':
+        return after('synced')
+      case 'done':
+        return false
+    }
+  }
+
+  go(step: Step): void {
+    if (this.unlocked.has(step)) this.step = step
+  }
+
+  async createSession(): Promise<void> {
+    this.#enterSession(await api.Sessions.create())
+  }
+
+  async joinSession(id: string, password: string): Promise<void> {
+    this.#enterSession(await api.Sessions.join(id, password))
+  }
+
+  #enterSession(info: SessionInfo): void {
+    this.session = info
+    this.phase = 'session'
+    this.inventory = idleInventory()
+    this.summary = null
+    this.sync = null
+    this.loadError = ''
+    void this.refreshNodes().catch(() => {})
+  }
+
+  async quitSession(): Promise<void> {
+    await api.Sessions.quit()
+    this.session = null
+    this.nodes = []
+    this.phase = 'none'
+    this.inventory = idleInventory()
+    this.summary = null
+    this.sync = null
+    this.abortRequested = false
+    this.step = 'start'
+  }
+
+  async saveSettings(s: Settings): Promise<void> {
+    await api.Settings.save(s)
+    this.settings = s
+  }
+
+  async refreshNodes(): Promise<void> {
+    this.nodes = await api.Data.nodes()
+  }
+
+  /** Any change to the data makes an earlier comparison stale. */
+  #dataChanged(): void {
+    if (this.phase === 'compared' || this.phase === 'synced' || (this.phase === 'inventory' && !this.inventory.running)) {
+      this.phase = 'session'
+      this.summary = null
+      this.inventory = idleInventory()
+    }
+  }
+
+  async addNode(): Promise<DataNode> {
+    const node = await api.Data.addNode()
+    this.#dataChanged()
+    await this.refreshNodes()
+    return node
+  }
+
+  async removeNode(code: string): Promise<void> {
+    await api.Data.removeNode(code)
+    this.#dataChanged()
+    await this.refreshNodes()
+  }
+
+  async addSource(node: string, path: string): Promise<void> {
+    await api.Data.addSource(node, path)
+    this.#dataChanged()
+    await this.refreshNodes()
+  }
+
+  async removeSource(code: string): Promise<void> {
+    await api.Data.removeSource(code)
+    this.#dataChanged()
+    await this.refreshNodes()
+  }
+
+  #enterInventory(): void {
+    this.phase = 'inventory'
+    this.summary = null
+    this.inventory = { ...idleInventory(), running: true }
+    this.step = 'inventory'
+  }
+
+  async startInventory(): Promise<void> {
+    // Start from a clean slate: events may arrive before the call returns, and they count.
+    const before = this.inventory
+    this.inventory = { ...idleInventory(), running: true }
+    try {
+      await api.Inventory.start()
+    } catch (err) {
+      this.inventory = before
+      throw err
+    }
+    this.phase = 'inventory'
+    this.summary = null
+    this.step = 'inventory'
+  }
+
+  async compare(): Promise<void> {
+    this.summary = await api.Comparison.summary()
+    this.phase = 'compared'
+    this.step = 'comparison'
+  }
+
+  async startSync(): Promise<void> {
+    this.abortRequested = false
+    await api.Synchronization.start()
+  }
+
+  async abortSync(): Promise<void> {
+    await api.Synchronization.abort()
+    this.abortRequested = true
+  }
+
+  /** Starts a fresh inventory of the same data, then opens its comparison, for another run. */
+  async newSynchronization(): Promise<void> {
+    this.#compareWhenDone = true
+    try {
+      await this.startInventory()
+    } catch (err) {
+      this.#compareWhenDone = false
+      throw err
+    }
+    this.sync = null
+    this.abortRequested = false
+    this.syncStartedAt = 0
+    this.syncEndedAt = 0
+  }
+}

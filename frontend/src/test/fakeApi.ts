@@ -1,0 +1,102 @@
+// A stand-in for src/lib/api.ts in tests: every service method is a vi.fn with a plain default.
+import { vi } from 'vitest'
+import type {
+  ComparisonPage,
+  ComparisonSummary,
+  Confirmation,
+  DataNode,
+  PresetMode,
+  RulesState,
+  SessionInfo,
+  Settings as SettingsValue,
+  Source,
+  SyncStatus,
+} from '../lib/types'
+
+export class ServiceError extends Error {}
+
+export const idleStatus = (): SyncStatus => ({
+  state: 'idle',
+  orchestration: 'local',
+  progress: { totalActions: 0, finishedActions: 0, errorActions: 0, syncedVolume: 0, totalVolume: 0 },
+  errors: [],
+  items: [],
+})
+
+export const Settings = {
+  get: vi.fn<() => Promise<SettingsValue>>(),
+  save: vi.fn<(s: SettingsValue) => Promise<void>>(),
+  version: vi.fn<() => Promise<string>>(),
+}
+
+export const Sessions = {
+  create: vi.fn<() => Promise<SessionInfo>>(),
+  join: vi.fn<(id: string, password: string) => Promise<SessionInfo>>(),
+  quit: vi.fn<() => Promise<void>>(),
+  current: vi.fn<() => Promise<SessionInfo | null>>(),
+}
+
+export const Data = {
+  nodes: vi.fn<() => Promise<DataNode[]>>(),
+  addNode: vi.fn<() => Promise<DataNode>>(),
+  removeNode: vi.fn<(code: string) => Promise<void>>(),
+  addSource: vi.fn<(node: string, path: string) => Promise<Source>>(),
+  removeSource: vi.fn<(code: string) => Promise<void>>(),
+  pickFolder: vi.fn<() => Promise<string>>(),
+  pickFile: vi.fn<() => Promise<string>>(),
+}
+
+export const Inventory = {
+  start: vi.fn<() => Promise<void>>(),
+}
+
+export const Comparison = {
+  summary: vi.fn<() => Promise<ComparisonSummary>>(),
+  page: vi.fn<(filter: string, offset: number, limit: number) => Promise<ComparisonPage>>(),
+  addTargetedAction: vi.fn<(path: string, op: string, source: string, targets: string[]) => Promise<ComparisonSummary>>(),
+  removeTargetedActions: vi.fn<(path: string) => Promise<ComparisonSummary>>(),
+}
+
+export const Rules = {
+  get: vi.fn<() => Promise<RulesState>>(),
+  usePreset: vi.fn<(mode: PresetMode) => Promise<RulesState>>(),
+  save: vi.fn<(text: string) => Promise<RulesState>>(),
+}
+
+export const Synchronization = {
+  confirmation: vi.fn<() => Promise<Confirmation>>(),
+  start: vi.fn<() => Promise<void>>(),
+  abort: vi.fn<() => Promise<void>>(),
+  status: vi.fn<() => Promise<SyncStatus>>(),
+}
+
+export const Diagnostics = {
+  enabled: vi.fn<() => Promise<boolean>>(),
+  report: vi.fn<(name: string, data: string) => Promise<void>>(),
+}
+
+const services = { Settings, Sessions, Data, Inventory, Comparison, Rules, Synchronization, Diagnostics }
+
+/** Resets every method to a default: no session, nothing to show. */
+export function resetApi(): void {
+  for (const service of Object.values(services)) {
+    for (const fn of Object.values(service)) (fn as ReturnType<typeof vi.fn>).mockReset()
+  }
+  Settings.get.mockResolvedValue({ serverURL: '', theme: 'system' })
+  Settings.save.mockResolvedValue(undefined)
+  Settings.version.mockResolvedValue('1.2.3')
+  Sessions.current.mockResolvedValue(null)
+  Sessions.quit.mockResolvedValue(undefined)
+  Data.nodes.mockResolvedValue([])
+  Data.pickFolder.mockResolvedValue('')
+  Data.pickFile.mockResolvedValue('')
+  Inventory.start.mockResolvedValue(undefined)
+  Comparison.summary.mockRejectedValue(new Error('the inventory is not finished'))
+  Synchronization.status.mockResolvedValue(idleStatus())
+  Synchronization.start.mockResolvedValue(undefined)
+  Synchronization.abort.mockResolvedValue(undefined)
+  Diagnostics.enabled.mockResolvedValue(false)
+  Diagnostics.report.mockResolvedValue(undefined)
+}
+
+resetApi()

@@ -1,0 +1,118 @@
+import { fireEvent, render, screen, waitFor } from '@testing-library/svelte'
+import { beforeEach, describe, expect, it, vi } from 'vitest'
+
+vi.mock('../../wailsjs/runtime/runtime', () => import('./fakeRuntime'))
+vi.mock('../lib/api', () => import('./fakeApi'))
+
+import App from '../App.svelte'
+import * as api from './fakeApi'
+import { ClipboardSetText, resetRuntime } from './fakeRuntime'
+import { session } from './setup'
+
+beforeEach(() => {
+  api.resetApi()
+  resetRuntime()
+  document.documentElement.removeAttribute('data-theme')
+})
+
+describe('Start', () => {
+  it('creates a session and shows its id and password, each with a working Copy button', async () => {
+    api.Sessions.create.mockResolvedValue(session())
+    render(App)
+    const create = await screen.findByRole('button', { name: 'Create session' })
+    await waitFor(() => expect(create).toHaveFocus())
+    await fireEvent.click(create)
+
+    expect(await screen.findByTestId('session-id')).toHaveTextContent('123abc456')
+    expect(screen.getByTestId('session-password')).toHaveTextContent('amber-tide-6142')
+    expect(screen.getByText('Built-in server on this computer')).toBeInTheDocument()
+    expect(screen.getByRole('button', { name: /Continue/ })).toHaveFocus()
+
+    await fireEvent.click(screen.getByRole('button', { name: 'Copy session id' }))
+    expect(ClipboardSetText).toHaveBeenLastCalledWith('123abc456')
+    expect(await screen.findByText('Session id copied')).toBeInTheDocument()
+    await fireEvent.click(screen.getByRole('button', { name: 'Copy password' }))
+    expect(ClipboardSetText).toHaveBeenLastCalledWith('amber-tide-6142')
+
+    // The Data step is open now; Continue goes there.
+    await fireEvent.click(screen.getByRole('button', { name: /Continue/ }))
+    expect(await screen.findByRole('heading', { level: 1, name: 'Data' })).toBeInTheDocument()
+  })
+
+  it('says which server a remote session is on', async () => {
+    api.Sessions.create.mockResolvedValue(session({ embedded: false, serverURL: 'https://ferry.example.org' }))
+    render(App)
+    await fireEvent.click(await screen.findByRole('button', { name: 'Create session' }))
+    expect(await screen.findByText('Remote server')).toBeInTheDocument()
+    expect(screen.getByText('https://ferry.example.org')).toBeInTheDocument()
+  })
+
+  it('joins with an id and a password, and shows why a join failed', async () => {
+    api.Sessions.join.mockRejectedValueOnce(new Error('wrong session id or password'))
+    api.Sessions.join.mockResolvedValueOnce(session({ id: '999zzz111', password: 'pw-1' }))
+    render(App)
+    const join = await screen.findByRole('button', { name: 'Join session' })
+    await fireEvent.click(join)
+    expect(await screen.findByRole('alert')).toHaveTextContent('Enter the session id')
+    expect(api.Sessions.join).not.toHaveBeenCalled()
+
+    await fireEvent.input(screen.getByLabelText('Session id'), { target: { value: ' 999zzz111 ' } })
+    await fireEvent.input(screen.getByLabelText('Password'), { target: { value: 'pw-1' } })
+    await fireEvent.click(join)
+    expect(await screen.findByRole('alert')).toHaveTextContent('wrong session id or password')
+    await fireEvent.click(join)
+    expect(await screen.findByTestId('session-id')).toHaveTextContent('999zzz111')
+    expect(api.Sessions.join).toHaveBeenLastCalledWith('999zzz111', 'pw-1')
+  })
+
+  it('restores an open session after the window reloads', async () => {
+    api.Sessions.current.mockResolvedValue(session())
+    render(App)
+    expect(await screen.findByRole('heading', { level: 1, name: 'Data' })).toBeInTheDocument()
+    expect(screen.getByRole('button', { name: 'Start' })).toBeEnabled()
+    expect(screen.getByRole('button', { name: 'Start' })).not.toHaveAttribute('aria-current')
+    expect(screen.getByRole('button', { name: 'Data' })).toHaveAttribute('aria-current', 'step')
+    expect(screen.getByRole('button', { name: /^Comparison/ })).toBeDisabled()
+  })
+})
+
+describe('Settings and theme', () => {
+  it('applies the saved theme, previews a choice, saves it, and reverts on Cancel', async () => {
+    api.Settings.get.mockResolvedValue({ serverURL: '', theme: 'dark' })
+    render(App)
+    await waitFor(() => expect(document.documentElement.dataset.theme).toBe('dark'))
+
+    await fireEvent.click(screen.getByRole('button', { name: 'Settings' }))
+    const dialog = await screen.findByRole('dialog', { name: 'Settings' })
+    expect(screen.getByLabelText('Session server')).toHaveFocus()
+    await fireEvent.click(screen.getByRole('radio', { name: 'Light' }))
+    expect(document.documentElement.dataset.theme).toBe('light')
+
+    // Escape closes without saving: back to dark.
+    await fireEvent.keyDown(dialog, { key: 'Escape' })
+    expect(screen.queryByRole('dialog')).not.toBeInTheDocument()
+    expect(document.documentElement.dataset.theme).toBe('dark')
+    expect(api.Settings.save).not.toHaveBeenCalled()
+
+    await fireEvent.click(screen.getByRole('button', { name: 'Settings' }))
+    await fireEvent.click(await screen.findByRole('radio', { name: 'System' }))
+    expect(document.documentElement.dataset.theme).toBeUndefined()
+    await fireEvent.input(screen.getByLabelText('Session server'), { target: { value: ' https://ferry.example.org ' } })
+    await fireEvent.click(screen.getByRole('button', { name: 'Save' }))
+    await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument())
+    expect(api.Settings.save).toHaveBeenCalledWith({ serverURL: 'https://ferry.example.org', theme: 'system' })
+    expect(document.documentElement.dataset.theme).toBeUndefined()
+    expect(screen.getByText('https://ferry.example.org')).toBeInTheDocument()
+  })
+
+  it('keeps the dialog open with the reason when the server URL is refused', async () => {
+    api.Settings.save.mockRejectedValue(new Error('the server URL must start with http:// or https://'))
+    render(App)
+    await fireEvent.click(screen.getByRole('button', { name: 'Settings' }))
+    await fireEvent.input(await screen.findByLabelText('Session server'), { target: { value: 'ftp://x' } })
+    await fireEvent.click(screen.getByRole('button', { name: 'Save' }))
+    expect(await screen.findByRole('alert')).toHaveTextContent('must start with http')
+    expect(screen.getByRole('dialog', { name: 'Settings' })).toBeInTheDocument()
+    expect(screen.getByLabelText('Session server')).toHaveAttribute('aria-invalid', 'true')
+  })
+})

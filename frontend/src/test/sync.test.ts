@@ -1,0 +1,167 @@
+import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte'
+import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+
+vi.mock('../../wailsjs/runtime/runtime', () => import('./fakeRuntime'))
+vi.mock('../lib/api', () => import('./fakeApi'))
+
+import App from '../App.svelte'
+import type { Progress, SyncStatus } from '../lib/types'
+import { Wizard } from '../lib/wizard.svelte'
+import * as api from './fakeApi'
+import { emit, resetRuntime } from './fakeRuntime'
+import { gridHeight, session } from './setup'
+
+const GiB = 1024 ** 3
+
+const status = (progress: Partial<Progress>, over: Partial<SyncStatus> = {}): SyncStatus => ({
+  ...api.idleStatus(),
+  state: 'running',
+  progress: { totalActions: 4000, finishedActions: 0, errorActions: 0, syncedVolume: 0, totalVolume: 4 * GiB, ...progress },
+  ...over,
+})
+
+/** The app with a session compared and ready to synchronize, on a clock the test moves. */
+async function setup() {
+  api.Sessions.current.mockResolvedValue(session())
+  api.Comparison.summary.mockResolvedValue({ total: 10, parts: ['A', 'B'], withActions: 5 })
+  api.Comparison.page.mockResolvedValue({ total: 0, offset: 0, items: [] })
+  api.Synchronization.confirmation.mockResolvedValue({
+    actions: 19,
+    bytes: GiB,
+    destinations: [{ node: 'B', copies: 10, creates: 2, deletes: 3, dates: 4, bytes: GiB }],
+  })
+  let now = 1_000_000
+  const wizard = new Wizard(() => now)
+  render(App, { props: { wizard } })
+  await screen.findByRole('heading', { level: 1, name: 'Comparison' })
+  await fireEvent.click(screen.getByRole('button', { name: 'Synchronize' }))
+  return { wizard, advance: (ms: number) => (now += ms) }
+}
+
+beforeAll(() => gridHeight(400))
+
+beforeEach(() => {
+  api.resetApi()
+  resetRuntime()
+})
+
+describe('Synchronize and Done', () => {
+  it('confirms the plan, follows sync:event, aborts, and sums up from sync:done', async () => {
+    const { wizard, advance } = await setup()
+    const table = await screen.findByRole('table', { name: 'Changes per destination node' })
+    const row = within(table).getByRole('row', { name: /Node B/ })
+    expect(within(row).getAllByRole('cell').map((c) => c.textContent)).toEqual(['10', '2', '3', '4', '1.0 GiB'])
+    expect(within(table).getByRole('row', { name: /Total/ })).toHaveTextContent('19 actions')
+    expect(screen.getByText(/This plan deletes 3 items/)).toBeInTheDocument()
+    const start = screen.getByRole('button', { name: /Start synchronization/ })
+    await waitFor(() => expect(start).toHaveFocus())
+    await fireEvent.click(start)
+    await waitFor(() => expect(api.Synchronization.start).toHaveBeenCalledTimes(1))
+    expect(screen.getByRole('button', { name: /Starting…/ })).toBeDisabled()
+
+    emit('sync:event', { type: 'started', status: status({}) })
+    expect(await screen.findByRole('heading', { level: 1, name: 'Synchronizing' })).toBeInTheDocument()
+    advance(1000)
+    emit('sync:event', { type: 'progress', status: status({ finishedActions: 1000, syncedVolume: GiB, errorActions: 2 }) })
+    await waitFor(() => expect(screen.getByTestId('sync-actions')).toHaveTextContent('1,000 / 4,000'))
+    expect(screen.getByTestId('sync-bytes')).toHaveTextContent('1.0 GiB / 4.0 GiB')
+    expect(screen.getByTestId('sync-errors')).toHaveTextContent('2')
+    expect(screen.getByRole('progressbar', { name: 'Synchronization progress' })).toHaveAttribute('aria-valuenow', '25')
+    expect(screen.getByText('1.0 GiB/s')).toBeInTheDocument()
+    expect(screen.getByText('3 s')).toBeInTheDocument()
+    expect(screen.getByText('Synchronization 20% done')).toBeInTheDocument()
+
+    // Abort asks first; Keep running changes nothing.
+    await fireEvent.click(screen.getByRole('button', { name: /Abort…/ }))
+    let dialog = await screen.findByRole('alertdialog', { name: 'Abort the synchronization?' })
+    expect(within(dialog).getByRole('button', { name: 'Keep running' })).toHaveFocus()
+    await fireEvent.click(within(dialog).getByRole('button', { name: 'Keep running' }))
+    expect(api.Synchronization.abort).not.toHaveBeenCalled()
+    await fireEvent.click(screen.getByRole('button', { name: /Abort…/ }))
+    dialog = await screen.findByRole('alertdialog', { name: 'Abort the synchronization?' })
+    await fireEvent.click(within(dialog).getByRole('button', { name: 'Abort' }))
+    await waitFor(() => expect(api.Synchronization.abort).toHaveBeenCalledTimes(1))
+    expect(await screen.findByRole('button', { name: /Abort requested/ })).toBeDisabled()
+    expect(screen.getByText('Stopping after the actions in progress…')).toBeInTheDocument()
+
+    advance(2500)
+    const ended = status(
+      { finishedActions: 1200, syncedVolume: 1.25 * GiB, errorActions: 2 },
+      {
+        state: 'ended',
+        endStatus: 'aborted',
+        endReason: 'Aborted by member A',
+        errors: ['dir/a.txt: permission denied', 'dir/b.txt: disk full'],
+        items: [
+          { path: 'dir/a.txt', op: 'copy', target: 'B', ok: false, error: 'permission denied' },
+          { path: 'dir/b.txt', op: 'copy', target: 'B', ok: false, error: 'disk full' },
+          { path: 'dir/c.txt', op: 'delete', target: 'B', ok: true },
+        ],
+      },
+    )
+    emit('sync:done', ended)
+    expect(await screen.findByTestId('outcome')).toHaveTextContent('Synchronization aborted')
+    expect(screen.getByText('Aborted by member A')).toBeInTheDocument()
+    expect(screen.getByTestId('done-actions')).toHaveTextContent('1,200 / 4,000')
+    expect(screen.getByTestId('done-bytes')).toHaveTextContent('1.3 GiB')
+    expect(screen.getByTestId('done-errors')).toHaveTextContent('2')
+    expect(screen.getByText('4 s')).toBeInTheDocument() // started, then ended 3.5 s later
+    const errors = screen.getByRole('region', { name: 'Errors' })
+    expect(within(errors).getAllByRole('listitem').map((li) => li.textContent)).toEqual([
+      'dir/a.txt: permission denied',
+      'dir/b.txt: disk full',
+    ])
+    const items = screen.getByRole('grid', { name: 'Item results' })
+    expect(within(items).getAllByRole('row')).toHaveLength(4)
+    await fireEvent.click(screen.getByRole('checkbox', { name: 'Only failures' }))
+    const failures = screen.getByRole('grid', { name: 'Item results' })
+    await waitFor(() => expect(within(failures).getAllByRole('row')).toHaveLength(3))
+    expect(failures).not.toHaveTextContent('dir/c.txt')
+    expect(screen.getByRole('button', { name: 'Done' })).toHaveAttribute('aria-current', 'step')
+
+    // The run was followed from events only: the status was read once, at start.
+    expect(api.Synchronization.status).toHaveBeenCalledTimes(1)
+
+    // A new synchronization starts from a new inventory.
+    await fireEvent.click(screen.getByRole('button', { name: /New synchronization/ }))
+    await waitFor(() => expect(api.Inventory.start).toHaveBeenCalledTimes(1))
+    expect(await screen.findByRole('heading', { level: 1, name: 'Inventory' })).toBeInTheDocument()
+    expect(wizard.sync).toBeNull()
+    // …and back to the comparison when it ends.
+    api.Comparison.summary.mockClear()
+    emit('inventory:done', {})
+    expect(await screen.findByRole('heading', { level: 1, name: 'Comparison' })).toBeInTheDocument()
+    expect(api.Comparison.summary).toHaveBeenCalledTimes(1)
+  })
+
+  it('sums up a regular end with its errors, and quits the session', async () => {
+    await setup()
+    await screen.findByRole('button', { name: /Start synchronization/ })
+    emit('sync:event', { type: 'started', status: status({}) })
+    emit(
+      'sync:event',
+      {
+        type: 'ended',
+        status: status({ finishedActions: 4000, syncedVolume: 4 * GiB, errorActions: 1 }, { state: 'ended', endStatus: 'regular', errors: ['x: failed'] }),
+      },
+    )
+    expect(await screen.findByTestId('outcome')).toHaveTextContent('Synchronization finished with 1 error')
+    await waitFor(() => expect(screen.getByRole('button', { name: /New synchronization/ })).toHaveFocus())
+    await fireEvent.click(screen.getByRole('button', { name: 'Quit session' }))
+    await waitFor(() => expect(api.Sessions.quit).toHaveBeenCalled())
+    expect(await screen.findByRole('button', { name: 'Create session' })).toBeInTheDocument()
+  })
+
+  it('shows that there is nothing to do', async () => {
+    api.Synchronization.confirmation.mockResolvedValue({ actions: 0, bytes: 0, destinations: [] })
+    api.Sessions.current.mockResolvedValue(session())
+    api.Comparison.summary.mockResolvedValue({ total: 10, parts: ['A', 'B'], withActions: 0 })
+    api.Comparison.page.mockResolvedValue({ total: 0, offset: 0, items: [] })
+    render(App)
+    await screen.findByRole('heading', { level: 1, name: 'Comparison' })
+    await fireEvent.click(screen.getByRole('button', { name: 'Synchronize' }))
+    api.Synchronization.confirmation.mockResolvedValue({ actions: 0, bytes: 0, destinations: [] })
+    expect(await screen.findByText(/Nothing to do/)).toBeInTheDocument()
+    expect(screen.getByRole('button', { name: /Start synchronization/ })).toBeDisabled()
+  })
+})

@@ -1,0 +1,472 @@
+export namespace app {
+	
+	export class Cell {
+	    present: boolean;
+	    size: number;
+	    mtime: string;
+	    content: string;
+	    date: string;
+	    accessIssue: boolean;
+	
+	    static createFrom(source: any = {}) {
+	        return new Cell(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.present = source["present"];
+	        this.size = source["size"];
+	        this.mtime = source["mtime"];
+	        this.content = source["content"];
+	        this.date = source["date"];
+	        this.accessIssue = source["accessIssue"];
+	    }
+	}
+	export class FilterError {
+	    pos: number;
+	    end: number;
+	    msg: string;
+	
+	    static createFrom(source: any = {}) {
+	        return new FilterError(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.pos = source["pos"];
+	        this.end = source["end"];
+	        this.msg = source["msg"];
+	    }
+	}
+	export class ItemAction {
+	    op: string;
+	    source: string;
+	    targets: string[];
+	    targeted: boolean;
+	
+	    static createFrom(source: any = {}) {
+	        return new ItemAction(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.op = source["op"];
+	        this.source = source["source"];
+	        this.targets = source["targets"];
+	        this.targeted = source["targeted"];
+	    }
+	}
+	export class Item {
+	    path: string;
+	    kind: string;
+	    cells: Record<string, Cell>;
+	    actions: ItemAction[];
+	
+	    static createFrom(source: any = {}) {
+	        return new Item(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.path = source["path"];
+	        this.kind = source["kind"];
+	        this.cells = this.convertValues(source["cells"], Cell, true);
+	        this.actions = this.convertValues(source["actions"], ItemAction);
+	    }
+	
+		convertValues(a: any, classs: any, asMap: boolean = false): any {
+		    if (!a) {
+		        return a;
+		    }
+		    if (a.slice && a.map) {
+		        return (a as any[]).map(elem => this.convertValues(elem, classs));
+		    } else if ("object" === typeof a) {
+		        if (asMap) {
+		            for (const key of Object.keys(a)) {
+		                a[key] = new classs(a[key]);
+		            }
+		            return a;
+		        }
+		        return new classs(a);
+		    }
+		    return a;
+		}
+	}
+	export class ComparisonPage {
+	    total: number;
+	    offset: number;
+	    items: Item[];
+	    filterError?: FilterError;
+	
+	    static createFrom(source: any = {}) {
+	        return new ComparisonPage(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.total = source["total"];
+	        this.offset = source["offset"];
+	        this.items = this.convertValues(source["items"], Item);
+	        this.filterError = this.convertValues(source["filterError"], FilterError);
+	    }
+	
+		convertValues(a: any, classs: any, asMap: boolean = false): any {
+		    if (!a) {
+		        return a;
+		    }
+		    if (a.slice && a.map) {
+		        return (a as any[]).map(elem => this.convertValues(elem, classs));
+		    } else if ("object" === typeof a) {
+		        if (asMap) {
+		            for (const key of Object.keys(a)) {
+		                a[key] = new classs(a[key]);
+		            }
+		            return a;
+		        }
+		        return new classs(a);
+		    }
+		    return a;
+		}
+	}
+	export class ComparisonSummary {
+	    total: number;
+	    parts: string[];
+	    withActions: number;
+	
+	    static createFrom(source: any = {}) {
+	        return new ComparisonSummary(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.total = source["total"];
+	        this.parts = source["parts"];
+	        this.withActions = source["withActions"];
+	    }
+	}
+	export class Destination {
+	    node: string;
+	    copies: number;
+	    creates: number;
+	    deletes: number;
+	    dates: number;
+	    bytes: number;
+	
+	    static createFrom(source: any = {}) {
+	        return new Destination(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.node = source["node"];
+	        this.copies = source["copies"];
+	        this.creates = source["creates"];
+	        this.deletes = source["deletes"];
+	        this.dates = source["dates"];
+	        this.bytes = source["bytes"];
+	    }
+	}
+	export class Confirmation {
+	    actions: number;
+	    bytes: number;
+	    destinations: Destination[];
+	    refused: number;
+	
+	    static createFrom(source: any = {}) {
+	        return new Confirmation(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.actions = source["actions"];
+	        this.bytes = source["bytes"];
+	        this.destinations = this.convertValues(source["destinations"], Destination);
+	        this.refused = source["refused"];
+	    }
+	
+		convertValues(a: any, classs: any, asMap: boolean = false): any {
+		    if (!a) {
+		        return a;
+		    }
+		    if (a.slice && a.map) {
+		        return (a as any[]).map(elem => this.convertValues(elem, classs));
+		    } else if ("object" === typeof a) {
+		        if (asMap) {
+		            for (const key of Object.keys(a)) {
+		                a[key] = new classs(a[key]);
+		            }
+		            return a;
+		        }
+		        return new classs(a);
+		    }
+		    return a;
+		}
+	}
+	
+	
+	
+	
+	export class ItemResult {
+	    path: string;
+	    op: string;
+	    target: string;
+	    ok: boolean;
+	    error?: string;
+	
+	    static createFrom(source: any = {}) {
+	        return new ItemResult(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.path = source["path"];
+	        this.op = source["op"];
+	        this.target = source["target"];
+	        this.ok = source["ok"];
+	        this.error = source["error"];
+	    }
+	}
+	export class Member {
+	    id: string;
+	    letter: string;
+	    status: string;
+	    self: boolean;
+	    present: boolean;
+	
+	    static createFrom(source: any = {}) {
+	        return new Member(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.id = source["id"];
+	        this.letter = source["letter"];
+	        this.status = source["status"];
+	        this.self = source["self"];
+	        this.present = source["present"];
+	    }
+	}
+	export class Source {
+	    code: string;
+	    path: string;
+	    kind: string;
+	
+	    static createFrom(source: any = {}) {
+	        return new Source(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.code = source["code"];
+	        this.path = source["path"];
+	        this.kind = source["kind"];
+	    }
+	}
+	export class Node {
+	    code: string;
+	    member: string;
+	    sources: Source[];
+	
+	    static createFrom(source: any = {}) {
+	        return new Node(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.code = source["code"];
+	        this.member = source["member"];
+	        this.sources = this.convertValues(source["sources"], Source);
+	    }
+	
+		convertValues(a: any, classs: any, asMap: boolean = false): any {
+		    if (!a) {
+		        return a;
+		    }
+		    if (a.slice && a.map) {
+		        return (a as any[]).map(elem => this.convertValues(elem, classs));
+		    } else if ("object" === typeof a) {
+		        if (asMap) {
+		            for (const key of Object.keys(a)) {
+		                a[key] = new classs(a[key]);
+		            }
+		            return a;
+		        }
+		        return new classs(a);
+		    }
+		    return a;
+		}
+	}
+	export class Progress {
+	    totalActions: number;
+	    finishedActions: number;
+	    errorActions: number;
+	    syncedVolume: number;
+	    totalVolume: number;
+	
+	    static createFrom(source: any = {}) {
+	        return new Progress(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.totalActions = source["totalActions"];
+	        this.finishedActions = source["finishedActions"];
+	        this.errorActions = source["errorActions"];
+	        this.syncedVolume = source["syncedVolume"];
+	        this.totalVolume = source["totalVolume"];
+	    }
+	}
+	export class RuleError {
+	    line: number;
+	    msg: string;
+	
+	    static createFrom(source: any = {}) {
+	        return new RuleError(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.line = source["line"];
+	        this.msg = source["msg"];
+	    }
+	}
+	export class RulesState {
+	    mode: string;
+	    text: string;
+	    presets: string[];
+	    errors: RuleError[];
+	    groups: number;
+	
+	    static createFrom(source: any = {}) {
+	        return new RulesState(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.mode = source["mode"];
+	        this.text = source["text"];
+	        this.presets = source["presets"];
+	        this.errors = this.convertValues(source["errors"], RuleError);
+	        this.groups = source["groups"];
+	    }
+	
+		convertValues(a: any, classs: any, asMap: boolean = false): any {
+		    if (!a) {
+		        return a;
+		    }
+		    if (a.slice && a.map) {
+		        return (a as any[]).map(elem => this.convertValues(elem, classs));
+		    } else if ("object" === typeof a) {
+		        if (asMap) {
+		            for (const key of Object.keys(a)) {
+		                a[key] = new classs(a[key]);
+		            }
+		            return a;
+		        }
+		        return new classs(a);
+		    }
+		    return a;
+		}
+	}
+	export class SessionInfo {
+	    id: string;
+	    password: string;
+	    serverURL: string;
+	    embedded: boolean;
+	    self: string;
+	    members: Member[];
+	
+	    static createFrom(source: any = {}) {
+	        return new SessionInfo(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.id = source["id"];
+	        this.password = source["password"];
+	        this.serverURL = source["serverURL"];
+	        this.embedded = source["embedded"];
+	        this.self = source["self"];
+	        this.members = this.convertValues(source["members"], Member);
+	    }
+	
+		convertValues(a: any, classs: any, asMap: boolean = false): any {
+		    if (!a) {
+		        return a;
+		    }
+		    if (a.slice && a.map) {
+		        return (a as any[]).map(elem => this.convertValues(elem, classs));
+		    } else if ("object" === typeof a) {
+		        if (asMap) {
+		            for (const key of Object.keys(a)) {
+		                a[key] = new classs(a[key]);
+		            }
+		            return a;
+		        }
+		        return new classs(a);
+		    }
+		    return a;
+		}
+	}
+	
+	export class SyncStatus {
+	    state: string;
+	    orchestration: string;
+	    progress: Progress;
+	    endStatus?: string;
+	    endReason?: string;
+	    errors: string[];
+	    items: ItemResult[];
+	    omittedItems: number;
+	
+	    static createFrom(source: any = {}) {
+	        return new SyncStatus(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.state = source["state"];
+	        this.orchestration = source["orchestration"];
+	        this.progress = this.convertValues(source["progress"], Progress);
+	        this.endStatus = source["endStatus"];
+	        this.endReason = source["endReason"];
+	        this.errors = source["errors"];
+	        this.items = this.convertValues(source["items"], ItemResult);
+	        this.omittedItems = source["omittedItems"];
+	    }
+	
+		convertValues(a: any, classs: any, asMap: boolean = false): any {
+		    if (!a) {
+		        return a;
+		    }
+		    if (a.slice && a.map) {
+		        return (a as any[]).map(elem => this.convertValues(elem, classs));
+		    } else if ("object" === typeof a) {
+		        if (asMap) {
+		            for (const key of Object.keys(a)) {
+		                a[key] = new classs(a[key]);
+		            }
+		            return a;
+		        }
+		        return new classs(a);
+		    }
+		    return a;
+		}
+	}
+	export class UserSettings {
+	    serverURL: string;
+	    theme: string;
+	
+	    static createFrom(source: any = {}) {
+	        return new UserSettings(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.serverURL = source["serverURL"];
+	        this.theme = source["theme"];
+	    }
+	}
+
+}
+
