@@ -1,8 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"context"
+	cryptorand "crypto/rand"
+	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -20,6 +26,11 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ferrysync/ferry/backend/client"
+	"github.com/ferrysync/ferry/backend/crypto"
+	"github.com/ferrysync/ferry/backend/protocol"
+	"github.com/ferrysync/ferry/backend/session"
 )
 
 // Benchmarks of whole `ferry sync` processes beside cp -a and rsync -a on the same data, in the
@@ -423,4 +434,263 @@ func newDelayProxy(b *testing.B, backend string, delay time.Duration) *delayProx
 	b.Cleanup(hs.Close)
 	p.url = hs.URL
 	return p
+}
+
+// BenchmarkRelayHostJoin1GiB relays a 1 GiB file (256 MiB with -short) from `ferry host` to
+// `ferry join` through a `ferry server` on loopback with its relay storage on disk (whole runs:
+// session, inventory, plan, sealed copy, durable write), beside the same bytes relayed unsealed
+// through the same server by the client library alone (the relay's own speed: no session flow,
+// no sealing, the same part size, four parts at once each way), and beside cp and cp followed
+// by sync (as durable as Ferry's copy), in the same run. The ratios are logged at the end.
+func BenchmarkRelayHostJoin1GiB(b *testing.B) {
+	size := int64(1 << 30)
+	if testing.Short() {
+		size = 256 << 20
+	}
+	bin := benchFerry(b)
+	src := filepath.Join(benchRoot(b), fmt.Sprintf("cli-relay-%dMiB", size>>20))
+	file := filepath.Join(src, "big.bin")
+	if fi, err := os.Stat(file); err != nil || fi.Size() != size {
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		writeBig(b, file+".tmp", size, tOld)
+		if err := os.Rename(file+".tmp", file); err != nil {
+			b.Fatal(err)
+		}
+	}
+	url := benchRelayServer(b, bin)
+	tg := newTargets(b, false)
+	rate := map[string]float64{}
+	record := func(b *testing.B, name string) { rate[name] = float64(size) * float64(b.N) / b.Elapsed().Seconds() }
+
+	b.Run("ferry", func(b *testing.B) {
+		b.SetBytes(size)
+		var hr e2eReport
+		var runs time.Duration // from the start of the synchronizations to their ends
+		for b.Loop() {
+			dst := tg.fresh(b, "relay-ferry")
+			b.StopTimer()
+			cfgA, cfgB := b.TempDir(), b.TempDir()
+			b.StartTimer()
+			hp, line := host(b, bin, url, cfgA, "--node", "A="+src, "--mode", "mirror", "--trust")
+			jp := join(b, bin, url, cfgB, line, line.Password, "--node", "B="+dst, "--trust")
+			hp.mustExit(b, 0)
+			jp.mustExit(b, 0)
+			b.StopTimer()
+			sameFile(b, file, filepath.Join(dst, "big.bin"))
+			hr = hp.report(b)
+			runs += runTime(b, hp.stderr.String())
+			os.RemoveAll(dst)
+			b.StartTimer()
+		}
+		record(b, "ferry")
+		rate["ferry-run"] = float64(size) * float64(b.N) / runs.Seconds()
+		b.ReportMetric(rate["ferry-run"]/1e6, "run-MB/s")
+		b.ReportMetric(float64(hr.Transfers.BytesSent)/float64(hr.Transfers.PartsUploaded)/(1<<20), "MiB/part")
+	})
+	b.Run("plain-relay", func(b *testing.B) {
+		a, c, session := plainMembers(b, url)
+		b.SetBytes(size)
+		for b.Loop() {
+			dst := tg.fresh(b, "relay-plain")
+			plainRelay(b, a, c, session, file, filepath.Join(dst, "big.bin"), size)
+			b.StopTimer()
+			sameFile(b, file, filepath.Join(dst, "big.bin"))
+			os.RemoveAll(dst)
+			b.StartTimer()
+		}
+		record(b, "plain-relay")
+	})
+	cp := func(name string, durable bool) {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(size)
+			for b.Loop() {
+				dst := tg.fresh(b, "relay-cp")
+				benchExec(b, nil, "cp", file, dst)
+				if durable {
+					benchExec(b, nil, "sync", "-f", dst)
+				}
+				b.StopTimer()
+				os.RemoveAll(dst)
+				b.StartTimer()
+			}
+			record(b, name)
+		})
+	}
+	cp("cp", false)
+	cp("cp+sync", true)
+	if rate["ferry"] > 0 && rate["plain-relay"] > 0 && rate["cp"] > 0 {
+		b.Logf("ferry host/join, whole runs: %.0f MB/s, %.0f%% of the unsealed relay (%.0f MB/s), %.0f%% of cp (%.0f MB/s), %.0f%% of cp+sync (%.0f MB/s)",
+			rate["ferry"]/1e6, 100*rate["ferry"]/rate["plain-relay"], rate["plain-relay"]/1e6,
+			100*rate["ferry"]/rate["cp"], rate["cp"]/1e6, 100*rate["ferry"]/rate["cp+sync"], rate["cp+sync"]/1e6)
+		b.Logf("ferry host/join, synchronizations only (started to ended): %.0f MB/s, %.0f%% of the unsealed relay",
+			rate["ferry-run"]/1e6, 100*rate["ferry-run"]/rate["plain-relay"])
+	}
+}
+
+// runTime is how long the synchronization took, from its JSON events on stderr.
+func runTime(b *testing.B, stderr string) time.Duration {
+	for _, line := range strings.Split(stderr, "\n") {
+		var e struct {
+			Type string
+			Sync struct{ Started, Ended time.Time } `json:"synchronization"`
+		}
+		if json.Unmarshal([]byte(line), &e) == nil && e.Type == "ended" && !e.Sync.Ended.IsZero() {
+			return e.Sync.Ended.Sub(e.Sync.Started)
+		}
+	}
+	b.Fatalf("no end of the synchronization in:\n%.2000s", stderr)
+	return 0
+}
+
+// benchRelayServer runs `ferry server` with relay storage on a loopback port for the benchmark.
+func benchRelayServer(b *testing.B, bin string) string {
+	cmd := exec.Command(bin, "server", "--listen", "127.0.0.1:0", "--storage", b.TempDir(), "--log-level", "warn")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	u, ok := strings.CutPrefix(strings.TrimSpace(line), "ferry server listening on ")
+	if err != nil || !ok {
+		b.Fatalf("ferry server said %q: %v", line, err)
+	}
+	go io.Copy(io.Discard, out)
+	return u
+}
+
+// plainMembers are two members of one session, in this process, for the unsealed relay.
+func plainMembers(b *testing.B, url string) (sender, recipient *client.Client, id string) {
+	login := func() *client.Client {
+		ident, err := crypto.NewIdentity()
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := client.New(url, ident, client.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Login(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		return c
+	}
+	cheap := session.WithPasswordParams(crypto.PasswordParams{Time: 1, MemoryKiB: 64, Threads: 1})
+	ma, err := session.Create(context.Background(), login(), nil, cheap, session.TrustNewKeys(true))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _, _ = ma.Close(context.Background(), time.Second) })
+	mb, err := session.Join(context.Background(), login(), session.JoinRequest{ID: ma.ID(), Password: ma.Password()}, cheap, session.TrustNewKeys(true))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _, _ = mb.Close(context.Background(), time.Second) })
+	return ma.Client(), mb.Client(), ma.ID()
+}
+
+// plainPart is the part size of the unsealed relay: the relay's largest.
+const plainPart = 16 << 20
+
+// plainRelay sends file from sender to recipient through the relay without sealing: parts
+// uploaded four at once, downloaded four at once as they arrive, written in place into a temp
+// file that is synced and renamed to dst.
+func plainRelay(b *testing.B, sender, recipient *client.Client, session, file, dst string, size int64) {
+	ctx := context.Background()
+	var rnd [16]byte
+	_, _ = cryptorand.Read(rnd[:])
+	id := base64.RawURLEncoding.EncodeToString(rnd[:])
+	if _, err := sender.CreateTransfer(ctx, session, protocol.TransferRequest{ID: id, Kind: protocol.TransferContent, Recipients: []string{recipient.InstanceID()}}); err != nil {
+		b.Fatal(err)
+	}
+	parts := int((size + plainPart - 1) / plainPart)
+	in, err := os.Open(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.Create(dst + ".tmp")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer out.Close()
+	var failed atomic.Pointer[error]
+	fail := func(err error) { failed.CompareAndSwap(nil, &err) }
+	work := func(do func(n int, buf []byte) error) *stdsync.WaitGroup {
+		next := make(chan int)
+		var wg stdsync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				buf := make([]byte, plainPart)
+				for n := range next {
+					if err := do(n, buf); err != nil {
+						fail(err)
+					}
+				}
+			})
+		}
+		go func() {
+			for n := 1; n <= parts && failed.Load() == nil; n++ {
+				next <- n
+			}
+			close(next)
+		}()
+		return &wg
+	}
+	up := work(func(n int, buf []byte) error {
+		k, err := in.ReadAt(buf, int64(n-1)*plainPart)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		return sender.UploadPart(ctx, session, id, n, buf[:k])
+	})
+	down := work(func(n int, _ []byte) error {
+		for {
+			data, err := recipient.DownloadPart(ctx, session, id, n)
+			if client.Code(err) == protocol.ErrCodeNotFound {
+				time.Sleep(2 * time.Millisecond) // not uploaded yet: the baseline polls
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := out.WriteAt(data, int64(n-1)*plainPart); err != nil {
+				return err
+			}
+			return recipient.PartReceived(ctx, session, id, n)
+		}
+	})
+	up.Wait()
+	if err := sender.CompleteTransfer(ctx, session, id, parts); err != nil {
+		fail(err)
+	}
+	down.Wait()
+	if p := failed.Load(); p != nil {
+		b.Fatal(*p)
+	}
+	if err := out.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	fi, err := in.Stat()
+	if err == nil {
+		err = os.Chtimes(dst+".tmp", fi.ModTime(), fi.ModTime())
+	}
+	if err == nil {
+		err = os.Rename(dst+".tmp", dst)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := sender.CancelTransfer(ctx, session, id); err != nil && client.Code(err) != protocol.ErrCodeNotFound {
+		b.Fatal(err)
+	}
 }

@@ -74,6 +74,8 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError("%w", err) })
+	root.AddCommand(newHostCmd())
+	root.AddCommand(newJoinCmd())
 	root.AddCommand(newPlanCmd())
 	root.AddCommand(newServerCmd())
 	root.AddCommand(newSyncCmd())

@@ -1,0 +1,571 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	stdsync "sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ferrysync/ferry/backend/client"
+	"github.com/ferrysync/ferry/backend/cloud"
+	"github.com/ferrysync/ferry/backend/cloud/store"
+	"github.com/ferrysync/ferry/backend/compare"
+	"github.com/ferrysync/ferry/backend/crypto"
+	"github.com/ferrysync/ferry/backend/plan"
+	"github.com/ferrysync/ferry/backend/protocol"
+	"github.com/ferrysync/ferry/backend/rules"
+	"github.com/ferrysync/ferry/backend/session"
+	fsync "github.com/ferrysync/ferry/backend/sync"
+)
+
+// memberFlags are shared by `ferry host` and `ferry join`.
+type memberFlags struct {
+	nodes      []string
+	server     string
+	trust      bool
+	json       bool
+	statusWait time.Duration
+	logLevel   string
+}
+
+func (f *memberFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.nodes, "node", nil, "this machine's data node: CODE=PATH[,PATH…] (repeat for each node)")
+	fl.BoolVar(&f.trust, "trust", false, "trust identity keys seen for the first time (their safety words go to stderr)")
+	fl.BoolVar(&f.json, "json", false, "JSON: one event per line on stderr, the report on stdout")
+	fl.DurationVar(&f.statusWait, "status-wait", 30*time.Second, "how long to wait at the end for the others to receive what this member sent, and for the member statuses to reach the server")
+	fl.StringVar(&f.logLevel, "log-level", "warn", "debug, info, warn or error (to stderr)")
+}
+
+// nodeSpecs parses --node.
+func (f *memberFlags) nodeSpecs() ([]plan.NodeSpec, error) {
+	var nodes []plan.NodeSpec
+	for _, v := range f.nodes {
+		n, err := plan.ParseNode(v)
+		if err != nil {
+			return nil, usageError("%w", err)
+		}
+		nodes = append(nodes, n)
+	}
+	if len(nodes) == 0 {
+		return nil, usageError("give this machine's node, e.g. --node A=./photos")
+	}
+	return nodes, nil
+}
+
+type hostFlags struct {
+	memberFlags
+	mode      string
+	rulesFile string
+	expect    int
+}
+
+func newHostCmd() *cobra.Command {
+	var f hostFlags
+	cmd := &cobra.Command{
+		Use:   "host --node A=PATH [--expect-members N] (--mode MODE | --rules FILE)",
+		Short: "Create a session for several machines, wait for them, and synchronize",
+		Long: `Create a session for several machines, wait for them, and synchronize.
+
+ferry host creates a session on the server (an embedded one on a loopback port unless --server
+is given), prints its id and a generated password (with --json, as the first JSON line on
+stdout), and admits the members that join with them (ferry join) until --expect-members members,
+this one included, have declared their nodes. A member whose identity key this machine has not
+seen before is admitted with --trust (its safety words go to stderr), after a question on a
+terminal, and refused otherwise. Then every member inventories its nodes, this member plans with
+the preset and/or the rules file, and the synchronization runs, copies between members going
+end-to-end encrypted through the server. --mode goes from this member's first node to every
+other node (two-way: between every two nodes).
+
+Exit codes: 0 done, 1 finished with action errors or refused actions (or the run failed), 2 bad
+usage or invalid input (nothing changed), 3 server unreachable before the session existed, 4
+aborted.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runHost(cmd.Context(), f, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f.register(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&f.server, "server", "", "session server URL (an embedded server on a loopback port, with relay storage, when empty)")
+	fl.IntVar(&f.expect, "expect-members", 2, "members to wait for, this one included (2 to 5)")
+	fl.StringVar(&f.mode, "mode", "", "preset: "+strings.Join(rules.Presets, ", ")+" (from this member's first node)")
+	fl.StringVar(&f.rulesFile, "rules", "", "rules file (JSON); its settings and rules apply on top of --mode")
+	return cmd
+}
+
+// planning reads --mode and --rules; the preset is bound to the parts once the session's nodes
+// are known.
+func (f *hostFlags) planning(first string) (session.Planning, error) {
+	p := session.Planning{Settings: compare.DefaultSettings()}
+	if f.mode == "" && f.rulesFile == "" {
+		return p, usageError("give --mode or --rules")
+	}
+	if f.mode != "" {
+		if _, err := rules.Preset(f.mode, "A", "B"); err != nil {
+			return p, usageError("--mode: %w", err)
+		}
+	}
+	var fileRules []rules.Rule
+	if f.rulesFile != "" {
+		file, err := os.Open(f.rulesFile)
+		if err != nil {
+			return p, usageError("%w", err)
+		}
+		defer file.Close()
+		rf, err := rules.Parse(file, nil)
+		if err != nil {
+			return p, usageError("%s: %w", f.rulesFile, err)
+		}
+		p.Settings, fileRules = rf.Settings, rf.Rules
+	}
+	mode := f.mode
+	p.Rules = func(parts []string) ([]rules.Rule, error) {
+		var all []rules.Rule
+		if mode != "" {
+			rs, err := presetRules(mode, first, parts)
+			if err != nil {
+				return nil, err
+			}
+			all = rs
+		}
+		all = append(all, fileRules...)
+		if err := rules.CheckParts(all, parts); err != nil {
+			return nil, err
+		}
+		return all, nil
+	}
+	return p, nil
+}
+
+// presetRules expands a mode over the session's parts: from the first node's part to every
+// other part, or between every two parts for two-way.
+func presetRules(mode, first string, parts []string) ([]rules.Rule, error) {
+	for _, p := range parts {
+		if last := p[len(p)-1]; last >= '0' && last <= '9' {
+			return nil, fmt.Errorf("--mode needs nodes with one data source each (parts %s); use a rules file", strings.Join(parts, ", "))
+		}
+	}
+	from := -1
+	for i, p := range parts {
+		if p == first {
+			from = i
+		}
+	}
+	if from < 0 {
+		return nil, fmt.Errorf("--mode: no part %s among %s", first, strings.Join(parts, ", "))
+	}
+	var out []rules.Rule
+	add := func(a, b string) error {
+		rs, err := rules.Preset(mode, a, b)
+		out = append(out, rs...)
+		return err
+	}
+	for i, a := range parts {
+		for _, b := range parts[i+1:] {
+			var err error
+			switch {
+			case mode == "two-way":
+				err = add(a, b)
+			case a == first:
+				err = add(a, b)
+			case b == first:
+				err = add(b, a)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// memberReport is the final report of host and join: the one of `ferry sync`, and the relay's
+// counters.
+type memberReport struct {
+	syncReport
+	Transfers transferReport `json:"transfers"`
+}
+
+type transferReport struct {
+	PartsUploaded   int64 `json:"parts_uploaded"`
+	PartsSkipped    int64 `json:"parts_skipped"` // already stored: not uploaded again
+	PartsDownloaded int64 `json:"parts_downloaded"`
+	BytesSent       int64 `json:"bytes_sent"`
+	BytesReceived   int64 `json:"bytes_received"`
+	Retries         int64 `json:"retries"`
+}
+
+// hostLine is the first JSON line of `ferry host --json`.
+type hostLine struct {
+	Session  string `json:"session"`
+	Password string `json:"password"`
+	Member   string `json:"member"`           // this member's instance id
+	Server   string `json:"server,omitempty"` // the embedded server's URL
+}
+
+func runHost(ctx context.Context, f hostFlags, stdin io.Reader, stdout, stderr io.Writer) error {
+	nodes, err := f.nodeSpecs()
+	if err != nil {
+		return err
+	}
+	if f.expect < 2 || f.expect > protocol.MaxMembers {
+		return usageError("--expect-members %d: want 2 to %d", f.expect, protocol.MaxMembers)
+	}
+	planning, err := f.planning(nodes[0].Code)
+	if err != nil {
+		return err
+	}
+	mc, err := newMemberCommand(f.memberFlags, stdin, stderr)
+	if err != nil {
+		return err
+	}
+	work := context.WithoutCancel(ctx)
+	serverURL := f.server
+	if serverURL == "" {
+		url, stop, err := startRelayServer(work, mc.log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		serverURL = url
+	}
+	c, err := mc.login(ctx, serverURL)
+	if err != nil {
+		return err
+	}
+	var member atomic.Pointer[session.Member]
+	admission := session.WithAdmission(func(session.JoinCandidate) error {
+		m := member.Load()
+		if m == nil {
+			return nil
+		}
+		ctx, cancel := context.WithTimeout(work, 10*time.Second)
+		defer cancel()
+		if n := len(m.Members(ctx)); n >= f.expect {
+			return &session.RefusedError{Code: protocol.JoinSessionFull, Reason: fmt.Sprintf("the session takes %d members", f.expect)}
+		}
+		return nil
+	})
+	var m *session.Member
+	err = within(ctx, 30*time.Second, func(ctx context.Context) error {
+		var err error
+		m, err = session.Create(ctx, c, nodes, append(mc.options, admission)...)
+		return err
+	})
+	if m == nil {
+		return beforeSession(err)
+	}
+	member.Store(m)
+	mc.m = m
+	defer mc.leave(work)
+	if err != nil {
+		return &exitError{code: exitActionError, err: err}
+	}
+	if f.json {
+		line := hostLine{Session: m.ID(), Password: m.Password(), Member: m.Self()}
+		if f.server == "" {
+			line.Server = serverURL
+		}
+		_ = json.NewEncoder(stdout).Encode(line)
+	} else {
+		fmt.Fprintf(stdout, "Session: %s\nPassword: %s\n", m.ID(), m.Password())
+		fmt.Fprintf(mc.err, "Waiting for %d members. On each other machine:\n  ferry join --server %s --session %s --password %s --node B=PATH\n",
+			f.expect, serverURL, m.ID(), m.Password())
+	}
+
+	flow := m.NewFlow(nodes, mc.flowOptions(planning))
+	mc.flow = flow
+	if err := flow.AwaitMembers(ctx, f.expect); err != nil {
+		return mc.interrupted(ctx, err)
+	}
+	parts, err := flow.PartNames(ctx)
+	if err != nil {
+		return mc.interrupted(ctx, err)
+	}
+	if _, err := planning.Rules(parts); err != nil {
+		return usageError("%w", err)
+	}
+	return mc.run(ctx, stdout)
+}
+
+// memberCommand is what host and join share once they have a session.
+type memberCommand struct {
+	f       memberFlags
+	stdin   io.Reader
+	err     io.Writer // stderr, one writer at a time
+	log     *slog.Logger
+	tty     bool
+	cfgDir  string
+	options []session.Option
+	m       *session.Member
+	flow    *session.Flow
+	steps   *json.Encoder
+
+	asking      stdsync.Mutex
+	leaveOnce   stdsync.Once
+	undelivered int
+	stats       transferReport
+}
+
+func newMemberCommand(f memberFlags, stdin io.Reader, stderr io.Writer) (*memberCommand, error) {
+	level, err := parseLogLevel(f.logLevel)
+	if err != nil {
+		return nil, err
+	}
+	w := &lockedWriter{w: stderr}
+	mc := &memberCommand{f: f, stdin: stdin, err: w, tty: isTerminal(stderr),
+		log: slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))}
+	if f.json {
+		mc.steps = json.NewEncoder(w)
+	}
+	if mc.cfgDir, err = configDir(); err != nil {
+		return nil, err
+	}
+	trust, err := crypto.OpenTrustStore(mc.cfgDir)
+	if err != nil {
+		return nil, err
+	}
+	mc.options = []session.Option{session.WithTrust(trust), session.ConfirmKey(mc.confirmKey), session.WithLogger(mc.log)}
+	return mc, nil
+}
+
+// lockedWriter lets the log, the events and the prompts share stderr line by line.
+type lockedWriter struct {
+	mu stdsync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// configDir is where the identity key and the trusted keys are kept.
+func configDir() (string, error) {
+	if dir := os.Getenv(envConfigDir); dir != "" {
+		return dir, nil
+	}
+	return crypto.DefaultConfigDir()
+}
+
+func (mc *memberCommand) login(ctx context.Context, serverURL string) (*client.Client, error) {
+	c, err := newClient(serverURL, mc.log)
+	if err != nil {
+		return nil, err
+	}
+	if err := within(ctx, 30*time.Second, c.Login); err != nil {
+		return nil, beforeSession(fmt.Errorf("log in to %s: %w", serverURL, err))
+	}
+	return c, nil
+}
+
+// confirmKey decides about an identity key seen for the first time: --trust takes it, a
+// terminal asks, anything else refuses. The safety words are shown in every case.
+func (mc *memberCommand) confirmKey(kc session.KeyCheck) bool {
+	mc.asking.Lock() // one question at a time
+	defer mc.asking.Unlock()
+	who := fmt.Sprintf("the %s %s", kc.Role, kc.Peer)
+	words := strings.Join(kc.SafetyWords, " ")
+	switch {
+	case mc.f.trust:
+		fmt.Fprintf(mc.err, "ferry: trusting the new identity key of %s; safety words: %s\n", who, words)
+		return true
+	case isTerminal(mc.stdin) && mc.tty:
+		fmt.Fprintf(mc.err, "This machine has not seen the identity key of %s before.\nSafety words: %s\n"+
+			"The other side shows the same words if nobody stands between you. Trust this key? [y/N] ", who, words)
+		line, _ := bufio.NewReader(mc.stdin).ReadString('\n')
+		ok := strings.EqualFold(strings.TrimSpace(line), "y") || strings.EqualFold(strings.TrimSpace(line), "yes")
+		return ok
+	default:
+		fmt.Fprintf(mc.err, "ferry: refusing the new identity key of %s (safety words: %s): give --trust, or answer on a terminal\n", who, words)
+		return false
+	}
+}
+
+func (mc *memberCommand) flowOptions(planning session.Planning) session.FlowOptions {
+	showScan := mc.tty && !mc.f.json
+	return session.FlowOptions{
+		Planning: planning,
+		Progress: inventoryProgress(mc.err, showScan),
+		Step:     mc.step,
+		Logger:   mc.log,
+	}
+}
+
+// stepLine is a step of the flow as a JSON line on stderr.
+type stepLine struct {
+	Type string `json:"type"` // "step"
+	session.Step
+}
+
+func (mc *memberCommand) step(s session.Step) {
+	if mc.steps != nil {
+		_ = mc.steps.Encode(stepLine{Type: "step", Step: s})
+		return
+	}
+	switch s.Name {
+	case session.StepWaiting:
+		fmt.Fprintf(mc.err, "Members ready: %d of %d\n", s.Ready, s.Members)
+	case session.StepInventoryStarted:
+		fmt.Fprintf(mc.err, "Inventory started (%d members)\n", s.Members)
+	case session.StepPlanned:
+		fmt.Fprintln(mc.err, "Plan ready")
+	}
+}
+
+// interrupted maps a failure before the synchronization to an exit code: 4 after SIGINT, 1
+// otherwise.
+func (mc *memberCommand) interrupted(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return &exitError{code: exitAborted, err: fmt.Errorf("aborted: %w", err)}
+	}
+	return &exitError{code: exitActionError, err: err}
+}
+
+// leave closes the flow (the others receive what this member sent, then it leaves the relay)
+// and the member, once.
+func (mc *memberCommand) leave(work context.Context) {
+	mc.leaveOnce.Do(func() {
+		if mc.flow != nil {
+			ctx, cancel := context.WithTimeout(work, mc.f.statusWait)
+			if err := mc.flow.Close(ctx); err != nil {
+				mc.log.Warn("closing the relay", "err", err)
+			}
+			cancel()
+			st := mc.flow.Stats()
+			mc.stats = transferReport{PartsUploaded: st.PartsUploaded, PartsSkipped: st.PartsSkipped,
+				PartsDownloaded: st.PartsDownloaded, BytesSent: st.BytesSent, BytesReceived: st.BytesReceived, Retries: st.PartsRetried}
+		}
+		if mc.m == nil {
+			return
+		}
+		n, err := mc.m.Close(work, mc.f.statusWait)
+		mc.undelivered = n
+		if err != nil {
+			mc.log.Warn("leaving the session", "err", err)
+		}
+		if n > 0 {
+			fmt.Fprintf(mc.err, "ferry: %d member statuses did not reach the server within %s\n", n, mc.f.statusWait)
+		}
+	})
+}
+
+// run prepares the plan with the others, synchronizes, reports, and leaves the session.
+func (mc *memberCommand) run(ctx context.Context, stdout io.Writer) error {
+	work := context.WithoutCancel(ctx)
+	p, err := mc.flow.Prepare(ctx)
+	if err != nil {
+		return mc.interrupted(ctx, err)
+	}
+	rep := &memberReport{syncReport: syncReport{Session: mc.m.ID(), Errors: []string{}, Plan: p,
+		Rejected: append([]plan.Rejected{}, p.Rejected...), Orchestration: string(fsync.OrchestrationCloud)}}
+	if !mc.f.json {
+		printPlan(stdout, p)
+	}
+	abort := make(chan struct{})
+	runCtx, cancelRun := context.WithCancel(work)
+	defer cancelRun()
+	go func() {
+		select {
+		case <-ctx.Done():
+			close(abort)
+			fmt.Fprintln(mc.err, "ferry: aborting…")
+			time.AfterFunc(abortGrace, cancelRun)
+		case <-runCtx.Done():
+		}
+	}()
+	view := newProgressView(mc.err, mc.f.json, mc.tty)
+	out, err := mc.flow.Synchronize(runCtx, session.SyncOptions{Event: view.event, Abort: abort})
+	view.done()
+	if out != nil {
+		rep.Progress = out.Sync.Progress
+		rep.Status = string(out.Sync.EndStatus)
+		rep.EndReason = out.Sync.EndReason
+		for _, e := range out.Errors {
+			rep.Errors = append(rep.Errors, e.Error())
+		}
+	}
+	if err != nil {
+		rep.Status = "error"
+		rep.Errors = append(rep.Errors, err.Error())
+	}
+	mc.leave(work)
+	rep.Statuses.Undelivered = mc.undelivered
+	rep.Transfers = mc.stats
+	printMemberReport(stdout, rep, mc.f.json)
+	switch {
+	case rep.Status == string(protocol.EndAborted) || (err != nil && ctx.Err() != nil):
+		return &exitError{code: exitAborted, err: errors.New("aborted")}
+	case err != nil:
+		return &exitError{code: exitActionError, err: err}
+	case rep.Status == string(protocol.EndError):
+		return &exitError{code: exitActionError, err: fmt.Errorf("the synchronization ended with an error: %s", rep.EndReason)}
+	case len(rep.Errors) > 0 || rep.Progress.ErrorActions > 0:
+		return &exitError{code: exitActionError, err: fmt.Errorf("%d actions failed", max(len(rep.Errors), rep.Progress.ErrorActions))}
+	case len(rep.Rejected) > 0:
+		return &exitError{code: exitActionError, err: fmt.Errorf("%d actions were refused", len(rep.Rejected))}
+	}
+	return nil
+}
+
+func printMemberReport(w io.Writer, r *memberReport, asJSON bool) {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(r)
+		return
+	}
+	printReport(w, &r.syncReport, false)
+	t := r.Transfers
+	fmt.Fprintf(w, "Relay: %d parts uploaded (%s), %d already stored, %d downloaded (%s), %d retries\n",
+		t.PartsUploaded, humanBytes(t.BytesSent), t.PartsSkipped, t.PartsDownloaded, humanBytes(t.BytesReceived), t.Retries)
+}
+
+// startRelayServer runs a session server with relay storage in a temporary folder on a loopback
+// port, for the command's lifetime: members on this machine can join it.
+func startRelayServer(ctx context.Context, log *slog.Logger) (string, func(), error) {
+	dir, err := os.MkdirTemp("", "ferry-relay-")
+	if err != nil {
+		return "", nil, fmt.Errorf("make a temporary relay storage folder: %w", err)
+	}
+	srv, err := cloud.NewServer(cloud.Config{Store: store.NewMemory(), Logger: log, StorageDir: dir})
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("embedded server: %w", err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	runCtx, cancel := context.WithCancel(ctx)
+	var wg stdsync.WaitGroup
+	wg.Go(func() { _ = srv.Run(runCtx) })
+	wg.Go(func() {
+		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("embedded server", "err", err)
+		}
+	})
+	return "http://" + ln.Addr().String(), func() {
+		_ = srv.Close()
+		_ = hs.Close()
+		cancel()
+		wg.Wait()
+		os.RemoveAll(dir)
+	}, nil
+}

@@ -1,0 +1,867 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	mathrand "math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	stdsync "sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ferrysync/ferry/backend/internal/redistest"
+	"github.com/ferrysync/ferry/backend/plan"
+	"github.com/ferrysync/ferry/backend/protocol"
+)
+
+// Acceptance tests of sessions with several members: a real `ferry server` process with relay
+// storage on disk against a private redis-server, and real `ferry host` and `ferry join`
+// processes, each with a configuration folder (identity and trusted keys) of its own.
+
+// e2eWait bounds every wait of these tests.
+const e2eWait = 3 * time.Minute
+
+var (
+	e2eOnce stdsync.Once
+	e2eBin  string
+	e2eErr  error
+)
+
+// e2eFerry builds the ferry command once per test binary, without the race detector (the
+// member processes move hundreds of MiB; the flow's code is race-tested in its package), into
+// a folder of the system's temp dir that the next build replaces.
+func e2eFerry(t *testing.T) string {
+	t.Helper()
+	e2eOnce.Do(func() {
+		dir := filepath.Join(os.TempDir(), "ferry-e2e")
+		if e2eErr = os.MkdirAll(dir, 0o755); e2eErr != nil {
+			return
+		}
+		tmp := filepath.Join(dir, fmt.Sprintf("ferry.%d", os.Getpid()))
+		cmd := exec.Command("go", "build", "-o", tmp, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			e2eErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		e2eBin = filepath.Join(dir, "ferry")
+		e2eErr = os.Rename(tmp, e2eBin)
+	})
+	if e2eErr != nil {
+		t.Fatal(e2eErr)
+	}
+	return e2eBin
+}
+
+// watched is an output that can be waited on.
+type watched struct {
+	mu      stdsync.Mutex
+	b       bytes.Buffer
+	changed chan struct{}
+}
+
+func newWatched() *watched { return &watched{changed: make(chan struct{})} }
+
+func (w *watched) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.b.Write(p)
+	close(w.changed)
+	w.changed = make(chan struct{})
+	return len(p), nil
+}
+
+func (w *watched) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// await waits until ok holds for the output, or fails t after e2eWait.
+func (w *watched) await(t testing.TB, what string, ok func(string) bool) string {
+	t.Helper()
+	deadline := time.NewTimer(e2eWait)
+	defer deadline.Stop()
+	for {
+		w.mu.Lock()
+		s, ch := w.b.String(), w.changed
+		w.mu.Unlock()
+		if ok(s) {
+			return s
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			t.Fatalf("no %s after %s; output:\n%s", what, e2eWait, s)
+		}
+	}
+}
+
+// relayEnv is a `ferry server` with relay storage and Redis, which can be restarted on the same
+// address, storage, Redis and token secret.
+type relayEnv struct {
+	t       *testing.T
+	bin     string
+	storage string
+	redis   string
+	prefix  string
+	secret  string
+	addr    string
+	srv     *serverProcess
+	logs    []*syncBuffer // every server process's stderr, at debug level
+}
+
+func newRelayEnv(t *testing.T) *relayEnv {
+	t.Helper()
+	e := &relayEnv{t: t, bin: e2eFerry(t), storage: filepath.Join(t.TempDir(), "relay"),
+		redis: redistest.URL(t), prefix: redistest.Prefix(t), secret: filepath.Join(t.TempDir(), "secret"), addr: "127.0.0.1:0"}
+	if err := os.WriteFile(e.secret, []byte(hex.EncodeToString(randomBytes(1, 32))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	return e
+}
+
+func (e *relayEnv) start() {
+	e.t.Helper()
+	e.srv = startServer(e.t, e.bin, nil, "--listen", e.addr, "--storage", e.storage, "--redis", e.redis,
+		"--redis-prefix", e.prefix, "--secret-file", e.secret, "--log-level", "debug")
+	e.addr = strings.TrimPrefix(e.srv.URL, "http://")
+	e.logs = append(e.logs, e.srv.stderr)
+}
+
+func (e *relayEnv) URL() string { return "http://" + e.addr }
+
+// log is what every server process logged.
+func (e *relayEnv) log() string {
+	var b strings.Builder
+	for _, l := range e.logs {
+		b.WriteString(l.String())
+	}
+	return b.String()
+}
+
+// storedFiles lists the files in the relay storage.
+func (e *relayEnv) storedFiles() []string {
+	var files []string
+	_ = filepath.WalkDir(e.storage, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	return files
+}
+
+// emptyStorage waits until the relay storage holds no file.
+func (e *relayEnv) emptyStorage(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(e2eWait)
+	for {
+		files := e.storedFiles()
+		if len(files) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the relay storage still holds %v", files)
+		}
+		time.Sleep(20 * time.Millisecond) // polled: the server deletes as members quit
+	}
+}
+
+// memberProc is a running `ferry host` or `ferry join`.
+type memberProc struct {
+	name   string
+	cmd    *exec.Cmd
+	stdout *watched
+	stderr *watched
+	done   chan struct{}
+	code   int
+}
+
+// startMember runs ferry with args and the configuration folder config; stdin is not a
+// terminal.
+func startMember(t testing.TB, bin, name, config string, args ...string) *memberProc {
+	t.Helper()
+	p := &memberProc{name: name, cmd: exec.Command(bin, args...), stdout: newWatched(), stderr: newWatched(), done: make(chan struct{})}
+	p.cmd.Env = append(os.Environ(), envConfigDir+"="+config)
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() {
+		err := p.cmd.Wait()
+		var ee *exec.ExitError
+		switch {
+		case errors.As(err, &ee):
+			p.code = ee.ExitCode()
+		case err != nil:
+			p.code = -1
+		}
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+// wait waits for the process to exit and returns its exit code.
+func (p *memberProc) wait(t testing.TB) int {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.code
+	case <-time.After(e2eWait):
+		t.Fatalf("%s still runs after %s\nstdout:\n%s\nstderr:\n%s", p.name, e2eWait, p.stdout, p.stderr)
+		return 0
+	}
+}
+
+// mustExit waits for the exit and fails unless the code is want.
+func (p *memberProc) mustExit(t testing.TB, want int) {
+	t.Helper()
+	if code := p.wait(t); code != want {
+		t.Fatalf("%s exited %d, want %d\nstdout:\n%s\nstderr:\n%s", p.name, code, want, p.stdout, p.stderr)
+	}
+}
+
+// e2eReport is what the tests read of a member's report.
+type e2eReport struct {
+	Status    string            `json:"status"`
+	Progress  protocol.Progress `json:"progress"`
+	Errors    []string          `json:"errors"`
+	Plan      plan.JSON         `json:"plan"`
+	Transfers transferReport    `json:"transfers"`
+}
+
+// report reads the JSON report that ends stdout.
+func (p *memberProc) report(t testing.TB) e2eReport {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(p.stdout.String()))
+	var last e2eReport
+	for n := 0; ; n++ {
+		var r e2eReport
+		err := dec.Decode(&r)
+		if errors.Is(err, io.EOF) {
+			if n == 0 {
+				t.Fatalf("%s printed no report; stderr:\n%s", p.name, p.stderr)
+			}
+			return last
+		}
+		if err != nil {
+			t.Fatalf("%s report: %v\n%s", p.name, err, p.stdout)
+		}
+		last = r
+	}
+}
+
+func (r e2eReport) String() string {
+	t := r.Transfers
+	return fmt.Sprintf("%d parts uploaded (%d bytes), %d skipped as already stored, %d downloaded (%d bytes), %d retries",
+		t.PartsUploaded, t.BytesSent, t.PartsSkipped, t.PartsDownloaded, t.BytesReceived, t.Retries)
+}
+
+// host starts `ferry host` against url and returns it with its first line.
+func host(t testing.TB, bin, url, config string, args ...string) (*memberProc, hostLine) {
+	t.Helper()
+	p := startMember(t, bin, "ferry host", config, append([]string{"host", "--server", url, "--json"}, args...)...)
+	out := p.stdout.await(t, "session line", func(s string) bool { return strings.Contains(s, "\n") })
+	var line hostLine
+	if err := json.Unmarshal([]byte(out[:strings.IndexByte(out, '\n')]), &line); err != nil || line.Session == "" || line.Password == "" {
+		t.Fatalf("first line %q: %v", out, err)
+	}
+	return p, line
+}
+
+// join starts `ferry join` into the host's session.
+func join(t testing.TB, bin, url, config string, h hostLine, password string, args ...string) *memberProc {
+	t.Helper()
+	return startMember(t, bin, "ferry join "+strings.Join(args, " "), config,
+		append([]string{"join", "--server", url, "--session", h.Session, "--password", password, "--json"}, args...)...)
+}
+
+func randomBytes(seed uint64, n int) []byte {
+	var s [32]byte
+	copy(s[:], strconv.FormatUint(seed, 10))
+	b := make([]byte, n)
+	_, _ = mathrand.NewChaCha8(s).Read(b)
+	return b
+}
+
+var (
+	tOld = time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+	tNew = tOld.Add(90 * time.Minute)
+)
+
+func put(t testing.TB, path string, data []byte, at time.Time) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, at, at); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// exists tells whether path exists.
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
+// Two members, mirror A → B: new files (small ones batched, a large one), a large file on B
+// that differs from A's by a small edit (a delta: A sends a small fraction of it), files and a
+// folder only on B deleted. Both trees end equal, content and dates; the relay storage is empty
+// once both left.
+func TestRedisHostJoinMirror(t *testing.T) {
+	e := newRelayEnv(t)
+	a, b := t.TempDir(), t.TempDir()
+	for i := range 20 {
+		put(t, filepath.Join(a, fmt.Sprintf("small/d%d/f%02d.txt", i%4, i)), fmt.Appendf(nil, "small file %d\n", i), tOld)
+	}
+	const newSize, deltaSize = 8 << 20, 24 << 20
+	put(t, filepath.Join(a, "large-new.bin"), randomBytes(2, newSize), tOld)
+	old := randomBytes(3, deltaSize)
+	edited := bytes.Clone(old)
+	copy(edited[deltaSize/2:], "a small edit in the middle of the file")
+	put(t, filepath.Join(b, "edited.bin"), old, tOld)
+	put(t, filepath.Join(a, "edited.bin"), edited, tNew)
+	put(t, filepath.Join(b, "stale.txt"), []byte("only on B"), tOld)
+	put(t, filepath.Join(b, "only-b", "x.txt"), []byte("only on B"), tOld)
+
+	hp, line := host(t, e.bin, e.URL(), t.TempDir(), "--node", "A="+a, "--mode", "mirror", "--trust")
+	jp := join(t, e.bin, e.URL(), t.TempDir(), line, line.Password, "--node", "B="+b, "--trust")
+	hp.mustExit(t, 0)
+	jp.mustExit(t, 0)
+	sameTrees(t, a, b)
+	if exists(filepath.Join(b, "only-b")) {
+		t.Fatal("the folder only on B is still there")
+	}
+	hr, jr := hp.report(t), jp.report(t)
+	t.Logf("host: %s", hr)
+	t.Logf("join: %s", jr)
+	kinds := map[string]plan.Kind{}
+	for _, act := range hr.Plan.Actions {
+		kinds[act.Path] = act.Kind
+	}
+	if kinds["/edited.bin"] != plan.Delta || kinds["/large-new.bin"] != plan.Full {
+		t.Fatalf("plan kinds %v", kinds)
+	}
+	if hr.Status != "regular" || hr.Progress.ErrorActions != 0 || hr.Progress.FinishedActions != hr.Progress.TotalActions {
+		t.Fatalf("host report %+v", hr)
+	}
+	// What A sent beyond the new files' bytes is the delta, the small files, the inventories
+	// and the plan: a small fraction of the edited file.
+	beyond := hr.Transfers.BytesSent - newSize
+	t.Logf("A sent %d bytes beyond the new large file for a %d-byte file with a small edit (%.2f%%)",
+		beyond, deltaSize, 100*float64(beyond)/deltaSize)
+	if beyond > deltaSize/20 {
+		t.Fatalf("A sent %d bytes beyond the new file: the edited file did not travel as a small delta", beyond)
+	}
+	if hr.Transfers.PartsUploaded != jr.Transfers.PartsDownloaded || jr.Transfers.PartsUploaded != hr.Transfers.PartsDownloaded {
+		t.Fatalf("parts: host %s; join %s", hr, jr)
+	}
+	e.emptyStorage(t)
+}
+
+// Three members, two-way: each one's own files reach the two others, and the newest version of
+// a file changed on one member replaces the others.
+func TestRedisHostJoinThreeMembersTwoWay(t *testing.T) {
+	e := newRelayEnv(t)
+	dirs := map[string]string{"A": t.TempDir(), "B": t.TempDir(), "C": t.TempDir()}
+	for code, d := range dirs {
+		put(t, filepath.Join(d, "only-"+code, "own.txt"), fmt.Appendf(nil, "only %s has this\n", code), tOld)
+		put(t, filepath.Join(d, "only-"+code, "bigger.bin"), randomBytes(uint64(code[0]), 300<<10), tOld)
+		if code == "C" {
+			put(t, filepath.Join(d, "shared.txt"), []byte("changed on C, the newest"), tNew)
+		} else {
+			put(t, filepath.Join(d, "shared.txt"), []byte("first version"), tOld)
+		}
+	}
+	hp, line := host(t, e.bin, e.URL(), t.TempDir(), "--node", "A="+dirs["A"], "--mode", "two-way", "--expect-members", "3", "--trust")
+	jb := join(t, e.bin, e.URL(), t.TempDir(), line, line.Password, "--node", "B="+dirs["B"], "--trust")
+	// C speaks text, as on a terminal.
+	jc := startMember(t, e.bin, "ferry join (text)", t.TempDir(), "join", "--server", e.URL(), "--session", line.Session,
+		"--password", line.Password, "--node", "C="+dirs["C"], "--trust")
+	for _, p := range []*memberProc{hp, jb} {
+		p.mustExit(t, 0)
+		t.Logf("%s: %s", p.name, p.report(t))
+	}
+	jc.mustExit(t, 0)
+	text := jc.stdout.String()
+	// 6 folders created, 12 copies of files found on one member, 2 of the changed one.
+	for _, want := range []string{`Plan: 20 actions`, `copy +A → C +/only-A/own.txt`, `Synchronization done \(cloud orchestration\): 20 of 20 actions`, `Relay: `} {
+		if !regexp.MustCompile(want).MatchString(text) {
+			t.Fatalf("C's report lacks %q:\n%s", want, text)
+		}
+	}
+	sameTrees(t, dirs["C"], dirs["A"])
+	sameTrees(t, dirs["C"], dirs["B"])
+	if got, _ := os.ReadFile(filepath.Join(dirs["A"], "shared.txt")); string(got) != "changed on C, the newest" {
+		t.Fatalf("shared.txt on A: %q", got)
+	}
+	e.emptyStorage(t)
+}
+
+// spyProxy forwards to the server and lets a test look at (and act on) every request first;
+// websockets pass through.
+func spyProxy(t *testing.T, backend string, before func(r *http.Request, body []byte)) string {
+	t.Helper()
+	target, err := url.Parse(backend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body []byte
+		if r.Body != nil && r.Header.Get("Upgrade") == "" {
+			body, _ = io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		before(r, body)
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// redisValues calls seen with every key and value in Redis.
+func redisValues(ctx context.Context, rdb *redis.Client, seen func(key, value string)) error {
+	var cursor uint64
+	for {
+		keys, next, err := rdb.Scan(ctx, cursor, "*", 1000).Result()
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			seen(k, k)
+			typ, err := rdb.Type(ctx, k).Result()
+			if err != nil {
+				return err
+			}
+			var vals []string
+			switch typ {
+			case "string":
+				v, _ := rdb.Get(ctx, k).Result()
+				vals = []string{v}
+			case "hash":
+				m, _ := rdb.HGetAll(ctx, k).Result()
+				for f, v := range m {
+					vals = append(vals, f, v)
+				}
+			case "list":
+				vals, _ = rdb.LRange(ctx, k, 0, -1).Result()
+			case "set":
+				vals, _ = rdb.SMembers(ctx, k).Result()
+			case "zset":
+				vals, _ = rdb.ZRange(ctx, k, 0, -1).Result()
+			case "stream":
+				msgs, _ := rdb.XRange(ctx, k, "-", "+").Result()
+				for _, m := range msgs {
+					vals = append(vals, fmt.Sprint(m.Values))
+				}
+			}
+			for _, v := range vals {
+				seen(k, v)
+			}
+		}
+		if cursor = next; cursor == 0 {
+			return nil
+		}
+	}
+}
+
+// A marker written into every source file and every file and folder name (the data sources'
+// folders included) never reaches the server: not in any request it receives, not in its relay
+// storage (every file, read while the parts are there: before each part's receipt is let
+// through), not in Redis (every key and value, read at the same moments) and not in its log at
+// debug level.
+func TestRedisRelayNeverSeesNamesOrContent(t *testing.T) {
+	e := newRelayEnv(t)
+	marker := "FERRY-MARKER-" + hex.EncodeToString(randomBytes(uint64(time.Now().UnixNano()), 8))
+	root := t.TempDir()
+	a, b := filepath.Join(root, marker+"-A"), filepath.Join(root, marker+"-B")
+	content := func(n int) []byte {
+		return bytes.Repeat([]byte("content with "+marker+"\n"), n)
+	}
+	put(t, filepath.Join(a, marker+"-dir", marker+"-small.txt"), content(3), tOld)
+	put(t, filepath.Join(a, marker+"-dir", marker+"-sub", marker+"-larger.txt"), content(20000), tOld)
+	old := content(50000)
+	put(t, filepath.Join(b, marker+"-edited.txt"), old, tOld)
+	put(t, filepath.Join(a, marker+"-edited.txt"), append(bytes.Clone(old), content(2)...), tNew)
+	put(t, filepath.Join(b, marker+"-gone", marker+"-stale.txt"), content(1), tOld)
+
+	opt, err := redis.ParseURL(e.redis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	var leaks []string
+	var mu stdsync.Mutex
+	leak := func(format string, a ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		leaks = append(leaks, fmt.Sprintf(format, a...))
+	}
+	var scans, redisKeys, partsRead atomic.Int64
+	check := func() {
+		scans.Add(1)
+		for _, f := range e.storedFiles() {
+			if strings.Contains(f, marker) {
+				leak("storage file name %s", f)
+			}
+			if strings.HasSuffix(f, ".part") {
+				partsRead.Add(1)
+			}
+			if data, err := os.ReadFile(f); err == nil && bytes.Contains(data, []byte(marker)) {
+				leak("storage file %s", f)
+			}
+		}
+		err := redisValues(context.Background(), rdb, func(k, v string) {
+			redisKeys.Add(1)
+			if strings.Contains(v, marker) {
+				leak("redis key %s", k)
+			}
+		})
+		if err != nil {
+			leak("redis scan: %v", err)
+		}
+	}
+	var requests atomic.Int64
+	proxy := spyProxy(t, e.URL(), func(r *http.Request, body []byte) {
+		requests.Add(1)
+		if strings.Contains(r.URL.String(), marker) || bytes.Contains(body, []byte(marker)) {
+			leak("request %s %s", r.Method, r.URL.Path)
+		}
+		if strings.HasSuffix(r.URL.Path, "/received") { // the part is still stored
+			check()
+		}
+	})
+
+	hp, line := host(t, e.bin, proxy, t.TempDir(), "--node", "A="+a, "--mode", "mirror", "--trust")
+	jp := join(t, e.bin, proxy, t.TempDir(), line, line.Password, "--node", "B="+b, "--trust")
+	hp.mustExit(t, 0)
+	jp.mustExit(t, 0)
+	sameTrees(t, a, b)
+	check()
+	if strings.Contains(e.log(), marker) {
+		leak("the server log")
+	}
+	if !strings.Contains(e.log(), "level=DEBUG") {
+		t.Fatal("the server did not log at debug level")
+	}
+	if len(leaks) > 0 {
+		t.Fatalf("the marker reached the server: %s", strings.Join(leaks, "; "))
+	}
+	t.Logf("%d requests and %d checks of the storage (%d stored parts read) and of Redis (%d keys and values read), no marker",
+		requests.Load(), scans.Load(), partsRead.Load(), redisKeys.Load())
+	if scans.Load() < 4 || partsRead.Load() < 4 || redisKeys.Load() == 0 {
+		t.Fatal("too few parts or keys read to tell")
+	}
+	if !strings.Contains(hp.stdout.String(), marker) {
+		t.Fatal("the marker is not even in the host's report: the test data lacks it")
+	}
+}
+
+// asHost reads the session through the API as the host: its identity key from its
+// configuration folder, its instance id from its first line.
+func asHost(t *testing.T, url, config string, line hostLine) []string {
+	t.Helper()
+	id := loadIdentity(t, config)
+	c := newAPIClient(t, url, id.Private, line.Member)
+	s := c.Session(line.Session)
+	ids := make([]string, len(s.Members))
+	for i, m := range s.Members {
+		ids[i] = m.InstanceID
+	}
+	return ids
+}
+
+var stepLines = regexp.MustCompile(`"step":"waiting_for_members","ready":(\d)`)
+
+// ready waits until the host's last waiting step says n members are ready.
+func ready(t *testing.T, hp *memberProc, n int) {
+	t.Helper()
+	hp.stderr.await(t, fmt.Sprintf("%d ready members", n), func(s string) bool {
+		m := stepLines.FindAllStringSubmatch(s, -1)
+		return len(m) > 0 && m[len(m)-1][1] == strconv.Itoa(n)
+	})
+}
+
+// Joins refused, each with its reason's code on one line and exit 1, leaving the session's
+// members as they were (read back as the host): a wrong password, an identity key the host
+// does not trust (no --trust, no terminal), a sixth member, a join after the inventory started.
+// The host's trusted keys are known from before; the fifth member joins in this process
+// without nodes, so that the session is full and the inventory not started when the sixth
+// asks. The run then completes for the five.
+func TestRedisJoinRefusals(t *testing.T) {
+	e := newRelayEnv(t)
+	hostCfg := t.TempDir()
+	src := t.TempDir()
+	put(t, filepath.Join(src, "dir", "file.txt"), []byte("from the host"), tOld)
+	// Members whose keys the host trusts from an earlier session, and strangers.
+	known := map[string]string{}
+	for _, name := range []string{"wrong-password", "B", "C", "D", "E", "sixth", "late"} {
+		known[name] = t.TempDir()
+		trustKey(t, hostCfg, known[name])
+	}
+	stranger := t.TempDir()
+	folders := map[string]string{}
+	for _, name := range []string{"wrong-password", "stranger", "sixth", "late"} {
+		folders[name] = t.TempDir()
+		put(t, filepath.Join(folders[name], "mine.txt"), []byte("untouched: "+name), tOld)
+	}
+
+	hp, line := host(t, e.bin, e.URL(), hostCfg, "--node", "A="+src, "--mode", "mirror", "--expect-members", "5")
+	members := []string{line.Member}
+	refused := func(p *memberProc, code string) {
+		t.Helper()
+		p.mustExit(t, 1)
+		lines := strings.Split(strings.TrimSpace(p.stderr.String()), "\n")
+		last := lines[len(lines)-1]
+		if !strings.HasPrefix(last, "ferry: ") || !strings.Contains(last, "("+code+")") {
+			t.Fatalf("%s: last line %q, want the reason %s", p.name, last, code)
+		}
+		if got := asHost(t, e.URL(), hostCfg, line); !slices.Equal(got, members) {
+			t.Fatalf("after the %s refusal the members are %v, want %v", code, got, members)
+		}
+	}
+	refused(join(t, e.bin, e.URL(), known["wrong-password"], line, "WRONG-PASSW-ORD00-00000", "--node", "B="+folders["wrong-password"], "--trust"), protocol.JoinWrongPassword)
+	refused(join(t, e.bin, e.URL(), stranger, line, line.Password, "--node", "B="+folders["stranger"], "--trust"), protocol.JoinUntrustedKey)
+	if !strings.Contains(hp.stderr.String(), "refusing the new identity key of the joiner") {
+		t.Fatalf("the host did not say why it refused the stranger:\n%s", hp.stderr)
+	}
+
+	dirs := map[string]string{"A": src}
+	var procs []*memberProc
+	for _, code := range []string{"B", "C", "D"} {
+		dirs[code] = t.TempDir()
+		procs = append(procs, join(t, e.bin, e.URL(), known[code], line, line.Password, "--node", code+"="+dirs[code], "--trust"))
+		ready(t, hp, len(procs)+1)
+	}
+	members = asHost(t, e.URL(), hostCfg, line)
+	if len(members) != 4 {
+		t.Fatalf("members %v", members)
+	}
+	// The fifth joins without its node yet.
+	dirs["E"] = t.TempDir()
+	fifth := joinInProcess(t, e.URL(), known["E"], line)
+	members = append(members, fifth.m.Self())
+	if got := asHost(t, e.URL(), hostCfg, line); !slices.Equal(got, members) {
+		t.Fatalf("members %v, want %v", got, members)
+	}
+	refused(join(t, e.bin, e.URL(), known["sixth"], line, line.Password, "--node", "F="+folders["sixth"], "--trust"), protocol.JoinSessionFull)
+
+	fifth.declare(t, "E", dirs["E"])
+	hp.stderr.await(t, "inventory start", func(s string) bool { return strings.Contains(s, `"step":"inventory_started"`) })
+	refused(join(t, e.bin, e.URL(), known["late"], line, line.Password, "--node", "F="+folders["late"], "--trust"), protocol.JoinInventoryStarted)
+
+	hp.mustExit(t, 0)
+	for _, p := range procs {
+		p.mustExit(t, 0)
+	}
+	if err := fifth.wait(); err != nil {
+		t.Fatalf("the fifth member: %v", err)
+	}
+	for code, d := range dirs {
+		if code != "A" {
+			sameTrees(t, src, d)
+		}
+	}
+	for name, d := range folders {
+		if got, err := os.ReadFile(filepath.Join(d, "mine.txt")); err != nil || string(got) != "untouched: "+name {
+			t.Fatalf("%s's folder changed: %q %v", name, got, err)
+		}
+		if entries, _ := os.ReadDir(d); len(entries) != 1 {
+			t.Fatalf("%s's folder holds %d entries", name, len(entries))
+		}
+	}
+	e.emptyStorage(t)
+}
+
+// A part altered in the server's storage, between its upload and its download: the recipient
+// refuses it, the copy is reported as an error (exit 1 for both, the error in the joiner's
+// report) and the target file stays as it was. The alteration happens when the recipient asks
+// for the part's URL, before it reads the part.
+func TestRedisRelayTamperedPart(t *testing.T) {
+	e := newRelayEnv(t)
+	a, b := t.TempDir(), t.TempDir()
+	put(t, filepath.Join(a, "doc.txt"), []byte("the new version, from A"), tNew)
+	put(t, filepath.Join(b, "doc.txt"), []byte("the old version on B"), tOld)
+	put(t, filepath.Join(a, "other.txt"), []byte("unchanged everywhere"), tOld)
+	put(t, filepath.Join(b, "other.txt"), []byte("unchanged everywhere"), tOld)
+	download := regexp.MustCompile(`/sessions/([^/]+)/transfers/([^/]+)/parts/(\d+)/download$`)
+	var flipped atomic.Int64
+	proxy := spyProxy(t, e.URL(), func(r *http.Request, _ []byte) {
+		m := download.FindStringSubmatch(r.URL.Path)
+		if m == nil {
+			return
+		}
+		dir := filepath.Join(e.storage, m[1], m[2])
+		meta, err := os.ReadFile(filepath.Join(dir, "transfer.json"))
+		var tr struct{ Kind protocol.TransferKind }
+		if err != nil || json.Unmarshal(meta, &tr) != nil || tr.Kind != protocol.TransferContent {
+			return
+		}
+		part := filepath.Join(dir, m[3]+".part")
+		data, err := os.ReadFile(part)
+		if err != nil {
+			t.Errorf("read the stored part: %v", err)
+			return
+		}
+		data[len(data)/2] ^= 0x20
+		if err := os.WriteFile(part, data, 0o600); err != nil {
+			t.Errorf("alter the stored part: %v", err)
+			return
+		}
+		flipped.Add(1)
+	})
+	hp, line := host(t, e.bin, e.URL(), t.TempDir(), "--node", "A="+a, "--mode", "mirror", "--trust")
+	jp := join(t, e.bin, proxy, t.TempDir(), line, line.Password, "--node", "B="+b, "--trust")
+	jp.mustExit(t, 1)
+	hp.mustExit(t, 1)
+	if flipped.Load() == 0 {
+		t.Fatal("no content part was altered")
+	}
+	jr, hr := jp.report(t), hp.report(t)
+	if len(jr.Errors) == 0 || !strings.Contains(strings.Join(jr.Errors, "\n"), "/doc.txt") || hr.Progress.ErrorActions != 1 {
+		t.Fatalf("join errors %q, host progress %+v", jr.Errors, hr.Progress)
+	}
+	t.Logf("the joiner reported: %s", strings.Join(jr.Errors, "; "))
+	got, _ := os.ReadFile(filepath.Join(b, "doc.txt"))
+	fi, _ := os.Stat(filepath.Join(b, "doc.txt"))
+	if string(got) != "the old version on B" || !fi.ModTime().Equal(tOld) {
+		t.Fatalf("the target changed: %q, modified %s", got, fi.ModTime())
+	}
+	if entries, _ := os.ReadDir(b); len(entries) != 2 {
+		t.Fatalf("B holds %d entries: a temp file stayed?", len(entries))
+	}
+	e.emptyStorage(t)
+}
+
+// bigSize is the file of the restart test: 256 MiB, 1 GiB with FERRY_E2E_BIG=1.
+func bigSize() int64 {
+	if os.Getenv("FERRY_E2E_BIG") == "1" {
+		return 1 << 30
+	}
+	return 256 << 20
+}
+
+// writeBig writes size random bytes to path, modified at.
+func writeBig(t testing.TB, path string, size int64, at time.Time) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seed [32]byte
+	copy(seed[:], "ferry relay test file")
+	rng := mathrand.NewChaCha8(seed)
+	buf := make([]byte, 4<<20)
+	for left := size; left > 0; left -= int64(len(buf)) {
+		b := buf[:min(int64(len(buf)), left)]
+		_, _ = rng.Read(b)
+		if _, err := f.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, at, at); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The server stops (SIGTERM) in the middle of a big relayed copy and comes back 10 s later on
+// the same address, storage, Redis and secret: the run resumes and finishes, and no part is
+// uploaded twice (every part A uploaded is one B downloaded; the parts the server held are
+// skipped, not sent again). 256 MiB, or 1 GiB with FERRY_E2E_BIG=1.
+func TestRedisRelayServerRestart(t *testing.T) {
+	size := bigSize()
+	t.Logf("a file of %d MiB (FERRY_E2E_BIG=1 for 1 GiB)", size>>20)
+	e := newRelayEnv(t)
+	a, b := t.TempDir(), t.TempDir()
+	writeBig(t, filepath.Join(a, "big.bin"), size, tOld)
+	hp, line := host(t, e.bin, e.URL(), t.TempDir(), "--node", "A="+a, "--mode", "mirror", "--trust")
+	jp := join(t, e.bin, e.URL(), t.TempDir(), line, line.Password, "--node", "B="+b, "--trust")
+
+	// Wait until a third of the file went up.
+	deadline := time.Now().Add(e2eWait)
+	for contentStored(e) < size/3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the copy did not start; host:\n%s", hp.stderr)
+		}
+		time.Sleep(10 * time.Millisecond) // polled
+	}
+	stopped := time.Now()
+	e.srv.stop(t)
+	t.Logf("server stopped with %d MiB of %d uploaded (SIGTERM took %s); back in 10 s", contentStored(e)>>20, size>>20, time.Since(stopped).Round(time.Millisecond))
+	time.Sleep(10 * time.Second) // a 10 s outage, on purpose
+	e.start()
+
+	hp.mustExit(t, 0)
+	jp.mustExit(t, 0)
+	sameTrees(t, a, b)
+	hr, jr := hp.report(t), jp.report(t)
+	t.Logf("host: %s", hr)
+	t.Logf("join: %s", jr)
+	if hr.Transfers.PartsUploaded != jr.Transfers.PartsDownloaded {
+		t.Fatalf("A uploaded %d parts, B downloaded %d: some part went twice", hr.Transfers.PartsUploaded, jr.Transfers.PartsDownloaded)
+	}
+	if hr.Transfers.Retries+jr.Transfers.Retries == 0 {
+		t.Fatal("no request was retried: the server never went away")
+	}
+	e.emptyStorage(t)
+}
+
+// contentStored is how many bytes the content transfers in the storage have had uploaded,
+// from the records of their parts (which stay after the parts' bytes are received and deleted).
+func contentStored(e *relayEnv) int64 {
+	var total int64
+	metas, _ := filepath.Glob(filepath.Join(e.storage, "*", "*", "transfer.json"))
+	for _, m := range metas {
+		data, err := os.ReadFile(m)
+		var tr struct{ Kind protocol.TransferKind }
+		if err != nil || json.Unmarshal(data, &tr) != nil || tr.Kind != protocol.TransferContent {
+			continue
+		}
+		parts, _ := filepath.Glob(filepath.Join(filepath.Dir(m), "*.json"))
+		for _, p := range parts {
+			var part struct{ Size int64 }
+			if data, err := os.ReadFile(p); err == nil && filepath.Base(p) != "transfer.json" && json.Unmarshal(data, &part) == nil {
+				total += part.Size
+			}
+		}
+	}
+	return total
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ferrysync/ferry/backend/session"
+)
+
+type joinFlags struct {
+	memberFlags
+	session  string
+	password string
+}
+
+func newJoinCmd() *cobra.Command {
+	var f joinFlags
+	cmd := &cobra.Command{
+		Use:   "join --server URL --session ID --password PW --node B=PATH",
+		Short: "Join a session that ferry host created, and synchronize with its members",
+		Long: `Join a session that ferry host created, and synchronize with its members.
+
+ferry join asks to join the session with its password (the server never sees it: the session's
+oldest member checks it), checks the identity key of the member admitting it (a key seen for the
+first time is taken with --trust, its safety words going to stderr, asked about on a terminal,
+and refused otherwise), declares this machine's nodes, then follows the session: it inventories
+its nodes when the host starts the inventory, receives the host's plan, takes its part in the
+synchronization and exits when it ends. A refused join exits 1 with the reason's code
+(wrong_password, untrusted_key, session_full, inventory_started…).
+
+Exit codes: 0 done, 1 refused, or finished with action errors or refused actions (or the run
+failed), 2 bad usage or invalid input (nothing changed), 3 server unreachable before joining,
+4 aborted.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runJoin(cmd.Context(), f, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f.register(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&f.server, "server", "", "session server URL (required)")
+	fl.StringVar(&f.session, "session", "", "session id, as ferry host printed it (required)")
+	fl.StringVar(&f.password, "password", "", "session password, as ferry host printed it (required)")
+	return cmd
+}
+
+func runJoin(ctx context.Context, f joinFlags, stdin io.Reader, stdout, stderr io.Writer) error {
+	nodes, err := f.nodeSpecs()
+	if err != nil {
+		return err
+	}
+	switch {
+	case f.server == "":
+		return usageError("give --server, the URL ferry host uses")
+	case f.session == "" || f.password == "":
+		return usageError("give --session and --password, as ferry host printed them")
+	}
+	mc, err := newMemberCommand(f.memberFlags, stdin, stderr)
+	if err != nil {
+		return err
+	}
+	c, err := mc.login(ctx, f.server)
+	if err != nil {
+		return err
+	}
+	work := context.WithoutCancel(ctx)
+	// The joiner waits for the oldest member, whose user may be asked about this key.
+	m, err := session.Join(ctx, c, session.JoinRequest{ID: f.session, Password: f.password, Nodes: nodes}, mc.options...)
+	if m != nil {
+		mc.m = m
+		defer mc.leave(work)
+	}
+	switch {
+	case err != nil && session.RefusalCode(err) != "":
+		return &exitError{code: exitActionError, err: err}
+	case err != nil && m == nil && ctx.Err() != nil:
+		return &exitError{code: exitAborted, err: fmt.Errorf("aborted while joining: %w", err)}
+	case err != nil && m == nil:
+		return beforeSession(err)
+	case err != nil:
+		return &exitError{code: exitActionError, err: err}
+	}
+	if !f.json {
+		fmt.Fprintf(mc.err, "Joined session %s; waiting for the inventory to start\n", m.ID())
+	}
+	mc.flow = m.NewFlow(nodes, mc.flowOptions(session.Planning{}))
+	return mc.run(ctx, stdout)
+}

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ferrysync/ferry/backend/client"
+	"github.com/ferrysync/ferry/backend/cloud/cloudtest"
+	"github.com/ferrysync/ferry/backend/crypto"
+	"github.com/ferrysync/ferry/backend/plan"
+	"github.com/ferrysync/ferry/backend/protocol"
+	"github.com/ferrysync/ferry/backend/rules"
+	"github.com/ferrysync/ferry/backend/session"
+)
+
+// loadIdentity is the identity kept in a configuration folder (made when missing), as the
+// ferry command loads it.
+func loadIdentity(t *testing.T, config string) *crypto.Identity {
+	t.Helper()
+	id, err := crypto.LoadOrCreateIdentity(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// trustKey makes the installation of config trust the identity of other, as an earlier
+// session with --trust would have.
+func trustKey(t *testing.T, config, other string) {
+	t.Helper()
+	store, err := crypto.OpenTrustStore(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := loadIdentity(t, other)
+	if err := store.Remember(id.ClientID(), id.Public()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// newAPIClient logs in to the server with key as instance.
+func newAPIClient(t *testing.T, url string, key ed25519.PrivateKey, instance string) *cloudtest.Client {
+	t.Helper()
+	c := cloudtest.New(t, url)
+	c.Key, c.Instance = key, instance
+	c.Login()
+	return c
+}
+
+// inProcessMember is a member that joins from the test process, through the session package
+// as the command does, and declares its node when the test says.
+type inProcessMember struct {
+	m    *session.Member
+	done chan error
+}
+
+// joinInProcess joins the host's session with the identity of config, without nodes.
+func joinInProcess(t *testing.T, url, config string, line hostLine) *inProcessMember {
+	t.Helper()
+	c, err := client.New(url, loadIdentity(t, config), client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), e2eWait)
+	defer cancel()
+	if err := c.Login(ctx); err != nil {
+		t.Fatal(err)
+	}
+	store, err := crypto.OpenTrustStore(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := session.Join(ctx, c, session.JoinRequest{ID: line.Session, Password: line.Password},
+		session.WithTrust(store), session.TrustNewKeys(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &inProcessMember{m: m, done: make(chan error, 1)}
+	t.Cleanup(func() { _, _ = m.Close(context.Background(), time.Second) })
+	return p
+}
+
+// declare declares the member's node and runs its part of the flow in the background.
+func (p *inProcessMember) declare(t *testing.T, code, dir string) {
+	t.Helper()
+	nodes := []plan.NodeSpec{{Code: code, Roots: []string{dir}}}
+	if err := p.m.Declare(t.Context(), nodes); err != nil {
+		t.Fatal(err)
+	}
+	flow := p.m.NewFlow(nodes, session.FlowOptions{})
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), e2eWait)
+		defer cancel()
+		err := func() error {
+			if _, err := flow.Prepare(ctx); err != nil {
+				return err
+			}
+			out, err := flow.Synchronize(ctx, session.SyncOptions{})
+			if err != nil {
+				return err
+			}
+			if out.Sync.EndStatus != protocol.EndRegular || len(out.Errors) > 0 {
+				return fmt.Errorf("the run ended %s with %v", out.Sync.EndStatus, out.Errors)
+			}
+			return nil
+		}()
+		if cerr := flow.Close(ctx); err == nil && cerr != nil {
+			err = cerr
+		}
+		if _, cerr := p.m.Close(ctx, 10*time.Second); err == nil && cerr != nil {
+			err = cerr
+		}
+		p.done <- err
+	}()
+}
+
+// wait waits for the member's flow to end.
+func (p *inProcessMember) wait() error {
+	select {
+	case err := <-p.done:
+		return err
+	case <-time.After(e2eWait):
+		return fmt.Errorf("still running after %s", e2eWait)
+	}
+}
+
+// Bad command lines exit 2 before anything is asked of a server.
+func TestHostJoinUsage(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(envConfigDir, filepath.Join(dir, "config"))
+	for _, args := range [][]string{
+		{"host", "--mode", "mirror"},
+		{"host", "--node", "A=" + dir},
+		{"host", "--node", "A=" + dir, "--mode", "sideways"},
+		{"host", "--node", "A=" + dir, "--mode", "mirror", "--expect-members", "6"},
+		{"host", "--node", "A=" + dir, "--mode", "mirror", "--expect-members", "1"},
+		{"host", "--node", "a=" + dir, "--mode", "mirror"},
+		{"host", "--node", "A=" + dir, "--rules", filepath.Join(dir, "missing.json")},
+		{"join", "--node", "B=" + dir, "--session", "123abc456", "--password", "x"},
+		{"join", "--node", "B=" + dir, "--server", "http://127.0.0.1:9"},
+		{"join", "--server", "http://127.0.0.1:9", "--session", "123abc456", "--password", "x"},
+		{"join", "--node", "B=" + dir, "--server", "http://127.0.0.1:9", "--session", "123abc456", "--password", "x", "extra"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), args, nil, &stdout, &stderr); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d\n%s", args, code, exitUsage, stderr.String())
+		}
+	}
+	// An unreachable server: exit 3.
+	var stderr bytes.Buffer
+	args := []string{"join", "--node", "B=" + dir, "--server", "http://127.0.0.1:9", "--session", "123abc456", "--password", "x"}
+	if code := run(context.Background(), args, nil, &bytes.Buffer{}, &stderr); code != exitUnreachable {
+		t.Errorf("unreachable server: exit %d, want %d\n%s", code, exitUnreachable, stderr.String())
+	}
+}
+
+// --mode over the session's parts: from the host's node to every other, or between every two.
+func TestPresetRules(t *testing.T) {
+	count := func(rs []rules.Rule) map[string]int {
+		out := map[string]int{}
+		for _, r := range rs {
+			for _, a := range r.Actions {
+				if a.On != "" {
+					out["on "+a.On]++
+				} else {
+					out[a.From+">"+a.To]++
+				}
+			}
+		}
+		return out
+	}
+	rs, err := presetRules("mirror", "B", []string{"A", "B", "C"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := count(rs); got["B>A"] != 3 || got["B>C"] != 3 || got["on A"] != 3 || got["on C"] != 3 || got["A>C"] != 0 || got["on B"] != 0 {
+		t.Fatalf("mirror from B: %v", got)
+	}
+	rs, err = presetRules("two-way", "A", []string{"A", "B", "C"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := count(rs); got["A>B"] != 1 || got["B>A"] != 1 || got["B>C"] != 1 || got["C>B"] != 1 || got["A>C"] != 1 || got["C>A"] != 1 {
+		t.Fatalf("two-way: %v", got)
+	}
+	if _, err := presetRules("mirror", "A", []string{"A1", "A2", "B"}); err == nil {
+		t.Fatal("a preset over a node with two sources was accepted")
+	}
+}

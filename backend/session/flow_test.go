@@ -1,0 +1,346 @@
+package session_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ferrysync/ferry/backend/cloud"
+	"github.com/ferrysync/ferry/backend/cloud/store"
+	"github.com/ferrysync/ferry/backend/compare"
+	"github.com/ferrysync/ferry/backend/plan"
+	"github.com/ferrysync/ferry/backend/protocol"
+	"github.com/ferrysync/ferry/backend/rules"
+	"github.com/ferrysync/ferry/backend/session"
+	fsync "github.com/ferrysync/ferry/backend/sync"
+)
+
+// relayServer is a session server with relay storage on a loopback port.
+func relayServer(t *testing.T) (url, storage string) {
+	t.Helper()
+	storage = t.TempDir()
+	srv, err := cloud.NewServer(cloud.Config{Store: store.NewMemory(), StorageDir: storage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = srv.Run(ctx); close(done) }()
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() { _ = srv.Close(); hs.Close(); cancel(); <-done })
+	return hs.URL, storage
+}
+
+var flowTime = time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC)
+
+func writeAt(t *testing.T, path string, data []byte, at time.Time) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, at, at); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func randomBytes(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, seed))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+// snapshot maps every file below dir to its content and mtime.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		out[rel] = fmt.Sprintf("%x@%d", data, fi.ModTime().UnixNano())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func sameSnapshots(t *testing.T, what string, a, b map[string]string) {
+	t.Helper()
+	if len(a) != len(b) {
+		t.Fatalf("%s: %d files against %d", what, len(a), len(b))
+	}
+	for k, v := range a {
+		if b[k] != v {
+			t.Fatalf("%s: %s differs", what, k)
+		}
+	}
+}
+
+// flowMember is a member running the flow in this process.
+type flowMember struct {
+	m    *session.Member
+	flow *session.Flow
+	out  *fsync.Outcome
+	err  error
+	plan *plan.Plan
+}
+
+// runFlows runs every member's flow to its end at once: the first waits for all.
+func runFlows(t *testing.T, ms []*flowMember) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i, fm := range ms {
+		wg.Go(func() {
+			if i == 0 {
+				if fm.err = fm.flow.AwaitMembers(ctx, len(ms)); fm.err != nil {
+					return
+				}
+			}
+			if fm.plan, fm.err = fm.flow.Prepare(ctx); fm.err != nil {
+				return
+			}
+			fm.out, fm.err = fm.flow.Synchronize(ctx, session.SyncOptions{})
+		})
+	}
+	wg.Wait()
+	var closing sync.WaitGroup
+	for _, fm := range ms {
+		closing.Go(func() {
+			if err := fm.flow.Close(ctx); err != nil {
+				t.Errorf("close the flow: %v", err)
+			}
+			if _, err := fm.m.Close(ctx, 10*time.Second); err != nil {
+				t.Errorf("close the member: %v", err)
+			}
+		})
+	}
+	closing.Wait()
+}
+
+// members creates a session whose first member plans with rs, and has the others join; each
+// brings one node, coded A, B, C… on dirs.
+func members(t *testing.T, url string, dirs []string, rs func([]string) ([]rules.Rule, error)) []*flowMember {
+	t.Helper()
+	var out []*flowMember
+	for i, dir := range dirs {
+		nodes := []plan.NodeSpec{{Code: string(rune('A' + i)), Roots: []string{dir}}}
+		var m *session.Member
+		var err error
+		if i == 0 {
+			m, err = session.Create(t.Context(), newClient(t, url), nodes, testOptions()...)
+		} else {
+			m, err = session.Join(t.Context(), newClient(t, url), session.JoinRequest{ID: out[0].m.ID(), Password: out[0].m.Password(), Nodes: nodes}, testOptions()...)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts := session.FlowOptions{}
+		if i == 0 {
+			opts.Planning = session.Planning{Settings: compare.DefaultSettings(), Rules: rs}
+		}
+		out = append(out, &flowMember{m: m, flow: m.NewFlow(nodes, opts)})
+	}
+	return out
+}
+
+// preset applies a mode from the first part to each other one, or between every two parts for
+// two-way.
+func preset(mode string) func([]string) ([]rules.Rule, error) {
+	return func(parts []string) ([]rules.Rule, error) {
+		var all []rules.Rule
+		for i, a := range parts {
+			for _, b := range parts[i+1:] {
+				if i > 0 && mode != "two-way" {
+					break
+				}
+				rs, err := rules.Preset(mode, a, b)
+				if err != nil {
+					return nil, err
+				}
+				all = append(all, rs...)
+			}
+		}
+		return all, nil
+	}
+}
+
+// Two members mirror A onto B through the relay: new files in full, a big changed file as a
+// delta, deletes; both end with A's tree, the relay storage holds nothing afterwards.
+func TestFlowMirrorTwoMembers(t *testing.T) {
+	url, storage := relayServer(t)
+	a, b := t.TempDir(), t.TempDir()
+	writeAt(t, filepath.Join(a, "small.txt"), []byte("small"), flowTime)
+	writeAt(t, filepath.Join(a, "d", "new.bin"), randomBytes(1, 300<<10), flowTime)
+	big := randomBytes(2, 2<<20)
+	writeAt(t, filepath.Join(b, "big.bin"), big, flowTime)
+	edited := bytes.Clone(big)
+	copy(edited[1<<20:], "an edit in the middle")
+	writeAt(t, filepath.Join(a, "big.bin"), edited, flowTime.Add(time.Hour))
+	writeAt(t, filepath.Join(b, "gone", "old.txt"), []byte("only on B"), flowTime)
+
+	ms := members(t, url, []string{a, b}, preset("mirror"))
+	runFlows(t, ms)
+	for i, fm := range ms {
+		if fm.err != nil {
+			t.Fatalf("member %d: %v", i, fm.err)
+		}
+		if fm.out.Sync.EndStatus != protocol.EndRegular || fm.out.Sync.Progress.ErrorActions != 0 || len(fm.out.Errors) > 0 {
+			t.Fatalf("member %d: %+v %v", i, fm.out.Sync, fm.out.Errors)
+		}
+	}
+	sameSnapshots(t, "B after the mirror", snapshot(t, a), snapshot(t, b))
+	if _, err := os.Stat(filepath.Join(b, "gone")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the folder only on B is still there: %v", err)
+	}
+	delta := false
+	for _, g := range ms[1].plan.Groups {
+		delta = delta || g.Kind == plan.Delta && g.Targets[0].Path == "/big.bin"
+	}
+	if !delta {
+		t.Fatal("the big file was not planned as a delta")
+	}
+	sent := ms[0].flow.Stats().BytesSent
+	if sent > 600<<10 {
+		t.Fatalf("A sent %d bytes for 300 KiB of new files and a small edit of a 2 MiB file", sent)
+	}
+	leftovers(t, storage)
+}
+
+// leftovers fails when the relay storage holds any file.
+func leftovers(t *testing.T, storage string) {
+	t.Helper()
+	var left []string
+	_ = filepath.WalkDir(storage, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			left = append(left, p)
+		}
+		return nil
+	})
+	if len(left) > 0 {
+		t.Fatalf("the relay storage still holds %s", strings.Join(left, ", "))
+	}
+}
+
+// Three members two-way: each one's own files reach the others, the newest version of a changed
+// file wins everywhere.
+func TestFlowTwoWayThreeMembers(t *testing.T) {
+	url, storage := relayServer(t)
+	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	for i, d := range dirs {
+		writeAt(t, filepath.Join(d, fmt.Sprintf("only-%d", i), "f.txt"), fmt.Appendf(nil, "from member %d", i), flowTime)
+		at := flowTime
+		content := []byte("shared, first version")
+		if i == 2 {
+			at, content = flowTime.Add(time.Hour), []byte("shared, newer version from C")
+		}
+		writeAt(t, filepath.Join(d, "shared.txt"), content, at)
+	}
+	ms := members(t, url, dirs, preset("two-way"))
+	runFlows(t, ms)
+	for i, fm := range ms {
+		if fm.err != nil {
+			t.Fatalf("member %d: %v", i, fm.err)
+		}
+		// Creates of 3 folders and copies of 3 files on 2 members each, the shared file onto 2.
+		if p := fm.out.Sync.Progress; fm.out.Sync.EndStatus != protocol.EndRegular || p.ErrorActions != 0 || p.TotalActions != 14 || len(fm.plan.Rejected) > 0 {
+			t.Fatalf("member %d: %+v %v", i, fm.out.Sync, fm.out.Errors)
+		}
+	}
+	want := snapshot(t, dirs[2])
+	if len(want) != 4 {
+		t.Fatalf("C holds %v", want)
+	}
+	sameSnapshots(t, "A", want, snapshot(t, dirs[0]))
+	sameSnapshots(t, "B", want, snapshot(t, dirs[1]))
+	leftovers(t, storage)
+}
+
+// The oldest member's rules fail to evaluate: the others stop with its reason.
+func TestFlowPlanFailureReachesMembers(t *testing.T) {
+	url, _ := relayServer(t)
+	a, b := t.TempDir(), t.TempDir()
+	writeAt(t, filepath.Join(a, "f.txt"), []byte("x"), flowTime)
+	ms := members(t, url, []string{a, b}, func([]string) ([]rules.Rule, error) {
+		return nil, errors.New("the rules name part Z")
+	})
+	runFlows(t, ms)
+	if ms[0].err == nil || !strings.Contains(ms[0].err.Error(), "part Z") {
+		t.Fatalf("oldest: %v", ms[0].err)
+	}
+	var pe *session.PlanError
+	if !errors.As(ms[1].err, &pe) || !strings.Contains(pe.Reason, "part Z") {
+		t.Fatalf("other member: %v", ms[1].err)
+	}
+}
+
+// A member whose data source is gone when the inventory starts stops with the reason; the
+// others stop too instead of waiting for its inventory.
+func TestFlowMemberFailureStopsOthers(t *testing.T) {
+	url, storage := relayServer(t)
+	a, b, c := t.TempDir(), t.TempDir(), t.TempDir()
+	writeAt(t, filepath.Join(a, "f.txt"), []byte("x"), flowTime)
+	ms := members(t, url, []string{a, b, c}, preset("mirror"))
+	if err := os.Remove(b); err != nil {
+		t.Fatal(err)
+	}
+	runFlows(t, ms)
+	if ms[1].err == nil || !strings.Contains(ms[1].err.Error(), "inventory of node B") {
+		t.Fatalf("the member without its folder: %v", ms[1].err)
+	}
+	for _, i := range []int{0, 2} {
+		if ms[i].err == nil {
+			t.Fatalf("member %d went on", i)
+		}
+		t.Logf("member %d: %v", i, ms[i].err)
+	}
+	leftovers(t, storage)
+}
+
+// Trees already in sync: an empty plan, a run that ends at once.
+func TestFlowNothingToDo(t *testing.T) {
+	url, storage := relayServer(t)
+	a, b := t.TempDir(), t.TempDir()
+	for _, d := range []string{a, b} {
+		writeAt(t, filepath.Join(d, "same.txt"), []byte("same"), flowTime)
+	}
+	ms := members(t, url, []string{a, b}, preset("mirror"))
+	runFlows(t, ms)
+	for i, fm := range ms {
+		if fm.err != nil {
+			t.Fatalf("member %d: %v", i, fm.err)
+		}
+		if len(fm.plan.Groups) != 0 || fm.out.Sync.EndStatus != protocol.EndRegular || fm.out.Sync.Progress.TotalActions != 0 {
+			t.Fatalf("member %d: %d groups, %+v", i, len(fm.plan.Groups), fm.out.Sync)
+		}
+	}
+	leftovers(t, storage)
+}

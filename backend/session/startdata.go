@@ -1,0 +1,326 @@
+package session
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ferrysync/ferry/backend/inventory"
+	"github.com/ferrysync/ferry/backend/plan"
+	"github.com/ferrysync/ferry/backend/rules"
+)
+
+// The start data is what the oldest member sends every other member once it planned: the whole
+// plan, every field of it (plan.Plan's own JSON is the command's summary, which drops roots,
+// dates and content keys), or why there is no plan. It travels as JSON sealed in a blob.
+
+const (
+	startFormat  = "ferry-start"
+	startVersion = 1
+	maxStartData = 1 << 30
+)
+
+type startData struct {
+	Format  string    `json:"format"`
+	Version int       `json:"version"`
+	Error   string    `json:"error,omitempty"` // the oldest member could not plan, or gave up
+	Plan    *wirePlan `json:"plan,omitempty"`
+}
+
+type wirePlan struct {
+	Parts    []wirePart     `json:"parts"`
+	Groups   []wireGroup    `json:"groups"`
+	Rejected []wireRejected `json:"rejected"`
+}
+
+type wirePart struct {
+	Name string  `json:"name"`
+	Node string  `json:"node"`
+	Root wireStr `json:"root"`
+	Type string  `json:"type"` // directory, file
+}
+
+type wireGroup struct {
+	ID        string         `json:"id"`
+	Op        plan.Op        `json:"op"`
+	RuleOp    string         `json:"rule_op"`
+	ItemKind  string         `json:"item"` // file, directory
+	Source    *wireEndpoint  `json:"source,omitempty"`
+	Targets   []wireEndpoint `json:"targets"`
+	Kind      plan.Kind      `json:"kind,omitempty"`
+	DatesOnly bool           `json:"dates_only,omitempty"`
+	Size      int64          `json:"size,omitempty"`
+	Phase     plan.Phase     `json:"phase"`
+	Targeted  bool           `json:"targeted,omitempty"`
+}
+
+type wireEndpoint struct {
+	Part       string    `json:"part"`
+	Node       string    `json:"node"`
+	Root       wireStr   `json:"root"`
+	Dir        wireStr   `json:"dir"`
+	Path       wireStr   `json:"path"`
+	Exists     bool      `json:"exists,omitempty"`
+	Size       int64     `json:"size,omitempty"`
+	ModTime    *[2]int64 `json:"mtime,omitempty"`
+	BirthTime  *[2]int64 `json:"btime,omitempty"`
+	ContentKey string    `json:"key,omitempty"` // hex
+}
+
+type wireRejected struct {
+	Op     string  `json:"op"`
+	From   string  `json:"from,omitempty"`
+	To     string  `json:"to,omitempty"`
+	On     string  `json:"on,omitempty"`
+	Path   wireStr `json:"path"`
+	Reason string  `json:"reason"`
+}
+
+// wireStr is a string that may not be UTF-8 (a Linux file name): a JSON string when it is
+// UTF-8, {"b64": "…"} otherwise, so that every byte survives.
+type wireStr string
+
+func (s wireStr) MarshalJSON() ([]byte, error) {
+	if utf8.ValidString(string(s)) {
+		return json.Marshal(string(s))
+	}
+	return json.Marshal(map[string]string{"b64": base64.StdEncoding.EncodeToString([]byte(s))})
+}
+
+func (s *wireStr) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '{' {
+		var v struct{ B64 string }
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		raw, err := base64.StdEncoding.DecodeString(v.B64)
+		if err != nil {
+			return err
+		}
+		*s = wireStr(raw)
+		return nil
+	}
+	var v string
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*s = wireStr(v)
+	return nil
+}
+
+var sourceTypes = map[inventory.SourceType]string{inventory.SourceDir: "directory", inventory.SourceFile: "file"}
+
+func sourceTypeOf(s string) (inventory.SourceType, bool) {
+	for t, n := range sourceTypes {
+		if n == s {
+			return t, true
+		}
+	}
+	return 0, false
+}
+
+func kindOf(s string) (inventory.Kind, bool) {
+	switch s {
+	case inventory.File.String():
+		return inventory.File, true
+	case inventory.Dir.String():
+		return inventory.Dir, true
+	}
+	return 0, false
+}
+
+func stamp(t time.Time) *[2]int64 {
+	if t.IsZero() {
+		return nil
+	}
+	return &[2]int64{t.Unix(), int64(t.Nanosecond())}
+}
+
+func unstamp(s *[2]int64) (time.Time, error) {
+	if s == nil {
+		return time.Time{}, nil
+	}
+	if s[1] < 0 || s[1] >= 1e9 {
+		return time.Time{}, fmt.Errorf("invalid time %v", *s)
+	}
+	return time.Unix(s[0], s[1]).UTC(), nil
+}
+
+// encodeStart writes the start data: the plan, or the reason there is none.
+func encodeStart(w io.Writer, p *plan.Plan, failure string) error {
+	sd := startData{Format: startFormat, Version: startVersion, Error: failure}
+	if p != nil {
+		sd.Plan = toWire(p)
+	}
+	return json.NewEncoder(w).Encode(sd)
+}
+
+// decodeStart reads the start data; a plan that came with an error is an error.
+func decodeStart(r io.Reader) (*plan.Plan, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxStartData+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxStartData {
+		return nil, fmt.Errorf("start data over %d bytes", maxStartData)
+	}
+	var sd startData
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&sd); err != nil {
+		return nil, fmt.Errorf("start data: %w", err)
+	}
+	switch {
+	case sd.Format != startFormat || sd.Version != startVersion:
+		return nil, fmt.Errorf("start data: format %q version %d, want %s %d", sd.Format, sd.Version, startFormat, startVersion)
+	case sd.Error != "":
+		return nil, &PlanError{Reason: sd.Error}
+	case sd.Plan == nil:
+		return nil, errors.New("start data: no plan")
+	}
+	return fromWire(sd.Plan)
+}
+
+// PlanError is the oldest member telling that there is no plan, and why.
+type PlanError struct{ Reason string }
+
+func (e *PlanError) Error() string { return "no plan from the oldest member: " + e.Reason }
+
+func toWire(p *plan.Plan) *wirePlan {
+	w := &wirePlan{Parts: []wirePart{}, Groups: []wireGroup{}, Rejected: []wireRejected{}}
+	for _, pt := range p.Parts {
+		w.Parts = append(w.Parts, wirePart{Name: pt.Name, Node: pt.Node, Root: wireStr(pt.Root), Type: sourceTypes[pt.Type]})
+	}
+	for _, g := range p.Groups {
+		wg := wireGroup{ID: g.ID, Op: g.Op, RuleOp: g.RuleOp.String(), ItemKind: g.ItemKind.String(),
+			Kind: g.Kind, DatesOnly: g.DatesOnly, Size: g.Size, Phase: g.Phase, Targeted: g.Targeted,
+			Targets: make([]wireEndpoint, 0, len(g.Targets))}
+		if g.Source != nil {
+			s := endpointToWire(*g.Source)
+			wg.Source = &s
+		}
+		for _, t := range g.Targets {
+			wg.Targets = append(wg.Targets, endpointToWire(t))
+		}
+		w.Groups = append(w.Groups, wg)
+	}
+	for _, r := range p.Rejected {
+		w.Rejected = append(w.Rejected, wireRejected{Op: r.Op, From: r.From, To: r.To, On: r.On, Path: wireStr(r.Path), Reason: string(r.Reason)})
+	}
+	return w
+}
+
+func endpointToWire(e plan.Endpoint) wireEndpoint {
+	w := wireEndpoint{Part: e.Part, Node: e.Node, Root: wireStr(e.Root), Dir: wireStr(e.Dir), Path: wireStr(e.Path),
+		Exists: e.Exists, Size: e.Size, ModTime: stamp(e.ModTime), BirthTime: stamp(e.BirthTime)}
+	if !e.ContentKey.IsZero() {
+		w.ContentKey = e.ContentKey.String()
+	}
+	return w
+}
+
+// fromWire rebuilds a plan and checks its shape: known operators, a source exactly for
+// copies, targets, rooted paths without "..", parts that exist.
+func fromWire(w *wirePlan) (*plan.Plan, error) {
+	p := &plan.Plan{}
+	parts := map[string]string{} // part → node
+	for _, pt := range w.Parts {
+		typ, ok := sourceTypeOf(pt.Type)
+		if !ok {
+			return nil, fmt.Errorf("plan: part %s: source type %q", pt.Name, pt.Type)
+		}
+		parts[pt.Name] = pt.Node
+		p.Parts = append(p.Parts, plan.PartInfo{Name: pt.Name, Node: pt.Node, Root: string(pt.Root), Type: typ})
+	}
+	for i, wg := range w.Groups {
+		g, err := groupFromWire(wg, parts)
+		if err != nil {
+			return nil, fmt.Errorf("plan: group %d (%s): %w", i, wg.ID, err)
+		}
+		p.Groups = append(p.Groups, g)
+	}
+	for _, r := range w.Rejected {
+		p.Rejected = append(p.Rejected, plan.Rejected{Op: r.Op, From: r.From, To: r.To, On: r.On, Path: string(r.Path), Reason: rules.Reason(r.Reason)})
+	}
+	return p, nil
+}
+
+func groupFromWire(wg wireGroup, parts map[string]string) (plan.Group, error) {
+	g := plan.Group{ID: wg.ID, Op: wg.Op, Kind: wg.Kind, DatesOnly: wg.DatesOnly, Size: wg.Size, Phase: wg.Phase, Targeted: wg.Targeted}
+	var ok bool
+	if g.RuleOp, ok = rules.ParseOp(wg.RuleOp); !ok {
+		return g, fmt.Errorf("operator %q", wg.RuleOp)
+	}
+	if g.ItemKind, ok = kindOf(wg.ItemKind); !ok {
+		return g, fmt.Errorf("item kind %q", wg.ItemKind)
+	}
+	copies := false
+	switch g.Op {
+	case plan.OpCopy, plan.OpCopyContent:
+		copies = true
+		if g.Kind != plan.Full && g.Kind != plan.Delta {
+			return g, fmt.Errorf("content copy of kind %q", g.Kind)
+		}
+	case plan.OpCopyDates:
+		copies = true
+	case plan.OpCreate, plan.OpDelete:
+	default:
+		return g, fmt.Errorf("op %q", g.Op)
+	}
+	if g.Phase > plan.PhaseCopy || g.Size < 0 || len(wg.Targets) == 0 || copies != (wg.Source != nil) {
+		return g, errors.New("malformed group")
+	}
+	if wg.Source != nil {
+		s, err := endpointFromWire(*wg.Source, parts)
+		if err != nil {
+			return g, fmt.Errorf("source: %w", err)
+		}
+		g.Source = &s
+	}
+	for _, wt := range wg.Targets {
+		t, err := endpointFromWire(wt, parts)
+		if err != nil {
+			return g, fmt.Errorf("target: %w", err)
+		}
+		g.Targets = append(g.Targets, t)
+	}
+	return g, nil
+}
+
+func endpointFromWire(w wireEndpoint, parts map[string]string) (plan.Endpoint, error) {
+	e := plan.Endpoint{Location: plan.Location{Part: w.Part, Node: w.Node, Root: string(w.Root), Dir: string(w.Dir), Path: string(w.Path)},
+		Exists: w.Exists, Size: w.Size}
+	if node, ok := parts[w.Part]; !ok || node != w.Node {
+		return e, fmt.Errorf("part %s of node %s is not in the plan", w.Part, w.Node)
+	}
+	if !cleanItemPath(e.Path) || e.Size < 0 {
+		return e, fmt.Errorf("item path %q", e.Path)
+	}
+	var err error
+	if e.ModTime, err = unstamp(w.ModTime); err != nil {
+		return e, err
+	}
+	if e.BirthTime, err = unstamp(w.BirthTime); err != nil {
+		return e, err
+	}
+	if w.ContentKey != "" {
+		k, err := hex.DecodeString(w.ContentKey)
+		if err != nil || len(k) != len(e.ContentKey) {
+			return e, fmt.Errorf("content key %q", w.ContentKey)
+		}
+		copy(e.ContentKey[:], k)
+	}
+	return e, nil
+}
+
+// cleanItemPath accepts "/"-rooted, clean paths (so with no ".." element).
+func cleanItemPath(p string) bool {
+	return len(p) > 1 && p[0] == '/' && path.Clean(p) == p
+}

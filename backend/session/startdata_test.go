@@ -1,0 +1,245 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferrysync/ferry/backend/client"
+	"github.com/ferrysync/ferry/backend/compare"
+	"github.com/ferrysync/ferry/backend/crypto"
+	"github.com/ferrysync/ferry/backend/plan"
+	"github.com/ferrysync/ferry/backend/rules"
+	"github.com/ferrysync/ferry/backend/transfer/remote"
+)
+
+func write(t *testing.T, path, data string, at time.Time) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, at, at); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// samplePlan is a mirror of a tree with a name that is not UTF-8, dates with nanoseconds,
+// content keys (same size, other dates), a delta, deletes, creates and a refused delete.
+func samplePlan(t *testing.T) *plan.Plan {
+	t.Helper()
+	a, b := t.TempDir(), t.TempDir()
+	at := time.Date(2024, 5, 1, 8, 0, 0, 123456789, time.UTC)
+	write(t, filepath.Join(a, "d", "new.txt"), "new", at)
+	write(t, filepath.Join(a, "caf\xe9.txt"), "latin-1 name", at)
+	write(t, filepath.Join(a, "same-size.txt"), "version A", at.Add(time.Hour))
+	write(t, filepath.Join(b, "same-size.txt"), "version B", at)
+	write(t, filepath.Join(a, "big.bin"), strings.Repeat("a", 100<<10), at.Add(time.Hour))
+	write(t, filepath.Join(b, "big.bin"), strings.Repeat("b", 100<<10), at)
+	write(t, filepath.Join(b, "gone", "x.txt"), "only on B", at)
+	write(t, filepath.Join(b, "kept", ".hidden"), "hidden", at)
+	if err := os.Mkdir(filepath.Join(a, "emptydir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := rules.Preset("mirror", "A", "B")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := plan.Make(context.Background(), plan.Request{
+		Nodes:    []plan.NodeSpec{{Code: "A", Roots: []string{a}}, {Code: "B", Roots: []string{b}}},
+		Settings: compare.DefaultSettings(),
+		Rules:    rs,
+		Options:  plan.Options{PreferDelta: func(int64, string, string) bool { return true }},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.Plan
+}
+
+// utc sets every time of a plan in UTC, so that plans compare by instant.
+func utc(p *plan.Plan) {
+	fix := func(e *plan.Endpoint) {
+		e.ModTime, e.BirthTime = e.ModTime.UTC(), e.BirthTime.UTC()
+	}
+	for i := range p.Groups {
+		g := &p.Groups[i]
+		if g.Source != nil {
+			fix(g.Source)
+		}
+		for j := range g.Targets {
+			fix(&g.Targets[j])
+		}
+	}
+}
+
+func TestStartDataRoundTrip(t *testing.T) {
+	p := samplePlan(t)
+	var kinds, keys, rejected, latin int
+	for _, g := range p.Groups {
+		if g.Kind == plan.Delta {
+			kinds++
+		}
+		if g.Source != nil && !g.Source.ContentKey.IsZero() {
+			keys++
+		}
+		if strings.Contains(g.Targets[0].Path, "\xe9") {
+			latin++
+		}
+	}
+	rejected = len(p.Rejected)
+	if kinds == 0 || keys == 0 || rejected == 0 || latin == 0 {
+		t.Fatalf("the sample lacks a case: %d deltas, %d keys, %d refused, %d latin-1 names", kinds, keys, rejected, latin)
+	}
+	var buf bytes.Buffer
+	if err := encodeStart(&buf, p, ""); err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeStart(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	utc(p)
+	utc(got)
+	if !reflect.DeepEqual(p, got) {
+		t.Fatalf("the plan changed on the way:\nsent %+v\ngot  %+v", p, got)
+	}
+
+	buf.Reset()
+	if err := encodeStart(&buf, nil, "the rules name part Z"); err != nil {
+		t.Fatal(err)
+	}
+	var pe *PlanError
+	if _, err := decodeStart(&buf); !errors.As(err, &pe) || pe.Reason != "the rules name part Z" {
+		t.Fatalf("failure: %v", err)
+	}
+}
+
+func TestStartDataRefusesMalformed(t *testing.T) {
+	p := samplePlan(t)
+	var buf bytes.Buffer
+	if err := encodeStart(&buf, p, ""); err != nil {
+		t.Fatal(err)
+	}
+	good := buf.String()
+	for name, edit := range map[string]func(string) string{
+		"truncated": func(s string) string { return s[:len(s)/2] },
+		"version":   func(s string) string { return strings.Replace(s, `"version":1`, `"version":2`, 1) },
+		"dot-dot": func(s string) string {
+			return strings.Replace(s, `"path":"/d/new.txt"`, `"path":"/d/../../new.txt"`, 1)
+		},
+		"unknown op":  func(s string) string { return strings.Replace(s, `"op":"delete"`, `"op":"shred"`, 1) },
+		"no part":     func(s string) string { return strings.Replace(s, `"part":"B"`, `"part":"Q"`, 1) },
+		"extra field": func(s string) string { return strings.Replace(s, `"format"`, `"surprise":1,"format"`, 1) },
+	} {
+		bad := edit(good)
+		if bad == good {
+			t.Fatalf("%s: the edit changed nothing", name)
+		}
+		if _, err := decodeStart(strings.NewReader(bad)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestSignaturesRoundTrip(t *testing.T) {
+	sigs := remote.SignatureSet{"B": {"/a": []byte("sig a"), "/d/b": bytes.Repeat([]byte{0}, 70000)}, "B2": {"/c": nil}}
+	var buf bytes.Buffer
+	if err := writeSignatures(&buf, sigs); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readSignatures(bytes.NewReader(buf.Bytes()), []string{"B", "B2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || !bytes.Equal(got["B"]["/d/b"], sigs["B"]["/d/b"]) || string(got["B"]["/a"]) != "sig a" || len(got["B2"]["/c"]) != 0 {
+		t.Fatalf("got %v", got)
+	}
+	if _, err := readSignatures(bytes.NewReader(buf.Bytes()), []string{"B"}); err == nil {
+		t.Fatal("signatures of another member's part accepted")
+	}
+	if _, err := readSignatures(bytes.NewReader(buf.Bytes()[:buf.Len()-3]), []string{"B", "B2"}); err == nil {
+		t.Fatal("truncated signatures accepted")
+	}
+}
+
+// A plan that would write on this member's node outside its data sources is refused.
+func TestCheckPlanConfinesOwnNodes(t *testing.T) {
+	p := samplePlan(t)
+	id, err := crypto.NewIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New("http://127.0.0.1:9", id, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rootB string
+	for _, pt := range p.Parts {
+		if pt.Node == "B" {
+			rootB = pt.Root
+		}
+	}
+	f := &Flow{m: &Member{c: c}, nodes: []plan.NodeSpec{{Code: "B", Roots: []string{rootB}}},
+		owners: map[string]string{"A": "someone else", "B": c.InstanceID()}}
+	if err := f.checkPlan(p); err != nil {
+		t.Fatalf("a sound plan refused: %v", err)
+	}
+	for name, edit := range map[string]func(*plan.Plan){
+		"dir": func(p *plan.Plan) {
+			for i := range p.Groups {
+				for j := range p.Groups[i].Targets {
+					if p.Groups[i].Targets[j].Node == "B" {
+						p.Groups[i].Targets[j].Dir = "/etc"
+						return
+					}
+				}
+			}
+		},
+		"root": func(p *plan.Plan) {
+			for i := range p.Parts {
+				if p.Parts[i].Node == "B" {
+					p.Parts[i].Root = "/etc"
+				}
+			}
+		},
+		"node": func(p *plan.Plan) { p.Parts[0].Node = "Q" },
+	} {
+		bad := samplePlan(t)
+		for i := range bad.Parts {
+			if bad.Parts[i].Node == "B" {
+				bad.Parts[i].Root = rootB // samplePlan made a new folder
+			}
+		}
+		for i := range bad.Groups {
+			for _, e := range append([]*plan.Endpoint{bad.Groups[i].Source}, ptrs(bad.Groups[i].Targets)...) {
+				if e != nil && e.Node == "B" {
+					e.Root, e.Dir = rootB, rootB
+				}
+			}
+		}
+		if err := f.checkPlan(bad); err != nil {
+			t.Fatalf("%s: the sound copy was refused: %v", name, err)
+		}
+		edit(bad)
+		if err := f.checkPlan(bad); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func ptrs(es []plan.Endpoint) []*plan.Endpoint {
+	out := make([]*plan.Endpoint, len(es))
+	for i := range es {
+		out[i] = &es[i]
+	}
+	return out
+}
