@@ -491,35 +491,12 @@ func (mc *memberCommand) run(ctx context.Context, stdout io.Writer) error {
 	view := newProgressView(mc.err, mc.f.json, mc.tty)
 	out, err := mc.flow.Synchronize(runCtx, session.SyncOptions{Event: view.event, Abort: abort})
 	view.done()
-	if out != nil {
-		rep.Progress = out.Sync.Progress
-		rep.Status = string(out.Sync.EndStatus)
-		rep.EndReason = out.Sync.EndReason
-		for _, e := range out.Errors {
-			rep.Errors = append(rep.Errors, e.Error())
-		}
-	}
-	if err != nil {
-		rep.Status = "error"
-		rep.Errors = append(rep.Errors, err.Error())
-	}
+	rep.record(out, err)
 	mc.leave(work)
 	rep.Statuses.Undelivered = mc.undelivered
 	rep.Transfers = mc.stats
 	printMemberReport(stdout, rep, mc.f.json)
-	switch {
-	case rep.Status == string(protocol.EndAborted) || (err != nil && ctx.Err() != nil):
-		return &exitError{code: exitAborted, err: errors.New("aborted")}
-	case err != nil:
-		return &exitError{code: exitActionError, err: err}
-	case rep.Status == string(protocol.EndError):
-		return &exitError{code: exitActionError, err: fmt.Errorf("the synchronization ended with an error: %s", rep.EndReason)}
-	case len(rep.Errors) > 0 || rep.Progress.ErrorActions > 0:
-		return &exitError{code: exitActionError, err: fmt.Errorf("%d actions failed", max(len(rep.Errors), rep.Progress.ErrorActions))}
-	case len(rep.Rejected) > 0:
-		return &exitError{code: exitActionError, err: fmt.Errorf("%d actions were refused", len(rep.Rejected))}
-	}
-	return nil
+	return rep.syncReport.exit(ctx, err)
 }
 
 func printMemberReport(w io.Writer, r *memberReport, asJSON bool) {

@@ -218,6 +218,15 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 		Abort:        abort,
 	})
 	view.done()
+	rep.record(out, err)
+	orch.Close()
+	leave()
+	printReport(stdout, rep, f.json)
+	return rep.exit(ctx, err)
+}
+
+// record adds a run's outcome (either may be nil) to the report.
+func (rep *syncReport) record(out *fsync.Outcome, err error) {
 	if out != nil {
 		rep.Progress = out.Sync.Progress
 		rep.Status = string(out.Sync.EndStatus)
@@ -230,9 +239,10 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 		rep.Status = "error"
 		rep.Errors = append(rep.Errors, err.Error())
 	}
-	orch.Close()
-	leave()
-	printReport(stdout, rep, f.json)
+}
+
+// exit is the exit status of a reported run; err is Synchronize's, ctx the command's.
+func (rep *syncReport) exit(ctx context.Context, err error) error {
 	switch {
 	case rep.Status == string(protocol.EndAborted) || (err != nil && ctx.Err() != nil):
 		return &exitError{code: exitAborted, err: errors.New("aborted")}
