@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Ferry's end-to-end harness: runs the desktop app on a virtual display inside a private
 # D-Bus session with a real notification daemon, drives it by keyboard and screenshots it.
 # Source it from a runner (see run.sh):
@@ -11,6 +12,21 @@
 #   e2e_wait_log 'Synchronization finished' 60
 #   e2e_key ctrl+q; e2e_wait_exit   # when the run ends by quitting
 #   e2e_finish                  # prints the screenshot folder; the trap tears everything down
+#
+# With FERRY_DIAGNOSTICS=1 (e2e_start_app sets it) the app writes "ferry-diagnostics NAME JSON"
+# lines to stderr: the screen shown, the focused element, the inventory's end, the plan, the
+# synchronization's progress and end, the comparison table's frame times (see
+# frontend/src/lib/diagnostics.svelte.ts). Every key sent marks the log, and the waits below
+# look only at the lines written since the last mark: the app's answer to the last input.
+#
+#   e2e_wait_diag screen '"step":"data"' 10   # prints the JSON of the first matching line
+#   e2e_wait_focus '"id":"path-A"'            # the focus report after the mark matches
+#   e2e_tab_to '"name":"Continue to rules"'   # Tab until the focus gets there
+#   e2e_diag_all comparison-scroll            # every JSON of that name since the mark
+#   e2e_start_helper tray COMMAND…            # a background helper, stopped by the teardown
+#   e2e_wait_window hidden                    # the window was hidden (or: shown)
+#   e2e_snap progress                         # a screenshot at once, even of a moving screen
+#                                             # (its file: $E2E_LAST_SHOT)
 #
 # Any failure (a helper's timeout, a command failing under set -e, the app exiting) ends the
 # run with a non-zero status and the last lines of every log.
@@ -27,8 +43,8 @@
 
 E2E_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-# The Debian packages the harness needs, for build/deps.sh.
-E2E_DEBS="xvfb xdotool imagemagick dbus dunst libnotify-bin"
+# The Debian packages the harness needs, for build/deps.sh (libx11-dev: build/e2e/desktop).
+E2E_DEBS="xvfb xdotool imagemagick dbus dunst libnotify-bin libx11-dev"
 
 E2E_SCREEN=1280x800x24
 
@@ -63,14 +79,17 @@ _e2e_teardown() {
     import -silent -window root "$E2E_OUT/failure.png" 2>/dev/null &&
       _e2e_log "screen at the failure: $E2E_OUT/failure.png"
   fi
-  local pid
-  for pid in "$E2E_APP_PID" "$E2E_DUNST_PID" "$E2E_MONITOR_PID" "$E2E_XVFB_PID"; do
+  local pid name
+  for pid in "$E2E_APP_PID" "${E2E_HELPER_PIDS[@]}" "$E2E_DUNST_PID" "$E2E_MONITOR_PID" "$E2E_XVFB_PID"; do
     [[ -n $pid ]] && _e2e_stop "$pid"
   done
   if ((rc != 0)) || [[ -n ${E2E_FAILED:-} ]]; then
     ((rc != 0)) || rc=1
     _e2e_tail "$E2E_APP_LOG" "the app's output"
     _e2e_tail "$E2E_NOTIFY_LOG" "the Notify calls"
+    for name in "${E2E_HELPERS[@]}"; do
+      _e2e_tail "$E2E_WORK/$name.log" "$name"
+    done
     _e2e_tail "$E2E_WORK/dunst.log" "dunst"
     _e2e_tail "$E2E_WORK/xvfb.log" "Xvfb"
     [[ -n ${E2E_OUT:-} ]] && _e2e_log "screenshots so far: $E2E_OUT"
@@ -127,7 +146,8 @@ e2e_setup() {
   E2E_WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-e2e.XXXXXX")
   E2E_APP_LOG=$E2E_WORK/app.log
   E2E_NOTIFY_LOG=$E2E_WORK/notify.log
-  E2E_APP_PID='' E2E_DUNST_PID='' E2E_MONITOR_PID='' E2E_XVFB_PID='' E2E_WID='' E2E_SHOTS=0
+  E2E_APP_PID='' E2E_DUNST_PID='' E2E_MONITOR_PID='' E2E_XVFB_PID='' E2E_WID='' E2E_SHOTS=0 E2E_MARK=0
+  E2E_HELPERS=() E2E_HELPER_PIDS=()
   : >"$E2E_APP_LOG"
   trap _e2e_teardown EXIT
   trap 'e2e_fail "interrupted"' INT TERM
@@ -241,6 +261,31 @@ e2e_start_app() {
   _e2e_log "window Ferry ($E2E_WID, $(xdotool getwindowgeometry "$E2E_WID" | sed -n 's/.*Geometry: //p')) shows the page"
 }
 
+# e2e_start_helper NAME COMMAND… runs COMMAND in the background for the rest of the run, its
+# output in WORK/NAME.log (shown when the run fails); the teardown stops it.
+e2e_start_helper() {
+  local name=${1:?e2e_start_helper NAME COMMAND…}
+  shift
+  "$@" >"$E2E_WORK/$name.log" 2>&1 &
+  E2E_HELPERS+=("$name")
+  E2E_HELPER_PIDS+=("$!")
+}
+
+# e2e_wait_window shown|hidden [SECONDS] waits until the app's window is shown (viewable) or
+# hidden, at most SECONDS (10).
+e2e_wait_window() {
+  local want=${1:?e2e_wait_window shown|hidden [SECONDS]} timeout=${2:-10} deadline shown
+  deadline=$(_e2e_deadline "$timeout")
+  while :; do
+    shown=hidden
+    xdotool search --onlyvisible --name '^Ferry$' 2>/dev/null | grep -qx "$E2E_WID" && shown=shown
+    [[ $shown == "$want" ]] && return 0
+    _e2e_check_app
+    (($(_e2e_now_us) < deadline)) || e2e_fail "the window is still $shown after ${timeout}s"
+    sleep 0.05
+  done
+}
+
 # _e2e_check_app fails the run when the app has exited.
 _e2e_check_app() {
   [[ -n $E2E_APP_PID ]] || return 0
@@ -279,12 +324,14 @@ e2e_focus() {
 # e2e_type TEXT types TEXT into the focused element.
 e2e_type() {
   _e2e_check_app
+  e2e_mark
   xdotool type --delay 25 -- "$1"
 }
 
 # e2e_key KEY… presses each key or chord in turn (xdotool names: Return, Tab, ctrl+a…).
 e2e_key() {
   _e2e_check_app
+  e2e_mark
   xdotool key --delay 40 -- "$@"
 }
 
@@ -325,6 +372,20 @@ e2e_shot() {
   local name=${1:?e2e_shot NAME}
   _e2e_check_app
   e2e_settle "${E2E_SETTLE:-10}" || true
+  _e2e_save "$name"
+}
+
+# e2e_snap NAME saves the screen as OUTDIR/NN-NAME.png at once, without waiting for it to be
+# still (a run in progress).
+e2e_snap() {
+  local name=${1:?e2e_snap NAME}
+  _e2e_check_app
+  _e2e_save "$name"
+}
+
+# _e2e_save NAME saves the screen as the next numbered screenshot, named in E2E_LAST_SHOT.
+_e2e_save() {
+  local name=$1
   E2E_SHOTS=$((E2E_SHOTS + 1))
   local file
   file=$E2E_OUT/$(printf '%02d' "$E2E_SHOTS")-$name.png
@@ -332,6 +393,8 @@ e2e_shot() {
   import -silent -window root "$E2E_WORK/shot.png"
   convert "$E2E_WORK/shot.png" -strip -define png:exclude-chunks=date,time "$file.tmp.png"
   mv "$file.tmp.png" "$file"
+  # shellcheck disable=SC2034 # for the runner
+  E2E_LAST_SHOT=$file
   _e2e_log "screenshot $file"
 }
 
@@ -358,6 +421,66 @@ e2e_wait_log() {
     sleep 0.1
   done
   _e2e_log "seen /$pattern/"
+}
+
+# e2e_mark makes the diagnostics waits look only at the app's lines written from now on.
+e2e_mark() {
+  E2E_MARK=$(wc -l <"$E2E_APP_LOG")
+}
+
+# _e2e_diag_since NAME prints the JSON of every diagnostics line NAME since the mark, in order.
+_e2e_diag_since() {
+  tail -n "+$((E2E_MARK + 1))" "$E2E_APP_LOG" | sed -n "s/^ferry-diagnostics $1 //p"
+}
+
+# e2e_diag_all NAME prints the JSON of every diagnostics line NAME since the mark, one a line.
+e2e_diag_all() {
+  _e2e_diag_since "${1:?e2e_diag_all NAME}"
+}
+
+# e2e_wait_diag NAME PATTERN [SECONDS] waits for a diagnostics line NAME, written since the
+# mark, whose JSON matches the extended regular expression PATTERN, at most SECONDS (30), and
+# prints that JSON; it fails the run otherwise.
+e2e_wait_diag() {
+  local name=${1:?e2e_wait_diag NAME PATTERN [SECONDS]} pattern=${2:?e2e_wait_diag NAME PATTERN [SECONDS]}
+  local timeout=${3:-30} deadline line
+  deadline=$(_e2e_deadline "$timeout")
+  while :; do
+    line=$(_e2e_diag_since "$name" | grep -E -m 1 -- "$pattern" || true)
+    [[ -n $line ]] && break
+    _e2e_check_app
+    (($(_e2e_now_us) < deadline)) || e2e_fail "no diagnostics '$name' matching /$pattern/ within ${timeout}s (last: $(_e2e_diag_since "$name" | tail -n 1))"
+    sleep 0.05
+  done
+  echo "$line"
+}
+
+# e2e_wait_focus PATTERN [SECONDS] waits until the last focus report since the mark matches the
+# extended regular expression PATTERN (on its JSON: id, kind, name), at most SECONDS (10).
+e2e_wait_focus() {
+  local pattern=${1:?e2e_wait_focus PATTERN [SECONDS]} timeout=${2:-10} deadline last
+  deadline=$(_e2e_deadline "$timeout")
+  while :; do
+    last=$(_e2e_diag_since focus | tail -n 1)
+    grep -qE -- "$pattern" <<<"$last" && return 0
+    _e2e_check_app
+    (($(_e2e_now_us) < deadline)) || e2e_fail "the focus did not reach /$pattern/ within ${timeout}s (last: ${last:-no focus change})"
+    sleep 0.05
+  done
+}
+
+# e2e_tab_to PATTERN [MAX] presses Tab (shift+Tab when MAX is negative) until the focused
+# element's report matches PATTERN, at most |MAX| (10) times, waiting for each move.
+e2e_tab_to() {
+  local pattern=${1:?e2e_tab_to PATTERN [MAX]} max=${2:-10} key=Tab i last
+  ((max >= 0)) || { max=$((-max)); key=shift+Tab; }
+  for ((i = 0; i < max; i++)); do
+    e2e_key "$key"
+    e2e_wait_focus . 10
+    last=$(_e2e_diag_since focus | tail -n 1)
+    grep -qE -- "$pattern" <<<"$last" && return 0
+  done
+  e2e_fail "$key did not reach /$pattern/ in $max presses (last: $last)"
 }
 
 # e2e_notifications prints the summaries and bodies of the Notify calls so far, one per line.

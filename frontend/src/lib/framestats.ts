@@ -37,14 +37,17 @@ const browserClock = (): Clock => ({
   clearTimer: (id) => clearTimeout(id),
 })
 
+/** Why a report came: scrolling stopped for a while, or the list lost the focus. */
+export type ScrollEnd = 'idle' | 'leave'
+
 /**
  * Call scrolled() on every scroll event. Frames are timed while scroll events arrive: the run of
  * frames ends with a frame that had no scroll event since the previous one and none in the last
  * activeMs. Once no scroll event came for idleMs, report gets the stats of the frames timed
- * since the last report.
+ * since the last report; leave() reports them at once.
  */
 export class ScrollFrameMeter {
-  #report: (stats: FrameStats) => void
+  #report: (stats: FrameStats, end: ScrollEnd) => void
   #clock: Clock
   #idleMs: number
   #activeMs: number
@@ -55,7 +58,7 @@ export class ScrollFrameMeter {
   #frame = 0
   #timer: ReturnType<typeof setTimeout> | undefined
 
-  constructor(report: (stats: FrameStats) => void, opts: { idleMs?: number; activeMs?: number; clock?: Clock } = {}) {
+  constructor(report: (stats: FrameStats, end: ScrollEnd) => void, opts: { idleMs?: number; activeMs?: number; clock?: Clock } = {}) {
     this.#report = report
     this.#clock = opts.clock ?? browserClock()
     this.#idleMs = opts.idleMs ?? 500
@@ -84,14 +87,23 @@ export class ScrollFrameMeter {
     }
   }
 
-  #finish = () => {
+  /**
+   * Ends the measurement now (the list lost the focus): report gets what was timed since the
+   * last report, even nothing (count 0), so that every frame before is known to be reported.
+   */
+  leave(): void {
+    if (this.#timer !== undefined) this.#clock.clearTimer(this.#timer)
+    this.#finish('leave')
+  }
+
+  #finish = (end: ScrollEnd = 'idle') => {
     this.#timer = undefined
     if (this.#frame) this.#clock.cancelFrame(this.#frame)
     this.#frame = 0
     this.#lastFrame = undefined
     const deltas = this.#deltas
     this.#deltas = []
-    if (deltas.length > 0) this.#report(frameStats(deltas))
+    if (deltas.length > 0 || end === 'leave') this.#report(frameStats(deltas), end)
   }
 
   dispose(): void {

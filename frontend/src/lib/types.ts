@@ -94,7 +94,10 @@ export type SyncStatus = {
   endStatus?: EndStatus
   endReason?: string
   errors: string[]
+  /** Every failure and the first 10,000 successes. */
   items: ItemResult[]
+  /** The successes not in items. */
+  omittedItems?: number
 }
 
 export type SyncEventType = 'started' | 'progress' | 'abort_requested' | 'ended'
@@ -125,5 +128,5 @@ export const eventNames: readonly EventName[] = [
 /** What Diagnostics.Report receives for the comparison table's first render. */
 export type FirstRenderReport = { ms: number; rows: number; total: number; method: string }
 
-/** What Diagnostics.Report receives after a scroll of the comparison table stops. */
-export type ScrollReport = { p50: number; p95: number; max: number; count: number; total: number }
+/** What Diagnostics.Report receives after a scroll of the comparison table stops, or the table loses the focus. */
+export type ScrollReport = { p50: number; p95: number; max: number; count: number; total: number; end: 'idle' | 'leave' }

@@ -218,6 +218,14 @@ describe('Comparison table', () => {
     expect(scroll.p50).toBeGreaterThan(0)
     expect(scroll.max).toBeGreaterThanOrEqual(scroll.p95)
     expect(scroll.total).toBe(TOTAL)
+    expect(scroll.end).toBe('idle')
+
+    // Leaving the table ends a measurement at once, even an empty one.
+    const scrolls = () => api.Diagnostics.report.mock.calls.filter((c) => c[0] === 'comparison-scroll')
+    grid.focus()
+    screen.getByRole('searchbox', { name: 'Filter items' }).focus()
+    await waitFor(() => expect(scrolls()).toHaveLength(2))
+    expect(JSON.parse(scrolls()[1][1])).toMatchObject({ count: 0, end: 'leave', total: TOTAL })
   })
 
   it('measures nothing when diagnostics are off', async () => {

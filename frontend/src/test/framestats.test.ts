@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { frameStats, percentile, ScrollFrameMeter, type FrameStats } from '../lib/framestats'
+import { frameStats, percentile, ScrollFrameMeter, type FrameStats, type ScrollEnd } from '../lib/framestats'
 import { RateMeter } from '../lib/rate.svelte'
 
 /** A clock whose frames and timers run only when the test advances it. */
@@ -83,6 +83,25 @@ describe('frame statistics', () => {
     // Nothing more to report without scrolling.
     clock.advance(t + 2000)
     expect(reports).toHaveLength(1)
+  })
+
+  it('reports at once when the list loses the focus, even nothing', () => {
+    const clock = fakeClock()
+    const reports: [FrameStats, ScrollEnd][] = []
+    const meter = new ScrollFrameMeter((s, end) => reports.push([s, end]), { clock })
+    let t = 0
+    for (let i = 0; i < 5; i++) {
+      meter.scrolled()
+      t += 20
+      clock.advance(t)
+    }
+    meter.leave()
+    expect(reports).toEqual([[{ p50: 20, p95: 20, max: 20, count: 4 }, 'leave']])
+    // The idle timer was dropped: no second report of the same frames.
+    clock.advance(t + 1000)
+    expect(reports).toHaveLength(1)
+    meter.leave()
+    expect(reports[1]).toEqual([{ p50: 0, p95: 0, max: 0, count: 0 }, 'leave'])
   })
 })
 

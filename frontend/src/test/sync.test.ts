@@ -152,6 +152,22 @@ describe('Synchronize and Done', () => {
     expect(await screen.findByRole('button', { name: 'Create session' })).toBeInTheDocument()
   })
 
+  it('counts the successes that the list of results leaves out, and rounds the time left up', async () => {
+    const { advance } = await setup()
+    await screen.findByRole('button', { name: /Start synchronization/ })
+    emit('sync:event', { type: 'started', status: status({}) })
+    advance(1000)
+    emit('sync:event', { type: 'progress', status: status({ finishedActions: 3900, syncedVolume: 3.8 * GiB }) })
+    expect(await screen.findByText('1 s')).toBeInTheDocument() // 0.2 GiB at 3.8 GiB/s
+    const ok = (path: string) => ({ path, op: 'copy', target: 'B', ok: true })
+    emit('sync:done', {
+      ...status({ finishedActions: 4000, syncedVolume: 4 * GiB }, { state: 'ended', endStatus: 'regular' }),
+      items: [ok('a.txt'), ok('b.txt'), { path: 'c.txt', op: 'copy', target: 'B', ok: false, error: 'disk full' }],
+      omittedItems: 3997,
+    })
+    expect(await screen.findByText(/results,/)).toHaveTextContent('4,000 results, 1 failed; the first 2 successes are listed')
+  })
+
   it('shows that there is nothing to do', async () => {
     api.Synchronization.confirmation.mockResolvedValue({ actions: 0, bytes: 0, destinations: [] })
     api.Sessions.current.mockResolvedValue(session())
