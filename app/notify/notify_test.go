@@ -1,13 +1,8 @@
 package notify
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,76 +11,9 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"github.com/ferrysync/ferry/app/internal/dbustest"
 	"github.com/ferrysync/ferry/backend/protocol"
 )
-
-// busConfig is a session bus without service activation, so that a notification daemon
-// installed on the machine is never started.
-const busConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=%s</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-`
-
-// startBus starts a private dbus-daemon and returns its address.
-func startBus(t *testing.T) string {
-	t.Helper()
-	daemon, err := exec.LookPath("dbus-daemon")
-	if err != nil {
-		t.Skip("dbus-daemon is not installed (Debian package dbus, see DEPS_TEST in the Makefile)")
-	}
-	// Not t.TempDir: a socket path must stay short.
-	dir, err := os.MkdirTemp("", "ferry-bus")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	cfg := filepath.Join(dir, "bus.conf")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, busConfig, filepath.Join(dir, "bus")), 0o600); err != nil {
-		t.Fatal(err)
-	}
-
-	cmd := exec.Command(daemon, "--config-file="+cfg, "--nofork", "--nopidfile", "--print-address=1")
-	var stderr bytes.Buffer // read after Wait only
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start dbus-daemon: %v", err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-
-	// The daemon prints its address once it listens.
-	line := make(chan string, 1)
-	go func() {
-		s, _ := bufio.NewReader(out).ReadString('\n')
-		line <- strings.TrimSpace(s)
-	}()
-	select {
-	case addr := <-line:
-		if addr != "" {
-			return addr
-		}
-	case <-time.After(10 * time.Second):
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
-	t.Fatalf("dbus-daemon did not print its address: %s", stderr.Bytes())
-	return ""
-}
 
 // connect opens a connection to the bus at addr, closed with the test.
 func connect(t *testing.T, addr string) *dbus.Conn {
@@ -163,7 +91,7 @@ func ended(status protocol.EndStatus, reason string, p protocol.Progress) protoc
 }
 
 func TestSendEnds(t *testing.T) {
-	addr := startBus(t)
+	addr := dbustest.Start(t)
 	srv := &fakeServer{}
 	serve(t, addr, srv)
 	n := New(connect(t, addr))
@@ -227,7 +155,7 @@ func TestSendEnds(t *testing.T) {
 }
 
 func TestSendReplaces(t *testing.T) {
-	addr := startBus(t)
+	addr := dbustest.Start(t)
 	srv := &fakeServer{}
 	serve(t, addr, srv)
 	n := New(connect(t, addr))
@@ -249,7 +177,7 @@ func TestSendReplaces(t *testing.T) {
 }
 
 func TestSendNoServer(t *testing.T) {
-	n := New(connect(t, startBus(t)))
+	n := New(connect(t, dbustest.Start(t)))
 	_, err := n.Send(context.Background(), Notification{Summary: "hello"})
 	if !errors.Is(err, ErrNoServer) {
 		t.Fatalf("err = %v, want ErrNoServer", err)
@@ -264,7 +192,7 @@ func TestSendNoServer(t *testing.T) {
 }
 
 func TestSendCancelled(t *testing.T) {
-	addr := startBus(t)
+	addr := dbustest.Start(t)
 	hold := make(chan struct{})
 	srv := &fakeServer{called: make(chan struct{}, 1), hold: hold}
 	serve(t, addr, srv)
@@ -305,7 +233,7 @@ func TestSendCancelled(t *testing.T) {
 }
 
 func TestConnect(t *testing.T) {
-	addr := startBus(t)
+	addr := dbustest.Start(t)
 	srv := &fakeServer{}
 	serve(t, addr, srv)
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", addr)

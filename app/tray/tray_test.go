@@ -1,7 +1,6 @@
 package tray
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -16,75 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferrysync/ferry/app/internal/dbustest"
 	"github.com/godbus/dbus/v5"
 )
 
 // wait bounds every wait for something to happen on the bus.
 const wait = 10 * time.Second
-
-// busConfig is a session bus without service activation, so that nothing installed on the
-// machine is started on it.
-const busConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=%s</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-`
-
-// startBus starts a private dbus-daemon and returns its address.
-func startBus(t *testing.T) string {
-	t.Helper()
-	daemon, err := exec.LookPath("dbus-daemon")
-	if err != nil {
-		t.Skip("dbus-daemon is not installed (Debian package dbus, see DEPS_TEST in the Makefile)")
-	}
-	dir, err := os.MkdirTemp("", "ferry-bus") // not t.TempDir: a socket path must stay short
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	cfg := filepath.Join(dir, "bus.conf")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, busConfig, filepath.Join(dir, "bus")), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(daemon, "--config-file="+cfg, "--nofork", "--nopidfile", "--print-address=1")
-	var stderr bytes.Buffer // read after Wait only
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start dbus-daemon: %v", err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	line := make(chan string, 1)
-	go func() {
-		s, _ := bufio.NewReader(out).ReadString('\n')
-		line <- strings.TrimSpace(s)
-	}()
-	select {
-	case addr := <-line:
-		if addr != "" {
-			return addr
-		}
-	case <-time.After(wait):
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
-	t.Fatalf("dbus-daemon did not print its address: %s", stderr.Bytes())
-	return ""
-}
 
 func connect(t *testing.T, addr string) *dbus.Conn {
 	t.Helper()
@@ -330,7 +266,7 @@ func TestTray(t *testing.T) {
 		}
 	})
 
-	addr := startBus(t)
+	addr := dbustest.Start(t)
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", addr)
 
 	t.Run("no watcher", func(t *testing.T) {
