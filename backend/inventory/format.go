@@ -91,8 +91,8 @@ func entryLine(e *Entry) line {
 	l := line{
 		Kind:          "f",
 		Size:          e.Size,
-		ModTime:       stamp(e.ModTime),
-		BirthTime:     stamp(e.BirthTime),
+		ModTime:       Stamp(e.ModTime),
+		BirthTime:     Stamp(e.BirthTime),
 		Inaccessible:  e.Inaccessible,
 		HoldsSkipped:  e.HoldsSkipped,
 		AnalysisError: e.AnalysisError,
@@ -115,14 +115,17 @@ func splitUTF8(s string) (string, []byte) {
 	return "", []byte(s)
 }
 
-func stamp(t time.Time) *[2]int64 {
+// Stamp encodes a time as [unix seconds, nanoseconds] for the inventory format and other
+// records that travel between members; nil for the zero time.
+func Stamp(t time.Time) *[2]int64 {
 	if t.IsZero() {
 		return nil
 	}
 	return &[2]int64{t.Unix(), int64(t.Nanosecond())}
 }
 
-func unstamp(s *[2]int64) (time.Time, error) {
+// Unstamp decodes Stamp, in UTC.
+func Unstamp(s *[2]int64) (time.Time, error) {
 	if s == nil {
 		return time.Time{}, nil
 	}
@@ -297,10 +300,10 @@ func (l *line) entry() (Entry, error) {
 		return e, fmt.Errorf("%q: invalid size %d", e.Path, e.Size)
 	}
 	var err error
-	if e.ModTime, err = unstamp(l.ModTime); err != nil {
+	if e.ModTime, err = Unstamp(l.ModTime); err != nil {
 		return e, fmt.Errorf("%q: %w", e.Path, err)
 	}
-	if e.BirthTime, err = unstamp(l.BirthTime); err != nil {
+	if e.BirthTime, err = Unstamp(l.BirthTime); err != nil {
 		return e, fmt.Errorf("%q: %w", e.Path, err)
 	}
 	if l.ContentKey != "" {

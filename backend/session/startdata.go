@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"time"
 	"unicode/utf8"
 
 	"github.com/ferrysync/ferry/backend/inventory"
@@ -136,23 +135,6 @@ func kindOf(s string) (inventory.Kind, bool) {
 	return 0, false
 }
 
-func stamp(t time.Time) *[2]int64 {
-	if t.IsZero() {
-		return nil
-	}
-	return &[2]int64{t.Unix(), int64(t.Nanosecond())}
-}
-
-func unstamp(s *[2]int64) (time.Time, error) {
-	if s == nil {
-		return time.Time{}, nil
-	}
-	if s[1] < 0 || s[1] >= 1e9 {
-		return time.Time{}, fmt.Errorf("invalid time %v", *s)
-	}
-	return time.Unix(s[0], s[1]).UTC(), nil
-}
-
 // encodeStart writes the start data: the plan, or the reason there is none.
 func encodeStart(w io.Writer, p *plan.Plan, failure string) error {
 	sd := startData{Format: startFormat, Version: startVersion, Error: failure}
@@ -219,7 +201,7 @@ func toWire(p *plan.Plan) *wirePlan {
 
 func endpointToWire(e plan.Endpoint) wireEndpoint {
 	w := wireEndpoint{Part: e.Part, Node: e.Node, Root: wireStr(e.Root), Dir: wireStr(e.Dir), Path: wireStr(e.Path),
-		Exists: e.Exists, Size: e.Size, ModTime: stamp(e.ModTime), BirthTime: stamp(e.BirthTime)}
+		Exists: e.Exists, Size: e.Size, ModTime: inventory.Stamp(e.ModTime), BirthTime: inventory.Stamp(e.BirthTime)}
 	if !e.ContentKey.IsZero() {
 		w.ContentKey = e.ContentKey.String()
 	}
@@ -304,10 +286,10 @@ func endpointFromWire(w wireEndpoint, parts map[string]string) (plan.Endpoint, e
 		return e, fmt.Errorf("item path %q", e.Path)
 	}
 	var err error
-	if e.ModTime, err = unstamp(w.ModTime); err != nil {
+	if e.ModTime, err = inventory.Unstamp(w.ModTime); err != nil {
 		return e, err
 	}
-	if e.BirthTime, err = unstamp(w.BirthTime); err != nil {
+	if e.BirthTime, err = inventory.Unstamp(w.BirthTime); err != nil {
 		return e, err
 	}
 	if w.ContentKey != "" {

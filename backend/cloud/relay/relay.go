@@ -337,6 +337,26 @@ func (s *Store) writeSession(session string, m *sessionMeta) error {
 	return s.writeJSON(filepath.Join(s.sessionDir(session), sessionFile), m)
 }
 
+// lockTransfer takes the session's lock and reads a transfer under it; unlock releases the lock
+// (on an error, nothing is held).
+func (s *Store) lockTransfer(ctx context.Context, session, transfer string) (t *Transfer, unlock func(), err error) {
+	if err := checkIDs(session, transfer); err != nil {
+		return nil, nil, err
+	}
+	unlock, err = s.lock(ctx, session, false)
+	if errors.Is(err, errNoSession) {
+		return nil, nil, refuse(ErrNotFound, "no transfer %s in session %s", transfer, session)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if t, err = s.readTransfer(session, transfer); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return t, unlock, nil
+}
+
 // readTransfer reads a transfer's description; a refusal (ErrNotFound) when there is none.
 func (s *Store) readTransfer(session, transfer string) (*Transfer, error) {
 	if err := checkIDs(session, transfer); err != nil {
@@ -468,21 +488,11 @@ func sameSet(a, b []string) bool {
 
 // State reads a transfer for its owner or one of its recipients.
 func (s *Store) State(ctx context.Context, session, transfer, member string) (*protocol.TransferState, error) {
-	if err := checkIDs(session, transfer); err != nil {
-		return nil, err
-	}
-	unlock, err := s.lock(ctx, session, false)
-	if errors.Is(err, errNoSession) {
-		return nil, refuse(ErrNotFound, "no transfer %s in session %s", transfer, session)
-	}
+	t, unlock, err := s.lockTransfer(ctx, session, transfer)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	t, err := s.readTransfer(session, transfer)
-	if err != nil {
-		return nil, err
-	}
 	if t.Owner != member && !t.isRecipient(member) {
 		return nil, refuse(ErrForbidden, "only the owner and the recipients of transfer %s may read it", transfer)
 	}
@@ -535,21 +545,11 @@ func (s *Store) Reserve(ctx context.Context, session, transfer string, n int, ow
 	if size < 1 || size > protocol.MaxPartSize {
 		return refuse(ErrInvalid, "part size %d: want 1 to %d bytes", size, protocol.MaxPartSize)
 	}
-	if err := checkIDs(session, transfer); err != nil {
-		return err
-	}
-	unlock, err := s.lock(ctx, session, false)
-	if errors.Is(err, errNoSession) {
-		return refuse(ErrNotFound, "no transfer %s in session %s", transfer, session)
-	}
+	t, unlock, err := s.lockTransfer(ctx, session, transfer)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	t, err := s.readTransfer(session, transfer)
-	if err != nil {
-		return err
-	}
 	dir := s.transferDir(session, transfer)
 	old, err := readPart(dir, n)
 	if err != nil {
@@ -626,17 +626,11 @@ func (s *Store) Put(ctx context.Context, session, transfer string, n int, owner 
 		}
 	}()
 
-	unlock, err := s.lock(ctx, session, false)
-	if errors.Is(err, errNoSession) {
-		return nil, refuse(ErrNotFound, "no transfer %s in session %s", transfer, session)
-	}
+	t, unlock, err := s.lockTransfer(ctx, session, transfer)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	if t, err = s.readTransfer(session, transfer); err != nil {
-		return nil, err
-	}
 	if old, err = readPart(dir, n); err != nil {
 		return nil, err
 	}
@@ -803,21 +797,11 @@ func (s *Store) Received(ctx context.Context, session, transfer string, n int, m
 	if err := checkPart(n); err != nil {
 		return err
 	}
-	if err := checkIDs(session, transfer); err != nil {
-		return err
-	}
-	unlock, err := s.lock(ctx, session, false)
-	if errors.Is(err, errNoSession) {
-		return refuse(ErrNotFound, "no transfer %s in session %s", transfer, session)
-	}
+	t, unlock, err := s.lockTransfer(ctx, session, transfer)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	t, err := s.readTransfer(session, transfer)
-	if err != nil {
-		return err
-	}
 	if !t.isRecipient(member) {
 		return refuse(ErrForbidden, "only the recipients of transfer %s may acknowledge its parts", transfer)
 	}
@@ -852,21 +836,11 @@ func (s *Store) Complete(ctx context.Context, session, transfer, owner string, p
 	if err := checkPart(parts); err != nil {
 		return nil, refuse(ErrInvalid, "parts %d: want 1 to %d", parts, protocol.MaxPartNumber)
 	}
-	if err := checkIDs(session, transfer); err != nil {
-		return nil, err
-	}
-	unlock, err := s.lock(ctx, session, false)
-	if errors.Is(err, errNoSession) {
-		return nil, refuse(ErrNotFound, "no transfer %s in session %s", transfer, session)
-	}
+	t, unlock, err := s.lockTransfer(ctx, session, transfer)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	t, err := s.readTransfer(session, transfer)
-	if err != nil {
-		return nil, err
-	}
 	if t.Owner != owner {
 		return nil, refuse(ErrForbidden, "only the owner of transfer %s may complete it", transfer)
 	}
