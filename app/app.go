@@ -14,10 +14,6 @@ import (
 	"github.com/ferrysync/ferry/backend/crypto"
 )
 
-// Version is Ferry's version, set at link time with
-// -ldflags "-X github.com/ferrysync/ferry/app.Version=…".
-var Version = "dev"
-
 // EnvConfigDir overrides where the identity key and the settings are kept, as for the ferry
 // command.
 const EnvConfigDir = "FERRY_CONFIG_DIR"

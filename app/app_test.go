@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"github.com/ferrysync/ferry/app/notify"
+	"github.com/ferrysync/ferry/backend/buildinfo"
 	"github.com/ferrysync/ferry/backend/protocol"
 )
 
 func TestVersion(t *testing.T) {
 	a := newTestApp(t)
-	if got := a.Settings.Version(); got != Version || got == "" {
-		t.Fatalf("Version() = %q, want %q", got, Version)
+	if got, want := a.Settings.Version(), buildinfo.Version(); got != want || got == "" {
+		t.Fatalf("Version() = %q, want %q", got, want)
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/ferrysync/ferry/backend/buildinfo"
 )
 
 // Themes of the window.
@@ -54,7 +56,7 @@ func (s *Settings) Save(v UserSettings) error {
 }
 
 // Version is Ferry's version.
-func (s *Settings) Version() string { return Version }
+func (s *Settings) Version() string { return buildinfo.Version() }
 
 // checkSettings validates and normalizes settings.
 func checkSettings(v UserSettings) (UserSettings, error) {

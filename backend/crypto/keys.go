@@ -82,12 +82,12 @@ func LoadOrCreateIdentity(dir string) (*Identity, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch err := writeIdentity(dir, path, id); {
+	switch err := writeIdentity(path, id); {
 	case errors.Is(err, fs.ErrExist):
 		// Another Ferry process created it first: use theirs.
 		return loadIdentity(path)
 	case err != nil:
-		return nil, err
+		return nil, fmt.Errorf("identity: %w", err)
 	}
 	return id, nil
 }
@@ -149,16 +149,23 @@ func parseIdentity(data []byte) (*Identity, error) {
 	return &Identity{Private: priv}, nil
 }
 
-// writeIdentity writes the key to a temporary file, syncs it and then moves it into place
-// without replacing a file that appeared meanwhile (fs.ErrExist).
-func writeIdentity(dir, path string, id *Identity) error {
+// writeIdentity writes the key without replacing a file that appeared meanwhile (fs.ErrExist).
+func writeIdentity(path string, id *Identity) error {
 	der, err := x509.MarshalPKCS8PrivateKey(id.Private)
 	if err != nil {
-		return fmt.Errorf("identity: %w", err)
+		return err
 	}
-	tmp, err := writeTempFile(dir, ".identity-*.tmp", pem.EncodeToMemory(&pem.Block{Type: pemType, Bytes: der}))
+	return CreatePrivateFile(path, pem.EncodeToMemory(&pem.Block{Type: pemType, Bytes: der}))
+}
+
+// CreatePrivateFile creates path holding data, readable by its owner only: it writes a
+// temporary file beside it, syncs it and moves it into place without replacing a file that
+// appeared meanwhile (an error wrapping fs.ErrExist).
+func CreatePrivateFile(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := writeTempFile(dir, "."+filepath.Base(path)+"-*.tmp", data)
 	if err != nil {
-		return fmt.Errorf("identity: %w", err)
+		return err
 	}
 	defer os.Remove(tmp)
 	// A hard link never replaces an existing file, unlike rename; fall back to rename where
@@ -168,13 +175,10 @@ func writeIdentity(dir, path string, id *Identity) error {
 			return err
 		}
 		if err := os.Rename(tmp, path); err != nil {
-			return fmt.Errorf("identity: %w", err)
+			return err
 		}
 	}
-	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("identity: %w", err)
-	}
-	return nil
+	return syncDir(dir)
 }
 
 // writeTempFile writes data to a new file of mode 0600 in dir (named after pattern, as

@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ferrysync/ferry/backend/buildinfo"
 )
 
 // Exit codes (shared/spec/cli.md).
@@ -65,17 +67,31 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
-		Use:           "ferry",
-		Short:         "Synchronize folders, on this machine or between machines",
+		Use:   "ferry",
+		Short: "Synchronize folders, on this machine or between machines",
+		Long: `Ferry synchronizes folders, on this machine or between machines.
+
+ferry sync and ferry plan compare folders on this machine and mirror, update or two-way
+synchronize them; ferry host and ferry join do the same between machines, end-to-end
+encrypted through a session server; ferry server runs that server.
+
+Exit codes: 0 done, 1 finished with action errors or refused actions, 2 bad usage or invalid
+input (nothing was changed), 3 server unreachable before the session existed, 4 aborted.
+
+The identity key and the trusted keys live in $` + envConfigDir + ` when set, else in the user's
+configuration folder (~/.config/ferry on Linux).`,
+		Version:       buildinfo.Version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("ferry {{.Version}}\n")
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError("%w", err) })
 	root.AddCommand(newHostCmd())
 	root.AddCommand(newJoinCmd())
+	root.AddCommand(newManCmd())
 	root.AddCommand(newPlanCmd())
 	root.AddCommand(newServerCmd())
 	root.AddCommand(newSyncCmd())

@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,10 +19,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ferrysync/ferry/backend/cloud"
 	"github.com/ferrysync/ferry/backend/cloud/relay"
 	"github.com/ferrysync/ferry/backend/cloud/store"
+	"github.com/ferrysync/ferry/backend/crypto"
 )
 
 // envServerSecret holds the access-token secret when --secret-file is not given.
@@ -35,11 +40,15 @@ type serverFlags struct {
 	quota       byteSize
 	logLevel    string
 	secretFile  string
+	genSecret   bool
 	redisPrefix string
 }
 
 func newServerCmd() *cobra.Command {
-	var f serverFlags
+	var (
+		f          serverFlags
+		configFile string
+	)
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the cloud session server",
@@ -54,13 +63,21 @@ Members of a session move files to each other, end-to-end encrypted, through the
 storage. By default that is a temporary folder, removed when the server stops; give a folder with
 --storage to keep parts across restarts (processes sharing a Redis may share it too).
 
+--config reads these settings from a file, one "name = value" a line, named as the flags
+are (listen, redis, storage, secret-file, …); "#" starts a comment, an empty value keeps the
+default, and a flag on the command line wins over the file.
+
 It stops cleanly on SIGINT or SIGTERM.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyConfigFile(cmd.Flags(), configFile); err != nil {
+				return err
+			}
 			return runServer(cmd.Context(), f, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	fl := cmd.Flags()
+	fl.StringVar(&configFile, "config", "", "read settings from this file (name = value lines; the flags win)")
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:7420", "address to listen on (port 0 picks a free port)")
 	fl.StringVar(&f.redis, "redis", "", "share the state through Redis: redis://HOST:PORT/DB (memory when empty)")
 	fl.StringVar(&f.redisPrefix, "redis-prefix", store.DefaultRedisPrefix, "prefix of the Redis keys; processes sharing a state use the same")
@@ -69,7 +86,42 @@ It stops cleanly on SIGINT or SIGTERM.`,
 	fl.Var(&f.quota, "storage-quota", "bytes of relayed parts one session may keep, e.g. 8GiB, 500MB")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug (one line per request), info, warn or error")
 	fl.StringVar(&f.secretFile, "secret-file", "", "file holding the access-token secret shared by server processes (or $"+envServerSecret+")")
+	fl.BoolVar(&f.genSecret, "generate-secret", false, "create --secret-file with a new random secret, readable by its owner only, when it does not exist")
 	return cmd
+}
+
+// applyConfigFile sets, from a file of "name = value" lines, the flags that the command line
+// left unset.
+func applyConfigFile(fl *pflag.FlagSet, path string) error {
+	if path == "" {
+		return nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return usageError("--config: %w", err)
+	}
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, value, ok := strings.Cut(line, "=")
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		if !ok || name == "" {
+			return usageError("%s:%d: want name = value", path, i+1)
+		}
+		flag := fl.Lookup(name)
+		if flag == nil || name == "config" || name == "help" {
+			return usageError("%s:%d: unknown setting %q", path, i+1, name)
+		}
+		if flag.Changed || value == "" {
+			continue
+		}
+		if err := fl.Set(name, value); err != nil {
+			return usageError("%s:%d: %s: %w", path, i+1, name, err)
+		}
+	}
+	return nil
 }
 
 func parseLogLevel(s string) (slog.Level, error) {
@@ -99,6 +151,23 @@ func readSecret(file string) ([]byte, error) {
 		return nil, usageError("the access-token secret is %d bytes: give at least 32", len(secret))
 	}
 	return secret, nil
+}
+
+// generateSecret creates file with a new random secret, mode 0600, unless it exists.
+func generateSecret(file string) error {
+	if _, err := os.Stat(file); err == nil {
+		return nil
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return err
+	}
+	// Text, so that no trailing newline can be mistaken for part of it.
+	data := []byte(base64.RawURLEncoding.EncodeToString(raw) + "\n")
+	if err := crypto.CreatePrivateFile(file, data); err != nil && !errors.Is(err, fs.ErrExist) {
+		return usageError("--generate-secret: %w", err)
+	}
+	return nil
 }
 
 // byteSize is a flag of bytes: a number with an optional unit, B, KB, MB, GB, TB (powers of
@@ -139,6 +208,14 @@ func runServer(ctx context.Context, f serverFlags, stdout, stderr io.Writer) err
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if f.genSecret {
+		if f.secretFile == "" {
+			return usageError("--generate-secret needs --secret-file")
+		}
+		if err := generateSecret(f.secretFile); err != nil {
+			return err
+		}
+	}
 	secret, err := readSecret(f.secretFile)
 	if err != nil {
 		return err

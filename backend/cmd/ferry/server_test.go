@@ -199,3 +199,70 @@ func TestRedisTwoServerProcesses(t *testing.T) {
 	one.stop(t)
 	two.stop(t)
 }
+
+// TestServerConfigFile runs the server as its package does: settings from a config file, and a
+// secret created on the first start and kept on the next.
+func TestServerConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "state", "secret")
+	if err := os.Mkdir(filepath.Dir(secret), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "server.conf")
+	storage := filepath.Join(dir, "state", "relay")
+	put(t, conf, []byte("# ferry server settings\nlisten = 127.0.0.1:1\nredis =\n"+
+		"storage = "+storage+"\nsecret-file = "+secret+"\ngenerate-secret = true\nlog-level = debug\n"), time.Now())
+	bin := e2eFerry(t)
+
+	p := startServer(t, bin, nil, "--config", conf) // --listen on the command line wins
+	cloudtest.LoggedIn(t, p.URL)
+	p.stop(t)
+	st, err := os.Stat(secret)
+	if err != nil {
+		t.Fatalf("secret not created: %v", err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("secret mode %v, want 0600", st.Mode().Perm())
+	}
+	first, _ := os.ReadFile(secret)
+	if got, err := readSecret(secret); err != nil || len(got) < 32 {
+		t.Fatalf("generated secret: %d bytes, %v", len(got), err)
+	}
+	if fi, err := os.Stat(storage); err != nil || !fi.IsDir() {
+		t.Fatalf("storage from the config file: %v", err)
+	}
+	if !strings.Contains(p.stderr.String(), "level=DEBUG") {
+		t.Fatalf("log-level from the config file not applied:\n%s", p.stderr)
+	}
+
+	startServer(t, bin, nil, "--config", conf).stop(t)
+	if again, _ := os.ReadFile(secret); !bytes.Equal(first, again) || len(first) == 0 {
+		t.Fatal("the secret changed on the second start")
+	}
+}
+
+func TestServerConfigFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ conf, want string }{
+		{"listen = 127.0.0.1:0\nport = 1\n", `server.conf:2: unknown setting "port"`},
+		{"listen\n", "server.conf:1: want name = value"},
+		{"storage-quota = lots\n", "server.conf:1: storage-quota"},
+		{"config = other.conf\n", `unknown setting "config"`},
+	} {
+		conf := filepath.Join(dir, "server.conf")
+		put(t, conf, []byte(tc.conf), time.Now())
+		var stderr bytes.Buffer
+		code := run(context.Background(), []string{"server", "--config", conf}, nil, &bytes.Buffer{}, &stderr)
+		if code != exitUsage || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%q: exit %d, stderr %q; want exit %d and %q", tc.conf, code, stderr.String(), exitUsage, tc.want)
+		}
+	}
+	var stderr bytes.Buffer
+	if code := run(context.Background(), []string{"server", "--config", filepath.Join(dir, "missing.conf")}, nil, &bytes.Buffer{}, &stderr); code != exitUsage {
+		t.Errorf("missing config file: exit %d, %s", code, stderr.String())
+	}
+	if code := run(context.Background(), []string{"server", "--generate-secret"}, nil, &bytes.Buffer{}, &stderr); code != exitUsage ||
+		!strings.Contains(stderr.String(), "--generate-secret needs --secret-file") {
+		t.Errorf("--generate-secret alone: exit %d, %s", code, stderr.String())
+	}
+}
