@@ -13,8 +13,10 @@ export PATH := $(dir $(GO)):$(PATH):$(GOBIN)
 
 WAILS_VERSION := v2.11.0
 TAGS := webkit2_41
-FERRY_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X github.com/ferrysync/ferry/app.Version=$(FERRY_VERSION)
+# From `git describe` (build/version.sh); the binaries, packages and file names share it.
+FERRY_VERSION ?= $(shell build/version.sh)
+export FERRY_VERSION
+LDFLAGS := -X github.com/ferrysync/ferry/backend/buildinfo.version=$(FERRY_VERSION)
 DESKTOP_BIN := build/bin/ferry-desktop
 BENCHTIME ?= 3x
 PKGS ?= ./...
@@ -26,10 +28,16 @@ DEPS_TEST := pkg-config build-essential libgtk-3-dev libwebkit2gtk-4.1-dev rsync
 # … and what building, running and checking the desktop window need besides.
 DEPS_RUN := xvfb xdotool imagemagick dbus-x11
 
+# Building the packages (nfpm is a Go tool of this module) …
+DEPS_PACKAGE := imagemagick dpkg-dev nsis zip
+# … and checking them: a clean Debian root, lintian, rpm, appstream, wine for the Windows build.
+DEPS_PACKAGE_TEST := debootstrap lintian rpm appstream desktop-file-utils wine wine64 binutils curl xvfb xdotool imagemagick dbus
+DIST := dist
+
 NODE_MODULES := frontend/node_modules/.package-lock.json
 
 .PHONY: help deps deps-test deps-run frontend-deps frontend build run dev ferry \
-	vet test test-unit test-go test-frontend wails-check e2e bench clean
+	vet test test-unit test-go test-frontend wails-check e2e bench package package-test clean
 
 help:
 	@echo "make run          build the desktop app and start it"
@@ -39,6 +47,8 @@ help:
 	@echo "make wails-check  start the desktop app on Xvfb, wait for its window, take a screenshot"
 	@echo "make e2e          drive the desktop app through a mirror on Xvfb, screenshot every screen"
 	@echo "make bench        benchmarks, Ferry beside cp -a and rsync -a on the same data"
+	@echo "make package      .deb, .rpm, Windows installer and tarballs into $(DIST)/"
+	@echo "make package-test install the packages in a clean Debian root and check them"
 	@echo "make deps         install missing Debian packages, the Wails CLI and npm packages"
 	@echo "make clean        remove build outputs"
 
@@ -63,8 +73,9 @@ $(NODE_MODULES): frontend/package-lock.json frontend/package.json
 frontend: frontend-deps
 	cd frontend && npm run build
 
+# Position-independent, as Debian's hardening asks.
 build: deps-run frontend-deps
-	wails build -tags $(TAGS) -m -nosyncgomod -clean -nocolour -ldflags "$(LDFLAGS)"
+	GOFLAGS=-buildmode=pie wails build -tags $(TAGS) -m -nosyncgomod -clean -nocolour -trimpath -ldflags "$(LDFLAGS)"
 
 run: build
 	./$(DESKTOP_BIN)
@@ -102,6 +113,26 @@ bench: deps-test
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) -timeout 60m ./backend/... \
 		| awk -f build/bench/ratios.awk
 
+package: build
+	build/deps.sh $(DEPS_PACKAGE)
+	rm -rf $(DIST)
+	mkdir -p $(DIST)/.stage/bin
+	# Linked against the system's libc, as a Debian binary is; the tarballs hold static ones.
+	CGO_ENABLED=1 $(GO) build -buildmode=pie -trimpath -ldflags "-s -w $(LDFLAGS)" -o $(DIST)/.stage/bin/ferry ./backend/cmd/ferry
+	build/package/linux.sh $(DIST) $(DESKTOP_BIN) $(DIST)/.stage/bin/ferry
+	build/package/tarballs.sh $(DIST)
+	build/package/windows.sh $(DIST)
+	cd $(DIST) && sha256sum -- * > SHA256SUMS
+	@ls -l $(DIST)
+
+# Screenshots of the installed app land here.
+PACKAGE_TEST_OUT ?= build/screenshots
+
+package-test: package
+	build/deps.sh $(DEPS_PACKAGE_TEST)
+	build/package/test-linux.sh $(DIST) $(PACKAGE_TEST_OUT)
+	build/package/test-windows.sh $(DIST)
+
 clean:
-	rm -rf build/bin bin frontend/node_modules frontend/package.json.md5
+	rm -rf build/bin bin $(DIST) frontend/node_modules frontend/package.json.md5
 	find frontend/dist -mindepth 1 ! -name .gitkeep -delete

@@ -37,8 +37,9 @@ const (
 	notifyCall = busName + ".Notify"
 
 	AppName      = "Ferry"
-	AppIcon      = "ferry" // build/linux/ferry.desktop's Icon
-	DesktopEntry = "ferry" // ferry.desktop, without .desktop
+	AppID        = "io.github.ferrysync.Ferry"
+	AppIcon      = AppID // build/linux/io.github.ferrysync.Ferry.desktop's Icon
+	DesktopEntry = AppID // that desktop entry's name, without .desktop
 )
 
 // Urgency is the notification's urgency hint.

@@ -131,7 +131,7 @@ func TestSendEnds(t *testing.T) {
 				t.Fatalf("%d Notify calls, want %d", len(calls), i+1)
 			}
 			got := calls[i]
-			if got.AppName != "Ferry" || got.Icon != "ferry" || got.Replaces != 0 || got.Timeout != -1 || len(got.Actions) != 0 {
+			if got.AppName != "Ferry" || got.Icon != "io.github.ferrysync.Ferry" || got.Replaces != 0 || got.Timeout != -1 || len(got.Actions) != 0 {
 				t.Errorf("app %q icon %q replaces %d timeout %d actions %q, want Ferry ferry 0 -1 none",
 					got.AppName, got.Icon, got.Replaces, got.Timeout, got.Actions)
 			}
@@ -141,7 +141,7 @@ func TestSendEnds(t *testing.T) {
 			if got.Body != tt.body {
 				t.Errorf("body = %q, want %q", got.Body, tt.body)
 			}
-			wantHints := map[string]any{"urgency": tt.urgency, "desktop-entry": "ferry", "category": tt.category}
+			wantHints := map[string]any{"urgency": tt.urgency, "desktop-entry": "io.github.ferrysync.Ferry", "category": tt.category}
 			if len(got.Hints) != len(wantHints) {
 				t.Errorf("hints = %v, want %v", got.Hints, wantHints)
 			}

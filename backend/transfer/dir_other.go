@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"runtime"
 	"time"
 )
 
@@ -94,6 +95,9 @@ func (d *dir) remove(name string) error { return d.r.Remove(name) }
 // sync flushes d. Best effort: the rename is already visible, and some file systems refuse
 // fsync on directories.
 func (d *dir) sync() {
+	if runtime.GOOS == "windows" { // directories cannot be flushed there
+		return
+	}
 	f, err := d.r.Open(".")
 	if err != nil {
 		return

@@ -77,6 +77,9 @@ func removeDir(r *os.Root, rel string) error {
 	})
 }
 
+// syncFSFlushesFiles says that syncFS makes every file written before it durable.
+const syncFSFlushesFiles = true
+
 // syncFS flushes the whole file system holding d.
 func syncFS(d *os.File) error {
 	if err := unix.Syncfs(int(d.Fd())); err != nil {

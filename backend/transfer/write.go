@@ -102,7 +102,7 @@ func (r *Root) replace(ctx context.Context, p string, tr targetRule, o CopyOptio
 	if err := ctx.Err(); err != nil {
 		return n, err
 	}
-	durable := fi != nil || !o.DeferSync
+	durable := fi != nil || !o.DeferSync || !syncFSFlushesFiles
 	if err := t.finish(perm, o.Dates, durable); err != nil {
 		return n, err
 	}

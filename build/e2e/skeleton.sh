@@ -2,7 +2,9 @@
 # Starts the built desktop app on a virtual X display, waits for its window titled
 # "Ferry", checks that the page rendered, and saves a screenshot of the window.
 #
-#   build/e2e/skeleton.sh [BINARY] [SCREENSHOT]
+#   build/e2e/skeleton.sh [BINARY] [SCREENSHOT] [ABOUT_SCREENSHOT]
+#
+# With ABOUT_SCREENSHOT it then opens Settings, whose About shows the version, and saves that too.
 #
 # Needs Xvfb, xdotool and ImageMagick (make deps-run installs them).
 set -euo pipefail
@@ -10,6 +12,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${1:-$root/build/bin/ferry-desktop}
 shot=${2:-$root/build/screenshots/start.png}
+about_shot=${3:-}
 timeout=${FERRY_E2E_TIMEOUT:-60}
 
 [[ -x $bin ]] || { echo "skeleton: $bin not built (run make build)" >&2; exit 1; }
@@ -92,3 +95,22 @@ sleep 1 # let fonts and the version call settle
 import -window "$wid" "$work/shot.png"
 convert "$work/shot.png" -strip -define png:exclude-chunks=date,time "$shot"
 echo "skeleton: window 'Ferry' ($(xdotool getwindowgeometry "$wid" | sed -n 's/.*Geometry: //p')) rendered; screenshot $shot"
+
+if [[ -n $about_shot ]]; then
+  # The gear at the top right of the window opens Settings; wait until the window changes.
+  read -r width < <(xdotool getwindowgeometry "$wid" | sed -n 's/.*Geometry: \([0-9]*\)x.*/\1/p')
+  xdotool mousemove --window "$wid" $((width - 30)) 25 click 1
+  xdotool mousemove --window "$wid" 20 400 # no tooltip over the gear in the screenshot
+  deadline=$((SECONDS + timeout))
+  while :; do
+    import -window "$wid" "$work/about.png"
+    diff=$(compare -metric AE "$work/shot.png" "$work/about.png" null: 2>&1 || true)
+    ((${diff%%.*} > 1000)) && break
+    ((SECONDS < deadline)) || fail "Settings did not open"
+    sleep 0.2
+  done
+  sleep 0.5 # the dialog's fade-in
+  import -window "$wid" "$work/about.png"
+  convert "$work/about.png" -strip -define png:exclude-chunks=date,time "$about_shot"
+  echo "skeleton: Settings and About shown; screenshot $about_shot"
+fi

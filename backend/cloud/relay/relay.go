@@ -30,6 +30,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -307,7 +308,7 @@ func (s *Store) writeJSON(path string, v any) error {
 
 // syncDir makes renames in dir durable, when Sync is on.
 func (s *Store) syncDir(dir string) error {
-	if !s.sync {
+	if !s.sync || runtime.GOOS == "windows" { // Windows cannot flush a directory
 		return nil
 	}
 	d, err := os.Open(dir)

@@ -85,6 +85,8 @@ describe('Settings and theme', () => {
     await fireEvent.click(screen.getByRole('button', { name: 'Settings' }))
     const dialog = await screen.findByRole('dialog', { name: 'Settings' })
     expect(screen.getByLabelText('Session server')).toHaveFocus()
+    const about = screen.getByRole('region', { name: 'About' })
+    await waitFor(() => expect(about).toHaveTextContent('Ferry 1.2.3'))
     await fireEvent.click(screen.getByRole('radio', { name: 'Light' }))
     expect(document.documentElement.dataset.theme).toBe('light')
 
