@@ -8,14 +8,10 @@
 # Needs nfpm (a Go tool of this module), ImageMagick and dpkg-dev (make package installs them).
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/../.." && pwd)
-dist=$(realpath -m "$1") desktop_bin=$(realpath "$2") ferry_bin=$(realpath "$3")
-cd "$root"
-version=$(build/version.sh)
+desktop_bin=$(realpath "$2") ferry_bin=$(realpath "$3")
+source "$(dirname "$0")/lib.sh"
 app_id=io.github.ferrysync.Ferry
 maintainer="Ferry contributors <ferrysync@users.noreply.github.com>"
-# Dates in the packages are the commit's, so that a rebuild gives the same files.
-export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 nfpm=(go tool nfpm)
 
 stage=$dist/.stage/linux

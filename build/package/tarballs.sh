@@ -6,11 +6,7 @@
 #   build/package/tarballs.sh DIST
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/../.." && pwd)
-dist=$(realpath -m "$1")
-cd "$root"
-version=$(build/version.sh)
-export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
+source "$(dirname "$0")/lib.sh"
 ldflags="-s -w -X github.com/ferrysync/ferry/backend/buildinfo.version=$version"
 
 mkdir -p "$dist"

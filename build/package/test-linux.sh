@@ -8,11 +8,8 @@
 # Runs as root (chroot, mount). FERRY_PACKAGE_TEST_REFRESH=1 rebuilds the cached root.
 set -euo pipefail
 
-root_dir=$(cd "$(dirname "$0")/../.." && pwd)
-dist=$(realpath "$1")
-shots=$(realpath -m "${2:-$root_dir/build/screenshots}")
-cd "$root_dir"
-version=$(build/version.sh)
+shots=$(realpath -m "${2:-$(dirname "$0")/../screenshots}")
+source "$(dirname "$0")/lib.sh"
 app_id=io.github.ferrysync.Ferry
 deb=$dist/ferry_${version}_amd64.deb
 server_deb=$dist/ferry-server_${version}_amd64.deb

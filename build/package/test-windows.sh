@@ -11,10 +11,7 @@
 # cached in ${XDG_CACHE_HOME:-~/.cache}/ferry-package-test/wine, and kept only after a passing run.
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/../.." && pwd)
-dist=$(realpath -m "$1")
-cd "$root"
-version=$(build/version.sh)
+source "$(dirname "$0")/lib.sh"
 setup=$dist/ferry-$version-windows-amd64-setup.exe
 stage=$dist/.stage/windows
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/ferry-package-test

@@ -9,11 +9,7 @@
 # Leaves the work tree as it found it: build/windows/info.json lives only during the build.
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/../.." && pwd)
-dist=$(realpath -m "$1")
-cd "$root"
-version=$(build/version.sh)
-export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
+source "$(dirname "$0")/lib.sh"
 
 fail() { echo "windows: $*" >&2; exit 1; }
 for tool in go wails makensis; do
