@@ -2,21 +2,17 @@ package buildinfo
 
 import "testing"
 
-func TestVersionStamped(t *testing.T) {
+func TestVersion(t *testing.T) {
 	old := version
 	t.Cleanup(func() { version = old })
-	version = "v1.2.3-4-gabcdef0"
-	if got := Version(); got != "v1.2.3-4-gabcdef0" {
-		t.Fatalf("Version() = %q, want the stamped version", got)
-	}
-}
-
-func TestVersionUnstamped(t *testing.T) {
-	old := version
-	t.Cleanup(func() { version = old })
-	version = ""
-	// A test binary records no module version: the fallback applies.
-	if got := Version(); got != "dev" {
-		t.Fatalf("Version() = %q, want dev", got)
+	for _, tc := range []struct{ stamped, want string }{
+		{"v1.2.3-4-gabcdef0", "v1.2.3-4-gabcdef0"},
+		// A test binary records no module version: the fallback applies.
+		{"", "dev"},
+	} {
+		version = tc.stamped
+		if got := Version(); got != tc.want {
+			t.Errorf("stamped %q: Version() = %q, want %q", tc.stamped, got, tc.want)
+		}
 	}
 }

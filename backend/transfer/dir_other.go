@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"runtime"
 	"time"
 )
 
@@ -95,14 +94,11 @@ func (d *dir) remove(name string) error { return d.r.Remove(name) }
 // sync flushes d. Best effort: the rename is already visible, and some file systems refuse
 // fsync on directories.
 func (d *dir) sync() {
-	if runtime.GOOS == "windows" { // directories cannot be flushed there
-		return
-	}
 	f, err := d.r.Open(".")
 	if err != nil {
 		return
 	}
-	_ = f.Sync()
+	_ = syncFS(f) // the directory, where it can be flushed
 	_ = f.Close()
 }
 
