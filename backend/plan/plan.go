@@ -98,10 +98,12 @@ type Plan struct {
 
 // PartInfo describes a data part of the plan.
 type PartInfo struct {
-	Name string
-	Node string
-	Root string
-	Type inventory.SourceType
+	Name  string
+	Node  string
+	Root  string
+	Type  inventory.SourceType
+	Files int  // files inventoried
+	Empty bool // no entry at all
 }
 
 // Rejected is an action that will not run.
@@ -125,7 +127,14 @@ type Options struct {
 func Build(c *compare.Comparison, res *rules.Result, o Options) *Plan {
 	p := &Plan{}
 	for _, part := range c.Parts {
-		p.Parts = append(p.Parts, PartInfo{Name: part.Name, Node: part.Node, Root: part.Inv.Root, Type: part.Inv.Type})
+		files := 0
+		for i := range part.Inv.Entries {
+			if part.Inv.Entries[i].Kind == inventory.File {
+				files++
+			}
+		}
+		p.Parts = append(p.Parts, PartInfo{Name: part.Name, Node: part.Node, Root: part.Inv.Root, Type: part.Inv.Type,
+			Files: files, Empty: len(part.Inv.Entries) == 0 && !part.Inv.Incomplete})
 	}
 	merge := map[mergeKey]int{}
 	for _, a := range res.Actions {
