@@ -2,77 +2,11 @@ package plan
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/ferrysync/ferry/backend/inventory"
+	"github.com/ferrysync/ferry/backend/rules"
 )
-
-// DeleteLimit bounds the files one run may delete on any target data source. The zero value is
-// the default: more than half of a data source's files, when that is at least DefaultMinDeletes
-// files, is over the limit, and so is any deletion on a data source while another one of the plan
-// is empty (an unmounted drive looks like an empty folder).
-type DeleteLimit struct {
-	Count   int     // with IsCount: at most this many files
-	Percent float64 // without IsCount, once Set: at most this share of the files, 0–100
-	IsCount bool
-	Set     bool // false: the default
-}
-
-const (
-	// DefaultDeletePercent and DefaultMinDeletes make the default limit.
-	DefaultDeletePercent = 50
-	DefaultMinDeletes    = 10
-)
-
-// ParseDeleteLimit reads "N" (files) or "P%" (of each target data source's files).
-func ParseDeleteLimit(s string) (DeleteLimit, error) {
-	s = strings.TrimSpace(s)
-	if p, ok := strings.CutSuffix(s, "%"); ok {
-		v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
-		if err != nil || v < 0 || v > 100 {
-			return DeleteLimit{}, fmt.Errorf("deletion limit %q: want a number of files or a percentage from 0%% to 100%%", s)
-		}
-		return DeleteLimit{Percent: v, Set: true}, nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 {
-		return DeleteLimit{}, fmt.Errorf("deletion limit %q: want a number of files or a percentage from 0%% to 100%%", s)
-	}
-	return DeleteLimit{Count: n, IsCount: true, Set: true}, nil
-}
-
-func (l DeleteLimit) String() string {
-	switch {
-	case !l.Set:
-		return fmt.Sprintf("%d%% (default)", DefaultDeletePercent)
-	case l.IsCount:
-		return strconv.Itoa(l.Count)
-	}
-	return strconv.FormatFloat(l.Percent, 'f', -1, 64) + "%"
-}
-
-// MarshalText writes the limit as ParseDeleteLimit reads it; the default is empty.
-func (l DeleteLimit) MarshalText() ([]byte, error) {
-	if !l.Set {
-		return nil, nil
-	}
-	return []byte(l.String()), nil
-}
-
-// UnmarshalText reads a limit; empty is the default.
-func (l *DeleteLimit) UnmarshalText(b []byte) error {
-	if len(b) == 0 {
-		*l = DeleteLimit{}
-		return nil
-	}
-	v, err := ParseDeleteLimit(string(b))
-	if err != nil {
-		return err
-	}
-	*l = v
-	return nil
-}
 
 // Deletions is what a plan deletes on one target data source.
 type Deletions struct {
@@ -88,7 +22,7 @@ type Deletions struct {
 
 // Deletions counts the files the plan deletes on each data source that loses any, in part
 // order, and marks those past l.
-func (p *Plan) Deletions(l DeleteLimit) []Deletions {
+func (p *Plan) Deletions(l rules.DeleteLimit) []Deletions {
 	deletes := map[string]int{}
 	for i := range p.Groups {
 		g := &p.Groups[i]
@@ -112,13 +46,13 @@ func (p *Plan) Deletions(l DeleteLimit) []Deletions {
 				break
 			}
 		}
-		d.Over = l.over(d)
+		d.Over = over(l, d)
 		out = append(out, d)
 	}
 	return out
 }
 
-func (l DeleteLimit) over(d Deletions) bool {
+func over(l rules.DeleteLimit, d Deletions) bool {
 	share := 100 * float64(d.Deletes) / float64(max(d.Files, 1))
 	switch {
 	case l.IsCount:
@@ -126,11 +60,11 @@ func (l DeleteLimit) over(d Deletions) bool {
 	case l.Set:
 		return share > l.Percent
 	}
-	return d.EmptySource != "" || (share > DefaultDeletePercent && d.Deletes >= DefaultMinDeletes)
+	return d.EmptySource != "" || (share > rules.DefaultDeletePercent && d.Deletes >= rules.DefaultMinDeletes)
 }
 
 // CheckDeletions returns a *DeleteLimitError when the plan deletes past l on a data source.
-func (p *Plan) CheckDeletions(l DeleteLimit) error {
+func (p *Plan) CheckDeletions(l rules.DeleteLimit) error {
 	var over []Deletions
 	for _, d := range p.Deletions(l) {
 		if d.Over {
@@ -145,7 +79,7 @@ func (p *Plan) CheckDeletions(l DeleteLimit) error {
 
 // DeleteLimitError is a plan refused for deleting too much; nothing was changed.
 type DeleteLimitError struct {
-	Limit DeleteLimit
+	Limit rules.DeleteLimit
 	Over  []Deletions
 }
 

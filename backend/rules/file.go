@@ -22,6 +22,17 @@ type File struct {
 	// SettingsSet tells which settings the file spelled out, by JSON name.
 	SettingsSet map[string]bool
 	Rules       []Rule
+	Safety      Safety
+}
+
+// Safety are the settings that protect the data a run changes; the command line overrides them.
+type Safety struct {
+	MaxDelete DeleteLimit
+	// Versions is where replaced and deleted files are kept, relative to each data source root;
+	// empty keeps none.
+	Versions string
+	// VersionsKeep prunes kept versions older than this many days; 0 keeps them all.
+	VersionsKeep int
 }
 
 // Error locates a problem in a rules file.
@@ -51,6 +62,10 @@ type settingsJSON struct {
 	Analysis      *string `json:"analysis"`
 	ExcludeHidden *bool   `json:"exclude_hidden"`
 	ExcludeSystem *bool   `json:"exclude_system"`
+
+	MaxDelete    json.RawMessage `json:"max_delete"`
+	Versions     *string         `json:"versions"`
+	VersionsKeep *int            `json:"versions_keep"`
 }
 
 type ruleJSON struct {
@@ -206,6 +221,46 @@ func (f *File) parseSettings(raw json.RawMessage) error {
 	if sj.ExcludeSystem != nil {
 		f.SettingsSet["exclude_system"] = true
 		s.ExcludeSystem = *sj.ExcludeSystem
+	}
+	return f.parseSafety(sj)
+}
+
+func (f *File) parseSafety(sj settingsJSON) error {
+	bad := func(field, reason string) error { return &Error{Rule: -1, Field: "settings." + field, Reason: reason} }
+	if len(sj.MaxDelete) > 0 && string(sj.MaxDelete) != "null" {
+		f.SettingsSet["max_delete"] = true
+		var v any
+		if err := json.Unmarshal(sj.MaxDelete, &v); err != nil {
+			return bad("max_delete", err.Error())
+		}
+		text := ""
+		switch v := v.(type) {
+		case string:
+			text = v
+		case float64:
+			text = strconv.FormatFloat(v, 'f', -1, 64)
+		default:
+			return bad("max_delete", `expected a number of files or a percentage such as "50%"`)
+		}
+		l, err := ParseDeleteLimit(text)
+		if err != nil {
+			return bad("max_delete", err.Error())
+		}
+		f.Safety.MaxDelete = l
+	}
+	if sj.Versions != nil {
+		f.SettingsSet["versions"] = true
+		if err := CheckVersionsDir(*sj.Versions); err != nil {
+			return bad("versions", err.Error())
+		}
+		f.Safety.Versions = *sj.Versions
+	}
+	if sj.VersionsKeep != nil {
+		f.SettingsSet["versions_keep"] = true
+		if *sj.VersionsKeep < 0 {
+			return bad("versions_keep", "expected a number of days, 0 or more")
+		}
+		f.Safety.VersionsKeep = *sj.VersionsKeep
 	}
 	return nil
 }
