@@ -47,6 +47,7 @@ type Outbox struct {
 	posted   uint64    // sequence number of the last Post
 	lastAt   time.Time // stamp of the last Post
 	refused  []error   // since the last Flush
+	dropped  int       // statuses refused for good, ever
 	progress chan struct{}
 	wake     chan struct{}
 
@@ -133,6 +134,14 @@ func (o *Outbox) Pending() int {
 	return len(o.queue)
 }
 
+// Undelivered is the number of statuses the server has not acknowledged: those still queued and
+// those it refused for good (e.g. 404: it no longer knows the session).
+func (o *Outbox) Undelivered() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.queue) + o.dropped
+}
+
 // Flush waits until every status posted before the call is delivered (or dropped for a newer
 // one), or until ctx ends. It returns the refusals since the previous Flush, joined.
 func (o *Outbox) Flush(ctx context.Context) error {
@@ -212,6 +221,7 @@ func (o *Outbox) run(ctx context.Context) {
 		if err == nil || !retryable(err) {
 			if err != nil {
 				o.refused = append(o.refused, err)
+				o.dropped++
 			}
 			o.queue = o.queue[1:]
 			o.advance()

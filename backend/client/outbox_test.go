@@ -211,6 +211,10 @@ func TestOutboxRefused(t *testing.T) {
 	if o.Pending() != 0 {
 		t.Errorf("pending %d", o.Pending())
 	}
+	// The server does not know the session: both statuses it was sent stay undelivered.
+	if n := o.Undelivered(); n != 2 {
+		t.Errorf("undelivered %d, want 2", n)
+	}
 	if err := o.Flush(ctx); err != nil {
 		t.Errorf("second flush: %v, want the refusals reported once", err)
 	}

@@ -29,7 +29,9 @@ type JSON struct {
 	Nodes    map[string][]string `json:"nodes"`
 	Actions  []Action            `json:"actions"`
 	Rejected []RejectedJSON      `json:"rejected"`
-	Summary  Summary             `json:"summary"`
+	// LeftAlone are actions a do-nothing kept off their items.
+	LeftAlone []RejectedJSON `json:"left_alone"`
+	Summary   Summary        `json:"summary"`
 }
 
 // Actions flattens the groups into one action per target, in run order.
@@ -55,17 +57,22 @@ func (p *Plan) Actions() []Action {
 
 // JSON renders the plan for the CLI and the app.
 func (p *Plan) JSON() JSON {
-	j := JSON{Nodes: map[string][]string{}, Actions: p.Actions(), Rejected: []RejectedJSON{}, Summary: p.Summary()}
+	j := JSON{Nodes: map[string][]string{}, Actions: p.Actions(), Rejected: rejectedJSON(p.Rejected), LeftAlone: rejectedJSON(p.LeftAlone), Summary: p.Summary()}
 	if j.Actions == nil {
 		j.Actions = []Action{}
 	}
 	for _, part := range p.Parts {
 		j.Nodes[part.Node] = append(j.Nodes[part.Node], part.Root)
 	}
-	for _, r := range p.Rejected {
-		j.Rejected = append(j.Rejected, RejectedJSON{Op: r.Op, From: r.From, To: r.To, On: r.On, Path: r.Path, Reason: string(r.Reason)})
-	}
 	return j
+}
+
+func rejectedJSON(rs []Rejected) []RejectedJSON {
+	out := make([]RejectedJSON, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, RejectedJSON{Op: r.Op, From: r.From, To: r.To, On: r.On, Path: r.Path, Reason: string(r.Reason)})
+	}
+	return out
 }
 
 // MarshalJSON writes the plan in the CLI's format.

@@ -94,6 +94,9 @@ type Plan struct {
 	Parts    []PartInfo
 	Groups   []Group
 	Rejected []Rejected
+	// LeftAlone are the actions a do-nothing (a rule's or the user's) kept off its item: what the
+	// user asked for, not a failure.
+	LeftAlone []Rejected
 }
 
 // PartInfo describes a data part of the plan.
@@ -156,9 +159,15 @@ func Build(c *compare.Comparison, res *rules.Result, o Options) *Plan {
 	}
 	p.order()
 	for _, r := range res.Rejected {
-		p.Rejected = append(p.Rejected, rejection(c, r))
+		if r.Reason == rules.BlockedByDoNothing {
+			p.LeftAlone = append(p.LeftAlone, rejection(c, r))
+		} else {
+			p.Rejected = append(p.Rejected, rejection(c, r))
+		}
 	}
-	slices.SortStableFunc(p.Rejected, func(a, b Rejected) int { return strings.Compare(a.Path, b.Path) })
+	byPath := func(a, b Rejected) int { return strings.Compare(a.Path, b.Path) }
+	slices.SortStableFunc(p.Rejected, byPath)
+	slices.SortStableFunc(p.LeftAlone, byPath)
 	return p
 }
 

@@ -283,7 +283,7 @@ func TestEndpoints(t *testing.T) {
 	if mk := p.Groups[1]; mk.Targets[0].Exists || mk.ItemKind != inventory.Dir {
 		t.Errorf("create target %+v", mk.Targets[0])
 	}
-	want := []plan.PartInfo{{Name: "A", Node: "A", Root: "/a1", Type: inventory.SourceDir}, {Name: "B", Node: "B", Root: "/b1", Type: inventory.SourceDir}}
+	want := []plan.PartInfo{{Name: "A", Node: "A", Root: "/a1", Type: inventory.SourceDir, Files: 1}, {Name: "B", Node: "B", Root: "/b1", Type: inventory.SourceDir, Files: 1}}
 	if !reflect.DeepEqual(p.Parts, want) {
 		t.Errorf("parts %+v", p.Parts)
 	}
@@ -331,10 +331,14 @@ func TestRejected(t *testing.T) {
 		{Op: "delete", On: "B", Path: "/a", Reason: rules.TargetNotAccessible},
 		{Op: "copy-dates", From: "A", To: "B", Path: "/b", Reason: rules.TargetMissing},
 		{Op: "delete", On: "B", Path: "/dir1", Reason: rules.DirectoryStillHoldsFile},
-		{Op: "delete", On: "B", Path: "/dir1/keep", Reason: rules.BlockedByDoNothing},
 	}
 	if !reflect.DeepEqual(p.Rejected, want) {
 		t.Errorf("rejected:\n got  %+v\n want %+v", p.Rejected, want)
+	}
+	// What the do-nothing kept off its item is left alone, not refused.
+	alone := []plan.Rejected{{Op: "delete", On: "B", Path: "/dir1/keep", Reason: rules.BlockedByDoNothing}}
+	if !reflect.DeepEqual(p.LeftAlone, alone) {
+		t.Errorf("left alone:\n got  %+v\n want %+v", p.LeftAlone, alone)
 	}
 	check(t, p, []string{"AGID_1 copy A→B /b full"}) // the do-nothing makes no group
 }
@@ -367,6 +371,8 @@ func TestJSON(t *testing.T) {
 		},
 		"rejected": []any{
 			map[string]any{"op": "delete", "on": "B", "path": "/dir1", "reason": "directory still holds files"},
+		},
+		"left_alone": []any{
 			map[string]any{"op": "delete", "on": "B", "path": "/dir1/keep", "reason": "item is set to do nothing"},
 		},
 		"summary": map[string]any{"actions": 5.0, "bytes": 2.0},
@@ -386,7 +392,7 @@ func TestJSONEmptyAndSeveralSources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const want = `{"nodes":{"A":["/a1","/a2"],"B":["/b1"]},"actions":[],"rejected":[],"summary":{"actions":0,"bytes":0}}`
+	const want = `{"nodes":{"A":["/a1","/a2"],"B":["/b1"]},"actions":[],"rejected":[],"left_alone":[],"summary":{"actions":0,"bytes":0}}`
 	if string(data) != want {
 		t.Errorf("plan JSON\n got  %s\n want %s", data, want)
 	}

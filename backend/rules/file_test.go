@@ -121,6 +121,46 @@ func TestParseSettings(t *testing.T) {
 	}
 }
 
+func TestParseSafety(t *testing.T) {
+	for in, want := range map[string]Safety{
+		`{}`:                                  {},
+		`{"settings": {"max_delete": 25}}`:    {MaxDelete: DeleteLimit{Count: 25, IsCount: true, Set: true}},
+		`{"settings": {"max_delete": "25"}}`:  {MaxDelete: DeleteLimit{Count: 25, IsCount: true, Set: true}},
+		`{"settings": {"max_delete": "10%"}}`: {MaxDelete: DeleteLimit{Percent: 10, Set: true}},
+		`{"settings": {"versions": ".versions", "versions_keep": 30}}`: {Versions: ".versions", VersionsKeep: 30},
+		`{"settings": {"versions": "backup/old"}}`:                     {Versions: "backup/old"},
+	} {
+		f, err := parse(in)
+		if err != nil {
+			t.Errorf("%s: %v", in, err)
+			continue
+		}
+		if f.Safety != want {
+			t.Errorf("%s: safety %+v, want %+v", in, f.Safety, want)
+		}
+		if f.Settings != compare.DefaultSettings() {
+			t.Errorf("%s: comparison settings changed: %+v", in, f.Settings)
+		}
+	}
+	for in, field := range map[string]string{
+		`{"settings": {"max_delete": "lots"}}`:     "settings.max_delete",
+		`{"settings": {"max_delete": -1}}`:         "settings.max_delete",
+		`{"settings": {"max_delete": true}}`:       "settings.max_delete",
+		`{"settings": {"max_delete": "150%"}}`:     "settings.max_delete",
+		`{"settings": {"versions": "../outside"}}`: "settings.versions",
+		`{"settings": {"versions": "/abs"}}`:       "settings.versions",
+		`{"settings": {"versions": "a/../b"}}`:     "settings.versions",
+		`{"settings": {"versions": ""}}`:           "settings.versions",
+		`{"settings": {"versions_keep": -3}}`:      "settings.versions_keep",
+	} {
+		_, err := parse(in)
+		var e *Error
+		if !errors.As(err, &e) || e.Field != field {
+			t.Errorf("%s: %v, want an error on %s", in, err, field)
+		}
+	}
+}
+
 // fileRule wraps conditions and actions into a file rule of a rules file.
 func fileRule(conds, acts string) string {
 	return fmt.Sprintf(`{"applies_to": "file", "conditions": [%s], "actions": [%s]}`, conds, acts)

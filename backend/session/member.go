@@ -336,7 +336,7 @@ func (m *Member) Close(ctx context.Context, wait time.Duration) (undelivered int
 	flushCtx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	ferr := m.outbox.Flush(flushCtx)
-	undelivered = m.outbox.Pending()
+	undelivered = m.outbox.Undelivered()
 	quitCtx, cancelQuit := context.WithTimeout(ctx, 5*time.Second)
 	defer cancelQuit()
 	qerr := m.c.Quit(quitCtx, m.ID())

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/ferrysync/ferry/backend/inventory"
@@ -40,10 +41,12 @@ type wirePlan struct {
 }
 
 type wirePart struct {
-	Name string  `json:"name"`
-	Node string  `json:"node"`
-	Root wireStr `json:"root"`
-	Type string  `json:"type"` // directory, file
+	Name  string  `json:"name"`
+	Node  string  `json:"node"`
+	Root  wireStr `json:"root"`
+	Type  string  `json:"type"` // directory, file
+	Files int     `json:"files"`
+	Empty bool    `json:"empty,omitempty"`
 }
 
 type wireGroup struct {
@@ -178,7 +181,7 @@ func (e *PlanError) Error() string { return "no plan from the oldest member: " +
 func toWire(p *plan.Plan) *wirePlan {
 	w := &wirePlan{Parts: []wirePart{}, Groups: []wireGroup{}, Rejected: []wireRejected{}}
 	for _, pt := range p.Parts {
-		w.Parts = append(w.Parts, wirePart{Name: pt.Name, Node: pt.Node, Root: wireStr(pt.Root), Type: sourceTypes[pt.Type]})
+		w.Parts = append(w.Parts, wirePart{Name: pt.Name, Node: pt.Node, Root: wireStr(pt.Root), Type: sourceTypes[pt.Type], Files: pt.Files, Empty: pt.Empty})
 	}
 	for _, g := range p.Groups {
 		wg := wireGroup{ID: g.ID, Op: g.Op, RuleOp: g.RuleOp.String(), ItemKind: g.ItemKind.String(),
@@ -193,7 +196,7 @@ func toWire(p *plan.Plan) *wirePlan {
 		}
 		w.Groups = append(w.Groups, wg)
 	}
-	for _, r := range p.Rejected {
+	for _, r := range slices.Concat(p.Rejected, p.LeftAlone) {
 		w.Rejected = append(w.Rejected, wireRejected{Op: r.Op, From: r.From, To: r.To, On: r.On, Path: wireStr(r.Path), Reason: string(r.Reason)})
 	}
 	return w
@@ -219,7 +222,7 @@ func fromWire(w *wirePlan) (*plan.Plan, error) {
 			return nil, fmt.Errorf("plan: part %s: source type %q", pt.Name, pt.Type)
 		}
 		parts[pt.Name] = pt.Node
-		p.Parts = append(p.Parts, plan.PartInfo{Name: pt.Name, Node: pt.Node, Root: string(pt.Root), Type: typ})
+		p.Parts = append(p.Parts, plan.PartInfo{Name: pt.Name, Node: pt.Node, Root: string(pt.Root), Type: typ, Files: pt.Files, Empty: pt.Empty})
 	}
 	for i, wg := range w.Groups {
 		g, err := groupFromWire(wg, parts)
@@ -229,7 +232,12 @@ func fromWire(w *wirePlan) (*plan.Plan, error) {
 		p.Groups = append(p.Groups, g)
 	}
 	for _, r := range w.Rejected {
-		p.Rejected = append(p.Rejected, plan.Rejected{Op: r.Op, From: r.From, To: r.To, On: r.On, Path: string(r.Path), Reason: rules.Reason(r.Reason)})
+		pr := plan.Rejected{Op: r.Op, From: r.From, To: r.To, On: r.On, Path: string(r.Path), Reason: rules.Reason(r.Reason)}
+		if pr.Reason == rules.BlockedByDoNothing {
+			p.LeftAlone = append(p.LeftAlone, pr)
+		} else {
+			p.Rejected = append(p.Rejected, pr)
+		}
 	}
 	return p, nil
 }

@@ -45,6 +45,17 @@ type proxy struct {
 	cut    bool
 	conns  map[net.Conn]struct{}
 	onSent func(loggedRequest) // called after a request was answered
+	rp     atomic.Pointer[httputil.ReverseProxy]
+}
+
+// Retarget sends the next requests to another server.
+func (p *proxy) Retarget(backend string) {
+	target, err := url.Parse(backend)
+	if err != nil {
+		p.t.Error(err)
+		return
+	}
+	p.rp.Store(httputil.NewSingleHostReverseProxy(target))
 }
 
 func newProxy(t *testing.T, backend string) *proxy {
@@ -53,7 +64,7 @@ func newProxy(t *testing.T, backend string) *proxy {
 		t.Fatal(err)
 	}
 	p := &proxy{t: t, conns: map[net.Conn]struct{}{}}
-	rp := httputil.NewSingleHostReverseProxy(target)
+	p.rp.Store(httputil.NewSingleHostReverseProxy(target))
 	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		cut := p.cut
@@ -68,7 +79,7 @@ func newProxy(t *testing.T, backend string) *proxy {
 			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
-		rp.ServeHTTP(rec, r)
+		p.rp.Load().ServeHTTP(rec, r)
 		entry := loggedRequest{Method: r.Method, Path: r.URL.Path, Status: rec.status}
 		if strings.HasSuffix(r.URL.Path, "/status") {
 			var u protocol.StatusUpdate
@@ -400,6 +411,34 @@ func TestSingleMemberSurvivesServerCutOff(t *testing.T) {
 	}
 	if !cutAtEnd.Load() {
 		t.Fatal("the server was not cut off when the run ended")
+	}
+}
+
+// The server loses the session during the run (an in-memory server restarted): the run completes,
+// and the final status, which the new server refuses with 404, is reported as undelivered.
+func TestSingleMemberSessionLostIsUndelivered(t *testing.T) {
+	p := newProxy(t, ferryServer(t))
+	restarted := ferryServer(t)
+	var once stdsync.Once
+	p.onSent = func(r loggedRequest) {
+		if r.Member == protocol.SynchronizationRunning && r.Status == http.StatusOK {
+			once.Do(func() { p.Retarget(restarted) })
+		}
+	}
+	a, b := t.TempDir(), t.TempDir()
+	tree(t, a, 200)
+	var stderr syncWriter
+	code, out := syncProcess(t, &stderr, nil, "--node", "A="+a, "--node", "B="+b,
+		"--mode", "mirror", "--yes", "--json", "--server", p.srv.URL, "--status-wait", "10s")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, stderr.String())
+	}
+	sameTrees(t, a, b)
+	if strings.Contains(out, `"undelivered": 0`) || !strings.Contains(out, `"undelivered": `) {
+		t.Fatalf("report: %s", out)
+	}
+	if !strings.Contains(stderr.String(), "did not reach the server") {
+		t.Fatalf("stderr does not say the statuses were lost: %s", stderr.String())
 	}
 }
 

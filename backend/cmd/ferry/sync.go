@@ -21,6 +21,7 @@ import (
 	"github.com/ferrysync/ferry/backend/inventory"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
+	"github.com/ferrysync/ferry/backend/rules"
 	"github.com/ferrysync/ferry/backend/session"
 	fsync "github.com/ferrysync/ferry/backend/sync"
 )
@@ -82,6 +83,8 @@ type syncReport struct {
 	EndReason     string             `json:"end_reason,omitempty"`
 	Errors        []string           `json:"errors"`
 	Rejected      []plan.Rejected    `json:"rejected"`
+	LeftAlone     int                `json:"left_alone"` // actions a do-nothing kept off their items
+	Deletions     []plan.Deletions   `json:"deletions"`  // files deleted per data source, against the limit
 	Plan          *plan.Plan         `json:"plan"`
 	Statuses      statusDeliveryInfo `json:"statuses"`
 }
@@ -91,7 +94,7 @@ type statusDeliveryInfo struct {
 }
 
 func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr io.Writer) error {
-	req, err := f.request()
+	req, safety, err := f.request()
 	if err != nil {
 		return err
 	}
@@ -108,7 +111,7 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 		return err
 	}
 	if f.dryRun {
-		return showPlan(ctx, req, f.json, stdout)
+		return showPlan(ctx, req, safety, f.json, stdout, stderr)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	tty := isTerminal(stderr)
@@ -140,17 +143,19 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 	if m == nil {
 		return beforeSession(err)
 	}
-	rep := &syncReport{Session: m.ID(), Errors: []string{}}
+	rep := &syncReport{Session: m.ID(), Errors: []string{}, Rejected: []plan.Rejected{}, Deletions: []plan.Deletions{}}
 	var leaveOnce stdsync.Once
 	leave := func() {
 		leaveOnce.Do(func() {
 			n, err := m.Close(work, f.statusWait)
 			rep.Statuses.Undelivered = n
-			if err != nil {
-				log.Warn("leaving the session", "err", err)
-			}
-			if n > 0 {
+			switch {
+			case n > 0 && err != nil:
+				fmt.Fprintf(stderr, "ferry: %d member statuses did not reach the server: %v\n", n, err)
+			case n > 0:
 				fmt.Fprintf(stderr, "ferry: %d member statuses did not reach the server within %s\n", n, f.statusWait)
+			case err != nil:
+				log.Warn("leaving the session", "err", err)
 			}
 		})
 	}
@@ -178,9 +183,20 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 	}
 	m.Status(protocol.InventoryFinished)
 	p := local.Plan
-	rep.Plan, rep.Rejected = p, p.Rejected
+	rep.Plan, rep.LeftAlone = p, len(p.LeftAlone)
+	rep.Rejected = append(rep.Rejected, p.Rejected...)
+	rep.Deletions = append(rep.Deletions, p.Deletions(safety.MaxDelete)...)
 	if !f.json {
 		printPlan(stdout, p)
+		printDeletions(stdout, rep.Deletions)
+	}
+	if err := p.CheckDeletions(safety.MaxDelete); err != nil {
+		rep.Status = "refused"
+		rep.Errors = append(rep.Errors, err.Error())
+		if f.json {
+			printReport(stdout, rep, true)
+		}
+		return &exitError{code: exitUsage, err: err}
 	}
 	if !f.yes && isTerminal(stdin) && len(p.Groups) > 0 && !confirm(stdin, stderr) {
 		return &exitError{code: exitAborted, err: errors.New("not confirmed: nothing changed")}
@@ -258,18 +274,27 @@ func (rep *syncReport) exit(ctx context.Context, err error) error {
 	return nil
 }
 
-// showPlan is --dry-run: the plan, nothing changed, no server.
-func showPlan(ctx context.Context, req plan.Request, asJSON bool, stdout io.Writer) error {
+// showPlan is --dry-run: the plan, nothing changed, no server. A plan past the deletion limit
+// is shown with a warning on stderr: ferry sync would refuse it.
+func showPlan(ctx context.Context, req plan.Request, safety rules.Safety, asJSON bool, stdout, stderr io.Writer) error {
 	local, err := plan.Make(ctx, req)
 	if err != nil {
 		return usageError("%w", err)
 	}
+	p := local.Plan
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(local.Plan)
+		if err := enc.Encode(p); err != nil {
+			return err
+		}
+	} else {
+		printPlan(stdout, p)
+		printDeletions(stdout, p.Deletions(safety.MaxDelete))
 	}
-	printPlan(stdout, local.Plan)
+	if err := p.CheckDeletions(safety.MaxDelete); err != nil {
+		fmt.Fprintf(stderr, "ferry: warning: ferry sync would refuse this plan: %v\n", err)
+	}
 	return nil
 }
 
