@@ -95,6 +95,18 @@ func (r *Request) Check() error {
 // Make inventories the nodes, reads the content that the comparison needs, compares, evaluates the
 // rules and builds the plan.
 func Make(ctx context.Context, r Request) (*Local, error) {
+	l, err := Inventory(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.Evaluate(r); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Inventory inventories the nodes, reads the content that the comparison needs and compares.
+func Inventory(ctx context.Context, r Request) (*Local, error) {
 	if err := r.Check(); err != nil {
 		return nil, err
 	}
@@ -120,11 +132,16 @@ func Make(ctx context.Context, r Request) (*Local, error) {
 		}
 	}
 	l.Comparison = compare.Compare(l.Nodes, r.Settings)
+	return l, nil
+}
+
+// Evaluate applies the request's rules and targeted actions to the comparison and builds the plan.
+func (l *Local) Evaluate(r Request) error {
 	res, err := rules.Evaluate(l.Comparison, r.Rules, r.Targeted)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	l.Evaluation = res
 	l.Plan = Build(l.Comparison, res, r.Options)
-	return l, nil
+	return nil
 }

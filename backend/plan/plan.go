@@ -43,6 +43,9 @@ const (
 	PhaseDeleteFiles Phase = iota
 	PhaseDeleteDirs
 	PhaseCreateDirs
+	// PhaseConflict copies the losing side of a two-way conflict to its conflict name on the
+	// other parts, before the copies of the winner replace it.
+	PhaseConflict
 	PhaseCopy
 )
 
@@ -64,6 +67,9 @@ type Endpoint struct {
 	ModTime    time.Time
 	BirthTime  time.Time
 	ContentKey inventory.ContentKey
+	// KeepAs, on an existing copy target, is a path (relative to Dir) where its content is kept,
+	// with its dates, before the copy replaces it: a two-way conflict's losing edit.
+	KeepAs string
 }
 
 // Group is a set of atomic actions sharing one source read: the unit that is run and tracked.

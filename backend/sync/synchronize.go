@@ -25,6 +25,8 @@ type Run struct {
 	Event func(Event)
 	// Abort asks for an abort when closed (SIGINT, the abort button).
 	Abort <-chan struct{}
+	// Result, when set, receives the result of every group target this member ran.
+	Result func(TargetResult)
 	// Handler runs the actions; NewHandler when nil.
 	Handler *Handler
 	// Remote carries the copies between this member and others. Nil: copies onto this
@@ -196,6 +198,9 @@ func (r *Run) loop(ctx context.Context, started protocol.Synchronization) []erro
 		if t.Err != nil {
 			res.Kind, res.Bytes = protocol.ResultFailed, 0
 			addErr(t.Err)
+		}
+		if r.Result != nil && !source {
+			r.Result(t)
 		}
 		r.Orchestrator.Report(res)
 	}

@@ -354,7 +354,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// configDir is where the identity key and the trusted keys are kept.
+// configDir is where the identity key, the trusted keys and the two-way records are kept.
 func configDir() (string, error) {
 	if dir := os.Getenv(envConfigDir); dir != "" {
 		return dir, nil

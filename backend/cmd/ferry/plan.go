@@ -33,75 +33,72 @@ func (f *planFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.json, "json", false, "print JSON")
 }
 
-// safety is what protects the data: the rules file's safety settings, overridden by the flags.
-func (f *planFlags) safety(fromFile rules.Safety) (rules.Safety, error) {
-	s := fromFile
-	if f.maxDelete != "" {
-		l, err := rules.ParseDeleteLimit(f.maxDelete)
-		if err != nil {
-			return s, usageError("--max-delete: %w", err)
-		}
-		s.MaxDelete = l
-	}
-	return s, nil
+// job is what the flags ask for: the plan request, the safety settings, and how two-way runs
+// use their record.
+type job struct {
+	plan.Request
+	Safety rules.Safety
+	// TwoWay is --mode two-way between two folders: with a record of the last run, the record
+	// decides instead of the preset; FileRules (the rules file's rules) still apply.
+	TwoWay    bool
+	FileRules []rules.Rule
 }
 
-// request turns the flags into a plan request and the run's safety settings; every error is a
-// usage error.
-func (f *planFlags) request() (plan.Request, rules.Safety, error) {
-	req, fromFile, err := f.planRequest()
-	if err != nil {
-		return req, fromFile, err
-	}
-	safety, err := f.safety(fromFile)
-	return req, safety, err
-}
-
-func (f *planFlags) planRequest() (plan.Request, rules.Safety, error) {
-	var safety rules.Safety
-	req := plan.Request{Settings: compare.DefaultSettings()}
+// request turns the flags into a job; every error is a usage error.
+func (f *planFlags) request() (job, error) {
+	j := job{Request: plan.Request{Settings: compare.DefaultSettings()}}
 	for _, v := range f.nodes {
 		n, err := plan.ParseNode(v)
 		if err != nil {
-			return req, safety, usageError("%w", err)
+			return j, usageError("%w", err)
 		}
-		req.Nodes = append(req.Nodes, n)
+		j.Nodes = append(j.Nodes, n)
 	}
-	if len(req.Nodes) < 2 {
-		return req, safety, usageError("give at least two nodes, e.g. --node A=./src --node B=./dst")
+	if len(j.Nodes) < 2 {
+		return j, usageError("give at least two nodes, e.g. --node A=./src --node B=./dst")
 	}
-	names := plan.PartNames(req.Nodes)
+	names := plan.PartNames(j.Nodes)
 	if f.mode != "" {
 		rs, err := rules.Preset(f.mode, names[0], names[len(names)-1])
 		if err != nil {
-			return req, safety, usageError("--mode: %w", err)
+			return j, usageError("--mode: %w", err)
 		}
-		if len(req.Nodes) != 2 || len(names) != 2 {
-			return req, safety, usageError("--mode needs exactly two nodes with one data source each; use a rules file for more")
+		if len(j.Nodes) != 2 || len(names) != 2 {
+			return j, usageError("--mode needs exactly two nodes with one data source each; use a rules file for more")
 		}
-		req.Rules = rs
+		j.Rules = rs
+		j.TwoWay = f.mode == "two-way"
 	}
 	if f.rulesFile != "" {
 		file, err := os.Open(f.rulesFile)
 		if err != nil {
-			return req, safety, usageError("%w", err)
+			return j, usageError("%w", err)
 		}
 		defer file.Close()
 		rf, err := rules.Parse(file, nil)
 		if err != nil {
-			return req, safety, usageError("%s: %w", f.rulesFile, err)
+			return j, usageError("%s: %w", f.rulesFile, err)
 		}
-		req.Settings = rf.Settings
-		safety = rf.Safety
-		req.Rules = append(req.Rules, rf.Rules...)
+		j.Settings = rf.Settings
+		j.Safety = rf.Safety
+		j.FileRules = rf.Rules
+		j.Rules = append(j.Rules, rf.Rules...)
 	}
 	if f.mode == "" && f.rulesFile == "" {
-		return req, safety, usageError("give --mode or --rules")
+		return j, usageError("give --mode or --rules")
 	}
-	if err := req.Check(); err != nil {
-		return req, safety, usageError("%w", err)
+	if err := j.Check(); err != nil {
+		return j, usageError("%w", err)
 	}
-	return req, safety, nil
+	if f.maxDelete != "" {
+		l, err := rules.ParseDeleteLimit(f.maxDelete)
+		if err != nil {
+			return j, usageError("--max-delete: %w", err)
+		}
+		j.Safety.MaxDelete = l
+	}
+	j.TwoWay = j.TwoWay && j.Settings.Matching == compare.Tree
+	return j, nil
 }
 
 func newPlanCmd() *cobra.Command {
@@ -111,11 +108,11 @@ func newPlanCmd() *cobra.Command {
 		Short: "Show what a synchronization would do, changing nothing",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			req, safety, err := f.request()
+			j, err := f.request()
 			if err != nil {
 				return err
 			}
-			return showPlan(cmd.Context(), req, safety, f.json, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return showPlan(cmd.Context(), j, f.json, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f.register(cmd)

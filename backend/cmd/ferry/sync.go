@@ -21,9 +21,9 @@ import (
 	"github.com/ferrysync/ferry/backend/inventory"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
-	"github.com/ferrysync/ferry/backend/rules"
 	"github.com/ferrysync/ferry/backend/session"
 	fsync "github.com/ferrysync/ferry/backend/sync"
+	"github.com/ferrysync/ferry/backend/twoway"
 )
 
 // envConfigDir overrides where the identity key is kept.
@@ -85,6 +85,7 @@ type syncReport struct {
 	Rejected      []plan.Rejected    `json:"rejected"`
 	LeftAlone     int                `json:"left_alone"` // actions a do-nothing kept off their items
 	Deletions     []plan.Deletions   `json:"deletions"`  // files deleted per data source, against the limit
+	Conflicts     []twoway.Conflict  `json:"conflicts"`  // two-way: edited on several sides
 	Plan          *plan.Plan         `json:"plan"`
 	Statuses      statusDeliveryInfo `json:"statuses"`
 }
@@ -94,7 +95,7 @@ type statusDeliveryInfo struct {
 }
 
 func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr io.Writer) error {
-	req, safety, err := f.request()
+	j, err := f.request()
 	if err != nil {
 		return err
 	}
@@ -111,7 +112,7 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 		return err
 	}
 	if f.dryRun {
-		return showPlan(ctx, req, safety, f.json, stdout, stderr)
+		return showPlan(ctx, j, f.json, stdout, stderr)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	tty := isTerminal(stderr)
@@ -137,7 +138,7 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 	var m *session.Member
 	err = within(ctx, 30*time.Second, func(ctx context.Context) error {
 		var err error
-		m, err = session.Create(ctx, c, req.Nodes)
+		m, err = session.Create(ctx, c, j.Nodes)
 		return err
 	})
 	if m == nil {
@@ -169,8 +170,8 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 	}
 	m.Status(protocol.InventoryRunningIdentification)
 	showScan := tty && !f.json
-	req.Progress = inventoryProgress(stderr, showScan)
-	local, err := plan.Make(ctx, req)
+	j.Progress = inventoryProgress(stderr, showScan)
+	local, tw, err := planJob(ctx, j)
 	if showScan {
 		fmt.Fprint(stderr, "\r\033[K") // the scan's progress line
 	}
@@ -185,12 +186,14 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 	p := local.Plan
 	rep.Plan, rep.LeftAlone = p, len(p.LeftAlone)
 	rep.Rejected = append(rep.Rejected, p.Rejected...)
-	rep.Deletions = append(rep.Deletions, p.Deletions(safety.MaxDelete)...)
+	rep.Deletions = append(rep.Deletions, p.Deletions(j.Safety.MaxDelete)...)
+	rep.Conflicts = tw.conflicts()
 	if !f.json {
 		printPlan(stdout, p)
+		printConflicts(stdout, rep.Conflicts)
 		printDeletions(stdout, rep.Deletions)
 	}
-	if err := p.CheckDeletions(safety.MaxDelete); err != nil {
+	if err := p.CheckDeletions(j.Safety.MaxDelete); err != nil {
 		rep.Status = "refused"
 		rep.Errors = append(rep.Errors, err.Error())
 		if f.json {
@@ -232,9 +235,15 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 		Status:       m.Status,
 		Event:        view.event,
 		Abort:        abort,
+		Result:       tw.result,
 	})
 	view.done()
 	rep.record(out, err)
+	if out != nil {
+		if err := tw.save(local); err != nil {
+			rep.Errors = append(rep.Errors, err.Error())
+		}
+	}
 	orch.Close()
 	leave()
 	printReport(stdout, rep, f.json)
@@ -276,11 +285,12 @@ func (rep *syncReport) exit(ctx context.Context, err error) error {
 
 // showPlan is --dry-run: the plan, nothing changed, no server. A plan past the deletion limit
 // is shown with a warning on stderr: ferry sync would refuse it.
-func showPlan(ctx context.Context, req plan.Request, safety rules.Safety, asJSON bool, stdout, stderr io.Writer) error {
-	local, err := plan.Make(ctx, req)
+func showPlan(ctx context.Context, j job, asJSON bool, stdout, stderr io.Writer) error {
+	local, tw, err := planJob(ctx, j)
 	if err != nil {
 		return usageError("%w", err)
 	}
+	safety := j.Safety
 	p := local.Plan
 	if asJSON {
 		enc := json.NewEncoder(stdout)
@@ -290,6 +300,7 @@ func showPlan(ctx context.Context, req plan.Request, safety rules.Safety, asJSON
 		}
 	} else {
 		printPlan(stdout, p)
+		printConflicts(stdout, tw.conflicts())
 		printDeletions(stdout, p.Deletions(safety.MaxDelete))
 	}
 	if err := p.CheckDeletions(safety.MaxDelete); err != nil {
@@ -299,13 +310,9 @@ func showPlan(ctx context.Context, req plan.Request, safety rules.Safety, asJSON
 }
 
 func newClient(serverURL string, log *slog.Logger) (*client.Client, error) {
-	dir := os.Getenv(envConfigDir)
-	if dir == "" {
-		d, err := crypto.DefaultConfigDir()
-		if err != nil {
-			return nil, err
-		}
-		dir = d
+	dir, err := configDir()
+	if err != nil {
+		return nil, err
 	}
 	id, err := crypto.LoadOrCreateIdentity(dir)
 	if err != nil {

@@ -1,0 +1,55 @@
+package plan
+
+import (
+	"github.com/ferrysync/ferry/backend/compare"
+	"github.com/ferrysync/ferry/backend/rules"
+)
+
+// ConflictCopy keeps one losing content of a two-way conflict under a new name on every part:
+// copied from From to Path on the parts To (before the winner's copies run), and kept from the
+// replaced file on the parts Keep, whose copy of the winner then replaces it.
+type ConflictCopy struct {
+	Item *compare.Item
+	From int    // part holding the losing content
+	Path string // the conflict name's path, beside the item's
+	To   []int
+	Keep []int
+}
+
+// AddConflictCopies adds the groups of conflict copies to a built plan and marks the targets
+// whose replaced content is kept; groups are ordered and numbered again.
+func (p *Plan) AddConflictCopies(c *compare.Comparison, copies []ConflictCopy) {
+	for _, cc := range copies {
+		for _, part := range cc.Keep {
+			p.keepReplaced(c.Parts[part].Name, cc.Item.Path, cc.Path)
+		}
+		if len(cc.To) == 0 {
+			continue
+		}
+		source := c.Parts[cc.From]
+		se := cc.Item.Entry(cc.From)
+		src := endpoint(source, se, se.Path)
+		g := Group{Op: OpCopy, RuleOp: rules.Copy, ItemKind: se.Kind, Source: &src, Size: se.Size, Kind: Full, Phase: PhaseConflict}
+		for _, t := range cc.To {
+			g.Targets = append(g.Targets, endpoint(c.Parts[t], nil, cc.Path))
+		}
+		p.Groups = append(p.Groups, g)
+	}
+	p.order()
+}
+
+// keepReplaced sets KeepAs on the copy targets of path on part.
+func (p *Plan) keepReplaced(part, path, keepAs string) {
+	for i := range p.Groups {
+		g := &p.Groups[i]
+		if g.Source == nil || g.Phase != PhaseCopy {
+			continue
+		}
+		for j := range g.Targets {
+			t := &g.Targets[j]
+			if t.Part == part && t.Path == path && t.Exists {
+				t.KeepAs = keepAs
+			}
+		}
+	}
+}

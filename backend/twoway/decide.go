@@ -1,0 +1,247 @@
+package twoway
+
+import (
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/ferrysync/ferry/backend/compare"
+	"github.com/ferrysync/ferry/backend/inventory"
+	"github.com/ferrysync/ferry/backend/plan"
+	"github.com/ferrysync/ferry/backend/rules"
+)
+
+// Decision is what the record makes of a comparison: targeted actions for every item that needs
+// one, and the conflict copies that keep the losing edits.
+type Decision struct {
+	Targeted  []rules.Targeted
+	Conflicts []plan.ConflictCopy
+	// Report lists the conflicts for the user: "path: kept B's edit as name".
+	Report []Conflict
+}
+
+// Conflict is an item edited on several sides with different content.
+type Conflict struct {
+	Path   string   `json:"path"`
+	Winner string   `json:"winner"` // the part whose (newest) edit keeps the name
+	Kept   []string `json:"kept"`   // conflict names of the other edits, on every side
+}
+
+// state is what happened to an item on one part since the record.
+type state uint8
+
+const (
+	absent    state = iota // not there, and not in the record
+	unchanged              // as recorded
+	changed                // recorded, then edited
+	created                // there, not in the record
+	deleted                // recorded, now gone
+	unknown                // cannot be told (unreadable, incomplete part)
+)
+
+// Decide compares every item with the record. Items that any part could not see entirely are left
+// alone; their record entries stay as they were.
+func Decide(cmp *compare.Comparison, rec *Record) *Decision {
+	d := &Decision{}
+	ix := newIndex(rec, cmp)
+	names := map[string]bool{} // item keys, to give conflict names that are free
+	for _, it := range cmp.Items {
+		names[itemKey(cmp, it.Path, it.Kind == inventory.Dir)] = true
+	}
+	keepDirs := map[string]bool{} // folders that must exist after the run
+	for _, it := range cmp.Items {
+		if it.Kind == inventory.File {
+			d.decideFile(cmp, ix, it, names, keepDirs)
+		}
+	}
+	for _, it := range cmp.Items {
+		if it.Kind == inventory.Dir {
+			d.decideDir(cmp, ix, it, keepDirs)
+		}
+	}
+	return d
+}
+
+func (d *Decision) target(it *compare.Item, a rules.Action) {
+	d.Targeted = append(d.Targeted, rules.Targeted{Kind: it.Kind, Path: it.Path, Action: a})
+}
+
+// states tells, per part, what happened to the item; ok is false when a part is unknown.
+func states(cmp *compare.Comparison, ix *index, it *compare.Item, e *Entry) (st []state, ok bool) {
+	st = make([]state, len(cmp.Parts))
+	for p, part := range cmp.Parts {
+		present := it.Present(p)
+		side := ix.sideOf[p]
+		switch {
+		case it.HasAccessIssue(p) || (!present && part.Inv.Incomplete) || side < 0:
+			return nil, false
+		case !present && e == nil:
+			st[p] = absent
+		case !present:
+			st[p] = deleted
+		case e == nil:
+			st[p] = created
+		case e.Dir:
+			st[p] = unchanged
+		default:
+			en := it.Entry(p)
+			if en.Size == e.Sizes[side] && en.ModTime.UnixNano() == e.Times[side] {
+				st[p] = unchanged
+			} else {
+				st[p] = changed
+			}
+		}
+	}
+	return st, true
+}
+
+func (d *Decision) decideFile(cmp *compare.Comparison, ix *index, it *compare.Item, names, keepDirs map[string]bool) {
+	e := ix.entry(cmp, it)
+	st, ok := states(cmp, ix, it, e)
+	if !ok {
+		markParents(cmp, keepDirs, it.Path)
+		return
+	}
+	// The contents written since the record, each with the part of its newest edit.
+	var edits []*compare.Identity
+	newest := map[*compare.Identity]int{}
+	for p, s := range st {
+		if s != changed && s != created {
+			continue
+		}
+		id := it.IdentityOn(p)
+		if q, seen := newest[id]; !seen {
+			edits = append(edits, id)
+			newest[id] = p
+		} else if it.Entry(p).ModTime.After(it.Entry(q).ModTime) {
+			newest[id] = p
+		}
+	}
+	if len(edits) == 0 {
+		deletedSomewhere := false
+		for _, s := range st {
+			deletedSomewhere = deletedSomewhere || s == deleted
+		}
+		if !deletedSomewhere {
+			markParents(cmp, keepDirs, it.Path)
+			return
+		}
+		for p, s := range st {
+			if s == unchanged {
+				d.target(it, rules.Action{Op: rules.Delete, On: cmp.Parts[p].Name})
+			}
+		}
+		return
+	}
+	markParents(cmp, keepDirs, it.Path)
+	// The newest edit keeps the name everywhere.
+	winner := newest[edits[0]]
+	for _, id := range edits[1:] {
+		if p := newest[id]; it.Entry(p).ModTime.After(it.Entry(winner).ModTime) {
+			winner = p
+		}
+	}
+	winID, winTime := it.IdentityOn(winner), it.Entry(winner).ModTime
+	for p := range cmp.Parts {
+		if p == winner {
+			continue
+		}
+		if it.Present(p) && it.IdentityOn(p) == winID && it.Entry(p).ModTime.Equal(winTime) {
+			continue // already the winner's content and dates
+		}
+		d.target(it, rules.Action{Op: rules.Copy, From: cmp.Parts[winner].Name, To: cmp.Parts[p].Name})
+	}
+	if len(edits) == 1 {
+		return
+	}
+	c := Conflict{Path: it.Path, Winner: cmp.Parts[winner].Name}
+	for _, id := range edits {
+		if id == winID {
+			continue
+		}
+		from := newest[id]
+		name := conflictName(it.Path, cmp.Parts[from].Node, it.Entry(from).ModTime)
+		name = freeName(cmp, names, name)
+		cc := plan.ConflictCopy{Item: it, From: from, Path: name}
+		for p := range cmp.Parts {
+			if it.Present(p) && it.IdentityOn(p) == id {
+				cc.Keep = append(cc.Keep, p) // its copy of the winner keeps this content aside
+			} else {
+				cc.To = append(cc.To, p)
+			}
+		}
+		d.Conflicts = append(d.Conflicts, cc)
+		c.Kept = append(c.Kept, name)
+	}
+	d.Report = append(d.Report, c)
+}
+
+func (d *Decision) decideDir(cmp *compare.Comparison, ix *index, it *compare.Item, keepDirs map[string]bool) {
+	e := ix.entry(cmp, it)
+	st, ok := states(cmp, ix, it, e)
+	if !ok {
+		return
+	}
+	createdSomewhere, deletedSomewhere := false, false
+	for _, s := range st {
+		createdSomewhere = createdSomewhere || s == created
+		deletedSomewhere = deletedSomewhere || s == deleted
+	}
+	switch {
+	case keepDirs[key(cmp, it.Path)] || createdSomewhere || (!deletedSomewhere && e != nil):
+		for p := range cmp.Parts {
+			if !it.Present(p) && cmp.Parts[p].Inv.Type == inventory.SourceDir {
+				d.target(it, rules.Action{Op: rules.Create, On: cmp.Parts[p].Name})
+			}
+		}
+	case deletedSomewhere:
+		for p := range cmp.Parts {
+			if it.Present(p) {
+				d.target(it, rules.Action{Op: rules.Delete, On: cmp.Parts[p].Name})
+			}
+		}
+	}
+}
+
+func key(cmp *compare.Comparison, p string) string {
+	if !cmp.Settings.CaseSensitive {
+		return strings.ToLower(p)
+	}
+	return p
+}
+
+// markParents records that the folders above p must stay.
+func markParents(cmp *compare.Comparison, keepDirs map[string]bool, p string) {
+	for dir := path.Dir(p); dir != "/" && dir != "."; dir = path.Dir(dir) {
+		k := key(cmp, dir)
+		if keepDirs[k] {
+			return
+		}
+		keepDirs[k] = true
+	}
+}
+
+// conflictName is "<stem>.conflict-<node>-<YYYYMMDD-HHMMSS><ext>" beside p, from the losing
+// edit's node and modification time (UTC).
+func conflictName(p, node string, at time.Time) string {
+	dir, base := path.Split(p)
+	ext := path.Ext(base)
+	stem := strings.TrimSuffix(base, ext)
+	if stem == "" { // ".bashrc": the whole name is the stem
+		stem, ext = base, ""
+	}
+	return dir + stem + ".conflict-" + node + "-" + at.UTC().Format("20060102-150405") + ext
+}
+
+// freeName returns name, or name with "-2", "-3"… before its extension, whichever no item of the
+// comparison or earlier conflict uses; it reserves the name.
+func freeName(cmp *compare.Comparison, names map[string]bool, name string) string {
+	candidate := name
+	for i := 2; names[itemKey(cmp, candidate, false)] || names[itemKey(cmp, candidate, true)]; i++ {
+		ext := path.Ext(name)
+		candidate = fmt.Sprintf("%s-%d%s", strings.TrimSuffix(name, ext), i, ext)
+	}
+	names[itemKey(cmp, candidate, false)] = true
+	return candidate
+}
