@@ -3,6 +3,7 @@ package twoway
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,6 +54,13 @@ func Decide(cmp *compare.Comparison, rec *Record) *Decision {
 	for _, it := range cmp.Items {
 		if it.Kind == inventory.File {
 			d.decideFile(cmp, ix, it, names, keepDirs)
+			continue
+		}
+		// A folder created since the record, or one that cannot be seen entirely, stays with
+		// the folders above it.
+		st, ok := states(cmp, ix, it, ix.entry(cmp, it))
+		if !ok || slices.Contains(st, created) {
+			markParents(cmp, keepDirs, it.Path+"/")
 		}
 	}
 	for _, it := range cmp.Items {
@@ -189,7 +197,7 @@ func (d *Decision) decideDir(cmp *compare.Comparison, ix *index, it *compare.Ite
 		deletedSomewhere = deletedSomewhere || s == deleted
 	}
 	switch {
-	case keepDirs[key(cmp, it.Path)] || createdSomewhere || (!deletedSomewhere && e != nil):
+	case keepDirs[key(cmp, it.Path)] || createdSomewhere:
 		for p := range cmp.Parts {
 			if !it.Present(p) && cmp.Parts[p].Inv.Type == inventory.SourceDir {
 				d.target(it, rules.Action{Op: rules.Create, On: cmp.Parts[p].Name})

@@ -187,7 +187,7 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 	rep.Plan, rep.LeftAlone = p, len(p.LeftAlone)
 	rep.Rejected = append(rep.Rejected, p.Rejected...)
 	rep.Deletions = append(rep.Deletions, p.Deletions(j.Safety.MaxDelete)...)
-	rep.Conflicts = tw.conflicts()
+	rep.Conflicts = tw.Conflicts()
 	if !f.json {
 		printPlan(stdout, p)
 		printConflicts(stdout, rep.Conflicts)
@@ -235,12 +235,12 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 		Status:       m.Status,
 		Event:        view.event,
 		Abort:        abort,
-		Result:       tw.result,
+		Result:       tw.Result,
 	})
 	view.done()
 	rep.record(out, err)
 	if out != nil {
-		if err := tw.save(local); err != nil {
+		if err := tw.Save(local); err != nil {
 			rep.Errors = append(rep.Errors, err.Error())
 		}
 	}
@@ -300,7 +300,7 @@ func showPlan(ctx context.Context, j job, asJSON bool, stdout, stderr io.Writer)
 		}
 	} else {
 		printPlan(stdout, p)
-		printConflicts(stdout, tw.conflicts())
+		printConflicts(stdout, tw.Conflicts())
 		printDeletions(stdout, p.Deletions(safety.MaxDelete))
 	}
 	if err := p.CheckDeletions(safety.MaxDelete); err != nil {

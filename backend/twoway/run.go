@@ -1,0 +1,75 @@
+package twoway
+
+import (
+	stdsync "sync"
+
+	"github.com/ferrysync/ferry/backend/plan"
+	"github.com/ferrysync/ferry/backend/rules"
+	fsync "github.com/ferrysync/ferry/backend/sync"
+)
+
+// Run is one two-way run: the record it started from (nil on the first run), what the record
+// decided, and the actions carried out so far.
+type Run struct {
+	store    Store
+	old      *Record
+	decision *Decision
+
+	mu   stdsync.Mutex
+	done map[[2]string]bool // group, part
+}
+
+// Plan plans an inventoried two-way run. Without a record (the first run) the request's rules
+// (the two-way preset and any others) decide, as without a record; with one, the record decides
+// every item and only extra (the rules file's own rules) still applies besides it.
+func (s Store) Plan(l *plan.Local, r plan.Request, extra []rules.Rule) (*Run, error) {
+	run := &Run{store: s, done: map[[2]string]bool{}}
+	var err error
+	if run.old, err = s.Load(l.Comparison); err != nil {
+		return nil, err
+	}
+	if run.old != nil {
+		run.decision = Decide(l.Comparison, run.old)
+		r.Rules = extra
+		r.Targeted = append(append([]rules.Targeted{}, r.Targeted...), run.decision.Targeted...)
+	}
+	if err := l.Evaluate(r); err != nil {
+		return nil, err
+	}
+	if run.decision != nil {
+		l.Plan.AddConflictCopies(l.Comparison, run.decision.Conflicts)
+	}
+	return run, nil
+}
+
+// Conflicts are the items edited on several sides, never nil.
+func (r *Run) Conflicts() []Conflict {
+	if r == nil || r.decision == nil {
+		return []Conflict{}
+	}
+	return append([]Conflict{}, r.decision.Report...)
+}
+
+// Result records a target the run carried out; give it to the synchronization's Result.
+func (r *Run) Result(t fsync.TargetResult) {
+	if r == nil || t.Err != nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.done[[2]string{t.Group, t.Target.Part}] = true
+}
+
+// Save records the state the run left the data sources in: call it once the run has ended,
+// however it ended.
+func (r *Run) Save(l *plan.Local) error {
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec := r.store.Settle(r.old, l.Comparison, l.Plan, func(group, part string) bool {
+		return r.done[[2]string{group, part}]
+	})
+	return r.store.Save(rec)
+}
