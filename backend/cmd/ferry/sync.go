@@ -52,7 +52,7 @@ func newSyncCmd() *cobra.Command {
 ferry logs in to the session server (an embedded one on a loopback port unless --server is
 given), creates a session, declares the nodes and their data sources (sealed: the server sees
 no path), inventories and compares them, plans with the preset and/or the rules file, asks for
-confirmation (unless --yes or stdin is not a terminal), synchronizes, reports and quits the
+confirmation on stdin (unless --yes; only "y" goes on), synchronizes, reports and quits the
 session. A session with one member is orchestrated on this machine; --orchestration cloud
 makes the server track it instead. SIGINT aborts cleanly.
 
@@ -201,8 +201,10 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 		}
 		return &exitError{code: exitUsage, err: err}
 	}
-	if !f.yes && isTerminal(stdin) && len(p.Groups) > 0 && !confirm(stdin, stderr) {
-		return &exitError{code: exitAborted, err: errors.New("not confirmed: nothing changed")}
+	// Without --yes the answer is read from stdin, terminal or not: only "y" or "yes" goes on,
+	// anything else (an empty or closed stdin too) changes nothing.
+	if !f.yes && len(p.Groups) > 0 && !confirm(stdin, stderr) {
+		return &exitError{code: exitAborted, err: errors.New("not confirmed: nothing changed (answer y, or give --yes)")}
 	}
 
 	starter := m.Starter(forceCloud, fsync.CloudOptions{Logger: log})
