@@ -46,9 +46,9 @@ const (
 func Decide(cmp *compare.Comparison, rec *Record) *Decision {
 	d := &Decision{}
 	ix := newIndex(rec, cmp)
-	names := map[string]bool{} // item keys, to give conflict names that are free
+	names := map[string]*compare.Item{} // by item key: conflict names must be free
 	for _, it := range cmp.Items {
-		names[itemKey(cmp, it.Path, it.Kind == inventory.Dir)] = true
+		names[itemKey(cmp, it.Path, it.Kind == inventory.Dir)] = it
 	}
 	keepDirs := map[string]bool{} // folders that must exist after the run
 	for _, it := range cmp.Items {
@@ -104,7 +104,7 @@ func states(cmp *compare.Comparison, ix *index, it *compare.Item, e *Entry) (st 
 	return st, true
 }
 
-func (d *Decision) decideFile(cmp *compare.Comparison, ix *index, it *compare.Item, names, keepDirs map[string]bool) {
+func (d *Decision) decideFile(cmp *compare.Comparison, ix *index, it *compare.Item, names map[string]*compare.Item, keepDirs map[string]bool) {
 	e := ix.entry(cmp, it)
 	st, ok := states(cmp, ix, it, e)
 	if !ok {
@@ -170,6 +170,12 @@ func (d *Decision) decideFile(cmp *compare.Comparison, ix *index, it *compare.It
 		}
 		from := newest[id]
 		name := conflictName(it.Path, cmp.Parts[from].Node, it.Entry(from).ModTime)
+		if kept := names[itemKey(cmp, name, false)]; kept != nil && holds(cmp, kept, it.Entry(from)) {
+			// A run killed part-way already kept this edit under its name: that item's own
+			// decision brings it everywhere.
+			c.Kept = append(c.Kept, name)
+			continue
+		}
 		name = freeName(cmp, names, name)
 		cc := plan.ConflictCopy{Item: it, From: from, Path: name}
 		for p := range cmp.Parts {
@@ -244,12 +250,27 @@ func conflictName(p, node string, at time.Time) string {
 
 // freeName returns name, or name with "-2", "-3"… before its extension, whichever no item of the
 // comparison or earlier conflict uses; it reserves the name.
-func freeName(cmp *compare.Comparison, names map[string]bool, name string) string {
+func freeName(cmp *compare.Comparison, names map[string]*compare.Item, name string) string {
 	candidate := name
-	for i := 2; names[itemKey(cmp, candidate, false)] || names[itemKey(cmp, candidate, true)]; i++ {
+	for i := 2; names[itemKey(cmp, candidate, false)] != nil || names[itemKey(cmp, candidate, true)] != nil; i++ {
 		ext := path.Ext(name)
 		candidate = fmt.Sprintf("%s-%d%s", strings.TrimSuffix(name, ext), i, ext)
 	}
-	names[itemKey(cmp, candidate, false)] = true
+	names[itemKey(cmp, candidate, false)] = &compare.Item{Path: candidate}
 	return candidate
+}
+
+// holds tells whether every entry of item is the content of e: same size and modification time
+// (a conflict copy keeps both).
+func holds(cmp *compare.Comparison, item *compare.Item, e *inventory.Entry) bool {
+	seen := false
+	for p := range cmp.Parts {
+		for _, l := range item.On(p) {
+			if l.Entry == nil || l.Entry.Size != e.Size || !l.Entry.ModTime.Equal(e.ModTime) {
+				return false
+			}
+			seen = true
+		}
+	}
+	return seen
 }
