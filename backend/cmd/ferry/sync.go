@@ -297,7 +297,12 @@ func showPlan(ctx context.Context, j job, asJSON bool, stdout, stderr io.Writer)
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(p); err != nil {
+		out := struct {
+			plan.JSON
+			Deletions []plan.Deletions  `json:"deletions"`
+			Conflicts []twoway.Conflict `json:"conflicts"`
+		}{p.JSON(), append([]plan.Deletions{}, p.Deletions(safety.MaxDelete)...), tw.Conflicts()}
+		if err := enc.Encode(out); err != nil {
 			return err
 		}
 	} else {
