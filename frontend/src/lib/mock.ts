@@ -221,7 +221,7 @@ export function installMock(params: URLSearchParams): void {
     }
   }
 
-  let settings: Settings = { serverURL: '', theme: (params.get('theme') as Theme) || 'system' }
+  let settings: Settings = { serverURL: '', theme: (params.get('theme') as Theme) || 'system', maxDelete: '' }
   const self = { id: 'm-1', letter: 'A', status: 'InventoryWaitingForStart', self: true, present: true }
   let session: SessionInfo | null = null
   const newSession = (): SessionInfo => ({
@@ -412,7 +412,10 @@ export function installMock(params: URLSearchParams): void {
       Get: async () => settings,
       Save: async (s: Settings) => {
         if (s.serverURL && !/^https?:\/\/[^\s/]+/.test(s.serverURL)) throw 'the server URL must start with http:// or https://'
-        settings = s
+        const limit = /^(\d+)$|^(\d+(?:\.\d+)?)\s*%$/.exec(s.maxDelete.trim())
+        if (s.maxDelete.trim() && (!limit || Number(limit[2] ?? 0) > 100))
+          throw `deletion limit "${s.maxDelete.trim()}": want a number of files or a percentage from 0% to 100%`
+        settings = { ...s, maxDelete: s.maxDelete.trim().replace(/\s+%$/, '%') }
       },
       Version: async () => '0.9.0',
     },

@@ -3,7 +3,12 @@
 
 export type Theme = 'system' | 'light' | 'dark'
 
-export type Settings = { serverURL: string; theme: Theme }
+export type Settings = {
+  serverURL: string
+  theme: Theme
+  /** The deletion limit: "100" (files), "20%" (of a destination's files), "" for the default. */
+  maxDelete: string
+}
 
 export type Member = { id: string; letter: string; status: string; self: boolean; present: boolean }
 
