@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferrysync/ferry/backend/compare"
@@ -21,6 +22,9 @@ const (
 
 // maxCachedFilters bounds the filters whose results are kept.
 const maxCachedFilters = 32
+
+// planRevisions numbers the plans of the process (analysis.revision).
+var planRevisions atomic.Int64
 
 // analysis is what the inventory, the rules and the targeted actions make: the comparison and
 // the plan, with what the comparison pages need to be fast. core.mu guards it.
@@ -40,6 +44,11 @@ type analysis struct {
 	eval     *rules.Result
 	plan     *plan.Plan
 	ran      bool // the plan ran: the disk no longer matches the inventory
+	// revision names the plan: a new one with every plan (and when the plan is dropped), never
+	// reused in the process, so that an acknowledgement of one plan's deletions cannot start
+	// another.
+	revision int64
+	allowed  int64 // the revision whose deletions the user allowed past the limit; 0: none
 	byItem   map[*compare.Item][]rules.AtomicAction
 	forItem  map[*compare.Item][]compare.FilterAction
 	acting   int                // items with an action other than do-nothing
@@ -62,6 +71,7 @@ func newAnalysis() analysis {
 // forgetInventory drops the comparison and the plan: the nodes changed, or a new inventory runs.
 func (a *analysis) forgetInventory() {
 	a.inv = nil
+	a.revision = planRevisions.Add(1)
 	a.planErrs, a.eval, a.plan, a.ran = nil, nil, nil, false
 	a.byItem, a.forItem, a.acting, a.filters = nil, nil, 0, nil
 	a.failed = nil
@@ -104,6 +114,7 @@ func (a *analysis) evaluate(targeted []rules.Targeted) (*rules.Result, []RuleErr
 func (a *analysis) install(res *rules.Result, errs []RuleError) {
 	a.eval, a.planErrs = res, errs
 	a.plan = plan.Build(a.inv.cmp, res, plan.Options{})
+	a.revision = planRevisions.Add(1)
 	a.byItem = make(map[*compare.Item][]rules.AtomicAction)
 	a.forItem = make(map[*compare.Item][]compare.FilterAction)
 	a.acting = 0

@@ -208,6 +208,11 @@ func TestMirror(t *testing.T) {
 	if d := conf.Destinations[0]; d != (Destination{Node: "B", Copies: 3, Creates: 1, Deletes: 2, Bytes: wantBytes}) {
 		t.Fatalf("destination %+v", d)
 	}
+	// onlydst.txt of B's four files (olddir is a folder): under the deletion limit
+	if conf.OverLimit || len(conf.Deletions) != 1 ||
+		conf.Deletions[0] != (Deletions{Part: "B", Node: "B", Root: dst, Deletes: 1, Files: 4}) {
+		t.Fatalf("deletions %+v", conf.Deletions)
+	}
 
 	mark = a.rec.mark()
 	end := a.synchronize(t)

@@ -22,6 +22,7 @@ var (
 	errNoSyncRunning = errors.New("no synchronization is running")
 	errNothingToDo   = errors.New("there is nothing to synchronize")
 	errPlanRan       = errors.New("this plan already ran: run the inventory again to compare the nodes as they are now")
+	errPlanChanged   = errors.New("the plan changed since it was shown: check what it deletes again")
 	errOtherMembers  = errors.New("the session has other members: comparing their nodes is not available in this version")
 )
 

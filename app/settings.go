@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/ferrysync/ferry/backend/buildinfo"
+	"github.com/ferrysync/ferry/backend/rules"
 )
 
 // Themes of the window.
@@ -29,6 +30,11 @@ const settingsFile = "settings.json"
 type UserSettings struct {
 	ServerURL string `json:"serverURL"`
 	Theme     string `json:"theme"`
+	// MaxDelete is the deletion limit past which a synchronization needs an explicit
+	// confirmation: a number of files ("100") or a share of each destination's files ("20%"), as
+	// rules.ParseDeleteLimit reads it. Empty is the default: more than 50% of 10 files or more,
+	// or any deletion while another data source is empty.
+	MaxDelete string `json:"maxDelete"`
 }
 
 // DefaultSettings are the settings of a new installation.
@@ -71,7 +77,22 @@ func checkSettings(v UserSettings) (UserSettings, error) {
 	default:
 		return v, fmt.Errorf("theme %q: choose system, light or dark", v.Theme)
 	}
+	l, err := parseMaxDelete(v.MaxDelete)
+	if err != nil {
+		return v, err
+	}
+	text, _ := l.MarshalText()
+	v.MaxDelete = string(text)
 	return v, nil
+}
+
+// parseMaxDelete reads the deletion limit of the settings; empty is the default.
+func parseMaxDelete(s string) (rules.DeleteLimit, error) {
+	var l rules.DeleteLimit
+	if err := l.UnmarshalText([]byte(strings.TrimSpace(s))); err != nil {
+		return l, fmt.Errorf("%w; leave it empty for the default (more than 50%% of a destination's files)", err)
+	}
+	return l, nil
 }
 
 // checkServerURL accepts "" (the embedded server) or http(s)://host[:port][/path].

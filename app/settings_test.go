@@ -24,8 +24,8 @@ func TestSettingsRoundTrip(t *testing.T) {
 	if got := a.Settings.Get(); got != DefaultSettings() {
 		t.Fatalf("new installation: %+v", got)
 	}
-	want := UserSettings{ServerURL: "https://ferry.example.org:7420", Theme: ThemeDark}
-	if err := a.Settings.Save(UserSettings{ServerURL: "  " + want.ServerURL + " ", Theme: ThemeDark}); err != nil {
+	want := UserSettings{ServerURL: "https://ferry.example.org:7420", Theme: ThemeDark, MaxDelete: "12.5%"}
+	if err := a.Settings.Save(UserSettings{ServerURL: "  " + want.ServerURL + " ", Theme: ThemeDark, MaxDelete: " 12.50 % "}); err != nil {
 		t.Fatal(err)
 	}
 	if got := a.Settings.Get(); got != want {
@@ -70,13 +70,18 @@ func TestSettingsRefused(t *testing.T) {
 		{ServerURL: "https://ferry.example.org:99999"},
 		{ServerURL: "http://[::1"},
 		{Theme: "purple"},
+		{MaxDelete: "lots"},
+		{MaxDelete: "-1"},
+		{MaxDelete: "120%"},
+		{MaxDelete: "1,000"},
 	} {
 		err := a.Settings.Save(bad)
 		if err == nil {
 			t.Errorf("%+v was accepted", bad)
 			continue
 		}
-		if !strings.Contains(err.Error(), "server address") && !strings.Contains(err.Error(), "theme") {
+		if !strings.Contains(err.Error(), "server address") && !strings.Contains(err.Error(), "theme") &&
+			!strings.Contains(err.Error(), "deletion limit") {
 			t.Errorf("%+v: unclear error %v", bad, err)
 		}
 	}

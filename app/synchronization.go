@@ -2,8 +2,11 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -11,6 +14,7 @@ import (
 	"github.com/ferrysync/ferry/app/notify"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
+	"github.com/ferrysync/ferry/backend/rules"
 	fsync "github.com/ferrysync/ferry/backend/sync"
 )
 
@@ -44,6 +48,30 @@ type Confirmation struct {
 	Bytes        int64         `json:"bytes"`
 	Destinations []Destination `json:"destinations"`
 	Refused      int           `json:"refused"` // actions the rules asked for that will not run
+	// Revision names this plan; AllowDeletions takes it.
+	Revision int64 `json:"revision"`
+	// Deletions are the files the plan deletes on each data source that loses any.
+	Deletions []Deletions `json:"deletions"`
+	// DeleteLimit is the deletion limit in force, as the user reads it: "50% (default)",
+	// "20%", "100 files".
+	DeleteLimit string `json:"deleteLimit"`
+	// OverLimit tells that some deletions are past the limit: Start runs this plan only after
+	// AllowDeletions(Revision).
+	OverLimit bool `json:"overLimit"`
+}
+
+// Deletions is what the plan deletes on one target data source (a part).
+type Deletions struct {
+	Part    string `json:"part"`
+	Node    string `json:"node"`
+	Root    string `json:"root"`    // its folder or file
+	Deletes int    `json:"deletes"` // files deleted there
+	Files   int    `json:"files"`   // files it holds
+	// EmptySource is another data source of the plan that holds nothing at all (an unmounted
+	// drive looks like that), EmptyRoot its folder.
+	EmptySource string `json:"emptySource,omitempty"`
+	EmptyRoot   string `json:"emptyRoot,omitempty"`
+	Over        bool   `json:"over"` // past the deletion limit
 }
 
 // Progress are the run's counters.
@@ -107,7 +135,8 @@ func idleStatus() SyncStatus {
 	return SyncStatus{State: StateIdle, Errors: []string{}, Items: []ItemResult{}}
 }
 
-// Confirmation counts what the plan does, per destination node.
+// Confirmation counts what the plan does, per destination node, and what it deletes on each
+// data source against the deletion limit.
 func (s *Synchronization) Confirmation() (Confirmation, error) {
 	c := s.c
 	c.mu.Lock()
@@ -115,12 +144,22 @@ func (s *Synchronization) Confirmation() (Confirmation, error) {
 	if c.an.inv == nil || c.an.plan == nil {
 		return Confirmation{}, errNoInventory
 	}
-	return confirmationOf(c.an.plan), nil
+	return confirmationOf(c.an.plan, c.an.revision, c.deleteLimitLocked()), nil
 }
 
-func confirmationOf(p *plan.Plan) Confirmation {
+func confirmationOf(p *plan.Plan, revision int64, limit rules.DeleteLimit) Confirmation {
 	sum := p.Summary()
-	out := Confirmation{Actions: sum.Actions, Bytes: sum.Bytes, Destinations: []Destination{}, Refused: len(p.Rejected)}
+	out := Confirmation{Actions: sum.Actions, Bytes: sum.Bytes, Destinations: []Destination{}, Refused: len(p.Rejected),
+		Revision: revision, Deletions: []Deletions{}, DeleteLimit: limitText(limit)}
+	roots := map[string]string{}
+	for _, part := range p.Parts {
+		roots[part.Name] = part.Root
+	}
+	for _, d := range p.Deletions(limit) {
+		out.Deletions = append(out.Deletions, Deletions{Part: d.Part, Node: d.Node, Root: d.Root, Deletes: d.Deletes,
+			Files: d.Files, EmptySource: d.EmptySource, EmptyRoot: roots[d.EmptySource], Over: d.Over})
+		out.OverLimit = out.OverLimit || d.Over
+	}
 	at := map[string]int{}
 	for _, part := range p.Parts {
 		if _, ok := at[part.Node]; !ok {
@@ -151,8 +190,79 @@ func confirmationOf(p *plan.Plan) Confirmation {
 	return out
 }
 
+// AllowDeletions allows the plan that Confirmation showed with this revision to delete past the
+// deletion limit: the user confirmed its deletions. Refused when the plan changed since, so that
+// a confirmation never starts another plan.
+func (s *Synchronization) AllowDeletions(revision int64) error {
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	a := &c.an
+	switch {
+	case a.inv == nil || a.plan == nil:
+		return errNoInventory
+	case revision != a.revision:
+		return errPlanChanged
+	}
+	a.allowed = revision
+	return nil
+}
+
+// deleteLimitLocked is the deletion limit in force: the rules file's max_delete when it sets
+// one, the settings' otherwise. c.mu is held.
+func (c *core) deleteLimitLocked() rules.DeleteLimit {
+	if a := &c.an; a.mode == ModeCustom && a.custom != nil && a.custom.SettingsSet["max_delete"] {
+		return a.custom.Safety.MaxDelete
+	}
+	l, _ := parseMaxDelete(c.settings.get().MaxDelete) // checked when saved or read
+	return l
+}
+
+// limitText is a deletion limit as the user reads it.
+func limitText(l rules.DeleteLimit) string {
+	switch {
+	case !l.Set:
+		return strconv.Itoa(rules.DefaultDeletePercent) + "% (default)"
+	case l.IsCount && l.Count == 1:
+		return "1 file"
+	case l.IsCount:
+		return strconv.Itoa(l.Count) + " files"
+	}
+	return l.String()
+}
+
+// errDeletionsUnconfirmed ends the refusal of a plan that deletes past the limit.
+var errDeletionsUnconfirmed = errors.New("confirm these deletions before starting")
+
+// checkDeletionsLocked refuses a plan that deletes past the limit unless AllowDeletions allowed
+// this very plan. c.mu is held.
+func (c *core) checkDeletionsLocked() error {
+	a := &c.an
+	if a.allowed == a.revision {
+		return nil
+	}
+	limit := c.deleteLimitLocked()
+	var over []string
+	for _, d := range a.plan.Deletions(limit) {
+		if !d.Over {
+			continue
+		}
+		text := fmt.Sprintf("%d of %d files on %s (%s)", d.Deletes, d.Files, d.Part, d.Root)
+		if d.EmptySource != "" {
+			text += " while " + d.EmptySource + " is empty"
+		}
+		over = append(over, text)
+	}
+	if len(over) == 0 {
+		return nil
+	}
+	return fmt.Errorf("this plan deletes %s, over the deletion limit of %s: %w",
+		strings.Join(over, "; "), limitText(limit), errDeletionsUnconfirmed)
+}
+
 // Start runs the plan in the background: sync:event for every step, sync:done at the end.
-// Refused when there is nothing to do, or while an inventory or a synchronization runs.
+// Refused when there is nothing to do, while an inventory or a synchronization runs, and when
+// the plan deletes past the deletion limit unless AllowDeletions allowed this plan.
 func (s *Synchronization) Start() error {
 	c := s.c
 	c.mu.Lock()
@@ -170,6 +280,9 @@ func (s *Synchronization) Start() error {
 		return errPlanRan
 	case len(a.plan.Groups) == 0:
 		return errNothingToDo
+	}
+	if err := c.checkDeletionsLocked(); err != nil {
+		return err
 	}
 	a.ran = true
 	p, sess := a.plan, c.sess

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -225,5 +226,148 @@ func TestTrayKeepsApp(t *testing.T) {
 	a.RequestQuit()
 	if got := desk.got(); got[len(got)-1] != "quit" {
 		t.Fatalf("window calls %v: want quit", got)
+	}
+}
+
+// countFiles counts the files below dir.
+func countFiles(t *testing.T, dir string) int {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			n++
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestDeleteLimitEmptySource mirrors an empty folder (an unmounted drive) onto one with files:
+// the confirmation reports the deletions past the limit, Start refuses them until they are
+// allowed for this very plan, and an allowance of an earlier plan does not count.
+func TestDeleteLimitEmptySource(t *testing.T) {
+	a := newTestApp(t)
+	src, dst := t.TempDir(), t.TempDir()
+	manyFiles(t, dst, 20)
+	a.session(t, src, dst)
+	if done := a.inventory(t); done.Error != "" {
+		t.Fatal(done.Error)
+	}
+	if _, err := a.Rules.UsePreset("mirror"); err != nil {
+		t.Fatal(err)
+	}
+	conf, err := a.Synchronization.Confirmation()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Deletions{Part: "B", Node: "B", Root: dst, Deletes: 20, Files: 20, EmptySource: "A", EmptyRoot: src, Over: true}
+	if !conf.OverLimit || conf.DeleteLimit != "50% (default)" || conf.Revision == 0 ||
+		len(conf.Deletions) != 1 || conf.Deletions[0] != want {
+		t.Fatalf("confirmation %+v: want %+v over the default limit", conf, want)
+	}
+
+	mark := a.rec.mark()
+	err = a.Synchronization.Start()
+	if !errors.Is(err, errDeletionsUnconfirmed) || !strings.Contains(err.Error(), "deletes 20 of 20 files on B ("+dst+") while A is empty, over the deletion limit of 50% (default)") {
+		t.Fatalf("Start without allowing the deletions: %v", err)
+	}
+	if got := a.rec.since(mark, EventSync); len(got) != 0 || a.Synchronization.Status().State != StateIdle {
+		t.Fatalf("a refused start started: %d events, status %+v", len(got), a.Synchronization.Status())
+	}
+	if err := a.Synchronization.AllowDeletions(conf.Revision + 1); !errors.Is(err, errPlanChanged) {
+		t.Fatalf("AllowDeletions of another revision: %v, want %v", err, errPlanChanged)
+	}
+
+	// Allowed, then the plan changes: the allowance was for the plan before.
+	if err := a.Synchronization.AllowDeletions(conf.Revision); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []string{"update", "mirror"} {
+		if _, err := a.Rules.UsePreset(mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Synchronization.Start(); !errors.Is(err, errDeletionsUnconfirmed) {
+		t.Fatalf("Start with the deletions of an earlier plan allowed: %v", err)
+	}
+	if err := a.Synchronization.AllowDeletions(conf.Revision); !errors.Is(err, errPlanChanged) {
+		t.Fatalf("AllowDeletions of an earlier plan: %v, want %v", err, errPlanChanged)
+	}
+	if n := countFiles(t, dst); n != 20 {
+		t.Fatalf("%d files left on B before the run, want 20", n)
+	}
+
+	again, err := a.Synchronization.Confirmation()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Revision == conf.Revision || !again.OverLimit {
+		t.Fatalf("confirmation of the new plan %+v: want a new revision, over the limit", again)
+	}
+	if err := a.Synchronization.AllowDeletions(again.Revision); err != nil {
+		t.Fatal(err)
+	}
+	end := a.synchronize(t)
+	if end.EndStatus != "regular" || len(end.Errors) != 0 {
+		t.Fatalf("end %+v", end)
+	}
+	if n := countFiles(t, dst); n != 0 {
+		t.Fatalf("%d files left on B: want the mirror of an empty folder", n)
+	}
+}
+
+// TestDeleteLimitSettings: a plan under the default limit starts without confirmation; the
+// settings' limit, and a rules file's max_delete over it, decide what is past the limit.
+func TestDeleteLimitSettings(t *testing.T) {
+	a := newTestApp(t)
+	src, dst := t.TempDir(), t.TempDir()
+	manyFiles(t, src, 19)
+	manyFiles(t, dst, 20) // f0019 is only on B: the mirror deletes 1 of its 20 files
+	a.session(t, src, dst)
+	if done := a.inventory(t); done.Error != "" {
+		t.Fatal(done.Error)
+	}
+	st, err := a.Rules.UsePreset("mirror")
+	if err != nil {
+		t.Fatal(err)
+	}
+	confirm := func(wantOver bool, wantLimit string) {
+		t.Helper()
+		conf, err := a.Synchronization.Confirmation()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if conf.OverLimit != wantOver || conf.DeleteLimit != wantLimit || len(conf.Deletions) != 1 ||
+			conf.Deletions[0].Deletes != 1 || conf.Deletions[0].Files != 20 || conf.Deletions[0].Over != wantOver ||
+			conf.Deletions[0].EmptySource != "" {
+			t.Fatalf("confirmation %+v: want over %v, limit %q", conf, wantOver, wantLimit)
+		}
+	}
+	confirm(false, "50% (default)")
+
+	// A limit of no deletion at all in the settings.
+	if err := a.Settings.Save(UserSettings{Theme: ThemeSystem, MaxDelete: " 0 "}); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.Settings.Get().MaxDelete; got != "0" {
+		t.Fatalf("saved limit %q, want 0", got)
+	}
+	confirm(true, "0 files")
+	if err := a.Synchronization.Start(); !errors.Is(err, errDeletionsUnconfirmed) {
+		t.Fatalf("Start past the settings' limit: %v", err)
+	}
+
+	// A rules file that allows 5 deletions takes over from the settings.
+	custom := strings.Replace(st.Text, "{", `{"settings": {"max_delete": 5},`, 1)
+	if st, err := a.Rules.Save(custom); err != nil || len(st.Errors) != 0 || st.Mode != ModeCustom {
+		t.Fatalf("rules with max_delete: %+v, %v", st, err)
+	}
+	confirm(false, "5 files")
+	end := a.synchronize(t)
+	if end.EndStatus != "regular" || countFiles(t, dst) != 19 {
+		t.Fatalf("end %+v with %d files on B", end, countFiles(t, dst))
 	}
 }

@@ -5,8 +5,9 @@
 # times) and that the end was notified; then opens a second session over 100,000 files,
 # measures the comparison table (first render, frame times while scrolling by keyboard) into
 # OUTDIR/perf.txt, and mirrors them while the window is closed: the run goes on with the app in
-# the tray, whose Show brings the window back. Exits non-zero, with the logs' last lines, when a
-# step fails.
+# the tray, whose Show brings the window back; last, mirrors an empty folder onto a backup,
+# which waits for the deletions past the limit to be confirmed. Exits non-zero, with the logs'
+# last lines, when a step fails.
 #
 #   build/e2e/run.sh BIN OUTDIR
 #
@@ -127,6 +128,13 @@ dst_files=$(find "$dst" -type f | wc -l)
 
 "$folders" make -files "$big_files" -empty "$big/source" >/dev/null || e2e_fail "cannot make the 100k folder"
 mkdir "$big/target"
+# Step 10: an empty source folder (an unmounted drive) and a backup of a few files.
+unmounted=$E2E_WORK/media/usb-photos backup=$E2E_WORK/backup/photos backup_files=40
+mkdir -p "$unmounted"
+for ((i = 1; i <= backup_files; i++)); do
+  mkdir -p "$backup/$((2020 + i % 4))"
+  echo "photo $i" >"$backup/$((2020 + i % 4))/IMG_$((1000 + i)).jpg"
+done
 _e2e_log "test data in $data and $big ($(df -P "$data" | awk 'NR == 2 { print $1 }'))"
 
 e2e_check_notifications
@@ -330,6 +338,63 @@ dunstctl close-all # the shown window now covers the notification: off the scree
 e2e_shot done-from-tray
 "$folders" same "$big/source" "$big/target" || e2e_fail "the 100k target is not a mirror of its source"
 
+# --- 10. A mirror from an empty folder (an unmounted drive) asks before it deletes ------------
+# The source folder is empty and the target holds files: the mirror deletes all of them, past
+# the deletion limit. The confirmation warns with the focus on its box, not on Start; Enter
+# there starts nothing, and Tab passes over the disabled Start until the box is ticked. Then the
+# run empties the target.
+e2e_wait_focus '"name":"New synchronization"'
+e2e_tab_to '"name":"Quit session"' -5
+e2e_key Return
+e2e_wait_diag screen '"step":"start","phase":"none"' 30 >/dev/null
+create_session
+declare_data "$unmounted" "$backup"
+start_inventory 60
+expect "files inventoried" "$(json_num "$inventory" files)" "$backup_files"
+e2e_key Return
+e2e_wait_diag screen '"step":"comparison"' >/dev/null
+e2e_wait_focus '"id":"filter"'
+e2e_tab_to '"name":"Continue to rules"'
+e2e_key Return
+e2e_wait_diag screen '"step":"rules"' >/dev/null
+e2e_wait_focus '"kind":"input:radio","name":"Mirror'
+if [[ $(e2e_wait_diag rules .) != *'"mode":"mirror"'* ]]; then
+  e2e_key space
+  e2e_wait_diag rules '"mode":"mirror"' >/dev/null
+fi
+e2e_tab_to '"name":"Continue to synchronize"'
+e2e_key Return
+empty_plan=$(e2e_wait_diag confirmation . 30)
+[[ $empty_plan == *'"overLimit":true'* ]] || e2e_fail "the mirror of an empty folder is not past the deletion limit: $empty_plan"
+expect "files past the deletion limit" "$(json_num "$empty_plan" overFiles)" "$backup_files"
+confirm_box="\"kind\":\"input:checkbox\",\"name\":\"Yes, delete these $backup_files files\""
+e2e_wait_focus "$confirm_box"
+e2e_key Return
+sleep 1
+[[ -z $(e2e_diag_all sync-progress) && $(e2e_diag_all screen) != *syncing* ]] ||
+  e2e_fail "Enter on the unticked box started the run"
+e2e_tab_to '"name":"Back to rules"' 1
+e2e_key Tab
+sleep 0.5
+[[ $(e2e_diag_all focus | tail -n 1) != *'Start synchronization'* ]] || e2e_fail "Start took the focus before the deletions were confirmed"
+e2e_tab_to "$confirm_box" -3
+expect "files on the target before the confirmation" "$(find "$backup" -type f | wc -l)" "$backup_files"
+e2e_shot delete-warning
+e2e_key space
+e2e_tab_to '"name":"Start synchronization"' 2
+notified=$(grep -c '^   string "Synchronization finished' "$E2E_NOTIFY_LOG" || true)
+e2e_key Return
+empty_end=$(e2e_wait_diag sync-done . 60)
+expect "end" "$(json_str "$empty_end" end)" regular
+expect "files left on the target" "$(find "$backup" -type f | wc -l)" 0
+e2e_wait_diag screen '"step":"done"' >/dev/null
+deadline=$(_e2e_deadline 30)
+until (($(grep -c '^   string "Synchronization finished' "$E2E_NOTIFY_LOG" || true) > notified)); do
+  (($(_e2e_now_us) < deadline)) || e2e_fail "no notification of the end of the mirror from an empty folder"
+  sleep 0.1
+done
+dunstctl close-all
+
 # --- Figures ---------------------------------------------------------------------------------
 total_s=$(($(ms_since "$run_started") / 1000))
 summary=$(
@@ -339,6 +404,7 @@ mirror of $files files: inventory $mirror_inventory_ms ms; synchronization of $a
 comparison table, $big_total items (inventory $big_inventory_ms ms):
 first render: $first_ms ms; scroll frames: p50 $p50 ms, p95 $p95 ms, max $fmax ms over $frames frames ($reports report(s))
 mirror of $big_files empty files, window closed to the tray meanwhile: $big_actions actions in about $big_sync_ms ms
+mirror of an empty folder onto $backup_files files: past the deletion limit, ran once the deletions were confirmed
 bounds: first render <= $max_first_render ms, p95 <= $max_p95 ms; whole run ${total_s} s
 EOF
 )

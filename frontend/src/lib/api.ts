@@ -91,6 +91,7 @@ export const Rules = {
 
 export const Synchronization = {
   confirmation: () => call<Confirmation>('Synchronization', 'Confirmation').then(norm.confirmation),
+  allowDeletions: (revision: number) => call<void>('Synchronization', 'AllowDeletions', revision),
   start: () => call<void>('Synchronization', 'Start'),
   abort: () => call<void>('Synchronization', 'Abort'),
   status: () => call<SyncStatus>('Synchronization', 'Status').then(norm.syncStatus),

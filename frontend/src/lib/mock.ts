@@ -8,6 +8,7 @@
 //   ?mock=sync        a synchronization running
 //   ?mock=done        a synchronization ended with some errors
 //   &theme=dark|light, &diag (diagnostics on), &parts=3
+//   &empty            node A is empty (an unmounted drive): the deletion warning
 
 import type {
   ComparisonPage,
@@ -221,7 +222,7 @@ export function installMock(params: URLSearchParams): void {
     }
   }
 
-  let settings: Settings = { serverURL: '', theme: (params.get('theme') as Theme) || 'system' }
+  let settings: Settings = { serverURL: '', theme: (params.get('theme') as Theme) || 'system', maxDelete: '' }
   const self = { id: 'm-1', letter: 'A', status: 'InventoryWaitingForStart', self: true, present: true }
   let session: SessionInfo | null = null
   const newSession = (): SessionInfo => ({
@@ -279,7 +280,31 @@ export function installMock(params: URLSearchParams): void {
     rules.groups = 8114
   }
 
+  const emptySource = params.has('empty')
+  let revision = 1
+  let allowed = 0
   const confirmation = (): Confirmation => {
+    if (emptySource) {
+      const dest = parts.slice(1).map((node) => ({ node, copies: 0, creates: 0, deletes: 96_012, dates: 0, bytes: 0 }))
+      return {
+        actions: dest.reduce((n, d) => n + d.deletes, 0),
+        bytes: 0,
+        destinations: dest,
+        revision,
+        deletions: parts.slice(1).map((node) => ({
+          part: node,
+          node,
+          root: nodes.find((n) => n.code === node)?.sources[0]?.path ?? `/media/maria/Backup/${node}`,
+          deletes: 94_210,
+          files: 94_210,
+          emptySource: parts[0],
+          emptyRoot: nodes[0]?.sources[0]?.path ?? '/home/maria/Photos',
+          over: true,
+        })),
+        deleteLimit: settings.maxDelete ? settings.maxDelete : '50% (default)',
+        overLimit: true,
+      }
+    }
     const dest = parts.slice(1).map((node, i) => ({
       node,
       copies: 7210 - i * 812,
@@ -292,6 +317,17 @@ export function installMock(params: URLSearchParams): void {
       actions: dest.reduce((n, d) => n + d.copies + d.creates + d.deletes + d.dates, 0),
       bytes: dest.reduce((n, d) => n + d.bytes, 0),
       destinations: dest,
+      revision,
+      deletions: dest.map((d) => ({
+        part: d.node,
+        node: d.node,
+        root: nodes.find((n) => n.code === d.node)?.sources[0]?.path ?? `/media/maria/Backup/${d.node}`,
+        deletes: d.deletes - 35,
+        files: 94_210,
+        over: false,
+      })),
+      deleteLimit: settings.maxDelete ? settings.maxDelete : '50% (default)',
+      overLimit: false,
     }
   }
 
@@ -412,7 +448,10 @@ export function installMock(params: URLSearchParams): void {
       Get: async () => settings,
       Save: async (s: Settings) => {
         if (s.serverURL && !/^https?:\/\/[^\s/]+/.test(s.serverURL)) throw 'the server URL must start with http:// or https://'
-        settings = s
+        const limit = /^(\d+)$|^(\d+(?:\.\d+)?)\s*%$/.exec(s.maxDelete.trim())
+        if (s.maxDelete.trim() && (!limit || Number(limit[2] ?? 0) > 100))
+          throw `deletion limit "${s.maxDelete.trim()}": want a number of files or a percentage from 0% to 100%`
+        settings = { ...s, maxDelete: s.maxDelete.trim().replace(/\s+%$/, '%') }
       },
       Version: async () => '0.9.0',
     },
@@ -501,7 +540,14 @@ export function installMock(params: URLSearchParams): void {
     },
     Synchronization: {
       Confirmation: async () => confirmation(),
+      AllowDeletions: async (r: number) => {
+        if (r !== revision) throw 'the plan changed since it was shown: check what it deletes again'
+        allowed = r
+      },
       Start: async () => {
+        const c = confirmation()
+        if (c.overLimit && allowed !== c.revision) throw 'this plan deletes past the deletion limit: confirm these deletions before starting'
+        revision++
         setTimeout(() => startSync(0), 50)
       },
       Abort: async () => {

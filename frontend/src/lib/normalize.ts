@@ -50,7 +50,7 @@ export function rules(r: RulesState): RulesState {
 }
 
 export function confirmation(c: Confirmation): Confirmation {
-  return { ...c, destinations: c.destinations ?? [] }
+  return { ...c, destinations: c.destinations ?? [], deletions: c.deletions ?? [], overLimit: !!c.overLimit }
 }
 
 export function syncStatus(s: SyncStatus): SyncStatus {

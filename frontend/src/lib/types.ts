@@ -3,7 +3,12 @@
 
 export type Theme = 'system' | 'light' | 'dark'
 
-export type Settings = { serverURL: string; theme: Theme }
+export type Settings = {
+  serverURL: string
+  theme: Theme
+  /** The deletion limit: "100" (files), "20%" (of a destination's files), "" for the default. */
+  maxDelete: string
+}
 
 export type Member = { id: string; letter: string; status: string; self: boolean; present: boolean }
 
@@ -65,12 +70,33 @@ export type RulesState = { mode: string; text: string; presets: string[]; errors
 
 export type Destination = { node: string; copies: number; creates: number; deletes: number; dates: number; bytes: number }
 
+/** What the plan deletes on one data source: files, out of the files it holds. */
+export type Deletions = {
+  part: string
+  node: string
+  root: string
+  deletes: number
+  files: number
+  /** Another data source of the plan that holds nothing at all, and its folder. */
+  emptySource?: string
+  emptyRoot?: string
+  /** Past the deletion limit. */
+  over: boolean
+}
+
 export type Confirmation = {
   actions: number
   bytes: number
   destinations: Destination[]
   /** Actions the rules asked for that will not run. */
   refused?: number
+  /** Names this plan: Synchronization.AllowDeletions takes it. */
+  revision: number
+  deletions: Deletions[]
+  /** The deletion limit in force, as the user reads it: "50% (default)", "20%", "100 files". */
+  deleteLimit: string
+  /** Some deletions are past the limit: Start needs AllowDeletions(revision) first. */
+  overLimit: boolean
 }
 
 export type Progress = {

@@ -95,11 +95,13 @@ describe('App diagnostics', () => {
     api.Sessions.current.mockResolvedValue(session())
     api.Comparison.summary.mockResolvedValue({ total: 10, parts: ['A', 'B'], withActions: 5 })
     api.Comparison.page.mockResolvedValue({ total: 0, offset: 0, items: [] })
-    api.Synchronization.confirmation.mockResolvedValue({
-      actions: 300,
-      bytes: 3000,
-      destinations: [{ node: 'B', copies: 300, creates: 0, deletes: 0, dates: 0, bytes: 3000 }],
-    })
+    api.Synchronization.confirmation.mockResolvedValue(
+      api.plan({
+        actions: 300,
+        bytes: 3000,
+        destinations: [{ node: 'B', copies: 300, creates: 0, deletes: 0, dates: 0, bytes: 3000 }],
+      }),
+    )
     let now = 5000
     render(App, { props: { wizard: new Wizard(() => now) } })
     await screen.findByRole('heading', { level: 1, name: 'Comparison' })
@@ -122,7 +124,9 @@ describe('App diagnostics', () => {
     await fireEvent.click(screen.getByRole('button', { name: 'Synchronize' }))
     await waitFor(() => expect(named('screen')).toContainEqual({ step: 'synchronize', phase: 'compared' }))
     await waitFor(() =>
-      expect(named('confirmation')).toEqual([{ actions: 300, bytes: 3000, copies: 300, creates: 0, deletes: 0, dates: 0, refused: 0 }]),
+      expect(named('confirmation')).toEqual([
+        { actions: 300, bytes: 3000, copies: 300, creates: 0, deletes: 0, dates: 0, refused: 0, overLimit: false, overFiles: 0 },
+      ]),
     )
     const start = await screen.findByRole('button', { name: /Start synchronization/ })
     await waitFor(() => expect(start).toHaveFocus())

@@ -23,6 +23,18 @@ export const idleStatus = (): SyncStatus => ({
   items: [],
 })
 
+/** A plan to confirm: nothing to do, nothing past the deletion limit, unless over says otherwise. */
+export const plan = (over: Partial<Confirmation> = {}): Confirmation => ({
+  actions: 0,
+  bytes: 0,
+  destinations: [],
+  revision: 1,
+  deletions: [],
+  deleteLimit: '50% (default)',
+  overLimit: false,
+  ...over,
+})
+
 export const Settings = {
   get: vi.fn<() => Promise<SettingsValue>>(),
   save: vi.fn<(s: SettingsValue) => Promise<void>>(),
@@ -65,6 +77,7 @@ export const Rules = {
 
 export const Synchronization = {
   confirmation: vi.fn<() => Promise<Confirmation>>(),
+  allowDeletions: vi.fn<(revision: number) => Promise<void>>(),
   start: vi.fn<() => Promise<void>>(),
   abort: vi.fn<() => Promise<void>>(),
   status: vi.fn<() => Promise<SyncStatus>>(),
@@ -82,7 +95,7 @@ export function resetApi(): void {
   for (const service of Object.values(services)) {
     for (const fn of Object.values(service)) (fn as ReturnType<typeof vi.fn>).mockReset()
   }
-  Settings.get.mockResolvedValue({ serverURL: '', theme: 'system' })
+  Settings.get.mockResolvedValue({ serverURL: '', theme: 'system', maxDelete: '' })
   Settings.save.mockResolvedValue(undefined)
   Settings.version.mockResolvedValue('1.2.3')
   Sessions.current.mockResolvedValue(null)
@@ -94,6 +107,7 @@ export function resetApi(): void {
   Comparison.summary.mockRejectedValue(new Error('the inventory is not finished'))
   Synchronization.status.mockResolvedValue(idleStatus())
   Synchronization.start.mockResolvedValue(undefined)
+  Synchronization.allowDeletions.mockResolvedValue(undefined)
   Synchronization.abort.mockResolvedValue(undefined)
   Diagnostics.enabled.mockResolvedValue(false)
   Diagnostics.report.mockResolvedValue(undefined)

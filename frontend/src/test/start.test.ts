@@ -78,7 +78,7 @@ describe('Start', () => {
 
 describe('Settings and theme', () => {
   it('applies the saved theme, previews a choice, saves it, and reverts on Cancel', async () => {
-    api.Settings.get.mockResolvedValue({ serverURL: '', theme: 'dark' })
+    api.Settings.get.mockResolvedValue({ serverURL: '', theme: 'dark', maxDelete: '' })
     render(App)
     await waitFor(() => expect(document.documentElement.dataset.theme).toBe('dark'))
 
@@ -102,7 +102,7 @@ describe('Settings and theme', () => {
     await fireEvent.input(screen.getByLabelText('Session server'), { target: { value: ' https://ferry.example.org ' } })
     await fireEvent.click(screen.getByRole('button', { name: 'Save' }))
     await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument())
-    expect(api.Settings.save).toHaveBeenCalledWith({ serverURL: 'https://ferry.example.org', theme: 'system' })
+    expect(api.Settings.save).toHaveBeenCalledWith({ serverURL: 'https://ferry.example.org', theme: 'system', maxDelete: '' })
     expect(document.documentElement.dataset.theme).toBeUndefined()
     expect(screen.getByText('https://ferry.example.org')).toBeInTheDocument()
   })
@@ -116,5 +116,30 @@ describe('Settings and theme', () => {
     expect(await screen.findByRole('alert')).toHaveTextContent('must start with http')
     expect(screen.getByRole('dialog', { name: 'Settings' })).toBeInTheDocument()
     expect(screen.getByLabelText('Session server')).toHaveAttribute('aria-invalid', 'true')
+    expect(screen.getByLabelText('Deletion limit')).not.toHaveAttribute('aria-invalid')
+  })
+
+  it('saves a deletion limit, shows the default, and marks a refused one', async () => {
+    api.Settings.get.mockResolvedValue({ serverURL: '', theme: 'system', maxDelete: '' })
+    render(App)
+    await fireEvent.click(screen.getByRole('button', { name: 'Settings' }))
+    const limit = await screen.findByLabelText('Deletion limit')
+    expect(limit).toHaveValue('')
+    expect(limit).toHaveAttribute('placeholder', '50% (default)')
+    expect(limit).toHaveAccessibleDescription(/a number of files, such as 100, or a share of its files/)
+
+    api.Settings.save.mockRejectedValueOnce(new Error('deletion limit "lots": want a number of files or a percentage from 0% to 100%'))
+    await fireEvent.input(limit, { target: { value: 'lots' } })
+    await fireEvent.click(screen.getByRole('button', { name: 'Save' }))
+    expect(await screen.findByRole('alert')).toHaveTextContent('deletion limit "lots"')
+    expect(limit).toHaveAttribute('aria-invalid', 'true')
+    expect(screen.getByLabelText('Session server')).not.toHaveAttribute('aria-invalid')
+
+    await fireEvent.input(limit, { target: { value: ' 20% ' } })
+    await fireEvent.click(screen.getByRole('button', { name: 'Save' }))
+    await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument())
+    expect(api.Settings.save).toHaveBeenLastCalledWith({ serverURL: '', theme: 'system', maxDelete: '20%' })
+    await fireEvent.click(screen.getByRole('button', { name: 'Settings' }))
+    expect(await screen.findByLabelText('Deletion limit')).toHaveValue('20%')
   })
 })

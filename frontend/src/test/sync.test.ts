@@ -5,7 +5,7 @@ vi.mock('../../wailsjs/runtime/runtime', () => import('./fakeRuntime'))
 vi.mock('../lib/api', () => import('./fakeApi'))
 
 import App from '../App.svelte'
-import type { Progress, SyncStatus } from '../lib/types'
+import type { Confirmation, Progress, SyncStatus } from '../lib/types'
 import { Wizard } from '../lib/wizard.svelte'
 import * as api from './fakeApi'
 import { emit, resetRuntime } from './fakeRuntime'
@@ -20,16 +20,31 @@ const status = (progress: Partial<Progress>, over: Partial<SyncStatus> = {}): Sy
   ...over,
 })
 
+/** A mirror from an empty folder A (an unmounted drive) onto B: past the deletion limit. */
+const emptySourcePlan = (revision = 7): Confirmation =>
+  api.plan({
+    actions: 45,
+    destinations: [{ node: 'B', copies: 0, creates: 0, deletes: 45, dates: 0, bytes: 0 }],
+    revision,
+    deletions: [
+      { part: 'B', node: 'B', root: '/media/backup', deletes: 40, files: 40, emptySource: 'A', emptyRoot: '/media/usb', over: true },
+    ],
+    overLimit: true,
+  })
+
 /** The app with a session compared and ready to synchronize, on a clock the test moves. */
-async function setup() {
-  api.Sessions.current.mockResolvedValue(session())
-  api.Comparison.summary.mockResolvedValue({ total: 10, parts: ['A', 'B'], withActions: 5 })
-  api.Comparison.page.mockResolvedValue({ total: 0, offset: 0, items: [] })
-  api.Synchronization.confirmation.mockResolvedValue({
+async function setup(
+  plan: Confirmation = api.plan({
     actions: 19,
     bytes: GiB,
     destinations: [{ node: 'B', copies: 10, creates: 2, deletes: 3, dates: 4, bytes: GiB }],
-  })
+    deletions: [{ part: 'B', node: 'B', root: '/backup/photos', deletes: 2, files: 1300, over: false }],
+  }),
+) {
+  api.Sessions.current.mockResolvedValue(session())
+  api.Comparison.summary.mockResolvedValue({ total: 10, parts: ['A', 'B'], withActions: 5 })
+  api.Comparison.page.mockResolvedValue({ total: 0, offset: 0, items: [] })
+  api.Synchronization.confirmation.mockResolvedValue(plan)
   let now = 1_000_000
   const wizard = new Wizard(() => now)
   render(App, { props: { wizard } })
@@ -52,11 +67,14 @@ describe('Synchronize and Done', () => {
     const row = within(table).getByRole('row', { name: /Node B/ })
     expect(within(row).getAllByRole('cell').map((c) => c.textContent)).toEqual(['10', '2', '3', '4', '1.0 GiB'])
     expect(within(table).getByRole('row', { name: /Total/ })).toHaveTextContent('19 actions')
-    expect(screen.getByText(/This plan deletes 3 items/)).toBeInTheDocument()
+    const deleted = screen.getByText(/This plan deletes 3 items/).parentElement!
+    expect(within(deleted).getByRole('listitem')).toHaveTextContent('Deletes 2 of 1,300 files on B (/backup/photos)')
+    expect(screen.queryByRole('region', { name: /Check these deletions/ })).not.toBeInTheDocument()
     const start = screen.getByRole('button', { name: /Start synchronization/ })
     await waitFor(() => expect(start).toHaveFocus())
     await fireEvent.click(start)
     await waitFor(() => expect(api.Synchronization.start).toHaveBeenCalledTimes(1))
+    expect(api.Synchronization.allowDeletions).not.toHaveBeenCalled()
     expect(screen.getByRole('button', { name: /Starting…/ })).toBeDisabled()
 
     emit('sync:event', { type: 'started', status: status({}) })
@@ -168,15 +186,97 @@ describe('Synchronize and Done', () => {
     expect(await screen.findByText(/results,/)).toHaveTextContent('4,000 results, 1 failed; the first 2 successes are listed')
   })
 
+  it('warns of deletions past the limit, and starts only once the box is ticked', async () => {
+    await setup(emptySourcePlan())
+    const warning = await screen.findByRole('region', { name: 'Check these deletions before you start' })
+    expect(within(warning).getByRole('listitem')).toHaveTextContent('Deletes 40 of 40 files on B (/media/backup)')
+    expect(warning).toHaveTextContent('A (/media/usb) is empty: is its drive mounted?')
+    expect(screen.queryByText(/This plan deletes 45 items/)).not.toBeInTheDocument()
+    const box = within(warning).getByRole('checkbox', { name: 'Yes, delete these 40 files' })
+    const start = screen.getByRole('button', { name: /Start synchronization/ })
+    expect(box).not.toBeChecked()
+    expect(box).toHaveAccessibleDescription(/A \(\/media\/usb\) is empty/)
+    expect(start).toBeDisabled()
+
+    // The focus is on the box, not on Start: Enter starts nothing, nor does a click on Start.
+    await waitFor(() => expect(box).toHaveFocus())
+    await fireEvent.keyDown(box, { key: 'Enter' })
+    await fireEvent.keyUp(box, { key: 'Enter' })
+    await fireEvent.click(start)
+    expect(box).not.toBeChecked()
+    expect(api.Synchronization.allowDeletions).not.toHaveBeenCalled()
+    expect(api.Synchronization.start).not.toHaveBeenCalled()
+
+    // Ticked, Start is enabled, but the focus stays on the box (Space twice must not start).
+    await fireEvent.click(box)
+    expect(box).toBeChecked()
+    expect(start).toBeEnabled()
+    expect(box).toHaveFocus()
+    expect(api.Synchronization.start).not.toHaveBeenCalled()
+    await fireEvent.click(box)
+    expect(start).toBeDisabled()
+    await fireEvent.click(box)
+
+    await fireEvent.click(start)
+    await waitFor(() => expect(api.Synchronization.start).toHaveBeenCalledTimes(1))
+    expect(api.Synchronization.allowDeletions).toHaveBeenCalledExactlyOnceWith(7)
+    expect(api.Synchronization.allowDeletions.mock.invocationCallOrder[0]).toBeLessThan(
+      api.Synchronization.start.mock.invocationCallOrder[0],
+    )
+  })
+
+  it('shows the plan as it is now when the allowance is refused, and a new deletion limit', async () => {
+    const { wizard } = await setup(emptySourcePlan())
+    const box = await screen.findByRole('checkbox', { name: 'Yes, delete these 40 files' })
+    await fireEvent.click(box)
+    // The plan changed meanwhile: the Go side refuses the allowance of the one shown.
+    api.Synchronization.allowDeletions.mockRejectedValueOnce(new Error('the plan changed since it was shown: check what it deletes again'))
+    api.Synchronization.confirmation.mockResolvedValue(
+      api.plan({
+        actions: 700,
+        destinations: [{ node: 'B', copies: 0, creates: 0, deletes: 700, dates: 0, bytes: 0 }],
+        revision: 8,
+        deletions: [{ part: 'B', node: 'B', root: '/media/backup', deletes: 700, files: 1000, over: true }],
+        overLimit: true,
+      }),
+    )
+    await fireEvent.click(screen.getByRole('button', { name: /Start synchronization/ }))
+    expect(await screen.findByRole('alert')).toHaveTextContent('the plan changed since it was shown')
+    expect(api.Synchronization.start).not.toHaveBeenCalled()
+    const again = await screen.findByRole('checkbox', { name: 'Yes, delete these 700 files' })
+    expect(again).not.toBeChecked() // ticked for the plan before
+    expect(screen.getByRole('button', { name: /Start synchronization/ })).toBeDisabled()
+    const warning = screen.getByRole('region', { name: 'Check these deletions before you start' })
+    expect(warning).toHaveTextContent('Deletes 700 of 1,000 files on B (/media/backup)')
+    expect(warning).toHaveTextContent('That is 70% of the files on B, past the deletion limit of 50% (default).')
+
+    // A new limit in the settings: the plan is read again, now under the limit.
+    api.Synchronization.confirmation.mockResolvedValue(
+      api.plan({
+        actions: 700,
+        destinations: [{ node: 'B', copies: 0, creates: 0, deletes: 700, dates: 0, bytes: 0 }],
+        revision: 8,
+        deletions: [{ part: 'B', node: 'B', root: '/media/backup', deletes: 700, files: 1000, over: false }],
+        deleteLimit: '80%',
+      }),
+    )
+    const calls = api.Synchronization.confirmation.mock.calls.length
+    wizard.settings = { ...wizard.settings, maxDelete: '80%' }
+    await waitFor(() => expect(api.Synchronization.confirmation).toHaveBeenCalledTimes(calls + 1))
+    await waitFor(() => expect(screen.queryByRole('region', { name: /Check these deletions/ })).not.toBeInTheDocument())
+    expect(screen.getByText(/This plan deletes 700 items/)).toBeInTheDocument()
+    expect(screen.getByRole('button', { name: /Start synchronization/ })).toBeEnabled()
+  })
+
   it('shows that there is nothing to do', async () => {
-    api.Synchronization.confirmation.mockResolvedValue({ actions: 0, bytes: 0, destinations: [] })
+    api.Synchronization.confirmation.mockResolvedValue(api.plan())
     api.Sessions.current.mockResolvedValue(session())
     api.Comparison.summary.mockResolvedValue({ total: 10, parts: ['A', 'B'], withActions: 0 })
     api.Comparison.page.mockResolvedValue({ total: 0, offset: 0, items: [] })
     render(App)
     await screen.findByRole('heading', { level: 1, name: 'Comparison' })
     await fireEvent.click(screen.getByRole('button', { name: 'Synchronize' }))
-    api.Synchronization.confirmation.mockResolvedValue({ actions: 0, bytes: 0, destinations: [] })
+    api.Synchronization.confirmation.mockResolvedValue(api.plan())
     expect(await screen.findByText(/Nothing to do/)).toBeInTheDocument()
     expect(screen.getByRole('button', { name: /Start synchronization/ })).toBeDisabled()
   })

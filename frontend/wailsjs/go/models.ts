@@ -144,6 +144,32 @@ export namespace app {
 	        this.withActions = source["withActions"];
 	    }
 	}
+	export class Deletions {
+	    part: string;
+	    node: string;
+	    root: string;
+	    deletes: number;
+	    files: number;
+	    emptySource?: string;
+	    emptyRoot?: string;
+	    over: boolean;
+	
+	    static createFrom(source: any = {}) {
+	        return new Deletions(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.part = source["part"];
+	        this.node = source["node"];
+	        this.root = source["root"];
+	        this.deletes = source["deletes"];
+	        this.files = source["files"];
+	        this.emptySource = source["emptySource"];
+	        this.emptyRoot = source["emptyRoot"];
+	        this.over = source["over"];
+	    }
+	}
 	export class Destination {
 	    node: string;
 	    copies: number;
@@ -171,6 +197,10 @@ export namespace app {
 	    bytes: number;
 	    destinations: Destination[];
 	    refused: number;
+	    revision: number;
+	    deletions: Deletions[];
+	    deleteLimit: string;
+	    overLimit: boolean;
 	
 	    static createFrom(source: any = {}) {
 	        return new Confirmation(source);
@@ -182,6 +212,10 @@ export namespace app {
 	        this.bytes = source["bytes"];
 	        this.destinations = this.convertValues(source["destinations"], Destination);
 	        this.refused = source["refused"];
+	        this.revision = source["revision"];
+	        this.deletions = this.convertValues(source["deletions"], Deletions);
+	        this.deleteLimit = source["deleteLimit"];
+	        this.overLimit = source["overLimit"];
 	    }
 	
 		convertValues(a: any, classs: any, asMap: boolean = false): any {
@@ -202,6 +236,7 @@ export namespace app {
 		    return a;
 		}
 	}
+	
 	
 	
 	
@@ -456,6 +491,7 @@ export namespace app {
 	export class UserSettings {
 	    serverURL: string;
 	    theme: string;
+	    maxDelete: string;
 	
 	    static createFrom(source: any = {}) {
 	        return new UserSettings(source);
@@ -465,6 +501,7 @@ export namespace app {
 	        if ('string' === typeof source) source = JSON.parse(source);
 	        this.serverURL = source["serverURL"];
 	        this.theme = source["theme"];
+	        this.maxDelete = source["maxDelete"];
 	    }
 	}
 

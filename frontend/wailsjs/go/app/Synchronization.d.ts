@@ -4,6 +4,8 @@ import {app} from '../models';
 
 export function Abort():Promise<void>;
 
+export function AllowDeletions(arg1:number):Promise<void>;
+
 export function Confirmation():Promise<app.Confirmation>;
 
 export function Start():Promise<void>;

@@ -6,6 +6,10 @@ export function Abort() {
   return window['go']['app']['Synchronization']['Abort']();
 }
 
+export function AllowDeletions(arg1) {
+  return window['go']['app']['Synchronization']['AllowDeletions'](arg1);
+}
+
 export function Confirmation() {
   return window['go']['app']['Synchronization']['Confirmation']();
 }
