@@ -12,6 +12,7 @@ import (
 	"github.com/ferrysync/ferry/backend/inventory"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/rules"
+	"github.com/ferrysync/ferry/backend/twoway"
 )
 
 // Rules modes besides the presets.
@@ -54,6 +55,11 @@ type analysis struct {
 	acting   int                // items with an action other than do-nothing
 	filters  map[string][]int32 // item indices per filter text
 	failed   map[string]bool    // item paths whose last synchronization failed
+
+	// A two-way preset run between two folders remembers the state it left them in (in
+	// records, a folder of the config dir); twoWay is this inventory's run, once begun.
+	records string
+	twoWay  *twoway.Run
 }
 
 // inventoryResult is one inventory of this member's nodes, compared.
@@ -64,8 +70,8 @@ type inventoryResult struct {
 	index    map[itemKey]*compare.Item
 }
 
-func newAnalysis() analysis {
-	return analysis{mode: ModeNone, settings: compare.DefaultSettings()}
+func newAnalysis(records string) analysis {
+	return analysis{mode: ModeNone, settings: compare.DefaultSettings(), records: records}
 }
 
 // forgetInventory drops the comparison and the plan: the nodes changed, or a new inventory runs.
@@ -75,6 +81,7 @@ func (a *analysis) forgetInventory() {
 	a.planErrs, a.eval, a.plan, a.ran = nil, nil, nil, false
 	a.byItem, a.forItem, a.acting, a.filters = nil, nil, 0, nil
 	a.failed = nil
+	a.twoWay = nil
 }
 
 // setInventory takes a new comparison and plans it.
@@ -99,6 +106,13 @@ func (a *analysis) evaluate(targeted []rules.Targeted) (*rules.Result, []RuleErr
 	cmp := a.inv.cmp
 	rs, errs := a.rulesFor(cmp)
 	targeted = slices.DeleteFunc(slices.Clone(targeted), func(t rules.Targeted) bool { return a.inv.find(t.Path, t.Kind) == nil })
+	if tw, err := a.twoWayRun(); err != nil {
+		errs = append(errs, RuleError{Msg: err.Error()})
+		rs = nil
+	} else if tw.Decides() {
+		// The record of the last run decides instead of the preset.
+		rs, targeted = nil, append(targeted, tw.Targeted()...)
+	}
 	res, err := rules.Evaluate(cmp, rs, targeted)
 	if err != nil {
 		errs = append(errs, a.locate(err)...)
@@ -114,6 +128,9 @@ func (a *analysis) evaluate(targeted []rules.Targeted) (*rules.Result, []RuleErr
 func (a *analysis) install(res *rules.Result, errs []RuleError) {
 	a.eval, a.planErrs = res, errs
 	a.plan = plan.Build(a.inv.cmp, res, plan.Options{})
+	if a.mode == rules.PresetTwoWay {
+		a.twoWay.Complete(a.inv.cmp, a.plan)
+	}
 	a.revision = planRevisions.Add(1)
 	a.byItem = make(map[*compare.Item][]rules.AtomicAction)
 	a.forItem = make(map[*compare.Item][]compare.FilterAction)
@@ -127,6 +144,23 @@ func (a *analysis) install(res *rules.Result, errs []RuleError) {
 		a.forItem[act.Item] = append(a.forItem[act.Item], compare.FilterAction{Op: compare.FilterActionOp(act.Op), Targeted: act.Targeted()})
 	}
 	a.filters = nil
+}
+
+// twoWayRun begins, for the two-way preset between two folders, the run of this inventory: the
+// record of the last run, when there is one, decides. Nil for other rules.
+func (a *analysis) twoWayRun() (*twoway.Run, error) {
+	if a.mode != rules.PresetTwoWay || a.inv.settings.Matching != compare.Tree || len(a.inv.cmp.Parts) != 2 || a.records == "" {
+		a.twoWay = nil
+		return nil, nil
+	}
+	if a.twoWay == nil {
+		run, err := twoway.Store{Dir: a.records}.Begin(a.inv.cmp)
+		if err != nil {
+			return nil, err
+		}
+		a.twoWay = run
+	}
+	return a.twoWay, nil
 }
 
 // rulesFor expands the rules in force for the comparison's parts.

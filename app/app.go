@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/ferrysync/ferry/app/notify"
@@ -94,7 +95,7 @@ func New(o Options) (*App, error) {
 		end:       end,
 		out:       out,
 		desk:      noDesktop{},
-		an:        newAnalysis(),
+		an:        newAnalysis(filepath.Join(dir, "state")),
 		sync:      idleStatus(),
 	}
 	return &App{

@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"github.com/ferrysync/ferry/app/notify"
+	"github.com/ferrysync/ferry/backend/compare"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
 	"github.com/ferrysync/ferry/backend/rules"
 	fsync "github.com/ferrysync/ferry/backend/sync"
+	"github.com/ferrysync/ferry/backend/twoway"
 )
 
 // Synchronization states.
@@ -286,6 +288,7 @@ func (s *Synchronization) Start() error {
 	}
 	a.ran = true
 	p, sess := a.plan, c.sess
+	tw, cmp := a.twoWay, a.inv.cmp
 	ctx, cancel := context.WithCancel(c.life)
 	run := &syncRun{abort: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
 	c.run = run
@@ -295,7 +298,7 @@ func (s *Synchronization) Start() error {
 		c.tray.SetState(TrayRunning)
 		c.tray.SetAbortEnabled(true)
 	}
-	c.goBackground(func() { s.run(ctx, run, sess, p) })
+	c.goBackground(func() { s.run(ctx, run, sess, p, tw, cmp) })
 	return nil
 }
 
@@ -320,8 +323,8 @@ func (s *Synchronization) Status() SyncStatus {
 }
 
 // run synchronizes p as the ferry command does: the starter picks the orchestration from the
-// session's members, Synchronize runs this member's groups.
-func (s *Synchronization) run(ctx context.Context, run *syncRun, sess *openSession, p *plan.Plan) {
+// session's members, Synchronize runs this member's groups; a two-way run then saves its record.
+func (s *Synchronization) run(ctx context.Context, run *syncRun, sess *openSession, p *plan.Plan, tw *twoway.Run, cmp *compare.Comparison) {
 	c := s.c
 	defer close(run.done)
 	defer run.cancel()
@@ -346,6 +349,7 @@ func (s *Synchronization) run(ctx context.Context, run *syncRun, sess *openSessi
 		Status:       m.Status,
 		Event:        fwd.event,
 		Abort:        run.abort,
+		Result:       tw.Result,
 	})
 	if cerr := orch.Close(); cerr != nil {
 		c.log.Info("close the orchestrator", "err", cerr)
@@ -358,6 +362,11 @@ func (s *Synchronization) run(ctx context.Context, run *syncRun, sess *openSessi
 	}
 	final := endStatus(string(mode), out, err, aborted)
 	final.Items, final.OmittedItems = results.items(out)
+	if out != nil {
+		if err := tw.SavePlan(cmp, p); err != nil {
+			final.Errors = append(final.Errors, err.Error())
+		}
+	}
 
 	c.mu.Lock()
 	c.run = nil

@@ -371,3 +371,51 @@ func TestDeleteLimitSettings(t *testing.T) {
 		t.Fatalf("end %+v with %d files on B", end, countFiles(t, dst))
 	}
 }
+
+// The two-way preset remembers the state each run left: the next run carries a deletion on
+// either side, and an edit on both sides keeps both contents.
+func TestTwoWayRemembers(t *testing.T) {
+	a := newTestApp(t)
+	src, dst := t.TempDir(), t.TempDir()
+	writeFiles(t, src, map[string]string{"gone-on-a.txt": "1", "gone-on-b.txt": "2", "both.txt": "3"}, at)
+	a.session(t, src, dst)
+	run := func() SyncStatus {
+		t.Helper()
+		if done := a.inventory(t); done.Error != "" {
+			t.Fatal(done.Error)
+		}
+		if _, err := a.Rules.UsePreset("two-way"); err != nil {
+			t.Fatal(err)
+		}
+		end := a.synchronize(t)
+		if end.EndStatus != "regular" || len(end.Errors) != 0 {
+			t.Fatalf("end %+v", end)
+		}
+		return end
+	}
+	run()
+	if n := countFiles(t, dst); n != 3 {
+		t.Fatalf("%d files on B after the first run, want 3", n)
+	}
+	if err := os.Remove(filepath.Join(src, "gone-on-a.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dst, "gone-on-b.txt")); err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, src, map[string]string{"both.txt": "A's edit"}, at.Add(2*time.Hour))
+	writeFiles(t, dst, map[string]string{"both.txt": "B's edit"}, at.Add(time.Hour))
+	run()
+	for _, dir := range []string{src, dst} {
+		for name, want := range map[string]string{"both.txt": "A's edit", "both.conflict-B-20240301-130000.txt": "B's edit"} {
+			if got, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(got) != want {
+				t.Errorf("%s: %q, %v; want %q", filepath.Join(dir, name), got, err, want)
+			}
+		}
+		for _, name := range []string{"gone-on-a.txt", "gone-on-b.txt"} {
+			if _, err := os.Stat(filepath.Join(dir, name)); !os.IsNotExist(err) {
+				t.Errorf("%s, deleted on one side, is still there (%v)", filepath.Join(dir, name), err)
+			}
+		}
+	}
+}

@@ -6,8 +6,16 @@ import (
 	"github.com/ferrysync/ferry/backend/inventory"
 )
 
+// The presets: synchronization modes a user can pick instead of writing rules.
+const (
+	PresetMirror = "mirror"
+	PresetUpdate = "update"
+	// PresetTwoWay is decided by the record of the last run once there is one (package twoway).
+	PresetTwoWay = "two-way"
+)
+
 // Presets are the synchronization modes a user can pick instead of writing rules.
-var Presets = []string{"mirror", "update", "two-way"}
+var Presets = []string{PresetMirror, PresetUpdate, PresetTwoWay}
 
 // Preset expands a mode into rules from part a to part b.
 func Preset(mode, a, b string) ([]Rule, error) {

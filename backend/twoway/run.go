@@ -1,7 +1,10 @@
 package twoway
 
 import (
+	"slices"
 	stdsync "sync"
+
+	"github.com/ferrysync/ferry/backend/compare"
 
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/rules"
@@ -19,26 +22,54 @@ type Run struct {
 	done map[[2]string]bool // group, part
 }
 
+// Begin loads the record of the comparison's data sources and, when there is one, decides every
+// item with it.
+func (s Store) Begin(cmp *compare.Comparison) (*Run, error) {
+	run := &Run{store: s, done: map[[2]string]bool{}}
+	var err error
+	if run.old, err = s.Load(cmp); err != nil {
+		return nil, err
+	}
+	if run.old != nil {
+		run.decision = Decide(cmp, run.old)
+	}
+	return run, nil
+}
+
+// Decides tells whether a record decides the run; on a first run, the two-way preset does.
+func (r *Run) Decides() bool { return r != nil && r.decision != nil }
+
+// Targeted are the actions the record decided (none on a first run).
+func (r *Run) Targeted() []rules.Targeted {
+	if !r.Decides() {
+		return nil
+	}
+	return r.decision.Targeted
+}
+
+// Complete adds the conflict copies to a plan built from the record's actions.
+func (r *Run) Complete(cmp *compare.Comparison, p *plan.Plan) {
+	if r.Decides() {
+		p.AddConflictCopies(cmp, r.decision.Conflicts)
+	}
+}
+
 // Plan plans an inventoried two-way run. Without a record (the first run) the request's rules
 // (the two-way preset and any others) decide, as without a record; with one, the record decides
 // every item and only extra (the rules file's own rules) still applies besides it.
 func (s Store) Plan(l *plan.Local, r plan.Request, extra []rules.Rule) (*Run, error) {
-	run := &Run{store: s, done: map[[2]string]bool{}}
-	var err error
-	if run.old, err = s.Load(l.Comparison); err != nil {
+	run, err := s.Begin(l.Comparison)
+	if err != nil {
 		return nil, err
 	}
-	if run.old != nil {
-		run.decision = Decide(l.Comparison, run.old)
+	if run.Decides() {
 		r.Rules = extra
-		r.Targeted = append(append([]rules.Targeted{}, r.Targeted...), run.decision.Targeted...)
+		r.Targeted = append(slices.Clone(r.Targeted), run.Targeted()...)
 	}
 	if err := l.Evaluate(r); err != nil {
 		return nil, err
 	}
-	if run.decision != nil {
-		l.Plan.AddConflictCopies(l.Comparison, run.decision.Conflicts)
-	}
+	run.Complete(l.Comparison, l.Plan)
 	return run, nil
 }
 
@@ -62,13 +93,16 @@ func (r *Run) Result(t fsync.TargetResult) {
 
 // Save records the state the run left the data sources in: call it once the run has ended,
 // however it ended.
-func (r *Run) Save(l *plan.Local) error {
+func (r *Run) Save(l *plan.Local) error { return r.SavePlan(l.Comparison, l.Plan) }
+
+// SavePlan is Save for a comparison and its plan.
+func (r *Run) SavePlan(cmp *compare.Comparison, p *plan.Plan) error {
 	if r == nil {
 		return nil
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rec := r.store.Settle(r.old, l.Comparison, l.Plan, func(group, part string) bool {
+	rec := r.store.Settle(r.old, cmp, p, func(group, part string) bool {
 		return r.done[[2]string{group, part}]
 	})
 	return r.store.Save(rec)

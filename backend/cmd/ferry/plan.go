@@ -67,7 +67,7 @@ func (f *planFlags) request() (job, error) {
 			return j, usageError("--mode needs exactly two nodes with one data source each; use a rules file for more")
 		}
 		j.Rules = rs
-		j.TwoWay = f.mode == "two-way"
+		j.TwoWay = f.mode == rules.PresetTwoWay
 	}
 	if f.rulesFile != "" {
 		file, err := os.Open(f.rulesFile)
