@@ -38,7 +38,6 @@ const (
 	changed                // recorded, then edited
 	created                // there, not in the record
 	deleted                // recorded, now gone
-	unknown                // cannot be told (unreadable, incomplete part)
 )
 
 // Decide compares every item with the record. Items that any part could not see entirely are left
