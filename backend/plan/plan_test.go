@@ -283,7 +283,7 @@ func TestEndpoints(t *testing.T) {
 	if mk := p.Groups[1]; mk.Targets[0].Exists || mk.ItemKind != inventory.Dir {
 		t.Errorf("create target %+v", mk.Targets[0])
 	}
-	want := []plan.PartInfo{{Name: "A", Node: "A", Root: "/a1", Type: inventory.SourceDir}, {Name: "B", Node: "B", Root: "/b1", Type: inventory.SourceDir}}
+	want := []plan.PartInfo{{Name: "A", Node: "A", Root: "/a1", Type: inventory.SourceDir, Files: 1}, {Name: "B", Node: "B", Root: "/b1", Type: inventory.SourceDir, Files: 1}}
 	if !reflect.DeepEqual(p.Parts, want) {
 		t.Errorf("parts %+v", p.Parts)
 	}
