@@ -174,3 +174,11 @@ func retry(f func() (int, error)) (int, error) {
 		}
 	}
 }
+
+// remove removes the file name of d: never a directory, never through a link.
+func (d dirHandle) remove(name string) error {
+	if _, err := retry(func() (int, error) { return 0, unix.Unlinkat(d.fd, name, 0) }); err != nil {
+		return &os.PathError{Op: "remove", Path: name, Err: err}
+	}
+	return nil
+}

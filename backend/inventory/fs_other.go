@@ -47,6 +47,11 @@ func (d dirHandle) stat(name string) (fileInfo, error) {
 	return statPath(filepath.Join(d.path, name))
 }
 
+// remove removes the file name of d.
+func (d dirHandle) remove(name string) error {
+	return os.Remove(filepath.Join(d.path, name))
+}
+
 func statPath(path string) (fileInfo, error) {
 	fi, err := os.Lstat(path)
 	if err != nil {

@@ -78,6 +78,9 @@ const (
 	// SkipProtected is a virtual or runtime system tree (/proc, /sys, /dev, /run) met below a
 	// data source root such as "/".
 	SkipProtected SkipReason = "protected"
+	// SkipTemp is one of Ferry's temp files (IsTempName), left by a run that was killed; never
+	// inventoried, whatever the options, and removed with Options.RemoveTemps.
+	SkipTemp SkipReason = "temp"
 )
 
 // Part is the inventory of one data source.
@@ -103,6 +106,9 @@ type Node struct {
 type Options struct {
 	ExcludeHidden bool // skip dot names below the root
 	ExcludeSystem bool // skip the noise names (desktop.ini, .DS_Store…) below the root
+	// RemoveTemps removes Ferry's temp files as the walk meets them (they are skipped either
+	// way): a scan that starts a synchronization sets it, one that only shows a plan does not.
+	RemoveTemps bool
 	// Progress, when set, is called from time to time during the walk and the analysis.
 	Progress func(Progress)
 }

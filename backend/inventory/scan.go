@@ -213,7 +213,11 @@ func protectedBelow(root string) map[string]bool {
 func scanWorkers() int { return min(max(runtime.GOMAXPROCS(0), 2), 8) }
 
 // skipReasons indexes the reasons counted while walking.
-var skipReasons = [...]SkipReason{SkipHidden, SkipNoise, SkipSymlink, SkipSpecial, SkipInaccessible, SkipNotFound, SkipIOError, SkipProtected}
+var skipReasons = [...]SkipReason{SkipHidden, SkipNoise, SkipSymlink, SkipSpecial, SkipInaccessible, SkipNotFound, SkipIOError, SkipProtected, SkipTemp}
+
+// skipTempRemoved is a temp file the walk removed: counted as SkipTemp, and its directory
+// does not hold it any more.
+const skipTempRemoved SkipReason = "temp-removed"
 
 type skipCounts [len(skipReasons)]int
 
@@ -234,6 +238,10 @@ type dirResult struct {
 }
 
 func (r *dirResult) skip(reason SkipReason) {
+	if reason == skipTempRemoved {
+		r.skipped.add(SkipTemp)
+		return
+	}
 	r.skipped.add(reason)
 	if reason != SkipNotFound {
 		r.holdsSkipped = true
@@ -430,12 +438,14 @@ func namesLen(ds []dirent) int {
 // when needed. It returns the entry to record for a file, isDir for a directory to open, or the
 // reason the child is skipped; an Inaccessible entry comes with its reason.
 func (w *walker) child(d dirHandle, path, name string, typ fileType) (e Entry, isDir bool, skip SkipReason) {
-	switch typ {
-	case typeSymlink:
+	switch {
+	case typ == typeSymlink:
 		return Entry{}, false, SkipSymlink
-	case typeSpecial:
+	case typ == typeSpecial:
 		return Entry{}, false, SkipSpecial
-	case typeDir, typeFile:
+	case typ == typeFile && IsTempName(name):
+		return w.temp(d, name)
+	case typ == typeDir || typ == typeFile:
 		if r := w.nameSkip(name); r != "" {
 			return Entry{}, false, r
 		}
@@ -444,14 +454,17 @@ func (w *walker) child(d dirHandle, path, name string, typ fileType) (e Entry, i
 		}
 	}
 	fi, err := d.stat(name)
-	return w.described(path, name, fi, err)
+	return w.described(d, path, name, fi, err)
 }
 
-// described classifies a child from its stat result.
-func (w *walker) described(path, name string, fi fileInfo, err error) (e Entry, isDir bool, skip SkipReason) {
+// described classifies a child of d from its stat result.
+func (w *walker) described(d dirHandle, path, name string, fi fileInfo, err error) (e Entry, isDir bool, skip SkipReason) {
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return Entry{}, false, SkipNotFound
+		}
+		if IsTempName(name) {
+			return Entry{}, false, SkipTemp
 		}
 		if r := w.nameSkip(name); r != "" {
 			return Entry{}, false, r
@@ -464,6 +477,10 @@ func (w *walker) described(path, name string, fi fileInfo, err error) (e Entry, 
 		return Entry{}, false, SkipSymlink
 	case typeSpecial:
 		return Entry{}, false, SkipSpecial
+	case typeFile:
+		if IsTempName(name) {
+			return w.temp(d, name)
+		}
 	}
 	if r := w.nameSkip(name); r != "" {
 		return Entry{}, false, r
@@ -472,6 +489,18 @@ func (w *walker) described(path, name string, fi fileInfo, err error) (e Entry, 
 		return Entry{}, true, ""
 	}
 	return Entry{Path: path, Kind: File, Size: fi.size, ModTime: fi.mtime, BirthTime: fi.btime}, false, ""
+}
+
+// temp skips one of Ferry's temp files in d and, with RemoveTemps, removes it: a run killed
+// while writing left it there.
+func (w *walker) temp(d dirHandle, name string) (e Entry, isDir bool, skip SkipReason) {
+	if !w.opts.RemoveTemps {
+		return Entry{}, false, SkipTemp
+	}
+	if err := d.remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return Entry{}, false, SkipTemp // it stays: its directory holds it
+	}
+	return Entry{}, false, skipTempRemoved
 }
 
 func (w *walker) nameSkip(name string) SkipReason {
@@ -500,7 +529,7 @@ func (w *walker) subdir(d dirHandle, path, name string, res *dirResult) {
 				w.record(res, Entry{Path: path, Kind: Dir, Inaccessible: true}, errReason(err))
 				return
 			}
-			e, _, skip := w.described(path, name, fi, statErr)
+			e, _, skip := w.described(d, path, name, fi, statErr)
 			w.record(res, e, skip)
 			return
 		}

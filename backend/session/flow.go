@@ -542,7 +542,8 @@ func (f *Flow) inventory(ctx context.Context) ([]*inventory.Node, error) {
 		return nil, err
 	}
 	f.m.Status(protocol.InventoryRunningIdentification)
-	opts := inventory.Options{ExcludeHidden: settings.ExcludeHidden, ExcludeSystem: settings.ExcludeSystem, Progress: f.o.Progress}
+	// The inventory leads to a run: the temp files a killed run left go.
+	opts := inventory.Options{ExcludeHidden: settings.ExcludeHidden, ExcludeSystem: settings.ExcludeSystem, RemoveTemps: true, Progress: f.o.Progress}
 	own := map[string]*inventory.Node{}
 	for _, n := range f.nodes {
 		node, err := inventory.ScanNode(ctx, n.Code, n.Roots, opts)

@@ -165,6 +165,7 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 	m.Status(protocol.InventoryRunningIdentification)
 	showScan := tty && !f.json
 	req.Progress = inventoryProgress(stderr, showScan)
+	req.RemoveTemps = true // this plan runs: what a killed run left goes
 	local, err := plan.Make(ctx, req)
 	if showScan {
 		fmt.Fprint(stderr, "\r\033[K") // the scan's progress line

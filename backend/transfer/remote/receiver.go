@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 
+	"github.com/ferrysync/ferry/backend/inventory"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/transfer"
 )
@@ -176,7 +177,7 @@ func (c *Content) writeMany(ctx context.Context, g *plan.Group, rec *recordReade
 	if dir == "" {
 		dir = targets[0].Dir // same file system, and scans skip Ferry's temp names
 	}
-	f, err := os.CreateTemp(dir, ".relay.ferry-*.tmp")
+	f, err := os.CreateTemp(dir, inventory.TempName("relay", "*"))
 	if err != nil {
 		fail(fmt.Errorf("keep relayed content: %w", err))
 		return
