@@ -47,7 +47,7 @@ type Entry struct {
 	Path      string
 	Kind      Kind
 	Size      int64     // files only
-	ModTime   time.Time // files only, with nanoseconds
+	ModTime   time.Time // with nanoseconds; a directory's is kept too, but rules and comparisons ignore it
 	BirthTime time.Time // files only; zero when the file system does not give it
 	// Inaccessible is set for a directory that could not be listed or a file that could not be
 	// stat'ed; such an entry carries no size or dates.
@@ -90,6 +90,8 @@ type Part struct {
 	Type SourceType
 	// Entries are sorted by Path (byte order); the root itself is never an entry.
 	Entries []Entry
+	// RootModTime is the modification time of a directory root (zero for a file root).
+	RootModTime time.Time
 	// Incomplete is set when something below the root could not be read: conditions that
 	// reference this part are false and actions touching unseen items are refused.
 	Incomplete bool

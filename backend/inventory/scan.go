@@ -183,6 +183,7 @@ func scanDir(ctx context.Context, p *Part, opts Options) error {
 		return root.err
 	}
 	total := root.total()
+	p.RootModTime = root.mtime
 	p.Entries = root.flatten(make([]Entry, 0, total.entries), 1)
 	p.Incomplete = total.incomplete
 	for r, n := range total.skipped {
@@ -234,7 +235,8 @@ type dirResult struct {
 	incomplete bool
 	// holdsSkipped: a child was skipped while still present (not one that vanished).
 	holdsSkipped bool
-	err          error // the directory could not be listed; its entry is marked Inaccessible
+	err          error     // the directory could not be listed; its entry is marked Inaccessible
+	mtime        time.Time // the directory's, once listed (and its stale temp files removed)
 }
 
 func (r *dirResult) skip(reason SkipReason) {
@@ -282,6 +284,7 @@ func (r *dirResult) flatten(out []Entry, prefix int) []Entry {
 			r.entries[s.entry].Inaccessible = true
 		}
 		r.entries[s.entry].HoldsSkipped = s.res.holdsSkipped
+		r.entries[s.entry].ModTime = s.res.mtime
 	}
 	i, j := 0, 0
 	for i < len(r.entries) || j < len(r.subs) {
@@ -424,6 +427,11 @@ func (w *walker) visit(d dirHandle, rel string, res *dirResult) {
 		}
 	}
 	slices.SortFunc(res.subs, func(a, b subtree) int { return compareDirKeys(a.name, b.name) })
+	// Last: removing stale temp files changed it. A directory whose date cannot be read has
+	// none, and no action depends on it.
+	if mtime, err := d.modTime(); err == nil {
+		res.mtime = mtime
+	}
 }
 
 func namesLen(ds []dirent) int {
