@@ -108,6 +108,36 @@ func TestSetDates(t *testing.T) {
 	}
 }
 
+func TestSetDirDates(t *testing.T) {
+	t.Parallel()
+	r, dir := newRoot(t)
+	writeFile(t, dir, "d/sub/f", []byte("x"), 0o644, time.Unix(1e9, 0))
+	for i, p := range []string{"/d/sub", "/d", "/"} {
+		want := testTime.Add(time.Duration(i) * time.Hour)
+		if err := SetDirDates(r, p, want); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(p)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !fi.ModTime().Equal(want) {
+			t.Errorf("%s: mtime = %v, want %v", p, fi.ModTime(), want)
+		}
+	}
+	if fi, _ := os.Stat(filepath.Join(dir, "d", "sub", "f")); !fi.ModTime().Equal(time.Unix(1e9, 0)) {
+		t.Errorf("the file inside changed: %v", fi.ModTime())
+	}
+	mustIs(t, SetDirDates(r, "/d/missing", testTime), os.ErrNotExist)
+	mustIs(t, SetDirDates(r, "/nodir/missing", testTime), os.ErrNotExist)
+	mustIs(t, SetDirDates(r, "/d/sub/f", testTime), ErrNotDir)
+	if err := os.Symlink("sub", filepath.Join(dir, "d", "link")); err != nil {
+		t.Fatal(err)
+	}
+	mustIs(t, SetDirDates(r, "/d/link", testTime), ErrUnsafePath)
+	mustIs(t, SetDirDates(r, "/d/link/f", testTime), ErrUnsafePath)
+}
+
 func mkdirs(t *testing.T, dir string, rels ...string) {
 	t.Helper()
 	for _, rel := range rels {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -327,6 +328,27 @@ func (d *dir) linkAnonymous(f *file, name string) error {
 	err := unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(f.fd), d.fd, name, unix.AT_SYMLINK_FOLLOW)
 	if err != nil {
 		return &os.LinkError{Op: "link", Old: "(new file)", New: d.item(name), Err: err}
+	}
+	return nil
+}
+
+// setDirTime sets the modification time of the directory name of d ("." for d itself), never
+// through a link.
+func (d *dir) setDirTime(name string, mtime time.Time) error {
+	var st unix.Stat_t
+	if err := unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &fs.PathError{Op: "stat", Path: d.item(name), Err: err}
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+	case unix.S_IFLNK:
+		return unsafePath(d.item(name), "is a symbolic link")
+	default:
+		return fmt.Errorf("%s: %w", d.item(name), ErrNotDir)
+	}
+	ts := times(mtime)
+	if err := unix.UtimesNanoAt(d.fd, name, ts[:], unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &fs.PathError{Op: "utimensat", Path: d.item(name), Err: err}
 	}
 	return nil
 }

@@ -82,6 +82,21 @@ func (d *dir) create(name string) (*file, error) {
 	return &file{File: f, dir: d.r, name: name}, nil
 }
 
+// setDirTime sets the modification time of the directory name of d ("." for d itself),
+// refusing a link.
+func (d *dir) setDirTime(name string, mtime time.Time) error {
+	fi, err := d.r.Lstat(name)
+	switch {
+	case err != nil:
+		return err
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return unsafePath(d.item(name), "is a symbolic link")
+	case !fi.IsDir():
+		return fmt.Errorf("%s: %w", d.item(name), ErrNotDir)
+	}
+	return d.r.Chtimes(name, time.Time{}, mtime)
+}
+
 // canNoReplace tells whether rename may be asked not to replace an existing target: not here.
 func (d *dir) canNoReplace() bool { return false }
 

@@ -89,9 +89,10 @@ func TestConfinement(t *testing.T) {
 			_, err := WriteFrom(t.Context(), r, p, strings.NewReader("bad"), CopyOptions{Size: -1})
 			return err
 		},
-		"mkdir":     func(p string) error { return Mkdir(r, p) },
-		"delete":    func(p string) error { return Delete(r, p) },
-		"set dates": func(p string) error { return SetDates(r, p, Dates{ModTime: time.Unix(0, 0)}) },
+		"mkdir":               func(p string) error { return Mkdir(r, p) },
+		"delete":              func(p string) error { return Delete(r, p) },
+		"set dates":           func(p string) error { return SetDates(r, p, Dates{ModTime: time.Unix(0, 0)}) },
+		"set directory dates": func(p string) error { return SetDirDates(r, p, time.Unix(0, 0)) },
 		"open": func(p string) error {
 			f, err := r.Open(p)
 			if err == nil {
