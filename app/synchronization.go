@@ -130,6 +130,9 @@ func confirmationOf(p *plan.Plan) Confirmation {
 	}
 	for i := range p.Groups {
 		g := &p.Groups[i]
+		if g.Quiet {
+			continue // a directory's date restored: no action
+		}
 		for _, t := range g.Targets {
 			d := &out.Destinations[at[t.Node]]
 			switch g.Op {

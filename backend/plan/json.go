@@ -32,10 +32,14 @@ type JSON struct {
 	Summary  Summary             `json:"summary"`
 }
 
-// Actions flattens the groups into one action per target, in run order.
+// Actions flattens the groups into one action per target, in run order. Quiet groups are left
+// out.
 func (p *Plan) Actions() []Action {
 	var out []Action
 	for _, g := range p.Groups {
+		if g.Quiet {
+			continue
+		}
 		for _, t := range g.Targets {
 			a := Action{Op: g.Op, Path: t.Path, Group: g.ID}
 			if g.Source != nil {

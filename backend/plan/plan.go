@@ -1,6 +1,6 @@
 // Package plan turns atomic actions into action groups (one source read serves every target) in an
 // order that converges in one run: deletes of files, deletes of directories child-first, creates of
-// directories parent-first, then copies.
+// directories parent-first, copies, then directories' dates.
 package plan
 
 import (
@@ -44,6 +44,8 @@ const (
 	PhaseDeleteDirs
 	PhaseCreateDirs
 	PhaseCopy
+	// PhaseDirDates sets directories' dates once nothing more is written in them (dirdates.go).
+	PhaseDirDates
 )
 
 // Location is an item on a part: where to read or write it.
@@ -79,6 +81,9 @@ type Group struct {
 	Size      int64 // source size (content copies)
 	Phase     Phase
 	Targeted  bool
+	// Quiet is a directory's date set because the run creates the directory or writes in it,
+	// not because it differed: not listed in the plan, not counted as an action nor tracked.
+	Quiet bool
 }
 
 // Bytes is the content this group writes: the source size per target for content copies.
@@ -154,6 +159,7 @@ func Build(c *compare.Comparison, res *rules.Result, o Options) *Plan {
 		merge[k] = len(p.Groups)
 		p.Groups = append(p.Groups, g)
 	}
+	p.dirDates(c, res.Directions, "")
 	p.order()
 	for _, r := range res.Rejected {
 		p.Rejected = append(p.Rejected, rejection(c, r))
@@ -275,12 +281,18 @@ func identityHolds(id *compare.Identity, l compare.Located) bool {
 
 func depth(p string) int { return strings.Count(p, "/") }
 
-// order sorts groups by phase: directory deletes deepest first, creates shallowest first, others
-// by path; then numbers them.
+// order sorts groups by phase: directory deletes deepest first, creates shallowest first, quiet
+// directory dates after the listed ones, others by path; then numbers them.
 func (p *Plan) order() {
 	slices.SortStableFunc(p.Groups, func(a, b Group) int {
 		if c := cmp.Compare(a.Phase, b.Phase); c != 0 {
 			return c
+		}
+		if a.Quiet != b.Quiet {
+			if a.Quiet {
+				return 1
+			}
+			return -1
 		}
 		pa, pb := a.Targets[0].Path, b.Targets[0].Path
 		switch a.Phase {
@@ -300,16 +312,31 @@ func (p *Plan) order() {
 	}
 }
 
+// QuietGroups counts the quiet groups, which are no actions.
+func (p *Plan) QuietGroups() int {
+	n := 0
+	for i := range p.Groups {
+		if p.Groups[i].Quiet {
+			n++
+		}
+	}
+	return n
+}
+
 // Summary counts what a plan does.
 type Summary struct {
 	Actions int   `json:"actions"`
 	Bytes   int64 `json:"bytes"`
 }
 
-// Summary counts one action per group target and the bytes content copies write.
+// Summary counts one action per group target and the bytes content copies write; quiet groups
+// are no actions.
 func (p *Plan) Summary() Summary {
 	var s Summary
 	for i := range p.Groups {
+		if p.Groups[i].Quiet {
+			continue
+		}
 		s.Actions += len(p.Groups[i].Targets)
 		s.Bytes += p.Groups[i].Bytes()
 	}

@@ -70,10 +70,6 @@ func snapshot(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(p)
 		if err != nil {
 			return err
 		}
@@ -82,6 +78,14 @@ func snapshot(t *testing.T, dir string) map[string]string {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, p)
+		if d.IsDir() { // its date, the root's too
+			out[rel+"/"] = fmt.Sprintf("@%d", fi.ModTime().UnixNano())
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
 		out[rel] = fmt.Sprintf("%x@%d", data, fi.ModTime().UnixNano())
 		return nil
 	})
@@ -94,7 +98,7 @@ func snapshot(t *testing.T, dir string) map[string]string {
 func sameSnapshots(t *testing.T, what string, a, b map[string]string) {
 	t.Helper()
 	if len(a) != len(b) {
-		t.Fatalf("%s: %d files against %d", what, len(a), len(b))
+		t.Fatalf("%s: %d files and folders against %d", what, len(a), len(b))
 	}
 	for k, v := range a {
 		if b[k] != v {
@@ -263,6 +267,10 @@ func TestFlowTwoWayThreeMembers(t *testing.T) {
 			at, content = flowTime.Add(time.Hour), []byte("shared, newer version from C")
 		}
 		writeAt(t, filepath.Join(d, "shared.txt"), content, at)
+		// The roots' dates differ: C's, the newest, goes to A and B.
+		if err := os.Chtimes(d, at, flowTime.Add(time.Duration(i)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ms := members(t, url, dirs, preset("two-way"))
 	runFlows(t, ms)
@@ -270,13 +278,14 @@ func TestFlowTwoWayThreeMembers(t *testing.T) {
 		if fm.err != nil {
 			t.Fatalf("member %d: %v", i, fm.err)
 		}
-		// Creates of 3 folders and copies of 3 files on 2 members each, the shared file onto 2.
-		if p := fm.out.Sync.Progress; fm.out.Sync.EndStatus != protocol.EndRegular || p.ErrorActions != 0 || p.TotalActions != 14 || len(fm.plan.Rejected) > 0 {
+		// Creates of 3 folders and copies of 3 files on 2 members each, the shared file onto 2,
+		// C's root's date onto 2.
+		if p := fm.out.Sync.Progress; fm.out.Sync.EndStatus != protocol.EndRegular || p.ErrorActions != 0 || p.TotalActions != 16 || len(fm.plan.Rejected) > 0 {
 			t.Fatalf("member %d: %+v %v", i, fm.out.Sync, fm.out.Errors)
 		}
 	}
 	want := snapshot(t, dirs[2])
-	if len(want) != 4 {
+	if len(want) != 8 { // the root, 3 folders, 4 files
 		t.Fatalf("C holds %v", want)
 	}
 	sameSnapshots(t, "A", want, snapshot(t, dirs[0]))

@@ -22,7 +22,7 @@ import (
 
 const (
 	startFormat  = "ferry-start"
-	startVersion = 1
+	startVersion = 2 // 2: directory dates (a phase after the copies, quiet groups)
 	maxStartData = 1 << 30
 )
 
@@ -40,10 +40,12 @@ type wirePlan struct {
 }
 
 type wirePart struct {
-	Name string  `json:"name"`
-	Node string  `json:"node"`
-	Root wireStr `json:"root"`
-	Type string  `json:"type"` // directory, file
+	Name  string  `json:"name"`
+	Node  string  `json:"node"`
+	Root  wireStr `json:"root"`
+	Type  string  `json:"type"` // directory, file
+	Files int     `json:"files,omitempty"`
+	Empty bool    `json:"empty,omitempty"`
 }
 
 type wireGroup struct {
@@ -58,6 +60,7 @@ type wireGroup struct {
 	Size      int64          `json:"size,omitempty"`
 	Phase     plan.Phase     `json:"phase"`
 	Targeted  bool           `json:"targeted,omitempty"`
+	Quiet     bool           `json:"quiet,omitempty"`
 }
 
 type wireEndpoint struct {
@@ -178,11 +181,12 @@ func (e *PlanError) Error() string { return "no plan from the oldest member: " +
 func toWire(p *plan.Plan) *wirePlan {
 	w := &wirePlan{Parts: []wirePart{}, Groups: []wireGroup{}, Rejected: []wireRejected{}}
 	for _, pt := range p.Parts {
-		w.Parts = append(w.Parts, wirePart{Name: pt.Name, Node: pt.Node, Root: wireStr(pt.Root), Type: sourceTypes[pt.Type]})
+		w.Parts = append(w.Parts, wirePart{Name: pt.Name, Node: pt.Node, Root: wireStr(pt.Root), Type: sourceTypes[pt.Type],
+			Files: pt.Files, Empty: pt.Empty})
 	}
 	for _, g := range p.Groups {
 		wg := wireGroup{ID: g.ID, Op: g.Op, RuleOp: g.RuleOp.String(), ItemKind: g.ItemKind.String(),
-			Kind: g.Kind, DatesOnly: g.DatesOnly, Size: g.Size, Phase: g.Phase, Targeted: g.Targeted,
+			Kind: g.Kind, DatesOnly: g.DatesOnly, Size: g.Size, Phase: g.Phase, Targeted: g.Targeted, Quiet: g.Quiet,
 			Targets: make([]wireEndpoint, 0, len(g.Targets))}
 		if g.Source != nil {
 			s := endpointToWire(*g.Source)
@@ -218,8 +222,11 @@ func fromWire(w *wirePlan) (*plan.Plan, error) {
 		if !ok {
 			return nil, fmt.Errorf("plan: part %s: source type %q", pt.Name, pt.Type)
 		}
+		if pt.Files < 0 {
+			return nil, fmt.Errorf("plan: part %s: %d files", pt.Name, pt.Files)
+		}
 		parts[pt.Name] = pt.Node
-		p.Parts = append(p.Parts, plan.PartInfo{Name: pt.Name, Node: pt.Node, Root: string(pt.Root), Type: typ})
+		p.Parts = append(p.Parts, plan.PartInfo{Name: pt.Name, Node: pt.Node, Root: string(pt.Root), Type: typ, Files: pt.Files, Empty: pt.Empty})
 	}
 	for i, wg := range w.Groups {
 		g, err := groupFromWire(wg, parts)
@@ -235,7 +242,7 @@ func fromWire(w *wirePlan) (*plan.Plan, error) {
 }
 
 func groupFromWire(wg wireGroup, parts map[string]string) (plan.Group, error) {
-	g := plan.Group{ID: wg.ID, Op: wg.Op, Kind: wg.Kind, DatesOnly: wg.DatesOnly, Size: wg.Size, Phase: wg.Phase, Targeted: wg.Targeted}
+	g := plan.Group{ID: wg.ID, Op: wg.Op, Kind: wg.Kind, DatesOnly: wg.DatesOnly, Size: wg.Size, Phase: wg.Phase, Targeted: wg.Targeted, Quiet: wg.Quiet}
 	var ok bool
 	if g.RuleOp, ok = rules.ParseOp(wg.RuleOp); !ok {
 		return g, fmt.Errorf("operator %q", wg.RuleOp)
@@ -256,18 +263,22 @@ func groupFromWire(wg wireGroup, parts map[string]string) (plan.Group, error) {
 	default:
 		return g, fmt.Errorf("op %q", g.Op)
 	}
-	if g.Phase > plan.PhaseCopy || g.Size < 0 || len(wg.Targets) == 0 || copies != (wg.Source != nil) {
+	// Directories' dates are the last phase, and the only groups that may name the root ("/")
+	// or be quiet.
+	dirDates := g.Op == plan.OpCopyDates && g.ItemKind == inventory.Dir
+	if g.Phase > plan.PhaseDirDates || dirDates != (g.Phase == plan.PhaseDirDates) || g.Quiet && !dirDates ||
+		g.Size < 0 || len(wg.Targets) == 0 || copies != (wg.Source != nil) {
 		return g, errors.New("malformed group")
 	}
 	if wg.Source != nil {
-		s, err := endpointFromWire(*wg.Source, parts)
+		s, err := endpointFromWire(*wg.Source, parts, dirDates)
 		if err != nil {
 			return g, fmt.Errorf("source: %w", err)
 		}
 		g.Source = &s
 	}
 	for _, wt := range wg.Targets {
-		t, err := endpointFromWire(wt, parts)
+		t, err := endpointFromWire(wt, parts, dirDates)
 		if err != nil {
 			return g, fmt.Errorf("target: %w", err)
 		}
@@ -276,13 +287,14 @@ func groupFromWire(wg wireGroup, parts map[string]string) (plan.Group, error) {
 	return g, nil
 }
 
-func endpointFromWire(w wireEndpoint, parts map[string]string) (plan.Endpoint, error) {
+// endpointFromWire rebuilds an endpoint; root tells whether it may be the root itself.
+func endpointFromWire(w wireEndpoint, parts map[string]string, root bool) (plan.Endpoint, error) {
 	e := plan.Endpoint{Location: plan.Location{Part: w.Part, Node: w.Node, Root: string(w.Root), Dir: string(w.Dir), Path: string(w.Path)},
 		Exists: w.Exists, Size: w.Size}
 	if node, ok := parts[w.Part]; !ok || node != w.Node {
 		return e, fmt.Errorf("part %s of node %s is not in the plan", w.Part, w.Node)
 	}
-	if !cleanItemPath(e.Path) || e.Size < 0 {
+	if !(cleanItemPath(e.Path) || root && e.Path == "/") || e.Size < 0 {
 		return e, fmt.Errorf("item path %q", e.Path)
 	}
 	var err error

@@ -9,6 +9,7 @@ import (
 	stdsync "sync"
 	"time"
 
+	"github.com/ferrysync/ferry/backend/inventory"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/transfer"
 )
@@ -20,6 +21,9 @@ type TargetResult struct {
 	Target plan.Location
 	Bytes  int64 // content written (full copy) or transferred (delta)
 	Err    error
+	// Quiet is a quiet group's result (plan.Group.Quiet): no action to count or track, but
+	// an error all the same.
+	Quiet bool
 }
 
 // Handler executes action groups whose source and targets are on this machine.
@@ -78,7 +82,7 @@ func (h *Handler) root(dir string) (*transfer.Root, error) {
 // Run executes one group and reports one result per target.
 func (h *Handler) Run(ctx context.Context, g *plan.Group, report func(TargetResult)) {
 	for _, t := range g.Targets {
-		res := TargetResult{Group: g.ID, Op: g.Op, Target: t.Location}
+		res := TargetResult{Group: g.ID, Op: g.Op, Target: t.Location, Quiet: g.Quiet}
 		if err := ctx.Err(); err != nil {
 			res.Err = err
 		} else {
@@ -102,6 +106,9 @@ func (h *Handler) runTarget(ctx context.Context, g *plan.Group, t plan.Endpoint)
 	case plan.OpDelete:
 		return 0, transfer.Delete(dst, t.Path)
 	case plan.OpCopyDates:
+		if g.ItemKind == inventory.Dir {
+			return 0, transfer.SetDirDates(dst, t.Path, g.Source.ModTime)
+		}
 		return 0, transfer.SetDates(dst, t.Path, transfer.Dates{ModTime: g.Source.ModTime, BirthTime: g.Source.BirthTime})
 	}
 	src, err := h.root(g.Source.Dir)

@@ -80,7 +80,7 @@ func folder(g *plan.Group) string {
 
 // Report sums up a run.
 type Report struct {
-	Done   int
+	Done   int // actions done: quiet groups are none
 	Bytes  int64
 	Errors []error
 }
@@ -96,6 +96,9 @@ func Apply(ctx context.Context, p *plan.Plan, workers int) *Report {
 		defer mu.Unlock()
 		if r.Err != nil {
 			rep.Errors = append(rep.Errors, r.Err)
+			return
+		}
+		if r.Quiet {
 			return
 		}
 		rep.Done++
