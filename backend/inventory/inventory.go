@@ -78,6 +78,8 @@ const (
 	// SkipProtected is a virtual or runtime system tree (/proc, /sys, /dev, /run) met below a
 	// data source root such as "/".
 	SkipProtected SkipReason = "protected"
+	// SkipExcluded is an entry Options.Exclude names (the folder of kept versions).
+	SkipExcluded SkipReason = "excluded"
 	// SkipTemp is one of Ferry's temp files (IsTempName), left by a run that was killed; never
 	// inventoried, whatever the options, and removed with Options.RemoveTemps.
 	SkipTemp SkipReason = "temp"
@@ -111,6 +113,10 @@ type Options struct {
 	// RemoveTemps removes Ferry's temp files as the walk meets them (they are skipped either
 	// way): a scan that starts a synchronization sets it, one that only shows a plan does not.
 	RemoveTemps bool
+	// Exclude names entries below every root that are never inventoried nor walked, as
+	// "/"-separated paths relative to the root ("versions" or "a/b"); a directory that holds one
+	// is marked HoldsSkipped.
+	Exclude []string
 	// Progress, when set, is called from time to time during the walk and the analysis.
 	Progress func(Progress)
 }

@@ -167,7 +167,7 @@ func scanDir(ctx context.Context, p *Part, opts Options) error {
 	if err != nil {
 		return err
 	}
-	w := &walker{ctx: ctx, opts: opts, tokens: make(chan struct{}, scanWorkers()), protected: protectedBelow(p.Root)}
+	w := &walker{ctx: ctx, opts: opts, tokens: make(chan struct{}, scanWorkers()), protected: protectedBelow(p.Root), excluded: excluded(opts.Exclude)}
 	w.bufs.New = func() any { b := make([]byte, listBufSize); return &b }
 	rep := startReporter(opts.Progress, w.snapshot(p.Code))
 	root := &dirResult{}
@@ -194,6 +194,17 @@ func scanDir(ctx context.Context, p *Part, opts Options) error {
 	return nil
 }
 
+// excluded turns Options.Exclude into entry paths.
+func excluded(rels []string) map[string]bool {
+	m := map[string]bool{}
+	for _, rel := range rels {
+		if rel = strings.Trim(rel, "/"); rel != "" {
+			m["/"+rel] = true
+		}
+	}
+	return m
+}
+
 // protectedBelow returns the relative paths of the protected trees below root.
 func protectedBelow(root string) map[string]bool {
 	if runtime.GOOS == "windows" {
@@ -214,7 +225,7 @@ func protectedBelow(root string) map[string]bool {
 func scanWorkers() int { return min(max(runtime.GOMAXPROCS(0), 2), 8) }
 
 // skipReasons indexes the reasons counted while walking.
-var skipReasons = [...]SkipReason{SkipHidden, SkipNoise, SkipSymlink, SkipSpecial, SkipInaccessible, SkipNotFound, SkipIOError, SkipProtected, SkipTemp}
+var skipReasons = [...]SkipReason{SkipHidden, SkipNoise, SkipSymlink, SkipSpecial, SkipInaccessible, SkipNotFound, SkipIOError, SkipProtected, SkipTemp, SkipExcluded}
 
 // skipTempRemoved is a temp file the walk removed: counted as SkipTemp, and its directory
 // does not hold it any more.
@@ -348,6 +359,8 @@ type walker struct {
 	bufs   sync.Pool
 	// protected are relative paths of system trees below the root, never walked.
 	protected map[string]bool
+	// excluded are the entry paths Options.Exclude names ("/a/b").
+	excluded map[string]bool
 
 	files, dirs, bytes, skipped atomic.Int64
 }
@@ -447,6 +460,8 @@ func namesLen(ds []dirent) int {
 // reason the child is skipped; an Inaccessible entry comes with its reason.
 func (w *walker) child(d dirHandle, path, name string, typ fileType) (e Entry, isDir bool, skip SkipReason) {
 	switch {
+	case w.excluded[path]:
+		return Entry{}, false, SkipExcluded
 	case typ == typeSymlink:
 		return Entry{}, false, SkipSymlink
 	case typ == typeSpecial:

@@ -483,3 +483,23 @@ func TestScanDirectoryDates(t *testing.T) {
 		t.Errorf("/a: mtime %v, want %v", got, at(3))
 	}
 }
+
+// Excluded entries (the folder of kept versions) are never listed nor walked, whatever the
+// hidden setting; their directory holds them.
+func TestScanExclude(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "a.txt", "a")
+	writeFile(t, root, ".ferry-versions/2026-12-05T201500Z/a.txt", "old a")
+	writeFile(t, root, "sub/versions/x", "x")
+	writeFile(t, root, "sub/versions-not/y", "y")
+	writeFile(t, root, "sub/file-named-so", "a file is excluded too")
+	opts := Options{Exclude: []string{".ferry-versions", "/sub/versions/", "sub/file-named-so", "not/there"}}
+	p := mustScan(t, root, opts)
+	wantPaths(t, p, "/a.txt", "/sub", "/sub/versions-not", "/sub/versions-not/y")
+	wantSkipped(t, p, map[SkipReason]int{SkipExcluded: 3})
+	if !entry(t, p, "/sub").HoldsSkipped || entry(t, p, "/sub/versions-not").HoldsSkipped {
+		t.Errorf("holding skipped entries: /sub %v, /sub/versions-not %v", entry(t, p, "/sub").HoldsSkipped, entry(t, p, "/sub/versions-not").HoldsSkipped)
+	}
+	opts.ExcludeHidden = true
+	wantSkipped(t, mustScan(t, root, opts), map[SkipReason]int{SkipExcluded: 3})
+}
