@@ -30,6 +30,7 @@ type JSON struct {
 	Actions  []Action            `json:"actions"`
 	Rejected []RejectedJSON      `json:"rejected"`
 	Summary  Summary             `json:"summary"`
+	Versions *Versions           `json:"versions,omitempty"`
 }
 
 // Actions flattens the groups into one action per target, in run order. Quiet groups are left
@@ -59,7 +60,7 @@ func (p *Plan) Actions() []Action {
 
 // JSON renders the plan for the CLI and the app.
 func (p *Plan) JSON() JSON {
-	j := JSON{Nodes: map[string][]string{}, Actions: p.Actions(), Rejected: []RejectedJSON{}, Summary: p.Summary()}
+	j := JSON{Nodes: map[string][]string{}, Actions: p.Actions(), Rejected: []RejectedJSON{}, Summary: p.Summary(), Versions: p.Versions}
 	if j.Actions == nil {
 		j.Actions = []Action{}
 	}

@@ -92,6 +92,11 @@ func (r *Request) Check() error {
 		}
 		seen[n.Code] = true
 	}
+	if r.Options.Versions.Dir != "" {
+		if err := r.Options.Versions.Check(); err != nil {
+			return err
+		}
+	}
 	return rules.CheckParts(r.Rules, PartNames(r.Nodes))
 }
 
@@ -102,7 +107,7 @@ func Make(ctx context.Context, r Request) (*Local, error) {
 		return nil, err
 	}
 	opts := inventory.Options{ExcludeHidden: r.Settings.ExcludeHidden, ExcludeSystem: r.Settings.ExcludeSystem,
-		RemoveTemps: r.RemoveTemps, Progress: r.Progress}
+		RemoveTemps: r.RemoveTemps, Exclude: exclude(r.Options.Versions.Dir), Progress: r.Progress}
 	l := &Local{}
 	for _, n := range r.Nodes {
 		node, err := inventory.ScanNode(ctx, n.Code, n.Roots, opts)

@@ -99,6 +99,8 @@ type Plan struct {
 	Parts    []PartInfo
 	Groups   []Group
 	Rejected []Rejected
+	// Versions keeps what the run replaces or deletes; nil keeps nothing.
+	Versions *Versions
 }
 
 // PartInfo describes a data part of the plan.
@@ -126,6 +128,9 @@ type Options struct {
 	// PreferDelta decides whether a content copy onto an existing target travels as a delta.
 	// Nil means never (local copies: a delta still reads both files and writes the whole file).
 	PreferDelta func(size int64, sourceNode, targetNode string) bool
+	// Versions, when its Dir is set, keeps the files the run replaces or deletes
+	// (Plan.Versions); Build stamps it with the time of the plan unless it has a stamp.
+	Versions Versions
 }
 
 // Build groups the actions of an evaluation.
@@ -159,7 +164,14 @@ func Build(c *compare.Comparison, res *rules.Result, o Options) *Plan {
 		merge[k] = len(p.Groups)
 		p.Groups = append(p.Groups, g)
 	}
-	p.dirDates(c, res.Directions, "")
+	if o.Versions.Dir != "" {
+		v := o.Versions
+		if v.Stamp == "" {
+			v.Stamp = Stamp(time.Now())
+		}
+		p.Versions = &v
+	}
+	p.dirDates(c, res.Directions, o.Versions.Dir)
 	p.order()
 	for _, r := range res.Rejected {
 		p.Rejected = append(p.Rejected, rejection(c, r))

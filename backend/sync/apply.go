@@ -33,11 +33,28 @@ type Handler struct {
 	deferred map[*transfer.Root]bool // roots holding new files not synced yet
 	// Now gives the time used for copy-content targets; time.Now when nil.
 	Now func() time.Time
+	// Versions, when set, keeps the files the groups replace or delete (plan.Plan.Versions).
+	Versions *transfer.Versions
 }
 
 // NewHandler returns a handler; Close releases the roots it opened.
 func NewHandler() *Handler {
 	return &Handler{roots: map[string]*transfer.Root{}, deferred: map[*transfer.Root]bool{}}
+}
+
+// planHandler returns a handler for the groups of p: it keeps versions as p says.
+func planHandler(p *plan.Plan) *Handler {
+	h := NewHandler()
+	h.Versions = keptVersions(p)
+	return h
+}
+
+// keptVersions is where p keeps replaced and deleted files, nil when it keeps none.
+func keptVersions(p *plan.Plan) *transfer.Versions {
+	if p.Versions == nil {
+		return nil
+	}
+	return &transfer.Versions{Dir: p.Versions.Dir, Stamp: p.Versions.Stamp}
 }
 
 // Flush makes the new files of the run durable: one file system sync per written root instead of
@@ -104,7 +121,7 @@ func (h *Handler) runTarget(ctx context.Context, g *plan.Group, t plan.Endpoint)
 	case plan.OpCreate:
 		return 0, transfer.Mkdir(dst, t.Path)
 	case plan.OpDelete:
-		return 0, transfer.Delete(dst, t.Path)
+		return 0, transfer.Delete(dst, t.Path, transfer.DeleteOptions{Versions: h.Versions})
 	case plan.OpCopyDates:
 		if g.ItemKind == inventory.Dir {
 			return 0, transfer.SetDirDates(dst, t.Path, g.Source.ModTime)
@@ -121,6 +138,7 @@ func (h *Handler) runTarget(ctx context.Context, g *plan.Group, t plan.Endpoint)
 		Mode:          transfer.Full,
 		Target:        &transfer.FileState{Exists: t.Exists, Size: t.Size, ModTime: t.ModTime},
 		DeferSync:     !t.Exists,
+		Versions:      h.Versions,
 	}
 	if !t.Exists {
 		h.mu.Lock()

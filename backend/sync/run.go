@@ -4,6 +4,7 @@ import (
 	"context"
 	"path"
 	stdsync "sync"
+	"time"
 
 	"github.com/ferrysync/ferry/backend/plan"
 )
@@ -85,9 +86,10 @@ type Report struct {
 	Errors []error
 }
 
-// Apply runs a whole plan on this machine and sums up the results.
+// Apply runs a whole plan on this machine and sums up the results; when every action
+// succeeded, it prunes the plan's old kept versions.
 func Apply(ctx context.Context, p *plan.Plan, workers int) *Report {
-	h := NewHandler()
+	h := planHandler(p)
 	defer h.Close()
 	var mu stdsync.Mutex
 	rep := &Report{}
@@ -106,6 +108,11 @@ func Apply(ctx context.Context, p *plan.Plan, workers int) *Report {
 	})
 	if err != nil {
 		rep.Errors = append(rep.Errors, err)
+	}
+	if len(rep.Errors) == 0 && ctx.Err() == nil {
+		if err := PruneVersions(p, func(string) bool { return true }, time.Now()); err != nil {
+			rep.Errors = append(rep.Errors, err)
+		}
 	}
 	return rep
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	stdsync "sync"
+	"time"
 
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
@@ -163,6 +164,12 @@ func Synchronize(ctx context.Context, r Run) (*Outcome, error) {
 	} else {
 		r.Status(protocol.SynchronizationFinished)
 	}
+	if end.EndStatus == protocol.EndRegular && end.Progress.ErrorActions == 0 && len(errs) == 0 {
+		mine := func(node string) bool { return r.Owner(node) == r.Self }
+		if err := PruneVersions(r.Plan, mine, time.Now()); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return &Outcome{Sync: end, Errors: errs}, nil
 }
 
@@ -173,7 +180,7 @@ func Synchronize(ctx context.Context, r Run) (*Outcome, error) {
 func (r *Run) loop(ctx context.Context, started protocol.Synchronization) []error {
 	h := r.Handler
 	if h == nil {
-		h = NewHandler()
+		h = planHandler(r.Plan)
 		defer h.Close()
 	}
 	var (

@@ -43,7 +43,7 @@ func TestDelete(t *testing.T) {
 			r, dir := newRoot(t)
 			tc.setup(t, dir)
 			before := snapshot(t, dir)
-			err := Delete(r, tc.path)
+			err := Delete(r, tc.path, DeleteOptions{})
 			if tc.want != nil {
 				mustIs(t, err, tc.want)
 				sameSnapshot(t, "refused delete", before, snapshot(t, dir))

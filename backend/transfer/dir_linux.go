@@ -375,6 +375,46 @@ func (d *dir) rename(from, to string, noReplace bool) error {
 	return nil
 }
 
+// linkTo hard-links the file name of d as toName in to: fs.ErrExist when toName exists,
+// errors.ErrUnsupported when the file system has no hard links.
+func (d *dir) linkTo(name string, to *dir, toName string) error {
+	err := unix.Linkat(d.fd, name, to.fd, toName, 0)
+	switch err {
+	case nil:
+		return nil
+	case unix.EPERM, unix.EOPNOTSUPP, unix.EMLINK, unix.ENOSYS:
+		return errors.ErrUnsupported
+	}
+	return &os.LinkError{Op: "link", Old: d.item(name), New: to.item(toName), Err: err}
+}
+
+// moveTo renames name of d to toName in to, never replacing it: fs.ErrExist when it exists.
+func (d *dir) moveTo(name string, to *dir, toName string) error {
+	err := unix.Renameat2(d.fd, name, to.fd, toName, unix.RENAME_NOREPLACE)
+	if err == unix.EINVAL || err == unix.ENOSYS { // the file system cannot refuse: look first
+		if err := to.absent(toName); err != nil {
+			return err
+		}
+		err = unix.Renameat(d.fd, name, to.fd, toName)
+	}
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: d.item(name), New: to.item(toName), Err: err}
+	}
+	return nil
+}
+
+// absent fails with fs.ErrExist when name exists in d.
+func (d *dir) absent(name string) error {
+	fi, err := d.lstat(name)
+	switch {
+	case err != nil:
+		return err
+	case fi != nil:
+		return &fs.PathError{Op: "create", Path: d.item(name), Err: fs.ErrExist}
+	}
+	return nil
+}
+
 // remove removes the file name of d.
 func (d *dir) remove(name string) error {
 	if err := unix.Unlinkat(d.fd, name, 0); err != nil {

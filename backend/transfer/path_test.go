@@ -90,7 +90,7 @@ func TestConfinement(t *testing.T) {
 			return err
 		},
 		"mkdir":               func(p string) error { return Mkdir(r, p) },
-		"delete":              func(p string) error { return Delete(r, p) },
+		"delete":              func(p string) error { return Delete(r, p, DeleteOptions{}) },
 		"set dates":           func(p string) error { return SetDates(r, p, Dates{ModTime: time.Unix(0, 0)}) },
 		"set directory dates": func(p string) error { return SetDirDates(r, p, time.Unix(0, 0)) },
 		"open": func(p string) error {
@@ -119,7 +119,7 @@ func TestConfinement(t *testing.T) {
 			}
 		}
 	}
-	if err := Delete(r, "/"); !errors.Is(err, ErrUnsafePath) {
+	if err := Delete(r, "/", DeleteOptions{}); !errors.Is(err, ErrUnsafePath) {
 		t.Errorf("delete of the root: %v, want ErrUnsafePath", err)
 	}
 	sameSnapshot(t, "after escape attempts", before, snapshot(t, base))
