@@ -22,7 +22,7 @@ import (
 
 const (
 	startFormat  = "ferry-start"
-	startVersion = 2 // 2: directory dates (a phase after the copies, quiet groups)
+	startVersion = 2 // 2: directory dates (a phase after the copies, quiet groups), kept versions
 	maxStartData = 1 << 30
 )
 
@@ -37,6 +37,7 @@ type wirePlan struct {
 	Parts    []wirePart     `json:"parts"`
 	Groups   []wireGroup    `json:"groups"`
 	Rejected []wireRejected `json:"rejected"`
+	Versions *plan.Versions `json:"versions,omitempty"`
 }
 
 type wirePart struct {
@@ -179,7 +180,7 @@ type PlanError struct{ Reason string }
 func (e *PlanError) Error() string { return "no plan from the oldest member: " + e.Reason }
 
 func toWire(p *plan.Plan) *wirePlan {
-	w := &wirePlan{Parts: []wirePart{}, Groups: []wireGroup{}, Rejected: []wireRejected{}}
+	w := &wirePlan{Parts: []wirePart{}, Groups: []wireGroup{}, Rejected: []wireRejected{}, Versions: p.Versions}
 	for _, pt := range p.Parts {
 		w.Parts = append(w.Parts, wirePart{Name: pt.Name, Node: pt.Node, Root: wireStr(pt.Root), Type: sourceTypes[pt.Type],
 			Files: pt.Files, Empty: pt.Empty})
@@ -213,9 +214,18 @@ func endpointToWire(e plan.Endpoint) wireEndpoint {
 }
 
 // fromWire rebuilds a plan and checks its shape: known operators, a source exactly for
-// copies, targets, rooted paths without "..", parts that exist.
+// copies, targets, rooted paths without "..", parts that exist, a versions folder inside the
+// data sources.
 func fromWire(w *wirePlan) (*plan.Plan, error) {
-	p := &plan.Plan{}
+	p := &plan.Plan{Versions: w.Versions}
+	if v := w.Versions; v != nil {
+		if err := v.Check(); err != nil {
+			return nil, fmt.Errorf("plan: %w", err)
+		}
+		if v.Stamp == "" {
+			return nil, errors.New("plan: versions without a run stamp")
+		}
+	}
 	parts := map[string]string{} // part → node
 	for _, pt := range w.Parts {
 		typ, ok := sourceTypeOf(pt.Type)

@@ -58,7 +58,8 @@ func samplePlan(t *testing.T) *plan.Plan {
 		Nodes:    []plan.NodeSpec{{Code: "A", Roots: []string{a}}, {Code: "B", Roots: []string{b}}},
 		Settings: compare.DefaultSettings(),
 		Rules:    rs,
-		Options:  plan.Options{PreferDelta: func(int64, string, string) bool { return true }},
+		Options: plan.Options{PreferDelta: func(int64, string, string) bool { return true },
+			Versions: plan.Versions{Dir: ".v", KeepDays: 3}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -147,6 +148,12 @@ func TestStartDataRefusesMalformed(t *testing.T) {
 		"file dates in the directory dates' phase": func(s string) string {
 			return strings.Replace(s, `"rule_op":"copy-dates","item":"directory"`, `"rule_op":"copy-dates","item":"file"`, 1)
 		},
+		"versions outside the data sources": func(s string) string {
+			return strings.Replace(s, `"versions":{"dir":".v"`, `"versions":{"dir":"../v"`, 1)
+		},
+		"versions without a run": func(s string) string {
+			return strings.Replace(s, `"stamp":"`, `"stamp":"x`, 1)
+		},
 		"a copy to the root": func(s string) string {
 			return strings.Replace(s, `"path":"/d/new.txt"`, `"path":"/"`, 1)
 		},
@@ -205,8 +212,14 @@ func TestCheckPlanConfinesOwnNodes(t *testing.T) {
 			rootB = pt.Root
 		}
 	}
-	f := &Flow{m: &Member{c: c}, nodes: []plan.NodeSpec{{Code: "B", Roots: []string{rootB}}},
+	key, err := crypto.NewSessionKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Member{c: c, key: key}
+	f := &Flow{m: m, nodes: []plan.NodeSpec{{Code: "B", Roots: []string{rootB}}},
 		owners: map[string]string{"A": "someone else", "B": c.InstanceID()}}
+	f.sess.Settings = sealSettings(m, sessionSettings{Compare: compare.DefaultSettings(), Versions: p.Versions.Dir})
 	if err := f.checkPlan(p); err != nil {
 		t.Fatalf("a sound plan refused: %v", err)
 	}
@@ -229,6 +242,9 @@ func TestCheckPlanConfinesOwnNodes(t *testing.T) {
 			}
 		},
 		"node": func(p *plan.Plan) { p.Parts[0].Node = "Q" },
+		// The inventories left out the settings' folder, not this one.
+		"versions elsewhere": func(p *plan.Plan) { p.Versions.Dir = "elsewhere" },
+		"no versions":        func(p *plan.Plan) { p.Versions = nil },
 	} {
 		bad := samplePlan(t)
 		for i := range bad.Parts {

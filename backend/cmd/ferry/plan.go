@@ -21,6 +21,7 @@ type planFlags struct {
 	mode      string
 	rulesFile string
 	json      bool
+	versions  versionsFlags
 }
 
 func (f *planFlags) register(cmd *cobra.Command) {
@@ -29,6 +30,7 @@ func (f *planFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.mode, "mode", "", "preset: "+strings.Join(rules.Presets, ", ")+" (from the first node to the second)")
 	fl.StringVar(&f.rulesFile, "rules", "", "rules file (JSON); its settings and rules apply on top of --mode")
 	fl.BoolVar(&f.json, "json", false, "print JSON")
+	f.versions.register(cmd)
 }
 
 // request turns the flags into a plan request; every error is a usage error.
@@ -45,6 +47,7 @@ func (f *planFlags) request() (plan.Request, error) {
 		return req, usageError("give at least two nodes, e.g. --node A=./src --node B=./dst")
 	}
 	names := plan.PartNames(req.Nodes)
+	var safety rules.Safety // the rules file's
 	if f.mode != "" {
 		rs, err := rules.Preset(f.mode, names[0], names[len(names)-1])
 		if err != nil {
@@ -67,9 +70,14 @@ func (f *planFlags) request() (plan.Request, error) {
 		}
 		req.Settings = rf.Settings
 		req.Rules = append(req.Rules, rf.Rules...)
+		safety = rf.Safety
 	}
 	if f.mode == "" && f.rulesFile == "" {
 		return req, usageError("give --mode or --rules")
+	}
+	var err error
+	if req.Options.Versions, err = f.versions.setting(safety); err != nil {
+		return req, err
 	}
 	if err := req.Check(); err != nil {
 		return req, usageError("%w", err)
@@ -113,6 +121,13 @@ func printPlan(out io.Writer, p *plan.Plan) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", a.Op, where, a.Path, detail)
 	}
 	tw.Flush()
+	if v := p.Versions; v != nil {
+		fmt.Fprintf(w, "Replaced and deleted files are kept in %s/%s/", v.Dir, v.Stamp)
+		if v.KeepDays > 0 {
+			fmt.Fprintf(w, " (runs older than %d days are removed)", v.KeepDays)
+		}
+		fmt.Fprintln(w)
+	}
 	if len(p.Rejected) > 0 {
 		fmt.Fprintf(w, "Refused: %d\n", len(p.Rejected))
 		for _, r := range p.Rejected {
