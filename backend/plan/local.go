@@ -107,7 +107,7 @@ func Make(ctx context.Context, r Request) (*Local, error) {
 		return nil, err
 	}
 	opts := inventory.Options{ExcludeHidden: r.Settings.ExcludeHidden, ExcludeSystem: r.Settings.ExcludeSystem,
-		RemoveTemps: r.RemoveTemps, Exclude: exclude(r.Options.Versions.Dir), Progress: r.Progress}
+		RemoveTemps: r.RemoveTemps, Exclude: r.Options.Versions.Exclude(), Progress: r.Progress}
 	l := &Local{}
 	for _, n := range r.Nodes {
 		node, err := inventory.ScanNode(ctx, n.Code, n.Roots, opts)

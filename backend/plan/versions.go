@@ -53,10 +53,11 @@ func (v Versions) Older(name string, now time.Time) bool {
 	return ok && v.KeepDays > 0 && t.Before(now.Add(-time.Duration(v.KeepDays)*24*time.Hour))
 }
 
-// exclude is what scans skip for versions dir ("" for none).
-func exclude(dir string) []string {
-	if dir == "" {
+// Exclude is what every scan of the run must leave out (inventory.Options.Exclude): the
+// folder, when there is one.
+func (v Versions) Exclude() []string {
+	if v.Dir == "" {
 		return nil
 	}
-	return []string{dir}
+	return []string{v.Dir}
 }

@@ -547,10 +547,8 @@ func (f *Flow) inventory(ctx context.Context) ([]*inventory.Node, error) {
 	settings := ss.Compare
 	f.m.Status(protocol.InventoryRunningIdentification)
 	// The inventory leads to a run: the temp files a killed run left go.
-	opts := inventory.Options{ExcludeHidden: settings.ExcludeHidden, ExcludeSystem: settings.ExcludeSystem, RemoveTemps: true, Progress: f.o.Progress}
-	if ss.Versions != "" {
-		opts.Exclude = []string{ss.Versions}
-	}
+	opts := inventory.Options{ExcludeHidden: settings.ExcludeHidden, ExcludeSystem: settings.ExcludeSystem, RemoveTemps: true,
+		Exclude: plan.Versions{Dir: ss.Versions}.Exclude(), Progress: f.o.Progress}
 	own := map[string]*inventory.Node{}
 	for _, n := range f.nodes {
 		node, err := inventory.ScanNode(ctx, n.Code, n.Roots, opts)
