@@ -25,18 +25,20 @@ const envLong = "FERRY_TEST_LONG"
 
 // crashCase is a mirror into an empty target that is killed, then run again to its end.
 type crashCase struct {
-	small     int       // small files, in nested folders
-	large     int       // large files
-	largeSize int64     // bytes each
-	kills     []float64 // one killed run each: the share of its actions done when it is killed
+	small     int   // small files, in nested folders
+	large     int   // large files
+	largeSize int64 // bytes each
+	// kills are the moments the runs are killed, one run each: the share of the whole mirror's
+	// actions (the first run's) done by then, this run's and the killed ones' before it.
+	kills []float64
 }
 
 // ferry sync is killed with SIGKILL at moments taken from its own progress events (once it
-// started, and after a share of its actions), one run after the other, then run to its end:
-// the target then equals the source, every file's content and date and every folder's date
-// (the root's included), no temp file is left, and a plan has nothing more to do.
+// started, and once a share of the mirror is done), one run after the other, then run to its
+// end: the target then equals the source, every file's content and date and every folder's
+// date (the root's included), no temp file is left, and a plan has nothing more to do.
 func TestKillAndRerun(t *testing.T) {
-	killAndRerun(t, crashCase{small: 5000, large: 3, largeSize: 16 << 20, kills: []float64{0, 0.35, 0.75}})
+	killAndRerun(t, crashCase{small: 5000, large: 3, largeSize: 16 << 20, kills: []float64{0, 0.3, 0.6}})
 }
 
 // TestKillAndRerunLarge is TestKillAndRerun with 3 files of 100 MB and six kills; it runs when
@@ -45,7 +47,7 @@ func TestKillAndRerunLarge(t *testing.T) {
 	if os.Getenv(envLong) == "" {
 		t.Skipf("set %s=1 to run it (make test-long)", envLong)
 	}
-	killAndRerun(t, crashCase{small: 5000, large: 3, largeSize: 100e6, kills: []float64{0, 0.1, 0.3, 0.5, 0.7, 0.9}})
+	killAndRerun(t, crashCase{small: 5000, large: 3, largeSize: 100e6, kills: []float64{0, 0.15, 0.3, 0.45, 0.6, 0.75}})
 }
 
 func killAndRerun(t *testing.T, c crashCase) {
@@ -55,10 +57,11 @@ func killAndRerun(t *testing.T, c crashCase) {
 	put(t, filepath.Join(dst, "d00", "e00", ".f0000.txt.ferry-stale1.tmp"), bytes.Repeat([]byte("x"), 1<<20), tOld)
 	config := filepath.Join(t.TempDir(), "config")
 	args := []string{"sync", "--node", "A=" + src, "--node", "B=" + dst, "--mode", "mirror", "--yes", "--json"}
+	whole := 0 // the first run's actions
 	for i, share := range c.kills {
 		start := time.Now()
-		done, total := killedRun(t, config, args, share)
-		t.Logf("run %d killed after %d of %d actions (%.0f %% asked), %s; the target holds %d files, %d temp files",
+		done, total := killedRun(t, config, args, share, &whole)
+		t.Logf("run %d killed after %d of its %d actions (%.0f %% of the mirror asked), %s; the target holds %d files, %d temp files",
 			i+1, done, total, 100*share, time.Since(start).Round(time.Millisecond), countFiles(t, dst, false), countFiles(t, dst, true))
 	}
 	start := time.Now()
@@ -82,9 +85,11 @@ func killAndRerun(t *testing.T, c crashCase) {
 	}
 }
 
-// killedRun runs ferry sync and kills it once its progress events say it did share of its
-// actions (at its start for 0). It returns the actions done and planned as last seen.
-func killedRun(t *testing.T, config string, args []string, share float64) (done, total int) {
+// killedRun runs ferry sync and kills it once its progress events say that share of the whole
+// mirror's actions are done, those of the runs before included (at its start when they are).
+// whole is the first run's count of actions, set by the first run. It returns the actions
+// done and planned in this run as last seen.
+func killedRun(t *testing.T, config string, args []string, share float64, whole *int) (done, total int) {
 	t.Helper()
 	cmd := exec.Command("ferry", args...)
 	cmd.Env = append(os.Environ(), envConfigDir+"="+config)
@@ -96,7 +101,7 @@ func killedRun(t *testing.T, config string, args []string, share float64) (done,
 		t.Fatal(err)
 	}
 	var last strings.Builder
-	killed := false
+	killed, need := false, 0
 	sc := bufio.NewScanner(events)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for sc.Scan() {
@@ -116,7 +121,14 @@ func killedRun(t *testing.T, config string, args []string, share float64) (done,
 		}
 		p := e.Sync.Progress
 		done, total = p.Finished, p.Total
-		if !killed && (e.Type == "started" && share == 0 || e.Type == "progress" && float64(p.Finished) >= share*float64(p.Total)) {
+		if e.Type == "started" {
+			if *whole == 0 {
+				*whole = p.Total
+			}
+			// This run's actions are what the runs before left of the mirror.
+			need = int(share*float64(*whole)) - (*whole - p.Total)
+		}
+		if !killed && e.Type != "ended" && p.Finished >= need {
 			if err := cmd.Process.Kill(); err != nil {
 				t.Fatal(err)
 			}
@@ -126,7 +138,7 @@ func killedRun(t *testing.T, config string, args []string, share float64) (done,
 	err = cmd.Wait()
 	var ee *exec.ExitError
 	if !killed || !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-		t.Fatalf("ferry sync was not killed at %.0f %% of its actions (%d of %d done): %v; last line %s",
+		t.Fatalf("ferry sync was not killed at %.0f %% of the mirror (%d of its %d actions done): %v; last line %s",
 			100*share, done, total, err, last.String())
 	}
 	return done, total
