@@ -37,13 +37,14 @@ DIST := dist
 NODE_MODULES := frontend/node_modules/.package-lock.json
 
 .PHONY: help deps deps-test deps-run frontend-deps frontend build run dev ferry \
-	vet test test-unit test-go test-frontend wails-check e2e bench package package-test clean
+	vet test test-unit test-go test-frontend test-long wails-check e2e bench package package-test clean
 
 help:
 	@echo "make run          build the desktop app and start it"
 	@echo "make build        build the desktop app ($(DESKTOP_BIN))"
 	@echo "make ferry        build the headless ferry command (bin/ferry, no cgo)"
 	@echo "make test         vet, Go tests (-race), frontend checks and tests, desktop window check"
+	@echo "make test-long    the long variants of the Go tests (FERRY_TEST_LONG=1, names ending in Large)"
 	@echo "make wails-check  start the desktop app on Xvfb, wait for its window, take a screenshot"
 	@echo "make e2e          drive the desktop app through a mirror on Xvfb, screenshot every screen"
 	@echo "make bench        benchmarks, Ferry beside cp -a and rsync -a on the same data"
@@ -96,6 +97,10 @@ test-frontend: frontend-deps
 	cd frontend && npm run check && npx vitest run
 
 test-unit: vet test-go test-frontend
+
+# Tests too long for every run (ferry sync killed six times during a mirror of 300 MB…).
+test-long:
+	FERRY_TEST_LONG=1 $(GO) test -count=1 -run 'Large$$' -timeout 60m ./backend/...
 
 wails-check: build
 	build/e2e/skeleton.sh $(DESKTOP_BIN) build/screenshots/start.png

@@ -127,10 +127,11 @@ func (a *analysis) evaluate(targeted []rules.Targeted) (*rules.Result, []RuleErr
 // install makes res the plan in force.
 func (a *analysis) install(res *rules.Result, errs []RuleError) {
 	a.eval, a.planErrs = res, errs
-	a.plan = plan.Build(a.inv.cmp, res, plan.Options{})
+	o := plan.Options{}
 	if a.mode == rules.PresetTwoWay {
-		a.twoWay.Complete(a.inv.cmp, a.plan)
+		o = a.twoWay.PlanOptions(a.inv.cmp, o)
 	}
+	a.plan = plan.Build(a.inv.cmp, res, o)
 	a.revision = planRevisions.Add(1)
 	a.byItem = make(map[*compare.Item][]rules.AtomicAction)
 	a.forItem = make(map[*compare.Item][]compare.FilterAction)

@@ -162,7 +162,7 @@ func TestMirror(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Mode != "mirror" || st.Groups != 7 || len(st.Errors) != 0 || !strings.Contains(st.Text, `"op": "copy"`) {
+	if st.Mode != "mirror" || st.Groups != 8 || len(st.Errors) != 0 || !strings.Contains(st.Text, `"op": "copy"`) { // 7 items, the root's date
 		t.Fatalf("mirror: %+v", st)
 	}
 	sum, _ = a.Comparison.Summary()
@@ -202,10 +202,10 @@ func TestMirror(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantBytes := int64(len("new content") + len("nested") + len("only in A"))
-	if conf.Actions != 6 || conf.Bytes != wantBytes || len(conf.Destinations) != 1 {
+	if conf.Actions != 7 || conf.Bytes != wantBytes || len(conf.Destinations) != 1 {
 		t.Fatalf("confirmation %+v", conf)
 	}
-	if d := conf.Destinations[0]; d != (Destination{Node: "B", Copies: 3, Creates: 1, Deletes: 2, Bytes: wantBytes}) {
+	if d := conf.Destinations[0]; d != (Destination{Node: "B", Copies: 3, Creates: 1, Deletes: 2, Dates: 1, Bytes: wantBytes}) { // the root's date
 		t.Fatalf("destination %+v", d)
 	}
 	// onlydst.txt of B's four files (olddir is a folder): under the deletion limit
@@ -217,7 +217,7 @@ func TestMirror(t *testing.T) {
 	mark = a.rec.mark()
 	end := a.synchronize(t)
 	if end.State != StateEnded || end.EndStatus != "regular" || end.Orchestration != "local" || len(end.Errors) != 0 ||
-		end.Progress.TotalActions != 6 || end.Progress.FinishedActions != 6 || len(end.Items) != 6 {
+		end.Progress.TotalActions != 7 || end.Progress.FinishedActions != 7 || len(end.Items) != 7 {
 		t.Fatalf("end %+v", end)
 	}
 	for _, it := range end.Items {
@@ -261,8 +261,17 @@ func TestMirror(t *testing.T) {
 			t.Errorf("%s: %v, want it deleted", gone, err)
 		}
 	}
+	for _, dir := range []string{".", "dir"} { // folders' dates follow their source's
+		fs, err := os.Stat(filepath.Join(src, dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fd, err := os.Stat(filepath.Join(dst, dir)); err != nil || !fd.ModTime().Equal(fs.ModTime()) {
+			t.Errorf("%s: %v, %v; want the source's mtime %v", dir, fd, err, fs.ModTime())
+		}
+	}
 
-	if st := a.Synchronization.Status(); st.State != StateEnded || len(st.Items) != 6 {
+	if st := a.Synchronization.Status(); st.State != StateEnded || len(st.Items) != 7 {
 		t.Fatalf("status %+v", st)
 	}
 	if err := a.Synchronization.Start(); !errors.Is(err, errPlanRan) {

@@ -232,7 +232,11 @@ func (a *testApp) session(t *testing.T, src, dst string) SessionInfo {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, dir := range []string{src, dst} {
+	for i, dir := range []string{src, dst} {
+		// The roots' dates differ, as two folders' do: the plan dates one of them.
+		if err := os.Chtimes(dir, at, at.Add(time.Duration(i)*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
 		n, err := a.Data.AddNode()
 		if err != nil {
 			t.Fatal(err)

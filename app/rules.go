@@ -109,7 +109,7 @@ func (a *analysis) rulesState() RulesState {
 	st := RulesState{Mode: a.mode, Text: a.text, Presets: slices.Clone(rules.Presets), Errors: []RuleError{}}
 	st.Errors = append(append(st.Errors, a.textErrs...), a.planErrs...)
 	if a.plan != nil {
-		st.Groups = len(a.plan.Groups)
+		st.Groups = len(a.plan.Groups) - a.plan.QuietGroups()
 	}
 	return st
 }

@@ -153,7 +153,7 @@ func TestRemoteServer(t *testing.T) {
 	if _, err := a.Rules.UsePreset("mirror"); err != nil {
 		t.Fatal(err)
 	}
-	if end := a.synchronize(t); end.EndStatus != "regular" || end.Progress.FinishedActions != 1 {
+	if end := a.synchronize(t); end.EndStatus != "regular" || end.Progress.FinishedActions != 2 { // a.txt and the root's date
 		t.Fatalf("end %+v", end)
 	}
 	if got, err := os.ReadFile(filepath.Join(dst, "a.txt")); err != nil || string(got) != "a" {

@@ -171,6 +171,9 @@ func confirmationOf(p *plan.Plan, revision int64, limit rules.DeleteLimit) Confi
 	}
 	for i := range p.Groups {
 		g := &p.Groups[i]
+		if g.Quiet {
+			continue // a directory's date restored: no action
+		}
 		for _, t := range g.Targets {
 			d := &out.Destinations[at[t.Node]]
 			switch g.Op {

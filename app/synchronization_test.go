@@ -94,7 +94,8 @@ func TestAbort(t *testing.T) {
 	waitFor(t, a.rec, mark, EventSync, func(e SyncEvent) bool { return e.Type == "abort_requested" })
 	close(release)
 	end := waitFor[SyncStatus](t, a.rec, mark, EventSyncDone, nil)
-	if end.EndStatus != "aborted" || end.Progress.TotalActions != n+10 || end.Progress.FinishedActions >= end.Progress.TotalActions {
+	// n files, 10 folders, the root's date
+	if end.EndStatus != "aborted" || end.Progress.TotalActions != n+11 || end.Progress.FinishedActions >= end.Progress.TotalActions {
 		t.Fatalf("end %+v: want aborted before the end", end)
 	}
 	if err := a.Synchronization.Abort(); !errors.Is(err, errNoSyncRunning) {
@@ -209,7 +210,7 @@ func TestTrayKeepsApp(t *testing.T) {
 	}
 	close(release)
 	end := waitFor[SyncStatus](t, a.rec, mark, EventSyncDone, nil)
-	if end.EndStatus != "regular" || end.Progress.FinishedActions != 30 {
+	if end.EndStatus != "regular" || end.Progress.FinishedActions != 31 { // and the root's date
 		t.Fatalf("end %+v", end)
 	}
 	if s, abort := tray.last(); s != TrayIdle || abort {

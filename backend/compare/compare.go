@@ -265,6 +265,9 @@ func (s Settings) keeps(k inventory.Kind) bool {
 	return true
 }
 
+// Key is the linking key of an item path or name: items whose keys are equal are one item.
+func (s Settings) Key(display string) string { return s.linkingKey(display) }
+
 func (s Settings) linkingKey(display string) string {
 	if s.CaseSensitive {
 		return display

@@ -34,6 +34,8 @@ type header struct {
 	Root    string `json:"root,omitempty"`
 	RootB   []byte `json:"root_b,omitempty"`
 	Type    string `json:"type"`
+	// RootModTime is the directory root's modification time.
+	RootModTime *[2]int64 `json:"root_m,omitempty"`
 }
 
 // line is an entry line or the end line.
@@ -67,7 +69,7 @@ func (p *Part) WriteTo(w io.Writer) (int64, error) {
 	if !ok {
 		return 0, fmt.Errorf("write inventory %s: unknown source type %d", p.Code, p.Type)
 	}
-	h := header{Format: formatName, Version: formatVersion, Code: p.Code, Type: typ}
+	h := header{Format: formatName, Version: formatVersion, Code: p.Code, Type: typ, RootModTime: Stamp(p.RootModTime)}
 	h.Root, h.RootB = splitUTF8(p.Root)
 	if err := enc.Encode(h); err != nil {
 		return cw.n, fmt.Errorf("write inventory %s: %w", p.Code, err)
@@ -236,6 +238,9 @@ func (pr *partReader) read() (*Part, error) {
 	}
 	if p.Type == 0 {
 		return nil, fmt.Errorf("unknown source type %q", h.Type)
+	}
+	if p.RootModTime, err = Unstamp(h.RootModTime); err != nil {
+		return nil, fmt.Errorf("root: %w", err)
 	}
 
 	dirs := map[string]bool{} // directory path → accessible

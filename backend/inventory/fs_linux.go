@@ -35,6 +35,15 @@ func (d dirHandle) openDir(name string) (dirHandle, error) {
 
 func (d dirHandle) close() { unix.Close(d.fd) }
 
+// modTime is the directory's last modification time.
+func (d dirHandle) modTime() (time.Time, error) {
+	var st unix.Stat_t
+	if _, err := retry(func() (int, error) { return 0, unix.Fstat(d.fd, &st) }); err != nil {
+		return time.Time{}, err
+	}
+	return time.Unix(st.Mtim.Unix()).UTC(), nil
+}
+
 // stat describes the child name without following a symbolic link.
 func (d dirHandle) stat(name string) (fileInfo, error) {
 	var st unix.Statx_t
@@ -173,4 +182,12 @@ func retry(f func() (int, error)) (int, error) {
 			return n, err
 		}
 	}
+}
+
+// remove removes the file name of d: never a directory, never through a link.
+func (d dirHandle) remove(name string) error {
+	if _, err := retry(func() (int, error) { return 0, unix.Unlinkat(d.fd, name, 0) }); err != nil {
+		return &os.PathError{Op: "remove", Path: name, Err: err}
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 )
 
 // Portable file system access through the os package: paths are resolved from the root for every
@@ -43,8 +44,22 @@ func (d dirHandle) openDir(name string) (dirHandle, error) {
 
 func (d dirHandle) close() { d.f.Close() }
 
+// modTime is the directory's last modification time.
+func (d dirHandle) modTime() (time.Time, error) {
+	fi, err := d.f.Stat()
+	if err != nil {
+		return time.Time{}, err
+	}
+	return fi.ModTime().UTC(), nil
+}
+
 func (d dirHandle) stat(name string) (fileInfo, error) {
 	return statPath(filepath.Join(d.path, name))
+}
+
+// remove removes the file name of d.
+func (d dirHandle) remove(name string) error {
+	return os.Remove(filepath.Join(d.path, name))
 }
 
 func statPath(path string) (fileInfo, error) {

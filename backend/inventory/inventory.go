@@ -47,7 +47,7 @@ type Entry struct {
 	Path      string
 	Kind      Kind
 	Size      int64     // files only
-	ModTime   time.Time // files only, with nanoseconds
+	ModTime   time.Time // with nanoseconds; a directory's is kept too, but rules and comparisons ignore it
 	BirthTime time.Time // files only; zero when the file system does not give it
 	// Inaccessible is set for a directory that could not be listed or a file that could not be
 	// stat'ed; such an entry carries no size or dates.
@@ -78,6 +78,11 @@ const (
 	// SkipProtected is a virtual or runtime system tree (/proc, /sys, /dev, /run) met below a
 	// data source root such as "/".
 	SkipProtected SkipReason = "protected"
+	// SkipExcluded is an entry Options.Exclude names (the folder of kept versions).
+	SkipExcluded SkipReason = "excluded"
+	// SkipTemp is one of Ferry's temp files (IsTempName), left by a run that was killed; never
+	// inventoried, whatever the options, and removed with Options.RemoveTemps.
+	SkipTemp SkipReason = "temp"
 )
 
 // Part is the inventory of one data source.
@@ -87,6 +92,8 @@ type Part struct {
 	Type SourceType
 	// Entries are sorted by Path (byte order); the root itself is never an entry.
 	Entries []Entry
+	// RootModTime is the modification time of a directory root (zero for a file root).
+	RootModTime time.Time
 	// Incomplete is set when something below the root could not be read: conditions that
 	// reference this part are false and actions touching unseen items are refused.
 	Incomplete bool
@@ -103,6 +110,13 @@ type Node struct {
 type Options struct {
 	ExcludeHidden bool // skip dot names below the root
 	ExcludeSystem bool // skip the noise names (desktop.ini, .DS_Store…) below the root
+	// RemoveTemps removes Ferry's temp files as the walk meets them (they are skipped either
+	// way): a scan that starts a synchronization sets it, one that only shows a plan does not.
+	RemoveTemps bool
+	// Exclude names entries below every root that are never inventoried nor walked, as
+	// "/"-separated paths relative to the root ("versions" or "a/b"); a directory that holds one
+	// is marked HoldsSkipped.
+	Exclude []string
 	// Progress, when set, is called from time to time during the walk and the analysis.
 	Progress func(Progress)
 }

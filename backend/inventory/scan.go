@@ -167,7 +167,7 @@ func scanDir(ctx context.Context, p *Part, opts Options) error {
 	if err != nil {
 		return err
 	}
-	w := &walker{ctx: ctx, opts: opts, tokens: make(chan struct{}, scanWorkers()), protected: protectedBelow(p.Root)}
+	w := &walker{ctx: ctx, opts: opts, tokens: make(chan struct{}, scanWorkers()), protected: protectedBelow(p.Root), excluded: excluded(opts.Exclude)}
 	w.bufs.New = func() any { b := make([]byte, listBufSize); return &b }
 	rep := startReporter(opts.Progress, w.snapshot(p.Code))
 	root := &dirResult{}
@@ -183,6 +183,7 @@ func scanDir(ctx context.Context, p *Part, opts Options) error {
 		return root.err
 	}
 	total := root.total()
+	p.RootModTime = root.mtime
 	p.Entries = root.flatten(make([]Entry, 0, total.entries), 1)
 	p.Incomplete = total.incomplete
 	for r, n := range total.skipped {
@@ -191,6 +192,17 @@ func scanDir(ctx context.Context, p *Part, opts Options) error {
 		}
 	}
 	return nil
+}
+
+// excluded turns Options.Exclude into entry paths.
+func excluded(rels []string) map[string]bool {
+	m := map[string]bool{}
+	for _, rel := range rels {
+		if rel = strings.Trim(rel, "/"); rel != "" {
+			m["/"+rel] = true
+		}
+	}
+	return m
 }
 
 // protectedBelow returns the relative paths of the protected trees below root.
@@ -213,7 +225,11 @@ func protectedBelow(root string) map[string]bool {
 func scanWorkers() int { return min(max(runtime.GOMAXPROCS(0), 2), 8) }
 
 // skipReasons indexes the reasons counted while walking.
-var skipReasons = [...]SkipReason{SkipHidden, SkipNoise, SkipSymlink, SkipSpecial, SkipInaccessible, SkipNotFound, SkipIOError, SkipProtected}
+var skipReasons = [...]SkipReason{SkipHidden, SkipNoise, SkipSymlink, SkipSpecial, SkipInaccessible, SkipNotFound, SkipIOError, SkipProtected, SkipTemp, SkipExcluded}
+
+// skipTempRemoved is a temp file the walk removed: counted as SkipTemp, and its directory
+// does not hold it any more.
+const skipTempRemoved SkipReason = "temp-removed"
 
 type skipCounts [len(skipReasons)]int
 
@@ -230,10 +246,15 @@ type dirResult struct {
 	incomplete bool
 	// holdsSkipped: a child was skipped while still present (not one that vanished).
 	holdsSkipped bool
-	err          error // the directory could not be listed; its entry is marked Inaccessible
+	err          error     // the directory could not be listed; its entry is marked Inaccessible
+	mtime        time.Time // the directory's, once listed (and its stale temp files removed)
 }
 
 func (r *dirResult) skip(reason SkipReason) {
+	if reason == skipTempRemoved {
+		r.skipped.add(SkipTemp)
+		return
+	}
 	r.skipped.add(reason)
 	if reason != SkipNotFound {
 		r.holdsSkipped = true
@@ -274,6 +295,7 @@ func (r *dirResult) flatten(out []Entry, prefix int) []Entry {
 			r.entries[s.entry].Inaccessible = true
 		}
 		r.entries[s.entry].HoldsSkipped = s.res.holdsSkipped
+		r.entries[s.entry].ModTime = s.res.mtime
 	}
 	i, j := 0, 0
 	for i < len(r.entries) || j < len(r.subs) {
@@ -337,6 +359,8 @@ type walker struct {
 	bufs   sync.Pool
 	// protected are relative paths of system trees below the root, never walked.
 	protected map[string]bool
+	// excluded are the entry paths Options.Exclude names ("/a/b").
+	excluded map[string]bool
 
 	files, dirs, bytes, skipped atomic.Int64
 }
@@ -416,6 +440,11 @@ func (w *walker) visit(d dirHandle, rel string, res *dirResult) {
 		}
 	}
 	slices.SortFunc(res.subs, func(a, b subtree) int { return compareDirKeys(a.name, b.name) })
+	// Last: removing stale temp files changed it. A directory whose date cannot be read has
+	// none, and no action depends on it.
+	if mtime, err := d.modTime(); err == nil {
+		res.mtime = mtime
+	}
 }
 
 func namesLen(ds []dirent) int {
@@ -430,12 +459,16 @@ func namesLen(ds []dirent) int {
 // when needed. It returns the entry to record for a file, isDir for a directory to open, or the
 // reason the child is skipped; an Inaccessible entry comes with its reason.
 func (w *walker) child(d dirHandle, path, name string, typ fileType) (e Entry, isDir bool, skip SkipReason) {
-	switch typ {
-	case typeSymlink:
+	switch {
+	case w.excluded[path]:
+		return Entry{}, false, SkipExcluded
+	case typ == typeSymlink:
 		return Entry{}, false, SkipSymlink
-	case typeSpecial:
+	case typ == typeSpecial:
 		return Entry{}, false, SkipSpecial
-	case typeDir, typeFile:
+	case typ == typeFile && IsTempName(name):
+		return w.temp(d, name)
+	case typ == typeDir || typ == typeFile:
 		if r := w.nameSkip(name); r != "" {
 			return Entry{}, false, r
 		}
@@ -444,14 +477,17 @@ func (w *walker) child(d dirHandle, path, name string, typ fileType) (e Entry, i
 		}
 	}
 	fi, err := d.stat(name)
-	return w.described(path, name, fi, err)
+	return w.described(d, path, name, fi, err)
 }
 
-// described classifies a child from its stat result.
-func (w *walker) described(path, name string, fi fileInfo, err error) (e Entry, isDir bool, skip SkipReason) {
+// described classifies a child of d from its stat result.
+func (w *walker) described(d dirHandle, path, name string, fi fileInfo, err error) (e Entry, isDir bool, skip SkipReason) {
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return Entry{}, false, SkipNotFound
+		}
+		if IsTempName(name) {
+			return Entry{}, false, SkipTemp
 		}
 		if r := w.nameSkip(name); r != "" {
 			return Entry{}, false, r
@@ -464,6 +500,10 @@ func (w *walker) described(path, name string, fi fileInfo, err error) (e Entry, 
 		return Entry{}, false, SkipSymlink
 	case typeSpecial:
 		return Entry{}, false, SkipSpecial
+	case typeFile:
+		if IsTempName(name) {
+			return w.temp(d, name)
+		}
 	}
 	if r := w.nameSkip(name); r != "" {
 		return Entry{}, false, r
@@ -472,6 +512,18 @@ func (w *walker) described(path, name string, fi fileInfo, err error) (e Entry, 
 		return Entry{}, true, ""
 	}
 	return Entry{Path: path, Kind: File, Size: fi.size, ModTime: fi.mtime, BirthTime: fi.btime}, false, ""
+}
+
+// temp skips one of Ferry's temp files in d and, with RemoveTemps, removes it: a run killed
+// while writing left it there.
+func (w *walker) temp(d dirHandle, name string) (e Entry, isDir bool, skip SkipReason) {
+	if !w.opts.RemoveTemps {
+		return Entry{}, false, SkipTemp
+	}
+	if err := d.remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return Entry{}, false, SkipTemp // it stays: its directory holds it
+	}
+	return Entry{}, false, skipTempRemoved
 }
 
 func (w *walker) nameSkip(name string) SkipReason {
@@ -500,7 +552,7 @@ func (w *walker) subdir(d dirHandle, path, name string, res *dirResult) {
 				w.record(res, Entry{Path: path, Kind: Dir, Inaccessible: true}, errReason(err))
 				return
 			}
-			e, _, skip := w.described(path, name, fi, statErr)
+			e, _, skip := w.described(d, path, name, fi, statErr)
 			w.record(res, e, skip)
 			return
 		}

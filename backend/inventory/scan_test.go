@@ -44,8 +44,8 @@ func TestScanTree(t *testing.T) {
 		switch {
 		case isFile && (e.Kind != File || e.Size != size || e.ModTime.IsZero()):
 			t.Errorf("%s: kind %v size %d mtime %v, want a file of %d bytes", e.Path, e.Kind, e.Size, e.ModTime, size)
-		case !isFile && (e.Kind != Dir || e.Size != 0 || !e.ModTime.IsZero()):
-			t.Errorf("%s: kind %v size %d mtime %v, want a directory without size or date", e.Path, e.Kind, e.Size, e.ModTime)
+		case !isFile && (e.Kind != Dir || e.Size != 0 || e.ModTime.IsZero() || !e.BirthTime.IsZero()):
+			t.Errorf("%s: kind %v size %d mtime %v btime %v, want a directory with a date and no size", e.Path, e.Kind, e.Size, e.ModTime, e.BirthTime)
 		case e.Inaccessible || !e.ContentKey.IsZero() || e.AnalysisError != "":
 			t.Errorf("%s: unexpected state %+v", e.Path, e)
 		}
@@ -447,4 +447,59 @@ func TestProtectedBelow(t *testing.T) {
 			t.Errorf("protectedBelow(%s) = %q, want %q", root, got, want)
 		}
 	}
+}
+
+// Directories' modification times are recorded, the root's too, as they are once the scan
+// removed the stale temp files they held.
+func TestScanDirectoryDates(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "a/b/f", "f")
+	writeFile(t, root, "a/c/.f.ferry-1.tmp", "stale")
+	at := func(min int) time.Time { return time.Date(2021, 3, 4, 5, min, 7, 891, time.UTC) }
+	for rel, tm := range map[string]time.Time{"a/b": at(1), "a/c": at(2), "a": at(3), ".": at(4)} {
+		if err := os.Chtimes(filepath.Join(root, rel), tm, tm); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := mustScan(t, root, Options{})
+	for path, want := range map[string]time.Time{"/a": at(3), "/a/b": at(1), "/a/c": at(2)} {
+		if got := entry(t, p, path).ModTime; !got.Equal(want) || got.Location() != time.UTC {
+			t.Errorf("%s: mtime %v, want %v", path, got, want)
+		}
+	}
+	if !p.RootModTime.Equal(at(4)) {
+		t.Errorf("root mtime %v, want %v", p.RootModTime, at(4))
+	}
+
+	p = mustScan(t, root, Options{RemoveTemps: true})
+	fi, err := os.Stat(filepath.Join(root, "a", "c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := entry(t, p, "/a/c").ModTime; got.Equal(at(2)) || !got.Equal(fi.ModTime()) {
+		t.Errorf("/a/c after removing its temp file: mtime %v, on disk %v", got, fi.ModTime())
+	}
+	if got := entry(t, p, "/a").ModTime; !got.Equal(at(3)) {
+		t.Errorf("/a: mtime %v, want %v", got, at(3))
+	}
+}
+
+// Excluded entries (the folder of kept versions) are never listed nor walked, whatever the
+// hidden setting; their directory holds them.
+func TestScanExclude(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "a.txt", "a")
+	writeFile(t, root, ".ferry-versions/2026-12-05T201500Z/a.txt", "old a")
+	writeFile(t, root, "sub/versions/x", "x")
+	writeFile(t, root, "sub/versions-not/y", "y")
+	writeFile(t, root, "sub/file-named-so", "a file is excluded too")
+	opts := Options{Exclude: []string{".ferry-versions", "/sub/versions/", "sub/file-named-so", "not/there"}}
+	p := mustScan(t, root, opts)
+	wantPaths(t, p, "/a.txt", "/sub", "/sub/versions-not", "/sub/versions-not/y")
+	wantSkipped(t, p, map[SkipReason]int{SkipExcluded: 3})
+	if !entry(t, p, "/sub").HoldsSkipped || entry(t, p, "/sub/versions-not").HoldsSkipped {
+		t.Errorf("holding skipped entries: /sub %v, /sub/versions-not %v", entry(t, p, "/sub").HoldsSkipped, entry(t, p, "/sub/versions-not").HoldsSkipped)
+	}
+	opts.ExcludeHidden = true
+	wantSkipped(t, mustScan(t, root, opts), map[SkipReason]int{SkipExcluded: 3})
 }

@@ -16,9 +16,9 @@ type ConflictCopy struct {
 	Keep []int
 }
 
-// AddConflictCopies adds the groups of conflict copies to a built plan and marks the targets
-// whose replaced content is kept; groups are ordered and numbered again.
-func (p *Plan) AddConflictCopies(c *compare.Comparison, copies []ConflictCopy) {
+// addConflictCopies adds the groups of conflict copies and marks the targets whose replaced
+// content is kept (Build, through Options.Conflicts).
+func (p *Plan) addConflictCopies(c *compare.Comparison, copies []ConflictCopy) {
 	for _, cc := range copies {
 		for _, part := range cc.Keep {
 			p.keepReplaced(c.Parts[part].Name, cc.Item.Path, cc.Path)
@@ -35,7 +35,6 @@ func (p *Plan) AddConflictCopies(c *compare.Comparison, copies []ConflictCopy) {
 		}
 		p.Groups = append(p.Groups, g)
 	}
-	p.order()
 }
 
 // keepReplaced sets KeepAs on the copy targets of path on part.

@@ -32,12 +32,17 @@ type JSON struct {
 	// LeftAlone are actions a do-nothing kept off their items.
 	LeftAlone []RejectedJSON `json:"left_alone"`
 	Summary   Summary        `json:"summary"`
+	Versions  *Versions      `json:"versions,omitempty"`
 }
 
-// Actions flattens the groups into one action per target, in run order.
+// Actions flattens the groups into one action per target, in run order. Quiet groups are left
+// out.
 func (p *Plan) Actions() []Action {
 	var out []Action
 	for _, g := range p.Groups {
+		if g.Quiet {
+			continue
+		}
 		for _, t := range g.Targets {
 			a := Action{Op: g.Op, Path: t.Path, Group: g.ID}
 			if g.Source != nil {
@@ -57,7 +62,7 @@ func (p *Plan) Actions() []Action {
 
 // JSON renders the plan for the CLI and the app.
 func (p *Plan) JSON() JSON {
-	j := JSON{Nodes: map[string][]string{}, Actions: p.Actions(), Rejected: rejectedJSON(p.Rejected), LeftAlone: rejectedJSON(p.LeftAlone), Summary: p.Summary()}
+	j := JSON{Nodes: map[string][]string{}, Actions: p.Actions(), Rejected: rejectedJSON(p.Rejected), LeftAlone: rejectedJSON(p.LeftAlone), Summary: p.Summary(), Versions: p.Versions}
 	if j.Actions == nil {
 		j.Actions = []Action{}
 	}

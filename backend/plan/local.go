@@ -67,6 +67,9 @@ type Request struct {
 	Targeted []rules.Targeted
 	Options  Options
 	Progress func(inventory.Progress)
+	// RemoveTemps removes the temp files a killed run left in the data sources while they are
+	// scanned: set when the plan is made to be run, not when it is only shown.
+	RemoveTemps bool
 }
 
 // Local is a plan made on this machine with the inventories and comparison behind it.
@@ -89,6 +92,11 @@ func (r *Request) Check() error {
 		}
 		seen[n.Code] = true
 	}
+	if r.Options.Versions.Dir != "" {
+		if err := r.Options.Versions.Check(); err != nil {
+			return err
+		}
+	}
 	return rules.CheckParts(r.Rules, PartNames(r.Nodes))
 }
 
@@ -110,7 +118,8 @@ func Inventory(ctx context.Context, r Request) (*Local, error) {
 	if err := r.Check(); err != nil {
 		return nil, err
 	}
-	opts := inventory.Options{ExcludeHidden: r.Settings.ExcludeHidden, ExcludeSystem: r.Settings.ExcludeSystem, Progress: r.Progress}
+	opts := inventory.Options{ExcludeHidden: r.Settings.ExcludeHidden, ExcludeSystem: r.Settings.ExcludeSystem,
+		RemoveTemps: r.RemoveTemps, Exclude: r.Options.Versions.Exclude(), Progress: r.Progress}
 	l := &Local{}
 	for _, n := range r.Nodes {
 		node, err := inventory.ScanNode(ctx, n.Code, n.Roots, opts)

@@ -1,6 +1,6 @@
 // Package plan turns atomic actions into action groups (one source read serves every target) in an
 // order that converges in one run: deletes of files, deletes of directories child-first, creates of
-// directories parent-first, then copies.
+// directories parent-first, copies, then directories' dates.
 package plan
 
 import (
@@ -47,6 +47,8 @@ const (
 	// other parts, before the copies of the winner replace it.
 	PhaseConflict
 	PhaseCopy
+	// PhaseDirDates sets directories' dates once nothing more is written in them (dirdates.go).
+	PhaseDirDates
 )
 
 // Location is an item on a part: where to read or write it.
@@ -85,6 +87,9 @@ type Group struct {
 	Size      int64 // source size (content copies)
 	Phase     Phase
 	Targeted  bool
+	// Quiet is a directory's date set because the run creates the directory or writes in it,
+	// not because it differed: not listed in the plan, not counted as an action nor tracked.
+	Quiet bool
 }
 
 // Bytes is the content this group writes: the source size per target for content copies.
@@ -103,6 +108,8 @@ type Plan struct {
 	// LeftAlone are the actions a do-nothing (a rule's or the user's) kept off its item: what the
 	// user asked for, not a failure.
 	LeftAlone []Rejected
+	// Versions keeps what the run replaces or deletes; nil keeps nothing.
+	Versions *Versions
 }
 
 // PartInfo describes a data part of the plan.
@@ -130,6 +137,14 @@ type Options struct {
 	// PreferDelta decides whether a content copy onto an existing target travels as a delta.
 	// Nil means never (local copies: a delta still reads both files and writes the whole file).
 	PreferDelta func(size int64, sourceNode, targetNode string) bool
+	// Versions, when its Dir is set, keeps the files the run replaces or deletes
+	// (Plan.Versions); Build stamps it with the time of the plan unless it has a stamp.
+	Versions Versions
+	// Directions adds copy directions to those of the rules, for the dates of directories (a
+	// two-way run decided by its record has no rules).
+	Directions []rules.Direction
+	// Conflicts are the conflict copies of a two-way run decided by its record.
+	Conflicts []ConflictCopy
 }
 
 // Build groups the actions of an evaluation.
@@ -163,6 +178,15 @@ func Build(c *compare.Comparison, res *rules.Result, o Options) *Plan {
 		merge[k] = len(p.Groups)
 		p.Groups = append(p.Groups, g)
 	}
+	if o.Versions.Dir != "" {
+		v := o.Versions
+		if v.Stamp == "" {
+			v.Stamp = Stamp(time.Now())
+		}
+		p.Versions = &v
+	}
+	p.addConflictCopies(c, o.Conflicts)
+	p.dirDates(c, slices.Concat(res.Directions, o.Directions), o.Versions.Dir)
 	p.order()
 	for _, r := range res.Rejected {
 		if r.Reason == rules.BlockedByDoNothing {
@@ -290,12 +314,18 @@ func identityHolds(id *compare.Identity, l compare.Located) bool {
 
 func depth(p string) int { return strings.Count(p, "/") }
 
-// order sorts groups by phase: directory deletes deepest first, creates shallowest first, others
-// by path; then numbers them.
+// order sorts groups by phase: directory deletes deepest first, creates shallowest first, quiet
+// directory dates after the listed ones, others by path; then numbers them.
 func (p *Plan) order() {
 	slices.SortStableFunc(p.Groups, func(a, b Group) int {
 		if c := cmp.Compare(a.Phase, b.Phase); c != 0 {
 			return c
+		}
+		if a.Quiet != b.Quiet {
+			if a.Quiet {
+				return 1
+			}
+			return -1
 		}
 		pa, pb := a.Targets[0].Path, b.Targets[0].Path
 		switch a.Phase {
@@ -315,16 +345,31 @@ func (p *Plan) order() {
 	}
 }
 
+// QuietGroups counts the quiet groups, which are no actions.
+func (p *Plan) QuietGroups() int {
+	n := 0
+	for i := range p.Groups {
+		if p.Groups[i].Quiet {
+			n++
+		}
+	}
+	return n
+}
+
 // Summary counts what a plan does.
 type Summary struct {
 	Actions int   `json:"actions"`
 	Bytes   int64 `json:"bytes"`
 }
 
-// Summary counts one action per group target and the bytes content copies write.
+// Summary counts one action per group target and the bytes content copies write; quiet groups
+// are no actions.
 func (p *Plan) Summary() Summary {
 	var s Summary
 	for i := range p.Groups {
+		if p.Groups[i].Quiet {
+			continue
+		}
 		s.Actions += len(p.Groups[i].Targets)
 		s.Bytes += p.Groups[i].Bytes()
 	}

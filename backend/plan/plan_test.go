@@ -44,7 +44,8 @@ func tree(nodes []*inventory.Node) *compare.Comparison {
 	return compare.Compare(nodes, compare.DefaultSettings())
 }
 
-// describe renders each group as "AGID_1 copy A→B+C /f full" or "AGID_2 delete on B /x".
+// describe renders each group as "AGID_1 copy A→B+C /f full", "AGID_2 delete on B /x" or
+// "AGID_3 copy-dates A→B /d quiet".
 func describe(p *plan.Plan) []string {
 	var out []string
 	for _, g := range p.Groups {
@@ -63,6 +64,9 @@ func describe(p *plan.Plan) []string {
 			}
 			if g.DatesOnly {
 				s += " dates-only"
+			}
+			if g.Quiet {
+				s += " quiet"
 			}
 		} else {
 			s += fmt.Sprintf("on %s %s", strings.Join(parts, "+"), strings.Join(paths, ","))
@@ -98,15 +102,19 @@ func TestOrder(t *testing.T) {
 		"AGID_10 copy A→B /a.txt full",
 		"AGID_11 copy A→B /m/n/f full",
 		"AGID_12 copy A→B /z.txt full",
+		"AGID_13 copy-dates A→B /m quiet", // the directories it created
+		"AGID_14 copy-dates A→B /m/n quiet",
+		"AGID_15 copy-dates A→B /z quiet",
 	})
 	wantPhases := []plan.Phase{
 		plan.PhaseDeleteFiles, plan.PhaseDeleteFiles, plan.PhaseDeleteFiles,
 		plan.PhaseDeleteDirs, plan.PhaseDeleteDirs, plan.PhaseDeleteDirs,
 		plan.PhaseCreateDirs, plan.PhaseCreateDirs, plan.PhaseCreateDirs,
 		plan.PhaseCopy, plan.PhaseCopy, plan.PhaseCopy,
+		plan.PhaseDirDates, plan.PhaseDirDates, plan.PhaseDirDates,
 	}
 	for i, g := range p.Groups {
-		if i < len(wantPhases) && g.Phase != wantPhases[i] {
+		if g.Phase != wantPhases[i] {
 			t.Errorf("%s: phase %d, want %d", g.ID, g.Phase, wantPhases[i])
 		}
 	}
@@ -220,6 +228,7 @@ func TestCopiesFromOneSourceShareAGroup(t *testing.T) {
 			"AGID_6 copy A→B+C /g full",
 			"AGID_7 copy-dates A→B /h dates-only",
 			"AGID_8 copy A→C /h full",
+			"AGID_9 copy-dates A→B+C /d quiet",
 		}, 3*2 + 4*2 + 5},
 		{"a delta onto an existing target travels apart", func(int64, string, string) bool { return true }, []string{
 			"AGID_1 delete on B /z",
@@ -231,6 +240,7 @@ func TestCopiesFromOneSourceShareAGroup(t *testing.T) {
 			"AGID_7 copy A→C /g full",
 			"AGID_8 copy-dates A→B /h dates-only",
 			"AGID_9 copy A→C /h full",
+			"AGID_10 copy-dates A→B+C /d quiet",
 		}, 3*2 + 4*2 + 5},
 	}
 	for _, tt := range tests {
@@ -264,7 +274,7 @@ func TestPreferDelta(t *testing.T) {
 func TestEndpoints(t *testing.T) {
 	c := tree(testinv.Nodes(E(D("/d"), F("/d/f", 10, 5, key("x"))), E(F("/g", 1, 0))))
 	p := build(t, c, mirror(t, "A", "B"), nil, plan.Options{})
-	check(t, p, []string{"AGID_1 delete on B /g", "AGID_2 create on B /d", "AGID_3 copy A→B /d/f full"})
+	check(t, p, []string{"AGID_1 delete on B /g", "AGID_2 create on B /d", "AGID_3 copy A→B /d/f full", "AGID_4 copy-dates A→B /d quiet"})
 	cp := p.Groups[2]
 	src := cp.Source
 	if !src.Exists || src.Size != 10 || !src.ModTime.Equal(testinv.T0.Add(5*60e9)) || src.ContentKey.IsZero() ||

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -66,7 +67,13 @@ type Targeted struct {
 type Result struct {
 	Actions  []AtomicAction // valid actions, do-nothing included, in item order
 	Rejected []Rejection
+	// Directions are the part pairs the rules copy between, whatever they matched: a plan dates
+	// directories along them.
+	Directions []Direction
 }
+
+// Direction is a source and a target part (indices in the comparison) of a rule's copy action.
+type Direction struct{ Source, Target int }
 
 // Evaluate applies targeted actions, then rules, to every item of the comparison. Each action is
 // checked against its item first and then against the actions already kept for the item. A
@@ -81,7 +88,7 @@ func Evaluate(cmp *compare.Comparison, rs []Rule, targeted []Targeted) (*Result,
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{}
+	res := &Result{Directions: directions(bound)}
 	for _, it := range cmp.Items {
 		kept, rejected := evaluateItem(cmp, it, bound, byItem[it])
 		res.Actions = append(res.Actions, kept...)
@@ -89,6 +96,19 @@ func Evaluate(cmp *compare.Comparison, rs []Rule, targeted []Targeted) (*Result,
 	}
 	res.refuseNonEmptyDeletes(cmp)
 	return res, nil
+}
+
+// directions lists the copy directions of the rules, each once, in rule order.
+func directions(rs []boundRule) []Direction {
+	var out []Direction
+	for _, r := range rs {
+		for _, a := range r.actions {
+			if d := (Direction{a.Source, a.Target}); a.Op.IsCopy() && !slices.Contains(out, d) {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
 }
 
 type boundRule struct {

@@ -519,3 +519,36 @@ func TestPresetsBetweenNamedParts(t *testing.T) {
 	}
 	evaluate(t, c, rs, nil).check(t, []string{"delete on B1 /g"}, nil)
 }
+
+// The copy directions of a rule set come from its rules' copy actions, matched or not; targeted
+// actions and other operators give none.
+func TestDirections(t *testing.T) {
+	c := tree(testinv.Nodes(E(F("/f", 1, 0)), E(F("/f", 1, 0)), nil))
+	dirsOf := func(rs []Rule, ts []Targeted) []Direction {
+		res, err := Evaluate(c, rs, ts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Directions
+	}
+	for _, tc := range []struct {
+		name  string
+		rules []Rule
+		ts    []Targeted
+		want  []Direction
+	}{
+		{"mirror", mustPreset(t, "mirror"), nil, []Direction{{0, 1}}},
+		{"update", mustPreset(t, "update"), nil, []Direction{{0, 1}}},
+		{"two-way", mustPreset(t, "two-way"), nil, []Direction{{0, 1}, {1, 0}}},
+		{"a rule that matches nothing", mustParse(t, fileRule(`{"property": "name", "op": "==", "value": "*.none"}`,
+			`{"op": "copy-dates", "from": "C", "to": "A"}, {"op": "delete", "on": "B"}, {"op": "copy-content", "from": "C", "to": "A"}`),
+		), nil, []Direction{{2, 0}}},
+		{"targeted only", nil, []Targeted{tgt(file, "/f", cp("A", "C"))}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := dirsOf(tc.rules, tc.ts); !slices.Equal(got, tc.want) {
+				t.Errorf("directions %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -180,6 +180,8 @@ func TestDateConditionAgainstPart(t *testing.T) {
 		{"older: right absent", onlyA, older, false},
 		{"newer: directories", sides(d(), nil), newer, false},
 		{"==: directories", sides(d(), d()), eq, false},
+		{"newer: directory written later", sides(d(testinv.At(time.Hour)), d()), newer, false},
+		{"!=: directories written at different times", sides(d(testinv.At(time.Hour)), d()), ne, false},
 	})
 }
 
@@ -205,6 +207,7 @@ func TestDateConditionAgainstLiteral(t *testing.T) {
 		{"left absent", sides(nil, f(1, 0)), lit("date", "!=", "2024-01-01"), false},
 		{"left unreadable", sides(f(0, 0, ur), nil), lit("date", "older", "2030-01-01"), false},
 		{"directory", sides(d(), nil), lit("date", "older", "2030-01-01"), false},
+		{"directory at the literal", sides(d(), nil), lit("date", "==", "2024-01-31T14:00"), false},
 	})
 }
 

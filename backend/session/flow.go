@@ -60,6 +60,9 @@ type Step struct {
 // Planning is how the oldest member plans; the other members ignore it.
 type Planning struct {
 	Settings compare.Settings
+	// Versions keeps what the run replaces or deletes on every member (plan.Options.Versions);
+	// its folder is shared with the settings, so that no inventory lists it.
+	Versions plan.Versions
 	// Rules gives the rules once the session's data part names are known (a preset names the
 	// parts it goes between).
 	Rules    func(parts []string) ([]rules.Rule, error)
@@ -371,7 +374,7 @@ func (f *Flow) Prepare(ctx context.Context) (*plan.Plan, error) {
 	oldest := f.Oldest()
 	err := f.phase(ctx, func(ctx context.Context) error {
 		if oldest {
-			if err := f.m.SetSettings(ctx, f.o.Planning.Settings); err != nil {
+			if err := f.m.setSettings(ctx, sessionSettings{Compare: f.o.Planning.Settings, Versions: f.o.Planning.Versions.Dir}); err != nil {
 				return err
 			}
 			if err := f.m.StartInventory(ctx); err != nil {
@@ -537,12 +540,15 @@ func (f *Flow) others() []string {
 // inventory scans this member's nodes and exchanges the inventories and signatures with the
 // others. It returns every node of the session, by code, with content keys.
 func (f *Flow) inventory(ctx context.Context) ([]*inventory.Node, error) {
-	settings, err := openSettings(f.m, f.sess.Settings)
+	ss, err := openSettings(f.m, f.sess.Settings)
 	if err != nil {
 		return nil, err
 	}
+	settings := ss.Compare
 	f.m.Status(protocol.InventoryRunningIdentification)
-	opts := inventory.Options{ExcludeHidden: settings.ExcludeHidden, ExcludeSystem: settings.ExcludeSystem, Progress: f.o.Progress}
+	// The inventory leads to a run: the temp files a killed run left go.
+	opts := inventory.Options{ExcludeHidden: settings.ExcludeHidden, ExcludeSystem: settings.ExcludeSystem, RemoveTemps: true,
+		Exclude: plan.Versions{Dir: ss.Versions}.Exclude(), Progress: f.o.Progress}
 	own := map[string]*inventory.Node{}
 	for _, n := range f.nodes {
 		node, err := inventory.ScanNode(ctx, n.Code, n.Roots, opts)
@@ -755,11 +761,11 @@ func (f *Flow) signatures(ctx context.Context, nodes []*inventory.Node, settings
 
 // planAndSend compares, evaluates the rules, plans, and sends the plan to the other members.
 func (f *Flow) planAndSend(ctx context.Context, nodes []*inventory.Node) error {
-	settings, err := openSettings(f.m, f.sess.Settings)
+	ss, err := openSettings(f.m, f.sess.Settings)
 	if err != nil {
 		return err
 	}
-	c := compare.Compare(nodes, settings)
+	c := compare.Compare(nodes, ss.Compare)
 	if f.o.Planning.Rules == nil {
 		return errors.New("no rules to plan with")
 	}
@@ -773,7 +779,7 @@ func (f *Flow) planAndSend(ctx context.Context, nodes []*inventory.Node) error {
 	}
 	p := plan.Build(c, res, plan.Options{PreferDelta: func(size int64, source, target string) bool {
 		return transfer.PreferDelta(size, true, f.owner(source) != f.owner(target))
-	}})
+	}, Versions: f.o.Planning.Versions})
 	if err := f.checkPlan(p); err != nil {
 		return err
 	}
@@ -809,8 +815,20 @@ func (f *Flow) receivePlan(ctx context.Context) error {
 
 // checkPlan checks that the plan knows every node of the session and touches this member's
 // nodes only inside their data sources: it writes and deletes confined to an endpoint's Dir,
-// which must be a root of this member (or a file root's folder).
+// which must be a root of this member (or a file root's folder), and keeps versions in the
+// folder the inventories left out.
 func (f *Flow) checkPlan(p *plan.Plan) error {
+	ss, err := openSettings(f.m, f.sess.Settings)
+	if err != nil {
+		return err
+	}
+	kept := ""
+	if p.Versions != nil {
+		kept = p.Versions.Dir
+	}
+	if kept != ss.Versions {
+		return fmt.Errorf("the plan keeps versions in %q, the session's settings in %q", kept, ss.Versions)
+	}
 	self := f.m.Self()
 	roots := map[string][]string{} // own node → roots
 	for _, n := range f.nodes {

@@ -70,10 +70,6 @@ func snapshot(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(p)
 		if err != nil {
 			return err
 		}
@@ -82,6 +78,14 @@ func snapshot(t *testing.T, dir string) map[string]string {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, p)
+		if d.IsDir() { // its date, the root's too
+			out[rel+"/"] = fmt.Sprintf("@%d", fi.ModTime().UnixNano())
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
 		out[rel] = fmt.Sprintf("%x@%d", data, fi.ModTime().UnixNano())
 		return nil
 	})
@@ -94,7 +98,7 @@ func snapshot(t *testing.T, dir string) map[string]string {
 func sameSnapshots(t *testing.T, what string, a, b map[string]string) {
 	t.Helper()
 	if len(a) != len(b) {
-		t.Fatalf("%s: %d files against %d", what, len(a), len(b))
+		t.Fatalf("%s: %d files and folders against %d", what, len(a), len(b))
 	}
 	for k, v := range a {
 		if b[k] != v {
@@ -150,6 +154,12 @@ func runFlows(t *testing.T, ms []*flowMember) {
 // brings one node, coded A, B, C… on dirs.
 func members(t *testing.T, url string, dirs []string, rs func([]string) ([]rules.Rule, error)) []*flowMember {
 	t.Helper()
+	return membersPlanning(t, url, dirs, session.Planning{Settings: compare.DefaultSettings(), Rules: rs})
+}
+
+// membersPlanning is members with the first member's whole planning.
+func membersPlanning(t *testing.T, url string, dirs []string, planning session.Planning) []*flowMember {
+	t.Helper()
 	var out []*flowMember
 	for i, dir := range dirs {
 		nodes := []plan.NodeSpec{{Code: string(rune('A' + i)), Roots: []string{dir}}}
@@ -165,7 +175,7 @@ func members(t *testing.T, url string, dirs []string, rs func([]string) ([]rules
 		}
 		opts := session.FlowOptions{}
 		if i == 0 {
-			opts.Planning = session.Planning{Settings: compare.DefaultSettings(), Rules: rs}
+			opts.Planning = planning
 		}
 		out = append(out, &flowMember{m: m, flow: m.NewFlow(nodes, opts)})
 	}
@@ -263,6 +273,10 @@ func TestFlowTwoWayThreeMembers(t *testing.T) {
 			at, content = flowTime.Add(time.Hour), []byte("shared, newer version from C")
 		}
 		writeAt(t, filepath.Join(d, "shared.txt"), content, at)
+		// The roots' dates differ: C's, the newest, goes to A and B.
+		if err := os.Chtimes(d, at, flowTime.Add(time.Duration(i)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ms := members(t, url, dirs, preset("two-way"))
 	runFlows(t, ms)
@@ -270,18 +284,76 @@ func TestFlowTwoWayThreeMembers(t *testing.T) {
 		if fm.err != nil {
 			t.Fatalf("member %d: %v", i, fm.err)
 		}
-		// Creates of 3 folders and copies of 3 files on 2 members each, the shared file onto 2.
-		if p := fm.out.Sync.Progress; fm.out.Sync.EndStatus != protocol.EndRegular || p.ErrorActions != 0 || p.TotalActions != 14 || len(fm.plan.Rejected) > 0 {
+		// Creates of 3 folders and copies of 3 files on 2 members each, the shared file onto 2,
+		// C's root's date onto 2.
+		if p := fm.out.Sync.Progress; fm.out.Sync.EndStatus != protocol.EndRegular || p.ErrorActions != 0 || p.TotalActions != 16 || len(fm.plan.Rejected) > 0 {
 			t.Fatalf("member %d: %+v %v", i, fm.out.Sync, fm.out.Errors)
 		}
 	}
 	want := snapshot(t, dirs[2])
-	if len(want) != 4 {
+	if len(want) != 8 { // the root, 3 folders, 4 files
 		t.Fatalf("C holds %v", want)
 	}
 	sameSnapshots(t, "A", want, snapshot(t, dirs[0]))
 	sameSnapshots(t, "B", want, snapshot(t, dirs[1]))
 	leftovers(t, storage)
+}
+
+// Kept versions between members: the joining member's inventory leaves the folder out (else
+// the mirror would delete it), and what the run replaces there, through the relay (in full or
+// as a delta), or deletes, is kept with its dates.
+func TestFlowKeepsVersionsOnEveryMember(t *testing.T) {
+	url, _ := relayServer(t)
+	a, b := t.TempDir(), t.TempDir()
+	big := randomBytes(3, 2<<20)
+	edited := bytes.Clone(big)
+	copy(edited[1<<20:], "an edit in the middle")
+	writeAt(t, filepath.Join(a, "big.bin"), edited, flowTime.Add(time.Hour))
+	writeAt(t, filepath.Join(b, "big.bin"), big, flowTime)
+	writeAt(t, filepath.Join(a, "small.txt"), []byte("new small"), flowTime.Add(time.Hour))
+	writeAt(t, filepath.Join(b, "small.txt"), []byte("old"), flowTime)
+	writeAt(t, filepath.Join(b, "gone.txt"), []byte("only on B"), flowTime.Add(2*time.Hour))
+	writeAt(t, filepath.Join(b, "versions", "2020-01-01T000000Z", "earlier.txt"), []byte("an earlier run's"), flowTime)
+	rs := preset("mirror")
+	ms := membersPlanning(t, url, []string{a, b}, session.Planning{Settings: compare.DefaultSettings(), Rules: rs,
+		Versions: plan.Versions{Dir: "versions"}})
+	runFlows(t, ms)
+	for i, fm := range ms {
+		if fm.err != nil || fm.out.Sync.EndStatus != protocol.EndRegular || len(fm.out.Errors) > 0 {
+			t.Fatalf("member %d: %v %+v %v", i, fm.err, fm.out, fm.out.Errors)
+		}
+	}
+	v := ms[1].plan.Versions
+	if v == nil || v.Dir != "versions" || v.Stamp == "" {
+		t.Fatalf("the joining member's plan keeps versions as %+v", v)
+	}
+	delta := false
+	for _, g := range ms[1].plan.Groups {
+		delta = delta || g.Kind == plan.Delta && g.Targets[0].Path == "/big.bin"
+	}
+	if !delta {
+		t.Fatal("the big file was not planned as a delta")
+	}
+	run := filepath.Join(b, "versions", v.Stamp)
+	for name, want := range map[string][]byte{"big.bin": big, "small.txt": []byte("old"), "gone.txt": []byte("only on B")} {
+		got, err := os.ReadFile(filepath.Join(run, name))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("kept %s: %d bytes, %v", name, len(got), err)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(run, "gone.txt")); err != nil || !fi.ModTime().Equal(flowTime.Add(2*time.Hour)) {
+		t.Errorf("kept gone.txt: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(b, "versions", "2020-01-01T000000Z", "earlier.txt")); err != nil {
+		t.Errorf("an earlier run's version: %v", err)
+	}
+	got, want := snapshot(t, b), snapshot(t, a)
+	for k := range got {
+		if strings.HasPrefix(k, "versions") {
+			delete(got, k)
+		}
+	}
+	sameSnapshots(t, "B after the mirror, but for its versions", want, got)
 }
 
 // The oldest member's rules fail to evaluate: the others stop with its reason.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ferrysync/ferry/backend/compare"
 	"github.com/ferrysync/ferry/backend/protocol"
+	"github.com/ferrysync/ferry/backend/rules"
 )
 
 // The session's settings, sealed with the session key: how every member scans and what the
@@ -18,6 +19,14 @@ const settingsLabel = "settings"
 type settingsData struct {
 	Version int              `json:"version"`
 	Compare *compareSettings `json:"compare,omitempty"` // defaults when absent
+	// Versions is the folder of kept versions, which no member's inventory lists (version 2).
+	Versions string `json:"versions,omitempty"`
+}
+
+// sessionSettings are what the members share before the inventory.
+type sessionSettings struct {
+	Compare  compare.Settings
+	Versions string // the folder of kept versions, relative to each root; "" for none
 }
 
 // compareSettings spell compare.Settings as a rules file does.
@@ -30,19 +39,24 @@ type compareSettings struct {
 	ExcludeSystem bool   `json:"exclude_system"`
 }
 
-func sealSettings(m *Member, s compare.Settings) protocol.Blob {
+func sealSettings(m *Member, ss sessionSettings) protocol.Blob {
+	s := ss.Compare
 	c := &compareSettings{DataType: s.DataType.String(), Matching: s.Matching.String(), Case: "insensitive",
 		Analysis: s.Analysis.String(), ExcludeHidden: s.ExcludeHidden, ExcludeSystem: s.ExcludeSystem}
 	if s.CaseSensitive {
 		c.Case = "sensitive"
 	}
-	data, _ := json.Marshal(settingsData{Version: 1, Compare: c})
+	d := settingsData{Version: 1, Compare: c, Versions: ss.Versions}
+	if ss.Versions != "" {
+		d.Version = 2 // a member that cannot exclude the folder must not take part
+	}
+	data, _ := json.Marshal(d)
 	return m.key.Seal(data, settingsLabel)
 }
 
-// SetSettings shares the comparison settings with the members; the server refuses it once the
-// inventory started.
-func (m *Member) SetSettings(ctx context.Context, s compare.Settings) error {
+// setSettings shares the settings with the members; the server refuses it once the inventory
+// started.
+func (m *Member) setSettings(ctx context.Context, s sessionSettings) error {
 	snap, err := m.c.UpdateSettings(ctx, m.ID(), sealSettings(m, s))
 	if err != nil {
 		return fmt.Errorf("share the settings: %w", err)
@@ -52,42 +66,49 @@ func (m *Member) SetSettings(ctx context.Context, s compare.Settings) error {
 }
 
 // openSettings reads the settings of a session snapshot.
-func openSettings(m *Member, sealed protocol.Blob) (compare.Settings, error) {
-	s := compare.DefaultSettings()
+func openSettings(m *Member, sealed protocol.Blob) (sessionSettings, error) {
+	ss := sessionSettings{Compare: compare.DefaultSettings()}
 	if len(sealed) == 0 {
-		return s, nil
+		return ss, nil
 	}
 	plain, err := m.key.Open(sealed, settingsLabel)
 	if err != nil {
-		return s, fmt.Errorf("the session's settings do not open with the session key: %w", err)
+		return ss, fmt.Errorf("the session's settings do not open with the session key: %w", err)
 	}
 	var d settingsData
 	if err := json.Unmarshal(plain, &d); err != nil {
-		return s, fmt.Errorf("the session's settings: %w", err)
+		return ss, fmt.Errorf("the session's settings: %w", err)
 	}
-	if d.Version != 1 {
-		return s, fmt.Errorf("the session's settings are of version %d, this instance reads version 1", d.Version)
+	if d.Version != 1 && d.Version != 2 {
+		return ss, fmt.Errorf("the session's settings are of version %d, this instance reads versions 1 and 2", d.Version)
+	}
+	if d.Versions != "" {
+		if err := rules.CheckVersionsDir(d.Versions); err != nil {
+			return ss, fmt.Errorf("the session's settings: versions: %w", err)
+		}
+		ss.Versions = d.Versions
 	}
 	c := d.Compare
 	if c == nil {
-		return s, nil
+		return ss, nil
 	}
+	s := &ss.Compare
 	if s.DataType, err = compare.ParseDataType(c.DataType); err != nil {
-		return s, fmt.Errorf("the session's settings: %w", err)
+		return ss, fmt.Errorf("the session's settings: %w", err)
 	}
 	if s.Matching, err = compare.ParseMatching(c.Matching); err != nil {
-		return s, fmt.Errorf("the session's settings: %w", err)
+		return ss, fmt.Errorf("the session's settings: %w", err)
 	}
 	if s.Analysis, err = compare.ParseAnalysis(c.Analysis); err != nil {
-		return s, fmt.Errorf("the session's settings: %w", err)
+		return ss, fmt.Errorf("the session's settings: %w", err)
 	}
 	switch c.Case {
 	case "sensitive":
 		s.CaseSensitive = true
 	case "insensitive":
 	default:
-		return s, fmt.Errorf("the session's settings: case %q", c.Case)
+		return ss, fmt.Errorf("the session's settings: case %q", c.Case)
 	}
 	s.ExcludeHidden, s.ExcludeSystem = c.ExcludeHidden, c.ExcludeSystem
-	return s, nil
+	return ss, nil
 }

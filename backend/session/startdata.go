@@ -23,7 +23,7 @@ import (
 
 const (
 	startFormat  = "ferry-start"
-	startVersion = 1
+	startVersion = 2 // 2: directory dates (a phase after the copies, quiet groups), kept versions
 	maxStartData = 1 << 30
 )
 
@@ -38,6 +38,7 @@ type wirePlan struct {
 	Parts    []wirePart     `json:"parts"`
 	Groups   []wireGroup    `json:"groups"`
 	Rejected []wireRejected `json:"rejected"`
+	Versions *plan.Versions `json:"versions,omitempty"`
 }
 
 type wirePart struct {
@@ -45,7 +46,7 @@ type wirePart struct {
 	Node  string  `json:"node"`
 	Root  wireStr `json:"root"`
 	Type  string  `json:"type"` // directory, file
-	Files int     `json:"files"`
+	Files int     `json:"files,omitempty"`
 	Empty bool    `json:"empty,omitempty"`
 }
 
@@ -61,6 +62,7 @@ type wireGroup struct {
 	Size      int64          `json:"size,omitempty"`
 	Phase     plan.Phase     `json:"phase"`
 	Targeted  bool           `json:"targeted,omitempty"`
+	Quiet     bool           `json:"quiet,omitempty"`
 }
 
 type wireEndpoint struct {
@@ -179,13 +181,14 @@ type PlanError struct{ Reason string }
 func (e *PlanError) Error() string { return "no plan from the oldest member: " + e.Reason }
 
 func toWire(p *plan.Plan) *wirePlan {
-	w := &wirePlan{Parts: []wirePart{}, Groups: []wireGroup{}, Rejected: []wireRejected{}}
+	w := &wirePlan{Parts: []wirePart{}, Groups: []wireGroup{}, Rejected: []wireRejected{}, Versions: p.Versions}
 	for _, pt := range p.Parts {
-		w.Parts = append(w.Parts, wirePart{Name: pt.Name, Node: pt.Node, Root: wireStr(pt.Root), Type: sourceTypes[pt.Type], Files: pt.Files, Empty: pt.Empty})
+		w.Parts = append(w.Parts, wirePart{Name: pt.Name, Node: pt.Node, Root: wireStr(pt.Root), Type: sourceTypes[pt.Type],
+			Files: pt.Files, Empty: pt.Empty})
 	}
 	for _, g := range p.Groups {
 		wg := wireGroup{ID: g.ID, Op: g.Op, RuleOp: g.RuleOp.String(), ItemKind: g.ItemKind.String(),
-			Kind: g.Kind, DatesOnly: g.DatesOnly, Size: g.Size, Phase: g.Phase, Targeted: g.Targeted,
+			Kind: g.Kind, DatesOnly: g.DatesOnly, Size: g.Size, Phase: g.Phase, Targeted: g.Targeted, Quiet: g.Quiet,
 			Targets: make([]wireEndpoint, 0, len(g.Targets))}
 		if g.Source != nil {
 			s := endpointToWire(*g.Source)
@@ -212,14 +215,26 @@ func endpointToWire(e plan.Endpoint) wireEndpoint {
 }
 
 // fromWire rebuilds a plan and checks its shape: known operators, a source exactly for
-// copies, targets, rooted paths without "..", parts that exist.
+// copies, targets, rooted paths without "..", parts that exist, a versions folder inside the
+// data sources.
 func fromWire(w *wirePlan) (*plan.Plan, error) {
-	p := &plan.Plan{}
+	p := &plan.Plan{Versions: w.Versions}
+	if v := w.Versions; v != nil {
+		if err := v.Check(); err != nil {
+			return nil, fmt.Errorf("plan: %w", err)
+		}
+		if v.Stamp == "" {
+			return nil, errors.New("plan: versions without a run stamp")
+		}
+	}
 	parts := map[string]string{} // part → node
 	for _, pt := range w.Parts {
 		typ, ok := sourceTypeOf(pt.Type)
 		if !ok {
 			return nil, fmt.Errorf("plan: part %s: source type %q", pt.Name, pt.Type)
+		}
+		if pt.Files < 0 {
+			return nil, fmt.Errorf("plan: part %s: %d files", pt.Name, pt.Files)
 		}
 		parts[pt.Name] = pt.Node
 		p.Parts = append(p.Parts, plan.PartInfo{Name: pt.Name, Node: pt.Node, Root: string(pt.Root), Type: typ, Files: pt.Files, Empty: pt.Empty})
@@ -243,7 +258,7 @@ func fromWire(w *wirePlan) (*plan.Plan, error) {
 }
 
 func groupFromWire(wg wireGroup, parts map[string]string) (plan.Group, error) {
-	g := plan.Group{ID: wg.ID, Op: wg.Op, Kind: wg.Kind, DatesOnly: wg.DatesOnly, Size: wg.Size, Phase: wg.Phase, Targeted: wg.Targeted}
+	g := plan.Group{ID: wg.ID, Op: wg.Op, Kind: wg.Kind, DatesOnly: wg.DatesOnly, Size: wg.Size, Phase: wg.Phase, Targeted: wg.Targeted, Quiet: wg.Quiet}
 	var ok bool
 	if g.RuleOp, ok = rules.ParseOp(wg.RuleOp); !ok {
 		return g, fmt.Errorf("operator %q", wg.RuleOp)
@@ -264,18 +279,22 @@ func groupFromWire(wg wireGroup, parts map[string]string) (plan.Group, error) {
 	default:
 		return g, fmt.Errorf("op %q", g.Op)
 	}
-	if g.Phase > plan.PhaseCopy || g.Size < 0 || len(wg.Targets) == 0 || copies != (wg.Source != nil) {
+	// Directories' dates are the last phase, and the only groups that may name the root ("/")
+	// or be quiet.
+	dirDates := g.Op == plan.OpCopyDates && g.ItemKind == inventory.Dir
+	if g.Phase > plan.PhaseDirDates || dirDates != (g.Phase == plan.PhaseDirDates) || g.Quiet && !dirDates ||
+		g.Size < 0 || len(wg.Targets) == 0 || copies != (wg.Source != nil) {
 		return g, errors.New("malformed group")
 	}
 	if wg.Source != nil {
-		s, err := endpointFromWire(*wg.Source, parts)
+		s, err := endpointFromWire(*wg.Source, parts, dirDates)
 		if err != nil {
 			return g, fmt.Errorf("source: %w", err)
 		}
 		g.Source = &s
 	}
 	for _, wt := range wg.Targets {
-		t, err := endpointFromWire(wt, parts)
+		t, err := endpointFromWire(wt, parts, dirDates)
 		if err != nil {
 			return g, fmt.Errorf("target: %w", err)
 		}
@@ -284,13 +303,14 @@ func groupFromWire(wg wireGroup, parts map[string]string) (plan.Group, error) {
 	return g, nil
 }
 
-func endpointFromWire(w wireEndpoint, parts map[string]string) (plan.Endpoint, error) {
+// endpointFromWire rebuilds an endpoint; root tells whether it may be the root itself.
+func endpointFromWire(w wireEndpoint, parts map[string]string, root bool) (plan.Endpoint, error) {
 	e := plan.Endpoint{Location: plan.Location{Part: w.Part, Node: w.Node, Root: string(w.Root), Dir: string(w.Dir), Path: string(w.Path)},
 		Exists: w.Exists, Size: w.Size}
 	if node, ok := parts[w.Part]; !ok || node != w.Node {
 		return e, fmt.Errorf("part %s of node %s is not in the plan", w.Part, w.Node)
 	}
-	if !cleanItemPath(e.Path) || e.Size < 0 {
+	if !(cleanItemPath(e.Path) || root && e.Path == "/") || e.Size < 0 {
 		return e, fmt.Errorf("item path %q", e.Path)
 	}
 	var err error

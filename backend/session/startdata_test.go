@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -57,7 +58,8 @@ func samplePlan(t *testing.T) *plan.Plan {
 		Nodes:    []plan.NodeSpec{{Code: "A", Roots: []string{a}}, {Code: "B", Roots: []string{b}}},
 		Settings: compare.DefaultSettings(),
 		Rules:    rs,
-		Options:  plan.Options{PreferDelta: func(int64, string, string) bool { return true }},
+		Options: plan.Options{PreferDelta: func(int64, string, string) bool { return true },
+			Versions: plan.Versions{Dir: ".v", KeepDays: 3}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -83,10 +85,16 @@ func utc(p *plan.Plan) {
 
 func TestStartDataRoundTrip(t *testing.T) {
 	p := samplePlan(t)
-	var kinds, keys, rejected, latin int
+	var kinds, keys, rejected, latin, roots, quiet int
 	for _, g := range p.Groups {
 		if g.Kind == plan.Delta {
 			kinds++
+		}
+		if g.Targets[0].Path == "/" {
+			roots++
+		}
+		if g.Quiet {
+			quiet++
 		}
 		if g.Source != nil && !g.Source.ContentKey.IsZero() {
 			keys++
@@ -96,8 +104,9 @@ func TestStartDataRoundTrip(t *testing.T) {
 		}
 	}
 	rejected = len(p.Rejected)
-	if kinds == 0 || keys == 0 || rejected == 0 || latin == 0 {
-		t.Fatalf("the sample lacks a case: %d deltas, %d keys, %d refused, %d latin-1 names", kinds, keys, rejected, latin)
+	if kinds == 0 || keys == 0 || rejected == 0 || latin == 0 || roots == 0 || quiet == 0 {
+		t.Fatalf("the sample lacks a case: %d deltas, %d keys, %d refused, %d latin-1 names, %d root dates, %d quiet dates",
+			kinds, keys, rejected, latin, roots, quiet)
 	}
 	var buf bytes.Buffer
 	if err := encodeStart(&buf, p, ""); err != nil {
@@ -132,7 +141,22 @@ func TestStartDataRefusesMalformed(t *testing.T) {
 	good := buf.String()
 	for name, edit := range map[string]func(string) string{
 		"truncated": func(s string) string { return s[:len(s)/2] },
-		"version":   func(s string) string { return strings.Replace(s, `"version":1`, `"version":2`, 1) },
+		"version":   func(s string) string { return strings.Replace(s, `"version":2`, `"version":1`, 1) },
+		"phase past the last": func(s string) string {
+			return strings.Replace(s, fmt.Sprintf(`"phase":%d`, plan.PhaseDirDates), fmt.Sprintf(`"phase":%d`, plan.PhaseDirDates+1), 1)
+		},
+		"file dates in the directory dates' phase": func(s string) string {
+			return strings.Replace(s, `"rule_op":"copy-dates","item":"directory"`, `"rule_op":"copy-dates","item":"file"`, 1)
+		},
+		"versions outside the data sources": func(s string) string {
+			return strings.Replace(s, `"versions":{"dir":".v"`, `"versions":{"dir":"../v"`, 1)
+		},
+		"versions without a run": func(s string) string {
+			return strings.Replace(s, `"stamp":"`, `"stamp":"x`, 1)
+		},
+		"a copy to the root": func(s string) string {
+			return strings.Replace(s, `"path":"/d/new.txt"`, `"path":"/"`, 1)
+		},
 		"dot-dot": func(s string) string {
 			return strings.Replace(s, `"path":"/d/new.txt"`, `"path":"/d/../../new.txt"`, 1)
 		},
@@ -188,8 +212,14 @@ func TestCheckPlanConfinesOwnNodes(t *testing.T) {
 			rootB = pt.Root
 		}
 	}
-	f := &Flow{m: &Member{c: c}, nodes: []plan.NodeSpec{{Code: "B", Roots: []string{rootB}}},
+	key, err := crypto.NewSessionKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Member{c: c, key: key}
+	f := &Flow{m: m, nodes: []plan.NodeSpec{{Code: "B", Roots: []string{rootB}}},
 		owners: map[string]string{"A": "someone else", "B": c.InstanceID()}}
+	f.sess.Settings = sealSettings(m, sessionSettings{Compare: compare.DefaultSettings(), Versions: p.Versions.Dir})
 	if err := f.checkPlan(p); err != nil {
 		t.Fatalf("a sound plan refused: %v", err)
 	}
@@ -212,6 +242,9 @@ func TestCheckPlanConfinesOwnNodes(t *testing.T) {
 			}
 		},
 		"node": func(p *plan.Plan) { p.Parts[0].Node = "Q" },
+		// The inventories left out the settings' folder, not this one.
+		"versions elsewhere": func(p *plan.Plan) { p.Versions.Dir = "elsewhere" },
+		"no versions":        func(p *plan.Plan) { p.Versions = nil },
 	} {
 		bad := samplePlan(t)
 		for i := range bad.Parts {

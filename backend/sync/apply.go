@@ -9,6 +9,7 @@ import (
 	stdsync "sync"
 	"time"
 
+	"github.com/ferrysync/ferry/backend/inventory"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/transfer"
 )
@@ -20,6 +21,9 @@ type TargetResult struct {
 	Target plan.Location
 	Bytes  int64 // content written (full copy) or transferred (delta)
 	Err    error
+	// Quiet is a quiet group's result (plan.Group.Quiet): no action to count or track, but
+	// an error all the same.
+	Quiet bool
 }
 
 // Handler executes action groups whose source and targets are on this machine.
@@ -29,11 +33,28 @@ type Handler struct {
 	deferred map[*transfer.Root]bool // roots holding new files not synced yet
 	// Now gives the time used for copy-content targets; time.Now when nil.
 	Now func() time.Time
+	// Versions, when set, keeps the files the groups replace or delete (plan.Plan.Versions).
+	Versions *transfer.Versions
 }
 
 // NewHandler returns a handler; Close releases the roots it opened.
 func NewHandler() *Handler {
 	return &Handler{roots: map[string]*transfer.Root{}, deferred: map[*transfer.Root]bool{}}
+}
+
+// planHandler returns a handler for the groups of p: it keeps versions as p says.
+func planHandler(p *plan.Plan) *Handler {
+	h := NewHandler()
+	h.Versions = keptVersions(p)
+	return h
+}
+
+// keptVersions is where p keeps replaced and deleted files, nil when it keeps none.
+func keptVersions(p *plan.Plan) *transfer.Versions {
+	if p.Versions == nil {
+		return nil
+	}
+	return &transfer.Versions{Dir: p.Versions.Dir, Stamp: p.Versions.Stamp}
 }
 
 // Flush makes the new files of the run durable: one file system sync per written root instead of
@@ -78,7 +99,7 @@ func (h *Handler) root(dir string) (*transfer.Root, error) {
 // Run executes one group and reports one result per target.
 func (h *Handler) Run(ctx context.Context, g *plan.Group, report func(TargetResult)) {
 	for _, t := range g.Targets {
-		res := TargetResult{Group: g.ID, Op: g.Op, Target: t.Location}
+		res := TargetResult{Group: g.ID, Op: g.Op, Target: t.Location, Quiet: g.Quiet}
 		if err := ctx.Err(); err != nil {
 			res.Err = err
 		} else {
@@ -100,8 +121,11 @@ func (h *Handler) runTarget(ctx context.Context, g *plan.Group, t plan.Endpoint)
 	case plan.OpCreate:
 		return 0, transfer.Mkdir(dst, t.Path)
 	case plan.OpDelete:
-		return 0, transfer.Delete(dst, t.Path)
+		return 0, transfer.Delete(dst, t.Path, transfer.DeleteOptions{Versions: h.Versions})
 	case plan.OpCopyDates:
+		if g.ItemKind == inventory.Dir {
+			return 0, transfer.SetDirDates(dst, t.Path, g.Source.ModTime)
+		}
 		return 0, transfer.SetDates(dst, t.Path, transfer.Dates{ModTime: g.Source.ModTime, BirthTime: g.Source.BirthTime})
 	}
 	src, err := h.root(g.Source.Dir)
@@ -114,6 +138,7 @@ func (h *Handler) runTarget(ctx context.Context, g *plan.Group, t plan.Endpoint)
 		Mode:          transfer.Full,
 		Target:        &transfer.FileState{Exists: t.Exists, Size: t.Size, ModTime: t.ModTime},
 		DeferSync:     !t.Exists,
+		Versions:      h.Versions,
 	}
 	if !t.Exists {
 		h.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path"
 	stdsync "sync"
+	"time"
 
 	"github.com/ferrysync/ferry/backend/plan"
 )
@@ -80,14 +81,15 @@ func folder(g *plan.Group) string {
 
 // Report sums up a run.
 type Report struct {
-	Done   int
+	Done   int // actions done: quiet groups are none
 	Bytes  int64
 	Errors []error
 }
 
-// Apply runs a whole plan on this machine and sums up the results.
+// Apply runs a whole plan on this machine and sums up the results; when every action
+// succeeded, it prunes the plan's old kept versions.
 func Apply(ctx context.Context, p *plan.Plan, workers int) *Report {
-	h := NewHandler()
+	h := planHandler(p)
 	defer h.Close()
 	var mu stdsync.Mutex
 	rep := &Report{}
@@ -98,11 +100,19 @@ func Apply(ctx context.Context, p *plan.Plan, workers int) *Report {
 			rep.Errors = append(rep.Errors, r.Err)
 			return
 		}
+		if r.Quiet {
+			return
+		}
 		rep.Done++
 		rep.Bytes += r.Bytes
 	})
 	if err != nil {
 		rep.Errors = append(rep.Errors, err)
+	}
+	if len(rep.Errors) == 0 && ctx.Err() == nil {
+		if err := PruneVersions(p, func(string) bool { return true }, time.Now()); err != nil {
+			rep.Errors = append(rep.Errors, err)
+		}
 	}
 	return rep
 }

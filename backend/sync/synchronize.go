@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	stdsync "sync"
+	"time"
 
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
@@ -165,6 +166,12 @@ func Synchronize(ctx context.Context, r Run) (*Outcome, error) {
 	} else {
 		r.Status(protocol.SynchronizationFinished)
 	}
+	if end.EndStatus == protocol.EndRegular && end.Progress.ErrorActions == 0 && len(errs) == 0 {
+		mine := func(node string) bool { return r.Owner(node) == r.Self }
+		if err := PruneVersions(r.Plan, mine, time.Now()); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return &Outcome{Sync: end, Errors: errs}, nil
 }
 
@@ -175,7 +182,7 @@ func Synchronize(ctx context.Context, r Run) (*Outcome, error) {
 func (r *Run) loop(ctx context.Context, started protocol.Synchronization) []error {
 	h := r.Handler
 	if h == nil {
-		h = NewHandler()
+		h = planHandler(r.Plan)
 		defer h.Close()
 	}
 	var (
@@ -190,6 +197,12 @@ func (r *Run) loop(ctx context.Context, started protocol.Synchronization) []erro
 	report := func(t TargetResult, source bool) {
 		if t.Err != nil && ctx.Err() != nil && errors.Is(t.Err, ctx.Err()) {
 			return // not run: aborted
+		}
+		if t.Quiet { // not tracked
+			if t.Err != nil {
+				addErr(t.Err)
+			}
+			return
 		}
 		res := protocol.ActionResult{Group: t.Group, Node: t.Target.Node, Kind: resultKind(t.Op), Bytes: t.Bytes}
 		if source {
@@ -218,23 +231,31 @@ func (r *Run) loop(ctx context.Context, started protocol.Synchronization) []erro
 		}
 		return errs
 	}
-	copies := slices.IndexFunc(own, func(g plan.Group) bool { return g.Phase == plan.PhaseCopy })
-	if copies < 0 {
-		copies = len(own)
-	}
+	copies := phaseStart(own, plan.PhaseCopy)
+	dates := phaseStart(own, plan.PhaseDirDates)
 	ready := make(chan struct{})
 	relayDone := make(chan error, 1)
 	go func() { relayDone <- r.relay(ctx, started, ready, report) }()
 	err := Execute(ctx, h, own[:copies], r.Workers, local)
 	close(ready)
-	err = errors.Join(err, Execute(ctx, h, own[copies:], r.Workers, local))
-	if err != nil {
-		addErr(fmt.Errorf("make the written files durable: %w", err))
-	}
+	err = errors.Join(err, Execute(ctx, h, own[copies:dates], r.Workers, local))
+	// Directories are dated once the relayed copies onto them are written too.
 	if err := <-relayDone; err != nil {
 		addErr(err)
 	}
+	err = errors.Join(err, Execute(ctx, h, own[dates:], r.Workers, local))
+	if err != nil {
+		addErr(fmt.Errorf("make the written files durable: %w", err))
+	}
 	return errs
+}
+
+// phaseStart is the index of the first group of groups (in plan order) in phase or a later one.
+func phaseStart(groups []plan.Group, phase plan.Phase) int {
+	if i := slices.IndexFunc(groups, func(g plan.Group) bool { return g.Phase >= phase }); i >= 0 {
+		return i
+	}
+	return len(groups)
 }
 
 // ErrNeedsRelay: a content copy from another member's node in a run without a Remote.

@@ -85,6 +85,7 @@ func TestLocalSynchronizeMirror(t *testing.T) {
 		writeFile(t, filepath.Join(a, fmt.Sprintf("d%d/f%d.txt", i%4, i)), fmt.Sprint("content ", i), t0)
 	}
 	writeFile(t, filepath.Join(b, "stale.txt"), "old", t0)
+	chtimes(t, b, t0) // the roots' dates differ
 	rec := &recorder{}
 	out, err := localRun(t, a, b, rec, nil)
 	if err != nil {
@@ -94,8 +95,8 @@ func TestLocalSynchronizeMirror(t *testing.T) {
 	if out.Sync.EndStatus != protocol.EndRegular || len(out.Errors) != 0 {
 		t.Fatalf("end %s, errors %v", out.Sync.EndStatus, out.Errors)
 	}
-	// 4 creates, 40 copies, 1 delete.
-	if p.TotalActions != 45 || p.FinishedActions != 45 || p.ErrorActions != 0 || p.SyncedVolume != p.TotalVolume || p.LocalCopyVolume == 0 {
+	// 4 creates, 40 copies, 1 delete, the root's date (the folders created are dated quietly).
+	if p.TotalActions != 46 || p.FinishedActions != 46 || p.ErrorActions != 0 || p.SyncedVolume != p.TotalVolume || p.LocalCopyVolume == 0 {
 		t.Fatalf("progress %+v", p)
 	}
 	if rec.count(fsync.EventStarted) != 1 || rec.count(fsync.EventEnded) != 1 || rec.count(fsync.EventProgress) == 0 {
@@ -107,6 +108,9 @@ func TestLocalSynchronizeMirror(t *testing.T) {
 	}
 	if got := readFile(t, filepath.Join(b, "d3/f39.txt")); got != "content 39" {
 		t.Fatalf("copied content %q", got)
+	}
+	if snapshot(t, b)["/d3"] != snapshot(t, a)["/d3"] || snapshot(t, b)["/"] != snapshot(t, a)["/"] {
+		t.Fatalf("directory dates differ: %v, %v", snapshot(t, a), snapshot(t, b))
 	}
 	if len(planMirror(t, a, b).Groups) != 0 {
 		t.Fatal("a second plan is not empty")
@@ -405,6 +409,9 @@ func TestSynchronizeRelayed(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(b, "stale")); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("stale directory: %v", err)
+	}
+	if snapshot(t, b)["/d3"] != snapshot(t, a)["/d3"] || snapshot(t, b)["/"] != snapshot(t, a)["/"] {
+		t.Fatalf("directory dates differ: %v, %v", snapshot(t, a), snapshot(t, b))
 	}
 	if len(planMirror(t, a, b).Groups) != 0 {
 		t.Fatal("a second plan is not empty")

@@ -60,6 +60,8 @@ type CopyOptions struct {
 	// DeferSync skips the per-file fsync when the target is new (no previous content is at risk);
 	// the caller then calls SyncFS once the run is over. Replacing a file always syncs it first.
 	DeferSync bool
+	// Versions, when set, keeps the replaced target in the run's versions folder.
+	Versions *Versions
 }
 
 // FileState is what a plan knows of a file.

@@ -3,6 +3,8 @@ package transfer
 import (
 	"fmt"
 	"io/fs"
+	"path"
+	"time"
 )
 
 // SetDates sets the dates of the existing regular file at path p of dst (copy-dates). A
@@ -30,4 +32,23 @@ func SetDates(dst *Root, p string, d Dates) error {
 		return nil
 	}
 	return setPathTime(dst.root, rel, d.ModTime)
+}
+
+// SetDirDates sets the modification time of the existing directory at path p of dst ("/" is the
+// root itself): a run sets directories' dates last, once nothing more is written in them. A
+// symbolic link there is refused, never followed.
+func SetDirDates(dst *Root, p string, mtime time.Time) error {
+	rel, err := cleanPath(p)
+	if err != nil {
+		return err
+	}
+	d, err := dst.openDir(path.Dir(rel), false)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	if mtime.IsZero() {
+		return nil
+	}
+	return d.setDirTime(path.Base(rel), mtime) // the root is "." in itself
 }

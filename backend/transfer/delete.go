@@ -4,14 +4,22 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"slices"
 )
+
+// DeleteOptions shape one delete.
+type DeleteOptions struct {
+	// Versions, when set, moves a deleted file into the run's versions folder instead of
+	// removing it. Directories are removed once empty, as without.
+	Versions *Versions
+}
 
 // Delete removes the file or directory at path p of dst. A directory is removed, with its empty
 // sub-directories, only when no file (of any kind) lies below it; otherwise ErrDirectoryNotEmpty
 // and nothing is removed. A missing path is success: the work is already done. The root itself
 // cannot be deleted.
-func Delete(dst *Root, p string) error {
+func Delete(dst *Root, p string, o DeleteOptions) error {
 	rel, err := cleanPath(p)
 	if err != nil {
 		return err
@@ -30,6 +38,9 @@ func Delete(dst *Root, p string) error {
 	}
 	if err := regular(rel, fi); err != nil {
 		return err
+	}
+	if o.Versions != nil {
+		return dst.keepDeleted(rel, o.Versions)
 	}
 	if err := dst.root.Remove(rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("delete %s: %w", p, err)
@@ -74,4 +85,18 @@ func (r *Root) deleteDir(rel string) error {
 func (r *Root) hasEntries(rel string) bool {
 	entries, err := fs.ReadDir(r.root.FS(), rel)
 	return err == nil && len(entries) > 0
+}
+
+// keepDeleted moves the file rel into the versions folder.
+func (r *Root) keepDeleted(rel string, v *Versions) error {
+	d, err := r.openDir(path.Dir(rel), false)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	_, _, err = r.keep(d, path.Base(rel), rel, v, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // gone meanwhile: the work is done
+	}
+	return err
 }

@@ -43,7 +43,7 @@ func TestDelete(t *testing.T) {
 			r, dir := newRoot(t)
 			tc.setup(t, dir)
 			before := snapshot(t, dir)
-			err := Delete(r, tc.path)
+			err := Delete(r, tc.path, DeleteOptions{})
 			if tc.want != nil {
 				mustIs(t, err, tc.want)
 				sameSnapshot(t, "refused delete", before, snapshot(t, dir))
@@ -106,6 +106,36 @@ func TestSetDates(t *testing.T) {
 	if fi, _ := os.Stat(p); !fi.ModTime().Equal(testTime) {
 		t.Errorf("zero dates changed mtime to %v", fi.ModTime())
 	}
+}
+
+func TestSetDirDates(t *testing.T) {
+	t.Parallel()
+	r, dir := newRoot(t)
+	writeFile(t, dir, "d/sub/f", []byte("x"), 0o644, time.Unix(1e9, 0))
+	for i, p := range []string{"/d/sub", "/d", "/"} {
+		want := testTime.Add(time.Duration(i) * time.Hour)
+		if err := SetDirDates(r, p, want); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(p)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !fi.ModTime().Equal(want) {
+			t.Errorf("%s: mtime = %v, want %v", p, fi.ModTime(), want)
+		}
+	}
+	if fi, _ := os.Stat(filepath.Join(dir, "d", "sub", "f")); !fi.ModTime().Equal(time.Unix(1e9, 0)) {
+		t.Errorf("the file inside changed: %v", fi.ModTime())
+	}
+	mustIs(t, SetDirDates(r, "/d/missing", testTime), os.ErrNotExist)
+	mustIs(t, SetDirDates(r, "/nodir/missing", testTime), os.ErrNotExist)
+	mustIs(t, SetDirDates(r, "/d/sub/f", testTime), ErrNotDir)
+	if err := os.Symlink("sub", filepath.Join(dir, "d", "link")); err != nil {
+		t.Fatal(err)
+	}
+	mustIs(t, SetDirDates(r, "/d/link", testTime), ErrUnsafePath)
+	mustIs(t, SetDirDates(r, "/d/link/f", testTime), ErrUnsafePath)
 }
 
 func mkdirs(t *testing.T, dir string, rels ...string) {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -331,6 +332,27 @@ func (d *dir) linkAnonymous(f *file, name string) error {
 	return nil
 }
 
+// setDirTime sets the modification time of the directory name of d ("." for d itself), never
+// through a link.
+func (d *dir) setDirTime(name string, mtime time.Time) error {
+	var st unix.Stat_t
+	if err := unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &fs.PathError{Op: "stat", Path: d.item(name), Err: err}
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+	case unix.S_IFLNK:
+		return unsafePath(d.item(name), "is a symbolic link")
+	default:
+		return fmt.Errorf("%s: %w", d.item(name), ErrNotDir)
+	}
+	ts := times(mtime)
+	if err := unix.UtimesNanoAt(d.fd, name, ts[:], unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &fs.PathError{Op: "utimensat", Path: d.item(name), Err: err}
+	}
+	return nil
+}
+
 // canNoReplace tells whether rename may be asked not to replace an existing target.
 func (d *dir) canNoReplace() bool { return !d.c.noReplaceRefused.Load() }
 
@@ -349,6 +371,46 @@ func (d *dir) rename(from, to string, noReplace bool) error {
 	}
 	if err != nil {
 		return &os.LinkError{Op: "rename", Old: d.item(from), New: d.item(to), Err: err}
+	}
+	return nil
+}
+
+// linkTo hard-links the file name of d as toName in to: fs.ErrExist when toName exists,
+// errors.ErrUnsupported when the file system has no hard links.
+func (d *dir) linkTo(name string, to *dir, toName string) error {
+	err := unix.Linkat(d.fd, name, to.fd, toName, 0)
+	switch err {
+	case nil:
+		return nil
+	case unix.EPERM, unix.EOPNOTSUPP, unix.EMLINK, unix.ENOSYS:
+		return errors.ErrUnsupported
+	}
+	return &os.LinkError{Op: "link", Old: d.item(name), New: to.item(toName), Err: err}
+}
+
+// moveTo renames name of d to toName in to, never replacing it: fs.ErrExist when it exists.
+func (d *dir) moveTo(name string, to *dir, toName string) error {
+	err := unix.Renameat2(d.fd, name, to.fd, toName, unix.RENAME_NOREPLACE)
+	if err == unix.EINVAL || err == unix.ENOSYS { // the file system cannot refuse: look first
+		if err := to.absent(toName); err != nil {
+			return err
+		}
+		err = unix.Renameat(d.fd, name, to.fd, toName)
+	}
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: d.item(name), New: to.item(toName), Err: err}
+	}
+	return nil
+}
+
+// absent fails with fs.ErrExist when name exists in d.
+func (d *dir) absent(name string) error {
+	fi, err := d.lstat(name)
+	switch {
+	case err != nil:
+		return err
+	case fi != nil:
+		return &fs.PathError{Op: "create", Path: d.item(name), Err: fs.ErrExist}
 	}
 	return nil
 }

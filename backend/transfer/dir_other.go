@@ -21,6 +21,7 @@ func (*dirCache) close() {}
 // dir is a directory of a root, open for one operation.
 type dir struct {
 	r   *os.Root
+	top *os.Root // the data source root
 	rel string
 }
 
@@ -43,7 +44,7 @@ func (r *Root) openDir(rel string, create bool) (*dir, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &dir{r: sub, rel: rel}, nil
+	return &dir{r: sub, top: r.root, rel: rel}, nil
 }
 
 func (d *dir) close() { _ = d.r.Close() }
@@ -82,11 +83,58 @@ func (d *dir) create(name string) (*file, error) {
 	return &file{File: f, dir: d.r, name: name}, nil
 }
 
+// setDirTime sets the modification time of the directory name of d ("." for d itself),
+// refusing a link.
+func (d *dir) setDirTime(name string, mtime time.Time) error {
+	fi, err := d.r.Lstat(name)
+	switch {
+	case err != nil:
+		return err
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return unsafePath(d.item(name), "is a symbolic link")
+	case !fi.IsDir():
+		return fmt.Errorf("%s: %w", d.item(name), ErrNotDir)
+	}
+	return d.r.Chtimes(name, time.Time{}, mtime)
+}
+
 // canNoReplace tells whether rename may be asked not to replace an existing target: not here.
 func (d *dir) canNoReplace() bool { return false }
 
 // rename renames from to to within d, replacing what is there.
 func (d *dir) rename(from, to string, _ bool) error { return d.r.Rename(from, to) }
+
+// linkTo hard-links the file name of d as toName in to: fs.ErrExist when toName exists,
+// errors.ErrUnsupported when linking fails otherwise (the caller moves the file instead).
+func (d *dir) linkTo(name string, to *dir, toName string) error {
+	if err := to.absent(toName); err != nil {
+		return err
+	}
+	if err := d.top.Link(path.Join(d.rel, name), path.Join(to.rel, toName)); err != nil {
+		return errors.ErrUnsupported
+	}
+	return nil
+}
+
+// moveTo renames name of d to toName in to, never replacing it: fs.ErrExist when it exists.
+func (d *dir) moveTo(name string, to *dir, toName string) error {
+	if err := to.absent(toName); err != nil {
+		return err
+	}
+	return d.top.Rename(path.Join(d.rel, name), path.Join(to.rel, toName))
+}
+
+// absent fails with fs.ErrExist when name exists in d.
+func (d *dir) absent(name string) error {
+	fi, err := d.lstat(name)
+	switch {
+	case err != nil:
+		return err
+	case fi != nil:
+		return &fs.PathError{Op: "create", Path: d.item(name), Err: fs.ErrExist}
+	}
+	return nil
+}
 
 // remove removes the file name of d.
 func (d *dir) remove(name string) error { return d.r.Remove(name) }

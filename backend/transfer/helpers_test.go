@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ferrysync/ferry/backend/inventory"
 )
 
 // newRoot opens a fresh temp directory as a data source root.
@@ -82,7 +84,7 @@ func assertNoTemp(t testing.TB, dir string) {
 			t.Errorf("walk %s: %v", p, err)
 			return nil
 		}
-		if IsTempName(d.Name()) || strings.Contains(d.Name(), tempInfix) || strings.HasSuffix(d.Name(), ".tmp") {
+		if inventory.IsTempName(d.Name()) || strings.Contains(d.Name(), ".ferry-") || strings.HasSuffix(d.Name(), ".tmp") {
 			t.Errorf("temp file left behind: %s", p)
 		}
 		return nil

@@ -21,7 +21,7 @@ func TestSpecialFilesRefused(t *testing.T) {
 	}
 	_, err := Copy(t.Context(), r, "/fifo", r, "/copy", CopyOptions{Size: -1})
 	mustIs(t, err, ErrNotRegular)
-	mustIs(t, Delete(r, "/fifo"), ErrNotRegular)
+	mustIs(t, Delete(r, "/fifo", DeleteOptions{}), ErrNotRegular)
 	mustIs(t, SetDates(r, "/fifo", Dates{ModTime: time.Now()}), ErrNotRegular)
 	_, err = Copy(t.Context(), r, "/missing", r, "/fifo", CopyOptions{Size: -1})
 	mustIs(t, err, os.ErrNotExist)

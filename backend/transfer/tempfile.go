@@ -6,27 +6,13 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"unicode/utf8"
+
+	"github.com/ferrysync/ferry/backend/inventory"
 )
 
-const (
-	tempPrefix = "."
-	tempInfix  = ".ferry-"
-	tempSuffix = ".tmp"
-	// maxTempBase keeps temp names within the usual 255-byte name limit.
-	maxTempBase = 200
-)
-
-// IsTempName reports whether a file name is one of Ferry's temp files (".<base>.ferry-<id>.tmp"),
-// which scans should skip and may remove when stale.
-func IsTempName(name string) bool {
-	if !strings.HasPrefix(name, tempPrefix) || !strings.HasSuffix(name, tempSuffix) {
-		return false
-	}
-	i := strings.LastIndex(name, tempInfix)
-	return i > 0 && i+len(tempInfix) < len(name)-len(tempSuffix)
-}
+// maxTempBase keeps temp names within the usual 255-byte name limit.
+const maxTempBase = 200
 
 // tempFile is new content being written beside its target. It is either committed (renamed over
 // the target) or discarded; both are final.
@@ -50,7 +36,8 @@ func (d *dir) createNew(target string) (*tempFile, error) {
 	return d.createTemp(target)
 }
 
-// createTemp creates an empty temp file (mode 0600, O_EXCL) in d beside its file target.
+// createTemp creates an empty temp file (mode 0600, O_EXCL) in d beside its file target, named
+// as inventory.TempName says so that scans never list it and remove it when a run was killed.
 func (d *dir) createTemp(target string) (*tempFile, error) {
 	base := target
 	if len(base) > maxTempBase {
@@ -60,7 +47,7 @@ func (d *dir) createTemp(target string) (*tempFile, error) {
 		}
 	}
 	for range 16 {
-		name := tempPrefix + base + tempInfix + strconv.FormatUint(rand.Uint64(), 36) + tempSuffix
+		name := inventory.TempName(base, strconv.FormatUint(rand.Uint64(), 36))
 		f, err := d.create(name)
 		if errors.Is(err, fs.ErrExist) {
 			continue

@@ -22,9 +22,9 @@ type targetRule struct {
 }
 
 // replace runs the write path for item path p: check the target, create missing parents, fill a
-// temp file, verify it against o.Size and o.Expected, set its mode and dates, sync it and rename
-// it over the target. The temp file is removed on any failure. All of it happens relative to
-// the verified parent directory.
+// temp file, verify it against o.Size and o.Expected, set its mode and dates, sync it, keep the
+// target in o.Versions (a hard link) and rename the temp file over it. The temp file is removed
+// on any failure. All of it happens relative to the verified parent directory.
 func (r *Root) replace(ctx context.Context, p string, tr targetRule, o CopyOptions, fill fillFunc) (int64, error) {
 	rel, err := cleanPath(p)
 	if err != nil {
@@ -35,6 +35,11 @@ func (r *Root) replace(ctx context.Context, p string, tr targetRule, o CopyOptio
 	}
 	if err := ctx.Err(); err != nil {
 		return 0, err
+	}
+	if o.Versions != nil {
+		if _, err := o.Versions.folder(rel); err != nil {
+			return 0, err
+		}
 	}
 	// Parents are created for a target that may be new, never for one that must exist.
 	create := !tr.mustExist && (o.Target == nil || !o.Target.Exists)
@@ -120,7 +125,7 @@ func (r *Root) replace(ctx context.Context, p string, tr targetRule, o CopyOptio
 		}
 		// The file system cannot refuse to replace: look, then rename.
 	}
-	if o.Target != nil {
+	if o.Target != nil || o.Versions != nil {
 		now, err := d.lstat(name)
 		if err != nil {
 			return n, err
@@ -128,8 +133,21 @@ func (r *Root) replace(ctx context.Context, p string, tr targetRule, o CopyOptio
 		if err := o.Target.check(p, now); err != nil {
 			return n, err
 		}
+		fi = now
+	}
+	kept, moved := "", false
+	if o.Versions != nil && fi != nil {
+		if err := regular(rel, fi); err != nil {
+			return n, err
+		}
+		if kept, moved, err = r.keep(d, name, rel, o.Versions, true); err != nil {
+			return n, err
+		}
 	}
 	if err := t.commit(name, false); err != nil {
+		if moved {
+			_ = r.unkeep(kept, d, name) // the target was moved aside, not linked: put it back
+		}
 		return n, fmt.Errorf("rename temp file over %s: %w", p, err)
 	}
 	if durable {

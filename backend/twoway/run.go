@@ -47,11 +47,22 @@ func (r *Run) Targeted() []rules.Targeted {
 	return r.decision.Targeted
 }
 
-// Complete adds the conflict copies to a plan built from the record's actions.
-func (r *Run) Complete(cmp *compare.Comparison, p *plan.Plan) {
-	if r.Decides() {
-		p.AddConflictCopies(cmp, r.decision.Conflicts)
+// PlanOptions adds what the record decided to the options of the plan: the conflict copies, and
+// both copy directions between every two parts for the dates of directories.
+func (r *Run) PlanOptions(cmp *compare.Comparison, o plan.Options) plan.Options {
+	if !r.Decides() {
+		return o
 	}
+	o.Conflicts = append(slices.Clone(o.Conflicts), r.decision.Conflicts...)
+	o.Directions = slices.Clone(o.Directions)
+	for a := range cmp.Parts {
+		for b := range cmp.Parts {
+			if a != b {
+				o.Directions = append(o.Directions, rules.Direction{Source: a, Target: b})
+			}
+		}
+	}
+	return o
 }
 
 // Plan plans an inventoried two-way run. Without a record (the first run) the request's rules
@@ -65,11 +76,11 @@ func (s Store) Plan(l *plan.Local, r plan.Request, extra []rules.Rule) (*Run, er
 	if run.Decides() {
 		r.Rules = extra
 		r.Targeted = append(slices.Clone(r.Targeted), run.Targeted()...)
+		r.Options = run.PlanOptions(l.Comparison, r.Options)
 	}
 	if err := l.Evaluate(r); err != nil {
 		return nil, err
 	}
-	run.Complete(l.Comparison, l.Plan)
 	return run, nil
 }
 

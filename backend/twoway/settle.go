@@ -43,8 +43,10 @@ func (s Store) Settle(old *Record, cmp *compare.Comparison, p *plan.Plan, done D
 	actions := map[string]*acted{}
 	for i := range p.Groups {
 		g := &p.Groups[i]
-		if g.Phase == plan.PhaseConflict {
-			continue // conflict names are recorded by the next run, once they are everywhere
+		if g.Phase == plan.PhaseConflict || g.Phase == plan.PhaseDirDates {
+			// Conflict names are recorded by the next run, once they are everywhere; the dates
+			// of directories are not recorded.
+			continue
 		}
 		for _, t := range g.Targets {
 			k := key(cmp, t.Path)

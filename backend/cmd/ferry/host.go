@@ -70,6 +70,7 @@ type hostFlags struct {
 	mode      string
 	rulesFile string
 	expect    int
+	versions  versionsFlags
 }
 
 func newHostCmd() *cobra.Command {
@@ -103,6 +104,7 @@ aborted.`,
 	fl.IntVar(&f.expect, "expect-members", 2, "members to wait for, this one included (2 to 5)")
 	fl.StringVar(&f.mode, "mode", "", "preset: "+strings.Join(rules.Presets, ", ")+" (from this member's first node)")
 	fl.StringVar(&f.rulesFile, "rules", "", "rules file (JSON); its settings and rules apply on top of --mode")
+	f.versions.register(cmd)
 	return cmd
 }
 
@@ -119,6 +121,7 @@ func (f *hostFlags) planning(first string) (session.Planning, error) {
 		}
 	}
 	var fileRules []rules.Rule
+	var safety rules.Safety
 	if f.rulesFile != "" {
 		file, err := os.Open(f.rulesFile)
 		if err != nil {
@@ -129,7 +132,11 @@ func (f *hostFlags) planning(first string) (session.Planning, error) {
 		if err != nil {
 			return p, usageError("%s: %w", f.rulesFile, err)
 		}
-		p.Settings, fileRules = rf.Settings, rf.Rules
+		p.Settings, fileRules, safety = rf.Settings, rf.Rules, rf.Safety
+	}
+	var err error
+	if p.Versions, err = f.versions.setting(safety); err != nil {
+		return p, err
 	}
 	mode := f.mode
 	p.Rules = func(parts []string) ([]rules.Rule, error) {

@@ -405,6 +405,9 @@ func TestRedisHostJoinThreeMembersTwoWay(t *testing.T) {
 		} else {
 			put(t, filepath.Join(d, "shared.txt"), []byte("first version"), tOld)
 		}
+		if err := os.Chtimes(d, tOld, tOld); err != nil { // the roots' dates are the same
+			t.Fatal(err)
+		}
 	}
 	hp, line := host(t, e.bin, e.URL(), t.TempDir(), "--node", "A="+dirs["A"], "--mode", "two-way", "--expect-members", "3", "--trust")
 	jb := join(t, e.bin, e.URL(), t.TempDir(), line, line.Password, "--node", "B="+dirs["B"], "--trust")

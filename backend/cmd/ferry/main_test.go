@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -46,6 +47,25 @@ func TestScripts(t *testing.T) {
 				if !st.ModTime().Equal(want) {
 					ts.Fatalf("%s: modified %s, want %s", args[0], st.ModTime().UTC().Format(time.RFC3339Nano), want.Format(time.RFC3339Nano))
 				}
+			},
+			// lastrun DIR VAR: VAR is set to the name of the newest run folder of kept versions
+			// in DIR.
+			"lastrun": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 2 {
+					ts.Fatalf("usage: lastrun DIR VAR")
+				}
+				entries, err := os.ReadDir(ts.MkAbs(args[0]))
+				ts.Check(err)
+				last := ""
+				for _, e := range entries {
+					if _, ok := plan.ParseStamp(e.Name()); ok && e.IsDir() && e.Name() > last {
+						last = e.Name()
+					}
+				}
+				if last == "" {
+					ts.Fatalf("%s holds no run", args[0])
+				}
+				ts.Setenv(args[1], last)
 			},
 			// exit CODE PROGRAM ARGS…: run a program and check its exit code.
 			"exit": func(ts *testscript.TestScript, neg bool, args []string) {

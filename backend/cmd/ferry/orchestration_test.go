@@ -213,26 +213,33 @@ func tree(t *testing.T, dir string, n int) {
 	}
 }
 
-// sameTrees fails unless b holds exactly a's files with a's contents and modification times.
+// sameTrees fails unless b holds exactly a's files and folders, with a's contents and
+// modification times (the folders' and the root's too).
 func sameTrees(t *testing.T, a, b string) {
 	t.Helper()
 	seen := 0
 	err := filepath.WalkDir(a, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(a, p)
+		sa, _ := os.Stat(p)
+		sb, err := os.Stat(filepath.Join(b, rel))
+		switch {
+		case err != nil || sb.IsDir() != d.IsDir():
+			return fmt.Errorf("%s differs: %v", rel, err)
+		case !sa.ModTime().Equal(sb.ModTime()):
+			return fmt.Errorf("%s: mtime %s, want %s", rel, sb.ModTime(), sa.ModTime())
+		}
+		seen++
+		if d.IsDir() {
+			return nil
+		}
 		want, _ := os.ReadFile(p)
 		got, err := os.ReadFile(filepath.Join(b, rel))
 		if err != nil || !bytes.Equal(got, want) {
 			return fmt.Errorf("%s differs: %v", rel, err)
 		}
-		sa, _ := os.Stat(p)
-		sb, _ := os.Stat(filepath.Join(b, rel))
-		if !sa.ModTime().Equal(sb.ModTime()) {
-			return fmt.Errorf("%s: mtime %s, want %s", rel, sb.ModTime(), sa.ModTime())
-		}
-		seen++
 		return nil
 	})
 	if err != nil {
@@ -240,13 +247,13 @@ func sameTrees(t *testing.T, a, b string) {
 	}
 	extra := 0
 	_ = filepath.WalkDir(b, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
+		if err == nil {
 			extra++
 		}
 		return nil
 	})
 	if extra != seen {
-		t.Fatalf("target holds %d files, source %d", extra, seen)
+		t.Fatalf("target holds %d files and folders, source %d", extra, seen)
 	}
 }
 

@@ -22,6 +22,7 @@ type planFlags struct {
 	rulesFile string
 	maxDelete string
 	json      bool
+	versions  versionsFlags
 }
 
 func (f *planFlags) register(cmd *cobra.Command) {
@@ -31,6 +32,7 @@ func (f *planFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.rulesFile, "rules", "", "rules file (JSON); its settings and rules apply on top of --mode")
 	fl.StringVar(&f.maxDelete, "max-delete", "", "the most files a run may delete on any data source: N files or P% of its files\n(default: 50% when that is 10 files or more, and nothing while another data source is empty)")
 	fl.BoolVar(&f.json, "json", false, "print JSON")
+	f.versions.register(cmd)
 }
 
 // job is what the flags ask for: the plan request, the safety settings, and how two-way runs
@@ -87,6 +89,10 @@ func (f *planFlags) request() (job, error) {
 	if f.mode == "" && f.rulesFile == "" {
 		return j, usageError("give --mode or --rules")
 	}
+	var err error
+	if j.Options.Versions, err = f.versions.setting(j.Safety); err != nil {
+		return j, err
+	}
 	if err := j.Check(); err != nil {
 		return j, usageError("%w", err)
 	}
@@ -137,6 +143,13 @@ func printPlan(out io.Writer, p *plan.Plan) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", a.Op, where, a.Path, detail)
 	}
 	tw.Flush()
+	if v := p.Versions; v != nil {
+		fmt.Fprintf(w, "Replaced and deleted files are kept in %s/%s/", v.Dir, v.Stamp)
+		if v.KeepDays > 0 {
+			fmt.Fprintf(w, " (runs older than %d days are removed)", v.KeepDays)
+		}
+		fmt.Fprintln(w)
+	}
 	printRejected(w, tw, "Refused", p.Rejected)
 	printRejected(w, tw, "Left alone (do-nothing)", p.LeftAlone)
 }

@@ -171,6 +171,7 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 	m.Status(protocol.InventoryRunningIdentification)
 	showScan := tty && !f.json
 	j.Progress = inventoryProgress(stderr, showScan)
+	j.RemoveTemps = true // this plan runs: what a killed run left goes
 	local, tw, err := planJob(ctx, j)
 	if showScan {
 		fmt.Fprint(stderr, "\r\033[K") // the scan's progress line

@@ -34,7 +34,7 @@ func Unreadable(e *inventory.Entry) {
 // AnalysisError marks a file whose content key could not be computed.
 func AnalysisError(e *inventory.Entry) { e.AnalysisError = "read error" }
 
-// At moves a file's last write time by d from what File set.
+// At moves an entry's last write time by d from what File or Dir set.
 func At(d time.Duration) Opt { return func(e *inventory.Entry) { e.ModTime = e.ModTime.Add(d) } }
 
 // File is a readable file of size bytes last written min minutes after T0.
@@ -46,9 +46,9 @@ func File(path string, size int64, min int, opts ...Opt) inventory.Entry {
 	return e
 }
 
-// Dir is a directory.
+// Dir is a directory last written at T0.
 func Dir(path string, opts ...Opt) inventory.Entry {
-	e := inventory.Entry{Path: path, Kind: inventory.Dir}
+	e := inventory.Entry{Path: path, Kind: inventory.Dir, ModTime: T0}
 	for _, o := range opts {
 		o(&e)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ferrysync/ferry/backend/compare"
 	"github.com/ferrysync/ferry/backend/crypto"
+	"github.com/ferrysync/ferry/backend/inventory"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/rules"
 	"github.com/ferrysync/ferry/backend/transfer"
@@ -168,7 +169,7 @@ func sameTree(t testing.TB, a, b string) {
 func noTempFiles(t testing.TB, dir string) {
 	t.Helper()
 	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && transfer.IsTempName(d.Name()) {
+		if err == nil && inventory.IsTempName(d.Name()) {
 			t.Errorf("temp file left: %s", p)
 		}
 		return nil

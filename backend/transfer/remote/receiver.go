@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 
+	"github.com/ferrysync/ferry/backend/inventory"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/transfer"
 )
@@ -15,10 +16,11 @@ import (
 // Receive waits for the content of the run's copies from other members onto this member's
 // targets and writes it, a few transfers at once, in plan order. Each file goes to a temp file
 // beside its target (a delta is applied onto the target into one), is checked against the
-// source's content key, dated as a local copy would be, synced and renamed into place. Every
-// target gets one result, unless ctx ended first. A part that fails to open fails every file of
-// its transfer not written yet, leaving their targets untouched. The error is that of making
-// the new files durable at the end.
+// source's content key, dated as a local copy would be, synced and renamed into place, the
+// replaced file kept as the plan's Versions say. Every target gets one result, unless ctx
+// ended first. A part that fails to open fails every file of its transfer not written yet,
+// leaving their targets untouched. The error is that of making the new files durable at the
+// end.
 func (c *Content) Receive(ctx context.Context, run Run, report func(Result)) error {
 	var mine []*shipment
 	for _, sh := range c.schedule(run) {
@@ -32,6 +34,10 @@ func (c *Content) Receive(ctx context.Context, run Run, report func(Result)) err
 
 // receive reads one transfer and writes its files.
 func (c *Content) receive(ctx context.Context, run Run, sh *shipment, report func(Result)) {
+	var keep *transfer.Versions
+	if v := run.Plan.Versions; v != nil {
+		keep = &transfer.Versions{Dir: v.Dir, Stamp: v.Stamp}
+	}
 	pending := map[string]*plan.Group{}
 	targets := map[string][]*plan.Endpoint{}
 	for _, g := range sh.groups {
@@ -81,7 +87,7 @@ func (c *Content) receive(ctx context.Context, run Run, sh *shipment, report fun
 			return
 		}
 		delete(pending, h.Group)
-		c.write(ctx, g, h, rec, targets[g.ID], report)
+		c.write(ctx, g, h, rec, targets[g.ID], keep, report)
 		if rec.err != nil {
 			failPending(rec.err)
 			return
@@ -91,7 +97,9 @@ func (c *Content) receive(ctx context.Context, run Run, sh *shipment, report fun
 }
 
 // write writes the record of group g to this member's targets of it and reports each.
-func (c *Content) write(ctx context.Context, g *plan.Group, h fileHeader, rec *recordReader, targets []*plan.Endpoint, report func(Result)) {
+// A replaced target is kept in keep, when set.
+func (c *Content) write(ctx context.Context, g *plan.Group, h fileHeader, rec *recordReader, targets []*plan.Endpoint,
+	keep *transfer.Versions, report func(Result)) {
 	if !h.Delta {
 		rec.want = g.Source.ContentKey
 	}
@@ -111,7 +119,7 @@ func (c *Content) write(ctx context.Context, g *plan.Group, h fileHeader, rec *r
 			results[i].Err = err
 		}
 	case h.Delta:
-		o := c.options(g, targets[0])
+		o := c.options(g, targets[0], keep)
 		o.Expected = g.Source.ContentKey
 		if o.Expected.IsZero() {
 			o.Expected = h.Key
@@ -120,11 +128,11 @@ func (c *Content) write(ctx context.Context, g *plan.Group, h fileHeader, rec *r
 			return transfer.ApplyDelta(ctx, root, targets[0].Path, rec, o)
 		})
 	case len(targets) == 1:
-		results[0].Bytes, results[0].Err = c.writeOne(ctx, targets[0], c.options(g, targets[0]), func(root *transfer.Root, o transfer.CopyOptions) (transfer.Result, error) {
+		results[0].Bytes, results[0].Err = c.writeOne(ctx, targets[0], c.options(g, targets[0], keep), func(root *transfer.Root, o transfer.CopyOptions) (transfer.Result, error) {
 			return transfer.WriteFrom(ctx, root, targets[0].Path, rec, o)
 		})
 	default:
-		c.writeMany(ctx, g, rec, targets, results)
+		c.writeMany(ctx, g, rec, targets, keep, results)
 	}
 	// What the record says of itself comes first: a write that failed because the content was
 	// not sent, or did not match, failed for that reason.
@@ -166,7 +174,7 @@ func (c *Content) writeOne(ctx context.Context, t *plan.Endpoint, o transfer.Cop
 }
 
 // writeMany keeps the content in a temp file while it is written to several targets.
-func (c *Content) writeMany(ctx context.Context, g *plan.Group, rec *recordReader, targets []*plan.Endpoint, results []Result) {
+func (c *Content) writeMany(ctx context.Context, g *plan.Group, rec *recordReader, targets []*plan.Endpoint, keep *transfer.Versions, results []Result) {
 	fail := func(err error) {
 		for i := range results {
 			results[i].Err = err
@@ -176,7 +184,7 @@ func (c *Content) writeMany(ctx context.Context, g *plan.Group, rec *recordReade
 	if dir == "" {
 		dir = targets[0].Dir // same file system, and scans skip Ferry's temp names
 	}
-	f, err := os.CreateTemp(dir, ".relay.ferry-*.tmp")
+	f, err := os.CreateTemp(dir, inventory.TempName("relay", "*"))
 	if err != nil {
 		fail(fmt.Errorf("keep relayed content: %w", err))
 		return
@@ -189,20 +197,22 @@ func (c *Content) writeMany(ctx context.Context, g *plan.Group, rec *recordReade
 		return
 	}
 	for i, t := range targets {
-		results[i].Bytes, results[i].Err = c.writeOne(ctx, t, c.options(g, t), func(root *transfer.Root, o transfer.CopyOptions) (transfer.Result, error) {
+		results[i].Bytes, results[i].Err = c.writeOne(ctx, t, c.options(g, t, keep), func(root *transfer.Root, o transfer.CopyOptions) (transfer.Result, error) {
 			return transfer.WriteFrom(ctx, root, t.Path, io.NewSectionReader(f, 0, n), o)
 		})
 	}
 }
 
 // options are those of a local copy onto t: the plan's size and target state, the source's
-// dates for a copy (now for copy-content), no fsync of a new file before the final sync.
-func (c *Content) options(g *plan.Group, t *plan.Endpoint) transfer.CopyOptions {
+// dates for a copy (now for copy-content), no fsync of a new file before the final sync, the
+// replaced file kept in keep.
+func (c *Content) options(g *plan.Group, t *plan.Endpoint, keep *transfer.Versions) transfer.CopyOptions {
 	o := transfer.CopyOptions{
 		Size:      g.Source.Size,
 		Mode:      transfer.Full,
 		Target:    &transfer.FileState{Exists: t.Exists, Size: t.Size, ModTime: t.ModTime},
 		DeferSync: !t.Exists,
+		Versions:  keep,
 	}
 	if g.Op == plan.OpCopy {
 		o.Dates = &transfer.Dates{ModTime: g.Source.ModTime, BirthTime: g.Source.BirthTime}
