@@ -403,18 +403,6 @@ func (d *dir) moveTo(name string, to *dir, toName string) error {
 	return nil
 }
 
-// absent fails with fs.ErrExist when name exists in d.
-func (d *dir) absent(name string) error {
-	fi, err := d.lstat(name)
-	switch {
-	case err != nil:
-		return err
-	case fi != nil:
-		return &fs.PathError{Op: "create", Path: d.item(name), Err: fs.ErrExist}
-	}
-	return nil
-}
-
 // remove removes the file name of d.
 func (d *dir) remove(name string) error {
 	if err := unix.Unlinkat(d.fd, name, 0); err != nil {

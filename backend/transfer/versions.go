@@ -110,3 +110,15 @@ func PruneVersions(r *Root, dir string, old func(name string) bool) ([]string, e
 	}
 	return removed, errors.Join(errs...)
 }
+
+// absent fails with fs.ErrExist when name exists in d.
+func (d *dir) absent(name string) error {
+	fi, err := d.lstat(name)
+	switch {
+	case err != nil:
+		return err
+	case fi != nil:
+		return &fs.PathError{Op: "create", Path: d.item(name), Err: fs.ErrExist}
+	}
+	return nil
+}

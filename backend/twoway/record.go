@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferrysync/ferry/backend/atomicfile"
 	"github.com/ferrysync/ferry/backend/compare"
 	"github.com/ferrysync/ferry/backend/inventory"
 )
@@ -122,9 +122,6 @@ func (s Store) Load(cmp *compare.Comparison) (*Record, error) {
 
 // Save writes the record atomically: a temp file beside it, synced, renamed over the old one.
 func (s Store) Save(rec *Record) error {
-	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
-		return fmt.Errorf("save the two-way record: %w", err)
-	}
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
 	if err := json.NewEncoder(zw).Encode(rec); err != nil {
@@ -133,40 +130,9 @@ func (s Store) Save(rec *Record) error {
 	if err := zw.Close(); err != nil {
 		return fmt.Errorf("save the two-way record: %w", err)
 	}
-	name := s.file(rec.Roots)
-	if err := writeFileAtomic(name, &buf); err != nil {
+	if err := atomicfile.WriteFile(s.file(rec.Roots), buf.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("save the two-way record: %w", err)
 	}
-	return nil
-}
-
-func writeFileAtomic(name string, data io.Reader) error {
-	dir := filepath.Dir(name)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(name)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // after the rename, there is nothing left to remove
-	_, err = io.Copy(f, data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, name); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	_ = d.Sync() // not supported everywhere (Windows); the rename is done either way
 	return nil
 }
 
