@@ -50,6 +50,21 @@ expect() {
   [[ $2 == "$3" ]] || e2e_fail "$1: got '$2', want '$3'"
 }
 
+# mirror_to_confirmation goes from the comparison to the confirmation of a mirror: the Rules
+# step keeps the mirror preset (chosen in an earlier session) or picks it.
+mirror_to_confirmation() {
+  e2e_tab_to '"name":"Continue to rules"'
+  e2e_key Return
+  e2e_wait_diag screen '"step":"rules"' >/dev/null
+  e2e_wait_focus '"kind":"input:radio","name":"Mirror'
+  if [[ $(e2e_wait_diag rules .) != *'"mode":"mirror"'* ]]; then
+    e2e_key space
+    e2e_wait_diag rules '"mode":"mirror"' >/dev/null
+  fi
+  e2e_tab_to '"name":"Continue to synchronize"'
+  e2e_key Return
+}
+
 # create_session leaves the Start screen with a new session, on its id and password.
 create_session() {
   e2e_wait_focus '"name":"Create session"'
@@ -297,16 +312,7 @@ read -r p50 p95 fmax frames reports <<<"$stats"
 ((frames >= 20)) || e2e_fail "only $frames frames were timed while scrolling the table: $scroll"
 
 # --- 9. Closing the window during a run keeps the run going, with the app in the tray ---------
-e2e_tab_to '"name":"Continue to rules"'
-e2e_key Return
-e2e_wait_diag screen '"step":"rules"' >/dev/null
-e2e_wait_focus '"kind":"input:radio","name":"Mirror'
-if [[ $(e2e_wait_diag rules .) != *'"mode":"mirror"'* ]]; then
-  e2e_key space
-  e2e_wait_diag rules '"mode":"mirror"' >/dev/null
-fi
-e2e_tab_to '"name":"Continue to synchronize"'
-e2e_key Return
+mirror_to_confirmation
 big_plan=$(e2e_wait_diag confirmation . 60)
 expect "planned copies" "$(json_num "$big_plan" copies)" "$big_files"
 big_actions=$(json_num "$big_plan" actions)
@@ -354,16 +360,7 @@ expect "files inventoried" "$(json_num "$inventory" files)" "$backup_files"
 e2e_key Return
 e2e_wait_diag screen '"step":"comparison"' >/dev/null
 e2e_wait_focus '"id":"filter"'
-e2e_tab_to '"name":"Continue to rules"'
-e2e_key Return
-e2e_wait_diag screen '"step":"rules"' >/dev/null
-e2e_wait_focus '"kind":"input:radio","name":"Mirror'
-if [[ $(e2e_wait_diag rules .) != *'"mode":"mirror"'* ]]; then
-  e2e_key space
-  e2e_wait_diag rules '"mode":"mirror"' >/dev/null
-fi
-e2e_tab_to '"name":"Continue to synchronize"'
-e2e_key Return
+mirror_to_confirmation
 empty_plan=$(e2e_wait_diag confirmation . 30)
 [[ $empty_plan == *'"overLimit":true'* ]] || e2e_fail "the mirror of an empty folder is not past the deletion limit: $empty_plan"
 expect "files past the deletion limit" "$(json_num "$empty_plan" overFiles)" "$backup_files"
