@@ -64,6 +64,8 @@ type Confirmation struct {
 	Replaces int `json:"replaces"`
 	// Versions is where the run keeps the files it replaces or deletes; nil keeps nothing.
 	Versions *KeptVersions `json:"versions,omitempty"`
+	// Conflicts are the items a two-way run decided by its record found edited on both sides.
+	Conflicts []Conflict `json:"conflicts"`
 }
 
 // KeptVersions is where a run keeps the files it replaces or deletes: Dir/Stamp/<their path> in
@@ -74,6 +76,14 @@ type KeptVersions struct {
 	// KeepDays removes, at the end of a successful run, the run folders older than this many
 	// days; 0 keeps them all.
 	KeepDays int `json:"keepDays"`
+}
+
+// Conflict is an item edited on both sides since the last two-way run, with different content:
+// the newest edit keeps the name, the others are kept on every side under conflict names.
+type Conflict struct {
+	Path   string   `json:"path"`
+	Winner string   `json:"winner"` // the part whose edit keeps the name
+	Kept   []string `json:"kept"`   // the conflict names of the other edits
 }
 
 // Deletions is what the plan deletes on one target data source (a part).
@@ -160,13 +170,17 @@ func (s *Synchronization) Confirmation() (Confirmation, error) {
 	if c.an.inv == nil || c.an.plan == nil {
 		return Confirmation{}, errNoInventory
 	}
-	return confirmationOf(c.an.plan, c.an.revision, c.deleteLimitLocked()), nil
+	conf := confirmationOf(c.an.plan, c.an.revision, c.deleteLimitLocked())
+	for _, k := range c.an.twoWay.Conflicts() {
+		conf.Conflicts = append(conf.Conflicts, Conflict{Path: k.Path, Winner: k.Winner, Kept: append([]string{}, k.Kept...)})
+	}
+	return conf, nil
 }
 
 func confirmationOf(p *plan.Plan, revision int64, limit rules.DeleteLimit) Confirmation {
 	sum := p.Summary()
 	out := Confirmation{Actions: sum.Actions, Bytes: sum.Bytes, Destinations: []Destination{}, Refused: len(p.Rejected),
-		Revision: revision, Deletions: []Deletions{}, DeleteLimit: limitText(limit)}
+		Revision: revision, Deletions: []Deletions{}, DeleteLimit: limitText(limit), Conflicts: []Conflict{}}
 	if v := p.Versions; v != nil {
 		out.Versions = &KeptVersions{Dir: v.Dir, Stamp: v.Stamp, KeepDays: v.KeepDays}
 	}

@@ -77,7 +77,7 @@ func TestVersionsKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := conf.Versions
-	if v == nil || v.Dir != "kept" || v.KeepDays != 7 || conf.Replaces != 1 {
+	if v == nil || v.Dir != "kept" || v.KeepDays != 7 || conf.Replaces != 1 || len(conf.Conflicts) != 0 {
 		t.Fatalf("confirmation %+v, versions %+v: want them kept in kept/, for 7 days; 1 file replaced", conf, v)
 	}
 	if _, ok := plan.ParseStamp(v.Stamp); !ok {
