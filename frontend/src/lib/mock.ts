@@ -222,7 +222,13 @@ export function installMock(params: URLSearchParams): void {
     }
   }
 
-  let settings: Settings = { serverURL: '', theme: (params.get('theme') as Theme) || 'system', maxDelete: '' }
+  let settings: Settings = {
+    serverURL: '',
+    theme: (params.get('theme') as Theme) || 'system',
+    maxDelete: '',
+    versions: params.get('versions') ?? '',
+    versionsKeep: params.has('versions') ? 30 : 0,
+  }
   const self = { id: 'm-1', letter: 'A', status: 'InventoryWaitingForStart', self: true, present: true }
   let session: SessionInfo | null = null
   const newSession = (): SessionInfo => ({
@@ -451,7 +457,16 @@ export function installMock(params: URLSearchParams): void {
         const limit = /^(\d+)$|^(\d+(?:\.\d+)?)\s*%$/.exec(s.maxDelete.trim())
         if (s.maxDelete.trim() && (!limit || Number(limit[2] ?? 0) > 100))
           throw `deletion limit "${s.maxDelete.trim()}": want a number of files or a percentage from 0% to 100%`
-        settings = { ...s, maxDelete: s.maxDelete.trim().replace(/\s+%$/, '%') }
+        const versions = s.versions.trim().replace(/(.)\/+$/, '$1')
+        if (versions && (/^[/\\]|^[A-Za-z]:|(^|\/)\.\.?(\/|$)|\/\/|\\/.test(versions)))
+          throw `folder for kept versions "${versions}": want a folder relative to each data source root, such as .ferry-versions; leave it empty to keep nothing`
+        if (s.versionsKeep < 0) throw `kept versions: ${s.versionsKeep} days: want a number of days, 0 or more (0 keeps them all)`
+        settings = {
+          ...s,
+          maxDelete: s.maxDelete.trim().replace(/\s+%$/, '%'),
+          versions,
+          versionsKeep: versions ? s.versionsKeep : 0,
+        }
       },
       Version: async () => '0.9.0',
     },

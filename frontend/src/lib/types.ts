@@ -8,6 +8,10 @@ export type Settings = {
   theme: Theme
   /** The deletion limit: "100" (files), "20%" (of a destination's files), "" for the default. */
   maxDelete: string
+  /** The folder in each data source that keeps replaced and deleted files (".ferry-versions"); "" keeps nothing. */
+  versions: string
+  /** Kept versions older than this many days are removed after a successful run; 0 keeps them all. */
+  versionsKeep: number
 }
 
 export type Member = { id: string; letter: string; status: string; self: boolean; present: boolean }
