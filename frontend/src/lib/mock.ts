@@ -289,6 +289,16 @@ export function installMock(params: URLSearchParams): void {
   const emptySource = params.has('empty')
   let revision = 1
   let allowed = 0
+  const planStamp = new Date().toISOString().replace(/[-:]/g, '').replace(/^(\d{4})(\d{2})(\d{2})T(\d{6}).*$/, '$1-$2-$3T$4Z')
+  const kept = () => (settings.versions ? { dir: settings.versions, stamp: planStamp, keepDays: settings.versionsKeep } : undefined)
+  // Two-way runs after the first (or ?conflicts) find files edited on both sides.
+  const conflicts = () =>
+    rules.mode === 'two-way' || params.has('conflicts')
+      ? [
+          { path: '/2024/Rome/IMG_4410.jpg', winner: parts[0], kept: [`/2024/Rome/IMG_4410.conflict-${parts[1]}-20261204-181502.jpg`] },
+          { path: '/Notes/packing list.txt', winner: parts[1], kept: [`/Notes/packing list.conflict-${parts[0]}-20261205-090311.txt`] },
+        ]
+      : []
   const confirmation = (): Confirmation => {
     if (emptySource) {
       const dest = parts.slice(1).map((node) => ({ node, copies: 0, creates: 0, deletes: 96_012, dates: 0, bytes: 0 }))
@@ -309,6 +319,9 @@ export function installMock(params: URLSearchParams): void {
         })),
         deleteLimit: settings.maxDelete ? settings.maxDelete : '50% (default)',
         overLimit: true,
+        replaces: 0,
+        versions: kept(),
+        conflicts: [],
       }
     }
     const dest = parts.slice(1).map((node, i) => ({
@@ -334,6 +347,9 @@ export function installMock(params: URLSearchParams): void {
       })),
       deleteLimit: settings.maxDelete ? settings.maxDelete : '50% (default)',
       overLimit: false,
+      replaces: dest.reduce((n, d) => n + Math.round(d.copies / 3), 0),
+      versions: kept(),
+      conflicts: conflicts(),
     }
   }
 
