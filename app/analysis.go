@@ -60,6 +60,10 @@ type analysis struct {
 	// records, a folder of the config dir); twoWay is this inventory's run, once begun.
 	records string
 	twoWay  *twoway.Run
+
+	// userVersions is the settings' kept versions; a rules file's versions and versions_keep
+	// override them (versions).
+	userVersions plan.Versions
 }
 
 // inventoryResult is one inventory of this member's nodes, compared.
@@ -68,10 +72,48 @@ type inventoryResult struct {
 	cmp      *compare.Comparison
 	settings compare.Settings
 	index    map[itemKey]*compare.Item
+	// excluded is the folder of kept versions the scans left out, relative to each root; "" for
+	// none.
+	excluded string
 }
 
-func newAnalysis(records string) analysis {
-	return analysis{mode: ModeNone, settings: compare.DefaultSettings(), records: records}
+func newAnalysis(records string, versions plan.Versions) analysis {
+	return analysis{mode: ModeNone, settings: compare.DefaultSettings(), records: records, userVersions: versions}
+}
+
+// versions is where the plan keeps the files it replaces or deletes (unstamped): the rules
+// file's versions and versions_keep where the rules in force set them, the settings' otherwise.
+// No Dir keeps nothing.
+func (a *analysis) versions() plan.Versions {
+	v := a.userVersions
+	if a.mode == ModeCustom && a.custom != nil {
+		if a.custom.SettingsSet["versions"] {
+			v.Dir = a.custom.Safety.Versions
+		}
+		if a.custom.SettingsSet["versions_keep"] {
+			v.KeepDays = a.custom.Safety.VersionsKeep
+		}
+	}
+	if v.Dir == "" {
+		return plan.Versions{}
+	}
+	return v
+}
+
+// followVersions lets the inventory stand for a new folder of kept versions when scanning again
+// would list the same entries: it does not list the new folder, and the folder it left out
+// before is none, or one it leaves out anyway (a hidden name while hidden names are left out).
+// Otherwise needsInventory tells that the inventory must run again.
+func (a *analysis) followVersions() {
+	r := a.inv
+	if r == nil {
+		return
+	}
+	dir := a.versions().Dir
+	if dir == r.excluded || r.lists(dir) || !r.leftOutAnyway(r.excluded) {
+		return
+	}
+	r.excluded = dir
 }
 
 // forgetInventory drops the comparison and the plan: the nodes changed, or a new inventory runs.
@@ -96,6 +138,7 @@ func (a *analysis) replan() {
 	if a.inv == nil {
 		return
 	}
+	a.followVersions()
 	res, errs := a.evaluate(a.targeted)
 	a.install(res, errs)
 }
@@ -127,7 +170,7 @@ func (a *analysis) evaluate(targeted []rules.Targeted) (*rules.Result, []RuleErr
 // install makes res the plan in force.
 func (a *analysis) install(res *rules.Result, errs []RuleError) {
 	a.eval, a.planErrs = res, errs
-	o := plan.Options{}
+	o := plan.Options{Versions: a.versions()}
 	if a.mode == rules.PresetTwoWay {
 		o = a.twoWay.PlanOptions(a.inv.cmp, o)
 	}
@@ -195,9 +238,10 @@ func (a *analysis) locate(err error) []RuleError {
 	return []RuleError{locateRuleError(text, err)}
 }
 
-// needsInventory tells whether the settings in force differ from those of the last inventory.
+// needsInventory tells whether the settings in force differ from those of the last inventory:
+// what it reads and compares, or the folder of kept versions it leaves out.
 func (a *analysis) needsInventory() bool {
-	return a.inv != nil && a.inv.settings != a.settings
+	return a.inv != nil && (a.inv.settings != a.settings || a.inv.excluded != a.versions().Dir)
 }
 
 // filtered returns the indices of the items that pass the filter (nil for every item), from the
@@ -248,6 +292,37 @@ func newInventoryResult(nodes []*inventory.Node, cmp *compare.Comparison, s comp
 		r.index[itemKey{it.Kind, it.Key}] = it
 	}
 	return r
+}
+
+// lists tells whether some data source's inventory holds dir (relative to its root).
+func (r *inventoryResult) lists(dir string) bool {
+	if dir == "" {
+		return false
+	}
+	p := "/" + dir
+	for _, n := range r.nodes {
+		for _, part := range n.Parts {
+			if _, ok := slices.BinarySearchFunc(part.Entries, p, func(e inventory.Entry, p string) int { return strings.Compare(e.Path, p) }); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// leftOutAnyway tells whether a scan with this inventory's settings leaves dir out without being
+// told to: "" or a path with a hidden name while hidden names are left out, or with a system
+// name while those are.
+func (r *inventoryResult) leftOutAnyway(dir string) bool {
+	if dir == "" {
+		return true
+	}
+	for name := range strings.SplitSeq(dir, "/") {
+		if (r.settings.ExcludeHidden && inventory.IsHidden(name)) || (r.settings.ExcludeSystem && inventory.IsNoise(name)) {
+			return true
+		}
+	}
+	return false
 }
 
 // key is the linking key of a path (tree) or name (flat): lower-cased unless case-sensitive.

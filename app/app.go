@@ -95,7 +95,7 @@ func New(o Options) (*App, error) {
 		end:       end,
 		out:       out,
 		desk:      noDesktop{},
-		an:        newAnalysis(filepath.Join(dir, "state")),
+		an:        newAnalysis(filepath.Join(dir, "state"), versionsOf(settings.get())),
 		sync:      idleStatus(),
 	}
 	return &App{

@@ -60,20 +60,21 @@ func (s *Inventory) Start() error {
 		return err
 	}
 	specs, settings, sess := c.specsLocked(), c.an.settings, c.sess
+	versions := c.an.versions()
 	ctx, cancel := context.WithCancel(c.life)
 	run := &inventoryRun{cancel: cancel, done: make(chan struct{})}
 	c.inv = run
 	c.an.forgetInventory()
-	c.goBackground(func() { s.run(ctx, run, sess, specs, settings) })
+	c.goBackground(func() { s.run(ctx, run, sess, specs, settings, versions) })
 	return nil
 }
 
-func (s *Inventory) run(ctx context.Context, run *inventoryRun, sess *openSession, specs []plan.NodeSpec, settings compare.Settings) {
+func (s *Inventory) run(ctx context.Context, run *inventoryRun, sess *openSession, specs []plan.NodeSpec, settings compare.Settings, versions plan.Versions) {
 	c := s.c
 	defer close(run.done)
 	defer run.cancel()
 	prog := newScanProgress(specs, c.emit)
-	res, err := s.inventory(ctx, sess, specs, settings, prog)
+	res, err := s.inventory(ctx, sess, specs, settings, versions, prog)
 	m := sess.member
 	switch {
 	case err == nil:
@@ -94,13 +95,16 @@ func (s *Inventory) run(ctx context.Context, run *inventoryRun, sess *openSessio
 }
 
 // inventory declares the nodes, scans them, reads the content the comparison needs and compares.
-func (s *Inventory) inventory(ctx context.Context, sess *openSession, specs []plan.NodeSpec, settings compare.Settings, prog *scanProgress) (*inventoryResult, error) {
+// The scans leave out the folder of kept versions, and remove the temp files a killed run left:
+// this inventory leads to a run the user may start, as ferry sync's does.
+func (s *Inventory) inventory(ctx context.Context, sess *openSession, specs []plan.NodeSpec, settings compare.Settings, versions plan.Versions, prog *scanProgress) (*inventoryResult, error) {
 	if err := declare(ctx, sess, specs); err != nil {
 		return nil, err
 	}
 	m := sess.member
 	m.Status(protocol.InventoryRunningIdentification)
-	opts := inventory.Options{ExcludeHidden: settings.ExcludeHidden, ExcludeSystem: settings.ExcludeSystem, Progress: prog.part}
+	opts := inventory.Options{ExcludeHidden: settings.ExcludeHidden, ExcludeSystem: settings.ExcludeSystem,
+		RemoveTemps: true, Exclude: versions.Exclude(), Progress: prog.part}
 	var nodes []*inventory.Node
 	for _, spec := range specs {
 		node, err := inventory.ScanNode(ctx, spec.Code, spec.Roots, opts)
@@ -129,7 +133,9 @@ func (s *Inventory) inventory(ctx context.Context, sess *openSession, specs []pl
 			return nil, fmt.Errorf("analysis of %s: %w", parts[i].Code, err)
 		}
 	}
-	return newInventoryResult(nodes, compare.Compare(nodes, settings), settings), nil
+	r := newInventoryResult(nodes, compare.Compare(nodes, settings), settings)
+	r.excluded = versions.Dir
+	return r, nil
 }
 
 // declare puts this member's nodes and sources on the session server and starts its inventory

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/ferrysync/ferry/backend/buildinfo"
+	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/rules"
 )
 
@@ -35,6 +36,14 @@ type UserSettings struct {
 	// rules.ParseDeleteLimit reads it. Empty is the default: more than 50% of 10 files or more,
 	// or any deletion while another data source is empty.
 	MaxDelete string `json:"maxDelete"`
+	// Versions is the folder, relative to each data source, where a synchronization keeps the
+	// files it replaces or deletes (".ferry-versions"), as rules.CheckVersionsDir accepts it;
+	// empty keeps nothing. A rules file's versions overrides it.
+	Versions string `json:"versions"`
+	// VersionsKeep removes, at the end of a successful run, the kept versions older than this
+	// many days; 0 keeps them all. 0 when Versions is empty. A rules file's versions_keep
+	// overrides it.
+	VersionsKeep int `json:"versionsKeep"`
 }
 
 // DefaultSettings are the settings of a new installation.
@@ -48,7 +57,9 @@ type Settings struct {
 // Get returns the settings in effect.
 func (s *Settings) Get() UserSettings { return s.c.settings.get() }
 
-// Save checks and stores the settings; a new server address applies to the next session.
+// Save checks and stores the settings; a new server address applies to the next session. A new
+// folder for kept versions applies to the plan at once, and when the inventory listed that folder
+// (or left out the one before), the inventory runs again (inventory:progress, inventory:done).
 func (s *Settings) Save(v UserSettings) error {
 	v, err := checkSettings(v)
 	if err != nil {
@@ -58,6 +69,7 @@ func (s *Settings) Save(v UserSettings) error {
 		return err
 	}
 	s.c.window().setTheme(v.Theme)
+	s.c.versionsSaved(versionsOf(v))
 	return nil
 }
 
@@ -83,7 +95,30 @@ func checkSettings(v UserSettings) (UserSettings, error) {
 	}
 	text, _ := l.MarshalText()
 	v.MaxDelete = string(text)
+	v.Versions = strings.TrimSpace(v.Versions)
+	if dir := strings.TrimRight(v.Versions, "/"); dir != "" {
+		v.Versions = dir
+	}
+	if v.Versions != "" {
+		if err := rules.CheckVersionsDir(v.Versions); err != nil {
+			return v, fmt.Errorf("folder for kept versions %w; leave it empty to keep nothing", err)
+		}
+	}
+	switch {
+	case v.VersionsKeep < 0:
+		return v, fmt.Errorf("kept versions: %d days: want a number of days, 0 or more (0 keeps them all)", v.VersionsKeep)
+	case v.Versions == "":
+		v.VersionsKeep = 0
+	}
 	return v, nil
+}
+
+// versionsOf is the kept-versions setting of the settings (plan.Options.Versions, unstamped).
+func versionsOf(v UserSettings) plan.Versions {
+	if v.Versions == "" {
+		return plan.Versions{}
+	}
+	return plan.Versions{Dir: v.Versions, KeepDays: v.VersionsKeep}
 }
 
 // parseMaxDelete reads the deletion limit of the settings; empty is the default.

@@ -24,8 +24,10 @@ func TestSettingsRoundTrip(t *testing.T) {
 	if got := a.Settings.Get(); got != DefaultSettings() {
 		t.Fatalf("new installation: %+v", got)
 	}
-	want := UserSettings{ServerURL: "https://ferry.example.org:7420", Theme: ThemeDark, MaxDelete: "12.5%"}
-	if err := a.Settings.Save(UserSettings{ServerURL: "  " + want.ServerURL + " ", Theme: ThemeDark, MaxDelete: " 12.50 % "}); err != nil {
+	want := UserSettings{ServerURL: "https://ferry.example.org:7420", Theme: ThemeDark, MaxDelete: "12.5%",
+		Versions: ".ferry-versions", VersionsKeep: 30}
+	if err := a.Settings.Save(UserSettings{ServerURL: "  " + want.ServerURL + " ", Theme: ThemeDark, MaxDelete: " 12.50 % ",
+		Versions: " .ferry-versions/ ", VersionsKeep: 30}); err != nil {
 		t.Fatal(err)
 	}
 	if got := a.Settings.Get(); got != want {
@@ -74,6 +76,12 @@ func TestSettingsRefused(t *testing.T) {
 		{MaxDelete: "-1"},
 		{MaxDelete: "120%"},
 		{MaxDelete: "1,000"},
+		{Versions: "/var/kept"},
+		{Versions: "../kept"},
+		{Versions: "a/../../kept"},
+		{Versions: `C:\kept`},
+		{Versions: "."},
+		{Versions: ".ferry-versions", VersionsKeep: -1},
 	} {
 		err := a.Settings.Save(bad)
 		if err == nil {
@@ -81,13 +89,25 @@ func TestSettingsRefused(t *testing.T) {
 			continue
 		}
 		if !strings.Contains(err.Error(), "server address") && !strings.Contains(err.Error(), "theme") &&
-			!strings.Contains(err.Error(), "deletion limit") {
+			!strings.Contains(err.Error(), "deletion limit") && !strings.Contains(err.Error(), "kept versions") {
 			t.Errorf("%+v: unclear error %v", bad, err)
 		}
 	}
 	after, _ := os.ReadFile(path)
 	if !bytes.Equal(before, after) || a.Settings.Get() != good {
 		t.Fatalf("a refused save changed the settings: %s", after)
+	}
+}
+
+// TestSettingsVersionsOff: without a folder for kept versions, nothing is kept and the days to
+// keep them are 0.
+func TestSettingsVersionsOff(t *testing.T) {
+	a := newTestApp(t)
+	if err := a.Settings.Save(UserSettings{Versions: "  ", VersionsKeep: 30}); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.Settings.Get(); got != DefaultSettings() {
+		t.Fatalf("%+v, want the defaults", got)
 	}
 }
 

@@ -60,6 +60,30 @@ type Confirmation struct {
 	// OverLimit tells that some deletions are past the limit: Start runs this plan only after
 	// AllowDeletions(Revision).
 	OverLimit bool `json:"overLimit"`
+	// Replaces counts the files the plan writes over (copies onto existing files).
+	Replaces int `json:"replaces"`
+	// Versions is where the run keeps the files it replaces or deletes; nil keeps nothing.
+	Versions *KeptVersions `json:"versions,omitempty"`
+	// Conflicts are the items a two-way run decided by its record found edited on both sides.
+	Conflicts []Conflict `json:"conflicts"`
+}
+
+// KeptVersions is where a run keeps the files it replaces or deletes: Dir/Stamp/<their path> in
+// each data source it changes.
+type KeptVersions struct {
+	Dir   string `json:"dir"`   // relative to each data source root
+	Stamp string `json:"stamp"` // the run's folder in Dir: the UTC time of the plan, 2026-12-05T201500Z
+	// KeepDays removes, at the end of a successful run, the run folders older than this many
+	// days; 0 keeps them all.
+	KeepDays int `json:"keepDays"`
+}
+
+// Conflict is an item edited on both sides since the last two-way run, with different content:
+// the newest edit keeps the name, the others are kept on every side under conflict names.
+type Conflict struct {
+	Path   string   `json:"path"`
+	Winner string   `json:"winner"` // the part whose edit keeps the name
+	Kept   []string `json:"kept"`   // the conflict names of the other edits
 }
 
 // Deletions is what the plan deletes on one target data source (a part).
@@ -146,13 +170,20 @@ func (s *Synchronization) Confirmation() (Confirmation, error) {
 	if c.an.inv == nil || c.an.plan == nil {
 		return Confirmation{}, errNoInventory
 	}
-	return confirmationOf(c.an.plan, c.an.revision, c.deleteLimitLocked()), nil
+	conf := confirmationOf(c.an.plan, c.an.revision, c.deleteLimitLocked())
+	for _, k := range c.an.twoWay.Conflicts() {
+		conf.Conflicts = append(conf.Conflicts, Conflict{Path: k.Path, Winner: k.Winner, Kept: append([]string{}, k.Kept...)})
+	}
+	return conf, nil
 }
 
 func confirmationOf(p *plan.Plan, revision int64, limit rules.DeleteLimit) Confirmation {
 	sum := p.Summary()
 	out := Confirmation{Actions: sum.Actions, Bytes: sum.Bytes, Destinations: []Destination{}, Refused: len(p.Rejected),
-		Revision: revision, Deletions: []Deletions{}, DeleteLimit: limitText(limit)}
+		Revision: revision, Deletions: []Deletions{}, DeleteLimit: limitText(limit), Conflicts: []Conflict{}}
+	if v := p.Versions; v != nil {
+		out.Versions = &KeptVersions{Dir: v.Dir, Stamp: v.Stamp, KeepDays: v.KeepDays}
+	}
 	roots := map[string]string{}
 	for _, part := range p.Parts {
 		roots[part.Name] = part.Root
@@ -180,6 +211,9 @@ func confirmationOf(p *plan.Plan, revision int64, limit rules.DeleteLimit) Confi
 			case plan.OpCopy, plan.OpCopyContent:
 				d.Copies++
 				d.Bytes += g.Size
+				if t.Exists {
+					out.Replaces++
+				}
 			case plan.OpCopyDates:
 				d.Dates++
 			case plan.OpCreate:
@@ -223,6 +257,28 @@ func (c *core) deleteLimitLocked() rules.DeleteLimit {
 	return l
 }
 
+// versionsSaved takes the settings' new kept versions. When nothing runs and the plan has not
+// run, the plan keeps versions as they say at once, and the inventory runs again when it lists
+// the new folder or left out the one before.
+func (c *core) versionsSaved(v plan.Versions) {
+	c.mu.Lock()
+	a := &c.an
+	before := a.versions()
+	a.userVersions = v
+	rescan := false
+	if a.versions() != before && c.idleLocked() == nil && a.inv != nil && !a.ran {
+		a.replan()
+		rescan = a.needsInventory()
+	}
+	c.mu.Unlock()
+	if rescan {
+		if err := (&Inventory{c: c}).Start(); err != nil {
+			// Start refuses the plan until an inventory runs.
+			c.log.Warn("inventory for the new folder of kept versions", "err", err)
+		}
+	}
+}
+
 // limitText is a deletion limit as the user reads it.
 func limitText(l rules.DeleteLimit) string {
 	switch {
@@ -235,6 +291,10 @@ func limitText(l rules.DeleteLimit) string {
 	}
 	return l.String()
 }
+
+// errInventoryStale refuses a plan made from an inventory that no longer fits the settings, as
+// when the folder for kept versions changed while it ran.
+var errInventoryStale = errors.New("the settings changed since the inventory (what it reads, or the folder for kept versions): run the inventory again")
 
 // errDeletionsUnconfirmed ends the refusal of a plan that deletes past the limit.
 var errDeletionsUnconfirmed = errors.New("confirm these deletions before starting")
@@ -285,6 +345,8 @@ func (s *Synchronization) Start() error {
 		return errPlanRan
 	case len(a.plan.Groups) == 0:
 		return errNothingToDo
+	case a.needsInventory():
+		return errInventoryStale
 	}
 	if err := c.checkDeletionsLocked(); err != nil {
 		return err

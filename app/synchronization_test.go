@@ -420,3 +420,63 @@ func TestTwoWayRemembers(t *testing.T) {
 		}
 	}
 }
+
+// TestTwoWayConflictConfirmed edits a file on both sides between two two-way runs, with kept
+// versions on: the confirmation lists the conflict (the newest edit keeps the name, the other is
+// kept under its conflict name) and where the replaced files go, and the run keeps B's edit
+// under both.
+func TestTwoWayConflictConfirmed(t *testing.T) {
+	a := newTestApp(t)
+	if err := a.Settings.Save(UserSettings{Versions: ".ferry-versions"}); err != nil {
+		t.Fatal(err)
+	}
+	src, dst := t.TempDir(), t.TempDir()
+	writeFiles(t, src, map[string]string{"both.txt": "1", "other.txt": "2"}, at)
+	a.session(t, src, dst)
+	confirm := func() Confirmation {
+		t.Helper()
+		if done := a.inventory(t); done.Error != "" {
+			t.Fatal(done.Error)
+		}
+		if _, err := a.Rules.UsePreset("two-way"); err != nil {
+			t.Fatal(err)
+		}
+		conf, err := a.Synchronization.Confirmation()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return conf
+	}
+	if conf := confirm(); conf.Conflicts == nil || len(conf.Conflicts) != 0 {
+		t.Fatalf("first run: conflicts %#v, want none", conf.Conflicts)
+	}
+	if end := a.synchronize(t); end.EndStatus != "regular" || len(end.Errors) != 0 {
+		t.Fatalf("end %+v", end)
+	}
+
+	writeFiles(t, src, map[string]string{"both.txt": "A's edit"}, at.Add(2*time.Hour))
+	writeFiles(t, dst, map[string]string{"both.txt": "B's edit"}, at.Add(time.Hour))
+	conf := confirm()
+	const kept = "/both.conflict-B-20240301-130000.txt"
+	want := []Conflict{{Path: "/both.txt", Winner: "A", Kept: []string{kept}}}
+	if !slices.EqualFunc(conf.Conflicts, want, func(x, y Conflict) bool {
+		return x.Path == y.Path && x.Winner == y.Winner && slices.Equal(x.Kept, y.Kept)
+	}) {
+		t.Fatalf("conflicts %+v, want %+v", conf.Conflicts, want)
+	}
+	if conf.Versions == nil || conf.Versions.Dir != ".ferry-versions" || conf.Replaces != 1 {
+		t.Fatalf("confirmation %+v, versions %+v: want B's both.txt replaced, kept in .ferry-versions", conf, conf.Versions)
+	}
+	if end := a.synchronize(t); end.EndStatus != "regular" || len(end.Errors) != 0 {
+		t.Fatalf("end %+v", end)
+	}
+	for name, want := range map[string]string{
+		"both.txt": "A's edit",
+		kept[1:]:   "B's edit",
+		".ferry-versions/" + conf.Versions.Stamp + "/both.txt": "B's edit",
+	} {
+		if got, err := os.ReadFile(filepath.Join(dst, name)); err != nil || string(got) != want {
+			t.Errorf("B's %s: %q, %v; want %q", name, got, err, want)
+		}
+	}
+}

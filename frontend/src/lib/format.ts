@@ -105,6 +105,8 @@ const skipReasons: Record<string, string> = {
   'not-found': 'vanished',
   'io-error': 'read errors',
   protected: 'system folders',
+  excluded: 'kept versions',
+  temp: "Ferry's temp files",
   pending: 'not sorted yet',
 }
 

@@ -222,7 +222,13 @@ export function installMock(params: URLSearchParams): void {
     }
   }
 
-  let settings: Settings = { serverURL: '', theme: (params.get('theme') as Theme) || 'system', maxDelete: '' }
+  let settings: Settings = {
+    serverURL: '',
+    theme: (params.get('theme') as Theme) || 'system',
+    maxDelete: '',
+    versions: params.get('versions') ?? '',
+    versionsKeep: params.has('versions') ? 30 : 0,
+  }
   const self = { id: 'm-1', letter: 'A', status: 'InventoryWaitingForStart', self: true, present: true }
   let session: SessionInfo | null = null
   const newSession = (): SessionInfo => ({
@@ -283,6 +289,16 @@ export function installMock(params: URLSearchParams): void {
   const emptySource = params.has('empty')
   let revision = 1
   let allowed = 0
+  const planStamp = new Date().toISOString().replace(/[-:]/g, '').replace(/^(\d{4})(\d{2})(\d{2})T(\d{6}).*$/, '$1-$2-$3T$4Z')
+  const kept = () => (settings.versions ? { dir: settings.versions, stamp: planStamp, keepDays: settings.versionsKeep } : undefined)
+  // Two-way runs after the first (or ?conflicts) find files edited on both sides.
+  const conflicts = () =>
+    rules.mode === 'two-way' || params.has('conflicts')
+      ? [
+          { path: '/2024/Rome/IMG_4410.jpg', winner: parts[0], kept: [`/2024/Rome/IMG_4410.conflict-${parts[1]}-20261204-181502.jpg`] },
+          { path: '/Notes/packing list.txt', winner: parts[1], kept: [`/Notes/packing list.conflict-${parts[0]}-20261205-090311.txt`] },
+        ]
+      : []
   const confirmation = (): Confirmation => {
     if (emptySource) {
       const dest = parts.slice(1).map((node) => ({ node, copies: 0, creates: 0, deletes: 96_012, dates: 0, bytes: 0 }))
@@ -303,6 +319,9 @@ export function installMock(params: URLSearchParams): void {
         })),
         deleteLimit: settings.maxDelete ? settings.maxDelete : '50% (default)',
         overLimit: true,
+        replaces: 0,
+        versions: kept(),
+        conflicts: [],
       }
     }
     const dest = parts.slice(1).map((node, i) => ({
@@ -328,6 +347,9 @@ export function installMock(params: URLSearchParams): void {
       })),
       deleteLimit: settings.maxDelete ? settings.maxDelete : '50% (default)',
       overLimit: false,
+      replaces: dest.reduce((n, d) => n + Math.round(d.copies / 3), 0),
+      versions: kept(),
+      conflicts: conflicts(),
     }
   }
 
@@ -451,7 +473,16 @@ export function installMock(params: URLSearchParams): void {
         const limit = /^(\d+)$|^(\d+(?:\.\d+)?)\s*%$/.exec(s.maxDelete.trim())
         if (s.maxDelete.trim() && (!limit || Number(limit[2] ?? 0) > 100))
           throw `deletion limit "${s.maxDelete.trim()}": want a number of files or a percentage from 0% to 100%`
-        settings = { ...s, maxDelete: s.maxDelete.trim().replace(/\s+%$/, '%') }
+        const versions = s.versions.trim().replace(/(.)\/+$/, '$1')
+        if (versions && (/^[/\\]|^[A-Za-z]:|(^|\/)\.\.?(\/|$)|\/\/|\\/.test(versions)))
+          throw `folder for kept versions "${versions}": want a folder relative to each data source root, such as .ferry-versions; leave it empty to keep nothing`
+        if (s.versionsKeep < 0) throw `kept versions: ${s.versionsKeep} days: want a number of days, 0 or more (0 keeps them all)`
+        settings = {
+          ...s,
+          maxDelete: s.maxDelete.trim().replace(/\s+%$/, '%'),
+          versions,
+          versionsKeep: versions ? s.versionsKeep : 0,
+        }
       },
       Version: async () => '0.9.0',
     },

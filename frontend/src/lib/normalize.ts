@@ -50,7 +50,15 @@ export function rules(r: RulesState): RulesState {
 }
 
 export function confirmation(c: Confirmation): Confirmation {
-  return { ...c, destinations: c.destinations ?? [], deletions: c.deletions ?? [], overLimit: !!c.overLimit }
+  return {
+    ...c,
+    destinations: c.destinations ?? [],
+    deletions: c.deletions ?? [],
+    overLimit: !!c.overLimit,
+    replaces: c.replaces ?? 0,
+    versions: c.versions ?? undefined,
+    conflicts: (c.conflicts ?? []).map((k) => ({ ...k, kept: k.kept ?? [] })),
+  }
 }
 
 export function syncStatus(s: SyncStatus): SyncStatus {

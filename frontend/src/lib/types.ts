@@ -8,6 +8,10 @@ export type Settings = {
   theme: Theme
   /** The deletion limit: "100" (files), "20%" (of a destination's files), "" for the default. */
   maxDelete: string
+  /** The folder in each data source that keeps replaced and deleted files (".ferry-versions"); "" keeps nothing. */
+  versions: string
+  /** Kept versions older than this many days are removed after a successful run; 0 keeps them all. */
+  versionsKeep: number
 }
 
 export type Member = { id: string; letter: string; status: string; self: boolean; present: boolean }
@@ -84,6 +88,24 @@ export type Deletions = {
   over: boolean
 }
 
+/** Where a run keeps the files it replaces or deletes: dir/stamp/<their path> in each data source. */
+export type KeptVersions = {
+  dir: string
+  /** The run's folder in dir: the UTC time of the plan, 2026-12-05T201500Z. */
+  stamp: string
+  /** Older run folders are removed after a successful run; 0 keeps them all. */
+  keepDays: number
+}
+
+/** An item edited on both sides since the last two-way run. */
+export type Conflict = {
+  path: string
+  /** The part whose (newest) edit keeps the name. */
+  winner: string
+  /** The conflict names the other edits are kept under, on every side. */
+  kept: string[]
+}
+
 export type Confirmation = {
   actions: number
   bytes: number
@@ -97,6 +119,12 @@ export type Confirmation = {
   deleteLimit: string
   /** Some deletions are past the limit: Start needs AllowDeletions(revision) first. */
   overLimit: boolean
+  /** Files the plan writes over (copies onto existing files). */
+  replaces: number
+  /** Where replaced and deleted files are kept; absent when nothing is kept. */
+  versions?: KeptVersions
+  /** Items edited on both sides since the last two-way run. */
+  conflicts: Conflict[]
 }
 
 export type Progress = {

@@ -48,6 +48,28 @@ describe('api', () => {
     expect(status.errors).toEqual([])
     expect(status.items).toEqual([])
   })
+
+  it('fills in the confirmation: no conflicts, nothing replaced, no versions kept', async () => {
+    window.go = {
+      app: {
+        Synchronization: {
+          Confirmation: vi.fn(async () => ({
+            actions: 1,
+            destinations: null,
+            deletions: null,
+            conflicts: [{ path: '/a.txt', winner: 'A', kept: null }],
+          })),
+        },
+      },
+    }
+    const c = await api.Synchronization.confirmation()
+    expect(c.destinations).toEqual([])
+    expect(c.deletions).toEqual([])
+    expect(c.conflicts).toEqual([{ path: '/a.txt', winner: 'A', kept: [] }])
+    expect(c.replaces).toBe(0)
+    expect(c.versions).toBeUndefined()
+    expect(c.overLimit).toBe(false)
+  })
 })
 
 describe('events', () => {

@@ -23,7 +23,8 @@ export const idleStatus = (): SyncStatus => ({
   items: [],
 })
 
-/** A plan to confirm: nothing to do, nothing past the deletion limit, unless over says otherwise. */
+/** A plan to confirm: nothing to do, nothing past the deletion limit, no versions kept, no conflict,
+ * unless over says otherwise. */
 export const plan = (over: Partial<Confirmation> = {}): Confirmation => ({
   actions: 0,
   bytes: 0,
@@ -32,6 +33,8 @@ export const plan = (over: Partial<Confirmation> = {}): Confirmation => ({
   deletions: [],
   deleteLimit: '50% (default)',
   overLimit: false,
+  replaces: 0,
+  conflicts: [],
   ...over,
 })
 
@@ -95,7 +98,7 @@ export function resetApi(): void {
   for (const service of Object.values(services)) {
     for (const fn of Object.values(service)) (fn as ReturnType<typeof vi.fn>).mockReset()
   }
-  Settings.get.mockResolvedValue({ serverURL: '', theme: 'system', maxDelete: '' })
+  Settings.get.mockResolvedValue({ serverURL: '', theme: 'system', maxDelete: '', versions: '', versionsKeep: 0 })
   Settings.save.mockResolvedValue(undefined)
   Settings.version.mockResolvedValue('1.2.3')
   Sessions.current.mockResolvedValue(null)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { charIndexOfByte, formatBytes, formatCount, formatDate, formatDuration, formatRate, splitPath, statusWords } from '../lib/format'
+import { charIndexOfByte, formatBytes, formatCount, formatDate, formatDuration, formatRate, skipReason, splitPath, statusWords } from '../lib/format'
 
 describe('format', () => {
   it('writes sizes in powers of 1024', () => {
@@ -31,6 +31,13 @@ describe('format', () => {
     expect(splitPath('a/b/c.txt')).toEqual(['a/b', 'c.txt'])
     expect(splitPath('/top')).toEqual(['', 'top'])
     expect(statusWords('InventoryWaitingForStart')).toBe('Inventory waiting for start')
+  })
+
+  it('says why inventory entries were skipped', () => {
+    expect(skipReason('io-error')).toBe('read errors')
+    expect(skipReason('excluded')).toBe('kept versions')
+    expect(skipReason('temp')).toBe("Ferry's temp files")
+    expect(skipReason('new-reason')).toBe('new reason')
   })
 
   it('maps Go byte offsets to string indexes', () => {

@@ -78,7 +78,7 @@ describe('Start', () => {
 
 describe('Settings and theme', () => {
   it('applies the saved theme, previews a choice, saves it, and reverts on Cancel', async () => {
-    api.Settings.get.mockResolvedValue({ serverURL: '', theme: 'dark', maxDelete: '' })
+    api.Settings.get.mockResolvedValue({ serverURL: '', theme: 'dark', maxDelete: '', versions: '', versionsKeep: 0 })
     render(App)
     await waitFor(() => expect(document.documentElement.dataset.theme).toBe('dark'))
 
@@ -102,7 +102,7 @@ describe('Settings and theme', () => {
     await fireEvent.input(screen.getByLabelText('Session server'), { target: { value: ' https://ferry.example.org ' } })
     await fireEvent.click(screen.getByRole('button', { name: 'Save' }))
     await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument())
-    expect(api.Settings.save).toHaveBeenCalledWith({ serverURL: 'https://ferry.example.org', theme: 'system', maxDelete: '' })
+    expect(api.Settings.save).toHaveBeenCalledWith({ serverURL: 'https://ferry.example.org', theme: 'system', maxDelete: '', versions: '', versionsKeep: 0 })
     expect(document.documentElement.dataset.theme).toBeUndefined()
     expect(screen.getByText('https://ferry.example.org')).toBeInTheDocument()
   })
@@ -120,7 +120,7 @@ describe('Settings and theme', () => {
   })
 
   it('saves a deletion limit, shows the default, and marks a refused one', async () => {
-    api.Settings.get.mockResolvedValue({ serverURL: '', theme: 'system', maxDelete: '' })
+    api.Settings.get.mockResolvedValue({ serverURL: '', theme: 'system', maxDelete: '', versions: '', versionsKeep: 0 })
     render(App)
     await fireEvent.click(screen.getByRole('button', { name: 'Settings' }))
     const limit = await screen.findByLabelText('Deletion limit')
@@ -138,8 +138,63 @@ describe('Settings and theme', () => {
     await fireEvent.input(limit, { target: { value: ' 20% ' } })
     await fireEvent.click(screen.getByRole('button', { name: 'Save' }))
     await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument())
-    expect(api.Settings.save).toHaveBeenLastCalledWith({ serverURL: '', theme: 'system', maxDelete: '20%' })
+    expect(api.Settings.save).toHaveBeenLastCalledWith({ serverURL: '', theme: 'system', maxDelete: '20%', versions: '', versionsKeep: 0 })
     await fireEvent.click(screen.getByRole('button', { name: 'Settings' }))
     expect(await screen.findByLabelText('Deletion limit')).toHaveValue('20%')
+  })
+
+  it('keeps replaced and deleted files in a folder, for some days, and marks a refused folder', async () => {
+    render(App)
+    await fireEvent.click(screen.getByRole('button', { name: 'Settings' }))
+    const folder = await screen.findByLabelText('Keep replaced and deleted files in')
+    const days = screen.getByLabelText('Remove kept versions older than')
+    expect(folder).toHaveValue('')
+    expect(folder).toHaveAttribute('placeholder', 'Nothing kept')
+    expect(folder).toHaveAccessibleDescription(/A folder inside each data source, such as \.ferry-versions.*Empty: nothing is kept/)
+    expect(days).toHaveValue(0)
+    expect(days).toHaveAccessibleDescription('days (0 keeps them all)')
+    expect(days).toBeDisabled() // nothing is kept: no days to keep it
+
+    api.Settings.save.mockRejectedValueOnce(
+      new Error('folder for kept versions "../old": want a clean relative path inside the data source root; leave it empty to keep nothing'),
+    )
+    await fireEvent.input(folder, { target: { value: '../old' } })
+    expect(days).toBeEnabled()
+    await fireEvent.click(screen.getByRole('button', { name: 'Save' }))
+    expect(await screen.findByRole('alert')).toHaveTextContent('folder for kept versions "../old"')
+    expect(folder).toHaveAttribute('aria-invalid', 'true')
+    expect(days).not.toHaveAttribute('aria-invalid')
+    expect(screen.getByLabelText('Deletion limit')).not.toHaveAttribute('aria-invalid')
+    expect(screen.getByLabelText('Session server')).not.toHaveAttribute('aria-invalid')
+
+    // Part of a day is refused here, before Go sees it.
+    const saves = api.Settings.save.mock.calls.length
+    await fireEvent.input(folder, { target: { value: ' .ferry-versions ' } })
+    await fireEvent.input(days, { target: { value: '2.5' } })
+    await fireEvent.click(screen.getByRole('button', { name: 'Save' }))
+    expect(await screen.findByRole('alert')).toHaveTextContent('want a whole number of days')
+    expect(days).toHaveAttribute('aria-invalid', 'true')
+    expect(folder).not.toHaveAttribute('aria-invalid')
+    expect(api.Settings.save).toHaveBeenCalledTimes(saves)
+
+    await fireEvent.input(days, { target: { value: '30' } })
+    await fireEvent.click(screen.getByRole('button', { name: 'Save' }))
+    await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument())
+    expect(api.Settings.save).toHaveBeenLastCalledWith({
+      serverURL: '',
+      theme: 'system',
+      maxDelete: '',
+      versions: '.ferry-versions',
+      versionsKeep: 30,
+    })
+    await fireEvent.click(screen.getByRole('button', { name: 'Settings' }))
+    expect(await screen.findByLabelText('Keep replaced and deleted files in')).toHaveValue('.ferry-versions')
+    expect(screen.getByLabelText('Remove kept versions older than')).toHaveValue(30)
+
+    // Emptied, nothing is kept, and no days are sent with it.
+    await fireEvent.input(screen.getByLabelText('Keep replaced and deleted files in'), { target: { value: '' } })
+    await fireEvent.click(screen.getByRole('button', { name: 'Save' }))
+    await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument())
+    expect(api.Settings.save).toHaveBeenLastCalledWith({ serverURL: '', theme: 'system', maxDelete: '', versions: '', versionsKeep: 0 })
   })
 })

@@ -281,3 +281,91 @@ describe('Synchronize and Done', () => {
     expect(screen.getByRole('button', { name: /Start synchronization/ })).toBeDisabled()
   })
 })
+
+describe('Kept versions and two-way conflicts on the confirmation', () => {
+  /** A two-way plan after a run: B's both.txt replaced, one file deleted on A. */
+  const twoWayPlan = (over: Partial<Confirmation> = {}): Confirmation =>
+    api.plan({
+      actions: 3,
+      bytes: 100,
+      destinations: [
+        { node: 'A', copies: 0, creates: 0, deletes: 1, dates: 0, bytes: 0 },
+        { node: 'B', copies: 2, creates: 0, deletes: 0, dates: 0, bytes: 100 },
+      ],
+      deletions: [{ part: 'A', node: 'A', root: '/home/maria/notes', deletes: 1, files: 30, over: false }],
+      replaces: 1,
+      ...over,
+    })
+
+  it('says where replaced and deleted files are kept, and lists the files edited on both sides', async () => {
+    await setup(
+      twoWayPlan({
+        versions: { dir: '.ferry-versions', stamp: '2026-12-05T201500Z', keepDays: 30 },
+        conflicts: [
+          { path: '/both.txt', winner: 'A', kept: ['/both.conflict-B-20240301-130000.txt'] },
+          { path: '/docs/plan.odt', winner: 'B', kept: ['/docs/plan.conflict-A-20240302-080000.odt', '/docs/plan.conflict-C-20240302-070000.odt'] },
+        ],
+      }),
+    )
+    const note = await screen.findByTestId('versions-note')
+    expect(note).toHaveTextContent(
+      'Replaced and deleted files are kept in .ferry-versions/2026-12-05T201500Z/ on each destination; kept versions older than 30 days are removed after the run.',
+    )
+    expect(screen.queryByText(/Settings can keep them/)).not.toBeInTheDocument()
+    const conflicts = screen.getByRole('region', { name: 'Edited on both sides' })
+    expect(conflicts).toHaveTextContent('These 2 files were edited on both sides since the last run: the newest edit keeps the name')
+    expect(within(conflicts).getAllByRole('listitem').map((li) => li.textContent?.replace(/\s+/g, ' ').trim())).toEqual([
+      "/both.txt A's edit keeps the name, the other is kept as both.conflict-B-20240301-130000.txt",
+      "/docs/plan.odt B's edit keeps the name, the others are kept as plan.conflict-A-20240302-080000.odt, plan.conflict-C-20240302-070000.odt",
+    ])
+    // Conflicts and kept versions say what happens; Start is as ready as without them.
+    const start = screen.getByRole('button', { name: /Start synchronization/ })
+    await waitFor(() => expect(start).toHaveFocus())
+  })
+
+  it('keeps versions for ever without a number of days, and a single conflict reads in the singular', async () => {
+    await setup(
+      twoWayPlan({
+        versions: { dir: 'kept', stamp: '2026-12-05T201500Z', keepDays: 0 },
+        conflicts: [{ path: '/both.txt', winner: 'A', kept: ['/both.conflict-B-20240301-130000.txt'] }],
+      }),
+    )
+    expect(await screen.findByTestId('versions-note')).toHaveTextContent(
+      /^Replaced and deleted files are kept in kept\/2026-12-05T201500Z\/ on each destination\.$/,
+    )
+    expect(screen.getByRole('region', { name: 'Edited on both sides' })).toHaveTextContent('This file was edited on both sides')
+  })
+
+  it('hints that Settings can keep what the plan replaces or deletes, and reads the plan again after a change', async () => {
+    const { wizard } = await setup(twoWayPlan())
+    const hint = await screen.findByTestId('versions-note')
+    expect(hint).toHaveTextContent('Replaced and deleted files are not kept: Settings can keep them in a folder of each data source.')
+    expect(screen.queryByRole('region', { name: 'Edited on both sides' })).not.toBeInTheDocument()
+    await fireEvent.click(within(hint).getByRole('button', { name: 'Settings…' }))
+    expect(await screen.findByRole('dialog', { name: 'Settings' })).toBeInTheDocument()
+    await fireEvent.click(screen.getByRole('button', { name: 'Cancel' }))
+
+    // Versions kept from now on: the plan is read again, and says where.
+    api.Synchronization.confirmation.mockResolvedValue(
+      twoWayPlan({ revision: 2, versions: { dir: '.ferry-versions', stamp: '2026-12-05T201700Z', keepDays: 0 } }),
+    )
+    const calls = api.Synchronization.confirmation.mock.calls.length
+    wizard.settings = { ...wizard.settings, versions: '.ferry-versions' }
+    await waitFor(() => expect(api.Synchronization.confirmation).toHaveBeenCalledTimes(calls + 1))
+    await waitFor(() =>
+      expect(screen.getByTestId('versions-note')).toHaveTextContent('kept in .ferry-versions/2026-12-05T201700Z/ on each destination'),
+    )
+  })
+
+  it('gives no hint when the plan neither replaces nor deletes a file', async () => {
+    await setup(
+      api.plan({
+        actions: 12,
+        bytes: 1200,
+        destinations: [{ node: 'B', copies: 10, creates: 2, deletes: 0, dates: 0, bytes: 1200 }],
+      }),
+    )
+    await screen.findByRole('table', { name: 'Changes per destination node' })
+    expect(screen.queryByTestId('versions-note')).not.toBeInTheDocument()
+  })
+})

@@ -144,6 +144,38 @@ export namespace app {
 	        this.withActions = source["withActions"];
 	    }
 	}
+	export class Conflict {
+	    path: string;
+	    winner: string;
+	    kept: string[];
+	
+	    static createFrom(source: any = {}) {
+	        return new Conflict(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.path = source["path"];
+	        this.winner = source["winner"];
+	        this.kept = source["kept"];
+	    }
+	}
+	export class KeptVersions {
+	    dir: string;
+	    stamp: string;
+	    keepDays: number;
+	
+	    static createFrom(source: any = {}) {
+	        return new KeptVersions(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.dir = source["dir"];
+	        this.stamp = source["stamp"];
+	        this.keepDays = source["keepDays"];
+	    }
+	}
 	export class Deletions {
 	    part: string;
 	    node: string;
@@ -201,6 +233,9 @@ export namespace app {
 	    deletions: Deletions[];
 	    deleteLimit: string;
 	    overLimit: boolean;
+	    replaces: number;
+	    versions?: KeptVersions;
+	    conflicts: Conflict[];
 	
 	    static createFrom(source: any = {}) {
 	        return new Confirmation(source);
@@ -216,6 +251,9 @@ export namespace app {
 	        this.deletions = this.convertValues(source["deletions"], Deletions);
 	        this.deleteLimit = source["deleteLimit"];
 	        this.overLimit = source["overLimit"];
+	        this.replaces = source["replaces"];
+	        this.versions = this.convertValues(source["versions"], KeptVersions);
+	        this.conflicts = this.convertValues(source["conflicts"], Conflict);
 	    }
 	
 		convertValues(a: any, classs: any, asMap: boolean = false): any {
@@ -241,6 +279,7 @@ export namespace app {
 	
 	
 	
+	
 	export class ItemResult {
 	    path: string;
 	    op: string;
@@ -261,6 +300,7 @@ export namespace app {
 	        this.error = source["error"];
 	    }
 	}
+	
 	export class Member {
 	    id: string;
 	    letter: string;
@@ -492,6 +532,8 @@ export namespace app {
 	    serverURL: string;
 	    theme: string;
 	    maxDelete: string;
+	    versions: string;
+	    versionsKeep: number;
 	
 	    static createFrom(source: any = {}) {
 	        return new UserSettings(source);
@@ -502,6 +544,8 @@ export namespace app {
 	        this.serverURL = source["serverURL"];
 	        this.theme = source["theme"];
 	        this.maxDelete = source["maxDelete"];
+	        this.versions = source["versions"];
+	        this.versionsKeep = source["versionsKeep"];
 	    }
 	}
 
