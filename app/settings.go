@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/ferrysync/ferry/backend/atomicfile"
 	"github.com/ferrysync/ferry/backend/buildinfo"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/rules"
@@ -203,48 +204,9 @@ func (s *settingsStore) save(v UserSettings) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := writeFileAtomic(s.dir, settingsFile, append(data, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(s.dir, settingsFile), append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("save the settings: %w", err)
 	}
 	s.cur = v
 	return nil
-}
-
-// writeFileAtomic replaces dir/name with data: a temp file in dir, synced, renamed over the old
-// file, and the folder synced, so that the file is either the old or the new one.
-func writeFileAtomic(dir, name string, data []byte) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+name+".*.tmp")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	committed := false
-	defer func() {
-		if !committed {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	committed = true
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
