@@ -370,15 +370,15 @@ e2e_key Return
 sleep 1
 [[ -z $(e2e_diag_all sync-progress) && $(e2e_diag_all screen) != *syncing* ]] ||
   e2e_fail "Enter on the unticked box started the run"
-e2e_tab_to '"name":"Back to rules"' 1
+e2e_tab_to '"name":"Back to rules"' 2 # past the hint's Settings… button
 e2e_key Tab
 sleep 0.5
 [[ $(e2e_diag_all focus | tail -n 1) != *'Start synchronization'* ]] || e2e_fail "Start took the focus before the deletions were confirmed"
-e2e_tab_to "$confirm_box" -3
+e2e_tab_to "$confirm_box" -4
 expect "files on the target before the confirmation" "$(find "$backup" -type f | wc -l)" "$backup_files"
 e2e_shot delete-warning
 e2e_key space
-e2e_tab_to '"name":"Start synchronization"' 2
+e2e_tab_to '"name":"Start synchronization"' 3
 notified=$(grep -c '^   string "Synchronization finished' "$E2E_NOTIFY_LOG" || true)
 e2e_key Return
 empty_end=$(e2e_wait_diag sync-done . 60)

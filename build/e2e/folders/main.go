@@ -192,8 +192,15 @@ func write(dir string, entries []entry) error {
 	case err := <-errs:
 		return err
 	default:
-		return nil
 	}
+	// Folders, the root too, all date from base: a mirror between two made folders then has no
+	// folder date to fix, and the expected plan counts files only.
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return err
+		}
+		return os.Chtimes(p, base, base)
+	})
 }
 
 func writeFile(path string, e entry, buf []byte) error {
