@@ -1,5 +1,6 @@
 // Package atomicfile replaces small files (settings, records) so that a reader, or the file after
-// a crash, is either the old content or the new one, never a mix.
+// a crash, is either the old content or the new one, never a mix; SyncDir makes a folder's new
+// entries durable.
 package atomicfile
 
 import (
@@ -39,11 +40,12 @@ func WriteFile(name string, data []byte, perm fs.FileMode) error {
 	if err := os.Rename(tmp, name); err != nil {
 		return err
 	}
-	return syncDir(dir)
+	return SyncDir(dir)
 }
 
-// syncDir makes the rename durable; Windows cannot open folders for it.
-func syncDir(dir string) error {
+// SyncDir makes the entries just created or renamed in dir durable; on Windows, which cannot open
+// folders for it, it does nothing.
+func SyncDir(dir string) error {
 	if runtime.GOOS == "windows" {
 		return nil
 	}

@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+
+	"github.com/ferrysync/ferry/backend/atomicfile"
 )
 
 // IdentityFile is the name of the installation's private key inside its configuration folder.
@@ -178,7 +180,7 @@ func CreatePrivateFile(path string, data []byte) error {
 			return err
 		}
 	}
-	return syncDir(dir)
+	return atomicfile.SyncDir(dir)
 }
 
 // writeTempFile writes data to a new file of mode 0600 in dir (named after pattern, as
@@ -203,20 +205,4 @@ func writeTempFile(dir, pattern string, data []byte) (string, error) {
 		return "", fmt.Errorf("write %s: %w", f.Name(), err)
 	}
 	return f.Name(), nil
-}
-
-// syncDir makes a new directory entry durable; Windows cannot open directories for it.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
 }

@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/ferrysync/ferry/backend/atomicfile"
 )
 
 // TrustFile is the name of the trust store inside the configuration folder.
@@ -219,7 +221,7 @@ func (s *TrustStore) save(m map[string]Fingerprint) error {
 	if err := os.Rename(tmp, s.path()); err != nil {
 		return fmt.Errorf("trust store: %w", err)
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := atomicfile.SyncDir(s.dir); err != nil {
 		return fmt.Errorf("trust store: %w", err)
 	}
 	return nil

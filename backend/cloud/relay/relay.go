@@ -30,12 +30,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/ferrysync/ferry/backend/atomicfile"
 	"github.com/ferrysync/ferry/backend/protocol"
 )
 
@@ -308,18 +308,10 @@ func (s *Store) writeJSON(path string, v any) error {
 
 // syncDir makes renames in dir durable, when Sync is on.
 func (s *Store) syncDir(dir string) error {
-	if !s.sync || runtime.GOOS == "windows" { // Windows cannot flush a directory
+	if !s.sync {
 		return nil
 	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
+	return atomicfile.SyncDir(dir)
 }
 
 func (s *Store) readSession(session string) (*sessionMeta, error) {
