@@ -124,12 +124,12 @@ type PartInfo struct {
 
 // Rejected is an action that will not run.
 type Rejected struct {
-	Op     string
-	From   string
-	To     string
-	On     string
-	Path   string
-	Reason rules.Reason
+	Op     string       `json:"op"`
+	From   string       `json:"from,omitempty"`
+	To     string       `json:"to,omitempty"`
+	On     string       `json:"on,omitempty"`
+	Path   string       `json:"path"`
+	Reason rules.Reason `json:"reason"`
 }
 
 // Options shape planning.
