@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -140,7 +143,7 @@ func printPlan(out io.Writer, p *plan.Plan) {
 		if a.Size != nil {
 			detail = fmt.Sprintf("%s, %s", humanBytes(*a.Size), a.Kind)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", a.Op, where, a.Path, detail)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", a.Op, where, shownPath(a.Path), detail)
 	}
 	tw.Flush()
 	if v := p.Versions; v != nil {
@@ -164,7 +167,7 @@ func printRejected(w io.Writer, tw *tabwriter.Writer, title string, rs []plan.Re
 		if r.From != "" {
 			where = r.From + " → " + r.To
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", r.Op, where, r.Path, r.Reason)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", r.Op, where, shownPath(r.Path), r.Reason)
 	}
 	tw.Flush()
 }
@@ -187,4 +190,13 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// shownPath is a path as a terminal may show it: quoted, with escapes, when it holds control
+// characters (a newline, an escape sequence) or bytes that are not UTF-8.
+func shownPath(p string) string {
+	if !utf8.ValidString(p) || strings.IndexFunc(p, unicode.IsControl) >= 0 {
+		return strconv.Quote(p)
+	}
+	return p
 }

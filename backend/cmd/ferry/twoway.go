@@ -35,7 +35,7 @@ func printConflicts(w io.Writer, cs []twoway.Conflict) {
 	fmt.Fprintf(w, "Conflicts: %d (edited on both sides; the newest edit keeps the name)\n", len(cs))
 	for _, c := range cs {
 		for _, k := range c.Kept {
-			fmt.Fprintf(w, "  %s: %s's edit wins, the other edit is kept as %s on every side\n", c.Path, c.Winner, k)
+			fmt.Fprintf(w, "  %s: %s's edit wins, the other edit is kept as %s on every side\n", shownPath(c.Path), c.Winner, shownPath(k))
 		}
 	}
 }
