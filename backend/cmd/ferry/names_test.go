@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,5 +41,37 @@ func TestPlanQuotesControlCharacters(t *testing.T) {
 	}
 	if !strings.Contains(text, `"/evil\x1b[2J\nname.txt"`) || !strings.Contains(text, " /plain.txt ") {
 		t.Fatalf("the plan does not quote the name (and only it):\n%s", text)
+	}
+}
+
+// A server that answers but cannot serve (503: its store is down) is a server outage: exit 3,
+// as when it cannot be reached (the client gives up on 5xx as unreachable), and nothing changes.
+func TestLoginServerErrorExits3(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"code":"unavailable","message":"the session store is down"}`))
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "A"), filepath.Join(dir, "B")
+	for _, d := range []string{a, b} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(a, "f.txt"), []byte("f"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("ferry", "sync", "--node", "A="+a, "--node", "B="+b, "--mode", "mirror", "--yes", "--server", srv.URL)
+	cmd.Env = append(os.Environ(), envConfigDir+"="+filepath.Join(dir, "config"))
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitUnreachable {
+		t.Fatalf("ferry sync against a 503 server: %v, want exit %d\n%s", err, exitUnreachable, out)
+	}
+	if _, err := os.Stat(filepath.Join(b, "f.txt")); !os.IsNotExist(err) {
+		t.Fatalf("B/f.txt: %v; want nothing copied", err)
 	}
 }
