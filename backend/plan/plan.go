@@ -195,10 +195,25 @@ func Build(c *compare.Comparison, res *rules.Result, o Options) *Plan {
 			p.Rejected = append(p.Rejected, rejection(c, r))
 		}
 	}
+	p.Rejected = append(p.Rejected, unreadable(c)...)
 	byPath := func(a, b Rejected) int { return strings.Compare(a.Path, b.Path) }
 	slices.SortStableFunc(p.Rejected, byPath)
 	slices.SortStableFunc(p.LeftAlone, byPath)
 	return p
+}
+
+// unreadable reports what the inventories could not read (a folder it could not list, a file it
+// could not describe): the items there were left alone, and the run is not complete.
+func unreadable(c *compare.Comparison) []Rejected {
+	var out []Rejected
+	for _, part := range c.Parts {
+		for i := range part.Inv.Entries {
+			if e := &part.Inv.Entries[i]; e.Inaccessible {
+				out = append(out, Rejected{Op: "read", On: part.Name, Path: e.Path, Reason: rules.NotReadable})
+			}
+		}
+	}
+	return out
 }
 
 func rejection(c *compare.Comparison, r rules.Rejection) Rejected {

@@ -339,6 +339,7 @@ func TestRejected(t *testing.T) {
 	}, plan.Options{})
 	want := []plan.Rejected{
 		{Op: "delete", On: "B", Path: "/a", Reason: rules.TargetNotAccessible},
+		{Op: "read", On: "B", Path: "/a", Reason: rules.NotReadable},
 		{Op: "copy-dates", From: "A", To: "B", Path: "/b", Reason: rules.TargetMissing},
 		{Op: "delete", On: "B", Path: "/dir1", Reason: rules.DirectoryStillHoldsFile},
 	}
@@ -415,4 +416,20 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// A folder A could not read leaves only what is below it alone: the rest of the mirror is planned,
+// what B holds below that folder is not deleted, and the folder is reported.
+func TestUnreadableFolderLeavesTheRest(t *testing.T) {
+	nodes := testinv.Nodes(
+		E(D("/u", testinv.Unreadable), F("/new.txt", 1, 0)),
+		E(D("/u"), F("/u/kept.txt", 1, 0), F("/stale.txt", 1, 0)),
+	)
+	testinv.Incomplete(nodes[0].Parts[0])
+	p := build(t, tree(nodes), mirror(t, "A", "B"), nil, plan.Options{})
+	check(t, p, []string{"AGID_1 delete on B /stale.txt", "AGID_2 copy A→B /new.txt full"})
+	want := []plan.Rejected{{Op: "read", On: "A", Path: "/u", Reason: rules.NotReadable}}
+	if !reflect.DeepEqual(p.Rejected, want) {
+		t.Errorf("rejected:\n got  %+v\n want %+v", p.Rejected, want)
+	}
 }

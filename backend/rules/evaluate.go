@@ -36,6 +36,9 @@ const (
 	ItemBeingDeleted        Reason = "item is being deleted"
 	Duplicate               Reason = "duplicate action"
 	DirectoryStillHoldsFile Reason = "directory still holds files"
+	// NotReadable reports a folder or file the inventory could not read: what it holds was left
+	// alone.
+	NotReadable Reason = "could not be read: left alone"
 )
 
 // AtomicAction is one action on one comparison item, with parts resolved.

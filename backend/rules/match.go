@@ -17,7 +17,11 @@ func (c *boundCondition) matches(cmp *compare.Comparison, it *compare.Item) bool
 	if c.Property == Name {
 		return c.pattern.MatchString(it.Name) == (c.Op == Eq)
 	}
-	if cmp.Parts[c.left].Inv.Incomplete || (c.right >= 0 && cmp.Parts[c.right].Inv.Incomplete) {
+	// In flat matching a part that could not be read entirely may hold any name anywhere: no
+	// condition on it holds. In tree matching only the items below what it could not read are
+	// unknown: they carry placeholders, which count as present and have no content, date or size.
+	if cmp.Settings.Matching == compare.Flat &&
+		(cmp.Parts[c.left].Inv.Incomplete || (c.right >= 0 && cmp.Parts[c.right].Inv.Incomplete)) {
 		return false
 	}
 	switch c.Property {

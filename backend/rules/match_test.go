@@ -72,6 +72,11 @@ func matchedItems(t *testing.T, nodes []*inventory.Node, s compare.Settings, kin
 // condMatches tells whether the condition holds on the item named "f" of the sides.
 func condMatches(t *testing.T, ss [][]inventory.Entry, cond string, incomplete ...int) bool {
 	t.Helper()
+	return condMatchesIn(t, compare.DefaultSettings(), ss, cond, incomplete...)
+}
+
+func condMatchesIn(t *testing.T, s compare.Settings, ss [][]inventory.Entry, cond string, incomplete ...int) bool {
+	t.Helper()
 	nodes := testinv.Nodes(ss...)
 	for _, i := range incomplete {
 		testinv.Incomplete(nodes[i].Parts[0])
@@ -87,8 +92,8 @@ func condMatches(t *testing.T, ss [][]inventory.Entry, cond string, incomplete .
 	if kind == "" {
 		t.Fatal("no item named f")
 	}
-	for _, p := range matchedItems(t, nodes, compare.DefaultSettings(), kind, "all", cond) {
-		if strings.HasSuffix(p, "/f") {
+	for _, p := range matchedItems(t, nodes, s, kind, "all", cond) {
+		if strings.HasSuffix(p, "/f") || p == "f" {
 			return true
 		}
 	}
@@ -325,10 +330,41 @@ func TestConditionsOnAnIncompletePart(t *testing.T) {
 		{sides(f(10, 0), f(10, 0)), name, 0, true},
 		{sides(f(10, 0), f(10, 0)), name, 1, true},
 	}
+	flat := compare.DefaultSettings()
+	flat.Matching = compare.Flat
 	for _, tt := range tests {
-		if got := condMatches(t, tt.sides, tt.cond, tt.incomplete); got != tt.want {
-			t.Errorf("%s with part %d incomplete: %v, want %v", tt.cond, tt.incomplete, got, tt.want)
+		if got := condMatchesIn(t, flat, tt.sides, tt.cond, tt.incomplete); got != tt.want {
+			t.Errorf("flat: %s with part %d incomplete: %v, want %v", tt.cond, tt.incomplete, got, tt.want)
 		}
+	}
+}
+
+// In tree matching, a part that could not read one folder still answers for everything else:
+// only the items below that folder are unknown (an unreadable sub-folder must not make the whole
+// run a silent no-op).
+func TestConditionsBesideAnUnreadableFolder(t *testing.T) {
+	unreadable := E(D("/u", testinv.Unreadable))
+	tests := []struct {
+		sides [][]inventory.Entry
+		cond  string
+		want  bool
+	}{
+		{sides(f(10, 0), nil), vs("presence", "not-on"), true},
+		{sides(f(10, 0), f(10, 0)), vs("content", "=="), true},
+		{sides(f(10, 5), f(10, 0)), vs("date", "newer"), true},
+		{sides(f(10, 0), f(1, 0)), vs("size", "!="), true},
+	}
+	for _, tt := range tests {
+		tt.sides[1] = append(tt.sides[1], unreadable...)
+		if got := condMatches(t, tt.sides, tt.cond, 1); got != tt.want {
+			t.Errorf("%s beside B's unreadable /u: %v, want %v", tt.cond, got, tt.want)
+		}
+	}
+	// Below the folder B could not read, nothing is known of B: A's file is not "not on B".
+	nodes := testinv.Nodes(E(D("/u"), F("/u/f", 1, 0)), unreadable)
+	testinv.Incomplete(nodes[1].Parts[0])
+	if got := matchedItems(t, nodes, compare.DefaultSettings(), "file", "all", vs("presence", "not-on")); len(got) != 0 {
+		t.Errorf("not-on B below B's unreadable /u matched %q", got)
 	}
 }
 
