@@ -312,11 +312,7 @@ func (c *core) checkDeletionsLocked() error {
 		if !d.Over {
 			continue
 		}
-		text := fmt.Sprintf("%d of %d files on %s (%s)", d.Deletes, d.Files, d.Part, d.Root)
-		if d.EmptySource != "" {
-			text += " while " + d.EmptySource + " is empty"
-		}
-		over = append(over, text)
+		over = append(over, d.String())
 	}
 	if len(over) == 0 {
 		return nil

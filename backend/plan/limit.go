@@ -52,6 +52,15 @@ func (p *Plan) Deletions(l rules.DeleteLimit) []Deletions {
 	return out
 }
 
+// String is "40 of 40 files on B (/root) while A is empty".
+func (d Deletions) String() string {
+	s := fmt.Sprintf("%d of %d files on %s (%s)", d.Deletes, d.Files, d.Part, d.Root)
+	if d.EmptySource != "" {
+		s += " while " + d.EmptySource + " is empty"
+	}
+	return s
+}
+
 func over(l rules.DeleteLimit, d Deletions) bool {
 	share := 100 * float64(d.Deletes) / float64(max(d.Files, 1))
 	switch {
@@ -90,10 +99,7 @@ func (e *DeleteLimitError) Error() string {
 		if i > 0 {
 			b.WriteString("; ")
 		}
-		fmt.Fprintf(&b, "%d of %d files on %s (%s)", d.Deletes, d.Files, d.Part, d.Root)
-		if d.EmptySource != "" {
-			fmt.Fprintf(&b, " while %s is empty", d.EmptySource)
-		}
+		b.WriteString(d.String())
 	}
 	fmt.Fprintf(&b, ": over the deletion limit of %s; nothing was changed. If that is intended, allow it with --max-delete (e.g. --max-delete %d, or --max-delete 100%% to allow any deletion)",
 		e.Limit, e.maxDeletes())

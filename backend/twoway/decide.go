@@ -50,6 +50,11 @@ func Decide(cmp *compare.Comparison, rec *Record) *Decision {
 		names[itemKey(cmp, it.Path, it.Kind == inventory.Dir)] = it
 	}
 	keepDirs := map[string]bool{} // folders that must exist after the run
+	type dirState struct {
+		it *compare.Item
+		st []state // nil: a part cannot see it entirely
+	}
+	var dirs []dirState
 	for _, it := range cmp.Items {
 		if it.Kind == inventory.File {
 			d.decideFile(cmp, ix, it, names, keepDirs)
@@ -61,11 +66,12 @@ func Decide(cmp *compare.Comparison, rec *Record) *Decision {
 		if !ok || slices.Contains(st, created) {
 			markParents(cmp, keepDirs, it.Path+"/")
 		}
-	}
-	for _, it := range cmp.Items {
-		if it.Kind == inventory.Dir {
-			d.decideDir(cmp, ix, it, keepDirs)
+		if ok {
+			dirs = append(dirs, dirState{it, st})
 		}
+	}
+	for _, ds := range dirs {
+		d.decideDir(cmp, ds.it, ds.st, keepDirs)
 	}
 	return d
 }
@@ -190,12 +196,7 @@ func (d *Decision) decideFile(cmp *compare.Comparison, ix *index, it *compare.It
 	d.Report = append(d.Report, c)
 }
 
-func (d *Decision) decideDir(cmp *compare.Comparison, ix *index, it *compare.Item, keepDirs map[string]bool) {
-	e := ix.entry(cmp, it)
-	st, ok := states(cmp, ix, it, e)
-	if !ok {
-		return
-	}
+func (d *Decision) decideDir(cmp *compare.Comparison, it *compare.Item, st []state, keepDirs map[string]bool) {
 	createdSomewhere, deletedSomewhere := false, false
 	for _, s := range st {
 		createdSomewhere = createdSomewhere || s == created
