@@ -114,6 +114,8 @@ type Flow struct {
 	plan    *plan.Plan
 	sigs    remote.SignatureSet
 	settled bool // Prepare succeeded
+
+	irregular bool // the synchronization failed or did not end regularly
 }
 
 // NewFlow starts this member's flow with its nodes (those it created or joined with).
@@ -134,6 +136,7 @@ func (m *Member) NewFlow(nodes []plan.NodeSpec, o FlowOptions) *Flow {
 	events, stop := m.Subscribe()
 	f.stopEvents = stop
 	go f.watch(events)
+	m.watchSession()
 	return f
 }
 
@@ -218,6 +221,8 @@ func (f *Flow) failWith(err error) {
 // phase runs fn with a context that the watcher may end with a cause, and returns that cause
 // rather than a bare cancellation.
 func (f *Flow) phase(ctx context.Context, fn func(context.Context) error) error {
+	ctx, unbind := f.m.bind(ctx)
+	defer unbind()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	f.mu.Lock()
@@ -895,7 +900,9 @@ func (f *Flow) Synchronize(ctx context.Context, o SyncOptions) (*fsync.Outcome, 
 	f.step(Step{Name: StepSynchronizing, Members: len(f.sess.Members)})
 	content := remote.NewContent(f.x, f.sigs, f.o.Content)
 	defer content.Close()
-	return fsync.Synchronize(ctx, fsync.Run{
+	ctx, unbind := f.m.bind(ctx)
+	defer unbind()
+	out, err := fsync.Synchronize(ctx, fsync.Run{
 		Plan:         f.plan,
 		Self:         f.m.Self(),
 		Owner:        f.owner,
@@ -906,6 +913,12 @@ func (f *Flow) Synchronize(ctx context.Context, o SyncOptions) (*fsync.Outcome, 
 		Abort:        o.Abort,
 		Remote:       content,
 	})
+	if err != nil || out.Sync.EndStatus != protocol.EndRegular {
+		f.mu.Lock()
+		f.irregular = true // the members stopped receiving: Close need not wait for them
+		f.mu.Unlock()
+	}
+	return out, err
 }
 
 // Close waits until ctx ends for the other members to receive what this member sent, deletes
@@ -915,6 +928,14 @@ func (f *Flow) Close(ctx context.Context) error {
 		var errs []error
 		if f.orch != nil {
 			errs = append(errs, f.orch.Close())
+		}
+		f.mu.Lock()
+		irregular := f.irregular
+		f.mu.Unlock()
+		if irregular || f.m.Err() != nil { // nobody will receive anything more
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithCancel(ctx)
+			cancel()
 		}
 		if err := f.x.Close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("relay: %w", err))

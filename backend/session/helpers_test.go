@@ -63,7 +63,7 @@ func newTestStore(t *testing.T, kind string) (store.Store, string) {
 	return st, url + "|" + prefix
 }
 
-func newTestServer(t *testing.T, st store.Store, tweak ...func(*testServer)) *testServer {
+func newTestServer(t testing.TB, st store.Store, tweak ...func(*testServer)) *testServer {
 	t.Helper()
 	ts := &testServer{store: st}
 	for _, f := range tweak {
@@ -125,7 +125,7 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	return w.ts.logs.Write(p)
 }
 
-func newClientWith(t *testing.T, url string, id *crypto.Identity) *client.Client {
+func newClientWith(t testing.TB, url string, id *crypto.Identity) *client.Client {
 	t.Helper()
 	c, err := client.New(url, id, client.Options{})
 	if err != nil {
@@ -137,7 +137,7 @@ func newClientWith(t *testing.T, url string, id *crypto.Identity) *client.Client
 	return c
 }
 
-func newIdentity(t *testing.T) *crypto.Identity {
+func newIdentity(t testing.TB) *crypto.Identity {
 	t.Helper()
 	id, err := crypto.NewIdentity()
 	if err != nil {
@@ -147,7 +147,7 @@ func newIdentity(t *testing.T) *crypto.Identity {
 }
 
 // create makes a session of one member without nodes, closed when the test ends.
-func create(t *testing.T, url string, opts ...session.Option) *session.Member {
+func create(t testing.TB, url string, opts ...session.Option) *session.Member {
 	t.Helper()
 	m, err := session.Create(t.Context(), newClient(t, url), nil, opts...)
 	if err != nil {

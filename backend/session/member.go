@@ -37,6 +37,14 @@ type Member struct {
 	wg     stdsync.WaitGroup // the validator's goroutines
 	failed atomic.Int64      // wrong password proofs seen as validator
 
+	// lost ends with the reason the session cannot go on (health.go).
+	lost      context.Context
+	loseCause context.CancelCauseFunc
+	hmu       stdsync.Mutex
+	down      *time.Timer // running while the push connection is down
+	followed  atomic.Bool // the server counted this member in the session once
+	checking  stdsync.Once
+
 	pwMu stdsync.Mutex // guards pw.key
 	pw   passwordState
 
@@ -114,8 +122,10 @@ func Create(ctx context.Context, c *client.Client, nodes []plan.NodeSpec, opts .
 }
 
 func newMember(c *client.Client, o options, s *protocol.Session) *Member {
-	return &Member{c: c, opts: o, session: *s, subs: map[subscription]struct{}{},
+	m := &Member{c: c, opts: o, session: *s, subs: map[subscription]struct{}{},
 		pending: map[string]*challenged{}, done: make(chan struct{})}
+	m.lost, m.loseCause = context.WithCancelCause(context.Background())
+	return m
 }
 
 // connect starts the push receiver (following the session, or nothing yet for a joiner) and
@@ -143,6 +153,9 @@ func (m *Member) startValidator() {
 	events, _ := m.Subscribe() // ends with the pushes, at Close
 	m.wg.Add(1)
 	go m.validate(m.life, events)
+	// Derived now, the password key is ready when a joiner's proof comes: the admission waits
+	// for one Argon2id derivation (the joiner's), not two in a row.
+	m.wg.Go(func() { _, _ = m.passwordKey() })
 }
 
 // abandon stops the receiver and the outbox of a member that never was one.
@@ -315,6 +328,7 @@ func (m *Member) pump() {
 		}
 	}()
 	for e := range m.push.Events() {
+		m.observe(e)
 		m.mu.Lock()
 		subs := make([]subscription, 0, len(m.subs))
 		for sub := range m.subs {
@@ -331,15 +345,29 @@ func (m *Member) pump() {
 }
 
 // Close waits up to wait for the queued statuses to reach the server, quits the session, and
-// stops the outbox and the receiver. It returns how many statuses could not be delivered.
+// stops the outbox and the receiver. It returns how many statuses could not be delivered. A
+// lost session (Err) is left at once.
 func (m *Member) Close(ctx context.Context, wait time.Duration) (undelivered int, err error) {
+	lost := m.Err() != nil
+	if lost {
+		wait = 0
+	}
 	flushCtx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	ferr := m.outbox.Flush(flushCtx)
 	undelivered = m.outbox.Undelivered()
-	quitCtx, cancelQuit := context.WithTimeout(ctx, 5*time.Second)
-	defer cancelQuit()
-	qerr := m.c.Quit(quitCtx, m.ID())
+	var qerr error
+	if !lost {
+		quitCtx, cancelQuit := context.WithTimeout(ctx, 5*time.Second)
+		defer cancelQuit()
+		qerr = m.c.Quit(quitCtx, m.ID())
+	}
+	m.loseCause(errors.New("left the session"))
+	m.hmu.Lock()
+	if m.down != nil {
+		m.down.Stop()
+	}
+	m.hmu.Unlock()
 	m.outbox.Close()
 	m.push.Close()
 	m.stop()

@@ -34,7 +34,7 @@ func startServer(t *testing.T) string {
 	return hs.URL
 }
 
-func newClient(t *testing.T, url string) *client.Client {
+func newClient(t testing.TB, url string) *client.Client {
 	id, err := crypto.LoadOrCreateIdentity(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

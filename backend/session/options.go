@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/ferrysync/ferry/backend/crypto"
 	"github.com/ferrysync/ferry/backend/plan"
@@ -80,10 +81,12 @@ type options struct {
 	password  string
 	admission func(JoinCandidate) error
 	log       *slog.Logger
+	// serverWait is how long the server may stay unreachable before the session is given up.
+	serverWait time.Duration
 }
 
 func buildOptions(opts []Option) options {
-	o := options{params: crypto.DefaultPasswordParams(), log: slog.New(slog.DiscardHandler)}
+	o := options{params: crypto.DefaultPasswordParams(), log: slog.New(slog.DiscardHandler), serverWait: DefaultServerWait}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -119,3 +122,14 @@ func WithAdmission(f func(JoinCandidate) error) Option { return func(o *options)
 
 // WithLogger receives what the validator does with join requests (nothing when not set).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithServerWait sets how long the push connection may stay down before the session is given
+// up (DefaultServerWait when d is not positive): the flow and a cloud-orchestrated run then end
+// with a *ServerGoneError.
+func WithServerWait(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.serverWait = d
+		}
+	}
+}

@@ -113,7 +113,7 @@ func Synchronize(ctx context.Context, r Run) (*Outcome, error) {
 		}
 		return nil, ErrOrchestratorStopped
 	case <-ctx.Done():
-		return nil, fmt.Errorf("wait for the synchronization to start: %w", ctx.Err())
+		return nil, fmt.Errorf("wait for the synchronization to start: %w", context.Cause(ctx))
 	}
 	r.Status(protocol.SynchronizationRunning)
 
@@ -159,7 +159,7 @@ func Synchronize(ctx context.Context, r Run) (*Outcome, error) {
 		}
 	case <-ctx.Done():
 		r.Status(protocol.SynchronizationError)
-		return &Outcome{Errors: errs}, fmt.Errorf("wait for the synchronization to end: %w", ctx.Err())
+		return &Outcome{Errors: errs}, fmt.Errorf("wait for the synchronization to end: %w", context.Cause(ctx))
 	}
 	if end.EndStatus == protocol.EndError {
 		r.Status(protocol.SynchronizationError)

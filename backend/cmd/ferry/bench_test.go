@@ -694,3 +694,28 @@ func plainRelay(b *testing.B, sender, recipient *client.Client, session, file, d
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkAdmission is what a rerun between two machines pays to gather its members: from the
+// start of `ferry join` (keys already trusted from an earlier run, the real password cost) to
+// the host seeing both members ready, through a `ferry server` on loopback. Each iteration is a
+// whole host and join; only the admission is timed.
+func BenchmarkAdmission(b *testing.B) {
+	bin := benchFerry(b)
+	url := benchRelayServer(b, bin)
+	a, dst := b.TempDir(), b.TempDir()
+	put(b, filepath.Join(a, "x.txt"), []byte("x"), tOld)
+	cfgA, cfgB := b.TempDir(), b.TempDir()
+	var admission time.Duration
+	for i := 0; i < b.N+1; i++ { // the first run trusts the keys and is not counted
+		hp, line := host(b, bin, url, cfgA, "--node", "A="+a, "--mode", "mirror", "--trust")
+		start := time.Now()
+		jp := join(b, bin, url, cfgB, line, line.Password, "--node", "B="+dst, "--trust")
+		hp.stderr.await(b, "both members ready", func(s string) bool { return strings.Contains(s, `"ready":2`) })
+		if i > 0 {
+			admission += time.Since(start)
+		}
+		hp.mustExit(b, 0)
+		jp.mustExit(b, 0)
+	}
+	b.ReportMetric(float64(admission.Milliseconds())/float64(b.N), "ms/admission")
+}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	stdsync "sync"
@@ -37,6 +38,7 @@ type memberFlags struct {
 	trust      bool
 	json       bool
 	statusWait time.Duration
+	serverWait time.Duration
 	logLevel   string
 }
 
@@ -46,6 +48,7 @@ func (f *memberFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.trust, "trust", false, "trust identity keys seen for the first time (their safety words go to stderr)")
 	fl.BoolVar(&f.json, "json", false, "JSON: one event per line on stderr, the report on stdout")
 	fl.DurationVar(&f.statusWait, "status-wait", 30*time.Second, "how long to wait at the end for the others to receive what this member sent, and for the member statuses to reach the server")
+	fl.DurationVar(&f.serverWait, "server-wait", session.DefaultServerWait, "how long the server may stay unreachable before this member gives the session up (exit 1)")
 	fl.StringVar(&f.logLevel, "log-level", "warn", "debug, info, warn or error (to stderr)")
 }
 
@@ -242,12 +245,12 @@ func runHost(ctx context.Context, f hostFlags, stdin io.Reader, stdout, stderr i
 	work := context.WithoutCancel(ctx)
 	serverURL := f.server
 	if serverURL == "" {
-		url, stop, err := startRelayServer(work, mc.log)
+		u, stop, err := startRelayServer(work, mc.log)
 		if err != nil {
 			return err
 		}
 		defer stop()
-		serverURL = url
+		serverURL = u
 	}
 	c, err := mc.login(ctx, serverURL)
 	if err != nil {
@@ -289,8 +292,7 @@ func runHost(ctx context.Context, f hostFlags, stdin io.Reader, stdout, stderr i
 		_ = json.NewEncoder(stdout).Encode(line)
 	} else {
 		fmt.Fprintf(stdout, "Session: %s\nPassword: %s\n", m.ID(), m.Password())
-		fmt.Fprintf(mc.err, "Waiting for %d members. On each other machine:\n  ferry join --server %s --session %s --password %s --node B=PATH\n",
-			f.expect, serverURL, m.ID(), m.Password())
+		fmt.Fprint(mc.err, joinHint(serverURL, m.ID(), nodes, f.expect))
 	}
 
 	flow := m.NewFlow(nodes, mc.flowOptions(planning))
@@ -345,7 +347,8 @@ func newMemberCommand(f memberFlags, stdin io.Reader, stderr io.Writer) (*member
 	if err != nil {
 		return nil, err
 	}
-	mc.options = []session.Option{session.WithTrust(trust), session.ConfirmKey(mc.confirmKey), session.WithLogger(mc.log)}
+	mc.options = []session.Option{session.WithTrust(trust), session.ConfirmKey(mc.confirmKey), session.WithLogger(mc.log),
+		session.WithServerWait(f.serverWait)}
 	return mc, nil
 }
 
@@ -552,4 +555,42 @@ func startRelayServer(ctx context.Context, log *slog.Logger) (string, func(), er
 		wg.Wait()
 		os.RemoveAll(dir)
 	}, nil
+}
+
+// joinHint tells the other members how to join: one command each, with a node code of its own,
+// and a warning when the server cannot be reached from another machine.
+func joinHint(serverURL, id string, nodes []plan.NodeSpec, expect int) string {
+	used := map[string]bool{}
+	for _, n := range nodes {
+		used[n.Code] = true
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Waiting for %d members. Run on the other machines (ferry join asks for the password):\n", expect)
+	code := 'B'
+	for range expect - 1 {
+		for used[string(code)] {
+			code++
+		}
+		used[string(code)] = true
+		fmt.Fprintf(&b, "  ferry join --server %s --session %s --node %c=PATH\n", serverURL, id, code)
+	}
+	if loopbackURL(serverURL) {
+		b.WriteString("This server listens on a loopback address: only this machine can reach it. For other machines,\n" +
+			"run ferry server on an address they reach and give its URL with --server.\n")
+	}
+	return b.String()
+}
+
+// loopbackURL tells whether u names a loopback host.
+func loopbackURL(u string) bool {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	host := parsed.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

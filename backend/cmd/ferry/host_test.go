@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -48,7 +49,7 @@ var (
 
 // e2eFerry builds the ferry command once per test binary, without the race detector (the
 // member processes move hundreds of MiB; the flow's code is race-tested in its package), into
-// a folder of the system's temp dir that the next build replaces.
+// a folder of the system's temp dir that the next build of this checkout replaces.
 func e2eFerry(t *testing.T) string {
 	t.Helper()
 	e2eOnce.Do(func() {
@@ -63,7 +64,10 @@ func e2eFerry(t *testing.T) string {
 			e2eErr = fmt.Errorf("go build: %v\n%s", err, out)
 			return
 		}
-		e2eBin = filepath.Join(dir, "ferry")
+		// One name per checkout: the tests of another worktree build their own.
+		wd, _ := os.Getwd()
+		sum := sha256.Sum256([]byte(wd))
+		e2eBin = filepath.Join(dir, "ferry-"+hex.EncodeToString(sum[:6]))
 		e2eErr = os.Rename(tmp, e2eBin)
 	})
 	if e2eErr != nil {
@@ -202,8 +206,17 @@ type memberProc struct {
 // terminal.
 func startMember(t testing.TB, bin, name, config string, args ...string) *memberProc {
 	t.Helper()
+	return startMemberWith(t, bin, name, config, nil, "", args...)
+}
+
+// startMemberWith is startMember with more environment variables and what stdin reads.
+func startMemberWith(t testing.TB, bin, name, config string, env []string, stdin string, args ...string) *memberProc {
+	t.Helper()
 	p := &memberProc{name: name, cmd: exec.Command(bin, args...), stdout: newWatched(), stderr: newWatched(), done: make(chan struct{})}
-	p.cmd.Env = append(os.Environ(), envConfigDir+"="+config)
+	p.cmd.Env = append(append(os.Environ(), envConfigDir+"="+config), env...)
+	if stdin != "" {
+		p.cmd.Stdin = strings.NewReader(stdin)
+	}
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)

@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
 
 	"github.com/spf13/cobra"
 
@@ -12,14 +16,19 @@ import (
 
 type joinFlags struct {
 	memberFlags
-	session  string
-	password string
+	session      string
+	password     string
+	passwordFile string
 }
+
+// envPassword gives ferry join the session password when neither --password nor
+// --password-file does.
+const envPassword = "FERRY_PASSWORD"
 
 func newJoinCmd() *cobra.Command {
 	var f joinFlags
 	cmd := &cobra.Command{
-		Use:   "join --server URL --session ID --password PW --node B=PATH",
+		Use:   "join --server URL --session ID [--password-file FILE] --node B=PATH",
 		Short: "Join a session that ferry host created, and synchronize with its members",
 		Long: `Join a session that ferry host created, and synchronize with its members.
 
@@ -30,6 +39,10 @@ and refused otherwise), declares this machine's nodes, then follows the session:
 its nodes when the host starts the inventory, receives the host's plan, takes its part in the
 synchronization and exits when it ends. A refused join exits 1 with the reason's code
 (wrong_password, untrusted_key, session_full, inventory_started…).
+
+The password is read from --password-file (its first line), else from $` + envPassword + `, else asked
+on the terminal without echo; --password PW works too, but other users of this machine can
+see a command line (ps).
 
 Exit codes: 0 done, 1 refused, or finished with action errors or refused actions (or the run
 failed), 2 bad usage or invalid input (nothing changed), 3 server unreachable before joining,
@@ -43,8 +56,47 @@ failed), 2 bad usage or invalid input (nothing changed), 3 server unreachable be
 	fl := cmd.Flags()
 	fl.StringVar(&f.server, "server", "", "session server URL (required)")
 	fl.StringVar(&f.session, "session", "", "session id, as ferry host printed it (required)")
-	fl.StringVar(&f.password, "password", "", "session password, as ferry host printed it (required)")
+	fl.StringVar(&f.password, "password", "", "session password, as ferry host printed it (visible to other users in ps: prefer\n--password-file, $"+envPassword+" or the prompt)")
+	fl.StringVar(&f.passwordFile, "password-file", "", "read the session password from the first line of this file")
 	return cmd
+}
+
+// readPassword finds the session password: --password, --password-file, $FERRY_PASSWORD, or a
+// prompt without echo when stdin and stderr are a terminal.
+func (f *joinFlags) readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
+	if f.password != "" && f.passwordFile != "" {
+		return "", usageError("give --password or --password-file, not both")
+	}
+	switch {
+	case f.password != "":
+		return f.password, nil
+	case f.passwordFile != "":
+		b, err := os.ReadFile(f.passwordFile)
+		if err != nil {
+			return "", usageError("--password-file: %w", err)
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		if pw := strings.TrimSpace(line); pw != "" {
+			return pw, nil
+		}
+		return "", usageError("--password-file %s: its first line is empty", f.passwordFile)
+	case os.Getenv(envPassword) != "":
+		return strings.TrimSpace(os.Getenv(envPassword)), nil
+	}
+	in, ok := stdin.(*os.File)
+	if !ok || !isTerminal(in) || !isTerminal(stderr) {
+		return "", usageError("give the session password: --password-file FILE, $%s, or run on a terminal to be asked", envPassword)
+	}
+	fmt.Fprintf(stderr, "Password of session %s: ", f.session)
+	b, err := term.ReadPassword(int(in.Fd()))
+	fmt.Fprintln(stderr)
+	if err != nil {
+		return "", fmt.Errorf("read the password: %w", err)
+	}
+	if pw := strings.TrimSpace(string(b)); pw != "" {
+		return pw, nil
+	}
+	return "", usageError("no password given")
 }
 
 func runJoin(ctx context.Context, f joinFlags, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -55,8 +107,11 @@ func runJoin(ctx context.Context, f joinFlags, stdin io.Reader, stdout, stderr i
 	switch {
 	case f.server == "":
 		return usageError("give --server, the URL ferry host uses")
-	case f.session == "" || f.password == "":
-		return usageError("give --session and --password, as ferry host printed them")
+	case f.session == "":
+		return usageError("give --session, as ferry host printed it")
+	}
+	if f.password, err = f.readPassword(stdin, stderr); err != nil {
+		return err
 	}
 	mc, err := newMemberCommand(f.memberFlags, stdin, stderr)
 	if err != nil {

@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -193,5 +195,60 @@ func TestPresetRules(t *testing.T) {
 	}
 	if _, err := presetRules("mirror", "A", []string{"A1", "A2", "B"}); err == nil {
 		t.Fatal("a preset over a node with two sources was accepted")
+	}
+}
+
+// The session password comes from --password, the first line of --password-file, or
+// $FERRY_PASSWORD; without any, a non-terminal stdin is a usage error naming the ways.
+func TestJoinPasswordSources(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "pw")
+	if err := os.WriteFile(file, []byte("  7K2QD-MX0PA \nsecond line\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, []byte("\nx\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		f       joinFlags
+		env     string
+		want    string
+		wantErr string
+	}{
+		{f: joinFlags{password: "flag"}, env: "env", want: "flag"},
+		{f: joinFlags{passwordFile: file}, env: "env", want: "7K2QD-MX0PA"},
+		{env: " from-env\n", want: "from-env"},
+		{f: joinFlags{password: "a", passwordFile: file}, wantErr: "not both"},
+		{f: joinFlags{passwordFile: empty}, wantErr: "first line is empty"},
+		{f: joinFlags{passwordFile: filepath.Join(dir, "missing")}, wantErr: "no such file"},
+		{wantErr: "--password-file FILE, $FERRY_PASSWORD, or run on a terminal"},
+	} {
+		t.Setenv(envPassword, c.env)
+		got, err := c.f.readPassword(strings.NewReader(""), &bytes.Buffer{})
+		switch {
+		case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)):
+			t.Errorf("%+v: error %v, want one saying %q", c.f, err, c.wantErr)
+		case c.wantErr == "" && (err != nil || got != c.want):
+			t.Errorf("%+v with $%s=%q: %q, %v; want %q", c.f, envPassword, c.env, got, err, c.want)
+		}
+	}
+}
+
+// The host's hint gives each other member a node code of its own, never asks for the password
+// on the command line, and warns when the server is on a loopback address.
+func TestJoinHint(t *testing.T) {
+	nodes := []plan.NodeSpec{{Code: "A"}, {Code: "C"}}
+	got := joinHint("http://127.0.0.1:7420", "042kqd917", nodes, 4)
+	for _, want := range []string{"--node B=PATH", "--node D=PATH", "--node E=PATH", "only this machine can reach it"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("hint lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "--node C=") || strings.Contains(got, "--password") {
+		t.Errorf("hint reuses the host's code or shows the password:\n%s", got)
+	}
+	if got := joinHint("https://ferry.example.com", "042kqd917", nodes[:1], 2); strings.Contains(got, "loopback") || !strings.Contains(got, "--node B=PATH") {
+		t.Errorf("hint for a public server:\n%s", got)
 	}
 }

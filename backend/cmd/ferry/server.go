@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -141,7 +143,7 @@ func readSecret(file string) ([]byte, error) {
 		if err != nil {
 			return nil, usageError("--secret-file: %w", err)
 		}
-		secret = bytes.TrimRight(b, "\r\n")
+		secret = secretBytes(b)
 	case os.Getenv(envServerSecret) != "":
 		secret = []byte(os.Getenv(envServerSecret))
 	default:
@@ -151,6 +153,16 @@ func readSecret(file string) ([]byte, error) {
 		return nil, usageError("the access-token secret is %d bytes: give at least 32", len(secret))
 	}
 	return secret, nil
+}
+
+// secretBytes is a secret file's content: text loses its line ending (an editor adds one), raw
+// random bytes are taken whole, a last byte 0x0a included.
+func secretBytes(b []byte) []byte {
+	text := bytes.TrimRight(b, "\r\n")
+	if !utf8.Valid(text) || bytes.ContainsFunc(text, unicode.IsControl) {
+		return b
+	}
+	return text
 }
 
 // generateSecret creates file with a new random secret, mode 0600, unless it exists.

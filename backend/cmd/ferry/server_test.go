@@ -266,3 +266,25 @@ func TestServerConfigFileErrors(t *testing.T) {
 		t.Errorf("--generate-secret alone: exit %d, %s", code, stderr.String())
 	}
 }
+
+// A secret file of raw random bytes is taken whole even when its last byte is a newline; a text
+// secret loses the line ending an editor adds.
+func TestSecretFileBytes(t *testing.T) {
+	raw := append(bytes.Repeat([]byte{0xff, 0x01}, 16), '\n')
+	for _, c := range []struct{ in, want []byte }{
+		{raw, raw},
+		{[]byte("c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNl\r\n"), []byte("c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNl")},
+		{[]byte("plain text secret\n\n"), []byte("plain text secret")},
+	} {
+		if got := secretBytes(c.in); !bytes.Equal(got, c.want) {
+			t.Errorf("secretBytes(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(file, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := readSecret(file); err != nil || len(got) != 33 {
+		t.Fatalf("readSecret: %d bytes, %v; want 33", len(got), err)
+	}
+}

@@ -219,6 +219,11 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 	abort := make(chan struct{})
 	runCtx, cancelRun := context.WithCancel(work)
 	defer cancelRun()
+	if mode == fsync.OrchestrationCloud { // it cannot go on without the server
+		var unbind func()
+		runCtx, unbind = m.Bind(runCtx)
+		defer unbind()
+	}
 	go func() {
 		select {
 		case <-ctx.Done():

@@ -52,7 +52,8 @@ type Exchange struct {
 
 	mu      sync.Mutex
 	watches map[string]*watch
-	sent    []string // transfers completed by this member, deleted once every recipient has them
+	sent    []string        // transfers completed by this member, deleted once every recipient has them
+	gone    map[string]bool // members that quit or went absent: nothing is awaited from them
 }
 
 // watch tells the downloads of one transfer that something changed.
@@ -150,7 +151,7 @@ func (x *Exchange) awaitReceipts(ctx context.Context, id string) error {
 			return nil
 		case err != nil && !retryable(err):
 			return fmt.Errorf("transfer %s: %w", id, err)
-		case err == nil && allReceived(st):
+		case err == nil && x.allReceived(st):
 			return nil
 		}
 		if err := sleep(ctx, wait); err != nil {
@@ -160,16 +161,19 @@ func (x *Exchange) awaitReceipts(ctx context.Context, id string) error {
 	}
 }
 
-func allReceived(st *protocol.TransferState) bool {
+// allReceived tells whether every recipient still in the session has every part of st.
+func (x *Exchange) allReceived(st *protocol.TransferState) bool {
 	if !st.Complete {
 		return false
 	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	for _, p := range st.Parts {
 		if p.Deleted {
 			continue
 		}
 		for _, r := range st.Recipients {
-			if !slices.Contains(p.Received, r) {
+			if !x.gone[r] && !slices.Contains(p.Received, r) {
 				return false
 			}
 		}
@@ -207,6 +211,13 @@ func (x *Exchange) onPush(e protocol.Event) {
 		if json.Unmarshal(e.Data, &d) == nil && d.Transfer != "" {
 			x.notify(d.Transfer, func(w *watch) { w.total = d.Parts })
 		}
+	case protocol.EventMemberQuit, protocol.EventMemberAbsent, protocol.EventMemberPresent:
+		x.mu.Lock()
+		if x.gone == nil {
+			x.gone = map[string]bool{}
+		}
+		x.gone[e.Member] = e.Type != protocol.EventMemberPresent
+		x.mu.Unlock()
 	case client.EventReconnected:
 		x.mu.Lock()
 		for _, w := range x.watches {
