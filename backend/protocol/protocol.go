@@ -53,6 +53,11 @@ const (
 	ErrCodeInternal      = "internal"       // 500: never for bad input
 	ErrCodeLimit         = "limit"          // 409: too many members, nodes or sources
 	ErrCodeInvalidStatus = "invalid_status" // 400: unknown member status name
+	ErrCodeRateLimited   = "rate_limited"   // 429: too many requests from one client: wait (Retry-After)
+	ErrCodeSessionLimit  = "session_limit"  // 429: the client has as many sessions as the server allows
+	ErrCodeBodyTimeout   = "body_timeout"   // 408: the request body arrived too slowly
+	ErrCodeBusy          = "busy"           // 503: the server is busy with other large requests: retry (Retry-After)
+	ErrCodeUnavailable   = "unavailable"    // 503: the server's store cannot be reached: retry (Retry-After)
 
 	ErrCodeSessionFull      = JoinSessionFull      // 409: a join into a session of MaxMembers members
 	ErrCodeInventoryStarted = JoinInventoryStarted // 409: a join after the inventory started
