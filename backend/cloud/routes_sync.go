@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 
@@ -18,8 +17,7 @@ import (
 // sees group ids, ops, sizes, member and node ids: never a path or content.
 
 const (
-	maxStartBytes = 64 << 20 // a start carries every group of the plan
-	maxResults    = 1000     // results in one batch
+	maxResults = 1000 // results in one batch
 	// errCodeSyncRunning refuses a start or a reset while a synchronization runs (409).
 	errCodeSyncRunning = "synchronization_running"
 )
@@ -47,7 +45,7 @@ func (s *Server) handleStartSync(w http.ResponseWriter, r *http.Request, p princ
 	if !sess.InventoryStarted {
 		return conflict(protocol.ErrCodeConflict, "the inventory has not started")
 	}
-	req, err := decodeBodyLimit(w, r, maxStartBytes, decodeStartSynchronization)
+	req, err := decodeBody(w, r, decodeStartSynchronization)
 	if err != nil {
 		return err
 	}
@@ -246,20 +244,6 @@ func syncError(id string, err error) error {
 		return badRequest("%v", err)
 	}
 	return fmt.Errorf("synchronization of session %s: %w", id, err)
-}
-
-// decodeBodyLimit is decodeBody for a body of up to limit bytes.
-func decodeBodyLimit[T any](w http.ResponseWriter, r *http.Request, limit int64, decode func([]byte) (T, error)) (T, error) {
-	var zero T
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return zero, tooLarge("request body exceeds %d bytes", tooBig.Limit)
-		}
-		return zero, badRequest("read the request body: %v", err)
-	}
-	return decode(body)
 }
 
 func decodeStartSynchronization(body []byte) (protocol.StartSynchronization, error) {

@@ -45,8 +45,8 @@ func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message)
 const (
 	ErrCodeBadRequest    = "bad_request"    // 400: malformed JSON, bad field, body too large (413)
 	ErrCodeUnauthorized  = "unauthorized"   // 401: no, bad or expired token
-	ErrCodeForbidden     = "forbidden"      // 403: not a member, or acting for another member
-	ErrCodeNotFound      = "not_found"      // 404: unknown session, member, node or source
+	ErrCodeForbidden     = "forbidden"      // 403: a member acting for another member or beyond its role
+	ErrCodeNotFound      = "not_found"      // 404: unknown session (or not the caller's), member, node or source
 	ErrCodeConflict      = "conflict"       // 409: not allowed in the session's state (activated…)
 	ErrCodeVersion       = "version"        // 426: protocol version mismatch at login
 	ErrCodeTooLarge      = "too_large"      // 413
