@@ -77,6 +77,9 @@ const (
 	retryAfterBusy = 5 * time.Second
 )
 
+// ErrLimits is in the chain of NewServer's error when Config.Limits do not hold together.
+var ErrLimits = errors.New("invalid limits")
+
 // withDefaults fills in the zero fields and checks the others.
 func (l Limits) withDefaults() (Limits, error) {
 	if l.SessionsPerClient == 0 {
@@ -115,12 +118,12 @@ func (l Limits) withDefaults() (Limits, error) {
 	}
 	switch {
 	case l.BodyBytes < 0 || l.StartBodyBytes < 0:
-		return l, errors.New("cloud: body size limits must be positive")
+		return l, fmt.Errorf("%w: body size limits must be positive", ErrLimits)
 	case l.Burst < 0 && l.Rate > 0 || l.AnonBurst < 0 && l.AnonRate > 0:
-		return l, errors.New("cloud: a rate limit needs a positive burst")
+		return l, fmt.Errorf("%w: a rate limit needs a positive burst", ErrLimits)
 	case l.InFlightBytes > 0 && l.InFlightBytes < max(l.StartBodyBytes, l.BodyBytes):
-		return l, fmt.Errorf("cloud: the in-flight body budget (%d bytes) is smaller than the largest body allowed (%d bytes): such a body could never be read",
-			l.InFlightBytes, max(l.StartBodyBytes, l.BodyBytes))
+		return l, fmt.Errorf("%w: the in-flight body budget (%d bytes) is smaller than the largest body allowed (%d bytes), which could then never be read: raise the budget or lower the body limits",
+			ErrLimits, l.InFlightBytes, max(l.StartBodyBytes, l.BodyBytes))
 	}
 	return l, nil
 }
