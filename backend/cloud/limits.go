@@ -43,7 +43,8 @@ type Limits struct {
 	BodyBytes      int64
 	StartBodyBytes int64
 	// InFlightBytes bounds the bytes of JSON bodies read at once by all clients (each counts
-	// its Content-Length, or its route's limit when it has none). A request waits up to
+	// its Content-Length, or its route's limit when it has none; a synchronization start
+	// counts startWeight times that, for the plan it becomes in memory). A request waits up to
 	// BusyWait for room, then is refused with 503 busy.
 	InFlightBytes int64
 	BusyWait      time.Duration
@@ -73,6 +74,7 @@ const (
 	DefaultBodyMinRate       = 4 << 10
 
 	smallBodyBytes = 64 << 10 // routes of ids, keys and signatures
+	startWeight    = 4        // memory of a start being decoded and tracked, per byte of body
 	maxLimiterKeys = 100_000  // clients tracked by a rate limiter at once
 	retryAfterBusy = 5 * time.Second
 )
@@ -121,9 +123,9 @@ func (l Limits) withDefaults() (Limits, error) {
 		return l, fmt.Errorf("%w: body size limits must be positive", ErrLimits)
 	case l.Burst < 0 && l.Rate > 0 || l.AnonBurst < 0 && l.AnonRate > 0:
 		return l, fmt.Errorf("%w: a rate limit needs a positive burst", ErrLimits)
-	case l.InFlightBytes > 0 && l.InFlightBytes < max(l.StartBodyBytes, l.BodyBytes):
-		return l, fmt.Errorf("%w: the in-flight body budget (%d bytes) is smaller than the largest body allowed (%d bytes), which could then never be read: raise the budget or lower the body limits",
-			ErrLimits, l.InFlightBytes, max(l.StartBodyBytes, l.BodyBytes))
+	case l.InFlightBytes > 0 && l.InFlightBytes < max(startWeight*l.StartBodyBytes, l.BodyBytes):
+		return l, fmt.Errorf("%w: the in-flight body budget (%d bytes) is too small for the largest bodies allowed, which could then never be read: give at least %d bytes (%d times the largest start, the largest other body) or lower the body limits",
+			ErrLimits, l.InFlightBytes, max(startWeight*l.StartBodyBytes, l.BodyBytes), startWeight)
 	}
 	return l, nil
 }
@@ -202,6 +204,9 @@ func (s *Server) guardBody(w http.ResponseWriter, r *http.Request, c bodyClass) 
 			if r.ContentLength > 0 && r.ContentLength < limit {
 				b.charge = r.ContentLength
 			}
+			if c == bodyStart {
+				b.charge *= startWeight
+			}
 		}
 	}
 	r.Body = b
@@ -270,6 +275,25 @@ func (b *guardedBody) tooSlow() error {
 		b.read, time.Since(b.start).Round(time.Second), b.timeout, b.minRate)
 }
 
+// reserveBody waits for r's share of the in-flight budget without reading the body, so that a
+// handler can check, once it is its turn, whether the body is still worth reading.
+func reserveBody(r *http.Request) error {
+	b, ok := r.Body.(*guardedBody)
+	if !ok {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err != nil || b.budget == nil || b.held {
+		return b.err
+	}
+	if err := b.acquire(); err != nil {
+		b.err = err
+		return err
+	}
+	return nil
+}
+
 func (b *guardedBody) acquire() error {
 	ctx, cancel := context.WithTimeout(b.ctx, b.busyWait)
 	defer cancel()
@@ -283,6 +307,7 @@ func (b *guardedBody) acquire() error {
 		return ae
 	}
 	b.held = true
+	b.start = time.Now() // the time to send the body runs from now
 	return nil
 }
 

@@ -242,7 +242,7 @@ func jsonBytes(t *testing.T, b []byte) string {
 // refused with 503 busy and Retry-After; once the budget is free it goes through.
 func TestInFlightBudget(t *testing.T) {
 	const limit = 512 << 10
-	e := newEnv(t, memoryStore, withLimits(Limits{BodyBytes: limit, StartBodyBytes: limit, InFlightBytes: limit + 100<<10, BusyWait: 200 * time.Millisecond}))
+	e := newEnv(t, memoryStore, withLimits(Limits{BodyBytes: limit, StartBodyBytes: limit / 4, InFlightBytes: limit + 100<<10, BusyWait: 200 * time.Millisecond}))
 	a := e.client()
 	s := a.CreateSession("s")
 	route := protocol.APIPrefix + "/sessions/" + s.ID + "/settings"

@@ -1,9 +1,12 @@
 package cloud
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 
@@ -45,7 +48,15 @@ func (s *Server) handleStartSync(w http.ResponseWriter, r *http.Request, p princ
 	if !sess.InventoryStarted {
 		return conflict(protocol.ErrCodeConflict, "the inventory has not started")
 	}
-	req, err := decodeBody(w, r, decodeStartSynchronization)
+	// Once it is this start's turn to be read, a running synchronization refuses it without
+	// reading the plan (Start checks again, atomically).
+	if err := reserveBody(r); err != nil {
+		return err
+	}
+	if run, err := s.syncs().Get(r.Context(), id); err == nil && !run.IsEnded() {
+		return syncError(id, tracker.ErrRunning)
+	}
+	req, err := decodeStartStream(r.Body)
 	if err != nil {
 		return err
 	}
@@ -247,14 +258,94 @@ func syncError(id string, err error) error {
 }
 
 func decodeStartSynchronization(body []byte) (protocol.StartSynchronization, error) {
+	return decodeStartStream(bytes.NewReader(body))
+}
+
+// decodeStartStream decodes a start as it arrives, one group at a time, so that the body is
+// never held whole beside the plan it becomes: {"groups": [...]} and nothing else.
+func decodeStartStream(r io.Reader) (protocol.StartSynchronization, error) {
 	var req protocol.StartSynchronization
-	if err := unmarshal(body, &req); err != nil {
-		return req, err
-	}
-	for _, g := range req.Groups {
-		if err := checkGroupDefinition(g); err != nil {
-			return req, err
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	fail := func(err error) (protocol.StartSynchronization, error) {
+		var (
+			ae     *apiError
+			tooBig *http.MaxBytesError
+		)
+		switch {
+		case errors.As(err, &ae):
+			return req, ae
+		case errors.As(err, &tooBig):
+			return req, bodyTooLarge(tooBig.Limit)
+		case errors.Is(err, io.EOF):
+			return req, badRequest("invalid JSON body: unexpected end")
 		}
+		return req, badRequest("invalid JSON body: %v", err)
+	}
+	want := func(d json.Delim) error {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		if tok != d {
+			return fmt.Errorf("want %q, found %v", d, tok)
+		}
+		return nil
+	}
+	tok, err := dec.Token()
+	if errors.Is(err, io.EOF) {
+		return req, badRequest("empty request body: want a JSON object")
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if tok != json.Delim('{') {
+		return fail(fmt.Errorf("want a JSON object, found %v", tok))
+	}
+	seen := false
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return fail(err)
+		}
+		if key != "groups" || seen {
+			return fail(fmt.Errorf("unknown or repeated field %q", key))
+		}
+		seen = true
+		if tok, err := dec.Token(); err != nil || tok == nil {
+			if err != nil {
+				return fail(err)
+			}
+			continue // "groups": null
+		} else if tok != json.Delim('[') {
+			return req, badRequest("invalid JSON body: field \"groups\": want an array")
+		}
+		for dec.More() {
+			var g protocol.GroupDefinition
+			if err := dec.Decode(&g); err != nil {
+				var typeErr *json.UnmarshalTypeError
+				if errors.As(err, &typeErr) && typeErr.Field != "" {
+					return req, badRequest("invalid JSON body: field %q: want %v", typeErr.Field, typeErr.Type)
+				}
+				return fail(err)
+			}
+			if err := checkGroupDefinition(g); err != nil {
+				return req, err
+			}
+			req.Groups = append(req.Groups, g)
+		}
+		if err := want(']'); err != nil {
+			return fail(err)
+		}
+	}
+	if err := want('}'); err != nil {
+		return fail(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return fail(err)
+		}
+		return req, badRequest("invalid JSON body: unexpected data after the JSON value")
 	}
 	return req, nil
 }
