@@ -256,9 +256,14 @@ func (b *guardedBody) Read(p []byte) (int, error) {
 	n, err := b.body.Read(p)
 	b.read += int64(n)
 	var ne net.Error
-	if err != nil && b.timeout > 0 && errors.As(err, &ne) && ne.Timeout() {
+	switch {
+	case err != nil && b.timeout > 0 && errors.As(err, &ne) && ne.Timeout():
 		b.err = b.tooSlow()
 		return n, b.err
+	case errors.Is(err, io.EOF) && b.timeout > 0:
+		// The whole body is in: the deadline must not cut the connection's background read
+		// (which would cancel the request) while the handler works.
+		_ = b.rc.SetReadDeadline(time.Time{})
 	}
 	return n, err
 }

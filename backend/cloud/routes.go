@@ -1,6 +1,7 @@
 package cloud
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/ferrysync/ferry/backend/protocol"
@@ -118,11 +119,15 @@ func (s *Server) serveRoute(rt route) http.Handler {
 	})
 }
 
-func (s *Server) callRoute(w http.ResponseWriter, r *http.Request, rt route) error {
+func (s *Server) callRoute(w http.ResponseWriter, r *http.Request, rt route) (err error) {
 	var p principal
+	defer func() {
+		if ae := (*apiError)(nil); errors.As(err, &ae) && ae.status == http.StatusTooManyRequests && r.ContentLength != 0 {
+			w.Header().Set("Connection", "close") // its body is not read: do not wait for it
+		}
+	}()
 	switch {
 	case rt.authed != nil:
-		var err error
 		if p, err = s.authenticate(r); err != nil {
 			// A refused token counts against the address, as a login does.
 			return firstError(s.limitAddr(r), err)
