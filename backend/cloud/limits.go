@@ -478,5 +478,10 @@ func storeUnavailable() *apiError {
 	return ae
 }
 
-// isStoreDown tells whether err is a failure to reach the store.
-func isStoreDown(err error) bool { return store.Unreachable(err) }
+// isStoreDown tells whether err is a failure to reach the store: the store says so, or a
+// network operation failed (the server's only network peers are its store and its clients,
+// whose failures are answered before).
+func isStoreDown(err error) bool {
+	var op *net.OpError
+	return errors.Is(err, store.ErrUnavailable) || errors.As(err, &op)
+}
