@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -65,10 +64,10 @@ func (c *Client) login(ctx context.Context) error {
 		if err == nil {
 			return nil
 		}
-		if ctx.Err() != nil || !errors.Is(err, ErrUnreachable) || attempt >= c.retry.Attempts {
+		if ctx.Err() != nil || !mayRetry(err, true) || attempt >= c.retry.Attempts {
 			return err
 		}
-		d := c.retry.backoff(attempt)
+		d := c.retry.wait(attempt, err)
 		c.log.Debug("retrying login", "attempt", attempt, "wait", d, "err", err)
 		if err := sleep(ctx, d); err != nil {
 			return fmt.Errorf("login: %w", err)

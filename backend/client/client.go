@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -142,10 +143,6 @@ func (c *Client) do(ctx context.Context, k call) error {
 			return fmt.Errorf("%s: %w", k.op, err)
 		}
 	}
-	attempts := c.retry.Attempts
-	if !k.idempotent {
-		attempts = 1
-	}
 	renewed := false
 	for attempt := 1; ; attempt++ {
 		token, err := c.accessToken(ctx)
@@ -168,15 +165,33 @@ func (c *Client) do(ctx context.Context, k call) error {
 				return fmt.Errorf("%s: %w", k.op, err)
 			}
 			continue
-		case !errors.Is(err, ErrUnreachable) || attempt >= attempts:
+		case !mayRetry(err, k.idempotent) || attempt >= c.retry.Attempts:
 			return fmt.Errorf("%s: %w", k.op, err)
 		}
-		d := c.retry.backoff(attempt)
+		d := c.retry.wait(attempt, err)
 		c.log.Debug("retrying", "op", k.op, "attempt", attempt, "wait", d, "err", err)
 		if err := sleep(ctx, d); err != nil {
 			return fmt.Errorf("%s: %w", k.op, err)
 		}
 	}
+}
+
+// mayRetry tells whether a call that failed with err may be sent again: an idempotent one when
+// the server could not be reached, any call the server turned away before doing anything (over
+// its rate, busy).
+func mayRetry(err error, idempotent bool) bool {
+	return idempotent && errors.Is(err, ErrUnreachable) || untried(err)
+}
+
+// untried tells the answers of a server that refused a request before acting on it: 429, and
+// 503 busy. Sending it again later may work.
+func untried(err error) bool {
+	var se *StatusError
+	if !errors.As(err, &se) {
+		return false
+	}
+	return se.Status == http.StatusTooManyRequests ||
+		se.Status == http.StatusServiceUnavailable && se.Err.Code == protocol.ErrCodeBusy
 }
 
 // send makes one attempt; any answer but a 2xx is an error.
@@ -237,9 +252,16 @@ func responseError(resp *http.Response) error {
 			pe.Message = http.StatusText(resp.StatusCode)
 		}
 	}
-	var err error = &StatusError{Status: resp.StatusCode, Err: &pe}
-	// A server without relay storage answers 503 itself: that is no outage to wait out.
-	if gateway(resp.StatusCode) && pe.Code != protocol.ErrCodeRelayUnavailable {
+	se := &StatusError{Status: resp.StatusCode, Err: &pe}
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+		se.RetryAfter = time.Duration(s) * time.Second
+	}
+	var err error = se
+	switch {
+	case resp.StatusCode == http.StatusRequestEntityTooLarge:
+		err = fmt.Errorf("the server refuses a request this large (its operator sets the limits): %w", err)
+	case gateway(resp.StatusCode) && pe.Code != protocol.ErrCodeRelayUnavailable:
+		// A server without relay storage answers 503 itself: that is no outage to wait out.
 		err = fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}
 	return err
@@ -259,6 +281,8 @@ func codeFor(status int) string {
 		return protocol.ErrCodeConflict
 	case http.StatusRequestEntityTooLarge:
 		return protocol.ErrCodeTooLarge
+	case http.StatusTooManyRequests:
+		return protocol.ErrCodeRateLimited
 	case http.StatusUpgradeRequired:
 		return protocol.ErrCodeVersion
 	}
@@ -279,6 +303,8 @@ func gateway(status int) bool {
 type StatusError struct {
 	Status int
 	Err    *protocol.Error
+	// RetryAfter is the server's Retry-After, when it sent one in seconds.
+	RetryAfter time.Duration
 }
 
 func (e *StatusError) Error() string { return fmt.Sprintf("%d %v", e.Status, e.Err) }

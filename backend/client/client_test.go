@@ -228,7 +228,7 @@ func TestErrors(t *testing.T) {
 
 	s := newSession(t, a)
 	b := newClient(t, srv.URL(), Options{})
-	if _, err := b.Session(ctx, s.ID); Code(err) != protocol.ErrCodeForbidden {
+	if _, err := b.Session(ctx, s.ID); Code(err) != protocol.ErrCodeNotFound {
 		t.Errorf("a stranger reads a session: %v", err)
 	}
 	if _, err := a.AddNode(ctx, s.ID, protocol.NodeRequest{ID: "bad id!", Data: protocol.Blob("x")}); Code(err) != protocol.ErrCodeBadRequest {

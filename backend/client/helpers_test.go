@@ -479,3 +479,10 @@ func (p *tcpProxy) pipe(src, dst net.Conn, frozen chan struct{}) {
 		}
 	}
 }
+
+// responseErrorFor is the error of an answer with status and a protocol.Error of code.
+func responseErrorFor(status int, code string) error {
+	body, _ := json.Marshal(protocol.Error{Code: code, Message: "m"})
+	return responseError(&http.Response{StatusCode: status, Header: http.Header{"Retry-After": {"1"}},
+		Body: io.NopCloser(bytes.NewReader(body))})
+}

@@ -2,13 +2,16 @@ package client
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"time"
 )
 
-// Retry shapes the retries of idempotent calls (GET, PUT, DELETE): only when the server could
-// not be reached or a gateway answered 502, 503 or 504, never after any other answer. The waits
-// are exponential with full jitter: attempt n waits a random time below min(Max, Base·2ⁿ⁻¹).
+// Retry shapes the retries of calls: of idempotent ones (GET, PUT, DELETE) when the server could
+// not be reached or a gateway answered 502, 503 or 504; of any call the server turned away
+// before acting on it (429 over its rate, 503 busy); never after any other answer. The waits
+// are exponential with full jitter: attempt n waits a random time below min(Max, Base·2ⁿ⁻¹),
+// and at least the server's Retry-After when that is below Max.
 // Zero fields take the defaults: 4 attempts, Base 100 ms, Max 2 s.
 type Retry struct {
 	Attempts int           // tries in all, the first included
@@ -35,6 +38,17 @@ func (r Retry) withDefaults() Retry {
 // backoff is the wait after the attempt-th failure (attempt ≥ 1).
 func (r Retry) backoff(attempt int) time.Duration {
 	return jitter(r.ceiling(attempt))
+}
+
+// wait is the wait after the attempt-th failure, err: the backoff, or the server's Retry-After
+// when it asks for longer (but never beyond Max).
+func (r Retry) wait(attempt int, err error) time.Duration {
+	d := r.backoff(attempt)
+	var se *StatusError
+	if errors.As(err, &se) && se.RetryAfter > d {
+		d = min(se.RetryAfter, r.Max)
+	}
+	return d
 }
 
 // ceiling is min(Max, Base·2^(attempt-1)) without overflow.

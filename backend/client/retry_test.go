@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -149,5 +150,66 @@ func TestBackoff(t *testing.T) {
 	}
 	if got := (Retry{}).withDefaults(); got != defaultRetry {
 		t.Errorf("zero Retry = %+v, want %+v", got, defaultRetry)
+	}
+}
+
+// A server over its rate refuses before acting: even a non-idempotent call is sent again after
+// the backoff, and gets through.
+func TestRetryRateLimited(t *testing.T) {
+	t.Parallel()
+	n := &counter{}
+	srv := startServer(t, cloud.Config{Limits: cloud.Limits{Rate: 50, Burst: 2}}, n.wrap)
+	c := newClient(t, srv.URL(), Options{Retry: Retry{Attempts: 6, Base: 20 * time.Millisecond, Max: 100 * time.Millisecond}})
+	for i := range 5 {
+		if _, err := c.CreateSession(t.Context(), protocol.CreateSessionRequest{Settings: protocol.Blob("s")}); err != nil {
+			t.Fatalf("create %d: %v", i, err)
+		}
+	}
+	if n.code(http.StatusTooManyRequests) == 0 {
+		t.Fatal("no request was over the rate: the test proves nothing")
+	}
+	if created := n.code(http.StatusCreated); created != 5 {
+		t.Fatalf("%d sessions created, want 5", created)
+	}
+}
+
+// A body over the server's limit is refused at once with a clear error, never sent again.
+func TestTooLargeIsClear(t *testing.T) {
+	t.Parallel()
+	n := &counter{}
+	srv := startServer(t, cloud.Config{Limits: cloud.Limits{BodyBytes: 2048}}, n.wrap)
+	c := newClient(t, srv.URL(), Options{Retry: fastRetry})
+	s := newSession(t, c)
+	_, err := c.UpdateSettings(t.Context(), s.ID, make(protocol.Blob, 4096))
+	if Code(err) != protocol.ErrCodeTooLarge || !strings.Contains(err.Error(), "refuses a request this large") {
+		t.Fatalf("settings over the limit: %v", err)
+	}
+	if errors.Is(err, ErrUnreachable) || n.count("PUT /sessions/"+s.ID+"/settings") != 1 {
+		t.Fatalf("a 413 was retried or taken for an outage: %d sends, %v", n.count("PUT /sessions/"+s.ID+"/settings"), err)
+	}
+}
+
+// Which refusals are sent again, and for which calls.
+func TestMayRetry(t *testing.T) {
+	t.Parallel()
+	answer := func(status int, code string) error {
+		return responseErrorFor(status, code)
+	}
+	for _, tc := range []struct {
+		err        error
+		idempotent bool
+		want       bool
+	}{
+		{answer(http.StatusTooManyRequests, protocol.ErrCodeRateLimited), false, true},
+		{answer(http.StatusTooManyRequests, protocol.ErrCodeSessionLimit), true, true},
+		{answer(http.StatusServiceUnavailable, protocol.ErrCodeBusy), false, true},
+		{answer(http.StatusServiceUnavailable, protocol.ErrCodeUnavailable), true, true},
+		{answer(http.StatusServiceUnavailable, protocol.ErrCodeUnavailable), false, false}, // may have acted
+		{answer(http.StatusRequestEntityTooLarge, protocol.ErrCodeTooLarge), true, false},
+		{answer(http.StatusNotFound, protocol.ErrCodeNotFound), true, false},
+	} {
+		if got := mayRetry(tc.err, tc.idempotent); got != tc.want {
+			t.Errorf("mayRetry(%v, idempotent %v) = %v, want %v", tc.err, tc.idempotent, got, tc.want)
+		}
 	}
 }

@@ -35,13 +35,28 @@ func decodeStrict(r io.Reader, v any) error {
 	return nil
 }
 
-// readBody reads a request body of at most protocol.MaxBodyBytes.
+// readBody reads a request body, bounded by its route's limits (Server.guardBody), or by
+// protocol.MaxBodyBytes for a body not guarded.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, protocol.MaxBodyBytes))
+	var (
+		body []byte
+		err  error
+	)
+	if g, ok := r.Body.(*guardedBody); ok {
+		body, err = g.readAll(r.ContentLength)
+	} else {
+		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, protocol.MaxBodyBytes))
+	}
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, tooLarge("request body exceeds %d bytes", tooBig.Limit)
+		var (
+			tooBig *http.MaxBytesError
+			ae     *apiError
+		)
+		switch {
+		case errors.As(err, &ae):
+			return nil, ae
+		case errors.As(err, &tooBig):
+			return nil, bodyTooLarge(tooBig.Limit)
 		}
 		return nil, badRequest("read the request body: %v", err)
 	}

@@ -29,7 +29,9 @@ func StartEmbedded(ctx context.Context, log *slog.Logger) (*Embedded, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	srv, err := NewServer(Config{Store: store.NewMemory(), Logger: log})
+	// One user on loopback: its own requests are not rationed, its bodies still bounded.
+	srv, err := NewServer(Config{Store: store.NewMemory(), Logger: log,
+		Limits: Limits{SessionsPerClient: -1, Rate: -1, AnonRate: -1}})
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +42,7 @@ func StartEmbedded(ctx context.Context, log *slog.Logger) (*Embedded, error) {
 	e := &Embedded{
 		url:  "http://" + ln.Addr().String(),
 		srv:  srv,
-		http: &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second},
+		http: NewHTTPServer(srv.Handler(), log),
 	}
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	e.stop = stop
@@ -63,4 +65,27 @@ func (e *Embedded) Close() {
 	_ = e.http.Close()
 	e.stop()
 	e.wg.Wait()
+}
+
+// Timeouts of the HTTP servers of a session server. There is no overall read or write timeout:
+// a relayed part may take long on a slow link; bodies are bounded by Limits.BodyTimeout.
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 64 << 10
+)
+
+// NewHTTPServer is an http.Server for h with the timeouts a session server needs: headers
+// within 10 s, idle connections closed after 2 minutes, headers of at most 64 KiB.
+func NewHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }

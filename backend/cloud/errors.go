@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/ferrysync/ferry/backend/cloud/store"
 	"github.com/ferrysync/ferry/backend/protocol"
@@ -13,8 +16,9 @@ import (
 // apiError is an answer for the client: an HTTP status and a protocol.Error body. Update functions
 // return it to refuse a change; the store then writes nothing.
 type apiError struct {
-	status int
-	body   protocol.Error
+	status     int
+	body       protocol.Error
+	retryAfter time.Duration // sent as Retry-After when set
 }
 
 func (e *apiError) Error() string {
@@ -23,6 +27,11 @@ func (e *apiError) Error() string {
 
 func newError(status int, code, format string, a ...any) *apiError {
 	return &apiError{status: status, body: protocol.Error{Code: code, Message: fmt.Sprintf(format, a...)}}
+}
+
+// bodyTooLarge refuses a body over its route's limit.
+func bodyTooLarge(limit int64) *apiError {
+	return tooLarge("the request body exceeds %d bytes, the most this server accepts for this request", limit)
 }
 
 func badRequest(format string, a ...any) *apiError {
@@ -43,6 +52,12 @@ func forbidden(format string, a ...any) *apiError {
 
 func notFound(format string, a ...any) *apiError {
 	return newError(http.StatusNotFound, protocol.ErrCodeNotFound, format, a...)
+}
+
+// noSession is the answer for a session that does not exist, and for one the caller is not a
+// member of: a non-member learns nothing of the sessions of others.
+func noSession(id string) *apiError {
+	return notFound("no session %s", id)
 }
 
 func conflict(code, format string, a ...any) *apiError {
@@ -70,12 +85,18 @@ func (s *Server) writeError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.As(err, &ae):
 	case errors.As(err, &tooBig):
-		ae = tooLarge("request body exceeds %d bytes", tooBig.Limit)
+		ae = bodyTooLarge(tooBig.Limit)
 	case errors.Is(err, store.ErrNotFound):
 		ae = notFound("no such session")
+	case isStoreDown(err):
+		s.log.Error("store unreachable", "err", err)
+		ae = storeUnavailable()
 	default:
 		s.log.Error("request failed", "err", err)
 		ae = newError(http.StatusInternalServerError, protocol.ErrCodeInternal, "internal error")
+	}
+	if ae.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(ae.retryAfter.Seconds())), 10))
 	}
 	if ae.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ferry"`)

@@ -1,6 +1,7 @@
 package cloud
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/ferrysync/ferry/backend/protocol"
@@ -12,55 +13,85 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 // authedFunc is a route for an authenticated caller.
 type authedFunc func(w http.ResponseWriter, r *http.Request, p principal) error
 
-func (s *Server) routes() http.Handler {
-	mux := http.NewServeMux()
+// route is one route of the API: its pattern, how its caller is known and how its body is
+// bounded.
+type route struct {
+	pattern string
+	body    bodyClass
+	public  handlerFunc // no token: limited by address
+	authed  authedFunc  // a bearer token: limited by client
+	relay   handlerFunc // a relay URL: limited by the requests that issued it
+}
+
+// routeList is every route but the push websocket.
+func (s *Server) routeList() []route {
 	const (
 		api     = protocol.APIPrefix
 		session = api + "/sessions/{id}"
 		member  = session + "/members/{instance}"
+		part    = session + "/transfers/{transfer}/parts/{n}"
 	)
-	public := func(pattern string, h handlerFunc) { mux.Handle(pattern, s.public(h)) }
-	authed := func(pattern string, h authedFunc) { mux.Handle(pattern, s.authed(h)) }
+	pub := func(pattern string, h handlerFunc) route { return route{pattern: pattern, public: h} }
+	auth := func(pattern string, body bodyClass, h authedFunc) route {
+		return route{pattern: pattern, body: body, authed: h}
+	}
+	return []route{
+		pub("POST "+api+"/auth/challenge", s.handleChallenge),
+		pub("POST "+api+"/auth/login", s.handleLogin),
+		pub("POST "+api+"/auth/refresh", s.handleRefresh),
 
-	public("POST "+api+"/auth/challenge", s.handleChallenge)
-	public("POST "+api+"/auth/login", s.handleLogin)
-	public("POST "+api+"/auth/refresh", s.handleRefresh)
+		auth("POST "+api+"/sessions", bodyJSON, s.handleCreateSession),
+		auth("GET "+session, bodySmall, s.handleGetSession),
+		auth("POST "+session+"/quit", bodySmall, s.handleQuit),
+		auth("POST "+session+"/reset", bodySmall, s.handleReset),
+		auth("PUT "+session+"/settings", bodyJSON, s.handleSettings),
+		auth("PUT "+member+"/status", bodySmall, s.handleStatus),
+		auth("POST "+member+"/nodes", bodyJSON, s.handleAddNode),
+		auth("DELETE "+member+"/nodes/{node}", bodySmall, s.handleRemoveNode),
+		auth("POST "+member+"/nodes/{node}/sources", bodyJSON, s.handleAddSource),
+		auth("DELETE "+member+"/nodes/{node}/sources/{source}", bodySmall, s.handleRemoveSource),
+		auth("POST "+session+"/inventory/start", bodySmall, s.handleStartInventory),
+		auth("POST "+session+"/join", bodySmall, s.handleJoin),
+		auth("POST "+session+"/join/{ticket}/challenge", bodySmall, s.handleJoinChallenge),
+		auth("POST "+session+"/join/{ticket}/proof", bodySmall, s.handleJoinProof),
+		auth("POST "+session+"/join/{ticket}/admit", bodySmall, s.handleAdmit),
+		auth("POST "+session+"/join/{ticket}/refuse", bodySmall, s.handleRefuse),
+		auth("POST "+session+"/synchronization/start", bodyStart, s.handleStartSync),
+		auth("GET "+session+"/synchronization", bodySmall, s.handleGetSync),
+		auth("POST "+session+"/synchronization/results", bodyJSON, s.handleSyncResults),
+		auth("POST "+session+"/synchronization/finished", bodySmall, s.handleSyncFinished),
+		auth("POST "+session+"/synchronization/abort", bodySmall, s.handleSyncAbort),
+		auth("POST "+session+"/transfers", bodySmall, s.handleCreateTransfer),
+		auth("GET "+session+"/transfers/{transfer}", bodySmall, s.handleGetTransfer),
+		auth("DELETE "+session+"/transfers/{transfer}", bodySmall, s.handleDeleteTransfer),
+		auth("POST "+session+"/transfers/{transfer}/complete", bodySmall, s.handleCompleteTransfer),
+		auth("POST "+part+"/upload", bodySmall, s.handleUploadURL),
+		auth("POST "+part+"/download", bodySmall, s.handleDownloadURL),
+		auth("POST "+part+"/received", bodySmall, s.handlePartReceived),
+		{pattern: "PUT " + api + "/relay/{token}", body: bodyPart, relay: s.handleRelayPut},
+		{pattern: "GET " + api + "/relay/{token}", body: bodySmall, relay: s.handleRelayGet},
+	}
+}
 
-	authed("POST "+api+"/sessions", s.handleCreateSession)
-	authed("GET "+session, s.handleGetSession)
-	authed("POST "+session+"/quit", s.handleQuit)
-	authed("POST "+session+"/reset", s.handleReset)
-	authed("PUT "+session+"/settings", s.handleSettings)
-	authed("PUT "+member+"/status", s.handleStatus)
-	authed("POST "+member+"/nodes", s.handleAddNode)
-	authed("DELETE "+member+"/nodes/{node}", s.handleRemoveNode)
-	authed("POST "+member+"/nodes/{node}/sources", s.handleAddSource)
-	authed("DELETE "+member+"/nodes/{node}/sources/{source}", s.handleRemoveSource)
-	authed("POST "+session+"/inventory/start", s.handleStartInventory)
-	authed("POST "+session+"/join", s.handleJoin)
-	authed("POST "+session+"/join/{ticket}/challenge", s.handleJoinChallenge)
-	authed("POST "+session+"/join/{ticket}/proof", s.handleJoinProof)
-	authed("POST "+session+"/join/{ticket}/admit", s.handleAdmit)
-	authed("POST "+session+"/join/{ticket}/refuse", s.handleRefuse)
-	authed("POST "+session+"/synchronization/start", s.handleStartSync)
-	authed("GET "+session+"/synchronization", s.handleGetSync)
-	authed("POST "+session+"/synchronization/results", s.handleSyncResults)
-	authed("POST "+session+"/synchronization/finished", s.handleSyncFinished)
-	authed("POST "+session+"/synchronization/abort", s.handleSyncAbort)
-	authed("POST "+session+"/transfers", s.handleCreateTransfer)
-	authed("GET "+session+"/transfers/{transfer}", s.handleGetTransfer)
-	authed("DELETE "+session+"/transfers/{transfer}", s.handleDeleteTransfer)
-	authed("POST "+session+"/transfers/{transfer}/complete", s.handleCompleteTransfer)
-	authed("POST "+session+"/transfers/{transfer}/parts/{n}/upload", s.handleUploadURL)
-	authed("POST "+session+"/transfers/{transfer}/parts/{n}/download", s.handleDownloadURL)
-	authed("POST "+session+"/transfers/{transfer}/parts/{n}/received", s.handlePartReceived)
-	public("PUT "+api+"/relay/{token}", s.handleRelayPut)
-	public("GET "+api+"/relay/{token}", s.handleRelayGet)
-
-	mux.HandleFunc("GET "+api+"/push", s.handlePush)
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range s.routeList() {
+		mux.Handle(rt.pattern, s.serveRoute(rt))
+	}
+	mux.HandleFunc("GET "+protocol.APIPrefix+"/push", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.limitAddr(r); err != nil {
+			s.writeError(w, err)
+			return
+		}
+		s.handlePush(w, r)
+	})
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h, pattern := mux.Handler(r); pattern == "" {
+			if err := s.limitAddr(r); err != nil {
+				s.writeError(w, err)
+				return
+			}
 			// No route: answer the mux's 404 or 405 as a protocol.Error.
 			rec := &discardRecorder{header: http.Header{}}
 			h.ServeHTTP(rec, r)
@@ -78,24 +109,46 @@ func (s *Server) routes() http.Handler {
 	})
 }
 
-func (s *Server) public(h handlerFunc) http.Handler {
+// serveRoute runs a route under the limits: the caller's rate first, then the handler with its
+// body bounded.
+func (s *Server) serveRoute(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
+		if err := s.callRoute(w, r, rt); err != nil {
 			s.writeError(w, err)
 		}
 	})
 }
 
-func (s *Server) authed(h authedFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := s.authenticate(r)
-		if err == nil {
-			err = h(w, r, p)
+func (s *Server) callRoute(w http.ResponseWriter, r *http.Request, rt route) (err error) {
+	var p principal
+	defer func() {
+		if ae := (*apiError)(nil); errors.As(err, &ae) && ae.status == http.StatusTooManyRequests && r.ContentLength != 0 {
+			w.Header().Set("Connection", "close") // its body is not read: do not wait for it
 		}
-		if err != nil {
-			s.writeError(w, err)
+	}()
+	switch {
+	case rt.authed != nil:
+		if p, err = s.authenticate(r); err != nil {
+			// A refused token counts against the address, as a login does.
+			return firstError(s.limitAddr(r), err)
 		}
-	})
+		if err := s.limitClient(p); err != nil {
+			return err
+		}
+	case rt.public != nil:
+		if err := s.limitAddr(r); err != nil {
+			return err
+		}
+	}
+	release := s.guardBody(w, r, rt.body)
+	defer release()
+	switch {
+	case rt.authed != nil:
+		return rt.authed(w, r, p)
+	case rt.public != nil:
+		return rt.public(w, r)
+	}
+	return rt.relay(w, r)
 }
 
 // discardRecorder keeps the status and headers of an answer and drops its body.

@@ -36,7 +36,7 @@ func ticketRoute(r *http.Request) (id, ticket string, err error) {
 // canJoin checks that p may become a member of sess now.
 func canJoin(sess *store.Session, p principal) error {
 	if len(sess.Members) == 0 {
-		return notFound("no session %s", sess.ID)
+		return noSession(sess.ID)
 	}
 	if memberIndex(sess, p) >= 0 {
 		return conflict(protocol.ErrCodeConflict, "already a member of session %s", sess.ID)
@@ -202,11 +202,14 @@ func (s *Server) handleJoinProof(w http.ResponseWriter, r *http.Request, p princ
 	var oldest principal
 	_, err = s.update(r.Context(), id, func(sess *store.Session) error {
 		j, err := findJoin(sess, ticket, now)
+		if err == nil && (j.InstanceID != p.InstanceID || j.ClientID != p.ClientID) {
+			err = forbidden("only the joiner of %s may answer its challenge", ticket)
+		}
+		if err != nil && memberIndex(sess, p) < 0 {
+			return noSession(id) // no ticket of the caller's: it learns nothing
+		}
 		if err != nil {
 			return err
-		}
-		if j.InstanceID != p.InstanceID || j.ClientID != p.ClientID {
-			return forbidden("only the joiner of %s may answer its challenge", ticket)
 		}
 		switch {
 		case len(j.ValidatorKey) == 0:

@@ -122,8 +122,8 @@ var _ = register("JoinExchange", func(t *testing.T, newStore newStoreFunc) {
 	wrongNonce.Nonce = flip(challenge.Nonce, 3)
 	expectRefused(t, e, id, []refusal{
 		{"challenge by a member that is not the oldest", b, base + "/challenge", byB, 403, protocol.ErrCodeForbidden},
-		{"challenge by an outsider", outsider, base + "/challenge", byOutsider, 403, protocol.ErrCodeForbidden},
-		{"challenge by the joiner", joiner, base + "/challenge", byJoiner, 403, protocol.ErrCodeForbidden},
+		{"challenge by an outsider", outsider, base + "/challenge", byOutsider, 404, protocol.ErrCodeNotFound},
+		{"challenge by the joiner", joiner, base + "/challenge", byJoiner, 404, protocol.ErrCodeNotFound},
 		{"challenge naming another member's key", a, base + "/challenge", claimsB, 403, protocol.ErrCodeForbidden},
 		{"challenge signed for another join", a, base + "/challenge", forOtherJoin, 400, protocol.ErrCodeBadRequest},
 		{"challenge with changed parameters", a, base + "/challenge", tampered, 400, protocol.ErrCodeBadRequest},
@@ -153,7 +153,7 @@ var _ = register("JoinExchange", func(t *testing.T, newStore newStoreFunc) {
 		{"a second challenge", a, base + "/challenge", cloudtest.Challenge(t, a.Key, id, good), 409, protocol.ErrCodeConflict},
 		{"proof by the oldest member", a, base + "/proof", proof, 403, protocol.ErrCodeForbidden},
 		{"proof by another member", b, base + "/proof", proof, 403, protocol.ErrCodeForbidden},
-		{"proof by an outsider", outsider, base + "/proof", proof, 403, protocol.ErrCodeForbidden},
+		{"proof by an outsider", outsider, base + "/proof", proof, 404, protocol.ErrCodeNotFound},
 		{"empty proof", joiner, base + "/proof", protocol.JoinProofRequest{}, 400, protocol.ErrCodeBadRequest},
 		{"oversized proof", joiner, base + "/proof", protocol.JoinProofRequest{Proof: make([]byte, protocol.MaxProofBytes+1)}, 400, protocol.ErrCodeBadRequest},
 	})
@@ -171,7 +171,7 @@ var _ = register("JoinExchange", func(t *testing.T, newStore newStoreFunc) {
 	expectRefused(t, e, id, []refusal{
 		{"a second proof", joiner, base + "/proof", proof, 409, protocol.ErrCodeConflict},
 		{"admission by another member", b, base + "/admit", signedByB, 403, protocol.ErrCodeForbidden},
-		{"admission by the joiner", joiner, base + "/admit", joiner.Admission(id, good), 403, protocol.ErrCodeForbidden},
+		{"admission by the joiner", joiner, base + "/admit", joiner.Admission(id, good), 404, protocol.ErrCodeNotFound},
 		{"admission naming another member's key", a, base + "/admit", namesB, 403, protocol.ErrCodeForbidden},
 		{"admission signed by another member", a, base + "/admit", protocol.AdmitRequest{IdentityKey: a.Public(), WrappedKey: signedByB.WrappedKey}, 400, protocol.ErrCodeBadRequest},
 		{"admission wrapped for another join", a, base + "/admit", forOther, 400, protocol.ErrCodeBadRequest},

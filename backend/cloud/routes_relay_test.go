@@ -312,12 +312,12 @@ var _ = register("RelayRefusals", func(t *testing.T, newStore newStoreFunc) {
 		status       int
 		code         string
 	}{
-		{"outsider creates", outsider, "POST", transfers, req(a.Instance), 403, protocol.ErrCodeForbidden},
-		{"outsider reads", outsider, "GET", transferRoute(id, tr), nil, 403, protocol.ErrCodeForbidden},
-		{"outsider asks to upload", outsider, "POST", partRoute(id, tr, 2) + "/upload", size, 403, protocol.ErrCodeForbidden},
-		{"outsider asks to download", outsider, "POST", partRoute(id, tr, 1) + "/download", nil, 403, protocol.ErrCodeForbidden},
-		{"outsider receives", outsider, "POST", partRoute(id, tr, 1) + "/received", nil, 403, protocol.ErrCodeForbidden},
-		{"outsider deletes", outsider, "DELETE", transferRoute(id, tr), nil, 403, protocol.ErrCodeForbidden},
+		{"outsider creates", outsider, "POST", transfers, req(a.Instance), 404, protocol.ErrCodeNotFound},
+		{"outsider reads", outsider, "GET", transferRoute(id, tr), nil, 404, protocol.ErrCodeNotFound},
+		{"outsider asks to upload", outsider, "POST", partRoute(id, tr, 2) + "/upload", size, 404, protocol.ErrCodeNotFound},
+		{"outsider asks to download", outsider, "POST", partRoute(id, tr, 1) + "/download", nil, 404, protocol.ErrCodeNotFound},
+		{"outsider receives", outsider, "POST", partRoute(id, tr, 1) + "/received", nil, 404, protocol.ErrCodeNotFound},
+		{"outsider deletes", outsider, "DELETE", transferRoute(id, tr), nil, 404, protocol.ErrCodeNotFound},
 		{"transfer of another session", outsider, "GET", transferRoute(other.ID, tr), nil, 404, protocol.ErrCodeNotFound},
 		{"to oneself", a, "POST", transfers, req(a.Instance), 400, protocol.ErrCodeBadRequest},
 		{"to a non-member", a, "POST", transfers, req(outsider.Instance), 400, protocol.ErrCodeBadRequest},
@@ -485,7 +485,7 @@ var _ = register("RelayURLs", func(t *testing.T, newStore newStoreFunc) {
 	c := e.client()
 	admit(t, a, tm.PushA, c, id) // keeps the session alive after B goes
 	b.Must(http.MethodPost, "/sessions/"+id+"/quit", nil, nil)
-	if st, _, perr := e.relayCall(http.MethodGet, e.relayURL(down), nil); st != 403 || perr.Code != protocol.ErrCodeForbidden {
+	if st, _, perr := e.relayCall(http.MethodGet, e.relayURL(down), nil); st != 404 || perr.Code != protocol.ErrCodeNotFound {
 		t.Errorf("download URL of a member who quit: %d %v", st, perr)
 	}
 })

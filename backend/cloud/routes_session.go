@@ -31,10 +31,15 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request, p p
 		if sess.ID, err = newSessionID(); err != nil {
 			return err
 		}
-		err = s.store.CreateSession(r.Context(), sess, s.cfg.SessionTTL)
+		err = s.store.CreateOwnedSession(r.Context(), sess, s.cfg.SessionTTL, p.ClientID, s.guards.sessionLimit())
 		if !errors.Is(err, store.ErrExists) {
 			break
 		}
+	}
+	if errors.Is(err, store.ErrLimit) {
+		return newError(http.StatusTooManyRequests, protocol.ErrCodeSessionLimit,
+			"this client has %d sessions on the server, the most it allows: quit one before creating another",
+			s.guards.sessionLimit())
 	}
 	if err != nil {
 		return fmt.Errorf("create a session: %w", err)
@@ -213,10 +218,8 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, p principa
 	push := s.toSession(protocol.EventStatusUpdated, id, p.InstanceID, req)
 	applied, err := s.store.SetMemberStatus(r.Context(), id, s.cfg.SessionTTL, p.ClientID, p.InstanceID, req, push)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return notFound("no session %s", id)
-	case errors.Is(err, store.ErrNotMember):
-		return forbidden("not a member of session %s", id)
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrNotMember):
+		return noSession(id)
 	case err != nil:
 		return fmt.Errorf("set a status in session %s: %w", id, err)
 	}

@@ -1,7 +1,9 @@
 package cloud
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,8 +20,7 @@ import (
 // sees group ids, ops, sizes, member and node ids: never a path or content.
 
 const (
-	maxStartBytes = 64 << 20 // a start carries every group of the plan
-	maxResults    = 1000     // results in one batch
+	maxResults = 1000 // results in one batch
 	// errCodeSyncRunning refuses a start or a reset while a synchronization runs (409).
 	errCodeSyncRunning = "synchronization_running"
 )
@@ -47,7 +48,15 @@ func (s *Server) handleStartSync(w http.ResponseWriter, r *http.Request, p princ
 	if !sess.InventoryStarted {
 		return conflict(protocol.ErrCodeConflict, "the inventory has not started")
 	}
-	req, err := decodeBodyLimit(w, r, maxStartBytes, decodeStartSynchronization)
+	// Once it is this start's turn to be read, a running synchronization refuses it without
+	// reading the plan (Start checks again, atomically).
+	if err := reserveBody(r); err != nil {
+		return err
+	}
+	if run, err := s.syncs().Get(r.Context(), id); err == nil && !run.IsEnded() {
+		return syncError(id, tracker.ErrRunning)
+	}
+	req, err := decodeStartStream(r.Body)
 	if err != nil {
 		return err
 	}
@@ -248,29 +257,95 @@ func syncError(id string, err error) error {
 	return fmt.Errorf("synchronization of session %s: %w", id, err)
 }
 
-// decodeBodyLimit is decodeBody for a body of up to limit bytes.
-func decodeBodyLimit[T any](w http.ResponseWriter, r *http.Request, limit int64, decode func([]byte) (T, error)) (T, error) {
-	var zero T
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return zero, tooLarge("request body exceeds %d bytes", tooBig.Limit)
-		}
-		return zero, badRequest("read the request body: %v", err)
-	}
-	return decode(body)
+func decodeStartSynchronization(body []byte) (protocol.StartSynchronization, error) {
+	return decodeStartStream(bytes.NewReader(body))
 }
 
-func decodeStartSynchronization(body []byte) (protocol.StartSynchronization, error) {
+// decodeStartStream decodes a start as it arrives, one group at a time, so that the body is
+// never held whole beside the plan it becomes: {"groups": [...]} and nothing else.
+func decodeStartStream(r io.Reader) (protocol.StartSynchronization, error) {
 	var req protocol.StartSynchronization
-	if err := unmarshal(body, &req); err != nil {
-		return req, err
-	}
-	for _, g := range req.Groups {
-		if err := checkGroupDefinition(g); err != nil {
-			return req, err
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	fail := func(err error) (protocol.StartSynchronization, error) {
+		var (
+			ae     *apiError
+			tooBig *http.MaxBytesError
+		)
+		switch {
+		case errors.As(err, &ae):
+			return req, ae
+		case errors.As(err, &tooBig):
+			return req, bodyTooLarge(tooBig.Limit)
+		case errors.Is(err, io.EOF):
+			return req, badRequest("invalid JSON body: unexpected end")
 		}
+		return req, badRequest("invalid JSON body: %v", err)
+	}
+	want := func(d json.Delim) error {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		if tok != d {
+			return fmt.Errorf("want %q, found %v", d, tok)
+		}
+		return nil
+	}
+	tok, err := dec.Token()
+	if errors.Is(err, io.EOF) {
+		return req, badRequest("empty request body: want a JSON object")
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if tok != json.Delim('{') {
+		return fail(fmt.Errorf("want a JSON object, found %v", tok))
+	}
+	seen := false
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return fail(err)
+		}
+		if key != "groups" || seen {
+			return fail(fmt.Errorf("unknown or repeated field %q", key))
+		}
+		seen = true
+		if tok, err := dec.Token(); err != nil || tok == nil {
+			if err != nil {
+				return fail(err)
+			}
+			continue // "groups": null
+		} else if tok != json.Delim('[') {
+			return req, badRequest("invalid JSON body: field \"groups\": want an array")
+		}
+		for dec.More() {
+			var g protocol.GroupDefinition
+			if err := dec.Decode(&g); err != nil {
+				var typeErr *json.UnmarshalTypeError
+				if errors.As(err, &typeErr) && typeErr.Field != "" {
+					return req, badRequest("invalid JSON body: field %q: want %v", typeErr.Field, typeErr.Type)
+				}
+				return fail(err)
+			}
+			if err := checkGroupDefinition(g); err != nil {
+				return req, err
+			}
+			req.Groups = append(req.Groups, g)
+		}
+		if err := want(']'); err != nil {
+			return fail(err)
+		}
+	}
+	if err := want('}'); err != nil {
+		return fail(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return fail(err)
+		}
+		return req, badRequest("invalid JSON body: unexpected data after the JSON value")
 	}
 	return req, nil
 }

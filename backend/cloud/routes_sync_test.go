@@ -258,7 +258,7 @@ var _ = register("SyncMemberQuit", func(t *testing.T, newStore newStoreFunc) {
 		t.Fatalf("read back %+v", got)
 	}
 	// B is no member any more.
-	if st, perr := se.B.Call(http.MethodGet, se.route(""), nil, nil); st != http.StatusForbidden {
+	if st, perr := se.B.Call(http.MethodGet, se.route(""), nil, nil); st != http.StatusNotFound {
 		t.Fatalf("B reads the run after quitting: %d %v", st, perr)
 	}
 	// The last member leaving closes the session, and its run goes with it.
@@ -334,7 +334,7 @@ var _ = register("SyncRefusals", func(t *testing.T, newStore newStoreFunc) {
 		{"finished without a run", a, "POST", se.route("/finished"), nil, 404, protocol.ErrCodeNotFound},
 		{"abort without a run", b, "POST", se.route("/abort"), nil, 404, protocol.ErrCodeNotFound},
 		{"B starts", b, "POST", se.route("/start"), start, 403, protocol.ErrCodeForbidden},
-		{"outsider starts", outsider, "POST", se.route("/start"), start, 403, protocol.ErrCodeForbidden},
+		{"outsider starts", outsider, "POST", se.route("/start"), start, 404, protocol.ErrCodeNotFound},
 		{"target not a member", a, "POST", se.route("/start"), protocol.StartSynchronization{Groups: stranger}, 400, protocol.ErrCodeBadRequest},
 		{"node the member does not have", a, "POST", se.route("/start"), protocol.StartSynchronization{Groups: notTheirs}, 400, protocol.ErrCodeBadRequest},
 		{"repeated group", a, "POST", se.route("/start"), protocol.StartSynchronization{Groups: append(se.groups(), se.groups()[0])}, 400, protocol.ErrCodeBadRequest},
@@ -360,11 +360,11 @@ var _ = register("SyncRefusals", func(t *testing.T, newStore newStoreFunc) {
 	good := ok("AGID_2", protocol.ResultCreated, se.NodeA)
 	check([]refusal{
 		// Not a member.
-		{"outsider get", outsider, "GET", se.route(""), nil, 403, protocol.ErrCodeForbidden},
-		{"outsider results", outsider, "POST", se.route("/results"), results(good), 403, protocol.ErrCodeForbidden},
-		{"outsider finished", outsider, "POST", se.route("/finished"), nil, 403, protocol.ErrCodeForbidden},
-		{"outsider abort", outsider, "POST", se.route("/abort"), nil, 403, protocol.ErrCodeForbidden},
-		{"outsider starts", outsider, "POST", se.route("/start"), start, 403, protocol.ErrCodeForbidden},
+		{"outsider get", outsider, "GET", se.route(""), nil, 404, protocol.ErrCodeNotFound},
+		{"outsider results", outsider, "POST", se.route("/results"), results(good), 404, protocol.ErrCodeNotFound},
+		{"outsider finished", outsider, "POST", se.route("/finished"), nil, 404, protocol.ErrCodeNotFound},
+		{"outsider abort", outsider, "POST", se.route("/abort"), nil, 404, protocol.ErrCodeNotFound},
+		{"outsider starts", outsider, "POST", se.route("/start"), start, 404, protocol.ErrCodeNotFound},
 		// Not the oldest, or while running.
 		{"B starts", b, "POST", se.route("/start"), start, 403, protocol.ErrCodeForbidden},
 		{"start while running", a, "POST", se.route("/start"), start, 409, errCodeSyncRunning},

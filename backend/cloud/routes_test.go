@@ -179,7 +179,7 @@ var _ = register("SessionLifecycle", func(t *testing.T, newStore newStoreFunc) {
 	if len(got.Members) != 1 || got.Members[0].InstanceID != b.Instance || got.Members[0].Letter != "A" || len(got.Members[0].Nodes) != 1 {
 		t.Fatalf("after A quit: %+v", got.Members)
 	}
-	if st, _ := a.Call(http.MethodGet, "/sessions/"+s.ID, nil, nil); st != http.StatusForbidden {
+	if st, _ := a.Call(http.MethodGet, "/sessions/"+s.ID, nil, nil); st != http.StatusNotFound {
 		t.Fatalf("A reads after quitting: %d", st)
 	}
 	// B may now manage the session.
@@ -218,7 +218,7 @@ var _ = register("JoinRefusedAndLimits", func(t *testing.T, newStore newStoreFun
 	if st, _ := a.Call(http.MethodPost, "/sessions/"+s.ID+"/join/"+ticket.Ticket+"/admit", a.Admission(s.ID, jReq), nil); st != http.StatusNotFound {
 		t.Fatalf("admit a refused ticket: %d", st)
 	}
-	if st, _ := j.Call(http.MethodGet, "/sessions/"+s.ID, nil, nil); st != http.StatusForbidden {
+	if st, _ := j.Call(http.MethodGet, "/sessions/"+s.ID, nil, nil); st != http.StatusNotFound {
 		t.Fatalf("refused joiner reads the session: %d", st)
 	}
 

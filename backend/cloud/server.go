@@ -59,6 +59,8 @@ type Config struct {
 	// StorageSweep is how often the relay storage drops the transfers of sessions that ended
 	// or expired (also done once when Run starts).
 	StorageSweep time.Duration
+	// Limits bound what one client may cost the server (see Limits).
+	Limits Limits
 	// Logger receives one debug line per request and warnings; nothing when nil.
 	Logger *slog.Logger
 	// Now reads the clock (tests); time.Now when nil.
@@ -75,6 +77,7 @@ type Server struct {
 	hub    *hub
 	relay  *relay.Store // nil without Config.StorageDir
 	urls   *relayURLs
+	guards guards
 
 	ready     chan struct{} // closed once Run subscribed to the store
 	readyOnce sync.Once
@@ -120,6 +123,11 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.StorageQuota == 0 {
 		cfg.StorageQuota = DefaultStorageQuota
 	}
+	lim, err := cfg.Limits.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Limits = lim
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -133,6 +141,7 @@ func NewServer(cfg Config) (*Server, error) {
 		now:    cfg.Now,
 		tokens: &tokenIssuer{secret: cfg.Secret, ttl: cfg.AccessTTL, now: cfg.Now},
 		ready:  make(chan struct{}),
+		guards: newGuards(cfg.Limits, cfg.Now),
 	}
 	s.hub = newHub(s)
 	if cfg.StorageDir != "" {

@@ -30,11 +30,11 @@ func memberIndex(s *store.Session, p principal) int {
 	})
 }
 
-// requireMember refuses a caller who is not a member.
+// requireMember refuses a caller who is not a member as if the session did not exist.
 func requireMember(s *store.Session, p principal) (int, error) {
 	i := memberIndex(s, p)
 	if i < 0 {
-		return -1, forbidden("not a member of session %s", s.ID)
+		return -1, noSession(s.ID)
 	}
 	return i, nil
 }
@@ -115,7 +115,7 @@ func (s *Server) update(ctx context.Context, id string, fn func(*store.Session) 
 	case err == nil, errors.As(err, &ae):
 		return out, err
 	case errors.Is(err, store.ErrNotFound):
-		return nil, notFound("no session %s", id)
+		return nil, noSession(id)
 	default:
 		return nil, fmt.Errorf("update session %s: %w", id, err)
 	}
@@ -125,7 +125,7 @@ func (s *Server) update(ctx context.Context, id string, fn func(*store.Session) 
 func (s *Server) getSession(ctx context.Context, id string, p principal) (*store.Session, error) {
 	sess, err := s.store.GetSession(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, notFound("no session %s", id)
+		return nil, noSession(id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read session %s: %w", id, err)

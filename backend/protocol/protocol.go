@@ -45,14 +45,19 @@ func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message)
 const (
 	ErrCodeBadRequest    = "bad_request"    // 400: malformed JSON, bad field, body too large (413)
 	ErrCodeUnauthorized  = "unauthorized"   // 401: no, bad or expired token
-	ErrCodeForbidden     = "forbidden"      // 403: not a member, or acting for another member
-	ErrCodeNotFound      = "not_found"      // 404: unknown session, member, node or source
+	ErrCodeForbidden     = "forbidden"      // 403: a member acting for another member or beyond its role
+	ErrCodeNotFound      = "not_found"      // 404: unknown session (or not the caller's), member, node or source
 	ErrCodeConflict      = "conflict"       // 409: not allowed in the session's state (activated…)
 	ErrCodeVersion       = "version"        // 426: protocol version mismatch at login
 	ErrCodeTooLarge      = "too_large"      // 413
 	ErrCodeInternal      = "internal"       // 500: never for bad input
 	ErrCodeLimit         = "limit"          // 409: too many members, nodes or sources
 	ErrCodeInvalidStatus = "invalid_status" // 400: unknown member status name
+	ErrCodeRateLimited   = "rate_limited"   // 429: too many requests from one client: wait (Retry-After)
+	ErrCodeSessionLimit  = "session_limit"  // 429: the client has as many sessions as the server allows
+	ErrCodeBodyTimeout   = "body_timeout"   // 408: the request body arrived too slowly
+	ErrCodeBusy          = "busy"           // 503: the server is busy with other large requests: retry (Retry-After)
+	ErrCodeUnavailable   = "unavailable"    // 503: the server's store cannot be reached: retry (Retry-After)
 
 	ErrCodeSessionFull      = JoinSessionFull      // 409: a join into a session of MaxMembers members
 	ErrCodeInventoryStarted = JoinInventoryStarted // 409: a join after the inventory started

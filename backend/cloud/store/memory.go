@@ -32,6 +32,7 @@ type Memory struct {
 	mu         sync.Mutex
 	closed     bool
 	sessions   map[string]*memSession
+	owned      map[string]map[string]struct{} // owner → ids of the sessions it created
 	challenges map[string]memEntry[[]byte]
 	refresh    map[string]memEntry[Refresh]
 	seen       map[string]memEntry[time.Time]
@@ -72,6 +73,7 @@ func NewMemoryWithClock(now func() time.Time) *Memory {
 	return &Memory{
 		now:        now,
 		sessions:   make(map[string]*memSession),
+		owned:      make(map[string]map[string]struct{}),
 		challenges: make(map[string]memEntry[[]byte]),
 		refresh:    make(map[string]memEntry[Refresh]),
 		seen:       make(map[string]memEntry[time.Time]),
@@ -127,6 +129,9 @@ func (m *Memory) sweepLocked(now time.Time) {
 			s.mu.Unlock()
 		}
 	}
+	for owner := range m.owned {
+		m.pruneOwnedLocked(owner, now)
+	}
 	memDropExpired(m.challenges, now)
 	memDropExpired(m.refresh, now)
 	memDropExpired(m.seen, now)
@@ -149,8 +154,27 @@ func memCheckTTL(ttl time.Duration) error {
 	return nil
 }
 
+// pruneOwnedLocked forgets the sessions of owner that are gone and tells how many are left.
+func (m *Memory) pruneOwnedLocked(owner string, now time.Time) int {
+	ids := m.owned[owner]
+	for id := range ids {
+		if ms, ok := m.sessions[id]; !ok || ms.expired(now) {
+			delete(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		delete(m.owned, owner)
+	}
+	return len(ids)
+}
+
 // CreateSession stores a new session; ErrExists when the id is taken.
 func (m *Memory) CreateSession(ctx context.Context, s *Session, ttl time.Duration) error {
+	return m.CreateOwnedSession(ctx, s, ttl, "", 0)
+}
+
+// CreateOwnedSession stores a new session counted against owner.
+func (m *Memory) CreateOwnedSession(ctx context.Context, s *Session, ttl time.Duration, owner string, limit int) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -169,6 +193,9 @@ func (m *Memory) CreateSession(ctx context.Context, s *Session, ttl time.Duratio
 	}
 	defer m.mu.Unlock()
 	now := m.now()
+	if owner != "" && limit > 0 && m.pruneOwnedLocked(owner, now) >= limit {
+		return ErrLimit
+	}
 	if old, ok := m.sessions[s.ID]; ok {
 		// An entry being updated is live: never wait for a session lock under the map lock.
 		if !old.mu.TryLock() {
@@ -186,6 +213,12 @@ func (m *Memory) CreateSession(ctx context.Context, s *Session, ttl time.Duratio
 	ms := &memSession{data: data, members: memMembers(s)}
 	ms.expires.Store(now.Add(ttl).UnixNano())
 	m.sessions[s.ID] = ms
+	if owner != "" {
+		if m.owned[owner] == nil {
+			m.owned[owner] = make(map[string]struct{})
+		}
+		m.owned[owner][s.ID] = struct{}{}
+	}
 	return nil
 }
 

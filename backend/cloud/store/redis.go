@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -32,6 +35,7 @@ type RedisOptions struct {
 // Key space, under the prefix P:
 //
 //	P:session:{id}        JSON Session, TTL refreshed on every write
+//	P:owned:{client}      set of the ids of the sessions a client created (CreateOwnedSession)
 //	P:status:{id}         hash of the members' statuses, by instance id; same TTL as the session
 //	P:challenge:{nonce}   public key of a pending login (nonce in hex)
 //	P:refresh:{hash}      JSON Refresh
@@ -104,13 +108,27 @@ func redisCheckTTL(ttl time.Duration) error {
 }
 
 // redisErr maps go-redis errors to the store's: a missing key is ErrNotFound, a closed client
-// ErrClosed; others stay as they are.
+// ErrClosed, a server that cannot be reached ErrUnavailable (wrapping the cause); others stay
+// as they are.
 func redisErr(err error) error {
 	switch {
 	case errors.Is(err, redis.Nil):
 		return ErrNotFound
 	case errors.Is(err, redis.ErrClosed):
 		return ErrClosed
+	case Unreachable(err):
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return err
+}
+
+// Unreachable tells whether err says that a server could not be reached: ErrUnavailable, a
+// network error (refused, reset, timed out), a connection closed under the request, or a
+// connection pool that stayed exhausted.
+func Unreachable(err error) bool {
+	var ne net.Error
+	return errors.Is(err, ErrUnavailable) || errors.As(err, &ne) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, redis.ErrPoolTimeout)
 }

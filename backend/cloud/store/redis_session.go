@@ -24,16 +24,35 @@ const (
 var errConflict = errors.New("concurrent writers won")
 
 // createSession stores KEYS[1], the document ARGV[1] expiring in ARGV[2] milliseconds, unless it
-// exists, and replaces the status hash KEYS[2] with the fields ARGV[3…] (field, value pairs).
+// exists, and replaces the status hash KEYS[2] with the fields ARGV[5…] (field, value pairs).
+// With an owner, KEYS[3] is the set of the ids of the sessions it created: ids whose session
+// (ARGV[4] followed by the id) is gone leave it first, and when ARGV[3] of them remain (a limit
+// above 0) nothing is stored and the answer is -1. The id ARGV[5] joins the set, which lives
+// as long as its newest session.
 var createSession = redis.NewScript(`
+if #KEYS > 2 then
+	for _, id in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+		if redis.call('EXISTS', ARGV[4] .. id) == 0 then
+			redis.call('SREM', KEYS[3], id)
+		end
+	end
+	local limit = tonumber(ARGV[3])
+	if limit > 0 and redis.call('SCARD', KEYS[3]) >= limit then
+		return -1
+	end
+end
 if redis.call('EXISTS', KEYS[1]) == 1 then
 	return 0
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('DEL', KEYS[2])
-if #ARGV > 2 then
-	redis.call('HSET', KEYS[2], unpack(ARGV, 3))
+if #ARGV > 5 then
+	redis.call('HSET', KEYS[2], unpack(ARGV, 6))
 	redis.call('PEXPIRE', KEYS[2], ARGV[2])
+end
+if #KEYS > 2 then
+	redis.call('SADD', KEYS[3], ARGV[5])
+	redis.call('PEXPIRE', KEYS[3], ARGV[2])
 end
 return 1
 `)
@@ -74,6 +93,11 @@ return 1
 `)
 
 func (r *Redis) CreateSession(ctx context.Context, s *Session, ttl time.Duration) error {
+	return r.CreateOwnedSession(ctx, s, ttl, "", 0)
+}
+
+// CreateOwnedSession keeps the ids of the sessions owner created in the set P:owned:{owner}.
+func (r *Redis) CreateOwnedSession(ctx context.Context, s *Session, ttl time.Duration, owner string, limit int) error {
 	if s == nil || s.ID == "" {
 		return errors.New("create session: no id")
 	}
@@ -88,17 +112,23 @@ func (r *Redis) CreateSession(ctx context.Context, s *Session, ttl time.Duration
 	if err != nil {
 		return fmt.Errorf("create session %s: %w", s.ID, err)
 	}
-	args := make([]any, 0, 2+2*len(fields))
-	args = append(args, b, ttlMillis(ttl))
+	args := make([]any, 0, 5+2*len(fields))
+	args = append(args, b, ttlMillis(ttl), max(limit, 0), r.key("session", ""), s.ID)
 	for k, v := range fields {
 		args = append(args, k, v)
 	}
-	ok, err := createSession.Run(ctx, r.client, r.sessionKeys(s.ID), args...).Int()
-	if err != nil {
-		return fmt.Errorf("create session %s: %w", s.ID, redisErr(err))
+	keys := r.sessionKeys(s.ID)
+	if owner != "" {
+		keys = append(keys, r.key("owned", owner))
 	}
-	if ok == 0 {
+	ok, err := createSession.Run(ctx, r.client, keys, args...).Int()
+	switch {
+	case err != nil:
+		return fmt.Errorf("create session %s: %w", s.ID, redisErr(err))
+	case ok == 0:
 		return fmt.Errorf("create session %s: %w", s.ID, ErrExists)
+	case ok < 0:
+		return fmt.Errorf("create session %s: %w", s.ID, ErrLimit)
 	}
 	return nil
 }

@@ -21,6 +21,11 @@ var (
 	ErrClosed = errors.New("store closed")
 	// ErrNotMember is returned by SetMemberStatus when the session has no such member.
 	ErrNotMember = errors.New("not a member")
+	// ErrLimit is returned by CreateOwnedSession when the owner has its limit of sessions.
+	ErrLimit = errors.New("session limit reached")
+	// ErrUnavailable is in the chain of an error when the store's server could not be reached
+	// (Redis down, its connection broken or timing out): trying again later may work.
+	ErrUnavailable = errors.New("store unavailable")
 )
 
 // Session is the stored state of one session: what members see (protocol.Session) plus what
@@ -70,6 +75,10 @@ type Message struct {
 type Store interface {
 	// CreateSession stores a new session; ErrExists when the id is taken.
 	CreateSession(ctx context.Context, s *Session, ttl time.Duration) error
+	// CreateOwnedSession is CreateSession for a session counted against owner: ErrLimit, and
+	// nothing stored, when owner already created limit sessions that still exist (deleted and
+	// expired ones no longer count). limit ≤ 0 means no limit.
+	CreateOwnedSession(ctx context.Context, s *Session, ttl time.Duration, owner string, limit int) error
 	// GetSession reads a session; ErrNotFound when unknown or expired.
 	GetSession(ctx context.Context, id string) (*Session, error)
 	// UpdateSession applies fn to the current state and stores the result, serialized per

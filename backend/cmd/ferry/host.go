@@ -539,7 +539,7 @@ func startRelayServer(ctx context.Context, log *slog.Logger) (string, func(), er
 		os.RemoveAll(dir)
 		return "", nil, fmt.Errorf("embedded server: %w", err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	hs := cloud.NewHTTPServer(srv.Handler(), log)
 	runCtx, cancel := context.WithCancel(ctx)
 	var wg stdsync.WaitGroup
 	wg.Go(func() { _ = srv.Run(runCtx) })

@@ -44,6 +44,61 @@ type serverFlags struct {
 	secretFile  string
 	genSecret   bool
 	redisPrefix string
+	limits      limitFlags
+}
+
+// limitFlags are the per-client limits (cloud.Limits); 0 turns a count or rate off.
+type limitFlags struct {
+	sessions          int
+	rate, anonRate    float64
+	burst, anonBurst  int
+	maxBody           byteSize
+	maxStartBody      byteSize
+	bodyBudget        byteSize
+	bodyTimeout       time.Duration
+	bodyMinRate       byteSize
+	trustForwardedFor bool
+	off               bool
+}
+
+// config turns the flags into cloud.Limits, whose zero means the default and negative none.
+func (l limitFlags) config() cloud.Limits {
+	off := func(v float64) float64 {
+		if v == 0 {
+			return -1
+		}
+		return v
+	}
+	return cloud.Limits{
+		Off:               l.off,
+		SessionsPerClient: int(off(float64(l.sessions))),
+		Rate:              off(l.rate),
+		Burst:             l.burst,
+		AnonRate:          off(l.anonRate),
+		AnonBurst:         l.anonBurst,
+		BodyBytes:         int64(l.maxBody),
+		StartBodyBytes:    int64(l.maxStartBody),
+		InFlightBytes:     int64(l.bodyBudget),
+		BodyTimeout:       l.bodyTimeout,
+		BodyMinRate:       int64(l.bodyMinRate),
+		TrustForwardedFor: l.trustForwardedFor,
+	}
+}
+
+func addLimitFlags(fl *pflag.FlagSet, l *limitFlags) {
+	fl.IntVar(&l.sessions, "client-sessions", cloud.DefaultSessionsPerClient, "sessions one client may have created that still exist (0: no limit)")
+	fl.Float64Var(&l.rate, "client-rate", cloud.DefaultRate, "requests a second one authenticated client may make on average (0: no limit)")
+	fl.IntVar(&l.burst, "client-burst", cloud.DefaultBurst, "requests one authenticated client may make at once")
+	fl.Float64Var(&l.anonRate, "address-rate", cloud.DefaultAnonRate, "requests a second one address may make before logging in (logins, push connections; 0: no limit)")
+	fl.IntVar(&l.anonBurst, "address-burst", cloud.DefaultAnonBurst, "requests one address may make at once before logging in")
+	l.maxBody, l.maxStartBody, l.bodyBudget, l.bodyMinRate = cloud.DefaultBodyBytes, cloud.DefaultStartBodyBytes, cloud.DefaultInFlightBytes, cloud.DefaultBodyMinRate
+	fl.Var(&l.maxBody, "max-body", "largest JSON request body (settings, nodes, results)")
+	fl.Var(&l.maxStartBody, "max-start-body", "largest synchronization start, which carries the whole plan")
+	fl.Var(&l.bodyBudget, "body-budget", "bytes of request bodies all clients may have in flight at once; others wait, then are told to retry")
+	fl.DurationVar(&l.bodyTimeout, "body-timeout", cloud.DefaultBodyTimeout, "time a request body may take, plus a second per --body-min-rate bytes received")
+	fl.Var(&l.bodyMinRate, "body-min-rate", "bytes a second a request body must arrive at beyond --body-timeout")
+	fl.BoolVar(&l.trustForwardedFor, "trust-forwarded-for", false, "count requests by the last X-Forwarded-For address: only behind a reverse proxy that sets it")
+	fl.BoolVar(&l.off, "no-limits", false, "turn the per-client limits off, body sizes aside (for measurements, never in service)")
 }
 
 func newServerCmd() *cobra.Command {
@@ -69,6 +124,13 @@ storage. By default that is a temporary folder, removed when the server stops; g
 are (listen, redis, storage, secret-file, …); "#" starts a comment, an empty value keeps the
 default, and a flag on the command line wins over the file.
 
+No client can exhaust the server: each has at most --client-sessions sessions and makes at most
+--client-rate requests a second (--address-rate before it logs in, by remote address), bodies
+are bounded per route (--max-body, --max-start-body) and together (--body-budget), and a body
+that trickles in is cut off (--body-timeout, --body-min-rate). Refusals are 429 (rate, sessions),
+413 (size), 408 (slow body) or 503 with Retry-After (busy, Redis unreachable). Behind a reverse
+proxy give --trust-forwarded-for, or every client counts as the proxy's address.
+
 It stops cleanly on SIGINT or SIGTERM.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -89,6 +151,7 @@ It stops cleanly on SIGINT or SIGTERM.`,
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug (one line per request), info, warn or error")
 	fl.StringVar(&f.secretFile, "secret-file", "", "file holding the access-token secret shared by server processes (or $"+envServerSecret+")")
 	fl.BoolVar(&f.genSecret, "generate-secret", false, "create --secret-file with a new random secret, readable by its owner only, when it does not exist")
+	addLimitFlags(fl, &f.limits)
 	return cmd
 }
 
@@ -258,8 +321,11 @@ func runServer(ctx context.Context, f serverFlags, stdout, stderr io.Writer) err
 	defer st.Close()
 
 	srv, err := cloud.NewServer(cloud.Config{Store: st, Secret: secret, Logger: log,
-		StorageDir: storage, StorageQuota: int64(f.quota)})
+		StorageDir: storage, StorageQuota: int64(f.quota), Limits: f.limits.config()})
 	if err != nil {
+		if errors.Is(err, cloud.ErrLimits) {
+			return usageError("%w", err)
+		}
 		if !temporary {
 			return usageError("--storage: %w", err)
 		}
@@ -270,13 +336,7 @@ func runServer(ctx context.Context, f serverFlags, stdout, stderr io.Writer) err
 	if err != nil {
 		return usageError("--listen: %w", err)
 	}
-	httpSrv := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	httpSrv := cloud.NewHTTPServer(srv.Handler(), log)
 
 	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRun()

@@ -155,11 +155,27 @@ func TestServerCommandUsage(t *testing.T) {
 		{"server", "--secret-file", filepath.Join(t.TempDir(), "missing")},
 		{"server", "--listen", "nowhere"},
 		{"server", "extra"},
+		{"server", "--body-budget", "1MiB"}, // smaller than --max-start-body
+		{"server", "--max-body", "none"},
 	} {
 		var stderr bytes.Buffer
 		if code := run(context.Background(), args, nil, &bytes.Buffer{}, &stderr); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d (%s)", args, code, exitUsage, stderr.String())
 		}
+	}
+}
+
+// The limit flags reach the server: sessions per client and body sizes.
+func TestServerLimitFlags(t *testing.T) {
+	p := startServer(t, ferryBinary(t), nil, "--client-sessions", "1", "--max-body", "4KiB")
+	a := cloudtest.LoggedIn(t, p.URL)
+	s := a.CreateSession("s")
+	if st, perr := a.Call(http.MethodPost, "/sessions", protocol.CreateSessionRequest{Settings: []byte("s")}, nil); st != http.StatusTooManyRequests || perr.Code != protocol.ErrCodeSessionLimit {
+		t.Errorf("a second session: %d %v, want 429 %s", st, perr, protocol.ErrCodeSessionLimit)
+	}
+	big := protocol.SettingsUpdate{Settings: make([]byte, 8<<10)}
+	if st, perr := a.Call(http.MethodPut, "/sessions/"+s.ID+"/settings", big, nil); st != http.StatusRequestEntityTooLarge || perr.Code != protocol.ErrCodeTooLarge {
+		t.Errorf("settings over --max-body: %d %v, want 413", st, perr)
 	}
 }
 

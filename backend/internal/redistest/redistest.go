@@ -45,16 +45,42 @@ func URL(t testing.TB) string {
 	if err != nil {
 		t.Skip("redis-server not installed: install it (make test does) or set " + EnvURL)
 	}
+	return startPrivate(t, bin).URL
+}
+
+// Server is a private redis-server.
+type Server struct {
+	URL  string
+	stop func()
+}
+
+// Stop kills the server at once (it is also stopped when the test ends); clients then find
+// nothing listening at URL.
+func (s *Server) Stop() { s.stop() }
+
+// Private starts a private redis-server for t, even when FERRY_REDIS_URL is set, so that the
+// test may stop it. It skips t when redis-server is not installed.
+func Private(t testing.TB) *Server {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server not installed: install it (make test does)")
+	}
+	return startPrivate(t, bin)
+}
+
+func startPrivate(t testing.TB, bin string) *Server {
+	t.Helper()
 	var errs []error
 	for range startAttempts {
-		u, err := start(t, bin)
+		s, err := start(t, bin)
 		if err == nil {
-			return u
+			return s
 		}
 		errs = append(errs, err)
 	}
 	t.Fatalf("redistest: %v", errors.Join(errs...))
-	return ""
+	return nil
 }
 
 // Prefix returns a key prefix no other test uses, even in another process sharing the server.
@@ -74,10 +100,10 @@ func Prefix(t testing.TB) string {
 }
 
 // start runs redis-server on a free port and waits until it answers PING.
-func start(t testing.TB, bin string) (string, error) {
+func start(t testing.TB, bin string) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	cmd := exec.Command(bin,
@@ -87,20 +113,20 @@ func start(t testing.TB, bin string) (string, error) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("start redis-server: %w", err)
+		return nil, fmt.Errorf("start redis-server: %w", err)
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
-	stop := func() {
+	stop := sync.OnceFunc(func() {
 		_ = cmd.Process.Kill()
 		<-exited
-	}
+	})
 	if err := waitReady(addr, exited); err != nil {
 		stop()
-		return "", fmt.Errorf("redis-server on %s: %w; its output:\n%s", addr, err, out.String())
+		return nil, fmt.Errorf("redis-server on %s: %w; its output:\n%s", addr, err, out.String())
 	}
 	t.Cleanup(stop)
-	return "redis://" + addr + "/0", nil
+	return &Server{URL: "redis://" + addr + "/0", stop: stop}, nil
 }
 
 // waitReady polls PING until it answers, the process exits or the deadline passes.

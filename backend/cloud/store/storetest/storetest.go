@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		tests []test
 	}{
 		{"Session", sessionTests},
+		{"Owned", ownedTests},
 		{"Update", updateTests},
 		{"Status", statusTests},
 		{"TTL", ttlTests},
