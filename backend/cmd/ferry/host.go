@@ -28,6 +28,7 @@ import (
 	"github.com/ferrysync/ferry/backend/rules"
 	"github.com/ferrysync/ferry/backend/session"
 	fsync "github.com/ferrysync/ferry/backend/sync"
+	"github.com/ferrysync/ferry/backend/transfer"
 )
 
 // memberFlags are shared by `ferry host` and `ferry join`.
@@ -434,11 +435,15 @@ func (mc *memberCommand) step(s session.Step) {
 	}
 }
 
-// interrupted maps a failure before the synchronization to an exit code: 4 after SIGINT, 1
+// interrupted maps a failure before the synchronization to an exit code: 4 after SIGINT, 2
+// for a data source folder another run holds or that was replaced (as ferry sync), 1
 // otherwise.
 func (mc *memberCommand) interrupted(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
+	switch {
+	case ctx.Err() != nil:
 		return &exitError{code: exitAborted, err: fmt.Errorf("aborted: %w", err)}
+	case errors.Is(err, transfer.ErrRootBusy) || errors.Is(err, transfer.ErrRootReplaced):
+		return &exitError{code: exitUsage, err: err}
 	}
 	return &exitError{code: exitActionError, err: err}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/ferrysync/ferry/backend/protocol"
 	"github.com/ferrysync/ferry/backend/session"
 	fsync "github.com/ferrysync/ferry/backend/sync"
+	"github.com/ferrysync/ferry/backend/transfer"
 	"github.com/ferrysync/ferry/backend/twoway"
 )
 
@@ -117,6 +118,14 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	tty := isTerminal(stderr)
 
+	// The data source folders are held from before the inventory to the end: shared now,
+	// exclusive where the plan writes; a folder another run holds fails at once.
+	roots := transfer.NewRoots()
+	defer roots.Close()
+	if err := lockRoots(roots, &j); err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+
 	// Everything below outlives SIGINT (ctx) until the run is told to abort and has ended.
 	work := context.WithoutCancel(ctx)
 	serverURL := f.server
@@ -202,6 +211,15 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 		}
 		return &exitError{code: exitUsage, err: err}
 	}
+	// The folders must still be those inventoried; the ones written are locked exclusively.
+	if err := fsync.OpenRoots(p, roots, func(string) bool { return true }); err != nil {
+		rep.Status = "refused"
+		rep.Errors = append(rep.Errors, err.Error())
+		if f.json {
+			printReport(stdout, rep, true)
+		}
+		return &exitError{code: exitUsage, err: err}
+	}
 	// Without --yes the answer is read from stdin, terminal or not: only "y" or "yes" goes on,
 	// anything else (an empty or closed stdin too) changes nothing.
 	if !f.yes && len(p.Groups) > 0 && !confirm(stdin, stderr) {
@@ -239,6 +257,7 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 		Event:        view.event,
 		Abort:        abort,
 		Result:       tw.Result,
+		Roots:        roots,
 	})
 	view.done()
 	rep.record(out, err)
@@ -274,6 +293,8 @@ func (rep *syncReport) exit(ctx context.Context, err error) error {
 	switch {
 	case rep.Status == string(protocol.EndAborted) || (err != nil && ctx.Err() != nil):
 		return &exitError{code: exitAborted, err: errors.New("aborted")}
+	case errors.Is(err, transfer.ErrRootReplaced) || errors.Is(err, transfer.ErrRootBusy):
+		return &exitError{code: exitUsage, err: err} // refused before anything changed
 	case err != nil:
 		return &exitError{code: exitActionError, err: err}
 	case rep.Status == string(protocol.EndError):
@@ -284,6 +305,22 @@ func (rep *syncReport) exit(ctx context.Context, err error) error {
 		return &exitError{code: exitActionError, err: fmt.Errorf("%d actions were refused", len(rep.Rejected))}
 	}
 	return nil
+}
+
+// lockRoots resolves the data source roots of j once (a root given as a symbolic link is the
+// directory it leads to now) and takes a shared lock on each (sync.LockRoots).
+func lockRoots(roots *transfer.Roots, j *job) error {
+	var paths []string
+	for i := range j.Nodes {
+		n := &j.Nodes[i]
+		resolved := make([]string, len(n.Roots))
+		for k, r := range n.Roots {
+			resolved[k] = inventory.ResolveRoot(r)
+		}
+		n.Roots = resolved
+		paths = append(paths, resolved...)
+	}
+	return fsync.LockRoots(roots, paths)
 }
 
 // showPlan is --dry-run: the plan, nothing changed, no server. A plan past the deletion limit
