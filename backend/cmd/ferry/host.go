@@ -92,8 +92,8 @@ end-to-end encrypted through the server. --mode goes from this member's first no
 other node (two-way: between every two nodes).
 
 Exit codes: 0 done, 1 finished with action errors or refused actions (or the run failed), 2 bad
-usage or invalid input (nothing changed), 3 server unreachable before the session existed, 4
-aborted.`,
+usage or invalid input, or a data source folder in use by another run or replaced since the
+inventory (nothing changed), 3 server unreachable before the session existed, 4 aborted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runHost(cmd.Context(), f, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())

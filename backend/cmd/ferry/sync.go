@@ -57,8 +57,12 @@ confirmation on stdin (unless --yes; only "y" goes on), synchronizes, reports an
 session. A session with one member is orchestrated on this machine; --orchestration cloud
 makes the server track it instead. SIGINT aborts cleanly.
 
+Each data source folder is locked for the run: a folder another Ferry run uses, or one
+replaced since the inventory, stops the run before anything changes.
+
 Exit codes: 0 done, 1 finished with action errors or refused actions, 2 bad usage or invalid
-input (nothing changed), 3 server unreachable before the session existed, 4 aborted.`,
+input, or a data source folder in use by another run or replaced since the inventory (nothing
+changed), 3 server unreachable before the session existed, 4 aborted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runSync(cmd.Context(), f, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
