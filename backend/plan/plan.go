@@ -6,7 +6,7 @@ package plan
 import (
 	"cmp"
 	"fmt"
-	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -130,7 +130,7 @@ type PartInfo struct {
 // holding a file data source.
 func (p *PartInfo) Dir() string {
 	if p.Type == inventory.SourceFile {
-		return path.Dir(p.Root)
+		return filepath.Dir(p.Root)
 	}
 	return p.Root
 }
@@ -249,8 +249,8 @@ func rejection(c *compare.Comparison, r rules.Rejection) Rejected {
 func location(part *compare.Part, itemPath string) Location {
 	l := Location{Part: part.Name, Node: part.Node, Root: part.Inv.Root, Dir: part.Inv.Root, Path: itemPath}
 	if part.Inv.Type == inventory.SourceFile {
-		l.Dir = path.Dir(part.Inv.Root)
-		l.Path = "/" + path.Base(part.Inv.Root)
+		l.Dir = filepath.Dir(part.Inv.Root) // an OS path, as Root
+		l.Path = "/" + filepath.Base(part.Inv.Root)
 	}
 	return l
 }
