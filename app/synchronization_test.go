@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferrysync/ferry/backend/inventory"
 	"github.com/ferrysync/ferry/backend/protocol"
+	"github.com/ferrysync/ferry/backend/transfer"
 )
 
 // pauseReports holds the results of file copies until release is closed, and tells once that
@@ -478,5 +480,51 @@ func TestTwoWayConflictConfirmed(t *testing.T) {
 		if got, err := os.ReadFile(filepath.Join(dst, name)); err != nil || string(got) != want {
 			t.Errorf("B's %s: %q, %v; want %q", name, got, err, want)
 		}
+	}
+}
+
+// A run whose target another Ferry run holds, or whose target was replaced since the
+// inventory, ends with an error naming the folder and changes nothing.
+func TestSynchronizationFolderInUseOrReplaced(t *testing.T) {
+	a := newTestApp(t)
+	src, dst, outside := t.TempDir(), t.TempDir(), t.TempDir()
+	writeFiles(t, src, map[string]string{"f.txt": "from A"}, at)
+	writeFiles(t, outside, map[string]string{"marker.txt": "outside"}, at)
+	a.session(t, src, dst)
+	if done := a.inventory(t); done.Error != "" {
+		t.Fatal(done.Error)
+	}
+	if _, err := a.Rules.UsePreset("mirror"); err != nil {
+		t.Fatal(err)
+	}
+	other := transfer.NewRoots()
+	if _, err := other.Open(dst, inventory.DirID{}, transfer.Shared); err != nil {
+		t.Fatal(err)
+	}
+	end := a.synchronize(t)
+	other.Close()
+	if end.EndStatus != "error" || !strings.Contains(strings.Join(end.Errors, "\n"), "another Ferry run is using "+dst) {
+		t.Fatalf("end %+v: want an error naming %s", end, dst)
+	}
+	if countFiles(t, dst) != 0 {
+		t.Fatal("the refused run wrote in the target")
+	}
+
+	if done := a.inventory(t); done.Error != "" {
+		t.Fatal(done.Error)
+	}
+	if err := os.Rename(dst, dst+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, dst); err != nil {
+		t.Fatal(err)
+	}
+	end = a.synchronize(t)
+	want := "data source folder " + dst + " was replaced since it was inventoried: nothing was changed there"
+	if end.EndStatus != "error" || !strings.Contains(strings.Join(end.Errors, "\n"), want) {
+		t.Fatalf("end %+v: want %q", end, want)
+	}
+	if countFiles(t, outside) != 1 || countFiles(t, dst+".moved") != 0 {
+		t.Fatal("the run wrote outside the folder inventoried")
 	}
 }

@@ -44,6 +44,24 @@ func (d dirHandle) modTime() (time.Time, error) {
 	return time.Unix(st.Mtim.Unix()).UTC(), nil
 }
 
+// id identifies the open directory.
+func (d dirHandle) id() (DirID, error) {
+	var st unix.Stat_t
+	if _, err := retry(func() (int, error) { return 0, unix.Fstat(d.fd, &st) }); err != nil {
+		return DirID{}, err
+	}
+	return DirID{Dev: st.Dev, Ino: st.Ino}, nil
+}
+
+// pathID identifies the directory at path, following symbolic links.
+func pathID(path string) (DirID, error) {
+	var st unix.Stat_t
+	if _, err := retry(func() (int, error) { return 0, unix.Stat(path, &st) }); err != nil {
+		return DirID{}, err
+	}
+	return DirID{Dev: st.Dev, Ino: st.Ino}, nil
+}
+
 // stat describes the child name without following a symbolic link.
 func (d dirHandle) stat(name string) (fileInfo, error) {
 	var st unix.Statx_t

@@ -85,11 +85,21 @@ const (
 	SkipTemp SkipReason = "temp"
 )
 
+// DirID identifies a directory on this machine: its device and inode numbers. The zero DirID
+// means "not recorded" (file systems or systems that give none).
+type DirID struct{ Dev, Ino uint64 }
+
+func (id DirID) IsZero() bool { return id == DirID{} }
+
 // Part is the inventory of one data source.
 type Part struct {
 	Code string // data source code: "A1", "B2"…
-	Root string // absolute path of the data source
+	Root string // absolute path of the data source, without symbolic links
 	Type SourceType
+	// DirID is the directory the scan listed (for a file data source, the folder holding the
+	// file): the synchronization checks it still finds that very directory at Root. It means
+	// something on the scanning machine only, so the inventory format does not carry it.
+	DirID DirID
 	// Entries are sorted by Path (byte order); the root itself is never an entry.
 	Entries []Entry
 	// RootModTime is the modification time of a directory root (zero for a file root).

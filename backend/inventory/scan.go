@@ -88,7 +88,8 @@ func ScanPart(ctx context.Context, code, root string, opts Options) (*Part, erro
 }
 
 // ScanNode inventories the data sources of one data node, in the order given; they get the codes
-// code+"1", code+"2"…
+// code+"1", code+"2"… Each root is resolved first (ResolveRoot): a data source given as a
+// symbolic link is the directory it leads to now, and its part's Root names that directory.
 func ScanNode(ctx context.Context, code string, roots []string, opts Options) (*Node, error) {
 	if len(roots) == 0 {
 		return nil, fmt.Errorf("node %s has no data source", code)
@@ -96,13 +97,29 @@ func ScanNode(ctx context.Context, code string, roots []string, opts Options) (*
 	n := &Node{Code: code, Parts: make([]*Part, 0, len(roots))}
 	for i, root := range roots {
 		pc := fmt.Sprintf("%s%d", code, i+1)
-		p, err := ScanPart(ctx, pc, root, opts)
+		p, err := ScanPart(ctx, pc, ResolveRoot(root), opts)
 		if err != nil {
 			return nil, fmt.Errorf("data source %s: %w", pc, err)
 		}
 		n.Parts = append(n.Parts, p)
 	}
 	return n, nil
+}
+
+// ResolveRoot returns the path of a data source root given by the user with its symbolic
+// links resolved (the root's own, or a folder's above it), once, so that the inventory and the
+// synchronization name the directory it led to at that moment and never follow a link swapped
+// in later. A relative root, or one that cannot be resolved (missing, unreadable), is returned
+// as given, for the scan to report.
+func ResolveRoot(root string) string {
+	if !filepath.IsAbs(root) {
+		return root
+	}
+	real, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return root
+	}
+	return real
 }
 
 // checkCode accepts data source codes made of ASCII letters and digits ("A1", "Ab2").
@@ -149,6 +166,9 @@ func scanFile(p *Part, fi fileInfo, opts Options) error {
 		return fmt.Errorf("scan %s: %w", p.Root, err)
 	}
 	f.Close()
+	if p.DirID, err = pathID(filepath.Dir(p.Root)); err != nil {
+		return fmt.Errorf("scan %s: the folder holding it: %w", p.Root, err)
+	}
 	p.Type = SourceFile
 	p.Entries = []Entry{{
 		Path: "/" + filepath.Base(p.Root), Kind: File,
@@ -165,6 +185,10 @@ func scanDir(ctx context.Context, p *Part, opts Options) error {
 	p.Type = SourceDir
 	d, err := openDir(p.Root)
 	if err != nil {
+		return err
+	}
+	if p.DirID, err = d.id(); err != nil {
+		d.close()
 		return err
 	}
 	w := &walker{ctx: ctx, opts: opts, tokens: make(chan struct{}, scanWorkers()), protected: protectedBelow(p.Root), excluded: excluded(opts.Exclude)}

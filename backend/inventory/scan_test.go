@@ -503,3 +503,34 @@ func TestScanExclude(t *testing.T) {
 	opts.ExcludeHidden = true
 	wantSkipped(t, mustScan(t, root, opts), map[SkipReason]int{SkipExcluded: 3})
 }
+
+// ScanNode resolves a root given as a symbolic link once: the part names the folder it led
+// to, and records that folder's identity (the folder holding a file data source).
+func TestScanNodeResolvesLinkedRoots(t *testing.T) {
+	dir := t.TempDir()
+	target := mkdir(t, dir, "target")
+	f := writeFile(t, target, "f", "x")
+	for name, to := range map[string]string{"dir-link": target, "file-link": f} {
+		if err := os.Symlink(to, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := ScanNode(context.Background(), "A", []string{filepath.Join(dir, "dir-link"), filepath.Join(dir, "file-link"), target}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(target, &st); err != nil {
+		t.Fatal(err)
+	}
+	want := DirID{Dev: st.Dev, Ino: st.Ino}
+	for i, root := range []string{target, f, target} {
+		p := n.Parts[i]
+		if p.Root != root || p.DirID != want {
+			t.Errorf("part %s: root %q, DirID %+v; want %q, %+v", p.Code, p.Root, p.DirID, root, want)
+		}
+	}
+	if len(n.Parts[0].Entries) != 1 || n.Parts[1].Type != SourceFile {
+		t.Errorf("entries %v, type %v", n.Parts[0].Entries, n.Parts[1].Type)
+	}
+}

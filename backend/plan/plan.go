@@ -6,7 +6,7 @@ package plan
 import (
 	"cmp"
 	"fmt"
-	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -120,6 +120,19 @@ type PartInfo struct {
 	Type  inventory.SourceType
 	Files int  // files inventoried
 	Empty bool // no entry at all
+	// DirID is the directory the inventory listed (inventory.Part.DirID): the run checks that
+	// it still finds that very directory at the part's folder before it reads or writes there.
+	// Known on the part's own machine only; zero when not recorded.
+	DirID inventory.DirID
+}
+
+// Dir is the folder the part's reads and writes are confined to: its root, or the folder
+// holding a file data source.
+func (p *PartInfo) Dir() string {
+	if p.Type == inventory.SourceFile {
+		return filepath.Dir(p.Root)
+	}
+	return p.Root
 }
 
 // Rejected is an action that will not run.
@@ -158,7 +171,7 @@ func Build(c *compare.Comparison, res *rules.Result, o Options) *Plan {
 			}
 		}
 		p.Parts = append(p.Parts, PartInfo{Name: part.Name, Node: part.Node, Root: part.Inv.Root, Type: part.Inv.Type,
-			Files: files, Empty: len(part.Inv.Entries) == 0 && !part.Inv.Incomplete})
+			Files: files, Empty: len(part.Inv.Entries) == 0 && !part.Inv.Incomplete, DirID: part.Inv.DirID})
 	}
 	merge := map[mergeKey]int{}
 	for _, a := range res.Actions {
@@ -236,8 +249,8 @@ func rejection(c *compare.Comparison, r rules.Rejection) Rejected {
 func location(part *compare.Part, itemPath string) Location {
 	l := Location{Part: part.Name, Node: part.Node, Root: part.Inv.Root, Dir: part.Inv.Root, Path: itemPath}
 	if part.Inv.Type == inventory.SourceFile {
-		l.Dir = path.Dir(part.Inv.Root)
-		l.Path = "/" + path.Base(part.Inv.Root)
+		l.Dir = filepath.Dir(part.Inv.Root) // an OS path, as Root
+		l.Path = "/" + filepath.Base(part.Inv.Root)
 	}
 	return l
 }

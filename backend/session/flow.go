@@ -116,6 +116,11 @@ type Flow struct {
 	settled bool // Prepare succeeded
 
 	irregular bool // the synchronization failed or did not end regularly
+
+	// roots are this member's data source roots, locked from the inventory to Close.
+	roots *transfer.Roots
+	// dirIDs are the directories the inventory listed, by part root (inventory.Part.DirID).
+	dirIDs map[string]inventory.DirID
 }
 
 // NewFlow starts this member's flow with its nodes (those it created or joined with).
@@ -130,7 +135,7 @@ func (m *Member) NewFlow(nodes []plan.NodeSpec, o FlowOptions) *Flow {
 		o.Cloud.Logger = o.Logger
 	}
 	f := &Flow{m: m, nodes: nodes, o: o, log: o.Logger, kick: make(chan struct{}, 1), quit: make(chan struct{}), watched: make(chan struct{}),
-		gone: map[string]bool{}}
+		gone: map[string]bool{}, roots: transfer.NewRoots(), dirIDs: map[string]inventory.DirID{}}
 	pushes, stopX := m.Subscribe()
 	f.x, f.stopX = remote.NewExchange(m.c, m.ID(), m.key, m.Self(), pushes, o.Exchange), stopX
 	events, stop := m.Subscribe()
@@ -554,6 +559,21 @@ func (f *Flow) inventory(ctx context.Context) ([]*inventory.Node, error) {
 	// The inventory leads to a run: the temp files a killed run left go.
 	opts := inventory.Options{ExcludeHidden: settings.ExcludeHidden, ExcludeSystem: settings.ExcludeSystem, RemoveTemps: true,
 		Exclude: plan.Versions{Dir: ss.Versions}.Exclude(), Progress: f.o.Progress}
+	// Roots given as symbolic links are resolved once, here; from now on the flow names the
+	// directories they led to.
+	specs := make([]plan.NodeSpec, len(f.nodes))
+	var paths []string
+	for i, n := range f.nodes {
+		specs[i] = plan.NodeSpec{Code: n.Code}
+		for _, r := range n.Roots {
+			specs[i].Roots = append(specs[i].Roots, inventory.ResolveRoot(r))
+		}
+		paths = append(paths, specs[i].Roots...)
+	}
+	f.nodes = specs
+	if err := fsync.LockRoots(f.roots, paths); err != nil {
+		return nil, err
+	}
 	own := map[string]*inventory.Node{}
 	for _, n := range f.nodes {
 		node, err := inventory.ScanNode(ctx, n.Code, n.Roots, opts)
@@ -561,6 +581,9 @@ func (f *Flow) inventory(ctx context.Context) ([]*inventory.Node, error) {
 			return nil, fmt.Errorf("inventory of node %s: %w", n.Code, err)
 		}
 		own[n.Code] = node
+		for _, p := range node.Parts {
+			f.dirIDs[p.Root] = p.DirID
+		}
 	}
 	refs := sessionNodes(&f.sess)
 	others := f.others()
@@ -814,8 +837,19 @@ func (f *Flow) receivePlan(ctx context.Context) error {
 	if err := f.checkPlan(p); err != nil {
 		return err
 	}
+	f.ownDirIDs(p)
 	f.plan = p
 	return nil
+}
+
+// ownDirIDs gives this member's parts of p the directories its inventory listed, which the
+// plan does not carry between members.
+func (f *Flow) ownDirIDs(p *plan.Plan) {
+	for i := range p.Parts {
+		if pt := &p.Parts[i]; f.owners[pt.Node] == f.m.Self() {
+			pt.DirID = f.dirIDs[pt.Root]
+		}
+	}
 }
 
 // checkPlan checks that the plan knows every node of the session and touches this member's
@@ -898,7 +932,9 @@ func (f *Flow) Synchronize(ctx context.Context, o SyncOptions) (*fsync.Outcome, 
 	f.syncing = true
 	f.mu.Unlock()
 	f.step(Step{Name: StepSynchronizing, Members: len(f.sess.Members)})
-	content := remote.NewContent(f.x, f.sigs, f.o.Content)
+	co := f.o.Content
+	co.Roots = f.roots
+	content := remote.NewContent(f.x, f.sigs, co)
 	defer content.Close()
 	ctx, unbind := f.m.bind(ctx)
 	defer unbind()
@@ -912,6 +948,7 @@ func (f *Flow) Synchronize(ctx context.Context, o SyncOptions) (*fsync.Outcome, 
 		Event:        o.Event,
 		Abort:        o.Abort,
 		Remote:       content,
+		Roots:        f.roots,
 	})
 	if err != nil || out.Sync.EndStatus != protocol.EndRegular {
 		f.mu.Lock()
@@ -944,6 +981,7 @@ func (f *Flow) Close(ctx context.Context) error {
 		f.stopEvents()
 		close(f.quit)
 		<-f.watched
+		errs = append(errs, f.roots.Close())
 		f.closeErr = errors.Join(errs...)
 	})
 	return f.closeErr

@@ -18,11 +18,13 @@ import (
 	"github.com/ferrysync/ferry/backend/cloud"
 	"github.com/ferrysync/ferry/backend/cloud/store"
 	"github.com/ferrysync/ferry/backend/compare"
+	"github.com/ferrysync/ferry/backend/inventory"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
 	"github.com/ferrysync/ferry/backend/rules"
 	"github.com/ferrysync/ferry/backend/session"
 	fsync "github.com/ferrysync/ferry/backend/sync"
+	"github.com/ferrysync/ferry/backend/transfer"
 )
 
 // relayServer is a session server with relay storage on a loopback port.
@@ -415,4 +417,121 @@ func TestFlowNothingToDo(t *testing.T) {
 		}
 	}
 	leftovers(t, storage)
+}
+
+// A member whose folder another Ferry run holds stops at its inventory, naming the folder, and
+// the others stop too.
+func TestFlowRootInUse(t *testing.T) {
+	url, storage := relayServer(t)
+	a, b := t.TempDir(), t.TempDir()
+	writeAt(t, filepath.Join(a, "f.txt"), []byte("x"), flowTime)
+	other := transfer.NewRoots()
+	defer other.Close()
+	if _, err := other.Open(b, inventory.DirID{}, transfer.Exclusive); err != nil {
+		t.Fatal(err)
+	}
+	ms := members(t, url, []string{a, b}, preset("mirror"))
+	runFlows(t, ms)
+	if err := ms[1].err; !errors.Is(err, transfer.ErrRootBusy) || !strings.Contains(err.Error(), "another Ferry run is using "+b) {
+		t.Fatalf("the member whose folder is in use: %v", err)
+	}
+	if ms[0].err == nil {
+		t.Fatal("the host went on")
+	}
+	if _, err := os.Stat(filepath.Join(b, "f.txt")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("B was written: %v", err)
+	}
+	leftovers(t, storage)
+}
+
+// A member joins with its folder given as a symbolic link: the flow works in the folder it led
+// to at the inventory, names with backslashes included; a folder replaced after the plan fails
+// that member's actions there, and nothing outside changes.
+func TestFlowLinkedRootReplaced(t *testing.T) {
+	url, _ := relayServer(t)
+	a, b, outside := t.TempDir(), t.TempDir(), t.TempDir()
+	writeAt(t, filepath.Join(a, `back\slash.txt`), []byte("new"), flowTime)
+	writeAt(t, filepath.Join(b, `old\name.txt`), []byte("old"), flowTime)
+	writeAt(t, filepath.Join(outside, `old\name.txt`), []byte("marker"), flowTime)
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(b, link); err != nil {
+		t.Fatal(err)
+	}
+	ms := members(t, url, []string{a, link}, preset("mirror"))
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i, fm := range ms {
+		wg.Go(func() {
+			if i == 0 {
+				if fm.err = fm.flow.AwaitMembers(ctx, len(ms)); fm.err != nil {
+					return
+				}
+			}
+			fm.plan, fm.err = fm.flow.Prepare(ctx)
+		})
+	}
+	wg.Wait()
+	for i, fm := range ms {
+		if fm.err != nil {
+			t.Fatalf("member %d: %v", i, fm.err)
+		}
+	}
+	if got := ms[1].plan.Parts[1].Root; got != b {
+		t.Fatalf("B's root in the plan %q, want %q", got, b)
+	}
+	before := snapshot(t, outside)
+	if err := os.Rename(b, b+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, b); err != nil {
+		t.Fatal(err)
+	}
+	for _, fm := range ms {
+		wg.Go(func() { fm.out, fm.err = fm.flow.Synchronize(ctx, session.SyncOptions{}) })
+	}
+	wg.Wait()
+	for _, fm := range ms {
+		if err := fm.flow.Close(ctx); err != nil {
+			t.Errorf("close the flow: %v", err)
+		}
+		if _, err := fm.m.Close(ctx, 10*time.Second); err != nil {
+			t.Errorf("close the member: %v", err)
+		}
+	}
+	if ms[0].err != nil || ms[1].err != nil {
+		t.Fatalf("errors %v, %v", ms[0].err, ms[1].err)
+	}
+	if len(ms[1].out.Errors) == 0 {
+		t.Fatal("B's actions did not fail")
+	}
+	for _, err := range ms[1].out.Errors {
+		if !errors.Is(err, transfer.ErrRootReplaced) {
+			t.Errorf("B's error %v, want its folder replaced", err)
+		}
+	}
+	sameSnapshots(t, "outside", before, snapshot(t, outside))
+	if _, err := os.Stat(filepath.Join(b+".moved", `old\name.txt`)); err != nil {
+		t.Fatalf("the folder inventoried changed: %v", err)
+	}
+}
+
+// The same without the swap: the linked folder and its backslashed names are mirrored.
+func TestFlowLinkedRootBackslashNames(t *testing.T) {
+	url, _ := relayServer(t)
+	a, b := t.TempDir(), t.TempDir()
+	writeAt(t, filepath.Join(a, `d\x`, `back\slash.txt`), []byte("new"), flowTime)
+	writeAt(t, filepath.Join(b, `old\name.txt`), []byte("old"), flowTime)
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(b, link); err != nil {
+		t.Fatal(err)
+	}
+	ms := members(t, url, []string{a, link}, preset("mirror"))
+	runFlows(t, ms)
+	for i, fm := range ms {
+		if fm.err != nil || fm.out.Sync.Progress.ErrorActions != 0 || len(fm.out.Errors) != 0 {
+			t.Fatalf("member %d: %v %+v", i, fm.err, fm.out)
+		}
+	}
+	sameSnapshots(t, "B after the mirror", snapshot(t, a), snapshot(t, b))
 }

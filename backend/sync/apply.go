@@ -6,6 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	stdsync "sync"
 	"time"
 
@@ -29,7 +32,8 @@ type TargetResult struct {
 // Handler executes action groups whose source and targets are on this machine.
 type Handler struct {
 	mu       stdsync.Mutex
-	roots    map[string]*transfer.Root
+	roots    *transfer.Roots
+	ownRoots bool                    // roots is the handler's own: Close closes it
 	deferred map[*transfer.Root]bool // roots holding new files not synced yet
 	// Now gives the time used for copy-content targets; time.Now when nil.
 	Now func() time.Time
@@ -37,16 +41,55 @@ type Handler struct {
 	Versions *transfer.Versions
 }
 
-// NewHandler returns a handler; Close releases the roots it opened.
+// NewHandler returns a handler that opens each data source root on first use, unchecked;
+// Close releases them.
 func NewHandler() *Handler {
-	return &Handler{roots: map[string]*transfer.Root{}, deferred: map[*transfer.Root]bool{}}
+	h := newHandler(transfer.NewRoots())
+	h.ownRoots = true
+	return h
 }
 
-// planHandler returns a handler for the groups of p: it keeps versions as p says.
-func planHandler(p *plan.Plan) *Handler {
-	h := NewHandler()
+func newHandler(roots *transfer.Roots) *Handler {
+	return &Handler{roots: roots, deferred: map[*transfer.Root]bool{}}
+}
+
+// planHandler returns a handler for the groups of p working in roots (opened by OpenRoots):
+// it keeps versions as p says.
+func planHandler(p *plan.Plan, roots *transfer.Roots) *Handler {
+	h := newHandler(roots)
 	h.Versions = keptVersions(p)
 	return h
+}
+
+// OpenRoots opens the folders of this member's data sources in p (mine tells by node) into
+// roots, each once, before anything runs: each must be the very directory its inventory listed
+// (plan.PartInfo.DirID), reached by the same path, and is locked, exclusively where the plan
+// writes (a target, or kept versions to prune) and shared where it only reads. A folder that
+// fails stays failed in roots, so every action there fails with its error; the error joins
+// them all.
+func OpenRoots(p *plan.Plan, roots *transfer.Roots, mine func(node string) bool) error {
+	written := map[string]bool{}
+	for _, g := range p.Groups {
+		for _, t := range g.Targets {
+			written[t.Dir] = true
+		}
+	}
+	prunes := p.Versions != nil && p.Versions.KeepDays > 0
+	var errs []error
+	for i := range p.Parts {
+		part := &p.Parts[i]
+		if !mine(part.Node) {
+			continue
+		}
+		dir, lock := part.Dir(), transfer.Shared
+		if written[dir] || prunes {
+			lock = transfer.Exclusive
+		}
+		if _, err := roots.Open(dir, part.DirID, lock); err != nil && !slices.ContainsFunc(errs, func(e error) bool { return e == err }) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // keptVersions is where p keeps replaced and deleted files, nil when it keeps none.
@@ -70,31 +113,15 @@ func (h *Handler) Flush() error {
 	return errors.Join(errs...)
 }
 
-// Close releases every open data source root.
+// Close releases the data source roots the handler opened itself (NewHandler).
 func (h *Handler) Close() error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var errs []error
-	for dir, r := range h.roots {
-		errs = append(errs, r.Close())
-		delete(h.roots, dir)
+	if !h.ownRoots {
+		return nil
 	}
-	return errors.Join(errs...)
+	return h.roots.Close()
 }
 
-func (h *Handler) root(dir string) (*transfer.Root, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if r, ok := h.roots[dir]; ok {
-		return r, nil
-	}
-	r, err := transfer.OpenRoot(dir)
-	if err != nil {
-		return nil, err
-	}
-	h.roots[dir] = r
-	return r, nil
-}
+func (h *Handler) root(dir string) (*transfer.Root, error) { return h.roots.Get(dir) }
 
 // Run executes one group and reports one result per target.
 func (h *Handler) Run(ctx context.Context, g *plan.Group, report func(TargetResult)) {
@@ -174,4 +201,29 @@ func keep(ctx context.Context, dst *transfer.Root, t plan.Endpoint) error {
 		return fmt.Errorf("keep %s as %s before replacing it: %w", t.Path, t.KeepAs, err)
 	}
 	return nil
+}
+
+// LockRoots opens the data source roots of a run about to be inventoried into roots, with a
+// shared lock each, before the scan: another run that writes there holds them exclusively, so
+// this one fails at once (transfer.ErrRootBusy), and while the locks are held no other run
+// writes there, which makes the temp files the scan removes stale ones. paths are the roots as
+// inventory.ResolveRoot gives them; a file data source locks its folder. OpenRoots later checks
+// them against the inventory and takes the exclusive locks where the plan writes. A root that
+// cannot be opened is left to the scan to report.
+func LockRoots(roots *transfer.Roots, paths []string) error {
+	var errs []error
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			continue
+		}
+		dir := p
+		if !fi.IsDir() {
+			dir = filepath.Dir(p)
+		}
+		if _, err := roots.Open(dir, inventory.DirID{}, transfer.Shared); errors.Is(err, transfer.ErrRootBusy) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

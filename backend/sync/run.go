@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ferrysync/ferry/backend/plan"
+	"github.com/ferrysync/ferry/backend/transfer"
 )
 
 // DefaultWorkers bounds the groups run at once within a phase: small files are dominated by
@@ -87,12 +88,19 @@ type Report struct {
 }
 
 // Apply runs a whole plan on this machine and sums up the results; when every action
-// succeeded, it prunes the plan's old kept versions.
+// succeeded, it prunes the plan's old kept versions. It opens the data source roots first
+// (OpenRoots): when one cannot be used, nothing runs and the report holds why.
 func Apply(ctx context.Context, p *plan.Plan, workers int) *Report {
-	h := planHandler(p)
-	defer h.Close()
-	var mu stdsync.Mutex
 	rep := &Report{}
+	roots := transfer.NewRoots()
+	defer roots.Close()
+	all := func(string) bool { return true }
+	if err := OpenRoots(p, roots, all); err != nil {
+		rep.Errors = append(rep.Errors, err)
+		return rep
+	}
+	h := planHandler(p, roots)
+	var mu stdsync.Mutex
 	err := Execute(ctx, h, p.Groups, workers, func(r TargetResult) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -110,7 +118,7 @@ func Apply(ctx context.Context, p *plan.Plan, workers int) *Report {
 		rep.Errors = append(rep.Errors, err)
 	}
 	if len(rep.Errors) == 0 && ctx.Err() == nil {
-		if err := PruneVersions(p, func(string) bool { return true }, time.Now()); err != nil {
+		if err := PruneVersions(p, roots, all, time.Now()); err != nil {
 			rep.Errors = append(rep.Errors, err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
+	"github.com/ferrysync/ferry/backend/transfer"
 )
 
 // Run is one member's part of a synchronization.
@@ -32,7 +33,12 @@ type Run struct {
 	Handler *Handler
 	// Remote carries the copies between this member and others. Nil: copies onto this
 	// member's nodes from another member's fail with ErrNeedsRelay (a single member has none).
+	// It must take its data source roots from Roots.
 	Remote Remote
+	// Roots holds this member's data source roots for the run; the caller may have opened and
+	// locked them before the inventory, and closes them after. Nil: the run opens its own.
+	// Either way the run opens them with OpenRoots before anything else.
+	Roots *transfer.Roots
 }
 
 // Outcome is how a run ended for this member.
@@ -58,6 +64,18 @@ func Synchronize(ctx context.Context, r Run) (*Outcome, error) {
 		r.Event = func(Event) {}
 	}
 	o := r.Orchestrator
+	mine := func(node string) bool { return r.Owner(node) == r.Self }
+	if r.Roots == nil {
+		r.Roots = transfer.NewRoots()
+		defer r.Roots.Close()
+	}
+	// A folder replaced since the inventory, or in use by another run, fails before the run
+	// starts when this member starts it (nothing changes anywhere); otherwise every action
+	// there fails with the reason and the rest of the run goes on.
+	if err := OpenRoots(r.Plan, r.Roots, mine); err != nil && r.Start {
+		r.Status(protocol.SynchronizationError)
+		return nil, err
+	}
 	loopCtx, stopLoop := context.WithCancel(ctx)
 	defer stopLoop()
 
@@ -167,8 +185,7 @@ func Synchronize(ctx context.Context, r Run) (*Outcome, error) {
 		r.Status(protocol.SynchronizationFinished)
 	}
 	if end.EndStatus == protocol.EndRegular && end.Progress.ErrorActions == 0 && len(errs) == 0 {
-		mine := func(node string) bool { return r.Owner(node) == r.Self }
-		if err := PruneVersions(r.Plan, mine, time.Now()); err != nil {
+		if err := PruneVersions(r.Plan, r.Roots, mine, time.Now()); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -182,8 +199,7 @@ func Synchronize(ctx context.Context, r Run) (*Outcome, error) {
 func (r *Run) loop(ctx context.Context, started protocol.Synchronization) []error {
 	h := r.Handler
 	if h == nil {
-		h = planHandler(r.Plan)
-		defer h.Close()
+		h = planHandler(r.Plan, r.Roots)
 	}
 	var (
 		mu   stdsync.Mutex

@@ -342,9 +342,11 @@ func (r *relayed) member(t *testing.T, c *client.Client, p *plan.Plan, sigs remo
 	o := fsync.NewCloudOrchestrator(c, r.session, ch[0], fsync.CloudOptions{Retry: client.Retry{Base: time.Millisecond, Max: 20 * time.Millisecond}})
 	defer o.Close()
 	x := remote.NewExchange(c, r.session, r.key, c.InstanceID(), ch[1], remote.Options{})
-	content := remote.NewContent(x, sigs, remote.ContentOptions{})
+	roots := transfer.NewRoots() // shared by the local work and the relayed copies, as a session does
+	defer roots.Close()
+	content := remote.NewContent(x, sigs, remote.ContentOptions{Roots: roots})
 	defer content.Close()
-	out, err := fsync.Synchronize(ctx, fsync.Run{Plan: p, Self: c.InstanceID(), Owner: r.owner, Orchestrator: o, Start: start, Remote: content})
+	out, err := fsync.Synchronize(ctx, fsync.Run{Plan: p, Self: c.InstanceID(), Owner: r.owner, Orchestrator: o, Start: start, Remote: content, Roots: roots})
 	if cerr := x.Close(ctx); cerr != nil {
 		t.Errorf("close the exchange: %v", cerr)
 	}

@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ferrysync/ferry/backend/internal/flock"
+	"github.com/ferrysync/ferry/backend/inventory"
 )
 
 // maxOpenDirs bounds the directory descriptors a root keeps open between operations.
@@ -422,4 +425,32 @@ func openat(dfd int, name string, flags int, mode uint32) (int, error) {
 	return retryEINTR(func() (int, error) {
 		return unix.Openat(dfd, name, flags|unix.O_CLOEXEC, mode)
 	})
+}
+
+// id identifies the directory the root holds open.
+func (r *Root) id() inventory.DirID {
+	return inventory.DirID{Dev: r.dirs.root.dev, Ino: r.dirs.root.ino}
+}
+
+// pathID identifies the directory at dir now, following symbolic links.
+func pathID(dir string) (inventory.DirID, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return inventory.DirID{}, &fs.PathError{Op: "stat", Path: dir, Err: err}
+	}
+	return inventory.DirID{Dev: st.Dev, Ino: st.Ino}, nil
+}
+
+// lock takes an advisory lock on the root directory itself (its descriptor, so no file appears
+// in it); the lock lasts until the root is closed and its last operation is done, or the
+// process ends.
+func (r *Root) lock(exclusive bool) error {
+	err := flock.Lock(r.dirs.root.fd, exclusive, false)
+	if errors.Is(err, flock.ErrHeld) {
+		return &RootError{Dir: r.Name(), Err: ErrRootBusy}
+	}
+	if err != nil {
+		return fmt.Errorf("lock the data source folder %s: %w", r.Name(), err)
+	}
+	return nil
 }

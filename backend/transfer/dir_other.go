@@ -9,6 +9,8 @@ import (
 	"os"
 	"path"
 	"time"
+
+	"github.com/ferrysync/ferry/backend/inventory"
 )
 
 // dirCache has nothing to keep where directories are opened through os.Root per operation.
@@ -158,3 +160,11 @@ func (f *file) osFile() *os.File { return f.File }
 func (d *dir) createAnonymous() (*file, error) { return nil, errors.ErrUnsupported }
 
 func (d *dir) linkAnonymous(*file, string) error { return errors.ErrUnsupported }
+
+// id gives no identity here: a root's identity is checked on Linux only.
+func (r *Root) id() inventory.DirID { return inventory.DirID{} }
+
+func pathID(string) (inventory.DirID, error) { return inventory.DirID{}, nil }
+
+// lock does nothing here: data source roots are locked on Linux only.
+func (r *Root) lock(bool) error { return nil }

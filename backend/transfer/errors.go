@@ -4,8 +4,8 @@ import "errors"
 
 var (
 	// ErrUnsafePath reports an item path that could reach outside its data source root: a
-	// relative or absolute-looking path, "." or ".." components, NUL or backslash characters,
-	// or a symbolic link on the way.
+	// relative or absolute-looking path, "." or ".." components, NUL characters, backslashes on
+	// Windows, or a symbolic link on the way.
 	ErrUnsafePath = errors.New("unsafe item path")
 	// ErrNotRegular reports something other than a regular file where a file is expected.
 	ErrNotRegular = errors.New("not a regular file")

@@ -13,7 +13,8 @@ import (
 const rootRel = "."
 
 // cleanPath validates an item path ("/"-separated, leading "/") and returns its os.Root name
-// ("a/b"), or "." for "/". Nothing is cleaned silently: any suspicious form is refused.
+// ("a/b"), or "." for "/". Nothing is cleaned silently: any suspicious form is refused. A
+// backslash is an ordinary name character except on Windows, where it separates components.
 func cleanPath(p string) (string, error) {
 	if p == "/" {
 		return rootRel, nil
@@ -30,7 +31,8 @@ func cleanPath(p string) (string, error) {
 			return "", unsafePath(p, "dot component")
 		case strings.ContainsRune(c, 0):
 			return "", unsafePath(p, "NUL byte")
-		case strings.ContainsRune(c, '\\'):
+		case filepath.Separator == '\\' && strings.ContainsRune(c, '\\'):
+			// A legal name character on Linux and macOS; a separator where the OS uses it.
 			return "", unsafePath(p, "backslash")
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -28,10 +29,21 @@ func TestCleanPath(t *testing.T) {
 	}
 	for _, in := range []string{
 		"", "a", "a/b", "../x", "./x", "/..", "/.", "/../x", "/a/../../x", "/a/./b", "/a/..",
-		"//etc/passwd", "/a//b", "/a/", "/a\x00b", "/\x00", "/..\\x", "/a\\b", "\\x",
+		"//etc/passwd", "/a//b", "/a/", "/a\x00b", "/\x00", "\\x", "\\..\\x",
 	} {
 		if got, err := cleanPath(in); !errors.Is(err, ErrUnsafePath) {
 			t.Errorf("cleanPath(%q) = %q, %v; want ErrUnsafePath", in, got, err)
+		}
+	}
+	// A backslash is a name character where the OS allows it in names, a separator on Windows.
+	for _, in := range []string{"/a\\b", "/..\\x", "/\\", "/a\\..\\..\\x", "/d\\/..\\"} {
+		got, err := cleanPath(in)
+		if runtime.GOOS == "windows" {
+			if !errors.Is(err, ErrUnsafePath) {
+				t.Errorf("cleanPath(%q) = %q, %v on Windows; want ErrUnsafePath", in, got, err)
+			}
+		} else if err != nil || got != in[1:] {
+			t.Errorf("cleanPath(%q) = %q, %v; want %q", in, got, err, in[1:])
 		}
 	}
 }
@@ -105,11 +117,15 @@ func TestConfinement(t *testing.T) {
 			return FileSignature(t.Context(), r, p, &b)
 		},
 	}
+	backslashed := "/..\\outside\\sentinel"
 	paths := []string{
 		"/../outside/sentinel", "/../x", "/inner/../../outside/sentinel", "../outside/sentinel",
-		"outside", "file", "//etc/passwd", "/file\x00", "/..\\outside\\sentinel",
+		"outside", "file", "//etc/passwd", "/file\x00",
 		"/link", "/link/sentinel", "/link/new", "/link/sub", "/link/sub/x", "/link/empty", "/link/new/deeper/f",
 		"/flink", "/alink/sentinel", "/alink/new", "/ilink/y", "/ilink/new",
+	}
+	if runtime.GOOS == "windows" {
+		paths = append(paths, backslashed)
 	}
 	for name, op := range ops {
 		for _, p := range paths {
@@ -124,6 +140,22 @@ func TestConfinement(t *testing.T) {
 	}
 	sameSnapshot(t, "after escape attempts", before, snapshot(t, base))
 	assertNoTemp(t, base)
+	if runtime.GOOS == "windows" {
+		return
+	}
+	// Elsewhere a backslash is a name character: the file is made inside the root, under
+	// that very name, and nothing outside changes.
+	outsideBefore := snapshot(t, outside)
+	if _, err := Copy(t.Context(), r, "/file", r, backslashed, CopyOptions{Size: -1}); err != nil {
+		t.Fatalf("copy to %q: %v", backslashed, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(rootDir, backslashed[1:])); err != nil || string(b) != "source content" {
+		t.Errorf("%q in the root = %q, %v", backslashed, b, err)
+	}
+	if err := Delete(r, backslashed, DeleteOptions{}); err != nil {
+		t.Errorf("delete %q: %v", backslashed, err)
+	}
+	sameSnapshot(t, "after a backslashed name", outsideBefore, snapshot(t, outside))
 }
 
 func TestOpenRoot(t *testing.T) {

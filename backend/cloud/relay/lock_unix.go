@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 
-	"golang.org/x/sys/unix"
+	"github.com/ferrysync/ferry/backend/internal/flock"
 )
 
 // lockFile takes an exclusive flock on path (created when missing) and checks that the file
@@ -16,13 +16,7 @@ func lockFile(path string) (unlock func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
+	if err := flock.Lock(int(f.Fd()), true, true); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("flock %s: %w", path, err)
 	}

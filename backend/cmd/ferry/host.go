@@ -29,6 +29,7 @@ import (
 	"github.com/ferrysync/ferry/backend/rules"
 	"github.com/ferrysync/ferry/backend/session"
 	fsync "github.com/ferrysync/ferry/backend/sync"
+	"github.com/ferrysync/ferry/backend/transfer"
 )
 
 // memberFlags are shared by `ferry host` and `ferry join`.
@@ -94,8 +95,8 @@ end-to-end encrypted through the server. --mode goes from this member's first no
 other node (two-way: between every two nodes).
 
 Exit codes: 0 done, 1 finished with action errors or refused actions (or the run failed), 2 bad
-usage or invalid input (nothing changed), 3 server unreachable before the session existed, 4
-aborted.`,
+usage or invalid input, or a data source folder in use by another run or replaced since the
+inventory (nothing changed), 3 server unreachable before the session existed, 4 aborted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runHost(cmd.Context(), f, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -437,11 +438,15 @@ func (mc *memberCommand) step(s session.Step) {
 	}
 }
 
-// interrupted maps a failure before the synchronization to an exit code: 4 after SIGINT, 1
+// interrupted maps a failure before the synchronization to an exit code: 4 after SIGINT, 2
+// for a data source folder another run holds or that was replaced (as ferry sync), 1
 // otherwise.
 func (mc *memberCommand) interrupted(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
+	switch {
+	case ctx.Err() != nil:
 		return &exitError{code: exitAborted, err: fmt.Errorf("aborted: %w", err)}
+	case errors.Is(err, transfer.ErrRootBusy) || errors.Is(err, transfer.ErrRootReplaced):
+		return &exitError{code: exitUsage, err: err}
 	}
 	return &exitError{code: exitActionError, err: err}
 }

@@ -45,8 +45,8 @@ on the terminal without echo; --password PW works too, but other users of this m
 see a command line (ps).
 
 Exit codes: 0 done, 1 refused, or finished with action errors or refused actions (or the run
-failed), 2 bad usage or invalid input (nothing changed), 3 server unreachable before joining,
-4 aborted.`,
+failed), 2 bad usage or invalid input, or a data source folder in use by another run or
+replaced since the inventory (nothing changed), 3 server unreachable before joining, 4 aborted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runJoin(cmd.Context(), f, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())

@@ -76,7 +76,8 @@ synchronize them; ferry host and ferry join do the same between machines, end-to
 encrypted through a session server; ferry server runs that server.
 
 Exit codes: 0 done, 1 finished with action errors or refused actions, 2 bad usage or invalid
-input (nothing was changed), 3 server unreachable before the session existed, 4 aborted.
+input, or a data source folder in use by another run or replaced since the inventory (nothing
+was changed), 3 server unreachable before the session existed, 4 aborted.
 
 The identity key and the trusted keys live in $` + envConfigDir + ` when set, else in the user's
 configuration folder (~/.config/ferry on Linux).`,

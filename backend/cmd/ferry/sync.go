@@ -23,6 +23,7 @@ import (
 	"github.com/ferrysync/ferry/backend/protocol"
 	"github.com/ferrysync/ferry/backend/session"
 	fsync "github.com/ferrysync/ferry/backend/sync"
+	"github.com/ferrysync/ferry/backend/transfer"
 	"github.com/ferrysync/ferry/backend/twoway"
 )
 
@@ -56,8 +57,12 @@ confirmation on stdin (unless --yes; only "y" goes on), synchronizes, reports an
 session. A session with one member is orchestrated on this machine; --orchestration cloud
 makes the server track it instead. SIGINT aborts cleanly.
 
+Each data source folder is locked for the run: a folder another Ferry run uses, or one
+replaced since the inventory, stops the run before anything changes.
+
 Exit codes: 0 done, 1 finished with action errors or refused actions, 2 bad usage or invalid
-input (nothing changed), 3 server unreachable before the session existed, 4 aborted.`,
+input, or a data source folder in use by another run or replaced since the inventory (nothing
+changed), 3 server unreachable before the session existed, 4 aborted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runSync(cmd.Context(), f, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -116,6 +121,14 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	tty := isTerminal(stderr)
+
+	// The data source folders are held from before the inventory to the end: shared now,
+	// exclusive where the plan writes; a folder another run holds fails at once.
+	roots := transfer.NewRoots()
+	defer roots.Close()
+	if err := lockRoots(roots, &j); err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
 
 	// Everything below outlives SIGINT (ctx) until the run is told to abort and has ended.
 	work := context.WithoutCancel(ctx)
@@ -202,6 +215,15 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 		}
 		return &exitError{code: exitUsage, err: err}
 	}
+	// The folders must still be those inventoried; the ones written are locked exclusively.
+	if err := fsync.OpenRoots(p, roots, func(string) bool { return true }); err != nil {
+		rep.Status = "refused"
+		rep.Errors = append(rep.Errors, err.Error())
+		if f.json {
+			printReport(stdout, rep, true)
+		}
+		return &exitError{code: exitUsage, err: err}
+	}
 	// Without --yes the answer is read from stdin, terminal or not: only "y" or "yes" goes on,
 	// anything else (an empty or closed stdin too) changes nothing.
 	if !f.yes && len(p.Groups) > 0 && !confirm(stdin, stderr) {
@@ -244,6 +266,7 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 		Event:        view.event,
 		Abort:        abort,
 		Result:       tw.Result,
+		Roots:        roots,
 	})
 	view.done()
 	rep.record(out, err)
@@ -279,6 +302,8 @@ func (rep *syncReport) exit(ctx context.Context, err error) error {
 	switch {
 	case rep.Status == string(protocol.EndAborted) || (err != nil && ctx.Err() != nil):
 		return &exitError{code: exitAborted, err: errors.New("aborted")}
+	case errors.Is(err, transfer.ErrRootReplaced) || errors.Is(err, transfer.ErrRootBusy):
+		return &exitError{code: exitUsage, err: err} // refused before anything changed
 	case err != nil:
 		return &exitError{code: exitActionError, err: err}
 	case rep.Status == string(protocol.EndError):
@@ -289,6 +314,22 @@ func (rep *syncReport) exit(ctx context.Context, err error) error {
 		return &exitError{code: exitActionError, err: fmt.Errorf("%d actions were refused", len(rep.Rejected))}
 	}
 	return nil
+}
+
+// lockRoots resolves the data source roots of j once (a root given as a symbolic link is the
+// directory it leads to now) and takes a shared lock on each (sync.LockRoots).
+func lockRoots(roots *transfer.Roots, j *job) error {
+	var paths []string
+	for i := range j.Nodes {
+		n := &j.Nodes[i]
+		resolved := make([]string, len(n.Roots))
+		for k, r := range n.Roots {
+			resolved[k] = inventory.ResolveRoot(r)
+		}
+		n.Roots = resolved
+		paths = append(paths, resolved...)
+	}
+	return fsync.LockRoots(roots, paths)
 }
 
 // showPlan is --dry-run: the plan, nothing changed, no server. A plan past the deletion limit

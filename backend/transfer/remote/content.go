@@ -75,7 +75,7 @@ type Content struct {
 	opts ContentOptions
 
 	mu       sync.Mutex
-	roots    map[string]*transfer.Root
+	roots    *transfer.Roots
 	fresh    map[*transfer.Root]bool // roots holding new files not synced yet
 	reported map[string]bool         // source failures reported, by run and group
 }
@@ -88,6 +88,9 @@ type ContentOptions struct {
 	// TempDir holds the copy of a file received for several targets on this member while it
 	// is written to each (the first target's data source folder when empty).
 	TempDir string
+	// Roots are the run's data source roots (sync.Run.Roots), which the caller closes. Nil:
+	// the Content opens each root on first use, unchecked, and Close releases them.
+	Roots *transfer.Roots
 }
 
 // NewContent returns the content carrier of x; sigs (nil: none) gives the targets' signatures
@@ -102,35 +105,23 @@ func NewContent(x *Exchange, sigs Signatures, o ContentOptions) *Content {
 	if sigs == nil {
 		sigs = SignatureSet(nil)
 	}
-	return &Content{x: x, sigs: sigs, opts: o, roots: map[string]*transfer.Root{},
+	roots := o.Roots
+	if roots == nil {
+		roots = transfer.NewRoots()
+	}
+	return &Content{x: x, sigs: sigs, opts: o, roots: roots,
 		fresh: map[*transfer.Root]bool{}, reported: map[string]bool{}}
 }
 
-// Close releases the data source roots.
+// Close releases the data source roots the Content opened itself.
 func (c *Content) Close() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var errs []error
-	for dir, r := range c.roots {
-		errs = append(errs, r.Close())
-		delete(c.roots, dir)
+	if c.opts.Roots != nil {
+		return nil
 	}
-	return errors.Join(errs...)
+	return c.roots.Close()
 }
 
-func (c *Content) root(dir string) (*transfer.Root, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if r, ok := c.roots[dir]; ok {
-		return r, nil
-	}
-	r, err := transfer.OpenRoot(dir)
-	if err != nil {
-		return nil, err
-	}
-	c.roots[dir] = r
-	return r, nil
-}
+func (c *Content) root(dir string) (*transfer.Root, error) { return c.roots.Get(dir) }
 
 // wroteNew notes a root that received a new file written without its own fsync.
 func (c *Content) wroteNew(r *transfer.Root) {
