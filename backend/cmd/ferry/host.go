@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	stdsync "sync"
 	"sync/atomic"
@@ -28,6 +29,7 @@ import (
 	"github.com/ferrysync/ferry/backend/rules"
 	"github.com/ferrysync/ferry/backend/session"
 	fsync "github.com/ferrysync/ferry/backend/sync"
+	"github.com/ferrysync/ferry/backend/twoway"
 )
 
 // memberFlags are shared by `ferry host` and `ferry join`.
@@ -38,6 +40,7 @@ type memberFlags struct {
 	json       bool
 	statusWait time.Duration
 	logLevel   string
+	confirmFlags
 }
 
 func (f *memberFlags) register(cmd *cobra.Command) {
@@ -47,6 +50,7 @@ func (f *memberFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.json, "json", false, "JSON: one event per line on stderr, the report on stdout")
 	fl.DurationVar(&f.statusWait, "status-wait", 30*time.Second, "how long to wait at the end for the others to receive what this member sent, and for the member statuses to reach the server")
 	fl.StringVar(&f.logLevel, "log-level", "warn", "debug, info, warn or error (to stderr)")
+	f.confirmFlags.register(cmd)
 }
 
 // nodeSpecs parses --node.
@@ -137,6 +141,16 @@ func (f *hostFlags) planning(first string) (session.Planning, error) {
 	var err error
 	if p.Versions, err = f.versions.setting(safety); err != nil {
 		return p, err
+	}
+	if p.MaxDelete, err = f.deleteLimit(safety.MaxDelete); err != nil {
+		return p, err
+	}
+	if f.mode == rules.PresetTwoWay {
+		dir, err := configDir()
+		if err != nil {
+			return p, err
+		}
+		p.TwoWay = &session.TwoWay{Store: twoway.Store{Dir: filepath.Join(dir, "state")}, Rules: fileRules}
 	}
 	mode := f.mode
 	p.Rules = func(parts []string) ([]rules.Rule, error) {
@@ -239,6 +253,7 @@ func runHost(ctx context.Context, f hostFlags, stdin io.Reader, stdout, stderr i
 	if err != nil {
 		return err
 	}
+	mc.limit = planning.MaxDelete
 	work := context.WithoutCancel(ctx)
 	serverURL := f.server
 	if serverURL == "" {
@@ -320,6 +335,10 @@ type memberCommand struct {
 	m       *session.Member
 	flow    *session.Flow
 	steps   *json.Encoder
+	// limit is the deletion limit shown with the plan; a joiner's own, when given, also checks
+	// its data sources (ownLimit).
+	limit    rules.DeleteLimit
+	ownLimit bool
 
 	asking      stdsync.Mutex
 	leaveOnce   stdsync.Once
@@ -480,8 +499,8 @@ func (mc *memberCommand) run(ctx context.Context, stdout io.Writer) error {
 	}
 	rep := &memberReport{syncReport: syncReport{Session: mc.m.ID(), Errors: []string{}, Plan: p,
 		Rejected: append([]plan.Rejected{}, p.Rejected...), Orchestration: string(fsync.OrchestrationCloud)}}
-	if !mc.f.json {
-		printPlan(stdout, p)
+	if err := mc.confirm(ctx, p, rep, stdout); err != nil {
+		return err
 	}
 	abort := make(chan struct{})
 	runCtx, cancelRun := context.WithCancel(work)

@@ -62,6 +62,10 @@ func runJoin(ctx context.Context, f joinFlags, stdin io.Reader, stdout, stderr i
 	if err != nil {
 		return err
 	}
+	if mc.limit, err = f.deleteLimit(mc.limit); err != nil {
+		return err
+	}
+	mc.ownLimit = f.maxDelete != ""
 	c, err := mc.login(ctx, f.server)
 	if err != nil {
 		return err
