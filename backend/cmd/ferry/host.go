@@ -92,11 +92,18 @@ seen before is admitted with --trust (its safety words go to stderr), after a qu
 terminal, and refused otherwise. Then every member inventories its nodes, this member plans with
 the preset and/or the rules file, and the synchronization runs, copies between members going
 end-to-end encrypted through the server. --mode goes from this member's first node to every
-other node (two-way: between every two nodes).
+other node (two-way: between every two nodes, decided by the record of the last run that this
+member keeps for the session's data sources, or on a first run by the newest dates).
+
+Every member is shown a summary of the plan (per data source; --verbose lists the actions) and
+asked on stdin, terminal or not, before anything changes (unless --yes; only "y" goes on); the
+first member that does not agree ends the run for all, nothing changed. A plan over the deletion
+limit (--max-delete, the rules file's max_delete, or the default) is refused on every member.
+--versions and --versions-keep apply on every member.
 
 Exit codes: 0 done, 1 finished with action errors or refused actions (or the run failed), 2 bad
-usage or invalid input (nothing changed), 3 server unreachable before the session existed, 4
-aborted.`,
+usage, invalid input or a plan over a deletion limit (nothing changed), 3 server unreachable
+before the session existed, 4 aborted or not confirmed (nothing changed).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runHost(cmd.Context(), f, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())

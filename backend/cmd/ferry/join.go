@@ -31,9 +31,15 @@ its nodes when the host starts the inventory, receives the host's plan, takes it
 synchronization and exits when it ends. A refused join exits 1 with the reason's code
 (wrong_password, untrusted_key, session_full, inventory_started…).
 
+The plan is shown as a summary per data source (--verbose lists the actions on this machine's
+nodes) and asked about on stdin, terminal or not, before anything changes (unless --yes; only
+"y" goes on); any member's refusal ends the run for all, nothing changed. The host's deletion
+limit applies to every data source; --max-delete, when given, also refuses a plan that deletes
+past it on this machine's data sources. The host's --versions apply here too.
+
 Exit codes: 0 done, 1 refused, or finished with action errors or refused actions (or the run
-failed), 2 bad usage or invalid input (nothing changed), 3 server unreachable before joining,
-4 aborted.`,
+failed), 2 bad usage, invalid input or a plan over a deletion limit (nothing changed), 3 server
+unreachable before joining, 4 aborted or not confirmed (nothing changed).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runJoin(cmd.Context(), f, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
