@@ -23,6 +23,7 @@ import (
 	fsync "github.com/ferrysync/ferry/backend/sync"
 	"github.com/ferrysync/ferry/backend/transfer"
 	"github.com/ferrysync/ferry/backend/transfer/remote"
+	"github.com/ferrysync/ferry/backend/twoway"
 )
 
 // The member flow of a session with several members. The oldest member waits for the members
@@ -67,6 +68,22 @@ type Planning struct {
 	// parts it goes between).
 	Rules    func(parts []string) ([]rules.Rule, error)
 	Targeted []rules.Targeted
+	// MaxDelete is the deletion limit (the zero value is the default one): a plan past it is
+	// shown to every member and refused (Flow.Refused), nothing changing.
+	MaxDelete rules.DeleteLimit
+	// TwoWay, when set, makes the run two-way with a record of the last run.
+	TwoWay *TwoWay
+}
+
+// TwoWay is a two-way run between every data source of the session, the planning member
+// keeping the record of the last run: that record, or on a first run the newest dates, decides
+// every item instead of Planning.Rules. The record is named by the members' identity keys and
+// their data source codes, not by paths, so the same members with the same nodes find it again
+// whatever their session; what the run left on the other members' nodes is their word, sent
+// once the run ended.
+type TwoWay struct {
+	Store twoway.Store // where the record is kept (Side and Read are the flow's)
+	Rules []rules.Rule // a rules file's own rules, which still apply beside the record
 }
 
 // FlowOptions tune a Flow. Only Planning is needed, and only by the oldest member.
@@ -112,8 +129,10 @@ type Flow struct {
 	owners  map[string]string
 	orch    fsync.Orchestrator
 	plan    *plan.Plan
+	terms   startTerms
 	sigs    remote.SignatureSet
-	settled bool // Prepare succeeded
+	settled bool  // Prepare succeeded
+	refused error // the planner refuses the plan: nothing runs
 
 	irregular bool // the synchronization failed or did not end regularly
 
@@ -121,6 +140,24 @@ type Flow struct {
 	roots *transfer.Roots
 	// dirIDs are the directories the inventory listed, by part root (inventory.Part.DirID).
 	dirIDs map[string]inventory.DirID
+
+	// The planning member's two-way run, on the comparison it planned.
+	tw    *twoway.Run
+	twCmp *compare.Comparison
+
+	// The answers to the plan (confirm.go).
+	answer      chan Answer // this member's, once
+	answerOnce  stdsync.Once
+	verdictOnce stdsync.Once
+	verdictErr  error
+
+	// What this member's run did, for the record (record.go).
+	doneMu stdsync.Mutex
+	done   [][2]string // group, part
+
+	// What the other members' runs left on their nodes (the oldest member, record.go).
+	afterMu stdsync.Mutex
+	after   map[string]map[string]twoway.Found // part → item path
 }
 
 // NewFlow starts this member's flow with its nodes (those it created or joined with).
@@ -135,7 +172,7 @@ func (m *Member) NewFlow(nodes []plan.NodeSpec, o FlowOptions) *Flow {
 		o.Cloud.Logger = o.Logger
 	}
 	f := &Flow{m: m, nodes: nodes, o: o, log: o.Logger, kick: make(chan struct{}, 1), quit: make(chan struct{}), watched: make(chan struct{}),
-		gone: map[string]bool{}, roots: transfer.NewRoots(), dirIDs: map[string]inventory.DirID{}}
+		gone: map[string]bool{}, roots: transfer.NewRoots(), dirIDs: map[string]inventory.DirID{}, answer: make(chan Answer, 1)}
 	pushes, stopX := m.Subscribe()
 	f.x, f.stopX = remote.NewExchange(m.c, m.ID(), m.key, m.Self(), pushes, o.Exchange), stopX
 	events, stop := m.Subscribe()
@@ -794,25 +831,45 @@ func (f *Flow) planAndSend(ctx context.Context, nodes []*inventory.Node) error {
 		return err
 	}
 	c := compare.Compare(nodes, ss.Compare)
-	if f.o.Planning.Rules == nil {
-		return errors.New("no rules to plan with")
-	}
-	rs, err := f.o.Planning.Rules(c.PartNames())
-	if err != nil {
-		return err
-	}
-	res, err := rules.Evaluate(c, rs, f.o.Planning.Targeted)
-	if err != nil {
-		return err
-	}
-	p := plan.Build(c, res, plan.Options{PreferDelta: func(size int64, source, target string) bool {
+	opts := plan.Options{PreferDelta: func(size int64, source, target string) bool {
 		return transfer.PreferDelta(size, true, f.owner(source) != f.owner(target))
-	}, Versions: f.o.Planning.Versions})
+	}, Versions: f.o.Planning.Versions}
+	targeted := f.o.Planning.Targeted
+	var rs []rules.Rule
+	if tw := f.o.Planning.TwoWay; tw != nil && ss.Compare.Matching == compare.Tree {
+		store := tw.Store
+		store.Side, store.Read = f.recordSide, f.readAfter
+		run, err := store.BeginAll(c)
+		if err != nil {
+			return err
+		}
+		f.tw, f.twCmp = run, c
+		rs = tw.Rules
+		targeted = append(slices.Clone(targeted), run.Targeted()...)
+		opts = run.PlanOptions(c, opts)
+	} else {
+		if f.o.Planning.Rules == nil {
+			return errors.New("no rules to plan with")
+		}
+		if rs, err = f.o.Planning.Rules(c.PartNames()); err != nil {
+			return err
+		}
+	}
+	res, err := rules.Evaluate(c, rs, targeted)
+	if err != nil {
+		return err
+	}
+	p := plan.Build(c, res, opts)
 	if err := f.checkPlan(p); err != nil {
 		return err
 	}
+	f.terms = startTerms{Record: f.tw != nil}
+	if err := p.CheckDeletions(f.o.Planning.MaxDelete); err != nil {
+		f.terms.Refused = err.Error()
+		f.refused = err
+	}
 	var buf bytes.Buffer
-	if err := encodeStart(&buf, p, ""); err != nil {
+	if err := encodeStartTerms(&buf, p, "", f.terms); err != nil {
 		return err
 	}
 	if err := f.x.SendBlob(ctx, blobStart, protocol.TransferPlan, f.others(), &buf); err != nil {
@@ -822,13 +879,27 @@ func (f *Flow) planAndSend(ctx context.Context, nodes []*inventory.Node) error {
 	return nil
 }
 
+// Conflicts are the items of a two-way run edited on several members since the last run, as
+// the planning member found them; none on the others.
+func (f *Flow) Conflicts() []twoway.Conflict { return f.tw.Conflicts() }
+
+// Refused is why the planning member refuses the plan (a *plan.DeleteLimitError on the planning
+// member, a *RefusedPlanError with its words on the others): nothing runs. Nil once Prepare
+// returned a plan that may run.
+func (f *Flow) Refused() error { return f.refused }
+
+// RefusedPlanError is the planning member's refusal of its plan, as another member received it.
+type RefusedPlanError struct{ Reason string }
+
+func (e *RefusedPlanError) Error() string { return e.Reason }
+
 // receivePlan receives the plan from the oldest member and checks it.
 func (f *Flow) receivePlan(ctx context.Context) error {
 	oldest := f.sess.Members[0].InstanceID
 	var p *plan.Plan
 	err := receiveStream(ctx, f.x, blobStart, oldest, func(r io.Reader) error {
 		var err error
-		p, err = decodeStart(r)
+		p, f.terms, err = decodeStartTerms(r)
 		return err
 	})
 	if err != nil {
@@ -838,6 +909,9 @@ func (f *Flow) receivePlan(ctx context.Context) error {
 		return err
 	}
 	f.ownDirIDs(p)
+	if f.terms.Refused != "" {
+		f.refused = &RefusedPlanError{Reason: f.terms.Refused}
+	}
 	f.plan = p
 	return nil
 }
@@ -928,6 +1002,16 @@ func (f *Flow) Synchronize(ctx context.Context, o SyncOptions) (*fsync.Outcome, 
 	if !f.settled {
 		return nil, errors.New("synchronize before the plan is prepared")
 	}
+	if f.refused != nil {
+		return nil, f.refused
+	}
+	// Members that did not answer agree; the run starts once every member did.
+	if err := f.Answer(ctx, Answer{OK: true}); err != nil {
+		return nil, err
+	}
+	if err := f.Verdict(ctx); err != nil {
+		return nil, err
+	}
 	f.mu.Lock()
 	f.syncing = true
 	f.mu.Unlock()
@@ -949,11 +1033,17 @@ func (f *Flow) Synchronize(ctx context.Context, o SyncOptions) (*fsync.Outcome, 
 		Abort:        o.Abort,
 		Remote:       content,
 		Roots:        f.roots,
+		Result:       f.result,
 	})
 	if err != nil || out.Sync.EndStatus != protocol.EndRegular {
 		f.mu.Lock()
 		f.irregular = true // the members stopped receiving: Close need not wait for them
 		f.mu.Unlock()
+	}
+	if out != nil && f.terms.Record {
+		if rerr := f.settle(ctx); rerr != nil {
+			out.Errors = append(out.Errors, rerr)
+		}
 	}
 	return out, err
 }

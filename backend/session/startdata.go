@@ -22,8 +22,10 @@ import (
 // dates and content keys), or why there is no plan. It travels as JSON sealed in a blob.
 
 const (
-	startFormat  = "ferry-start"
-	startVersion = 2 // 2: directory dates (a phase after the copies, quiet groups), kept versions
+	startFormat = "ferry-start"
+	// 2: directory dates (a phase after the copies, quiet groups), kept versions; 3: the
+	// planner's refusal, its two-way record, and the answers to the plan before the run.
+	startVersion = 3
 	maxStartData = 1 << 30
 )
 
@@ -32,6 +34,17 @@ type startData struct {
 	Version int       `json:"version"`
 	Error   string    `json:"error,omitempty"` // the oldest member could not plan, or gave up
 	Plan    *wirePlan `json:"plan,omitempty"`
+	startTerms
+}
+
+// startTerms come with a plan.
+type startTerms struct {
+	// Refused is why the planner refuses the plan it shows (past the deletion limit): nothing
+	// runs.
+	Refused string `json:"refused,omitempty"`
+	// Record: the planner keeps a two-way record, which the other members' word on what the run
+	// left on their nodes settles.
+	Record bool `json:"record,omitempty"`
 }
 
 type wirePlan struct {
@@ -76,6 +89,7 @@ type wireEndpoint struct {
 	ModTime    *[2]int64 `json:"mtime,omitempty"`
 	BirthTime  *[2]int64 `json:"btime,omitempty"`
 	ContentKey string    `json:"key,omitempty"` // hex
+	KeepAs     wireStr   `json:"keep_as,omitempty"`
 }
 
 type wireRejected struct {
@@ -142,7 +156,12 @@ func kindOf(s string) (inventory.Kind, bool) {
 
 // encodeStart writes the start data: the plan, or the reason there is none.
 func encodeStart(w io.Writer, p *plan.Plan, failure string) error {
-	sd := startData{Format: startFormat, Version: startVersion, Error: failure}
+	return encodeStartTerms(w, p, failure, startTerms{})
+}
+
+// encodeStartTerms is encodeStart with the plan's terms.
+func encodeStartTerms(w io.Writer, p *plan.Plan, failure string, terms startTerms) error {
+	sd := startData{Format: startFormat, Version: startVersion, Error: failure, startTerms: terms}
 	if p != nil {
 		sd.Plan = toWire(p)
 	}
@@ -151,28 +170,35 @@ func encodeStart(w io.Writer, p *plan.Plan, failure string) error {
 
 // decodeStart reads the start data; a plan that came with an error is an error.
 func decodeStart(r io.Reader) (*plan.Plan, error) {
+	p, _, err := decodeStartTerms(r)
+	return p, err
+}
+
+// decodeStartTerms is decodeStart with the plan's terms.
+func decodeStartTerms(r io.Reader) (*plan.Plan, startTerms, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxStartData+1))
 	if err != nil {
-		return nil, err
+		return nil, startTerms{}, err
 	}
 	if len(data) > maxStartData {
-		return nil, fmt.Errorf("start data over %d bytes", maxStartData)
+		return nil, startTerms{}, fmt.Errorf("start data over %d bytes", maxStartData)
 	}
 	var sd startData
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&sd); err != nil {
-		return nil, fmt.Errorf("start data: %w", err)
+		return nil, startTerms{}, fmt.Errorf("start data: %w", err)
 	}
 	switch {
 	case sd.Format != startFormat || sd.Version != startVersion:
-		return nil, fmt.Errorf("start data: format %q version %d, want %s %d", sd.Format, sd.Version, startFormat, startVersion)
+		return nil, startTerms{}, fmt.Errorf("start data: format %q version %d, want %s %d", sd.Format, sd.Version, startFormat, startVersion)
 	case sd.Error != "":
-		return nil, &PlanError{Reason: sd.Error}
+		return nil, startTerms{}, &PlanError{Reason: sd.Error}
 	case sd.Plan == nil:
-		return nil, errors.New("start data: no plan")
+		return nil, startTerms{}, errors.New("start data: no plan")
 	}
-	return fromWire(sd.Plan)
+	p, err := fromWire(sd.Plan)
+	return p, sd.startTerms, err
 }
 
 // PlanError is the oldest member telling that there is no plan, and why.
@@ -207,7 +233,7 @@ func toWire(p *plan.Plan) *wirePlan {
 
 func endpointToWire(e plan.Endpoint) wireEndpoint {
 	w := wireEndpoint{Part: e.Part, Node: e.Node, Root: wireStr(e.Root), Dir: wireStr(e.Dir), Path: wireStr(e.Path),
-		Exists: e.Exists, Size: e.Size, ModTime: inventory.Stamp(e.ModTime), BirthTime: inventory.Stamp(e.BirthTime)}
+		Exists: e.Exists, Size: e.Size, ModTime: inventory.Stamp(e.ModTime), BirthTime: inventory.Stamp(e.BirthTime), KeepAs: wireStr(e.KeepAs)}
 	if !e.ContentKey.IsZero() {
 		w.ContentKey = e.ContentKey.String()
 	}
@@ -306,12 +332,15 @@ func groupFromWire(wg wireGroup, parts map[string]string) (plan.Group, error) {
 // endpointFromWire rebuilds an endpoint; root tells whether it may be the root itself.
 func endpointFromWire(w wireEndpoint, parts map[string]string, root bool) (plan.Endpoint, error) {
 	e := plan.Endpoint{Location: plan.Location{Part: w.Part, Node: w.Node, Root: string(w.Root), Dir: string(w.Dir), Path: string(w.Path)},
-		Exists: w.Exists, Size: w.Size}
+		Exists: w.Exists, Size: w.Size, KeepAs: string(w.KeepAs)}
 	if node, ok := parts[w.Part]; !ok || node != w.Node {
 		return e, fmt.Errorf("part %s of node %s is not in the plan", w.Part, w.Node)
 	}
 	if !(cleanItemPath(e.Path) || root && e.Path == "/") || e.Size < 0 {
 		return e, fmt.Errorf("item path %q", e.Path)
+	}
+	if e.KeepAs != "" && !cleanItemPath(e.KeepAs) {
+		return e, fmt.Errorf("conflict copy path %q", e.KeepAs)
 	}
 	var err error
 	if e.ModTime, err = inventory.Unstamp(w.ModTime); err != nil {

@@ -86,6 +86,13 @@ func utc(p *plan.Plan) {
 
 func TestStartDataRoundTrip(t *testing.T) {
 	p := samplePlan(t)
+	kept := 0 // a two-way conflict keeps the target's edit aside
+	for i := range p.Groups {
+		if t0 := &p.Groups[i].Targets[0]; t0.Path == "/same-size.txt" && p.Groups[i].Source != nil {
+			t0.KeepAs = "/same-size.conflict-B-20240501-080000.txt"
+			kept++
+		}
+	}
 	var kinds, keys, rejected, latin, roots, quiet int
 	for _, g := range p.Groups {
 		if g.Kind == plan.Delta {
@@ -105,17 +112,21 @@ func TestStartDataRoundTrip(t *testing.T) {
 		}
 	}
 	rejected = len(p.Rejected)
-	if kinds == 0 || keys == 0 || rejected == 0 || latin == 0 || roots == 0 || quiet == 0 {
-		t.Fatalf("the sample lacks a case: %d deltas, %d keys, %d refused, %d latin-1 names, %d root dates, %d quiet dates",
-			kinds, keys, rejected, latin, roots, quiet)
+	if kinds == 0 || keys == 0 || rejected == 0 || latin == 0 || roots == 0 || quiet == 0 || kept == 0 {
+		t.Fatalf("the sample lacks a case: %d deltas, %d keys, %d refused, %d latin-1 names, %d root dates, %d quiet dates, %d kept edits",
+			kinds, keys, rejected, latin, roots, quiet, kept)
 	}
 	var buf bytes.Buffer
-	if err := encodeStart(&buf, p, ""); err != nil {
+	terms := startTerms{Refused: "refusing to delete 3 of 3 files on B", Record: true}
+	if err := encodeStartTerms(&buf, p, "", terms); err != nil {
 		t.Fatal(err)
 	}
-	got, err := decodeStart(bytes.NewReader(buf.Bytes()))
+	got, gotTerms, err := decodeStartTerms(bytes.NewReader(buf.Bytes()))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if gotTerms != terms {
+		t.Fatalf("terms %+v, sent %+v", gotTerms, terms)
 	}
 	utc(p)
 	utc(got)
@@ -145,7 +156,7 @@ func TestStartDataRefusesMalformed(t *testing.T) {
 	good := buf.String()
 	for name, edit := range map[string]func(string) string{
 		"truncated": func(s string) string { return s[:len(s)/2] },
-		"version":   func(s string) string { return strings.Replace(s, `"version":2`, `"version":1`, 1) },
+		"version":   func(s string) string { return strings.Replace(s, `"version":3`, `"version":2`, 1) },
 		"phase past the last": func(s string) string {
 			return strings.Replace(s, fmt.Sprintf(`"phase":%d`, plan.PhaseDirDates), fmt.Sprintf(`"phase":%d`, plan.PhaseDirDates+1), 1)
 		},
@@ -167,6 +178,9 @@ func TestStartDataRefusesMalformed(t *testing.T) {
 		"unknown op":  func(s string) string { return strings.Replace(s, `"op":"delete"`, `"op":"shred"`, 1) },
 		"no part":     func(s string) string { return strings.Replace(s, `"part":"B"`, `"part":"Q"`, 1) },
 		"extra field": func(s string) string { return strings.Replace(s, `"format"`, `"surprise":1,"format"`, 1) },
+		"conflict copy outside": func(s string) string {
+			return strings.Replace(s, `"path":"/d/new.txt"`, `"path":"/d/new.txt","keep_as":"/../x.txt"`, 1)
+		},
 	} {
 		bad := edit(good)
 		if bad == good {

@@ -42,9 +42,9 @@ const (
 
 // Decide compares every item with the record. Items that any part could not see entirely are left
 // alone; their record entries stay as they were.
-func Decide(cmp *compare.Comparison, rec *Record) *Decision {
+func (s Store) Decide(cmp *compare.Comparison, rec *Record) *Decision {
 	d := &Decision{}
-	ix := newIndex(rec, cmp)
+	ix := s.newIndex(rec, cmp)
 	names := map[string]*compare.Item{} // by item key: conflict names must be free
 	for _, it := range cmp.Items {
 		names[itemKey(cmp, it.Path, it.Kind == inventory.Dir)] = it
@@ -72,6 +72,43 @@ func Decide(cmp *compare.Comparison, rec *Record) *Decision {
 	}
 	for _, ds := range dirs {
 		d.decideDir(cmp, ds.it, ds.st, keepDirs)
+	}
+	return d
+}
+
+// FirstRun decides a run without a record between any number of parts as the two-way preset
+// does between two: the newest date of a file wins and is copied where the file is missing or
+// older, folders are created where missing, nothing is deleted and no edit is kept as a
+// conflict. Items that any part could not see entirely are left alone.
+func FirstRun(cmp *compare.Comparison) *Decision {
+	d := &Decision{}
+	for _, it := range cmp.Items {
+		seen := true
+		for p, part := range cmp.Parts {
+			seen = seen && !it.HasAccessIssue(p) && (it.Present(p) || !part.Inv.Incomplete)
+		}
+		if !seen {
+			continue
+		}
+		if it.Kind != inventory.File {
+			for p, part := range cmp.Parts {
+				if !it.Present(p) && part.Inv.Type == inventory.SourceDir {
+					d.target(it, rules.Action{Op: rules.Create, On: part.Name})
+				}
+			}
+			continue
+		}
+		newest := -1
+		for p := range cmp.Parts {
+			if it.Present(p) && (newest < 0 || it.Entry(p).ModTime.After(it.Entry(newest).ModTime)) {
+				newest = p
+			}
+		}
+		for p, part := range cmp.Parts {
+			if p != newest && (!it.Present(p) || it.Entry(p).ModTime.Before(it.Entry(newest).ModTime)) {
+				d.target(it, rules.Action{Op: rules.Copy, From: cmp.Parts[newest].Name, To: part.Name})
+			}
+		}
 	}
 	return d
 }

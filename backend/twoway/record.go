@@ -33,7 +33,7 @@ const formatVersion = 1
 type Record struct {
 	Version int       `json:"version"`
 	Machine string    `json:"machine"`
-	Roots   []string  `json:"roots"` // sorted; sides of entries are in this order
+	Roots   []string  `json:"roots"` // sorted side names (roots, unless Store.Side names them); sides of entries are in this order
 	Saved   time.Time `json:"saved"`
 	Entries []Entry   `json:"entries"` // sorted by Path
 }
@@ -52,6 +52,53 @@ type Entry struct {
 type Store struct {
 	Dir     string // e.g. ~/.config/ferry/state
 	Machine string // this machine's name (os.Hostname when empty)
+	// Side names a data part in the record: its root when nil. A session between machines names
+	// the parts by member identity and data source code, which stay the same from run to run,
+	// rather than by roots it does not own.
+	Side func(p *compare.Part) string
+	// Read reads an item of a data part again after a run: Lstat under its root when nil. A
+	// session reads its own parts and takes the other members' word for theirs.
+	Read func(p *compare.Part, itemPath string) (Found, error)
+}
+
+// Found is an item of a data part as a run left it.
+type Found struct {
+	Exists  bool
+	Dir     bool
+	Regular bool // a regular file
+	Size    int64
+	ModTime int64 // Unix nanoseconds
+}
+
+// side names a part in the record.
+func (s Store) side(p *compare.Part) string {
+	if s.Side != nil {
+		return s.Side(p)
+	}
+	return p.Inv.Root
+}
+
+// read reads an item of a part after a run.
+func (s Store) read(p *compare.Part, itemPath string) (Found, error) {
+	if s.Read != nil {
+		return s.Read(p, itemPath)
+	}
+	return Lstat(p, itemPath)
+}
+
+// Lstat reads an item of a part on this machine's disk.
+func Lstat(p *compare.Part, itemPath string) (Found, error) { return LstatUnder(p.Inv.Root, itemPath) }
+
+// LstatUnder reads the item itemPath of the folder data source root on this machine's disk.
+func LstatUnder(root, itemPath string) (Found, error) {
+	fi, err := os.Lstat(filepath.Join(root, filepath.FromSlash(itemPath)))
+	switch {
+	case err != nil && errorsIsNotExist(err):
+		return Found{}, nil
+	case err != nil:
+		return Found{}, err
+	}
+	return Found{Exists: true, Dir: fi.IsDir(), Regular: fi.Mode().IsRegular(), Size: fi.Size(), ModTime: fi.ModTime().UnixNano()}, nil
 }
 
 func (s Store) machine() string {
@@ -65,17 +112,18 @@ func (s Store) machine() string {
 	return h
 }
 
-// roots are the comparison's data source roots, sorted.
-func roots(cmp *compare.Comparison) []string {
+// sides are the names of the comparison's data parts in the record (their roots unless Side
+// names them), sorted.
+func (s Store) sides(cmp *compare.Comparison) []string {
 	out := make([]string, len(cmp.Parts))
-	for i, p := range cmp.Parts {
-		out[i] = p.Inv.Root
+	for i := range cmp.Parts {
+		out[i] = s.side(cmp.Parts[i])
 	}
 	slices.Sort(out)
 	return out
 }
 
-// file names the record of these roots on this machine.
+// file names the record of these sides on this machine.
 func (s Store) file(roots []string) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "ferry two-way record\x00%s\x00", s.machine())
@@ -89,7 +137,7 @@ func (s Store) file(roots []string) string {
 // first run). A record that cannot be read is an error naming the file: guessing would risk
 // deleting what was only never synchronized.
 func (s Store) Load(cmp *compare.Comparison) (*Record, error) {
-	rs := roots(cmp)
+	rs := s.sides(cmp)
 	name := s.file(rs)
 	f, err := os.Open(name)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -143,13 +191,13 @@ type index struct {
 	sideOf []int // comparison part → record side
 }
 
-func newIndex(rec *Record, cmp *compare.Comparison) *index {
+func (s Store) newIndex(rec *Record, cmp *compare.Comparison) *index {
 	ix := &index{rec: rec, byKey: make(map[string]int, len(rec.Entries)), sideOf: make([]int, len(cmp.Parts))}
 	for i := range rec.Entries {
 		ix.byKey[itemKey(cmp, rec.Entries[i].Path, rec.Entries[i].Dir)] = i
 	}
-	for i, p := range cmp.Parts {
-		ix.sideOf[i] = slices.Index(rec.Roots, p.Inv.Root)
+	for i := range cmp.Parts {
+		ix.sideOf[i] = slices.Index(rec.Roots, s.side(cmp.Parts[i]))
 	}
 	return ix
 }

@@ -31,9 +31,20 @@ func (s Store) Begin(cmp *compare.Comparison) (*Run, error) {
 		return nil, err
 	}
 	if run.old != nil {
-		run.decision = Decide(cmp, run.old)
+		run.decision = s.Decide(cmp, run.old)
 	}
 	return run, nil
+}
+
+// BeginAll is Begin that also decides a first run (FirstRun): the record or the first run
+// decides every item, between any number of data parts, where the two-way preset only goes
+// between two.
+func (s Store) BeginAll(cmp *compare.Comparison) (*Run, error) {
+	run, err := s.Begin(cmp)
+	if err == nil && run.decision == nil {
+		run.decision = FirstRun(cmp)
+	}
+	return run, err
 }
 
 // Decides tells whether a record decides the run; on a first run, the two-way preset does.

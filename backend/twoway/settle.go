@@ -3,8 +3,6 @@ package twoway
 import (
 	"errors"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -24,12 +22,12 @@ type Done func(group, part string) bool
 // of old (nil for the first run). So a run that failed part-way leaves a record that is right
 // for everything it did and did not do. Only folder data sources are recorded.
 func (s Store) Settle(old *Record, cmp *compare.Comparison, p *plan.Plan, done Done) *Record {
-	rec := &Record{Version: formatVersion, Machine: s.machine(), Roots: roots(cmp), Saved: time.Now().UTC()}
+	rec := &Record{Version: formatVersion, Machine: s.machine(), Roots: s.sides(cmp), Saved: time.Now().UTC()}
 	var ix *index
 	if old != nil {
-		ix = newIndex(old, cmp)
+		ix = s.newIndex(old, cmp)
 	} else {
-		ix = newIndex(&Record{Roots: rec.Roots}, cmp)
+		ix = s.newIndex(&Record{Roots: rec.Roots}, cmp)
 	}
 	for _, part := range cmp.Parts {
 		if part.Inv.Type != inventory.SourceDir {
@@ -77,7 +75,7 @@ func (s Store) Settle(old *Record, cmp *compare.Comparison, p *plan.Plan, done D
 		case refused[k] || (a != nil && !a.ok) || anyAccessIssue(cmp, it):
 			keepOld(it)
 		case a == nil:
-			if e, ok := inventoried(cmp, it, rec.Roots); ok {
+			if e, ok := s.inventoried(cmp, it, rec.Roots); ok {
 				rec.Entries = append(rec.Entries, e)
 			} else if !presentAnywhere(cmp, it) {
 				// gone everywhere: nothing to remember
@@ -85,7 +83,7 @@ func (s Store) Settle(old *Record, cmp *compare.Comparison, p *plan.Plan, done D
 				keepOld(it)
 			}
 		default:
-			e, state := onDisk(cmp, it, rec.Roots)
+			e, state := s.onDisk(cmp, it, rec.Roots)
 			switch state {
 			case everywhere:
 				if !a.key.IsZero() && !e.Dir {
@@ -120,7 +118,7 @@ func presentAnywhere(cmp *compare.Comparison, it *compare.Item) bool {
 }
 
 // inventoried is the entry of an item that is the same on every part, as inventoried.
-func inventoried(cmp *compare.Comparison, it *compare.Item, roots []string) (Entry, bool) {
+func (s Store) inventoried(cmp *compare.Comparison, it *compare.Item, roots []string) (Entry, bool) {
 	e := Entry{Path: it.Path, Dir: it.Kind == inventory.Dir}
 	if len(it.Identities) != 1 {
 		return e, false
@@ -132,12 +130,12 @@ func inventoried(cmp *compare.Comparison, it *compare.Item, roots []string) (Ent
 			e.Key = id.Key.String()
 		}
 	}
-	for p, part := range cmp.Parts {
+	for p := range cmp.Parts {
 		if !it.Present(p) {
 			return e, false
 		}
 		if !e.Dir {
-			side := slices.Index(roots, part.Inv.Root)
+			side := slices.Index(roots, s.side(cmp.Parts[p]))
 			en := it.Entry(p)
 			e.Sizes[side], e.Times[side] = en.Size, en.ModTime.UnixNano()
 		}
@@ -154,24 +152,25 @@ const (
 )
 
 // onDisk reads the item again on every part after the run acted on it.
-func onDisk(cmp *compare.Comparison, it *compare.Item, roots []string) (Entry, diskState) {
+func (s Store) onDisk(cmp *compare.Comparison, it *compare.Item, roots []string) (Entry, diskState) {
 	e := Entry{Path: it.Path, Dir: it.Kind == inventory.Dir}
 	if !e.Dir {
 		e.Sizes, e.Times = make([]int64, len(roots)), make([]int64, len(roots))
 	}
 	present := 0
-	for _, part := range cmp.Parts {
-		fi, err := os.Lstat(filepath.Join(part.Inv.Root, filepath.FromSlash(it.Path)))
+	for i := range cmp.Parts {
+		part := cmp.Parts[i]
+		fi, err := s.read(part, it.Path)
 		switch {
-		case err != nil && errorsIsNotExist(err):
-			continue
-		case err != nil, fi.IsDir() != e.Dir, !e.Dir && !fi.Mode().IsRegular():
+		case err != nil, fi.Exists && (fi.Dir != e.Dir || !e.Dir && !fi.Regular):
 			return e, mixed
+		case !fi.Exists:
+			continue
 		}
 		present++
 		if !e.Dir {
-			side := slices.Index(roots, part.Inv.Root)
-			e.Sizes[side], e.Times[side] = fi.Size(), fi.ModTime().UnixNano()
+			side := slices.Index(roots, s.side(part))
+			e.Sizes[side], e.Times[side] = fi.Size, fi.ModTime
 		}
 	}
 	switch {

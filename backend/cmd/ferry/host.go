@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	stdsync "sync"
 	"sync/atomic"
@@ -30,6 +31,7 @@ import (
 	"github.com/ferrysync/ferry/backend/session"
 	fsync "github.com/ferrysync/ferry/backend/sync"
 	"github.com/ferrysync/ferry/backend/transfer"
+	"github.com/ferrysync/ferry/backend/twoway"
 )
 
 // memberFlags are shared by `ferry host` and `ferry join`.
@@ -41,6 +43,7 @@ type memberFlags struct {
 	statusWait time.Duration
 	serverWait time.Duration
 	logLevel   string
+	confirmFlags
 }
 
 func (f *memberFlags) register(cmd *cobra.Command) {
@@ -51,6 +54,7 @@ func (f *memberFlags) register(cmd *cobra.Command) {
 	fl.DurationVar(&f.statusWait, "status-wait", 30*time.Second, "how long to wait at the end for the others to receive what this member sent, and for the member statuses to reach the server")
 	fl.DurationVar(&f.serverWait, "server-wait", session.DefaultServerWait, "how long the server may stay unreachable before this member gives the session up (exit 1)")
 	fl.StringVar(&f.logLevel, "log-level", "warn", "debug, info, warn or error (to stderr)")
+	f.confirmFlags.register(cmd)
 }
 
 // nodeSpecs parses --node.
@@ -92,11 +96,19 @@ seen before is admitted with --trust (its safety words go to stderr), after a qu
 terminal, and refused otherwise. Then every member inventories its nodes, this member plans with
 the preset and/or the rules file, and the synchronization runs, copies between members going
 end-to-end encrypted through the server. --mode goes from this member's first node to every
-other node (two-way: between every two nodes).
+other node (two-way: between every two nodes, decided by the record of the last run that this
+member keeps for the session's data sources, or on a first run by the newest dates).
+
+Every member is shown a summary of the plan (per data source; --verbose lists the actions) and
+asked on stdin, terminal or not, before anything changes (unless --yes; only "y" goes on); the
+first member that does not agree ends the run for all, nothing changed. A plan over the deletion
+limit (--max-delete, the rules file's max_delete, or the default) is refused on every member.
+--versions and --versions-keep apply on every member.
 
 Exit codes: 0 done, 1 finished with action errors or refused actions (or the run failed), 2 bad
-usage or invalid input, or a data source folder in use by another run or replaced since the
-inventory (nothing changed), 3 server unreachable before the session existed, 4 aborted.`,
+usage, invalid input, a plan over a deletion limit, or a data source folder in use by another
+run or replaced since the inventory (nothing changed), 3 server unreachable before the session
+existed, 4 aborted or not confirmed (nothing changed).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runHost(cmd.Context(), f, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -141,6 +153,16 @@ func (f *hostFlags) planning(first string) (session.Planning, error) {
 	var err error
 	if p.Versions, err = f.versions.setting(safety); err != nil {
 		return p, err
+	}
+	if p.MaxDelete, err = f.deleteLimit(safety.MaxDelete); err != nil {
+		return p, err
+	}
+	if f.mode == rules.PresetTwoWay {
+		dir, err := configDir()
+		if err != nil {
+			return p, err
+		}
+		p.TwoWay = &session.TwoWay{Store: twoway.Store{Dir: filepath.Join(dir, "state")}, Rules: fileRules}
 	}
 	mode := f.mode
 	p.Rules = func(parts []string) ([]rules.Rule, error) {
@@ -243,6 +265,7 @@ func runHost(ctx context.Context, f hostFlags, stdin io.Reader, stdout, stderr i
 	if err != nil {
 		return err
 	}
+	mc.limit = planning.MaxDelete
 	work := context.WithoutCancel(ctx)
 	serverURL := f.server
 	if serverURL == "" {
@@ -323,6 +346,10 @@ type memberCommand struct {
 	m       *session.Member
 	flow    *session.Flow
 	steps   *json.Encoder
+	// limit is the deletion limit shown with the plan; a joiner's own, when given, also checks
+	// its data sources (ownLimit).
+	limit    rules.DeleteLimit
+	ownLimit bool
 
 	asking      stdsync.Mutex
 	leaveOnce   stdsync.Once
@@ -488,8 +515,8 @@ func (mc *memberCommand) run(ctx context.Context, stdout io.Writer) error {
 	}
 	rep := &memberReport{syncReport: syncReport{Session: mc.m.ID(), Errors: []string{}, Plan: p,
 		Rejected: append([]plan.Rejected{}, p.Rejected...), Orchestration: string(fsync.OrchestrationCloud)}}
-	if !mc.f.json {
-		printPlan(stdout, p)
+	if err := mc.confirm(ctx, p, rep, stdout); err != nil {
+		return err
 	}
 	abort := make(chan struct{})
 	runCtx, cancelRun := context.WithCancel(work)

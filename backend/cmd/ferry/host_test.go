@@ -206,17 +206,21 @@ type memberProc struct {
 // terminal.
 func startMember(t testing.TB, bin, name, config string, args ...string) *memberProc {
 	t.Helper()
-	return startMemberWith(t, bin, name, config, nil, "", args...)
+	return startMemberWith(t, bin, name, config, nil, nil, args...)
 }
 
-// startMemberWith is startMember with more environment variables and what stdin reads.
-func startMemberWith(t testing.TB, bin, name, config string, env []string, stdin string, args ...string) *memberProc {
+// startMemberInput is startMember reading stdin (not a terminal) from it (empty when nil).
+func startMemberInput(t testing.TB, bin, name, config string, stdin io.Reader, args ...string) *memberProc {
+	t.Helper()
+	return startMemberWith(t, bin, name, config, nil, stdin, args...)
+}
+
+// startMemberWith is startMemberInput with more environment variables.
+func startMemberWith(t testing.TB, bin, name, config string, env []string, stdin io.Reader, args ...string) *memberProc {
 	t.Helper()
 	p := &memberProc{name: name, cmd: exec.Command(bin, args...), stdout: newWatched(), stderr: newWatched(), done: make(chan struct{})}
 	p.cmd.Env = append(append(os.Environ(), envConfigDir+"="+config), env...)
-	if stdin != "" {
-		p.cmd.Stdin = strings.NewReader(stdin)
-	}
+	p.cmd.Stdin = stdin
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
@@ -299,10 +303,16 @@ func (r e2eReport) String() string {
 		t.PartsUploaded, t.BytesSent, t.PartsSkipped, t.PartsDownloaded, t.BytesReceived, t.Retries)
 }
 
-// host starts `ferry host` against url and returns it with its first line.
+// host starts `ferry host --yes` against url and returns it with its first line.
 func host(t testing.TB, bin, url, config string, args ...string) (*memberProc, hostLine) {
 	t.Helper()
-	p := startMember(t, bin, "ferry host", config, append([]string{"host", "--server", url, "--json"}, args...)...)
+	return hostInput(t, bin, url, config, nil, append([]string{"--yes"}, args...)...)
+}
+
+// hostInput starts `ferry host` reading stdin from in.
+func hostInput(t testing.TB, bin, url, config string, in io.Reader, args ...string) (*memberProc, hostLine) {
+	t.Helper()
+	p := startMemberInput(t, bin, "ferry host", config, in, append([]string{"host", "--server", url, "--json"}, args...)...)
 	out := p.stdout.await(t, "session line", func(s string) bool { return strings.Contains(s, "\n") })
 	var line hostLine
 	if err := json.Unmarshal([]byte(out[:strings.IndexByte(out, '\n')]), &line); err != nil || line.Session == "" || line.Password == "" {
@@ -311,10 +321,16 @@ func host(t testing.TB, bin, url, config string, args ...string) (*memberProc, h
 	return p, line
 }
 
-// join starts `ferry join` into the host's session.
+// join starts `ferry join --yes` into the host's session.
 func join(t testing.TB, bin, url, config string, h hostLine, password string, args ...string) *memberProc {
 	t.Helper()
-	return startMember(t, bin, "ferry join "+strings.Join(args, " "), config,
+	return joinInput(t, bin, url, config, h, password, nil, append([]string{"--yes"}, args...)...)
+}
+
+// joinInput starts `ferry join` reading stdin from in.
+func joinInput(t testing.TB, bin, url, config string, h hostLine, password string, in io.Reader, args ...string) *memberProc {
+	t.Helper()
+	return startMemberInput(t, bin, "ferry join "+strings.Join(args, " "), config, in,
 		append([]string{"join", "--server", url, "--session", h.Session, "--password", password, "--json"}, args...)...)
 }
 
@@ -426,7 +442,7 @@ func TestRedisHostJoinThreeMembersTwoWay(t *testing.T) {
 	jb := join(t, e.bin, e.URL(), t.TempDir(), line, line.Password, "--node", "B="+dirs["B"], "--trust")
 	// C speaks text, as on a terminal.
 	jc := startMember(t, e.bin, "ferry join (text)", t.TempDir(), "join", "--server", e.URL(), "--session", line.Session,
-		"--password", line.Password, "--node", "C="+dirs["C"], "--trust")
+		"--password", line.Password, "--node", "C="+dirs["C"], "--trust", "--yes", "--verbose")
 	for _, p := range []*memberProc{hp, jb} {
 		p.mustExit(t, 0)
 		t.Logf("%s: %s", p.name, p.report(t))

@@ -44,9 +44,16 @@ The password is read from --password-file (its first line), else from $` + envPa
 on the terminal without echo; --password PW works too, but other users of this machine can
 see a command line (ps).
 
+The plan is shown as a summary per data source (--verbose lists the actions on this machine's
+nodes) and asked about on stdin, terminal or not, before anything changes (unless --yes; only
+"y" goes on); any member's refusal ends the run for all, nothing changed. The host's deletion
+limit applies to every data source; --max-delete, when given, also refuses a plan that deletes
+past it on this machine's data sources. The host's --versions apply here too.
+
 Exit codes: 0 done, 1 refused, or finished with action errors or refused actions (or the run
-failed), 2 bad usage or invalid input, or a data source folder in use by another run or
-replaced since the inventory (nothing changed), 3 server unreachable before joining, 4 aborted.`,
+failed), 2 bad usage, invalid input, a plan over a deletion limit, or a data source folder in
+use by another run or replaced since the inventory (nothing changed), 3 server unreachable
+before joining, 4 aborted or not confirmed (nothing changed).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runJoin(cmd.Context(), f, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -117,6 +124,10 @@ func runJoin(ctx context.Context, f joinFlags, stdin io.Reader, stdout, stderr i
 	if err != nil {
 		return err
 	}
+	if mc.limit, err = f.deleteLimit(mc.limit); err != nil {
+		return err
+	}
+	mc.ownLimit = f.maxDelete != ""
 	c, err := mc.login(ctx, f.server)
 	if err != nil {
 		return err

@@ -146,6 +146,8 @@ func TestHostJoinUsage(t *testing.T) {
 		{"host", "--node", "A=" + dir, "--mode", "mirror", "--versions", "../outside"},
 		{"host", "--node", "A=" + dir, "--mode", "mirror", "--versions", "/abs"},
 		{"host", "--node", "A=" + dir, "--mode", "mirror", "--versions-keep", "3"},
+		{"host", "--node", "A=" + dir, "--mode", "mirror", "--max-delete", "lots"},
+		{"join", "--node", "B=" + dir, "--server", "http://127.0.0.1:9", "--session", "123abc456", "--password", "x", "--max-delete", "101%"},
 		{"join", "--node", "B=" + dir, "--session", "123abc456", "--password", "x"},
 		{"join", "--node", "B=" + dir, "--server", "http://127.0.0.1:9"},
 		{"join", "--server", "http://127.0.0.1:9", "--session", "123abc456", "--password", "x"},

@@ -101,7 +101,7 @@ func TestRedisReadmeExamples(t *testing.T) {
 	}
 	hostArgs := replaceArgs(members[0], "http://ferry.example:7420", urls[0], "~/Photos", a)
 	// Both answer "y" if asked to confirm the plan, as a user would.
-	hp := startMemberWith(t, bin, "README host", filepath.Join(tmp, "machine1"), nil, "y\n", hostArgs...)
+	hp := startMemberWith(t, bin, "README host", filepath.Join(tmp, "machine1"), nil, strings.NewReader("y\n"), hostArgs...)
 	out := hp.stdout.await(t, "session and password", func(s string) bool { return strings.Contains(s, "Password: ") })
 	session := regexp.MustCompile(`Session: (\S+)`).FindStringSubmatch(out)
 	password := regexp.MustCompile(`Password: (\S+)`).FindStringSubmatch(out)
@@ -109,7 +109,7 @@ func TestRedisReadmeExamples(t *testing.T) {
 		t.Fatalf("host printed %q", out)
 	}
 	joinArgs := replaceArgs(members[1], "http://ferry.example:7420", urls[1], "042kqd917", session[1], "/media/backup/Photos", b)
-	jp := startMemberWith(t, bin, "README join", filepath.Join(tmp, "machine2"), []string{envPassword + "=" + password[1]}, "y\n", joinArgs...)
+	jp := startMemberWith(t, bin, "README join", filepath.Join(tmp, "machine2"), []string{envPassword + "=" + password[1]}, strings.NewReader("y\n"), joinArgs...)
 	hp.mustExit(t, 0)
 	jp.mustExit(t, 0)
 	sameTrees(t, a, b)
