@@ -118,7 +118,8 @@ tokens issued by one are refused by the others.
 
 Members of a session move files to each other, end-to-end encrypted, through the server's relay
 storage. By default that is a temporary folder, removed when the server stops; give a folder with
---storage to keep parts across restarts (processes sharing a Redis may share it too).
+--storage to keep parts across restarts. Processes sharing a Redis must share one --storage
+folder: a part uploaded through one is downloaded through another.
 
 --config reads these settings from a file, one "name = value" a line, named as the flags
 are (listen, redis, storage, secret-file, …); "#" starts a comment, an empty value keeps the
@@ -332,6 +333,9 @@ func runServer(ctx context.Context, f serverFlags, stdout, stderr io.Writer) err
 		return err
 	}
 	log.Info("relay storage", "dir", storage, "temporary", temporary, "quota", f.quota.String())
+	if temporary && f.redis != "" {
+		log.Warn("relay storage in a temporary folder of this process: server processes sharing a Redis must share one --storage folder, or relayed copies fail")
+	}
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return usageError("--listen: %w", err)
