@@ -456,7 +456,8 @@ e2e_wait_diag() {
 }
 
 # e2e_wait_focus PATTERN [SECONDS] waits until the last focus report since the mark matches the
-# extended regular expression PATTERN (on its JSON: id, kind, name), at most SECONDS (30: a loaded machine is slow to type).
+# extended regular expression PATTERN (on its JSON: id, kind, name), at most SECONDS (30: a
+# loaded machine is slow to take typed text).
 e2e_wait_focus() {
   local pattern=${1:?e2e_wait_focus PATTERN [SECONDS]} timeout=${2:-30} deadline last
   deadline=$(_e2e_deadline "$timeout")
