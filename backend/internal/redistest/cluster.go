@@ -58,7 +58,7 @@ var shared struct {
 
 // Main runs the tests of a package that uses Cluster and then stops the cluster, if one was
 // started; a package's TestMain returns it: os.Exit(redistest.Main(m)).
-func Main(m *testing.M) int {
+func Main(m interface{ Run() int }) int {
 	code := m.Run()
 	if shared.c != nil {
 		shared.c.stop()
