@@ -95,8 +95,9 @@ func (r *Redis) SetMemberStatus(ctx context.Context, id string, ttl time.Duratio
 	case 1:
 		// A shard channel may live on another node than the session: publish now, and as the
 		// server's own pushes, log a lost one rather than fail a stored update.
+		// The update is stored whatever becomes of the caller's request: so is its push.
 		if r.sharded {
-			if err := r.publish(ctx, r.pushChannelOf(push), msg); err != nil {
+			if err := r.publish(context.WithoutCancel(ctx), r.pushChannelOf(push), msg); err != nil {
 				r.log.Warn("status push lost", "session", id, "err", redisErr(err))
 			}
 		}
