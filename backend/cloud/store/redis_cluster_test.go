@@ -280,3 +280,43 @@ func getSoon(t *testing.T, r store.Store, id string) *store.Session {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Resharding moves the slots of the push channels to other masters: the subscriptions follow
+// them, and the pushes of every session arrive again.
+func TestRedisClusterPushesFollowMovedChannels(t *testing.T) {
+	c := redistest.Cluster(t)
+	prefix := redistest.Prefix(t)
+	r := newCluster(t, c, prefix)
+	sub, err := r.Subscribe(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := range 16 {
+		c.MoveSlot(t, fmt.Sprintf("%s:push:{%d}", prefix, n))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for i := range 8 {
+		id := fmt.Sprintf("%03dmov%03d", i, i)
+		m := store.Message{Session: id, Event: protocol.Event{Type: protocol.EventMemberJoined, Session: id}}
+	wait:
+		for {
+			// A push published before the subscription moved is lost: publish until one arrives.
+			if err := r.Publish(t.Context(), m); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case got, ok := <-sub:
+				if !ok {
+					t.Fatal("subscription closed")
+				}
+				if got.Session == id {
+					break wait
+				}
+			case <-time.After(50 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no push of session %s since its channel moved", id)
+			}
+		}
+	}
+}

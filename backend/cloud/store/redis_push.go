@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -145,8 +146,12 @@ func confirm(ctx context.Context, ps *redis.PubSub) error {
 }
 
 // forward decodes the subscription's messages into out until ctx ends or the store closes.
+//
+// A server that stops serving a shard channel (its slot moved to another master while the
+// cluster was resharded) ends the subscription with an SUNSUBSCRIBE of its own, which go-redis
+// does not answer: forward then subscribes again, where the channel now lives.
 func (r *Redis) forward(ctx context.Context, ps *redis.PubSub, out chan<- Message) {
-	defer ps.Close()
+	defer func() { _ = ps.Close() }()
 	in := ps.ChannelWithSubscriptions(redis.WithChannelSize(subscribeBuffer))
 	for {
 		var v any
@@ -161,9 +166,20 @@ func (r *Redis) forward(ctx context.Context, ps *redis.PubSub, out chan<- Messag
 		case nil:
 			return // go-redis closed the channel
 		case *redis.Subscription:
-			if v.Kind == "subscribe" || v.Kind == "ssubscribe" {
+			switch {
+			case v.Kind == "subscribe" || v.Kind == "ssubscribe":
 				r.log.Warn("push subscription re-established after a lost connection; messages published meanwhile were lost",
 					"channel", v.Channel)
+			case v.Kind == "sunsubscribe" && r.sharded:
+				r.log.Warn("push channel moved to another node; subscribing again, messages published meanwhile are lost",
+					"channel", v.Channel)
+				next := r.resubscribe(ctx, v.Channel)
+				if next == nil {
+					return
+				}
+				_ = ps.Close()
+				ps = next
+				in = ps.ChannelWithSubscriptions(redis.WithChannelSize(subscribeBuffer))
 			}
 		case *redis.Message:
 			var m Message
@@ -179,5 +195,32 @@ func (r *Redis) forward(ctx context.Context, ps *redis.PubSub, out chan<- Messag
 				return
 			}
 		}
+	}
+}
+
+// resubscribe subscribes to the shard channel again, on the node the cluster now names for it,
+// trying until it succeeds or ctx ends or the store closes (nil).
+func (r *Redis) resubscribe(ctx context.Context, channel string) *redis.PubSub {
+	const pauseMin, pauseMax = 10 * time.Millisecond, time.Second
+	pause := pauseMin
+	for {
+		if cc, ok := r.client.(*redis.ClusterClient); ok {
+			cc.ReloadState(ctx)
+		}
+		ps := r.client.SSubscribe(ctx, channel)
+		err := confirm(ctx, ps)
+		if err == nil {
+			return ps
+		}
+		_ = ps.Close()
+		r.log.Warn("push channel: cannot subscribe again yet", "channel", channel, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.done:
+			return nil
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, pauseMax)
 	}
 }

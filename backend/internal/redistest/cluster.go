@@ -313,9 +313,18 @@ func (c *ClusterServer) WaitPromoted(t testing.TB, key, old string) string {
 // masterOf asks the running nodes which online master serves key; every one of them must say
 // cluster_state:ok and agree.
 func (c *ClusterServer) masterOf(ctx context.Context, key string) (string, error) {
-	found := ""
+	var addrs []string
 	for _, n := range c.running() {
-		err := withNode(ctx, n.addr, func(nc *redis.Client) error {
+		addrs = append(addrs, n.addr)
+	}
+	return masterAmong(ctx, key, addrs)
+}
+
+// masterAmong asks the nodes at addrs which online master serves key.
+func masterAmong(ctx context.Context, key string, addrs []string) (string, error) {
+	found := ""
+	for _, addr := range addrs {
+		err := withNode(ctx, addr, func(nc *redis.Client) error {
 			info, err := nc.ClusterInfo(ctx).Result()
 			if err != nil {
 				return err
@@ -354,7 +363,7 @@ func (c *ClusterServer) masterOf(ctx context.Context, key string) (string, error
 			return nil
 		})
 		if err != nil {
-			return "", fmt.Errorf("node %s: %w", n.addr, err)
+			return "", fmt.Errorf("node %s: %w", addr, err)
 		}
 	}
 	return found, nil
@@ -443,4 +452,104 @@ func freePorts(n int) ([]int, error) {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// MoveSlot moves the hash slot of key, and the keys in it, from its master to another master,
+// as `redis-cli --cluster reshard` does one slot at a time, and waits until every master serves
+// it from there (the replicas learn it by gossip). It returns the new master's address.
+func (c *ClusterServer) MoveSlot(t testing.TB, key string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), clusterTimeout)
+	defer cancel()
+	from, err := c.masterOf(ctx, key)
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	var slot int64
+	var to string
+	var masters []string
+	err = withNode(ctx, from, func(nc *redis.Client) error {
+		var err error
+		if slot, err = nc.ClusterKeySlot(ctx, key).Result(); err != nil {
+			return err
+		}
+		shards, err := nc.ClusterShards(ctx).Result()
+		if err != nil {
+			return err
+		}
+		for _, s := range shards {
+			for _, n := range s.Nodes {
+				addr := net.JoinHostPort(n.IP, strconv.FormatInt(n.Port, 10))
+				if n.Role == "master" && n.Health == "online" {
+					masters = append(masters, addr)
+					if addr != from && to == "" {
+						to = addr
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err == nil && to == "" {
+		err = errors.New("no other master")
+	}
+	if err != nil {
+		t.Fatalf("redistest: move the slot of %s: %v", key, err)
+	}
+	id := func(addr string) string {
+		var id string
+		if err := withNode(ctx, addr, func(nc *redis.Client) error {
+			var err error
+			id, err = nc.ClusterMyID(ctx).Result()
+			return err
+		}); err != nil {
+			t.Fatalf("redistest: CLUSTER MYID on %s: %v", addr, err)
+		}
+		return id
+	}
+	fromID, toID := id(from), id(to)
+	do := func(addr string, args ...any) {
+		if err := withNode(ctx, addr, func(nc *redis.Client) error { return nc.Do(ctx, args...).Err() }); err != nil {
+			t.Fatalf("redistest: %v on %s: %v", args, addr, err)
+		}
+	}
+	do(to, "cluster", "setslot", slot, "importing", fromID)
+	do(from, "cluster", "setslot", slot, "migrating", toID)
+	host, port, _ := net.SplitHostPort(to)
+	err = withNode(ctx, from, func(nc *redis.Client) error {
+		for {
+			keys, err := nc.ClusterGetKeysInSlot(ctx, int(slot), 100).Result()
+			if err != nil || len(keys) == 0 {
+				return err
+			}
+			args := []any{"migrate", host, port, "", 0, 5000, "keys"}
+			for _, k := range keys {
+				args = append(args, k)
+			}
+			if err := nc.Do(ctx, args...).Err(); err != nil {
+				return err
+			}
+		}
+	})
+	if err != nil {
+		t.Fatalf("redistest: migrate the keys of slot %d: %v", slot, err)
+	}
+	do(to, "cluster", "setslot", slot, "node", toID)
+	do(from, "cluster", "setslot", slot, "node", toID)
+	for _, m := range masters {
+		if m != from && m != to {
+			do(m, "cluster", "setslot", slot, "node", toID)
+		}
+	}
+	for {
+		now, err := masterAmong(ctx, key, masters)
+		if err == nil && now == to {
+			return to
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("redistest: slot %d not served by %s in time (%v, %s)", slot, to, err, now)
+		case <-time.After(pollInterval):
+		}
+	}
 }
