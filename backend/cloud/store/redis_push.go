@@ -24,16 +24,20 @@ const pushShards = 16
 // Cluster a PUBLISH goes to every node of the cluster and messages sent to different nodes may
 // overtake each other, so pushes travel over pushShards shard channels instead, P:push:{n}
 // (SPUBLISH, SSUBSCRIBE): each lives on the master of its hash slot and its replicas only,
-// every process subscribes to all of them, and the messages of one session take one channel,
+// every process subscribes to all of them, and the messages about one session take one channel,
 // in order.
 
-// pushChannelOf is the channel that carries m: the session's (or, without one, the recipient's)
-// shard on a cluster.
+// pushChannelOf is the channel that carries m: on a cluster, the shard of the session the event
+// is about, whether it goes to the session's members or to one client (a joiner's admission
+// must not overtake or trail the session's events), or else the recipient's.
 func (r *Redis) pushChannelOf(m Message) string {
 	if !r.sharded {
 		return r.pushChannel()
 	}
 	key := m.Session
+	if key == "" {
+		key = m.Event.Session
+	}
 	if key == "" {
 		key = m.To
 	}

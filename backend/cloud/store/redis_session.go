@@ -118,7 +118,8 @@ func (r *Redis) CreateOwnedSession(ctx context.Context, s *Session, ttl time.Dur
 	if err != nil {
 		return fmt.Errorf("create session %s: %w", s.ID, err)
 	}
-	if owner != "" {
+	if owner != "" && limit > 0 {
+		// Refuse before storing anything when the owner is at its limit already.
 		if err := r.own(ctx, owner, "", limit, ttl); err != nil {
 			return fmt.Errorf("create session %s: %w", s.ID, err)
 		}
