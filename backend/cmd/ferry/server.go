@@ -328,6 +328,9 @@ func runServer(ctx context.Context, f serverFlags, stdout, stderr io.Writer) err
 		addrs := strings.Split(f.redisClust, ",")
 		for i := range addrs {
 			addrs[i] = strings.TrimSpace(addrs[i])
+			if _, _, err := net.SplitHostPort(addrs[i]); err != nil && !strings.Contains(addrs[i], "://") {
+				return usageError("--redis-cluster: node address %q: want HOST:PORT, several separated by commas", addrs[i])
+			}
 		}
 		r, err := store.NewRedisCluster(ctx, addrs, ropts)
 		if err != nil {

@@ -158,6 +158,7 @@ func TestServerCommandUsage(t *testing.T) {
 		{"server", "--body-budget", "1MiB"}, // smaller than --max-start-body
 		{"server", "--max-body", "none"},
 		{"server", "--redis", "redis://127.0.0.1:1/0", "--redis-cluster", "127.0.0.1:2"},
+		{"server", "--redis-cluster", "127.0.0.1:2,nowhere"},
 	} {
 		var stderr bytes.Buffer
 		if code := run(context.Background(), args, nil, &bytes.Buffer{}, &stderr); code != exitUsage {
