@@ -22,9 +22,9 @@ BENCHTIME ?= 3x
 PKGS ?= ./...
 
 # Debian packages: what the tests need (package main links GTK/WebKit through cgo;
-# backend tests use rsync and start a private redis-server; app/notify starts a private
-# dbus-daemon) …
-DEPS_TEST := pkg-config build-essential libgtk-3-dev libwebkit2gtk-4.1-dev rsync redis-server dbus
+# backend tests use rsync and start a private redis-server, and a private Redis Cluster joined
+# with redis-cli; app/notify starts a private dbus-daemon) …
+DEPS_TEST := pkg-config build-essential libgtk-3-dev libwebkit2gtk-4.1-dev rsync redis-server redis-tools dbus
 # … and what building, running and checking the desktop window need besides.
 DEPS_RUN := xvfb xdotool imagemagick dbus-x11
 

@@ -38,6 +38,7 @@ const shutdownTimeout = 10 * time.Second
 type serverFlags struct {
 	listen      string
 	redis       string
+	redisClust  string
 	storage     string
 	quota       byteSize
 	logLevel    string
@@ -112,9 +113,11 @@ func newServerCmd() *cobra.Command {
 		Long: `Run the cloud session server.
 
 Without --redis its state lives in memory (one process). With --redis, any number of server
-processes share one Redis; they must then share the access-token secret too (--secret-file or
-$` + envServerSecret + `, at least 32 bytes): without it each process draws a random secret and
-tokens issued by one are refused by the others.
+processes share one Redis; with --redis-cluster, one Redis Cluster (give some of its nodes, the
+others are found), for a state larger or busier than one Redis serves. Processes sharing a
+state must share the access-token secret too (--secret-file or $` + envServerSecret + `, at least
+32 bytes): without it each process draws a random secret and tokens issued by one are refused
+by the others.
 
 Members of a session move files to each other, end-to-end encrypted, through the server's relay
 storage. By default that is a temporary folder, removed when the server stops; give a folder with
@@ -145,6 +148,7 @@ It stops cleanly on SIGINT or SIGTERM.`,
 	fl.StringVar(&configFile, "config", "", "read settings from this file (name = value lines; the flags win)")
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:7420", "address to listen on (port 0 picks a free port)")
 	fl.StringVar(&f.redis, "redis", "", "share the state through Redis: redis://HOST:PORT/DB (memory when empty)")
+	fl.StringVar(&f.redisClust, "redis-cluster", "", "share the state through a Redis Cluster: HOST:PORT[,HOST:PORT…] of some of its nodes, or one redis://USER:PASSWORD@HOST:PORT?addr=HOST:PORT URL")
 	fl.StringVar(&f.redisPrefix, "redis-prefix", store.DefaultRedisPrefix, "prefix of the Redis keys; processes sharing a state use the same")
 	f.quota = byteSize(cloud.DefaultStorageQuota)
 	fl.StringVar(&f.storage, "storage", "", "folder for relayed encrypted file parts, kept across restarts (default: a temporary folder)")
@@ -292,11 +296,14 @@ func runServer(ctx context.Context, f serverFlags, stdout, stderr io.Writer) err
 			return err
 		}
 	}
+	if f.redis != "" && f.redisClust != "" {
+		return usageError("give --redis (one Redis server) or --redis-cluster (a Redis Cluster), not both")
+	}
 	secret, err := readSecret(f.secretFile)
 	if err != nil {
 		return err
 	}
-	if secret == nil && f.redis != "" {
+	if secret == nil && (f.redis != "" || f.redisClust != "") {
 		log.Warn("no shared token secret: tokens of this process work on this process only; give --secret-file or $" + envServerSecret + " to every process sharing the Redis")
 	}
 	storage, temporary := f.storage, f.storage == ""
@@ -310,13 +317,28 @@ func runServer(ctx context.Context, f serverFlags, stdout, stderr io.Writer) err
 	}
 
 	var st store.Store
-	if f.redis != "" {
-		r, err := store.NewRedis(ctx, f.redis, store.RedisOptions{Prefix: f.redisPrefix, Logger: log})
+	ropts := store.RedisOptions{Prefix: f.redisPrefix, Logger: log}
+	switch {
+	case f.redis != "":
+		r, err := store.NewRedis(ctx, f.redis, ropts)
 		if err != nil {
 			return &exitError{code: exitUnreachable, err: fmt.Errorf("--redis: %w", err)}
 		}
 		st = r
-	} else {
+	case f.redisClust != "":
+		addrs := strings.Split(f.redisClust, ",")
+		for i := range addrs {
+			addrs[i] = strings.TrimSpace(addrs[i])
+			if _, _, err := net.SplitHostPort(addrs[i]); err != nil && !strings.Contains(addrs[i], "://") {
+				return usageError("--redis-cluster: node address %q: want HOST:PORT, several separated by commas", addrs[i])
+			}
+		}
+		r, err := store.NewRedisCluster(ctx, addrs, ropts)
+		if err != nil {
+			return &exitError{code: exitUnreachable, err: fmt.Errorf("--redis-cluster: %w", err)}
+		}
+		st = r
+	default:
 		st = store.NewMemory()
 	}
 	defer st.Close()
