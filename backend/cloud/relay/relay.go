@@ -73,11 +73,11 @@ type Options struct {
 // Store is a relay storage folder. It is safe for concurrent use, and for use by several server
 // processes sharing the folder (on systems with flock).
 type Store struct {
-	dir   string
-	quota int64
-	sync  bool
-	now   func() time.Time
-	locks sessionLocks
+	dir    string
+	quota  int64
+	sync   bool
+	now    func() time.Time
+	locks  sessionLocks
 	bytes  partBytes
 	bucket *Bucket // nil: the parts are files of the folder
 }
