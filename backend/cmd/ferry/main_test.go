@@ -8,12 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferrysync/ferry/backend/internal/s3test"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(s3test.Wrap(m), map[string]func(){
 		"ferry": func() { os.Exit(runMain()) },
 	})
 }

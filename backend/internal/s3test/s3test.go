@@ -85,12 +85,23 @@ func Start(t testing.TB) *Server {
 }
 
 // Main runs the tests and stops the server, when one was started.
-func Main(m *testing.M) {
-	code := m.Run()
+func Main(m *testing.M) { os.Exit(Wrap(m).Run()) }
+
+// Runner runs tests, as *testing.M does.
+type Runner interface{ Run() int }
+
+// Wrap makes m stop the server, when one was started, after its tests, for a TestMain that
+// hands m to another runner (testscript.Main).
+func Wrap(m Runner) Runner { return stopAfter{m} }
+
+type stopAfter struct{ m Runner }
+
+func (s stopAfter) Run() int {
+	code := s.m.Run()
 	if shared != nil {
 		shared.stop()
 	}
-	os.Exit(code)
+	return code
 }
 
 // weedPath finds weed in PATH or in GOPATH/bin, where make deps-test puts it.
@@ -98,17 +109,26 @@ func weedPath() string {
 	if p, err := exec.LookPath("weed"); err == nil {
 		return p
 	}
+	if gobin := os.Getenv("GOBIN"); gobin != "" {
+		if p := filepath.Join(gobin, "weed"); isFile(p) {
+			return p
+		}
+	}
 	gopath := os.Getenv("GOPATH")
 	if gopath == "" {
 		gopath = build.Default.GOPATH
 	}
 	for _, dir := range filepath.SplitList(gopath) {
-		p := filepath.Join(dir, "bin", "weed")
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+		if p := filepath.Join(dir, "bin", "weed"); isFile(p) {
 			return p
 		}
 	}
 	return ""
+}
+
+func isFile(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir()
 }
 
 func start(bin string) (*Server, error) {
