@@ -328,3 +328,63 @@ func runConformance(t *testing.T, b backend) {
 		}
 	})
 }
+
+// A presigned upload URL takes exactly the bytes reserved: a longer body is refused by the
+// bucket (the Content-Length is signed) or, were it stored, by Commit, which deletes it; a part
+// not uploaded cannot be committed, nor one whose URL expired before the commit.
+func TestS3UploadChecks(t *testing.T) {
+	b := bucketBackend(t)
+	now := time.Now()
+	clock := func() time.Time { return now }
+	s := b.open(t, Options{Quota: 1000, Now: clock})
+	ctx := context.Background()
+	id := transferID(t)
+	if _, _, err := s.Create(ctx, session, protocol.TransferRequest{ID: id, Kind: protocol.TransferContent, Recipients: []string{bob}}, owner); err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.UploadURL(ctx, session, id, 1, owner, 10, time.Now().Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := httpPut(ctx, u, make([]byte, 900), 900); err == nil {
+		_, _, err := s.Commit(ctx, session, id, 1, owner, members)
+		wantKind(t, err, ErrInvalid)
+		t.Log("the bucket took a longer body than signed; the commit refused it")
+	} else {
+		t.Logf("the bucket refused a longer body than signed: %v", err)
+	}
+	if n := b.stored(t, s); n != 0 {
+		t.Fatalf("%d objects kept after an oversized upload", n)
+	}
+	if stored, _, _ := s.Usage(session); stored != 0 {
+		t.Fatalf("%d bytes counted after an oversized upload", stored)
+	}
+
+	_, _, err = s.Commit(ctx, session, id, 2, owner, members)
+	wantKind(t, err, ErrExpired) // no reservation: no URL was asked
+	if _, err := s.UploadURL(ctx, session, id, 2, owner, 5, now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = s.Commit(ctx, session, id, 2, owner, members)
+	wantKind(t, err, ErrNotFound)
+
+	u, err = s.UploadURL(ctx, session, id, 3, owner, 5, now.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := httpPut(ctx, u, []byte("sealed"[:5]), 5); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(2 * time.Minute) // the reservation lapses before the commit
+	_, _, err = s.Commit(ctx, session, id, 3, owner, members)
+	wantKind(t, err, ErrExpired)
+	if _, err := s.UploadURL(ctx, session, id, 3, owner, 5, now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, size, err := s.Commit(ctx, session, id, 3, owner, members); err != nil || size != 5 {
+		t.Fatalf("commit again with a new URL: %d %v", size, err)
+	}
+	if _, size, err := s.Commit(ctx, session, id, 3, owner, members); err != nil || size != 5 {
+		t.Fatalf("commit a stored part again: %d %v", size, err)
+	}
+}
