@@ -136,6 +136,7 @@ func (b *Bucket) key(session, transfer string, n int) string {
 
 // presignPut is a URL that stores exactly size bytes as part n: the Content-Length is signed.
 func (b *Bucket) presignPut(ctx context.Context, session, transfer string, n int, size int64, ttl time.Duration) (string, error) {
+	ttl = max(ttl, time.Second) // the shortest a presigned URL may live
 	h := http.Header{}
 	h.Set("Content-Length", strconv.FormatInt(size, 10))
 	u, err := b.client.PresignHeader(ctx, http.MethodPut, b.name, b.key(session, transfer, n), ttl, nil, h)
@@ -146,6 +147,7 @@ func (b *Bucket) presignPut(ctx context.Context, session, transfer string, n int
 }
 
 func (b *Bucket) presignGet(ctx context.Context, session, transfer string, n int, ttl time.Duration) (string, error) {
+	ttl = max(ttl, time.Second)
 	u, err := b.client.Presign(ctx, http.MethodGet, b.name, b.key(session, transfer, n), ttl, nil)
 	if err != nil {
 		return "", fmt.Errorf("sign a download URL for bucket %s: %w", b.name, err)
