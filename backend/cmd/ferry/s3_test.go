@@ -195,7 +195,10 @@ func TestS3RelayServerRestart(t *testing.T) {
 		time.Sleep(10 * time.Millisecond) // polled
 	}
 	e.srv.stop(t)
-	t.Logf("server stopped with %d MiB of %d uploaded", contentStored(e)>>20, size>>20)
+	t.Logf("server stopped with %d MiB of %d uploaded; back in 3 s", contentStored(e)>>20, size>>20)
+	// A 3 s outage, on purpose: the members keep uploading to the bucket with the URLs they
+	// hold, and their confirmations and new URLs wait for the server.
+	time.Sleep(3 * time.Second)
 	e.start()
 	hp.mustExit(t, 0)
 	jp.mustExit(t, 0)
