@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -213,4 +214,31 @@ func TestS3RelayServerRestart(t *testing.T) {
 		t.Fatal("no request was retried: the server never went away")
 	}
 	e.emptyStorage(t)
+}
+
+// `ferry server --storage s3://…` refuses to start, saying why, when the bucket is missing or
+// the credentials are refused; --storage-meta needs a bucket.
+func TestS3ServerStorageRefusals(t *testing.T) {
+	srv := s3test.Start(t)
+	bin := e2eFerry(t)
+	bucket := srv.NewBucket(t)
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"missing bucket", srv.Env(), []string{"--storage", srv.URL("ferry-no-such-bucket", "")}, "does not exist"},
+		{"wrong key", []string{"AWS_ACCESS_KEY_ID=nobody", "AWS_SECRET_ACCESS_KEY=wrong-secret"}, []string{"--storage", srv.URL(bucket, "")}, "check the endpoint and the credentials"},
+		{"bad URL", srv.Env(), []string{"--storage", "s3://" + bucket + "?endpoint=ftp://x"}, "want http(s)://HOST[:PORT]"},
+		{"meta without bucket", nil, []string{"--storage", t.TempDir(), "--storage-meta", t.TempDir()}, "--storage-meta goes with an s3:// --storage"},
+	} {
+		cmd := exec.Command(bin, append([]string{"server", "--listen", "127.0.0.1:0"}, tc.args...)...)
+		cmd.Env = append(os.Environ(), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(t.TempDir(), "none"))
+		cmd.Env = append(cmd.Env, tc.env...)
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), tc.want) {
+			t.Errorf("%s: %v, output %q, want %q", tc.name, err, out, tc.want)
+		}
+	}
 }
