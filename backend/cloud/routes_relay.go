@@ -24,8 +24,10 @@ import (
 
 // Relay routes: members move sealed parts to each other through the relay storage (see
 // protocol/relay.go). The session routes check who asks and hand out short-lived URLs signed
-// for one method, part and member; the URLs move the bytes, streamed to and from disk. The
-// server logs ids and sizes, never a part's bytes or a URL's token.
+// for one method, part and member; the URLs move the bytes, streamed to and from disk. With a
+// bucket for storage, the URLs are the bucket's presigned URLs: the bytes go between the members
+// and the bucket, and the owner confirms each upload (…/uploaded). The server logs ids and
+// sizes, never a part's bytes or a URL's token.
 
 const relayURLPrefix = "relay/" // PartURL.URL, relative to the API root
 

@@ -12,6 +12,9 @@
 //	{session}/{transfer}/.tmp-*           uploads and metadata being written
 //	.trash-{unix nanoseconds}-*           sessions and transfers being deleted
 //
+// With a Bucket (Options.Bucket), the {n}.part files are objects of the bucket instead (see
+// bucket.go) and the folder keeps only the rest.
+//
 // Every file is written to a temporary name and renamed into place, under the session's locks,
 // so readers and other server processes sharing the folder see each file whole. The store knows
 // nothing of members: its callers check that the owner and recipients they name belong to the
