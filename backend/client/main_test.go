@@ -5,7 +5,8 @@ import (
 	"testing"
 
 	"github.com/ferrysync/ferry/backend/internal/redistest"
+	"github.com/ferrysync/ferry/backend/internal/s3test"
 )
 
-// The benchmarks on a Redis Cluster share one private cluster per test binary, stopped by Main.
-func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
+// TestMain stops the private Redis Cluster and S3 server after the tests, when they were started.
+func TestMain(m *testing.M) { os.Exit(redistest.Main(s3test.Wrap(m))) }

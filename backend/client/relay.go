@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -50,10 +51,15 @@ func (c *Client) UploadPart(ctx context.Context, session, transfer string, part 
 		return fmt.Errorf("%s: %d bytes, want 1 to %d", op, len(sealed), protocol.MaxPartSize)
 	}
 	sent := false // an attempt may have stored the part before it failed
-	return c.relayAttempts(ctx, op, func() (string, error) {
+	return c.relayAttempts(ctx, op, func() (protocol.PartURL, error) {
 		return c.partURL(ctx, session, transfer, part, "upload", protocol.UploadRequest{Size: int64(len(sealed))})
-	}, func(u string) error {
-		err := c.putPart(ctx, u, sealed)
+	}, func(u protocol.PartURL) error {
+		err := c.putPart(ctx, u.URL, sealed)
+		if err == nil && u.Confirm {
+			// The bytes went to a bucket: the server counts them once told.
+			err = c.do(ctx, call{op: "confirm the upload", method: http.MethodPost,
+				path: partPath(session, transfer, part) + "/uploaded", idempotent: true})
+		}
 		if err != nil && sent && Code(err) == protocol.ErrCodePartReceived {
 			return nil // our earlier attempt stored it, and a recipient has it already
 		}
@@ -67,11 +73,11 @@ func (c *Client) UploadPart(ctx context.Context, session, transfer string, part 
 func (c *Client) DownloadPart(ctx context.Context, session, transfer string, part int) ([]byte, error) {
 	op := fmt.Sprintf("download part %d of transfer %s", part, transfer)
 	var data []byte
-	err := c.relayAttempts(ctx, op, func() (string, error) {
+	err := c.relayAttempts(ctx, op, func() (protocol.PartURL, error) {
 		return c.partURL(ctx, session, transfer, part, "download", nil)
-	}, func(u string) error {
+	}, func(u protocol.PartURL) error {
 		var err error
-		data, err = c.getPart(ctx, u)
+		data, err = c.getPart(ctx, u.URL)
 		return err
 	})
 	if err != nil {
@@ -106,11 +112,11 @@ func (c *Client) CancelTransfer(ctx context.Context, session, transfer string) e
 
 // relayAttempts asks a URL and uses it, again while the server cannot be reached or the URL
 // expired, up to the client's attempts.
-func (c *Client) relayAttempts(ctx context.Context, op string, ask func() (string, error), use func(string) error) error {
-	var u string
+func (c *Client) relayAttempts(ctx context.Context, op string, ask func() (protocol.PartURL, error), use func(protocol.PartURL) error) error {
+	var u protocol.PartURL
 	for attempt := 1; ; attempt++ {
 		var err error
-		if u == "" {
+		if u.URL == "" {
 			if u, err = ask(); err != nil {
 				return fmt.Errorf("%s: %w", op, err) // ask has its own retries
 			}
@@ -122,14 +128,14 @@ func (c *Client) relayAttempts(ctx context.Context, op string, ask func() (strin
 		case ctx.Err() != nil:
 			return fmt.Errorf("%s: %w", op, context.Cause(ctx))
 		case Code(err) == protocol.ErrCodeURLExpired:
-			u = "" // ask for a new one
+			u = protocol.PartURL{} // ask for a new one
 		case !errors.Is(err, ErrUnreachable):
 			return fmt.Errorf("%s: %w", op, err)
 		}
 		if attempt >= c.retry.Attempts {
 			return fmt.Errorf("%s: %w", op, err)
 		}
-		if u != "" {
+		if u.URL != "" {
 			d := c.retry.backoff(attempt)
 			c.log.Debug("retrying", "op", op, "attempt", attempt, "wait", d, "err", err)
 			if err := sleep(ctx, d); err != nil {
@@ -139,21 +145,23 @@ func (c *Client) relayAttempts(ctx context.Context, op string, ask func() (strin
 	}
 }
 
-// partURL asks the URL of a part ("upload" or "download") and resolves it against the API root.
-func (c *Client) partURL(ctx context.Context, session, transfer string, part int, what string, in any) (string, error) {
+// partURL asks the URL of a part ("upload" or "download") and resolves it against the API root;
+// an absolute URL (a bucket's presigned URL) may point at another host.
+func (c *Client) partURL(ctx context.Context, session, transfer string, part int, what string, in any) (protocol.PartURL, error) {
 	var pu protocol.PartURL
 	err := c.do(ctx, call{op: "ask the " + what + " URL", method: http.MethodPost,
 		path: partPath(session, transfer, part) + "/" + what, in: in, out: &pu, idempotent: true})
 	if err != nil {
-		return "", err
+		return pu, err
 	}
 	ref, err := url.Parse(pu.URL)
-	if err != nil || pu.URL == "" {
-		return "", fmt.Errorf("the server gave a bad %s URL %q", what, pu.URL)
+	if err != nil || pu.URL == "" || (ref.IsAbs() && ref.Scheme != "http" && ref.Scheme != "https") {
+		return protocol.PartURL{}, fmt.Errorf("the server gave a bad %s URL", what)
 	}
 	root := *c.base
 	root.Path = strings.TrimSuffix(root.Path, "/") + "/"
-	return root.ResolveReference(ref).String(), nil
+	pu.URL = root.ResolveReference(ref).String()
+	return pu, nil
 }
 
 // partTimeout bounds one attempt at moving size bytes.
@@ -176,7 +184,7 @@ func (c *Client) putPart(ctx context.Context, u string, sealed []byte) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
-		return responseError(resp)
+		return partError(resp)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, protocol.MaxBodyBytes))
 	return nil
@@ -195,7 +203,7 @@ func (c *Client) getPart(ctx context.Context, u string) ([]byte, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
-		return nil, responseError(resp)
+		return nil, partError(resp)
 	}
 	if resp.ContentLength > protocol.MaxPartSize {
 		return nil, fmt.Errorf("the part is %d bytes, more than the %d a part may have", resp.ContentLength, protocol.MaxPartSize)
@@ -230,4 +238,40 @@ func transferPath(session, transfer string) string {
 
 func partPath(session, transfer string, part int) string {
 	return transferPath(session, transfer) + "/parts/" + strconv.Itoa(part)
+}
+
+// partError reads the refusal of a relay URL: the server's JSON error, or the XML error of a
+// bucket (S3), mapped to the same codes so that the retries treat both alike: a refused
+// signature (expired, or its clock ahead) asks a new URL, a missing object is not found, and a
+// failing store is waited out.
+func partError(resp *http.Response) error {
+	if !strings.Contains(resp.Header.Get("Content-Type"), "xml") {
+		return responseError(resp)
+	}
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var se struct {
+		Code    string `xml:"Code"`
+		Message string `xml:"Message"`
+	}
+	_ = xml.Unmarshal(raw, &se)
+	pe := &protocol.Error{Code: codeFor(resp.StatusCode),
+		Message: fmt.Sprintf("the object store answered %d %s: %s", resp.StatusCode, se.Code, clipText(se.Message))}
+	switch {
+	case resp.StatusCode == http.StatusForbidden:
+		pe.Code = protocol.ErrCodeURLExpired
+	case resp.StatusCode == http.StatusNotFound:
+		pe.Code = protocol.ErrCodeNotFound
+	}
+	var err error = &StatusError{Status: resp.StatusCode, Err: pe}
+	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+		err = fmt.Errorf("%w: %w", ErrUnreachable, err)
+	}
+	return err
+}
+
+func clipText(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "…"
+	}
+	return s
 }
