@@ -63,6 +63,7 @@ var _ = register("NonMemberSeesNoSession", func(t *testing.T, newStore newStoreF
 		"DELETE /api/v1/sessions/{id}/transfers/{transfer}":                  nil,
 		"POST /api/v1/sessions/{id}/transfers/{transfer}/parts/{n}/download": nil,
 		"POST /api/v1/sessions/{id}/transfers/{transfer}/parts/{n}/received": nil,
+		"POST /api/v1/sessions/{id}/transfers/{transfer}/parts/{n}/uploaded": nil,
 		"POST /api/v1/sessions/{id}/transfers": func(string) any {
 			return protocol.TransferRequest{ID: transfer, Kind: protocol.TransferContent, Recipients: []string{a.Instance}}
 		},
