@@ -105,16 +105,31 @@ func (c *Client) CancelTransfer(ctx context.Context, session, transfer string) e
 }
 
 // relayAttempts asks a URL and uses it, again while the server cannot be reached or the URL
-// expired, up to the client's attempts.
+// expired, up to the client's attempts on each server. A URL of the session server is relative
+// to its API root: it is resolved against the server in use at each attempt, so that it works
+// on the next server when the client moved on (the processes of one service share the secret
+// that signs them).
 func (c *Client) relayAttempts(ctx context.Context, op string, ask func() (string, error), use func(string) error) error {
-	var u string
+	var (
+		ref     string // the URL as the server gave it
+		askedOn int    // the server in use when it was asked
+		on      = -1   // the server of the last attempt
+		limit   int    // the attempt after which the server of the last attempt is left
+		moved   int    // servers left because they did not answer
+	)
 	for attempt := 1; ; attempt++ {
 		var err error
-		if u == "" {
-			if u, err = ask(); err != nil {
+		if ref == "" {
+			if ref, err = ask(); err != nil {
 				return fmt.Errorf("%s: %w", op, err) // ask has its own retries
 			}
+			askedOn = c.server().i
 		}
+		s := c.server()
+		if s.i != on { // a new server gets the client's attempts
+			on, limit = s.i, attempt+c.retry.Attempts-1
+		}
+		u, own := s.resolve(ref)
 		err = use(u)
 		switch {
 		case err == nil:
@@ -122,15 +137,22 @@ func (c *Client) relayAttempts(ctx context.Context, op string, ask func() (strin
 		case ctx.Err() != nil:
 			return fmt.Errorf("%s: %w", op, context.Cause(ctx))
 		case Code(err) == protocol.ErrCodeURLExpired:
-			u = "" // ask for a new one
+			ref = "" // ask for a new one
+		case Code(err) == protocol.ErrCodeURLInvalid && s.i != askedOn:
+			ref = "" // another process refuses it: ask it for its own
 		case !errors.Is(err, ErrUnreachable):
 			return fmt.Errorf("%s: %w", op, err)
 		}
-		if attempt >= c.retry.Attempts {
-			return fmt.Errorf("%s: %w", op, err)
+		if attempt >= limit {
+			if !own || !errors.Is(err, ErrUnreachable) || moved >= len(c.servers)-1 {
+				return fmt.Errorf("%s: %w", op, err)
+			}
+			c.moveOn(s.i, err)
+			moved++
+			continue
 		}
-		if u != "" {
-			d := c.retry.backoff(attempt)
+		if ref != "" {
+			d := c.retry.backoff(attempt - limit + c.retry.Attempts)
 			c.log.Debug("retrying", "op", op, "attempt", attempt, "wait", d, "err", err)
 			if err := sleep(ctx, d); err != nil {
 				return fmt.Errorf("%s: %w", op, err)
@@ -139,7 +161,7 @@ func (c *Client) relayAttempts(ctx context.Context, op string, ask func() (strin
 	}
 }
 
-// partURL asks the URL of a part ("upload" or "download") and resolves it against the API root.
+// partURL asks the URL of a part ("upload" or "download"), as the server gives it.
 func (c *Client) partURL(ctx context.Context, session, transfer string, part int, what string, in any) (string, error) {
 	var pu protocol.PartURL
 	err := c.do(ctx, call{op: "ask the " + what + " URL", method: http.MethodPost,
@@ -147,13 +169,19 @@ func (c *Client) partURL(ctx context.Context, session, transfer string, part int
 	if err != nil {
 		return "", err
 	}
-	ref, err := url.Parse(pu.URL)
-	if err != nil || pu.URL == "" {
+	if _, err := url.Parse(pu.URL); err != nil || pu.URL == "" {
 		return "", fmt.Errorf("the server gave a bad %s URL %q", what, pu.URL)
 	}
-	root := *c.base
+	return pu.URL, nil
+}
+
+// resolve makes ref, a URL checked by partURL, absolute against the API root of s; own tells
+// whether it was relative, a URL of the session server.
+func (s server) resolve(ref string) (u string, own bool) {
+	r, _ := url.Parse(ref)
+	root := *s.base
 	root.Path = strings.TrimSuffix(root.Path, "/") + "/"
-	return root.ResolveReference(ref).String(), nil
+	return root.ResolveReference(r).String(), !r.IsAbs()
 }
 
 // partTimeout bounds one attempt at moving size bytes.
