@@ -157,6 +157,9 @@ func (c *Client) server() server {
 // Server is the URL of the server in use, with the API prefix.
 func (c *Client) Server() string { return c.server().base.String() }
 
+// Servers is how many server URLs the client has, all of one service.
+func (c *Client) Servers() int { return len(c.servers) }
+
 // moveOn moves the client from server from, which did not answer (err), to the next one; it
 // does nothing when another call moved it already.
 func (c *Client) moveOn(from int, err error) {
