@@ -21,10 +21,13 @@ DESKTOP_BIN := build/bin/ferry-desktop
 BENCHTIME ?= 3x
 PKGS ?= ./...
 
+# The S3 tests start a private SeaweedFS (weed), built from source into $(GOBIN) once.
+SEAWEEDFS_VERSION := v0.0.0-20261109003541-7506e5f91cd6
 # Debian packages: what the tests need (package main links GTK/WebKit through cgo;
-# backend tests use rsync and start a private redis-server; app/notify starts a private
-# dbus-daemon) …
-DEPS_TEST := pkg-config build-essential libgtk-3-dev libwebkit2gtk-4.1-dev rsync redis-server dbus
+# backend tests use rsync and start a private redis-server, and a private Redis Cluster joined
+# with redis-cli; app/notify starts a private dbus-daemon), and weed for the S3 tests …
+DEPS_TEST := pkg-config build-essential libgtk-3-dev libwebkit2gtk-4.1-dev rsync redis-server redis-tools dbus \
+	seaweedfs@$(SEAWEEDFS_VERSION)
 # … and what building, running and checking the desktop window need besides.
 DEPS_RUN := xvfb xdotool imagemagick dbus-x11
 

@@ -26,17 +26,33 @@ const (
 // each a member of its own session holding a push connection, reporting member statuses as
 // fast as the server answers for a fixed time. It reports the updates per second, the latency
 // of one update (p50, p99) and the errors, which must be none. Each b.Loop iteration is one
-// load period: -benchtime=1x runs exactly one.
+// load period: -benchtime=1x runs exactly one. It runs on a single Redis (store=redis) and on a
+// Redis Cluster of three masters with a replica each (store=cluster), in the same run.
 func BenchmarkRedisStatusUpdates(b *testing.B) {
+	b.Run("store=redis", func(b *testing.B) {
+		st, err := store.NewRedis(b.Context(), redistest.URL(b), store.RedisOptions{Prefix: redistest.Prefix(b)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = st.Close() })
+		benchStatusUpdates(b, st)
+	})
+	b.Run("store=cluster", func(b *testing.B) {
+		c := redistest.Cluster(b)
+		st, err := store.NewRedisCluster(b.Context(), c.Addrs(), store.RedisOptions{Prefix: redistest.Prefix(b)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = st.Close() })
+		benchStatusUpdates(b, st)
+	})
+}
+
+func benchStatusUpdates(b *testing.B, st store.Store) {
 	duration := envDuration(b, envBenchDuration, 30*time.Second)
 	clients := envInt(b, envBenchClients, 32)
 	withPush := os.Getenv(envBenchPush) != "0"
 
-	url := redistest.URL(b)
-	st, err := store.NewRedis(b.Context(), url, store.RedisOptions{Prefix: redistest.Prefix(b)})
-	if err != nil {
-		b.Fatal(err)
-	}
 	// The server's own speed is measured, not the allowance of one client.
 	srv := startServer(b, cloud.Config{Store: st, Limits: cloud.Limits{Rate: -1}}, nil)
 

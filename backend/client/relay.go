@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -50,10 +51,15 @@ func (c *Client) UploadPart(ctx context.Context, session, transfer string, part 
 		return fmt.Errorf("%s: %d bytes, want 1 to %d", op, len(sealed), protocol.MaxPartSize)
 	}
 	sent := false // an attempt may have stored the part before it failed
-	return c.relayAttempts(ctx, op, func() (string, error) {
+	return c.relayAttempts(ctx, op, func() (protocol.PartURL, error) {
 		return c.partURL(ctx, session, transfer, part, "upload", protocol.UploadRequest{Size: int64(len(sealed))})
-	}, func(u string) error {
-		err := c.putPart(ctx, u, sealed)
+	}, func(u protocol.PartURL) error {
+		err := c.putPart(ctx, u.URL, sealed)
+		if err == nil && u.Confirm {
+			// The bytes went to a bucket: the server counts them once told.
+			err = c.do(ctx, call{op: "confirm the upload", method: http.MethodPost,
+				path: partPath(session, transfer, part) + "/uploaded", idempotent: true})
+		}
 		if err != nil && sent && Code(err) == protocol.ErrCodePartReceived {
 			return nil // our earlier attempt stored it, and a recipient has it already
 		}
@@ -67,11 +73,11 @@ func (c *Client) UploadPart(ctx context.Context, session, transfer string, part 
 func (c *Client) DownloadPart(ctx context.Context, session, transfer string, part int) ([]byte, error) {
 	op := fmt.Sprintf("download part %d of transfer %s", part, transfer)
 	var data []byte
-	err := c.relayAttempts(ctx, op, func() (string, error) {
+	err := c.relayAttempts(ctx, op, func() (protocol.PartURL, error) {
 		return c.partURL(ctx, session, transfer, part, "download", nil)
-	}, func(u string) error {
+	}, func(u protocol.PartURL) error {
 		var err error
-		data, err = c.getPart(ctx, u)
+		data, err = c.getPart(ctx, u.URL)
 		return err
 	})
 	if err != nil {
@@ -108,18 +114,18 @@ func (c *Client) CancelTransfer(ctx context.Context, session, transfer string) e
 // expired, up to the client's attempts on each server. A URL of the session server is relative
 // to its API root: it is resolved against the server in use at each attempt, so that it works
 // on the next server when the client moved on (the processes of one service share the secret
-// that signs them).
-func (c *Client) relayAttempts(ctx context.Context, op string, ask func() (string, error), use func(string) error) error {
+// that signs them). An absolute URL (a bucket's presigned URL) is used as it is.
+func (c *Client) relayAttempts(ctx context.Context, op string, ask func() (protocol.PartURL, error), use func(protocol.PartURL) error) error {
 	var (
-		ref     string // the URL as the server gave it
-		askedOn int    // the server in use when it was asked
-		on      = -1   // the server of the last attempt
-		limit   int    // the attempt after which the server of the last attempt is left
-		moved   int    // servers left because they did not answer
+		ref     protocol.PartURL // the URL as the server gave it
+		askedOn int              // the server in use when it was asked
+		on      = -1             // the server of the last attempt
+		limit   int              // the attempt after which the server of the last attempt is left
+		moved   int              // servers left because they did not answer
 	)
 	for attempt := 1; ; attempt++ {
 		var err error
-		if ref == "" {
+		if ref.URL == "" {
 			if ref, err = ask(); err != nil {
 				return fmt.Errorf("%s: %w", op, err) // ask has its own retries
 			}
@@ -129,7 +135,9 @@ func (c *Client) relayAttempts(ctx context.Context, op string, ask func() (strin
 		if s.i != on { // a new server gets the client's attempts
 			on, limit = s.i, attempt+c.retry.Attempts-1
 		}
-		u, own := s.resolve(ref)
+		u := ref
+		var own bool
+		u.URL, own = s.resolve(ref.URL)
 		err = use(u)
 		switch {
 		case err == nil:
@@ -137,9 +145,9 @@ func (c *Client) relayAttempts(ctx context.Context, op string, ask func() (strin
 		case ctx.Err() != nil:
 			return fmt.Errorf("%s: %w", op, context.Cause(ctx))
 		case Code(err) == protocol.ErrCodeURLExpired:
-			ref = "" // ask for a new one
-		case Code(err) == protocol.ErrCodeURLInvalid && s.i != askedOn:
-			ref = "" // another process refuses it: ask it for its own
+			ref = protocol.PartURL{} // ask for a new one
+		case Code(err) == protocol.ErrCodeURLInvalid && own && s.i != askedOn:
+			ref = protocol.PartURL{} // another process refuses it: ask it for its own
 		case !errors.Is(err, ErrUnreachable):
 			return fmt.Errorf("%s: %w", op, err)
 		}
@@ -151,7 +159,7 @@ func (c *Client) relayAttempts(ctx context.Context, op string, ask func() (strin
 			moved++
 			continue
 		}
-		if ref != "" {
+		if ref.URL != "" {
 			d := c.retry.backoff(attempt - limit + c.retry.Attempts)
 			c.log.Debug("retrying", "op", op, "attempt", attempt, "wait", d, "err", err)
 			if err := sleep(ctx, d); err != nil {
@@ -161,18 +169,20 @@ func (c *Client) relayAttempts(ctx context.Context, op string, ask func() (strin
 	}
 }
 
-// partURL asks the URL of a part ("upload" or "download"), as the server gives it.
-func (c *Client) partURL(ctx context.Context, session, transfer string, part int, what string, in any) (string, error) {
+// partURL asks the URL of a part ("upload" or "download"), as the server gives it: relative to
+// the API root, or absolute (a bucket's presigned URL, on another host).
+func (c *Client) partURL(ctx context.Context, session, transfer string, part int, what string, in any) (protocol.PartURL, error) {
 	var pu protocol.PartURL
 	err := c.do(ctx, call{op: "ask the " + what + " URL", method: http.MethodPost,
 		path: partPath(session, transfer, part) + "/" + what, in: in, out: &pu, idempotent: true})
 	if err != nil {
-		return "", err
+		return pu, err
 	}
-	if _, err := url.Parse(pu.URL); err != nil || pu.URL == "" {
-		return "", fmt.Errorf("the server gave a bad %s URL %q", what, pu.URL)
+	ref, err := url.Parse(pu.URL)
+	if err != nil || pu.URL == "" || (ref.IsAbs() && ref.Scheme != "http" && ref.Scheme != "https") {
+		return protocol.PartURL{}, fmt.Errorf("the server gave a bad %s URL", what)
 	}
-	return pu.URL, nil
+	return pu, nil
 }
 
 // resolve makes ref, a URL checked by partURL, absolute against the API root of s; own tells
@@ -204,7 +214,7 @@ func (c *Client) putPart(ctx context.Context, u string, sealed []byte) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
-		return responseError(resp)
+		return partError(resp)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, protocol.MaxBodyBytes))
 	return nil
@@ -223,7 +233,7 @@ func (c *Client) getPart(ctx context.Context, u string) ([]byte, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
-		return nil, responseError(resp)
+		return nil, partError(resp)
 	}
 	if resp.ContentLength > protocol.MaxPartSize {
 		return nil, fmt.Errorf("the part is %d bytes, more than the %d a part may have", resp.ContentLength, protocol.MaxPartSize)
@@ -258,4 +268,40 @@ func transferPath(session, transfer string) string {
 
 func partPath(session, transfer string, part int) string {
 	return transferPath(session, transfer) + "/parts/" + strconv.Itoa(part)
+}
+
+// partError reads the refusal of a relay URL: the server's JSON error, or the XML error of a
+// bucket (S3), mapped to the same codes so that the retries treat both alike: a refused
+// signature (expired, or its clock ahead) asks a new URL, a missing object is not found, and a
+// failing store is waited out.
+func partError(resp *http.Response) error {
+	if !strings.Contains(resp.Header.Get("Content-Type"), "xml") {
+		return responseError(resp)
+	}
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var se struct {
+		Code    string `xml:"Code"`
+		Message string `xml:"Message"`
+	}
+	_ = xml.Unmarshal(raw, &se)
+	pe := &protocol.Error{Code: codeFor(resp.StatusCode),
+		Message: fmt.Sprintf("the object store answered %d %s: %s", resp.StatusCode, se.Code, clipText(se.Message))}
+	switch {
+	case resp.StatusCode == http.StatusForbidden:
+		pe.Code = protocol.ErrCodeURLExpired
+	case resp.StatusCode == http.StatusNotFound:
+		pe.Code = protocol.ErrCodeNotFound
+	}
+	var err error = &StatusError{Status: resp.StatusCode, Err: pe}
+	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+		err = fmt.Errorf("%w: %w", ErrUnreachable, err)
+	}
+	return err
+}
+
+func clipText(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "…"
+	}
+	return s
 }

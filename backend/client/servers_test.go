@@ -246,9 +246,9 @@ func TestRedisServersFailover(t *testing.T) {
 		t.Fatalf("b uses %s, want the second URL", b.Server())
 	}
 	// Relay: the URL the first process handed out works on the second.
-	u, own := b.server().resolve(ref)
+	u, own := b.server().resolve(ref.URL)
 	if !own || !strings.HasPrefix(u, svc.procs[1].url) {
-		t.Fatalf("relay URL %q resolved to %q", ref, u)
+		t.Fatalf("relay URL %q resolved to %q", ref.URL, u)
 	}
 	got, err := b.getPart(ctx, u)
 	if err != nil || !bytes.Equal(got, part1) {

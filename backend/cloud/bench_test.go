@@ -21,6 +21,7 @@ import (
 
 	"github.com/ferrysync/ferry/backend/cloud/cloudtest"
 	"github.com/ferrysync/ferry/backend/cloud/store"
+	"github.com/ferrysync/ferry/backend/internal/redistest"
 	"github.com/ferrysync/ferry/backend/protocol"
 )
 
@@ -38,7 +39,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	os.Exit(redistest.Main(m))
 }
 
 // runBenchChild serves on a loopback port, prints its URL, and stops when stdin closes.

@@ -13,7 +13,16 @@ import (
 // client connected to one receives the pushes caused by a client talking to the other, and
 // presence crosses over too.
 func TestRedisTwoServers(t *testing.T) {
-	newStore := redisStores(t) // one Redis, one prefix
+	testTwoServers(t, redisStores(t)) // one Redis, one prefix
+}
+
+// The same on a Redis Cluster: pushes cross over on shard channels, whichever master carries
+// the session's.
+func TestRedisClusterTwoServers(t *testing.T) {
+	testTwoServers(t, redisClusterStores(t))
+}
+
+func testTwoServers(t *testing.T, newStore newStoreFunc) {
 	one := newEnv(t, newStore, shortPresence)
 	two := newEnv(t, newStore, shortPresence)
 

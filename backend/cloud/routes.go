@@ -68,6 +68,7 @@ func (s *Server) routeList() []route {
 		auth("POST "+part+"/upload", bodySmall, s.handleUploadURL),
 		auth("POST "+part+"/download", bodySmall, s.handleDownloadURL),
 		auth("POST "+part+"/received", bodySmall, s.handlePartReceived),
+		auth("POST "+part+"/uploaded", bodySmall, s.handlePartUploaded),
 		{pattern: "PUT " + api + "/relay/{token}", body: bodyPart, relay: s.handleRelayPut},
 		{pattern: "GET " + api + "/relay/{token}", body: bodySmall, relay: s.handleRelayGet},
 	}

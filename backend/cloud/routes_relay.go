@@ -24,8 +24,10 @@ import (
 
 // Relay routes: members move sealed parts to each other through the relay storage (see
 // protocol/relay.go). The session routes check who asks and hand out short-lived URLs signed
-// for one method, part and member; the URLs move the bytes, streamed to and from disk. The
-// server logs ids and sizes, never a part's bytes or a URL's token.
+// for one method, part and member; the URLs move the bytes, streamed to and from disk. With a
+// bucket for storage, the URLs are the bucket's presigned URLs: the bytes go between the members
+// and the bucket, and the owner confirms each upload (…/uploaded). The server logs ids and
+// sizes, never a part's bytes or a URL's token.
 
 const relayURLPrefix = "relay/" // PartURL.URL, relative to the API root
 
@@ -33,7 +35,7 @@ const relayURLPrefix = "relay/" // PartURL.URL, relative to the API root
 func (s *Server) relayStore() (*relay.Store, error) {
 	if s.relay == nil {
 		return nil, newError(http.StatusServiceUnavailable, protocol.ErrCodeRelayUnavailable,
-			"this server has no relay storage, so members cannot exchange files through it: start the server with --storage DIR")
+			"this server has no relay storage, so members cannot exchange files through it: start the server with --storage DIR or s3://BUCKET")
 	}
 	return s.relay, nil
 }
@@ -168,6 +170,14 @@ func (s *Server) handleUploadURL(w http.ResponseWriter, r *http.Request, p princ
 	}
 	claims := s.urls.claims(http.MethodPut, rr, p, s.cfg.RelayURLTTL)
 	claims.Size = req.Size
+	if rr.rs.Direct() {
+		u, err := rr.rs.UploadURL(r.Context(), rr.sess.ID, rr.transfer, rr.part, p.InstanceID, req.Size, claims.expires())
+		if err != nil {
+			return relayError(err)
+		}
+		s.writeJSON(w, http.StatusOK, protocol.PartURL{URL: u, Expires: claims.expires().UTC(), Confirm: true})
+		return nil
+	}
 	if err := rr.rs.Reserve(r.Context(), rr.sess.ID, rr.transfer, rr.part, p.InstanceID, req.Size, claims.expires()); err != nil {
 		return relayError(err)
 	}
@@ -182,10 +192,38 @@ func (s *Server) handleDownloadURL(w http.ResponseWriter, r *http.Request, p pri
 	if err != nil {
 		return err
 	}
+	claims := s.urls.claims(http.MethodGet, rr, p, s.cfg.RelayURLTTL)
+	if rr.rs.Direct() {
+		u, err := rr.rs.DownloadURL(r.Context(), rr.sess.ID, rr.transfer, rr.part, p.InstanceID, claims.expires())
+		if err != nil {
+			return relayError(err)
+		}
+		s.writeJSON(w, http.StatusOK, protocol.PartURL{URL: u, Expires: claims.expires().UTC()})
+		return nil
+	}
 	if err := rr.rs.CheckDownload(rr.sess.ID, rr.transfer, rr.part, p.InstanceID); err != nil {
 		return relayError(err)
 	}
-	s.writeJSON(w, http.StatusOK, s.urls.issue(s.urls.claims(http.MethodGet, rr, p, s.cfg.RelayURLTTL)))
+	s.writeJSON(w, http.StatusOK, s.urls.issue(claims))
+	return nil
+}
+
+// handlePartUploaded: POST …/transfers/{transfer}/parts/{n}/uploaded, by the owner once its
+// upload to the bucket succeeded (PartURL.Confirm): the server checks the object's size and
+// counts the part stored.
+func (s *Server) handlePartUploaded(w http.ResponseWriter, r *http.Request, p principal) error {
+	rr, _, err := relayMember(s, w, r, p, partScope, decodeEmpty)
+	if err != nil {
+		return err
+	}
+	t, size, err := rr.rs.Commit(r.Context(), rr.sess.ID, rr.transfer, rr.part, p.InstanceID, memberIDs(rr.sess))
+	if err != nil {
+		return relayError(err)
+	}
+	s.log.Debug("part stored", "session", rr.sess.ID, "transfer", rr.transfer, "part", rr.part, "size", size)
+	s.pushToRecipients(r.Context(), rr.sess, t, protocol.EventPartUploaded,
+		protocol.PartUploaded{Transfer: t.ID, Kind: t.Kind, Owner: t.Owner, Part: rr.part, Size: size})
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
@@ -342,6 +380,8 @@ func relayError(err error) error {
 			return conflict(protocol.ErrCodeLimit, "%s", re.Msg)
 		case relay.ErrInvalid:
 			return badRequest("%s", re.Msg)
+		case relay.ErrExpired:
+			return newError(http.StatusForbidden, protocol.ErrCodeURLExpired, "%s", re.Msg)
 		}
 	}
 	return fmt.Errorf("relay storage: %w", err)

@@ -404,8 +404,11 @@ var _ = register("SyncRefusals", func(t *testing.T, newStore newStoreFunc) {
 
 // Two server processes sharing one Redis: A talks to one, B to the other, and each sees the
 // whole run.
-func TestRedisSyncTwoServers(t *testing.T) {
-	newStore := redisStores(t)
+func TestRedisSyncTwoServers(t *testing.T) { testSyncTwoServers(t, redisStores(t)) }
+
+func TestRedisClusterSyncTwoServers(t *testing.T) { testSyncTwoServers(t, redisClusterStores(t)) }
+
+func testSyncTwoServers(t *testing.T, newStore newStoreFunc) {
 	one, two := newEnv(t, newStore), newEnv(t, newStore)
 	a, b := cloudtest.LoggedIn(t, one.URL), cloudtest.LoggedIn(t, two.URL)
 	s := a.CreateSession("s")

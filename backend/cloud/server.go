@@ -51,6 +51,10 @@ type Config struct {
 	// recipients beside the state of their transfers. Empty: the relay routes answer 503
 	// (relay_unavailable). Server processes sharing a store may share the folder too.
 	StorageDir string
+	// StorageBucket, when set, keeps the parts' bytes in a bucket of S3-compatible object
+	// storage (see relay.OpenBucket): members move them with presigned URLs, and StorageDir
+	// keeps only the bookkeeping.
+	StorageBucket *relay.Bucket
 	// StorageQuota bounds the bytes one session keeps in the relay storage: parts stored plus
 	// those announced by upload URLs not used yet.
 	StorageQuota int64
@@ -144,8 +148,11 @@ func NewServer(cfg Config) (*Server, error) {
 		guards: newGuards(cfg.Limits, cfg.Now),
 	}
 	s.hub = newHub(s)
+	if cfg.StorageBucket != nil && cfg.StorageDir == "" {
+		return nil, errors.New("cloud: a relay bucket needs a storage folder for its bookkeeping (Config.StorageDir)")
+	}
 	if cfg.StorageDir != "" {
-		rs, err := relay.New(cfg.StorageDir, relay.Options{Quota: cfg.StorageQuota, Now: cfg.Now})
+		rs, err := relay.New(cfg.StorageDir, relay.Options{Quota: cfg.StorageQuota, Now: cfg.Now, Bucket: cfg.StorageBucket})
 		if err != nil {
 			return nil, fmt.Errorf("cloud: %w", err)
 		}

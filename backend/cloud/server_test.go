@@ -35,6 +35,19 @@ func redisStores(t *testing.T) newStoreFunc {
 	}
 }
 
+// redisClusterStores is redisStores on the test binary's Redis Cluster.
+func redisClusterStores(t *testing.T) newStoreFunc {
+	c := redistest.Cluster(t)
+	prefix := redistest.Prefix(t)
+	return func(t *testing.T) store.Store {
+		s, err := store.NewRedisCluster(context.Background(), c.Addrs(), store.RedisOptions{Prefix: prefix, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatalf("redis cluster store: %v", err)
+		}
+		return s
+	}
+}
+
 // testClock is the real clock moved by an offset.
 type testClock struct{ offset atomic.Int64 }
 

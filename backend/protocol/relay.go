@@ -15,6 +15,7 @@ import (
 //	POST   /sessions/{id}/transfers/{transfer}/parts/{n}/upload    UploadRequest → PartURL (owner)
 //	POST   /sessions/{id}/transfers/{transfer}/parts/{n}/download  → PartURL (recipients)
 //	POST   /sessions/{id}/transfers/{transfer}/parts/{n}/received  → 204 (recipients)
+//	POST   /sessions/{id}/transfers/{transfer}/parts/{n}/uploaded  → 204 (owner, after a PUT to a PartURL with Confirm)
 //	POST   /sessions/{id}/transfers/{transfer}/complete            CompleteRequest → 204 (owner)
 //	PUT    /relay/{token}                                          the sealed part (Content-Length required) → 204
 //	GET    /relay/{token}                                          → the sealed part
@@ -106,9 +107,14 @@ type CompleteRequest struct {
 // PartURL is a short-lived URL for one part, one method and one member. URL is relative to the
 // API root (e.g. "relay/TOKEN" for APIPrefix+"/relay/TOKEN") unless it is absolute; it needs no
 // access token.
+//
+// A server whose relay storage is a bucket gives absolute presigned URLs of the bucket: they take
+// no Authorization header, and an upload URL has Confirm set: the owner then tells the server
+// with POST …/parts/{n}/uploaded, which checks the object's size and counts the part stored.
 type PartURL struct {
 	URL     string    `json:"url"`
 	Expires time.Time `json:"expires"`
+	Confirm bool      `json:"confirm,omitempty"`
 }
 
 // PartUploaded is the data of part_uploaded, pushed to the recipients when a part is stored.

@@ -460,23 +460,7 @@ func TestFlowLinkedRootReplaced(t *testing.T) {
 	ms := members(t, url, []string{a, link}, preset("mirror"))
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	var wg sync.WaitGroup
-	for i, fm := range ms {
-		wg.Go(func() {
-			if i == 0 {
-				if fm.err = fm.flow.AwaitMembers(ctx, len(ms)); fm.err != nil {
-					return
-				}
-			}
-			fm.plan, fm.err = fm.flow.Prepare(ctx)
-		})
-	}
-	wg.Wait()
-	for i, fm := range ms {
-		if fm.err != nil {
-			t.Fatalf("member %d: %v", i, fm.err)
-		}
-	}
+	prepareAll(t, ctx, ms)
 	if got := ms[1].plan.Parts[1].Root; got != b {
 		t.Fatalf("B's root in the plan %q, want %q", got, b)
 	}
@@ -487,6 +471,7 @@ func TestFlowLinkedRootReplaced(t *testing.T) {
 	if err := os.Symlink(outside, b); err != nil {
 		t.Fatal(err)
 	}
+	var wg sync.WaitGroup
 	for _, fm := range ms {
 		wg.Go(func() { fm.out, fm.err = fm.flow.Synchronize(ctx, session.SyncOptions{}) })
 	}

@@ -179,28 +179,12 @@ func (h *Handler) runTarget(ctx context.Context, g *plan.Group, t plan.Endpoint)
 		o.Dates = &transfer.Dates{ModTime: g.Source.ModTime, BirthTime: g.Source.BirthTime}
 	}
 	if t.KeepAs != "" && t.Exists {
-		if err := keep(ctx, dst, t); err != nil {
+		if err := transfer.KeepCopy(ctx, dst, t.Path, t.KeepAs, t.Size, t.ModTime, t.BirthTime); err != nil {
 			return 0, err
 		}
 	}
 	res, err := transfer.Copy(ctx, src, g.Source.Path, dst, t.Path, o)
 	return res.Bytes, err
-}
-
-// keep copies a target's content, with its dates, to t.KeepAs before the target is replaced. An
-// existing file there is never replaced.
-func keep(ctx context.Context, dst *transfer.Root, t plan.Endpoint) error {
-	_, err := transfer.Copy(ctx, dst, t.Path, dst, t.KeepAs, transfer.CopyOptions{
-		Size:          t.Size,
-		SourceModTime: t.ModTime,
-		Mode:          transfer.Full,
-		Target:        &transfer.FileState{},
-		Dates:         &transfer.Dates{ModTime: t.ModTime, BirthTime: t.BirthTime},
-	})
-	if err != nil {
-		return fmt.Errorf("keep %s as %s before replacing it: %w", t.Path, t.KeepAs, err)
-	}
-	return nil
 }
 
 // LockRoots opens the data source roots of a run about to be inventoried into roots, with a

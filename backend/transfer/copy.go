@@ -158,3 +158,20 @@ func (p clonePair) enabled() bool {
 }
 
 func (p clonePair) disable() { p.dst.noClone.Store(p.src, struct{}{}) }
+
+// KeepCopy copies the file at p, expected of size bytes modified at modTime, to the free name as
+// in the same root, with its dates, before p is replaced (a two-way conflict's losing edit). An
+// existing file at as is never replaced.
+func KeepCopy(ctx context.Context, root *Root, p, as string, size int64, modTime, birthTime time.Time) error {
+	_, err := Copy(ctx, root, p, root, as, CopyOptions{
+		Size:          size,
+		SourceModTime: modTime,
+		Mode:          Full,
+		Target:        &FileState{},
+		Dates:         &Dates{ModTime: modTime, BirthTime: birthTime},
+	})
+	if err != nil {
+		return fmt.Errorf("keep %s as %s before replacing it: %w", p, as, err)
+	}
+	return nil
+}

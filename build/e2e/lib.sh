@@ -456,9 +456,10 @@ e2e_wait_diag() {
 }
 
 # e2e_wait_focus PATTERN [SECONDS] waits until the last focus report since the mark matches the
-# extended regular expression PATTERN (on its JSON: id, kind, name), at most SECONDS (10).
+# extended regular expression PATTERN (on its JSON: id, kind, name), at most SECONDS (30: a
+# loaded machine is slow to take typed text).
 e2e_wait_focus() {
-  local pattern=${1:?e2e_wait_focus PATTERN [SECONDS]} timeout=${2:-10} deadline last
+  local pattern=${1:?e2e_wait_focus PATTERN [SECONDS]} timeout=${2:-30} deadline last
   deadline=$(_e2e_deadline "$timeout")
   while :; do
     last=$(_e2e_diag_since focus | tail -n 1)

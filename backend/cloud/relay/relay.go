@@ -12,6 +12,9 @@
 //	{session}/{transfer}/.tmp-*           uploads and metadata being written
 //	.trash-{unix nanoseconds}-*           sessions and transfers being deleted
 //
+// With a Bucket (Options.Bucket), the {n}.part files are objects of the bucket instead (see
+// bucket.go) and the folder keeps only the rest.
+//
 // Every file is written to a temporary name and renamed into place, under the session's locks,
 // so readers and other server processes sharing the folder see each file whole. The store knows
 // nothing of members: its callers check that the owner and recipients they name belong to the
@@ -65,16 +68,21 @@ type Options struct {
 	Sync bool
 	// Now reads the clock of reservations; time.Now when nil.
 	Now func() time.Time
+	// Bucket, when set, keeps the parts' bytes: members move them with presigned URLs
+	// (UploadURL, Commit, DownloadURL) and the folder keeps only the bookkeeping.
+	Bucket *Bucket
 }
 
 // Store is a relay storage folder. It is safe for concurrent use, and for use by several server
 // processes sharing the folder (on systems with flock).
 type Store struct {
-	dir   string
-	quota int64
-	sync  bool
-	now   func() time.Time
-	locks sessionLocks
+	dir    string
+	quota  int64
+	sync   bool
+	now    func() time.Time
+	locks  sessionLocks
+	bytes  partBytes
+	bucket *Bucket // nil: the parts are files of the folder
 }
 
 // New opens the storage folder dir, creating it when missing.
@@ -98,7 +106,11 @@ func New(dir string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(abs, dirMode); err != nil {
 		return nil, fmt.Errorf("relay: create the storage folder: %w", err)
 	}
-	return &Store{dir: abs, quota: opts.Quota, sync: opts.Sync, now: opts.Now}, nil
+	s := &Store{dir: abs, quota: opts.Quota, sync: opts.Sync, now: opts.Now, bytes: folderBytes{}}
+	if opts.Bucket != nil {
+		s.bytes, s.bucket = opts.Bucket, opts.Bucket
+	}
+	return s, nil
 }
 
 // Quota is the bytes one session may keep.
@@ -582,6 +594,9 @@ func (s *Store) Put(ctx context.Context, session, transfer string, n int, owner 
 	if err := checkPart(n); err != nil {
 		return nil, err
 	}
+	if s.bytes.direct() {
+		return nil, errDirect
+	}
 	if size < 1 || size > protocol.MaxPartSize {
 		return nil, refuse(ErrInvalid, "part size %d: want 1 to %d bytes", size, protocol.MaxPartSize)
 	}
@@ -647,7 +662,7 @@ func (s *Store) Put(ctx context.Context, session, transfer string, n int, owner 
 	}
 	m.Stored += size - old.stored()
 	delete(m.Reserved, key)
-	if err := s.settle(dir, t, p, m, members); err != nil {
+	if err := s.settle(ctx, session, dir, t, p, m, members); err != nil {
 		return nil, err
 	}
 	return t, s.writeSession(session, m)
@@ -707,7 +722,7 @@ type writerOnly struct{ io.Writer }
 
 // settle deletes part p's bytes when every recipient still among members has received it. It
 // writes p's metadata and updates m, which the caller writes.
-func (s *Store) settle(dir string, t *Transfer, p *partMeta, m *sessionMeta, members []string) error {
+func (s *Store) settle(ctx context.Context, session, dir string, t *Transfer, p *partMeta, m *sessionMeta, members []string) error {
 	if p.Deleted {
 		return nil
 	}
@@ -722,8 +737,8 @@ func (s *Store) settle(dir string, t *Transfer, p *partMeta, m *sessionMeta, mem
 	if err := s.writeJSON(metaPath(dir, p.N), p); err != nil {
 		return err
 	}
-	if err := os.Remove(partPath(dir, p.N)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("delete part %d of transfer %s: %w", p.N, t.ID, err)
+	if err := s.bytes.remove(ctx, dir, session, t.ID, p.N); err != nil {
+		return fmt.Errorf("transfer %s: %w", t.ID, err)
 	}
 	m.Stored -= p.Size
 	return nil
@@ -734,6 +749,9 @@ func (s *Store) settle(dir string, t *Transfer, p *partMeta, m *sessionMeta, mem
 func (s *Store) OpenPart(session, transfer string, n int, member string) (*os.File, int64, error) {
 	if err := checkPart(n); err != nil {
 		return nil, 0, err
+	}
+	if s.bytes.direct() {
+		return nil, 0, errDirect
 	}
 	t, err := s.readTransfer(session, transfer)
 	if err != nil {
@@ -777,6 +795,9 @@ func downloadable(t *Transfer, p *partMeta, n int) error {
 
 // CheckDownload tells whether member, a recipient, may download part n (it is stored).
 func (s *Store) CheckDownload(session, transfer string, n int, member string) error {
+	if s.bytes.direct() {
+		return s.checkStored(session, transfer, n, member)
+	}
 	f, _, err := s.OpenPart(session, transfer, n, member)
 	if err != nil {
 		return err
@@ -817,7 +838,7 @@ func (s *Store) Received(ctx context.Context, session, transfer string, n int, m
 	if err != nil {
 		return err
 	}
-	if err := s.settle(dir, t, p, m, members); err != nil {
+	if err := s.settle(ctx, session, dir, t, p, m, members); err != nil {
 		return err
 	}
 	return s.writeSession(session, m)
@@ -884,7 +905,7 @@ func (s *Store) Delete(ctx context.Context, session, transfer, owner string) err
 	}
 	var trash string
 	if err == nil {
-		trash, err = s.deleteLocked(session, transfer)
+		trash, err = s.deleteLocked(ctx, session, transfer)
 	}
 	unlock()
 	if trash != "" {
@@ -895,7 +916,7 @@ func (s *Store) Delete(ctx context.Context, session, transfer, owner string) err
 
 // deleteLocked moves a transfer to the trash and takes it off the session's counts; the caller
 // holds the lock and removes the trash after releasing it.
-func (s *Store) deleteLocked(session, transfer string) (trash string, err error) {
+func (s *Store) deleteLocked(ctx context.Context, session, transfer string) (trash string, err error) {
 	dir := s.transferDir(session, transfer)
 	parts, err := readParts(dir)
 	if err != nil {
@@ -917,7 +938,10 @@ func (s *Store) deleteLocked(session, transfer string) (trash string, err error)
 		}
 	}
 	m.Transfers = max(m.Transfers-1, 0)
-	return trash, s.writeSession(session, m)
+	if err := s.writeSession(session, m); err != nil {
+		return trash, err
+	}
+	return trash, s.bytes.removeTransfer(ctx, session, transfer)
 }
 
 // DeleteSession deletes every transfer and part of a session (reset, end, expiry).
@@ -933,6 +957,9 @@ func (s *Store) DeleteSession(ctx context.Context, session string) error {
 		return err
 	}
 	trash, err := s.moveToTrash(s.sessionDir(session))
+	if err == nil {
+		err = s.bytes.removeSession(ctx, session)
+	}
 	unlock()
 	if err != nil {
 		return fmt.Errorf("delete the relay folder of session %s: %w", session, err)
@@ -977,13 +1004,13 @@ func (s *Store) MemberLeft(ctx context.Context, session, member string, members 
 		}
 		switch {
 		case t.Owner == member:
-			tr, err := s.deleteLocked(session, id)
+			tr, err := s.deleteLocked(ctx, session, id)
 			if err != nil {
 				return err
 			}
 			trash = append(trash, tr)
 		case t.isRecipient(member):
-			if err := s.settleAll(session, t, members); err != nil {
+			if err := s.settleAll(ctx, session, t, members); err != nil {
 				return err
 			}
 		}
@@ -991,7 +1018,7 @@ func (s *Store) MemberLeft(ctx context.Context, session, member string, members 
 	return nil
 }
 
-func (s *Store) settleAll(session string, t *Transfer, members []string) error {
+func (s *Store) settleAll(ctx context.Context, session string, t *Transfer, members []string) error {
 	dir := s.transferDir(session, t.ID)
 	parts, err := readParts(dir)
 	if err != nil {
@@ -1002,7 +1029,7 @@ func (s *Store) settleAll(session string, t *Transfer, members []string) error {
 		return err
 	}
 	for _, p := range parts {
-		if err := s.settle(dir, t, p, m, members); err != nil {
+		if err := s.settle(ctx, session, dir, t, p, m, members); err != nil {
 			return err
 		}
 	}

@@ -60,6 +60,9 @@ func (s *Store) Sweep(ctx context.Context, exists func(ctx context.Context, sess
 			}
 		}
 	}
+	if err := s.sweepBucket(ctx, exists); err != nil {
+		errs = append(errs, err)
+	}
 	return deleted, errors.Join(errs...)
 }
 
@@ -158,7 +161,7 @@ func (s *Store) repairSession(ctx context.Context, session string) error {
 			trash = append(trash, t)
 			continue
 		}
-		stored, err := repairTransfer(dir)
+		stored, err := repairTransfer(dir, !s.bytes.direct())
 		if err != nil {
 			return fmt.Errorf("transfer %s: %w", id, err)
 		}
@@ -170,7 +173,8 @@ func (s *Store) repairSession(ctx context.Context, session string) error {
 
 // repairTransfer reconciles one transfer's part files with their metadata and returns the bytes
 // it stores.
-func repairTransfer(dir string) (int64, error) {
+// Without files (the parts are in a bucket), only the metadata is checked.
+func repairTransfer(dir string, files bool) (int64, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return 0, err
@@ -187,6 +191,10 @@ func repairTransfer(dir string) (int64, error) {
 				continue
 			}
 			if p.Deleted {
+				continue
+			}
+			if !files {
+				stored += p.Size
 				continue
 			}
 			fi, err := os.Stat(partPath(dir, n))

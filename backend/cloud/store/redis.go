@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -28,23 +29,32 @@ type RedisOptions struct {
 }
 
 // Redis is a Store kept in Redis, shared by every server process connected to the same server
-// with the same prefix. Each session is one JSON document updated by optimistic compare-and-set
-// scripts, its members' statuses a hash beside it (see redis_status.go); every key has a TTL;
-// pushes travel over one pub/sub channel.
+// (or Redis Cluster) with the same prefix. Each session is one JSON document updated by
+// optimistic compare-and-set scripts, its members' statuses a hash beside it (see
+// redis_status.go); every key has a TTL; pushes travel over one pub/sub channel.
 //
-// Key space, under the prefix P:
+// Key space, under the prefix P. The braces are part of the names: they are Redis Cluster hash
+// tags, which keep every key of one session in one hash slot, so that each script and
+// transaction touches one slot. Every other key is read and written alone.
 //
 //	P:session:{id}        JSON Session, TTL refreshed on every write
-//	P:owned:{client}      set of the ids of the sessions a client created (CreateOwnedSession)
 //	P:status:{id}         hash of the members' statuses, by instance id; same TTL as the session
-//	P:challenge:{nonce}   public key of a pending login (nonce in hex)
-//	P:refresh:{hash}      JSON Refresh
-//	P:seen:{instance}     last Touch, RFC 3339 with nanoseconds
-//	P:push                pub/sub channel of JSON Messages
+//	P:sync…:{id}…         the session's synchronization run (see redis_sync.go)
+//	P:owned:client        set of the ids of the sessions a client created (CreateOwnedSession)
+//	P:challenge:nonce     public key of a pending login (nonce in hex)
+//	P:refresh:hash        JSON Refresh
+//	P:seen:instance       last Touch, RFC 3339 with nanoseconds
+//	P:push                pub/sub channel of JSON Messages (single server)
+//	P:push:{n}            shard channels of JSON Messages, n < 16 (cluster; see redis_push.go)
+//
+// Earlier servers named the session keys without braces (P:session:id): a server of this layout
+// does not see the sessions they stored, which expire on their own within their TTL (48 hours).
 type Redis struct {
-	client *redis.Client
-	prefix string
-	log    *slog.Logger
+	client redis.UniversalClient
+	// sharded: the client is a cluster's, pushes take shard channels (see redis_push.go).
+	sharded bool
+	prefix  string
+	log     *slog.Logger
 
 	mu     sync.Mutex
 	closed bool
@@ -61,20 +71,98 @@ func NewRedis(ctx context.Context, url string, opts RedisOptions) (*Redis, error
 	if err != nil {
 		return nil, fmt.Errorf("redis store: parse url: %w", err)
 	}
-	c := redis.NewClient(o)
-	if err := c.Ping(ctx).Err(); err != nil {
-		_ = c.Close()
-		return nil, fmt.Errorf("redis store: connect to %s: %w", o.Addr, err)
+	return NewRedisClient(ctx, redis.NewClient(o), opts)
+}
+
+// NewRedisCluster connects to the Redis Cluster that the nodes at addrs (host:port, one or
+// more) belong to and checks that it answers. A single redis:// or rediss:// URL in the form
+// go-redis's ParseClusterURL reads (redis://user:password@host:port?addr=host2:port2) gives
+// credentials or TLS.
+func NewRedisCluster(ctx context.Context, addrs []string, opts RedisOptions) (*Redis, error) {
+	var o *redis.ClusterOptions
+	if len(addrs) == 1 && strings.Contains(addrs[0], "://") {
+		var err error
+		if o, err = redis.ParseClusterURL(addrs[0]); err != nil {
+			return nil, fmt.Errorf("redis cluster store: parse url: %w", err)
+		}
+	} else {
+		if len(addrs) == 0 {
+			return nil, errors.New("redis cluster store: no node address: give at least one host:port")
+		}
+		for _, a := range addrs {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return nil, fmt.Errorf("redis cluster store: node address %q: want host:port: %w", a, err)
+			}
+		}
+		o = &redis.ClusterOptions{Addrs: addrs}
 	}
+	return NewRedisClient(ctx, redis.NewClusterClient(o), opts)
+}
+
+// NewRedisClient makes a store of a connected client, a single server's (redis.Client) or a
+// cluster's (redis.ClusterClient), after checking that it answers. The store owns c: Close
+// closes it, and so does a failed NewRedisClient.
+func NewRedisClient(ctx context.Context, c redis.UniversalClient, opts RedisOptions) (*Redis, error) {
 	prefix := opts.Prefix
 	if prefix == "" {
 		prefix = DefaultRedisPrefix
+	}
+	if strings.ContainsAny(prefix, "{}") {
+		_ = c.Close()
+		return nil, fmt.Errorf("redis store: key prefix %q: braces are reserved for the hash tags of the keys; choose a prefix without { or }", prefix)
+	}
+	if err := c.Ping(ctx).Err(); err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("redis store: connect to %s: %w", clientAddrs(c), err)
 	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Redis{client: c, prefix: prefix, log: log.With("store", "redis"), done: make(chan struct{})}, nil
+	cc, sharded := c.(*redis.ClusterClient)
+	if sharded {
+		cc.AddHook(reloadOnFailure{cc})
+	}
+	return &Redis{client: c, sharded: sharded, prefix: prefix, log: log.With("store", "redis"),
+		done: make(chan struct{})}, nil
+}
+
+// reloadOnFailure has a cluster client read the cluster's layout again when a command finds its
+// node unreachable or not serving: after a failover, the slots of a stopped master are served
+// by its replica, which the client would otherwise only learn at its next periodic reload.
+type reloadOnFailure struct{ c *redis.ClusterClient }
+
+func (h reloadOnFailure) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h reloadOnFailure) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if err != nil && Unreachable(err) {
+			h.c.ReloadState(ctx)
+		}
+		return err
+	}
+}
+
+func (h reloadOnFailure) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		if err != nil && Unreachable(err) {
+			h.c.ReloadState(ctx)
+		}
+		return err
+	}
+}
+
+// clientAddrs names the servers of c, for errors.
+func clientAddrs(c redis.UniversalClient) string {
+	switch c := c.(type) {
+	case *redis.Client:
+		return c.Options().Addr
+	case *redis.ClusterClient:
+		return "the cluster of " + strings.Join(c.Options().Addrs, ", ")
+	}
+	return "the Redis server"
 }
 
 // Close ends the subscriptions, waits for their channels to close and disconnects. Later calls
@@ -96,6 +184,11 @@ func (r *Redis) Close() error {
 }
 
 func (r *Redis) key(kind, id string) string { return r.prefix + ":" + kind + ":" + id }
+
+// sessionKey is the key of kind of session id, with the id as its hash tag: every key of a
+// session (sessionKey with the same id) is in the same hash slot of a Redis Cluster. The id must
+// not be empty (an empty tag does not count).
+func (r *Redis) sessionKey(kind, id string) string { return r.prefix + ":" + kind + ":{" + id + "}" }
 
 func (r *Redis) pushChannel() string { return r.prefix + ":push" }
 
@@ -123,12 +216,28 @@ func redisErr(err error) error {
 }
 
 // Unreachable tells whether err says that a server could not be reached: ErrUnavailable, a
-// network error (refused, reset, timed out), a connection closed under the request, or a
-// connection pool that stayed exhausted.
+// network error (refused, reset, timed out), a connection closed under the request, a
+// connection pool that stayed exhausted, or a server that cannot serve yet (a cluster down or
+// moving slots during a failover, a server loading its data, a replica not promoted yet).
 func Unreachable(err error) bool {
 	var ne net.Error
 	return errors.Is(err, ErrUnavailable) || errors.As(err, &ne) || errors.Is(err, io.EOF) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, redis.ErrPoolTimeout)
+		errors.Is(err, redis.ErrPoolTimeout) || notServing(err)
+}
+
+// notServing tells whether err is a Redis error reply saying that the server cannot serve the
+// request now but will soon.
+func notServing(err error) bool {
+	var re redis.Error
+	if !errors.As(err, &re) {
+		return false
+	}
+	for _, p := range []string{"CLUSTERDOWN ", "TRYAGAIN ", "LOADING ", "MASTERDOWN ", "READONLY "} {
+		if strings.HasPrefix(re.Error(), p) {
+			return true
+		}
+	}
+	return false
 }

@@ -24,35 +24,36 @@ const (
 var errConflict = errors.New("concurrent writers won")
 
 // createSession stores KEYS[1], the document ARGV[1] expiring in ARGV[2] milliseconds, unless it
-// exists, and replaces the status hash KEYS[2] with the fields ARGV[5…] (field, value pairs).
-// With an owner, KEYS[3] is the set of the ids of the sessions it created: ids whose session
-// (ARGV[4] followed by the id) is gone leave it first, and when ARGV[3] of them remain (a limit
-// above 0) nothing is stored and the answer is -1. The id ARGV[5] joins the set, which lives
-// as long as its newest session.
+// exists (answer 0), and replaces the status hash KEYS[2] with the fields ARGV[3…] (field, value
+// pairs). Both keys are the session's, in one hash slot.
 var createSession = redis.NewScript(`
-if #KEYS > 2 then
-	for _, id in ipairs(redis.call('SMEMBERS', KEYS[3])) do
-		if redis.call('EXISTS', ARGV[4] .. id) == 0 then
-			redis.call('SREM', KEYS[3], id)
-		end
-	end
-	local limit = tonumber(ARGV[3])
-	if limit > 0 and redis.call('SCARD', KEYS[3]) >= limit then
-		return -1
-	end
-end
 if redis.call('EXISTS', KEYS[1]) == 1 then
 	return 0
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('DEL', KEYS[2])
-if #ARGV > 5 then
-	redis.call('HSET', KEYS[2], unpack(ARGV, 6))
+if #ARGV > 2 then
+	redis.call('HSET', KEYS[2], unpack(ARGV, 3))
 	redis.call('PEXPIRE', KEYS[2], ARGV[2])
 end
-if #KEYS > 2 then
-	redis.call('SADD', KEYS[3], ARGV[5])
-	redis.call('PEXPIRE', KEYS[3], ARGV[2])
+return 1
+`)
+
+// ownSession works on KEYS[1], the set of the ids of the sessions an owner created, which lives
+// in its own hash slot: it removes the ids ARGV[4…] (sessions found gone), then answers -1 when
+// ARGV[1] ids remain (a limit above 0). Otherwise it adds the id ARGV[3], when not empty, keeps
+// the set ARGV[2] milliseconds and answers 1.
+var ownSession = redis.NewScript(`
+if #ARGV > 3 then
+	redis.call('SREM', KEYS[1], unpack(ARGV, 4))
+end
+local limit = tonumber(ARGV[1])
+if limit > 0 and redis.call('SCARD', KEYS[1]) >= limit then
+	return -1
+end
+if ARGV[3] ~= '' then
+	redis.call('SADD', KEYS[1], ARGV[3])
+	redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 1
 `)
@@ -96,7 +97,12 @@ func (r *Redis) CreateSession(ctx context.Context, s *Session, ttl time.Duration
 	return r.CreateOwnedSession(ctx, s, ttl, "", 0)
 }
 
-// CreateOwnedSession keeps the ids of the sessions owner created in the set P:owned:{owner}.
+// CreateOwnedSession keeps the ids of the sessions owner created in the set P:owned:owner. The
+// set and the session are in different hash slots, so no script spans both: the ids whose
+// session is gone are found first and dropped as the limit is checked, then the session is
+// stored, then its id is added to the set with the limit checked again, which undoes the session
+// when a concurrent creation of the same owner took the last place. An id enters the set only
+// once its session exists, so an id without a session is one deleted or expired.
 func (r *Redis) CreateOwnedSession(ctx context.Context, s *Session, ttl time.Duration, owner string, limit int) error {
 	if s == nil || s.ID == "" {
 		return errors.New("create session: no id")
@@ -112,28 +118,78 @@ func (r *Redis) CreateOwnedSession(ctx context.Context, s *Session, ttl time.Dur
 	if err != nil {
 		return fmt.Errorf("create session %s: %w", s.ID, err)
 	}
-	args := make([]any, 0, 5+2*len(fields))
-	args = append(args, b, ttlMillis(ttl), max(limit, 0), r.key("session", ""), s.ID)
+	if owner != "" && limit > 0 {
+		// Refuse before storing anything when the owner is at its limit already.
+		if err := r.own(ctx, owner, "", limit, ttl); err != nil {
+			return fmt.Errorf("create session %s: %w", s.ID, err)
+		}
+	}
+	args := make([]any, 0, 2+2*len(fields))
+	args = append(args, b, ttlMillis(ttl))
 	for k, v := range fields {
 		args = append(args, k, v)
 	}
-	keys := r.sessionKeys(s.ID)
-	if owner != "" {
-		keys = append(keys, r.key("owned", owner))
-	}
-	ok, err := createSession.Run(ctx, r.client, keys, args...).Int()
+	ok, err := createSession.Run(ctx, r.client, r.sessionKeys(s.ID), args...).Int()
 	switch {
 	case err != nil:
 		return fmt.Errorf("create session %s: %w", s.ID, redisErr(err))
 	case ok == 0:
 		return fmt.Errorf("create session %s: %w", s.ID, ErrExists)
-	case ok < 0:
-		return fmt.Errorf("create session %s: %w", s.ID, ErrLimit)
+	}
+	if owner == "" {
+		return nil
+	}
+	if err := r.own(ctx, owner, s.ID, limit, ttl); err != nil {
+		// Nobody knows the new id yet: take the session back.
+		if derr := r.client.Del(context.WithoutCancel(ctx), r.sessionKeys(s.ID)...).Err(); derr != nil {
+			err = errors.Join(err, fmt.Errorf("remove the session again: %w", redisErr(derr)))
+		}
+		return fmt.Errorf("create session %s: %w", s.ID, err)
+	}
+	return nil
+}
+
+// own drops the gone sessions from the set of owner and checks its limit; with an id, it adds
+// it too. ErrLimit when the owner has limit sessions.
+func (r *Redis) own(ctx context.Context, owner, id string, limit int, ttl time.Duration) error {
+	key := r.key("owned", owner)
+	ids, err := r.client.SMembers(ctx, key).Result()
+	if err != nil {
+		return fmt.Errorf("read the sessions of %s: %w", owner, redisErr(err))
+	}
+	args := []any{max(limit, 0), ttlMillis(ttl), id}
+	if len(ids) > 0 {
+		// One EXISTS per session: in a cluster their keys are in different slots.
+		exists := make([]*redis.IntCmd, len(ids))
+		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, other := range ids {
+				exists[i] = p.Exists(ctx, r.sessionKey("session", other))
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("check the sessions of %s: %w", owner, redisErr(err))
+		}
+		for i, c := range exists {
+			if c.Val() == 0 {
+				args = append(args, ids[i])
+			}
+		}
+	}
+	res, err := ownSession.Run(ctx, r.client, []string{key}, args...).Int()
+	if err != nil {
+		return fmt.Errorf("count the sessions of %s: %w", owner, redisErr(err))
+	}
+	if res < 0 {
+		return ErrLimit
 	}
 	return nil
 }
 
 func (r *Redis) GetSession(ctx context.Context, id string) (*Session, error) {
+	if id == "" {
+		return nil, fmt.Errorf("get session: no id: %w", ErrNotFound)
+	}
 	doc, fields, err := r.readSession(ctx, r.sessionKeys(id))
 	if err != nil {
 		return nil, fmt.Errorf("get session %s: %w", id, redisErr(err))
@@ -150,6 +206,9 @@ func (r *Redis) GetSession(ctx context.Context, id string) (*Session, error) {
 func (r *Redis) UpdateSession(ctx context.Context, id string, ttl time.Duration, fn func(*Session) error) (*Session, error) {
 	if err := redisCheckTTL(ttl); err != nil {
 		return nil, fmt.Errorf("update session %s: %w", id, err)
+	}
+	if id == "" {
+		return nil, fmt.Errorf("update session: no id: %w", ErrNotFound)
 	}
 	backoff := updateBackoffMin
 	for range updateAttempts {
@@ -239,6 +298,9 @@ func casArgs(doc string, nb []byte, ttl time.Duration, read, want map[string]str
 }
 
 func (r *Redis) DeleteSession(ctx context.Context, id string) error {
+	if id == "" {
+		return nil
+	}
 	if err := r.client.Del(ctx, r.sessionKeys(id)...).Err(); err != nil {
 		return fmt.Errorf("delete session %s: %w", id, redisErr(err))
 	}

@@ -26,7 +26,8 @@ import (
 // Redis drops an empty hash: a session without members has no status key.
 
 // setStatusScript: KEYS session, status; ARGV instance, client, unix seconds, nanoseconds, field
-// value, TTL in milliseconds, push channel, push message. It answers 1 when applied, 0 when not
+// value, TTL in milliseconds, push channel, push message; without the last two it publishes
+// nothing (a cluster, where the caller publishes on a shard channel after). It answers 1 when applied, 0 when not
 // newer, -1 when the session is unknown and -2 when the hash has no field for this member.
 var setStatusScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -48,7 +49,9 @@ end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[5])
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 redis.call('PEXPIRE', KEYS[2], ARGV[6])
-redis.call('PUBLISH', ARGV[7], ARGV[8])
+if ARGV[7] then
+	redis.call('PUBLISH', ARGV[7], ARGV[8])
+end
 return 1
 `)
 
@@ -69,6 +72,9 @@ func (r *Redis) SetMemberStatus(ctx context.Context, id string, ttl time.Duratio
 	if err := redisCheckTTL(ttl); err != nil {
 		return false, fmt.Errorf("set status in session %s: %w", id, err)
 	}
+	if id == "" {
+		return false, fmt.Errorf("set status: no session id: %w", ErrNotFound)
+	}
 	v, err := statusValue(clientID, u.Status, u.At)
 	if err != nil {
 		return false, fmt.Errorf("set status in session %s: %w", id, err)
@@ -77,13 +83,24 @@ func (r *Redis) SetMemberStatus(ctx context.Context, id string, ttl time.Duratio
 	if err != nil {
 		return false, fmt.Errorf("set status in session %s: encode %s: %w", id, push.Event.Type, err)
 	}
-	res, err := setStatusScript.Run(ctx, r.client, r.sessionKeys(id), instanceID, clientID,
-		u.At.Unix(), u.At.Nanosecond(), v, ttlMillis(ttl), r.pushChannel(), msg).Int()
+	args := []any{instanceID, clientID, u.At.Unix(), u.At.Nanosecond(), v, ttlMillis(ttl)}
+	if !r.sharded {
+		args = append(args, r.pushChannel(), msg)
+	}
+	res, err := setStatusScript.Run(ctx, r.client, r.sessionKeys(id), args...).Int()
 	if err != nil {
 		return false, fmt.Errorf("set status in session %s: %w", id, redisErr(err))
 	}
 	switch res {
 	case 1:
+		// A shard channel may live on another node than the session: publish now, and as the
+		// server's own pushes, log a lost one rather than fail a stored update.
+		// The update is stored whatever becomes of the caller's request: so is its push.
+		if r.sharded {
+			if err := r.publish(context.WithoutCancel(ctx), r.pushChannelOf(push), msg); err != nil {
+				r.log.Warn("status push lost", "session", id, "err", redisErr(err))
+			}
+		}
 		return true, nil
 	case 0:
 		return false, nil
@@ -125,9 +142,9 @@ func (r *Redis) setStatusByUpdate(ctx context.Context, id string, ttl time.Durat
 	return applied, nil
 }
 
-// sessionKeys are the keys of a session: its document and its status hash.
+// sessionKeys are the keys of a session: its document and its status hash, in one hash slot.
 func (r *Redis) sessionKeys(id string) []string {
-	return []string{r.key("session", id), r.key("status", id)}
+	return []string{r.sessionKey("session", id), r.sessionKey("status", id)}
 }
 
 // readSession returns the document of a session and its status fields, read at once.

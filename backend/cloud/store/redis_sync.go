@@ -18,9 +18,12 @@ import (
 
 // Synchronizations live in two keys per session, expiring together:
 //
-//	P:sync:{id}            JSON protocol.Synchronization, the run
-//	P:sync-groups:{id}     hash of its action groups, group id → JSON tracker.Group
-//	P:sync-staging:{rand}  groups of a run being created, renamed to P:sync-groups:{id}
+//	P:sync:{id}                 JSON protocol.Synchronization, the run
+//	P:sync-groups:{id}          hash of its action groups, group id → JSON tracker.Group
+//	P:sync-staging:{id}:rand    groups of a run being created, renamed to P:sync-groups:{id}
+//
+// The braces make the session id the hash tag of all three, as of the session's own keys: on a
+// Redis Cluster the transactions below touch one hash slot.
 //
 // A batch of results reads and writes the run and the groups it names only: WATCH, one
 // pipelined GET and HMGET, one MULTI/EXEC, whatever the size of the run.
@@ -44,7 +47,7 @@ var _ tracker.Store = redisSyncs{}
 func (r *Redis) Synchronizations() tracker.Store { return redisSyncs{r} }
 
 func (s redisSyncs) keys(session string) (run, groups string) {
-	return s.r.key("sync", session), s.r.key("sync-groups", session)
+	return s.r.sessionKey("sync", session), s.r.sessionKey("sync-groups", session)
 }
 
 func (s redisSyncs) Create(ctx context.Context, run *protocol.Synchronization, groups []*tracker.Group, ttl time.Duration) error {
@@ -68,7 +71,7 @@ func (s redisSyncs) Create(ctx context.Context, run *protocol.Synchronization, g
 	// however many groups the run has, and readers never see a run without its groups.
 	staging := ""
 	if len(groups) > 0 {
-		if staging, err = s.stage(ctx, groups, ttl); err != nil {
+		if staging, err = s.stage(ctx, id, groups, ttl); err != nil {
 			return fmt.Errorf("create synchronization %s: %w", id, err)
 		}
 	}
@@ -100,13 +103,13 @@ func (s redisSyncs) Create(ctx context.Context, run *protocol.Synchronization, g
 	return nil
 }
 
-// stage writes groups to a new staging hash, syncChunk at a time, and returns its key.
-func (s redisSyncs) stage(ctx context.Context, groups []*tracker.Group, ttl time.Duration) (string, error) {
+// stage writes groups to a new staging hash of session, syncChunk at a time, and returns its key.
+func (s redisSyncs) stage(ctx context.Context, session string, groups []*tracker.Group, ttl time.Duration) (string, error) {
 	var b [12]byte
 	if _, err := crand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("draw a staging key: %w", err)
 	}
-	key := s.r.key("sync-staging", hex.EncodeToString(b[:]))
+	key := s.r.sessionKey("sync-staging", session) + ":" + hex.EncodeToString(b[:])
 	_, err := s.r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for start := 0; start < len(groups); start += syncChunk {
 			chunk := groups[start:min(start+syncChunk, len(groups))]
@@ -150,6 +153,9 @@ func refuseRunning(ctx context.Context, c redis.Cmdable, key string) error {
 }
 
 func (s redisSyncs) Get(ctx context.Context, session string) (*protocol.Synchronization, error) {
+	if session == "" {
+		return nil, fmt.Errorf("get synchronization: no session: %w", tracker.ErrNotFound)
+	}
 	runKey, _ := s.keys(session)
 	doc, err := s.r.client.Get(ctx, runKey).Bytes()
 	if err != nil {
@@ -167,6 +173,9 @@ func (s redisSyncs) Update(ctx context.Context, session string, ids []string, tt
 	fn func(*protocol.Synchronization, []*tracker.Group) error) (*protocol.Synchronization, error) {
 	if err := redisCheckTTL(ttl); err != nil {
 		return nil, fmt.Errorf("update synchronization %s: %w", session, err)
+	}
+	if session == "" {
+		return nil, fmt.Errorf("update synchronization: no session: %w", tracker.ErrNotFound)
 	}
 	var out *protocol.Synchronization
 	var fnErr error
@@ -270,6 +279,9 @@ func (s redisSyncs) updateOnce(ctx context.Context, session string, ids []string
 }
 
 func (s redisSyncs) Delete(ctx context.Context, session string) error {
+	if session == "" {
+		return nil
+	}
 	runKey, groupsKey := s.keys(session)
 	if err := s.r.client.Del(ctx, runKey, groupsKey).Err(); err != nil {
 		return fmt.Errorf("delete synchronization %s: %w", session, redisErr(err))

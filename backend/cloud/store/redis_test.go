@@ -183,10 +183,10 @@ func TestRedisKeysExpire(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]time.Duration{
-		prefix + ":session:042kqd917": testTTL,
-		prefix + ":challenge:cafe":    time.Minute,
-		prefix + ":refresh:hash":      time.Minute,
-		prefix + ":seen:inst":         time.Minute,
+		prefix + ":session:{042kqd917}": testTTL,
+		prefix + ":challenge:cafe":      time.Minute,
+		prefix + ":refresh:hash":        time.Minute,
+		prefix + ":seen:inst":           time.Minute,
 	}
 	c := rawClient(t, url)
 	keys, err := c.Keys(ctx, prefix+":*").Result()

@@ -50,10 +50,10 @@ func TestRedisSynchronizationsLayout(t *testing.T) {
 	if _, err := tr.Start(ctx, "s1", members[0], members, defs); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := raw.HLen(ctx, prefix+":sync-groups:s1").Result(); err != nil || got != n {
+	if got, err := raw.HLen(ctx, prefix+":sync-groups:{s1}").Result(); err != nil || got != n {
 		t.Fatalf("groups hash holds %d fields (%v), want %d", got, err, n)
 	}
-	for _, k := range []string{prefix + ":sync:s1", prefix + ":sync-groups:s1"} {
+	for _, k := range []string{prefix + ":sync:{s1}", prefix + ":sync-groups:{s1}"} {
 		if ttl, err := raw.PTTL(ctx, k).Result(); err != nil || ttl <= 0 || ttl > testTTL {
 			t.Errorf("%s: TTL %v (%v)", k, ttl, err)
 		}
@@ -88,7 +88,7 @@ func TestRedisSynchronizationsLayout(t *testing.T) {
 	if _, err := tr.Start(ctx, "s1", members[0], members, defs[:3]); err != nil {
 		t.Fatalf("start after the end: %v", err)
 	}
-	if got, err := raw.HLen(ctx, prefix+":sync-groups:s1").Result(); err != nil || got != 3 {
+	if got, err := raw.HLen(ctx, prefix+":sync-groups:{s1}").Result(); err != nil || got != 3 {
 		t.Fatalf("groups after the restart: %d (%v), want 3", got, err)
 	}
 	// An empty run has no groups hash at all.
@@ -98,13 +98,13 @@ func TestRedisSynchronizationsLayout(t *testing.T) {
 	if _, err := tr.Start(ctx, "s1", members[0], members, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := raw.Exists(ctx, prefix+":sync-groups:s1").Result(); err != nil || got != 0 {
+	if got, err := raw.Exists(ctx, prefix+":sync-groups:{s1}").Result(); err != nil || got != 0 {
 		t.Fatalf("groups hash of an empty run: exists=%d (%v)", got, err)
 	}
 	if err := syncs.Delete(ctx, "s1"); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := raw.Exists(ctx, prefix+":sync:s1", prefix+":sync-groups:s1").Result(); err != nil || got != 0 {
+	if got, err := raw.Exists(ctx, prefix+":sync:{s1}", prefix+":sync-groups:{s1}").Result(); err != nil || got != 0 {
 		t.Fatalf("after delete: %d keys (%v)", got, err)
 	}
 }

@@ -29,6 +29,7 @@ import (
 
 	"github.com/ferrysync/ferry/backend/client"
 	"github.com/ferrysync/ferry/backend/crypto"
+	"github.com/ferrysync/ferry/backend/internal/s3test"
 	"github.com/ferrysync/ferry/backend/protocol"
 	"github.com/ferrysync/ferry/backend/session"
 )
@@ -441,7 +442,9 @@ func newDelayProxy(b *testing.B, backend string, delay time.Duration) *delayProx
 // session, inventory, plan, sealed copy, durable write), beside the same bytes relayed unsealed
 // through the same server by the client library alone (the relay's own speed: no session flow,
 // no sealing, the same part size, four parts at once each way), and beside cp and cp followed
-// by sync (as durable as Ferry's copy), in the same run. The ratios are logged at the end.
+// by sync (as durable as Ferry's copy), in the same run; and the same host/join through a
+// server whose relay storage is a bucket of a private SeaweedFS (ferry-s3). The ratios are
+// logged at the end.
 func BenchmarkRelayHostJoin1GiB(b *testing.B) {
 	size := int64(1 << 30)
 	if testing.Short() {
@@ -459,12 +462,12 @@ func BenchmarkRelayHostJoin1GiB(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	url := benchRelayServer(b, bin)
+	url := benchRelayServer(b, bin, nil, "--storage", b.TempDir())
 	tg := newTargets(b, false)
 	rate := map[string]float64{}
 	record := func(b *testing.B, name string) { rate[name] = float64(size) * float64(b.N) / b.Elapsed().Seconds() }
 
-	b.Run("ferry", func(b *testing.B) {
+	ferry := func(b *testing.B, name, url string) {
 		b.SetBytes(size)
 		var hr e2eReport
 		var runs time.Duration // from the start of the synchronizations to their ends
@@ -484,10 +487,18 @@ func BenchmarkRelayHostJoin1GiB(b *testing.B) {
 			os.RemoveAll(dst)
 			b.StartTimer()
 		}
-		record(b, "ferry")
-		rate["ferry-run"] = float64(size) * float64(b.N) / runs.Seconds()
-		b.ReportMetric(rate["ferry-run"]/1e6, "run-MB/s")
+		record(b, name)
+		rate[name+"-run"] = float64(size) * float64(b.N) / runs.Seconds()
+		b.ReportMetric(rate[name+"-run"]/1e6, "run-MB/s")
 		b.ReportMetric(float64(hr.Transfers.BytesSent)/float64(hr.Transfers.PartsUploaded)/(1<<20), "MiB/part")
+	}
+	b.Run("ferry", func(b *testing.B) { ferry(b, "ferry", url) })
+	// The same through a bucket of a private SeaweedFS on loopback: the parts go from the
+	// members to the bucket and back, not through the server.
+	b.Run("ferry-s3", func(b *testing.B) {
+		s3 := s3test.Start(b)
+		u := benchRelayServer(b, bin, s3.Env(), "--storage", s3.URL(s3.NewBucket(b), "relay"), "--storage-meta", b.TempDir())
+		ferry(b, "ferry-s3", u)
 	})
 	b.Run("plain-relay", func(b *testing.B) {
 		a, c, session := plainMembers(b, url)
@@ -527,6 +538,11 @@ func BenchmarkRelayHostJoin1GiB(b *testing.B) {
 		b.Logf("ferry host/join, synchronizations only (started to ended): %.0f MB/s, %.0f%% of the unsealed relay",
 			rate["ferry-run"]/1e6, 100*rate["ferry-run"]/rate["plain-relay"])
 	}
+	if rate["ferry-s3"] > 0 && rate["ferry"] > 0 && rate["cp+sync"] > 0 {
+		b.Logf("ferry host/join through a bucket (SeaweedFS on loopback): %.0f MB/s, %.0f%% of the folder storage (%.0f MB/s), %.0f%% of cp+sync (%.0f MB/s); synchronizations only %.0f MB/s",
+			rate["ferry-s3"]/1e6, 100*rate["ferry-s3"]/rate["ferry"], rate["ferry"]/1e6,
+			100*rate["ferry-s3"]/rate["cp+sync"], rate["cp+sync"]/1e6, rate["ferry-s3-run"]/1e6)
+	}
 }
 
 // runTime is how long the synchronization took, from its JSON events on stderr.
@@ -544,9 +560,11 @@ func runTime(b *testing.B, stderr string) time.Duration {
 	return 0
 }
 
-// benchRelayServer runs `ferry server` with relay storage on a loopback port for the benchmark.
-func benchRelayServer(b *testing.B, bin string) string {
-	cmd := exec.Command(bin, "server", "--listen", "127.0.0.1:0", "--storage", b.TempDir(), "--log-level", "warn")
+// benchRelayServer runs `ferry server` with relay storage (given by args) on a loopback port for
+// the benchmark, with env added to its environment.
+func benchRelayServer(b *testing.B, bin string, env []string, args ...string) string {
+	cmd := exec.Command(bin, append([]string{"server", "--listen", "127.0.0.1:0", "--log-level", "warn"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		b.Fatal(err)
@@ -701,7 +719,7 @@ func plainRelay(b *testing.B, sender, recipient *client.Client, session, file, d
 // whole host and join; only the admission is timed.
 func BenchmarkAdmission(b *testing.B) {
 	bin := benchFerry(b)
-	url := benchRelayServer(b, bin)
+	url := benchRelayServer(b, bin, nil, "--storage", b.TempDir())
 	a, dst := b.TempDir(), b.TempDir()
 	put(b, filepath.Join(a, "x.txt"), []byte("x"), tOld)
 	cfgA, cfgB := b.TempDir(), b.TempDir()

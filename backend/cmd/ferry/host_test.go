@@ -30,6 +30,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ferrysync/ferry/backend/internal/redistest"
+	"github.com/ferrysync/ferry/backend/internal/s3test"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
 )
@@ -132,6 +133,9 @@ type relayEnv struct {
 	addr    string
 	srv     *serverProcess
 	logs    []*syncBuffer // every server process's stderr, at debug level
+	// With a bucket, the parts are objects of bucket on s3 and storage holds the bookkeeping.
+	s3     *s3test.Server
+	bucket string
 }
 
 func newRelayEnv(t *testing.T) *relayEnv {
@@ -147,8 +151,14 @@ func newRelayEnv(t *testing.T) *relayEnv {
 
 func (e *relayEnv) start() {
 	e.t.Helper()
-	e.srv = startServer(e.t, e.bin, nil, "--listen", e.addr, "--storage", e.storage, "--redis", e.redis,
-		"--redis-prefix", e.prefix, "--secret-file", e.secret, "--log-level", "debug")
+	args := []string{"--storage", e.storage}
+	var env []string
+	if e.s3 != nil {
+		args = []string{"--storage", e.s3.URL(e.bucket, "relay"), "--storage-meta", e.storage}
+		env = e.s3.Env()
+	}
+	e.srv = startServer(e.t, e.bin, env, append(args, "--listen", e.addr, "--redis", e.redis,
+		"--redis-prefix", e.prefix, "--secret-file", e.secret, "--log-level", "debug")...)
 	e.addr = strings.TrimPrefix(e.srv.URL, "http://")
 	e.logs = append(e.logs, e.srv.stderr)
 }
@@ -164,9 +174,14 @@ func (e *relayEnv) log() string {
 	return b.String()
 }
 
-// storedFiles lists the files in the relay storage.
+// storedFiles lists the files in the relay storage, and its bucket's objects as "s3:KEY".
 func (e *relayEnv) storedFiles() []string {
 	var files []string
+	if e.s3 != nil {
+		for k := range e.s3.Objects(e.t, e.bucket) {
+			files = append(files, "s3:"+k)
+		}
+	}
 	_ = filepath.WalkDir(e.storage, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
 			files = append(files, p)

@@ -8,12 +8,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferrysync/ferry/backend/internal/redistest"
+	"github.com/ferrysync/ferry/backend/internal/s3test"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
+// withCluster stops the test binary's Redis Cluster, if a test started one, after the tests.
+type withCluster struct{ m interface{ Run() int } }
+
+func (w withCluster) Run() int { return redistest.Main(w.m) }
+
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(withCluster{s3test.Wrap(m)}, map[string]func(){
 		"ferry": func() { os.Exit(runMain()) },
 	})
 }

@@ -189,33 +189,15 @@ func printMemberPlan(out io.Writer, p *plan.Plan, own map[string]bool, full, all
 	}
 	tw.Flush()
 	if full {
-		for _, a := range actions {
+		printActions(tw, actions, func(a plan.Action) bool {
 			target := a.On
 			if a.From != "" {
 				target = a.To
 			}
-			if !all && !own[nodeOf(p, target)] {
-				continue
-			}
-			where := "on " + a.On
-			if a.From != "" {
-				where = a.From + " → " + a.To
-			}
-			detail := ""
-			if a.Size != nil {
-				detail = fmt.Sprintf("%s, %s", humanBytes(*a.Size), a.Kind)
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", a.Op, where, shownPath(a.Path), detail)
-		}
-		tw.Flush()
+			return all || own[nodeOf(p, target)]
+		})
 	}
-	if v := p.Versions; v != nil {
-		fmt.Fprintf(w, "Replaced and deleted files are kept in %s/%s/", v.Dir, v.Stamp)
-		if v.KeepDays > 0 {
-			fmt.Fprintf(w, " (runs older than %d days are removed)", v.KeepDays)
-		}
-		fmt.Fprintln(w)
-	}
+	printVersions(w, p.Versions)
 	if full {
 		printRejected(w, tw, "Refused", p.Rejected)
 		printRejected(w, tw, "Left alone (do-nothing)", p.LeftAlone)

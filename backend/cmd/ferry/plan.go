@@ -134,25 +134,8 @@ func printPlan(out io.Writer, p *plan.Plan) {
 	s := p.Summary()
 	fmt.Fprintf(w, "Plan: %d actions, %s to copy\n", s.Actions, humanBytes(s.Bytes))
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	for _, a := range p.Actions() {
-		where := "on " + a.On
-		if a.From != "" {
-			where = a.From + " → " + a.To
-		}
-		detail := ""
-		if a.Size != nil {
-			detail = fmt.Sprintf("%s, %s", humanBytes(*a.Size), a.Kind)
-		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", a.Op, where, shownPath(a.Path), detail)
-	}
-	tw.Flush()
-	if v := p.Versions; v != nil {
-		fmt.Fprintf(w, "Replaced and deleted files are kept in %s/%s/", v.Dir, v.Stamp)
-		if v.KeepDays > 0 {
-			fmt.Fprintf(w, " (runs older than %d days are removed)", v.KeepDays)
-		}
-		fmt.Fprintln(w)
-	}
+	printActions(tw, p.Actions(), nil)
+	printVersions(w, p.Versions)
 	printRejected(w, tw, "Refused", p.Rejected)
 	printRejected(w, tw, "Left alone (do-nothing)", p.LeftAlone)
 }
@@ -199,4 +182,35 @@ func shownPath(p string) string {
 		return strconv.Quote(p)
 	}
 	return p
+}
+
+// printActions lists the actions that keep accepts (all when nil), one a line.
+func printActions(tw *tabwriter.Writer, actions []plan.Action, keep func(plan.Action) bool) {
+	for _, a := range actions {
+		if keep != nil && !keep(a) {
+			continue
+		}
+		where := "on " + a.On
+		if a.From != "" {
+			where = a.From + " → " + a.To
+		}
+		detail := ""
+		if a.Size != nil {
+			detail = fmt.Sprintf("%s, %s", humanBytes(*a.Size), a.Kind)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", a.Op, where, shownPath(a.Path), detail)
+	}
+	tw.Flush()
+}
+
+// printVersions tells where the run keeps what it replaces and deletes.
+func printVersions(w io.Writer, v *plan.Versions) {
+	if v == nil {
+		return
+	}
+	fmt.Fprintf(w, "Replaced and deleted files are kept in %s/%s/", v.Dir, v.Stamp)
+	if v.KeepDays > 0 {
+		fmt.Fprintf(w, " (runs older than %d days are removed)", v.KeepDays)
+	}
+	fmt.Fprintln(w)
 }

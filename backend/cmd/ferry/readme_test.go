@@ -75,11 +75,12 @@ func TestRedisReadmeExamples(t *testing.T) {
 		t.Fatalf("want the two Redis server commands, got %q", twoProcesses)
 	}
 	tmp := t.TempDir()
+	redisURL := redistest.URL(t)
 	var urls []string
 	for _, c := range twoProcesses {
 		args := replaceArgs(c,
 			":7420", "127.0.0.1:0", ":7421", "127.0.0.1:0",
-			"redis://127.0.0.1:6379/0", redistest.URL(t),
+			"redis://127.0.0.1:6379/0", redisURL,
 			"/etc/ferry/secret", filepath.Join(tmp, "secret"),
 			"/var/lib/ferry/relay", filepath.Join(tmp, "relay"))
 		if args[0] != "server" || args[1] != "--listen" {
@@ -110,6 +111,11 @@ func TestRedisReadmeExamples(t *testing.T) {
 	}
 	joinArgs := replaceArgs(members[1], "http://ferry.example:7420", urls[1], "042kqd917", session[1], "/media/backup/Photos", b)
 	jp := startMemberWith(t, bin, "README join", filepath.Join(tmp, "machine2"), []string{envPassword + "=" + password[1]}, strings.NewReader("y\n"), joinArgs...)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("join stdout:\n%s\njoin stderr:\n%s", jp.stdout, jp.stderr)
+		}
+	})
 	hp.mustExit(t, 0)
 	jp.mustExit(t, 0)
 	sameTrees(t, a, b)

@@ -38,7 +38,9 @@ const shutdownTimeout = 10 * time.Second
 type serverFlags struct {
 	listen      string
 	redis       string
+	redisClust  string
 	storage     string
+	storageMeta string
 	quota       byteSize
 	logLevel    string
 	secretFile  string
@@ -112,13 +114,23 @@ func newServerCmd() *cobra.Command {
 		Long: `Run the cloud session server.
 
 Without --redis its state lives in memory (one process). With --redis, any number of server
-processes share one Redis; they must then share the access-token secret too (--secret-file or
-$` + envServerSecret + `, at least 32 bytes): without it each process draws a random secret and
-tokens issued by one are refused by the others.
+processes share one Redis; with --redis-cluster, one Redis Cluster (give some of its nodes, the
+others are found), for a state larger or busier than one Redis serves. Processes sharing a
+state must share the access-token secret too (--secret-file or $` + envServerSecret + `, at least
+32 bytes): without it each process draws a random secret and tokens issued by one are refused
+by the others.
 
 Members of a session move files to each other, end-to-end encrypted, through the server's relay
 storage. By default that is a temporary folder, removed when the server stops; give a folder with
---storage to keep parts across restarts (processes sharing a Redis may share it too).
+--storage to keep parts across restarts. Processes sharing a Redis must share one --storage
+folder: a part uploaded through one is downloaded through another. With
+--storage s3://BUCKET/PREFIX?endpoint=URL&region=REGION the parts go to a bucket of S3-compatible
+object storage instead (AWS S3, SeaweedFS, MinIO…): members upload and download them directly
+with short-lived presigned URLs, the bytes never pass through the server, and the server keeps
+only the bookkeeping (transfers, parts, receipts, sizes) in --storage-meta. The credentials come
+from $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY and $AWS_SESSION_TOKEN, or else from the shared
+credentials file ($AWS_SHARED_CREDENTIALS_FILE, ~/.aws/credentials; profile $AWS_PROFILE). An
+endpoint is addressed path-style (http://HOST:PORT/BUCKET/KEY); without one, AWS S3.
 
 --config reads these settings from a file, one "name = value" a line, named as the flags
 are (listen, redis, storage, secret-file, …); "#" starts a comment, an empty value keeps the
@@ -144,9 +156,11 @@ It stops cleanly on SIGINT or SIGTERM.`,
 	fl.StringVar(&configFile, "config", "", "read settings from this file (name = value lines; the flags win)")
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:7420", "address to listen on (port 0 picks a free port)")
 	fl.StringVar(&f.redis, "redis", "", "share the state through Redis: redis://HOST:PORT/DB (memory when empty)")
+	fl.StringVar(&f.redisClust, "redis-cluster", "", "share the state through a Redis Cluster: HOST:PORT[,HOST:PORT…] of some of its nodes, or one redis://USER:PASSWORD@HOST:PORT?addr=HOST:PORT URL")
 	fl.StringVar(&f.redisPrefix, "redis-prefix", store.DefaultRedisPrefix, "prefix of the Redis keys; processes sharing a state use the same")
 	f.quota = byteSize(cloud.DefaultStorageQuota)
-	fl.StringVar(&f.storage, "storage", "", "folder for relayed encrypted file parts, kept across restarts (default: a temporary folder)")
+	fl.StringVar(&f.storage, "storage", "", "folder for relayed encrypted file parts, kept across restarts, or a bucket: s3://BUCKET/PREFIX?endpoint=URL&region=REGION (default: a temporary folder)")
+	fl.StringVar(&f.storageMeta, "storage-meta", "", "with an s3:// --storage, the folder of the relay bookkeeping, shared by processes sharing the bucket (default: a temporary folder)")
 	fl.Var(&f.quota, "storage-quota", "bytes of relayed parts one session may keep, e.g. 8GiB, 500MB")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug (one line per request), info, warn or error")
 	fl.StringVar(&f.secretFile, "secret-file", "", "file holding the access-token secret shared by server processes (or $"+envServerSecret+")")
@@ -291,14 +305,27 @@ func runServer(ctx context.Context, f serverFlags, stdout, stderr io.Writer) err
 			return err
 		}
 	}
+	if f.redis != "" && f.redisClust != "" {
+		return usageError("give --redis (one Redis server) or --redis-cluster (a Redis Cluster), not both")
+	}
 	secret, err := readSecret(f.secretFile)
 	if err != nil {
 		return err
 	}
-	if secret == nil && f.redis != "" {
+	if secret == nil && (f.redis != "" || f.redisClust != "") {
 		log.Warn("no shared token secret: tokens of this process work on this process only; give --secret-file or $" + envServerSecret + " to every process sharing the Redis")
 	}
 	storage, temporary := f.storage, f.storage == ""
+	var bucket *relay.Bucket
+	if relay.IsBucketURL(storage) {
+		b, err := relay.OpenBucket(ctx, relay.BucketConfig{URL: storage})
+		if err != nil {
+			return &exitError{code: exitUnreachable, err: fmt.Errorf("--storage: %w", err)}
+		}
+		bucket, storage, temporary = b, f.storageMeta, f.storageMeta == ""
+	} else if f.storageMeta != "" {
+		return usageError("--storage-meta goes with an s3:// --storage: a storage folder keeps its bookkeeping itself")
+	}
 	if temporary {
 		dir, err := os.MkdirTemp("", "ferry-relay-")
 		if err != nil {
@@ -309,19 +336,34 @@ func runServer(ctx context.Context, f serverFlags, stdout, stderr io.Writer) err
 	}
 
 	var st store.Store
-	if f.redis != "" {
-		r, err := store.NewRedis(ctx, f.redis, store.RedisOptions{Prefix: f.redisPrefix, Logger: log})
+	ropts := store.RedisOptions{Prefix: f.redisPrefix, Logger: log}
+	switch {
+	case f.redis != "":
+		r, err := store.NewRedis(ctx, f.redis, ropts)
 		if err != nil {
 			return &exitError{code: exitUnreachable, err: fmt.Errorf("--redis: %w", err)}
 		}
 		st = r
-	} else {
+	case f.redisClust != "":
+		addrs := strings.Split(f.redisClust, ",")
+		for i := range addrs {
+			addrs[i] = strings.TrimSpace(addrs[i])
+			if _, _, err := net.SplitHostPort(addrs[i]); err != nil && !strings.Contains(addrs[i], "://") {
+				return usageError("--redis-cluster: node address %q: want HOST:PORT, several separated by commas", addrs[i])
+			}
+		}
+		r, err := store.NewRedisCluster(ctx, addrs, ropts)
+		if err != nil {
+			return &exitError{code: exitUnreachable, err: fmt.Errorf("--redis-cluster: %w", err)}
+		}
+		st = r
+	default:
 		st = store.NewMemory()
 	}
 	defer st.Close()
 
 	srv, err := cloud.NewServer(cloud.Config{Store: st, Secret: secret, Logger: log,
-		StorageDir: storage, StorageQuota: int64(f.quota), Limits: f.limits.config()})
+		StorageDir: storage, StorageBucket: bucket, StorageQuota: int64(f.quota), Limits: f.limits.config()})
 	if err != nil {
 		if errors.Is(err, cloud.ErrLimits) {
 			return usageError("%w", err)
@@ -331,7 +373,14 @@ func runServer(ctx context.Context, f serverFlags, stdout, stderr io.Writer) err
 		}
 		return err
 	}
-	log.Info("relay storage", "dir", storage, "temporary", temporary, "quota", f.quota.String())
+	if bucket != nil {
+		log.Info("relay storage", "bucket", bucket.String(), "bookkeeping", storage, "temporary", temporary, "quota", f.quota.String())
+	} else {
+		log.Info("relay storage", "dir", storage, "temporary", temporary, "quota", f.quota.String())
+	}
+	if temporary && (f.redis != "" || f.redisClust != "") {
+		log.Warn("relay storage in a temporary folder of this process: server processes sharing a Redis must share one --storage folder (or --storage-meta with a bucket), or relayed copies fail")
+	}
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return usageError("--listen: %w", err)

@@ -157,6 +157,8 @@ func TestServerCommandUsage(t *testing.T) {
 		{"server", "extra"},
 		{"server", "--body-budget", "1MiB"}, // smaller than --max-start-body
 		{"server", "--max-body", "none"},
+		{"server", "--redis", "redis://127.0.0.1:1/0", "--redis-cluster", "127.0.0.1:2"},
+		{"server", "--redis-cluster", "127.0.0.1:2,nowhere"},
 	} {
 		var stderr bytes.Buffer
 		if code := run(context.Background(), args, nil, &bytes.Buffer{}, &stderr); code != exitUsage {
@@ -182,13 +184,22 @@ func TestServerLimitFlags(t *testing.T) {
 // Two `ferry server --redis` processes sharing one Redis and one secret: pushes and tokens cross
 // between them.
 func TestRedisTwoServerProcesses(t *testing.T) {
-	url := redistest.URL(t)
+	testTwoServerProcesses(t, "--redis", redistest.URL(t))
+}
+
+// The same with `ferry server --redis-cluster`, given two of the nodes of a Redis Cluster.
+func TestRedisClusterTwoServerProcesses(t *testing.T) {
+	addrs := redistest.Cluster(t).Addrs()
+	testTwoServerProcesses(t, "--redis-cluster", addrs[0]+","+addrs[len(addrs)-1])
+}
+
+func testTwoServerProcesses(t *testing.T, storeFlag, storeAddr string) {
 	prefix := redistest.Prefix(t)
 	secret := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(secret, []byte("a shared secret of at least 32 bytes\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"--redis", url, "--redis-prefix", prefix}
+	args := []string{storeFlag, storeAddr, "--redis-prefix", prefix}
 	bin := ferryBinary(t)
 	one := startServer(t, bin, nil, append(args, "--secret-file", secret)...)
 	two := startServer(t, bin, []string{envServerSecret + "=a shared secret of at least 32 bytes"}, args...)

@@ -43,7 +43,7 @@ func URL(t testing.TB) string {
 	}
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		t.Skip("redis-server not installed: install it (make test does) or set " + EnvURL)
+		t.Skip("redis-server not installed: run make deps-test or set " + EnvURL)
 	}
 	return startPrivate(t, bin).URL
 }
@@ -64,7 +64,7 @@ func Private(t testing.TB) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		t.Skip("redis-server not installed: install it (make test does)")
+		t.Skip("redis-server not installed: run make deps-test")
 	}
 	return startPrivate(t, bin)
 }

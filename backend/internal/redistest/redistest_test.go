@@ -1,11 +1,13 @@
 package redistest
 
 import (
+	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRedisURLAnswersThenStops(t *testing.T) {
@@ -52,5 +54,42 @@ func TestRedisStartReportsAnEarlyExit(t *testing.T) {
 	_, err = start(t, bin)
 	if err == nil || !strings.Contains(err.Error(), "exited before answering PING") {
 		t.Fatalf("want an early exit reported, got %v", err)
+	}
+}
+
+func TestMain(m *testing.M) { os.Exit(Main(m)) }
+
+// The private cluster has three masters with one replica each, serves keys of every slot, and
+// is the same cluster for every test of the binary.
+func TestRedisClusterServes(t *testing.T) {
+	start := time.Now()
+	c := Cluster(t)
+	t.Logf("cluster ready in %v", time.Since(start))
+	if n := len(c.Addrs()); n != clusterNodes {
+		t.Fatalf("%d nodes, want %d", n, clusterNodes)
+	}
+	cc := c.Client(t)
+	ctx := t.Context()
+	for i := range 100 {
+		k := fmt.Sprintf("k%d", i)
+		if err := cc.Set(ctx, k, i, time.Minute).Err(); err != nil {
+			t.Fatalf("SET %s: %v", k, err)
+		}
+	}
+	masters := map[string]bool{}
+	for i := range 100 {
+		k := fmt.Sprintf("k%d", i)
+		if v, err := cc.Get(ctx, k).Int(); err != nil || v != i {
+			t.Fatalf("GET %s: %v (%v), want %d", k, v, err, i)
+		}
+		if i%10 == 0 {
+			masters[c.MasterOf(t, k)] = true
+		}
+	}
+	if len(masters) != clusterMasters {
+		t.Fatalf("keys on %d masters, want %d", len(masters), clusterMasters)
+	}
+	if again := Cluster(t); again != c {
+		t.Fatal("a second call started another cluster")
 	}
 }

@@ -167,7 +167,7 @@ func (c *Content) writeOne(ctx context.Context, t *plan.Endpoint, o transfer.Cop
 		return 0, err
 	}
 	if t.KeepAs != "" && t.Exists {
-		if err := keepAs(ctx, root, t); err != nil {
+		if err := transfer.KeepCopy(ctx, root, t.Path, t.KeepAs, t.Size, t.ModTime, t.BirthTime); err != nil {
 			return 0, err
 		}
 	}
@@ -176,22 +176,6 @@ func (c *Content) writeOne(ctx context.Context, t *plan.Endpoint, o transfer.Cop
 		c.wroteNew(root)
 	}
 	return res.Bytes, err
-}
-
-// keepAs copies a target's content, with its dates, to t.KeepAs before the target is replaced
-// (a two-way conflict's losing edit). An existing file there is never replaced.
-func keepAs(ctx context.Context, root *transfer.Root, t *plan.Endpoint) error {
-	_, err := transfer.Copy(ctx, root, t.Path, root, t.KeepAs, transfer.CopyOptions{
-		Size:          t.Size,
-		SourceModTime: t.ModTime,
-		Mode:          transfer.Full,
-		Target:        &transfer.FileState{},
-		Dates:         &transfer.Dates{ModTime: t.ModTime, BirthTime: t.BirthTime},
-	})
-	if err != nil {
-		return fmt.Errorf("keep %s as %s before replacing it: %w", t.Path, t.KeepAs, err)
-	}
-	return nil
 }
 
 // writeMany keeps the content in a temp file while it is written to several targets.

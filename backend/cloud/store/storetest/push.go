@@ -56,6 +56,25 @@ var pushTests = []test{
 		}
 		wg.Wait()
 	}},
+	{"OrderPerSession", func(t *testing.T, s store.Store) {
+		// The events about one session keep their order whether they go to its members or to
+		// one client (a joiner's admission, then the session's events).
+		sub := mustSubscribe(t, s, t.Context())
+		for i := range messages {
+			m := message("pub", i)
+			if i%2 == 0 {
+				m.Session = "" // to the client inst-pub only, about the session
+			} else {
+				m.To = "" // to the session's members
+			}
+			mustPublish(t, s, m)
+		}
+		for i := range messages {
+			if got := seq(t, Receive(t, sub)); got != i {
+				t.Fatalf("got message %d, want %d", got, i)
+			}
+		}
+	}},
 	{"NoReplay", func(t *testing.T, s store.Store) {
 		mustPublish(t, s, message("pub", 0))
 		sub := mustSubscribe(t, s, t.Context())
