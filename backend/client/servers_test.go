@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,7 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferrysync/ferry/backend/cloud"
 	"github.com/ferrysync/ferry/backend/cloud/cloudtest"
+	"github.com/ferrysync/ferry/backend/cloud/store"
 	"github.com/ferrysync/ferry/backend/internal/redistest"
 	"github.com/ferrysync/ferry/backend/protocol"
 )
@@ -275,5 +278,46 @@ func statusOf(t *testing.T, r *Receiver, member string, want protocol.MemberStat
 		if ev.Member == member && u.Status == want {
 			return
 		}
+	}
+}
+
+// A call that may have acted is not sent again on the next server, but the next call goes
+// there; a call that never left (the first server refuses connections) is sent to the next.
+func TestServersResendOnlyWhatDidNotLeave(t *testing.T) {
+	t.Parallel()
+	st := store.NewMemory()
+	fa, nb := &flaky{}, &counter{}
+	first := startServer(t, cloud.Config{Store: st}, fa.wrap)
+	second := startServer(t, cloud.Config{Store: st}, nb.wrap)
+	c := newClient(t, first.URL()+","+second.URL(), Options{Retry: fastRetry})
+
+	fa.fail("POST /sessions", "lose", 1) // created, and the answer lost
+	_, err := c.CreateSession(t.Context(), protocol.CreateSessionRequest{Settings: protocol.Blob("s")})
+	if !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("create with its answer lost: %v", err)
+	}
+	if n := nb.count("POST /sessions"); n != 0 {
+		t.Fatalf("the create was sent again to the second server (%d times)", n)
+	}
+	if c.Server() != second.URL()+protocol.APIPrefix {
+		t.Fatalf("client uses %s after the first server failed, want the second", c.Server())
+	}
+	s := newSession(t, c) // on the second server, with the token of the first
+	if n := nb.count("POST /sessions"); n != 1 {
+		t.Fatalf("%d creates reached the second server, want 1", n)
+	}
+
+	// The second server stops: a new create never leaves, and goes to the first.
+	second.Stop()
+	if _, err := c.CreateSession(t.Context(), protocol.CreateSessionRequest{Settings: protocol.Blob("s")}); err != nil {
+		t.Fatalf("create while the second server refuses connections: %v", err)
+	}
+	if _, err := c.Session(t.Context(), s.ID); err != nil {
+		t.Fatalf("the session made on the second server, read on the first: %v", err)
+	}
+	// With every server gone the error says so.
+	first.Stop()
+	if _, err := c.Session(t.Context(), s.ID); !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "none of the 2 server URLs answered") {
+		t.Fatalf("every server stopped: %v", err)
 	}
 }

@@ -74,3 +74,19 @@ func TestRedisHostJoinServerKilled(t *testing.T) {
 		})
 	}
 }
+
+// The join hint warns about loopback servers only when every URL of the list is one.
+func TestLoopbackURLList(t *testing.T) {
+	t.Parallel()
+	for u, want := range map[string]bool{
+		"http://127.0.0.1:7420":                         true,
+		"http://127.0.0.1:7420,http://localhost:7421":   true,
+		"http://127.0.0.1:7420,https://ferry.example":   false,
+		"https://ferry1.example,https://ferry2.example": false,
+		"": false,
+	} {
+		if got := loopbackURL(u); got != want {
+			t.Errorf("loopbackURL(%q) = %v, want %v", u, got, want)
+		}
+	}
+}
