@@ -1,6 +1,7 @@
 // Package client talks to Ferry's session server: typed calls for the HTTP API with login,
 // token refresh and bounded retries, a push receiver that reconnects by itself, and an outbox
-// that delivers member statuses in order while the server comes and goes.
+// that delivers member statuses in order while the server comes and goes. A client may be given
+// several URLs of one service, and moves to the next when its server stops answering.
 package client
 
 import (

@@ -39,7 +39,9 @@ type PushOptions struct {
 }
 
 // Receiver delivers the pushes of the sessions it follows. It connects the websocket, says
-// Hello, and connects again with backoff whenever the connection breaks, until it is closed.
+// Hello, and connects again with backoff whenever the connection breaks, until it is closed. A
+// server that refuses the connection moves the client to its next URL, tried at once; the
+// backoff starts once every URL was tried.
 type Receiver struct {
 	c      *Client
 	opts   PushOptions
