@@ -307,8 +307,10 @@ func TestServersResendOnlyWhatDidNotLeave(t *testing.T) {
 		t.Fatalf("%d creates reached the second server, want 1", n)
 	}
 
-	// The second server stops: a new create never leaves, and goes to the first.
+	// The second server stops: a new create never leaves (no kept-alive connection to reuse, the
+	// connection is refused), and goes to the first.
 	second.Stop()
+	c.http.CloseIdleConnections()
 	if _, err := c.CreateSession(t.Context(), protocol.CreateSessionRequest{Settings: protocol.Blob("s")}); err != nil {
 		t.Fatalf("create while the second server refuses connections: %v", err)
 	}
