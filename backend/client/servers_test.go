@@ -230,10 +230,12 @@ func TestRedisServersFailover(t *testing.T) {
 	}
 
 	svc.kill(t, 0)
+	killed := time.Now()
 
 	// Pushes: the receiver reconnects to the second process and resubscribes.
 	nextEvent(t, ra, EventDisconnected)
 	nextEvent(t, ra, EventReconnected)
+	t.Logf("pushes back through the second server %s after the kill", time.Since(killed).Round(time.Millisecond))
 	// Calls: a reads the session through the second process.
 	if _, err := a.Session(ctx, s.ID); err != nil {
 		t.Fatalf("a call after the first server died: %v", err)
