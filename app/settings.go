@@ -13,6 +13,7 @@ import (
 
 	"github.com/ferrysync/ferry/backend/atomicfile"
 	"github.com/ferrysync/ferry/backend/buildinfo"
+	"github.com/ferrysync/ferry/backend/client"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/rules"
 )
@@ -30,6 +31,9 @@ const settingsFile = "settings.json"
 // UserSettings are the user's choices, kept across runs. An empty ServerURL means the embedded
 // session server.
 type UserSettings struct {
+	// ServerURL is the session server's URL, or several URLs of one service (server processes
+	// sharing one Redis, token secret and relay storage) separated by commas: the client moves
+	// to the next when its server stops answering.
 	ServerURL string `json:"serverURL"`
 	Theme     string `json:"theme"`
 	// MaxDelete is the deletion limit past which a synchronization needs an explicit
@@ -79,9 +83,11 @@ func (s *Settings) Version() string { return buildinfo.Version() }
 
 // checkSettings validates and normalizes settings.
 func checkSettings(v UserSettings) (UserSettings, error) {
-	v.ServerURL = strings.TrimSpace(v.ServerURL)
-	if err := checkServerURL(v.ServerURL); err != nil {
-		return v, err
+	v.ServerURL = strings.Join(client.ServerList(v.ServerURL), ",")
+	for _, u := range client.ServerList(v.ServerURL) {
+		if err := checkServerURL(u); err != nil {
+			return v, err
+		}
 	}
 	switch v.Theme {
 	case "":
@@ -137,7 +143,7 @@ func checkServerURL(s string) error {
 		return nil
 	}
 	bad := func(why string) error {
-		return fmt.Errorf("server address %q: %s; give one such as https://ferry.example.org:7420, or leave it empty for the server built into Ferry", s, why)
+		return fmt.Errorf("server address %q: %s; give one such as https://ferry.example.org:7420 (several URLs of one service separated by commas), or leave it empty for the server built into Ferry", s, why)
 	}
 	u, err := url.Parse(s)
 	switch {

@@ -51,6 +51,17 @@ func TestSettingsRoundTrip(t *testing.T) {
 	}
 }
 
+// Several URLs of one service are kept as a list separated by commas.
+func TestSettingsServerList(t *testing.T) {
+	a := newTestApp(t)
+	if err := a.Settings.Save(UserSettings{ServerURL: " https://a.example.org:7420 , https://b.example.org:7420/,"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := a.Settings.Get().ServerURL, "https://a.example.org:7420,https://b.example.org:7420/"; got != want {
+		t.Fatalf("serverURL %q, want %q", got, want)
+	}
+}
+
 func TestSettingsRefused(t *testing.T) {
 	a := newTestApp(t)
 	good := UserSettings{ServerURL: "http://127.0.0.1:7420", Theme: ThemeLight}
@@ -70,6 +81,7 @@ func TestSettingsRefused(t *testing.T) {
 		{ServerURL: "https://ferry.example.org/?x=1"},
 		{ServerURL: "https://ferry.example.org:99999"},
 		{ServerURL: "http://[::1"},
+		{ServerURL: "https://ferry.example.org, ferry2.example.org"},
 		{Theme: "purple"},
 		{MaxDelete: "lots"},
 		{MaxDelete: "-1"},

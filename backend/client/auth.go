@@ -57,10 +57,16 @@ func (c *Client) lock(ctx context.Context) error {
 func (c *Client) unlock() { <-c.auth.sem }
 
 // login runs challenge and login, again as a whole when the server could not be reached: each
-// try uses a new challenge, so it is safe to repeat. The caller holds the lock.
+// try uses a new challenge, so it is safe to repeat, on this server or the next. The caller
+// holds the lock.
 func (c *Client) login(ctx context.Context) error {
+	return c.roam(ctx, true, func(s server) error { return c.loginOn(ctx, s) })
+}
+
+// loginOn logs in on server s, with the retries.
+func (c *Client) loginOn(ctx context.Context, s server) error {
 	for attempt := 1; ; attempt++ {
-		err := c.tryLogin(ctx)
+		err := c.tryLogin(ctx, s)
 		if err == nil {
 			return nil
 		}
@@ -75,10 +81,11 @@ func (c *Client) login(ctx context.Context) error {
 	}
 }
 
-func (c *Client) tryLogin(ctx context.Context) error {
+// tryLogin asks s for a challenge and logs in with it, on the same server.
+func (c *Client) tryLogin(ctx context.Context, s server) error {
 	pub := c.id.Public()
 	var ch protocol.Challenge
-	if err := c.post(ctx, "/auth/challenge", protocol.ChallengeRequest{PublicKey: pub}, &ch, nil); err != nil {
+	if err := c.post(ctx, s, "/auth/challenge", protocol.ChallengeRequest{PublicKey: pub}, &ch, nil); err != nil {
 		return fmt.Errorf("login: challenge: %w", err)
 	}
 	req := protocol.LoginRequest{
@@ -91,21 +98,21 @@ func (c *Client) tryLogin(ctx context.Context) error {
 	}
 	var t protocol.Tokens
 	var date time.Time
-	if err := c.post(ctx, "/auth/login", req, &t, &date); err != nil {
+	if err := c.post(ctx, s, "/auth/login", req, &t, &date); err != nil {
 		return fmt.Errorf("login: %w", err)
 	}
 	c.setTokens(t, date)
-	c.log.Debug("logged in", "instance", t.InstanceID, "expires", t.AccessExpires)
+	c.log.Debug("logged in", "instance", t.InstanceID, "expires", t.AccessExpires, "server", s.base.Host)
 	return nil
 }
 
-// post sends one unauthenticated request, once.
-func (c *Client) post(ctx context.Context, path string, in, out any, date *time.Time) error {
+// post sends one unauthenticated request to server s, once.
+func (c *Client) post(ctx context.Context, s server, path string, in, out any, date *time.Time) error {
 	body, err := json.Marshal(in)
 	if err != nil {
 		return err
 	}
-	return c.send(ctx, call{method: http.MethodPost, path: path, out: out, date: date}, body, "")
+	return c.send(ctx, s, call{method: http.MethodPost, path: path, out: out, date: date}, body, "")
 }
 
 // setTokens keeps new tokens and plans their refresh: a quarter of their lifetime before they
@@ -154,7 +161,11 @@ func (c *Client) renew(ctx context.Context, stale string) error {
 	if t.RefreshToken != "" {
 		var nt protocol.Tokens
 		var date time.Time
-		err := c.post(ctx, "/auth/refresh", protocol.RefreshRequest{RefreshToken: t.RefreshToken}, &nt, &date)
+		// A refresh token works once: when the answer was lost, the next server refuses it and
+		// the client logs in again.
+		err := c.roam(ctx, true, func(s server) error {
+			return c.post(ctx, s, "/auth/refresh", protocol.RefreshRequest{RefreshToken: t.RefreshToken}, &nt, &date)
+		})
 		if err == nil {
 			c.setTokens(nt, date)
 			c.log.Debug("refreshed tokens", "expires", nt.AccessExpires)

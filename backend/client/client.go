@@ -1,6 +1,7 @@
 // Package client talks to Ferry's session server: typed calls for the HTTP API with login,
 // token refresh and bounded retries, a push receiver that reconnects by itself, and an outbox
-// that delivers member statuses in order while the server comes and goes.
+// that delivers member statuses in order while the server comes and goes. A client may be given
+// several URLs of one service, and moves to the next when its server stops answering.
 package client
 
 import (
@@ -13,11 +14,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferrysync/ferry/backend/crypto"
@@ -49,7 +52,8 @@ type Options struct {
 // Client is one client instance of an installation: a new instance id at every New, one login,
 // and the calls made on its behalf. It is safe for concurrent use.
 type Client struct {
-	base       *url.URL // scheme and host, with the API prefix as path
+	servers    []*url.URL   // scheme and host, with the API prefix as path; one service
+	cur        atomic.Int32 // index in servers of the server in use
 	id         *crypto.Identity
 	instanceID string
 	http       *http.Client
@@ -64,24 +68,34 @@ type Client struct {
 }
 
 // New makes a client for the server at baseURL (e.g. "https://ferry.example:7420"), acting for
-// the installation id. It does not contact the server; Login does, and so does any call made
-// before it.
+// the installation id. baseURL may list several URLs of the same service (processes sharing
+// one Redis, secret and relay storage) separated by commas: the client uses the first, and
+// moves to the next one when its server stops answering. It does not contact the server;
+// Login does, and so does any call made before it.
 func New(baseURL string, id *crypto.Identity, opts Options) (*Client, error) {
 	if id == nil || len(id.Private) == 0 {
 		return nil, errors.New("client: no identity")
 	}
-	u, err := url.Parse(baseURL)
-	if err != nil {
-		return nil, fmt.Errorf("client: server address: %w", err)
+	list := ServerList(baseURL)
+	if len(list) == 0 {
+		return nil, fmt.Errorf("client: no server address: want http://HOST[:PORT] or https://…")
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("client: server address %q: want http://HOST[:PORT] or https://…", baseURL)
+	var servers []*url.URL
+	for _, s := range list {
+		u, err := url.Parse(s)
+		if err != nil {
+			return nil, fmt.Errorf("client: server address: %w", err)
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("client: server address %q: want http://HOST[:PORT] or https://…", s)
+		}
+		u.Path = strings.TrimSuffix(u.Path, "/") + protocol.APIPrefix
+		u.RawQuery, u.Fragment = "", ""
+		servers = append(servers, u)
 	}
-	u.Path = strings.TrimSuffix(u.Path, "/") + protocol.APIPrefix
-	u.RawQuery, u.Fragment = "", ""
 
 	c := &Client{
-		base:       u,
+		servers:    servers,
 		id:         id,
 		instanceID: newInstanceID(id.ClientID()),
 		http:       opts.HTTPClient,
@@ -118,6 +132,76 @@ func newInstanceID(clientID string) string {
 	return clientID + "_" + hex.EncodeToString(b[:])
 }
 
+// ServerList splits a list of server URLs separated by commas, dropping spaces and empty items.
+func ServerList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// server is one of the client's servers: its index and API root.
+type server struct {
+	i    int
+	base *url.URL
+}
+
+// server is the server in use.
+func (c *Client) server() server {
+	i := int(c.cur.Load())
+	return server{i: i, base: c.servers[i]}
+}
+
+// Server is the URL of the server in use, with the API prefix.
+func (c *Client) Server() string { return c.server().base.String() }
+
+// Servers is how many server URLs the client has, all of one service.
+func (c *Client) Servers() int { return len(c.servers) }
+
+// moveOn moves the client from server from, which did not answer (err), to the next one; it
+// does nothing when another call moved it already.
+func (c *Client) moveOn(from int, err error) {
+	if len(c.servers) < 2 {
+		return
+	}
+	to := (from + 1) % len(c.servers)
+	if c.cur.CompareAndSwap(int32(from), int32(to)) {
+		c.log.Warn("session server not answering, moving to the next one",
+			"from", c.servers[from].Host, "to", c.servers[to].Host, "err", err)
+	}
+}
+
+// roam runs try on the server in use, with try's own retries. When that server cannot be
+// reached the client moves to the next one, and try runs there too, each server at most once:
+// unless the request may have acted (resend false) and was sent, in which case the error
+// returns and the next request goes to the next server.
+func (c *Client) roam(ctx context.Context, resend bool, try func(server) error) error {
+	s := c.server()
+	for tried := 1; ; tried++ {
+		err := try(s)
+		if err == nil || ctx.Err() != nil || !errors.Is(err, ErrUnreachable) || len(c.servers) == 1 {
+			return err
+		}
+		c.moveOn(s.i, err)
+		if tried >= len(c.servers) {
+			return fmt.Errorf("none of the %d server URLs answered: %w", len(c.servers), err)
+		}
+		if !resend && !unsent(err) {
+			return err
+		}
+		s = c.server()
+	}
+}
+
+// unsent tells a network error that happened before the request left: it failed to connect.
+func unsent(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "dial"
+}
+
 // InstanceID names this client instance; it is the member id in sessions.
 func (c *Client) InstanceID() string { return c.instanceID }
 
@@ -134,7 +218,8 @@ type call struct {
 	date       *time.Time // receives the answer's Date header, when set
 }
 
-// do sends a call with its retries and token renewal, and decodes the answer.
+// do sends a call with its retries and token renewal, and decodes the answer. When the server
+// cannot be reached the call moves on to the next server (roam).
 func (c *Client) do(ctx context.Context, k call) error {
 	var body []byte
 	if k.in != nil {
@@ -143,35 +228,44 @@ func (c *Client) do(ctx context.Context, k call) error {
 			return fmt.Errorf("%s: %w", k.op, err)
 		}
 	}
+	err := c.roam(ctx, k.idempotent, func(s server) error { return c.doOn(ctx, s, k, body) })
+	if err != nil {
+		return fmt.Errorf("%s: %w", k.op, err)
+	}
+	return nil
+}
+
+// doOn sends a call to server s, with its retries and token renewal.
+func (c *Client) doOn(ctx context.Context, s server, k call, body []byte) error {
 	renewed := false
 	for attempt := 1; ; attempt++ {
 		token, err := c.accessToken(ctx)
 		if err != nil {
-			return fmt.Errorf("%s: %w", k.op, err)
+			return err
 		}
-		err = c.send(ctx, k, body, token)
+		err = c.send(ctx, s, k, body, token)
 		var se *StatusError
 		switch {
 		case err == nil:
 			return nil
 		case ctx.Err() != nil:
-			return fmt.Errorf("%s: %w", k.op, context.Cause(ctx))
+			return context.Cause(ctx)
 		case errors.As(err, &se) && se.Status == http.StatusUnauthorized && !renewed:
 			// Token refused (clock skew, server restarted with another secret): renew it once
 			// and send again; the refusal means the server did nothing.
 			renewed = true
 			attempt--
 			if err := c.renew(ctx, token); err != nil {
-				return fmt.Errorf("%s: %w", k.op, err)
+				return err
 			}
 			continue
 		case !mayRetry(err, k.idempotent) || attempt >= c.retry.Attempts:
-			return fmt.Errorf("%s: %w", k.op, err)
+			return err
 		}
 		d := c.retry.wait(attempt, err)
 		c.log.Debug("retrying", "op", k.op, "attempt", attempt, "wait", d, "err", err)
 		if err := sleep(ctx, d); err != nil {
-			return fmt.Errorf("%s: %w", k.op, err)
+			return err
 		}
 	}
 }
@@ -194,15 +288,15 @@ func untried(err error) bool {
 		se.Status == http.StatusServiceUnavailable && se.Err.Code == protocol.ErrCodeBusy
 }
 
-// send makes one attempt; any answer but a 2xx is an error.
-func (c *Client) send(ctx context.Context, k call, body []byte, token string) error {
+// send makes one attempt on server s; any answer but a 2xx is an error.
+func (c *Client) send(ctx context.Context, s server, k call, body []byte, token string) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, k.method, c.base.String()+k.path, rd)
+	req, err := http.NewRequestWithContext(ctx, k.method, s.base.String()+k.path, rd)
 	if err != nil {
 		return err
 	}

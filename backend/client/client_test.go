@@ -47,8 +47,21 @@ func TestNew(t *testing.T) {
 			t.Errorf("client id %q, want %q", c.ClientID(), id.ClientID())
 		}
 	}
-	if got := a.base.String(); got != "http://127.0.0.1:1/api/v1" {
+	if got := a.Server(); got != "http://127.0.0.1:1/api/v1" {
 		t.Errorf("base = %q", got)
+	}
+	// Several URLs of one service: the first is used first.
+	m, err := New(" http://127.0.0.1:1/ , https://b.example:7420,", id, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Server(); got != "http://127.0.0.1:1/api/v1" || len(m.servers) != 2 || m.servers[1].String() != "https://b.example:7420/api/v1" {
+		t.Errorf("servers %v, in use %q", m.servers, got)
+	}
+	for _, bad := range []string{"http://127.0.0.1:1,ferry.example", ",", "http://a:1, ftp://b"} {
+		if _, err := New(bad, id, Options{}); err == nil {
+			t.Errorf("New(%q) accepted", bad)
+		}
 	}
 }
 

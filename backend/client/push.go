@@ -39,7 +39,9 @@ type PushOptions struct {
 }
 
 // Receiver delivers the pushes of the sessions it follows. It connects the websocket, says
-// Hello, and connects again with backoff whenever the connection breaks, until it is closed.
+// Hello, and connects again with backoff whenever the connection breaks, until it is closed. A
+// server that refuses the connection moves the client to its next URL, tried at once; the
+// backoff starts once every URL was tried.
 type Receiver struct {
 	c      *Client
 	opts   PushOptions
@@ -177,9 +179,12 @@ func (r *Receiver) run(ctx context.Context) {
 	defer close(r.events)
 	wasUp := false // a connection was subscribed before
 	failures := 0
+	missed := 0 // servers that refused a connection in a row
 	for {
-		conn, token, err := r.connect(ctx)
+		s := r.c.server()
+		conn, token, err := r.connect(ctx, s)
 		if err == nil {
+			missed = 0
 			var up bool
 			up, err = r.serve(ctx, conn, wasUp)
 			if ctx.Err() != nil {
@@ -194,11 +199,19 @@ func (r *Receiver) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		r.c.log.Debug("push: connection lost", "err", err)
+		r.c.log.Debug("push: connection lost", "err", err, "server", s.base.Host)
 		if websocket.IsCloseError(err, protocol.CloseUnauthorized) {
 			// The server refused the token (it restarted with another secret…): renew it.
 			if err := r.c.renew(ctx, token); err != nil {
 				r.c.log.Debug("push: renew token", "err", err)
+			}
+		}
+		if errors.Is(err, ErrUnreachable) && len(r.c.servers) > 1 {
+			// This server does not answer: the next one is tried at once, and the waits start
+			// once every server was tried.
+			r.c.moveOn(s.i, err)
+			if missed++; missed%len(r.c.servers) != 0 {
+				continue
 			}
 		}
 		failures++
@@ -208,9 +221,9 @@ func (r *Receiver) run(ctx context.Context) {
 	}
 }
 
-// connect dials the websocket and says Hello; it returns the access token it sent.
-func (r *Receiver) connect(ctx context.Context) (*websocket.Conn, string, error) {
-	u := *r.c.base
+// connect dials the websocket of server s and says Hello; it returns the access token it sent.
+func (r *Receiver) connect(ctx context.Context, s server) (*websocket.Conn, string, error) {
+	u := *s.base
 	u.Scheme = map[string]string{"http": "ws", "https": "wss"}[u.Scheme]
 	u.Path += "/push"
 	d := websocket.Dialer{Proxy: http.ProxyFromEnvironment, HandshakeTimeout: r.c.timeout}
@@ -219,7 +232,10 @@ func (r *Receiver) connect(ctx context.Context) (*websocket.Conn, string, error)
 	}
 	conn, resp, err := d.DialContext(ctx, u.String(), nil)
 	if err != nil {
-		if resp != nil {
+		switch {
+		case resp != nil && gateway(resp.StatusCode): // a proxy whose server is down
+			return nil, "", fmt.Errorf("push: connect: %w: %w (HTTP %d)", ErrUnreachable, err, resp.StatusCode)
+		case resp != nil:
 			return nil, "", fmt.Errorf("push: connect: %w (HTTP %d)", err, resp.StatusCode)
 		}
 		return nil, "", fmt.Errorf("push: connect: %w: %w", ErrUnreachable, err)

@@ -111,16 +111,33 @@ func (c *Client) CancelTransfer(ctx context.Context, session, transfer string) e
 }
 
 // relayAttempts asks a URL and uses it, again while the server cannot be reached or the URL
-// expired, up to the client's attempts.
+// expired, up to the client's attempts on each server. A URL of the session server is relative
+// to its API root: it is resolved against the server in use at each attempt, so that it works
+// on the next server when the client moved on (the processes of one service share the secret
+// that signs them). An absolute URL (a bucket's presigned URL) is used as it is.
 func (c *Client) relayAttempts(ctx context.Context, op string, ask func() (protocol.PartURL, error), use func(protocol.PartURL) error) error {
-	var u protocol.PartURL
+	var (
+		ref     protocol.PartURL // the URL as the server gave it
+		askedOn int              // the server in use when it was asked
+		on      = -1             // the server of the last attempt
+		limit   int              // the attempt after which the server of the last attempt is left
+		moved   int              // servers left because they did not answer
+	)
 	for attempt := 1; ; attempt++ {
 		var err error
-		if u.URL == "" {
-			if u, err = ask(); err != nil {
+		if ref.URL == "" {
+			if ref, err = ask(); err != nil {
 				return fmt.Errorf("%s: %w", op, err) // ask has its own retries
 			}
+			askedOn = c.server().i
 		}
+		s := c.server()
+		if s.i != on { // a new server gets the client's attempts
+			on, limit = s.i, attempt+c.retry.Attempts-1
+		}
+		u := ref
+		var own bool
+		u.URL, own = s.resolve(ref.URL)
 		err = use(u)
 		switch {
 		case err == nil:
@@ -128,15 +145,22 @@ func (c *Client) relayAttempts(ctx context.Context, op string, ask func() (proto
 		case ctx.Err() != nil:
 			return fmt.Errorf("%s: %w", op, context.Cause(ctx))
 		case Code(err) == protocol.ErrCodeURLExpired:
-			u = protocol.PartURL{} // ask for a new one
+			ref = protocol.PartURL{} // ask for a new one
+		case Code(err) == protocol.ErrCodeURLInvalid && own && s.i != askedOn:
+			ref = protocol.PartURL{} // another process refuses it: ask it for its own
 		case !errors.Is(err, ErrUnreachable):
 			return fmt.Errorf("%s: %w", op, err)
 		}
-		if attempt >= c.retry.Attempts {
-			return fmt.Errorf("%s: %w", op, err)
+		if attempt >= limit {
+			if !own || !errors.Is(err, ErrUnreachable) || moved >= len(c.servers)-1 {
+				return fmt.Errorf("%s: %w", op, err)
+			}
+			c.moveOn(s.i, err)
+			moved++
+			continue
 		}
-		if u.URL != "" {
-			d := c.retry.backoff(attempt)
+		if ref.URL != "" {
+			d := c.retry.backoff(attempt - limit + c.retry.Attempts)
 			c.log.Debug("retrying", "op", op, "attempt", attempt, "wait", d, "err", err)
 			if err := sleep(ctx, d); err != nil {
 				return fmt.Errorf("%s: %w", op, err)
@@ -145,8 +169,8 @@ func (c *Client) relayAttempts(ctx context.Context, op string, ask func() (proto
 	}
 }
 
-// partURL asks the URL of a part ("upload" or "download") and resolves it against the API root;
-// an absolute URL (a bucket's presigned URL) may point at another host.
+// partURL asks the URL of a part ("upload" or "download"), as the server gives it: relative to
+// the API root, or absolute (a bucket's presigned URL, on another host).
 func (c *Client) partURL(ctx context.Context, session, transfer string, part int, what string, in any) (protocol.PartURL, error) {
 	var pu protocol.PartURL
 	err := c.do(ctx, call{op: "ask the " + what + " URL", method: http.MethodPost,
@@ -158,10 +182,16 @@ func (c *Client) partURL(ctx context.Context, session, transfer string, part int
 	if err != nil || pu.URL == "" || (ref.IsAbs() && ref.Scheme != "http" && ref.Scheme != "https") {
 		return protocol.PartURL{}, fmt.Errorf("the server gave a bad %s URL", what)
 	}
-	root := *c.base
-	root.Path = strings.TrimSuffix(root.Path, "/") + "/"
-	pu.URL = root.ResolveReference(ref).String()
 	return pu, nil
+}
+
+// resolve makes ref, a URL checked by partURL, absolute against the API root of s; own tells
+// whether it was relative, a URL of the session server.
+func (s server) resolve(ref string) (u string, own bool) {
+	r, _ := url.Parse(ref)
+	root := *s.base
+	root.Path = strings.TrimSuffix(root.Path, "/") + "/"
+	return root.ResolveReference(r).String(), !r.IsAbs()
 }
 
 // partTimeout bounds one attempt at moving size bytes.

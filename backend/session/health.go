@@ -20,10 +20,17 @@ const DefaultServerWait = 30 * time.Second
 // ErrSessionLost: the server no longer knows the session, or no longer counts this member in it.
 var ErrSessionLost = errors.New("the server no longer knows this session (it restarted without its state, or the session expired): start a new session")
 
-// ServerGoneError: the server has not answered for Wait.
-type ServerGoneError struct{ Wait time.Duration }
+// ServerGoneError: the server has not answered for Wait, at any of its URLs when the client has
+// several (URLs).
+type ServerGoneError struct {
+	Wait time.Duration
+	URLs int
+}
 
 func (e *ServerGoneError) Error() string {
+	if e.URLs > 1 {
+		return fmt.Sprintf("none of the %d session server URLs has answered for %s: check that the servers run and that this machine reaches them, then start again", e.URLs, e.Wait)
+	}
 	return fmt.Sprintf("the session server has not answered for %s: check that it runs and that this machine reaches it, then start again", e.Wait)
 }
 
@@ -58,14 +65,16 @@ func (m *Member) bind(ctx context.Context) (context.Context, func()) {
 }
 
 // observe reads the receiver's own events for signs of a lost session: a connection that stays
-// down longer than the server wait, or a resubscription that the server refuses.
+// down longer than the server wait, or a resubscription that the server refuses. With several
+// server URLs the receiver tries each in turn, so the connection stays down only while none
+// answers.
 func (m *Member) observe(e protocol.Event) {
 	switch e.Type {
 	case client.EventDisconnected:
 		m.hmu.Lock()
 		if m.down == nil && m.lost.Err() == nil {
 			wait := m.opts.serverWait
-			m.down = time.AfterFunc(wait, func() { m.lose(&ServerGoneError{Wait: wait}) })
+			m.down = time.AfterFunc(wait, func() { m.lose(&ServerGoneError{Wait: wait, URLs: m.c.Servers()}) })
 		}
 		m.hmu.Unlock()
 	case protocol.EventSubscribed:

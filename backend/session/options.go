@@ -125,7 +125,8 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
 // WithServerWait sets how long the push connection may stay down before the session is given
 // up (DefaultServerWait when d is not positive): the flow and a cloud-orchestrated run then end
-// with a *ServerGoneError.
+// with a *ServerGoneError. A client with several server URLs stays connected while any of them
+// answers.
 func WithServerWait(d time.Duration) Option {
 	return func(o *options) {
 		if d > 0 {

@@ -52,7 +52,7 @@ func (f *memberFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.trust, "trust", false, "trust identity keys seen for the first time (their safety words go to stderr)")
 	fl.BoolVar(&f.json, "json", false, "JSON: one event per line on stderr, the report on stdout")
 	fl.DurationVar(&f.statusWait, "status-wait", 30*time.Second, "how long to wait at the end for the others to receive what this member sent, and for the member statuses to reach the server")
-	fl.DurationVar(&f.serverWait, "server-wait", session.DefaultServerWait, "how long the server may stay unreachable before this member gives the session up (exit 1)")
+	fl.DurationVar(&f.serverWait, "server-wait", session.DefaultServerWait, "how long the server (every URL of --server) may stay unreachable before this member gives the session up (exit 1)")
 	fl.StringVar(&f.logLevel, "log-level", "warn", "debug, info, warn or error (to stderr)")
 	f.confirmFlags.register(cmd)
 }
@@ -99,6 +99,11 @@ end-to-end encrypted through the server. --mode goes from this member's first no
 other node (two-way: between every two nodes, decided by the record of the last run that this
 member keeps for the session's data sources, or on a first run by the newest dates).
 
+--server takes one URL, or several URLs of one service separated by commas (ferry server
+processes sharing one Redis, token secret and relay storage; docs/server.md): the member moves
+to the next URL when its server stops answering, keeping its session, and gives the session up
+only when no URL has answered for --server-wait.
+
 Every member is shown a summary of the plan (per data source; --verbose lists the actions) and
 asked on stdin, terminal or not, before anything changes (unless --yes; only "y" goes on); the
 first member that does not agree ends the run for all, nothing changed. A plan over the deletion
@@ -116,7 +121,7 @@ existed, 4 aborted or not confirmed (nothing changed).`,
 	}
 	f.register(cmd)
 	fl := cmd.Flags()
-	fl.StringVar(&f.server, "server", "", "session server URL (an embedded server on a loopback port, with relay storage, when empty)")
+	fl.StringVar(&f.server, "server", "", "session server URL, or several URLs of one service separated by commas, tried in turn when one stops answering (an embedded server on a loopback port, with relay storage, when empty)")
 	fl.IntVar(&f.expect, "expect-members", 2, "members to wait for, this one included (2 to 5)")
 	fl.StringVar(&f.mode, "mode", "", "preset: "+strings.Join(rules.Presets, ", ")+" (from this member's first node)")
 	fl.StringVar(&f.rulesFile, "rules", "", "rules file (JSON); its settings and rules apply on top of --mode")
@@ -613,16 +618,19 @@ func joinHint(serverURL, id string, nodes []plan.NodeSpec, expect int) string {
 	return b.String()
 }
 
-// loopbackURL tells whether u names a loopback host.
+// loopbackURL tells whether u, one URL or several separated by commas, names loopback hosts
+// only.
 func loopbackURL(u string) bool {
-	parsed, err := url.Parse(u)
-	if err != nil {
-		return false
+	list := client.ServerList(u)
+	for _, one := range list {
+		parsed, err := url.Parse(one)
+		if err != nil {
+			return false
+		}
+		host := parsed.Hostname()
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return false
+		}
 	}
-	host := parsed.Hostname()
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return len(list) > 0
 }

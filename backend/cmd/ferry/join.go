@@ -40,6 +40,11 @@ its nodes when the host starts the inventory, receives the host's plan, takes it
 synchronization and exits when it ends. A refused join exits 1 with the reason's code
 (wrong_password, untrusted_key, session_full, inventory_started…).
 
+--server takes one URL, or several URLs of one service separated by commas (ferry server
+processes sharing one Redis, token secret and relay storage; docs/server.md): the member moves
+to the next URL when its server stops answering, keeping its session, and gives the session up
+only when no URL has answered for --server-wait.
+
 The password is read from --password-file (its first line), else from $` + envPassword + `, else asked
 on the terminal without echo; --password PW works too, but other users of this machine can
 see a command line (ps).
@@ -61,7 +66,7 @@ before joining, 4 aborted or not confirmed (nothing changed).`,
 	}
 	f.register(cmd)
 	fl := cmd.Flags()
-	fl.StringVar(&f.server, "server", "", "session server URL (required)")
+	fl.StringVar(&f.server, "server", "", "session server URL, or several URLs of one service separated by commas, tried in turn when one stops answering (required)")
 	fl.StringVar(&f.session, "session", "", "session id, as ferry host printed it (required)")
 	fl.StringVar(&f.password, "password", "", "session password, as ferry host printed it (visible to other users in ps: prefer\n--password-file, $"+envPassword+" or the prompt)")
 	fl.StringVar(&f.passwordFile, "password-file", "", "read the session password from the first line of this file")

@@ -70,7 +70,7 @@ changed), 3 server unreachable before the session existed, 4 aborted.`,
 	}
 	f.register(cmd)
 	fl := cmd.Flags()
-	fl.StringVar(&f.server, "server", "", "session server URL (an embedded server on a loopback port when empty)")
+	fl.StringVar(&f.server, "server", "", "session server URL, or several URLs of one service separated by commas, tried in turn when one stops answering (an embedded server on a loopback port when empty)")
 	fl.StringVar(&f.orchestration, "orchestration", "auto", "auto: on this machine when the session has one member; cloud: on the server")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "show the plan and change nothing (the same as ferry plan)")
 	fl.BoolVar(&f.yes, "yes", false, "do not ask for confirmation")

@@ -469,7 +469,8 @@ export function installMock(params: URLSearchParams): void {
     Settings: {
       Get: async () => settings,
       Save: async (s: Settings) => {
-        if (s.serverURL && !/^https?:\/\/[^\s/]+/.test(s.serverURL)) throw 'the server URL must start with http:// or https://'
+        const urls = s.serverURL.split(',').map((u) => u.trim()).filter((u) => u !== '')
+        if (urls.some((u) => !/^https?:\/\/[^\s/]+/.test(u))) throw 'the server URL must start with http:// or https://'
         const limit = /^(\d+)$|^(\d+(?:\.\d+)?)\s*%$/.exec(s.maxDelete.trim())
         if (s.maxDelete.trim() && (!limit || Number(limit[2] ?? 0) > 100))
           throw `deletion limit "${s.maxDelete.trim()}": want a number of files or a percentage from 0% to 100%`
@@ -479,6 +480,7 @@ export function installMock(params: URLSearchParams): void {
         if (s.versionsKeep < 0) throw `kept versions: ${s.versionsKeep} days: want a number of days, 0 or more (0 keeps them all)`
         settings = {
           ...s,
+          serverURL: urls.join(','),
           maxDelete: s.maxDelete.trim().replace(/\s+%$/, '%'),
           versions,
           versionsKeep: versions ? s.versionsKeep : 0,
