@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ferrysync/ferry/backend/compare"
+	"github.com/ferrysync/ferry/backend/filter"
 	"github.com/ferrysync/ferry/backend/inventory"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/rules"
@@ -51,7 +52,7 @@ type analysis struct {
 	revision int64
 	allowed  int64 // the revision whose deletions the user allowed past the limit; 0: none
 	byItem   map[*compare.Item][]rules.AtomicAction
-	forItem  map[*compare.Item][]compare.FilterAction
+	forItem  map[*compare.Item][]filter.Action
 	acting   int                // items with an action other than do-nothing
 	filters  map[string][]int32 // item indices per filter text
 	failed   map[string]bool    // item paths whose last synchronization failed
@@ -177,15 +178,14 @@ func (a *analysis) install(res *rules.Result, errs []RuleError) {
 	a.plan = plan.Build(a.inv.cmp, res, o)
 	a.revision = planRevisions.Add(1)
 	a.byItem = make(map[*compare.Item][]rules.AtomicAction)
-	a.forItem = make(map[*compare.Item][]compare.FilterAction)
+	a.forItem = make(map[*compare.Item][]filter.Action)
 	a.acting = 0
 	for _, act := range res.Actions {
 		if act.Op != rules.DoNothing && !slices.ContainsFunc(a.byItem[act.Item], func(x rules.AtomicAction) bool { return x.Op != rules.DoNothing }) {
 			a.acting++
 		}
 		a.byItem[act.Item] = append(a.byItem[act.Item], act)
-		// The values of compare.FilterActionOp follow rules.Op.
-		a.forItem[act.Item] = append(a.forItem[act.Item], compare.FilterAction{Op: compare.FilterActionOp(act.Op), Targeted: act.Targeted()})
+		a.forItem[act.Item] = append(a.forItem[act.Item], filter.Action{Op: act.Op, Targeted: act.Targeted()})
 	}
 	a.filters = nil
 }
@@ -254,17 +254,17 @@ func (a *analysis) filtered(text string) ([]int32, *FilterError) {
 		return idx, nil
 	}
 	cmp := a.inv.cmp
-	f, err := compare.ParseFilter(text, cmp.Parts)
+	f, err := filter.Parse(text, cmp.Parts)
 	if err != nil {
-		var fe *compare.FilterError
+		var fe *filter.Error
 		if errors.As(err, &fe) {
 			return nil, &FilterError{Pos: utf16Offset(text, fe.Pos), End: utf16Offset(text, fe.End), Msg: fe.Msg}
 		}
 		return nil, &FilterError{End: utf16Offset(text, len(text)), Msg: err.Error()}
 	}
-	env := compare.FilterEnv{
+	env := filter.Env{
 		Now:       time.Now(),
-		Actions:   func(it *compare.Item) []compare.FilterAction { return a.forItem[it] },
+		Actions:   func(it *compare.Item) []filter.Action { return a.forItem[it] },
 		SyncError: func(it *compare.Item) bool { return a.failed[it.Path] },
 	}
 	idx := make([]int32, 0, 64)

@@ -13,10 +13,10 @@ import (
 
 	"github.com/ferrysync/ferry/app/notify"
 	"github.com/ferrysync/ferry/backend/compare"
+	"github.com/ferrysync/ferry/backend/engine"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
 	"github.com/ferrysync/ferry/backend/rules"
-	fsync "github.com/ferrysync/ferry/backend/sync"
 	"github.com/ferrysync/ferry/backend/twoway"
 )
 
@@ -390,7 +390,7 @@ func (s *Synchronization) run(ctx context.Context, run *syncRun, sess *openSessi
 	defer close(run.done)
 	defer run.cancel()
 	m := sess.member
-	starter := m.Starter(false, fsync.CloudOptions{Logger: c.log})
+	starter := m.Starter(false, engine.CloudOptions{Logger: c.log})
 	membersCtx, cancelMembers := context.WithTimeout(ctx, membersTimeout)
 	members := m.Members(membersCtx)
 	cancelMembers()
@@ -401,7 +401,7 @@ func (s *Synchronization) run(ctx context.Context, run *syncRun, sess *openSessi
 
 	fwd := newSyncForwarder(c)
 	results := newResultLog(p)
-	out, err := fsync.Synchronize(ctx, fsync.Run{
+	out, err := engine.Synchronize(ctx, engine.Run{
 		Plan:         p,
 		Self:         m.Self(),
 		Owner:        m.Owner,
@@ -454,7 +454,7 @@ func (s *Synchronization) run(ctx context.Context, run *syncRun, sess *openSessi
 }
 
 // notify tells the desktop how the run ended; a missing notification server is not fatal.
-func (s *Synchronization) notify(n notifier, out *fsync.Outcome, err error) {
+func (s *Synchronization) notify(n notifier, out *engine.Outcome, err error) {
 	if n == nil {
 		return
 	}
@@ -474,7 +474,7 @@ func (s *Synchronization) notify(n notifier, out *fsync.Outcome, err error) {
 }
 
 // endStatus is the status of an ended run.
-func endStatus(mode string, out *fsync.Outcome, err error, aborted bool) SyncStatus {
+func endStatus(mode string, out *engine.Outcome, err error, aborted bool) SyncStatus {
 	st := SyncStatus{State: StateEnded, Orchestration: mode, Errors: []string{}, Items: []ItemResult{}}
 	if out != nil {
 		st.Progress = progressOf(out.Sync.Progress)
@@ -541,18 +541,18 @@ func newSyncForwarder(c *core) *syncForwarder {
 }
 
 // event is Run.Event: it keeps the status up to date and forwards the event.
-func (f *syncForwarder) event(e fsync.Event) {
+func (f *syncForwarder) event(e engine.Event) {
 	c := f.c
 	c.mu.Lock()
 	c.sync.Progress = progressOf(e.Sync.Progress)
 	st := c.sync
 	c.mu.Unlock()
 	st.Errors, st.Items = []string{}, []ItemResult{}
-	if e.Type == fsync.EventEnded {
+	if e.Type == engine.EventEnded {
 		st.State, st.EndStatus, st.EndReason = StateEnded, string(e.Sync.EndStatus), e.Sync.EndReason
 	}
 	ev := SyncEvent{Type: string(e.Type), Status: st}
-	if e.Type == fsync.EventProgress {
+	if e.Type == engine.EventProgress {
 		f.th.offer(ev)
 		return
 	}
@@ -567,7 +567,7 @@ func (f *syncForwarder) stop() {
 
 // reporting records this member's results on their way to the orchestrator.
 type reporting struct {
-	fsync.Orchestrator
+	engine.Orchestrator
 	log    *resultLog
 	before func([]protocol.ActionResult) // tests hold the run here
 }
@@ -641,7 +641,7 @@ func (l *resultLog) add(results []protocol.ActionResult) {
 }
 
 // items returns the results, each failure with its error from the outcome.
-func (l *resultLog) items(out *fsync.Outcome) ([]ItemResult, int) {
+func (l *resultLog) items(out *engine.Outcome) ([]ItemResult, int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	// The handler's errors read "<op> <path> on <part>: <cause>"; a path may hold ": ", so every

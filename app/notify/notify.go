@@ -7,7 +7,7 @@
 //
 //	n, err := notify.Connect(ctx) // ctx: the Wails context; no session bus is not fatal
 //	…
-//	out, err := sync.Synchronize(ctx, run)
+//	out, err := engine.Synchronize(ctx, run)
 //	if err == nil && n != nil {
 //		if _, err := n.Send(ctx, notify.ForEnd(out.Sync, len(out.Errors))); err != nil {
 //			log.Printf("notification: %v", err) // a missing notification server is not fatal

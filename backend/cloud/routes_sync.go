@@ -11,8 +11,8 @@ import (
 	"slices"
 
 	"github.com/ferrysync/ferry/backend/cloud/store"
+	"github.com/ferrysync/ferry/backend/engine/tracker"
 	"github.com/ferrysync/ferry/backend/protocol"
-	"github.com/ferrysync/ferry/backend/sync/tracker"
 )
 
 // Synchronization routes: the server tracks the run of a multi-member session with a

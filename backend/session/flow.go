@@ -11,16 +11,16 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
-	stdsync "sync"
+	"sync"
 	"time"
 
 	"github.com/ferrysync/ferry/backend/client"
 	"github.com/ferrysync/ferry/backend/compare"
+	"github.com/ferrysync/ferry/backend/engine"
 	"github.com/ferrysync/ferry/backend/inventory"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
 	"github.com/ferrysync/ferry/backend/rules"
-	fsync "github.com/ferrysync/ferry/backend/sync"
 	"github.com/ferrysync/ferry/backend/transfer"
 	"github.com/ferrysync/ferry/backend/transfer/remote"
 	"github.com/ferrysync/ferry/backend/twoway"
@@ -91,7 +91,7 @@ type FlowOptions struct {
 	Planning Planning
 	Exchange remote.Options
 	Content  remote.ContentOptions
-	Cloud    fsync.CloudOptions
+	Cloud    engine.CloudOptions
 	// Progress receives the progress of the scan and the content reads of this member's nodes.
 	Progress func(inventory.Progress)
 	// Step is told of every step; it must not block.
@@ -111,12 +111,12 @@ type Flow struct {
 
 	stopEvents func()
 	quit       chan struct{} // closed by Close: the watcher stops
-	closeOnce  stdsync.Once
+	closeOnce  sync.Once
 	closeErr   error
 	watched    chan struct{} // closed when the watcher ends
 	kick       chan struct{} // something changed in the session
 
-	mu      stdsync.Mutex
+	mu      sync.Mutex
 	started bool                    // the inventory started: a member leaving fails the flow
 	syncing bool                    // the synchronization runs: the server handles departures
 	oldest  string                  // the oldest member as last read
@@ -127,7 +127,7 @@ type Flow struct {
 	// Set by Prepare.
 	sess    protocol.Session // as the inventory started
 	owners  map[string]string
-	orch    fsync.Orchestrator
+	orch    engine.Orchestrator
 	plan    *plan.Plan
 	terms   startTerms
 	sigs    remote.SignatureSet
@@ -147,16 +147,16 @@ type Flow struct {
 
 	// The answers to the plan (confirm.go).
 	answer      chan Answer // this member's, once
-	answerOnce  stdsync.Once
-	verdictOnce stdsync.Once
+	answerOnce  sync.Once
+	verdictOnce sync.Once
 	verdictErr  error
 
 	// What this member's run did, for the record (record.go).
-	doneMu stdsync.Mutex
+	doneMu sync.Mutex
 	done   [][2]string // group, part
 
 	// What the other members' runs left on their nodes (the oldest member, record.go).
-	afterMu stdsync.Mutex
+	afterMu sync.Mutex
 	after   map[string]map[string]twoway.Found // part → item path
 }
 
@@ -608,7 +608,7 @@ func (f *Flow) inventory(ctx context.Context) ([]*inventory.Node, error) {
 		paths = append(paths, specs[i].Roots...)
 	}
 	f.nodes = specs
-	if err := fsync.LockRoots(f.roots, paths); err != nil {
+	if err := engine.LockRoots(f.roots, paths); err != nil {
 		return nil, err
 	}
 	own := map[string]*inventory.Node{}
@@ -627,9 +627,9 @@ func (f *Flow) inventory(ctx context.Context) ([]*inventory.Node, error) {
 
 	// Base inventories, both ways.
 	received := map[string]*inventory.Part{}
-	var mu stdsync.Mutex
+	var mu sync.Mutex
 	g := &group{}
-	var sends stdsync.WaitGroup
+	var sends sync.WaitGroup
 	for _, node := range own {
 		for _, p := range node.Parts {
 			sends.Add(1)
@@ -992,13 +992,13 @@ func (f *Flow) checkPlan(p *plan.Plan) error {
 
 // SyncOptions are what a run needs of the command or the app.
 type SyncOptions struct {
-	Event func(fsync.Event)
+	Event func(engine.Event)
 	Abort <-chan struct{}
 }
 
 // Synchronize runs this member's part of the synchronization of the prepared plan on the
 // server's path; the oldest member starts it. Copies between members go through the relay.
-func (f *Flow) Synchronize(ctx context.Context, o SyncOptions) (*fsync.Outcome, error) {
+func (f *Flow) Synchronize(ctx context.Context, o SyncOptions) (*engine.Outcome, error) {
 	if !f.settled {
 		return nil, errors.New("synchronize before the plan is prepared")
 	}
@@ -1022,7 +1022,7 @@ func (f *Flow) Synchronize(ctx context.Context, o SyncOptions) (*fsync.Outcome, 
 	defer content.Close()
 	ctx, unbind := f.m.bind(ctx)
 	defer unbind()
-	out, err := fsync.Synchronize(ctx, fsync.Run{
+	out, err := engine.Synchronize(ctx, engine.Run{
 		Plan:         f.plan,
 		Self:         f.m.Self(),
 		Owner:        f.owner,
@@ -1079,8 +1079,8 @@ func (f *Flow) Close(ctx context.Context) error {
 
 // group runs functions at once; the first error cancels the others' context.
 type group struct {
-	wg     stdsync.WaitGroup
-	mu     stdsync.Mutex
+	wg     sync.WaitGroup
+	mu     sync.Mutex
 	err    error
 	cancel context.CancelFunc
 	ctx    context.Context

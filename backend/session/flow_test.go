@@ -18,12 +18,12 @@ import (
 	"github.com/ferrysync/ferry/backend/cloud"
 	"github.com/ferrysync/ferry/backend/cloud/store"
 	"github.com/ferrysync/ferry/backend/compare"
+	"github.com/ferrysync/ferry/backend/engine"
 	"github.com/ferrysync/ferry/backend/inventory"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
 	"github.com/ferrysync/ferry/backend/rules"
 	"github.com/ferrysync/ferry/backend/session"
-	fsync "github.com/ferrysync/ferry/backend/sync"
 	"github.com/ferrysync/ferry/backend/transfer"
 )
 
@@ -113,7 +113,7 @@ func sameSnapshots(t *testing.T, what string, a, b map[string]string) {
 type flowMember struct {
 	m    *session.Member
 	flow *session.Flow
-	out  *fsync.Outcome
+	out  *engine.Outcome
 	err  error
 	plan *plan.Plan
 }

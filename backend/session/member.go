@@ -13,15 +13,15 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	stdsync "sync"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/ferrysync/ferry/backend/client"
 	"github.com/ferrysync/ferry/backend/crypto"
+	"github.com/ferrysync/ferry/backend/engine"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
-	fsync "github.com/ferrysync/ferry/backend/sync"
 )
 
 // Member is this instance's membership of one session.
@@ -33,22 +33,22 @@ type Member struct {
 	push   *client.Receiver
 	life   context.Context // ends at Close
 	stop   context.CancelFunc
-	done   chan struct{}     // closed when pump ends
-	wg     stdsync.WaitGroup // the validator's goroutines
-	failed atomic.Int64      // wrong password proofs seen as validator
+	done   chan struct{}  // closed when pump ends
+	wg     sync.WaitGroup // the validator's goroutines
+	failed atomic.Int64   // wrong password proofs seen as validator
 
 	// lost ends with the reason the session cannot go on (health.go).
 	lost      context.Context
 	loseCause context.CancelCauseFunc
-	hmu       stdsync.Mutex
+	hmu       sync.Mutex
 	down      *time.Timer // running while the push connection is down
 	followed  atomic.Bool // the server counted this member in the session once
-	checking  stdsync.Once
+	checking  sync.Once
 
-	pwMu stdsync.Mutex // guards pw.key
+	pwMu sync.Mutex // guards pw.key
 	pw   passwordState
 
-	mu      stdsync.Mutex
+	mu      sync.Mutex
 	session protocol.Session // latest snapshot
 	subs    map[subscription]struct{}
 	pending map[string]*challenged // joins waiting for their proof, by ticket
@@ -269,21 +269,21 @@ func (m *Member) Owner(node string) string {
 }
 
 // Starter is the synchronization starter of this member.
-func (m *Member) Starter(forceCloud bool, o fsync.CloudOptions) fsync.SynchronizationStarter {
-	return fsync.SynchronizationStarter{
+func (m *Member) Starter(forceCloud bool, o engine.CloudOptions) engine.SynchronizationStarter {
+	return engine.SynchronizationStarter{
 		Session:    m.ID(),
 		Self:       m.Self(),
 		ForceCloud: forceCloud,
-		Cloud: func() fsync.Orchestrator {
+		Cloud: func() engine.Orchestrator {
 			pushes, cancel := m.Subscribe()
-			return &subscribed{CloudOrchestrator: fsync.NewCloudOrchestrator(m.c, m.ID(), pushes, o), cancel: cancel}
+			return &subscribed{CloudOrchestrator: engine.NewCloudOrchestrator(m.c, m.ID(), pushes, o), cancel: cancel}
 		},
 	}
 }
 
 // subscribed releases the push subscription of a cloud orchestrator with it.
 type subscribed struct {
-	*fsync.CloudOrchestrator
+	*engine.CloudOrchestrator
 	cancel func()
 }
 
@@ -299,7 +299,7 @@ func (m *Member) Subscribe() (<-chan protocol.Event, func()) {
 	m.mu.Lock()
 	m.subs[sub] = struct{}{}
 	m.mu.Unlock()
-	var once stdsync.Once
+	var once sync.Once
 	return sub.ch, func() {
 		once.Do(func() {
 			m.mu.Lock()

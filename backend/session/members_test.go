@@ -14,11 +14,11 @@ import (
 	"github.com/ferrysync/ferry/backend/cloud/store"
 	"github.com/ferrysync/ferry/backend/compare"
 	"github.com/ferrysync/ferry/backend/crypto"
+	"github.com/ferrysync/ferry/backend/engine"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
 	"github.com/ferrysync/ferry/backend/rules"
 	"github.com/ferrysync/ferry/backend/session"
-	fsync "github.com/ferrysync/ferry/backend/sync"
 )
 
 func startServer(t *testing.T) string {
@@ -116,28 +116,28 @@ func twoMembers(t *testing.T) *pair {
 }
 
 type result struct {
-	out *fsync.Outcome
+	out *engine.Outcome
 	err error
 }
 
 // run synchronizes both members at once; abort[i] aborts member i when closed; hook observes
 // each member's events and may act.
-func (p *pair) run(t *testing.T, abort [2]chan struct{}, hook func(i int, e fsync.Event)) [2]result {
+func (p *pair) run(t *testing.T, abort [2]chan struct{}, hook func(i int, e engine.Event)) [2]result {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	var chans [2]chan result
 	for i, m := range []*session.Member{p.first, p.second} {
-		orch, mode := m.Starter(false, fsync.CloudOptions{}).Choose(m.Members(ctx))
-		if mode != fsync.OrchestrationCloud {
+		orch, mode := m.Starter(false, engine.CloudOptions{}).Choose(m.Members(ctx))
+		if mode != engine.OrchestrationCloud {
 			t.Fatalf("member %d: %s orchestration for a two-member session", i, mode)
 		}
 		chans[i] = make(chan result, 1)
 		go func() {
 			defer orch.Close()
-			out, err := fsync.Synchronize(ctx, fsync.Run{
+			out, err := engine.Synchronize(ctx, engine.Run{
 				Plan: p.plan, Self: m.Self(), Owner: m.Owner, Orchestrator: orch, Start: i == 0,
 				Status: m.Status, Abort: abort[i],
-				Event: func(e fsync.Event) {
+				Event: func(e engine.Event) {
 					if hook != nil {
 						hook(i, e)
 					}
@@ -149,7 +149,7 @@ func (p *pair) run(t *testing.T, abort [2]chan struct{}, hook func(i int, e fsyn
 	return [2]result{<-chans[0], <-chans[1]}
 }
 
-func ended(t *testing.T, r result, want protocol.EndStatus) *fsync.Outcome {
+func ended(t *testing.T, r result, want protocol.EndStatus) *engine.Outcome {
 	t.Helper()
 	if r.err != nil {
 		t.Fatalf("synchronize: %v", r.err)
@@ -191,8 +191,8 @@ func TestTwoMembersAbort(t *testing.T) {
 			p := twoMembers(t)
 			var abort [2]chan struct{}
 			abort[who] = make(chan struct{})
-			res := p.run(t, abort, func(i int, e fsync.Event) {
-				if i == who && e.Type == fsync.EventStarted {
+			res := p.run(t, abort, func(i int, e engine.Event) {
+				if i == who && e.Type == engine.EventStarted {
 					close(abort[who])
 				}
 			})
@@ -209,8 +209,8 @@ func TestTwoMembersAbort(t *testing.T) {
 // A member quitting mid-run ends the run with an error for the other.
 func TestTwoMembersQuitEndsWithError(t *testing.T) {
 	p := twoMembers(t)
-	res := p.run(t, [2]chan struct{}{}, func(i int, e fsync.Event) {
-		if i == 1 && e.Type == fsync.EventStarted {
+	res := p.run(t, [2]chan struct{}{}, func(i int, e engine.Event) {
+		if i == 1 && e.Type == engine.EventStarted {
 			if _, err := p.second.Close(context.Background(), time.Second); err != nil {
 				t.Errorf("quit: %v", err)
 			}

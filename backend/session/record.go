@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/ferrysync/ferry/backend/compare"
+	"github.com/ferrysync/ferry/backend/engine"
 	"github.com/ferrysync/ferry/backend/inventory"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
-	fsync "github.com/ferrysync/ferry/backend/sync"
 	"github.com/ferrysync/ferry/backend/twoway"
 )
 
@@ -53,7 +53,7 @@ type foundItem struct {
 }
 
 // result keeps a target this member carried out.
-func (f *Flow) result(t fsync.TargetResult) {
+func (f *Flow) result(t engine.TargetResult) {
 	if t.Err != nil {
 		return
 	}
@@ -126,7 +126,7 @@ func (f *Flow) take(from string, rep settledReport) {
 	}
 	for _, d := range rep.Done {
 		if own[d.Part] {
-			f.tw.Result(fsync.TargetResult{Group: d.Group, Target: plan.Location{Part: d.Part}})
+			f.tw.Result(engine.TargetResult{Group: d.Group, Target: plan.Location{Part: d.Part}})
 		}
 	}
 	for _, it := range rep.Items {

@@ -15,9 +15,9 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/ferrysync/ferry/backend/compare"
+	"github.com/ferrysync/ferry/backend/engine"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/rules"
-	fsync "github.com/ferrysync/ferry/backend/sync"
 	"github.com/ferrysync/ferry/backend/twoway"
 )
 
@@ -101,9 +101,9 @@ func (w *world) sync(stopAfter int) *plan.Plan {
 	if stopAfter >= 0 {
 		groups = groups[:min(stopAfter, len(groups))]
 	}
-	h := fsync.NewHandler()
+	h := engine.NewHandler()
 	var failed []error
-	err = fsync.Execute(ctx, h, groups, 2, func(r fsync.TargetResult) {
+	err = engine.Execute(ctx, h, groups, 2, func(r engine.TargetResult) {
 		if r.Err != nil {
 			failed = append(failed, r.Err)
 		}

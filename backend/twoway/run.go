@@ -2,13 +2,13 @@ package twoway
 
 import (
 	"slices"
-	stdsync "sync"
+	"sync"
 
 	"github.com/ferrysync/ferry/backend/compare"
 
+	"github.com/ferrysync/ferry/backend/engine"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/rules"
-	fsync "github.com/ferrysync/ferry/backend/sync"
 )
 
 // Run is one two-way run: the record it started from (nil on the first run), what the record
@@ -18,7 +18,7 @@ type Run struct {
 	old      *Record
 	decision *Decision
 
-	mu   stdsync.Mutex
+	mu   sync.Mutex
 	done map[[2]string]bool // group, part
 }
 
@@ -104,7 +104,7 @@ func (r *Run) Conflicts() []Conflict {
 }
 
 // Result records a target the run carried out; give it to the synchronization's Result.
-func (r *Run) Result(t fsync.TargetResult) {
+func (r *Run) Result(t engine.TargetResult) {
 	if r == nil || t.Err != nil {
 		return
 	}

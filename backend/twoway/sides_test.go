@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/ferrysync/ferry/backend/compare"
+	"github.com/ferrysync/ferry/backend/engine"
 	"github.com/ferrysync/ferry/backend/plan"
-	fsync "github.com/ferrysync/ferry/backend/sync"
 	"github.com/ferrysync/ferry/backend/twoway"
 )
 
@@ -38,8 +38,8 @@ func threeWay(t *testing.T, store twoway.Store, roots map[string]string) *plan.P
 	if len(local.Plan.Rejected) > 0 {
 		t.Fatalf("refused actions: %+v", local.Plan.Rejected)
 	}
-	h := fsync.NewHandler()
-	err = fsync.Execute(ctx, h, local.Plan.Groups, 2, func(r fsync.TargetResult) {
+	h := engine.NewHandler()
+	err = engine.Execute(ctx, h, local.Plan.Groups, 2, func(r engine.TargetResult) {
 		if r.Err != nil {
 			t.Errorf("%s: %v", r.Target.Path, r.Err)
 		}

@@ -3,7 +3,7 @@ package store
 import (
 	"sync"
 
-	"github.com/ferrysync/ferry/backend/sync/tracker"
+	"github.com/ferrysync/ferry/backend/engine/tracker"
 )
 
 // memSyncs holds the Memory store's synchronizations, made on first use.

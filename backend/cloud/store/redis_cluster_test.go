@@ -15,10 +15,10 @@ import (
 
 	"github.com/ferrysync/ferry/backend/cloud/store"
 	"github.com/ferrysync/ferry/backend/cloud/store/storetest"
+	"github.com/ferrysync/ferry/backend/engine/tracker"
+	"github.com/ferrysync/ferry/backend/engine/tracker/trackertest"
 	"github.com/ferrysync/ferry/backend/internal/redistest"
 	"github.com/ferrysync/ferry/backend/protocol"
-	"github.com/ferrysync/ferry/backend/sync/tracker"
-	"github.com/ferrysync/ferry/backend/sync/tracker/trackertest"
 )
 
 // The Redis Cluster tests share one private cluster per test binary, stopped by Main.

@@ -12,8 +12,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ferrysync/ferry/backend/engine/tracker"
 	"github.com/ferrysync/ferry/backend/protocol"
-	"github.com/ferrysync/ferry/backend/sync/tracker"
 )
 
 // Synchronizations live in two keys per session, expiring together:

@@ -8,8 +8,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/ferrysync/ferry/backend/engine/tracker"
 	"github.com/ferrysync/ferry/backend/protocol"
-	"github.com/ferrysync/ferry/backend/sync/tracker"
 )
 
 var (

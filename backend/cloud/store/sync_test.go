@@ -7,10 +7,10 @@ import (
 	"time"
 
 	"github.com/ferrysync/ferry/backend/cloud/store"
+	"github.com/ferrysync/ferry/backend/engine/tracker"
+	"github.com/ferrysync/ferry/backend/engine/tracker/trackertest"
 	"github.com/ferrysync/ferry/backend/internal/redistest"
 	"github.com/ferrysync/ferry/backend/protocol"
-	"github.com/ferrysync/ferry/backend/sync/tracker"
-	"github.com/ferrysync/ferry/backend/sync/tracker/trackertest"
 )
 
 func TestMemorySynchronizations(t *testing.T) {

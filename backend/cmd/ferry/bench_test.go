@@ -22,7 +22,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	stdsync "sync"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -39,12 +39,12 @@ import (
 // Fixtures live under $FERRY_BENCH_DIR (default: <tmp>/ferry-bench) and are built once.
 
 var (
-	cliOnce   stdsync.Once
+	cliOnce   sync.Once
 	cliBin    string // the ferry binary
 	cliConfig string // its FERRY_CONFIG_DIR
 	cliErr    error
-	cliTrees  stdsync.Map // fixture name → src dir
-	cliFiles  stdsync.Map // src dir → sorted relative file paths
+	cliTrees  sync.Map // fixture name → src dir
+	cliFiles  sync.Map // src dir → sorted relative file paths
 )
 
 // benchFerry builds the ferry command once per process into $FERRY_BENCH_DIR/cli-bin (replacing
@@ -643,9 +643,9 @@ func plainRelay(b *testing.B, sender, recipient *client.Client, session, file, d
 	defer out.Close()
 	var failed atomic.Pointer[error]
 	fail := func(err error) { failed.CompareAndSwap(nil, &err) }
-	work := func(do func(n int, buf []byte) error) *stdsync.WaitGroup {
+	work := func(do func(n int, buf []byte) error) *sync.WaitGroup {
 		next := make(chan int)
-		var wg stdsync.WaitGroup
+		var wg sync.WaitGroup
 		for range 4 {
 			wg.Go(func() {
 				buf := make([]byte, plainPart)

@@ -14,7 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	stdsync "sync"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,11 +25,11 @@ import (
 	"github.com/ferrysync/ferry/backend/cloud/store"
 	"github.com/ferrysync/ferry/backend/compare"
 	"github.com/ferrysync/ferry/backend/crypto"
+	"github.com/ferrysync/ferry/backend/engine"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
 	"github.com/ferrysync/ferry/backend/rules"
 	"github.com/ferrysync/ferry/backend/session"
-	fsync "github.com/ferrysync/ferry/backend/sync"
 	"github.com/ferrysync/ferry/backend/transfer"
 	"github.com/ferrysync/ferry/backend/twoway"
 )
@@ -356,8 +356,8 @@ type memberCommand struct {
 	limit    rules.DeleteLimit
 	ownLimit bool
 
-	asking      stdsync.Mutex
-	leaveOnce   stdsync.Once
+	asking      sync.Mutex
+	leaveOnce   sync.Once
 	undelivered int
 	stats       transferReport
 }
@@ -387,7 +387,7 @@ func newMemberCommand(f memberFlags, stdin io.Reader, stderr io.Writer) (*member
 
 // lockedWriter lets the log, the events and the prompts share stderr line by line.
 type lockedWriter struct {
-	mu stdsync.Mutex
+	mu sync.Mutex
 	w  io.Writer
 }
 
@@ -519,7 +519,7 @@ func (mc *memberCommand) run(ctx context.Context, stdout io.Writer) error {
 		return mc.interrupted(ctx, err)
 	}
 	rep := &memberReport{syncReport: syncReport{Session: mc.m.ID(), Errors: []string{}, Plan: p,
-		Rejected: append([]plan.Rejected{}, p.Rejected...), Orchestration: string(fsync.OrchestrationCloud)}}
+		Rejected: append([]plan.Rejected{}, p.Rejected...), Orchestration: string(engine.OrchestrationCloud)}}
 	if err := mc.confirm(ctx, p, rep, stdout); err != nil {
 		return err
 	}
@@ -578,7 +578,7 @@ func startRelayServer(ctx context.Context, log *slog.Logger) (string, func(), er
 	}
 	hs := cloud.NewHTTPServer(srv.Handler(), log)
 	runCtx, cancel := context.WithCancel(ctx)
-	var wg stdsync.WaitGroup
+	var wg sync.WaitGroup
 	wg.Go(func() { _ = srv.Run(runCtx) })
 	wg.Go(func() {
 		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

@@ -22,7 +22,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	stdsync "sync"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -43,7 +43,7 @@ import (
 const e2eWait = 3 * time.Minute
 
 var (
-	e2eOnce stdsync.Once
+	e2eOnce sync.Once
 	e2eBin  string
 	e2eErr  error
 )
@@ -79,7 +79,7 @@ func e2eFerry(t *testing.T) string {
 
 // watched is an output that can be waited on.
 type watched struct {
-	mu      stdsync.Mutex
+	mu      sync.Mutex
 	b       bytes.Buffer
 	changed chan struct{}
 }
@@ -573,7 +573,7 @@ func TestRedisRelayNeverSeesNamesOrContent(t *testing.T) {
 	rdb := redis.NewClient(opt)
 	defer rdb.Close()
 	var leaks []string
-	var mu stdsync.Mutex
+	var mu sync.Mutex
 	leak := func(format string, a ...any) {
 		mu.Lock()
 		defer mu.Unlock()

@@ -17,7 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	stdsync "sync"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -40,7 +40,7 @@ type loggedRequest struct {
 type proxy struct {
 	t      *testing.T
 	srv    *httptest.Server
-	mu     stdsync.Mutex
+	mu     sync.Mutex
 	log    []loggedRequest
 	cut    bool
 	conns  map[net.Conn]struct{}
@@ -259,7 +259,7 @@ func sameTrees(t *testing.T, a, b string) {
 
 // syncWriter passes a run's stderr on and calls onEnd once the JSON event stream shows the end.
 type syncWriter struct {
-	mu         stdsync.Mutex
+	mu         sync.Mutex
 	buf        bytes.Buffer
 	onEnd      func()
 	ended      bool
@@ -388,7 +388,7 @@ func TestSingleMemberMakesNoSynchronizationRequest(t *testing.T) {
 // completes with exit 0, and the final status reaches the server once it is back.
 func TestSingleMemberSurvivesServerCutOff(t *testing.T) {
 	p := newProxy(t, ferryServer(t))
-	var cutOnce stdsync.Once
+	var cutOnce sync.Once
 	p.onSent = func(r loggedRequest) {
 		if r.Member == protocol.SynchronizationRunning && r.Status == http.StatusOK {
 			cutOnce.Do(p.Cut)
@@ -426,7 +426,7 @@ func TestSingleMemberSurvivesServerCutOff(t *testing.T) {
 func TestSingleMemberSessionLostIsUndelivered(t *testing.T) {
 	p := newProxy(t, ferryServer(t))
 	restarted := ferryServer(t)
-	var once stdsync.Once
+	var once sync.Once
 	p.onSent = func(r loggedRequest) {
 		if r.Member == protocol.SynchronizationRunning && r.Status == http.StatusOK {
 			once.Do(func() { p.Retarget(restarted) })

@@ -10,7 +10,7 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
-	fsync "github.com/ferrysync/ferry/backend/sync"
+	"github.com/ferrysync/ferry/backend/engine"
 )
 
 // progressView shows a run's events: JSON lines with --json, a progress bar on a terminal,
@@ -36,7 +36,7 @@ func newProgressView(w io.Writer, asJSON, tty bool) *progressView {
 	return v
 }
 
-func (v *progressView) event(e fsync.Event) {
+func (v *progressView) event(e engine.Event) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.json != nil {
@@ -56,10 +56,10 @@ func (v *progressView) event(e fsync.Event) {
 	}
 	v.errors.Store(int64(p.ErrorActions))
 	v.bar.SetCurrent(int64(p.FinishedActions))
-	if e.Type == fsync.EventAbortRequested {
+	if e.Type == engine.EventAbortRequested {
 		fmt.Fprintln(v.w, "abort requested")
 	}
-	if e.Type == fsync.EventEnded {
+	if e.Type == engine.EventEnded {
 		v.bar.SetTotal(int64(p.TotalActions), true)
 	}
 }

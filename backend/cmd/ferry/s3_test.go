@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	stdsync "sync"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -60,7 +60,7 @@ func TestS3RelayHostJoinMirror(t *testing.T) {
 	put(t, filepath.Join(b, "stale.txt"), []byte("only on B"), tOld)
 
 	var (
-		mu                         stdsync.Mutex
+		mu                         sync.Mutex
 		leaks                      []string
 		scans, objectsRead, direct atomic.Int64
 	)

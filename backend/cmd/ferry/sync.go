@@ -10,7 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	stdsync "sync"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,11 +18,11 @@ import (
 	"github.com/ferrysync/ferry/backend/client"
 	"github.com/ferrysync/ferry/backend/cloud"
 	"github.com/ferrysync/ferry/backend/crypto"
+	"github.com/ferrysync/ferry/backend/engine"
 	"github.com/ferrysync/ferry/backend/inventory"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
 	"github.com/ferrysync/ferry/backend/session"
-	fsync "github.com/ferrysync/ferry/backend/sync"
 	"github.com/ferrysync/ferry/backend/transfer"
 	"github.com/ferrysync/ferry/backend/twoway"
 )
@@ -158,7 +158,7 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 		return beforeSession(err)
 	}
 	rep := &syncReport{Session: m.ID(), Errors: []string{}, Rejected: []plan.Rejected{}, Deletions: []plan.Deletions{}}
-	var leaveOnce stdsync.Once
+	var leaveOnce sync.Once
 	leave := func() {
 		leaveOnce.Do(func() {
 			n, err := m.Close(work, f.statusWait)
@@ -216,7 +216,7 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 		return &exitError{code: exitUsage, err: err}
 	}
 	// The folders must still be those inventoried; the ones written are locked exclusively.
-	if err := fsync.OpenRoots(p, roots, func(string) bool { return true }); err != nil {
+	if err := engine.OpenRoots(p, roots, func(string) bool { return true }); err != nil {
 		rep.Status = "refused"
 		rep.Errors = append(rep.Errors, err.Error())
 		if f.json {
@@ -230,7 +230,7 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 		return &exitError{code: exitAborted, err: errors.New("not confirmed: nothing changed (answer y, or give --yes)")}
 	}
 
-	starter := m.Starter(forceCloud, fsync.CloudOptions{Logger: log})
+	starter := m.Starter(forceCloud, engine.CloudOptions{Logger: log})
 	membersCtx, cancelMembers := context.WithTimeout(work, 10*time.Second)
 	members := m.Members(membersCtx)
 	cancelMembers()
@@ -241,7 +241,7 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 	abort := make(chan struct{})
 	runCtx, cancelRun := context.WithCancel(work)
 	defer cancelRun()
-	if mode == fsync.OrchestrationCloud { // it cannot go on without the server
+	if mode == engine.OrchestrationCloud { // it cannot go on without the server
 		var unbind func()
 		runCtx, unbind = m.Bind(runCtx)
 		defer unbind()
@@ -256,7 +256,7 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 		}
 	}()
 	view := newProgressView(stderr, f.json, tty)
-	out, err := fsync.Synchronize(runCtx, fsync.Run{
+	out, err := engine.Synchronize(runCtx, engine.Run{
 		Plan:         p,
 		Self:         m.Self(),
 		Owner:        m.Owner,
@@ -282,7 +282,7 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 }
 
 // record adds a run's outcome (either may be nil) to the report.
-func (rep *syncReport) record(out *fsync.Outcome, err error) {
+func (rep *syncReport) record(out *engine.Outcome, err error) {
 	if out != nil {
 		rep.Progress = out.Sync.Progress
 		rep.Status = string(out.Sync.EndStatus)
@@ -329,7 +329,7 @@ func lockRoots(roots *transfer.Roots, j *job) error {
 		n.Roots = resolved
 		paths = append(paths, resolved...)
 	}
-	return fsync.LockRoots(roots, paths)
+	return engine.LockRoots(roots, paths)
 }
 
 // showPlan is --dry-run: the plan, nothing changed, no server. A plan past the deletion limit

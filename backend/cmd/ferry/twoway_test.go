@@ -9,14 +9,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	stdsync "sync"
+	"sync"
 	"testing"
 	"time"
 )
 
 // killWriter collects a process's stderr and kills it at its n-th JSON progress event.
 type killWriter struct {
-	mu     stdsync.Mutex
+	mu     sync.Mutex
 	buf    bytes.Buffer
 	n      int
 	proc   *os.Process

@@ -88,7 +88,7 @@ type ContentOptions struct {
 	// TempDir holds the copy of a file received for several targets on this member while it
 	// is written to each (the first target's data source folder when empty).
 	TempDir string
-	// Roots are the run's data source roots (sync.Run.Roots), which the caller closes. Nil:
+	// Roots are the run's data source roots (engine.Run.Roots), which the caller closes. Nil:
 	// the Content opens each root on first use, unchecked, and Close releases them.
 	Roots *transfer.Roots
 }

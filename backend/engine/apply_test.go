@@ -1,0 +1,132 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ferrysync/ferry/backend/compare"
+	"github.com/ferrysync/ferry/backend/engine"
+	"github.com/ferrysync/ferry/backend/plan"
+	"github.com/ferrysync/ferry/backend/transfer"
+)
+
+func writeFile(t *testing.T, p, content string, mtime time.Time) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(p, mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func planMirror(t *testing.T, a, b string) *plan.Plan {
+	t.Helper()
+	l, err := plan.Make(context.Background(), mirrorRequest(a, b, compare.Smart))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.Plan
+}
+
+// Changes made after the inventory are never overwritten: the action fails and reports why.
+func TestApplyRefusesChangesSinceInventory(t *testing.T) {
+	t0 := time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		change func(a, b string)
+		want   error
+		check  func(t *testing.T, a, b string)
+	}{
+		{
+			name:   "target edited",
+			change: func(a, b string) { writeFile(t, filepath.Join(b, "f.txt"), "user edit", t0.Add(time.Hour)) },
+			want:   transfer.ErrTargetChanged,
+			check: func(t *testing.T, a, b string) {
+				if got := readFile(t, filepath.Join(b, "f.txt")); got != "user edit" {
+					t.Errorf("target = %q, the edit was overwritten", got)
+				}
+			},
+		},
+		{
+			name:   "target appeared",
+			change: func(a, b string) { writeFile(t, filepath.Join(b, "new.txt"), "made meanwhile", t0) },
+			want:   transfer.ErrTargetChanged,
+			check: func(t *testing.T, a, b string) {
+				if got := readFile(t, filepath.Join(b, "new.txt")); got != "made meanwhile" {
+					t.Errorf("new file = %q, overwritten", got)
+				}
+			},
+		},
+		{
+			name:   "source edited",
+			change: func(a, b string) { writeFile(t, filepath.Join(a, "f.txt"), "ver 3", t0.Add(2*time.Hour)) },
+			want:   transfer.ErrSourceChanged,
+			check: func(t *testing.T, a, b string) {
+				if got := readFile(t, filepath.Join(b, "f.txt")); got != "ver 1" {
+					t.Errorf("target = %q, want it untouched", got)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+			writeFile(t, filepath.Join(a, "f.txt"), "ver 2", t0.Add(time.Minute))
+			writeFile(t, filepath.Join(a, "new.txt"), "from A", t0)
+			writeFile(t, filepath.Join(b, "f.txt"), "ver 1", t0)
+			p := planMirror(t, a, b)
+			tt.change(a, b)
+			rep := engine.Apply(context.Background(), p, 2)
+			if len(rep.Errors) != 1 || !errors.Is(rep.Errors[0], tt.want) {
+				t.Fatalf("errors = %v, want one %v", rep.Errors, tt.want)
+			}
+			tt.check(t, a, b)
+		})
+	}
+}
+
+// A directory that still holds files the inventory skipped (hidden ones here) is not deleted.
+func TestApplyKeepsDirectoryWithSkippedFiles(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	t0 := time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC)
+	writeFile(t, filepath.Join(a, "keep.txt"), "k", t0)
+	writeFile(t, filepath.Join(b, "old", ".hidden"), "h", t0)
+	writeFile(t, filepath.Join(b, "old", "visible.txt"), "v", t0)
+	p := planMirror(t, a, b)
+	rep := engine.Apply(context.Background(), p, 2)
+	for _, err := range rep.Errors {
+		t.Errorf("unexpected error: %v", err)
+	}
+	if got := readFile(t, filepath.Join(b, "old", ".hidden")); got != "h" {
+		t.Fatalf("hidden file = %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(b, "old", "visible.txt")); !os.IsNotExist(err) {
+		t.Errorf("visible.txt should be deleted: %v", err)
+	}
+	var refused []string
+	for _, r := range p.Rejected {
+		refused = append(refused, r.Op+" "+r.Path+": "+string(r.Reason))
+	}
+	if len(refused) != 1 || refused[0] != "delete /old: directory still holds files" {
+		t.Errorf("refused = %q, want the delete of /old", refused)
+	}
+}

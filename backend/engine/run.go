@@ -1,0 +1,126 @@
+package engine
+
+import (
+	"context"
+	"path"
+	"sync"
+	"time"
+
+	"github.com/ferrysync/ferry/backend/plan"
+	"github.com/ferrysync/ferry/backend/transfer"
+)
+
+// DefaultWorkers bounds the groups run at once within a phase: small files are dominated by
+// per-file system calls, which overlap well.
+const DefaultWorkers = 8
+
+// Execute runs groups in plan order, phase by phase. Within the file-delete and copy phases groups
+// run concurrently on up to workers goroutines; directory deletes (child-first) and creates
+// (parent-first) run in order. report is called once per group target, from any goroutine. The
+// error is that of making the written files durable at the end.
+func Execute(ctx context.Context, h *Handler, groups []plan.Group, workers int, report func(TargetResult)) error {
+	if workers < 1 {
+		workers = DefaultWorkers
+	}
+	for start := 0; start < len(groups); {
+		end := start
+		for end < len(groups) && groups[end].Phase == groups[start].Phase {
+			end++
+		}
+		phase := groups[start:end]
+		switch phase[0].Phase {
+		case plan.PhaseDeleteDirs, plan.PhaseCreateDirs:
+			for i := range phase {
+				h.Run(ctx, &phase[i], report)
+			}
+		default:
+			runConcurrently(ctx, h, phase, workers, report)
+		}
+		start = end
+	}
+	return h.Flush()
+}
+
+// maxBatch bounds the groups of one folder a worker takes at once.
+const maxBatch = 256
+
+// runConcurrently runs groups on up to workers goroutines. Each goroutine takes the consecutive
+// groups of one folder (up to maxBatch) at once, so that goroutines work in different folders:
+// creating and renaming files lock their folder.
+func runConcurrently(ctx context.Context, h *Handler, groups []plan.Group, workers int, report func(TargetResult)) {
+	next := make(chan []plan.Group)
+	var wg sync.WaitGroup
+	for range min(workers, len(groups)) {
+		wg.Go(func() {
+			for batch := range next {
+				for i := range batch {
+					h.Run(ctx, &batch[i], report)
+				}
+			}
+		})
+	}
+	for start := 0; start < len(groups); {
+		end, dir := start+1, folder(&groups[start])
+		for end < len(groups) && end-start < maxBatch && folder(&groups[end]) == dir {
+			end++
+		}
+		next <- groups[start:end]
+		start = end
+	}
+	close(next)
+	wg.Wait()
+}
+
+// folder is the folder of a group's first target.
+func folder(g *plan.Group) string {
+	if len(g.Targets) == 0 {
+		return ""
+	}
+	t := &g.Targets[0]
+	return t.Dir + "\x00" + path.Dir(t.Path)
+}
+
+// Report sums up a run.
+type Report struct {
+	Done   int // actions done: quiet groups are none
+	Bytes  int64
+	Errors []error
+}
+
+// Apply runs a whole plan on this machine and sums up the results; when every action
+// succeeded, it prunes the plan's old kept versions. It opens the data source roots first
+// (OpenRoots): when one cannot be used, nothing runs and the report holds why.
+func Apply(ctx context.Context, p *plan.Plan, workers int) *Report {
+	rep := &Report{}
+	roots := transfer.NewRoots()
+	defer roots.Close()
+	all := func(string) bool { return true }
+	if err := OpenRoots(p, roots, all); err != nil {
+		rep.Errors = append(rep.Errors, err)
+		return rep
+	}
+	h := planHandler(p, roots)
+	var mu sync.Mutex
+	err := Execute(ctx, h, p.Groups, workers, func(r TargetResult) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Err != nil {
+			rep.Errors = append(rep.Errors, r.Err)
+			return
+		}
+		if r.Quiet {
+			return
+		}
+		rep.Done++
+		rep.Bytes += r.Bytes
+	})
+	if err != nil {
+		rep.Errors = append(rep.Errors, err)
+	}
+	if len(rep.Errors) == 0 && ctx.Err() == nil {
+		if err := PruneVersions(p, roots, all, time.Now()); err != nil {
+			rep.Errors = append(rep.Errors, err)
+		}
+	}
+	return rep
+}

@@ -1,0 +1,311 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ferrysync/ferry/backend/plan"
+	"github.com/ferrysync/ferry/backend/protocol"
+	"github.com/ferrysync/ferry/backend/transfer"
+)
+
+// Run is one member's part of a synchronization.
+type Run struct {
+	Plan         *plan.Plan
+	Self         string                   // this member
+	Owner        func(node string) string // the member owning a node
+	Orchestrator Orchestrator
+	Start        bool // this member starts the run (the others wait for Started)
+	Workers      int  // DefaultWorkers when zero
+	// Status receives this member's statuses for the server; it must not block (the outbox).
+	Status func(protocol.MemberStatus)
+	// Event observes every event (progress bar, JSON lines, the app); it must not block long.
+	Event func(Event)
+	// Abort asks for an abort when closed (SIGINT, the abort button).
+	Abort <-chan struct{}
+	// Result, when set, receives the result of every group target this member ran.
+	Result func(TargetResult)
+	// Handler runs the actions; NewHandler when nil.
+	Handler *Handler
+	// Remote carries the copies between this member and others. Nil: copies onto this
+	// member's nodes from another member's fail with ErrNeedsRelay (a single member has none).
+	// It must take its data source roots from Roots.
+	Remote Remote
+	// Roots holds this member's data source roots for the run; the caller may have opened and
+	// locked them before the inventory, and closes them after. Nil: the run opens its own.
+	// Either way the run opens them with OpenRoots before anything else.
+	Roots *transfer.Roots
+}
+
+// Outcome is how a run ended for this member.
+type Outcome struct {
+	Sync   protocol.Synchronization // as ended
+	Errors []error                  // this member's failed actions, with their paths
+}
+
+// ErrOrchestratorStopped: the orchestrator's events ended before the run did (this member left
+// the session, or the orchestrator was closed).
+var ErrOrchestratorStopped = errors.New("the synchronization's events stopped before its end")
+
+// Synchronize runs this member's groups under the orchestrator: start (the starting member),
+// wait for Started, run the groups phase by phase, report each result, tell the orchestrator
+// this member finished, and wait for the end. It always tells the orchestrator it finished once
+// the loop began, aborted or not, so that the run ends. ctx bounds the whole run: cancelling it
+// stops waiting without ending the run.
+func Synchronize(ctx context.Context, r Run) (*Outcome, error) {
+	if r.Status == nil {
+		r.Status = func(protocol.MemberStatus) {}
+	}
+	if r.Event == nil {
+		r.Event = func(Event) {}
+	}
+	o := r.Orchestrator
+	mine := func(node string) bool { return r.Owner(node) == r.Self }
+	if r.Roots == nil {
+		r.Roots = transfer.NewRoots()
+		defer r.Roots.Close()
+	}
+	// A folder replaced since the inventory, or in use by another run, fails before the run
+	// starts when this member starts it (nothing changes anywhere); otherwise every action
+	// there fails with the reason and the rest of the run goes on.
+	if err := OpenRoots(r.Plan, r.Roots, mine); err != nil && r.Start {
+		r.Status(protocol.SynchronizationError)
+		return nil, err
+	}
+	loopCtx, stopLoop := context.WithCancel(ctx)
+	defer stopLoop()
+
+	started := make(chan struct{})
+	var run protocol.Synchronization // as started; read once started is closed
+	ended := make(chan protocol.Synchronization, 1)
+	stopped := make(chan struct{}) // the events ended, with or without Ended
+	go func() {
+		defer close(stopped)
+		startedOnce := false
+		for e := range o.Events() {
+			r.Event(e)
+			switch e.Type {
+			case EventStarted:
+				if !startedOnce {
+					startedOnce = true
+					run = e.Sync
+					close(started)
+				}
+			case EventAbortRequested:
+				stopLoop()
+			case EventEnded:
+				stopLoop()
+				ended <- e.Sync
+				return
+			}
+		}
+	}()
+
+	// endWithStop is the end when the events stopped with it (both may be ready at once).
+	endWithStop := func() (protocol.Synchronization, bool) {
+		select {
+		case s := <-ended:
+			return s, true
+		default:
+			return protocol.Synchronization{}, false
+		}
+	}
+
+	if r.Start {
+		if err := o.Start(ctx, Definitions(r.Plan, r.Owner)); err != nil {
+			r.Status(protocol.SynchronizationError)
+			return nil, err
+		}
+	}
+	select {
+	case <-started:
+	case s := <-ended: // ended before this member saw it start: nothing left to do
+		return &Outcome{Sync: s}, nil
+	case <-stopped:
+		if s, ok := endWithStop(); ok {
+			return &Outcome{Sync: s}, nil
+		}
+		return nil, ErrOrchestratorStopped
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for the synchronization to start: %w", context.Cause(ctx))
+	}
+	r.Status(protocol.SynchronizationRunning)
+
+	// An abort asked here is sent before this member says it finished.
+	requestAbort := sync.OnceValue(func() error {
+		stopLoop()
+		return o.Abort(ctx)
+	})
+	returned := make(chan struct{})
+	defer close(returned)
+	go func() {
+		select {
+		case <-r.Abort:
+			_ = requestAbort()
+		case <-returned:
+		}
+	}()
+
+	errs := r.loop(loopCtx, run)
+	select {
+	case <-r.Abort:
+		if err := requestAbort(); err != nil {
+			errs = append(errs, err)
+		}
+	default:
+	}
+	finishErr := o.Finished(ctx)
+	if finishErr == nil {
+		r.Status(protocol.SynchronizationSourceActionsInitiated)
+	} else {
+		// Results were refused or lost: the run cannot end regularly; aborting ends it.
+		errs = append(errs, finishErr)
+		_ = requestAbort()
+	}
+	var end protocol.Synchronization
+	select {
+	case end = <-ended:
+	case <-stopped:
+		var ok bool
+		if end, ok = endWithStop(); !ok {
+			r.Status(protocol.SynchronizationError)
+			return &Outcome{Errors: errs}, ErrOrchestratorStopped
+		}
+	case <-ctx.Done():
+		r.Status(protocol.SynchronizationError)
+		return &Outcome{Errors: errs}, fmt.Errorf("wait for the synchronization to end: %w", context.Cause(ctx))
+	}
+	if end.EndStatus == protocol.EndError {
+		r.Status(protocol.SynchronizationError)
+	} else {
+		r.Status(protocol.SynchronizationFinished)
+	}
+	if end.EndStatus == protocol.EndRegular && end.Progress.ErrorActions == 0 && len(errs) == 0 {
+		if err := PruneVersions(r.Plan, r.Roots, mine, time.Now()); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return &Outcome{Sync: end, Errors: errs}, nil
+}
+
+// loop runs this member's groups and reports their results; after loopCtx ends (abort, end)
+// the targets not run yet are neither run nor reported. With a Remote, the copies to and from
+// other members run beside the local groups: sending from the start, receiving once the local
+// deletes and creates are done, as the local copies do.
+func (r *Run) loop(ctx context.Context, started protocol.Synchronization) []error {
+	h := r.Handler
+	if h == nil {
+		h = planHandler(r.Plan, r.Roots)
+	}
+	var (
+		mu   sync.Mutex
+		errs []error
+	)
+	addErr := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		errs = append(errs, err)
+	}
+	report := func(t TargetResult, source bool) {
+		if t.Err != nil && ctx.Err() != nil && errors.Is(t.Err, ctx.Err()) {
+			return // not run: aborted
+		}
+		if t.Quiet { // not tracked
+			if t.Err != nil {
+				addErr(t.Err)
+			}
+			return
+		}
+		res := protocol.ActionResult{Group: t.Group, Node: t.Target.Node, Kind: resultKind(t.Op), Bytes: t.Bytes}
+		if source {
+			res.Node, res.Source = "", true
+		}
+		if t.Err != nil {
+			res.Kind, res.Bytes = protocol.ResultFailed, 0
+			addErr(t.Err)
+		}
+		if r.Result != nil && !source {
+			r.Result(t)
+		}
+		r.Orchestrator.Report(res)
+	}
+	local := func(t TargetResult) { report(t, false) }
+	own, relayed := r.ownGroups()
+	if r.Remote == nil {
+		for _, g := range relayed {
+			for _, t := range g.Targets {
+				local(TargetResult{Group: g.ID, Op: g.Op, Target: t.Location,
+					Err: fmt.Errorf("%s %s on %s: %w", g.Op, t.Path, t.Part, ErrNeedsRelay)})
+			}
+		}
+		if err := Execute(ctx, h, own, r.Workers, local); err != nil {
+			addErr(fmt.Errorf("make the written files durable: %w", err))
+		}
+		return errs
+	}
+	copies := phaseStart(own, plan.PhaseCopy)
+	dates := phaseStart(own, plan.PhaseDirDates)
+	ready := make(chan struct{})
+	relayDone := make(chan error, 1)
+	go func() { relayDone <- r.relay(ctx, started, ready, report) }()
+	err := Execute(ctx, h, own[:copies], r.Workers, local)
+	close(ready)
+	err = errors.Join(err, Execute(ctx, h, own[copies:dates], r.Workers, local))
+	// Directories are dated once the relayed copies onto them are written too.
+	if err := <-relayDone; err != nil {
+		addErr(err)
+	}
+	err = errors.Join(err, Execute(ctx, h, own[dates:], r.Workers, local))
+	if err != nil {
+		addErr(fmt.Errorf("make the written files durable: %w", err))
+	}
+	return errs
+}
+
+// phaseStart is the index of the first group of groups (in plan order) in phase or a later one.
+func phaseStart(groups []plan.Group, phase plan.Phase) int {
+	if i := slices.IndexFunc(groups, func(g plan.Group) bool { return g.Phase >= phase }); i >= 0 {
+		return i
+	}
+	return len(groups)
+}
+
+// ErrNeedsRelay: a content copy from another member's node in a run without a Remote.
+var ErrNeedsRelay = errors.New("copies between members need the relay, and this run has none")
+
+// ownGroups are the groups this member runs, restricted to its own targets: content copies it
+// reads and every other action on its nodes, in the plan's phase order. relayed are content
+// copies onto its nodes that another member reads (the Remote derives its work from the plan).
+func (r *Run) ownGroups() (own, relayed []plan.Group) {
+	own = make([]plan.Group, 0, len(r.Plan.Groups))
+	for _, g := range r.Plan.Groups {
+		targets := slices.DeleteFunc(slices.Clone(g.Targets), func(t plan.Endpoint) bool { return r.Owner(t.Node) != r.Self })
+		if len(targets) == 0 {
+			continue
+		}
+		g.Targets = targets
+		if g.Source != nil && (g.Op == plan.OpCopy || g.Op == plan.OpCopyContent) && r.Owner(g.Source.Node) != r.Self {
+			relayed = append(relayed, g)
+			continue
+		}
+		own = append(own, g)
+	}
+	return own, relayed
+}
+
+func resultKind(op plan.Op) protocol.ResultKind {
+	switch op {
+	case plan.OpCopy, plan.OpCopyContent:
+		return protocol.ResultCopied
+	case plan.OpCopyDates:
+		return protocol.ResultDatesCopied
+	case plan.OpCreate:
+		return protocol.ResultCreated
+	default:
+		return protocol.ResultDeleted
+	}
+}
