@@ -101,7 +101,8 @@ test-frontend: frontend-deps
 
 test-unit: vet test-go test-frontend
 
-# Tests too long for every run (ferry sync killed six times during a mirror of 300 MB…).
+# Tests too long for every run (names ending in Large, skipped without FERRY_TEST_LONG: ferry sync
+# killed six times during a mirror of 300 MB, a relay server stopped for 10 s mid-copy…).
 test-long:
 	FERRY_TEST_LONG=1 $(GO) test -count=1 -run 'Large$$' -timeout 60m ./backend/...
 

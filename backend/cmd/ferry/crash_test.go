@@ -17,11 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferrysync/ferry/backend/internal/testlong"
 	"github.com/ferrysync/ferry/backend/inventory"
 )
-
-// envLong runs the long variants of the tests that use it (make test-long).
-const envLong = "FERRY_TEST_LONG"
 
 // crashCase is a mirror into an empty target that is killed, then run again to its end.
 type crashCase struct {
@@ -38,15 +36,14 @@ type crashCase struct {
 // end: the target then equals the source, every file's content and date and every folder's
 // date (the root's included), no temp file is left, and a plan has nothing more to do.
 func TestKillAndRerun(t *testing.T) {
-	killAndRerun(t, crashCase{small: 5000, large: 3, largeSize: 16 << 20, kills: []float64{0, 0.3, 0.6}})
+	t.Parallel()
+	killAndRerun(t, crashCase{small: 1500, large: 3, largeSize: 8 << 20, kills: []float64{0, 0.3, 0.6}})
 }
 
-// TestKillAndRerunLarge is TestKillAndRerun with 3 files of 100 MB and six kills; it runs when
-// FERRY_TEST_LONG is set (make test-long).
+// TestKillAndRerunLarge is TestKillAndRerun with 5,000 small files, 3 files of 100 MB and six
+// kills; it runs when FERRY_TEST_LONG is set (make test-long).
 func TestKillAndRerunLarge(t *testing.T) {
-	if os.Getenv(envLong) == "" {
-		t.Skipf("set %s=1 to run it (make test-long)", envLong)
-	}
+	testlong.Need(t)
 	killAndRerun(t, crashCase{small: 5000, large: 3, largeSize: 100e6, kills: []float64{0, 0.15, 0.3, 0.45, 0.6, 0.75}})
 }
 

@@ -30,6 +30,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ferrysync/ferry/backend/internal/redistest"
+	"github.com/ferrysync/ferry/backend/internal/testlong"
 	"github.com/ferrysync/ferry/backend/internal/s3test"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
@@ -386,6 +387,7 @@ func exists(path string) bool {
 // folder only on B deleted. Both trees end equal, content and dates; the relay storage is empty
 // once both left.
 func TestRedisHostJoinMirror(t *testing.T) {
+	t.Parallel()
 	e := newRelayEnv(t)
 	a, b := t.TempDir(), t.TempDir()
 	for i := range 20 {
@@ -439,6 +441,7 @@ func TestRedisHostJoinMirror(t *testing.T) {
 // Three members, two-way: each one's own files reach the two others, and the newest version of
 // a file changed on one member replaces the others.
 func TestRedisHostJoinThreeMembersTwoWay(t *testing.T) {
+	t.Parallel()
 	e := newRelayEnv(t)
 	dirs := map[string]string{"A": t.TempDir(), "B": t.TempDir(), "C": t.TempDir()}
 	for code, d := range dirs {
@@ -552,6 +555,7 @@ func redisValues(ctx context.Context, rdb *redis.Client, seen func(key, value st
 // through), not in Redis (every key and value, read at the same moments) and not in its log at
 // debug level.
 func TestRedisRelayNeverSeesNamesOrContent(t *testing.T) {
+	t.Parallel()
 	e := newRelayEnv(t)
 	marker := "FERRY-MARKER-" + hex.EncodeToString(randomBytes(uint64(time.Now().UnixNano()), 8))
 	root := t.TempDir()
@@ -671,6 +675,7 @@ func ready(t *testing.T, hp *memberProc, n int) {
 // without nodes, so that the session is full and the inventory not started when the sixth
 // asks. The run then completes for the five.
 func TestRedisJoinRefusals(t *testing.T) {
+	t.Parallel()
 	e := newRelayEnv(t)
 	hostCfg := t.TempDir()
 	src := t.TempDir()
@@ -760,6 +765,7 @@ func TestRedisJoinRefusals(t *testing.T) {
 // report) and the target file stays as it was. The alteration happens when the recipient asks
 // for the part's URL, before it reads the part.
 func TestRedisRelayTamperedPart(t *testing.T) {
+	t.Parallel()
 	e := newRelayEnv(t)
 	a, b := t.TempDir(), t.TempDir()
 	put(t, filepath.Join(a, "doc.txt"), []byte("the new version, from A"), tNew)
@@ -815,7 +821,7 @@ func TestRedisRelayTamperedPart(t *testing.T) {
 	e.emptyStorage(t)
 }
 
-// bigSize is the file of the restart test: 256 MiB, 1 GiB with FERRY_E2E_BIG=1.
+// bigSize is the file of the long restart test: 256 MiB, 1 GiB with FERRY_E2E_BIG=1.
 func bigSize() int64 {
 	if os.Getenv("FERRY_E2E_BIG") == "1" {
 		return 1 << 30
@@ -849,13 +855,24 @@ func writeBig(t testing.TB, path string, size int64, at time.Time) {
 	}
 }
 
-// The server stops (SIGTERM) in the middle of a big relayed copy and comes back 10 s later on
-// the same address, storage, Redis and secret: the run resumes and finishes, and no part is
+// The server stops (SIGTERM) in the middle of a relayed copy of 64 MiB and comes back 2 s later
+// on the same address, storage, Redis and secret: the run resumes and finishes, and no part is
 // uploaded twice (every part A uploaded is one B downloaded; the parts the server held are
-// skipped, not sent again). 256 MiB, or 1 GiB with FERRY_E2E_BIG=1.
+// skipped, not sent again). TestRedisRelayServerRestartLarge is the same with 256 MiB and 10 s.
 func TestRedisRelayServerRestart(t *testing.T) {
-	size := bigSize()
-	t.Logf("a file of %d MiB (FERRY_E2E_BIG=1 for 1 GiB)", size>>20)
+	t.Parallel()
+	relayServerRestart(t, 64<<20, 2*time.Second)
+}
+
+// TestRedisRelayServerRestartLarge is TestRedisRelayServerRestart with a file of 256 MiB (1 GiB
+// with FERRY_E2E_BIG=1) and a 10 s outage; it runs when FERRY_TEST_LONG is set (make test-long).
+func TestRedisRelayServerRestartLarge(t *testing.T) {
+	testlong.Need(t)
+	relayServerRestart(t, bigSize(), 10*time.Second)
+}
+
+func relayServerRestart(t *testing.T, size int64, outage time.Duration) {
+	t.Logf("a file of %d MiB, an outage of %s", size>>20, outage)
 	e := newRelayEnv(t)
 	a, b := t.TempDir(), t.TempDir()
 	writeBig(t, filepath.Join(a, "big.bin"), size, tOld)
@@ -872,8 +889,8 @@ func TestRedisRelayServerRestart(t *testing.T) {
 	}
 	stopped := time.Now()
 	e.srv.stop(t)
-	t.Logf("server stopped with %d MiB of %d uploaded (SIGTERM took %s); back in 10 s", contentStored(e)>>20, size>>20, time.Since(stopped).Round(time.Millisecond))
-	time.Sleep(10 * time.Second) // a 10 s outage, on purpose
+	t.Logf("server stopped with %d MiB of %d uploaded (SIGTERM took %s); back in %s", contentStored(e)>>20, size>>20, time.Since(stopped).Round(time.Millisecond), outage)
+	time.Sleep(outage) // the outage, on purpose
 	e.start()
 
 	hp.mustExit(t, 0)

@@ -168,6 +168,7 @@ func TestHostJoinUsage(t *testing.T) {
 
 // --mode over the session's parts: from the host's node to every other, or between every two.
 func TestPresetRules(t *testing.T) {
+	t.Parallel()
 	count := func(rs []rules.Rule) map[string]int {
 		out := map[string]int{}
 		for _, r := range rs {
@@ -240,6 +241,7 @@ func TestJoinPasswordSources(t *testing.T) {
 // The host's hint gives each other member a node code of its own, never asks for the password
 // on the command line, and warns when the server is on a loopback address.
 func TestJoinHint(t *testing.T) {
+	t.Parallel()
 	nodes := []plan.NodeSpec{{Code: "A"}, {Code: "C"}}
 	got := joinHint("http://127.0.0.1:7420", "042kqd917", nodes, 4)
 	for _, want := range []string{"--node B=PATH", "--node D=PATH", "--node E=PATH", "only this machine can reach it"} {

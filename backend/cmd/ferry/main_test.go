@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"os"
 	"os/exec"
 	"strconv"
@@ -19,13 +20,20 @@ type withCluster struct{ m interface{ Run() int } }
 
 func (w withCluster) Run() int { return redistest.Main(w.m) }
 
+// parallel is how many tests of this package run at once unless -parallel says otherwise: they
+// mostly wait on the ferry processes they start (outages, timeouts, pushes), not on the CPU.
+const parallel = 6
+
 func TestMain(m *testing.M) {
+	// Before testscript.Main: its ferry command runs this binary with ferry's own arguments.
+	_ = flag.Set("test.parallel", strconv.Itoa(parallel))
 	testscript.Main(withCluster{s3test.Wrap(m)}, map[string]func(){
 		"ferry": func() { os.Exit(runMain()) },
 	})
 }
 
 func TestScripts(t *testing.T) {
+	t.Parallel()
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {

@@ -47,6 +47,7 @@ func mustRead(t *testing.T, path string) string {
 // keeps what it replaced or deleted (--versions) on the members that lost it; a second run
 // has nothing to do.
 func TestRedisHostJoinThreeMembersTwoWayConverges(t *testing.T) {
+	t.Parallel()
 	e := newRelayEnv(t)
 	dirs := map[string]string{"A": t.TempDir(), "B": t.TempDir(), "C": t.TempDir()}
 	cfg := map[string]string{"A": t.TempDir(), "B": t.TempDir(), "C": t.TempDir()}
@@ -199,6 +200,7 @@ func sameTreesBut(t *testing.T, a, b, skip string) {
 // on both members (exit 2, the message of ferry sync) and nothing changes. A joiner's own
 // --max-delete refuses a plan the host allows, for both.
 func TestRedisHostJoinDeletionLimit(t *testing.T) {
+	t.Parallel()
 	e := newRelayEnv(t)
 	a, b := t.TempDir(), t.TempDir()
 	for i := range 12 {
@@ -244,6 +246,7 @@ func TestRedisHostJoinDeletionLimit(t *testing.T) {
 // A joiner that answers n ends the run for every member, nothing changed anywhere; the host
 // and the other joiner answered y (stdin, not a terminal, as ferry sync reads it).
 func TestRedisJoinerRefusesThePlan(t *testing.T) {
+	t.Parallel()
 	e := newRelayEnv(t)
 	dirs := map[string]string{"A": t.TempDir(), "B": t.TempDir(), "C": t.TempDir()}
 	for code, d := range dirs {
@@ -289,6 +292,7 @@ func hostText(t *testing.T, bin, url, config string, args ...string) (*memberPro
 // The plan is a summary by default (counts per data source, the deletions), and the list of
 // actions with --verbose: the host's every action, a joiner's those on its nodes.
 func TestRedisHostJoinPlanSummary(t *testing.T) {
+	t.Parallel()
 	e := newRelayEnv(t)
 	dirs := map[string]string{"A": t.TempDir(), "B": t.TempDir(), "C": t.TempDir()}
 	for i := range 30 {

@@ -344,15 +344,17 @@ func syncProcess(t *testing.T, stderr io.Writer, started func(*os.Process), args
 	return 0, ""
 }
 
-// A single-member mirror of 2,000 files makes no request under …/synchronization/, and its
+// A single-member mirror of 500 files makes no request under …/synchronization/, and its
 // member statuses reach the server; forced cloud orchestration goes through the server's
 // synchronization endpoints and gives the same trees.
 func TestSingleMemberMakesNoSynchronizationRequest(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{"auto", "cloud"} {
 		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
 			p := newProxy(t, ferryServer(t))
 			a, b := t.TempDir(), t.TempDir()
-			tree(t, a, 2000)
+			tree(t, a, 500)
 			var stderr syncWriter
 			code, out := syncProcess(t, &stderr, nil, "--node", "A="+a, "--node", "B="+b,
 				"--mode", "mirror", "--yes", "--json", "--server", p.srv.URL, "--orchestration", mode)
@@ -387,6 +389,7 @@ func TestSingleMemberMakesNoSynchronizationRequest(t *testing.T) {
 // The server is cut off right after SynchronizationRunning was sent: the single-member run still
 // completes with exit 0, and the final status reaches the server once it is back.
 func TestSingleMemberSurvivesServerCutOff(t *testing.T) {
+	t.Parallel()
 	p := newProxy(t, ferryServer(t))
 	var cutOnce sync.Once
 	p.onSent = func(r loggedRequest) {
@@ -395,7 +398,7 @@ func TestSingleMemberSurvivesServerCutOff(t *testing.T) {
 		}
 	}
 	a, b := t.TempDir(), t.TempDir()
-	tree(t, a, 2000)
+	tree(t, a, 500)
 	var cutAtEnd atomic.Bool
 	stderr := &syncWriter{onEnd: func() {
 		// The run ended while the server was unreachable; bring it back within the wait.
@@ -424,6 +427,7 @@ func TestSingleMemberSurvivesServerCutOff(t *testing.T) {
 // The server loses the session during the run (an in-memory server restarted): the run completes,
 // and the final status, which the new server refuses with 404, is reported as undelivered.
 func TestSingleMemberSessionLostIsUndelivered(t *testing.T) {
+	t.Parallel()
 	p := newProxy(t, ferryServer(t))
 	restarted := ferryServer(t)
 	var once sync.Once
@@ -452,6 +456,7 @@ func TestSingleMemberSessionLostIsUndelivered(t *testing.T) {
 // SIGINT aborts a run cleanly: exit 4, the run ends aborted, what was
 // copied is whole, and the member statuses still reach the server.
 func TestSyncInterruptAborts(t *testing.T) {
+	t.Parallel()
 	p := newProxy(t, ferryServer(t))
 	a, b := t.TempDir(), t.TempDir()
 	tree(t, a, 2000)

@@ -181,6 +181,7 @@ func rootsFixture(t *testing.T) (a, b, outside string) {
 // folder: the run ends with exit 2 naming it, and nothing is read, written or deleted outside
 // the folder inventoried, nor in the moved folder itself.
 func TestSyncRootReplacedBeforeApply(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		target bool // replace B, else A
@@ -192,6 +193,7 @@ func TestSyncRootReplacedBeforeApply(t *testing.T) {
 		{"source by a folder", false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			a, b, outside := rootsFixture(t)
 			config := t.TempDir()
 			p := startPrompted(t, config, "--node", "A="+a, "--node", "B="+b, "--mode", "mirror")
@@ -235,6 +237,7 @@ func TestSyncRootReplacedBeforeApply(t *testing.T) {
 // A second run on a folder a run holds fails at once with exit 2 naming the folder; the first
 // run is unaffected and releases its locks when it ends, or when it is killed.
 func TestSyncRootLocked(t *testing.T) {
+	t.Parallel()
 	a, b, _ := rootsFixture(t)
 	config := t.TempDir()
 	first := startPrompted(t, config, "--node", "A="+a, "--node", "B="+b, "--mode", "mirror")

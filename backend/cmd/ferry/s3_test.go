@@ -43,6 +43,7 @@ func newS3RelayEnv(t *testing.T) *relayEnv {
 // marker in every file's content and name is in no object of the bucket (read before each
 // part's receipt is let through) nor in the bookkeeping, and the bucket ends empty.
 func TestS3RelayHostJoinMirror(t *testing.T) {
+	t.Parallel()
 	e := newS3RelayEnv(t)
 	marker := "FERRY-MARKER-" + hex.EncodeToString(randomBytes(uint64(time.Now().UnixNano()), 8))
 	a, b := t.TempDir(), t.TempDir()
@@ -132,6 +133,7 @@ func TestS3RelayHostJoinMirror(t *testing.T) {
 // A part altered in the bucket between its upload and its download: the recipient refuses it,
 // the copy is an error for both and the target stays as it was; the bucket ends empty.
 func TestS3RelayTamperedPart(t *testing.T) {
+	t.Parallel()
 	e := newS3RelayEnv(t)
 	a, b := t.TempDir(), t.TempDir()
 	put(t, filepath.Join(a, "doc.txt"), []byte("the new version, from A"), tNew)
@@ -182,6 +184,7 @@ func isContent(e *relayEnv, session, transfer string) bool {
 // same address, bookkeeping, bucket, Redis and secret: the upload resumes, no part goes twice
 // and the bucket ends empty.
 func TestS3RelayServerRestart(t *testing.T) {
+	t.Parallel()
 	const size = 96 << 20
 	e := newS3RelayEnv(t)
 	a, b := t.TempDir(), t.TempDir()
@@ -219,6 +222,7 @@ func TestS3RelayServerRestart(t *testing.T) {
 // `ferry server --storage s3://…` refuses to start, saying why, when the bucket is missing or
 // the credentials are refused; --storage-meta needs a bucket.
 func TestS3ServerStorageRefusals(t *testing.T) {
+	t.Parallel()
 	srv := s3test.Start(t)
 	bin := e2eFerry(t)
 	bucket := srv.NewBucket(t)

@@ -17,6 +17,7 @@ import (
 )
 
 func TestServerStorageQuotaFlag(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]int64{
 		"8GiB": 8 << 30, "8 GiB": 8 << 30, "500MB": 500e6, "1048576": 1 << 20, "1.5KiB": 1536, "2kb": 2000, "3b": 3,
 	} {
@@ -41,6 +42,7 @@ func TestServerStorageQuotaFlag(t *testing.T) {
 // `ferry server --storage DIR --storage-quota 1KiB` relays parts within the quota and refuses
 // beyond it; without --storage it relays nothing and says why.
 func TestServerStorage(t *testing.T) {
+	t.Parallel()
 	bin := ferryBinary(t)
 	p := startServer(t, bin, nil, "--storage", filepath.Join(t.TempDir(), "relay"), "--storage-quota", "1KiB")
 	a, b := cloudtest.LoggedIn(t, p.URL), cloudtest.LoggedIn(t, p.URL)

@@ -117,6 +117,7 @@ func (p *serverProcess) stop(t *testing.T) {
 }
 
 func TestServerCommand(t *testing.T) {
+	t.Parallel()
 	storage := filepath.Join(t.TempDir(), "relay")
 	p := startServer(t, ferryBinary(t), nil, "--log-level", "debug", "--storage", storage)
 	if !strings.HasPrefix(p.URL, "http://127.0.0.1:") {
@@ -145,6 +146,7 @@ func TestServerCommand(t *testing.T) {
 }
 
 func TestServerCommandUsage(t *testing.T) {
+	t.Parallel()
 	short := filepath.Join(t.TempDir(), "short")
 	if err := os.WriteFile(short, []byte("too short\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -169,6 +171,7 @@ func TestServerCommandUsage(t *testing.T) {
 
 // The limit flags reach the server: sessions per client and body sizes.
 func TestServerLimitFlags(t *testing.T) {
+	t.Parallel()
 	p := startServer(t, ferryBinary(t), nil, "--client-sessions", "1", "--max-body", "4KiB")
 	a := cloudtest.LoggedIn(t, p.URL)
 	s := a.CreateSession("s")
@@ -184,11 +187,13 @@ func TestServerLimitFlags(t *testing.T) {
 // Two `ferry server --redis` processes sharing one Redis and one secret: pushes and tokens cross
 // between them.
 func TestRedisTwoServerProcesses(t *testing.T) {
+	t.Parallel()
 	testTwoServerProcesses(t, "--redis", redistest.URL(t))
 }
 
 // The same with `ferry server --redis-cluster`, given two of the nodes of a Redis Cluster.
 func TestRedisClusterTwoServerProcesses(t *testing.T) {
+	t.Parallel()
 	addrs := redistest.Cluster(t).Addrs()
 	testTwoServerProcesses(t, "--redis-cluster", addrs[0]+","+addrs[len(addrs)-1])
 }
@@ -230,6 +235,7 @@ func testTwoServerProcesses(t *testing.T, storeFlag, storeAddr string) {
 // TestServerConfigFile runs the server as its package does: settings from a config file, and a
 // secret created on the first start and kept on the next.
 func TestServerConfigFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	secret := filepath.Join(dir, "state", "secret")
 	if err := os.Mkdir(filepath.Dir(secret), 0o700); err != nil {
@@ -269,6 +275,7 @@ func TestServerConfigFile(t *testing.T) {
 }
 
 func TestServerConfigFileErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for _, tc := range []struct{ conf, want string }{
 		{"listen = 127.0.0.1:0\nport = 1\n", `server.conf:2: unknown setting "port"`},
@@ -297,6 +304,7 @@ func TestServerConfigFileErrors(t *testing.T) {
 // A secret file of raw random bytes is taken whole even when its last byte is a newline; a text
 // secret loses the line ending an editor adds.
 func TestSecretFileBytes(t *testing.T) {
+	t.Parallel()
 	raw := append(bytes.Repeat([]byte{0xff, 0x01}, 16), '\n')
 	for _, c := range []struct{ in, want []byte }{
 		{raw, raw},

@@ -26,11 +26,13 @@ func (e *relayEnv) second() *serverProcess {
 // session, and the run ends with exit 0 on both and equal trees. --server-wait is short: the
 // service is not counted gone while one of its URLs answers.
 func TestRedisHostJoinServerKilled(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name   string
 		victim int // the process killed: 0 the host's, 1 the joiner's
 	}{{"host's server", 0}, {"joiner's server", 1}} {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			e := newRelayEnv(t)
 			procs := []*serverProcess{e.srv, e.second()}
 			hostURLs := procs[0].URL + "," + procs[1].URL

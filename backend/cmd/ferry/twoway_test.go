@@ -105,6 +105,7 @@ func readTree(t *testing.T, root string) map[string]string {
 // both sides equal, every edit of either side kept (the older of a conflict under its conflict
 // name), the deletion carried out, no temp file left, and a further run has nothing to do.
 func TestTwoWayKilledThenRerunKeepsEveryEdit(t *testing.T) {
+	t.Parallel()
 	for _, killAt := range []int{1, 2, 4} {
 		t.Run(fmt.Sprintf("killed at progress event %d", killAt), func(t *testing.T) {
 			t.Parallel()
