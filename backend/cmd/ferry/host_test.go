@@ -30,8 +30,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ferrysync/ferry/backend/internal/redistest"
-	"github.com/ferrysync/ferry/backend/internal/testlong"
 	"github.com/ferrysync/ferry/backend/internal/s3test"
+	"github.com/ferrysync/ferry/backend/internal/testlong"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
 )
