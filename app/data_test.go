@@ -99,13 +99,19 @@ func TestInventoryErrors(t *testing.T) {
 	if err := os.Mkdir(gone, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	a.Data.AddNode()
-	a.Data.AddNode()
+	for range 2 {
+		if _, err := a.Data.AddNode(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := a.Inventory.Start(); err == nil || !strings.Contains(err.Error(), "has no data source") {
 		t.Fatalf("inventory of nodes without sources: %v", err)
 	}
-	a.Data.AddSource("A", src)
-	a.Data.AddSource("B", gone)
+	for _, s := range [][2]string{{"A", src}, {"B", gone}} {
+		if _, err := a.Data.AddSource(s[0], s[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := os.Remove(gone); err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,6 +21,7 @@ import (
 	"github.com/ferrysync/ferry/backend/cloud/cloudtest"
 	"github.com/ferrysync/ferry/backend/cloud/store"
 	"github.com/ferrysync/ferry/backend/internal/redistest"
+	"github.com/ferrysync/ferry/backend/internal/testio"
 	"github.com/ferrysync/ferry/backend/protocol"
 )
 
@@ -41,7 +41,7 @@ func ferryCommand(t testing.TB) string {
 	ferryOnce.Do(func() {
 		goBin, err := exec.LookPath("go")
 		if err != nil {
-			goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+			goBin = "/usr/local/go/bin/go" // where make test finds it too
 		}
 		dir := filepath.Join(os.TempDir(), "ferry-e2e")
 		if ferryErr = os.MkdirAll(dir, 0o755); ferryErr != nil {
@@ -74,24 +74,7 @@ type serverProc struct {
 	url    string
 	cmd    *exec.Cmd
 	done   chan struct{}
-	stderr *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	stderr *testio.Buffer
 }
 
 // newService starts n server processes sharing a private Redis, a secret and a relay folder.
@@ -115,7 +98,7 @@ func newService(t *testing.T, n int) *service {
 func startFerryServer(t *testing.T, bin string, args ...string) *serverProc {
 	t.Helper()
 	p := &serverProc{cmd: exec.Command(bin, append([]string{"server", "--listen", "127.0.0.1:0"}, args...)...),
-		done: make(chan struct{}), stderr: &lockedBuffer{}}
+		done: make(chan struct{}), stderr: &testio.Buffer{}}
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

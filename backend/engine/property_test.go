@@ -20,9 +20,6 @@ import (
 	"github.com/ferrysync/ferry/backend/rules"
 )
 
-// tree is a generated folder: relative path → file content, or nil for a directory.
-type tree map[string][]byte
-
 var (
 	names    = []string{"a", "b", "c", "d"}
 	contents = [][]byte{nil, []byte("x"), []byte("y"), []byte("xy"), bytes.Repeat([]byte("z"), 70_000)}

@@ -107,8 +107,12 @@ func TestFormatTruncated(t *testing.T) {
 	}
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
-	zw.Write(data)
-	zw.Close()
+	if _, err := zw.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	z := gz.Bytes()
 	for n := range len(z) {
 		if _, err := ReadPart(bytes.NewReader(z[:n])); err == nil {

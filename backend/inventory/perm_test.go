@@ -62,14 +62,16 @@ func publicTempDir(t *testing.T) string {
 	}
 	t.Cleanup(func() {
 		// Give back the permissions the test took away so that the tree can be removed.
-		filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 			if d != nil && d.IsDir() || errors.Is(err, fs.ErrPermission) {
-				os.Chmod(path, 0o755)
+				_ = os.Chmod(path, 0o755) // best effort: RemoveAll reports what stays
 			}
 			return nil
 		})
-		os.Chmod(dir, 0o755)
-		os.RemoveAll(dir)
+		_ = os.Chmod(dir, 0o755)
+		if err := os.RemoveAll(dir); err != nil {
+			t.Error(err)
+		}
 	})
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)

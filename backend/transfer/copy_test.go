@@ -288,7 +288,11 @@ func TestCopyDeltaSourceChanges(t *testing.T) {
 	defer f.Close()
 	var once sync.Once
 	_, err = Copy(t.Context(), src, "/f", dst, "/f", CopyOptions{Mode: Delta, Size: -1, Progress: func(int64) {
-		once.Do(func() { f.Write([]byte("appended")) })
+		once.Do(func() {
+			if _, err := f.Write([]byte("appended")); err != nil {
+				t.Error(err)
+			}
+		})
 	}})
 	mustIs(t, err, ErrSourceChanged)
 	mustEqualFile(t, filepath.Join(ddir, "f"), old)
@@ -378,9 +382,15 @@ func TestStreamCopy(t *testing.T) {
 	mustEqualFile(t, df.Name(), data)
 
 	ctx, cancel := context.WithCancel(t.Context())
-	sf.Seek(0, 0)
-	df.Truncate(0)
-	df.Seek(0, 0)
+	if _, err := sf.Seek(0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := df.Truncate(0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := df.Seek(0, 0); err != nil {
+		t.Fatal(err)
+	}
 	n, err = streamCopy(ctx, df, sf, -1, func(int64) { cancel() })
 	mustIs(t, err, context.Canceled)
 	if n != maxStreamBuf {

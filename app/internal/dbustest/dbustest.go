@@ -59,8 +59,8 @@ func Start(t testing.TB) string {
 		t.Fatalf("start dbus-daemon: %v", err)
 	}
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait() // killed: its exit status says so
 	})
 
 	// The daemon prints its address once it listens.
@@ -76,8 +76,8 @@ func Start(t testing.TB) string {
 		}
 	case <-time.After(10 * time.Second):
 	}
-	cmd.Process.Kill()
-	cmd.Wait()
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
 	t.Fatalf("dbus-daemon did not print its address: %s", stderr.Bytes())
 	return ""
 }

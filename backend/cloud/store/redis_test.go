@@ -17,6 +17,7 @@ import (
 	"github.com/ferrysync/ferry/backend/cloud/store"
 	"github.com/ferrysync/ferry/backend/cloud/store/storetest"
 	"github.com/ferrysync/ferry/backend/internal/redistest"
+	"github.com/ferrysync/ferry/backend/internal/testio"
 	"github.com/ferrysync/ferry/backend/protocol"
 )
 
@@ -218,7 +219,7 @@ func TestRedisResubscribesAfterLostConnection(t *testing.T) {
 	if strings.Contains(url, "?") {
 		sep = "&"
 	}
-	logs := &logBuffer{}
+	logs := &testio.Buffer{}
 	r := newRedisWith(t, url+sep+"client_name="+name, store.RedisOptions{
 		Prefix: prefix, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	sub, err := r.Subscribe(t.Context())
@@ -293,22 +294,4 @@ func TestRedisNewErrors(t *testing.T) {
 func message(from string) store.Message {
 	return store.Message{Session: "042kqd917", Event: protocol.Event{
 		Type: protocol.EventMemberJoined, Session: "042kqd917", Member: from, At: time.Now().UTC()}}
-}
-
-// logBuffer is an io.Writer safe for the store's goroutines and the test's reads.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -582,7 +582,7 @@ func benchRelayServer(b *testing.B, bin string, env []string, args ...string) st
 	if err != nil || !ok {
 		b.Fatalf("ferry server said %q: %v", line, err)
 	}
-	go io.Copy(io.Discard, out)
+	go func() { _, _ = io.Copy(io.Discard, out) }()
 	return u
 }
 
@@ -728,7 +728,7 @@ func BenchmarkAdmission(b *testing.B) {
 		hp, line := host(b, bin, url, cfgA, "--node", "A="+a, "--mode", "mirror", "--trust")
 		start := time.Now()
 		jp := join(b, bin, url, cfgB, line, line.Password, "--node", "B="+dst, "--trust")
-		hp.stderr.await(b, "both members ready", func(s string) bool { return strings.Contains(s, `"ready":2`) })
+		hp.stderr.Await(b, "both members ready", e2eWait, func(s string) bool { return strings.Contains(s, `"ready":2`) })
 		if i > 0 {
 			admission += time.Since(start)
 		}

@@ -31,6 +31,7 @@ import (
 
 	"github.com/ferrysync/ferry/backend/internal/redistest"
 	"github.com/ferrysync/ferry/backend/internal/s3test"
+	"github.com/ferrysync/ferry/backend/internal/testio"
 	"github.com/ferrysync/ferry/backend/internal/testlong"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
@@ -78,50 +79,6 @@ func e2eFerry(t *testing.T) string {
 	return e2eBin
 }
 
-// watched is an output that can be waited on.
-type watched struct {
-	mu      sync.Mutex
-	b       bytes.Buffer
-	changed chan struct{}
-}
-
-func newWatched() *watched { return &watched{changed: make(chan struct{})} }
-
-func (w *watched) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.b.Write(p)
-	close(w.changed)
-	w.changed = make(chan struct{})
-	return len(p), nil
-}
-
-func (w *watched) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
-// await waits until ok holds for the output, or fails t after e2eWait.
-func (w *watched) await(t testing.TB, what string, ok func(string) bool) string {
-	t.Helper()
-	deadline := time.NewTimer(e2eWait)
-	defer deadline.Stop()
-	for {
-		w.mu.Lock()
-		s, ch := w.b.String(), w.changed
-		w.mu.Unlock()
-		if ok(s) {
-			return s
-		}
-		select {
-		case <-ch:
-		case <-deadline.C:
-			t.Fatalf("no %s after %s; output:\n%s", what, e2eWait, s)
-		}
-	}
-}
-
 // relayEnv is a `ferry server` with relay storage and Redis, which can be restarted on the same
 // address, storage, Redis and token secret.
 type relayEnv struct {
@@ -133,7 +90,7 @@ type relayEnv struct {
 	secret  string
 	addr    string
 	srv     *serverProcess
-	logs    []*syncBuffer // every server process's stderr, at debug level
+	logs    []*testio.Buffer // every server process's stderr, at debug level
 	// With a bucket, the parts are objects of bucket on s3 and storage holds the bookkeeping.
 	s3     *s3test.Server
 	bucket string
@@ -212,8 +169,8 @@ func (e *relayEnv) emptyStorage(t *testing.T) {
 type memberProc struct {
 	name   string
 	cmd    *exec.Cmd
-	stdout *watched
-	stderr *watched
+	stdout *testio.Buffer
+	stderr *testio.Buffer
 	done   chan struct{}
 	code   int
 }
@@ -234,7 +191,7 @@ func startMemberInput(t testing.TB, bin, name, config string, stdin io.Reader, a
 // startMemberWith is startMemberInput with more environment variables.
 func startMemberWith(t testing.TB, bin, name, config string, env []string, stdin io.Reader, args ...string) *memberProc {
 	t.Helper()
-	p := &memberProc{name: name, cmd: exec.Command(bin, args...), stdout: newWatched(), stderr: newWatched(), done: make(chan struct{})}
+	p := &memberProc{name: name, cmd: exec.Command(bin, args...), stdout: &testio.Buffer{}, stderr: &testio.Buffer{}, done: make(chan struct{})}
 	p.cmd.Env = append(append(os.Environ(), envConfigDir+"="+config), env...)
 	p.cmd.Stdin = stdin
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
@@ -329,7 +286,7 @@ func host(t testing.TB, bin, url, config string, args ...string) (*memberProc, h
 func hostInput(t testing.TB, bin, url, config string, in io.Reader, args ...string) (*memberProc, hostLine) {
 	t.Helper()
 	p := startMemberInput(t, bin, "ferry host", config, in, append([]string{"host", "--server", url, "--json"}, args...)...)
-	out := p.stdout.await(t, "session line", func(s string) bool { return strings.Contains(s, "\n") })
+	out := p.stdout.Await(t, "session line", e2eWait, func(s string) bool { return strings.Contains(s, "\n") })
 	var line hostLine
 	if err := json.Unmarshal([]byte(out[:strings.IndexByte(out, '\n')]), &line); err != nil || line.Session == "" || line.Password == "" {
 		t.Fatalf("first line %q: %v", out, err)
@@ -662,7 +619,7 @@ var stepLines = regexp.MustCompile(`"step":"waiting_for_members","ready":(\d)`)
 // ready waits until the host's last waiting step says n members are ready.
 func ready(t *testing.T, hp *memberProc, n int) {
 	t.Helper()
-	hp.stderr.await(t, fmt.Sprintf("%d ready members", n), func(s string) bool {
+	hp.stderr.Await(t, fmt.Sprintf("%d ready members", n), e2eWait, func(s string) bool {
 		m := stepLines.FindAllStringSubmatch(s, -1)
 		return len(m) > 0 && m[len(m)-1][1] == strconv.Itoa(n)
 	})
@@ -734,7 +691,7 @@ func TestRedisJoinRefusals(t *testing.T) {
 	refused(join(t, e.bin, e.URL(), known["sixth"], line, line.Password, "--node", "F="+folders["sixth"], "--trust"), protocol.JoinSessionFull)
 
 	fifth.declare(t, "E", dirs["E"])
-	hp.stderr.await(t, "inventory start", func(s string) bool { return strings.Contains(s, `"step":"inventory_started"`) })
+	hp.stderr.Await(t, "inventory start", e2eWait, func(s string) bool { return strings.Contains(s, `"step":"inventory_started"`) })
 	refused(join(t, e.bin, e.URL(), known["late"], line, line.Password, "--node", "F="+folders["late"], "--trust"), protocol.JoinInventoryStarted)
 
 	hp.mustExit(t, 0)

@@ -284,7 +284,7 @@ func hostText(t *testing.T, bin, url, config string, args ...string) (*memberPro
 	t.Helper()
 	p := startMember(t, bin, "ferry host (text)", config, append([]string{"host", "--server", url}, args...)...)
 	re := regexp.MustCompile(`Session: (\S+)\nPassword: (\S+)\n`)
-	out := p.stdout.await(t, "session and password", re.MatchString)
+	out := p.stdout.Await(t, "session and password", e2eWait, re.MatchString)
 	m := re.FindStringSubmatch(out)
 	return p, hostLine{Session: m[1], Password: m[2]}
 }

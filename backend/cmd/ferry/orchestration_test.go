@@ -314,7 +314,7 @@ func ferryServer(t *testing.T) string {
 	if !ok {
 		t.Fatalf("ferry server said %q", line)
 	}
-	go io.Copy(io.Discard, out)
+	go func() { _, _ = io.Copy(io.Discard, out) }()
 	return url
 }
 

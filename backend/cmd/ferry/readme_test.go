@@ -103,7 +103,7 @@ func TestRedisReadmeExamples(t *testing.T) {
 	hostArgs := replaceArgs(members[0], "http://ferry.example:7420", urls[0], "~/Photos", a)
 	// Both answer "y" if asked to confirm the plan, as a user would.
 	hp := startMemberWith(t, bin, "README host", filepath.Join(tmp, "machine1"), nil, strings.NewReader("y\n"), hostArgs...)
-	out := hp.stdout.await(t, "session and password", func(s string) bool { return strings.Contains(s, "Password: ") })
+	out := hp.stdout.Await(t, "session and password", e2eWait, func(s string) bool { return strings.Contains(s, "Password: ") })
 	session := regexp.MustCompile(`Session: (\S+)`).FindStringSubmatch(out)
 	password := regexp.MustCompile(`Password: (\S+)`).FindStringSubmatch(out)
 	if session == nil || password == nil {

@@ -58,7 +58,7 @@ func startPrompted(t *testing.T, config string, args ...string) *prompted {
 	go func() { p.done <- p.cmd.Wait() }()
 	t.Cleanup(func() {
 		_ = p.cmd.Process.Kill()
-		<-p.done
+		_ = <-p.done // killed, or ended and checked by the test
 	})
 	deadline := time.Now().Add(time.Minute)
 	for !strings.Contains(p.errText(), "Synchronize? [y/N]") {
@@ -283,7 +283,7 @@ func TestSyncRootLocked(t *testing.T) {
 	if err := killed.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	<-killed.done
+	_ = <-killed.done // killed on purpose
 	killed.done <- nil
 	if code, _, stderr := runFerry(t, config, "sync", "--yes", "--node", "A="+a, "--node", "B="+b, "--mode", "mirror"); code != 0 {
 		t.Fatalf("the run after a killed one: exit %d, %s", code, stderr)

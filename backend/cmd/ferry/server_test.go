@@ -9,13 +9,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ferrysync/ferry/backend/cloud/cloudtest"
 	"github.com/ferrysync/ferry/backend/internal/redistest"
+	"github.com/ferrysync/ferry/backend/internal/testio"
 	"github.com/ferrysync/ferry/backend/protocol"
 )
 
@@ -34,25 +34,8 @@ func ferryBinary(t *testing.T) string {
 type serverProcess struct {
 	cmd    *exec.Cmd
 	URL    string
-	stderr *syncBuffer
+	stderr *testio.Buffer
 	done   chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startServer runs `ferry server --listen 127.0.0.1:0 args…` and waits for its listening line.
@@ -64,7 +47,7 @@ func startServer(t *testing.T, bin string, env []string, args ...string) *server
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &serverProcess{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p := &serverProcess{cmd: cmd, stderr: &testio.Buffer{}, done: make(chan error, 1)}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -82,7 +65,7 @@ func startServer(t *testing.T, bin string, env []string, args ...string) *server
 	go func() { p.done <- cmd.Wait() }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		<-p.done
+		_ = <-p.done // killed, or stopped and checked by the test
 	})
 	select {
 	case line := <-lines:

@@ -23,6 +23,7 @@ import (
 	"github.com/ferrysync/ferry/backend/cloud/cloudtest"
 	"github.com/ferrysync/ferry/backend/cloud/store"
 	"github.com/ferrysync/ferry/backend/crypto"
+	"github.com/ferrysync/ferry/backend/internal/testio"
 	"github.com/ferrysync/ferry/backend/protocol"
 	"github.com/ferrysync/ferry/backend/transfer/remote"
 )
@@ -73,7 +74,7 @@ func (s *server) start() {
 	s.t.Helper()
 	cfg := cloud.Config{Store: s.store, Secret: s.secret, StorageDir: s.Storage}
 	if testing.Verbose() {
-		cfg.Logger = slog.New(slog.NewTextHandler(testWriter{s.t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		cfg.Logger = slog.New(slog.NewTextHandler(testio.LogWriter(s.t), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	srv, err := cloud.NewServer(cfg)
 	if err != nil {
@@ -177,13 +178,6 @@ func (s *server) storedParts() []string {
 	return parts
 }
 
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
-}
-
 // member is a client instance in a session, with its exchange.
 type member struct {
 	c  *client.Client
@@ -246,7 +240,7 @@ func session(t testing.TB, srv *server, n int, o remote.Options) (string, []*mem
 		t.Fatalf("start the inventory: %+v, %v", res, err)
 	}
 	if o.Logger == nil && testing.Verbose() {
-		o.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		o.Logger = slog.New(slog.NewTextHandler(testio.LogWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	members := make([]*member, n)
 	for i, c := range clients {
