@@ -40,16 +40,17 @@ DIST := dist
 NODE_MODULES := frontend/node_modules/.package-lock.json
 
 .PHONY: help deps deps-test deps-run frontend-deps frontend build run dev ferry \
-	vet test test-unit test-go test-frontend test-long wails-check e2e bench package package-test clean
+	vet lint test test-unit test-go test-frontend test-long wails-check e2e screenshots bench package package-test clean
 
 help:
 	@echo "make run          build the desktop app and start it"
 	@echo "make build        build the desktop app ($(DESKTOP_BIN))"
 	@echo "make ferry        build the headless ferry command (bin/ferry, no cgo)"
-	@echo "make test         vet, Go tests (-race), frontend checks and tests, desktop window check"
+	@echo "make test         vet, lint, Go tests (-race), frontend checks and tests, desktop window check"
 	@echo "make test-long    the long variants of the Go tests (FERRY_TEST_LONG=1, names ending in Large)"
 	@echo "make wails-check  start the desktop app on Xvfb, wait for its window, take a screenshot"
 	@echo "make e2e          drive the desktop app through a mirror on Xvfb, screenshot every screen"
+	@echo "make screenshots  copy the screenshots of the last runs ($(SHOTS)) into build/screenshots"
 	@echo "make bench        benchmarks, Ferry beside cp -a and rsync -a on the same data"
 	@echo "make package      .deb, .rpm, Windows installer and tarballs into $(DIST)/"
 	@echo "make package-test install the packages in a clean Debian root and check them"
@@ -90,33 +91,50 @@ dev: deps-run frontend-deps
 ferry:
 	CGO_ENABLED=0 $(GO) build -o bin/ferry ./backend/cmd/ferry
 
-vet: deps-test frontend
+# Package main embeds frontend/dist, whose tracked .gitkeep is enough to compile it: vetting,
+# linting and testing the Go code need no frontend build.
+vet: deps-test
 	$(GO) vet -tags $(TAGS) $(PKGS)
 
-test-go: deps-test frontend
+# golangci-lint is a Go tool of this module (go.mod); .golangci.yml picks its linters.
+lint: deps-test
+	$(GO) tool golangci-lint run $(PKGS)
+
+test-go: deps-test
 	$(GO) test -tags $(TAGS) -race -count=1 $(PKGS)
 
 test-frontend: frontend-deps
 	cd frontend && npm run check && npx vitest run
 
-test-unit: vet test-go test-frontend
+test-unit: vet lint test-go test-frontend
 
 # Tests too long for every run (names ending in Large, skipped without FERRY_TEST_LONG: ferry sync
 # killed six times during a mirror of 300 MB, a relay server stopped for 10 s mid-copy…).
 test-long:
 	FERRY_TEST_LONG=1 $(GO) test -count=1 -run 'Large$$' -timeout 60m ./backend/...
 
+# Screenshots of the runs below land in $(SHOTS), which git ignores; `make screenshots` copies
+# them into build/screenshots, the tracked ones the README shows, when they are meant to change.
+SHOTS := build/out/screenshots
+
 wails-check: build
-	build/e2e/skeleton.sh $(DESKTOP_BIN) build/screenshots/start.png
+	build/e2e/skeleton.sh $(DESKTOP_BIN) $(SHOTS)/start.png
 
 test: test-unit wails-check
 
-# The end-to-end run writes its screenshots here (the README shows them).
-E2E_OUT ?= build/screenshots
+# The end-to-end run writes its screenshots here.
+E2E_OUT ?= $(SHOTS)
 
 e2e: build
 	build/deps.sh $$(bash -c 'source build/e2e/lib.sh && echo "$$E2E_DEBS"')
 	build/e2e/run.sh $(DESKTOP_BIN) $(E2E_OUT)
+
+# The README's screenshots, refreshed on purpose from the last make test, e2e and package-test.
+screenshots:
+	shopt -s nullglob; files=(); \
+	for f in $(SHOTS)/*.png $(SHOTS)/perf.tx[t]; do [[ $$f == */failure.png ]] || files+=("$$f"); done; \
+	(($${#files[@]})) || { echo "screenshots: nothing in $(SHOTS): run make e2e first" >&2; exit 1; }; \
+	cp -v "$${files[@]}" build/screenshots/
 
 bench: deps-test
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) -timeout 60m ./backend/... \
@@ -135,7 +153,7 @@ package: build
 	@ls -l $(DIST)
 
 # Screenshots of the installed app land here.
-PACKAGE_TEST_OUT ?= build/screenshots
+PACKAGE_TEST_OUT ?= $(SHOTS)
 
 package-test: package
 	build/deps.sh $(DEPS_PACKAGE_TEST)
@@ -143,5 +161,5 @@ package-test: package
 	build/package/test-windows.sh $(DIST)
 
 clean:
-	rm -rf build/bin bin $(DIST) frontend/node_modules frontend/package.json.md5
+	rm -rf build/bin build/out bin $(DIST) frontend/node_modules frontend/package.json.md5
 	find frontend/dist -mindepth 1 ! -name .gitkeep -delete

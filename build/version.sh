@@ -14,11 +14,10 @@ if ! git rev-parse --git-dir >/dev/null 2>&1; then
   echo "0.0.0+unknown"
   exit 0
 fi
-# Dirty: a tracked file changed, other than what the build and the tests rewrite themselves
-# (the screenshots, and the bindings that wails build writes again).
+# Dirty: a tracked file changed. Building and testing change none (their screenshots go to the
+# ignored build/out, and the bindings that wails build writes again are committed as it writes them).
 dirty=""
-git diff --quiet HEAD -- . ':(exclude)build/screenshots' ':(exclude)frontend/wailsjs' 2>/dev/null ||
-  dirty=".dirty"
+git diff --quiet HEAD -- 2>/dev/null || dirty=".dirty"
 if desc=$(git describe --tags --long --match 'v[0-9]*' 2>/dev/null); then
   # v1.2.0-3-gabc1234
   hash=${desc##*-}

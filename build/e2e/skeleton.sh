@@ -11,7 +11,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${1:-$root/build/bin/ferry-desktop}
-shot=${2:-$root/build/screenshots/start.png}
+shot=${2:-$root/build/out/screenshots/start.png}
 about_shot=${3:-}
 timeout=${FERRY_E2E_TIMEOUT:-60}
 

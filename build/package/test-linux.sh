@@ -8,7 +8,7 @@
 # Runs as root (chroot, mount). FERRY_PACKAGE_TEST_REFRESH=1 rebuilds the cached root.
 set -euo pipefail
 
-shots=$(realpath -m "${2:-$(dirname "$0")/../screenshots}")
+shots=$(realpath -m "${2:-$(dirname "$0")/../out/screenshots}")
 source "$(dirname "$0")/lib.sh"
 app_id=io.github.ferrysync.Ferry
 deb=$dist/ferry_${version}_amd64.deb
