@@ -55,6 +55,7 @@ func closeAll(t *testing.T, ctx context.Context, ms []*flowMember) {
 // A member that does not agree to the plan stops the run for every member, the oldest
 // included, before anything changes; the others learn which member it was and why.
 func TestFlowMemberRefusesThePlan(t *testing.T) {
+	t.Parallel()
 	url, _ := relayServer(t)
 	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
 	for i := range 3 {
@@ -95,6 +96,7 @@ func TestFlowMemberRefusesThePlan(t *testing.T) {
 // A plan past the deletion limit (an empty folder mirrored onto a full one) is shown to every
 // member and runs on none.
 func TestFlowDeletionLimitRefusesEverywhere(t *testing.T) {
+	t.Parallel()
 	url, _ := relayServer(t)
 	a, b := t.TempDir(), t.TempDir()
 	for i := range 12 {
@@ -153,6 +155,7 @@ func twoWayMembers(t *testing.T, url, state string, ids []*crypto.Identity, dirs
 // newest of everything; after a deletion on one member and an edit on another, one run
 // converges, the deletion reaching every member; the next run has nothing to do.
 func TestFlowTwoWayRecordThreeMembers(t *testing.T) {
+	t.Parallel()
 	url, _ := relayServer(t)
 	state := filepath.Join(t.TempDir(), "state")
 	ids := []*crypto.Identity{newIdentity(t), newIdentity(t), newIdentity(t)}

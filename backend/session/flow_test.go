@@ -208,6 +208,7 @@ func preset(mode string) func([]string) ([]rules.Rule, error) {
 // Two members mirror A onto B through the relay: new files in full, a big changed file as a
 // delta, deletes; both end with A's tree, the relay storage holds nothing afterwards.
 func TestFlowMirrorTwoMembers(t *testing.T) {
+	t.Parallel()
 	url, storage := relayServer(t)
 	a, b := t.TempDir(), t.TempDir()
 	writeAt(t, filepath.Join(a, "small.txt"), []byte("small"), flowTime)
@@ -265,6 +266,7 @@ func leftovers(t *testing.T, storage string) {
 // Three members two-way: each one's own files reach the others, the newest version of a changed
 // file wins everywhere.
 func TestFlowTwoWayThreeMembers(t *testing.T) {
+	t.Parallel()
 	url, storage := relayServer(t)
 	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
 	for i, d := range dirs {
@@ -305,6 +307,7 @@ func TestFlowTwoWayThreeMembers(t *testing.T) {
 // the mirror would delete it), and what the run replaces there, through the relay (in full or
 // as a delta), or deletes, is kept with its dates.
 func TestFlowKeepsVersionsOnEveryMember(t *testing.T) {
+	t.Parallel()
 	url, _ := relayServer(t)
 	a, b := t.TempDir(), t.TempDir()
 	big := randomBytes(3, 2<<20)
@@ -360,6 +363,7 @@ func TestFlowKeepsVersionsOnEveryMember(t *testing.T) {
 
 // The oldest member's rules fail to evaluate: the others stop with its reason.
 func TestFlowPlanFailureReachesMembers(t *testing.T) {
+	t.Parallel()
 	url, _ := relayServer(t)
 	a, b := t.TempDir(), t.TempDir()
 	writeAt(t, filepath.Join(a, "f.txt"), []byte("x"), flowTime)
@@ -379,6 +383,7 @@ func TestFlowPlanFailureReachesMembers(t *testing.T) {
 // A member whose data source is gone when the inventory starts stops with the reason; the
 // others stop too instead of waiting for its inventory.
 func TestFlowMemberFailureStopsOthers(t *testing.T) {
+	t.Parallel()
 	url, storage := relayServer(t)
 	a, b, c := t.TempDir(), t.TempDir(), t.TempDir()
 	writeAt(t, filepath.Join(a, "f.txt"), []byte("x"), flowTime)
@@ -401,6 +406,7 @@ func TestFlowMemberFailureStopsOthers(t *testing.T) {
 
 // Trees already in sync: an empty plan, a run that ends at once.
 func TestFlowNothingToDo(t *testing.T) {
+	t.Parallel()
 	url, storage := relayServer(t)
 	a, b := t.TempDir(), t.TempDir()
 	for _, d := range []string{a, b} {
@@ -422,6 +428,7 @@ func TestFlowNothingToDo(t *testing.T) {
 // A member whose folder another Ferry run holds stops at its inventory, naming the folder, and
 // the others stop too.
 func TestFlowRootInUse(t *testing.T) {
+	t.Parallel()
 	url, storage := relayServer(t)
 	a, b := t.TempDir(), t.TempDir()
 	writeAt(t, filepath.Join(a, "f.txt"), []byte("x"), flowTime)
@@ -448,6 +455,7 @@ func TestFlowRootInUse(t *testing.T) {
 // to at the inventory, names with backslashes included; a folder replaced after the plan fails
 // that member's actions there, and nothing outside changes.
 func TestFlowLinkedRootReplaced(t *testing.T) {
+	t.Parallel()
 	url, _ := relayServer(t)
 	a, b, outside := t.TempDir(), t.TempDir(), t.TempDir()
 	writeAt(t, filepath.Join(a, `back\slash.txt`), []byte("new"), flowTime)
@@ -503,6 +511,7 @@ func TestFlowLinkedRootReplaced(t *testing.T) {
 
 // The same without the swap: the linked folder and its backslashed names are mirrored.
 func TestFlowLinkedRootBackslashNames(t *testing.T) {
+	t.Parallel()
 	url, _ := relayServer(t)
 	a, b := t.TempDir(), t.TempDir()
 	writeAt(t, filepath.Join(a, `d\x`, `back\slash.txt`), []byte("new"), flowTime)

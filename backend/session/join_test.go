@@ -26,6 +26,7 @@ import (
 // Two, then three members join; all hold the session key, and each side of each join saw the
 // same safety words.
 func TestJoinTwoAndThree(t *testing.T) {
+	t.Parallel()
 	for _, kind := range storeKinds {
 		t.Run(kind, func(t *testing.T) {
 			st, _ := newTestStore(t, kind)
@@ -87,6 +88,7 @@ func TestJoinTwoAndThree(t *testing.T) {
 // A member that joined validates the next joiners once the oldest left: it learned the salt and
 // the cost from its own challenge.
 func TestJoinAfterTheOldestLeft(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, store.NewMemory())
 	a, err := session.Create(t.Context(), newClient(t, ts.URL), nil, testOptions(session.WithPassword("kayak sunset 42"))...)
 	if err != nil {
@@ -112,6 +114,7 @@ func TestJoinAfterTheOldestLeft(t *testing.T) {
 // A wrong password is refused and changes nothing; the validator counts, and after
 // MaxFailedJoins refuses everyone.
 func TestJoinWrongPassword(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, store.NewMemory())
 	a := create(t, ts.URL, testOptions()...)
 	before := memberIDs(t, a)
@@ -139,6 +142,7 @@ func TestJoinWrongPassword(t *testing.T) {
 
 // New keys: refused when the validator's user (or policy) does not accept them, on either side.
 func TestJoinUntrustedKey(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, store.NewMemory())
 	var mu sync.Mutex
 	var asked []session.KeyCheck
@@ -198,6 +202,7 @@ func writeTrust(t *testing.T, clientID string) *crypto.TrustStore {
 
 // A known client id with another key is refused, whatever the policy for new keys.
 func TestJoinKeyChanged(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, store.NewMemory())
 	joinerID := newIdentity(t)
 	a := create(t, ts.URL, testOptions(session.WithTrust(writeTrust(t, joinerID.ClientID())))...)
@@ -222,6 +227,7 @@ func TestJoinKeyChanged(t *testing.T) {
 // Trust on first use: a key accepted once, after a successful join, is known the next time, on
 // both sides; a failed join remembers nothing.
 func TestJoinRemembersKeys(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, store.NewMemory())
 	openStore := func() *crypto.TrustStore {
 		s, err := crypto.OpenTrustStore(t.TempDir())
@@ -271,6 +277,7 @@ func TestJoinRemembersKeys(t *testing.T) {
 // A sixth member is refused, also when the fifth and the sixth are admitted at the same time:
 // the server checks the limit again at admission.
 func TestJoinSessionFull(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, store.NewMemory())
 	var calls atomic.Int32
 	arrived := make(chan struct{}, 2)
@@ -338,6 +345,7 @@ func TestJoinSessionFull(t *testing.T) {
 }
 
 func TestJoinAfterInventoryStarted(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, store.NewMemory())
 	nodes := []plan.NodeSpec{{Code: "A", Roots: []string{t.TempDir()}}, {Code: "B", Roots: []string{t.TempDir()}}}
 	a, err := session.Create(t.Context(), newClient(t, ts.URL), nodes, testOptions()...)
@@ -355,6 +363,7 @@ func TestJoinAfterInventoryStarted(t *testing.T) {
 }
 
 func TestJoinBadInput(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, store.NewMemory())
 	c := newClient(t, ts.URL)
 	for _, req := range []session.JoinRequest{{ID: "nope", Password: "p"}, {ID: "123abc456", Password: " - "}} {
@@ -385,6 +394,7 @@ func changeData[T any](t *testing.T, m *store.Message, f func(*T)) {
 // A server (or a network) that changes the join's messages is caught by the validator, the
 // joiner or the server, and nobody is let in with a key the validator did not give.
 func TestJoinTampering(t *testing.T) {
+	t.Parallel()
 	flip := func(b []byte) []byte { c := slices.Clone(b); c[len(c)/2] ^= 1; return c }
 	fresh := func() []byte { k, _ := crypto.NewJoinKey(); return k.Public() }
 	cases := []struct {

@@ -161,6 +161,7 @@ func ended(t *testing.T, r result, want protocol.EndStatus) *engine.Outcome {
 }
 
 func TestTwoMembersServerPath(t *testing.T) {
+	t.Parallel()
 	p := twoMembers(t)
 	res := p.run(t, [2]chan struct{}{}, nil)
 	for i := range 2 {
@@ -186,6 +187,7 @@ func TestTwoMembersServerPath(t *testing.T) {
 // An abort from either member ends the run aborted for both. The abort is asked when the
 // member sees the run start, before that member completes, so the run cannot end otherwise.
 func TestTwoMembersAbort(t *testing.T) {
+	t.Parallel()
 	for who := range 2 {
 		t.Run([]string{"first", "second"}[who], func(t *testing.T) {
 			p := twoMembers(t)
@@ -208,6 +210,7 @@ func TestTwoMembersAbort(t *testing.T) {
 
 // A member quitting mid-run ends the run with an error for the other.
 func TestTwoMembersQuitEndsWithError(t *testing.T) {
+	t.Parallel()
 	p := twoMembers(t)
 	res := p.run(t, [2]chan struct{}{}, func(i int, e engine.Event) {
 		if i == 1 && e.Type == engine.EventStarted {

@@ -24,6 +24,7 @@ import (
 // The password, its Argon2id key and the session key never reach the server: not in a request,
 // not in a push, not in its logs, not in its store (for Redis: not in any command it sent).
 func TestJoinKeepsSecretsFromTheServer(t *testing.T) {
+	t.Parallel()
 	for _, kind := range storeKinds {
 		t.Run(kind, func(t *testing.T) {
 			st, where := newTestStore(t, kind)

@@ -10,6 +10,7 @@ import (
 
 // The settings every member scans with carry the folder of kept versions, checked on arrival.
 func TestSettingsCarryTheVersionsFolder(t *testing.T) {
+	t.Parallel()
 	key, err := crypto.NewSessionKey()
 	if err != nil {
 		t.Fatal(err)

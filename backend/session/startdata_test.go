@@ -85,6 +85,7 @@ func utc(p *plan.Plan) {
 }
 
 func TestStartDataRoundTrip(t *testing.T) {
+	t.Parallel()
 	p := samplePlan(t)
 	kept := 0 // a two-way conflict keeps the target's edit aside
 	for i := range p.Groups {
@@ -148,6 +149,7 @@ func TestStartDataRoundTrip(t *testing.T) {
 }
 
 func TestStartDataRefusesMalformed(t *testing.T) {
+	t.Parallel()
 	p := samplePlan(t)
 	var buf bytes.Buffer
 	if err := encodeStart(&buf, p, ""); err != nil {
@@ -193,6 +195,7 @@ func TestStartDataRefusesMalformed(t *testing.T) {
 }
 
 func TestSignaturesRoundTrip(t *testing.T) {
+	t.Parallel()
 	sigs := remote.SignatureSet{"B": {"/a": []byte("sig a"), "/d/b": bytes.Repeat([]byte{0}, 70000)}, "B2": {"/c": nil}}
 	var buf bytes.Buffer
 	if err := writeSignatures(&buf, sigs); err != nil {
@@ -215,6 +218,7 @@ func TestSignaturesRoundTrip(t *testing.T) {
 
 // A plan that would write on this member's node outside its data sources is refused.
 func TestCheckPlanConfinesOwnNodes(t *testing.T) {
+	t.Parallel()
 	p := samplePlan(t)
 	id, err := crypto.NewIdentity()
 	if err != nil {
