@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/ferrysync/ferry/backend/cloud/store"
 	"github.com/ferrysync/ferry/backend/compare"
 	"github.com/ferrysync/ferry/backend/engine"
+	"github.com/ferrysync/ferry/backend/internal/testcloud"
 	"github.com/ferrysync/ferry/backend/inventory"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
@@ -31,16 +31,7 @@ import (
 func relayServer(t *testing.T) (url, storage string) {
 	t.Helper()
 	storage = t.TempDir()
-	srv, err := cloud.NewServer(cloud.Config{Store: store.NewMemory(), StorageDir: storage})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = srv.Run(ctx); close(done) }()
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() { _ = srv.Close(); hs.Close(); cancel(); <-done })
-	return hs.URL, storage
+	return testcloud.Start(t, cloud.Config{Store: store.NewMemory(), StorageDir: storage}, nil).URL, storage
 }
 
 var flowTime = time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC)

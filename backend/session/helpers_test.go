@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"sync"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/ferrysync/ferry/backend/cloud/store"
 	"github.com/ferrysync/ferry/backend/crypto"
 	"github.com/ferrysync/ferry/backend/internal/redistest"
+	"github.com/ferrysync/ferry/backend/internal/testcloud"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/session"
 )
@@ -70,16 +70,8 @@ func newTestServer(t testing.TB, st store.Store, tweak ...func(*testServer)) *te
 		f(ts)
 	}
 	logger := slog.New(slog.NewTextHandler(lockedWriter{ts}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := cloud.NewServer(cloud.Config{Store: recordingStore{Store: st, ts: ts}, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = srv.Run(ctx); close(done) }()
-	hs := httptest.NewServer(ts.wrap(srv.Handler()))
-	t.Cleanup(func() { _ = srv.Close(); hs.Close(); cancel(); <-done; _ = st.Close() })
-	ts.URL = hs.URL
+	t.Cleanup(func() { _ = st.Close() }) // after the server stopped
+	ts.URL = testcloud.Start(t, cloud.Config{Store: recordingStore{Store: st, ts: ts}, Logger: logger}, ts.wrap).URL
 	return ts
 }
 

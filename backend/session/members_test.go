@@ -3,7 +3,6 @@ package session_test
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/ferrysync/ferry/backend/compare"
 	"github.com/ferrysync/ferry/backend/crypto"
 	"github.com/ferrysync/ferry/backend/engine"
+	"github.com/ferrysync/ferry/backend/internal/testcloud"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
 	"github.com/ferrysync/ferry/backend/rules"
@@ -22,16 +22,7 @@ import (
 )
 
 func startServer(t *testing.T) string {
-	srv, err := cloud.NewServer(cloud.Config{Store: store.NewMemory()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = srv.Run(ctx); close(done) }()
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() { _ = srv.Close(); hs.Close(); cancel(); <-done })
-	return hs.URL
+	return testcloud.Start(t, cloud.Config{Store: store.NewMemory()}, nil).URL
 }
 
 func newClient(t testing.TB, url string) *client.Client {

@@ -5,13 +5,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/ferrysync/ferry/backend/cloud"
 	"github.com/ferrysync/ferry/backend/cloud/store"
 	"github.com/ferrysync/ferry/backend/internal/redistest"
+	"github.com/ferrysync/ferry/backend/internal/testcloud"
 	"github.com/ferrysync/ferry/backend/session"
 )
 
@@ -28,29 +28,9 @@ func startServiceServer(t *testing.T, redisURL, prefix string, secret []byte) *s
 	if err != nil {
 		t.Fatalf("redis store: %v", err)
 	}
-	srv, err := cloud.NewServer(cloud.Config{Store: st, Secret: secret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = srv.Run(ctx); close(done) }()
-	hs := httptest.NewServer(srv.Handler())
-	stopped := false
-	stop := func() { // as a killed process: connections cut, the port refuses new ones
-		if stopped {
-			return
-		}
-		stopped = true
-		hs.CloseClientConnections()
-		hs.Close()
-		_ = srv.Close()
-		cancel()
-		<-done
-		_ = st.Close()
-	}
-	t.Cleanup(stop)
-	return &serviceServer{URL: hs.URL, stop: stop}
+	t.Cleanup(func() { _ = st.Close() }) // after the server stopped
+	s := testcloud.Start(t, cloud.Config{Store: st, Secret: secret}, nil)
+	return &serviceServer{URL: s.URL, stop: s.Stop} // as a killed process: connections cut, the port refuses new ones
 }
 
 // A member given two URLs of one service keeps its session when the first server stops, for

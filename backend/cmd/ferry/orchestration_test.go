@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/ferrysync/ferry/backend/cloud"
 	"github.com/ferrysync/ferry/backend/cloud/store"
+	"github.com/ferrysync/ferry/backend/internal/testcloud"
 	"github.com/ferrysync/ferry/backend/protocol"
 )
 
@@ -183,16 +183,7 @@ func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 // startCloud runs a real session server (memory store) on loopback.
 func startCloud(t testing.TB) string {
-	srv, err := cloud.NewServer(cloud.Config{Store: store.NewMemory()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = srv.Run(ctx); close(done) }()
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() { _ = srv.Close(); hs.Close(); cancel(); <-done })
-	return hs.URL
+	return testcloud.Start(t, cloud.Config{Store: store.NewMemory()}, nil).URL
 }
 
 // tree writes n files of varied sizes under dir.
