@@ -3,16 +3,13 @@ package client
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +17,7 @@ import (
 	"github.com/ferrysync/ferry/backend/cloud"
 	"github.com/ferrysync/ferry/backend/cloud/cloudtest"
 	"github.com/ferrysync/ferry/backend/cloud/store"
+	"github.com/ferrysync/ferry/backend/internal/ferrycmd"
 	"github.com/ferrysync/ferry/backend/internal/redistest"
 	"github.com/ferrysync/ferry/backend/internal/testio"
 	"github.com/ferrysync/ferry/backend/protocol"
@@ -27,43 +25,6 @@ import (
 
 // Tests of one service with several server URLs: real `ferry server` processes on loopback
 // sharing one private Redis, one token secret and one relay storage folder.
-
-var (
-	ferryOnce sync.Once
-	ferryBin  string
-	ferryErr  error
-)
-
-// ferryCommand builds the ferry command once per test binary, into a folder of the system's
-// temp dir that the next build of this checkout replaces.
-func ferryCommand(t testing.TB) string {
-	t.Helper()
-	ferryOnce.Do(func() {
-		goBin, err := exec.LookPath("go")
-		if err != nil {
-			goBin = "/usr/local/go/bin/go" // where make test finds it too
-		}
-		dir := filepath.Join(os.TempDir(), "ferry-e2e")
-		if ferryErr = os.MkdirAll(dir, 0o755); ferryErr != nil {
-			return
-		}
-		tmp := filepath.Join(dir, fmt.Sprintf("ferry-client.%d", os.Getpid()))
-		cmd := exec.Command(goBin, "build", "-o", tmp, "github.com/ferrysync/ferry/backend/cmd/ferry")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			ferryErr = fmt.Errorf("go build the ferry command: %v\n%s", err, out)
-			return
-		}
-		wd, _ := os.Getwd() // one name per checkout: another worktree builds its own
-		sum := sha256.Sum256([]byte(wd))
-		ferryBin = filepath.Join(dir, "ferry-client-"+hex.EncodeToString(sum[:6]))
-		ferryErr = os.Rename(tmp, ferryBin)
-	})
-	if ferryErr != nil {
-		t.Fatal(ferryErr)
-	}
-	return ferryBin
-}
 
 // service is several `ferry server` processes of one service.
 type service struct {
@@ -80,7 +41,7 @@ type serverProc struct {
 // newService starts n server processes sharing a private Redis, a secret and a relay folder.
 func newService(t *testing.T, n int) *service {
 	t.Helper()
-	bin := ferryCommand(t)
+	bin := ferrycmd.Build(t)
 	redisURL, prefix := redistest.URL(t), redistest.Prefix(t)
 	dir := t.TempDir()
 	secret := filepath.Join(dir, "secret")

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -29,6 +28,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ferrysync/ferry/backend/internal/ferrycmd"
 	"github.com/ferrysync/ferry/backend/internal/redistest"
 	"github.com/ferrysync/ferry/backend/internal/s3test"
 	"github.com/ferrysync/ferry/backend/internal/testio"
@@ -44,40 +44,8 @@ import (
 // e2eWait bounds every wait of these tests.
 const e2eWait = 3 * time.Minute
 
-var (
-	e2eOnce sync.Once
-	e2eBin  string
-	e2eErr  error
-)
-
-// e2eFerry builds the ferry command once per test binary, without the race detector (the
-// member processes move hundreds of MiB; the flow's code is race-tested in its package), into
-// a folder of the system's temp dir that the next build of this checkout replaces.
-func e2eFerry(t *testing.T) string {
-	t.Helper()
-	e2eOnce.Do(func() {
-		dir := filepath.Join(os.TempDir(), "ferry-e2e")
-		if e2eErr = os.MkdirAll(dir, 0o755); e2eErr != nil {
-			return
-		}
-		tmp := filepath.Join(dir, fmt.Sprintf("ferry.%d", os.Getpid()))
-		cmd := exec.Command("go", "build", "-o", tmp, ".")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			e2eErr = fmt.Errorf("go build: %v\n%s", err, out)
-			return
-		}
-		// One name per checkout: the tests of another worktree build their own.
-		wd, _ := os.Getwd()
-		sum := sha256.Sum256([]byte(wd))
-		e2eBin = filepath.Join(dir, "ferry-"+hex.EncodeToString(sum[:6]))
-		e2eErr = os.Rename(tmp, e2eBin)
-	})
-	if e2eErr != nil {
-		t.Fatal(e2eErr)
-	}
-	return e2eBin
-}
+// e2eFerry is the ferry command the member and server processes of these tests run.
+func e2eFerry(t *testing.T) string { return ferrycmd.Build(t) }
 
 // relayEnv is a `ferry server` with relay storage and Redis, which can be restarted on the same
 // address, storage, Redis and token secret.

@@ -14,21 +14,15 @@ import (
 	"time"
 
 	"github.com/ferrysync/ferry/backend/cloud/cloudtest"
+	"github.com/ferrysync/ferry/backend/internal/ferrycmd"
 	"github.com/ferrysync/ferry/backend/internal/redistest"
 	"github.com/ferrysync/ferry/backend/internal/testio"
 	"github.com/ferrysync/ferry/backend/protocol"
 )
 
-// ferryBinary builds the ferry command for t: the server tests run it as a real process, with
+// ferryBinary is the ferry command, for the server tests, which run it as a real process, with
 // real signals.
-func ferryBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "ferry")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
+func ferryBinary(t *testing.T) string { return ferrycmd.Build(t) }
 
 // serverProcess is a running `ferry server`.
 type serverProcess struct {
@@ -228,7 +222,7 @@ func TestServerConfigFile(t *testing.T) {
 	storage := filepath.Join(dir, "state", "relay")
 	put(t, conf, []byte("# ferry server settings\nlisten = 127.0.0.1:1\nredis =\n"+
 		"storage = "+storage+"\nsecret-file = "+secret+"\ngenerate-secret = true\nlog-level = debug\n"), time.Now())
-	bin := e2eFerry(t)
+	bin := ferryBinary(t)
 
 	p := startServer(t, bin, nil, "--config", conf) // --listen on the command line wins
 	cloudtest.LoggedIn(t, p.URL)
