@@ -6,6 +6,7 @@ import (
 )
 
 func TestControllerGrowsOnFastParts(t *testing.T) {
+	t.Parallel()
 	c := newController(minSlice, maxSlice, startSlice)
 	for range 40 {
 		c.succeeded(c.sliceSize(), 100*time.Millisecond)
@@ -23,6 +24,7 @@ func TestControllerGrowsOnFastParts(t *testing.T) {
 }
 
 func TestControllerGrowthDependsOnSpeed(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		took time.Duration
 		want int
@@ -43,6 +45,7 @@ func TestControllerGrowthDependsOnSpeed(t *testing.T) {
 }
 
 func TestControllerFailures(t *testing.T) {
+	t.Parallel()
 	c := newController(minSlice, maxSlice, startSlice)
 	for range 10 {
 		c.succeeded(c.sliceSize(), time.Millisecond)

@@ -15,6 +15,7 @@ import (
 )
 
 func TestTransferID(t *testing.T) {
+	t.Parallel()
 	k1, _ := crypto.NewSessionKey()
 	k2, _ := crypto.NewSessionKey()
 	id := remote.TransferID(k1, "inventory A")
@@ -62,6 +63,7 @@ func (w *notifyWriter) bytes() []byte {
 // A blob reaches two recipients, streamed: each has its first bytes before the sender has read
 // its last, and the relay storage is empty once the sender closes.
 func TestBlobToTwoRecipients(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	_, m := session(t, srv, 3, remote.Options{StartSlice: 64 << 10, MaxSlice: 256 << 10})
 	ctx, cancel := context.WithTimeout(t.Context(), waitFor)
@@ -161,6 +163,7 @@ func (g *gatedReader) Read(p []byte) (int, error) {
 
 // A blob whose part was altered in the server's storage fails to open.
 func TestBlobTampered(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	_, m := session(t, srv, 2, remote.Options{StartSlice: 64 << 10, MaxSlice: 64 << 10})
 	ctx, cancel := context.WithTimeout(t.Context(), waitFor)

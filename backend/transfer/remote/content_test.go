@@ -185,6 +185,7 @@ func insert(data []byte, off int, extra []byte) []byte {
 // signatures; every target is reported once, the files are those of A with A's dates, and the
 // relay storage is empty at the end.
 func TestContentCopy(t *testing.T) {
+	t.Parallel()
 	for _, analysis := range []compare.Analysis{compare.Smart, compare.Checksum} {
 		t.Run(fmt.Sprint("analysis=", analysis), func(t *testing.T) {
 			srv := startServer(t)
@@ -261,6 +262,7 @@ func TestContentCopy(t *testing.T) {
 // recipient reports its target failed with the sender's reason and leaves it untouched; the
 // other files of the same batch arrive.
 func TestContentSourceChanged(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	_, m := session(t, srv, 2, remote.Options{})
 	a, b := t.TempDir(), t.TempDir()
@@ -301,6 +303,7 @@ func TestContentSourceChanged(t *testing.T) {
 // reported failed and its target is left as it was, with no temp file; another transfer of the
 // run is not affected.
 func TestContentTampered(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		tamper func(t *testing.T, srv *server)
@@ -352,6 +355,7 @@ func TestContentTampered(t *testing.T) {
 // both sides retry, the transfer resumes where it was, no part is stored twice, and the
 // storage is empty at the end.
 func TestContentServerRestart(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	_, m := session(t, srv, 2, remote.Options{
 		MinSlice: 256 << 10, StartSlice: 256 << 10, MaxSlice: 256 << 10,
@@ -419,6 +423,7 @@ func TestContentServerRestart(t *testing.T) {
 
 // One upload of a full copy serves every member owning a target; a delta is made per target.
 func TestContentToTwoMembers(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	_, m := session(t, srv, 3, remote.Options{})
 	a, b, c := t.TempDir(), t.TempDir(), t.TempDir()
@@ -509,6 +514,7 @@ func TestContentToTwoMembers(t *testing.T) {
 // A sender that stops mid-transfer (the run aborted on its side) deletes what it sent: the
 // recipient stops waiting, reports the file failed and leaves the target as it was.
 func TestContentSenderStops(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	_, m := session(t, srv, 2, remote.Options{StartSlice: 64 << 10, MaxSlice: 64 << 10})
 	a, b := t.TempDir(), t.TempDir()
@@ -550,6 +556,7 @@ func TestContentSenderStops(t *testing.T) {
 // A member owning two targets of a copy receives the content once and writes both; the copy it
 // kept meanwhile is gone at the end.
 func TestContentTwoTargetsOneMember(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	_, m := session(t, srv, 2, remote.Options{})
 	a, b, c := t.TempDir(), t.TempDir(), t.TempDir()

@@ -40,6 +40,7 @@ func frames(t *testing.T, recs []record) []byte {
 }
 
 func TestFrameRoundTrip(t *testing.T) {
+	t.Parallel()
 	big := bytes.Repeat([]byte("0123456789abcdef"), maxChunk/8) // two chunks
 	recs := []record{
 		{h: fileHeader{Group: "AGID_1", Size: 5}, content: []byte("hello")},
@@ -80,6 +81,7 @@ func TestFrameRoundTrip(t *testing.T) {
 
 // A record read only in part is skipped by the next one.
 func TestFrameSkipsUnread(t *testing.T) {
+	t.Parallel()
 	data := frames(t, []record{
 		{h: fileHeader{Group: "g1", Size: 6}, content: []byte("skipme")},
 		{h: fileHeader{Group: "g2", Size: 2}, content: []byte("ok")},
@@ -106,6 +108,7 @@ func TestFrameSkipsUnread(t *testing.T) {
 
 // Content whose key differs from the expected one fails at its end, and the stream goes on.
 func TestFrameMismatch(t *testing.T) {
+	t.Parallel()
 	data := frames(t, []record{
 		{h: fileHeader{Group: "g1", Size: 4}, content: []byte("data")},
 		{h: fileHeader{Group: "g2", Size: 4}, content: []byte("more")},
@@ -125,6 +128,7 @@ func TestFrameMismatch(t *testing.T) {
 }
 
 func TestFrameCorrupt(t *testing.T) {
+	t.Parallel()
 	good := frames(t, []record{{h: fileHeader{Group: "g1", Size: 4}, content: []byte("data")}})
 	cases := map[string][]byte{
 		"magic":          append([]byte("FRY2"), good[4:]...),
