@@ -55,7 +55,7 @@ func (r *Rules) UsePreset(mode string) (RulesState, error) {
 	})
 }
 
-// Save puts a rules file in force (shared/spec/rules-format.md); an empty text removes every
+// Save puts a rules file in force (docs/rules-format.md); an empty text removes every
 // rule. A text that does not parse is kept for editing with its errors, and the rules before it
 // stay in force. When the file's settings change what the inventory reads, the inventory runs
 // again (inventory:progress, inventory:done).

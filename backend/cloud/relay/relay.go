@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/ferrysync/ferry/backend/atomicfile"
+	"github.com/ferrysync/ferry/backend/bytesize"
 	"github.com/ferrysync/ferry/backend/protocol"
 )
 
@@ -157,22 +158,7 @@ type QuotaError struct {
 
 func (e *QuotaError) Error() string {
 	return fmt.Sprintf("the relay storage of session %s is full: %s stored and %s reserved by uploads in progress, of a quota of %s; this part needs %s more",
-		e.Session, FormatBytes(e.Stored), FormatBytes(e.Reserved), FormatBytes(e.Quota), FormatBytes(e.Need))
-}
-
-// FormatBytes writes n bytes for people: 512 B, 1.5 KiB, 8 GiB.
-func FormatBytes(n int64) string {
-	if n < 1024 && n > -1024 {
-		return fmt.Sprintf("%d B", n)
-	}
-	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
-	v, i := float64(n)/1024, 0
-	for (v >= 1024 || v <= -1024) && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	num := strings.TrimRight(strconv.FormatFloat(v, 'f', 2, 64), "0")
-	return strings.TrimSuffix(num, ".") + " " + units[i]
+		e.Session, bytesize.Size(e.Stored), bytesize.Size(e.Reserved), bytesize.Size(e.Quota), bytesize.Size(e.Need))
 }
 
 // Transfer is what a transfer is: who sends what to whom.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ferrysync/ferry/backend/bytesize"
 	"github.com/ferrysync/ferry/backend/client"
 	"github.com/ferrysync/ferry/backend/cloud"
 	"github.com/ferrysync/ferry/backend/cloud/store"
@@ -556,7 +557,7 @@ func printMemberReport(w io.Writer, r *memberReport, asJSON bool) {
 	printReport(w, &r.syncReport, false)
 	t := r.Transfers
 	fmt.Fprintf(w, "Relay: %d parts uploaded (%s), %d already stored, %d downloaded (%s), %d retries\n",
-		t.PartsUploaded, humanBytes(t.BytesSent), t.PartsSkipped, t.PartsDownloaded, humanBytes(t.BytesReceived), t.Retries)
+		t.PartsUploaded, bytesize.Format(t.BytesSent), t.PartsSkipped, t.PartsDownloaded, bytesize.Format(t.BytesReceived), t.Retries)
 }
 
 // startRelayServer runs a session server with relay storage in a temporary folder on a loopback

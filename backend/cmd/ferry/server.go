@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -23,10 +22,11 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/ferrysync/ferry/backend/atomicfile"
+	"github.com/ferrysync/ferry/backend/bytesize"
 	"github.com/ferrysync/ferry/backend/cloud"
 	"github.com/ferrysync/ferry/backend/cloud/relay"
 	"github.com/ferrysync/ferry/backend/cloud/store"
-	"github.com/ferrysync/ferry/backend/crypto"
 )
 
 // envServerSecret holds the access-token secret when --secret-file is not given.
@@ -253,43 +253,14 @@ func generateSecret(file string) error {
 	}
 	// Text, so that no trailing newline can be mistaken for part of it.
 	data := []byte(base64.RawURLEncoding.EncodeToString(raw) + "\n")
-	if err := crypto.CreatePrivateFile(file, data); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := atomicfile.Create(file, data, 0o600); err != nil && !errors.Is(err, fs.ErrExist) {
 		return usageError("--generate-secret: %w", err)
 	}
 	return nil
 }
 
-// byteSize is a flag of bytes: a number with an optional unit, B, KB, MB, GB, TB (powers of
-// 1000) or KiB, MiB, GiB, TiB (powers of 1024), e.g. 8GiB.
-type byteSize int64
-
-var byteUnits = map[string]int64{
-	"": 1, "b": 1,
-	"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
-	"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
-}
-
-func (b *byteSize) Set(v string) error {
-	s := strings.TrimSpace(v)
-	i := strings.IndexFunc(s, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
-	if i < 0 {
-		i = len(s)
-	}
-	unit, ok := byteUnits[strings.ToLower(strings.TrimSpace(s[i:]))]
-	num, err := strconv.ParseFloat(s[:i], 64)
-	if !ok || err != nil || num <= 0 {
-		return fmt.Errorf("%q: want a positive size such as 8GiB, 500MB or 1048576", v)
-	}
-	n := num * float64(unit)
-	if n >= 1<<62 || n < 1 {
-		return fmt.Errorf("%q: out of range", v)
-	}
-	*b = byteSize(n)
-	return nil
-}
-
-func (b *byteSize) String() string { return relay.FormatBytes(int64(*b)) }
-func (b *byteSize) Type() string   { return "bytes" }
+// byteSize is a flag of bytes (bytesize.Size): 8GiB, 500MB, 1048576.
+type byteSize = bytesize.Size
 
 func runServer(ctx context.Context, f serverFlags, stdout, stderr io.Writer) error {
 	level, err := parseLogLevel(f.logLevel)
