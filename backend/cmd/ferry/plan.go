@@ -54,7 +54,7 @@ type job struct {
 func (f *planFlags) request() (job, error) {
 	j := job{Request: plan.Request{Settings: compare.DefaultSettings()}}
 	for _, v := range f.nodes {
-		n, err := plan.ParseNode(v)
+		n, err := parseNode(v)
 		if err != nil {
 			return j, usageError("%w", err)
 		}
