@@ -135,3 +135,134 @@ func (g *tsGen) structOf(t reflect.Type) string {
 	b.WriteString("}")
 	return b.String()
 }
+
+// TestDesktopAPIDoc checks docs/desktop-api.md against the Go services: its services table lists
+// every bound method and no other, and each type of its Types block has the JSON fields of the
+// Go struct of that name (optional, with ?, exactly when omitted when empty).
+func TestDesktopAPIDoc(t *testing.T) {
+	data, err := os.ReadFile("../docs/desktop-api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(data)
+
+	// Services.
+	structs := map[string]reflect.Type{}
+	var collect func(reflect.Type)
+	collect = func(t reflect.Type) {
+		switch t.Kind() {
+		case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
+			collect(t.Elem())
+		case reflect.Struct:
+			if _, seen := structs[t.Name()]; seen || t.PkgPath() != reflect.TypeOf(App{}).PkgPath() {
+				return
+			}
+			structs[t.Name()] = t
+			for i := range t.NumField() {
+				collect(t.Field(i).Type)
+			}
+		}
+	}
+	want := map[string]bool{}
+	for _, svc := range (&App{}).Bind() {
+		st := reflect.TypeOf(svc)
+		for i := range st.NumMethod() {
+			m := st.Method(i)
+			want[st.Elem().Name()+"."+m.Name] = true
+			for j := range m.Type.NumOut() {
+				collect(m.Type.Out(j))
+			}
+		}
+	}
+	for _, e := range EventPayloads {
+		collect(reflect.TypeOf(e.Payload))
+	}
+	got := map[string]bool{}
+	section := doc[strings.Index(doc, "## Services"):strings.Index(doc, "## Types")]
+	service := ""
+	for _, line := range strings.Split(section, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 4 || strings.HasPrefix(strings.TrimSpace(cells[1]), "service") || strings.HasPrefix(strings.TrimSpace(cells[1]), "---") {
+			continue
+		}
+		if s := strings.Trim(strings.TrimSpace(cells[1]), "`"); s != "" {
+			service = s
+		}
+		for _, m := range regexp.MustCompile("`(\\w+)\\(").FindAllStringSubmatch(cells[2], -1) {
+			got[service+"."+m[1]] = true
+		}
+	}
+	for m := range want {
+		if !got[m] {
+			t.Errorf("docs/desktop-api.md: the services table lacks %s", m)
+		}
+	}
+	for m := range got {
+		if !want[m] {
+			t.Errorf("docs/desktop-api.md: the services table lists %s, which no service has", m)
+		}
+	}
+
+	// Types.
+	goNames := map[string]string{"Settings": "UserSettings"}
+	block := doc[strings.Index(doc, "## Types"):strings.Index(doc, "## Events")]
+	for _, m := range regexp.MustCompile(`(?s)type (\w+) = \{(.*?)\}\n`).FindAllStringSubmatch(block, -1) {
+		name := m[1]
+		if n, ok := goNames[name]; ok {
+			name = n
+		}
+		st, ok := structs[name]
+		if !ok {
+			t.Errorf("docs/desktop-api.md: type %s is no Go type of the services or events", m[1])
+			continue
+		}
+		docFields := topLevelFields(m[2])
+		goFields := map[string]bool{}
+		for i := range st.NumField() {
+			f := st.Field(i)
+			jname, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if !f.IsExported() || jname == "-" {
+				continue
+			}
+			optional := strings.Contains(","+opts+",", ",omitempty,")
+			goFields[jname] = optional
+			if o, ok := docFields[jname]; !ok {
+				t.Errorf("docs/desktop-api.md: type %s lacks %s", m[1], jname)
+			} else if o != optional {
+				t.Errorf("docs/desktop-api.md: type %s: %s optional is %v, Go omits it when empty: %v", m[1], jname, o, optional)
+			}
+		}
+		for f := range docFields {
+			if _, ok := goFields[f]; !ok {
+				t.Errorf("docs/desktop-api.md: type %s has %s, which %s has not", m[1], f, name)
+			}
+		}
+	}
+}
+
+// topLevelFields reads "a: string; b?: { c: number }[]" as a → false, b → true (optional).
+func topLevelFields(body string) map[string]bool {
+	out := map[string]bool{}
+	depth, start := 0, 0
+	field := func(s string) {
+		name, _, ok := strings.Cut(s, ":")
+		if name = strings.TrimSpace(name); ok && name != "" {
+			out[strings.TrimSuffix(name, "?")] = strings.HasSuffix(name, "?")
+		}
+	}
+	for i, r := range body {
+		switch r {
+		case '{':
+			depth++
+		case '}':
+			depth--
+		case ';':
+			if depth == 0 {
+				field(body[start:i])
+				start = i + 1
+			}
+		}
+	}
+	field(body[start:])
+	return out
+}
