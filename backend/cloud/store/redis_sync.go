@@ -7,11 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ferrysync/ferry/backend/backoff"
 	"github.com/ferrysync/ferry/backend/engine/tracker"
 	"github.com/ferrysync/ferry/backend/protocol"
 )
@@ -292,18 +292,16 @@ func (s redisSyncs) Delete(ctx context.Context, session string) error {
 // retry runs round until it does not fail with redis.TxFailedErr, pausing a short jittered
 // while between rounds, at most syncAttempts times.
 func (s redisSyncs) retry(ctx context.Context, round func() error) error {
-	backoff := syncBackoffMin
-	for range syncAttempts {
+	wait := backoff.Policy{Base: syncBackoffMin, Max: syncBackoffMax}
+	for attempt := 1; attempt <= syncAttempts; attempt++ {
 		err := round()
 		if !errors.Is(err, redis.TxFailedErr) {
 			return err
 		}
-		pause := backoff/2 + rand.N(backoff/2+1)
-		backoff = min(2*backoff, syncBackoffMax)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(pause):
+		case <-time.After(wait.Equal(attempt)):
 		}
 	}
 	return fmt.Errorf("%w %d times", redis.TxFailedErr, syncAttempts)
