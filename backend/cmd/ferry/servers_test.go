@@ -14,8 +14,8 @@ import (
 // second starts another server process of e's service, on a port of its own.
 func (e *relayEnv) second() *serverProcess {
 	e.t.Helper()
-	p := startServer(e.t, e.bin, nil, "--storage", e.storage, "--redis", e.redis, "--redis-prefix", e.prefix,
-		"--secret-file", e.secret, "--log-level", "debug")
+	env, args := e.serverArgs()
+	p := startServer(e.t, e.bin, env, args...)
 	e.logs = append(e.logs, p.stderr)
 	return p
 }
