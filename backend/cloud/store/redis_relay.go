@@ -121,7 +121,7 @@ func (r *Redis) updateRelayOnce(ctx context.Context, session, transfer string, t
 		args[1] = 2
 		args = append(args, relayTransferField+transfer, string(read.Transfer), string(d.Transfer))
 	}
-	ok, err := r.runScript(ctx, casRelay, r.relayKey(session), args...)
+	ok, err := r.runScript(ctx, casRelay, []string{r.relayKey(session)}, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -154,9 +154,4 @@ func (r *Redis) DeleteRelay(ctx context.Context, session string) error {
 		return fmt.Errorf("delete the relay bookkeeping of session %s: %w", session, redisErr(err))
 	}
 	return nil
-}
-
-// runScript runs a script on one key and answers its integer.
-func (r *Redis) runScript(ctx context.Context, s *redis.Script, key string, args ...any) (int, error) {
-	return s.Run(ctx, r.client, []string{key}, args...).Int()
 }

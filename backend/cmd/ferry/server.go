@@ -46,6 +46,7 @@ type serverFlags struct {
 	secretFile  string
 	genSecret   bool
 	redisPrefix string
+	replicas    int
 	limits      limitFlags
 }
 
@@ -115,7 +116,10 @@ func newServerCmd() *cobra.Command {
 
 Without --redis its state lives in memory (one process). With --redis, any number of server
 processes share one Redis; with --redis-cluster, one Redis Cluster (give some of its nodes, the
-others are found), for a state larger or busier than one Redis serves. Processes sharing a
+others are found), for a state larger or busier than one Redis serves. On a cluster, the server
+acknowledges an update only once a replica has it too (--redis-replicas), so that a master that
+crashes loses no acknowledged update; until a master has a replica again, updates of its
+sessions are answered 503 and the members send them again. Processes sharing a
 state must share the access-token secret too (--secret-file or $` + envServerSecret + `, at least
 32 bytes): without it each process draws a random secret and tokens issued by one are refused
 by the others.
@@ -159,6 +163,7 @@ It stops cleanly on SIGINT or SIGTERM.`,
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:7420", "address to listen on (port 0 picks a free port)")
 	fl.StringVar(&f.redis, "redis", "", "share the state through Redis: redis://HOST:PORT/DB (memory when empty)")
 	fl.StringVar(&f.redisClust, "redis-cluster", "", "share the state through a Redis Cluster: HOST:PORT[,HOST:PORT…] of some of its nodes, or one redis://USER:PASSWORD@HOST:PORT?addr=HOST:PORT URL")
+	fl.IntVar(&f.replicas, "redis-replicas", 0, "replicas that must have each update before the server acknowledges it (WAIT), so that a master that crashes loses none; 0: one with --redis-cluster, none with --redis; -1: none")
 	fl.StringVar(&f.redisPrefix, "redis-prefix", store.DefaultRedisPrefix, "prefix of the Redis keys; processes sharing a state use the same")
 	f.quota = byteSize(cloud.DefaultStorageQuota)
 	fl.StringVar(&f.storage, "storage", "", "folder for relayed encrypted file parts, kept across restarts, or a bucket: s3://BUCKET/PREFIX?endpoint=URL&region=REGION (default: a temporary folder)")
@@ -340,7 +345,10 @@ func runServer(ctx context.Context, f serverFlags, stdout, stderr io.Writer) err
 	}
 
 	var st store.Store
-	ropts := store.RedisOptions{Prefix: f.redisPrefix, Logger: log}
+	if f.replicas < -1 {
+		return usageError("--redis-replicas %d: want -1 (none), 0 (the default) or a count", f.replicas)
+	}
+	ropts := store.RedisOptions{Prefix: f.redisPrefix, Logger: log, Replicas: f.replicas}
 	switch {
 	case f.redis != "":
 		r, err := store.NewRedis(ctx, f.redis, ropts)
