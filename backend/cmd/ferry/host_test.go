@@ -142,10 +142,20 @@ type relayEnv struct {
 	rdb     redis.UniversalClient // reads the bookkeeping; made on first use
 }
 
-func newRelayEnv(t *testing.T) *relayEnv {
+func newRelayEnv(t *testing.T) *relayEnv { return newRelayEnvWith(t, nil) }
+
+// newRelayEnvWith is newRelayEnv with setup applied before the first server starts (a bucket,
+// a cluster); without a cluster, the processes share a Redis.
+func newRelayEnvWith(t *testing.T, setup func(e *relayEnv)) *relayEnv {
 	t.Helper()
 	e := &relayEnv{t: t, bin: e2eFerry(t), storage: filepath.Join(t.TempDir(), "relay"),
-		redis: redistest.URL(t), prefix: redistest.Prefix(t), secret: filepath.Join(t.TempDir(), "secret"), addr: "127.0.0.1:0"}
+		prefix: redistest.Prefix(t), secret: filepath.Join(t.TempDir(), "secret"), addr: "127.0.0.1:0"}
+	if setup != nil {
+		setup(e)
+	}
+	if e.cluster == nil {
+		e.redis = redistest.URL(t)
+	}
 	if err := os.WriteFile(e.secret, []byte(hex.EncodeToString(randomBytes(1, 32))), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ferrysync/ferry/backend/internal/redistest"
 	"github.com/ferrysync/ferry/backend/internal/s3test"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
@@ -29,15 +28,13 @@ import (
 // newS3RelayEnv is a relayEnv whose parts go to a fresh bucket of the test S3 server.
 func newS3RelayEnv(t *testing.T) *relayEnv {
 	t.Helper()
-	srv := s3test.Start(t)
-	e := &relayEnv{t: t, bin: e2eFerry(t), storage: filepath.Join(t.TempDir(), "relay"),
-		redis: redistest.URL(t), prefix: redistest.Prefix(t), secret: filepath.Join(t.TempDir(), "secret"), addr: "127.0.0.1:0",
-		s3: srv, bucket: srv.NewBucket(t)}
-	if err := os.WriteFile(e.secret, []byte(hex.EncodeToString(randomBytes(1, 32))), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e.start()
-	return e
+	return newRelayEnvWith(t, withBucket)
+}
+
+// withBucket gives a relayEnv a fresh bucket of the test S3 server.
+func withBucket(e *relayEnv) {
+	srv := s3test.Start(e.t)
+	e.s3, e.bucket = srv, srv.NewBucket(e.t)
 }
 
 // Two members mirror A → B through the bucket: new files, a large file sent as a delta, stale
