@@ -164,7 +164,7 @@ func (s *Store) repairSession(ctx context.Context, session string) error {
 			trash = append(trash, t)
 			continue
 		}
-		stored, err := repairTransfer(dir, !s.bytes.direct())
+		stored, err := repairTransfer(dir)
 		if err != nil {
 			return fmt.Errorf("transfer %s: %w", id, err)
 		}
@@ -176,8 +176,7 @@ func (s *Store) repairSession(ctx context.Context, session string) error {
 
 // repairTransfer reconciles one transfer's part files with their metadata and returns the bytes
 // it stores.
-// Without files (the parts are in a bucket), only the metadata is checked.
-func repairTransfer(dir string, files bool) (int64, error) {
+func repairTransfer(dir string) (int64, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return 0, err
@@ -194,10 +193,6 @@ func repairTransfer(dir string, files bool) (int64, error) {
 				continue
 			}
 			if p.Deleted {
-				continue
-			}
-			if !files {
-				stored += p.Size
 				continue
 			}
 			fi, err := os.Stat(partPath(dir, n))
