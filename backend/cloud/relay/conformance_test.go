@@ -380,6 +380,30 @@ func runConformance(t *testing.T, b backend) {
 		}
 	})
 
+	// Two processes sweeping the same ended session at once both succeed, and nothing stays.
+	t.Run("SweepTwoProcesses", func(t *testing.T) {
+		m := setup(t, Options{})
+		m.mustPut(1, []byte("left behind"))
+		m.mustPut(2, []byte("and this"))
+		other := share(t, m.s)
+		gone := func(context.Context, string) (bool, error) { return false, nil }
+		var wg sync.WaitGroup
+		counts, errs := make([]int, 2), make([]error, 2)
+		for i, s := range []*Store{m.s, other} {
+			wg.Go(func() { counts[i], errs[i] = s.Sweep(m.ctx, gone) })
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil || counts[0]+counts[1] < 1 {
+			t.Fatalf("sweeps: %v deleted, %v", counts, err)
+		}
+		if n := b.stored(t, m.s); n != 0 {
+			t.Fatalf("%d parts kept after two sweeps of an ended session", n)
+		}
+		if stored, _, err := m.s.Usage(m.ctx, session); err != nil || stored != 0 {
+			t.Fatalf("usage after the sweeps: %d %v", stored, err)
+		}
+	})
+
 	t.Run("SweepEndedSession", func(t *testing.T) {
 		m := setup(t, Options{})
 		m.mustPut(1, []byte("left behind"))
