@@ -73,8 +73,9 @@ type Options struct {
 	BookTTL time.Duration
 }
 
-// Store is a relay storage folder. It is safe for concurrent use, and for use by several server
-// processes sharing the folder (on systems with flock).
+// Store is a relay storage: a folder (New), or a bucket whose bookkeeping a Book keeps
+// (NewBucket). It is safe for concurrent use, and for use by several server processes sharing
+// the folder (on systems with flock) or the bucket and the Book.
 type Store struct {
 	dir    string
 	quota  int64
