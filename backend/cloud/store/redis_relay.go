@@ -16,10 +16,10 @@ import (
 // hash slot: "session" and "t:TRANSFER". One key per session keeps every document of it under
 // one TTL, and each update one compare-and-set on one key.
 
-// casRelay sets or deletes fields of the hash KEYS[1] only while they hold what the update read.
-// ARGV[1] is the TTL in milliseconds, ARGV[2] a count n, then n triples of field, value read and
-// value to store (an empty string for none: absent when read, deleted when stored). It answers 0, changing
-// nothing, when a field differs from what was read.
+// casRelay sets or deletes fields of the hash KEYS[1] only while they hold what the update
+// read. ARGV[1] is the TTL in milliseconds, ARGV[2] a count n, then n triples of field, value
+// read and value to store (an empty string for none: absent when read, deleted when stored).
+// It answers 0, changing nothing, when a field differs from what was read.
 var casRelay = redis.NewScript(`
 local n = tonumber(ARGV[2])
 for i = 0, n - 1 do
