@@ -91,7 +91,7 @@ func (f *fixture) state(member string) *protocol.TransferState {
 
 func (f *fixture) usage() int64 {
 	f.t.Helper()
-	stored, _, err := f.s.Usage(session)
+	stored, _, err := f.s.Usage(context.Background(), session)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -467,7 +467,7 @@ func TestRepair(t *testing.T) {
 	if got := f.files(); !slices.Equal(got, []string{"3.json", "3.part", transferFile}) {
 		t.Fatalf("files after repair: %v", got)
 	}
-	if stored, _, _ := s2.Usage(session); stored != 5 {
+	if stored, _, _ := s2.Usage(context.Background(), session); stored != 5 {
 		t.Fatalf("stored %d after repair, want 5", stored)
 	}
 	if ids, _ := s2.transferIDs(session); len(ids) != 1 {

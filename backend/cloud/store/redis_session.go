@@ -130,7 +130,7 @@ func (r *Redis) CreateOwnedSession(ctx context.Context, s *Session, ttl time.Dur
 	for k, v := range fields {
 		args = append(args, k, v)
 	}
-	ok, err := createSession.Run(ctx, r.client, r.sessionKeys(s.ID), args...).Int()
+	ok, err := r.runScript(ctx, createSession, r.sessionKeys(s.ID), args...)
 	switch {
 	case err != nil:
 		return fmt.Errorf("create session %s: %w", s.ID, redisErr(err))
@@ -260,7 +260,7 @@ func (r *Redis) updateOnce(ctx context.Context, id string, ttl time.Duration, fn
 	if err != nil {
 		return nil, nil, err
 	}
-	ok, err := casSession.Run(ctx, r.client, keys, casArgs(doc, nb, ttl, read, want)...).Int()
+	ok, err := r.runScript(ctx, casSession, keys, casArgs(doc, nb, ttl, read, want)...)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -90,7 +90,10 @@ func (s redisSyncs) Create(ctx context.Context, run *protocol.Synchronization, g
 				p.Set(ctx, runKey, doc, ttl)
 				return nil
 			})
-			return err
+			if err != nil {
+				return err
+			}
+			return s.r.waitTx(ctx, tx)
 		}, runKey)
 	})
 	if err != nil {
@@ -267,6 +270,9 @@ func (s redisSyncs) updateOnce(ctx context.Context, session string, ids []string
 			return nil
 		})
 		if err != nil {
+			return err
+		}
+		if err := s.r.waitTx(ctx, tx); err != nil {
 			return err
 		}
 		out = run
