@@ -40,7 +40,7 @@ DIST := dist
 NODE_MODULES := frontend/node_modules/.package-lock.json
 
 .PHONY: help deps deps-test deps-run frontend-deps frontend build run dev ferry \
-	vet lint test test-unit test-go test-frontend test-long wails-check e2e screenshots bench package package-test clean
+	vet lint test test-unit test-go test-frontend bindings bindings-check test-long wails-check e2e screenshots bench package package-test clean
 
 help:
 	@echo "make run          build the desktop app and start it"
@@ -54,6 +54,7 @@ help:
 	@echo "make bench        benchmarks, Ferry beside cp -a and rsync -a on the same data"
 	@echo "make package      .deb, .rpm, Windows installer and tarballs into $(DIST)/"
 	@echo "make package-test install the packages in a clean Debian root and check them"
+	@echo "make bindings     regenerate the frontend's bindings and types from the Go services"
 	@echo "make deps         install missing Debian packages, the Wails CLI and npm packages"
 	@echo "make clean        remove build outputs"
 
@@ -103,7 +104,15 @@ lint: deps-test
 test-go: deps-test
 	$(GO) test -tags $(TAGS) -race -count=1 $(PKGS)
 
-test-frontend: frontend-deps
+# The frontend's bindings and types follow the Go services (build/bindings.sh): `make bindings`
+# writes them, bindings-check fails when the committed ones differ.
+bindings: deps-run
+	build/bindings.sh
+
+bindings-check: deps-run
+	build/bindings.sh --check
+
+test-frontend: frontend-deps bindings-check
 	cd frontend && npm run check && npx vitest run
 
 test-unit: vet lint test-go test-frontend

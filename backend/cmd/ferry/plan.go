@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ferrysync/ferry/backend/bytesize"
 	"github.com/ferrysync/ferry/backend/compare"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/rules"
@@ -53,7 +54,7 @@ type job struct {
 func (f *planFlags) request() (job, error) {
 	j := job{Request: plan.Request{Settings: compare.DefaultSettings()}}
 	for _, v := range f.nodes {
-		n, err := plan.ParseNode(v)
+		n, err := parseNode(v)
 		if err != nil {
 			return j, usageError("%w", err)
 		}
@@ -132,7 +133,7 @@ func printPlan(out io.Writer, p *plan.Plan) {
 	w := bufio.NewWriter(out)
 	defer w.Flush()
 	s := p.Summary()
-	fmt.Fprintf(w, "Plan: %d actions, %s to copy\n", s.Actions, humanBytes(s.Bytes))
+	fmt.Fprintf(w, "Plan: %d actions, %s to copy\n", s.Actions, bytesize.Format(s.Bytes))
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	printActions(tw, p.Actions(), nil)
 	printVersions(w, p.Versions)
@@ -162,19 +163,6 @@ func printDeletions(w io.Writer, ds []plan.Deletions) {
 	}
 }
 
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
 // shownPath is a path as a terminal may show it: quoted, with escapes, when it holds control
 // characters (a newline, an escape sequence) or bytes that are not UTF-8.
 func shownPath(p string) string {
@@ -196,7 +184,7 @@ func printActions(tw *tabwriter.Writer, actions []plan.Action, keep func(plan.Ac
 		}
 		detail := ""
 		if a.Size != nil {
-			detail = fmt.Sprintf("%s, %s", humanBytes(*a.Size), a.Kind)
+			detail = fmt.Sprintf("%s, %s", bytesize.Format(*a.Size), a.Kind)
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", a.Op, where, shownPath(a.Path), detail)
 	}
