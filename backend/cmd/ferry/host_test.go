@@ -864,13 +864,13 @@ func writeBig(t testing.TB, path string, size int64, at time.Time) {
 	}
 }
 
-// The server stops (SIGTERM) in the middle of a relayed copy of 64 MiB and comes back 2 s later
+// The server stops (SIGTERM) in the middle of a relayed copy of 128 MiB and comes back 2 s later
 // on the same address, storage, Redis and secret: the run resumes and finishes, and no part is
 // uploaded twice (every part A uploaded is one B downloaded; the parts the server held are
 // skipped, not sent again). TestRedisRelayServerRestartLarge is the same with 256 MiB and 10 s.
 func TestRedisRelayServerRestart(t *testing.T) {
 	t.Parallel()
-	relayServerRestart(t, 64<<20, 2*time.Second)
+	relayServerRestart(t, 128<<20, 2*time.Second)
 }
 
 // TestRedisRelayServerRestartLarge is TestRedisRelayServerRestart with a file of 256 MiB (1 GiB
