@@ -51,6 +51,7 @@ help:
 	@echo "make wails-check  start the desktop app on Xvfb, wait for its window, take a screenshot"
 	@echo "make e2e          drive the desktop app through a mirror on Xvfb, screenshot every screen"
 	@echo "make bench        benchmarks, Ferry beside cp -a and rsync -a on the same data"
+	@echo "                  (the scale families at 200k files; FERRY_BENCH_1M=1 adds 1M, BENCHTIME=1x)"
 	@echo "make package      .deb, .rpm, Windows installer and tarballs into $(DIST)/"
 	@echo "make package-test install the packages in a clean Debian root and check them"
 	@echo "make deps         install missing Debian packages, the Wails CLI and npm packages"
