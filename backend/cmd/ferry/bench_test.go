@@ -849,12 +849,12 @@ func benchScaleMirror(b *testing.B, count int) {
 	})
 }
 
-// scaleCopy is a copy of src kept beside the fixture for the family name and tool, brought in
-// sync (untimed) by that tool.
+// scaleCopy is the copy of src kept beside the fixture for the family name, brought in sync
+// (untimed) by the tool about to be timed on it.
 func scaleCopy(b *testing.B, src, name, tool string) string {
 	b.StopTimer()
 	defer b.StartTimer()
-	dst := filepath.Join(filepath.Dir(src), name+"-"+tool)
+	dst := filepath.Join(filepath.Dir(src), name)
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		b.Fatal(err)
 	}
