@@ -1,0 +1,81 @@
+package compare
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ferrysync/ferry/backend/inventory"
+)
+
+// The one-pass merge of sorted parts builds the very items the map-based index builds: same
+// order, paths, identities and entry order, for random trees with mixed-case names.
+func TestMergeMatchesIndex(t *testing.T) {
+	t.Parallel()
+	names := []string{"a", "B", "b", "c", "A.txt", "a.txt", "z"}
+	merged := 0
+	for seed := range uint64(300) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		var nodes []*inventory.Node
+		for n := range 2 + rng.IntN(2) {
+			seen := map[string]bool{}
+			var entries []inventory.Entry
+			for range rng.IntN(25) {
+				p := "/" + names[rng.IntN(len(names))]
+				if rng.IntN(2) == 0 {
+					p += "/" + names[rng.IntN(len(names))]
+				}
+				if seen[p] {
+					continue
+				}
+				seen[p] = true
+				e := inventory.Entry{Path: p, Kind: inventory.File, Size: int64(rng.IntN(3))}
+				if rng.IntN(3) == 0 {
+					e.Kind, e.Size = inventory.Dir, 0
+				}
+				e.ContentKey[0] = byte(rng.IntN(3))
+				e.Inaccessible = rng.IntN(10) == 0
+				entries = append(entries, e)
+			}
+			slices.SortFunc(entries, func(a, b inventory.Entry) int { return strings.Compare(a.Path, b.Path) })
+			code := string(rune('A' + n))
+			nodes = append(nodes, &inventory.Node{Code: code, Parts: []*inventory.Part{{Code: code + "1", Entries: entries}}})
+		}
+		for _, cs := range []bool{false, true} {
+			s := DefaultSettings()
+			s.CaseSensitive = cs
+			s.DataType = []DataType{FilesDirectories, Files, Directories}[rng.IntN(3)]
+			viaIndex := &Comparison{Settings: s, Parts: Parts(nodes)}
+			viaIndex.index(&arena{parts: len(nodes)})
+			viaMerge := &Comparison{Settings: s, Parts: Parts(nodes)}
+			if !viaMerge.merge(&arena{parts: len(nodes)}) {
+				continue
+			}
+			merged++
+			if got, want := dump(viaMerge), dump(viaIndex); got != want {
+				t.Fatalf("seed %d, case-sensitive %v:\nmerge:\n%s\nindex:\n%s", seed, cs, got, want)
+			}
+		}
+	}
+	if merged < 300 {
+		t.Fatalf("the merge applied to %d comparisons of 600", merged)
+	}
+}
+
+func dump(c *Comparison) string {
+	var b strings.Builder
+	for _, it := range c.Items {
+		fmt.Fprintf(&b, "%d %q %q %q:", it.Kind, it.Key, it.Path, it.Name)
+		for _, id := range it.Identities {
+			fmt.Fprintf(&b, " [%x %d %v %v", id.Key[:1], id.Size, id.AnalysisError, id.AccessIssue)
+			for _, l := range id.Entries {
+				fmt.Fprintf(&b, " %d:%s", l.Part, l.Entry.Path)
+			}
+			b.WriteString("]")
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
