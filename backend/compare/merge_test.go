@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ferrysync/ferry/backend/inventory"
 )
@@ -71,11 +72,74 @@ func dump(c *Comparison) string {
 		for _, id := range it.Identities {
 			fmt.Fprintf(&b, " [%x %d %v %v", id.Key[:1], id.Size, id.AnalysisError, id.AccessIssue)
 			for _, l := range id.Entries {
-				fmt.Fprintf(&b, " %d:%s", l.Part, l.Entry.Path)
+				if l.Entry == nil {
+					fmt.Fprintf(&b, " %d:?", l.Part)
+				} else {
+					fmt.Fprintf(&b, " %d:%s", l.Part, l.Entry.Path)
+				}
 			}
 			b.WriteString("]")
 		}
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// A comparison regrouped once the content keys it needs are read is the one Compare makes then.
+func TestRegroupMatchesCompare(t *testing.T) {
+	t.Parallel()
+	names := []string{"a", "b", "C", "c", "d"}
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	regrouped := 0
+	for seed := range uint64(300) {
+		rng := rand.New(rand.NewPCG(seed, 11))
+		var nodes []*inventory.Node
+		for n := range 2 + rng.IntN(2) {
+			var entries []inventory.Entry
+			for _, d := range names {
+				if rng.IntN(4) == 0 {
+					continue
+				}
+				dir := inventory.Entry{Path: "/" + d, Kind: inventory.Dir, Inaccessible: rng.IntN(12) == 0}
+				entries = append(entries, dir)
+				if dir.Inaccessible {
+					continue
+				}
+				for _, f := range names {
+					if rng.IntN(3) == 0 {
+						continue
+					}
+					entries = append(entries, inventory.Entry{Path: dir.Path + "/" + f, Kind: inventory.File,
+						Size: int64(rng.IntN(2)), ModTime: base.Add(time.Duration(rng.IntN(2)) * time.Second)})
+				}
+			}
+			slices.SortFunc(entries, func(a, b inventory.Entry) int { return strings.Compare(a.Path, b.Path) })
+			code := string(rune('A' + n))
+			nodes = append(nodes, &inventory.Node{Code: code, Parts: []*inventory.Part{{Code: code + "1", Entries: entries}}})
+		}
+		s := DefaultSettings()
+		s.CaseSensitive = rng.IntN(2) == 0
+		if rng.IntN(4) == 0 {
+			s.Analysis = Checksum
+		}
+		c := Compare(nodes, s)
+		need := c.ContentNeeded()
+		for p, idx := range need {
+			for _, i := range idx {
+				e := &c.Parts[p].Inv.Entries[i]
+				e.ContentKey[0] = 1 + byte(rng.IntN(2))
+				if rng.IntN(10) == 0 {
+					e.AnalysisError = "read error"
+				}
+				regrouped++
+			}
+		}
+		c.Regroup(need)
+		if got, want := dump(c), dump(Compare(nodes, s)); got != want {
+			t.Fatalf("seed %d:\nregrouped:\n%s\ncompared:\n%s", seed, got, want)
+		}
+	}
+	if regrouped < 300 {
+		t.Fatalf("%d entries read in all", regrouped)
+	}
 }

@@ -145,7 +145,11 @@ func Inventory(ctx context.Context, r Request) (*Local, error) {
 	}
 	l.Timings.Scan = time.Since(start)
 	start = time.Now()
-	for i, idx := range compare.ContentNeeded(l.Nodes, r.Settings) {
+	l.Comparison = compare.Compare(l.Nodes, r.Settings)
+	l.Timings.Compare = time.Since(start)
+	start = time.Now()
+	need := l.Comparison.ContentNeeded()
+	for i, idx := range need {
 		if len(idx) == 0 {
 			continue
 		}
@@ -153,10 +157,8 @@ func Inventory(ctx context.Context, r Request) (*Local, error) {
 			return nil, fmt.Errorf("analysis of %s: %w", parts[i].Code, err)
 		}
 	}
+	l.Comparison.Regroup(need)
 	l.Timings.Analysis = time.Since(start)
-	start = time.Now()
-	l.Comparison = compare.Compare(l.Nodes, r.Settings)
-	l.Timings.Compare = time.Since(start)
 	return l, nil
 }
 
