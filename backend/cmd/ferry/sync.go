@@ -265,6 +265,11 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 		return &exitError{code: exitAborted, err: errors.New("not confirmed: nothing changed (answer y, or give --yes)")}
 	}
 
+	if tw == nil {
+		// Only the plan runs from here: the inventories and the comparison behind it can go.
+		local = &plan.Local{Plan: p}
+	}
+
 	starter := m.Starter(forceCloud, engine.CloudOptions{Logger: log})
 	membersCtx, cancelMembers := context.WithTimeout(work, 10*time.Second)
 	var members []string
