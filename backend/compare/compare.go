@@ -112,11 +112,14 @@ func (it *Item) IdentitiesOn(part int) []*Identity {
 
 // IdentityOn returns the first identity holding an entry on a part, or nil.
 func (it *Item) IdentityOn(part int) *Identity {
-	ids := it.IdentitiesOn(part)
-	if len(ids) == 0 {
-		return nil
+	for _, id := range it.Identities {
+		for _, l := range id.Entries {
+			if l.Part == part {
+				return id
+			}
+		}
 	}
-	return ids[0]
+	return nil
 }
 
 // Present tells whether the item has an entry (or a placeholder) on a part.
@@ -124,9 +127,11 @@ func (it *Item) Present(part int) bool { return it.IdentityOn(part) != nil }
 
 // Entry returns the first real entry of the item on a part, or nil.
 func (it *Item) Entry(part int) *inventory.Entry {
-	for _, l := range it.On(part) {
-		if l.Entry != nil {
-			return l.Entry
+	for _, id := range it.Identities {
+		for _, l := range id.Entries {
+			if l.Part == part && l.Entry != nil {
+				return l.Entry
+			}
 		}
 	}
 	return nil
@@ -137,9 +142,11 @@ func (it *Item) HasAccessIssue(part int) bool {
 	if slices.Contains(it.AccessIssue, part) {
 		return true
 	}
-	for _, l := range it.On(part) {
-		if l.Entry == nil || l.Entry.Inaccessible {
-			return true
+	for _, id := range it.Identities {
+		for _, l := range id.Entries {
+			if l.Part == part && (l.Entry == nil || l.Entry.Inaccessible) {
+				return true
+			}
 		}
 	}
 	return false
