@@ -21,10 +21,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -746,7 +746,7 @@ func BenchmarkAdmission(b *testing.B) {
 
 // The scale families: trees of many tiny files (100–500 B, 500 folders), the first mirror, a
 // run already in sync and one after 1 % of the files changed, each beside rsync -a in the same
-// run. Besides the time, each reports the peak RSS of the process (wait4's Maxrss, MB-peak) and,
+// run. Besides the time, each reports the peak RSS of the process (/usr/bin/time, MB-peak) and,
 // for Ferry, the bytes a file above its base (its peak on an empty tree, B/file). 200k files by
 // default; the 1M families run with FERRY_BENCH_1M=1 only (about 10 minutes and 20 GB of inodes
 // with BENCHTIME=1x).
@@ -762,20 +762,32 @@ func scaleTree(b *testing.B, count int) string {
 		func(r *rand.Rand) int { return 100 + r.IntN(401) })
 }
 
-// benchExecRSS is benchExec that also returns the peak resident set of the process in bytes.
+// benchExecRSS is benchExec that also returns the peak resident set of the process in bytes,
+// as /usr/bin/time measures it: wait4's figure for a child of this process would count this
+// process's own memory, which the child's address space shares until it execs.
 func benchExecRSS(b *testing.B, env []string, name string, args ...string) (string, int64) {
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(name, args...)
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		b.Fatalf("%s %s: %v\nstdout: %.2000s\nstderr: %.2000s", name, strings.Join(args, " "), err, stdout.String(), stderr.String())
+	if _, err := os.Stat("/usr/bin/time"); err != nil {
+		b.Skip("/usr/bin/time is missing (Debian package time)")
 	}
-	var peak int64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		peak = int64(ru.Maxrss) << 10 // KiB on Linux
+	f, err := os.CreateTemp(b.TempDir(), "rss-")
+	if err != nil {
+		b.Fatal(err)
 	}
-	return stdout.String(), peak
+	f.Close()
+	out := benchExec(b, env, "/usr/bin/time", append([]string{"-f", "%M", "-o", f.Name(), name}, args...)...)
+	data, err := os.ReadFile(f.Name())
+	if err != nil {
+		b.Fatal(err)
+	}
+	lines := strings.Fields(string(data))
+	if len(lines) == 0 {
+		b.Fatalf("/usr/bin/time wrote %q", data)
+	}
+	kib, err := strconv.ParseInt(lines[len(lines)-1], 10, 64)
+	if err != nil {
+		b.Fatalf("/usr/bin/time wrote %q: %v", data, err)
+	}
+	return out, kib << 10
 }
 
 // ferrySyncRSS is ferrySync that also returns the peak resident set.
