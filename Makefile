@@ -40,7 +40,7 @@ DIST := dist
 NODE_MODULES := frontend/node_modules/.package-lock.json
 
 .PHONY: help deps deps-test deps-run frontend-deps frontend build run dev ferry \
-	vet test test-unit test-go test-frontend test-long wails-check e2e bench package package-test clean
+	vet test test-unit test-go test-frontend bindings bindings-check test-long wails-check e2e bench package package-test clean
 
 help:
 	@echo "make run          build the desktop app and start it"
@@ -54,6 +54,7 @@ help:
 	@echo "                  (the scale families at 200k files; FERRY_BENCH_1M=1 adds 1M, BENCHTIME=1x)"
 	@echo "make package      .deb, .rpm, Windows installer and tarballs into $(DIST)/"
 	@echo "make package-test install the packages in a clean Debian root and check them"
+	@echo "make bindings     regenerate the frontend's bindings and types from the Go services"
 	@echo "make deps         install missing Debian packages, the Wails CLI and npm packages"
 	@echo "make clean        remove build outputs"
 
@@ -97,7 +98,15 @@ vet: deps-test frontend
 test-go: deps-test frontend
 	$(GO) test -tags $(TAGS) -race -count=1 $(PKGS)
 
-test-frontend: frontend-deps
+# The frontend's bindings and types follow the Go services (build/bindings.sh): `make bindings`
+# writes them, bindings-check fails when the committed ones differ.
+bindings: deps-run
+	build/bindings.sh
+
+bindings-check: deps-run
+	build/bindings.sh --check
+
+test-frontend: frontend-deps bindings-check
 	cd frontend && npm run check && npx vitest run
 
 test-unit: vet test-go test-frontend

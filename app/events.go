@@ -17,6 +17,20 @@ const (
 	EventSyncDone          = "sync:done"
 )
 
+// EventPayloads is what each event carries (a nil *SessionInfo after Quit). The frontend's types
+// of the payloads that no service method returns are generated from it
+// (frontend/src/lib/events.gen.ts, `make bindings`), and a test fails when they differ.
+var EventPayloads = []struct {
+	Name    string
+	Payload any
+}{
+	{EventSessionChanged, (*SessionInfo)(nil)},
+	{EventInventoryProgress, []NodeProgress(nil)},
+	{EventInventoryDone, InventoryDone{}},
+	{EventSync, SyncEvent{}},
+	{EventSyncDone, SyncStatus{}},
+}
+
 // progressEvery is the shortest interval between two progress events of one kind.
 const progressEvery = 100 * time.Millisecond
 

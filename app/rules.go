@@ -1,15 +1,11 @@
 package app
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/ferrysync/ferry/backend/compare"
-	"github.com/ferrysync/ferry/backend/inventory"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/rules"
 )
@@ -55,7 +51,7 @@ func (r *Rules) UsePreset(mode string) (RulesState, error) {
 	})
 }
 
-// Save puts a rules file in force (shared/spec/rules-format.md); an empty text removes every
+// Save puts a rules file in force (docs/rules-format.md); an empty text removes every
 // rule. A text that does not parse is kept for editing with its errors, and the rules before it
 // stay in force. When the file's settings change what the inventory reads, the inventory runs
 // again (inventory:progress, inventory:done).
@@ -114,32 +110,6 @@ func (a *analysis) rulesState() RulesState {
 	return st
 }
 
-// The rules file as JSON, to write presets in the format the editor takes.
-type (
-	rulesFileJSON struct {
-		Rules []ruleJSON `json:"rules"`
-	}
-	ruleJSON struct {
-		AppliesTo  string          `json:"applies_to"`
-		Match      string          `json:"match"`
-		Conditions []conditionJSON `json:"conditions"`
-		Actions    []actionJSON    `json:"actions"`
-	}
-	conditionJSON struct {
-		Left     string  `json:"left,omitempty"`
-		Property string  `json:"property"`
-		Op       string  `json:"op"`
-		Right    string  `json:"right,omitempty"`
-		Value    *string `json:"value,omitempty"`
-	}
-	actionJSON struct {
-		Op   string `json:"op"`
-		From string `json:"from,omitempty"`
-		To   string `json:"to,omitempty"`
-		On   string `json:"on,omitempty"`
-	}
-)
-
 // presetText writes a preset between two parts as a rules file.
 func presetText(mode string, parts []string) string {
 	a, b := "A", "B"
@@ -150,153 +120,11 @@ func presetText(mode string, parts []string) string {
 	if err != nil {
 		return ""
 	}
-	return rulesText(rs)
-}
-
-// rulesText writes rules as a rules file.
-func rulesText(rs []rules.Rule) string {
-	f := rulesFileJSON{Rules: make([]ruleJSON, 0, len(rs))}
-	for _, r := range rs {
-		rj := ruleJSON{AppliesTo: "file", Match: "all", Conditions: []conditionJSON{}, Actions: []actionJSON{}}
-		if r.AppliesTo == inventory.Dir {
-			rj.AppliesTo = "directory"
-		}
-		if !r.MatchAll {
-			rj.Match = "any"
-		}
-		for _, c := range r.Conditions {
-			cj := conditionJSON{Left: c.Left, Property: c.Property.String(), Op: c.Op.String(), Right: c.Right}
-			if c.Value != "" {
-				v := c.Value
-				cj.Value = &v
-			}
-			rj.Conditions = append(rj.Conditions, cj)
-		}
-		for _, a := range r.Actions {
-			rj.Actions = append(rj.Actions, actionJSON{Op: a.Op.String(), From: a.From, To: a.To, On: a.On})
-		}
-		f.Rules = append(f.Rules, rj)
-	}
-	data, _ := json.MarshalIndent(f, "", "  ")
-	return string(data) + "\n"
+	return rules.FileText(rs)
 }
 
 // locateRuleError turns a rules error into a message on its line of text.
 func locateRuleError(text string, err error) RuleError {
-	var re *rules.Error
-	if !errors.As(err, &re) {
-		return RuleError{Msg: err.Error()}
-	}
-	msg := strings.TrimPrefix(re.Error(), "rules file: ")
-	if n, ok := strings.CutPrefix(re.Field, "line "); ok {
-		line, _ := strconv.Atoi(n)
-		return RuleError{Line: line, Msg: msg}
-	}
-	if text == "" {
-		return RuleError{Msg: msg}
-	}
-	var path []any
-	switch {
-	case re.Rule >= 0:
-		path = append([]any{"rules", re.Rule}, fieldPath(re.Field)...)
-	case strings.HasPrefix(re.Field, "settings"):
-		path = fieldPath(re.Field)
-	}
-	return RuleError{Line: lineAt(text, valueOffset(text, path)), Msg: msg}
-}
-
-// fieldPath splits "conditions[1].op" into "conditions", 1, "op".
-func fieldPath(field string) []any {
-	var path []any
-	for _, part := range strings.Split(field, ".") {
-		name, rest, _ := strings.Cut(part, "[")
-		if name != "" {
-			path = append(path, name)
-		}
-		for rest != "" {
-			n, after, _ := strings.Cut(rest, "]")
-			if i, err := strconv.Atoi(n); err == nil {
-				path = append(path, i)
-			}
-			_, rest, _ = strings.Cut(after, "[")
-		}
-	}
-	return path
-}
-
-// lineAt is the 1-based line of a byte offset.
-func lineAt(text string, off int) int {
-	return 1 + strings.Count(text[:min(max(off, 0), len(text))], "\n")
-}
-
-// valueOffset finds the byte offset of the JSON value at path (object keys and array indices)
-// in text, or of the deepest value of the path that exists.
-func valueOffset(text string, path []any) int {
-	l := &jsonLocator{dec: json.NewDecoder(strings.NewReader(text)), text: text}
-	return l.find(path)
-}
-
-type jsonLocator struct {
-	dec  *json.Decoder
-	text string
-}
-
-// start is where the next value begins.
-func (l *jsonLocator) start() int {
-	i := int(l.dec.InputOffset())
-	for i < len(l.text) && strings.IndexByte(" \t\r\n,:", l.text[i]) >= 0 {
-		i++
-	}
-	return i
-}
-
-// find reads the value at the decoder's position and descends along path.
-func (l *jsonLocator) find(path []any) int {
-	at := l.start()
-	if len(path) == 0 {
-		return at
-	}
-	tok, err := l.dec.Token()
-	if err != nil {
-		return at
-	}
-	d, ok := tok.(json.Delim)
-	if !ok {
-		return at
-	}
-	switch d {
-	case '{':
-		key, ok := path[0].(string)
-		if !ok {
-			return at
-		}
-		for l.dec.More() {
-			k, err := l.dec.Token()
-			if err != nil {
-				return at
-			}
-			if k == key {
-				return l.find(path[1:])
-			}
-			var skip json.RawMessage
-			if l.dec.Decode(&skip) != nil {
-				return at
-			}
-		}
-	case '[':
-		idx, ok := path[0].(int)
-		if !ok {
-			return at
-		}
-		for i := 0; l.dec.More(); i++ {
-			if i == idx {
-				return l.find(path[1:])
-			}
-			var skip json.RawMessage
-			if l.dec.Decode(&skip) != nil {
-				return at
-			}
-		}
-	}
-	return at
+	line, msg := rules.Locate(text, err)
+	return RuleError{Line: line, Msg: msg}
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ferrysync/ferry/backend/bytesize"
 	"github.com/ferrysync/ferry/backend/protocol"
 )
 
@@ -32,7 +33,7 @@ func ForEnd(s protocol.Synchronization, errs int) Notification {
 	}
 	line := fmt.Sprintf("%s of %s", formatInt(p.FinishedActions), count(p.TotalActions, "action"))
 	if p.SyncedVolume > 0 {
-		line += " · " + humanBytes(p.SyncedVolume) + " synchronized"
+		line += " · " + bytesize.Format(p.SyncedVolume) + " synchronized"
 	}
 	if errsInBody {
 		line += " · " + count(errs, "error")
@@ -68,18 +69,4 @@ func formatInt(n int) string {
 		b.WriteRune(r)
 	}
 	return b.String()
-}
-
-// humanBytes is n in binary units with one decimal: 512 B, 3.4 GiB.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -24,10 +24,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/ferrysync/ferry/app/internal/sessionbus"
 )
 
 // The notification service, and what Ferry tells it about itself.
@@ -62,7 +62,7 @@ type Notification struct {
 
 var (
 	// ErrNoSessionBus: the session bus' address is unknown (no desktop session).
-	ErrNoSessionBus = errors.New("no D-Bus session bus")
+	ErrNoSessionBus = sessionbus.ErrNoBus
 	// ErrNoServer: nobody serves org.freedesktop.Notifications on the bus.
 	ErrNoServer = errors.New("no notification server on the session bus")
 )
@@ -82,7 +82,7 @@ func New(conn *dbus.Conn) *Notifier {
 // $XDG_RUNTIME_DIR/bus when it is unset; it never starts a bus. The connection is closed when
 // ctx is done or on Close.
 func Connect(ctx context.Context) (*Notifier, error) {
-	addr, err := sessionBusAddress()
+	addr, err := sessionbus.Address()
 	if err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
@@ -94,20 +94,6 @@ func Connect(ctx context.Context) (*Notifier, error) {
 		return nil, fmt.Errorf("notify: connect to the session bus at %s: %w", addr, err)
 	}
 	return &Notifier{conn: conn, own: true}, nil
-}
-
-// sessionBusAddress finds the session bus like libdbus does, without autolaunch.
-func sessionBusAddress() (string, error) {
-	if addr := os.Getenv("DBUS_SESSION_BUS_ADDRESS"); addr != "" && addr != "autolaunch:" {
-		return addr, nil
-	}
-	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
-		path := filepath.Join(dir, "bus")
-		if fi, err := os.Stat(path); err == nil && fi.Mode().Type() == os.ModeSocket {
-			return "unix:path=" + dbus.EscapeBusAddressValue(path), nil
-		}
-	}
-	return "", fmt.Errorf("%w: DBUS_SESSION_BUS_ADDRESS is not set and $XDG_RUNTIME_DIR/bus is not a socket", ErrNoSessionBus)
 }
 
 // Close closes the connection if Connect opened it.

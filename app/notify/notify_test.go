@@ -12,6 +12,7 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/ferrysync/ferry/app/internal/dbustest"
+	"github.com/ferrysync/ferry/backend/bytesize"
 	"github.com/ferrysync/ferry/backend/protocol"
 )
 
@@ -308,8 +309,8 @@ func TestFormat(t *testing.T) {
 		}
 	}
 	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 3_650_722_202: "3.4 GiB", 1 << 60: "1.0 EiB"} {
-		if got := humanBytes(n); got != want {
-			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
+		if got := bytesize.Format(n); got != want {
+			t.Errorf("bytesize.Format(%d) = %q, want %q", n, got, want)
 		}
 	}
 }

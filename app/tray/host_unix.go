@@ -5,10 +5,10 @@ package tray
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/ferrysync/ferry/app/internal/sessionbus"
 )
 
 const watcherName = "org.kde.StatusNotifierWatcher"
@@ -17,7 +17,7 @@ const watcherName = "org.kde.StatusNotifierWatcher"
 // connection of its own, and returns the shared session bus connection that systray uses.
 func connectHost(ctx context.Context) (*dbus.Conn, error) {
 	// Find the bus first: dbus.SessionBus would otherwise autolaunch one.
-	addr, err := sessionBusAddress()
+	addr, err := sessionbus.Address()
 	if err != nil {
 		return nil, err
 	}
@@ -42,18 +42,4 @@ func connectHost(ctx context.Context) (*dbus.Conn, error) {
 		return nil, fmt.Errorf("%w: connect to %s: %w", ErrNoSessionBus, addr, err)
 	}
 	return conn, nil
-}
-
-// sessionBusAddress finds the session bus like libdbus does, without autolaunch.
-func sessionBusAddress() (string, error) {
-	if addr := os.Getenv("DBUS_SESSION_BUS_ADDRESS"); addr != "" && addr != "autolaunch:" {
-		return addr, nil
-	}
-	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
-		path := filepath.Join(dir, "bus")
-		if fi, err := os.Stat(path); err == nil && fi.Mode().Type() == os.ModeSocket {
-			return "unix:path=" + dbus.EscapeBusAddressValue(path), nil
-		}
-	}
-	return "", fmt.Errorf("%w: DBUS_SESSION_BUS_ADDRESS is not set and $XDG_RUNTIME_DIR/bus is not a socket", ErrNoSessionBus)
 }

@@ -35,6 +35,8 @@ import (
 
 	"fyne.io/systray"
 	"github.com/godbus/dbus/v5"
+
+	"github.com/ferrysync/ferry/app/internal/sessionbus"
 )
 
 //go:generate go run icons/draw.go -o icons
@@ -95,7 +97,7 @@ const (
 
 var (
 	// ErrNoSessionBus: there is no D-Bus session bus to show the icon on.
-	ErrNoSessionBus = errors.New("no D-Bus session bus")
+	ErrNoSessionBus = sessionbus.ErrNoBus
 	// ErrNoHost: nothing on the session bus shows tray icons (no StatusNotifierWatcher).
 	ErrNoHost = errors.New("the desktop shows no tray icons (no org.kde.StatusNotifierWatcher on the session bus)")
 	// ErrStarted: Start already succeeded in this process.

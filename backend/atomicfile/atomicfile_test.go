@@ -1,6 +1,8 @@
 package atomicfile
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -43,5 +45,26 @@ func TestWriteFileFailureLeavesNothing(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Fatalf("folder holds %v; want no temp file left", entries)
+	}
+}
+
+func TestCreateNeverReplaces(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "identity.key")
+	if err := Create(name, []byte("first"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := Create(name, []byte("second"), 0o600); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("second Create: %v, want fs.ErrExist", err)
+	}
+	got, err := os.ReadFile(name)
+	if err != nil || string(got) != "first" {
+		t.Fatalf("read %q, %v; want first", got, err)
+	}
+	if fi, err := os.Stat(name); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v, %v; want 0600", fi.Mode(), err)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(name))
+	if len(entries) != 1 {
+		t.Fatalf("temp files left: %v", entries)
 	}
 }

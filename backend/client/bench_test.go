@@ -27,7 +27,9 @@ const (
 // fast as the server answers for a fixed time. It reports the updates per second, the latency
 // of one update (p50, p99) and the errors, which must be none. Each b.Loop iteration is one
 // load period: -benchtime=1x runs exactly one. It runs on a single Redis (store=redis) and on a
-// Redis Cluster of three masters with a replica each (store=cluster), in the same run.
+// Redis Cluster of three masters with a replica each, in the same run: acknowledging each update
+// once a replica has it (store=cluster, the default) and at once (store=cluster-nowait), which
+// tells what the wait costs.
 func BenchmarkRedisStatusUpdates(b *testing.B) {
 	b.Run("store=redis", func(b *testing.B) {
 		st, err := store.NewRedis(b.Context(), redistest.URL(b), store.RedisOptions{Prefix: redistest.Prefix(b)})
@@ -37,15 +39,20 @@ func BenchmarkRedisStatusUpdates(b *testing.B) {
 		b.Cleanup(func() { _ = st.Close() })
 		benchStatusUpdates(b, st)
 	})
-	b.Run("store=cluster", func(b *testing.B) {
-		c := redistest.Cluster(b)
-		st, err := store.NewRedisCluster(b.Context(), c.Addrs(), store.RedisOptions{Prefix: redistest.Prefix(b)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { _ = st.Close() })
-		benchStatusUpdates(b, st)
-	})
+	for _, v := range []struct {
+		name     string
+		replicas int
+	}{{"cluster-nowait", -1}, {"cluster", 0}} {
+		b.Run("store="+v.name, func(b *testing.B) {
+			c := redistest.Cluster(b)
+			st, err := store.NewRedisCluster(b.Context(), c.Addrs(), store.RedisOptions{Prefix: redistest.Prefix(b), Replicas: v.replicas})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = st.Close() })
+			benchStatusUpdates(b, st)
+		})
+	}
 }
 
 func benchStatusUpdates(b *testing.B, st store.Store) {

@@ -118,7 +118,7 @@ func relayServer(t testing.TB, cfg cloud.Config) (*testServer, *relayFault) {
 	clock := &serverClock{}
 	f := &relayFault{clock: clock}
 	cfg.Now = clock.Now
-	if cfg.StorageDir == "" {
+	if cfg.StorageDir == "" && cfg.StorageBucket == nil {
 		cfg.StorageDir = t.TempDir()
 	}
 	return startServer(t, cfg, f.wrap), f

@@ -3,8 +3,9 @@ package client
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"time"
+
+	"github.com/ferrysync/ferry/backend/backoff"
 )
 
 // Retry shapes the retries of calls: of idempotent ones (GET, PUT, DELETE) when the server could
@@ -35,10 +36,11 @@ func (r Retry) withDefaults() Retry {
 	return r
 }
 
-// backoff is the wait after the attempt-th failure (attempt ≥ 1).
-func (r Retry) backoff(attempt int) time.Duration {
-	return jitter(r.ceiling(attempt))
-}
+// policy is the backoff of these retries.
+func (r Retry) policy() backoff.Policy { return backoff.Policy{Base: r.Base, Max: r.Max} }
+
+// backoff is the wait after the attempt-th failure (attempt ≥ 1), with full jitter.
+func (r Retry) backoff(attempt int) time.Duration { return r.policy().Full(attempt) }
 
 // wait is the wait after the attempt-th failure, err: the backoff, or the server's Retry-After
 // when it asks for longer (but never beyond Max).
@@ -51,22 +53,8 @@ func (r Retry) wait(attempt int, err error) time.Duration {
 	return d
 }
 
-// ceiling is min(Max, Base·2^(attempt-1)) without overflow.
-func (r Retry) ceiling(attempt int) time.Duration {
-	d := r.Base
-	for i := 1; i < attempt && d < r.Max; i++ {
-		d *= 2
-	}
-	return min(d, r.Max)
-}
-
-// jitter is a random duration in [0, d).
-func jitter(d time.Duration) time.Duration {
-	if d <= 0 {
-		return 0
-	}
-	return rand.N(d)
-}
+// ceiling is min(Max, Base·2^(attempt-1)).
+func (r Retry) ceiling(attempt int) time.Duration { return r.policy().Ceiling(attempt) }
 
 // sleep waits d or until ctx ends.
 func sleep(ctx context.Context, d time.Duration) error {

@@ -201,7 +201,7 @@ func (s *Server) handleDownloadURL(w http.ResponseWriter, r *http.Request, p pri
 		s.writeJSON(w, http.StatusOK, protocol.PartURL{URL: u, Expires: claims.expires().UTC()})
 		return nil
 	}
-	if err := rr.rs.CheckDownload(rr.sess.ID, rr.transfer, rr.part, p.InstanceID); err != nil {
+	if err := rr.rs.CheckDownload(r.Context(), rr.sess.ID, rr.transfer, rr.part, p.InstanceID); err != nil {
 		return relayError(err)
 	}
 	s.writeJSON(w, http.StatusOK, s.urls.issue(claims))

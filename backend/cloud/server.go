@@ -48,12 +48,14 @@ type Config struct {
 	// ChallengeTTL is how long a login nonce stays valid.
 	ChallengeTTL time.Duration
 	// StorageDir is the folder of the relay storage, where sealed parts wait for their
-	// recipients beside the state of their transfers. Empty: the relay routes answer 503
-	// (relay_unavailable). Server processes sharing a store may share the folder too.
+	// recipients beside the state of their transfers. Empty (and no StorageBucket): the relay
+	// routes answer 503 (relay_unavailable). Server processes sharing a store may share the
+	// folder too.
 	StorageDir string
-	// StorageBucket, when set, keeps the parts' bytes in a bucket of S3-compatible object
-	// storage (see relay.OpenBucket): members move them with presigned URLs, and StorageDir
-	// keeps only the bookkeeping.
+	// StorageBucket, instead of StorageDir, keeps the parts' bytes in a bucket of
+	// S3-compatible object storage (see relay.OpenBucket): members move them with presigned
+	// URLs, and the bookkeeping lives in Store, so that processes sharing Store and the bucket
+	// share everything the relay needs.
 	StorageBucket *relay.Bucket
 	// StorageQuota bounds the bytes one session keeps in the relay storage: parts stored plus
 	// those announced by upload URLs not used yet.
@@ -79,7 +81,7 @@ type Server struct {
 	now    func() time.Time
 	tokens *tokenIssuer
 	hub    *hub
-	relay  *relay.Store // nil without Config.StorageDir
+	relay  *relay.Store // nil without Config.StorageDir or StorageBucket
 	urls   *relayURLs
 	guards guards
 
@@ -148,14 +150,19 @@ func NewServer(cfg Config) (*Server, error) {
 		guards: newGuards(cfg.Limits, cfg.Now),
 	}
 	s.hub = newHub(s)
-	if cfg.StorageBucket != nil && cfg.StorageDir == "" {
-		return nil, errors.New("cloud: a relay bucket needs a storage folder for its bookkeeping (Config.StorageDir)")
+	var rs *relay.Store
+	switch {
+	case cfg.StorageBucket != nil && cfg.StorageDir != "":
+		return nil, errors.New("cloud: a relay storage folder or a bucket, not both (Config.StorageDir, Config.StorageBucket): the bookkeeping of a bucket lives in the store")
+	case cfg.StorageBucket != nil:
+		rs, err = relay.NewBucket(cfg.StorageBucket, cfg.Store, relay.Options{Quota: cfg.StorageQuota, Now: cfg.Now, BookTTL: cfg.SessionTTL})
+	case cfg.StorageDir != "":
+		rs, err = relay.New(cfg.StorageDir, relay.Options{Quota: cfg.StorageQuota, Now: cfg.Now})
 	}
-	if cfg.StorageDir != "" {
-		rs, err := relay.New(cfg.StorageDir, relay.Options{Quota: cfg.StorageQuota, Now: cfg.Now, Bucket: cfg.StorageBucket})
-		if err != nil {
-			return nil, fmt.Errorf("cloud: %w", err)
-		}
+	if err != nil {
+		return nil, fmt.Errorf("cloud: %w", err)
+	}
+	if rs != nil {
 		s.relay = rs
 		s.urls = newRelayURLs(cfg.Secret, cfg.Now)
 	}

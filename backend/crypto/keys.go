@@ -157,52 +157,5 @@ func writeIdentity(path string, id *Identity) error {
 	if err != nil {
 		return err
 	}
-	return CreatePrivateFile(path, pem.EncodeToMemory(&pem.Block{Type: pemType, Bytes: der}))
-}
-
-// CreatePrivateFile creates path holding data, readable by its owner only: it writes a
-// temporary file beside it, syncs it and moves it into place without replacing a file that
-// appeared meanwhile (an error wrapping fs.ErrExist).
-func CreatePrivateFile(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := writeTempFile(dir, "."+filepath.Base(path)+"-*.tmp", data)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp)
-	// A hard link never replaces an existing file, unlike rename; fall back to rename where
-	// the file system has no links.
-	if err := os.Link(tmp, path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return err
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			return err
-		}
-	}
-	return atomicfile.SyncDir(dir)
-}
-
-// writeTempFile writes data to a new file of mode 0600 in dir (named after pattern, as
-// os.CreateTemp does) and syncs it; the caller moves it into place or removes it.
-func writeTempFile(dir, pattern string, data []byte) (string, error) {
-	f, err := os.CreateTemp(dir, pattern)
-	if err != nil {
-		return "", err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o600)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return "", fmt.Errorf("write %s: %w", f.Name(), err)
-	}
-	return f.Name(), nil
+	return atomicfile.Create(path, pem.EncodeToMemory(&pem.Block{Type: pemType, Bytes: der}), 0o600)
 }

@@ -213,15 +213,7 @@ func (s *TrustStore) save(m map[string]Fingerprint) error {
 		fmt.Fprintf(&buf, "%s %s\n", id, m[id])
 	}
 
-	tmp, err := writeTempFile(s.dir, ".trusted_keys-*.tmp", buf.Bytes())
-	if err != nil {
-		return fmt.Errorf("trust store: %w", err)
-	}
-	defer os.Remove(tmp) // fails harmlessly once renamed
-	if err := os.Rename(tmp, s.path()); err != nil {
-		return fmt.Errorf("trust store: %w", err)
-	}
-	if err := atomicfile.SyncDir(s.dir); err != nil {
+	if err := atomicfile.WriteFile(s.path(), buf.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("trust store: %w", err)
 	}
 	return nil

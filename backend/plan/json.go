@@ -2,7 +2,7 @@ package plan
 
 import "encoding/json"
 
-// Action is one line of the plan JSON (shared/spec/cli.md): one group target.
+// Action is one line of the plan JSON (`ferry plan --json`, `ferry sync --json`): one group target.
 type Action struct {
 	Op    Op     `json:"op"`
 	From  string `json:"from,omitempty"`

@@ -3,9 +3,6 @@ package plan
 import (
 	"context"
 	"fmt"
-	"path/filepath"
-	"regexp"
-	"strings"
 	"time"
 
 	"github.com/ferrysync/ferry/backend/compare"
@@ -17,28 +14,6 @@ import (
 type NodeSpec struct {
 	Code  string
 	Roots []string
-}
-
-var nodeCode = regexp.MustCompile(`^[A-Z][a-z]?$`)
-
-// ParseNode reads a "--node A=PATH[,PATH…]" value.
-func ParseNode(v string) (NodeSpec, error) {
-	code, roots, ok := strings.Cut(v, "=")
-	if !ok || !nodeCode.MatchString(code) || roots == "" {
-		return NodeSpec{}, fmt.Errorf("node %q: want CODE=PATH[,PATH…] with a code such as A or B", v)
-	}
-	n := NodeSpec{Code: code}
-	for _, r := range strings.Split(roots, ",") {
-		if r == "" {
-			return NodeSpec{}, fmt.Errorf("node %s: empty path", code)
-		}
-		abs, err := filepath.Abs(r)
-		if err != nil {
-			return NodeSpec{}, fmt.Errorf("node %s: %w", code, err)
-		}
-		n.Roots = append(n.Roots, abs)
-	}
-	return n, nil
 }
 
 // PartNames are the names the parts of these nodes will have in the comparison.

@@ -49,9 +49,10 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("rules file: rule %d: %s: %s", e.Rule, e.Field, e.Reason)
 }
 
-// The file is read level by level so that an error inside a rule names the rule and the field.
+// The rules file's schema (docs/rules-format.md), for reading and writing. The file is read
+// level by level so that an error inside a rule names the rule and the field.
 type fileJSON struct {
-	Settings json.RawMessage   `json:"settings"`
+	Settings json.RawMessage   `json:"settings,omitempty"`
 	Rules    []json.RawMessage `json:"rules"`
 }
 
@@ -76,18 +77,18 @@ type ruleJSON struct {
 }
 
 type conditionJSON struct {
-	Left     string  `json:"left"`
+	Left     string  `json:"left,omitempty"`
 	Property string  `json:"property"`
 	Op       string  `json:"op"`
-	Right    string  `json:"right"`
-	Value    *string `json:"value"`
+	Right    string  `json:"right,omitempty"`
+	Value    *string `json:"value,omitempty"`
 }
 
 type actionJSON struct {
 	Op   string `json:"op"`
-	From string `json:"from"`
-	To   string `json:"to"`
-	On   string `json:"on"`
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
+	On   string `json:"on,omitempty"`
 }
 
 // MaxFileSize bounds a rules file.

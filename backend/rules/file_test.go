@@ -11,7 +11,7 @@ import (
 	"github.com/ferrysync/ferry/backend/inventory"
 )
 
-// specExample is the example of shared/spec/rules-format.md.
+// specExample is an example rules file in the format of docs/rules-format.md.
 const specExample = `{
   "settings": {
     "data_type": "files-directories",

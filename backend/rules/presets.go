@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/ferrysync/ferry/backend/inventory"
 )
@@ -56,4 +57,46 @@ func Preset(mode, a, b string) ([]Rule, error) {
 		}, nil
 	}
 	return nil, fmt.Errorf("unknown mode %q (one of %v)", mode, Presets)
+}
+
+// PresetAcross expands a preset over several parts: from part first to every other part, or
+// between every two parts for two-way. Each part must be a whole node (A, B, not A1, A2).
+func PresetAcross(mode, first string, parts []string) ([]Rule, error) {
+	for _, p := range parts {
+		if last := p[len(p)-1]; last >= '0' && last <= '9' {
+			return nil, fmt.Errorf("a preset needs nodes with one data source each (parts %s); use a rules file", strings.Join(parts, ", "))
+		}
+	}
+	from := -1
+	for i, p := range parts {
+		if p == first {
+			from = i
+		}
+	}
+	if from < 0 {
+		return nil, fmt.Errorf("no part %s among %s", first, strings.Join(parts, ", "))
+	}
+	var out []Rule
+	add := func(a, b string) error {
+		rs, err := Preset(mode, a, b)
+		out = append(out, rs...)
+		return err
+	}
+	for i, a := range parts {
+		for _, b := range parts[i+1:] {
+			var err error
+			switch {
+			case mode == PresetTwoWay:
+				err = add(a, b)
+			case a == first:
+				err = add(a, b)
+			case b == first:
+				err = add(b, a)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
 }

@@ -19,6 +19,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+
+	"github.com/ferrysync/ferry/backend/atomicfile"
 )
 
 const (
@@ -201,34 +203,9 @@ func main() {
 			fmt.Fprintf(os.Stderr, "draw: encode %s: %v\n", name, err)
 			os.Exit(1)
 		}
-		if err := writeFile(filepath.Join(*dir, name), buf.Bytes()); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(*dir, name), buf.Bytes(), 0o644); err != nil {
 			fmt.Fprintf(os.Stderr, "draw: %v\n", err)
 			os.Exit(1)
 		}
 	}
-}
-
-// writeFile replaces path with data through a synced temp file in the same directory.
-func writeFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

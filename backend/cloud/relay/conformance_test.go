@@ -10,9 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/ferrysync/ferry/backend/cloud/store"
+	"github.com/ferrysync/ferry/backend/internal/redistest"
 	"github.com/ferrysync/ferry/backend/internal/s3test"
 	"github.com/ferrysync/ferry/backend/protocol"
 )
@@ -26,6 +29,24 @@ type backend struct {
 	open func(t *testing.T, opts Options) *Store
 	// stored counts the parts' bytes kept (files or objects) for the session.
 	stored func(t *testing.T, s *Store) int
+}
+
+// share opens a second store on s's state, as another server process does: the same folder, or
+// the same bucket and book.
+func share(t *testing.T, s *Store) *Store {
+	var (
+		other *Store
+		err   error
+	)
+	if s.book != nil {
+		other, err = NewBucket(s.bucket, s.book, Options{Quota: s.quota, Now: s.now})
+	} else {
+		other, err = New(s.dir, Options{Quota: s.quota, Now: s.now})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return other
 }
 
 func folderBackend() backend {
@@ -50,7 +71,9 @@ func folderBackend() backend {
 	}
 }
 
-func bucketBackend(t *testing.T) backend {
+// bucketBackend keeps the parts in a bucket of a real SeaweedFS and the bookkeeping in the book
+// newBook makes.
+func bucketBackend(t *testing.T, newBook func(t *testing.T) Book) backend {
 	srv := s3test.Start(t)
 	return backend{
 		open: func(t *testing.T, opts Options) *Store {
@@ -58,8 +81,7 @@ func bucketBackend(t *testing.T) backend {
 			if err != nil {
 				t.Fatal(err)
 			}
-			opts.Bucket = b
-			s, err := New(t.TempDir(), opts)
+			s, err := NewBucket(b, newBook(t), opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -69,6 +91,18 @@ func bucketBackend(t *testing.T) backend {
 			return len(srv.Objects(t, s.bucket.name))
 		},
 	}
+}
+
+func memoryBook(*testing.T) Book { return store.NewMemory() }
+
+// redisBook is a Redis store on a real redis-server, under a key prefix of its own.
+func redisBook(t *testing.T) Book {
+	r, err := store.NewRedis(context.Background(), redistest.URL(t), store.RedisOptions{Prefix: redistest.Prefix(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	return r
 }
 
 // member moves parts as a member does.
@@ -164,7 +198,9 @@ func httpGet(ctx context.Context, u string) ([]byte, error) {
 
 func TestConformanceFolder(t *testing.T) { runConformance(t, folderBackend()) }
 
-func TestConformanceS3(t *testing.T) { runConformance(t, bucketBackend(t)) }
+func TestConformanceS3(t *testing.T) { runConformance(t, bucketBackend(t, memoryBook)) }
+
+func TestConformanceS3Redis(t *testing.T) { runConformance(t, bucketBackend(t, redisBook)) }
 
 func runConformance(t *testing.T, b backend) {
 	// setup opens a store with one transfer from owner to bob and carol.
@@ -177,7 +213,7 @@ func runConformance(t *testing.T, b backend) {
 		return m
 	}
 	usage := func(t *testing.T, s *Store) (stored, reserved int64) {
-		stored, reserved, err := s.Usage(session)
+		stored, reserved, err := s.Usage(context.Background(), session)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -316,6 +352,58 @@ func runConformance(t *testing.T, b backend) {
 		}
 	})
 
+	// Two processes reserving at once cannot both take the last room of the quota, and each
+	// sees the parts the other stored.
+	t.Run("TwoProcesses", func(t *testing.T) {
+		m := setup(t, Options{Quota: 100})
+		other := share(t, m.s)
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, s := range []*Store{m.s, other} {
+			wg.Go(func() {
+				errs[i] = s.Reserve(m.ctx, session, m.id, i+1, owner, 60, time.Now().Add(time.Minute))
+			})
+		}
+		wg.Wait()
+		var qe *QuotaError
+		if (errs[0] == nil) == (errs[1] == nil) || !errors.As(errors.Join(errs...), &qe) {
+			t.Fatalf("two reservations of 60 bytes of 100: %v", errs)
+		}
+		m.s = other
+		n := 1
+		if errs[0] != nil {
+			n = 2
+		}
+		m.mustPut(n, make([]byte, 60))
+		if st, err := m.s.State(m.ctx, session, m.id, bob); err != nil || len(st.Parts) != 1 || st.Parts[0].N != n {
+			t.Fatalf("the other process sees %+v %v", st, err)
+		}
+	})
+
+	// Two processes sweeping the same ended session at once both succeed, and nothing stays.
+	t.Run("SweepTwoProcesses", func(t *testing.T) {
+		m := setup(t, Options{})
+		m.mustPut(1, []byte("left behind"))
+		m.mustPut(2, []byte("and this"))
+		other := share(t, m.s)
+		gone := func(context.Context, string) (bool, error) { return false, nil }
+		var wg sync.WaitGroup
+		counts, errs := make([]int, 2), make([]error, 2)
+		for i, s := range []*Store{m.s, other} {
+			wg.Go(func() { counts[i], errs[i] = s.Sweep(m.ctx, gone) })
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil || counts[0]+counts[1] < 1 {
+			t.Fatalf("sweeps: %v deleted, %v", counts, err)
+		}
+		if n := b.stored(t, m.s); n != 0 {
+			t.Fatalf("%d parts kept after two sweeps of an ended session", n)
+		}
+		if stored, _, err := m.s.Usage(m.ctx, session); err != nil || stored != 0 {
+			t.Fatalf("usage after the sweeps: %d %v", stored, err)
+		}
+	})
+
 	t.Run("SweepEndedSession", func(t *testing.T) {
 		m := setup(t, Options{})
 		m.mustPut(1, []byte("left behind"))
@@ -333,7 +421,7 @@ func runConformance(t *testing.T, b backend) {
 // bucket (the Content-Length is signed) or, were it stored, by Commit, which deletes it; a part
 // not uploaded cannot be committed, nor one whose URL expired before the commit.
 func TestS3UploadChecks(t *testing.T) {
-	b := bucketBackend(t)
+	b := bucketBackend(t, memoryBook)
 	now := time.Now()
 	clock := func() time.Time { return now }
 	s := b.open(t, Options{Quota: 1000, Now: clock})
@@ -356,7 +444,7 @@ func TestS3UploadChecks(t *testing.T) {
 	if n := b.stored(t, s); n != 0 {
 		t.Fatalf("%d objects kept after an oversized upload", n)
 	}
-	if stored, _, _ := s.Usage(session); stored != 0 {
+	if stored, _, _ := s.Usage(context.Background(), session); stored != 0 {
 		t.Fatalf("%d bytes counted after an oversized upload", stored)
 	}
 

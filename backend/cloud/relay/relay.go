@@ -12,8 +12,8 @@
 //	{session}/{transfer}/.tmp-*           uploads and metadata being written
 //	.trash-{unix nanoseconds}-*           sessions and transfers being deleted
 //
-// With a Bucket (Options.Bucket), the {n}.part files are objects of the bucket instead (see
-// bucket.go) and the folder keeps only the rest.
+// A storage made by NewBucket has no folder: the parts are objects of a bucket (bucket.go) and
+// the rest is kept in the session store (direct.go).
 //
 // Every file is written to a temporary name and renamed into place, under the session's locks,
 // so readers and other server processes sharing the folder see each file whole. The store knows
@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/ferrysync/ferry/backend/atomicfile"
+	"github.com/ferrysync/ferry/backend/bytesize"
 	"github.com/ferrysync/ferry/backend/protocol"
 )
 
@@ -68,13 +69,14 @@ type Options struct {
 	Sync bool
 	// Now reads the clock of reservations; time.Now when nil.
 	Now func() time.Time
-	// Bucket, when set, keeps the parts' bytes: members move them with presigned URLs
-	// (UploadURL, Commit, DownloadURL) and the folder keeps only the bookkeeping.
-	Bucket *Bucket
+	// BookTTL is how long the bookkeeping of a session kept by a Book outlives its last
+	// change (NewBucket); DefaultBookTTL when zero.
+	BookTTL time.Duration
 }
 
-// Store is a relay storage folder. It is safe for concurrent use, and for use by several server
-// processes sharing the folder (on systems with flock).
+// Store is a relay storage: a folder (New), or a bucket whose bookkeeping a Book keeps
+// (NewBucket). It is safe for concurrent use, and for use by several server processes sharing
+// the folder (on systems with flock) or the bucket and the Book.
 type Store struct {
 	dir    string
 	quota  int64
@@ -83,6 +85,9 @@ type Store struct {
 	locks  sessionLocks
 	bytes  partBytes
 	bucket *Bucket // nil: the parts are files of the folder
+	// book keeps the bookkeeping of a bucket's parts (NewBucket); nil with a folder.
+	book    Book
+	bookTTL time.Duration
 }
 
 // New opens the storage folder dir, creating it when missing.
@@ -106,11 +111,7 @@ func New(dir string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(abs, dirMode); err != nil {
 		return nil, fmt.Errorf("relay: create the storage folder: %w", err)
 	}
-	s := &Store{dir: abs, quota: opts.Quota, sync: opts.Sync, now: opts.Now, bytes: folderBytes{}}
-	if opts.Bucket != nil {
-		s.bytes, s.bucket = opts.Bucket, opts.Bucket
-	}
-	return s, nil
+	return &Store{dir: abs, quota: opts.Quota, sync: opts.Sync, now: opts.Now, bytes: folderBytes{}}, nil
 }
 
 // Quota is the bytes one session may keep.
@@ -157,22 +158,7 @@ type QuotaError struct {
 
 func (e *QuotaError) Error() string {
 	return fmt.Sprintf("the relay storage of session %s is full: %s stored and %s reserved by uploads in progress, of a quota of %s; this part needs %s more",
-		e.Session, FormatBytes(e.Stored), FormatBytes(e.Reserved), FormatBytes(e.Quota), FormatBytes(e.Need))
-}
-
-// FormatBytes writes n bytes for people: 512 B, 1.5 KiB, 8 GiB.
-func FormatBytes(n int64) string {
-	if n < 1024 && n > -1024 {
-		return fmt.Sprintf("%d B", n)
-	}
-	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
-	v, i := float64(n)/1024, 0
-	for (v >= 1024 || v <= -1024) && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	num := strings.TrimRight(strconv.FormatFloat(v, 'f', 2, 64), "0")
-	return strings.TrimSuffix(num, ".") + " " + units[i]
+		e.Session, bytesize.Size(e.Stored), bytesize.Size(e.Reserved), bytesize.Size(e.Quota), bytesize.Size(e.Need))
 }
 
 // Transfer is what a transfer is: who sends what to whom.
@@ -445,6 +431,9 @@ func (s *Store) Create(ctx context.Context, session string, req protocol.Transfe
 	if err := checkIDs(session, req.ID); err != nil {
 		return nil, false, err
 	}
+	if s.book != nil {
+		return s.bookCreate(ctx, session, req, owner)
+	}
 	unlock, err := s.lock(ctx, session, true)
 	if err != nil {
 		return nil, false, err
@@ -493,6 +482,9 @@ func sameSet(a, b []string) bool {
 
 // State reads a transfer for its owner or one of its recipients.
 func (s *Store) State(ctx context.Context, session, transfer, member string) (*protocol.TransferState, error) {
+	if s.book != nil {
+		return s.bookState(ctx, session, transfer, member)
+	}
 	t, unlock, err := s.lockTransfer(ctx, session, transfer)
 	if err != nil {
 		return nil, err
@@ -549,6 +541,9 @@ func (s *Store) Reserve(ctx context.Context, session, transfer string, n int, ow
 	}
 	if size < 1 || size > protocol.MaxPartSize {
 		return refuse(ErrInvalid, "part size %d: want 1 to %d bytes", size, protocol.MaxPartSize)
+	}
+	if s.book != nil {
+		return s.bookReserve(ctx, session, transfer, n, owner, size, until)
 	}
 	t, unlock, err := s.lockTransfer(ctx, session, transfer)
 	if err != nil {
@@ -794,9 +789,9 @@ func downloadable(t *Transfer, p *partMeta, n int) error {
 }
 
 // CheckDownload tells whether member, a recipient, may download part n (it is stored).
-func (s *Store) CheckDownload(session, transfer string, n int, member string) error {
+func (s *Store) CheckDownload(ctx context.Context, session, transfer string, n int, member string) error {
 	if s.bytes.direct() {
-		return s.checkStored(session, transfer, n, member)
+		return s.checkStored(ctx, session, transfer, n, member)
 	}
 	f, _, err := s.OpenPart(session, transfer, n, member)
 	if err != nil {
@@ -810,6 +805,9 @@ func (s *Store) CheckDownload(session, transfer string, n int, member string) er
 func (s *Store) Received(ctx context.Context, session, transfer string, n int, member string, members []string) error {
 	if err := checkPart(n); err != nil {
 		return err
+	}
+	if s.book != nil {
+		return s.bookReceived(ctx, session, transfer, n, member, members)
 	}
 	t, unlock, err := s.lockTransfer(ctx, session, transfer)
 	if err != nil {
@@ -849,6 +847,9 @@ func (s *Store) Received(ctx context.Context, session, transfer string, n int, m
 func (s *Store) Complete(ctx context.Context, session, transfer, owner string, parts int) (*Transfer, error) {
 	if err := checkPart(parts); err != nil {
 		return nil, refuse(ErrInvalid, "parts %d: want 1 to %d", parts, protocol.MaxPartNumber)
+	}
+	if s.book != nil {
+		return s.bookComplete(ctx, session, transfer, owner, parts)
 	}
 	t, unlock, err := s.lockTransfer(ctx, session, transfer)
 	if err != nil {
@@ -891,6 +892,9 @@ func (s *Store) Complete(ctx context.Context, session, transfer, owner string, p
 func (s *Store) Delete(ctx context.Context, session, transfer, owner string) error {
 	if err := checkIDs(session, transfer); err != nil {
 		return err
+	}
+	if s.book != nil {
+		return s.bookDelete(ctx, session, transfer, owner)
 	}
 	unlock, err := s.lock(ctx, session, false)
 	if errors.Is(err, errNoSession) {
@@ -949,6 +953,9 @@ func (s *Store) DeleteSession(ctx context.Context, session string) error {
 	if err := checkIDs(session, ""); err != nil {
 		return err
 	}
+	if s.book != nil {
+		return s.bookDeleteSession(ctx, session)
+	}
 	unlock, err := s.lock(ctx, session, false)
 	if errors.Is(err, errNoSession) {
 		return nil
@@ -975,6 +982,9 @@ func (s *Store) DeleteSession(ctx context.Context, session string) error {
 func (s *Store) MemberLeft(ctx context.Context, session, member string, members []string) error {
 	if err := checkIDs(session, ""); err != nil {
 		return err
+	}
+	if s.book != nil {
+		return s.bookMemberLeft(ctx, session, member, members)
 	}
 	unlock, err := s.lock(ctx, session, false)
 	if errors.Is(err, errNoSession) {
@@ -1055,9 +1065,12 @@ func (s *Store) transferIDs(session string) ([]string, error) {
 }
 
 // Usage tells the bytes a session stores and has reserved.
-func (s *Store) Usage(session string) (stored, reserved int64, err error) {
+func (s *Store) Usage(ctx context.Context, session string) (stored, reserved int64, err error) {
 	if err := checkIDs(session, ""); err != nil {
 		return 0, 0, err
+	}
+	if s.book != nil {
+		return s.bookUsage(ctx, session)
 	}
 	m, err := s.readSession(session)
 	if err != nil {

@@ -23,6 +23,9 @@ const StaleAge = time.Hour
 // error of exists for one session leaves that session alone. It returns how many sessions it
 // deleted.
 func (s *Store) Sweep(ctx context.Context, exists func(ctx context.Context, session string) (bool, error)) (int, error) {
+	if s.book != nil {
+		return s.sweepBucket(ctx, exists)
+	}
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
 		return 0, fmt.Errorf("relay: list the storage folder: %w", err)
@@ -59,9 +62,6 @@ func (s *Store) Sweep(ctx context.Context, exists func(ctx context.Context, sess
 				errs = append(errs, err)
 			}
 		}
-	}
-	if err := s.sweepBucket(ctx, exists); err != nil {
-		errs = append(errs, err)
 	}
 	return deleted, errors.Join(errs...)
 }
@@ -107,6 +107,9 @@ func (s *Store) removeStaleTemps(session string) error {
 // without a description are removed, and each session's counts are recomputed. It runs at start,
 // session by session under their locks, so it is safe beside other server processes.
 func (s *Store) Repair(ctx context.Context) error {
+	if s.book != nil {
+		return nil // the book changes atomically: nothing to repair
+	}
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
 		return fmt.Errorf("relay: list the storage folder: %w", err)
@@ -161,7 +164,7 @@ func (s *Store) repairSession(ctx context.Context, session string) error {
 			trash = append(trash, t)
 			continue
 		}
-		stored, err := repairTransfer(dir, !s.bytes.direct())
+		stored, err := repairTransfer(dir)
 		if err != nil {
 			return fmt.Errorf("transfer %s: %w", id, err)
 		}
@@ -173,8 +176,7 @@ func (s *Store) repairSession(ctx context.Context, session string) error {
 
 // repairTransfer reconciles one transfer's part files with their metadata and returns the bytes
 // it stores.
-// Without files (the parts are in a bucket), only the metadata is checked.
-func repairTransfer(dir string, files bool) (int64, error) {
+func repairTransfer(dir string) (int64, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return 0, err
@@ -191,10 +193,6 @@ func repairTransfer(dir string, files bool) (int64, error) {
 				continue
 			}
 			if p.Deleted {
-				continue
-			}
-			if !files {
-				stored += p.Size
 				continue
 			}
 			fi, err := os.Stat(partPath(dir, n))

@@ -36,6 +36,7 @@ type Memory struct {
 	challenges map[string]memEntry[[]byte]
 	refresh    map[string]memEntry[Refresh]
 	seen       map[string]memEntry[time.Time]
+	relays     map[string]*memRelay // see memory_relay.go
 	subs       map[*memSub]struct{}
 	lastSweep  time.Time
 
@@ -77,6 +78,7 @@ func NewMemoryWithClock(now func() time.Time) *Memory {
 		challenges: make(map[string]memEntry[[]byte]),
 		refresh:    make(map[string]memEntry[Refresh]),
 		seen:       make(map[string]memEntry[time.Time]),
+		relays:     make(map[string]*memRelay),
 		subs:       make(map[*memSub]struct{}),
 		lastSweep:  now(),
 	}
@@ -135,6 +137,7 @@ func (m *Memory) sweepLocked(now time.Time) {
 	memDropExpired(m.challenges, now)
 	memDropExpired(m.refresh, now)
 	memDropExpired(m.seen, now)
+	m.sweepRelaysLocked(now)
 }
 
 func memDropExpired[T any](entries map[string]memEntry[T], now time.Time) {

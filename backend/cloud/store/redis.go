@@ -26,6 +26,12 @@ type RedisOptions struct {
 	// Logger reports what cannot be returned: pushes lost while the subscription reconnects,
 	// undecodable messages. Nil means slog.Default().
 	Logger *slog.Logger
+	// Replicas is how many replicas must have each write a client is told of before it is
+	// answered (WAIT; see redis_wait.go). Zero means one on a Redis Cluster and none on a
+	// single server; a negative count means none.
+	Replicas int
+	// WaitTimeout bounds each wait for replicas; DefaultWaitTimeout when zero.
+	WaitTimeout time.Duration
 }
 
 // Redis is a Store kept in Redis, shared by every server process connected to the same server
@@ -55,6 +61,9 @@ type Redis struct {
 	sharded bool
 	prefix  string
 	log     *slog.Logger
+	// replicas is how many replicas each acknowledged write waits for, within waitTimeout.
+	replicas    int
+	waitTimeout time.Duration
 
 	mu     sync.Mutex
 	closed bool
@@ -123,8 +132,19 @@ func NewRedisClient(ctx context.Context, c redis.UniversalClient, opts RedisOpti
 	if sharded {
 		cc.AddHook(reloadOnFailure{cc})
 	}
+	replicas := opts.Replicas
+	switch {
+	case replicas < 0:
+		replicas = 0
+	case replicas == 0 && sharded:
+		replicas = 1
+	}
+	wait := opts.WaitTimeout
+	if wait <= 0 {
+		wait = DefaultWaitTimeout
+	}
 	return &Redis{client: c, sharded: sharded, prefix: prefix, log: log.With("store", "redis"),
-		done: make(chan struct{})}, nil
+		replicas: replicas, waitTimeout: wait, done: make(chan struct{})}, nil
 }
 
 // reloadOnFailure has a cluster client read the cluster's layout again when a command finds its
@@ -209,6 +229,8 @@ func redisErr(err error) error {
 		return ErrNotFound
 	case errors.Is(err, redis.ErrClosed):
 		return ErrClosed
+	case errors.Is(err, ErrUnavailable):
+		return err
 	case Unreachable(err):
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -206,8 +208,11 @@ func TestRedisClusterFailoverKeepsAcknowledgedStatuses(t *testing.T) {
 	c.Shutdown(t, old)
 	promoted := c.WaitPromoted(t, prefix+":session:{"+ids[0]+"}", old)
 	promotedAt := time.Now()
-	now := getSoon(t, r, ids[0])
 	t.Logf("failed over from %s to %s", old, promoted)
+	// The promoted master has no replica until the old one is back: writes on its sessions wait
+	// for one (503 meanwhile).
+	c.Restart(t, old)
+	now := getSoon(t, r, ids[0])
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		pushMu.Lock()
 		missing := ""
@@ -318,5 +323,267 @@ func TestRedisClusterPushesFollowMovedChannels(t *testing.T) {
 				t.Fatalf("no push of session %s since its channel moved", id)
 			}
 		}
+	}
+}
+
+// A master is killed (SIGKILL) while writers update statuses, sessions and relay bookkeeping,
+// and while its replica lags behind: the replica is paused (SIGSTOP) and the master is sent more
+// than the socket buffers hold, so what the master acknowledged last has not left it when it
+// dies. The replica takes over, the writers try again what failed, and every update
+// acknowledged before, during and after is there afterwards: the store acknowledges a write only
+// once a replica has it (WAIT). With Replicas: -1 (no wait) this test fails.
+func TestRedisClusterKilledMasterLosesNoAcknowledgedWrite(t *testing.T) {
+	c := redistest.Cluster(t)
+	prefix := redistest.Prefix(t)
+	r, err := store.NewRedisCluster(t.Context(), c.Addrs(), store.RedisOptions{Prefix: prefix,
+		Logger: slog.New(slog.DiscardHandler), WaitTimeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	ctx := t.Context()
+
+	const sessions = 12
+	ids := make([]string, sessions)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%03dkil%03d", i, i)
+		if err := r.CreateSession(ctx, benchSession(ids[i]), testTTL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := prefix + ":session:{" + ids[0] + "}"
+	old := c.MasterOf(t, key)
+	t.Cleanup(func() { c.Restart(t, old) }) // the next tests want the whole cluster
+
+	// Three writers per session: member statuses, the session's document (a counter in
+	// SettingsVersion) and its relay bookkeeping (a counter). Each tries an update again until
+	// it is acknowledged, and remembers the last acknowledged value.
+	base := time.Now().UTC().Truncate(time.Second)
+	kinds := []struct {
+		name  string
+		write func(id string, seq int) (int, error)
+		read  func(id string) (int, error)
+	}{
+		{"status", func(id string, seq int) (int, error) {
+			u := protocol.StatusUpdate{Status: protocol.InventoryRunningAnalysis, At: base.Add(time.Duration(seq) * time.Millisecond)}
+			_, err := r.SetMemberStatus(ctx, id, testTTL, "client", "inst-0", u,
+				store.Message{Session: id, Event: protocol.Event{Type: protocol.EventStatusUpdated, Session: id}})
+			return seq, err
+		}, func(id string) (int, error) {
+			s, err := r.GetSession(ctx, id)
+			if err != nil {
+				return 0, err
+			}
+			return int(s.Members[0].StatusAt.Sub(base) / time.Millisecond), nil
+		}},
+		{"session", func(id string, _ int) (int, error) {
+			s, err := r.UpdateSession(ctx, id, testTTL, func(s *store.Session) error {
+				s.SettingsVersion++
+				return nil
+			})
+			if err != nil {
+				return 0, err
+			}
+			return int(s.SettingsVersion), nil
+		}, func(id string) (int, error) {
+			s, err := r.GetSession(ctx, id)
+			if err != nil {
+				return 0, err
+			}
+			return int(s.SettingsVersion), nil
+		}},
+		{"relay", func(id string, _ int) (int, error) {
+			var n int
+			err := r.UpdateRelay(ctx, id, "", testTTL, func(d *store.RelayDocs) error {
+				n, _ = strconv.Atoi(string(d.Session))
+				n++
+				d.Session = []byte(strconv.Itoa(n))
+				return nil
+			})
+			return n, err
+		}, func(id string) (int, error) {
+			d, err := r.GetRelay(ctx, id, "")
+			if err != nil {
+				return 0, err
+			}
+			return strconv.Atoi(string(d.Session))
+		}},
+	}
+	type writer struct {
+		acked atomic.Int64 // last value acknowledged
+		err   error
+	}
+	writers := make([]writer, sessions*len(kinds))
+	stop := make(chan struct{})
+	var retried atomic.Int64
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			wr := &writers[w]
+			id, kind := ids[w/len(kinds)], kinds[w%len(kinds)]
+			for seq := 1; ; seq++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				deadline := time.Now().Add(30 * time.Second)
+				for {
+					v, err := kind.write(id, seq)
+					if err == nil {
+						wr.acked.Store(int64(v))
+						break
+					}
+					if !errors.Is(err, store.ErrUnavailable) {
+						wr.err = fmt.Errorf("%s update %d of %s: %w", kind.name, seq, id, err)
+						return
+					}
+					retried.Add(1)
+					if time.Now().After(deadline) {
+						wr.err = fmt.Errorf("%s update %d of %s still failing: %w", kind.name, seq, id, err)
+						return
+					}
+					select {
+					case <-stop:
+						return // given up, not acknowledged
+					case <-time.After(10 * time.Millisecond): // the client's pause between tries
+					}
+				}
+			}
+		})
+	}
+	// waitAcked waits until every writer of the first session has n more updates acknowledged
+	// than at from.
+	progress := func() []int64 {
+		out := make([]int64, len(kinds))
+		for k := range kinds {
+			out[k] = writers[k].acked.Load()
+		}
+		return out
+	}
+	waitAcked := func(from []int64, n int64) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for k := range kinds {
+			for writers[k].acked.Load() < from[k]+n {
+				if writers[k].err != nil || time.Now().After(deadline) {
+					t.Fatalf("%s updates of %s stall at %d (%v)", kinds[k].name, ids[0], writers[k].acked.Load(), writers[k].err)
+				}
+				time.Sleep(10 * time.Millisecond) // polled
+			}
+		}
+	}
+	waitAcked(make([]int64, len(kinds)), 20)
+	replica := c.ReplicaOf(t, key)
+	resume := c.Pause(t, replica)
+	// 32 MiB for the replica, more than the loopback socket buffers between them hold: the rest
+	// waits in the master's memory.
+	raw := c.Client(t)
+	filler := strings.Repeat("x", 1<<20)
+	for i := range 32 {
+		if err := raw.Set(ctx, fmt.Sprintf("%s:filler:{%s}:%d", prefix, ids[0], i), filler, time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Let the writers of the first session try a few more updates, then kill.
+	paused, triedBefore := progress(), retried.Load()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		now, tried := progress(), retried.Load()
+		if now[0] >= paused[0]+5 || tried >= triedBefore+int64(3*len(kinds)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no update of the first session was tried while its replica was paused")
+		}
+		time.Sleep(10 * time.Millisecond) // polled
+	}
+	c.Kill(t, old)
+	// Every update acknowledged so far must survive; stop the writers before the failover, so
+	// that no later update hides a lost one.
+	acked := make([]int64, len(writers))
+	for w := range writers {
+		acked[w] = writers[w].acked.Load()
+	}
+	close(stop)
+	wg.Wait()
+	resume()
+	promoted := c.WaitPromoted(t, key, old)
+	t.Logf("paused the replica %s at %v acknowledged, killed the master %s at %v; failed over to %s; %d tries failed and were made again",
+		replica, paused, old, acked[:len(kinds)], promoted, retried.Load())
+	for w := range writers {
+		if err := writers[w].err; err != nil {
+			t.Fatal(err)
+		}
+		id, kind := ids[w/len(kinds)], kinds[w%len(kinds)]
+		var got int
+		for deadline := time.Now().Add(20 * time.Second); ; {
+			var err error
+			if got, err = kind.read(id); err == nil {
+				break
+			}
+			if !errors.Is(err, store.ErrUnavailable) || time.Now().After(deadline) {
+				t.Fatalf("read the %s of %s: %v", kind.name, id, err)
+			}
+			time.Sleep(10 * time.Millisecond) // polled
+		}
+		if int64(got) < acked[w] || acked[w] < 2 {
+			t.Errorf("%s of %s: %d stored after the failover, but %d was acknowledged", kind.name, id, got, acked[w])
+		}
+	}
+	// With the old master back as its replica, the promoted master acknowledges writes again.
+	c.Restart(t, old)
+	for _, kind := range kinds {
+		if _, err := kind.write(ids[0], 1<<20); err != nil {
+			t.Fatalf("%s update of %s once the replica is back: %v", kind.name, ids[0], err)
+		}
+	}
+}
+
+// With the replica of a master gone, a write to the master's slots is not acknowledged: it is
+// refused as unavailable once the wait for a replica times out, and acknowledged again once
+// the replica is back. Without the wait (Replicas < 0) the same write is acknowledged at once.
+func TestRedisClusterWriteWaitsForAReplica(t *testing.T) {
+	c := redistest.Cluster(t)
+	prefix := redistest.Prefix(t)
+	const wait = 300 * time.Millisecond
+	open := func(replicas int) *store.Redis {
+		r, err := store.NewRedisCluster(t.Context(), c.Addrs(), store.RedisOptions{Prefix: prefix,
+			Logger: slog.New(slog.DiscardHandler), WaitTimeout: wait, Replicas: replicas})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = r.Close() })
+		return r
+	}
+	r, unsafe := open(0), open(-1)
+	ctx := t.Context()
+	id := "000wai000"
+	if err := r.CreateSession(ctx, benchSession(id), testTTL); err != nil {
+		t.Fatal(err)
+	}
+	replica := c.ReplicaOf(t, prefix+":session:{"+id+"}")
+	t.Cleanup(func() { c.Restart(t, replica) })
+	c.Kill(t, replica)
+	bump := func(r *store.Redis) error {
+		_, err := r.UpdateSession(ctx, id, testTTL, func(s *store.Session) error {
+			s.SettingsVersion++
+			return nil
+		})
+		return err
+	}
+	start := time.Now()
+	if err := bump(r); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("update without a replica: %v, want unavailable", err)
+	} else if took := time.Since(start); took < wait {
+		t.Fatalf("refused after %v, before the wait of %v", took, wait)
+	} else {
+		t.Logf("refused after %v: %v", took, err)
+	}
+	if err := bump(unsafe); err != nil {
+		t.Fatalf("update not waiting for replicas: %v", err)
+	}
+	c.Restart(t, replica)
+	if err := bump(r); err != nil {
+		t.Fatalf("update with the replica back: %v", err)
 	}
 }

@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ferrysync/ferry/backend/backoff"
 )
 
 // Optimistic updates retry when another writer changed the session between the read and the
@@ -129,7 +130,7 @@ func (r *Redis) CreateOwnedSession(ctx context.Context, s *Session, ttl time.Dur
 	for k, v := range fields {
 		args = append(args, k, v)
 	}
-	ok, err := createSession.Run(ctx, r.client, r.sessionKeys(s.ID), args...).Int()
+	ok, err := r.runScript(ctx, createSession, r.sessionKeys(s.ID), args...)
 	switch {
 	case err != nil:
 		return fmt.Errorf("create session %s: %w", s.ID, redisErr(err))
@@ -210,8 +211,8 @@ func (r *Redis) UpdateSession(ctx context.Context, id string, ttl time.Duration,
 	if id == "" {
 		return nil, fmt.Errorf("update session: no id: %w", ErrNotFound)
 	}
-	backoff := updateBackoffMin
-	for range updateAttempts {
+	wait := backoff.Policy{Base: updateBackoffMin, Max: updateBackoffMax}
+	for attempt := 1; attempt <= updateAttempts; attempt++ {
 		s, fnErr, err := r.updateOnce(ctx, id, ttl, fn)
 		switch {
 		case fnErr != nil:
@@ -221,12 +222,10 @@ func (r *Redis) UpdateSession(ctx context.Context, id string, ttl time.Duration,
 		case !errors.Is(err, errConflict):
 			return nil, fmt.Errorf("update session %s: %w", id, redisErr(err))
 		}
-		pause := backoff/2 + rand.N(backoff/2+1)
-		backoff = min(2*backoff, updateBackoffMax)
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("update session %s: %w", id, ctx.Err())
-		case <-time.After(pause):
+		case <-time.After(wait.Equal(attempt)):
 		}
 	}
 	return nil, fmt.Errorf("update session %s: %w %d attempts", id, errConflict, updateAttempts)
@@ -261,7 +260,7 @@ func (r *Redis) updateOnce(ctx context.Context, id string, ttl time.Duration, fn
 	if err != nil {
 		return nil, nil, err
 	}
-	ok, err := casSession.Run(ctx, r.client, keys, casArgs(doc, nb, ttl, read, want)...).Int()
+	ok, err := r.runScript(ctx, casSession, keys, casArgs(doc, nb, ttl, read, want)...)
 	if err != nil {
 		return nil, nil, err
 	}

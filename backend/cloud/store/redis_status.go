@@ -87,7 +87,7 @@ func (r *Redis) SetMemberStatus(ctx context.Context, id string, ttl time.Duratio
 	if !r.sharded {
 		args = append(args, r.pushChannel(), msg)
 	}
-	res, err := setStatusScript.Run(ctx, r.client, r.sessionKeys(id), args...).Int()
+	res, err := r.runScript(ctx, setStatusScript, r.sessionKeys(id), args...)
 	if err != nil {
 		return false, fmt.Errorf("set status in session %s: %w", id, redisErr(err))
 	}

@@ -7,11 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ferrysync/ferry/backend/backoff"
 	"github.com/ferrysync/ferry/backend/engine/tracker"
 	"github.com/ferrysync/ferry/backend/protocol"
 )
@@ -90,7 +90,10 @@ func (s redisSyncs) Create(ctx context.Context, run *protocol.Synchronization, g
 				p.Set(ctx, runKey, doc, ttl)
 				return nil
 			})
-			return err
+			if err != nil {
+				return err
+			}
+			return s.r.waitTx(ctx, tx)
 		}, runKey)
 	})
 	if err != nil {
@@ -269,6 +272,9 @@ func (s redisSyncs) updateOnce(ctx context.Context, session string, ids []string
 		if err != nil {
 			return err
 		}
+		if err := s.r.waitTx(ctx, tx); err != nil {
+			return err
+		}
 		out = run
 		return nil
 	}, runKey)
@@ -292,18 +298,16 @@ func (s redisSyncs) Delete(ctx context.Context, session string) error {
 // retry runs round until it does not fail with redis.TxFailedErr, pausing a short jittered
 // while between rounds, at most syncAttempts times.
 func (s redisSyncs) retry(ctx context.Context, round func() error) error {
-	backoff := syncBackoffMin
-	for range syncAttempts {
+	wait := backoff.Policy{Base: syncBackoffMin, Max: syncBackoffMax}
+	for attempt := 1; attempt <= syncAttempts; attempt++ {
 		err := round()
 		if !errors.Is(err, redis.TxFailedErr) {
 			return err
 		}
-		pause := backoff/2 + rand.N(backoff/2+1)
-		backoff = min(2*backoff, syncBackoffMax)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(pause):
+		case <-time.After(wait.Equal(attempt)):
 		}
 	}
 	return fmt.Errorf("%w %d times", redis.TxFailedErr, syncAttempts)

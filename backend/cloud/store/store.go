@@ -119,5 +119,8 @@ type Store interface {
 	// the processes sharing this Store; every call returns the same runs.
 	Synchronizations() tracker.Store
 
+	// Relay keeps the bookkeeping of relayed parts kept in a bucket.
+	Relay
+
 	Close() error
 }

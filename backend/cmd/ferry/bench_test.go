@@ -503,7 +503,7 @@ func BenchmarkRelayHostJoin1GiB(b *testing.B) {
 	// members to the bucket and back, not through the server.
 	b.Run("ferry-s3", func(b *testing.B) {
 		s3 := s3test.Start(b)
-		u := benchRelayServer(b, bin, s3.Env(), "--storage", s3.URL(s3.NewBucket(b), "relay"), "--storage-meta", b.TempDir())
+		u := benchRelayServer(b, bin, s3.Env(), "--storage", s3.URL(s3.NewBucket(b), "relay"))
 		ferry(b, "ferry-s3", u)
 	})
 	b.Run("plain-relay", func(b *testing.B) {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ferrysync/ferry/backend/bytesize"
 	"github.com/ferrysync/ferry/backend/client"
 	"github.com/ferrysync/ferry/backend/cloud"
 	"github.com/ferrysync/ferry/backend/cloud/store"
@@ -61,7 +62,7 @@ func (f *memberFlags) register(cmd *cobra.Command) {
 func (f *memberFlags) nodeSpecs() ([]plan.NodeSpec, error) {
 	var nodes []plan.NodeSpec
 	for _, v := range f.nodes {
-		n, err := plan.ParseNode(v)
+		n, err := parseNode(v)
 		if err != nil {
 			return nil, usageError("%w", err)
 		}
@@ -173,9 +174,9 @@ func (f *hostFlags) planning(first string) (session.Planning, error) {
 	p.Rules = func(parts []string) ([]rules.Rule, error) {
 		var all []rules.Rule
 		if mode != "" {
-			rs, err := presetRules(mode, first, parts)
+			rs, err := rules.PresetAcross(mode, first, parts)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("--mode: %w", err)
 			}
 			all = rs
 		}
@@ -186,48 +187,6 @@ func (f *hostFlags) planning(first string) (session.Planning, error) {
 		return all, nil
 	}
 	return p, nil
-}
-
-// presetRules expands a mode over the session's parts: from the first node's part to every
-// other part, or between every two parts for two-way.
-func presetRules(mode, first string, parts []string) ([]rules.Rule, error) {
-	for _, p := range parts {
-		if last := p[len(p)-1]; last >= '0' && last <= '9' {
-			return nil, fmt.Errorf("--mode needs nodes with one data source each (parts %s); use a rules file", strings.Join(parts, ", "))
-		}
-	}
-	from := -1
-	for i, p := range parts {
-		if p == first {
-			from = i
-		}
-	}
-	if from < 0 {
-		return nil, fmt.Errorf("--mode: no part %s among %s", first, strings.Join(parts, ", "))
-	}
-	var out []rules.Rule
-	add := func(a, b string) error {
-		rs, err := rules.Preset(mode, a, b)
-		out = append(out, rs...)
-		return err
-	}
-	for i, a := range parts {
-		for _, b := range parts[i+1:] {
-			var err error
-			switch {
-			case mode == "two-way":
-				err = add(a, b)
-			case a == first:
-				err = add(a, b)
-			case b == first:
-				err = add(b, a)
-			}
-			if err != nil {
-				return nil, err
-			}
-		}
-	}
-	return out, nil
 }
 
 // memberReport is the final report of host and join: the one of `ferry sync`, and the relay's
@@ -556,7 +515,7 @@ func printMemberReport(w io.Writer, r *memberReport, asJSON bool) {
 	printReport(w, &r.syncReport, false)
 	t := r.Transfers
 	fmt.Fprintf(w, "Relay: %d parts uploaded (%s), %d already stored, %d downloaded (%s), %d retries\n",
-		t.PartsUploaded, humanBytes(t.BytesSent), t.PartsSkipped, t.PartsDownloaded, humanBytes(t.BytesReceived), t.Retries)
+		t.PartsUploaded, bytesize.Format(t.BytesSent), t.PartsSkipped, t.PartsDownloaded, bytesize.Format(t.BytesReceived), t.Retries)
 }
 
 // startRelayServer runs a session server with relay storage in a temporary folder on a loopback

@@ -133,15 +133,29 @@ type relayEnv struct {
 	addr    string
 	srv     *serverProcess
 	logs    []*syncBuffer // every server process's stderr, at debug level
-	// With a bucket, the parts are objects of bucket on s3 and storage holds the bookkeeping.
+	// With a bucket, the parts are objects of bucket on s3 and the bookkeeping lives in Redis
+	// beside the sessions (storage is unused).
 	s3     *s3test.Server
 	bucket string
+	// With a cluster, the processes share it instead of the Redis at redis.
+	cluster *redistest.ClusterServer
+	rdb     redis.UniversalClient // reads the bookkeeping; made on first use
 }
 
-func newRelayEnv(t *testing.T) *relayEnv {
+func newRelayEnv(t *testing.T) *relayEnv { return newRelayEnvWith(t, nil) }
+
+// newRelayEnvWith is newRelayEnv with setup applied before the first server starts (a bucket,
+// a cluster); without a cluster, the processes share a Redis.
+func newRelayEnvWith(t *testing.T, setup func(e *relayEnv)) *relayEnv {
 	t.Helper()
 	e := &relayEnv{t: t, bin: e2eFerry(t), storage: filepath.Join(t.TempDir(), "relay"),
-		redis: redistest.URL(t), prefix: redistest.Prefix(t), secret: filepath.Join(t.TempDir(), "secret"), addr: "127.0.0.1:0"}
+		prefix: redistest.Prefix(t), secret: filepath.Join(t.TempDir(), "secret"), addr: "127.0.0.1:0"}
+	if setup != nil {
+		setup(e)
+	}
+	if e.cluster == nil {
+		e.redis = redistest.URL(t)
+	}
 	if err := os.WriteFile(e.secret, []byte(hex.EncodeToString(randomBytes(1, 32))), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -151,16 +165,81 @@ func newRelayEnv(t *testing.T) *relayEnv {
 
 func (e *relayEnv) start() {
 	e.t.Helper()
-	args := []string{"--storage", e.storage}
-	var env []string
-	if e.s3 != nil {
-		args = []string{"--storage", e.s3.URL(e.bucket, "relay"), "--storage-meta", e.storage}
-		env = e.s3.Env()
-	}
-	e.srv = startServer(e.t, e.bin, env, append(args, "--listen", e.addr, "--redis", e.redis,
-		"--redis-prefix", e.prefix, "--secret-file", e.secret, "--log-level", "debug")...)
+	env, args := e.serverArgs()
+	e.srv = startServer(e.t, e.bin, env, append(args, "--listen", e.addr)...)
 	e.addr = strings.TrimPrefix(e.srv.URL, "http://")
 	e.logs = append(e.logs, e.srv.stderr)
+}
+
+// serverArgs are the environment and flags of every server process of the env: the same
+// storage, Redis (or cluster), prefix and secret.
+func (e *relayEnv) serverArgs() (env, args []string) {
+	args = []string{"--storage", e.storage}
+	if e.s3 != nil {
+		args, env = []string{"--storage", e.s3.URL(e.bucket, "relay")}, e.s3.Env()
+	}
+	if e.cluster != nil {
+		args = append(args, "--redis-cluster", strings.Join(e.cluster.Addrs(), ","))
+	} else {
+		args = append(args, "--redis", e.redis)
+	}
+	return env, append(args, "--redis-prefix", e.prefix, "--secret-file", e.secret, "--log-level", "debug")
+}
+
+// relayDocs reads the relay bookkeeping of a bucket, kept in Redis beside the sessions: every
+// field of every session's relay hash, by "KEY FIELD".
+func (e *relayEnv) relayDocs() map[string]string {
+	e.t.Helper()
+	ctx := context.Background()
+	if e.rdb == nil {
+		if e.cluster != nil {
+			e.rdb = e.cluster.Client(e.t)
+		} else {
+			opt, err := redis.ParseURL(e.redis)
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			c := redis.NewClient(opt)
+			e.t.Cleanup(func() { _ = c.Close() })
+			e.rdb = c
+		}
+	}
+	docs := map[string]string{}
+	var mu sync.Mutex
+	scan := func(ctx context.Context, c *redis.Client) error {
+		iter := c.Scan(ctx, 0, e.prefix+":relay:*", 1000).Iterator()
+		for iter.Next(ctx) {
+			m, err := c.HGetAll(ctx, iter.Val()).Result()
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			for f, v := range m {
+				docs[iter.Val()+" "+f] = v
+			}
+			mu.Unlock()
+		}
+		return iter.Err()
+	}
+	var err error
+	switch c := e.rdb.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, scan)
+	case *redis.Client:
+		err = scan(ctx, c)
+	}
+	if err != nil {
+		e.t.Errorf("read the relay bookkeeping: %v", err)
+	}
+	return docs
+}
+
+// relayDoc is a transfer's bookkeeping as relayDocs reads it.
+type relayDoc struct {
+	Kind  protocol.TransferKind `json:"kind"`
+	Parts []struct {
+		Size int64 `json:"size"`
+	} `json:"parts"`
 }
 
 func (e *relayEnv) URL() string { return "http://" + e.addr }
@@ -174,13 +253,18 @@ func (e *relayEnv) log() string {
 	return b.String()
 }
 
-// storedFiles lists the files in the relay storage, and its bucket's objects as "s3:KEY".
+// storedFiles lists the files in the relay storage or, with a bucket, its objects as "s3:KEY"
+// and the bookkeeping as "redis:KEY FIELD".
 func (e *relayEnv) storedFiles() []string {
 	var files []string
 	if e.s3 != nil {
 		for k := range e.s3.Objects(e.t, e.bucket) {
 			files = append(files, "s3:"+k)
 		}
+		for k := range e.relayDocs() {
+			files = append(files, "redis:"+k)
+		}
+		return files
 	}
 	_ = filepath.WalkDir(e.storage, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -895,6 +979,18 @@ func TestRedisRelayServerRestart(t *testing.T) {
 // from the records of their parts (which stay after the parts' bytes are received and deleted).
 func contentStored(e *relayEnv) int64 {
 	var total int64
+	if e.s3 != nil {
+		for _, v := range e.relayDocs() {
+			var d relayDoc
+			if json.Unmarshal([]byte(v), &d) != nil || d.Kind != protocol.TransferContent {
+				continue
+			}
+			for _, p := range d.Parts {
+				total += p.Size
+			}
+		}
+		return total
+	}
 	metas, _ := filepath.Glob(filepath.Join(e.storage, "*", "*", "transfer.json"))
 	for _, m := range metas {
 		data, err := os.ReadFile(m)

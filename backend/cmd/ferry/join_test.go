@@ -16,7 +16,6 @@ import (
 	"github.com/ferrysync/ferry/backend/crypto"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
-	"github.com/ferrysync/ferry/backend/rules"
 	"github.com/ferrysync/ferry/backend/session"
 )
 
@@ -163,40 +162,6 @@ func TestHostJoinUsage(t *testing.T) {
 	args := []string{"join", "--node", "B=" + dir, "--server", "http://127.0.0.1:9", "--session", "123abc456", "--password", "x"}
 	if code := run(context.Background(), args, nil, &bytes.Buffer{}, &stderr); code != exitUnreachable {
 		t.Errorf("unreachable server: exit %d, want %d\n%s", code, exitUnreachable, stderr.String())
-	}
-}
-
-// --mode over the session's parts: from the host's node to every other, or between every two.
-func TestPresetRules(t *testing.T) {
-	count := func(rs []rules.Rule) map[string]int {
-		out := map[string]int{}
-		for _, r := range rs {
-			for _, a := range r.Actions {
-				if a.On != "" {
-					out["on "+a.On]++
-				} else {
-					out[a.From+">"+a.To]++
-				}
-			}
-		}
-		return out
-	}
-	rs, err := presetRules("mirror", "B", []string{"A", "B", "C"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := count(rs); got["B>A"] != 3 || got["B>C"] != 3 || got["on A"] != 3 || got["on C"] != 3 || got["A>C"] != 0 || got["on B"] != 0 {
-		t.Fatalf("mirror from B: %v", got)
-	}
-	rs, err = presetRules("two-way", "A", []string{"A", "B", "C"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := count(rs); got["A>B"] != 1 || got["B>A"] != 1 || got["B>C"] != 1 || got["C>B"] != 1 || got["A>C"] != 1 || got["C>A"] != 1 {
-		t.Fatalf("two-way: %v", got)
-	}
-	if _, err := presetRules("mirror", "A", []string{"A1", "A2", "B"}); err == nil {
-		t.Fatal("a preset over a node with two sources was accepted")
 	}
 }
 

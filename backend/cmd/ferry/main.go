@@ -15,7 +15,7 @@ import (
 	"github.com/ferrysync/ferry/backend/buildinfo"
 )
 
-// Exit codes (shared/spec/cli.md).
+// Exit codes (README.md, "The `ferry` command").
 const (
 	exitOK          = 0
 	exitActionError = 1

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/ferrysync/ferry/backend/bytesize"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/rules"
 	"github.com/ferrysync/ferry/backend/session"
@@ -148,7 +149,7 @@ func printMemberPlan(out io.Writer, p *plan.Plan, own map[string]bool, full, all
 	w := bufio.NewWriter(out)
 	defer w.Flush()
 	s := p.Summary()
-	fmt.Fprintf(w, "Plan: %d actions, %s to copy\n", s.Actions, humanBytes(s.Bytes))
+	fmt.Fprintf(w, "Plan: %d actions, %s to copy\n", s.Actions, bytesize.Format(s.Bytes))
 	counts := map[string]*partCounts{}
 	for _, pt := range p.Parts {
 		counts[pt.Name] = &partCounts{}
@@ -185,7 +186,7 @@ func printMemberPlan(out io.Writer, p *plan.Plan, own map[string]bool, full, all
 			name += " (this machine)"
 		}
 		fmt.Fprintf(tw, "  %s:\t%d copied in (%s)\t%d deleted\t%d folders created\t%d dates set\n",
-			name, c.copies, humanBytes(c.bytes), c.deletes, c.creates, c.dates)
+			name, c.copies, bytesize.Format(c.bytes), c.deletes, c.creates, c.dates)
 	}
 	tw.Flush()
 	if full {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ferrysync/ferry/backend/bytesize"
 	"github.com/ferrysync/ferry/backend/compare"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/rules"
@@ -53,7 +54,7 @@ type job struct {
 func (f *planFlags) request() (job, error) {
 	j := job{Request: plan.Request{Settings: compare.DefaultSettings()}}
 	for _, v := range f.nodes {
-		n, err := plan.ParseNode(v)
+		n, err := parseNode(v)
 		if err != nil {
 			return j, usageError("%w", err)
 		}
@@ -132,7 +133,7 @@ func printPlan(out io.Writer, p *plan.Plan) {
 	w := bufio.NewWriter(out)
 	defer w.Flush()
 	s := p.Summary()
-	fmt.Fprintf(w, "Plan: %d actions, %s to copy\n", s.Actions, humanBytes(s.Bytes))
+	fmt.Fprintf(w, "Plan: %d actions, %s to copy\n", s.Actions, bytesize.Format(s.Bytes))
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	printPlanActions(w, p)
 	printVersions(w, p.Versions)
@@ -160,19 +161,6 @@ func printDeletions(w io.Writer, ds []plan.Deletions) {
 	for _, d := range ds {
 		fmt.Fprintf(w, "Deletes %d of %d files on %s (%s)\n", d.Deletes, d.Files, d.Part, d.Root)
 	}
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // shownPath is a path as a terminal may show it: quoted, with escapes, when it holds control
@@ -204,7 +192,7 @@ func actionCells(a plan.Action) [4]string {
 	}
 	detail := ""
 	if a.Size != nil {
-		detail = fmt.Sprintf("%s, %s", humanBytes(*a.Size), a.Kind)
+		detail = fmt.Sprintf("%s, %s", bytesize.Format(*a.Size), a.Kind)
 	}
 	return [4]string{"  " + string(a.Op), where, shownPath(a.Path), detail}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -15,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ferrysync/ferry/backend/internal/redistest"
 	"github.com/ferrysync/ferry/backend/internal/s3test"
 	"github.com/ferrysync/ferry/backend/plan"
+	"github.com/ferrysync/ferry/backend/protocol"
 )
 
 // Acceptance tests of the relay through a bucket: a `ferry server --storage s3://…` against a
@@ -27,15 +28,13 @@ import (
 // newS3RelayEnv is a relayEnv whose parts go to a fresh bucket of the test S3 server.
 func newS3RelayEnv(t *testing.T) *relayEnv {
 	t.Helper()
-	srv := s3test.Start(t)
-	e := &relayEnv{t: t, bin: e2eFerry(t), storage: filepath.Join(t.TempDir(), "relay"),
-		redis: redistest.URL(t), prefix: redistest.Prefix(t), secret: filepath.Join(t.TempDir(), "secret"), addr: "127.0.0.1:0",
-		s3: srv, bucket: srv.NewBucket(t)}
-	if err := os.WriteFile(e.secret, []byte(hex.EncodeToString(randomBytes(1, 32))), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e.start()
-	return e
+	return newRelayEnvWith(t, withBucket)
+}
+
+// withBucket gives a relayEnv a fresh bucket of the test S3 server.
+func withBucket(e *relayEnv) {
+	srv := s3test.Start(e.t)
+	e.s3, e.bucket = srv, srv.NewBucket(e.t)
 }
 
 // Two members mirror A → B through the bucket: new files, a large file sent as a delta, stale
@@ -77,12 +76,9 @@ func TestS3RelayHostJoinMirror(t *testing.T) {
 				leak("object %s", k)
 			}
 		}
-		for _, f := range e.storedFiles() {
-			if strings.HasPrefix(f, "s3:") {
-				continue
-			}
-			if data, err := os.ReadFile(f); strings.Contains(f, marker) || (err == nil && bytes.Contains(data, []byte(marker))) {
-				leak("bookkeeping file %s", f)
+		for k, v := range e.relayDocs() {
+			if strings.Contains(k, marker) || strings.Contains(v, marker) {
+				leak("bookkeeping %s", k)
 			}
 		}
 	}
@@ -174,12 +170,13 @@ func TestS3RelayTamperedPart(t *testing.T) {
 
 // isContent tells whether a transfer in the bookkeeping carries file content.
 func isContent(e *relayEnv, session, transfer string) bool {
-	meta, err := os.ReadFile(filepath.Join(e.storage, session, transfer, "transfer.json"))
-	return err == nil && bytes.Contains(meta, []byte(`"kind":"content"`))
+	var d relayDoc
+	v, ok := e.relayDocs()[e.prefix+":relay:{"+session+"} t:"+transfer]
+	return ok && json.Unmarshal([]byte(v), &d) == nil && d.Kind == protocol.TransferContent
 }
 
 // The server stops in the middle of a relayed copy through the bucket and starts again on the
-// same address, bookkeeping, bucket, Redis and secret: the upload resumes, no part goes twice
+// same address, bucket, Redis (which keeps the bookkeeping) and secret: the upload resumes, no part goes twice
 // and the bucket ends empty.
 func TestS3RelayServerRestart(t *testing.T) {
 	const size = 96 << 20
@@ -217,7 +214,7 @@ func TestS3RelayServerRestart(t *testing.T) {
 }
 
 // `ferry server --storage s3://…` refuses to start, saying why, when the bucket is missing or
-// the credentials are refused; --storage-meta needs a bucket.
+// the credentials are refused; --storage-meta, gone, is refused saying where the bookkeeping is.
 func TestS3ServerStorageRefusals(t *testing.T) {
 	srv := s3test.Start(t)
 	bin := e2eFerry(t)
@@ -231,7 +228,7 @@ func TestS3ServerStorageRefusals(t *testing.T) {
 		{"missing bucket", srv.Env(), []string{"--storage", srv.URL("ferry-no-such-bucket", "")}, "does not exist"},
 		{"wrong key", []string{"AWS_ACCESS_KEY_ID=nobody", "AWS_SECRET_ACCESS_KEY=wrong-secret"}, []string{"--storage", srv.URL(bucket, "")}, "check the endpoint and the credentials"},
 		{"bad URL", srv.Env(), []string{"--storage", "s3://" + bucket + "?endpoint=ftp://x"}, "want http(s)://HOST[:PORT]"},
-		{"meta without bucket", nil, []string{"--storage", t.TempDir(), "--storage-meta", t.TempDir()}, "--storage-meta goes with an s3:// --storage"},
+		{"storage-meta", srv.Env(), []string{"--storage", srv.URL(bucket, ""), "--storage-meta", t.TempDir()}, "the bookkeeping of relayed parts in a bucket now lives in the server's state"},
 	} {
 		cmd := exec.Command(bin, append([]string{"server", "--listen", "127.0.0.1:0"}, tc.args...)...)
 		cmd.Env = append(os.Environ(), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(t.TempDir(), "none"))

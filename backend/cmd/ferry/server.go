@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -23,10 +22,11 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/ferrysync/ferry/backend/atomicfile"
+	"github.com/ferrysync/ferry/backend/bytesize"
 	"github.com/ferrysync/ferry/backend/cloud"
 	"github.com/ferrysync/ferry/backend/cloud/relay"
 	"github.com/ferrysync/ferry/backend/cloud/store"
-	"github.com/ferrysync/ferry/backend/crypto"
 )
 
 // envServerSecret holds the access-token secret when --secret-file is not given.
@@ -46,6 +46,7 @@ type serverFlags struct {
 	secretFile  string
 	genSecret   bool
 	redisPrefix string
+	replicas    int
 	limits      limitFlags
 }
 
@@ -115,7 +116,10 @@ func newServerCmd() *cobra.Command {
 
 Without --redis its state lives in memory (one process). With --redis, any number of server
 processes share one Redis; with --redis-cluster, one Redis Cluster (give some of its nodes, the
-others are found), for a state larger or busier than one Redis serves. Processes sharing a
+others are found), for a state larger or busier than one Redis serves. On a cluster, the server
+acknowledges an update only once a replica has it too (--redis-replicas), so that a master that
+crashes loses no acknowledged update; until a master has a replica again, updates of its
+sessions are answered 503 and the members send them again. Processes sharing a
 state must share the access-token secret too (--secret-file or $` + envServerSecret + `, at least
 32 bytes): without it each process draws a random secret and tokens issued by one are refused
 by the others.
@@ -127,7 +131,9 @@ folder: a part uploaded through one is downloaded through another. With
 --storage s3://BUCKET/PREFIX?endpoint=URL&region=REGION the parts go to a bucket of S3-compatible
 object storage instead (AWS S3, SeaweedFS, MinIO…): members upload and download them directly
 with short-lived presigned URLs, the bytes never pass through the server, and the server keeps
-only the bookkeeping (transfers, parts, receipts, sizes) in --storage-meta. The credentials come
+only the bookkeeping (transfers, parts, receipts, sizes) in its state, beside the sessions: with
+--redis or --redis-cluster, processes on several machines then share nothing but the Redis and
+the bucket (in memory, the bookkeeping is lost at restart). The credentials come
 from $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY and $AWS_SESSION_TOKEN, or else from the shared
 credentials file ($AWS_SHARED_CREDENTIALS_FILE, ~/.aws/credentials; profile $AWS_PROFILE). An
 endpoint is addressed path-style (http://HOST:PORT/BUCKET/KEY); without one, AWS S3.
@@ -157,10 +163,12 @@ It stops cleanly on SIGINT or SIGTERM.`,
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:7420", "address to listen on (port 0 picks a free port)")
 	fl.StringVar(&f.redis, "redis", "", "share the state through Redis: redis://HOST:PORT/DB (memory when empty)")
 	fl.StringVar(&f.redisClust, "redis-cluster", "", "share the state through a Redis Cluster: HOST:PORT[,HOST:PORT…] of some of its nodes, or one redis://USER:PASSWORD@HOST:PORT?addr=HOST:PORT URL")
+	fl.IntVar(&f.replicas, "redis-replicas", 0, "replicas that must have each update before the server acknowledges it (WAIT), so that a master that crashes loses none; 0: one with --redis-cluster, none with --redis; -1: none")
 	fl.StringVar(&f.redisPrefix, "redis-prefix", store.DefaultRedisPrefix, "prefix of the Redis keys; processes sharing a state use the same")
 	f.quota = byteSize(cloud.DefaultStorageQuota)
 	fl.StringVar(&f.storage, "storage", "", "folder for relayed encrypted file parts, kept across restarts, or a bucket: s3://BUCKET/PREFIX?endpoint=URL&region=REGION (default: a temporary folder)")
-	fl.StringVar(&f.storageMeta, "storage-meta", "", "with an s3:// --storage, the folder of the relay bookkeeping, shared by processes sharing the bucket (default: a temporary folder)")
+	fl.StringVar(&f.storageMeta, "storage-meta", "", "")
+	_ = fl.MarkHidden("storage-meta") // gone: refused with a message saying why
 	fl.Var(&f.quota, "storage-quota", "bytes of relayed parts one session may keep, e.g. 8GiB, 500MB")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug (one line per request), info, warn or error")
 	fl.StringVar(&f.secretFile, "secret-file", "", "file holding the access-token secret shared by server processes (or $"+envServerSecret+")")
@@ -253,43 +261,14 @@ func generateSecret(file string) error {
 	}
 	// Text, so that no trailing newline can be mistaken for part of it.
 	data := []byte(base64.RawURLEncoding.EncodeToString(raw) + "\n")
-	if err := crypto.CreatePrivateFile(file, data); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := atomicfile.Create(file, data, 0o600); err != nil && !errors.Is(err, fs.ErrExist) {
 		return usageError("--generate-secret: %w", err)
 	}
 	return nil
 }
 
-// byteSize is a flag of bytes: a number with an optional unit, B, KB, MB, GB, TB (powers of
-// 1000) or KiB, MiB, GiB, TiB (powers of 1024), e.g. 8GiB.
-type byteSize int64
-
-var byteUnits = map[string]int64{
-	"": 1, "b": 1,
-	"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
-	"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
-}
-
-func (b *byteSize) Set(v string) error {
-	s := strings.TrimSpace(v)
-	i := strings.IndexFunc(s, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
-	if i < 0 {
-		i = len(s)
-	}
-	unit, ok := byteUnits[strings.ToLower(strings.TrimSpace(s[i:]))]
-	num, err := strconv.ParseFloat(s[:i], 64)
-	if !ok || err != nil || num <= 0 {
-		return fmt.Errorf("%q: want a positive size such as 8GiB, 500MB or 1048576", v)
-	}
-	n := num * float64(unit)
-	if n >= 1<<62 || n < 1 {
-		return fmt.Errorf("%q: out of range", v)
-	}
-	*b = byteSize(n)
-	return nil
-}
-
-func (b *byteSize) String() string { return relay.FormatBytes(int64(*b)) }
-func (b *byteSize) Type() string   { return "bytes" }
+// byteSize is a flag of bytes (bytesize.Size): 8GiB, 500MB, 1048576.
+type byteSize = bytesize.Size
 
 func runServer(ctx context.Context, f serverFlags, stdout, stderr io.Writer) error {
 	level, err := parseLogLevel(f.logLevel)
@@ -315,6 +294,9 @@ func runServer(ctx context.Context, f serverFlags, stdout, stderr io.Writer) err
 	if secret == nil && (f.redis != "" || f.redisClust != "") {
 		log.Warn("no shared token secret: tokens of this process work on this process only; give --secret-file or $" + envServerSecret + " to every process sharing the Redis")
 	}
+	if f.storageMeta != "" {
+		return usageError("--storage-meta is no longer needed: the bookkeeping of relayed parts in a bucket now lives in the server's state (memory, --redis or --redis-cluster), beside the sessions; remove --storage-meta (or storage-meta from the settings)")
+	}
 	storage, temporary := f.storage, f.storage == ""
 	var bucket *relay.Bucket
 	if relay.IsBucketURL(storage) {
@@ -322,9 +304,7 @@ func runServer(ctx context.Context, f serverFlags, stdout, stderr io.Writer) err
 		if err != nil {
 			return &exitError{code: exitUnreachable, err: fmt.Errorf("--storage: %w", err)}
 		}
-		bucket, storage, temporary = b, f.storageMeta, f.storageMeta == ""
-	} else if f.storageMeta != "" {
-		return usageError("--storage-meta goes with an s3:// --storage: a storage folder keeps its bookkeeping itself")
+		bucket, storage, temporary = b, "", false
 	}
 	if temporary {
 		dir, err := os.MkdirTemp("", "ferry-relay-")
@@ -336,7 +316,10 @@ func runServer(ctx context.Context, f serverFlags, stdout, stderr io.Writer) err
 	}
 
 	var st store.Store
-	ropts := store.RedisOptions{Prefix: f.redisPrefix, Logger: log}
+	if f.replicas < -1 {
+		return usageError("--redis-replicas %d: want -1 (none), 0 (the default) or a count", f.replicas)
+	}
+	ropts := store.RedisOptions{Prefix: f.redisPrefix, Logger: log, Replicas: f.replicas}
 	switch {
 	case f.redis != "":
 		r, err := store.NewRedis(ctx, f.redis, ropts)
@@ -374,12 +357,15 @@ func runServer(ctx context.Context, f serverFlags, stdout, stderr io.Writer) err
 		return err
 	}
 	if bucket != nil {
-		log.Info("relay storage", "bucket", bucket.String(), "bookkeeping", storage, "temporary", temporary, "quota", f.quota.String())
+		log.Info("relay storage", "bucket", bucket.String(), "bookkeeping", "the server's state", "quota", f.quota.String())
+		if f.redis == "" && f.redisClust == "" {
+			log.Warn("relay bookkeeping in the memory of this process: transfers in progress are lost at restart; give --redis or --redis-cluster to keep them and to share them with other processes")
+		}
 	} else {
 		log.Info("relay storage", "dir", storage, "temporary", temporary, "quota", f.quota.String())
 	}
 	if temporary && (f.redis != "" || f.redisClust != "") {
-		log.Warn("relay storage in a temporary folder of this process: server processes sharing a Redis must share one --storage folder (or --storage-meta with a bucket), or relayed copies fail")
+		log.Warn("relay storage in a temporary folder of this process: server processes sharing a Redis must share one --storage folder or bucket, or relayed copies fail")
 	}
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {

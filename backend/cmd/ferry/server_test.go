@@ -159,6 +159,8 @@ func TestServerCommandUsage(t *testing.T) {
 		{"server", "--max-body", "none"},
 		{"server", "--redis", "redis://127.0.0.1:1/0", "--redis-cluster", "127.0.0.1:2"},
 		{"server", "--redis-cluster", "127.0.0.1:2,nowhere"},
+		{"server", "--redis-replicas", "-2"},
+		{"server", "--storage-meta", t.TempDir()}, // gone: the bookkeeping is in the store
 	} {
 		var stderr bytes.Buffer
 		if code := run(context.Background(), args, nil, &bytes.Buffer{}, &stderr); code != exitUsage {

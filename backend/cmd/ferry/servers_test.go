@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ferrysync/ferry/backend/internal/redistest"
 )
 
 // Sessions on a service of several server processes sharing one Redis, token secret and relay
@@ -14,8 +16,8 @@ import (
 // second starts another server process of e's service, on a port of its own.
 func (e *relayEnv) second() *serverProcess {
 	e.t.Helper()
-	p := startServer(e.t, e.bin, nil, "--storage", e.storage, "--redis", e.redis, "--redis-prefix", e.prefix,
-		"--secret-file", e.secret, "--log-level", "debug")
+	env, args := e.serverArgs()
+	p := startServer(e.t, e.bin, env, args...)
 	e.logs = append(e.logs, p.stderr)
 	return p
 }
@@ -26,12 +28,29 @@ func (e *relayEnv) second() *serverProcess {
 // session, and the run ends with exit 0 on both and equal trees. --server-wait is short: the
 // service is not counted gone while one of its URLs answers.
 func TestRedisHostJoinServerKilled(t *testing.T) {
+	hostJoinServerKilled(t, func(t *testing.T) *relayEnv { return newRelayEnv(t) })
+}
+
+// The same on the scale-out layout: two server processes on one Redis Cluster and one bucket
+// (the members move the parts to and from the bucket, the bookkeeping is in the cluster). The
+// bucket and the bookkeeping end empty.
+func TestClusterS3HostJoinServerKilled(t *testing.T) {
+	hostJoinServerKilled(t, func(t *testing.T) *relayEnv {
+		return newRelayEnvWith(t, func(e *relayEnv) {
+			withBucket(e)
+			e.cluster = redistest.Cluster(t)
+		})
+	})
+}
+
+// hostJoinServerKilled runs the kill of each member's server process on envs newEnv makes.
+func hostJoinServerKilled(t *testing.T, newEnv func(t *testing.T) *relayEnv) {
 	for _, c := range []struct {
 		name   string
 		victim int // the process killed: 0 the host's, 1 the joiner's
 	}{{"host's server", 0}, {"joiner's server", 1}} {
 		t.Run(c.name, func(t *testing.T) {
-			e := newRelayEnv(t)
+			e := newEnv(t)
 			procs := []*serverProcess{e.srv, e.second()}
 			hostURLs := procs[0].URL + "," + procs[1].URL
 			joinURLs := procs[1].URL + "," + procs[0].URL

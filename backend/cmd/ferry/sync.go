@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ferrysync/ferry/backend/bytesize"
 	"github.com/ferrysync/ferry/backend/client"
 	"github.com/ferrysync/ferry/backend/cloud"
 	"github.com/ferrysync/ferry/backend/crypto"
@@ -486,7 +487,7 @@ func printReport(w io.Writer, r *syncReport, asJSON bool) {
 		word = r.Status
 	}
 	fmt.Fprintf(w, "Synchronization %s (%s orchestration): %d of %d actions, %d errors, %s synchronized, %s copied\n",
-		word, r.Orchestration, p.FinishedActions-p.ErrorActions, p.TotalActions, p.ErrorActions, humanBytes(p.SyncedVolume), humanBytes(p.LocalCopyVolume))
+		word, r.Orchestration, p.FinishedActions-p.ErrorActions, p.TotalActions, p.ErrorActions, bytesize.Format(p.SyncedVolume), bytesize.Format(p.LocalCopyVolume))
 	if r.EndReason != "" {
 		fmt.Fprintf(w, "  %s\n", r.EndReason)
 	}

@@ -400,6 +400,81 @@ func (c *ClusterServer) Shutdown(t testing.TB, addr string) {
 	}
 }
 
+// Kill stops the node at addr with SIGKILL, as a crash does: a master gets no chance to let its
+// replica catch up, and its replica takes over after the cluster-node-timeout. Restart brings
+// the node back.
+func (c *ClusterServer) Kill(t testing.TB, addr string) {
+	t.Helper()
+	n := c.node(t, addr)
+	if err := n.cmd.Process.Kill(); err != nil {
+		t.Fatalf("redistest: kill node %s: %v", addr, err)
+	}
+	select {
+	case <-n.exited:
+	case <-time.After(clusterTimeout):
+		t.Fatalf("redistest: node %s still runs after SIGKILL", addr)
+	}
+}
+
+// Pause stops the node at addr with SIGSTOP until resume (also called when t ends): it reads
+// nothing meanwhile, so a replica falls behind its master by whatever the socket buffers
+// cannot hold.
+func (c *ClusterServer) Pause(t testing.TB, addr string) (resume func()) {
+	t.Helper()
+	n := c.node(t, addr)
+	if err := pauseProcess(n.cmd.Process); err != nil {
+		t.Fatalf("redistest: pause node %s: %v", addr, err)
+	}
+	var once sync.Once
+	resume = func() {
+		once.Do(func() {
+			if err := resumeProcess(n.cmd.Process); err != nil {
+				t.Errorf("redistest: resume node %s: %v", addr, err)
+			}
+		})
+	}
+	t.Cleanup(resume)
+	return resume
+}
+
+// ReplicaOf returns the address of an online replica of the master serving key.
+func (c *ClusterServer) ReplicaOf(t testing.TB, key string) string {
+	t.Helper()
+	master := c.MasterOf(t, key)
+	ctx, cancel := context.WithTimeout(t.Context(), clusterTimeout)
+	defer cancel()
+	var replica string
+	err := withNode(ctx, master, func(nc *redis.Client) error {
+		info, err := nc.Info(ctx, "replication").Result()
+		if err != nil {
+			return err
+		}
+		// slave0:ip=127.0.0.1,port=6380,state=online,offset=…,lag=0
+		for line := range strings.Lines(info) {
+			if !strings.HasPrefix(line, "slave") || !strings.Contains(line, "state=online") {
+				continue
+			}
+			var ip, port string
+			for f := range strings.SplitSeq(strings.TrimSpace(line[strings.Index(line, ":")+1:]), ",") {
+				k, v, _ := strings.Cut(f, "=")
+				switch k {
+				case "ip":
+					ip = v
+				case "port":
+					port = v
+				}
+			}
+			replica = net.JoinHostPort(ip, port)
+			return nil
+		}
+		return fmt.Errorf("master %s has no online replica", master)
+	})
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	return replica
+}
+
 // Restart starts a stopped node again, with its cluster configuration: it rejoins the cluster
 // (a former master as the replica of the node that took over). Then, or when the node runs,
 // it waits until the cluster is whole.

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"time"
 
+	"github.com/ferrysync/ferry/backend/backoff"
 	"github.com/ferrysync/ferry/backend/client"
 )
 
@@ -52,12 +52,7 @@ func status(err error) int {
 // backoff is the wait after the attempt-th failure: RetryBase doubling up to RetryMax, with
 // jitter between half and all of it.
 func (x *Exchange) backoff(attempt int) time.Duration {
-	d := x.opts.RetryBase
-	for i := 1; i < attempt && d < x.opts.RetryMax; i++ {
-		d *= 2
-	}
-	d = min(d, x.opts.RetryMax)
-	return d/2 + rand.N(d/2+1)
+	return backoff.Policy{Base: x.opts.RetryBase, Max: x.opts.RetryMax}.Equal(attempt)
 }
 
 // retrier follows the failures of one request: it says whether to try again and waits.

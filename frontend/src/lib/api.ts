@@ -1,14 +1,21 @@
-// Typed calls to the Go services bound by Wails (docs/desktop-api.md). Wails exposes every bound
-// method as window.go.app.<Service>.<Method>(…), returning a promise; a Go error arrives as a
-// rejection carrying its message.
+// Typed calls to the Go services bound by Wails (docs/desktop-api.md), through the bindings
+// Wails generates from them (wailsjs/go/app, `make bindings`): a service's signature the frontend
+// does not follow fails svelte-check. Each bound method is window.go.app.<Service>.<Method>(…),
+// returning a promise; a Go error arrives as a rejection carrying its message.
 
+import * as ComparisonGo from '../../wailsjs/go/app/Comparison'
+import * as DataGo from '../../wailsjs/go/app/Data'
+import * as DiagnosticsGo from '../../wailsjs/go/app/Diagnostics'
+import * as InventoryGo from '../../wailsjs/go/app/Inventory'
+import * as RulesGo from '../../wailsjs/go/app/Rules'
+import * as SessionsGo from '../../wailsjs/go/app/Sessions'
+import * as SettingsGo from '../../wailsjs/go/app/Settings'
+import * as SynchronizationGo from '../../wailsjs/go/app/Synchronization'
 import type {
   ComparisonPage,
-  ComparisonSummary,
-  Confirmation,
   DataNode,
+  Plain,
   PresetMode,
-  RulesState,
   SessionInfo,
   Settings as SettingsValue,
   Source,
@@ -33,78 +40,81 @@ export class ServiceError extends Error {
   }
 }
 
-async function call<T>(service: string, method: string, ...args: unknown[]): Promise<T> {
-  const fn = window.go?.app?.[service]?.[method]
-  if (typeof fn !== 'function') {
-    throw new ServiceError(`Ferry's ${service}.${method} is not available in this window`)
-  }
-  try {
-    return (await fn(...args)) as T
-  } catch (err) {
-    throw new ServiceError(messageOf(err))
+/** The generated binding fn of service.method, rejecting with a ServiceError. It resolves to the
+ * model as JSON, or to T, the model with a few strings narrowed (types.ts), which must fit it. */
+function bind<A extends unknown[], R>(service: string, method: string, fn: (...args: A) => Promise<R>) {
+  return async <T extends Plain<R> = Plain<R>>(...args: A): Promise<T> => {
+    if (typeof window.go?.app?.[service]?.[method] !== 'function') {
+      throw new ServiceError(`Ferry's ${service}.${method} is not available in this window`)
+    }
+    try {
+      return (await fn(...args)) as unknown as T
+    } catch (err) {
+      throw new ServiceError(messageOf(err))
+    }
   }
 }
 
 export const Settings = {
-  get: () => call<SettingsValue>('Settings', 'Get'),
-  save: (s: SettingsValue) => call<void>('Settings', 'Save', s),
-  version: () => call<string>('Settings', 'Version'),
+  get: () => bind('Settings', 'Get', SettingsGo.Get)<SettingsValue>(),
+  save: (s: SettingsValue) => bind('Settings', 'Save', SettingsGo.Save)(s),
+  version: bind('Settings', 'Version', SettingsGo.Version),
 }
 
 export const Sessions = {
-  create: () => call<SessionInfo>('Sessions', 'Create').then((s) => norm.session(s)!),
+  create: () => bind('Sessions', 'Create', SessionsGo.Create)().then((s) => norm.session(s)!),
   join: (id: string, password: string) =>
-    call<SessionInfo>('Sessions', 'Join', id, password).then((s) => norm.session(s)!),
-  quit: () => call<void>('Sessions', 'Quit'),
-  current: () => call<SessionInfo | null>('Sessions', 'Current').then(norm.session),
+    bind('Sessions', 'Join', SessionsGo.Join)(id, password).then((s) => norm.session(s)!),
+  quit: bind('Sessions', 'Quit', SessionsGo.Quit),
+  current: () => bind('Sessions', 'Current', SessionsGo.Current)<SessionInfo>().then(norm.session),
 }
 
 export const Data = {
-  nodes: () => call<DataNode[] | null>('Data', 'Nodes').then(norm.nodes),
-  addNode: () => call<DataNode>('Data', 'AddNode').then(norm.node),
-  removeNode: (code: string) => call<void>('Data', 'RemoveNode', code),
-  addSource: (node: string, path: string) => call<Source>('Data', 'AddSource', node, path),
-  removeSource: (code: string) => call<void>('Data', 'RemoveSource', code),
-  pickFolder: () => call<string>('Data', 'PickFolder'),
-  pickFile: () => call<string>('Data', 'PickFile'),
+  nodes: () => bind('Data', 'Nodes', DataGo.Nodes)<DataNode[]>().then(norm.nodes),
+  addNode: () => bind('Data', 'AddNode', DataGo.AddNode)<DataNode>().then(norm.node),
+  removeNode: bind('Data', 'RemoveNode', DataGo.RemoveNode),
+  addSource: (node: string, path: string) => bind('Data', 'AddSource', DataGo.AddSource)<Source>(node, path),
+  removeSource: bind('Data', 'RemoveSource', DataGo.RemoveSource),
+  pickFolder: bind('Data', 'PickFolder', DataGo.PickFolder),
+  pickFile: bind('Data', 'PickFile', DataGo.PickFile),
 }
 
 export const Inventory = {
-  start: () => call<void>('Inventory', 'Start'),
+  start: bind('Inventory', 'Start', InventoryGo.Start),
 }
 
 export const Comparison = {
-  summary: () => call<ComparisonSummary>('Comparison', 'Summary').then(norm.summary),
+  summary: () => bind('Comparison', 'Summary', ComparisonGo.Summary)().then(norm.summary),
   page: (filter: string, offset: number, limit: number) =>
-    call<ComparisonPage>('Comparison', 'Page', filter, offset, limit).then(norm.page),
+    bind('Comparison', 'Page', ComparisonGo.Page)<ComparisonPage>(filter, offset, limit).then(norm.page),
   addTargetedAction: (path: string, op: string, source: string, targets: string[]) =>
-    call<ComparisonSummary>('Comparison', 'AddTargetedAction', path, op, source, targets).then(norm.summary),
+    bind('Comparison', 'AddTargetedAction', ComparisonGo.AddTargetedAction)(path, op, source, targets).then(norm.summary),
   removeTargetedActions: (path: string) =>
-    call<ComparisonSummary>('Comparison', 'RemoveTargetedActions', path).then(norm.summary),
+    bind('Comparison', 'RemoveTargetedActions', ComparisonGo.RemoveTargetedActions)(path).then(norm.summary),
 }
 
 export const Rules = {
-  get: () => call<RulesState>('Rules', 'Get').then(norm.rules),
-  usePreset: (mode: PresetMode) => call<RulesState>('Rules', 'UsePreset', mode).then(norm.rules),
-  save: (text: string) => call<RulesState>('Rules', 'Save', text).then(norm.rules),
+  get: () => bind('Rules', 'Get', RulesGo.Get)().then(norm.rules),
+  usePreset: (mode: PresetMode) => bind('Rules', 'UsePreset', RulesGo.UsePreset)(mode).then(norm.rules),
+  save: (text: string) => bind('Rules', 'Save', RulesGo.Save)(text).then(norm.rules),
 }
 
 export const Synchronization = {
-  confirmation: () => call<Confirmation>('Synchronization', 'Confirmation').then(norm.confirmation),
-  allowDeletions: (revision: number) => call<void>('Synchronization', 'AllowDeletions', revision),
-  start: () => call<void>('Synchronization', 'Start'),
-  abort: () => call<void>('Synchronization', 'Abort'),
-  status: () => call<SyncStatus>('Synchronization', 'Status').then(norm.syncStatus),
+  confirmation: () => bind('Synchronization', 'Confirmation', SynchronizationGo.Confirmation)().then(norm.confirmation),
+  allowDeletions: bind('Synchronization', 'AllowDeletions', SynchronizationGo.AllowDeletions),
+  start: bind('Synchronization', 'Start', SynchronizationGo.Start),
+  abort: bind('Synchronization', 'Abort', SynchronizationGo.Abort),
+  status: () => bind('Synchronization', 'Status', SynchronizationGo.Status)<SyncStatus>().then(norm.syncStatus),
 }
 
 export const Diagnostics = {
   /** Whether measurements are wanted; false when the service is not bound. */
   enabled: async (): Promise<boolean> => {
     try {
-      return (await call<boolean>('Diagnostics', 'Enabled')) === true
+      return (await bind('Diagnostics', 'Enabled', DiagnosticsGo.Enabled)()) === true
     } catch {
       return false
     }
   },
-  report: (name: string, data: string) => call<void>('Diagnostics', 'Report', name, data),
+  report: bind('Diagnostics', 'Report', DiagnosticsGo.Report),
 }

@@ -103,64 +103,12 @@ function makeItems(count: number, parts: string[]): Item[] {
   return items
 }
 
-/** The mock's filter: enough of the real language to try the box, errors included. */
-function compileFilter(text: string, parts: string[]): { match?: (it: Item) => boolean; error?: FilterError } {
-  const tests: ((it: Item) => boolean)[] = []
-  const re = /"[^"]*"?|\S+/g
-  let m: RegExpExecArray | null
-  const bytes = (i: number) => new TextEncoder().encode(text.slice(0, i)).length
-  while ((m = re.exec(text))) {
-    const word = m[0]
-    const pos = bytes(m.index)
-    const end = bytes(m.index + word.length)
-    if (word.startsWith('"') && (word.length === 1 || !word.endsWith('"'))) {
-      return { error: { pos, end, msg: 'unterminated string' } }
-    }
-    const colon = word.indexOf(':')
-    if (colon < 0 || word.startsWith('"')) {
-      const needle = word.replace(/"/g, '').toLowerCase()
-      tests.push((it) => it.path.toLowerCase().split('/').pop()!.includes(needle))
-      continue
-    }
-    const key = word.slice(0, colon).toLowerCase()
-    const value = word.slice(colon + 1)
-    const part = parts.find((p) => p.toLowerCase() === value.toLowerCase())
-    const bad = (msg: string) => ({ error: { pos: pos + colon + 1, end, msg } })
-    switch (key) {
-      case 'on':
-      case 'only':
-        if (!part) return bad(`unknown part "${value}"`)
-        tests.push(
-          key === 'on'
-            ? (it) => !!it.cells[part]?.present
-            : (it) => !!it.cells[part]?.present && parts.every((p) => p === part || !it.cells[p]?.present),
-        )
-        break
-      case 'is':
-        if (value !== 'file' && value !== 'dir' && value !== 'directory') return bad('expected file or dir')
-        tests.push((it) => it.kind === (value === 'file' ? 'file' : 'dir'))
-        break
-      case 'has':
-        if (value !== 'actions' && value !== 'access-issue') return bad(`unknown property "${value}"`)
-        tests.push(value === 'actions' ? (it) => it.actions.length > 0 : (it) => parts.some((p) => it.cells[p]?.accessIssue))
-        break
-      case 'name': {
-        const rx = new RegExp(`^${value.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`, 'i')
-        const sub = value.toLowerCase()
-        tests.push((it) => {
-          const name = it.path.split('/').pop()!
-          return value.includes('*') ? rx.test(name) : name.toLowerCase().includes(sub)
-        })
-        break
-      }
-      case 'path':
-        tests.push((it) => it.path.toLowerCase().startsWith(value.toLowerCase().replace(/^\//, '')))
-        break
-      default:
-        return { error: { pos, end: pos + colon, msg: `unknown keyword "${key}"` } }
-    }
-  }
-  return { match: (it) => tests.every((t) => t(it)) }
+/** The mock's filter: fixed answers, not the filter language (backend/filter has it). Any filter
+ * shows the items with actions; one holding `bad:` shows the error of an unknown keyword. */
+function cannedFilter(text: string): { match?: (it: Item) => boolean; error?: FilterError } {
+  const bad = text.indexOf('bad:')
+  if (bad >= 0) return { error: { pos: bad, end: bad + 3, msg: 'unknown keyword "bad"' } }
+  return { match: (it) => it.actions.length > 0 }
 }
 
 const mirrorRules = (from: string, to: string) => `{
@@ -188,24 +136,10 @@ const mirrorRules = (from: string, to: string) => `{
 }
 `
 
-function checkRules(text: string): { line: number; msg: string }[] {
-  const lineOf = (index: number) => text.slice(0, index).split('\n').length
-  try {
-    JSON.parse(text)
-  } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err)
-    const at = /position (\d+)/.exec(msg)
-    return [{ line: at ? lineOf(Number(at[1])) : 1, msg: msg.replace(/^JSON\.parse: /, '') }]
-  }
-  const errors: { line: number; msg: string }[] = []
-  const ops = new Set(['copy', 'copy-content', 'copy-dates', 'create', 'delete', 'do-nothing'])
-  for (const m of text.matchAll(/"op":\s*"([^"]*)"/g)) {
-    const op = m[1]
-    if (!ops.has(op) && !['==', '!=', 'newer', 'older', 'bigger', 'smaller', 'on', 'not-on'].includes(op)) {
-      errors.push({ line: lineOf(m.index ?? 0), msg: `unknown op "${op}"` })
-    }
-  }
-  return errors
+/** The mock's rules check: fixed answers, not the rules file's (backend/rules has it). A text that
+ * does not start with "{" has one error on line 1. */
+function cannedRuleErrors(text: string): { line: number; msg: string }[] {
+  return text.trim() === '' || text.trimStart().startsWith('{') ? [] : [{ line: 1, msg: 'invalid character: want a JSON object' }]
 }
 
 export function installMock(params: URLSearchParams): void {
@@ -261,6 +195,7 @@ export function installMock(params: URLSearchParams): void {
     progress: { totalActions: 0, finishedActions: 0, errorActions: 0, syncedVolume: 0, totalVolume: 0 },
     errors: [],
     items: [],
+    omittedItems: 0,
   }
   let syncTimer: ReturnType<typeof setInterval> | undefined
   let abortAsked = false
@@ -306,6 +241,7 @@ export function installMock(params: URLSearchParams): void {
         actions: dest.reduce((n, d) => n + d.deletes, 0),
         bytes: 0,
         destinations: dest,
+        refused: 0,
         revision,
         deletions: parts.slice(1).map((node) => ({
           part: node,
@@ -336,6 +272,7 @@ export function installMock(params: URLSearchParams): void {
       actions: dest.reduce((n, d) => n + d.copies + d.creates + d.deletes + d.dates, 0),
       bytes: dest.reduce((n, d) => n + d.bytes, 0),
       destinations: dest,
+      refused: 0,
       revision,
       deletions: dest.map((d) => ({
         part: d.node,
@@ -379,6 +316,7 @@ export function installMock(params: URLSearchParams): void {
       progress: { totalActions: total, finishedActions: done, errorActions: errors, syncedVolume: bytes, totalVolume: volume },
       errors: [],
       items: [],
+      omittedItems: 0,
     }
     emit('sync:event', { type: 'started', status: sync })
     syncTimer = setInterval(() => {
@@ -405,6 +343,7 @@ export function installMock(params: URLSearchParams): void {
       endReason: endStatus === 'aborted' ? 'Aborted by member A' : undefined,
       errors: list.filter((r) => !r.ok).slice(0, 4).map((r) => `${r.path}: ${r.error}`),
       items: list,
+      omittedItems: 0,
     }
     emit('sync:event', { type: 'ended', status: sync })
     emit('sync:done', sync)
@@ -422,11 +361,12 @@ export function installMock(params: URLSearchParams): void {
       progress: { totalActions: c.actions, finishedActions: c.actions, errorActions: failed.length, syncedVolume: c.bytes, totalVolume: c.bytes },
       errors: failed.slice(0, 4).map((r) => `${r.path}: ${r.error}`),
       items: list,
+      omittedItems: 0,
     }
   }
 
   const runInventory = () => {
-    const progress: NodeProgress[] = nodes.map((n) => ({ node: n.code, files: 0, dirs: 0, bytes: 0, skipped: {}, done: false }))
+    const progress: NodeProgress[] = nodes.map((n) => ({ node: n.code, files: 0, dirs: 0, bytes: 0, skipped: {}, hashedFiles: 0, hashedBytes: 0, done: false }))
     let ticks = 0
     const timer = setInterval(() => {
       ticks++
@@ -455,7 +395,7 @@ export function installMock(params: URLSearchParams): void {
     if (!list) {
       if (filter.trim() === '') list = items
       else {
-        const f = compileFilter(filter, parts)
+        const f = cannedFilter(filter)
         if (f.error) return { total: 0, offset, items: [], filterError: f.error }
         list = items.filter((it) => f.match!(withTargeted(it)))
       }
@@ -469,22 +409,7 @@ export function installMock(params: URLSearchParams): void {
     Settings: {
       Get: async () => settings,
       Save: async (s: Settings) => {
-        const urls = s.serverURL.split(',').map((u) => u.trim()).filter((u) => u !== '')
-        if (urls.some((u) => !/^https?:\/\/[^\s/]+/.test(u))) throw 'the server URL must start with http:// or https://'
-        const limit = /^(\d+)$|^(\d+(?:\.\d+)?)\s*%$/.exec(s.maxDelete.trim())
-        if (s.maxDelete.trim() && (!limit || Number(limit[2] ?? 0) > 100))
-          throw `deletion limit "${s.maxDelete.trim()}": want a number of files or a percentage from 0% to 100%`
-        const versions = s.versions.trim().replace(/(.)\/+$/, '$1')
-        if (versions && (/^[/\\]|^[A-Za-z]:|(^|\/)\.\.?(\/|$)|\/\/|\\/.test(versions)))
-          throw `folder for kept versions "${versions}": want a folder relative to each data source root, such as .ferry-versions; leave it empty to keep nothing`
-        if (s.versionsKeep < 0) throw `kept versions: ${s.versionsKeep} days: want a number of days, 0 or more (0 keeps them all)`
-        settings = {
-          ...s,
-          serverURL: urls.join(','),
-          maxDelete: s.maxDelete.trim().replace(/\s+%$/, '%'),
-          versions,
-          versionsKeep: versions ? s.versionsKeep : 0,
-        }
+        settings = { ...s }
       },
       Version: async () => '0.9.0',
     },
@@ -566,7 +491,7 @@ export function installMock(params: URLSearchParams): void {
         return rules
       },
       Save: async (text: string) => {
-        const errors = checkRules(text)
+        const errors = cannedRuleErrors(text)
         rules = errors.length ? { ...rules, errors } : { ...rules, mode: '', text, errors: [] }
         return rules
       },

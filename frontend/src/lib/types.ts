@@ -1,173 +1,102 @@
-// The types of docs/desktop-api.md: what the Go services return and the events carry.
-// Field names are the JSON names.
+// The types of docs/desktop-api.md: what the Go services return and the events carry, as the
+// JSON the webview receives. They come from the Go types: the models Wails generates from the
+// services (wailsjs/go/models.ts, `make bindings`) and the event payloads generated from
+// app.EventPayloads (events.gen.ts). Here they only lose the models' methods and narrow a few
+// strings to the values Go sends; a Go change the frontend does not follow fails svelte-check.
+
+import type { app } from '../../wailsjs/go/models'
+import type * as gen from './events.gen'
+
+/** A generated model as JSON: its fields, without the class's methods. */
+export type Plain<T> = T extends (infer U)[]
+  ? Plain<U>[]
+  : T extends object
+    ? { [K in keyof T as T[K] extends (...args: never[]) => unknown ? never : K]: Plain<T[K]> }
+    : T
+
+/** T with some fields narrowed (N): each must be a field of T, and of a type T's field accepts. */
+type Narrow<T, N extends { [K in keyof N]: K extends keyof T ? T[K] : never }> = Omit<T, keyof N> & N
 
 export type Theme = 'system' | 'light' | 'dark'
 
-export type Settings = {
-  serverURL: string
-  theme: Theme
-  /** The deletion limit: "100" (files), "20%" (of a destination's files), "" for the default. */
-  maxDelete: string
-  /** The folder in each data source that keeps replaced and deleted files (".ferry-versions"); "" keeps nothing. */
-  versions: string
-  /** Kept versions older than this many days are removed after a successful run; 0 keeps them all. */
-  versionsKeep: number
-}
+/** serverURL, theme, maxDelete (the deletion limit: "100" files, "20%" of a destination's files,
+ * "" for the default), versions (the folder in each data source that keeps replaced and deleted
+ * files; "" keeps nothing) and versionsKeep (days; 0 keeps them all). */
+export type Settings = Narrow<Plain<app.UserSettings>, { theme: Theme }>
 
-export type Member = { id: string; letter: string; status: string; self: boolean; present: boolean }
+export type Member = Plain<app.Member>
 
-export type SessionInfo = {
-  id: string
-  password: string
-  serverURL: string
-  embedded: boolean
-  self: string
-  members: Member[]
-}
+export type SessionInfo = Plain<app.SessionInfo>
 
 export type SourceKind = 'folder' | 'file'
 
-export type Source = { code: string; path: string; kind: SourceKind }
+export type Source = Narrow<Plain<app.Source>, { kind: SourceKind }>
 
-export type DataNode = { code: string; member: string; sources: Source[] }
+export type DataNode = Narrow<Plain<app.Node>, { sources: Source[] }>
 
-export type NodeProgress = {
-  node: string
-  files: number
-  dirs: number
-  bytes: number
-  skipped: Record<string, number>
-  done: boolean
-  error?: string
-}
+export type NodeProgress = gen.NodeProgress
 
-export type ComparisonSummary = { total: number; parts: string[]; withActions: number }
+export type ComparisonSummary = Plain<app.ComparisonSummary>
 
-export type Cell = {
-  present: boolean
-  size: number
-  mtime: string
-  content: string
-  date: string
-  accessIssue: boolean
-}
+export type Cell = Plain<app.Cell>
 
 export type ActionOp = 'copy' | 'copy-content' | 'copy-dates' | 'create' | 'delete' | 'do-nothing'
 
 export const actionOps: readonly ActionOp[] = ['copy', 'copy-content', 'copy-dates', 'create', 'delete', 'do-nothing']
 
-export type ItemAction = { op: string; source: string; targets: string[]; targeted: boolean }
+export type ItemAction = Plain<app.ItemAction>
 
 export type ItemKind = 'file' | 'dir'
 
-export type Item = { path: string; kind: ItemKind; cells: Record<string, Cell>; actions: ItemAction[] }
+export type Item = Narrow<Plain<app.Item>, { kind: ItemKind }>
 
-export type FilterError = { pos: number; end: number; msg: string }
+export type FilterError = Plain<app.FilterError>
 
-export type ComparisonPage = { total: number; offset: number; items: Item[]; filterError?: FilterError }
+export type ComparisonPage = Narrow<Plain<app.ComparisonPage>, { items: Item[] }>
 
 export type PresetMode = 'mirror' | 'update' | 'two-way'
 
-export type RuleError = { line: number; msg: string }
+export type RuleError = Plain<app.RuleError>
 
-export type RulesState = { mode: string; text: string; presets: string[]; errors: RuleError[]; groups: number }
+export type RulesState = Plain<app.RulesState>
 
-export type Destination = { node: string; copies: number; creates: number; deletes: number; dates: number; bytes: number }
+export type Destination = Plain<app.Destination>
 
-/** What the plan deletes on one data source: files, out of the files it holds. */
-export type Deletions = {
-  part: string
-  node: string
-  root: string
-  deletes: number
-  files: number
-  /** Another data source of the plan that holds nothing at all, and its folder. */
-  emptySource?: string
-  emptyRoot?: string
-  /** Past the deletion limit. */
-  over: boolean
-}
+/** What the plan deletes on one data source: deletes of its files; emptySource (and its folder
+ * emptyRoot) when another data source of the plan holds nothing at all; over: past the limit. */
+export type Deletions = Plain<app.Deletions>
 
-/** Where a run keeps the files it replaces or deletes: dir/stamp/<their path> in each data source. */
-export type KeptVersions = {
-  dir: string
-  /** The run's folder in dir: the UTC time of the plan, 2026-12-05T201500Z. */
-  stamp: string
-  /** Older run folders are removed after a successful run; 0 keeps them all. */
-  keepDays: number
-}
+/** Where a run keeps the files it replaces or deletes: dir/stamp/<their path> in each data
+ * source; stamp is the UTC time of the plan (2026-12-05T201500Z). */
+export type KeptVersions = Plain<app.KeptVersions>
 
-/** An item edited on both sides since the last two-way run. */
-export type Conflict = {
-  path: string
-  /** The part whose (newest) edit keeps the name. */
-  winner: string
-  /** The conflict names the other edits are kept under, on every side. */
-  kept: string[]
-}
+/** An item edited on both sides since the last two-way run: the part whose newest edit keeps the
+ * name (winner) and the conflict names the other edits are kept under (kept). */
+export type Conflict = Plain<app.Conflict>
 
-export type Confirmation = {
-  actions: number
-  bytes: number
-  destinations: Destination[]
-  /** Actions the rules asked for that will not run. */
-  refused?: number
-  /** Names this plan: Synchronization.AllowDeletions takes it. */
-  revision: number
-  deletions: Deletions[]
-  /** The deletion limit in force, as the user reads it: "50% (default)", "20%", "100 files". */
-  deleteLimit: string
-  /** Some deletions are past the limit: Start needs AllowDeletions(revision) first. */
-  overLimit: boolean
-  /** Files the plan writes over (copies onto existing files). */
-  replaces: number
-  /** Where replaced and deleted files are kept; absent when nothing is kept. */
-  versions?: KeptVersions
-  /** Items edited on both sides since the last two-way run. */
-  conflicts: Conflict[]
-}
+/** What Start would do: revision names the plan (AllowDeletions takes it); with overLimit, Start
+ * needs AllowDeletions(revision) first; versions is absent when nothing is kept. */
+export type Confirmation = Plain<app.Confirmation>
 
-export type Progress = {
-  totalActions: number
-  finishedActions: number
-  errorActions: number
-  syncedVolume: number
-  totalVolume: number
-}
+export type Progress = Plain<app.Progress>
 
 export type SyncState = 'idle' | 'running' | 'ended'
 
 export type EndStatus = 'regular' | 'aborted' | 'error'
 
-export type ItemResult = { path: string; op: string; target: string; ok: boolean; error?: string }
+export type ItemResult = Plain<app.ItemResult>
 
-export type SyncStatus = {
-  state: SyncState
-  orchestration: string
-  progress: Progress
-  endStatus?: EndStatus
-  endReason?: string
-  errors: string[]
-  /** Every failure and the first 10,000 successes. */
-  items: ItemResult[]
-  /** The successes not in items. */
-  omittedItems?: number
-}
+/** items holds every failure and the first 10,000 successes; omittedItems counts the others. */
+export type SyncStatus = Narrow<Plain<app.SyncStatus>, { state: SyncState; endStatus?: EndStatus }>
 
 export type SyncEventType = 'started' | 'progress' | 'abort_requested' | 'ended'
 
-export type SyncEvent = { type: SyncEventType; status: SyncStatus }
+export type SyncEvent = Narrow<gen.SyncEvent, { type: SyncEventType }>
 
-export type InventoryDone = { error?: string }
+export type InventoryDone = gen.InventoryDone
 
 /** The runtime events and their payloads. */
-export type EventMap = {
-  'session:changed': SessionInfo
-  'inventory:progress': NodeProgress[]
-  'inventory:done': InventoryDone
-  'sync:event': SyncEvent
-  'sync:done': SyncStatus
-}
+export type EventMap = Narrow<gen.EventPayloads, { 'sync:event': SyncEvent }>
 
 export type EventName = keyof EventMap
 

@@ -21,6 +21,7 @@ export const idleStatus = (): SyncStatus => ({
   progress: { totalActions: 0, finishedActions: 0, errorActions: 0, syncedVolume: 0, totalVolume: 0 },
   errors: [],
   items: [],
+  omittedItems: 0,
 })
 
 /** A plan to confirm: nothing to do, nothing past the deletion limit, no versions kept, no conflict,
@@ -29,6 +30,7 @@ export const plan = (over: Partial<Confirmation> = {}): Confirmation => ({
   actions: 0,
   bytes: 0,
   destinations: [],
+  refused: 0,
   revision: 1,
   deletions: [],
   deleteLimit: '50% (default)',

@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Auth", authTests},
 		{"Presence", presenceTests},
 		{"Push", pushTests},
+		{"Relay", relayTests},
 		{"Close", closeTests},
 	}
 	for _, g := range groups {
