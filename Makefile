@@ -52,6 +52,7 @@ help:
 	@echo "make e2e          drive the desktop app through a mirror on Xvfb, screenshot every screen"
 	@echo "make screenshots  copy the screenshots of the last runs ($(SHOTS)) into build/screenshots"
 	@echo "make bench        benchmarks, Ferry beside cp -a and rsync -a on the same data"
+	@echo "                  (the scale families at 200k files; FERRY_BENCH_1M=1 adds 1M, BENCHTIME=1x)"
 	@echo "make package      .deb, .rpm, Windows installer and tarballs into $(DIST)/"
 	@echo "make package-test install the packages in a clean Debian root and check them"
 	@echo "make bindings     regenerate the frontend's bindings and types from the Go services"

@@ -119,7 +119,8 @@ func (s *Inventory) inventory(ctx context.Context, sess *openSession, specs []pl
 	for _, n := range nodes {
 		parts = append(parts, n.Parts...)
 	}
-	need := compare.ContentNeeded(nodes, settings)
+	c := compare.Compare(nodes, settings)
+	need := c.ContentNeeded()
 	analysing := false
 	for i, idx := range need {
 		if len(idx) == 0 {
@@ -133,7 +134,8 @@ func (s *Inventory) inventory(ctx context.Context, sess *openSession, specs []pl
 			return nil, fmt.Errorf("analysis of %s: %w", parts[i].Code, err)
 		}
 	}
-	r := newInventoryResult(nodes, compare.Compare(nodes, settings), settings)
+	c.Regroup(need)
+	r := newInventoryResult(nodes, c, settings)
 	r.excluded = versions.Dir
 	return r, nil
 }

@@ -1,6 +1,9 @@
 package compare
 
 import (
+	"cmp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ferrysync/ferry/backend/inventory"
@@ -12,11 +15,16 @@ import (
 // every file present on two or more parts. Only readable files count, and files whose key is
 // already known are not listed again.
 func ContentNeeded(nodes []*inventory.Node, s Settings) [][]int {
-	c := Compare(nodes, s)
-	need := make([]map[int]bool, len(c.Parts))
-	for i := range need {
-		need[i] = map[int]bool{}
-	}
+	return Compare(nodes, s).ContentNeeded()
+}
+
+// ContentNeeded is the package's ContentNeeded on a comparison already made: after reading the
+// keys, Regroup brings the comparison up to date.
+func (c *Comparison) ContentNeeded() [][]int {
+	s := c.Settings
+	type need struct{ part, index int }
+	var needed []need
+	var files, group []Located
 	for _, it := range c.Items {
 		if it.Kind != inventory.File {
 			continue
@@ -24,23 +32,21 @@ func ContentNeeded(nodes []*inventory.Node, s Settings) [][]int {
 		// Only readable files count: a placeholder, an unreadable file or one whose analysis
 		// failed has no content to compare with. Files whose key is already known take part in
 		// the decision but are not read again.
-		var files []Located
-		parts := map[int]bool{}
+		files = files[:0]
 		for _, id := range it.Identities {
 			for _, l := range id.Entries {
 				if l.Entry != nil && !l.Entry.Inaccessible && l.Entry.AnalysisError == "" {
 					files = append(files, l)
-					parts[l.Part] = true
 				}
 			}
 		}
-		if len(parts) < 2 {
+		if len(files) < 2 || !spansParts(files) {
 			continue
 		}
 		read := func(ls []Located) {
 			for _, l := range ls {
 				if l.Entry.ContentKey.IsZero() {
-					need[l.Part][entryIndex(c.Parts[l.Part].Inv, l.Entry)] = true
+					needed = append(needed, need{l.Part, entryIndex(c.Parts[l.Part].Inv, l.Entry)})
 				}
 			}
 		}
@@ -48,25 +54,79 @@ func ContentNeeded(nodes []*inventory.Node, s Settings) [][]int {
 			read(files)
 			continue
 		}
-		bySize := map[int64][]Located{}
-		for _, l := range files {
-			bySize[l.Entry.Size] = append(bySize[l.Entry.Size], l)
-		}
-		for _, group := range bySize {
-			if spansParts(group) && !sameModTime(group) {
+		// The files of one size, in turn.
+		slices.SortStableFunc(files, func(a, b Located) int { return cmp.Compare(a.Entry.Size, b.Entry.Size) })
+		for i := 0; i < len(files); {
+			j := i + 1
+			for j < len(files) && files[j].Entry.Size == files[i].Entry.Size {
+				j++
+			}
+			group = append(group[:0], files[i:j]...)
+			if len(group) > 1 && spansParts(group) && !sameModTime(group) {
 				read(group)
 			}
+			i = j
 		}
 	}
+	slices.SortFunc(needed, func(a, b need) int { return cmp.Or(cmp.Compare(a.part, b.part), cmp.Compare(a.index, b.index)) })
+	needed = slices.Compact(needed)
 	out := make([][]int, len(c.Parts))
-	for p, set := range need {
-		for i := range c.Parts[p].Inv.Entries {
-			if set[i] {
-				out[p] = append(out[p], i)
+	for _, n := range needed {
+		out[n.part] = append(out[n.part], n.index)
+	}
+	return out
+}
+
+// Regroup sorts again into identities the files of the items holding the entries listed (per
+// part, as ContentNeeded lists them) once their content keys were read: the comparison is then
+// the one Compare would make now.
+func (c *Comparison) Regroup(read [][]int) {
+	hashed := map[*inventory.Entry]bool{}
+	for p, idx := range read {
+		for _, i := range idx {
+			hashed[&c.Parts[p].Inv.Entries[i]] = true
+		}
+	}
+	if len(hashed) == 0 {
+		return
+	}
+	a := &arena{parts: len(c.Parts)}
+	var real []Located
+	for _, it := range c.Items {
+		if it.Kind != inventory.File || !it.holdsAny(hashed) {
+			continue
+		}
+		// Real entries in the order Compare adds them (part, then path); the placeholders,
+		// added after them, stay last.
+		real = real[:0]
+		var placeholders []*Identity
+		for _, id := range it.Identities {
+			if len(id.Entries) == 1 && id.Entries[0].Entry == nil {
+				placeholders = append(placeholders, id)
+				continue
+			}
+			real = append(real, id.Entries...)
+		}
+		slices.SortFunc(real, func(x, y Located) int {
+			return cmp.Or(cmp.Compare(x.Part, y.Part), strings.Compare(x.Entry.Path, y.Entry.Path))
+		})
+		it.Identities = nil
+		for _, l := range real {
+			it.add(a, l.Part, l.Entry)
+		}
+		it.Identities = append(it.Identities, placeholders...)
+	}
+}
+
+func (it *Item) holdsAny(entries map[*inventory.Entry]bool) bool {
+	for _, id := range it.Identities {
+		for _, l := range id.Entries {
+			if l.Entry != nil && entries[l.Entry] {
+				return true
 			}
 		}
 	}
-	return out
+	return false
 }
 
 func spansParts(ls []Located) bool {

@@ -112,11 +112,14 @@ func (it *Item) IdentitiesOn(part int) []*Identity {
 
 // IdentityOn returns the first identity holding an entry on a part, or nil.
 func (it *Item) IdentityOn(part int) *Identity {
-	ids := it.IdentitiesOn(part)
-	if len(ids) == 0 {
-		return nil
+	for _, id := range it.Identities {
+		for _, l := range id.Entries {
+			if l.Part == part {
+				return id
+			}
+		}
 	}
-	return ids[0]
+	return nil
 }
 
 // Present tells whether the item has an entry (or a placeholder) on a part.
@@ -124,9 +127,11 @@ func (it *Item) Present(part int) bool { return it.IdentityOn(part) != nil }
 
 // Entry returns the first real entry of the item on a part, or nil.
 func (it *Item) Entry(part int) *inventory.Entry {
-	for _, l := range it.On(part) {
-		if l.Entry != nil {
-			return l.Entry
+	for _, id := range it.Identities {
+		for _, l := range id.Entries {
+			if l.Part == part && l.Entry != nil {
+				return l.Entry
+			}
 		}
 	}
 	return nil
@@ -137,9 +142,11 @@ func (it *Item) HasAccessIssue(part int) bool {
 	if slices.Contains(it.AccessIssue, part) {
 		return true
 	}
-	for _, l := range it.On(part) {
-		if l.Entry == nil || l.Entry.Inaccessible {
-			return true
+	for _, id := range it.Identities {
+		for _, l := range id.Entries {
+			if l.Part == part && (l.Entry == nil || l.Entry.Inaccessible) {
+				return true
+			}
 		}
 	}
 	return false
@@ -216,6 +223,21 @@ func Parts(nodes []*inventory.Node) []*Part {
 // Compare builds the comparison items of the nodes with the content keys they carry.
 func Compare(nodes []*inventory.Node, s Settings) *Comparison {
 	c := &Comparison{Settings: s, Parts: Parts(nodes)}
+	a := &arena{parts: len(c.Parts)}
+	if !c.merge(a) {
+		c.index(a)
+	}
+	if s.Matching == Flat {
+		c.placeholdersFlat()
+	} else {
+		c.propagateAccessIssues()
+	}
+	return c
+}
+
+// index builds the items through a map keyed by linking key, then sorts them: the general case.
+func (c *Comparison) index(a *arena) {
+	s := c.Settings
 	type itemKey struct {
 		kind inventory.Kind
 		key  string
@@ -237,22 +259,156 @@ func Compare(nodes []*inventory.Node, s Settings) *Comparison {
 			k := itemKey{e.Kind, s.linkingKey(display)}
 			it := index[k]
 			if it == nil {
-				it = &Item{Kind: e.Kind, Key: k.key, Path: display, Name: e.Name()}
+				it = a.item(e.Kind, k.key, display, e.Name())
 				index[k] = it
 				c.Items = append(c.Items, it)
 			}
-			it.add(p.Index, e)
+			it.add(a, p.Index, e)
 		}
 	}
-	slices.SortFunc(c.Items, func(a, b *Item) int {
-		return cmp.Or(strings.Compare(a.Key, b.Key), cmp.Compare(a.Kind, b.Kind))
-	})
+	slices.SortFunc(c.Items, compareItems)
+}
+
+func compareItems(a, b *Item) int {
+	return cmp.Or(strings.Compare(a.Key, b.Key), cmp.Compare(a.Kind, b.Kind))
+}
+
+// cursor walks the kept entries of one part in order, with their linking keys.
+type cursor struct {
+	part    int
+	entries []inventory.Entry
+	keys    []string
+	next    int
+}
+
+// merge builds the items of a tree comparison in one pass over the parts' entries when every
+// part's entries are in item order (linking key, then kind), as they are unless case-insensitive
+// linking reorders names; it reports false, building nothing, otherwise. The items are those
+// index builds, in the same order, with the entries added in the same order.
+func (c *Comparison) merge(a *arena) bool {
+	s := c.Settings
 	if s.Matching == Flat {
-		c.placeholdersFlat()
-	} else {
-		c.propagateAccessIssues()
+		return false
 	}
-	return c
+	curs := make([]cursor, len(c.Parts))
+	total := 0
+	for i, p := range c.Parts {
+		cu := cursor{part: i, entries: p.Inv.Entries, keys: make([]string, len(p.Inv.Entries))}
+		var prevKey string
+		var prevKind inventory.Kind
+		for j := range cu.entries {
+			e := &cu.entries[j]
+			if !s.keeps(e.Kind) {
+				continue
+			}
+			k := s.linkingKey(e.Path)
+			if prevKind != 0 && cmp.Or(strings.Compare(prevKey, k), cmp.Compare(prevKind, e.Kind)) > 0 {
+				return false
+			}
+			cu.keys[j], prevKey, prevKind = k, k, e.Kind
+			total++
+		}
+		curs[i] = cu
+	}
+	c.Items = make([]*Item, 0, total/max(1, len(c.Parts)))
+	for {
+		// The smallest (key, kind) at the heads of the parts.
+		var minKey string
+		var minKind inventory.Kind
+		found := false
+		for i := range curs {
+			cu := &curs[i]
+			for cu.next < len(cu.entries) && !s.keeps(cu.entries[cu.next].Kind) {
+				cu.next++
+			}
+			if cu.next == len(cu.entries) {
+				continue
+			}
+			k, kind := cu.keys[cu.next], cu.entries[cu.next].Kind
+			if !found || cmp.Or(strings.Compare(k, minKey), cmp.Compare(kind, minKind)) < 0 {
+				minKey, minKind, found = k, kind, true
+			}
+		}
+		if !found {
+			return true
+		}
+		var it *Item
+		for i := range curs {
+			cu := &curs[i]
+			for cu.next < len(cu.entries) {
+				e := &cu.entries[cu.next]
+				if !s.keeps(e.Kind) {
+					cu.next++
+					continue
+				}
+				if e.Kind != minKind || cu.keys[cu.next] != minKey {
+					break
+				}
+				if it == nil {
+					it = a.item(e.Kind, minKey, e.Path, e.Name())
+					c.Items = append(c.Items, it)
+				}
+				it.add(a, cu.part, e)
+				cu.next++
+			}
+		}
+	}
+}
+
+// arena allocates items and identities in chunks: one allocation for many.
+type arena struct {
+	parts int // entries an identity has room for at first
+	items []Item
+	ptrs  []*Identity
+	ids   []Identity
+	locs  []Located
+}
+
+const arenaChunk = 1024
+
+func (a *arena) item(kind inventory.Kind, key, path, name string) *Item {
+	if len(a.items) == cap(a.items) {
+		a.items = make([]Item, 0, arenaChunk)
+	}
+	a.items = append(a.items, Item{Kind: kind, Key: key, Path: path, Name: name})
+	return &a.items[len(a.items)-1]
+}
+
+func (a *arena) identity(id Identity) *Identity {
+	if a == nil {
+		return &id
+	}
+	if len(a.ids) == cap(a.ids) {
+		a.ids = make([]Identity, 0, arenaChunk)
+	}
+	a.ids = append(a.ids, id)
+	return &a.ids[len(a.ids)-1]
+}
+
+// one returns a slice holding id, with room for no more.
+func (a *arena) one(id *Identity) []*Identity {
+	if a == nil {
+		return []*Identity{id}
+	}
+	if len(a.ptrs) == cap(a.ptrs) {
+		a.ptrs = make([]*Identity, 0, arenaChunk)
+	}
+	a.ptrs = append(a.ptrs, id)
+	return a.ptrs[len(a.ptrs)-1 : len(a.ptrs) : len(a.ptrs)]
+}
+
+// located returns room for n entries of an identity, taken from a chunk.
+func (a *arena) located(loc Located, n int) []Located {
+	if a == nil {
+		return append(make([]Located, 0, n), loc)
+	}
+	if cap(a.locs)-len(a.locs) < n {
+		a.locs = make([]Located, 0, max(arenaChunk, n))
+	}
+	out := a.locs[len(a.locs) : len(a.locs)+1 : len(a.locs)+n]
+	out[0] = loc
+	a.locs = a.locs[:len(a.locs)+n]
+	return out
 }
 
 func (s Settings) keeps(k inventory.Kind) bool {
@@ -275,16 +431,21 @@ func (s Settings) linkingKey(display string) string {
 	return strings.ToLower(display)
 }
 
-func (it *Item) add(part int, e *inventory.Entry) {
+func (it *Item) add(a *arena, part int, e *inventory.Entry) {
 	loc := Located{Part: part, Entry: e}
+	n := 1
+	if a != nil {
+		n = max(1, a.parts)
+	}
 	if it.Kind == inventory.Dir {
 		if len(it.Identities) == 0 {
-			it.Identities = []*Identity{{}}
+			it.Identities = a.one(a.identity(Identity{Entries: a.located(loc, n)}))
+		} else {
+			id := it.Identities[0]
+			id.Entries = append(id.Entries, loc)
 		}
-		id := it.Identities[0]
-		id.Entries = append(id.Entries, loc)
 		if e.Inaccessible {
-			id.AccessIssue = true
+			it.Identities[0].AccessIssue = true
 		}
 		return
 	}
@@ -296,13 +457,18 @@ func (it *Item) add(part int, e *inventory.Entry) {
 			}
 		}
 	}
-	it.Identities = append(it.Identities, &Identity{
+	id := a.identity(Identity{
 		Key:           e.ContentKey,
 		Size:          e.Size,
 		AnalysisError: e.AnalysisError != "",
 		AccessIssue:   e.Inaccessible,
-		Entries:       []Located{loc},
+		Entries:       a.located(loc, n),
 	})
+	if len(it.Identities) == 0 {
+		it.Identities = a.one(id)
+	} else {
+		it.Identities = append(it.Identities, id)
+	}
 }
 
 func (it *Item) addPlaceholder(part int) {

@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ferrysync/ferry/backend/backoff"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
@@ -638,7 +638,7 @@ func (c *CloudSynchronizationOrchestrator) retry(ctx context.Context, op string,
 		case !retryable(err):
 			return err
 		}
-		d := c.backoff(attempt)
+		d := backoff.Policy{Base: c.opts.Retry.Base, Max: c.opts.Retry.Max}.Equal(attempt)
 		c.log.Debug("retrying", "op", op, "attempt", attempt, "wait", d, "err", err)
 		timer.Reset(d)
 		select {
@@ -659,15 +659,4 @@ func retryable(err error) bool {
 		return true
 	}
 	return se.Status >= 500 || se.Status == http.StatusRequestTimeout || se.Status == http.StatusTooManyRequests
-}
-
-// backoff is the wait after the attempt-th failure: between half and all of
-// min(Max, Base·2^(attempt-1)).
-func (c *CloudSynchronizationOrchestrator) backoff(attempt int) time.Duration {
-	d := c.opts.Retry.Base
-	for i := 1; i < attempt && d < c.opts.Retry.Max; i++ {
-		d *= 2
-	}
-	d = min(d, c.opts.Retry.Max)
-	return d/2 + rand.N(d/2+1)
 }

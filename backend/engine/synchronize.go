@@ -280,10 +280,21 @@ var ErrNeedsRelay = errors.New("copies between members need the relay, and this 
 // ownGroups are the groups this member runs, restricted to its own targets: content copies it
 // reads and every other action on its nodes, in the plan's phase order. relayed are content
 // copies onto its nodes that another member reads (the Remote derives its work from the plan).
+// When this member owns every node the plan touches, own is the plan's groups themselves (they
+// are read, never changed): no copy of them.
 func (r *Run) ownGroups() (own, relayed []plan.Group) {
+	foreign := func(t plan.Endpoint) bool { return r.Owner(t.Node) != r.Self }
+	if !slices.ContainsFunc(r.Plan.Groups, func(g plan.Group) bool {
+		return len(g.Targets) == 0 || slices.ContainsFunc(g.Targets, foreign) || g.Source != nil && foreign(*g.Source)
+	}) {
+		return r.Plan.Groups, nil
+	}
 	own = make([]plan.Group, 0, len(r.Plan.Groups))
 	for _, g := range r.Plan.Groups {
-		targets := slices.DeleteFunc(slices.Clone(g.Targets), func(t plan.Endpoint) bool { return r.Owner(t.Node) != r.Self })
+		targets := g.Targets
+		if slices.ContainsFunc(targets, foreign) {
+			targets = slices.DeleteFunc(slices.Clone(targets), foreign)
+		}
 		if len(targets) == 0 {
 			continue
 		}

@@ -39,6 +39,12 @@ type JSON struct {
 // out.
 func (p *Plan) Actions() []Action {
 	var out []Action
+	p.EachAction(func(a Action) { out = append(out, a) })
+	return out
+}
+
+// EachAction calls fn with the plan's actions in Actions order, without gathering them.
+func (p *Plan) EachAction(fn func(Action)) {
 	for _, g := range p.Groups {
 		if g.Quiet {
 			continue
@@ -54,10 +60,9 @@ func (p *Plan) Actions() []Action {
 			} else {
 				a.On = t.Part
 			}
-			out = append(out, a)
+			fn(a)
 		}
 	}
-	return out
 }
 
 // JSON renders the plan for the CLI and the app.

@@ -3,6 +3,7 @@ package plan
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/ferrysync/ferry/backend/compare"
 	"github.com/ferrysync/ferry/backend/inventory"
@@ -53,6 +54,15 @@ type Local struct {
 	Comparison *compare.Comparison
 	Evaluation *rules.Result
 	Plan       *Plan
+	Timings    Timings
+}
+
+// Timings are how long the phases of a local plan took.
+type Timings struct {
+	Scan     time.Duration // the walks of the data sources
+	Analysis time.Duration // the content keys the comparison needs
+	Compare  time.Duration
+	Plan     time.Duration // rules, targeted actions and the plan
 }
 
 // Check validates a request before anything is read: node codes and the parts rules name.
@@ -96,6 +106,7 @@ func Inventory(ctx context.Context, r Request) (*Local, error) {
 	opts := inventory.Options{ExcludeHidden: r.Settings.ExcludeHidden, ExcludeSystem: r.Settings.ExcludeSystem,
 		RemoveTemps: r.RemoveTemps, Exclude: r.Options.Versions.Exclude(), Progress: r.Progress}
 	l := &Local{}
+	start := time.Now()
 	for _, n := range r.Nodes {
 		node, err := inventory.ScanNode(ctx, n.Code, n.Roots, opts)
 		if err != nil {
@@ -107,7 +118,13 @@ func Inventory(ctx context.Context, r Request) (*Local, error) {
 	for _, n := range l.Nodes {
 		parts = append(parts, n.Parts...)
 	}
-	for i, idx := range compare.ContentNeeded(l.Nodes, r.Settings) {
+	l.Timings.Scan = time.Since(start)
+	start = time.Now()
+	l.Comparison = compare.Compare(l.Nodes, r.Settings)
+	l.Timings.Compare = time.Since(start)
+	start = time.Now()
+	need := l.Comparison.ContentNeeded()
+	for i, idx := range need {
 		if len(idx) == 0 {
 			continue
 		}
@@ -115,12 +132,15 @@ func Inventory(ctx context.Context, r Request) (*Local, error) {
 			return nil, fmt.Errorf("analysis of %s: %w", parts[i].Code, err)
 		}
 	}
-	l.Comparison = compare.Compare(l.Nodes, r.Settings)
+	l.Comparison.Regroup(need)
+	l.Timings.Analysis = time.Since(start)
 	return l, nil
 }
 
 // Evaluate applies the request's rules and targeted actions to the comparison and builds the plan.
 func (l *Local) Evaluate(r Request) error {
+	start := time.Now()
+	defer func() { l.Timings.Plan = time.Since(start) }()
 	res, err := rules.Evaluate(l.Comparison, r.Rules, r.Targeted)
 	if err != nil {
 		return err

@@ -173,6 +173,13 @@ func Build(c *compare.Comparison, res *rules.Result, o Options) *Plan {
 		p.Parts = append(p.Parts, PartInfo{Name: part.Name, Node: part.Node, Root: part.Inv.Root, Type: part.Inv.Type,
 			Files: files, Empty: len(part.Inv.Entries) == 0 && !part.Inv.Incomplete, DirID: part.Inv.DirID})
 	}
+	n := 0
+	for _, a := range res.Actions {
+		if a.Op != rules.DoNothing {
+			n++
+		}
+	}
+	p.Groups = make([]Group, 0, n) // at most one a kept action
 	merge := map[mergeKey]int{}
 	for _, a := range res.Actions {
 		if a.Op == rules.DoNothing {
@@ -190,6 +197,9 @@ func Build(c *compare.Comparison, res *rules.Result, o Options) *Plan {
 		}
 		merge[k] = len(p.Groups)
 		p.Groups = append(p.Groups, g)
+	}
+	if len(p.Groups) == 0 {
+		p.Groups = nil // as a plan with no group always was
 	}
 	if o.Versions.Dir != "" {
 		v := o.Versions

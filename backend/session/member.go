@@ -155,7 +155,9 @@ func (m *Member) startValidator() {
 	go m.validate(m.life, events)
 	// Derived now, the password key is ready when a joiner's proof comes: the admission waits
 	// for one Argon2id derivation (the joiner's), not two in a row.
-	m.wg.Go(func() { _, _ = m.passwordKey() })
+	if !m.opts.lazyKey {
+		m.wg.Go(func() { _, _ = m.passwordKey() })
+	}
 }
 
 // abandon stops the receiver and the outbox of a member that never was one.

@@ -83,6 +83,7 @@ type options struct {
 	log       *slog.Logger
 	// serverWait is how long the server may stay unreachable before the session is given up.
 	serverWait time.Duration
+	lazyKey    bool
 }
 
 func buildOptions(opts []Option) options {
@@ -119,6 +120,11 @@ func WithPassword(password string) Option { return func(o *options) { o.password
 // WithAdmission asks f about every joiner that proved it knows the password, before it is
 // admitted; an error refuses it (with the code of a *RefusedError, else protocol.JoinDeclined).
 func WithAdmission(f func(JoinCandidate) error) Option { return func(o *options) { o.admission = f } }
+
+// LazyPasswordKey derives the password key when a joiner's proof first needs it, not as soon as
+// the member validates joins: for a session nobody is expected to join, which then spends no
+// Argon2id derivation (its time and memory) at all.
+func LazyPasswordKey() Option { return func(o *options) { o.lazyKey = true } }
 
 // WithLogger receives what the validator does with join requests (nothing when not set).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }

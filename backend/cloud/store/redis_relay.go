@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	"github.com/ferrysync/ferry/backend/backoff"
 	"slices"
 	"strings"
 	"time"
@@ -83,8 +83,8 @@ func (r *Redis) UpdateRelay(ctx context.Context, session, transfer string, ttl t
 	if err := redisCheckTTL(ttl); err != nil {
 		return fmt.Errorf("update the relay bookkeeping of session %s: %w", session, err)
 	}
-	backoff := updateBackoffMin
-	for range updateAttempts {
+	wait := backoff.Policy{Base: updateBackoffMin, Max: updateBackoffMax}
+	for attempt := 1; attempt <= updateAttempts; attempt++ {
 		fnErr, err := r.updateRelayOnce(ctx, session, transfer, ttl, fn)
 		switch {
 		case fnErr != nil:
@@ -94,12 +94,10 @@ func (r *Redis) UpdateRelay(ctx context.Context, session, transfer string, ttl t
 		case !errors.Is(err, errConflict):
 			return fmt.Errorf("update the relay bookkeeping of session %s: %w", session, redisErr(err))
 		}
-		pause := backoff/2 + rand.N(backoff/2+1)
-		backoff = min(2*backoff, updateBackoffMax)
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("update the relay bookkeeping of session %s: %w", session, ctx.Err())
-		case <-time.After(pause):
+		case <-time.After(wait.Equal(attempt)):
 		}
 	}
 	return fmt.Errorf("update the relay bookkeeping of session %s: %w %d attempts", session, errConflict, updateAttempts)

@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -95,6 +96,11 @@ func benchRootDir() (string, error) {
 // benchTree writes count files of size(rng) random bytes, in folders of 100, under
 // $FERRY_BENCH_DIR/name/src once, and returns that folder.
 func benchTree(b *testing.B, name string, count int, size func(*rand.Rand) int) string {
+	return benchTreeDirs(b, name, count, 100, size)
+}
+
+// benchTreeDirs is benchTree with perDir files a folder.
+func benchTreeDirs(b *testing.B, name string, count, perDir int, size func(*rand.Rand) int) string {
 	if v, ok := cliTrees.Load(name); ok {
 		return v.(string)
 	}
@@ -108,8 +114,8 @@ func benchTree(b *testing.B, name string, count int, size func(*rand.Rand) int) 
 		rng := rand.New(rand.NewPCG(1, uint64(count)))
 		buf := make([]byte, 1<<20)
 		for i := range count {
-			p := filepath.Join(src, fmt.Sprintf("d%03d", i/100), fmt.Sprintf("f%05d.bin", i))
-			if i%100 == 0 {
+			p := filepath.Join(src, fmt.Sprintf("d%03d", i/perDir), fmt.Sprintf("f%05d.bin", i))
+			if i%perDir == 0 {
 				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 					b.Fatal(err)
 				}
@@ -737,3 +743,234 @@ func BenchmarkAdmission(b *testing.B) {
 	}
 	b.ReportMetric(float64(admission.Milliseconds())/float64(b.N), "ms/admission")
 }
+
+// The scale families: trees of many tiny files (100–500 B, 500 folders), the first mirror, a
+// run already in sync and one after 1 % of the files changed, each beside rsync -a in the same
+// run. Besides the time, each reports the peak RSS of the process (/usr/bin/time, MB-peak) and,
+// for Ferry, the bytes a file above its base (its peak on an empty tree, B/file). 200k files by
+// default; the 1M families run with FERRY_BENCH_1M=1 only (about 10 minutes and 20 GB of inodes
+// with BENCHTIME=1x).
+
+const envBench1M = "FERRY_BENCH_1M"
+
+// scaleTree is the fixture of count tiny files in 500 folders.
+func scaleTree(b *testing.B, count int) string {
+	if count > 200_000 && os.Getenv(envBench1M) == "" {
+		b.Skipf("%d files: set %s=1 to run it", count, envBench1M)
+	}
+	return benchTreeDirs(b, fmt.Sprintf("cli-scale-%d", count), count, count/500,
+		func(r *rand.Rand) int { return 100 + r.IntN(401) })
+}
+
+// benchExecRSS is benchExec that also returns the peak resident set of the process in bytes,
+// as /usr/bin/time measures it: wait4's figure for a child of this process would count this
+// process's own memory, which the child's address space shares until it execs.
+func benchExecRSS(b *testing.B, env []string, name string, args ...string) (string, int64) {
+	if _, err := os.Stat("/usr/bin/time"); err != nil {
+		b.Skip("/usr/bin/time is missing (Debian package time)")
+	}
+	f, err := os.CreateTemp(b.TempDir(), "rss-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	out := benchExec(b, env, "/usr/bin/time", append([]string{"-f", "%M", "-o", f.Name(), name}, args...)...)
+	data, err := os.ReadFile(f.Name())
+	if err != nil {
+		b.Fatal(err)
+	}
+	lines := strings.Fields(string(data))
+	if len(lines) == 0 {
+		b.Fatalf("/usr/bin/time wrote %q", data)
+	}
+	kib, err := strconv.ParseInt(lines[len(lines)-1], 10, 64)
+	if err != nil {
+		b.Fatalf("/usr/bin/time wrote %q: %v", data, err)
+	}
+	return out, kib << 10
+}
+
+// ferrySyncRSS is ferrySync that also returns the peak resident set.
+func ferrySyncRSS(b *testing.B, src, dst string) (string, int64) {
+	args := []string{"sync", "--node", "A=" + src, "--node", "B=" + dst, "--mode", "mirror", "--yes"}
+	return benchExecRSS(b, append(os.Environ(), envConfigDir+"="+cliConfig), cliBin, args...)
+}
+
+var (
+	baseOnce sync.Once
+	baseRSS  int64
+)
+
+// ferryBaseRSS is the lowest peak RSS of three ferry runs between two empty folders.
+func ferryBaseRSS(b *testing.B) int64 {
+	baseOnce.Do(func() {
+		dir := filepath.Join(benchRoot(b), "cli-empty")
+		src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+		for _, d := range []string{src, dst} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for range 3 {
+			if _, peak := ferrySyncRSS(b, src, dst); baseRSS == 0 || peak < baseRSS {
+				baseRSS = peak
+			}
+		}
+	})
+	return baseRSS
+}
+
+// scaleRun times one tool over count files with b.Loop; run does one timed iteration and
+// returns the process's peak RSS. The largest peak is reported, and for Ferry the bytes a file
+// above its base.
+func scaleRun(b *testing.B, count int, ferry bool, run func(b *testing.B) int64) {
+	var peak int64
+	for b.Loop() {
+		peak = max(peak, run(b))
+	}
+	b.ReportMetric(float64(peak)/1e6, "MB-peak")
+	if ferry {
+		b.ReportMetric(float64(peak-ferryBaseRSS(b))/float64(count), "B/file")
+	}
+}
+
+// benchScaleMirror times first mirrors of count tiny files into empty folders.
+func benchScaleMirror(b *testing.B, count int) {
+	src := scaleTree(b, count)
+	benchFerry(b)
+	needRsync(b)
+	ferryBaseRSS(b)
+	tg := newTargets(b, true)
+	b.Run("ferry", func(b *testing.B) {
+		var dst string
+		scaleRun(b, count, true, func(b *testing.B) int64 {
+			dst = tg.fresh(b, "ferry")
+			_, peak := ferrySyncRSS(b, src, dst)
+			return peak
+		})
+		checkMirror(b, src, dst)
+	})
+	b.Run("rsync-a", func(b *testing.B) {
+		var dst string
+		scaleRun(b, count, false, func(b *testing.B) int64 {
+			dst = tg.fresh(b, "rsync")
+			_, peak := benchExecRSS(b, nil, "rsync", "-a", src+"/", dst+"/")
+			return peak
+		})
+		checkMirror(b, src, dst)
+	})
+}
+
+// scaleCopy is the copy of src kept beside the fixture for the family name, brought in sync
+// (untimed) by the tool about to be timed on it.
+func scaleCopy(b *testing.B, src, name, tool string) string {
+	b.StopTimer()
+	defer b.StartTimer()
+	dst := filepath.Join(filepath.Dir(src), name)
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if tool == "ferry" {
+		ferrySync(b, src, dst)
+	} else {
+		benchExec(b, nil, "rsync", "-a", src+"/", dst+"/")
+	}
+	benchExec(b, nil, "sync")
+	return dst
+}
+
+// benchScaleInSync times runs over count tiny files already in sync.
+func benchScaleInSync(b *testing.B, count int) {
+	src := scaleTree(b, count)
+	benchFerry(b)
+	needRsync(b)
+	ferryBaseRSS(b)
+	b.Run("ferry", func(b *testing.B) {
+		dst := scaleCopy(b, src, "in-sync", "ferry")
+		scaleRun(b, count, true, func(b *testing.B) int64 {
+			out, peak := ferrySyncRSS(b, src, dst)
+			if !strings.HasPrefix(out, "Plan: 0 actions") {
+				b.Fatalf("not a no-op:\n%.2000s", out)
+			}
+			return peak
+		})
+		checkMirror(b, src, dst)
+	})
+	b.Run("rsync-a", func(b *testing.B) {
+		dst := scaleCopy(b, src, "in-sync", "rsync")
+		scaleRun(b, count, false, func(b *testing.B) int64 {
+			_, peak := benchExecRSS(b, nil, "rsync", "-a", src+"/", dst+"/")
+			return peak
+		})
+		checkMirror(b, src, dst)
+	})
+}
+
+// changeRound numbers the rounds of changes made to scale fixtures, so each changes other files.
+var changeRound atomic.Int64
+
+// changeFiles rewrites 1 % of src's files (untimed) with new content of 100–500 B.
+func changeFiles(b *testing.B, src string) {
+	b.StopTimer()
+	defer b.StartTimer()
+	files := srcFiles(b, src)
+	round := changeRound.Add(1)
+	rng := rand.New(rand.NewPCG(2, uint64(round)))
+	buf := make([]byte, 512)
+	for i := int(round % 100); i < len(files); i += 100 {
+		n := 100 + rng.IntN(401)
+		for j := 0; j < n; j += 8 {
+			binary.LittleEndian.PutUint64(buf[j:], rng.Uint64())
+		}
+		if err := os.WriteFile(filepath.Join(src, files[i]), buf[:n], 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchScaleChanged times runs over count tiny files of which 1 % changed since the last run.
+func benchScaleChanged(b *testing.B, count int) {
+	src := scaleTree(b, count)
+	benchFerry(b)
+	needRsync(b)
+	ferryBaseRSS(b)
+	b.Run("ferry", func(b *testing.B) {
+		dst := scaleCopy(b, src, "changed", "ferry")
+		scaleRun(b, count, true, func(b *testing.B) int64 {
+			changeFiles(b, src)
+			out, peak := ferrySyncRSS(b, src, dst)
+			if strings.HasPrefix(out, "Plan: 0 actions") {
+				b.Fatalf("nothing to do after changes:\n%.2000s", out)
+			}
+			return peak
+		})
+		checkMirror(b, src, dst)
+	})
+	b.Run("rsync-a", func(b *testing.B) {
+		dst := scaleCopy(b, src, "changed", "rsync")
+		scaleRun(b, count, false, func(b *testing.B) int64 {
+			changeFiles(b, src)
+			_, peak := benchExecRSS(b, nil, "rsync", "-a", src+"/", dst+"/")
+			return peak
+		})
+		checkMirror(b, src, dst)
+	})
+}
+
+// BenchmarkScale200kMirror: the first mirror of 200k tiny files.
+func BenchmarkScale200kMirror(b *testing.B) { benchScaleMirror(b, 200_000) }
+
+// BenchmarkScale200kInSync: 200k tiny files already in sync.
+func BenchmarkScale200kInSync(b *testing.B) { benchScaleInSync(b, 200_000) }
+
+// BenchmarkScale200kChanged: 200k tiny files, 1 % of them changed.
+func BenchmarkScale200kChanged(b *testing.B) { benchScaleChanged(b, 200_000) }
+
+// BenchmarkScale1MMirror: the first mirror of 1M tiny files (FERRY_BENCH_1M=1).
+func BenchmarkScale1MMirror(b *testing.B) { benchScaleMirror(b, 1_000_000) }
+
+// BenchmarkScale1MInSync: 1M tiny files already in sync (FERRY_BENCH_1M=1).
+func BenchmarkScale1MInSync(b *testing.B) { benchScaleInSync(b, 1_000_000) }
+
+// BenchmarkScale1MChanged: 1M tiny files, 1 % of them changed (FERRY_BENCH_1M=1).
+func BenchmarkScale1MChanged(b *testing.B) { benchScaleChanged(b, 1_000_000) }

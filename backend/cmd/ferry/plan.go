@@ -135,7 +135,7 @@ func printPlan(out io.Writer, p *plan.Plan) {
 	s := p.Summary()
 	fmt.Fprintf(w, "Plan: %d actions, %s to copy\n", s.Actions, bytesize.Format(s.Bytes))
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	printActions(tw, p.Actions(), nil)
+	printPlanActions(w, p)
 	printVersions(w, p.Versions)
 	printRejected(w, tw, "Refused", p.Rejected)
 	printRejected(w, tw, "Left alone (do-nothing)", p.LeftAlone)
@@ -178,17 +178,46 @@ func printActions(tw *tabwriter.Writer, actions []plan.Action, keep func(plan.Ac
 		if keep != nil && !keep(a) {
 			continue
 		}
-		where := "on " + a.On
-		if a.From != "" {
-			where = a.From + " → " + a.To
-		}
-		detail := ""
-		if a.Size != nil {
-			detail = fmt.Sprintf("%s, %s", bytesize.Format(*a.Size), a.Kind)
-		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", a.Op, where, shownPath(a.Path), detail)
+		c := actionCells(a)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c[0], c[1], c[2], c[3])
 	}
 	tw.Flush()
+}
+
+// actionCells are the columns of an action's line.
+func actionCells(a plan.Action) [4]string {
+	where := "on " + a.On
+	if a.From != "" {
+		where = a.From + " → " + a.To
+	}
+	detail := ""
+	if a.Size != nil {
+		detail = fmt.Sprintf("%s, %s", bytesize.Format(*a.Size), a.Kind)
+	}
+	return [4]string{"  " + string(a.Op), where, shownPath(a.Path), detail}
+}
+
+// printPlanActions is printActions of every action of p, streamed: a first pass measures the
+// columns, the second writes the lines as the tabwriter would (minimum width 2, padding 2, left
+// aligned with spaces), without holding them all.
+func printPlanActions(w io.Writer, p *plan.Plan) {
+	var widths [3]int
+	p.EachAction(func(a plan.Action) {
+		c := actionCells(a)
+		for i := range widths {
+			widths[i] = max(widths[i], utf8.RuneCountInString(c[i])+2)
+		}
+	})
+	pad := strings.Repeat(" ", max(widths[0], widths[1], widths[2]))
+	p.EachAction(func(a plan.Action) {
+		c := actionCells(a)
+		for i, wd := range widths {
+			io.WriteString(w, c[i])
+			io.WriteString(w, pad[:wd-utf8.RuneCountInString(c[i])])
+		}
+		io.WriteString(w, c[3])
+		io.WriteString(w, "\n")
+	})
 }
 
 // printVersions tells where the run keeps what it replaces and deletes.

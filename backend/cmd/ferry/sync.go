@@ -94,6 +94,34 @@ type syncReport struct {
 	Conflicts     []twoway.Conflict  `json:"conflicts"`  // two-way: edited on several sides
 	Plan          *plan.Plan         `json:"plan"`
 	Statuses      statusDeliveryInfo `json:"statuses"`
+	Phases        phases             `json:"phases"`
+	started       time.Time          // from the log-in on: Phases.Total
+}
+
+// phases are how long the parts of a run took, in seconds: the walks of the data sources, the
+// content keys read for the comparison, the comparison, the plan, the synchronization itself,
+// and the calls to the session server before and after it (log in, session, members, leave).
+type phases struct {
+	Scan     float64 `json:"scan_s"`
+	Analysis float64 `json:"analysis_s"`
+	Compare  float64 `json:"compare_s"`
+	Plan     float64 `json:"plan_s"`
+	Apply    float64 `json:"apply_s"`
+	Session  float64 `json:"session_s"`
+	Total    float64 `json:"total_s"`
+}
+
+// planned records the phases of a local plan.
+func (p *phases) planned(t plan.Timings) {
+	p.Scan, p.Analysis = t.Scan.Seconds(), t.Analysis.Seconds()
+	p.Compare, p.Plan = t.Compare.Seconds(), t.Plan.Seconds()
+}
+
+// timed runs fn and adds its duration to *d.
+func timed(d *float64, fn func()) {
+	start := time.Now()
+	fn()
+	*d += time.Since(start).Seconds()
 }
 
 type statusDeliveryInfo struct {
@@ -146,23 +174,27 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 	if err != nil {
 		return err
 	}
+	start := time.Now()
 	if err := within(ctx, 30*time.Second, c.Login); err != nil {
 		return beforeSession(fmt.Errorf("log in to %s: %w", serverURL, err))
 	}
 	var m *session.Member
 	err = within(ctx, 30*time.Second, func(ctx context.Context) error {
 		var err error
-		m, err = session.Create(ctx, c, j.Nodes)
+		m, err = session.Create(ctx, c, j.Nodes, session.LazyPasswordKey()) // nobody joins it
 		return err
 	})
 	if m == nil {
 		return beforeSession(err)
 	}
 	rep := &syncReport{Session: m.ID(), Errors: []string{}, Rejected: []plan.Rejected{}, Deletions: []plan.Deletions{}}
+	rep.started, rep.Phases.Session = start, time.Since(start).Seconds()
 	var leaveOnce sync.Once
 	leave := func() {
 		leaveOnce.Do(func() {
+			began := time.Now()
 			n, err := m.Close(work, f.statusWait)
+			rep.Phases.Session += time.Since(began).Seconds()
 			rep.Statuses.Undelivered = n
 			switch {
 			case n > 0 && err != nil:
@@ -179,8 +211,10 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 		return &exitError{code: exitActionError, err: err}
 	}
 
-	if err := within(ctx, 30*time.Second, m.StartInventory); err != nil {
-		return &exitError{code: exitActionError, err: err}
+	var startErr error
+	timed(&rep.Phases.Session, func() { startErr = within(ctx, 30*time.Second, m.StartInventory) })
+	if startErr != nil {
+		return &exitError{code: exitActionError, err: startErr}
 	}
 	m.Status(protocol.InventoryRunningIdentification)
 	showScan := tty && !f.json
@@ -198,6 +232,7 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 		return usageError("%w", err)
 	}
 	m.Status(protocol.InventoryFinished)
+	rep.Phases.planned(local.Timings)
 	p := local.Plan
 	rep.Plan, rep.LeftAlone = p, len(p.LeftAlone)
 	rep.Rejected = append(rep.Rejected, p.Rejected...)
@@ -231,9 +266,15 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 		return &exitError{code: exitAborted, err: errors.New("not confirmed: nothing changed (answer y, or give --yes)")}
 	}
 
+	if tw == nil {
+		// Only the plan runs from here: the inventories and the comparison behind it can go.
+		local = &plan.Local{Plan: p}
+	}
+
 	starter := m.Starter(forceCloud, engine.CloudOptions{Logger: log})
 	membersCtx, cancelMembers := context.WithTimeout(work, 10*time.Second)
-	members := m.Members(membersCtx)
+	var members []string
+	timed(&rep.Phases.Session, func() { members = m.Members(membersCtx) })
 	cancelMembers()
 	orch, mode := starter.Choose(members)
 	defer orch.Close()
@@ -257,6 +298,7 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 		}
 	}()
 	view := newProgressView(stderr, f.json, tty)
+	applied := time.Now()
 	out, err := engine.Synchronize(runCtx, engine.Run{
 		Plan:         p,
 		Self:         m.Self(),
@@ -269,6 +311,7 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 		Result:       tw.Result,
 		Roots:        roots,
 	})
+	rep.Phases.Apply = time.Since(applied).Seconds()
 	view.done()
 	rep.record(out, err)
 	if out != nil {
@@ -431,6 +474,7 @@ func inventoryProgress(w io.Writer, show bool) func(inventory.Progress) {
 }
 
 func printReport(w io.Writer, r *syncReport, asJSON bool) {
+	r.Phases.Total = time.Since(r.started).Seconds()
 	if asJSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")

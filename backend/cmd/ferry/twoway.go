@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"time"
 
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/twoway"
@@ -24,7 +25,9 @@ func planJob(ctx context.Context, j job) (*plan.Local, *twoway.Run, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	start := time.Now()
 	run, err := twoway.Store{Dir: filepath.Join(dir, "state")}.Plan(local, j.Request, j.FileRules)
+	local.Timings.Plan = time.Since(start)
 	return local, run, err
 }
 

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"text/tabwriter"
+
+	"github.com/ferrysync/ferry/backend/plan"
+)
+
+// The streamed list of a plan's actions is the very text the tabwriter made of them.
+func TestPrintPlanActionsAsTabwriter(t *testing.T) {
+	t.Parallel()
+	ep := func(part, path string) plan.Endpoint {
+		return plan.Endpoint{Location: plan.Location{Part: part, Path: path}}
+	}
+	src := ep("A", "/x")
+	p := &plan.Plan{Groups: []plan.Group{
+		{ID: "AGID_1", Op: plan.OpDelete, Targets: []plan.Endpoint{ep("B", "/old/é"), ep("Bb", "/o")}},
+		{ID: "AGID_2", Op: plan.OpCreate, Targets: []plan.Endpoint{ep("B", "/a\nb")}},
+		{ID: "AGID_3", Op: plan.OpCopy, Source: &src, Size: 123456, Kind: plan.Full, Targets: []plan.Endpoint{ep("B", "/x"), ep("C", "/"+strings.Repeat("long", 9))}},
+		{ID: "AGID_4", Op: plan.OpCopyDates, Source: &src, Targets: []plan.Endpoint{ep("B", "/x")}},
+		{ID: "AGID_5", Op: plan.OpCopyDates, Quiet: true, Targets: []plan.Endpoint{ep("B", "/q")}},
+	}}
+	var want, got bytes.Buffer
+	printActions(tabwriter.NewWriter(&want, 2, 4, 2, ' ', 0), p.Actions(), nil)
+	printPlanActions(&got, p)
+	if got.String() != want.String() {
+		t.Fatalf("streamed:\n%q\ntabwriter:\n%q", got.String(), want.String())
+	}
+	var empty bytes.Buffer
+	printPlanActions(&empty, &plan.Plan{})
+	if empty.Len() != 0 {
+		t.Fatalf("an empty plan lists %q", empty.String())
+	}
+}

@@ -1,0 +1,145 @@
+package compare
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferrysync/ferry/backend/inventory"
+)
+
+// The one-pass merge of sorted parts builds the very items the map-based index builds: same
+// order, paths, identities and entry order, for random trees with mixed-case names.
+func TestMergeMatchesIndex(t *testing.T) {
+	t.Parallel()
+	names := []string{"a", "B", "b", "c", "A.txt", "a.txt", "z"}
+	merged := 0
+	for seed := range uint64(300) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		var nodes []*inventory.Node
+		for n := range 2 + rng.IntN(2) {
+			seen := map[string]bool{}
+			var entries []inventory.Entry
+			for range rng.IntN(25) {
+				p := "/" + names[rng.IntN(len(names))]
+				if rng.IntN(2) == 0 {
+					p += "/" + names[rng.IntN(len(names))]
+				}
+				if seen[p] {
+					continue
+				}
+				seen[p] = true
+				e := inventory.Entry{Path: p, Kind: inventory.File, Size: int64(rng.IntN(3))}
+				if rng.IntN(3) == 0 {
+					e.Kind, e.Size = inventory.Dir, 0
+				}
+				e.ContentKey[0] = byte(rng.IntN(3))
+				e.Inaccessible = rng.IntN(10) == 0
+				entries = append(entries, e)
+			}
+			slices.SortFunc(entries, func(a, b inventory.Entry) int { return strings.Compare(a.Path, b.Path) })
+			code := string(rune('A' + n))
+			nodes = append(nodes, &inventory.Node{Code: code, Parts: []*inventory.Part{{Code: code + "1", Entries: entries}}})
+		}
+		for _, cs := range []bool{false, true} {
+			s := DefaultSettings()
+			s.CaseSensitive = cs
+			s.DataType = []DataType{FilesDirectories, Files, Directories}[rng.IntN(3)]
+			viaIndex := &Comparison{Settings: s, Parts: Parts(nodes)}
+			viaIndex.index(&arena{parts: len(nodes)})
+			viaMerge := &Comparison{Settings: s, Parts: Parts(nodes)}
+			if !viaMerge.merge(&arena{parts: len(nodes)}) {
+				continue
+			}
+			merged++
+			if got, want := dump(viaMerge), dump(viaIndex); got != want {
+				t.Fatalf("seed %d, case-sensitive %v:\nmerge:\n%s\nindex:\n%s", seed, cs, got, want)
+			}
+		}
+	}
+	if merged < 300 {
+		t.Fatalf("the merge applied to %d comparisons of 600", merged)
+	}
+}
+
+func dump(c *Comparison) string {
+	var b strings.Builder
+	for _, it := range c.Items {
+		fmt.Fprintf(&b, "%d %q %q %q:", it.Kind, it.Key, it.Path, it.Name)
+		for _, id := range it.Identities {
+			fmt.Fprintf(&b, " [%x %d %v %v", id.Key[:1], id.Size, id.AnalysisError, id.AccessIssue)
+			for _, l := range id.Entries {
+				if l.Entry == nil {
+					fmt.Fprintf(&b, " %d:?", l.Part)
+				} else {
+					fmt.Fprintf(&b, " %d:%s", l.Part, l.Entry.Path)
+				}
+			}
+			b.WriteString("]")
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// A comparison regrouped once the content keys it needs are read is the one Compare makes then.
+func TestRegroupMatchesCompare(t *testing.T) {
+	t.Parallel()
+	names := []string{"a", "b", "C", "c", "d"}
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	regrouped := 0
+	for seed := range uint64(300) {
+		rng := rand.New(rand.NewPCG(seed, 11))
+		var nodes []*inventory.Node
+		for n := range 2 + rng.IntN(2) {
+			var entries []inventory.Entry
+			for _, d := range names {
+				if rng.IntN(4) == 0 {
+					continue
+				}
+				dir := inventory.Entry{Path: "/" + d, Kind: inventory.Dir, Inaccessible: rng.IntN(12) == 0}
+				entries = append(entries, dir)
+				if dir.Inaccessible {
+					continue
+				}
+				for _, f := range names {
+					if rng.IntN(3) == 0 {
+						continue
+					}
+					entries = append(entries, inventory.Entry{Path: dir.Path + "/" + f, Kind: inventory.File,
+						Size: int64(rng.IntN(2)), ModTime: base.Add(time.Duration(rng.IntN(2)) * time.Second)})
+				}
+			}
+			slices.SortFunc(entries, func(a, b inventory.Entry) int { return strings.Compare(a.Path, b.Path) })
+			code := string(rune('A' + n))
+			nodes = append(nodes, &inventory.Node{Code: code, Parts: []*inventory.Part{{Code: code + "1", Entries: entries}}})
+		}
+		s := DefaultSettings()
+		s.CaseSensitive = rng.IntN(2) == 0
+		if rng.IntN(4) == 0 {
+			s.Analysis = Checksum
+		}
+		c := Compare(nodes, s)
+		need := c.ContentNeeded()
+		for p, idx := range need {
+			for _, i := range idx {
+				e := &c.Parts[p].Inv.Entries[i]
+				e.ContentKey[0] = 1 + byte(rng.IntN(2))
+				if rng.IntN(10) == 0 {
+					e.AnalysisError = "read error"
+				}
+				regrouped++
+			}
+		}
+		c.Regroup(need)
+		if got, want := dump(c), dump(Compare(nodes, s)); got != want {
+			t.Fatalf("seed %d:\nregrouped:\n%s\ncompared:\n%s", seed, got, want)
+		}
+	}
+	if regrouped < 300 {
+		t.Fatalf("%d entries read in all", regrouped)
+	}
+}
