@@ -99,7 +99,9 @@ vet: deps-test
 	$(GO) vet -tags $(TAGS) $(PKGS)
 
 # golangci-lint is a Go tool of this module (go.mod); .golangci.yml picks its linters.
+# go.mod and go.sum must cover every tool (nfpm, golangci-lint) as well as the code.
 lint: deps-test
+	$(GO) mod tidy -diff
 	$(GO) tool golangci-lint run $(PKGS)
 
 test-go: deps-test
