@@ -40,14 +40,15 @@ DIST := dist
 NODE_MODULES := frontend/node_modules/.package-lock.json
 
 .PHONY: help deps deps-test deps-run frontend-deps frontend build run dev ferry \
-	vet lint test test-unit test-go test-frontend bindings bindings-check test-long wails-check e2e screenshots bench package package-test clean
+	vet lint test test-unit test-go test-race test-frontend bindings bindings-check test-long wails-check e2e screenshots bench package package-test clean
 
 help:
 	@echo "make run          build the desktop app and start it"
 	@echo "make build        build the desktop app ($(DESKTOP_BIN))"
 	@echo "make ferry        build the headless ferry command (bin/ferry, no cgo)"
-	@echo "make test         vet, lint, Go tests (-race), frontend checks and tests, desktop window check"
-	@echo "make test-long    the long variants of the Go tests (FERRY_TEST_LONG=1, names ending in Large)"
+	@echo "make test         vet, lint, Go tests, frontend checks and tests, desktop window check"
+	@echo "make test-race    every Go test under the race detector (part of test-long)"
+	@echo "make test-long    every Go test under the race detector, and the long variants (FERRY_TEST_LONG=1, names ending in Large)"
 	@echo "make wails-check  start the desktop app on Xvfb, wait for its window, take a screenshot"
 	@echo "make e2e          drive the desktop app through a mirror on Xvfb, screenshot every screen"
 	@echo "make screenshots  copy the screenshots of the last runs ($(SHOTS)) into build/screenshots"
@@ -104,8 +105,15 @@ lint: deps-test
 	$(GO) mod tidy -diff
 	$(GO) tool golangci-lint run $(PKGS)
 
+# Most tests wait on processes, sockets and disks: four packages at a time keep two cores busy.
+GOTEST_P ?= 4
+
 test-go: deps-test
-	$(GO) test -tags $(TAGS) -race -count=1 $(PKGS)
+	$(GO) test -tags $(TAGS) -count=1 -p $(GOTEST_P) $(PKGS)
+
+# Every Go test again under the race detector: about twice the CPU, so in the long tier.
+test-race: deps-test
+	$(GO) test -tags $(TAGS) -race -count=1 -p $(GOTEST_P) $(PKGS)
 
 # The frontend's bindings and types follow the Go services (build/bindings.sh): `make bindings`
 # writes them, bindings-check fails when the committed ones differ.
@@ -122,7 +130,8 @@ test-unit: vet lint test-go test-frontend
 
 # Tests too long for every run (names ending in Large, skipped without FERRY_TEST_LONG: ferry sync
 # killed six times during a mirror of 300 MB, a relay server stopped for 10 s mid-copy…).
-test-long:
+# The race detector's pass over every test is part of it.
+test-long: test-race
 	FERRY_TEST_LONG=1 $(GO) test -count=1 -run 'Large$$' -timeout 60m ./backend/...
 
 # Screenshots of the runs below land in $(SHOTS), which git ignores; `make screenshots` copies
