@@ -23,6 +23,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -896,8 +897,17 @@ func relayServerRestart(t *testing.T, size int64, outage time.Duration) {
 		}
 		time.Sleep(10 * time.Millisecond) // polled
 	}
+	// The host is frozen until the server is stopping, so that the copy cannot end
+	// in between, however fast the rest goes up.
+	if err := hp.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
 	stopped := time.Now()
-	e.srv.stop(t)
+	e.srv.stopThen(t, func() {
+		if err := hp.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+	})
 	t.Logf("server stopped with %d MiB of %d uploaded (SIGTERM took %s); back in %s", contentStored(e)>>20, size>>20, time.Since(stopped).Round(time.Millisecond), outage)
 	time.Sleep(outage) // the outage, on purpose
 	e.start()
