@@ -879,26 +879,34 @@ func scaleCopy(b *testing.B, src, name, tool string) string {
 	return dst
 }
 
-// benchScaleInSync times runs over count tiny files already in sync.
-func benchScaleInSync(b *testing.B, count int) {
+// benchScaleRerun times runs over count tiny files already mirrored: in sync, or with 1 % of
+// them changed (untimed) before each run when change is set.
+func benchScaleRerun(b *testing.B, count int, change bool) {
 	src := scaleTree(b, count)
 	benchFerry(b)
 	needRsync(b)
 	ferryBaseRSS(b)
+	name := map[bool]string{false: "in-sync", true: "changed"}[change]
 	b.Run("ferry", func(b *testing.B) {
-		dst := scaleCopy(b, src, "in-sync", "ferry")
+		dst := scaleCopy(b, src, name, "ferry")
 		scaleRun(b, count, true, func(b *testing.B) int64 {
+			if change {
+				changeFiles(b, src)
+			}
 			out, peak := ferrySyncRSS(b, src, dst)
-			if !strings.HasPrefix(out, "Plan: 0 actions") {
-				b.Fatalf("not a no-op:\n%.2000s", out)
+			if noop := strings.HasPrefix(out, "Plan: 0 actions"); noop == change {
+				b.Fatalf("%s, yet the plan says:\n%.2000s", name, out)
 			}
 			return peak
 		})
 		checkMirror(b, src, dst)
 	})
 	b.Run("rsync-a", func(b *testing.B) {
-		dst := scaleCopy(b, src, "in-sync", "rsync")
+		dst := scaleCopy(b, src, name, "rsync")
 		scaleRun(b, count, false, func(b *testing.B) int64 {
+			if change {
+				changeFiles(b, src)
+			}
 			_, peak := benchExecRSS(b, nil, "rsync", "-a", src+"/", dst+"/")
 			return peak
 		})
@@ -928,49 +936,20 @@ func changeFiles(b *testing.B, src string) {
 	}
 }
 
-// benchScaleChanged times runs over count tiny files of which 1 % changed since the last run.
-func benchScaleChanged(b *testing.B, count int) {
-	src := scaleTree(b, count)
-	benchFerry(b)
-	needRsync(b)
-	ferryBaseRSS(b)
-	b.Run("ferry", func(b *testing.B) {
-		dst := scaleCopy(b, src, "changed", "ferry")
-		scaleRun(b, count, true, func(b *testing.B) int64 {
-			changeFiles(b, src)
-			out, peak := ferrySyncRSS(b, src, dst)
-			if strings.HasPrefix(out, "Plan: 0 actions") {
-				b.Fatalf("nothing to do after changes:\n%.2000s", out)
-			}
-			return peak
-		})
-		checkMirror(b, src, dst)
-	})
-	b.Run("rsync-a", func(b *testing.B) {
-		dst := scaleCopy(b, src, "changed", "rsync")
-		scaleRun(b, count, false, func(b *testing.B) int64 {
-			changeFiles(b, src)
-			_, peak := benchExecRSS(b, nil, "rsync", "-a", src+"/", dst+"/")
-			return peak
-		})
-		checkMirror(b, src, dst)
-	})
-}
-
 // BenchmarkScale200kMirror: the first mirror of 200k tiny files.
 func BenchmarkScale200kMirror(b *testing.B) { benchScaleMirror(b, 200_000) }
 
 // BenchmarkScale200kInSync: 200k tiny files already in sync.
-func BenchmarkScale200kInSync(b *testing.B) { benchScaleInSync(b, 200_000) }
+func BenchmarkScale200kInSync(b *testing.B) { benchScaleRerun(b, 200_000, false) }
 
 // BenchmarkScale200kChanged: 200k tiny files, 1 % of them changed.
-func BenchmarkScale200kChanged(b *testing.B) { benchScaleChanged(b, 200_000) }
+func BenchmarkScale200kChanged(b *testing.B) { benchScaleRerun(b, 200_000, true) }
 
 // BenchmarkScale1MMirror: the first mirror of 1M tiny files (FERRY_BENCH_1M=1).
 func BenchmarkScale1MMirror(b *testing.B) { benchScaleMirror(b, 1_000_000) }
 
 // BenchmarkScale1MInSync: 1M tiny files already in sync (FERRY_BENCH_1M=1).
-func BenchmarkScale1MInSync(b *testing.B) { benchScaleInSync(b, 1_000_000) }
+func BenchmarkScale1MInSync(b *testing.B) { benchScaleRerun(b, 1_000_000, false) }
 
 // BenchmarkScale1MChanged: 1M tiny files, 1 % of them changed (FERRY_BENCH_1M=1).
-func BenchmarkScale1MChanged(b *testing.B) { benchScaleChanged(b, 1_000_000) }
+func BenchmarkScale1MChanged(b *testing.B) { benchScaleRerun(b, 1_000_000, true) }
