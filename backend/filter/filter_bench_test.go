@@ -6,9 +6,9 @@ import (
 
 	"github.com/ferrysync/ferry/backend/compare"
 	"github.com/ferrysync/ferry/backend/filter"
-	"github.com/ferrysync/ferry/backend/rules"
 	"github.com/ferrysync/ferry/backend/internal/testinv"
 	"github.com/ferrysync/ferry/backend/inventory"
+	"github.com/ferrysync/ferry/backend/rules"
 )
 
 // filterBenchComparison compares three nodes over 100k files in 1000 directories: A holds every

@@ -9,9 +9,9 @@ import (
 
 	"github.com/ferrysync/ferry/backend/compare"
 	"github.com/ferrysync/ferry/backend/filter"
-	"github.com/ferrysync/ferry/backend/rules"
 	"github.com/ferrysync/ferry/backend/internal/testinv"
 	"github.com/ferrysync/ferry/backend/inventory"
+	"github.com/ferrysync/ferry/backend/rules"
 )
 
 // filterNow is ten days after testinv.T0 (2024-01-31 12:00 UTC).
