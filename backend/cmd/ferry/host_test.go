@@ -228,6 +228,19 @@ type memberProc struct {
 	code   int
 }
 
+// freeze stops the process (SIGSTOP) until the returned thaw is called (SIGCONT).
+func (p *memberProc) freeze(t testing.TB) (thaw func()) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // startMember runs ferry with args and the configuration folder config; stdin is not a
 // terminal.
 func startMember(t testing.TB, bin, name, config string, args ...string) *memberProc {
@@ -899,15 +912,9 @@ func relayServerRestart(t *testing.T, size int64, outage time.Duration) {
 	}
 	// The host is frozen until the server is stopping, so that the copy cannot end
 	// in between, however fast the rest goes up.
-	if err := hp.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	thaw := hp.freeze(t)
 	stopped := time.Now()
-	e.srv.stopThen(t, func() {
-		if err := hp.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-			t.Fatal(err)
-		}
-	})
+	e.srv.stopThen(t, thaw)
 	t.Logf("server stopped with %d MiB of %d uploaded (SIGTERM took %s); back in %s", contentStored(e)>>20, size>>20, time.Since(stopped).Round(time.Millisecond), outage)
 	time.Sleep(outage) // the outage, on purpose
 	e.start()

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -197,14 +196,7 @@ func TestS3RelayServerRestart(t *testing.T) {
 		time.Sleep(10 * time.Millisecond) // polled
 	}
 	// The host is frozen until the server is stopping, so that the copy cannot end in between.
-	if err := hp.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	e.srv.stopThen(t, func() {
-		if err := hp.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-			t.Fatal(err)
-		}
-	})
+	e.srv.stopThen(t, hp.freeze(t))
 	t.Logf("server stopped with %d MiB of %d uploaded; back in 3 s", contentStored(e)>>20, size>>20)
 	// A 3 s outage, on purpose: the members keep uploading to the bucket with the URLs they
 	// hold, and their confirmations and new URLs wait for the server.

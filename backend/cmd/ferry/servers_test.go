@@ -69,9 +69,7 @@ func hostJoinServerKilled(t *testing.T, newEnv func(t *testing.T) *relayEnv) {
 			// The joiner is frozen from the start of the synchronization until the kill, so that
 			// the parts wait in the storage and the copy cannot end first, however fast it goes.
 			jp.stderr.Await(t, "synchronizing", e2eWait, func(s string) bool { return strings.Contains(s, `"step":"synchronizing"`) })
-			if err := jp.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-				t.Fatal(err)
-			}
+			thaw := jp.freeze(t)
 			deadline := time.Now().Add(e2eWait)
 			for contentStored(e) < size/4 {
 				if time.Now().After(deadline) {
@@ -84,9 +82,7 @@ func hostJoinServerKilled(t *testing.T, newEnv func(t *testing.T) *relayEnv) {
 				t.Fatal(err)
 			}
 			t.Logf("killed the %s with %d MiB of %d uploaded", c.name, contentStored(e)>>20, size>>20)
-			if err := jp.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-				t.Fatal(err)
-			}
+			thaw()
 
 			hp.mustExit(t, 0)
 			jp.mustExit(t, 0)
