@@ -67,6 +67,8 @@ type relayEnv struct {
 	// With a cluster, the processes share it instead of the Redis at redis.
 	cluster *redistest.ClusterServer
 	rdb     redis.UniversalClient // reads the bookkeeping; made on first use
+	// presence, when set, is the servers' --presence-timeout.
+	presence time.Duration
 }
 
 func newRelayEnv(t *testing.T) *relayEnv { return newRelayEnvWith(t, nil) }
@@ -109,6 +111,9 @@ func (e *relayEnv) serverArgs() (env, args []string) {
 		args = append(args, "--redis-cluster", strings.Join(e.cluster.Addrs(), ","))
 	} else {
 		args = append(args, "--redis", e.redis)
+	}
+	if e.presence > 0 {
+		args = append(args, "--presence-timeout", e.presence.String())
 	}
 	return env, append(args, "--redis-prefix", e.prefix, "--secret-file", e.secret, "--log-level", "debug")
 }

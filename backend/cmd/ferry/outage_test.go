@@ -117,7 +117,7 @@ func TestRedisEmptiedLosesSession(t *testing.T) {
 // and the host stops uploading and ends within the bound.
 func TestRedisMemberKilledEndsHost(t *testing.T) {
 	t.Parallel()
-	e := newRelayEnv(t)
+	e := newRelayEnvWith(t, func(e *relayEnv) { e.presence = 3 * time.Second })
 	hp, jp, _, _ := startRelayedCopy(t, e)
 	if err := jp.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)

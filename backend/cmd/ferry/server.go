@@ -47,6 +47,7 @@ type serverFlags struct {
 	genSecret   bool
 	redisPrefix string
 	replicas    int
+	presence    time.Duration
 	limits      limitFlags
 }
 
@@ -170,6 +171,7 @@ It stops cleanly on SIGINT or SIGTERM.`,
 	fl.StringVar(&f.storageMeta, "storage-meta", "", "")
 	_ = fl.MarkHidden("storage-meta") // gone: refused with a message saying why
 	fl.Var(&f.quota, "storage-quota", "bytes of relayed parts one session may keep, e.g. 8GiB, 500MB")
+	fl.DurationVar(&f.presence, "presence-timeout", cloud.DefaultPresenceTimeout, "how long a member may be without a push connection before the others are told it went away, which ends a run it is in")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug (one line per request), info, warn or error")
 	fl.StringVar(&f.secretFile, "secret-file", "", "file holding the access-token secret shared by server processes (or $"+envServerSecret+")")
 	fl.BoolVar(&f.genSecret, "generate-secret", false, "create --secret-file with a new random secret, readable by its owner only, when it does not exist")
@@ -316,6 +318,9 @@ func runServer(ctx context.Context, f serverFlags, stdout, stderr io.Writer) err
 	}
 
 	var st store.Store
+	if f.presence < time.Second {
+		return usageError("--presence-timeout %s: want at least 1s", f.presence)
+	}
 	if f.replicas < -1 {
 		return usageError("--redis-replicas %d: want -1 (none), 0 (the default) or a count", f.replicas)
 	}
@@ -346,7 +351,7 @@ func runServer(ctx context.Context, f serverFlags, stdout, stderr io.Writer) err
 	defer st.Close()
 
 	srv, err := cloud.NewServer(cloud.Config{Store: st, Secret: secret, Logger: log,
-		StorageDir: storage, StorageBucket: bucket, StorageQuota: int64(f.quota), Limits: f.limits.config()})
+		StorageDir: storage, StorageBucket: bucket, StorageQuota: int64(f.quota), Limits: f.limits.config(), PresenceTimeout: f.presence})
 	if err != nil {
 		if errors.Is(err, cloud.ErrLimits) {
 			return usageError("%w", err)

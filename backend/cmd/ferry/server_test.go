@@ -148,6 +148,7 @@ func TestServerCommandUsage(t *testing.T) {
 		{"server", "--redis", "redis://127.0.0.1:1/0", "--redis-cluster", "127.0.0.1:2"},
 		{"server", "--redis-cluster", "127.0.0.1:2,nowhere"},
 		{"server", "--redis-replicas", "-2"},
+		{"server", "--presence-timeout", "100ms"},
 		{"server", "--storage-meta", t.TempDir()}, // gone: the bookkeeping is in the store
 	} {
 		var stderr bytes.Buffer
