@@ -25,6 +25,7 @@ import (
 
 	"github.com/ferrysync/ferry/backend/cloud/cloudtest"
 	"github.com/ferrysync/ferry/backend/cloud/store"
+	"github.com/ferrysync/ferry/backend/internal/testio"
 	"github.com/ferrysync/ferry/backend/protocol"
 )
 
@@ -656,7 +657,7 @@ var _ = register("RelayUnavailable", func(t *testing.T, newStore newStoreFunc) {
 // parts and receipts; URLs signed before the restart still work (same secret).
 func testRelayRestart(t *testing.T, st store.Store, again func() store.Store) {
 	dir := t.TempDir()
-	logs := &lockedBuffer{}
+	logs := &testio.Buffer{}
 	log := func(c *Config) {
 		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -779,21 +780,4 @@ func startRelayServer(t *testing.T, st store.Store, dir string, tweak ...func(*C
 	}
 	t.Cleanup(stop)
 	return &relayServer{env: &env{t: t, srv: srv, store: st, clock: clock, URL: hs.URL}, stop: stop}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
