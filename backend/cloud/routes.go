@@ -69,6 +69,9 @@ func (s *Server) routeList() []route {
 		auth("POST "+part+"/download", bodySmall, s.handleDownloadURL),
 		auth("POST "+part+"/received", bodySmall, s.handlePartReceived),
 		auth("POST "+part+"/uploaded", bodySmall, s.handlePartUploaded),
+		auth("PUT "+api+"/invitations/{key}", bodyJSON, s.handlePutInvitation),
+		auth("GET "+api+"/invitations/{key}", bodySmall, s.handleGetInvitation),
+		auth("DELETE "+api+"/invitations/{key}", bodySmall, s.handleDeleteInvitation),
 		{pattern: "PUT " + api + "/relay/{token}", body: bodyPart, relay: s.handleRelayPut},
 		{pattern: "GET " + api + "/relay/{token}", body: bodySmall, relay: s.handleRelayGet},
 	}

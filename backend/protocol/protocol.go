@@ -107,6 +107,43 @@ type RefreshRequest struct {
 	RefreshToken string `json:"refresh_token"`
 }
 
+// --- invitations ---
+
+// A multi-member profile's member that runs it leaves an invitation for the profile's other
+// members under a key only they can derive (PUT /api/v1/invitations/{key}); they read it (GET)
+// and join the session it names. The sealed bytes hold the session and its password, sealed and
+// signed by the members; the server keeps them for the guests it lists and nobody else.
+
+// MaxInvitationTTL is the longest an invitation is kept; DefaultInvitationTTL when none is asked.
+const (
+	MaxInvitationTTL     = 24 * time.Hour
+	DefaultInvitationTTL = time.Hour
+	MaxInvitationBytes   = 8 << 10
+)
+
+// InvitationKeyPattern is the shape of an invitation key: 32 bytes in unpadded base64url.
+// ClientIDPattern is the shape of a client id.
+var (
+	InvitationKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
+	ClientIDPattern      = regexp.MustCompile(`^[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}$`)
+)
+
+// InvitationPut leaves or replaces an invitation. Only its host (the client that left it) may
+// replace or delete it while it lasts.
+type InvitationPut struct {
+	Guests     []string `json:"guests"` // client ids that may read it, at most MaxMembers-1
+	Sealed     Blob     `json:"sealed"`
+	TTLSeconds int      `json:"ttl_s,omitempty"`
+}
+
+// Invitation is an invitation as its host and guests read it.
+type Invitation struct {
+	Host    string    `json:"host"` // client id of the member that left it
+	Guests  []string  `json:"guests"`
+	Sealed  Blob      `json:"sealed"`
+	Expires time.Time `json:"expires"`
+}
+
 // --- sessions ---
 
 // CreateSessionRequest: POST /api/v1/sessions. The caller becomes the first member.

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ferrysync/ferry/backend/protocol"
 )
 
 // MemorySubscriberBuffer is how many messages a Memory subscription holds before it starts
@@ -35,6 +37,7 @@ type Memory struct {
 	owned      map[string]map[string]struct{} // owner → ids of the sessions it created
 	challenges map[string]memEntry[[]byte]
 	refresh    map[string]memEntry[Refresh]
+	invites    map[string]memEntry[protocol.Invitation]
 	seen       map[string]memEntry[time.Time]
 	relays     map[string]*memRelay // see memory_relay.go
 	subs       map[*memSub]struct{}
@@ -77,6 +80,7 @@ func NewMemoryWithClock(now func() time.Time) *Memory {
 		owned:      make(map[string]map[string]struct{}),
 		challenges: make(map[string]memEntry[[]byte]),
 		refresh:    make(map[string]memEntry[Refresh]),
+		invites:    make(map[string]memEntry[protocol.Invitation]),
 		seen:       make(map[string]memEntry[time.Time]),
 		relays:     make(map[string]*memRelay),
 		subs:       make(map[*memSub]struct{}),
@@ -136,6 +140,7 @@ func (m *Memory) sweepLocked(now time.Time) {
 	}
 	memDropExpired(m.challenges, now)
 	memDropExpired(m.refresh, now)
+	memDropExpired(m.invites, now)
 	memDropExpired(m.seen, now)
 	m.sweepRelaysLocked(now)
 }

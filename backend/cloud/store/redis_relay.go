@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ferrysync/ferry/backend/backoff"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ferrysync/ferry/backend/backoff"
 
 	"github.com/redis/go-redis/v9"
 )

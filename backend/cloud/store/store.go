@@ -105,6 +105,15 @@ type Store interface {
 	PutRefresh(ctx context.Context, tokenHash string, r Refresh, ttl time.Duration) error
 	TakeRefresh(ctx context.Context, tokenHash string) (Refresh, error)
 
+	// PutInvitation stores inv under key for ttl (Expires is set from it). ErrExists, and
+	// nothing changed, when an unexpired invitation of another host is there.
+	PutInvitation(ctx context.Context, key string, inv protocol.Invitation, ttl time.Duration) error
+	// GetInvitation reads an invitation; ErrNotFound when there is none or it expired.
+	GetInvitation(ctx context.Context, key string) (protocol.Invitation, error)
+	// DeleteInvitation removes the invitation under key when host left it; ErrNotFound when
+	// there is none of host's.
+	DeleteInvitation(ctx context.Context, key, host string) error
+
 	// Publish sends a message to every server process subscribed.
 	Publish(ctx context.Context, m Message) error
 	// Subscribe delivers every published message, from any process, until ctx ends.

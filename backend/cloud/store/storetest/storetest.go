@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Presence", presenceTests},
 		{"Push", pushTests},
 		{"Relay", relayTests},
+		{"Invitation", invitationTests},
 		{"Close", closeTests},
 	}
 	for _, g := range groups {
