@@ -25,6 +25,7 @@ const (
 	labelInvitationKey  = "ferry invitation key v1"
 	labelInvitationSeal = "ferry invitation seal v1"
 	labelInvitationSign = "ferry invitation signature v1"
+	labelProfileSecret  = "ferry profile secret v1"
 )
 
 // ProfileSecret is shared by the members of a multi-member profile; the server never has it.
@@ -47,6 +48,14 @@ func (s ProfileSecret) derive(label string) [32]byte {
 	// HKDF-SHA256 reads 32 bytes from a 32-byte secret: it cannot fail.
 	_, _ = io.ReadFull(hkdf.New(sha256.New, s[:], nil, []byte(label)), out[:])
 	return out
+}
+
+// ProfileSecretOf is the secret of a profile saved from a session: every member derives the
+// same from the session key, which the server never has, so saving needs no message.
+func ProfileSecretOf(k SessionKey, sessionID string) ProfileSecret {
+	var s ProfileSecret
+	_, _ = io.ReadFull(hkdf.New(sha256.New, k[:], []byte(sessionID), []byte(labelProfileSecret)), s[:])
+	return s
 }
 
 // InvitationKey names the profile's invitation on the server. It is derived one way from the

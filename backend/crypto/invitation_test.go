@@ -125,3 +125,18 @@ func TestInvitationSignatureBoundToKey(t *testing.T) {
 		t.Fatalf("a signature moved to another profile: %v", err)
 	}
 }
+
+func TestProfileSecretOf(t *testing.T) {
+	k1, _ := NewSessionKey()
+	k2, _ := NewSessionKey()
+	s := ProfileSecretOf(k1, "123abc456")
+	if s != ProfileSecretOf(k1, "123abc456") {
+		t.Fatal("members of one session must derive the same secret")
+	}
+	if s == ProfileSecretOf(k1, "123abc457") || s == ProfileSecretOf(k2, "123abc456") {
+		t.Fatal("another session or key must give another secret")
+	}
+	if bytes.Equal(s[:], k1[:]) {
+		t.Fatal("the secret is the session key")
+	}
+}
