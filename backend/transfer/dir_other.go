@@ -157,7 +157,7 @@ func (f *file) setModTime(mtime time.Time) error {
 func (f *file) osFile() *os.File { return f.File }
 
 // createAnonymous: unnamed files are a Linux feature.
-func (d *dir) createAnonymous() (*file, error) { return nil, errors.ErrUnsupported }
+func (d *dir) createAnonymous(string) (*file, error) { return nil, errors.ErrUnsupported }
 
 func (d *dir) linkAnonymous(*file, string) error { return errors.ErrUnsupported }
 
