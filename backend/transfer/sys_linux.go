@@ -87,3 +87,19 @@ func syncFS(d *os.File) error {
 	}
 	return nil
 }
+
+func (r *Root) space() (Space, error) {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(r.dirs.root.fd, &st); err != nil {
+		return Space{}, &fs.PathError{Op: "statfs", Path: r.Name(), Err: err}
+	}
+	bs := st.Frsize
+	if bs <= 0 {
+		bs = st.Bsize
+	}
+	s := Space{Dev: r.dirs.root.dev, Free: int64(st.Bavail) * bs, BlockSize: max(bs, 1), FreeFiles: -1}
+	if st.Files > 0 {
+		s.FreeFiles = int64(st.Ffree)
+	}
+	return s, nil
+}
