@@ -38,6 +38,13 @@ func checkWords(t *testing.T, err error) {
 func mountTmpfs(t *testing.T, size int64) string {
 	t.Helper()
 	dir := t.TempDir()
+	mountTmpfsOn(t, dir, size)
+	return dir
+}
+
+// mountTmpfsOn mounts a tmpfs of size bytes on the empty folder dir until the test ends.
+func mountTmpfsOn(t *testing.T, dir string, size int64) {
+	t.Helper()
 	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d", size)); err != nil {
 		t.Fatalf("mount a tmpfs of %d bytes on %s (these tests need root): %v", size, dir, err)
 	}
@@ -47,7 +54,6 @@ func mountTmpfs(t *testing.T, size int64) string {
 			_ = unix.Unmount(dir, unix.MNT_DETACH)
 		}
 	})
-	return dir
 }
 
 // readOnly remounts the mount at dir read-only.
@@ -328,4 +334,40 @@ func TestSynchronizeStopsAtReadOnlyTarget(t *testing.T) {
 	if !strings.Contains(err.Error(), "the file system is read-only. The synchronization stopped there") {
 		t.Errorf("error %q", err)
 	}
+}
+
+// In a run of several members each checks the folders it writes in: a member whose target is
+// read-only aborts the run as soon as it starts, writes nothing, and says why; the member that
+// started it sees it aborted.
+func TestSynchronizeRelayedMemberRefuses(t *testing.T) {
+	r := newRelayed(t)
+	a, b := r.dirs["A"], r.dirs["B"]
+	mountTmpfsOn(t, b, 1<<20)
+	writeFile(t, filepath.Join(a, "new.txt"), "new", tRoots)
+	writeFile(t, filepath.Join(b, "stale.txt"), "stale", tRoots)
+	readOnly(t, b)
+	p := planMirror(t, a, b)
+	before := snapshot(t, b)
+
+	type result struct {
+		out *engine.Outcome
+		err error
+	}
+	onB := make(chan result, 1)
+	go func() {
+		out, err := r.member(t, r.b, p, nil, false)
+		onB <- result{out, err}
+	}()
+	outA, err := r.member(t, r.a, p, nil, true)
+	if err != nil || outA.Sync.EndStatus != protocol.EndAborted {
+		t.Fatalf("starting member: %+v, %v", outA, err)
+	}
+	resB := <-onB
+	if !errors.Is(resB.err, engine.ErrNotWritable) || !errors.Is(resB.err, syscall.EROFS) || !strings.Contains(resB.err.Error(), b) {
+		t.Fatalf("refusing member: %v", resB.err)
+	}
+	if resB.out == nil || resB.out.Sync.EndStatus != protocol.EndAborted || resB.out.Sync.Progress.ErrorActions != 0 {
+		t.Fatalf("refusing member's outcome %+v", resB.out)
+	}
+	checkUntouched(t, map[string]map[string]string{"b": before}, map[string]string{"b": b})
 }
