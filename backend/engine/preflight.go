@@ -27,27 +27,32 @@ var (
 type TargetError struct {
 	Dirs []string // the folder, or the folders sharing one file system
 	Err  error    // ErrNoSpace or ErrNotWritable
-	// Need and Free are bytes, or new files and folders when Files is set (ErrNoSpace).
+	// Need and Free are bytes, or new files and folders when Files is set (ErrNoSpace). Need
+	// may be less than Free: the run keeps a margin free (spaceMargin).
 	Need, Free int64
 	Files      bool
 	Cause      error // why no file could be created (ErrNotWritable)
 }
 
 func (e *TargetError) Error() string {
-	folder := "The folder " + e.Dirs[0] + " has"
+	folder := "the folder " + e.Dirs[0] + " has"
 	if len(e.Dirs) > 1 {
-		folder = "The folders " + strings.Join(e.Dirs[:len(e.Dirs)-1], ", ") + " and " + e.Dirs[len(e.Dirs)-1] + " have"
+		folder = "the folders " + strings.Join(e.Dirs[:len(e.Dirs)-1], ", ") + " and " + e.Dirs[len(e.Dirs)-1] + " have"
 	}
 	switch {
 	case e.Err == ErrNotWritable:
-		return "The folder " + e.Dirs[0] + " cannot be written: " + transfer.Reason(e.Cause) +
-			". Nothing was changed: choose another folder, or make this one writable."
+		return "the folder " + e.Dirs[0] + " cannot be written, " + transfer.Reason(e.Cause) +
+			": nothing was changed; choose another folder or make this one writable"
 	case e.Files:
-		return fmt.Sprintf("%s room for %d more files and folders; this synchronization creates %d there. Free some space or choose another folder.",
+		return fmt.Sprintf("%s room for %d more files and folders and this synchronization creates %d there: nothing was changed; free some space or choose another folder",
 			folder, e.Free, e.Need)
 	}
-	return fmt.Sprintf("%s %s free; this synchronization writes %s there. Free some space or choose another folder.",
-		folder, bytesize.Format(e.Free), bytesize.Format(e.Need))
+	tight := ""
+	if e.Need <= e.Free {
+		tight = fmt.Sprintf(", which would leave less than the %s kept free for the file system's own records", bytesize.Format(spaceMargin(e.Need)))
+	}
+	return fmt.Sprintf("%s %s free and this synchronization writes %s there%s: nothing was changed; free some space or choose another folder",
+		folder, bytesize.Format(e.Free), bytesize.Format(e.Need), tight)
 }
 
 func (e *TargetError) Unwrap() []error {

@@ -146,11 +146,22 @@ func TestSynchronizeRefusesFullTarget(t *testing.T) {
 	if te.Need < 3<<20-64<<10 || te.Need > 3<<20 || te.Free > 2<<20 || te.Free < 1<<20 {
 		t.Errorf("need %d, free %d", te.Need, te.Free)
 	}
-	want := fmt.Sprintf("The folder %s has 2.0 MiB free; this synchronization writes 3.0 MiB there. Free some space or choose another folder.", b)
+	want := fmt.Sprintf("the folder %s has 2.0 MiB free and this synchronization writes 3.0 MiB there: nothing was changed; free some space or choose another folder", b)
 	if err.Error() != want {
 		t.Errorf("error\n %q\nwant\n %q", err, want)
 	}
 	checkUntouched(t, map[string]map[string]string{"b": before}, map[string]string{"b": b})
+
+	// A plan that fits but leaves no margin says so.
+	if err := os.Remove(filepath.Join(a, "f2.bin")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = localSync(t, planMirror(t, a, b), &recorder{}, nil)
+	want = fmt.Sprintf("the folder %s has 2.0 MiB free and this synchronization writes 2.0 MiB there, which would leave less than the 1.0 MiB kept free", b)
+	if !errors.Is(err, engine.ErrNoSpace) || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error\n %q\nwant\n %q…", err, want)
+	}
+	writeSized(t, filepath.Join(a, "f2.bin"), 2, 1<<20)
 
 	// Apply refuses it alike.
 	if rep := engine.Apply(t.Context(), p, 2); len(rep.Errors) != 1 || !errors.Is(rep.Errors[0], engine.ErrNoSpace) || rep.Done != 0 {
@@ -219,7 +230,7 @@ func TestSynchronizeRefusesReadOnlyTarget(t *testing.T) {
 	if !errors.Is(err, engine.ErrNotWritable) || !errors.Is(err, syscall.EROFS) {
 		t.Fatalf("error %v, want ErrNotWritable for EROFS", err)
 	}
-	want := "The folder " + b + " cannot be written: the file system is read-only. Nothing was changed: choose another folder, or make this one writable."
+	want := "the folder " + b + " cannot be written, the file system is read-only: nothing was changed; choose another folder or make this one writable"
 	if err.Error() != want {
 		t.Errorf("error\n %q\nwant\n %q", err, want)
 	}
@@ -281,7 +292,7 @@ func TestSynchronizeStopsAtFirstNoSpace(t *testing.T) {
 	}
 	t.Log(err)
 	checkWords(t, err)
-	if !strings.Contains(err.Error(), ": no space left on the device. The synchronization stopped there") {
+	if !strings.Contains(err.Error(), ": no space left on the device; the synchronization stopped there") {
 		t.Errorf("error %q", err)
 	}
 	if left := temps(t, m); len(left) != 0 {
@@ -331,7 +342,7 @@ func TestSynchronizeStopsAtReadOnlyTarget(t *testing.T) {
 	}
 	t.Log(err)
 	checkWords(t, err)
-	if !strings.Contains(err.Error(), "the file system is read-only. The synchronization stopped there") {
+	if !strings.Contains(err.Error(), "the file system is read-only; the synchronization stopped there") {
 		t.Errorf("error %q", err)
 	}
 }

@@ -177,6 +177,13 @@ func Synchronize(ctx context.Context, r Run) (*Outcome, error) {
 			errs = append(errs, err)
 		}
 	}
+	var why []error // why this member aborted, for the outcome when the run's end is not seen
+	switch {
+	case refused != nil:
+		why = append(why, refused)
+	case stopErr != nil:
+		why = append(why, &StopError{Err: stopErr})
+	}
 	finishErr := o.Finished(ctx)
 	if finishErr == nil {
 		r.Status(protocol.SynchronizationSourceActionsInitiated)
@@ -192,11 +199,11 @@ func Synchronize(ctx context.Context, r Run) (*Outcome, error) {
 		var ok bool
 		if end, ok = endWithStop(); !ok {
 			r.Status(protocol.SynchronizationError)
-			return &Outcome{Errors: explainAll(errs)}, ErrOrchestratorStopped
+			return &Outcome{Errors: explainAll(append(errs, why...))}, ErrOrchestratorStopped
 		}
 	case <-ctx.Done():
 		r.Status(protocol.SynchronizationError)
-		return &Outcome{Errors: explainAll(errs)}, fmt.Errorf("wait for the synchronization to end: %w", context.Cause(ctx))
+		return &Outcome{Errors: explainAll(append(errs, why...))}, fmt.Errorf("wait for the synchronization to end: %w", context.Cause(ctx))
 	}
 	if end.EndStatus == protocol.EndError {
 		r.Status(protocol.SynchronizationError)
@@ -234,7 +241,7 @@ type StopError struct {
 }
 
 func (e *StopError) Error() string {
-	return e.Err.Error() + ". The synchronization stopped there: every later write would fail the same way."
+	return e.Err.Error() + "; the synchronization stopped there, as every later write would fail the same way"
 }
 
 func (e *StopError) Unwrap() error { return e.Err }

@@ -83,7 +83,7 @@ const syncFSFlushesFiles = true
 // syncFS flushes the whole file system holding d.
 func syncFS(d *os.File) error {
 	if err := unix.Syncfs(int(d.Fd())); err != nil {
-		return fmt.Errorf("syncfs %s: %w", d.Name(), err)
+		return &fs.PathError{Op: "syncfs", Path: d.Name(), Err: err}
 	}
 	return nil
 }
