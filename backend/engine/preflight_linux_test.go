@@ -170,6 +170,35 @@ func TestSynchronizeRefusesFullTarget(t *testing.T) {
 	checkUntouched(t, map[string]map[string]string{"b": before}, map[string]string{"b": b})
 }
 
+// A plan creating more files than the target has room for is refused alike.
+func TestSynchronizeRefusesTargetOutOfFiles(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	if err := unix.Mount("tmpfs", b, "tmpfs", 0, "size=4m,nr_inodes=16"); err != nil {
+		t.Fatalf("mount a tmpfs on %s (these tests need root): %v", b, err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(b, 0); err != nil {
+			t.Errorf("unmount %s: %v", b, err)
+		}
+	})
+	for i := range 20 {
+		writeFile(t, filepath.Join(a, fmt.Sprintf("f%02d.txt", i)), "small", tRoots)
+	}
+	before := snapshot(t, b)
+	rec := &recorder{}
+	out, err := localSync(t, planMirror(t, a, b), rec, nil)
+	checkRefused(t, out, rec)
+	var te *engine.TargetError
+	if !errors.As(err, &te) || !errors.Is(err, engine.ErrNoSpace) || !te.Files || te.Need != 20 {
+		t.Fatalf("error %v, want a TargetError for 20 files", err)
+	}
+	want := fmt.Sprintf("the folder %s has room for %d more files and folders and this synchronization creates 20 there", b, te.Free)
+	if !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error\n %q\nwant\n %q…", err, want)
+	}
+	checkUntouched(t, map[string]map[string]string{"b": before}, map[string]string{"b": b})
+}
+
 // What the plan frees on the target counts: replacing files with others of the same size, or
 // deleting as much as it copies, fits a nearly full target; keeping the replaced files as
 // versions does not.

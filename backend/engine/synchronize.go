@@ -251,7 +251,7 @@ func (e *StopError) Unwrap() error { return e.Err }
 // file only).
 func stopsRun(err error) bool {
 	switch {
-	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT), errors.Is(err, syscall.EROFS):
+	case slices.ContainsFunc(targetFull, func(e error) bool { return errors.Is(err, e) }):
 		return true
 	case errors.Is(err, syscall.EIO):
 		var pe *fs.PathError
