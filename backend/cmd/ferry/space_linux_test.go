@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -69,5 +71,60 @@ func TestSyncTargetCannotTakeIt(t *testing.T) {
 			}
 			sameContents(t, "the target", before, contents(t, b))
 		})
+	}
+}
+
+// A target that fills up during the run stops it at the first "no space left": here the files
+// the mirror deletes are hard-linked elsewhere, so deleting them frees nothing while the check
+// counted them freed. One error, in words, exit 1, no temp file left, every file there complete.
+func TestSyncStopsAtFirstNoSpace(t *testing.T) {
+	t.Parallel()
+	a, m := t.TempDir(), mountTmpfs(t, 8<<20)
+	b := filepath.Join(m, "B")
+	const size = 3 << 19 // 1.5 MiB
+	for i := range 3 {
+		put(t, filepath.Join(b, fmt.Sprintf("old%d.bin", i)), []byte(strings.Repeat("o", size)), tOld)
+		if err := os.MkdirAll(filepath.Join(m, "links"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Link(filepath.Join(b, fmt.Sprintf("old%d.bin", i)), filepath.Join(m, "links", fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+		put(t, filepath.Join(a, fmt.Sprintf("new%d.bin", i)), []byte(strings.Repeat(fmt.Sprint(i), size)), tOld)
+	}
+	code, stdout, stderr := runFerry(t, t.TempDir(), "sync", "--yes", "--json", "--node", "A="+a, "--node", "B="+b, "--mode", "mirror")
+	if code != exitActionError {
+		t.Fatalf("exit %d, want %d\nstdout %s\nstderr %s", code, exitActionError, stdout, stderr)
+	}
+	var rep struct {
+		Errors []string `json:"errors"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("report %q: %v", stdout, err)
+	}
+	if len(rep.Errors) != 1 || !strings.Contains(rep.Errors[0], "no space left on the device; the synchronization stopped there") {
+		t.Fatalf("errors %q", rep.Errors)
+	}
+	t.Log(rep.Errors[0])
+	if m := systemCalls.FindString(rep.Errors[0]); m != "" {
+		t.Errorf("the error names %q", m)
+	}
+	entries, err := os.ReadDir(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied := 0
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".tmp") || !strings.HasPrefix(e.Name(), "new") {
+			t.Errorf("%s left in the target", e.Name())
+			continue
+		}
+		copied++
+		if got, want := contents(t, b)[e.Name()], contents(t, a)[e.Name()]; got != want {
+			t.Errorf("%s: %d bytes, want %d", e.Name(), len(got), len(want))
+		}
+	}
+	if copied == 3 {
+		t.Error("every copy was written: the target did not fill up")
 	}
 }
