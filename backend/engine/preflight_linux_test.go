@@ -383,7 +383,9 @@ func TestSynchronizeRelayedMemberRefuses(t *testing.T) {
 	r := newRelayed(t)
 	a, b := r.dirs["A"], r.dirs["B"]
 	mountTmpfsOn(t, b, 1<<20)
-	writeFile(t, filepath.Join(a, "new.txt"), "new", tRoots)
+	// Only a delete on B: A sends nothing, so its exchange has nothing to wait for at the end.
+	writeFile(t, filepath.Join(a, "same.txt"), "same", tRoots)
+	writeFile(t, filepath.Join(b, "same.txt"), "same", tRoots)
 	writeFile(t, filepath.Join(b, "stale.txt"), "stale", tRoots)
 	readOnly(t, b)
 	p := planMirror(t, a, b)
@@ -410,4 +412,62 @@ func TestSynchronizeRelayedMemberRefuses(t *testing.T) {
 		t.Fatalf("refusing member's outcome %+v", resB.out)
 	}
 	checkUntouched(t, map[string]map[string]string{"b": before}, map[string]string{"b": b})
+}
+
+// A member whose target fills up while it receives relayed copies stops the run of several
+// members at its first "no space left" (the files the mirror deletes there are hard-linked
+// elsewhere, so deleting them frees nothing the check counted on): one error on that member,
+// the run aborted on both, no temp file left.
+func TestSynchronizeRelayedStopsAtNoSpace(t *testing.T) {
+	r := newRelayed(t)
+	a, b := r.dirs["A"], r.dirs["B"]
+	mountTmpfsOn(t, b, 8<<20)
+	const size = 3 << 19
+	for i := range 3 {
+		old := filepath.Join(b, fmt.Sprintf("old%d.bin", i))
+		writeSized(t, old, byte(i), size)
+		if err := os.MkdirAll(filepath.Join(b, ".links"), 0o755); err != nil { // hidden: not inventoried
+			t.Fatal(err)
+		}
+		if err := os.Link(old, filepath.Join(b, ".links", fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+		writeSized(t, filepath.Join(a, fmt.Sprintf("new%d.bin", i)), byte(10+i), size)
+	}
+	p := planMirror(t, a, b)
+
+	type result struct {
+		out *engine.Outcome
+		err error
+	}
+	onB := make(chan result, 1)
+	go func() {
+		out, err := r.member(t, r.b, p, nil, false)
+		onB <- result{out, err}
+	}()
+	outA, err := r.member(t, r.a, p, nil, true)
+	if err != nil || outA.Sync.EndStatus != protocol.EndAborted {
+		t.Fatalf("starting member: %+v, %v", outA, err)
+	}
+	resB := <-onB
+	if !errors.As(resB.err, new(*engine.StopError)) || !errors.Is(resB.err, syscall.ENOSPC) {
+		t.Fatalf("receiving member: %v", resB.err)
+	}
+	t.Log(resB.err)
+	checkWords(t, resB.err)
+	if resB.out == nil || resB.out.Sync.EndStatus != protocol.EndAborted || resB.out.Sync.Progress.ErrorActions != 1 || len(resB.out.Errors) != 0 {
+		t.Fatalf("receiving member's outcome %+v", resB.out)
+	}
+	if left := temps(t, b); len(left) != 0 {
+		t.Errorf("temp files left: %v", left)
+	}
+	entries, err := os.ReadDir(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "new") && readFile(t, filepath.Join(b, e.Name())) != readFile(t, filepath.Join(a, e.Name())) {
+			t.Errorf("%s is not complete", e.Name())
+		}
+	}
 }

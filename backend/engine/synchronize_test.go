@@ -347,7 +347,13 @@ func (r *relayed) member(t *testing.T, c *client.Client, p *plan.Plan, sigs remo
 	content := remote.NewContent(x, sigs, remote.ContentOptions{Roots: roots})
 	defer content.Close()
 	out, err := engine.Synchronize(ctx, engine.Run{Plan: p, Self: c.InstanceID(), Owner: r.owner, Orchestrator: o, Start: start, Remote: content, Roots: roots})
-	if cerr := x.Close(ctx); cerr != nil {
+	closeCtx := ctx
+	if err != nil || out.Sync.EndStatus != protocol.EndRegular { // nobody will receive anything more, as session.Flow does
+		var stop context.CancelFunc
+		closeCtx, stop = context.WithCancel(ctx)
+		stop()
+	}
+	if cerr := x.Close(closeCtx); cerr != nil {
 		t.Errorf("close the exchange: %v", cerr)
 	}
 	return out, err
