@@ -39,7 +39,7 @@ func (r *Root) openDir(rel string, create bool) (*dir, error) {
 			return nil, &fs.PathError{Op: "open", Path: itemPath(rel), Err: fs.ErrNotExist}
 		}
 		if err := r.root.MkdirAll(rel, 0o755); err != nil {
-			return nil, fmt.Errorf("create directory %s: %w", itemPath(rel), err)
+			return nil, atItem("mkdir", itemPath(rel), err)
 		}
 	}
 	sub, err := r.root.OpenRoot(rel)

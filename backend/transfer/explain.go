@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -167,6 +168,20 @@ func shown(p string) string {
 	base := filepath.Base(p)
 	target := strings.TrimPrefix(base[:strings.LastIndex(base, ".ferry-")], ".")
 	return newContent + filepath.Join(filepath.Dir(p), target)
+}
+
+// atItem is err, from an os.Root call on a root-relative name, as a failed op on its item path
+// (p when err names none), keeping its errno: "could not create the folder /photos/2024: …"
+// once explained, rather than the root's call name and relative path.
+func atItem(op, p string, err error) error {
+	var pe *fs.PathError
+	if !errors.As(err, &pe) {
+		return fmt.Errorf("%s %s: %w", op, p, err)
+	}
+	if pe.Path != "" && !filepath.IsAbs(pe.Path) {
+		p = itemPath(filepath.ToSlash(pe.Path))
+	}
+	return &fs.PathError{Op: op, Path: p, Err: pe.Err}
 }
 
 // reasons are the system's errors in words; any other keeps the system's text.

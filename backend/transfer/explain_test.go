@@ -78,3 +78,24 @@ func TestExplain(t *testing.T) {
 		t.Error("Explain(nil) is not nil")
 	}
 }
+
+// The root's own calls are told on the item path: "could not create the folder /photos/2024",
+// not "mkdirat photos/2024".
+func TestExplainRootCalls(t *testing.T) {
+	for _, tc := range []struct {
+		op, p   string
+		err, is error
+		want    string
+	}{
+		{"mkdir", "/photos/2024/01", &fs.PathError{Op: "mkdirat", Path: "photos/2024", Err: syscall.ENOSPC}, syscall.ENOSPC,
+			"could not create the folder /photos/2024: no space left on the device"},
+		{"remove", "/old.txt", &fs.PathError{Op: "removeat", Path: "old.txt", Err: syscall.EROFS}, syscall.EROFS,
+			"could not remove /old.txt: the file system is read-only"},
+		{"remove", "/old.txt", ErrUnsafePath, ErrUnsafePath, "remove /old.txt: unsafe item path"},
+	} {
+		got := Explain(atItem(tc.op, tc.p, tc.err))
+		if got.Error() != tc.want || !errors.Is(got, tc.is) {
+			t.Errorf("got %q, want %q", got, tc.want)
+		}
+	}
+}
