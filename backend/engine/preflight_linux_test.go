@@ -471,3 +471,37 @@ func TestSynchronizeRelayedStopsAtNoSpace(t *testing.T) {
 		}
 	}
 }
+
+// Folders on one file system share its free space: what the plan writes in each adds up, and
+// the message names them all.
+func TestPreflightFoldersSharingADisk(t *testing.T) {
+	m := mountTmpfs(t, 4<<20)
+	one, two := filepath.Join(m, "one"), filepath.Join(m, "two")
+	for _, d := range []string{one, two} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	target := func(node, dir string) plan.Endpoint {
+		return plan.Endpoint{Location: plan.Location{Part: node + "1", Node: node, Dir: dir, Path: "/f.bin"}}
+	}
+	p := &plan.Plan{Groups: []plan.Group{{ID: "AGID_1", Op: plan.OpCopy, Phase: plan.PhaseCopy, Size: 3 << 19,
+		Targets: []plan.Endpoint{target("B", one), target("C", two)}}}}
+	roots := transfer.NewRoots()
+	defer roots.Close()
+	all := func(string) bool { return true }
+	err := engine.Preflight(p, roots, all, 1)
+	var te *engine.TargetError
+	if !errors.As(err, &te) || te.Need != 3<<20 {
+		t.Fatalf("error %v, want a TargetError for 3 MiB", err)
+	}
+	want := fmt.Sprintf("the folders %s and %s have 4.0 MiB free and this synchronization writes 3.0 MiB there, which would leave less than", one, two)
+	if !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error\n %q\nwant\n %q…", err, want)
+	}
+	// Each alone fits.
+	onlyB := func(node string) bool { return node == "B" }
+	if err := engine.Preflight(p, roots, onlyB, 1); err != nil {
+		t.Fatalf("one folder: %v", err)
+	}
+}
