@@ -62,6 +62,9 @@ func (e *TargetError) Unwrap() []error {
 	return []error{e.Err}
 }
 
+// roundUp is n rounded up to a whole number of blocks of bs bytes.
+func roundUp(n, bs int64) int64 { return (max(n, 0) + bs - 1) / bs * bs }
+
 // spaceMargin is kept free beyond what a run writes, for the file system's own records.
 func spaceMargin(need int64) int64 { return need/50 + 1<<20 }
 
@@ -84,7 +87,7 @@ func Preflight(p *plan.Plan, roots *transfer.Roots, mine func(node string) bool,
 		space transfer.Space
 		dirs  []string
 		need  int64   // bytes
-		extra []int64 // bytes held twice while a file is replaced
+		extra []int64 // bytes held for a while: a replaced file's old content, relayed content
 		files int64
 	}
 	var errs []error
@@ -121,6 +124,10 @@ func Preflight(p *plan.Plan, roots *transfer.Roots, mine func(node string) bool,
 	kept := p.Versions != nil
 	for gi := range p.Groups {
 		g := &p.Groups[gi]
+		// Content relayed from another member onto several targets here waits in a temp file
+		// beside the first while it is written to each.
+		relayed := (g.Op == plan.OpCopy || g.Op == plan.OpCopyContent) && g.Source != nil && !mine(g.Source.Node)
+		held := false
 		for _, t := range g.Targets {
 			if !mine(t.Node) {
 				continue
@@ -129,9 +136,11 @@ func Preflight(p *plan.Plan, roots *transfer.Roots, mine func(node string) bool,
 			if f == nil {
 				continue
 			}
-			blocks := func(n int64) int64 {
-				return (max(n, 0) + f.space.BlockSize - 1) / f.space.BlockSize * f.space.BlockSize
+			if relayed && !held && slices.ContainsFunc(g.Targets, func(o plan.Endpoint) bool { return o.Location != t.Location && mine(o.Node) }) {
+				held = true
+				f.extra = append(f.extra, roundUp(g.Size, f.space.BlockSize))
 			}
+			blocks := func(n int64) int64 { return roundUp(n, f.space.BlockSize) }
 			switch g.Op {
 			case plan.OpCopy, plan.OpCopyContent:
 				size := blocks(g.Size)

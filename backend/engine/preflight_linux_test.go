@@ -485,8 +485,9 @@ func TestPreflightFoldersSharingADisk(t *testing.T) {
 	target := func(node, dir string) plan.Endpoint {
 		return plan.Endpoint{Location: plan.Location{Part: node + "1", Node: node, Dir: dir, Path: "/f.bin"}}
 	}
+	source := target("A", t.TempDir())
 	p := &plan.Plan{Groups: []plan.Group{{ID: "AGID_1", Op: plan.OpCopy, Phase: plan.PhaseCopy, Size: 3 << 19,
-		Targets: []plan.Endpoint{target("B", one), target("C", two)}}}}
+		Source: &source, Targets: []plan.Endpoint{target("B", one), target("C", two)}}}}
 	roots := transfer.NewRoots()
 	defer roots.Close()
 	all := func(string) bool { return true }
@@ -503,5 +504,11 @@ func TestPreflightFoldersSharingADisk(t *testing.T) {
 	onlyB := func(node string) bool { return node == "B" }
 	if err := engine.Preflight(p, roots, onlyB, 1); err != nil {
 		t.Fatalf("one folder: %v", err)
+	}
+	// Relayed from another member, the content waits in a temp file beside the first target
+	// while it is written to both: 1.5 MiB more.
+	notA := func(node string) bool { return node != "A" }
+	if err := engine.Preflight(p, roots, notA, 1); !errors.As(err, &te) || te.Need != 9<<19 {
+		t.Fatalf("relayed: %v, want a TargetError for 4.5 MiB", err)
 	}
 }
