@@ -133,7 +133,7 @@ func (h *Handler) Run(ctx context.Context, g *plan.Group, report func(TargetResu
 			res.Bytes, res.Err = h.runTarget(ctx, g, t)
 		}
 		if res.Err != nil {
-			res.Err = fmt.Errorf("%s %s on %s: %w", g.Op, t.Path, t.Part, res.Err)
+			res.Err = transfer.Explain(fmt.Errorf("%s %s on %s: %w", g.Op, t.Path, t.Part, res.Err))
 		}
 		report(res)
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"path"
 	"sync"
 	"time"
@@ -89,37 +90,57 @@ type Report struct {
 
 // Apply runs a whole plan on this machine and sums up the results; when every action
 // succeeded, it prunes the plan's old kept versions. It opens the data source roots first
-// (OpenRoots): when one cannot be used, nothing runs and the report holds why.
+// (OpenRoots) and checks the folders it writes in (Preflight): when one cannot be used, nothing
+// runs and the report holds why. The first failure that every later write would repeat stops
+// it (StopError).
 func Apply(ctx context.Context, p *plan.Plan, workers int) *Report {
 	rep := &Report{}
 	roots := transfer.NewRoots()
 	defer roots.Close()
 	all := func(string) bool { return true }
 	if err := OpenRoots(p, roots, all); err != nil {
+		rep.Errors = append(rep.Errors, transfer.Explain(err))
+		return rep
+	}
+	if err := Preflight(p, roots, all, workers); err != nil {
 		rep.Errors = append(rep.Errors, err)
 		return rep
 	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	h := planHandler(p, roots)
-	var mu sync.Mutex
+	var (
+		mu      sync.Mutex
+		stopped bool
+	)
 	err := Execute(ctx, h, p.Groups, workers, func(r TargetResult) {
 		mu.Lock()
 		defer mu.Unlock()
-		if r.Err != nil {
+		switch {
+		case r.Err != nil && stopsRun(r.Err):
+			if !stopped {
+				stopped = true
+				rep.Errors = append(rep.Errors, &StopError{Err: r.Err})
+				stop()
+			}
+			return
+		case r.Err != nil && stopped && errors.Is(r.Err, context.Canceled):
+			return // not run
+		case r.Err != nil:
 			rep.Errors = append(rep.Errors, r.Err)
 			return
-		}
-		if r.Quiet {
+		case r.Quiet:
 			return
 		}
 		rep.Done++
 		rep.Bytes += r.Bytes
 	})
 	if err != nil {
-		rep.Errors = append(rep.Errors, err)
+		rep.Errors = append(rep.Errors, transfer.Explain(err))
 	}
 	if len(rep.Errors) == 0 && ctx.Err() == nil {
 		if err := PruneVersions(p, roots, all, time.Now()); err != nil {
-			rep.Errors = append(rep.Errors, err)
+			rep.Errors = append(rep.Errors, transfer.Explain(err))
 		}
 	}
 	return rep

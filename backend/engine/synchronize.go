@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ferrysync/ferry/backend/plan"
@@ -74,7 +77,15 @@ func Synchronize(ctx context.Context, r Run) (*Outcome, error) {
 	// there fails with the reason and the rest of the run goes on.
 	if err := OpenRoots(r.Plan, r.Roots, mine); err != nil && r.Start {
 		r.Status(protocol.SynchronizationError)
-		return nil, err
+		return nil, transfer.Explain(err)
+	}
+	// A target folder that cannot take the run (read-only, too full) fails before the run
+	// starts when this member starts it; otherwise this member aborts the run as soon as it
+	// starts, and runs nothing.
+	refused := Preflight(r.Plan, r.Roots, mine, r.Workers)
+	if refused != nil && r.Start {
+		r.Status(protocol.SynchronizationError)
+		return nil, refused
 	}
 	loopCtx, stopLoop := context.WithCancel(ctx)
 	defer stopLoop()
@@ -150,13 +161,28 @@ func Synchronize(ctx context.Context, r Run) (*Outcome, error) {
 		}
 	}()
 
-	errs := r.loop(loopCtx, run)
+	var errs []error
+	var stopErr error // the failure that stopped the run (StopError)
+	if refused == nil {
+		errs, stopErr = r.loop(loopCtx, run, func() { _ = requestAbort() })
+	}
+	aborting := stopErr != nil || refused != nil
 	select {
 	case <-r.Abort:
+		aborting = true
+	default:
+	}
+	if aborting {
 		if err := requestAbort(); err != nil {
 			errs = append(errs, err)
 		}
-	default:
+	}
+	var why []error // why this member aborted, for the outcome when the run's end is not seen
+	switch {
+	case refused != nil:
+		why = append(why, refused)
+	case stopErr != nil:
+		why = append(why, &StopError{Err: stopErr})
 	}
 	finishErr := o.Finished(ctx)
 	if finishErr == nil {
@@ -173,11 +199,11 @@ func Synchronize(ctx context.Context, r Run) (*Outcome, error) {
 		var ok bool
 		if end, ok = endWithStop(); !ok {
 			r.Status(protocol.SynchronizationError)
-			return &Outcome{Errors: errs}, ErrOrchestratorStopped
+			return &Outcome{Errors: explainAll(append(errs, why...))}, ErrOrchestratorStopped
 		}
 	case <-ctx.Done():
 		r.Status(protocol.SynchronizationError)
-		return &Outcome{Errors: errs}, fmt.Errorf("wait for the synchronization to end: %w", context.Cause(ctx))
+		return &Outcome{Errors: explainAll(append(errs, why...))}, fmt.Errorf("wait for the synchronization to end: %w", context.Cause(ctx))
 	}
 	if end.EndStatus == protocol.EndError {
 		r.Status(protocol.SynchronizationError)
@@ -189,22 +215,70 @@ func Synchronize(ctx context.Context, r Run) (*Outcome, error) {
 			errs = append(errs, err)
 		}
 	}
-	return &Outcome{Sync: end, Errors: errs}, nil
+	out := &Outcome{Sync: end, Errors: explainAll(errs)}
+	switch {
+	case refused != nil:
+		return out, refused
+	case stopErr != nil:
+		return out, &StopError{Err: stopErr}
+	}
+	return out, nil
+}
+
+// explainAll tells errs in words (transfer.Explain).
+func explainAll(errs []error) []error {
+	for i, err := range errs {
+		errs[i] = transfer.Explain(err)
+	}
+	return errs
+}
+
+// StopError is the failure that stopped a run at its first occurrence, because every later
+// write to its folder would fail alike: no space left, quota exceeded, read-only file system,
+// failing device. The run was aborted; files already written stay, none is half-written.
+type StopError struct {
+	Err error // the failed action, with its path
+}
+
+func (e *StopError) Error() string {
+	return e.Err.Error() + "; the synchronization stopped there, as every later write would fail the same way"
+}
+
+func (e *StopError) Unwrap() error { return e.Err }
+
+// stopsRun tells whether an action's error will repeat for every later write to its folder.
+// An input/output error stops the run when writing failed (reading a source may fail for one
+// file only).
+func stopsRun(err error) bool {
+	switch {
+	case slices.ContainsFunc(targetFull, func(e error) bool { return errors.Is(err, e) }):
+		return true
+	case errors.Is(err, syscall.EIO):
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return slices.Contains([]string{"write", "pwrite", "pwrite64", "fsync", "close", "create", "syncfs",
+				"mkdir", "mkdirat", "rmdir", "remove", "removeat", "unlinkat", "chmod", "futimens", "utimensat"}, pe.Op)
+		}
+		var le *os.LinkError
+		return errors.As(err, &le)
+	}
+	return false
 }
 
 // loop runs this member's groups and reports their results; after loopCtx ends (abort, end)
 // the targets not run yet are neither run nor reported. With a Remote, the copies to and from
 // other members run beside the local groups: sending from the start, receiving once the local
 // deletes and creates are done, as the local copies do.
-func (r *Run) loop(ctx context.Context, started protocol.Synchronization) []error {
+//
+// The first failure that every later write would repeat (stopsRun) is reported, then stop is
+// called (it aborts the run and ends ctx) and the failure returned as stopped; the same failures
+// of actions under way meanwhile are neither reported nor returned.
+func (r *Run) loop(ctx context.Context, started protocol.Synchronization, stop func()) (errs []error, stopped error) {
 	h := r.Handler
 	if h == nil {
 		h = planHandler(r.Plan, r.Roots)
 	}
-	var (
-		mu   sync.Mutex
-		errs []error
-	)
+	var mu sync.Mutex
 	addErr := func(err error) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -214,8 +288,21 @@ func (r *Run) loop(ctx context.Context, started protocol.Synchronization) []erro
 		if t.Err != nil && ctx.Err() != nil && errors.Is(t.Err, ctx.Err()) {
 			return // not run: aborted
 		}
+		stopping := t.Err != nil && stopsRun(t.Err)
+		if stopping {
+			mu.Lock()
+			first := stopped == nil
+			if first {
+				stopped = t.Err
+			}
+			mu.Unlock()
+			if !first {
+				return // the same failure again, under way when the run stopped
+			}
+			defer stop()
+		}
 		if t.Quiet { // not tracked
-			if t.Err != nil {
+			if t.Err != nil && !stopping {
 				addErr(t.Err)
 			}
 			return
@@ -226,7 +313,9 @@ func (r *Run) loop(ctx context.Context, started protocol.Synchronization) []erro
 		}
 		if t.Err != nil {
 			res.Kind, res.Bytes = protocol.ResultFailed, 0
-			addErr(t.Err)
+			if !stopping {
+				addErr(t.Err)
+			}
 		}
 		if r.Result != nil && !source {
 			r.Result(t)
@@ -245,7 +334,7 @@ func (r *Run) loop(ctx context.Context, started protocol.Synchronization) []erro
 		if err := Execute(ctx, h, own, r.Workers, local); err != nil {
 			addErr(fmt.Errorf("make the written files durable: %w", err))
 		}
-		return errs
+		return errs, stopped
 	}
 	copies := phaseStart(own, plan.PhaseCopy)
 	dates := phaseStart(own, plan.PhaseDirDates)
@@ -263,7 +352,7 @@ func (r *Run) loop(ctx context.Context, started protocol.Synchronization) []erro
 	if err != nil {
 		addErr(fmt.Errorf("make the written files durable: %w", err))
 	}
-	return errs
+	return errs, stopped
 }
 
 // phaseStart is the index of the first group of groups (in plan order) in phase or a later one.

@@ -347,7 +347,13 @@ func (r *relayed) member(t *testing.T, c *client.Client, p *plan.Plan, sigs remo
 	content := remote.NewContent(x, sigs, remote.ContentOptions{Roots: roots})
 	defer content.Close()
 	out, err := engine.Synchronize(ctx, engine.Run{Plan: p, Self: c.InstanceID(), Owner: r.owner, Orchestrator: o, Start: start, Remote: content, Roots: roots})
-	if cerr := x.Close(ctx); cerr != nil {
+	closeCtx := ctx
+	if err != nil || out.Sync.EndStatus != protocol.EndRegular { // nobody will receive anything more, as session.Flow does
+		var stop context.CancelFunc
+		closeCtx, stop = context.WithCancel(ctx)
+		stop()
+	}
+	if cerr := x.Close(closeCtx); cerr != nil {
 		t.Errorf("close the exchange: %v", cerr)
 	}
 	return out, err
@@ -470,6 +476,8 @@ func TestSynchronizeRelayedSourceChanged(t *testing.T) {
 	writeFile(t, filepath.Join(a, "ok.txt"), "fine", t0)
 	writeFile(t, filepath.Join(a, "edited.txt"), "new", t0)
 	writeFile(t, filepath.Join(b, "edited.txt"), "old", t0.Add(-time.Hour))
+	chtimes(t, a, t0) // one date: the plan dates neither root, however slow the writes
+	chtimes(t, b, t0)
 	p := planMirror(t, a, b)
 	writeFile(t, filepath.Join(a, "edited.txt"), "edited after the plan", t0.Add(time.Hour))
 

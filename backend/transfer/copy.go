@@ -91,7 +91,7 @@ func Copy(ctx context.Context, src *Root, srcPath string, dst *Root, dstPath str
 	}
 	sf, sfi, err := src.openRegular(srel)
 	if err != nil {
-		return Result{}, fmt.Errorf("copy source: %w", err)
+		return Result{}, fmt.Errorf("read the source: %w", err)
 	}
 	defer sf.Close()
 	if o.Size >= 0 && sfi.Size() != o.Size {

@@ -43,7 +43,7 @@ func Delete(dst *Root, p string, o DeleteOptions) error {
 		return dst.keepDeleted(rel, o.Versions)
 	}
 	if err := dst.root.Remove(rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("delete %s: %w", p, err)
+		return atItem("remove", p, err)
 	}
 	return nil
 }
@@ -67,7 +67,7 @@ func (r *Root) deleteDir(rel string) error {
 		if errors.Is(err, ErrDirectoryNotEmpty) {
 			return err
 		}
-		return fmt.Errorf("delete %s: %w", itemPath(rel), err)
+		return atItem("read", itemPath(rel), err)
 	}
 	for _, d := range slices.Backward(dirs) {
 		err := removeDir(r.root, d)

@@ -305,8 +305,9 @@ func (d *dir) create(name string) (*file, error) {
 }
 
 // createAnonymous creates an unnamed file in d (O_TMPFILE): it gets a name only once complete,
-// with linkAnonymous. errors.ErrUnsupported when the file system cannot.
-func (d *dir) createAnonymous() (*file, error) {
+// with linkAnonymous. errors.ErrUnsupported when the file system cannot. Its messages name it
+// as a temp file beside target (anonymousName).
+func (d *dir) createAnonymous(target string) (*file, error) {
 	d.c.procChecked.Do(func() {
 		if _, err := os.Stat("/proc/self/fd"); err != nil {
 			d.c.anonymousRefused.Store(true) // linkAnonymous names files through /proc
@@ -318,19 +319,19 @@ func (d *dir) createAnonymous() (*file, error) {
 	fd, err := openat(d.fd, ".", unix.O_RDWR|unix.O_TMPFILE, 0o600)
 	switch err {
 	case nil:
-		return &file{fd: fd, name: d.c.osName(d.rel)}, nil
+		return &file{fd: fd, name: d.c.osName(path.Join(d.rel, anonymousName(target)))}, nil
 	case unix.EOPNOTSUPP, unix.EISDIR, unix.EINVAL:
 		d.c.anonymousRefused.Store(true)
 		return nil, errors.ErrUnsupported
 	}
-	return nil, &fs.PathError{Op: "create", Path: d.item("."), Err: err}
+	return nil, &fs.PathError{Op: "create", Path: d.item(anonymousName(target)), Err: err}
 }
 
 // linkAnonymous names an anonymous file f in d; fs.ErrExist when name exists.
 func (d *dir) linkAnonymous(f *file, name string) error {
 	err := unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(f.fd), d.fd, name, unix.AT_SYMLINK_FOLLOW)
 	if err != nil {
-		return &os.LinkError{Op: "link", Old: "(new file)", New: d.item(name), Err: err}
+		return &os.LinkError{Op: "link", Old: d.item(anonymousName(name)), New: d.item(name), Err: err}
 	}
 	return nil
 }

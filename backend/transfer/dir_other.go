@@ -39,7 +39,7 @@ func (r *Root) openDir(rel string, create bool) (*dir, error) {
 			return nil, &fs.PathError{Op: "open", Path: itemPath(rel), Err: fs.ErrNotExist}
 		}
 		if err := r.root.MkdirAll(rel, 0o755); err != nil {
-			return nil, fmt.Errorf("create directory %s: %w", itemPath(rel), err)
+			return nil, atItem("mkdir", itemPath(rel), err)
 		}
 	}
 	sub, err := r.root.OpenRoot(rel)
@@ -157,7 +157,7 @@ func (f *file) setModTime(mtime time.Time) error {
 func (f *file) osFile() *os.File { return f.File }
 
 // createAnonymous: unnamed files are a Linux feature.
-func (d *dir) createAnonymous() (*file, error) { return nil, errors.ErrUnsupported }
+func (d *dir) createAnonymous(string) (*file, error) { return nil, errors.ErrUnsupported }
 
 func (d *dir) linkAnonymous(*file, string) error { return errors.ErrUnsupported }
 

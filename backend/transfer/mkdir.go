@@ -20,7 +20,7 @@ func Mkdir(dst *Root, p string) error {
 		return err
 	case fi == nil:
 		if err := dst.root.MkdirAll(rel, 0o755); err != nil {
-			return fmt.Errorf("create directory %s: %w", p, err)
+			return atItem("mkdir", p, err)
 		}
 		return nil
 	case fi.IsDir():

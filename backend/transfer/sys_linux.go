@@ -83,7 +83,23 @@ const syncFSFlushesFiles = true
 // syncFS flushes the whole file system holding d.
 func syncFS(d *os.File) error {
 	if err := unix.Syncfs(int(d.Fd())); err != nil {
-		return fmt.Errorf("syncfs %s: %w", d.Name(), err)
+		return &fs.PathError{Op: "syncfs", Path: d.Name(), Err: err}
 	}
 	return nil
+}
+
+func (r *Root) space() (Space, error) {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(r.dirs.root.fd, &st); err != nil {
+		return Space{}, &fs.PathError{Op: "statfs", Path: r.Name(), Err: err}
+	}
+	bs := st.Frsize
+	if bs <= 0 {
+		bs = st.Bsize
+	}
+	s := Space{Dev: r.dirs.root.dev, Free: int64(st.Bavail) * bs, BlockSize: max(bs, 1), FreeFiles: -1}
+	if st.Files > 0 {
+		s.FreeFiles = int64(st.Ffree)
+	}
+	return s, nil
 }

@@ -3,6 +3,7 @@
 package transfer
 
 import (
+	"errors"
 	"os"
 	"runtime"
 	"time"
@@ -47,3 +48,5 @@ func syncFS(d *os.File) error {
 	}
 	return d.Sync()
 }
+
+func (r *Root) space() (Space, error) { return Space{}, errors.ErrUnsupported }

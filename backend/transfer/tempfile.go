@@ -26,7 +26,7 @@ type tempFile struct {
 // createNew returns where to write a file that must not replace anything: an anonymous file
 // when the file system allows (no temp name to create and rename away), a temp file otherwise.
 func (d *dir) createNew(target string) (*tempFile, error) {
-	f, err := d.createAnonymous()
+	f, err := d.createAnonymous(target)
 	if err == nil {
 		return &tempFile{d: d, f: f}, nil
 	}
@@ -53,26 +53,27 @@ func (d *dir) createTemp(target string) (*tempFile, error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("create temp file beside %s: %w", d.item(target), err)
+			return nil, err // names the target: see Explain
 		}
 		return &tempFile{d: d, name: name, f: f}, nil
 	}
-	return nil, fmt.Errorf("create temp file beside %s: no free name", d.item(target))
+	return nil, fmt.Errorf("could not create the new content of %s: no free temp name beside it", d.item(target))
 }
 
 // finish gives the content its mode and dates, syncs it when durable and closes it.
 func (t *tempFile) finish(perm fs.FileMode, d *Dates, durable bool) error {
+	// The errors name the temp file, which Explain tells as the new content of its target.
 	if err := t.f.chmod(perm); err != nil {
-		return fmt.Errorf("chmod temp file: %w", err)
+		return err
 	}
 	if d != nil && !d.ModTime.IsZero() {
 		if err := t.f.setModTime(d.ModTime); err != nil {
-			return fmt.Errorf("set dates: %w", err)
+			return err
 		}
 	}
 	if durable {
 		if err := t.f.Sync(); err != nil {
-			return fmt.Errorf("fsync temp file: %w", err)
+			return err
 		}
 	}
 	if t.name == "" {
@@ -80,10 +81,7 @@ func (t *tempFile) finish(perm fs.FileMode, d *Dates, durable bool) error {
 	}
 	err := t.f.Close()
 	t.f = nil
-	if err != nil {
-		return fmt.Errorf("close temp file: %w", err)
-	}
-	return nil
+	return err
 }
 
 // commit renames the finished content over target (see dir.rename for noReplace).
@@ -96,7 +94,7 @@ func (t *tempFile) commit(target string, noReplace bool) error {
 		err := t.f.Close()
 		t.f = nil
 		if err != nil {
-			return fmt.Errorf("close %s: %w", target, err)
+			return fmt.Errorf("finish writing %s: %w", t.d.item(target), err)
 		}
 		return nil
 	}
@@ -120,3 +118,7 @@ func (t *tempFile) discard() {
 		_ = t.d.remove(t.name)
 	}
 }
+
+// anonymousName is the name messages give an anonymous file made for target: a temp name,
+// which Explain tells as the new content of target.
+func anonymousName(target string) string { return inventory.TempName(target, "new") }

@@ -121,7 +121,7 @@ func (r *Root) replace(ctx context.Context, p string, tr targetRule, o CopyOptio
 		case errors.Is(err, fs.ErrExist):
 			return n, fmt.Errorf("%w: %s appeared", ErrTargetChanged, p)
 		case !errors.Is(err, errors.ErrUnsupported):
-			return n, fmt.Errorf("rename temp file over %s: %w", p, err)
+			return n, err
 		}
 		// The file system cannot refuse to replace: look, then rename.
 	}
@@ -148,7 +148,7 @@ func (r *Root) replace(ctx context.Context, p string, tr targetRule, o CopyOptio
 		if moved {
 			_ = r.unkeep(kept, d, name) // the target was moved aside, not linked: put it back
 		}
-		return n, fmt.Errorf("rename temp file over %s: %w", p, err)
+		return n, err
 	}
 	if durable {
 		d.sync()
