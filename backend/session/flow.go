@@ -73,6 +73,9 @@ type Planning struct {
 	// MaxDelete is the deletion limit (the zero value is the default one): a plan past it is
 	// shown to every member and refused (Flow.Refused), nothing changing.
 	MaxDelete rules.DeleteLimit
+	// DeletionsChecked: the caller checked the plan's deletions against its own limit (its user
+	// may allow more), and Propose refuses none.
+	DeletionsChecked bool
 	// TwoWay, when set, makes the run two-way with a record of the last run.
 	TwoWay *TwoWay
 }
@@ -456,6 +459,22 @@ func (f *Flow) Prepare(ctx context.Context) (*plan.Plan, error) {
 	return p, nil
 }
 
+// Fail tells the other members that this member stopped after its inventory started, as
+// Inventory, Propose and Receive do on their own failures: the planning member's failure to
+// plan, for one.
+func (f *Flow) Fail(ctx context.Context, err error) {
+	f.mu.Lock()
+	started := f.started
+	f.mu.Unlock()
+	if started {
+		f.failed(ctx, err, f.planner())
+	}
+}
+
+// Plans tells whether this member plans the session, once the inventory started: the oldest
+// member then, which Proposes the plan.
+func (f *Flow) Plans() bool { return f.planner() }
+
 // planner tells whether this member plans: the oldest as the inventory started.
 func (f *Flow) planner() bool {
 	return len(f.sess.Members) > 0 && f.sess.Members[0].InstanceID == f.m.Self()
@@ -623,7 +642,7 @@ func (f *Flow) Propose(ctx context.Context, p *plan.Plan) error {
 		return errors.New("only the oldest member plans, after its inventory")
 	}
 	f.terms = startTerms{Record: f.tw != nil}
-	if err := p.CheckDeletions(f.o.Planning.MaxDelete); err != nil {
+	if err := p.CheckDeletions(f.o.Planning.MaxDelete); err != nil && !f.o.Planning.DeletionsChecked {
 		f.terms.Refused = err.Error()
 		f.refused = err
 	}
