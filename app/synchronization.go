@@ -479,6 +479,11 @@ func (s *Synchronization) run(run *syncRun, fr *sessionFlow, p *plan.Plan, tw *t
 	closeCtx, cancelClose := context.WithTimeout(ctx, flowCloseWait)
 	fr.close(closeCtx) // the other members may still be receiving what this one sent
 	cancelClose()
+	c.mu.Lock()
+	if c.an.flow == fr { // it ran: what it kept of the run can go
+		c.an.flow = nil
+	}
+	c.mu.Unlock()
 	if t != nil {
 		t.SetAbortEnabled(false)
 		t.SetState(trayStateOf(final))

@@ -1298,7 +1298,9 @@ func (f *Flow) Close(ctx context.Context) error {
 		var errs []error
 		if f.orch != nil {
 			errs = append(errs, f.orch.Close())
+			f.orch = nil // its tracker holds every group of the run
 		}
+		f.sigs, f.twCmp = nil, nil
 		if f.Alone() { // nothing was sent: nothing to wait for
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithCancel(ctx)
