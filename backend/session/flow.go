@@ -486,6 +486,13 @@ func (f *Flow) Start(ctx context.Context) error {
 	if f.begun {
 		return nil
 	}
+	// A member with others, or that may wait for others, watches the session on the server.
+	f.m.mu.Lock()
+	alone := len(f.m.session.Members) == 1 && f.m.session.Members[0].InstanceID == f.m.Self()
+	f.m.mu.Unlock()
+	if !alone {
+		f.m.watchSession()
+	}
 	shared := false
 	err := f.phase(ctx, func(ctx context.Context) error {
 		s, err := f.session(ctx, false)
