@@ -465,6 +465,9 @@ func (s *Synchronization) run(run *syncRun, fr *sessionFlow, p *plan.Plan, tw *t
 	c.mu.Lock()
 	c.run = nil
 	c.sync = final
+	if c.an.flow == fr { // it ran: what it kept of the run can go
+		c.an.flow = nil
+	}
 	c.an.failed = results.failedPaths()
 	c.an.filters = nil // has:sync-error changed
 	t, n, desk := c.tray, c.notifier, c.desk
@@ -476,19 +479,17 @@ func (s *Synchronization) run(run *syncRun, fr *sessionFlow, p *plan.Plan, tw *t
 
 	fwd.stop()
 	c.emit(EventSyncDone, final.clone())
-	closeCtx, cancelClose := context.WithTimeout(ctx, flowCloseWait)
-	fr.close(closeCtx) // the other members may still be receiving what this one sent
-	cancelClose()
-	c.mu.Lock()
-	if c.an.flow == fr { // it ran: what it kept of the run can go
-		c.an.flow = nil
-	}
-	c.mu.Unlock()
 	if t != nil {
 		t.SetAbortEnabled(false)
 		t.SetState(trayStateOf(final))
 	}
 	s.notify(n, out, err)
+	c.goBackground(func() {
+		// The other members may still be receiving what this one sent.
+		ctx, cancel := context.WithTimeout(c.life, flowCloseWait)
+		defer cancel()
+		fr.close(ctx)
+	})
 	if quit { // the window was closed during the run and no tray holds the app
 		desk.quit()
 	}
