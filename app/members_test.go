@@ -2,10 +2,13 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,15 +119,48 @@ type endError struct{ s protocol.Synchronization }
 
 func (e *endError) Error() string { return string(e.s.EndStatus) + ": " + e.s.EndReason }
 
+// plan has the member, the session's oldest, wait for one other member, mirror its node A
+// onto the node Ba, and run the plan.
+func (o *otherMember) plan(t *testing.T, nodes []plan.NodeSpec, limit rules.DeleteLimit) {
+	flow := o.m.NewFlow(nodes, session.FlowOptions{Planning: session.Planning{
+		Settings:  compare.DefaultSettings(),
+		Rules:     func([]string) ([]rules.Rule, error) { return rules.Preset(rules.PresetMirror, "A", "Ba") },
+		MaxDelete: limit,
+	}})
+	go func() {
+		defer func() { _ = flow.Close(context.Background()) }()
+		if err := flow.AwaitMembers(t.Context(), 2); err != nil {
+			o.done <- err
+			return
+		}
+		if _, err := flow.Prepare(t.Context()); err != nil {
+			o.done <- err
+			return
+		}
+		out, err := flow.Synchronize(t.Context(), session.SyncOptions{})
+		if err == nil && out.Sync.EndStatus != protocol.EndRegular {
+			err = &endError{out.Sync}
+		}
+		o.done <- err
+	}()
+}
+
 func (o *otherMember) wait(t *testing.T) {
+	t.Helper()
+	if err := o.end(t); err != nil {
+		t.Fatalf("the other member: %v", err)
+	}
+}
+
+// end waits for the other member's end.
+func (o *otherMember) end(t *testing.T) error {
 	t.Helper()
 	select {
 	case err := <-o.done:
-		if err != nil {
-			t.Fatalf("the other member: %v", err)
-		}
+		return err
 	case <-time.After(time.Minute):
 		t.Fatal("the other member did not end")
+		return nil
 	}
 }
 
@@ -209,26 +245,7 @@ func TestOtherMemberFollowsTheOldest(t *testing.T) {
 	}
 
 	o := &otherMember{m: mo, done: make(chan error, 1)}
-	flow := mo.NewFlow(oldestNodes, session.FlowOptions{Planning: session.Planning{
-		Settings: compare.DefaultSettings(),
-		Rules:    func([]string) ([]rules.Rule, error) { return rules.Preset(rules.PresetMirror, "A", "Ba") },
-	}})
-	go func() {
-		defer func() { _ = flow.Close(context.Background()) }()
-		if err := flow.AwaitMembers(t.Context(), 2); err != nil {
-			o.done <- err
-			return
-		}
-		if _, err := flow.Prepare(t.Context()); err != nil {
-			o.done <- err
-			return
-		}
-		out, err := flow.Synchronize(t.Context(), session.SyncOptions{})
-		if err == nil && out.Sync.EndStatus != protocol.EndRegular {
-			err = &endError{out.Sync}
-		}
-		o.done <- err
-	}()
+	o.plan(t, oldestNodes, rules.DeleteLimit{})
 
 	mark := a.rec.mark()
 	if err := a.Inventory.Start(); err != nil {
@@ -250,5 +267,54 @@ func TestOtherMemberFollowsTheOldest(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(untouched); len(entries) != 1 {
 		t.Fatalf("Bb changed: %d entries", len(entries))
+	}
+}
+
+// The plan of the oldest member deletes past this member's deletion limit: the app refuses it,
+// and nothing runs on any member.
+func TestOtherMemberRefusesDeletionsPastItsLimit(t *testing.T) {
+	srv := startServer(t)
+	a := newTestApp(t)
+	src, dst, more := t.TempDir(), t.TempDir(), t.TempDir()
+	files := map[string]string{}
+	for i := range 12 {
+		files[fmt.Sprintf("f%02d.txt", i)] = "on Ba"
+	}
+	writeFiles(t, dst, files, at)
+	writeFiles(t, more, map[string]string{"keep.txt": "keep"}, at)
+
+	oldestNodes := []plan.NodeSpec{{Code: "A", Roots: []string{src}}}
+	mo, err := session.Create(t.Context(), loggedIn(t, srv.URL), oldestNodes, memberOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = mo.Close(context.Background(), time.Second) })
+	cb := loggedIn(t, srv.URL)
+	mb, err := session.Join(t.Context(), cb, session.JoinRequest{ID: mo.ID(), Password: mo.Password()}, memberOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.useMember(mb, cb, "A", "B")
+	a.addNodes(t, dst, more)
+	o := &otherMember{m: mo, done: make(chan error, 1)}
+	o.plan(t, oldestNodes, rules.DeleteLimit{Count: 100, IsCount: true, Set: true}) // the oldest allows them
+
+	mark := a.rec.mark()
+	if err := a.Inventory.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if done := waitFor[InventoryDone](t, a.rec, mark, EventInventoryDone, nil); done.Error != "" {
+		t.Fatal(done.Error)
+	}
+	st := waitFor[SyncStatus](t, a.rec, mark, EventSyncDone, nil)
+	if st.EndStatus != string(protocol.EndError) || len(st.Errors) != 1 || !strings.Contains(st.Errors[0], "12 of 12 files") {
+		t.Fatalf("status %+v: want the deletion limit's refusal", st)
+	}
+	var nc *session.NotConfirmedError
+	if err := o.end(t); !errors.As(err, &nc) || !nc.Answer.Limit {
+		t.Fatalf("the oldest member: %v, want this member's refusal", err)
+	}
+	if entries, _ := os.ReadDir(dst); len(entries) != 12 {
+		t.Fatalf("Ba holds %d files, want its 12", len(entries))
 	}
 }
