@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -25,6 +26,10 @@ const (
 // maxCachedFilters bounds the filters whose results are kept.
 const maxCachedFilters = 32
 
+// flowCloseWait bounds the wait, when an inventory is dropped, for the other members to receive
+// what this member sent them.
+const flowCloseWait = 30 * time.Second
+
 // planRevisions numbers the plans of the process (analysis.revision).
 var planRevisions atomic.Int64
 
@@ -40,8 +45,10 @@ type analysis struct {
 	textErrs []RuleError      // the last text saved: the rules before it stay in force
 	targeted []rules.Targeted
 
-	// The last inventory, and the plan from it.
+	// The last inventory, and the plan from it; flow is the session's flow that inventoried,
+	// which runs the plan.
 	inv      *inventoryResult
+	flow     *sessionFlow
 	planErrs []RuleError // the rules do not fit the comparison
 	eval     *rules.Result
 	plan     *plan.Plan
@@ -119,7 +126,14 @@ func (a *analysis) followVersions() {
 
 // forgetInventory drops the comparison and the plan: the nodes changed, or a new inventory runs.
 func (a *analysis) forgetInventory() {
-	a.inv = nil
+	if fr := a.flow; fr != nil {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), flowCloseWait)
+			defer cancel()
+			fr.close(ctx)
+		}()
+	}
+	a.inv, a.flow = nil, nil
 	a.revision = planRevisions.Add(1)
 	a.planErrs, a.eval, a.plan, a.ran = nil, nil, nil, false
 	a.byItem, a.forItem, a.acting, a.filters = nil, nil, 0, nil
@@ -127,10 +141,10 @@ func (a *analysis) forgetInventory() {
 	a.twoWay = nil
 }
 
-// setInventory takes a new comparison and plans it.
-func (a *analysis) setInventory(r *inventoryResult) {
+// setInventory takes a new comparison, and the flow that made it, and plans it.
+func (a *analysis) setInventory(r *inventoryResult, fr *sessionFlow) {
 	a.forgetInventory()
-	a.inv = r
+	a.inv, a.flow = r, fr
 	a.replan()
 }
 
@@ -172,6 +186,9 @@ func (a *analysis) evaluate(targeted []rules.Targeted) (*rules.Result, []RuleErr
 func (a *analysis) install(res *rules.Result, errs []RuleError) {
 	a.eval, a.planErrs = res, errs
 	o := plan.Options{Versions: a.versions()}
+	if a.flow != nil {
+		o = a.flow.flow.PlanOptions(o)
+	}
 	if a.mode == rules.PresetTwoWay {
 		o = a.twoWay.PlanOptions(a.inv.cmp, o)
 	}
@@ -193,7 +210,9 @@ func (a *analysis) install(res *rules.Result, errs []RuleError) {
 // twoWayRun begins, for the two-way preset between two folders, the run of this inventory: the
 // record of the last run, when there is one, decides. Nil for other rules.
 func (a *analysis) twoWayRun() (*twoway.Run, error) {
-	if a.mode != rules.PresetTwoWay || a.inv.settings.Matching != compare.Tree || len(a.inv.cmp.Parts) != 2 || a.records == "" {
+	// The record is this machine's: it does not follow the runs of a session with other members.
+	shared := a.flow != nil && !a.flow.flow.Alone()
+	if a.mode != rules.PresetTwoWay || a.inv.settings.Matching != compare.Tree || len(a.inv.cmp.Parts) != 2 || a.records == "" || shared {
 		a.twoWay = nil
 		return nil, nil
 	}

@@ -46,7 +46,7 @@ func BenchmarkPage100k(b *testing.B) {
 	inv := benchInventory(100_000)
 	c.an.mode = "mirror"
 	start := time.Now()
-	c.an.setInventory(inv)
+	c.an.setInventory(inv, nil)
 	b.Logf("%d items, plan of %d groups in %s", len(inv.cmp.Items), len(c.an.plan.Groups), time.Since(start).Round(time.Millisecond))
 	for _, f := range []string{
 		"",

@@ -23,7 +23,6 @@ var (
 	errNothingToDo   = errors.New("there is nothing to synchronize")
 	errPlanRan       = errors.New("this plan already ran: run the inventory again to compare the nodes as they are now")
 	errPlanChanged   = errors.New("the plan changed since it was shown: check what it deletes again")
-	errOtherMembers  = errors.New("the session has other members: comparing their nodes is not available in this version")
 )
 
 // core is the state the services share. One mutex guards it; nothing that waits (the network,

@@ -7,9 +7,12 @@ import (
 	"sync"
 
 	"github.com/ferrysync/ferry/backend/compare"
+	"github.com/ferrysync/ferry/backend/engine"
 	"github.com/ferrysync/ferry/backend/inventory"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
+	"github.com/ferrysync/ferry/backend/session"
+	"github.com/ferrysync/ferry/backend/transfer"
 )
 
 // skippedPending counts, while a node is walked, the entries it skipped so far: their reasons
@@ -74,74 +77,92 @@ func (s *Inventory) run(ctx context.Context, run *inventoryRun, sess *openSessio
 	defer close(run.done)
 	defer run.cancel()
 	prog := newScanProgress(specs, c.emit)
-	res, err := s.inventory(ctx, sess, specs, settings, versions, prog)
-	m := sess.member
-	switch {
-	case err == nil:
-		m.Status(protocol.InventoryFinished)
-	case ctx.Err() != nil:
-		m.Status(protocol.InventoryCancelled)
+	fr, res, err := s.inventory(ctx, sess, specs, settings, versions, prog)
+	if err != nil && ctx.Err() != nil {
 		err = errors.New("the inventory was cancelled")
-	default:
-		m.Status(protocol.InventoryError)
 	}
 	c.mu.Lock()
 	c.inv = nil
-	if err == nil {
-		c.an.setInventory(res)
+	if err == nil && res != nil {
+		c.an.setInventory(res, fr)
 	}
 	c.mu.Unlock()
 	prog.finish(err, func(done InventoryDone) { c.emit(EventInventoryDone, done) })
+	if err == nil && res == nil { // another member plans: this one runs its plan
+		(&Synchronization{c: c}).follow(sess, fr)
+	}
 }
 
-// inventory declares the nodes, scans them, reads the content the comparison needs and compares.
-// The scans leave out the folder of kept versions, and remove the temp files a killed run left:
-// this inventory leads to a run the user may start, as ferry sync's does.
-func (s *Inventory) inventory(ctx context.Context, sess *openSession, specs []plan.NodeSpec, settings compare.Settings, versions plan.Versions, prog *scanProgress) (*inventoryResult, error) {
-	if err := declare(ctx, sess, specs); err != nil {
-		return nil, err
-	}
+// inventory declares the nodes and runs the inventory of this member through the session's
+// flow: alone, it scans its nodes, reads the content the comparison needs and compares; with
+// other members, it exchanges the inventories with them. The scans leave out the folder of
+// kept versions, and remove the temp files a killed run left: this inventory leads to a run
+// the user may start, as ferry sync's does. The oldest member gets the comparison; the others
+// get none, and the plan of the oldest member in the flow.
+func (s *Inventory) inventory(ctx context.Context, sess *openSession, specs []plan.NodeSpec, settings compare.Settings, versions plan.Versions, prog *scanProgress) (*sessionFlow, *inventoryResult, error) {
 	m := sess.member
-	m.Status(protocol.InventoryRunningIdentification)
-	opts := inventory.Options{ExcludeHidden: settings.ExcludeHidden, ExcludeSystem: settings.ExcludeSystem,
-		RemoveTemps: true, Exclude: versions.Exclude(), Progress: prog.part}
-	var nodes []*inventory.Node
-	for _, spec := range specs {
-		node, err := inventory.ScanNode(ctx, spec.Code, spec.Roots, opts)
-		if err != nil {
-			prog.fail(spec.Code, err)
-			return nil, fmt.Errorf("inventory of node %s: %w", spec.Code, err)
+	if err := declare(ctx, sess, specs); err != nil {
+		status := protocol.InventoryError
+		if ctx.Err() != nil {
+			status = protocol.InventoryCancelled
 		}
-		prog.scanned(node)
-		nodes = append(nodes, node)
+		m.Status(status)
+		return nil, nil, err
 	}
-	var parts []*inventory.Part
-	for _, n := range nodes {
-		parts = append(parts, n.Parts...)
+	fr := &sessionFlow{roots: transfer.NewRoots()}
+	fr.flow = m.NewFlow(specs, session.FlowOptions{
+		// The user checks the plan's deletions against the app's limit (AllowDeletions).
+		Planning: session.Planning{Settings: settings, Versions: versions, DeletionsChecked: true},
+		Roots:    fr.roots,
+		Progress: prog.part,
+		Scanned: func(code string, n *inventory.Node, err error) {
+			if err != nil {
+				prog.fail(code, err)
+				return
+			}
+			prog.scanned(n)
+		},
+		Cloud:  engine.CloudOptions{Logger: s.c.log},
+		Logger: s.c.log,
+	})
+	l, err := fr.flow.Inventory(ctx)
+	if err == nil && l == nil {
+		_, err = fr.flow.Receive(ctx)
 	}
-	c := compare.Compare(nodes, settings)
-	need := c.ContentNeeded()
-	analysing := false
-	for i, idx := range need {
-		if len(idx) == 0 {
-			continue
-		}
-		if !analysing {
-			m.Status(protocol.InventoryRunningAnalysis)
-			analysing = true
-		}
-		if err := parts[i].Hash(ctx, idx, inventory.HashOptions{Progress: prog.part}); err != nil {
-			return nil, fmt.Errorf("analysis of %s: %w", parts[i].Code, err)
-		}
+	if err != nil {
+		fr.close(s.c.life)
+		return nil, nil, readable(err)
 	}
-	c.Regroup(need)
-	r := newInventoryResult(nodes, c, settings)
+	if l == nil {
+		return fr, nil, nil
+	}
+	r := newInventoryResult(l.Nodes, l.Comparison, settings)
 	r.excluded = versions.Dir
-	return r, nil
+	return fr, r, nil
 }
 
-// declare puts this member's nodes and sources on the session server and starts its inventory
-// there: a session inventoried before is reset, the nodes declared before are replaced.
+// sessionFlow is the flow of one inventory and the run of its plan, with the data source
+// roots the run locks.
+type sessionFlow struct {
+	flow  *session.Flow
+	roots *transfer.Roots
+	once  sync.Once
+}
+
+// close ends the flow and releases the roots, once.
+func (fr *sessionFlow) close(ctx context.Context) {
+	if fr == nil {
+		return
+	}
+	fr.once.Do(func() {
+		_ = fr.flow.Close(ctx)
+		_ = fr.roots.Close()
+	})
+}
+
+// declare puts this member's nodes and sources on the session server: the oldest member resets
+// a session inventoried before, and the nodes this member declared before are replaced. The
+// flow starts the inventory.
 func declare(ctx context.Context, sess *openSession, specs []plan.NodeSpec) error {
 	ctx, cancel := context.WithTimeout(ctx, sessionCallTimeout)
 	defer cancel()
@@ -151,10 +172,8 @@ func declare(ctx context.Context, sess *openSession, specs []plan.NodeSpec) erro
 	if err != nil {
 		return fmt.Errorf("read the session: %w", readable(err))
 	}
-	if len(snap.Members) > 1 {
-		return errOtherMembers
-	}
-	if snap.InventoryStarted {
+	oldest := len(snap.Members) > 0 && snap.Members[0].InstanceID == m.Self()
+	if snap.InventoryStarted && oldest {
 		if _, err := cl.Reset(ctx, id); err != nil {
 			return fmt.Errorf("reset the session for a new inventory: %w", readable(err))
 		}
@@ -170,9 +189,6 @@ func declare(ctx context.Context, sess *openSession, specs []plan.NodeSpec) erro
 		}
 	}
 	if err := m.Declare(ctx, specs); err != nil {
-		return readable(err)
-	}
-	if err := m.StartInventory(ctx); err != nil {
 		return readable(err)
 	}
 	return nil

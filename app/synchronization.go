@@ -17,6 +17,7 @@ import (
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
 	"github.com/ferrysync/ferry/backend/rules"
+	"github.com/ferrysync/ferry/backend/session"
 	"github.com/ferrysync/ferry/backend/twoway"
 )
 
@@ -29,10 +30,6 @@ const (
 
 // maxItemResults bounds the successful item results kept for the webview; failures are all kept.
 const maxItemResults = 10_000
-
-// membersTimeout bounds the read of the session's members at start; the last snapshot is used
-// after it.
-const membersTimeout = 10 * time.Second
 
 // Destination is what the plan does on one node.
 type Destination struct {
@@ -149,6 +146,7 @@ type Synchronization struct {
 }
 
 type syncRun struct {
+	ctx       context.Context
 	abort     chan struct{}
 	abortOnce sync.Once
 	cancel    context.CancelFunc
@@ -347,11 +345,21 @@ func (s *Synchronization) Start() error {
 	if err := c.checkDeletionsLocked(); err != nil {
 		return err
 	}
+	if a.flow == nil {
+		return errNoInventory
+	}
 	a.ran = true
-	p, sess := a.plan, c.sess
+	p, fr := a.plan, a.flow
 	tw, cmp := a.twoWay, a.inv.cmp
+	run := c.startRunLocked()
+	c.goBackground(func() { s.run(run, fr, p, tw, cmp) })
+	return nil
+}
+
+// startRunLocked makes a run the one under way. c.mu is held.
+func (c *core) startRunLocked() *syncRun {
 	ctx, cancel := context.WithCancel(c.life)
-	run := &syncRun{abort: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
+	run := &syncRun{ctx: ctx, abort: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
 	c.run = run
 	c.sync = SyncStatus{State: StateRunning, Errors: []string{}, Items: []ItemResult{}}
 	c.hiddenByClose = false
@@ -359,8 +367,30 @@ func (s *Synchronization) Start() error {
 		c.tray.SetState(TrayRunning)
 		c.tray.SetAbortEnabled(true)
 	}
-	c.goBackground(func() { s.run(ctx, run, sess, p, tw, cmp) })
-	return nil
+	return run
+}
+
+// follow runs the plan of the session's oldest member, which fr received: this member's data
+// sources take part in the run. A plan past this member's deletion limit is refused, and
+// nothing runs on any member.
+func (s *Synchronization) follow(sess *openSession, fr *sessionFlow) {
+	c := s.c
+	p, err := fr.flow.Receive(c.life) // received with the inventory: returns at once
+	c.mu.Lock()
+	if err != nil || c.closing || c.sess != sess || c.run != nil {
+		c.mu.Unlock()
+		fr.close(c.life)
+		return
+	}
+	limit := c.deleteLimitLocked()
+	run := c.startRunLocked()
+	c.mu.Unlock()
+	if err := p.CheckDeletions(limit); err != nil {
+		if aerr := fr.flow.Answer(run.ctx, session.Answer{Reason: err.Error(), Limit: true}); aerr != nil {
+			c.log.Warn("refuse the plan", "err", aerr)
+		}
+	}
+	c.goBackground(func() { s.run(run, fr, p, nil, nil) })
 }
 
 // Abort asks the running synchronization to stop; it ends as aborted (sync:done).
@@ -383,37 +413,40 @@ func (s *Synchronization) Status() SyncStatus {
 	return c.sync.clone()
 }
 
-// run synchronizes p as the ferry command does: the starter picks the orchestration from the
-// session's members, Synchronize runs this member's groups; a two-way run then saves its record.
-func (s *Synchronization) run(ctx context.Context, run *syncRun, sess *openSession, p *plan.Plan, tw *twoway.Run, cmp *compare.Comparison) {
+// run synchronizes p through the session's flow, as the ferry command does: alone, under the
+// local orchestrator; with other members, on the server's path, the oldest member starting it.
+// A two-way run then saves its record.
+func (s *Synchronization) run(run *syncRun, fr *sessionFlow, p *plan.Plan, tw *twoway.Run, cmp *compare.Comparison) {
 	c := s.c
+	ctx := run.ctx
 	defer close(run.done)
 	defer run.cancel()
-	m := sess.member
-	starter := m.Starter(false, engine.CloudOptions{Logger: c.log})
-	membersCtx, cancelMembers := context.WithTimeout(ctx, membersTimeout)
-	members := m.Members(membersCtx)
-	cancelMembers()
-	orch, mode := starter.Choose(members)
-	c.mu.Lock()
-	c.sync.Orchestration = string(mode)
-	c.mu.Unlock()
-
-	fwd := newSyncForwarder(c)
+	mode := engine.OrchestrationLocal
 	results := newResultLog(p)
-	out, err := engine.Synchronize(ctx, engine.Run{
-		Plan:         p,
-		Self:         m.Self(),
-		Owner:        m.Owner,
-		Orchestrator: &reporting{Orchestrator: orch, log: results, before: c.beforeReport},
-		Start:        true,
-		Status:       m.Status,
-		Event:        fwd.event,
-		Abort:        run.abort,
-		Result:       tw.Result,
-	})
-	if cerr := orch.Close(); cerr != nil {
-		c.log.Info("close the orchestrator", "err", cerr)
+	fwd := newSyncForwarder(c)
+	var err error
+	if fr.flow.Plans() {
+		err = fr.flow.Propose(ctx, p)
+	}
+	var out *engine.Outcome
+	if err == nil {
+		out, err = fr.flow.Synchronize(ctx, session.SyncOptions{
+			Event:  fwd.event,
+			Abort:  run.abort,
+			Result: tw.Result,
+			Report: func(rs []protocol.ActionResult) {
+				if c.beforeReport != nil {
+					c.beforeReport(rs)
+				}
+				results.add(rs)
+			},
+			Chosen: func(o engine.Orchestration) {
+				mode = o
+				c.mu.Lock()
+				c.sync.Orchestration = string(o)
+				c.mu.Unlock()
+			},
+		})
 	}
 	aborted := false
 	select {
@@ -432,6 +465,9 @@ func (s *Synchronization) run(ctx context.Context, run *syncRun, sess *openSessi
 	c.mu.Lock()
 	c.run = nil
 	c.sync = final
+	if c.an.flow == fr { // it ran: what it kept of the run can go
+		c.an.flow = nil
+	}
 	c.an.failed = results.failedPaths()
 	c.an.filters = nil // has:sync-error changed
 	t, n, desk := c.tray, c.notifier, c.desk
@@ -448,6 +484,12 @@ func (s *Synchronization) run(ctx context.Context, run *syncRun, sess *openSessi
 		t.SetState(trayStateOf(final))
 	}
 	s.notify(n, out, err)
+	c.goBackground(func() {
+		// The other members may still be receiving what this one sent.
+		ctx, cancel := context.WithTimeout(c.life, flowCloseWait)
+		defer cancel()
+		fr.close(ctx)
+	})
 	if quit { // the window was closed during the run and no tray holds the app
 		desk.quit()
 	}
@@ -563,21 +605,6 @@ func (f *syncForwarder) event(e engine.Event) {
 func (f *syncForwarder) stop() {
 	f.th.then(func() {})
 	f.th.stop()
-}
-
-// reporting records this member's results on their way to the orchestrator.
-type reporting struct {
-	engine.Orchestrator
-	log    *resultLog
-	before func([]protocol.ActionResult) // tests hold the run here
-}
-
-func (r *reporting) Report(results ...protocol.ActionResult) {
-	if r.before != nil {
-		r.before(results)
-	}
-	r.log.add(results)
-	r.Orchestrator.Report(results...)
 }
 
 // resultLog keeps the item results of a run: every failure, and the first successes.

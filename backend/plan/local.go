@@ -46,6 +46,10 @@ type Request struct {
 	// RemoveTemps removes the temp files a killed run left in the data sources while they are
 	// scanned: set when the plan is made to be run, not when it is only shown.
 	RemoveTemps bool
+	// Scanned, when set, is told of every node once walked, or of the error that stopped its walk.
+	Scanned func(code string, n *inventory.Node, err error)
+	// Analysing, when set, is told once before the first content is read.
+	Analysing func()
 }
 
 // Local is a plan made on this machine with the inventories and comparison behind it.
@@ -109,6 +113,9 @@ func Inventory(ctx context.Context, r Request) (*Local, error) {
 	start := time.Now()
 	for _, n := range r.Nodes {
 		node, err := inventory.ScanNode(ctx, n.Code, n.Roots, opts)
+		if r.Scanned != nil {
+			r.Scanned(n.Code, node, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("inventory of node %s: %w", n.Code, err)
 		}
@@ -124,10 +131,15 @@ func Inventory(ctx context.Context, r Request) (*Local, error) {
 	l.Timings.Compare = time.Since(start)
 	start = time.Now()
 	need := l.Comparison.ContentNeeded()
+	analysing := false
 	for i, idx := range need {
 		if len(idx) == 0 {
 			continue
 		}
+		if !analysing && r.Analysing != nil {
+			r.Analysing()
+		}
+		analysing = true
 		if err := parts[i].Hash(ctx, idx, inventory.HashOptions{Progress: r.Progress}); err != nil {
 			return nil, fmt.Errorf("analysis of %s: %w", parts[i].Code, err)
 		}

@@ -26,7 +26,9 @@ import (
 	"github.com/ferrysync/ferry/backend/twoway"
 )
 
-// The member flow of a session with several members. The oldest member waits for the members
+// The member flow of a session, with one member or several. A member alone in its session
+// scans and compares its own nodes, plans, and runs the plan under the local orchestrator: no
+// inventory, plan nor answer goes through the server. With several members, the oldest member waits for the members
 // it expects, shares the settings and starts the inventory. Then every member scans its own
 // nodes and sends their base inventories (no content read) to the others; with every base
 // inventory at hand, it reads the content keys of its files that the comparison needs and the
@@ -71,6 +73,9 @@ type Planning struct {
 	// MaxDelete is the deletion limit (the zero value is the default one): a plan past it is
 	// shown to every member and refused (Flow.Refused), nothing changing.
 	MaxDelete rules.DeleteLimit
+	// DeletionsChecked: the caller checked the plan's deletions against its own limit (its user
+	// may allow more), and Propose refuses none.
+	DeletionsChecked bool
 	// TwoWay, when set, makes the run two-way with a record of the last run.
 	TwoWay *TwoWay
 }
@@ -94,6 +99,14 @@ type FlowOptions struct {
 	Cloud    engine.CloudOptions
 	// Progress receives the progress of the scan and the content reads of this member's nodes.
 	Progress func(inventory.Progress)
+	// Scanned is told of every node of this member once walked, or of the error that stopped
+	// its walk.
+	Scanned func(code string, n *inventory.Node, err error)
+	// ForceCloud makes the server orchestrate a member alone in its session too.
+	ForceCloud bool
+	// Roots are this member's data source roots, resolved and locked by the caller, who closes
+	// them after Close; the flow locks its own when nil.
+	Roots *transfer.Roots
 	// Step is told of every step; it must not block.
 	Step   func(Step)
 	Logger *slog.Logger
@@ -127,7 +140,9 @@ type Flow struct {
 	// Set by Prepare.
 	sess    protocol.Session // as the inventory started
 	owners  map[string]string
+	begun   bool // Start succeeded
 	orch    engine.Orchestrator
+	mode    engine.Orchestration
 	plan    *plan.Plan
 	terms   startTerms
 	sigs    remote.SignatureSet
@@ -136,8 +151,10 @@ type Flow struct {
 
 	irregular bool // the synchronization failed or did not end regularly
 
-	// roots are this member's data source roots, locked from the inventory to Close.
-	roots *transfer.Roots
+	// roots are this member's data source roots, locked from the inventory to Close (by the
+	// caller when ownRoots is false).
+	roots    *transfer.Roots
+	ownRoots bool
 	// dirIDs are the directories the inventory listed, by part root (inventory.Part.DirID).
 	dirIDs map[string]inventory.DirID
 
@@ -172,15 +189,20 @@ func (m *Member) NewFlow(nodes []plan.NodeSpec, o FlowOptions) *Flow {
 		o.Cloud.Logger = o.Logger
 	}
 	f := &Flow{m: m, nodes: nodes, o: o, log: o.Logger, kick: make(chan struct{}, 1), quit: make(chan struct{}), watched: make(chan struct{}),
-		gone: map[string]bool{}, roots: transfer.NewRoots(), dirIDs: map[string]inventory.DirID{}, answer: make(chan Answer, 1)}
+		gone: map[string]bool{}, roots: o.Roots, dirIDs: map[string]inventory.DirID{}, answer: make(chan Answer, 1)}
+	if f.roots == nil {
+		f.roots, f.ownRoots = transfer.NewRoots(), true
+	}
 	pushes, stopX := m.Subscribe()
 	f.x, f.stopX = remote.NewExchange(m.c, m.ID(), m.key, m.Self(), pushes, o.Exchange), stopX
 	events, stop := m.Subscribe()
 	f.stopEvents = stop
 	go f.watch(events)
-	m.watchSession()
 	return f
 }
+
+// Alone tells whether this member is alone in the session as its inventory started.
+func (f *Flow) Alone() bool { return len(f.sess.Members) == 1 }
 
 func (f *Flow) step(s Step) {
 	if f.o.Step != nil {
@@ -319,6 +341,7 @@ func (f *Flow) AwaitMembers(ctx context.Context, n int) error {
 	if n < 2 || n > protocol.MaxMembers {
 		return fmt.Errorf("expect 2 to %d members, not %d", protocol.MaxMembers, n)
 	}
+	f.m.watchSession()
 	return f.phase(ctx, func(ctx context.Context) error {
 		shown := -1
 		for wait := false; ; wait = true {
@@ -411,36 +434,127 @@ func (f *Flow) Oldest() bool {
 }
 
 // Prepare runs the inventory and the planning: the oldest member shares its settings, starts
-// the inventory and plans; the others wait for the inventory to start and receive the plan. It
-// returns the plan. A failure after the inventory started is told to the other members (a
-// status, and for the oldest an empty start data) so that they stop too.
+// the inventory and plans with Planning; the others wait for the inventory to start and
+// receive the plan. It returns the plan. A failure after the inventory started is told to the
+// other members (a status, and for the oldest an empty start data) so that they stop too.
 func (f *Flow) Prepare(ctx context.Context) (*plan.Plan, error) {
 	if f.settled {
 		return f.plan, nil
 	}
-	oldest := f.Oldest()
+	l, err := f.Inventory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !f.planner() {
+		return f.Receive(ctx)
+	}
+	p, err := f.planWith(l)
+	if err != nil {
+		f.failed(ctx, err, true)
+		return nil, err
+	}
+	if err := f.Propose(ctx, p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Fail tells the other members that this member stopped after its inventory started, as
+// Inventory, Propose and Receive do on their own failures: the planning member's failure to
+// plan, for one.
+func (f *Flow) Fail(ctx context.Context, err error) {
+	f.mu.Lock()
+	started := f.started
+	f.mu.Unlock()
+	if started {
+		f.failed(ctx, err, f.planner())
+	}
+}
+
+// Plans tells whether this member plans the session, once the inventory started: the oldest
+// member then, which Proposes the plan.
+func (f *Flow) Plans() bool { return f.planner() }
+
+// planner tells whether this member plans: the oldest as the inventory started.
+func (f *Flow) planner() bool {
+	return len(f.sess.Members) > 0 && f.sess.Members[0].InstanceID == f.m.Self()
+}
+
+// Start starts the inventory: the oldest member shares its settings with the others, when
+// there are any, and starts it; the others wait for it to start. Inventory calls it.
+func (f *Flow) Start(ctx context.Context) error {
+	if f.begun {
+		return nil
+	}
+	// A member with others, or that may wait for others, watches the session on the server.
+	f.m.mu.Lock()
+	alone := len(f.m.session.Members) == 1 && f.m.session.Members[0].InstanceID == f.m.Self()
+	f.m.mu.Unlock()
+	if !alone {
+		f.m.watchSession()
+	}
+	shared := false
 	err := f.phase(ctx, func(ctx context.Context) error {
-		if oldest {
-			if err := f.m.setSettings(ctx, sessionSettings{Compare: f.o.Planning.Settings, Versions: f.o.Planning.Versions.Dir}); err != nil {
-				return err
+		s, err := f.session(ctx, false)
+		if err != nil {
+			return err
+		}
+		if len(s.Members) > 0 && s.Members[0].InstanceID == f.m.Self() {
+			if len(s.Members) > 1 {
+				if err := f.m.setSettings(ctx, sessionSettings{Compare: f.o.Planning.Settings, Versions: f.o.Planning.Versions.Dir}); err != nil {
+					return err
+				}
+				shared = true
 			}
 			if err := f.m.StartInventory(ctx); err != nil {
 				return err
 			}
 		}
-		return f.awaitStart(ctx)
+		if err := f.awaitStart(ctx); err != nil {
+			return err
+		}
+		if f.planner() && len(f.sess.Members) > 1 && !shared {
+			return errors.New("a member joined as the inventory started, too late to receive the settings: run the inventory again")
+		}
+		return nil
 	})
 	if err != nil {
 		f.mu.Lock()
 		started := f.started
 		f.mu.Unlock()
 		if started { // the others wait for this member's inventory
-			f.failed(ctx, err, oldest)
+			f.failed(ctx, err, f.planner())
 		}
-		return nil, err
+		return err
+	}
+	f.begun = true
+	if !f.Alone() {
+		f.m.watchSession()
 	}
 	f.step(Step{Name: StepInventoryStarted, Members: len(f.sess.Members)})
-	err = f.phase(ctx, func(ctx context.Context) error {
+	return nil
+}
+
+// Inventory starts the inventory (Start) and runs this member's part: a member alone scans its
+// nodes, reads the content the comparison needs and compares them; with others, it exchanges
+// the inventories and signatures with them. The planning member (the oldest) gets every node
+// of the session, compared, to plan with, and then Proposes its plan; the others get nil and
+// Receive the plan. The flow keeps nothing of what it returns.
+func (f *Flow) Inventory(ctx context.Context) (*plan.Local, error) {
+	if err := f.Start(ctx); err != nil {
+		return nil, err
+	}
+	if f.Alone() {
+		l, err := f.inventoryAlone(ctx)
+		if err != nil {
+			f.failed(ctx, err, true)
+			return nil, err
+		}
+		return l, nil
+	}
+	oldest := f.planner()
+	var l *plan.Local
+	err := f.phase(ctx, func(ctx context.Context) error {
 		nodes, err := f.inventory(ctx)
 		if err != nil {
 			return err
@@ -450,14 +564,128 @@ func (f *Flow) Prepare(ctx context.Context) (*plan.Plan, error) {
 		for i, mb := range f.sess.Members {
 			members[i] = mb.InstanceID
 		}
-		f.orch, _ = f.m.Starter(true, f.o.Cloud).Choose(members)
+		f.orch, f.mode = f.m.Starter(true, f.o.Cloud).Choose(members)
 		if oldest {
-			return f.planAndSend(ctx, nodes)
+			ss, err := openSettings(f.m, f.sess.Settings)
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			l = &plan.Local{Nodes: nodes, Comparison: compare.Compare(nodes, ss.Compare)}
+			l.Timings.Compare = time.Since(start)
 		}
-		return f.receivePlan(ctx)
+		return nil
 	})
 	if err != nil {
 		f.failed(ctx, err, oldest)
+		return nil, f.reasonOf(ctx, err)
+	}
+	return l, nil
+}
+
+// inventoryAlone is the inventory of a member alone: its own nodes, compared, nothing sent.
+func (f *Flow) inventoryAlone(ctx context.Context) (*plan.Local, error) {
+	f.m.Status(protocol.InventoryRunningIdentification)
+	specs := f.resolvedNodes()
+	if f.ownRoots {
+		if err := engine.LockRoots(f.roots, rootsOf(specs)); err != nil {
+			return nil, err
+		}
+	}
+	// The inventory leads to a run: the temp files a killed run left go.
+	l, err := plan.Inventory(ctx, plan.Request{Nodes: specs, Settings: f.o.Planning.Settings,
+		Options: plan.Options{Versions: f.o.Planning.Versions}, Progress: f.o.Progress, Scanned: f.o.Scanned,
+		RemoveTemps: true, Analysing: func() { f.m.Status(protocol.InventoryRunningAnalysis) }})
+	if err != nil {
+		return nil, err
+	}
+	f.m.Status(protocol.InventoryFinished)
+	f.step(Step{Name: StepFullInventories, Members: 1})
+	return l, nil
+}
+
+// resolvedNodes makes this member's nodes name the directories their roots lead to now (roots
+// given as symbolic links are resolved once, here) and returns them.
+func (f *Flow) resolvedNodes() []plan.NodeSpec {
+	specs := make([]plan.NodeSpec, len(f.nodes))
+	for i, n := range f.nodes {
+		specs[i] = plan.NodeSpec{Code: n.Code}
+		for _, r := range n.Roots {
+			specs[i].Roots = append(specs[i].Roots, inventory.ResolveRoot(r))
+		}
+	}
+	f.nodes = specs
+	return specs
+}
+
+func rootsOf(specs []plan.NodeSpec) []string {
+	var paths []string
+	for _, n := range specs {
+		paths = append(paths, n.Roots...)
+	}
+	return paths
+}
+
+// PlanOptions are o for a plan of this session: copies between members prefer a delta where
+// it pays.
+func (f *Flow) PlanOptions(o plan.Options) plan.Options {
+	if f.Alone() {
+		return o
+	}
+	o.PreferDelta = func(size int64, source, target string) bool {
+		return transfer.PreferDelta(size, true, f.owner(source) != f.owner(target))
+	}
+	return o
+}
+
+// Propose makes p, planned from Inventory's comparison, the session's plan (the planning
+// member only): it checks it, refuses it past Planning.MaxDelete (Refused), and sends it to
+// the other members. A failure is told to them.
+func (f *Flow) Propose(ctx context.Context, p *plan.Plan) error {
+	switch {
+	case f.settled:
+		return errors.New("the plan of this inventory was already given")
+	case !f.begun || !f.planner():
+		return errors.New("only the oldest member plans, after its inventory")
+	}
+	f.terms = startTerms{Record: f.tw != nil}
+	if err := p.CheckDeletions(f.o.Planning.MaxDelete); err != nil && !f.o.Planning.DeletionsChecked {
+		f.terms.Refused = err.Error()
+		f.refused = err
+	}
+	if !f.Alone() {
+		err := f.phase(ctx, func(ctx context.Context) error {
+			if err := f.checkPlan(p); err != nil {
+				return err
+			}
+			var buf bytes.Buffer
+			if err := encodeStartTerms(&buf, p, "", f.terms); err != nil {
+				return err
+			}
+			return f.x.SendBlob(ctx, blobStart, protocol.TransferPlan, f.others(), &buf)
+		})
+		if err != nil {
+			f.refused = nil
+			f.failed(ctx, err, true)
+			return err
+		}
+	}
+	f.plan, f.settled = p, true
+	f.step(Step{Name: StepPlanned, Members: len(f.sess.Members)})
+	return nil
+}
+
+// Receive receives the plan from the planning member and checks it (the other members, after
+// Inventory).
+func (f *Flow) Receive(ctx context.Context) (*plan.Plan, error) {
+	switch {
+	case f.settled:
+		return f.plan, nil
+	case !f.begun || f.planner():
+		return nil, errors.New("only a member that does not plan receives the plan, after its inventory")
+	}
+	if err := f.phase(ctx, f.receivePlan); err != nil {
+		f.failed(ctx, err, false)
 		return nil, f.reasonOf(ctx, err)
 	}
 	f.settled = true
@@ -469,7 +697,7 @@ func (f *Flow) Prepare(ctx context.Context) (*plan.Plan, error) {
 // interruption), and from the oldest member an empty start data with the reason.
 // The start data goes first: a member that sees the status finds the reason on the relay.
 func (f *Flow) failed(ctx context.Context, err error, oldest bool) {
-	if oldest && f.owners != nil {
+	if oldest && f.owners != nil && !f.Alone() {
 		sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
 		reason := err.Error()
 		if ctx.Err() != nil {
@@ -596,24 +824,19 @@ func (f *Flow) inventory(ctx context.Context) ([]*inventory.Node, error) {
 	// The inventory leads to a run: the temp files a killed run left go.
 	opts := inventory.Options{ExcludeHidden: settings.ExcludeHidden, ExcludeSystem: settings.ExcludeSystem, RemoveTemps: true,
 		Exclude: plan.Versions{Dir: ss.Versions}.Exclude(), Progress: f.o.Progress}
-	// Roots given as symbolic links are resolved once, here; from now on the flow names the
-	// directories they led to.
-	specs := make([]plan.NodeSpec, len(f.nodes))
-	var paths []string
-	for i, n := range f.nodes {
-		specs[i] = plan.NodeSpec{Code: n.Code}
-		for _, r := range n.Roots {
-			specs[i].Roots = append(specs[i].Roots, inventory.ResolveRoot(r))
+	// From now on the flow names the directories the roots led to.
+	specs := f.resolvedNodes()
+	if f.ownRoots {
+		if err := engine.LockRoots(f.roots, rootsOf(specs)); err != nil {
+			return nil, err
 		}
-		paths = append(paths, specs[i].Roots...)
-	}
-	f.nodes = specs
-	if err := engine.LockRoots(f.roots, paths); err != nil {
-		return nil, err
 	}
 	own := map[string]*inventory.Node{}
 	for _, n := range f.nodes {
 		node, err := inventory.ScanNode(ctx, n.Code, n.Roots, opts)
+		if f.o.Scanned != nil {
+			f.o.Scanned(n.Code, node, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("inventory of node %s: %w", n.Code, err)
 		}
@@ -824,24 +1047,18 @@ func (f *Flow) signatures(ctx context.Context, nodes []*inventory.Node, settings
 	return out, nil
 }
 
-// planAndSend compares, evaluates the rules, plans, and sends the plan to the other members.
-func (f *Flow) planAndSend(ctx context.Context, nodes []*inventory.Node) error {
-	ss, err := openSettings(f.m, f.sess.Settings)
-	if err != nil {
-		return err
-	}
-	c := compare.Compare(nodes, ss.Compare)
-	opts := plan.Options{PreferDelta: func(size int64, source, target string) bool {
-		return transfer.PreferDelta(size, true, f.owner(source) != f.owner(target))
-	}, Versions: f.o.Planning.Versions}
+// planWith evaluates Planning's rules on the comparison and plans.
+func (f *Flow) planWith(l *plan.Local) (*plan.Plan, error) {
+	c := l.Comparison
+	opts := f.PlanOptions(plan.Options{Versions: f.o.Planning.Versions})
 	targeted := f.o.Planning.Targeted
 	var rs []rules.Rule
-	if tw := f.o.Planning.TwoWay; tw != nil && ss.Compare.Matching == compare.Tree {
+	if tw := f.o.Planning.TwoWay; tw != nil && c.Settings.Matching == compare.Tree {
 		store := tw.Store
 		store.Side, store.Read = f.recordSide, f.readAfter
 		run, err := store.BeginAll(c)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		f.tw, f.twCmp = run, c
 		rs = tw.Rules
@@ -849,34 +1066,18 @@ func (f *Flow) planAndSend(ctx context.Context, nodes []*inventory.Node) error {
 		opts = run.PlanOptions(c, opts)
 	} else {
 		if f.o.Planning.Rules == nil {
-			return errors.New("no rules to plan with")
+			return nil, errors.New("no rules to plan with")
 		}
+		var err error
 		if rs, err = f.o.Planning.Rules(c.PartNames()); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	res, err := rules.Evaluate(c, rs, targeted)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	p := plan.Build(c, res, opts)
-	if err := f.checkPlan(p); err != nil {
-		return err
-	}
-	f.terms = startTerms{Record: f.tw != nil}
-	if err := p.CheckDeletions(f.o.Planning.MaxDelete); err != nil {
-		f.terms.Refused = err.Error()
-		f.refused = err
-	}
-	var buf bytes.Buffer
-	if err := encodeStartTerms(&buf, p, "", f.terms); err != nil {
-		return err
-	}
-	if err := f.x.SendBlob(ctx, blobStart, protocol.TransferPlan, f.others(), &buf); err != nil {
-		return err
-	}
-	f.plan = p
-	return nil
+	return plan.Build(c, res, opts), nil
 }
 
 // Conflicts are the items of a two-way run edited on several members since the last run, as
@@ -994,10 +1195,19 @@ func (f *Flow) checkPlan(p *plan.Plan) error {
 type SyncOptions struct {
 	Event func(engine.Event)
 	Abort <-chan struct{}
+	// Result, when set, receives the result of every group target this member ran.
+	Result func(engine.TargetResult)
+	// Report, when set, sees this member's action results on their way to the orchestrator.
+	Report func([]protocol.ActionResult)
+	// Chosen, when set, is told the orchestration before the run starts.
+	Chosen func(engine.Orchestration)
 }
 
-// Synchronize runs this member's part of the synchronization of the prepared plan on the
-// server's path; the oldest member starts it. Copies between members go through the relay.
+// Synchronize runs this member's part of the synchronization of the prepared plan. A member
+// alone runs it under the local orchestrator (the server's unless FlowOptions.ForceCloud) and
+// asks nothing of the other members; with others it runs on the server's path, the oldest
+// member starting it, once every member agreed, and copies between members go through the
+// relay.
 func (f *Flow) Synchronize(ctx context.Context, o SyncOptions) (*engine.Outcome, error) {
 	if !f.settled {
 		return nil, errors.New("synchronize before the plan is prepared")
@@ -1005,36 +1215,62 @@ func (f *Flow) Synchronize(ctx context.Context, o SyncOptions) (*engine.Outcome,
 	if f.refused != nil {
 		return nil, f.refused
 	}
-	// Members that did not answer agree; the run starts once every member did.
-	if err := f.Answer(ctx, Answer{OK: true}); err != nil {
-		return nil, err
-	}
-	if err := f.Verdict(ctx); err != nil {
-		return nil, err
+	alone := f.Alone()
+	if !alone {
+		// Members that did not answer agree; the run starts once every member did.
+		if err := f.Answer(ctx, Answer{OK: true}); err != nil {
+			return nil, err
+		}
+		if err := f.Verdict(ctx); err != nil {
+			return nil, err
+		}
 	}
 	f.mu.Lock()
 	f.syncing = true
 	f.mu.Unlock()
+	if f.orch == nil {
+		f.orch, f.mode = f.m.Starter(f.o.ForceCloud, f.o.Cloud).Choose([]string{f.m.Self()})
+	}
+	if o.Chosen != nil {
+		o.Chosen(f.mode)
+	}
 	f.step(Step{Name: StepSynchronizing, Members: len(f.sess.Members)})
-	co := f.o.Content
-	co.Roots = f.roots
-	content := remote.NewContent(f.x, f.sigs, co)
-	defer content.Close()
-	ctx, unbind := f.m.bind(ctx)
-	defer unbind()
-	out, err := engine.Synchronize(ctx, engine.Run{
+	run := engine.Run{
 		Plan:         f.plan,
 		Self:         f.m.Self(),
 		Owner:        f.owner,
 		Orchestrator: f.orch,
-		Start:        f.sess.Members[0].InstanceID == f.m.Self(),
+		Start:        f.planner(),
 		Status:       f.m.Status,
 		Event:        o.Event,
 		Abort:        o.Abort,
-		Remote:       content,
 		Roots:        f.roots,
-		Result:       f.result,
-	})
+		Result:       o.Result,
+	}
+	if f.terms.Record {
+		run.Result = func(t engine.TargetResult) {
+			f.result(t)
+			if o.Result != nil {
+				o.Result(t)
+			}
+		}
+	}
+	if o.Report != nil {
+		run.Orchestrator = &reporting{Orchestrator: f.orch, report: o.Report}
+	}
+	if !alone {
+		co := f.o.Content
+		co.Roots = f.roots
+		content := remote.NewContent(f.x, f.sigs, co)
+		defer content.Close()
+		run.Remote = content
+	}
+	if f.mode == engine.OrchestrationCloud { // it cannot go on without the server
+		var unbind func()
+		ctx, unbind = f.m.Bind(ctx)
+		defer unbind()
+	}
+	out, err := engine.Synchronize(ctx, run)
 	if err != nil || out.Sync.EndStatus != protocol.EndRegular {
 		f.mu.Lock()
 		f.irregular = true // the members stopped receiving: Close need not wait for them
@@ -1048,6 +1284,20 @@ func (f *Flow) Synchronize(ctx context.Context, o SyncOptions) (*engine.Outcome,
 	return out, err
 }
 
+// Orchestration is how the run is orchestrated, once Synchronize chose it.
+func (f *Flow) Orchestration() engine.Orchestration { return f.mode }
+
+// reporting shows this member's results to the caller on their way to the orchestrator.
+type reporting struct {
+	engine.Orchestrator
+	report func([]protocol.ActionResult)
+}
+
+func (r *reporting) Report(results ...protocol.ActionResult) {
+	r.report(results)
+	r.Orchestrator.Report(results...)
+}
+
 // Close waits until ctx ends for the other members to receive what this member sent, deletes
 // it from the relay, and stops following the session.
 func (f *Flow) Close(ctx context.Context) error {
@@ -1055,6 +1305,13 @@ func (f *Flow) Close(ctx context.Context) error {
 		var errs []error
 		if f.orch != nil {
 			errs = append(errs, f.orch.Close())
+			f.orch = nil // its tracker holds every group of the run
+		}
+		f.sigs, f.twCmp = nil, nil
+		if f.Alone() { // nothing was sent: nothing to wait for
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithCancel(ctx)
+			cancel()
 		}
 		f.mu.Lock()
 		irregular := f.irregular
@@ -1071,7 +1328,9 @@ func (f *Flow) Close(ctx context.Context) error {
 		f.stopEvents()
 		close(f.quit)
 		<-f.watched
-		errs = append(errs, f.roots.Close())
+		if f.ownRoots {
+			errs = append(errs, f.roots.Close())
+		}
 		f.closeErr = errors.Join(errs...)
 	})
 	return f.closeErr

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -519,4 +521,91 @@ func TestFlowLinkedRootBackslashNames(t *testing.T) {
 		}
 	}
 	sameSnapshots(t, "B after the mirror", snapshot(t, a), snapshot(t, b))
+}
+
+// A member alone goes through the same flow with its two nodes: it plans on its own
+// inventories and runs under the local orchestrator, with no settings, transfer nor
+// synchronization request to the server; Orchestration cloud sends the run to the server.
+func TestFlowAlone(t *testing.T) {
+	t.Parallel()
+	for _, force := range []bool{false, true} {
+		t.Run(fmt.Sprintf("force-cloud=%v", force), func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			var paths []string
+			url := testcloud.Start(t, cloud.Config{Store: store.NewMemory(), StorageDir: t.TempDir()}, func(h http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					mu.Lock()
+					paths = append(paths, r.Method+" "+r.URL.Path)
+					mu.Unlock()
+					h.ServeHTTP(w, r)
+				})
+			}).URL
+			a, b := t.TempDir(), t.TempDir()
+			writeAt(t, filepath.Join(a, "d", "new.txt"), []byte("new"), flowTime)
+			writeAt(t, filepath.Join(b, "gone.txt"), []byte("only on B"), flowTime)
+			nodes := []plan.NodeSpec{{Code: "A", Roots: []string{a}}, {Code: "B", Roots: []string{b}}}
+			m, err := session.Create(t.Context(), newClient(t, url), nodes, testOptions()...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _, _ = m.Close(context.Background(), time.Second) })
+			var steps []session.StepName
+			flow := m.NewFlow(nodes, session.FlowOptions{ForceCloud: force, Step: func(s session.Step) { steps = append(steps, s.Name) },
+				Planning: session.Planning{Settings: compare.DefaultSettings(), Rules: preset("mirror")}})
+			l, err := flow.Inventory(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !flow.Alone() || !flow.Plans() || l == nil || len(l.Nodes) != 2 || l.Comparison == nil {
+				t.Fatalf("alone %v, plans %v, inventory %+v", flow.Alone(), flow.Plans(), l)
+			}
+			rs, _ := rules.Preset("mirror", "A", "B")
+			res, err := rules.Evaluate(l.Comparison, rs, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := plan.Build(l.Comparison, res, flow.PlanOptions(plan.Options{}))
+			if err := flow.Propose(t.Context(), p); err != nil {
+				t.Fatal(err)
+			}
+			var chosen engine.Orchestration
+			out, err := flow.Synchronize(t.Context(), session.SyncOptions{Chosen: func(o engine.Orchestration) { chosen = o }})
+			if err != nil || out.Sync.EndStatus != protocol.EndRegular {
+				t.Fatalf("run: %+v, %v", out, err)
+			}
+			if err := flow.Close(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := os.ReadFile(filepath.Join(b, "d", "new.txt")); err != nil || string(got) != "new" {
+				t.Fatalf("B's copy: %q, %v", got, err)
+			}
+			if _, err := os.Stat(filepath.Join(b, "gone.txt")); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("gone.txt is still on B: %v", err)
+			}
+			want := []session.StepName{session.StepInventoryStarted, session.StepFullInventories, session.StepPlanned, session.StepSynchronizing}
+			if !slices.Equal(steps, want) {
+				t.Fatalf("steps %v, want %v", steps, want)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			syncs, relayed := 0, 0
+			for _, p := range paths {
+				switch {
+				case strings.Contains(p, "/synchronization"):
+					syncs++
+				case strings.Contains(p, "/transfers") || strings.HasSuffix(p, "/settings"):
+					relayed++
+				}
+			}
+			switch {
+			case relayed != 0:
+				t.Fatalf("%d settings or relay requests: %v", relayed, paths)
+			case !force && (chosen != engine.OrchestrationLocal || syncs != 0):
+				t.Fatalf("orchestration %s, %d synchronization requests: %v", chosen, syncs, paths)
+			case force && (chosen != engine.OrchestrationCloud || syncs < 3):
+				t.Fatalf("orchestration %s, %d synchronization requests: want the server's start, results and finished", chosen, syncs)
+			}
+		})
+	}
 }

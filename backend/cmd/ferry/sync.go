@@ -211,28 +211,36 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 		return &exitError{code: exitActionError, err: err}
 	}
 
+	showScan := tty && !f.json
+	flow := m.NewFlow(j.Nodes, session.FlowOptions{
+		Planning:   session.Planning{Settings: j.Settings, Versions: j.Options.Versions, MaxDelete: j.Safety.MaxDelete},
+		ForceCloud: forceCloud,
+		Roots:      roots,
+		Progress:   inventoryProgress(stderr, showScan),
+		Cloud:      engine.CloudOptions{Logger: log},
+		Logger:     log,
+	})
+	defer func() { _ = flow.Close(work) }()
+
 	var startErr error
-	timed(&rep.Phases.Session, func() { startErr = within(ctx, 30*time.Second, m.StartInventory) })
+	timed(&rep.Phases.Session, func() { startErr = within(ctx, 30*time.Second, flow.Start) })
 	if startErr != nil {
 		return &exitError{code: exitActionError, err: startErr}
 	}
-	m.Status(protocol.InventoryRunningIdentification)
-	showScan := tty && !f.json
-	j.Progress = inventoryProgress(stderr, showScan)
-	j.RemoveTemps = true // this plan runs: what a killed run left goes
-	local, tw, err := planJob(ctx, j)
+	began := time.Now()
+	local, tw, err := flowPlan(ctx, flow, j)
 	if showScan {
 		fmt.Fprint(stderr, "\r\033[K") // the scan's progress line
 	}
 	if err != nil {
-		m.Status(protocol.InventoryError)
 		if ctx.Err() != nil {
 			return &exitError{code: exitAborted, err: errors.New("aborted during the inventory")}
 		}
 		return usageError("%w", err)
 	}
-	m.Status(protocol.InventoryFinished)
 	rep.Phases.planned(local.Timings)
+	// What the flow spent besides scanning, reading and planning went to the session server.
+	rep.Phases.Session += max(0, time.Since(began).Seconds()-rep.Phases.Scan-rep.Phases.Analysis-rep.Phases.Compare-rep.Phases.Plan)
 	p := local.Plan
 	rep.Plan, rep.LeftAlone = p, len(p.LeftAlone)
 	rep.Rejected = append(rep.Rejected, p.Rejected...)
@@ -243,7 +251,7 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 		printConflicts(stdout, rep.Conflicts)
 		printDeletions(stdout, rep.Deletions)
 	}
-	if err := p.CheckDeletions(j.Safety.MaxDelete); err != nil {
+	if err := flow.Refused(); err != nil {
 		rep.Status = "refused"
 		rep.Errors = append(rep.Errors, err.Error())
 		if f.json {
@@ -271,23 +279,9 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 		local = &plan.Local{Plan: p}
 	}
 
-	starter := m.Starter(forceCloud, engine.CloudOptions{Logger: log})
-	membersCtx, cancelMembers := context.WithTimeout(work, 10*time.Second)
-	var members []string
-	timed(&rep.Phases.Session, func() { members = m.Members(membersCtx) })
-	cancelMembers()
-	orch, mode := starter.Choose(members)
-	defer orch.Close()
-	rep.Orchestration = string(mode)
-
 	abort := make(chan struct{})
 	runCtx, cancelRun := context.WithCancel(work)
 	defer cancelRun()
-	if mode == engine.OrchestrationCloud { // it cannot go on without the server
-		var unbind func()
-		runCtx, unbind = m.Bind(runCtx)
-		defer unbind()
-	}
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -299,17 +293,11 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 	}()
 	view := newProgressView(stderr, f.json, tty)
 	applied := time.Now()
-	out, err := engine.Synchronize(runCtx, engine.Run{
-		Plan:         p,
-		Self:         m.Self(),
-		Owner:        m.Owner,
-		Orchestrator: orch,
-		Start:        true,
-		Status:       m.Status,
-		Event:        view.event,
-		Abort:        abort,
-		Result:       tw.Result,
-		Roots:        roots,
+	out, err := flow.Synchronize(runCtx, session.SyncOptions{
+		Event:  view.event,
+		Abort:  abort,
+		Result: tw.Result,
+		Chosen: func(o engine.Orchestration) { rep.Orchestration = string(o) },
 	})
 	rep.Phases.Apply = time.Since(applied).Seconds()
 	view.done()
@@ -319,10 +307,30 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 			rep.Errors = append(rep.Errors, err.Error())
 		}
 	}
-	orch.Close()
+	if err := flow.Close(work); err != nil {
+		log.Info("close the flow", "err", err)
+	}
 	leave()
 	printReport(stdout, rep, f.json)
 	return rep.exit(ctx, err)
+}
+
+// flowPlan runs the inventory of a member alone in its session and plans the job on it, then
+// makes it the flow's plan. A two-way job also returns its run.
+func flowPlan(ctx context.Context, flow *session.Flow, j job) (*plan.Local, *twoway.Run, error) {
+	local, err := flow.Inventory(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if local == nil {
+		return nil, nil, errors.New("another member joined the session: ferry sync synchronizes this machine's nodes alone (see ferry host)")
+	}
+	tw, err := planLocal(local, j)
+	if err != nil {
+		flow.Fail(ctx, err)
+		return nil, nil, err
+	}
+	return local, tw, flow.Propose(ctx, local.Plan)
 }
 
 // record adds a run's outcome (either may be nil) to the report.

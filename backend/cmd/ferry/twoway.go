@@ -18,17 +18,24 @@ func planJob(ctx context.Context, j job) (*plan.Local, *twoway.Run, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	run, err := planLocal(local, j)
+	return local, run, err
+}
+
+// planLocal plans the job on its inventories and comparison. A two-way job also returns its
+// run, which a record of the last run decides.
+func planLocal(local *plan.Local, j job) (*twoway.Run, error) {
 	if !j.TwoWay {
-		return local, nil, local.Evaluate(j.Request)
+		return nil, local.Evaluate(j.Request)
 	}
 	dir, err := configDir()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	start := time.Now()
 	run, err := twoway.Store{Dir: filepath.Join(dir, "state")}.Plan(local, j.Request, j.FileRules)
 	local.Timings.Plan = time.Since(start)
-	return local, run, err
+	return run, err
 }
 
 func printConflicts(w io.Writer, cs []twoway.Conflict) {

@@ -1,0 +1,320 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferrysync/ferry/backend/client"
+	"github.com/ferrysync/ferry/backend/cloud"
+	"github.com/ferrysync/ferry/backend/cloud/store"
+	"github.com/ferrysync/ferry/backend/compare"
+	"github.com/ferrysync/ferry/backend/crypto"
+	"github.com/ferrysync/ferry/backend/plan"
+	"github.com/ferrysync/ferry/backend/protocol"
+	"github.com/ferrysync/ferry/backend/rules"
+	"github.com/ferrysync/ferry/backend/session"
+)
+
+// memberOptions keep password hashing cheap and take new identity keys without asking: the
+// trust questions are not what these tests are about.
+func memberOptions() []session.Option {
+	return []session.Option{session.WithPasswordParams(crypto.PasswordParams{Time: 1, MemoryKiB: 64, Threads: 1}), session.TrustNewKeys(true)}
+}
+
+// startServer runs a session server, with its relay, on a loopback port until the test ends.
+func startServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	srv, err := cloud.NewServer(cloud.Config{Store: store.NewMemory(), StorageDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = srv.Run(ctx); close(done) }()
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		hs.CloseClientConnections()
+		hs.Close()
+		_ = srv.Close()
+		cancel()
+		<-done
+	})
+	return hs
+}
+
+func loggedIn(t *testing.T, url string) *client.Client {
+	t.Helper()
+	id, err := crypto.NewIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(url, id, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Login(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// useMember makes m, on c, the app's session; members are its letters, this member's last.
+func (a *testApp) useMember(m *session.Member, c *client.Client, letters ...string) {
+	a.c.mu.Lock()
+	defer a.c.mu.Unlock()
+	info := SessionInfo{ID: m.ID(), Password: m.Password()}
+	for i, l := range letters {
+		info.Members = append(info.Members, Member{Letter: l, Self: i == len(letters)-1})
+	}
+	a.c.sess = &openSession{member: m, client: c, info: info}
+}
+
+// addNodes gives the app one node per folder.
+func (a *testApp) addNodes(t *testing.T, dirs ...string) {
+	t.Helper()
+	for _, dir := range dirs {
+		n, err := a.Data.AddNode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Data.AddSource(n.Code, dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// otherMember is a member of the session on another client, as ferry join or ferry host runs
+// it: its flow prepares and synchronizes in the background.
+type otherMember struct {
+	log  *slog.Logger
+	m    *session.Member
+	done chan error
+}
+
+func (o *otherMember) run(ctx context.Context, nodes []plan.NodeSpec, planning session.Planning) {
+	flow := o.m.NewFlow(nodes, session.FlowOptions{Planning: planning, Logger: o.log})
+	go func() {
+		defer func() { _ = flow.Close(context.WithoutCancel(ctx)) }()
+		if _, err := flow.Prepare(ctx); err != nil {
+			o.done <- err
+			return
+		}
+		out, err := flow.Synchronize(ctx, session.SyncOptions{})
+		if err == nil && out.Sync.EndStatus != protocol.EndRegular {
+			err = &endError{out.Sync}
+		}
+		o.done <- err
+	}()
+}
+
+type endError struct{ s protocol.Synchronization }
+
+func (e *endError) Error() string { return string(e.s.EndStatus) + ": " + e.s.EndReason }
+
+// plan has the member, the session's oldest, wait for one other member, mirror its node A
+// onto the node Ba, and run the plan.
+func (o *otherMember) plan(t *testing.T, nodes []plan.NodeSpec, limit rules.DeleteLimit) {
+	flow := o.m.NewFlow(nodes, session.FlowOptions{Planning: session.Planning{
+		Settings:  compare.DefaultSettings(),
+		Rules:     func([]string) ([]rules.Rule, error) { return rules.Preset(rules.PresetMirror, "A", "Ba") },
+		MaxDelete: limit,
+	}})
+	go func() {
+		defer func() { _ = flow.Close(context.Background()) }()
+		if err := flow.AwaitMembers(t.Context(), 2); err != nil {
+			o.done <- err
+			return
+		}
+		if _, err := flow.Prepare(t.Context()); err != nil {
+			o.done <- err
+			return
+		}
+		out, err := flow.Synchronize(t.Context(), session.SyncOptions{})
+		if err == nil && out.Sync.EndStatus != protocol.EndRegular {
+			err = &endError{out.Sync}
+		}
+		o.done <- err
+	}()
+}
+
+func (o *otherMember) wait(t *testing.T) {
+	t.Helper()
+	if err := o.end(t); err != nil {
+		t.Fatalf("the other member: %v", err)
+	}
+}
+
+// end waits for the other member's end.
+func (o *otherMember) end(t *testing.T) error {
+	t.Helper()
+	select {
+	case err := <-o.done:
+		return err
+	case <-time.After(time.Minute):
+		t.Fatal("the other member did not end")
+		return nil
+	}
+}
+
+// copyRules copies the files of A that C lacks onto C.
+const copyRules = `{"rules": [{"applies_to": "file", "conditions": [{"left": "A", "property": "presence", "op": "not-on", "right": "C"}],
+  "actions": [{"op": "copy", "from": "A", "to": "C"}]}]}`
+
+// The app, as the oldest member, inventories with another member, plans for the whole session
+// and runs the plan with it: the other member's folder receives the files through the relay.
+func TestOldestMemberPlansForTheSession(t *testing.T) {
+	srv := startServer(t)
+	a := newTestApp(t)
+	ca := loggedIn(t, srv.URL)
+	m, err := session.Create(t.Context(), ca, nil, memberOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.useMember(m, ca)
+	src, dst, other := t.TempDir(), t.TempDir(), t.TempDir()
+	writeFiles(t, src, map[string]string{"one.txt": "one", "d/two.txt": "two"}, at)
+	a.addNodes(t, src, dst)
+	if st, err := a.Rules.Save(copyRules); err != nil || len(st.Errors) != 0 {
+		t.Fatalf("rules: %+v, %v", st, err)
+	}
+
+	nodes := []plan.NodeSpec{{Code: "C", Roots: []string{other}}}
+	mc, err := session.Join(t.Context(), loggedIn(t, srv.URL), session.JoinRequest{ID: m.ID(), Password: m.Password(), Nodes: nodes}, memberOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = mc.Close(context.Background(), time.Second) })
+	o := &otherMember{m: mc, done: make(chan error, 1), log: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	o.run(t.Context(), nodes, session.Planning{})
+
+	if done := a.inventory(t); done.Error != "" {
+		t.Fatal(done.Error)
+	}
+	sum, err := a.Comparison.Summary()
+	if err != nil || len(sum.Parts) != 3 {
+		t.Fatalf("summary %+v, %v: want the parts of both members", sum, err)
+	}
+	st := a.synchronize(t)
+	if st.EndStatus != string(protocol.EndRegular) || st.Orchestration != "cloud" || len(st.Errors) != 0 {
+		t.Fatalf("status %+v", st)
+	}
+	o.wait(t)
+	for name, want := range map[string]string{"one.txt": "one", "d/two.txt": "two"} {
+		got, err := os.ReadFile(filepath.Join(other, name))
+		if err != nil || string(got) != want {
+			t.Fatalf("%s on the other member: %q, %v", name, got, err)
+		}
+	}
+	if entries, _ := os.ReadDir(dst); len(entries) != 0 {
+		t.Fatalf("B changed: %d entries", len(entries))
+	}
+}
+
+// The app, joined to a session another member created, takes part in its inventory, receives
+// the plan of that oldest member and runs its part: its node receives the files.
+func TestOtherMemberFollowsTheOldest(t *testing.T) {
+	srv := startServer(t)
+	a := newTestApp(t)
+	src, dst, untouched := t.TempDir(), t.TempDir(), t.TempDir()
+	writeFiles(t, src, map[string]string{"one.txt": "one", "d/two.txt": "two"}, at)
+	writeFiles(t, untouched, map[string]string{"keep.txt": "keep"}, at)
+
+	oldestNodes := []plan.NodeSpec{{Code: "A", Roots: []string{src}}}
+	mo, err := session.Create(t.Context(), loggedIn(t, srv.URL), oldestNodes, memberOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = mo.Close(context.Background(), time.Second) })
+	cb := loggedIn(t, srv.URL)
+	mb, err := session.Join(t.Context(), cb, session.JoinRequest{ID: mo.ID(), Password: mo.Password()}, memberOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.useMember(mb, cb, "A", "B")
+	a.addNodes(t, dst, untouched)
+	if nodes := a.Data.Nodes(); len(nodes) != 2 || nodes[0].Code != "Ba" {
+		t.Fatalf("nodes %+v: want Ba and Bb", nodes)
+	}
+
+	o := &otherMember{m: mo, done: make(chan error, 1)}
+	o.plan(t, oldestNodes, rules.DeleteLimit{})
+
+	mark := a.rec.mark()
+	if err := a.Inventory.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if done := waitFor[InventoryDone](t, a.rec, mark, EventInventoryDone, nil); done.Error != "" {
+		t.Fatal(done.Error)
+	}
+	st := waitFor[SyncStatus](t, a.rec, mark, EventSyncDone, nil)
+	if st.EndStatus != string(protocol.EndRegular) || st.Orchestration != "cloud" || len(st.Errors) != 0 {
+		t.Fatalf("status %+v", st)
+	}
+	o.wait(t)
+	for name, want := range map[string]string{"one.txt": "one", "d/two.txt": "two"} {
+		got, err := os.ReadFile(filepath.Join(dst, name))
+		if err != nil || string(got) != want {
+			t.Fatalf("%s on this member: %q, %v", name, got, err)
+		}
+	}
+	if entries, _ := os.ReadDir(untouched); len(entries) != 1 {
+		t.Fatalf("Bb changed: %d entries", len(entries))
+	}
+}
+
+// The plan of the oldest member deletes past this member's deletion limit: the app refuses it,
+// and nothing runs on any member.
+func TestOtherMemberRefusesDeletionsPastItsLimit(t *testing.T) {
+	srv := startServer(t)
+	a := newTestApp(t)
+	src, dst, more := t.TempDir(), t.TempDir(), t.TempDir()
+	files := map[string]string{}
+	for i := range 12 {
+		files[fmt.Sprintf("f%02d.txt", i)] = "on Ba"
+	}
+	writeFiles(t, dst, files, at)
+	writeFiles(t, more, map[string]string{"keep.txt": "keep"}, at)
+
+	oldestNodes := []plan.NodeSpec{{Code: "A", Roots: []string{src}}}
+	mo, err := session.Create(t.Context(), loggedIn(t, srv.URL), oldestNodes, memberOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = mo.Close(context.Background(), time.Second) })
+	cb := loggedIn(t, srv.URL)
+	mb, err := session.Join(t.Context(), cb, session.JoinRequest{ID: mo.ID(), Password: mo.Password()}, memberOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.useMember(mb, cb, "A", "B")
+	a.addNodes(t, dst, more)
+	o := &otherMember{m: mo, done: make(chan error, 1)}
+	o.plan(t, oldestNodes, rules.DeleteLimit{Count: 100, IsCount: true, Set: true}) // the oldest allows them
+
+	mark := a.rec.mark()
+	if err := a.Inventory.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if done := waitFor[InventoryDone](t, a.rec, mark, EventInventoryDone, nil); done.Error != "" {
+		t.Fatal(done.Error)
+	}
+	st := waitFor[SyncStatus](t, a.rec, mark, EventSyncDone, nil)
+	if st.EndStatus != string(protocol.EndError) || len(st.Errors) != 1 || !strings.Contains(st.Errors[0], "12 of 12 files") {
+		t.Fatalf("status %+v: want the deletion limit's refusal", st)
+	}
+	var nc *session.NotConfirmedError
+	if err := o.end(t); !errors.As(err, &nc) || !nc.Answer.Limit {
+		t.Fatalf("the oldest member: %v, want this member's refusal", err)
+	}
+	if entries, _ := os.ReadDir(dst); len(entries) != 12 {
+		t.Fatalf("Ba holds %d files, want its 12", len(entries))
+	}
+}
