@@ -60,7 +60,7 @@ func TestSyncTargetCannotTakeIt(t *testing.T) {
 			before := contents(t, b)
 			code, stdout, stderr := runFerry(t, t.TempDir(), "sync", "--yes", "--node", "A="+a, "--node", "B="+b, "--mode", "mirror")
 			t.Logf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
-			if code != exitUsage && code != exitActionError {
+			if code != exitUsage {
 				t.Errorf("exit %d, want %d", code, exitUsage)
 			}
 			if want := "the folder " + b + " " + tc.want; !strings.Contains(stdout+stderr, want) {

@@ -354,7 +354,7 @@ func (rep *syncReport) exit(ctx context.Context, err error) error {
 	switch {
 	case rep.Status == string(protocol.EndAborted) || (err != nil && ctx.Err() != nil):
 		return &exitError{code: exitAborted, err: errors.New("aborted")}
-	case errors.Is(err, transfer.ErrRootReplaced) || errors.Is(err, transfer.ErrRootBusy):
+	case errors.Is(err, transfer.ErrRootReplaced) || errors.Is(err, transfer.ErrRootBusy) || errors.As(err, new(*engine.TargetError)):
 		return &exitError{code: exitUsage, err: err} // refused before anything changed
 	case err != nil:
 		return &exitError{code: exitActionError, err: err}
