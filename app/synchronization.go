@@ -441,20 +441,22 @@ func (s *Synchronization) run(ctx context.Context, run *syncRun, sess *openSessi
 	}
 	c.mu.Unlock()
 
+	prof := s.profileEnded(sess, final)
 	fwd.stop()
 	c.emit(EventSyncDone, final.clone())
 	if t != nil {
 		t.SetAbortEnabled(false)
 		t.SetState(trayStateOf(final))
 	}
-	s.notify(n, out, err)
+	s.notify(n, out, err, prof)
 	if quit { // the window was closed during the run and no tray holds the app
 		desk.quit()
 	}
 }
 
-// notify tells the desktop how the run ended; a missing notification server is not fatal.
-func (s *Synchronization) notify(n notifier, out *engine.Outcome, err error) {
+// notify tells the desktop how the run ended, naming its profile when one ran; a missing
+// notification server is not fatal.
+func (s *Synchronization) notify(n notifier, out *engine.Outcome, err error, profile string) {
 	if n == nil {
 		return
 	}
@@ -468,7 +470,7 @@ func (s *Synchronization) notify(n notifier, out *engine.Outcome, err error) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.c.life), 5*time.Second)
 	defer cancel()
-	if _, err := n.Send(ctx, notify.ForEnd(end, errs)); err != nil {
+	if _, err := n.Send(ctx, notify.ForEnd(end, errs).Of(profile)); err != nil {
 		s.c.log.Info("desktop notification", "err", err)
 	}
 }
