@@ -23,7 +23,7 @@ type ProfileInfo struct {
 	Mode    string      `json:"mode"`
 	Created string      `json:"created"` // RFC 3339
 	Updated string      `json:"updated"`
-	LastRun *ProfileRun `json:"lastRun"`
+	LastRun *ProfileRun `json:"lastRun,omitempty"`
 	Error   string      `json:"error,omitempty"`
 }
 

@@ -108,6 +108,14 @@ export const eventNames: readonly EventName[] = [
   'sync:done',
 ]
 
+export type ProfileStatus = 'done' | 'errors' | 'refused' | 'aborted' | 'failed'
+
+/** How the last run of a profile ended; at is an RFC 3339 time. */
+export type ProfileRun = Narrow<Plain<app.ProfileRun>, { status: ProfileStatus }>
+
+/** A saved profile; a file that cannot be read has only file and error. */
+export type ProfileInfo = Narrow<Plain<app.ProfileInfo>, { lastRun?: ProfileRun }>
+
 /** What Diagnostics.Report receives for the comparison table's first render. */
 export type FirstRenderReport = { ms: number; rows: number; total: number; method: string }
 
