@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferrysync/ferry/app/notify"
 	"github.com/ferrysync/ferry/backend/profile"
 	"github.com/ferrysync/ferry/backend/protocol"
 	"github.com/ferrysync/ferry/backend/rules"
@@ -263,7 +265,33 @@ func (p *Profiles) open(name string, inventory bool) error {
 	if !inventory {
 		return nil
 	}
+	c.emit(EventProfileRun, pr.Name) // before the inventory's events
 	return (&Inventory{c: c}).Start()
+}
+
+// RunProfile runs a profile from the tray: the window shows it up to the confirmation. An error
+// is told by a notification too, as the window may be hidden behind others.
+func (a *App) RunProfile(name string) {
+	a.ShowWindow()
+	err := a.Profiles.Run(name)
+	if err == nil {
+		return
+	}
+	c := a.c
+	c.log.Warn("run a profile from the tray", "profile", name, "err", err)
+	c.mu.Lock()
+	n := c.notifier
+	c.mu.Unlock()
+	if n == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.life, 5*time.Second)
+	defer cancel()
+	nt := notify.Notification{Summary: name + ": the synchronization cannot start", Body: err.Error(),
+		Urgency: notify.UrgencyCritical, Category: "transfer.error"}
+	if _, err := n.Send(ctx, nt); err != nil {
+		c.log.Info("desktop notification", "err", err)
+	}
 }
 
 func nodeCodes(pr *profile.Profile) string {

@@ -167,3 +167,67 @@ func TestProfileFromTheCommandLine(t *testing.T) {
 		t.Fatalf("last run: %+v, %v", p, err)
 	}
 }
+
+// listingTray is a tray that lists the profiles.
+type listingTray struct {
+	fakeTray
+	lists chan []string
+}
+
+func (l *listingTray) SetProfiles(names []string) { l.lists <- names }
+
+// TestProfileTray: the tray follows the saved profiles; its Run entry shows the window and runs
+// the profile, and a profile that cannot run is told by a notification.
+func TestProfileTray(t *testing.T) {
+	a := newTestApp(t)
+	desk := newFakeDesktop()
+	a.c.desk = desk
+	sent := make(chan notify.Notification, 4)
+	a.c.notifier = &fakeNotifier{sent: sent}
+	tr := &listingTray{lists: make(chan []string, 4)}
+	a.SetTray(tr)
+	base := t.TempDir()
+	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
+	writeFiles(t, src, map[string]string{"a.txt": "a"}, at)
+	if err := os.Mkdir(dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	a.session(t, src, dst)
+	if _, err := a.Rules.UsePreset("mirror"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Profiles.Save("backup"); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-tr.lists; len(got) != 1 || got[0] != "backup" {
+		t.Fatalf("tray lists %q, want backup", got)
+	}
+
+	mark := a.rec.mark()
+	a.RunProfile("backup")
+	if got := desk.got(); len(got) == 0 || got[0] != "show" {
+		t.Fatalf("window calls %q, want show", got)
+	}
+	if name := waitFor[string](t, a.rec, mark, EventProfileRun, nil); name != "backup" {
+		t.Fatalf("profile:run %q", name)
+	}
+	if done := waitFor[InventoryDone](t, a.rec, mark, EventInventoryDone, nil); done.Error != "" {
+		t.Fatal(done.Error)
+	}
+
+	if err := os.RemoveAll(dst); err != nil {
+		t.Fatal(err)
+	}
+	a.RunProfile("backup")
+	n := <-sent
+	if !strings.HasPrefix(n.Summary, "backup: ") || !strings.Contains(n.Body, dst) {
+		t.Fatalf("notification %q / %q, want the profile and the folder gone", n.Summary, n.Body)
+	}
+
+	if err := a.Profiles.Delete("backup"); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-tr.lists; len(got) != 0 {
+		t.Fatalf("tray lists %q after Delete, want none", got)
+	}
+}

@@ -106,6 +106,7 @@ export const eventNames: readonly EventName[] = [
   'inventory:done',
   'sync:event',
   'sync:done',
+  'profile:run',
 ]
 
 export type ProfileStatus = 'done' | 'errors' | 'refused' | 'aborted' | 'failed'

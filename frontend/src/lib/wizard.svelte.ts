@@ -152,6 +152,7 @@ export class Wizard {
       }),
       onEvent('sync:event', (ev) => this.#onSyncEvent(ev)),
       onEvent('sync:done', (status) => this.#onSyncEnd(status)),
+      onEvent('profile:run', (name) => this.#onProfileRun(name)),
     ]
   }
 
@@ -414,6 +415,20 @@ export class Wizard {
     await this.#enterProfile(name)
     this.phase = 'session'
     this.step = 'data'
+  }
+
+  /** A profile's run started (here, or from the tray): follow it up to the confirmation. */
+  #onProfileRun(name: string): void {
+    this.#confirmWhenDone = true
+    this.profile = name
+    this.summary = null
+    this.sync = null
+    this.abortRequested = false
+    this.phase = 'inventory'
+    this.inventory = { ...idleInventory(), running: true }
+    this.step = 'inventory'
+    void api.Sessions.current().then((s) => (this.session = s ?? this.session), () => {})
+    void this.refreshNodes().catch(() => {})
   }
 
   async #enterProfile(name: string): Promise<void> {

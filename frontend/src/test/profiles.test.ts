@@ -99,6 +99,22 @@ describe('Profiles', () => {
     expect(await screen.findByRole('button', { name: /Start synchronization/ })).toBeInTheDocument()
   })
 
+  it('follows a profile run started from the tray, from any screen', async () => {
+    api.Sessions.current.mockResolvedValue(session())
+    api.Synchronization.status.mockResolvedValue(ended())
+    api.Comparison.summary.mockResolvedValue({ total: 10, parts: ['A', 'B'], withActions: 2 })
+    api.Comparison.page.mockResolvedValue({ total: 0, offset: 0, items: [] })
+    api.Synchronization.confirmation.mockResolvedValue(api.plan({ actions: 1, bytes: 1 }))
+    const wizard = new Wizard()
+    render(App, { props: { wizard } })
+    expect(await screen.findByRole('heading', { level: 1, name: 'Done' })).toBeInTheDocument()
+    emit('profile:run', 'Weekly backup')
+    expect(await screen.findByRole('heading', { level: 1, name: 'Inventory' })).toBeInTheDocument()
+    expect(wizard.profile).toBe('Weekly backup')
+    emit('inventory:done', {})
+    expect(await screen.findByRole('heading', { level: 1, name: 'Synchronize' })).toBeInTheDocument()
+  })
+
   it('shows why a profile cannot run, and stays', async () => {
     api.Profiles.list.mockResolvedValue([weekly()])
     api.Profiles.run.mockRejectedValue(new Error('the folder /media/backup/Photos of node B is gone'))
