@@ -149,6 +149,7 @@ E2E_OUT ?= $(SHOTS)
 e2e: build
 	build/deps.sh $$(bash -c 'source build/e2e/lib.sh && echo "$$E2E_DEBS"')
 	build/e2e/run.sh $(DESKTOP_BIN) $(E2E_OUT)
+	build/e2e/profiles.sh $(DESKTOP_BIN) $(E2E_OUT)/profiles
 
 # The README's screenshots, refreshed on purpose from the last make test, e2e and package-test.
 screenshots:
