@@ -397,6 +397,11 @@ export class Wizard {
       await api.Profiles.run(name)
     } catch (err) {
       this.#confirmWhenDone = false
+      if (this.phase === 'inventory') {
+        // The session opened (profile:run) but its inventory did not start: say so there.
+        this.inventory = { ...idleInventory(), done: true, error: (err as Error).message }
+        throw err
+      }
       this.inventory = idleInventory()
       throw err
     }
