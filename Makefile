@@ -156,7 +156,8 @@ screenshots:
 	shopt -s nullglob; files=(); \
 	for f in $(SHOTS)/*.png $(SHOTS)/perf.tx[t]; do [[ $$f == */failure.png ]] || files+=("$$f"); done; \
 	(($${#files[@]})) || { echo "screenshots: nothing in $(SHOTS): run make e2e first" >&2; exit 1; }; \
-	cp -v "$${files[@]}" build/screenshots/
+	cp -v "$${files[@]}" build/screenshots/; \
+	for f in $(SHOTS)/profiles/[0-9]*.png; do cp -v "$$f" "build/screenshots/profiles-$${f##*/}"; done
 
 bench: deps-test
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) -timeout 60m ./backend/... \
