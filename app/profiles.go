@@ -50,11 +50,11 @@ type Profiles struct {
 	c *core
 }
 
-// profileRun ties the session a profile opened to the profile, so that the end of its run is
-// recorded in it.
+// profileRun ties the session a profile opened (its id: the session itself is let go when quit)
+// to the profile, so that the end of its run is recorded in it.
 type profileRun struct {
-	name string
-	sess *openSession
+	name    string
+	session string
 }
 
 func (c *core) profileStore() *profile.Store { return profile.NewStore(c.configDir) }
@@ -157,7 +157,7 @@ func (p *Profiles) Save(name string) (ProfileInfo, error) {
 	}
 	c.mu.Lock()
 	if sess != nil && c.sess == sess {
-		c.profile = &profileRun{name: name, sess: sess}
+		c.profile = &profileRun{name: name, session: sess.member.ID()}
 	}
 	c.mu.Unlock()
 	c.profilesChanged()
@@ -260,7 +260,9 @@ func (p *Profiles) open(name string, inventory bool) error {
 		return fmt.Errorf("profile %q: its rules: %w", pr.Name, err)
 	}
 	c.mu.Lock()
-	c.profile = &profileRun{name: pr.Name, sess: c.sess}
+	if c.sess != nil {
+		c.profile = &profileRun{name: pr.Name, session: c.sess.member.ID()}
+	}
 	c.mu.Unlock()
 	if !inventory {
 		return nil
@@ -309,7 +311,7 @@ func (s *Synchronization) profileEnded(sess *openSession, final SyncStatus) stri
 	c.mu.Lock()
 	pr := c.profile
 	c.mu.Unlock()
-	if pr == nil || pr.sess != sess {
+	if pr == nil || pr.session != sess.member.ID() {
 		return ""
 	}
 	if err := c.profileStore().Recorded(pr.name, runOf(final, time.Now())); err != nil {
