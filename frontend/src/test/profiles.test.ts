@@ -80,6 +80,8 @@ describe('Profiles', () => {
     render(App)
     await fireEvent.click(await screen.findByRole('button', { name: /New synchronization/ }))
     expect(await screen.findByRole('button', { name: 'Create session' })).toBeInTheDocument()
+    await fireEvent.click(screen.getByRole('button', { name: 'Profiles' }))
+    expect(await screen.findByRole('heading', { level: 1, name: 'Profiles' })).toBeInTheDocument()
   })
 
   it('runs a profile through the inventory and the comparison straight to the confirmation', async () => {
