@@ -53,6 +53,7 @@ func main() {
 				OnShow:  a.ShowWindow,
 				OnAbort: func() { _ = a.Synchronization.Abort() },
 				OnQuit:  a.RequestQuit,
+				OnRun:   a.RunProfile,
 			})
 			if err != nil {
 				log.Printf("no tray icon: closing the window during a synchronization hides it until the run ends, then quits: %v", err)
@@ -62,6 +63,7 @@ func main() {
 			tr = t
 			mu.Unlock()
 			a.SetTray(trayIcon{t})
+			t.SetProfiles(a.Profiles.Names())
 		},
 		OnBeforeClose: a.BeforeClose,
 		OnShutdown: func(ctx context.Context) {
@@ -87,6 +89,8 @@ func main() {
 type trayIcon struct{ t *tray.Tray }
 
 func (i trayIcon) SetAbortEnabled(on bool) { i.t.SetAbortEnabled(on) }
+
+func (i trayIcon) SetProfiles(names []string) { i.t.SetProfiles(names) }
 
 func (i trayIcon) SetState(s app.TrayState) {
 	switch s {

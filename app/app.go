@@ -47,6 +47,7 @@ type App struct {
 	Comparison      *Comparison
 	Rules           *Rules
 	Synchronization *Synchronization
+	Profiles        *Profiles
 	Diagnostics     *Diagnostics
 
 	c *core
@@ -106,6 +107,7 @@ func New(o Options) (*App, error) {
 		Comparison:      &Comparison{c: c},
 		Rules:           &Rules{c: c},
 		Synchronization: &Synchronization{c: c},
+		Profiles:        &Profiles{c: c},
 		Diagnostics:     newDiagnostics(getenv, stderr),
 		c:               c,
 	}, nil
@@ -113,7 +115,7 @@ func New(o Options) (*App, error) {
 
 // Bind lists the services to bind into the webview.
 func (a *App) Bind() []any {
-	return []any{a.Settings, a.Sessions, a.Data, a.Inventory, a.Comparison, a.Rules, a.Synchronization, a.Diagnostics}
+	return []any{a.Settings, a.Sessions, a.Data, a.Inventory, a.Comparison, a.Rules, a.Synchronization, a.Profiles, a.Diagnostics}
 }
 
 // Theme is the saved theme, for the window's first background.

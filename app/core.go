@@ -56,6 +56,8 @@ type core struct {
 	run   *syncRun
 	sync  SyncStatus // the last synchronization, or idle
 
+	profile *profileRun // the profile that opened the session, if any
+
 	// beforeReport sees this member's action results before the orchestrator (tests pause a
 	// run with it); nil otherwise.
 	beforeReport func([]protocol.ActionResult)

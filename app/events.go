@@ -15,6 +15,7 @@ const (
 	EventInventoryDone     = "inventory:done"
 	EventSync              = "sync:event"
 	EventSyncDone          = "sync:done"
+	EventProfileRun        = "profile:run"
 )
 
 // EventPayloads is what each event carries (a nil *SessionInfo after Quit). The frontend's types
@@ -29,6 +30,7 @@ var EventPayloads = []struct {
 	{EventInventoryDone, InventoryDone{}},
 	{EventSync, SyncEvent{}},
 	{EventSyncDone, SyncStatus{}},
+	{EventProfileRun, ""},
 }
 
 // progressEvery is the shortest interval between two progress events of one kind.

@@ -151,6 +151,7 @@ type syncRun struct {
 	abortOnce sync.Once
 	cancel    context.CancelFunc
 	done      chan struct{}
+	session   string // the id of the session it runs in
 }
 
 func (r *syncRun) requestAbort() { r.abortOnce.Do(func() { close(r.abort) }) }
@@ -360,6 +361,9 @@ func (s *Synchronization) Start() error {
 func (c *core) startRunLocked() *syncRun {
 	ctx, cancel := context.WithCancel(c.life)
 	run := &syncRun{ctx: ctx, abort: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
+	if c.sess != nil {
+		run.session = c.sess.member.ID()
+	}
 	c.run = run
 	c.sync = SyncStatus{State: StateRunning, Errors: []string{}, Items: []ItemResult{}}
 	c.hiddenByClose = false
@@ -477,13 +481,14 @@ func (s *Synchronization) run(run *syncRun, fr *sessionFlow, p *plan.Plan, tw *t
 	}
 	c.mu.Unlock()
 
+	prof := s.profileEnded(run.session, final)
 	fwd.stop()
 	c.emit(EventSyncDone, final.clone())
 	if t != nil {
 		t.SetAbortEnabled(false)
 		t.SetState(trayStateOf(final))
 	}
-	s.notify(n, out, err)
+	s.notify(n, out, err, prof)
 	c.goBackground(func() {
 		// The other members may still be receiving what this one sent.
 		ctx, cancel := context.WithTimeout(c.life, flowCloseWait)
@@ -495,8 +500,9 @@ func (s *Synchronization) run(run *syncRun, fr *sessionFlow, p *plan.Plan, tw *t
 	}
 }
 
-// notify tells the desktop how the run ended; a missing notification server is not fatal.
-func (s *Synchronization) notify(n notifier, out *engine.Outcome, err error) {
+// notify tells the desktop how the run ended, naming its profile when one ran; a missing
+// notification server is not fatal.
+func (s *Synchronization) notify(n notifier, out *engine.Outcome, err error, profile string) {
 	if n == nil {
 		return
 	}
@@ -510,7 +516,7 @@ func (s *Synchronization) notify(n notifier, out *engine.Outcome, err error) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.c.life), 5*time.Second)
 	defer cancel()
-	if _, err := n.Send(ctx, notify.ForEnd(end, errs)); err != nil {
+	if _, err := n.Send(ctx, notify.ForEnd(end, errs).Of(profile)); err != nil {
 		s.c.log.Info("desktop notification", "err", err)
 	}
 }

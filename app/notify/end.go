@@ -45,6 +45,16 @@ func ForEnd(s protocol.Synchronization, errs int) Notification {
 	return n
 }
 
+// Of names the profile that ran in the summary, such as "Weekly backup: synchronization
+// finished"; an empty name changes nothing.
+func (n Notification) Of(profile string) Notification {
+	if profile == "" || n.Summary == "" {
+		return n
+	}
+	n.Summary = profile + ": " + strings.ToLower(n.Summary[:1]) + n.Summary[1:]
+	return n
+}
+
 // count is "1 error", "1,234 errors".
 func count(n int, noun string) string {
 	if n != 1 {

@@ -302,6 +302,16 @@ func TestForEnd(t *testing.T) {
 	}
 }
 
+func TestOfNamesTheProfile(t *testing.T) {
+	n := ForEnd(ended(protocol.EndAborted, "", protocol.Progress{}), 0)
+	if got := n.Of("Weekly backup").Summary; got != "Weekly backup: synchronization aborted" {
+		t.Errorf("Of = %q", got)
+	}
+	if got := n.Of(""); got != n {
+		t.Errorf("Of(\"\") = %+v, want %+v", got, n)
+	}
+}
+
 func TestFormat(t *testing.T) {
 	for n, want := range map[int]string{0: "0", 7: "7", 999: "999", 1000: "1,000", 1234567: "1,234,567", -1234: "-1,234"} {
 		if got := formatInt(n); got != want {

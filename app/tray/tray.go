@@ -1,5 +1,5 @@
 // Package tray shows Ferry's icon in the desktop's notification area, with a menu to show the
-// window, abort the running synchronization and quit.
+// window, run a saved profile, abort the running synchronization and quit.
 //
 // On Linux the icon is a D-Bus StatusNotifierItem with a com.canonical.dbusmenu menu
 // (fyne.io/systray): it needs no GTK and no thread of its own, so it runs beside Wails' GTK
@@ -30,6 +30,8 @@ import (
 	"fmt"
 	"image/png"
 	"log"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -84,6 +86,8 @@ type Options struct {
 	OnShow  func() // "Show Ferry", and a click on the icon itself
 	OnAbort func() // "Abort synchronization"
 	OnQuit  func() // "Quit"
+	// OnRun runs a profile: "Run <name>", one entry for each of the names SetProfiles gave.
+	OnRun func(name string)
 }
 
 // Menu labels and the tooltip's separator.
@@ -91,6 +95,7 @@ const (
 	labelShow    = "Show Ferry"
 	labelAbort   = "Abort synchronization"
 	labelQuit    = "Quit"
+	labelRun     = "Run "
 	defaultTitle = "Ferry"
 	tooltipSep   = " — "
 )
@@ -104,6 +109,9 @@ var (
 	ErrStarted = errors.New("the tray was already started in this process")
 )
 
+// MaxProfiles is the most profiles the menu lists.
+const MaxProfiles = 8
+
 // started mirrors systray's own process-wide state: it can be started once.
 var started atomic.Bool
 
@@ -114,7 +122,11 @@ type Tray struct {
 	icons Icons
 	conn  *dbus.Conn // the session bus connection systray uses; nil where it uses none
 	abort *systray.MenuItem
+	runs  []*systray.MenuItem // the Run entries, hidden beyond the profiles
 	end   func()
+
+	namesMu sync.Mutex
+	names   []string // the profile of each Run entry
 
 	abortEnabled atomic.Bool // a click on the disabled abort item (a stale menu) is ignored
 
@@ -159,6 +171,11 @@ func Start(ctx context.Context, o Options) (*Tray, error) {
 	showItem := systray.AddMenuItem(labelShow, "")
 	t.abort = systray.AddMenuItem(labelAbort, "")
 	t.abort.Disable()
+	for range MaxProfiles {
+		it := systray.AddMenuItem(labelRun, "")
+		it.Hide()
+		t.runs = append(t.runs, it)
+	}
 	systray.AddSeparator()
 	quitItem := systray.AddMenuItem(labelQuit, "")
 
@@ -170,7 +187,55 @@ func Start(ctx context.Context, o Options) (*Tray, error) {
 	go t.dispatch(clickable{showItem.ClickedCh, o.OnShow},
 		clickable{t.abort.ClickedCh, o.OnAbort},
 		clickable{quitItem.ClickedCh, o.OnQuit})
+	for i, it := range t.runs {
+		t.wg.Add(1)
+		go t.dispatchRun(i, it.ClickedCh, o.OnRun)
+	}
 	return t, nil
+}
+
+// dispatchRun runs run with the profile of Run entry i at each of its clicks; a click on an
+// entry hidden since (a stale menu) calls nothing.
+func (t *Tray) dispatchRun(i int, clicked <-chan struct{}, run func(string)) {
+	defer t.wg.Done()
+	for {
+		select {
+		case <-clicked:
+		case <-t.done:
+			return
+		}
+		t.namesMu.Lock()
+		name := ""
+		if i < len(t.names) {
+			name = t.names[i]
+		}
+		t.namesMu.Unlock()
+		if name != "" && run != nil {
+			go run(name)
+		}
+	}
+}
+
+// SetProfiles lists the profiles to run, "Run <name>" each, in order; the first MaxProfiles.
+func (t *Tray) SetProfiles(names []string) {
+	if t == nil {
+		return
+	}
+	names = slices.Clone(names[:min(len(names), MaxProfiles)])
+	t.namesMu.Lock()
+	t.names = names
+	t.namesMu.Unlock()
+	t.update(func() {
+		for i, it := range t.runs {
+			if i < len(names) {
+				// dbusmenu reads "_" as the mnemonic's mark: "__" is one underscore.
+				it.SetTitle(labelRun + strings.ReplaceAll(names[i], "_", "__"))
+				it.Show()
+			} else {
+				it.Hide()
+			}
+		}
+	})
 }
 
 // fillIcons replaces empty icons with the built-in ones and checks the others are PNGs.

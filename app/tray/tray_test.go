@@ -89,6 +89,23 @@ func (n menuNode) enabled() bool {
 	return !ok || on // enabled unless said otherwise
 }
 
+func (n menuNode) visible() bool {
+	on, ok := n.Props["visible"].Value().(bool)
+	return !ok || on
+}
+
+// shown are the labels of the visible menu items.
+func (h *host) shown(t *testing.T) []string {
+	t.Helper()
+	var labels []string
+	for _, n := range h.layout(t) {
+		if n.visible() {
+			labels = append(labels, n.label())
+		}
+	}
+	return labels
+}
+
 // host reads and drives the tray item over the bus, as a desktop's panel does.
 type host struct {
 	conn    *dbus.Conn
@@ -284,6 +301,7 @@ func TestTray(t *testing.T) {
 
 	w := serveWatcher(t, addr)
 	shows, aborts, quits := make(chan struct{}, 8), make(chan struct{}, 8), make(chan struct{}, 8)
+	runs := make(chan string, 8)
 	release := make(chan struct{}) // OnShow blocks until it is closed
 	var abortCount atomic.Int32
 	tr, err := Start(ctx, Options{
@@ -293,6 +311,7 @@ func TestTray(t *testing.T) {
 			aborts <- struct{}{}
 		},
 		OnQuit: func() { quits <- struct{}{} },
+		OnRun:  func(name string) { runs <- name },
 	})
 	if err != nil {
 		t.Fatalf("Start: %v", err)
@@ -378,10 +397,7 @@ func TestTray(t *testing.T) {
 	})
 
 	t.Run("menu", func(t *testing.T) {
-		var labels []string
-		for _, n := range h.layout(t) {
-			labels = append(labels, n.label())
-		}
+		labels := h.shown(t)
 		want := []string{"Show Ferry", "Abort synchronization", "---", "Quit"}
 		if strings.Join(labels, "|") != strings.Join(want, "|") {
 			t.Fatalf("menu %q, want %q", labels, want)
@@ -440,6 +456,51 @@ func TestTray(t *testing.T) {
 		}
 		received(t, shows, "OnShow on Activate")
 		close(release)
+	})
+
+	t.Run("profiles", func(t *testing.T) {
+		layout := func(names []string, want ...string) {
+			t.Helper()
+			h.drainSignals()
+			tr.SetProfiles(names)
+			h.expectSignal(t, "com.canonical.dbusmenu.ItemsPropertiesUpdated", nil)
+			if got := h.shown(t); strings.Join(got, "|") != strings.Join(want, "|") {
+				t.Fatalf("menu %q, want %q", got, want)
+			}
+		}
+		layout([]string{"Weekly backup", "my_docs"},
+			"Show Ferry", "Abort synchronization", "Run Weekly backup", "Run my__docs", "---", "Quit")
+		h.click(t, "Run my__docs")
+		select {
+		case name := <-runs:
+			if name != "my_docs" {
+				t.Fatalf("OnRun(%q), want my_docs", name)
+			}
+		case <-time.After(wait):
+			t.Fatal("OnRun did not run")
+		}
+		stale := h.menuItem(t, "Run my__docs").ID
+		layout([]string{"Weekly backup"}, "Show Ferry", "Abort synchronization", "Run Weekly backup", "---", "Quit")
+		// A click on the entry hidden since calls nothing; the next click does.
+		if call := h.menu.Call("com.canonical.dbusmenu.Event", 0, stale, "clicked", dbus.MakeVariant(""), uint32(0)); call.Err != nil {
+			t.Fatal(call.Err)
+		}
+		h.click(t, "Run Weekly backup")
+		select {
+		case name := <-runs:
+			if name != "Weekly backup" {
+				t.Fatalf("OnRun(%q) after the stale click, want Weekly backup", name)
+			}
+		case <-time.After(wait):
+			t.Fatal("OnRun did not run")
+		}
+		var many []string
+		for i := range MaxProfiles + 2 {
+			many = append(many, fmt.Sprintf("p%d", i))
+		}
+		tr.SetProfiles(many)
+		tr.SetProfiles(nil)
+		h.expectSignal(t, "com.canonical.dbusmenu.ItemsPropertiesUpdated", nil)
 	})
 
 	t.Run("second start", func(t *testing.T) {

@@ -94,6 +94,7 @@ configuration folder (~/.config/ferry on Linux).`,
 	root.AddCommand(newJoinCmd())
 	root.AddCommand(newManCmd())
 	root.AddCommand(newPlanCmd())
+	root.AddCommand(newProfileCmd())
 	root.AddCommand(newServerCmd())
 	root.AddCommand(newSyncCmd())
 	return root

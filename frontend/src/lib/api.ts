@@ -7,6 +7,7 @@ import * as ComparisonGo from '../../wailsjs/go/app/Comparison'
 import * as DataGo from '../../wailsjs/go/app/Data'
 import * as DiagnosticsGo from '../../wailsjs/go/app/Diagnostics'
 import * as InventoryGo from '../../wailsjs/go/app/Inventory'
+import * as ProfilesGo from '../../wailsjs/go/app/Profiles'
 import * as RulesGo from '../../wailsjs/go/app/Rules'
 import * as SessionsGo from '../../wailsjs/go/app/Sessions'
 import * as SettingsGo from '../../wailsjs/go/app/Settings'
@@ -16,6 +17,7 @@ import type {
   DataNode,
   Plain,
   PresetMode,
+  ProfileInfo,
   SessionInfo,
   Settings as SettingsValue,
   Source,
@@ -105,6 +107,14 @@ export const Synchronization = {
   start: bind('Synchronization', 'Start', SynchronizationGo.Start),
   abort: bind('Synchronization', 'Abort', SynchronizationGo.Abort),
   status: () => bind('Synchronization', 'Status', SynchronizationGo.Status)<SyncStatus>().then(norm.syncStatus),
+}
+
+export const Profiles = {
+  list: () => bind('Profiles', 'List', ProfilesGo.List)<ProfileInfo[]>().then((ps) => ps ?? []),
+  save: (name: string) => bind('Profiles', 'Save', ProfilesGo.Save)<ProfileInfo>(name),
+  delete: bind('Profiles', 'Delete', ProfilesGo.Delete),
+  open: bind('Profiles', 'Open', ProfilesGo.Open),
+  run: bind('Profiles', 'Run', ProfilesGo.Run),
 }
 
 export const Diagnostics = {

@@ -106,7 +106,16 @@ export const eventNames: readonly EventName[] = [
   'inventory:done',
   'sync:event',
   'sync:done',
+  'profile:run',
 ]
+
+export type ProfileStatus = 'done' | 'errors' | 'refused' | 'aborted' | 'failed'
+
+/** How the last run of a profile ended; at is an RFC 3339 time. */
+export type ProfileRun = Narrow<Plain<app.ProfileRun>, { status: ProfileStatus }>
+
+/** A saved profile; a file that cannot be read has only file and error. */
+export type ProfileInfo = Narrow<Plain<app.ProfileInfo>, { lastRun?: ProfileRun }>
 
 /** What Diagnostics.Report receives for the comparison table's first render. */
 export type FirstRenderReport = { ms: number; rows: number; total: number; method: string }

@@ -10,6 +10,7 @@ import {
   type ComparisonSummary,
   type DataNode,
   type NodeProgress,
+  type ProfileInfo,
   type SessionInfo,
   type Settings,
   type SyncEvent,
@@ -55,10 +56,18 @@ export class Wizard {
   readonly rate = new RateMeter(5000)
   /** A problem found while restoring the state at start, shown on the Start screen. */
   loadError = $state('')
+  /** The saved profiles; the Profiles screen opens at start when there are some. */
+  profiles = $state<ProfileInfo[]>([])
+  /** The profile the open session came from, "" when none. */
+  profile = $state('')
+  /** The user chose a new synchronization over the profiles. */
+  startNew = $state(false)
 
   #unsubscribe: (() => void)[] = []
   /** A new synchronization goes straight on to the comparison when its inventory ends. */
   #compareWhenDone = false
+  /** A profile's run goes on to the confirmation when its inventory ends. */
+  #confirmWhenDone = false
   #now: () => number
 
   constructor(now: () => number = Date.now) {
@@ -68,6 +77,7 @@ export class Wizard {
   /** Listens to the runtime events and restores what the Go side knows (the webview may reload). */
   async init(): Promise<void> {
     this.#listen()
+    await this.loadProfiles().catch(() => {})
     const [settings, version, session] = await Promise.allSettled([
       api.Settings.get(),
       api.Settings.version(),
@@ -135,9 +145,14 @@ export class Wizard {
           // On failure the Compare button stays, with the inventory's outcome.
           if (!this.inventory.error) void this.compare().catch(() => {})
         }
+        if (this.#confirmWhenDone) {
+          this.#confirmWhenDone = false
+          if (!this.inventory.error) void this.compare().then(() => this.go('synchronize'), () => {})
+        }
       }),
       onEvent('sync:event', (ev) => this.#onSyncEvent(ev)),
       onEvent('sync:done', (status) => this.#onSyncEnd(status)),
+      onEvent('profile:run', (name) => this.#onProfileRun(name)),
     ]
   }
 
@@ -249,6 +264,7 @@ export class Wizard {
     this.summary = null
     this.sync = null
     this.loadError = ''
+    this.profile = ''
     void this.refreshNodes().catch(() => {})
   }
 
@@ -262,6 +278,9 @@ export class Wizard {
     this.sync = null
     this.abortRequested = false
     this.step = 'start'
+    this.profile = ''
+    this.startNew = false
+    await this.loadProfiles().catch(() => {})
   }
 
   async saveSettings(s: Settings): Promise<void> {
@@ -358,5 +377,84 @@ export class Wizard {
     this.abortRequested = false
     this.syncStartedAt = 0
     this.syncEndedAt = 0
+  }
+
+  /** Whether the start shows the profiles rather than Create and Join. */
+  get showProfiles(): boolean {
+    return this.phase === 'none' && !this.startNew && this.profiles.length > 0
+  }
+
+  async loadProfiles(): Promise<void> {
+    this.profiles = await api.Profiles.list()
+  }
+
+  /** Runs a profile: a new session with its nodes and rules, inventoried and compared, up to
+   * the confirmation. */
+  async runProfile(name: string): Promise<void> {
+    this.#confirmWhenDone = true
+    this.inventory = { ...idleInventory(), running: true }
+    try {
+      await api.Profiles.run(name)
+    } catch (err) {
+      this.#confirmWhenDone = false
+      if (this.phase === 'inventory') {
+        // The session opened (profile:run) but its inventory did not start: say so there.
+        this.inventory = { ...idleInventory(), done: true, error: (err as Error).message }
+        throw err
+      }
+      this.inventory = idleInventory()
+      throw err
+    }
+    await this.#enterProfile(name)
+    // inventory:done may have come first.
+    if (this.phase === 'none' || this.phase === 'session') {
+      this.phase = 'inventory'
+      this.step = 'inventory'
+    }
+  }
+
+  /** Opens a profile's nodes and rules in a new session, to edit them. */
+  async openProfile(name: string): Promise<void> {
+    await api.Profiles.open(name)
+    this.inventory = idleInventory()
+    await this.#enterProfile(name)
+    this.phase = 'session'
+    this.step = 'data'
+  }
+
+  /** A profile's run started (here, or from the tray): follow it up to the confirmation. */
+  #onProfileRun(name: string): void {
+    this.#confirmWhenDone = true
+    this.profile = name
+    this.summary = null
+    this.sync = null
+    this.abortRequested = false
+    this.phase = 'inventory'
+    this.inventory = { ...idleInventory(), running: true }
+    this.step = 'inventory'
+    void api.Sessions.current().then((s) => (this.session = s ?? this.session), () => {})
+    void this.refreshNodes().catch(() => {})
+  }
+
+  async #enterProfile(name: string): Promise<void> {
+    this.session = await api.Sessions.current().catch(() => this.session)
+    this.summary = null
+    this.sync = null
+    this.abortRequested = false
+    this.loadError = ''
+    this.profile = name
+    await this.refreshNodes().catch(() => {})
+  }
+
+  /** Saves the session's nodes and rules as a profile (after a run, with the run as its last). */
+  async saveProfile(name: string): Promise<void> {
+    await api.Profiles.save(name)
+    this.profile = name
+    await this.loadProfiles().catch(() => {})
+  }
+
+  async deleteProfile(name: string): Promise<void> {
+    await api.Profiles.delete(name)
+    await this.loadProfiles()
   }
 }

@@ -6,6 +6,7 @@ import type {
   Confirmation,
   DataNode,
   PresetMode,
+  ProfileInfo,
   RulesState,
   SessionInfo,
   Settings as SettingsValue,
@@ -88,12 +89,20 @@ export const Synchronization = {
   status: vi.fn<() => Promise<SyncStatus>>(),
 }
 
+export const Profiles = {
+  list: vi.fn<() => Promise<ProfileInfo[]>>(),
+  save: vi.fn<(name: string) => Promise<ProfileInfo>>(),
+  delete: vi.fn<(name: string) => Promise<void>>(),
+  open: vi.fn<(name: string) => Promise<void>>(),
+  run: vi.fn<(name: string) => Promise<void>>(),
+}
+
 export const Diagnostics = {
   enabled: vi.fn<() => Promise<boolean>>(),
   report: vi.fn<(name: string, data: string) => Promise<void>>(),
 }
 
-const services = { Settings, Sessions, Data, Inventory, Comparison, Rules, Synchronization, Diagnostics }
+const services = { Settings, Sessions, Data, Inventory, Comparison, Rules, Synchronization, Profiles, Diagnostics }
 
 /** Resets every method to a default: no session, nothing to show. */
 export function resetApi(): void {
@@ -114,6 +123,10 @@ export function resetApi(): void {
   Synchronization.start.mockResolvedValue(undefined)
   Synchronization.allowDeletions.mockResolvedValue(undefined)
   Synchronization.abort.mockResolvedValue(undefined)
+  Profiles.list.mockResolvedValue([])
+  Profiles.delete.mockResolvedValue(undefined)
+  Profiles.open.mockResolvedValue(undefined)
+  Profiles.run.mockResolvedValue(undefined)
   Diagnostics.enabled.mockResolvedValue(false)
   Diagnostics.report.mockResolvedValue(undefined)
 }

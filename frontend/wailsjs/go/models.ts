@@ -371,6 +371,88 @@ export namespace app {
 		    return a;
 		}
 	}
+	export class ProfileRun {
+	    at: string;
+	    status: string;
+	    actions: number;
+	    errors: number;
+	    bytes: number;
+	    message?: string;
+	
+	    static createFrom(source: any = {}) {
+	        return new ProfileRun(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.at = source["at"];
+	        this.status = source["status"];
+	        this.actions = source["actions"];
+	        this.errors = source["errors"];
+	        this.bytes = source["bytes"];
+	        this.message = source["message"];
+	    }
+	}
+	export class ProfileNode {
+	    code: string;
+	    sources: string[];
+	
+	    static createFrom(source: any = {}) {
+	        return new ProfileNode(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.code = source["code"];
+	        this.sources = source["sources"];
+	    }
+	}
+	export class ProfileInfo {
+	    name: string;
+	    file: string;
+	    nodes: ProfileNode[];
+	    mode: string;
+	    created: string;
+	    updated: string;
+	    lastRun?: ProfileRun;
+	    error?: string;
+	
+	    static createFrom(source: any = {}) {
+	        return new ProfileInfo(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.name = source["name"];
+	        this.file = source["file"];
+	        this.nodes = this.convertValues(source["nodes"], ProfileNode);
+	        this.mode = source["mode"];
+	        this.created = source["created"];
+	        this.updated = source["updated"];
+	        this.lastRun = this.convertValues(source["lastRun"], ProfileRun);
+	        this.error = source["error"];
+	    }
+	
+		convertValues(a: any, classs: any, asMap: boolean = false): any {
+		    if (!a) {
+		        return a;
+		    }
+		    if (a.slice && a.map) {
+		        return (a as any[]).map(elem => this.convertValues(elem, classs));
+		    } else if ("object" === typeof a) {
+		        if (asMap) {
+		            for (const key of Object.keys(a)) {
+		                a[key] = new classs(a[key]);
+		            }
+		            return a;
+		        }
+		        return new classs(a);
+		    }
+		    return a;
+		}
+	}
+	
+	
 	export class Progress {
 	    totalActions: number;
 	    finishedActions: number;

@@ -1,0 +1,174 @@
+import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte'
+import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+
+vi.mock('../../wailsjs/runtime/runtime', () => import('./fakeRuntime'))
+vi.mock('../lib/api', () => import('./fakeApi'))
+
+import App from '../App.svelte'
+import { formatDate } from '../lib/format'
+import type { ProfileInfo, SyncStatus } from '../lib/types'
+import { Wizard } from '../lib/wizard.svelte'
+import * as api from './fakeApi'
+import { emit, resetRuntime } from './fakeRuntime'
+import { gridHeight, session } from './setup'
+
+const weekly = (over: Partial<ProfileInfo> = {}): ProfileInfo => ({
+  name: 'Weekly backup',
+  file: '/home/u/.config/ferry/profiles/weekly-backup-c9167358.json',
+  nodes: [
+    { code: 'A', sources: ['/home/u/Photos'] },
+    { code: 'B', sources: ['/media/backup/Photos'] },
+  ],
+  mode: 'mirror',
+  created: '2026-11-01T10:00:00Z',
+  updated: '2026-11-01T10:00:00Z',
+  lastRun: { at: '2026-11-29T09:30:00Z', status: 'done', actions: 1234, errors: 0, bytes: 3 * 1024 ** 2 },
+  ...over,
+})
+
+const broken: ProfileInfo = {
+  name: '',
+  file: '/home/u/.config/ferry/profiles/broken.json',
+  nodes: [],
+  mode: '',
+  created: '',
+  updated: '',
+  error: 'profile file /home/u/.config/ferry/profiles/broken.json is damaged',
+}
+
+const ended = (): SyncStatus => ({
+  state: 'ended',
+  orchestration: 'local',
+  progress: { totalActions: 2, finishedActions: 2, errorActions: 0, syncedVolume: 10, totalVolume: 10 },
+  endStatus: 'regular',
+  errors: [],
+  items: [],
+  omittedItems: 0,
+})
+
+beforeAll(() => gridHeight(400))
+
+beforeEach(() => {
+  api.resetApi()
+  resetRuntime()
+})
+
+describe('Profiles', () => {
+  it('opens at start when profiles exist, with their last run, and the unreadable files', async () => {
+    api.Profiles.list.mockResolvedValue([weekly(), weekly({ name: 'Docs', file: '/p/docs.json', lastRun: undefined }), broken])
+    render(App)
+    expect(await screen.findByRole('heading', { level: 1, name: 'Profiles' })).toBeInTheDocument()
+    const list = screen.getByRole('list', { name: 'Saved profiles' })
+    const item = within(list).getByRole('listitem', { name: 'Weekly backup' })
+    expect(item).toHaveTextContent('A: /home/u/Photos')
+    expect(item).toHaveTextContent('B: /media/backup/Photos')
+    expect(within(item).getByTestId('last-run')).toHaveTextContent(
+      `Done · ${formatDate('2026-11-29T09:30:00Z')} · 1,234 actions · 3.0 MiB`,
+    )
+    expect(within(within(list).getByRole('listitem', { name: 'Docs' })).getByTestId('last-run')).toHaveTextContent('Never run')
+    expect(list).toHaveTextContent('broken.json is damaged')
+  })
+
+  it('shows Create and Join without profiles', async () => {
+    render(App)
+    expect(await screen.findByRole('button', { name: 'Create session' })).toBeInTheDocument()
+    expect(screen.queryByRole('heading', { level: 1, name: 'Profiles' })).not.toBeInTheDocument()
+  })
+
+  it('starts a new synchronization instead', async () => {
+    api.Profiles.list.mockResolvedValue([weekly()])
+    render(App)
+    await fireEvent.click(await screen.findByRole('button', { name: /New synchronization/ }))
+    expect(await screen.findByRole('button', { name: 'Create session' })).toBeInTheDocument()
+    await fireEvent.click(screen.getByRole('button', { name: 'Profiles' }))
+    expect(await screen.findByRole('heading', { level: 1, name: 'Profiles' })).toBeInTheDocument()
+  })
+
+  it('runs a profile through the inventory and the comparison straight to the confirmation', async () => {
+    api.Profiles.list.mockResolvedValue([weekly()])
+    api.Sessions.current.mockResolvedValueOnce(null).mockResolvedValue(session())
+    api.Comparison.summary.mockResolvedValue({ total: 10, parts: ['A', 'B'], withActions: 2 })
+    api.Comparison.page.mockResolvedValue({ total: 0, offset: 0, items: [] })
+    api.Synchronization.confirmation.mockResolvedValue(
+      api.plan({ actions: 2, bytes: 10, destinations: [{ node: 'B', copies: 2, creates: 0, deletes: 0, dates: 0, bytes: 10 }] }),
+    )
+    render(App)
+    await fireEvent.click(await screen.findByRole('button', { name: 'Run Weekly backup' }))
+    expect(api.Profiles.run).toHaveBeenCalledWith('Weekly backup')
+    expect(await screen.findByRole('heading', { level: 1, name: 'Inventory' })).toBeInTheDocument()
+    emit('inventory:done', {})
+    expect(await screen.findByRole('heading', { level: 1, name: 'Synchronize' })).toBeInTheDocument()
+    expect(await screen.findByRole('button', { name: /Start synchronization/ })).toBeInTheDocument()
+  })
+
+  it('follows a profile run started from the tray, from any screen', async () => {
+    api.Sessions.current.mockResolvedValue(session())
+    api.Synchronization.status.mockResolvedValue(ended())
+    api.Comparison.summary.mockResolvedValue({ total: 10, parts: ['A', 'B'], withActions: 2 })
+    api.Comparison.page.mockResolvedValue({ total: 0, offset: 0, items: [] })
+    api.Synchronization.confirmation.mockResolvedValue(api.plan({ actions: 1, bytes: 1 }))
+    const wizard = new Wizard()
+    render(App, { props: { wizard } })
+    expect(await screen.findByRole('heading', { level: 1, name: 'Done' })).toBeInTheDocument()
+    emit('profile:run', 'Weekly backup')
+    expect(await screen.findByRole('heading', { level: 1, name: 'Inventory' })).toBeInTheDocument()
+    expect(wizard.profile).toBe('Weekly backup')
+    emit('inventory:done', {})
+    expect(await screen.findByRole('heading', { level: 1, name: 'Synchronize' })).toBeInTheDocument()
+  })
+
+  it('shows why a profile cannot run, and stays', async () => {
+    api.Profiles.list.mockResolvedValue([weekly()])
+    api.Profiles.run.mockRejectedValue(new Error('the folder /media/backup/Photos of node B is gone'))
+    render(App)
+    await fireEvent.click(await screen.findByRole('button', { name: 'Run Weekly backup' }))
+    expect(await screen.findByRole('alert')).toHaveTextContent('/media/backup/Photos of node B is gone')
+    expect(screen.getByRole('heading', { level: 1, name: 'Profiles' })).toBeInTheDocument()
+  })
+
+  it('opens a profile in the wizard to edit it', async () => {
+    api.Profiles.list.mockResolvedValue([weekly()])
+    api.Sessions.current.mockResolvedValueOnce(null).mockResolvedValue(session())
+    render(App)
+    await fireEvent.click(await screen.findByRole('button', { name: 'Edit Weekly backup' }))
+    expect(api.Profiles.open).toHaveBeenCalledWith('Weekly backup')
+    expect(await screen.findByRole('heading', { level: 1, name: 'Data' })).toBeInTheDocument()
+    expect(api.Inventory.start).not.toHaveBeenCalled()
+  })
+
+  it('deletes a profile only once confirmed', async () => {
+    api.Profiles.list.mockResolvedValue([weekly(), weekly({ name: 'Docs', file: '/p/docs.json' })])
+    render(App)
+    await fireEvent.click(await screen.findByRole('button', { name: 'Delete Docs' }))
+    const dialog = screen.getByRole('alertdialog', { name: 'Delete the profile?' })
+    await fireEvent.click(within(dialog).getByRole('button', { name: 'Keep it' }))
+    expect(api.Profiles.delete).not.toHaveBeenCalled()
+
+    await fireEvent.click(screen.getByRole('button', { name: 'Delete Docs' }))
+    api.Profiles.list.mockResolvedValue([weekly()])
+    await fireEvent.click(within(screen.getByRole('alertdialog')).getByRole('button', { name: 'Delete' }))
+    expect(api.Profiles.delete).toHaveBeenCalledWith('Docs')
+    await waitFor(() => expect(screen.queryByRole('listitem', { name: 'Docs' })).not.toBeInTheDocument())
+    expect(screen.getByRole('listitem', { name: 'Weekly backup' })).toBeInTheDocument()
+  })
+
+  it('saves the run as a profile from Done', async () => {
+    api.Sessions.current.mockResolvedValue(session())
+    api.Synchronization.status.mockResolvedValue(ended())
+    api.Profiles.save.mockResolvedValue(weekly())
+    const wizard = new Wizard()
+    render(App, { props: { wizard } })
+    expect(await screen.findByRole('heading', { level: 1, name: 'Done' })).toBeInTheDocument()
+    await fireEvent.click(screen.getByRole('button', { name: /Save as profile/ }))
+    const dialog = screen.getByRole('dialog', { name: 'Save as profile' })
+    await fireEvent.click(within(dialog).getByRole('button', { name: 'Save' }))
+    expect(within(dialog).getByRole('alert')).toHaveTextContent('Give the profile a name')
+    expect(api.Profiles.save).not.toHaveBeenCalled()
+
+    await fireEvent.input(within(dialog).getByLabelText('Name'), { target: { value: ' Weekly backup ' } })
+    await fireEvent.click(within(dialog).getByRole('button', { name: 'Save' }))
+    expect(api.Profiles.save).toHaveBeenCalledWith('Weekly backup')
+    expect(await screen.findByRole('button', { name: 'Saved as “Weekly backup”' })).toBeInTheDocument()
+    expect(wizard.profile).toBe('Weekly backup')
+  })
+})
