@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -364,9 +362,13 @@ func runProfile(ctx context.Context, name string, rf profileRunFlags, stdin io.R
 		return err
 	}
 	defer cleanup()
-	var report bytes.Buffer
-	err = runSync(ctx, f, stdin, io.MultiWriter(stdout, &report), stderr)
-	record(runOutcome(report.Bytes(), rf.json, err))
+	var rep *syncReport
+	f.ran = func(r *syncReport) { rep = r }
+	err = runSync(ctx, f, stdin, stdout, stderr)
+	if errors.Is(err, errNotConfirmed) {
+		return err // nothing ran: the last run stays the last
+	}
+	record(runOutcome(rep, err))
 	return err
 }
 
@@ -425,11 +427,8 @@ func syncFlagsOf(p *profile.Profile, rf profileRunFlags) (syncFlags, func(), err
 	return f, cleanup, nil
 }
 
-// reportLine is ferry sync's last line of text: "… : 5 of 6 actions, 1 errors, …".
-var reportLine = regexp.MustCompile(`: (\d+) of \d+ actions, (\d+) errors`)
-
-// runOutcome reads a run's outcome from its exit and from the report ferry sync printed.
-func runOutcome(report []byte, asJSON bool, err error) profile.Run {
+// runOutcome is a profile's record of a run from its exit and, when it synchronized, its report.
+func runOutcome(rep *syncReport, err error) profile.Run {
 	r := profile.Run{Status: profile.StatusDone}
 	var ee *exitError
 	switch {
@@ -446,25 +445,8 @@ func runOutcome(report []byte, asJSON bool, err error) profile.Run {
 	if err != nil {
 		r.Message = err.Error()
 	}
-	if asJSON {
-		var rep struct {
-			Progress struct {
-				Finished int   `json:"finished_actions"`
-				Errors   int   `json:"error_actions"`
-				Synced   int64 `json:"synced_volume"`
-			} `json:"progress"`
-		}
-		dec := json.NewDecoder(bytes.NewReader(report))
-		for dec.Decode(&rep) == nil { // the last object is the report
-		}
-		r.Actions, r.Errors, r.Bytes = rep.Progress.Finished, rep.Progress.Errors, rep.Progress.Synced
-		return r
-	}
-	if m := reportLine.FindAllSubmatch(report, -1); len(m) > 0 {
-		last := m[len(m)-1]
-		ok, _ := strconv.Atoi(string(last[1]))
-		failed, _ := strconv.Atoi(string(last[2]))
-		r.Actions, r.Errors = ok+failed, failed
+	if rep != nil {
+		r.Actions, r.Errors, r.Bytes = rep.Progress.FinishedActions, rep.Progress.ErrorActions, rep.Progress.SyncedVolume
 	}
 	return r
 }

@@ -42,6 +42,8 @@ type syncFlags struct {
 	yes           bool
 	statusWait    time.Duration
 	logLevel      string
+	// ran, when set, receives the report of a run that synchronized, before it is printed.
+	ran func(*syncReport)
 }
 
 func newSyncCmd() *cobra.Command {
@@ -127,6 +129,9 @@ func timed(d *float64, fn func()) {
 type statusDeliveryInfo struct {
 	Undelivered int `json:"undelivered"`
 }
+
+// errNotConfirmed: the plan was shown and not confirmed; nothing ran.
+var errNotConfirmed = errors.New("not confirmed: nothing changed (answer y, or give --yes)")
 
 func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr io.Writer) error {
 	j, err := f.request()
@@ -271,7 +276,7 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 	// Without --yes the answer is read from stdin, terminal or not: only "y" or "yes" goes on,
 	// anything else (an empty or closed stdin too) changes nothing.
 	if !f.yes && len(p.Groups) > 0 && !confirm(stdin, stderr) {
-		return &exitError{code: exitAborted, err: errors.New("not confirmed: nothing changed (answer y, or give --yes)")}
+		return &exitError{code: exitAborted, err: errNotConfirmed}
 	}
 
 	if tw == nil {
@@ -311,6 +316,9 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 		log.Info("close the flow", "err", err)
 	}
 	leave()
+	if f.ran != nil {
+		f.ran(rep)
+	}
 	printReport(stdout, rep, f.json)
 	return rep.exit(ctx, err)
 }
