@@ -49,6 +49,7 @@ type core struct {
 	embedded *cloud.Embedded
 	sess     *openSession
 	sessBusy bool // a session is being created, joined or quit
+	trust    trustAsks
 
 	nodes []*nodeState
 	inv   *inventoryRun

@@ -16,6 +16,8 @@ const (
 	EventSync              = "sync:event"
 	EventSyncDone          = "sync:done"
 	EventProfileRun        = "profile:run"
+	EventTrustAsked        = "trust:asked"
+	EventTrustAnswered     = "trust:answered"
 )
 
 // EventPayloads is what each event carries (a nil *SessionInfo after Quit). The frontend's types
@@ -31,6 +33,8 @@ var EventPayloads = []struct {
 	{EventSync, SyncEvent{}},
 	{EventSyncDone, SyncStatus{}},
 	{EventProfileRun, ""},
+	{EventTrustAsked, TrustQuestion{}},
+	{EventTrustAnswered, TrustAnswered{}},
 }
 
 // progressEvery is the shortest interval between two progress events of one kind.

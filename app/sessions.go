@@ -62,7 +62,11 @@ func (s *Sessions) Create() (SessionInfo, error) {
 	return s.open(func(ctx context.Context, c *client.Client) (*session.Member, error) {
 		ctx, cancel := context.WithTimeout(ctx, sessionCallTimeout)
 		defer cancel()
-		m, err := session.Create(ctx, c, nil, session.WithLogger(s.c.log))
+		opts, err := s.c.trustOptions()
+		if err != nil {
+			return nil, err
+		}
+		m, err := session.Create(ctx, c, nil, append(opts, session.WithLogger(s.c.log))...)
 		if err != nil {
 			return m, fmt.Errorf("create a session: %w", err)
 		}
@@ -83,7 +87,11 @@ func (s *Sessions) Join(id, password string) (SessionInfo, error) {
 	return s.open(func(ctx context.Context, c *client.Client) (*session.Member, error) {
 		ctx, cancel := context.WithTimeout(ctx, joinTimeout)
 		defer cancel()
-		return session.Join(ctx, c, session.JoinRequest{ID: id, Password: password}, session.WithLogger(s.c.log))
+		opts, err := s.c.trustOptions()
+		if err != nil {
+			return nil, err
+		}
+		return session.Join(ctx, c, session.JoinRequest{ID: id, Password: password}, append(opts, session.WithLogger(s.c.log))...)
 	})
 }
 

@@ -1,0 +1,123 @@
+package app
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// onServer is a test app whose sessions are on url.
+func onServer(t *testing.T, url string) *testApp {
+	t.Helper()
+	a := newTestApp(t)
+	v := a.Settings.Get()
+	v.ServerURL = url
+	if err := a.Settings.Save(v); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+type joined struct {
+	info SessionInfo
+	err  error
+}
+
+func (a *testApp) joinAsync(id, password string) chan joined {
+	done := make(chan joined, 1)
+	go func() {
+		info, err := a.Sessions.Join(id, password)
+		done <- joined{info, err}
+	}()
+	return done
+}
+
+// answer waits for the next trust question after mark and answers it.
+func (a *testApp) answer(t *testing.T, mark int, trusted bool) TrustQuestion {
+	t.Helper()
+	q := waitFor[TrustQuestion](t, a.rec, mark, EventTrustAsked, nil)
+	if err := a.Sessions.AnswerTrust(q.ID, trusted); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Sessions.AnswerTrust(q.ID, trusted); err == nil {
+		t.Fatal("a question answered twice")
+	}
+	return q
+}
+
+// Two computers that never met: each is asked about the other's key with the same twelve
+// words; trusted on both sides, the join goes through, and the next join between them asks
+// nothing. A third computer that the host's user refuses is told so in words.
+func TestJoinAsksToCompareSafetyWords(t *testing.T) {
+	srv := startServer(t)
+	host, joiner := onServer(t, srv.URL), onServer(t, srv.URL)
+
+	hostMark, joinMark := host.rec.mark(), joiner.rec.mark()
+	info, err := host.Sessions.Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := joiner.joinAsync(info.ID, info.Password)
+	qh := host.answer(t, hostMark, true) // the host checks the joiner first
+	qj := joiner.answer(t, joinMark, true)
+	if qj.Role != "host" || qh.Role != "joiner" {
+		t.Fatalf("roles: the joiner sees %q, the host %q", qj.Role, qh.Role)
+	}
+	if len(qj.Words) != 12 || !slices.Equal(qj.Words, qh.Words) {
+		t.Fatalf("safety words differ: %v and %v", qj.Words, qh.Words)
+	}
+	if qj.Computer == "" || qj.Computer == qh.Computer {
+		t.Fatalf("computers: the joiner sees %q, the host %q", qj.Computer, qh.Computer)
+	}
+	j := <-done
+	if j.err != nil {
+		t.Fatalf("join: %v", j.err)
+	}
+	if len(j.info.Members) != 2 {
+		t.Fatalf("members after the join: %+v", j.info.Members)
+	}
+	for _, a := range []*testApp{joiner, host} {
+		if err := a.Sessions.Quit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Again: both keys are remembered, nobody is asked.
+	hostMark, joinMark = host.rec.mark(), joiner.rec.mark()
+	info, err = host.Sessions.Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j := <-joiner.joinAsync(info.ID, info.Password); j.err != nil {
+		t.Fatalf("second join: %v", j.err)
+	}
+	for _, a := range []struct {
+		app  *testApp
+		mark int
+	}{{host, hostMark}, {joiner, joinMark}} {
+		if asked := a.app.rec.since(a.mark, EventTrustAsked); len(asked) != 0 {
+			t.Fatalf("asked again about a trusted key: %+v", asked)
+		}
+	}
+
+	// A stranger whose key the host's user refuses does not join, and is told why in words.
+	stranger := onServer(t, srv.URL)
+	hostMark = host.rec.mark()
+	done = stranger.joinAsync(info.ID, info.Password)
+	host.answer(t, hostMark, false)
+	select {
+	case j := <-done:
+		if j.err == nil {
+			t.Fatal("joined with the host's key refused")
+		}
+		for _, jargon := range []string{"validator", "client id", "untrusted_key"} {
+			if strings.Contains(j.err.Error(), jargon) {
+				t.Errorf("the refusal speaks of %q: %v", jargon, j.err)
+			}
+		}
+		t.Logf("refusal: %v", j.err)
+	case <-time.After(time.Minute):
+		t.Fatal("the refused join did not end")
+	}
+}
