@@ -37,11 +37,13 @@ func main() {
 	)
 	bg := app.Background(a.Theme())
 	err = wails.Run(&options.App{
-		Title:     "Ferry",
-		Width:     1100,
-		Height:    760,
-		MinWidth:  1024,
-		MinHeight: 700,
+		Title:  "Ferry",
+		Width:  1100,
+		Height: 760,
+		// A 1024×700 screen holds the smallest window with its title bar; a larger window
+		// is fitted to the screen once shown (DomReady).
+		MinWidth:  960,
+		MinHeight: 600,
 		AssetServer: &assetserver.Options{
 			Assets: assets,
 		},
@@ -63,6 +65,7 @@ func main() {
 			mu.Unlock()
 			a.SetTray(trayIcon{t})
 		},
+		OnDomReady:    a.DomReady,
 		OnBeforeClose: a.BeforeClose,
 		OnShutdown: func(ctx context.Context) {
 			a.Shutdown(ctx)

@@ -15,6 +15,9 @@ const (
 	EventInventoryDone     = "inventory:done"
 	EventSync              = "sync:event"
 	EventSyncDone          = "sync:done"
+	// EventCloseRequested: the window was closed during a synchronization and no tray holds
+	// the app; the window stays, and the webview asks whether to abort and quit.
+	EventCloseRequested = "window:close-requested"
 )
 
 // EventPayloads is what each event carries (a nil *SessionInfo after Quit). The frontend's types
@@ -29,6 +32,7 @@ var EventPayloads = []struct {
 	{EventInventoryDone, InventoryDone{}},
 	{EventSync, SyncEvent{}},
 	{EventSyncDone, SyncStatus{}},
+	{EventCloseRequested, SyncStatus{}},
 }
 
 // progressEvery is the shortest interval between two progress events of one kind.

@@ -101,6 +101,12 @@ func (r *Rules) change(fn func(a *analysis, parts []string)) (RulesState, error)
 	return st, nil
 }
 
+// forgetRules puts back the rules of a new session: none, with the default settings.
+func (a *analysis) forgetRules() {
+	a.mode, a.text, a.custom, a.inForce, a.textErrs = ModeNone, "", nil, "", nil
+	a.settings = compare.DefaultSettings()
+}
+
 func (a *analysis) rulesState() RulesState {
 	st := RulesState{Mode: a.mode, Text: a.text, Presets: slices.Clone(rules.Presets), Errors: []RuleError{}}
 	st.Errors = append(append(st.Errors, a.textErrs...), a.planErrs...)

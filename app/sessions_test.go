@@ -1,6 +1,8 @@
 package app
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -32,5 +34,86 @@ func TestJoinRefused(t *testing.T) {
 	}
 	if cur := first.Sessions.Current(); cur == nil || len(cur.Members) != 1 {
 		t.Fatalf("the first app's session: %+v", cur)
+	}
+}
+
+// TestQuitStartsEmpty: after Quit, a new session has no nodes, no rules and no comparison.
+func TestQuitStartsEmpty(t *testing.T) {
+	a := newTestApp(t)
+	src, dst := t.TempDir(), t.TempDir()
+	manyFiles(t, src, 3)
+	a.session(t, src, dst)
+	if done := a.inventory(t); done.Error != "" {
+		t.Fatal(done.Error)
+	}
+	if _, err := a.Rules.UsePreset("mirror"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Sessions.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Sessions.Create(); err != nil {
+		t.Fatal(err)
+	}
+	if n := a.Data.Nodes(); len(n) != 0 {
+		t.Errorf("nodes after Quit then Create: %+v", n)
+	}
+	if r := a.Rules.Get(); r.Mode != ModeNone || r.Text != "" {
+		t.Errorf("rules after Quit then Create: %+v", r)
+	}
+	if _, err := a.Comparison.Summary(); err == nil {
+		t.Error("a comparison after Quit then Create")
+	}
+	if s := a.Synchronization.Status(); s.State != StateIdle {
+		t.Errorf("synchronization after Quit then Create: %+v", s)
+	}
+}
+
+// TestUnreachableServer: a session server that does not answer fails Create with a sentence
+// naming it and the way out, not a Go error chain.
+func TestUnreachableServer(t *testing.T) {
+	a := newTestApp(t)
+	if err := a.Settings.Save(UserSettings{ServerURL: "http://127.0.0.1:1"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := a.Sessions.Create()
+	if err == nil {
+		t.Fatal("Create reached a server that does not exist")
+	}
+	msg := err.Error()
+	for _, want := range []string{"http://127.0.0.1:1 cannot be reached", "built-in server"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q lacks %q", msg, want)
+		}
+	}
+	for _, not := range []string{"dial tcp", "Post ", "challenge"} {
+		if strings.Contains(msg, not) {
+			t.Errorf("error %q holds %q", msg, not)
+		}
+	}
+}
+
+// TestCreateFolder: a missing target folder is created with its parents; a file in the way is
+// an error naming it.
+func TestCreateFolder(t *testing.T) {
+	a := newTestApp(t)
+	root := t.TempDir()
+	want := filepath.Join(root, "backup", "photos")
+	got, err := a.Data.CreateFolder(want + "/")
+	if err != nil || got != want {
+		t.Fatalf("CreateFolder: %q, %v", got, err)
+	}
+	if fi, err := os.Stat(want); err != nil || !fi.IsDir() {
+		t.Fatalf("the folder was not made: %v", err)
+	}
+	if _, err := a.Data.CreateFolder(want); err != nil {
+		t.Fatalf("CreateFolder of an existing folder: %v", err)
+	}
+	writeFiles(t, root, map[string]string{"file": "x"}, at)
+	if _, err := a.Data.CreateFolder(filepath.Join(root, "file", "sub")); err == nil || !strings.Contains(err.Error(), "cannot be created") {
+		t.Errorf("CreateFolder under a file: %v", err)
+	}
+	if _, err := a.Data.CreateFolder("relative"); err == nil || !strings.Contains(err.Error(), "absolute") {
+		t.Errorf("CreateFolder of a relative path: %v", err)
 	}
 }

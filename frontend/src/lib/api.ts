@@ -11,6 +11,7 @@ import * as RulesGo from '../../wailsjs/go/app/Rules'
 import * as SessionsGo from '../../wailsjs/go/app/Sessions'
 import * as SettingsGo from '../../wailsjs/go/app/Settings'
 import * as SynchronizationGo from '../../wailsjs/go/app/Synchronization'
+import * as WindowGo from '../../wailsjs/go/app/Window'
 import type {
   ComparisonPage,
   DataNode,
@@ -77,6 +78,7 @@ export const Data = {
   removeSource: bind('Data', 'RemoveSource', DataGo.RemoveSource),
   pickFolder: bind('Data', 'PickFolder', DataGo.PickFolder),
   pickFile: bind('Data', 'PickFile', DataGo.PickFile),
+  createFolder: bind('Data', 'CreateFolder', DataGo.CreateFolder),
 }
 
 export const Inventory = {
@@ -105,6 +107,10 @@ export const Synchronization = {
   start: bind('Synchronization', 'Start', SynchronizationGo.Start),
   abort: bind('Synchronization', 'Abort', SynchronizationGo.Abort),
   status: () => bind('Synchronization', 'Status', SynchronizationGo.Status)<SyncStatus>().then(norm.syncStatus),
+}
+
+export const Window = {
+  quit: bind('Window', 'Quit', WindowGo.Quit),
 }
 
 export const Diagnostics = {

@@ -31,4 +31,5 @@ export type EventPayloads = {
   'inventory:done': InventoryDone
   'sync:event': SyncEvent
   'sync:done': T.SyncStatus
+  'window:close-requested': T.SyncStatus
 }

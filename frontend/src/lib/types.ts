@@ -106,6 +106,7 @@ export const eventNames: readonly EventName[] = [
   'inventory:done',
   'sync:event',
   'sync:done',
+  'window:close-requested',
 ]
 
 /** What Diagnostics.Report receives for the comparison table's first render. */

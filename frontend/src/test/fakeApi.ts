@@ -61,6 +61,7 @@ export const Data = {
   removeSource: vi.fn<(code: string) => Promise<void>>(),
   pickFolder: vi.fn<() => Promise<string>>(),
   pickFile: vi.fn<() => Promise<string>>(),
+  createFolder: vi.fn<(path: string) => Promise<string>>(),
 }
 
 export const Inventory = {
@@ -88,12 +89,16 @@ export const Synchronization = {
   status: vi.fn<() => Promise<SyncStatus>>(),
 }
 
+export const Window = {
+  quit: vi.fn<() => Promise<void>>(),
+}
+
 export const Diagnostics = {
   enabled: vi.fn<() => Promise<boolean>>(),
   report: vi.fn<(name: string, data: string) => Promise<void>>(),
 }
 
-const services = { Settings, Sessions, Data, Inventory, Comparison, Rules, Synchronization, Diagnostics }
+const services = { Settings, Sessions, Data, Inventory, Comparison, Rules, Synchronization, Window, Diagnostics }
 
 /** Resets every method to a default: no session, nothing to show. */
 export function resetApi(): void {
@@ -108,6 +113,8 @@ export function resetApi(): void {
   Data.nodes.mockResolvedValue([])
   Data.pickFolder.mockResolvedValue('')
   Data.pickFile.mockResolvedValue('')
+  Data.createFolder.mockImplementation(async (path) => path)
+  Window.quit.mockResolvedValue(undefined)
   Inventory.start.mockResolvedValue(undefined)
   Comparison.summary.mockRejectedValue(new Error('the inventory is not finished'))
   Synchronization.status.mockResolvedValue(idleStatus())
