@@ -99,6 +99,7 @@ func New(o Options) (*App, error) {
 		an:        newAnalysis(filepath.Join(dir, "state"), versionsOf(settings.get())),
 		sync:      idleStatus(),
 	}
+	c.an.settings = c.compareDefaults()
 	return &App{
 		Settings:        &Settings{c: c},
 		Sessions:        &Sessions{c: c},

@@ -121,7 +121,7 @@ func (s *Sessions) Quit() error {
 	c.sess, c.sessBusy = nil, false
 	c.nodes = nil
 	c.an.forgetInventory()
-	c.an.forgetRules()
+	c.an.forgetRules(c.compareDefaults())
 	c.an.targeted = nil
 	c.sync = idleStatus()
 	c.mu.Unlock()

@@ -69,30 +69,6 @@ func TestQuitStartsEmpty(t *testing.T) {
 	}
 }
 
-// TestUnreachableServer: a session server that does not answer fails Create with a sentence
-// naming it and the way out, not a Go error chain.
-func TestUnreachableServer(t *testing.T) {
-	a := newTestApp(t)
-	if err := a.Settings.Save(UserSettings{ServerURL: "http://127.0.0.1:1"}); err != nil {
-		t.Fatal(err)
-	}
-	_, err := a.Sessions.Create()
-	if err == nil {
-		t.Fatal("Create reached a server that does not exist")
-	}
-	msg := err.Error()
-	for _, want := range []string{"http://127.0.0.1:1 cannot be reached", "built-in server"} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("error %q lacks %q", msg, want)
-		}
-	}
-	for _, not := range []string{"dial tcp", "Post ", "challenge"} {
-		if strings.Contains(msg, not) {
-			t.Errorf("error %q holds %q", msg, not)
-		}
-	}
-}
-
 // TestCreateFolder: a missing target folder is created with its parents; a file in the way is
 // an error naming it.
 func TestCreateFolder(t *testing.T) {

@@ -162,6 +162,7 @@ export function installMock(params: URLSearchParams): void {
     maxDelete: '',
     versions: params.get('versions') ?? '',
     versionsKeep: params.has('versions') ? 30 : 0,
+    includeHidden: false,
   }
   const self = { id: 'm-1', letter: 'A', status: 'InventoryWaitingForStart', self: true, present: true }
   let session: SessionInfo | null = null

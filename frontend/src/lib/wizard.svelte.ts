@@ -41,7 +41,7 @@ const idleInventory = (): InventoryState => ({ running: false, done: false, erro
 export class Wizard {
   step = $state<Step>('start')
   phase = $state<Phase>('none')
-  settings = $state<Settings>({ serverURL: '', theme: 'system', maxDelete: '', versions: '', versionsKeep: 0 })
+  settings = $state<Settings>({ serverURL: '', theme: 'system', maxDelete: '', versions: '', versionsKeep: 0, includeHidden: false })
   version = $state('')
   session = $state<SessionInfo | null>(null)
   nodes = $state<DataNode[]>([])

@@ -105,7 +105,7 @@ export function resetApi(): void {
   for (const service of Object.values(services)) {
     for (const fn of Object.values(service)) (fn as ReturnType<typeof vi.fn>).mockReset()
   }
-  Settings.get.mockResolvedValue({ serverURL: '', theme: 'system', maxDelete: '', versions: '', versionsKeep: 0 })
+  Settings.get.mockResolvedValue({ serverURL: '', theme: 'system', maxDelete: '', versions: '', versionsKeep: 0, includeHidden: false })
   Settings.save.mockResolvedValue(undefined)
   Settings.version.mockResolvedValue('1.2.3')
   Sessions.current.mockResolvedValue(null)

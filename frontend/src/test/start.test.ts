@@ -78,7 +78,7 @@ describe('Start', () => {
 
 describe('Settings and theme', () => {
   it('applies the saved theme, previews a choice, saves it, and reverts on Cancel', async () => {
-    api.Settings.get.mockResolvedValue({ serverURL: '', theme: 'dark', maxDelete: '', versions: '', versionsKeep: 0 })
+    api.Settings.get.mockResolvedValue({ serverURL: '', theme: 'dark', maxDelete: '', versions: '', versionsKeep: 0, includeHidden: false })
     render(App)
     await waitFor(() => expect(document.documentElement.dataset.theme).toBe('dark'))
 
@@ -102,7 +102,7 @@ describe('Settings and theme', () => {
     await fireEvent.input(screen.getByLabelText('Session server'), { target: { value: ' https://ferry.example.org ' } })
     await fireEvent.click(screen.getByRole('button', { name: 'Save' }))
     await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument())
-    expect(api.Settings.save).toHaveBeenCalledWith({ serverURL: 'https://ferry.example.org', theme: 'system', maxDelete: '', versions: '', versionsKeep: 0 })
+    expect(api.Settings.save).toHaveBeenCalledWith({ serverURL: 'https://ferry.example.org', theme: 'system', maxDelete: '', versions: '', versionsKeep: 0, includeHidden: false })
     expect(document.documentElement.dataset.theme).toBeUndefined()
     expect(screen.getByText('https://ferry.example.org')).toBeInTheDocument()
   })
@@ -120,7 +120,7 @@ describe('Settings and theme', () => {
   })
 
   it('saves a deletion limit, shows the default, and marks a refused one', async () => {
-    api.Settings.get.mockResolvedValue({ serverURL: '', theme: 'system', maxDelete: '', versions: '', versionsKeep: 0 })
+    api.Settings.get.mockResolvedValue({ serverURL: '', theme: 'system', maxDelete: '', versions: '', versionsKeep: 0, includeHidden: false })
     render(App)
     await fireEvent.click(screen.getByRole('button', { name: 'Settings' }))
     const limit = await screen.findByLabelText('Deletion limit')
@@ -138,7 +138,7 @@ describe('Settings and theme', () => {
     await fireEvent.input(limit, { target: { value: ' 20% ' } })
     await fireEvent.click(screen.getByRole('button', { name: 'Save' }))
     await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument())
-    expect(api.Settings.save).toHaveBeenLastCalledWith({ serverURL: '', theme: 'system', maxDelete: '20%', versions: '', versionsKeep: 0 })
+    expect(api.Settings.save).toHaveBeenLastCalledWith({ serverURL: '', theme: 'system', maxDelete: '20%', versions: '', versionsKeep: 0, includeHidden: false })
     await fireEvent.click(screen.getByRole('button', { name: 'Settings' }))
     expect(await screen.findByLabelText('Deletion limit')).toHaveValue('20%')
   })
@@ -186,6 +186,7 @@ describe('Settings and theme', () => {
       maxDelete: '',
       versions: '.ferry-versions',
       versionsKeep: 30,
+      includeHidden: false,
     })
     await fireEvent.click(screen.getByRole('button', { name: 'Settings' }))
     expect(await screen.findByLabelText('Keep replaced and deleted files in')).toHaveValue('.ferry-versions')
@@ -195,6 +196,6 @@ describe('Settings and theme', () => {
     await fireEvent.input(screen.getByLabelText('Keep replaced and deleted files in'), { target: { value: '' } })
     await fireEvent.click(screen.getByRole('button', { name: 'Save' }))
     await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument())
-    expect(api.Settings.save).toHaveBeenLastCalledWith({ serverURL: '', theme: 'system', maxDelete: '', versions: '', versionsKeep: 0 })
+    expect(api.Settings.save).toHaveBeenLastCalledWith({ serverURL: '', theme: 'system', maxDelete: '', versions: '', versionsKeep: 0, includeHidden: false })
   })
 })

@@ -534,6 +534,7 @@ export namespace app {
 	    maxDelete: string;
 	    versions: string;
 	    versionsKeep: number;
+	    includeHidden: boolean;
 	
 	    static createFrom(source: any = {}) {
 	        return new UserSettings(source);
@@ -546,6 +547,7 @@ export namespace app {
 	        this.maxDelete = source["maxDelete"];
 	        this.versions = source["versions"];
 	        this.versionsKeep = source["versionsKeep"];
+	        this.includeHidden = source["includeHidden"];
 	    }
 	}
 
