@@ -57,7 +57,7 @@ func main() {
 				OnQuit:  a.RequestQuit,
 			})
 			if err != nil {
-				log.Printf("no tray icon: closing the window during a synchronization hides it until the run ends, then quits: %v", err)
+				log.Printf("no tray icon: closing the window during a synchronization asks whether to abort it: %v", err)
 				return
 			}
 			mu.Lock()
