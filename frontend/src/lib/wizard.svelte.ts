@@ -135,6 +135,8 @@ export class Wizard {
         : 'nodes'
     const status = await api.Synchronization.status().catch(() => null)
     if (status && status.state !== 'idle') {
+      // The steps before were gone through in the window before the reload.
+      this.visited = new Set(steps.map((s) => s.id))
       this.sync = status
       if (status.state === 'running') {
         this.phase = 'syncing'
