@@ -178,10 +178,10 @@ e2e_shot filter
 e2e_tab_to '"name":"Continue to rules"'
 e2e_key Return
 e2e_wait_diag screen '"step":"rules"' >/dev/null
-e2e_wait_diag rules . >/dev/null
+# The mirror chosen on the Data step is in force, its radio checked and focused.
+rules_state=$(e2e_wait_diag rules .)
+[[ $rules_state == *'"mode":"mirror"'* ]] || e2e_fail "the Rules step opened without the mirror chosen on Data: $rules_state"
 e2e_wait_focus '"kind":"input:radio","name":"Mirror'
-e2e_key space
-e2e_wait_diag rules '"mode":"mirror"' >/dev/null
 e2e_shot rules
 
 # --- 6. Synchronize --------------------------------------------------------------------------
