@@ -361,7 +361,7 @@ e2e_tab_to "$confirm_box" -6
 expect "files on the target before the confirmation" "$(find "$backup" -type f | wc -l)" "$backup_files"
 e2e_shot delete-warning
 e2e_key space
-e2e_tab_to '"name":"Start synchronization"' 3
+e2e_tab_to '"name":"Start synchronization"' 5
 notified=$(grep -c '^   string "Synchronization finished' "$E2E_NOTIFY_LOG" || true)
 e2e_key Return
 empty_end=$(e2e_wait_diag sync-done . 60)
