@@ -187,11 +187,7 @@ func (d *Data) CreateFolder(path string) (string, error) {
 		return "", err
 	}
 	if err := os.MkdirAll(p, 0o755); err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return "", fmt.Errorf("%s cannot be created (%w): choose another place", p, err)
+		return "", fmt.Errorf("%s cannot be created (%w): choose another place", p, osReason(err))
 	}
 	return p, nil
 }
@@ -299,6 +295,16 @@ func cleanPath(p string) (string, error) {
 	return filepath.Clean(p), nil
 }
 
+// osReason is a file system error without the system call and path it names (which the
+// message around it says in words): "permission denied", not "mkdir /x: permission denied".
+func osReason(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
 // checkSourcePath cleans a data source path and tells its kind.
 func checkSourcePath(path string) (abs, kind string, err error) {
 	p, err := cleanPath(path)
@@ -310,7 +316,7 @@ func checkSourcePath(path string) (abs, kind string, err error) {
 	case errors.Is(err, fs.ErrNotExist):
 		return "", "", fmt.Errorf("%s does not exist", p)
 	case err != nil:
-		return "", "", fmt.Errorf("%s cannot be read: %w", p, err)
+		return "", "", fmt.Errorf("%s cannot be read (%w): check its permissions, or choose another one", p, osReason(err))
 	case fi.Mode()&fs.ModeSymlink != 0:
 		return "", "", fmt.Errorf("%s is a symbolic link; Ferry does not follow links: choose the folder or file it points to", p)
 	case fi.IsDir():
