@@ -37,11 +37,13 @@ func main() {
 	)
 	bg := app.Background(a.Theme())
 	err = wails.Run(&options.App{
-		Title:     "Ferry",
-		Width:     1100,
-		Height:    760,
-		MinWidth:  1024,
-		MinHeight: 700,
+		Title:  "Ferry",
+		Width:  1100,
+		Height: 760,
+		// A 1024×700 screen holds the smallest window with its title bar; a larger window
+		// is fitted to the screen once shown (DomReady).
+		MinWidth:  960,
+		MinHeight: 600,
 		AssetServer: &assetserver.Options{
 			Assets: assets,
 		},
@@ -56,7 +58,7 @@ func main() {
 				OnRun:   a.RunProfile,
 			})
 			if err != nil {
-				log.Printf("no tray icon: closing the window during a synchronization hides it until the run ends, then quits: %v", err)
+				log.Printf("no tray icon: closing the window during a synchronization asks whether to abort it: %v", err)
 				return
 			}
 			mu.Lock()
@@ -65,6 +67,7 @@ func main() {
 			a.SetTray(trayIcon{t})
 			t.SetProfiles(a.Profiles.Names())
 		},
+		OnDomReady:    a.DomReady,
 		OnBeforeClose: a.BeforeClose,
 		OnShutdown: func(ctx context.Context) {
 			a.Shutdown(ctx)

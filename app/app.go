@@ -48,6 +48,7 @@ type App struct {
 	Rules           *Rules
 	Synchronization *Synchronization
 	Profiles        *Profiles
+	Window          *Window
 	Diagnostics     *Diagnostics
 
 	c *core
@@ -99,6 +100,7 @@ func New(o Options) (*App, error) {
 		an:        newAnalysis(filepath.Join(dir, "state"), versionsOf(settings.get())),
 		sync:      idleStatus(),
 	}
+	c.an.settings = c.compareDefaults()
 	return &App{
 		Settings:        &Settings{c: c},
 		Sessions:        &Sessions{c: c},
@@ -108,6 +110,7 @@ func New(o Options) (*App, error) {
 		Rules:           &Rules{c: c},
 		Synchronization: &Synchronization{c: c},
 		Profiles:        &Profiles{c: c},
+		Window:          &Window{c: c},
 		Diagnostics:     newDiagnostics(getenv, stderr),
 		c:               c,
 	}, nil
@@ -115,7 +118,7 @@ func New(o Options) (*App, error) {
 
 // Bind lists the services to bind into the webview.
 func (a *App) Bind() []any {
-	return []any{a.Settings, a.Sessions, a.Data, a.Inventory, a.Comparison, a.Rules, a.Synchronization, a.Profiles, a.Diagnostics}
+	return []any{a.Settings, a.Sessions, a.Data, a.Inventory, a.Comparison, a.Rules, a.Synchronization, a.Profiles, a.Window, a.Diagnostics}
 }
 
 // Theme is the saved theme, for the window's first background.
@@ -142,6 +145,9 @@ func (a *App) Startup(ctx context.Context) {
 	c.mu.Unlock()
 }
 
+// DomReady fits the window to the screen once it shows.
+func (a *App) DomReady(context.Context) { a.c.window().fitScreen() }
+
 // SetTray gives the tray icon that follows the synchronizations (nil: none).
 func (a *App) SetTray(t Tray) {
 	c := a.c
@@ -156,14 +162,21 @@ func (a *App) SetTray(t Tray) {
 }
 
 // BeforeClose decides what closing the window does: during a synchronization the window is
-// hidden and the run goes on (in the tray); otherwise, or when the user asked to quit, the app
-// quits.
+// hidden and the run goes on (in the tray); without a tray the window stays and the webview
+// asks whether to abort the run and quit (window:close-requested). Otherwise, or when the user
+// asked to quit, the app quits.
 func (a *App) BeforeClose(ctx context.Context) (prevent bool) {
 	c := a.c
 	c.mu.Lock()
 	if c.quitting || c.closing || c.run == nil {
 		c.mu.Unlock()
 		return false
+	}
+	if c.tray == nil {
+		st := c.sync.clone()
+		c.mu.Unlock()
+		c.emit(EventCloseRequested, st)
+		return true
 	}
 	c.hiddenByClose = true
 	desk := c.desk
@@ -184,14 +197,7 @@ func (a *App) ShowWindow() {
 
 // RequestQuit quits the app, also during a synchronization, which shutdown aborts (the tray's
 // Quit).
-func (a *App) RequestQuit() {
-	c := a.c
-	c.mu.Lock()
-	c.quitting = true
-	desk := c.desk
-	c.mu.Unlock()
-	desk.quit()
-}
+func (a *App) RequestQuit() { a.Window.Quit() }
 
 // Shutdown ends everything cleanly: a running synchronization is aborted and waited for (at
 // most abortGrace, then cut), the inventory cancelled, the session quit with its member statuses

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
@@ -37,6 +38,9 @@ type Source struct {
 // Data is the service of this member's data nodes and sources.
 type Data struct {
 	c *core
+
+	mu         sync.Mutex
+	lastFolder string // the folder the picker chose last; the picker opens there
 }
 
 type nodeState struct {
@@ -154,11 +158,36 @@ func (d *Data) RemoveSource(code string) error {
 	return fmt.Errorf("there is no data source %q", code)
 }
 
-// PickFolder asks for a folder with the native dialog; "" when cancelled.
+// PickFolder asks for a folder with the native dialog, which opens on the folder chosen last,
+// else the home folder; "" when cancelled.
 func (d *Data) PickFolder() (string, error) {
-	p, err := d.c.window().pickFolder("Choose a folder to synchronize")
+	d.mu.Lock()
+	start := d.lastFolder
+	d.mu.Unlock()
+	if start == "" {
+		start, _ = os.UserHomeDir()
+	}
+	p, err := d.c.window().pickFolder("Choose a folder to synchronize", start)
 	if err != nil {
-		return "", fmt.Errorf("choose a folder: %w", err)
+		return "", fmt.Errorf("the folder dialog did not open (%w): type the folder's path instead", err)
+	}
+	if p != "" {
+		d.mu.Lock()
+		d.lastFolder = p
+		d.mu.Unlock()
+	}
+	return p, nil
+}
+
+// CreateFolder creates the folder at path (absolute, or starting with ~/) with its missing
+// parents, and returns its clean path. A folder already there is fine.
+func (d *Data) CreateFolder(path string) (string, error) {
+	p, err := cleanPath(path)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		return "", fmt.Errorf("%s cannot be created (%w): choose another place", p, osReason(err))
 	}
 	return p, nil
 }
@@ -247,29 +276,47 @@ func within(p, dir string) bool {
 	return strings.HasPrefix(p, dir+string(filepath.Separator))
 }
 
-// checkSourcePath cleans a data source path and tells its kind.
-func checkSourcePath(p string) (abs, kind string, err error) {
+// cleanPath makes p absolute (~/ is the home folder) and clean.
+func cleanPath(p string) (string, error) {
 	p = strings.TrimSpace(p)
 	if p == "" {
-		return "", "", errors.New("give the path of a folder or a file")
+		return "", errors.New("give the path of a folder or a file")
 	}
 	if p == "~" || strings.HasPrefix(p, "~/") {
 		home, err := os.UserHomeDir()
 		if err != nil {
-			return "", "", fmt.Errorf("%s: %w", p, err)
+			return "", fmt.Errorf("%s: the home folder is unknown (%w): give the full path", p, err)
 		}
 		p = filepath.Join(home, p[1:])
 	}
 	if !filepath.IsAbs(p) {
-		return "", "", fmt.Errorf("%q is not an absolute path", p)
+		return "", fmt.Errorf("%q is not an absolute path: give the full path, starting with /", p)
 	}
-	p = filepath.Clean(p)
+	return filepath.Clean(p), nil
+}
+
+// osReason is a file system error without the system call and path it names (which the
+// message around it says in words): "permission denied", not "mkdir /x: permission denied".
+func osReason(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// checkSourcePath cleans a data source path and tells its kind.
+func checkSourcePath(path string) (abs, kind string, err error) {
+	p, err := cleanPath(path)
+	if err != nil {
+		return "", "", err
+	}
 	fi, err := os.Lstat(p)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return "", "", fmt.Errorf("%s does not exist", p)
 	case err != nil:
-		return "", "", fmt.Errorf("%s cannot be read: %w", p, err)
+		return "", "", fmt.Errorf("%s cannot be read (%w): check its permissions, or choose another one", p, osReason(err))
 	case fi.Mode()&fs.ModeSymlink != 0:
 		return "", "", fmt.Errorf("%s is a symbolic link; Ferry does not follow links: choose the folder or file it points to", p)
 	case fi.IsDir():

@@ -18,6 +18,9 @@ const (
 	EventProfileRun        = "profile:run"
 	EventTrustAsked        = "trust:asked"
 	EventTrustAnswered     = "trust:answered"
+	// EventCloseRequested: the window was closed during a synchronization and no tray holds
+	// the app; the window stays, and the webview asks whether to abort and quit.
+	EventCloseRequested = "window:close-requested"
 )
 
 // EventPayloads is what each event carries (a nil *SessionInfo after Quit). The frontend's types
@@ -35,6 +38,7 @@ var EventPayloads = []struct {
 	{EventProfileRun, ""},
 	{EventTrustAsked, TrustQuestion{}},
 	{EventTrustAnswered, TrustAnswered{}},
+	{EventCloseRequested, SyncStatus{}},
 }
 
 // progressEvery is the shortest interval between two progress events of one kind.

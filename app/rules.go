@@ -44,9 +44,10 @@ func (r *Rules) UsePreset(mode string) (RulesState, error) {
 	if !slices.Contains(rules.Presets, mode) {
 		return RulesState{}, fmt.Errorf("unknown mode %q: %s", mode, strings.Join(rules.Presets, ", "))
 	}
+	defaults := r.c.compareDefaults()
 	return r.change(func(a *analysis, parts []string) {
 		a.mode, a.custom, a.textErrs = mode, nil, nil
-		a.settings = compare.DefaultSettings()
+		a.settings = defaults
 		a.text = presetText(mode, parts)
 	})
 }
@@ -56,11 +57,12 @@ func (r *Rules) UsePreset(mode string) (RulesState, error) {
 // stay in force. When the file's settings change what the inventory reads, the inventory runs
 // again (inventory:progress, inventory:done).
 func (r *Rules) Save(text string) (RulesState, error) {
+	defaults := r.c.compareDefaults()
 	return r.change(func(a *analysis, _ []string) {
 		a.text = text
 		if strings.TrimSpace(text) == "" {
 			a.mode, a.custom, a.textErrs, a.text = ModeNone, nil, nil, ""
-			a.settings = compare.DefaultSettings()
+			a.settings = defaults
 			return
 		}
 		f, err := rules.Parse(strings.NewReader(text), nil)
@@ -70,6 +72,9 @@ func (r *Rules) Save(text string) (RulesState, error) {
 		}
 		a.mode, a.custom, a.inForce, a.textErrs = ModeCustom, f, text, nil
 		a.settings = f.Settings
+		if !f.SettingsSet["exclude_hidden"] {
+			a.settings.ExcludeHidden = defaults.ExcludeHidden
+		}
 	})
 }
 
@@ -99,6 +104,12 @@ func (r *Rules) change(fn func(a *analysis, parts []string)) (RulesState, error)
 		}
 	}
 	return st, nil
+}
+
+// forgetRules puts back the rules of a new session: none, with the settings s.
+func (a *analysis) forgetRules(s compare.Settings) {
+	a.mode, a.text, a.custom, a.inForce, a.textErrs = ModeNone, "", nil, "", nil
+	a.settings = s
 }
 
 func (a *analysis) rulesState() RulesState {

@@ -96,7 +96,8 @@ func (s *Sessions) Join(id, password string) (SessionInfo, error) {
 }
 
 // Quit leaves the session; refused while a synchronization runs. A running inventory is
-// cancelled.
+// cancelled. The nodes, the rules, the comparison and the last run's status go with the
+// session: the next one starts empty.
 func (s *Sessions) Quit() error {
 	c := s.c
 	c.mu.Lock()
@@ -126,7 +127,9 @@ func (s *Sessions) Quit() error {
 	s.leave(sess)
 	c.mu.Lock()
 	c.sess, c.sessBusy = nil, false
+	c.nodes = nil
 	c.an.forgetInventory()
+	c.an.forgetRules(c.compareDefaults())
 	c.an.targeted = nil
 	c.sync = idleStatus()
 	c.mu.Unlock()
@@ -211,7 +214,7 @@ func (s *Sessions) connect(join func(context.Context, *client.Client) (*session.
 	err = cl.Login(ctx)
 	cancel()
 	if err != nil {
-		return nil, fmt.Errorf("log in to the session server %s: %w", url, readable(err))
+		return nil, serverError(url, embedded, err)
 	}
 	m, err := join(c.life, cl)
 	if m == nil {
@@ -347,6 +350,17 @@ func (s *Sessions) leave(sess *openSession) {
 	}
 }
 
+// serverError says why the session server at url could not be used, and what to do.
+func serverError(url string, embedded bool, err error) error {
+	switch {
+	case embedded:
+		return fmt.Errorf("the session server built into Ferry did not answer (%w); restart Ferry and try again", readable(err))
+	case errors.Is(err, client.ErrUnreachable):
+		return fmt.Errorf("the session server %s cannot be reached: check the address in Settings, or use the built-in server for folders on this computer", url)
+	}
+	return fmt.Errorf("the session server %s refused this computer (%w): check the address in Settings, or use the built-in server for folders on this computer", url, readable(err))
+}
+
 // letter is this member's letter, "A" until known.
 func (i *SessionInfo) letter() string {
 	for _, m := range i.Members {
@@ -380,12 +394,38 @@ func readable(err error) error {
 	if err == nil {
 		return nil
 	}
+	if code := session.RefusalCode(err); code != "" {
+		return errors.New(refusalWords(code))
+	}
 	if errors.Is(err, client.ErrUnreachable) {
-		return fmt.Errorf("the session server cannot be reached: %w", err)
+		return errors.New("the session server cannot be reached")
 	}
 	var pe *protocol.Error
 	if errors.As(err, &pe) && pe.Message != "" {
 		return fmt.Errorf("the session server refused: %s", pe.Message)
 	}
 	return err
+}
+
+// refusalWords tells why a join was refused, and what to do about it.
+func refusalWords(code string) string {
+	switch code {
+	case protocol.JoinWrongPassword, protocol.JoinBadProof:
+		return "The join was refused: the password is not the session's. Check it with the person who created the session."
+	case protocol.JoinUntrustedKey:
+		return "The join was refused: the computer that created the session does not trust this computer yet. Ask its user to accept this computer when it asks."
+	case protocol.JoinKeyChanged:
+		return "The join was refused: this computer's key is not the one the session's creator knows for it. Ask its user to check this computer's safety words."
+	case protocol.JoinDeclined:
+		return "The join was refused by the user of the computer that created the session."
+	case protocol.JoinTooManyAttempts:
+		return "The join was refused after too many wrong passwords: ask for a new session."
+	case protocol.JoinSessionFull:
+		return "The join was refused: the session already has its five members."
+	case protocol.JoinInventoryStarted:
+		return "The join was refused: the session already started comparing its folders. Ask for a new session."
+	case protocol.JoinValidatorLeft, protocol.JoinSessionClosed:
+		return "The join was refused: the session ended before admitting this computer. Ask for a new session."
+	}
+	return "The join was refused by the computer that created the session (" + strings.ReplaceAll(code, "_", " ") + "). Try again, or ask for a new session."
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/ferrysync/ferry/backend/atomicfile"
 	"github.com/ferrysync/ferry/backend/buildinfo"
 	"github.com/ferrysync/ferry/backend/client"
+	"github.com/ferrysync/ferry/backend/compare"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/rules"
 )
@@ -49,6 +50,9 @@ type UserSettings struct {
 	// many days; 0 keeps them all. 0 when Versions is empty. A rules file's versions_keep
 	// overrides it.
 	VersionsKeep int `json:"versionsKeep"`
+	// IncludeHidden lists hidden files and folders (names starting with a dot) in the
+	// inventories; by default they are left out. A rules file's exclude_hidden overrides it.
+	IncludeHidden bool `json:"includeHidden"`
 }
 
 // DefaultSettings are the settings of a new installation.
@@ -75,7 +79,35 @@ func (s *Settings) Save(v UserSettings) error {
 	}
 	s.c.window().setTheme(v.Theme)
 	s.c.versionsSaved(versionsOf(v))
+	s.c.hiddenSaved(v.IncludeHidden)
 	return nil
+}
+
+// compareDefaults are the comparison settings without a rules file: the defaults, with the
+// hidden files of the user's settings.
+func (c *core) compareDefaults() compare.Settings {
+	s := compare.DefaultSettings()
+	s.ExcludeHidden = !c.settings.get().IncludeHidden
+	return s
+}
+
+// hiddenSaved applies a new choice about hidden files, unless a rules file in force makes it;
+// an inventory that read otherwise runs again (inventory:progress, inventory:done).
+func (c *core) hiddenSaved(include bool) {
+	c.mu.Lock()
+	a := &c.an
+	if a.settings.ExcludeHidden == !include || (a.mode == ModeCustom && a.custom != nil && a.custom.SettingsSet["exclude_hidden"]) {
+		c.mu.Unlock()
+		return
+	}
+	a.settings.ExcludeHidden = !include
+	rescan := c.idleLocked() == nil && a.inv != nil && !a.ran && a.needsInventory()
+	c.mu.Unlock()
+	if rescan {
+		if err := (&Inventory{c: c}).Start(); err != nil {
+			c.log.Warn("inventory after the choice about hidden files", "err", err)
+		}
+	}
 }
 
 // Version is Ferry's version.

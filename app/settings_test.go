@@ -203,8 +203,13 @@ func TestServerUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := a.Sessions.Create()
-	if err == nil || !strings.Contains(err.Error(), "cannot be reached") {
+	if err == nil || !strings.Contains(err.Error(), url+" cannot be reached") || !strings.Contains(err.Error(), "built-in server") {
 		t.Fatalf("Create with no server: %v", err)
+	}
+	for _, raw := range []string{"dial tcp", "Post ", "challenge"} {
+		if strings.Contains(err.Error(), raw) {
+			t.Errorf("the error %q speaks of %q", err, raw)
+		}
 	}
 	if a.Sessions.Current() != nil {
 		t.Fatal("a session is current after a failed Create")
@@ -252,5 +257,46 @@ func TestDialogsWithoutWindow(t *testing.T) {
 	}
 	if _, err := a.Data.PickFile(); !errors.Is(err, errNoWindow) {
 		t.Fatalf("PickFile without a window: %v", err)
+	}
+}
+
+// TestIncludeHidden: hidden files are left out of the inventory until the settings include
+// them; then the inventory runs again and compares them.
+func TestIncludeHidden(t *testing.T) {
+	a := newTestApp(t)
+	src, dst := t.TempDir(), t.TempDir()
+	writeFiles(t, src, map[string]string{"a.txt": "a", ".hidden": "h"}, at)
+	a.session(t, src, dst)
+	if done := a.inventory(t); done.Error != "" {
+		t.Fatal(done.Error)
+	}
+	if _, err := a.Rules.UsePreset("mirror"); err != nil {
+		t.Fatal(err)
+	}
+	total := func() int {
+		t.Helper()
+		s, err := a.Comparison.Summary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Total
+	}
+	without := total()
+	mark := a.rec.mark()
+	if err := a.Settings.Save(UserSettings{IncludeHidden: true}); err != nil {
+		t.Fatal(err)
+	}
+	if done := waitFor[InventoryDone](t, a.rec, mark, EventInventoryDone, nil); done.Error != "" {
+		t.Fatal(done.Error)
+	}
+	if with := total(); with != without+1 {
+		t.Fatalf("%d items with hidden files, %d without: want one more", with, without)
+	}
+	// A preset chosen later keeps the choice.
+	if _, err := a.Rules.UsePreset("update"); err != nil {
+		t.Fatal(err)
+	}
+	if with := total(); with != without+1 {
+		t.Fatalf("%d items after another preset, want %d", with, without+1)
 	}
 }

@@ -73,41 +73,23 @@ create_session() {
   e2e_wait_focus '"name":"Continue"'
 }
 
-# add_node CODE PATH NEXT adds node CODE (Add node must have the focus) with the folder PATH
-# typed into its path field, and waits for the focus to move on to NEXT (a focus pattern).
-add_node() {
-  e2e_key Return
-  e2e_wait_focus "\"id\":\"path-$1\""
-  e2e_type "$2"
-  e2e_key Return
-  e2e_wait_focus "$3"
-}
-
-# replace_source NODE PATH removes the source of node NODE (Tab goes back there from Start
-# inventory) and types PATH in its place.
-replace_source() {
-  e2e_tab_to "\"name\":\"Remove source ${1}1\"" -12
-  e2e_key Return
-  e2e_wait_focus "\"id\":\"path-$1\""
-  e2e_type "$2"
-  e2e_key Return
-  e2e_wait_focus '"id":"start-inventory"'
-}
-
-# declare_data SRC DST goes on from the session to the Data screen and gives node A the source
-# SRC and node B the source DST: it adds the nodes, or, when the app kept them from an earlier
-# session, replaces their sources.
+# declare_data SRC DST goes on from the session to the Data step and fills in its two folders:
+# copy from SRC to DST (the mirror preselected). The folder fields start empty, also after an
+# earlier session was quit: the focus lands on the first one only when it is empty.
 declare_data() {
   e2e_key Return
   e2e_wait_diag screen '"step":"data"' >/dev/null
-  e2e_wait_focus '"id":"(add-node|start-inventory)"'
-  if [[ $(e2e_diag_all focus | tail -n 1) == *'"id":"add-node"'* ]]; then
-    add_node A "$1" '"id":"add-node"'
-    add_node B "$2" '"id":"start-inventory"'
-  else
-    replace_source A "$1"
-    replace_source B "$2"
-  fi
+  e2e_wait_focus '"id":"copy-from"'
+  # A loaded machine is slow to take typed text: Tab moves on once it took all of it.
+  e2e_type "$1"
+  e2e_key Tab
+  e2e_wait_focus '"name":"Browse for the folder to copy from"' 60
+  e2e_key Tab
+  e2e_wait_focus '"id":"copy-to"'
+  e2e_type "$2"
+  e2e_key Tab
+  e2e_wait_focus '"name":"Browse for the folder to copy to"' 60
+  e2e_tab_to '"id":"start-inventory"' 4
 }
 
 # start_inventory SECONDS presses Start inventory and waits for its end, at most SECONDS; it sets
@@ -158,6 +140,7 @@ e2e_start_helper tray-host "$desktop" tray-host
 e2e_wait_file "$E2E_WORK/tray-host.log" '^watching' 10 || e2e_fail "the tray host did not start"
 
 # --- 1. Start and session --------------------------------------------------------------------
+# The session screen shows no id or password for folders on this computer; Continue goes on.
 # shellcheck disable=SC2119 # the app takes no arguments here
 e2e_start_app
 e2e_wait_file "$E2E_WORK/tray-host.log" '^registered ' 10 || e2e_fail "the app's tray icon did not register with the tray host"
@@ -195,10 +178,10 @@ e2e_shot filter
 e2e_tab_to '"name":"Continue to rules"'
 e2e_key Return
 e2e_wait_diag screen '"step":"rules"' >/dev/null
-e2e_wait_diag rules . >/dev/null
+# The mirror chosen on the Data step is in force, its radio checked and focused.
+rules_state=$(e2e_wait_diag rules .)
+[[ $rules_state == *'"mode":"mirror"'* ]] || e2e_fail "the Rules step opened without the mirror chosen on Data: $rules_state"
 e2e_wait_focus '"kind":"input:radio","name":"Mirror'
-e2e_key space
-e2e_wait_diag rules '"mode":"mirror"' >/dev/null
 e2e_shot rules
 
 # --- 6. Synchronize --------------------------------------------------------------------------
@@ -370,15 +353,15 @@ e2e_key Return
 sleep 1
 [[ -z $(e2e_diag_all sync-progress) && $(e2e_diag_all screen) != *syncing* ]] ||
   e2e_fail "Enter on the unticked box started the run"
-e2e_tab_to '"name":"Back to rules"' 2 # past the hint's Settings… button
+e2e_tab_to '"name":"Back to rules"' 3 # past the hint's Settings… button and the hidden files' box
 e2e_key Tab
 sleep 0.5
 [[ $(e2e_diag_all focus | tail -n 1) != *'Start synchronization'* ]] || e2e_fail "Start took the focus before the deletions were confirmed"
-e2e_tab_to "$confirm_box" -4
+e2e_tab_to "$confirm_box" -6
 expect "files on the target before the confirmation" "$(find "$backup" -type f | wc -l)" "$backup_files"
 e2e_shot delete-warning
 e2e_key space
-e2e_tab_to '"name":"Start synchronization"' 3
+e2e_tab_to '"name":"Start synchronization"' 5
 notified=$(grep -c '^   string "Synchronization finished' "$E2E_NOTIFY_LOG" || true)
 e2e_key Return
 empty_end=$(e2e_wait_diag sync-done . 60)
@@ -391,6 +374,21 @@ until (($(grep -c '^   string "Synchronization finished' "$E2E_NOTIFY_LOG" || tr
   sleep 0.1
 done
 dunstctl close-all
+
+# --- 11. Quit session then Create starts empty; Ctrl+Q quits --------------------------------
+# declare_data above found empty folder fields twice after Quit session. Here, once more, on the
+# Data step of a new session: its folders are empty and no rules are in force.
+e2e_wait_focus '"name":"New synchronization"'
+e2e_tab_to '"name":"Quit session"' -5
+e2e_key Return
+e2e_wait_diag screen '"step":"start","phase":"none"' 30 >/dev/null
+create_session
+e2e_key Return
+e2e_wait_diag screen '"step":"data"' >/dev/null
+e2e_wait_focus '"id":"copy-from"'
+e2e_shot data-after-quit
+e2e_key ctrl+q
+e2e_wait_exit 30
 
 # --- Figures ---------------------------------------------------------------------------------
 total_s=$(($(ms_since "$run_started") / 1000))

@@ -12,6 +12,7 @@ import * as RulesGo from '../../wailsjs/go/app/Rules'
 import * as SessionsGo from '../../wailsjs/go/app/Sessions'
 import * as SettingsGo from '../../wailsjs/go/app/Settings'
 import * as SynchronizationGo from '../../wailsjs/go/app/Synchronization'
+import * as WindowGo from '../../wailsjs/go/app/Window'
 import type {
   ComparisonPage,
   DataNode,
@@ -79,6 +80,7 @@ export const Data = {
   removeSource: bind('Data', 'RemoveSource', DataGo.RemoveSource),
   pickFolder: bind('Data', 'PickFolder', DataGo.PickFolder),
   pickFile: bind('Data', 'PickFile', DataGo.PickFile),
+  createFolder: bind('Data', 'CreateFolder', DataGo.CreateFolder),
 }
 
 export const Inventory = {
@@ -115,6 +117,10 @@ export const Profiles = {
   delete: bind('Profiles', 'Delete', ProfilesGo.Delete),
   open: bind('Profiles', 'Open', ProfilesGo.Open),
   run: bind('Profiles', 'Run', ProfilesGo.Run),
+}
+
+export const Window = {
+  quit: bind('Window', 'Quit', WindowGo.Quit),
 }
 
 export const Diagnostics = {

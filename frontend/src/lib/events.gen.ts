@@ -25,6 +25,18 @@ export type SyncEvent = {
   status: T.SyncStatus
 }
 
+export type TrustAnswered = {
+  id: number
+  trusted: boolean
+}
+
+export type TrustQuestion = {
+  id: number
+  role: string
+  computer: string
+  words: string[]
+}
+
 export type EventPayloads = {
   'session:changed': T.SessionInfo | null
   'inventory:progress': NodeProgress[]
@@ -32,4 +44,7 @@ export type EventPayloads = {
   'sync:event': SyncEvent
   'sync:done': T.SyncStatus
   'profile:run': string
+  'trust:asked': TrustQuestion
+  'trust:answered': TrustAnswered
+  'window:close-requested': T.SyncStatus
 }

@@ -162,6 +162,7 @@ export function installMock(params: URLSearchParams): void {
     maxDelete: '',
     versions: params.get('versions') ?? '',
     versionsKeep: params.has('versions') ? 30 : 0,
+    includeHidden: false,
   }
   const self = { id: 'm-1', letter: 'A', status: 'InventoryWaitingForStart', self: true, present: true }
   let session: SessionInfo | null = null
@@ -429,6 +430,7 @@ export function installMock(params: URLSearchParams): void {
         if (sync.state === 'running') throw 'a synchronization is running'
         session = null
         nodes = []
+        rules = { ...rules, mode: '', text: '', errors: [], groups: 0 }
       },
       Current: async () => session,
     },
@@ -456,6 +458,7 @@ export function installMock(params: URLSearchParams): void {
       },
       PickFolder: async () => '/home/maria/Documents',
       PickFile: async () => '/home/maria/notes.txt',
+      CreateFolder: async (path: string) => path,
     },
     Inventory: {
       Start: async () => {
@@ -513,6 +516,9 @@ export function installMock(params: URLSearchParams): void {
         emit('sync:event', { type: 'abort_requested', status: sync })
       },
       Status: async () => sync,
+    },
+    Window: {
+      Quit: async () => {},
     },
     Diagnostics: {
       Enabled: async () => params.has('diag'),

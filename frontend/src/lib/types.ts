@@ -96,7 +96,7 @@ export type SyncEvent = Narrow<gen.SyncEvent, { type: SyncEventType }>
 export type InventoryDone = gen.InventoryDone
 
 /** The runtime events and their payloads. */
-export type EventMap = Narrow<gen.EventPayloads, { 'sync:event': SyncEvent }>
+export type EventMap = Narrow<gen.EventPayloads, { 'sync:event': SyncEvent; 'trust:asked': TrustQuestion }>
 
 export type EventName = keyof EventMap
 
@@ -107,6 +107,9 @@ export const eventNames: readonly EventName[] = [
   'sync:event',
   'sync:done',
   'profile:run',
+  'window:close-requested',
+  'trust:asked',
+  'trust:answered',
 ]
 
 export type ProfileStatus = 'done' | 'errors' | 'refused' | 'aborted' | 'failed'
@@ -116,6 +119,15 @@ export type ProfileRun = Narrow<Plain<app.ProfileRun>, { status: ProfileStatus }
 
 /** A saved profile; a file that cannot be read has only file and error. */
 export type ProfileInfo = Narrow<Plain<app.ProfileInfo>, { lastRun?: ProfileRun }>
+
+/** The other computer's part in a join: host when this one joins its session, joiner when it
+ * asks to join this one's. */
+export type TrustRole = 'host' | 'joiner'
+
+/** A join meets a computer whose key this one has not trusted before: compare the words. */
+export type TrustQuestion = Narrow<gen.TrustQuestion, { role: TrustRole }>
+
+export type TrustAnswered = gen.TrustAnswered
 
 /** What Diagnostics.Report receives for the comparison table's first render. */
 export type FirstRenderReport = { ms: number; rows: number; total: number; method: string }

@@ -11,6 +11,7 @@ import {
   type DataNode,
   type NodeProgress,
   type ProfileInfo,
+  type PresetMode,
   type SessionInfo,
   type Settings,
   type SyncEvent,
@@ -37,12 +38,27 @@ export type Phase = 'none' | 'session' | 'inventory' | 'compared' | 'syncing' | 
 
 export type InventoryState = { running: boolean; done: boolean; error: string; nodes: NodeProgress[] }
 
+/**
+ * How the Data step declares the data: two folders, from one to the other (the common case), or
+ * nodes and sources (the general one).
+ */
+export type DataMode = 'folders' | 'nodes'
+
+/** The node codes of the folders mode: the folder copied from, and the one copied to. */
+export const fromNode = 'A'
+export const toNode = 'B'
+
 const idleInventory = (): InventoryState => ({ running: false, done: false, error: '', nodes: [] })
 
 export class Wizard {
-  step = $state<Step>('start')
+  #step = $state<Step>('start')
+  /** The steps opened since the session began: a step's mark needs its visit. */
+  visited = $state<ReadonlySet<Step>>(new Set(['start']))
+  dataMode = $state<DataMode>('folders')
+  /** The preset the folders mode puts in force. */
+  preset = $state<PresetMode>('mirror')
   phase = $state<Phase>('none')
-  settings = $state<Settings>({ serverURL: '', theme: 'system', maxDelete: '', versions: '', versionsKeep: 0 })
+  settings = $state<Settings>({ serverURL: '', theme: 'system', maxDelete: '', versions: '', versionsKeep: 0, includeHidden: false })
   version = $state('')
   session = $state<SessionInfo | null>(null)
   nodes = $state<DataNode[]>([])
@@ -62,6 +78,8 @@ export class Wizard {
   profile = $state('')
   /** The user chose a new synchronization over the profiles. */
   startNew = $state(false)
+  /** Quitting would abort the running synchronization: the window asks first. */
+  quitAsked = $state(false)
 
   #unsubscribe: (() => void)[] = []
   /** A new synchronization goes straight on to the comparison when its inventory ends. */
@@ -72,6 +90,31 @@ export class Wizard {
 
   constructor(now: () => number = Date.now) {
     this.#now = now
+  }
+
+  get step(): Step {
+    return this.#step
+  }
+
+  set step(step: Step) {
+    this.#step = step
+    if (!this.visited.has(step)) this.visited = new Set([...this.visited, step])
+  }
+
+  /** Whether the data is two folders, one copied to the other (then the folders' words apply). */
+  get folders(): boolean {
+    if (this.dataMode !== 'folders') return false
+    const others = (this.session?.members ?? []).filter((m) => !m.self).length
+    return others === 0 && this.nodes.every((n) => (n.code === fromNode || n.code === toNode) && n.sources.length <= 1)
+  }
+
+  /** What the user calls a part of the comparison (a node code, or a source code such as A1). */
+  partLabel(part: string): string {
+    if (this.folders) {
+      if (part === fromNode) return 'From'
+      if (part === toNode) return 'To'
+    }
+    return /\d$/.test(part) ? `Source ${part}` : `Node ${part}`
   }
 
   /** Listens to the runtime events and restores what the Go side knows (the webview may reload). */
@@ -93,8 +136,17 @@ export class Wizard {
     this.session = session.value
     this.phase = 'session'
     await this.refreshNodes().catch(() => {})
+    // A reloaded webview: nodes other than two folders are the nodes mode's.
+    this.dataMode =
+      this.nodes.length === 0 ||
+      (this.nodes.every((n) => (n.code === fromNode || n.code === toNode) && n.sources.length <= 1) &&
+        this.nodes.every((n) => n.sources.every((src) => src.kind === 'folder')))
+        ? 'folders'
+        : 'nodes'
     const status = await api.Synchronization.status().catch(() => null)
     if (status && status.state !== 'idle') {
+      // The steps before were gone through in the window before the reload.
+      this.visited = new Set(steps.map((s) => s.id))
       this.sync = status
       if (status.state === 'running') {
         this.phase = 'syncing'
@@ -153,6 +205,9 @@ export class Wizard {
       onEvent('sync:event', (ev) => this.#onSyncEvent(ev)),
       onEvent('sync:done', (status) => this.#onSyncEnd(status)),
       onEvent('profile:run', (name) => this.#onProfileRun(name)),
+      onEvent('window:close-requested', () => {
+        if (this.phase === 'syncing') this.quitAsked = true
+      }),
     ]
   }
 
@@ -193,6 +248,7 @@ export class Wizard {
     if (this.phase === 'synced') return
     this.phase = 'synced'
     this.syncEndedAt = this.#now()
+    this.quitAsked = false
     this.step = 'done'
   }
 
@@ -237,7 +293,7 @@ export class Wizard {
         return after('compared', 'syncing', 'synced') || (this.phase === 'inventory' && this.inventory.done && !this.inventory.error)
       case 'comparison':
       case 'rules':
-        return after('syncing', 'synced')
+        return after('syncing', 'synced') && this.visited.has(step)
       case 'synchronize':
         return after('synced')
       case 'done':
@@ -258,29 +314,49 @@ export class Wizard {
   }
 
   #enterSession(info: SessionInfo): void {
+    this.#forget()
     this.session = info
     this.phase = 'session'
-    this.inventory = idleInventory()
-    this.summary = null
-    this.sync = null
     this.loadError = ''
     this.profile = ''
     void this.refreshNodes().catch(() => {})
   }
 
-  async quitSession(): Promise<void> {
-    await api.Sessions.quit()
-    this.session = null
+  /** Forgets everything of the session before: a new one starts empty. */
+  #forget(): void {
+    this.#compareWhenDone = false
     this.nodes = []
-    this.phase = 'none'
     this.inventory = idleInventory()
     this.summary = null
     this.sync = null
     this.abortRequested = false
+    this.syncStartedAt = 0
+    this.syncEndedAt = 0
+    this.rate.reset()
+    this.dataMode = 'folders'
+    this.preset = 'mirror'
+    this.visited = new Set(['start'])
+  }
+
+  async quitSession(): Promise<void> {
+    await api.Sessions.quit()
+    this.#forget()
+    this.session = null
+    this.phase = 'none'
     this.step = 'start'
     this.profile = ''
     this.startNew = false
     await this.loadProfiles().catch(() => {})
+  }
+
+  /** Quits Ferry (Ctrl+Q); during a synchronization, asks first (quitAsked). */
+  async quit(force = false): Promise<void> {
+    if (!force && this.phase === 'syncing') {
+      this.quitAsked = true
+      return
+    }
+    this.quitAsked = false
+    await api.Window.quit()
   }
 
   async saveSettings(s: Settings): Promise<void> {
@@ -326,6 +402,24 @@ export class Wizard {
     await this.refreshNodes()
   }
 
+  /**
+   * Makes node code hold the folder path alone (the folders mode), adding the node when missing.
+   * Rejects with the reason when the folder cannot be a source; the node then holds none.
+   */
+  async setFolder(code: typeof fromNode | typeof toNode, path: string): Promise<void> {
+    const find = () => this.nodes.find((n) => n.code === code)
+    const before = find()
+    if (before?.sources.length === 1 && before.sources[0].path === path) return
+    // Codes are given in order (A, B): adding nodes until there is code's.
+    while (!find()) {
+      if (this.nodes.length >= 2) throw new Error(`There is no node ${code}: use Advanced to set the nodes`)
+      await this.addNode()
+    }
+    const node = find()!
+    for (const src of node.sources) await this.removeSource(src.code)
+    await this.addSource(code, path)
+  }
+
   #enterInventory(): void {
     this.phase = 'inventory'
     this.summary = null
@@ -364,8 +458,22 @@ export class Wizard {
     this.abortRequested = true
   }
 
-  /** Starts a fresh inventory of the same data, then opens its comparison, for another run. */
-  async newSynchronization(): Promise<void> {
+  /** Goes back to the same data for another run: the Data step shows it, and the inventory
+   * starts from there, not behind the user's back. */
+  newSynchronization(): void {
+    this.phase = 'session'
+    this.inventory = idleInventory()
+    this.summary = null
+    this.sync = null
+    this.abortRequested = false
+    this.syncStartedAt = 0
+    this.syncEndedAt = 0
+    this.visited = new Set(['start'])
+    this.step = 'data'
+  }
+
+  /** Inventories the same data again and opens its comparison (Nothing to do's Rescan). */
+  async rescan(): Promise<void> {
     this.#compareWhenDone = true
     try {
       await this.startInventory()
@@ -373,10 +481,6 @@ export class Wizard {
       this.#compareWhenDone = false
       throw err
     }
-    this.sync = null
-    this.abortRequested = false
-    this.syncStartedAt = 0
-    this.syncEndedAt = 0
   }
 
   /** Whether the start shows the profiles rather than Create and Join. */

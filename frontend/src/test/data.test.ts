@@ -35,11 +35,12 @@ function fakeData() {
   })
 }
 
-async function setup() {
+async function setup(mode: 'folders' | 'nodes' = 'nodes') {
   api.Sessions.current.mockResolvedValue(session())
   fakeData()
   const wizard = new Wizard()
   await wizard.init()
+  wizard.dataMode = mode
   render(DataScreen, { props: { wizard } })
   return wizard
 }
@@ -118,8 +119,8 @@ describe('Data', () => {
 
   it('lists the members with their letters and statuses as session:changed reports them', async () => {
     await setup()
-    const members = screen.getByRole('complementary', { name: 'Members' })
-    expect(within(members).getByText('Member A (you)')).toBeInTheDocument()
+    const members = screen.getByRole('complementary', { name: 'Computers' })
+    expect(within(members).getByText('Computer A (this one)')).toBeInTheDocument()
     emit(
       'session:changed',
       session({
@@ -129,8 +130,63 @@ describe('Data', () => {
         ],
       }),
     )
-    expect(await within(members).findByText('Member B')).toBeInTheDocument()
+    expect(await within(members).findByText('Computer B')).toBeInTheDocument()
     expect(within(members).getByText('Inventory running')).toBeInTheDocument()
     expect(within(members).getAllByRole('img', { name: 'Connected' })).toHaveLength(2)
+  })
+})
+
+describe('Data: two folders', () => {
+  const compareButton = () => screen.getByRole('button', { name: /Compare folders/ })
+
+  it('copies from one folder to another with the mirror preselected, and creates a missing target', async () => {
+    const wizard = await setup('folders')
+    api.Rules.usePreset.mockResolvedValue({ mode: 'mirror', text: '', presets: [], errors: [], groups: 1 })
+    const from = screen.getByLabelText('Copy from folder')
+    await waitFor(() => expect(from).toHaveFocus())
+    expect(compareButton()).toHaveAccessibleDescription('Choose the folder to copy from')
+    expect(screen.getByRole('radio', { name: /Mirror/ })).toBeChecked()
+    expect(screen.queryByText(/Node A/)).not.toBeInTheDocument()
+
+    await fireEvent.input(from, { target: { value: '/home/maria/Photos' } })
+    expect(compareButton()).toHaveAccessibleDescription('Choose the folder to copy to')
+    api.Data.pickFolder.mockResolvedValue('/media/backup/photos')
+    await fireEvent.click(screen.getByRole('button', { name: 'Browse for the folder to copy to' }))
+    await waitFor(() => expect(screen.getByLabelText('to folder')).toHaveValue('/media/backup/photos'))
+    await waitFor(() => expect(compareButton()).toBeEnabled())
+
+    // The target does not exist yet: Create folder makes it, then the comparison starts.
+    const addSource = api.Data.addSource.getMockImplementation()!
+    api.Data.addSource.mockImplementation(async (code, path) => {
+      if (path === '/media/backup/photos' && api.Data.createFolder.mock.calls.length === 0) throw new Error(`${path} does not exist`)
+      return addSource(code, path)
+    })
+    await fireEvent.click(compareButton())
+    const create = await screen.findByRole('button', { name: 'Create folder' })
+    expect(screen.getByText(/does not exist yet/)).toBeInTheDocument()
+    expect(api.Inventory.start).not.toHaveBeenCalled()
+    await fireEvent.click(create)
+    await waitFor(() => expect(api.Data.createFolder).toHaveBeenCalledWith('/media/backup/photos'))
+    await waitFor(() => expect(screen.queryByRole('button', { name: 'Create folder' })).not.toBeInTheDocument())
+
+    await fireEvent.click(screen.getByRole('radio', { name: /Update/ }))
+    await fireEvent.click(compareButton())
+    await waitFor(() => expect(api.Inventory.start).toHaveBeenCalled())
+    expect(api.Data.addSource).toHaveBeenCalledWith('A', '/home/maria/Photos')
+    expect(api.Data.addSource).toHaveBeenLastCalledWith('B', '/media/backup/photos')
+    expect(api.Rules.usePreset).toHaveBeenCalledWith('update')
+    expect(wizard.step).toBe('inventory')
+    expect(wizard.partLabel('A')).toBe('From')
+    expect(wizard.partLabel('B')).toBe('To')
+  })
+
+  it('keeps nodes and sources under Advanced, and comes back to two folders when they fit', async () => {
+    const wizard = await setup('folders')
+    await fireEvent.click(screen.getByRole('button', { name: /Advanced: nodes and sources/ }))
+    expect(wizard.dataMode).toBe('nodes')
+    expect(await screen.findByRole('button', { name: 'Add node' })).toBeInTheDocument()
+    expect(wizard.partLabel('A')).toBe('Node A')
+    await fireEvent.click(screen.getByRole('button', { name: 'Back to two folders' }))
+    expect(await screen.findByLabelText('Copy from folder')).toBeInTheDocument()
   })
 })

@@ -109,15 +109,17 @@ describe('App diagnostics', () => {
     expect(named('inventory-done')).toEqual([{ error: '', nodes: 0, files: 0 }])
     await waitFor(() => expect(named('focus')).toContainEqual({ id: 'filter', kind: 'searchbox', name: 'Filter items' }))
 
-    // Rules: what the rules are after each change.
+    // Rules: what the rules are after each change; nothing chosen yet, the mirror is preselected.
     api.Rules.get.mockResolvedValue({ mode: '', text: '', presets: ['mirror'], errors: [], groups: 0 })
     api.Rules.usePreset.mockResolvedValue({ mode: 'mirror', text: '{}', presets: ['mirror'], errors: [], groups: 3 })
     await fireEvent.click(screen.getByRole('button', { name: 'Rules' }))
-    await fireEvent.click(await screen.findByRole('radio', { name: /Mirror/ }))
+    await waitFor(() => expect(named('rules')).toEqual([{ mode: 'mirror', groups: 3, errors: 0 }]))
+    api.Rules.usePreset.mockResolvedValue({ mode: 'update', text: '{}', presets: ['mirror'], errors: [], groups: 2 })
+    await fireEvent.click(await screen.findByRole('radio', { name: /Update/ }))
     await waitFor(() =>
       expect(named('rules')).toEqual([
-        { mode: '', groups: 0, errors: 0 },
         { mode: 'mirror', groups: 3, errors: 0 },
+        { mode: 'update', groups: 2, errors: 0 },
       ]),
     )
 

@@ -62,6 +62,7 @@ export const Data = {
   removeSource: vi.fn<(code: string) => Promise<void>>(),
   pickFolder: vi.fn<() => Promise<string>>(),
   pickFile: vi.fn<() => Promise<string>>(),
+  createFolder: vi.fn<(path: string) => Promise<string>>(),
 }
 
 export const Inventory = {
@@ -97,19 +98,23 @@ export const Profiles = {
   run: vi.fn<(name: string) => Promise<void>>(),
 }
 
+export const Window = {
+  quit: vi.fn<() => Promise<void>>(),
+}
+
 export const Diagnostics = {
   enabled: vi.fn<() => Promise<boolean>>(),
   report: vi.fn<(name: string, data: string) => Promise<void>>(),
 }
 
-const services = { Settings, Sessions, Data, Inventory, Comparison, Rules, Synchronization, Profiles, Diagnostics }
+const services = { Settings, Sessions, Data, Inventory, Comparison, Rules, Synchronization, Profiles, Window, Diagnostics }
 
 /** Resets every method to a default: no session, nothing to show. */
 export function resetApi(): void {
   for (const service of Object.values(services)) {
     for (const fn of Object.values(service)) (fn as ReturnType<typeof vi.fn>).mockReset()
   }
-  Settings.get.mockResolvedValue({ serverURL: '', theme: 'system', maxDelete: '', versions: '', versionsKeep: 0 })
+  Settings.get.mockResolvedValue({ serverURL: '', theme: 'system', maxDelete: '', versions: '', versionsKeep: 0, includeHidden: false })
   Settings.save.mockResolvedValue(undefined)
   Settings.version.mockResolvedValue('1.2.3')
   Sessions.current.mockResolvedValue(null)
@@ -117,6 +122,8 @@ export function resetApi(): void {
   Data.nodes.mockResolvedValue([])
   Data.pickFolder.mockResolvedValue('')
   Data.pickFile.mockResolvedValue('')
+  Data.createFolder.mockImplementation(async (path) => path)
+  Window.quit.mockResolvedValue(undefined)
   Inventory.start.mockResolvedValue(undefined)
   Comparison.summary.mockRejectedValue(new Error('the inventory is not finished'))
   Synchronization.status.mockResolvedValue(idleStatus())

@@ -42,7 +42,7 @@ describe('Rules', () => {
     const mirror = await screen.findByRole('radio', { name: /Mirror/ })
     await waitFor(() => expect(mirror).toBeChecked())
     expect(mirror).toHaveFocus()
-    expect(screen.getAllByText('A → B')).toHaveLength(2)
+    expect(screen.getAllByText('From → To')).toHaveLength(2)
     expect(screen.getByText(/action groups/)).toHaveTextContent('120 action groups')
     expect(screen.getByLabelText('Rules file')).toHaveValue('{\n  "rules": []\n}\n')
     expect(next()).toBeEnabled()
@@ -53,6 +53,32 @@ describe('Rules', () => {
     expect(api.Rules.usePreset).toHaveBeenCalledWith('two-way')
     expect(screen.getByRole('radio', { name: /Two-way/ })).toBeChecked()
     expect(screen.getByText(/action groups/)).toHaveTextContent('7 action groups')
+  })
+
+  it('preselects the preset that fits two parts, and holds Continue with nothing chosen for more', async () => {
+    api.Rules.get.mockResolvedValue(state({ mode: '', text: '', groups: 0 }))
+    api.Rules.usePreset.mockResolvedValue(state())
+    setup()
+    const mirror = await screen.findByRole('radio', { name: /Mirror/ })
+    await waitFor(() => expect(mirror).toBeChecked())
+    expect(api.Rules.usePreset).toHaveBeenCalledWith('mirror')
+    expect(next()).toBeEnabled()
+    // The rules file is under Advanced, closed for a preset.
+    expect(screen.getByText('Advanced: the rules file').closest('details')).not.toHaveAttribute('open')
+  })
+
+  it('chooses nothing for three parts, and says so on Continue', async () => {
+    api.Rules.get.mockResolvedValue(state({ mode: '', text: '', groups: 0 }))
+    const wizard = new Wizard()
+    wizard.phase = 'compared'
+    wizard.step = 'rules'
+    wizard.dataMode = 'nodes'
+    wizard.summary = { total: 10, parts: ['A', 'B', 'C'], withActions: 3 }
+    render(RulesScreen, { props: { wizard } })
+    await waitFor(() => expect(next()).toHaveAccessibleDescription('Choose a preset, or write rules under Advanced'))
+    expect(next()).toBeDisabled()
+    expect(api.Rules.usePreset).not.toHaveBeenCalled()
+    expect(screen.getAllByText('Node A → Node B')).toHaveLength(2)
   })
 
   it('saves edited rules and lists their errors with line numbers', async () => {

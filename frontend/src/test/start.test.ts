@@ -5,8 +5,9 @@ vi.mock('../../wailsjs/runtime/runtime', () => import('./fakeRuntime'))
 vi.mock('../lib/api', () => import('./fakeApi'))
 
 import App from '../App.svelte'
+import { Wizard } from '../lib/wizard.svelte'
 import * as api from './fakeApi'
-import { ClipboardSetText, resetRuntime } from './fakeRuntime'
+import { ClipboardSetText, emit, resetRuntime } from './fakeRuntime'
 import { session } from './setup'
 
 beforeEach(() => {
@@ -16,17 +17,24 @@ beforeEach(() => {
 })
 
 describe('Start', () => {
-  it('creates a session and shows its id and password, each with a working Copy button', async () => {
+  it('creates a session, and shows its id and password, each with a working Copy button, once another computer is invited', async () => {
     api.Sessions.create.mockResolvedValue(session())
     render(App)
     const create = await screen.findByRole('button', { name: 'Create session' })
     await waitFor(() => expect(create).toHaveFocus())
     await fireEvent.click(create)
 
+    // For this computer alone, nothing to share.
+    await waitFor(() => expect(screen.getByRole('button', { name: /Continue/ })).toHaveFocus())
+    expect(screen.queryByTestId('session-id')).not.toBeInTheDocument()
+    expect(screen.queryByText('amber-tide-6142')).not.toBeInTheDocument()
+    await fireEvent.click(screen.getByRole('button', { name: /Invite another computer/ }))
+
     expect(await screen.findByTestId('session-id')).toHaveTextContent('123abc456')
     expect(screen.getByTestId('session-password')).toHaveTextContent('amber-tide-6142')
     expect(screen.getByText('Built-in server on this computer')).toBeInTheDocument()
-    expect(screen.getByRole('button', { name: /Continue/ })).toHaveFocus()
+    // The built-in server listens on this computer only: said, with the way to another one.
+    expect(screen.getByTestId('local-server')).toHaveTextContent('Other computers cannot reach the server built into Ferry')
 
     await fireEvent.click(screen.getByRole('button', { name: 'Copy session id' }))
     expect(ClipboardSetText).toHaveBeenLastCalledWith('123abc456')
@@ -43,13 +51,40 @@ describe('Start', () => {
     api.Sessions.create.mockResolvedValue(session({ embedded: false, serverURL: 'https://ferry.example.org' }))
     render(App)
     await fireEvent.click(await screen.findByRole('button', { name: 'Create session' }))
+    await fireEvent.click(await screen.findByRole('button', { name: /Invite another computer/ }))
     expect(await screen.findByText('Remote server')).toBeInTheDocument()
     expect(screen.getByText('https://ferry.example.org')).toBeInTheDocument()
+    expect(screen.queryByTestId('local-server')).not.toBeInTheDocument()
+  })
+
+  it('offers the built-in server when the session server of the settings cannot be reached', async () => {
+    api.Settings.get.mockResolvedValue({ serverURL: 'http://10.0.0.9:7420', theme: 'system', maxDelete: '', versions: '', versionsKeep: 0, includeHidden: false })
+    api.Sessions.create.mockRejectedValueOnce(
+      new Error('the session server http://10.0.0.9:7420 cannot be reached: check the address in Settings, or use the built-in server for folders on this computer'),
+    )
+    api.Sessions.create.mockResolvedValueOnce(session())
+    render(App)
+    expect(await screen.findByTestId('create-server')).toHaveTextContent('http://10.0.0.9:7420')
+    await fireEvent.click(screen.getByRole('button', { name: 'Create session' }))
+    expect(await screen.findByRole('alert')).toHaveTextContent('cannot be reached')
+    await fireEvent.click(screen.getByRole('button', { name: 'Use the built-in server' }))
+    await waitFor(() => expect(api.Sessions.create).toHaveBeenCalledTimes(2))
+    expect(api.Settings.save).toHaveBeenCalledWith(expect.objectContaining({ serverURL: '' }))
+    expect(await screen.findByRole('heading', { level: 1, name: 'Session ready' })).toBeInTheDocument()
   })
 
   it('joins with an id and a password, and shows why a join failed', async () => {
     api.Sessions.join.mockRejectedValueOnce(new Error('wrong session id or password'))
-    api.Sessions.join.mockResolvedValueOnce(session({ id: '999zzz111', password: 'pw-1' }))
+    api.Sessions.join.mockResolvedValueOnce(
+      session({
+        id: '999zzz111',
+        password: 'pw-1',
+        members: [
+          { id: 'm0', letter: 'A', status: 'InventoryWaitingForStart', self: false, present: true },
+          { id: 'm1', letter: 'B', status: 'InventoryWaitingForStart', self: true, present: true },
+        ],
+      }),
+    )
     render(App)
     const join = await screen.findByRole('button', { name: 'Join session' })
     await fireEvent.click(join)
@@ -76,9 +111,58 @@ describe('Start', () => {
   })
 })
 
+describe('Quit', () => {
+  it('starts the next session empty after Quit session, with step marks only for what was done', async () => {
+    api.Sessions.create.mockResolvedValue(session())
+    const wizard = new Wizard()
+    wizard.session = session()
+    wizard.phase = 'synced'
+    wizard.nodes = [{ code: 'A', member: 'A', sources: [{ code: 'A1', path: '/a', kind: 'folder' }] }]
+    wizard.summary = { total: 3, parts: ['A', 'B'], withActions: 1 }
+    wizard.dataMode = 'nodes'
+    wizard.preset = 'two-way'
+    wizard.step = 'done'
+    await wizard.quitSession()
+    await wizard.createSession()
+    expect(wizard.nodes).toEqual([])
+    expect(wizard.summary).toBeNull()
+    expect(wizard.sync).toBeNull()
+    expect(wizard.dataMode).toBe('folders')
+    expect(wizard.preset).toBe('mirror')
+    expect(wizard.phase).toBe('session')
+    expect(wizard.completed('comparison')).toBe(false)
+    expect(wizard.completed('rules')).toBe(false)
+    // A step's mark needs the step visited, not only the phase past it.
+    wizard.phase = 'synced'
+    expect(wizard.completed('rules')).toBe(false)
+    wizard.step = 'rules'
+    expect(wizard.completed('rules')).toBe(true)
+  })
+
+  it('quits on Ctrl+Q, and asks first during a synchronization, also when the window is closed', async () => {
+    const wizard = new Wizard()
+    render(App, { props: { wizard } })
+    await screen.findByRole('button', { name: 'Create session' })
+    await fireEvent.keyDown(window, { key: 'q', ctrlKey: true })
+    await waitFor(() => expect(api.Window.quit).toHaveBeenCalledTimes(1))
+
+    wizard.phase = 'syncing'
+    await fireEvent.keyDown(window, { key: 'q', ctrlKey: true })
+    const ask = await screen.findByRole('alertdialog', { name: 'Abort the synchronization and quit?' })
+    expect(api.Window.quit).toHaveBeenCalledTimes(1)
+    await fireEvent.click(screen.getByRole('button', { name: 'Keep running' }))
+    await waitFor(() => expect(ask).not.toBeInTheDocument())
+
+    emit('window:close-requested', {})
+    await screen.findByRole('alertdialog', { name: 'Abort the synchronization and quit?' })
+    await fireEvent.click(screen.getByRole('button', { name: 'Abort and quit' }))
+    await waitFor(() => expect(api.Window.quit).toHaveBeenCalledTimes(2))
+  })
+})
+
 describe('Settings and theme', () => {
   it('applies the saved theme, previews a choice, saves it, and reverts on Cancel', async () => {
-    api.Settings.get.mockResolvedValue({ serverURL: '', theme: 'dark', maxDelete: '', versions: '', versionsKeep: 0 })
+    api.Settings.get.mockResolvedValue({ serverURL: '', theme: 'dark', maxDelete: '', versions: '', versionsKeep: 0, includeHidden: false })
     render(App)
     await waitFor(() => expect(document.documentElement.dataset.theme).toBe('dark'))
 
@@ -102,9 +186,9 @@ describe('Settings and theme', () => {
     await fireEvent.input(screen.getByLabelText('Session server'), { target: { value: ' https://ferry.example.org ' } })
     await fireEvent.click(screen.getByRole('button', { name: 'Save' }))
     await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument())
-    expect(api.Settings.save).toHaveBeenCalledWith({ serverURL: 'https://ferry.example.org', theme: 'system', maxDelete: '', versions: '', versionsKeep: 0 })
+    expect(api.Settings.save).toHaveBeenCalledWith({ serverURL: 'https://ferry.example.org', theme: 'system', maxDelete: '', versions: '', versionsKeep: 0, includeHidden: false })
     expect(document.documentElement.dataset.theme).toBeUndefined()
-    expect(screen.getByText('https://ferry.example.org')).toBeInTheDocument()
+    expect(screen.getByTestId('create-server')).toHaveTextContent('https://ferry.example.org')
   })
 
   it('keeps the dialog open with the reason when the server URL is refused', async () => {
@@ -120,7 +204,7 @@ describe('Settings and theme', () => {
   })
 
   it('saves a deletion limit, shows the default, and marks a refused one', async () => {
-    api.Settings.get.mockResolvedValue({ serverURL: '', theme: 'system', maxDelete: '', versions: '', versionsKeep: 0 })
+    api.Settings.get.mockResolvedValue({ serverURL: '', theme: 'system', maxDelete: '', versions: '', versionsKeep: 0, includeHidden: false })
     render(App)
     await fireEvent.click(screen.getByRole('button', { name: 'Settings' }))
     const limit = await screen.findByLabelText('Deletion limit')
@@ -138,7 +222,7 @@ describe('Settings and theme', () => {
     await fireEvent.input(limit, { target: { value: ' 20% ' } })
     await fireEvent.click(screen.getByRole('button', { name: 'Save' }))
     await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument())
-    expect(api.Settings.save).toHaveBeenLastCalledWith({ serverURL: '', theme: 'system', maxDelete: '20%', versions: '', versionsKeep: 0 })
+    expect(api.Settings.save).toHaveBeenLastCalledWith({ serverURL: '', theme: 'system', maxDelete: '20%', versions: '', versionsKeep: 0, includeHidden: false })
     await fireEvent.click(screen.getByRole('button', { name: 'Settings' }))
     expect(await screen.findByLabelText('Deletion limit')).toHaveValue('20%')
   })
@@ -186,6 +270,7 @@ describe('Settings and theme', () => {
       maxDelete: '',
       versions: '.ferry-versions',
       versionsKeep: 30,
+      includeHidden: false,
     })
     await fireEvent.click(screen.getByRole('button', { name: 'Settings' }))
     expect(await screen.findByLabelText('Keep replaced and deleted files in')).toHaveValue('.ferry-versions')
@@ -195,6 +280,6 @@ describe('Settings and theme', () => {
     await fireEvent.input(screen.getByLabelText('Keep replaced and deleted files in'), { target: { value: '' } })
     await fireEvent.click(screen.getByRole('button', { name: 'Save' }))
     await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument())
-    expect(api.Settings.save).toHaveBeenLastCalledWith({ serverURL: '', theme: 'system', maxDelete: '', versions: '', versionsKeep: 0 })
+    expect(api.Settings.save).toHaveBeenLastCalledWith({ serverURL: '', theme: 'system', maxDelete: '', versions: '', versionsKeep: 0, includeHidden: false })
   })
 })

@@ -64,11 +64,11 @@ describe('Synchronize and Done', () => {
   it('confirms the plan, follows sync:event, aborts, and sums up from sync:done', async () => {
     const { wizard, advance } = await setup()
     const table = await screen.findByRole('table', { name: 'Changes per destination node' })
-    const row = within(table).getByRole('row', { name: /Node B/ })
+    const row = within(table).getByRole('row', { name: /^B To/ })
     expect(within(row).getAllByRole('cell').map((c) => c.textContent)).toEqual(['10', '2', '3', '4', '1.0 GiB'])
     expect(within(table).getByRole('row', { name: /Total/ })).toHaveTextContent('19 actions')
     const deleted = screen.getByText(/This plan deletes 3 items/).parentElement!
-    expect(within(deleted).getByRole('listitem')).toHaveTextContent('Deletes 2 of 1,300 files on B (/backup/photos)')
+    expect(within(deleted).getByRole('listitem')).toHaveTextContent('Deletes 2 of 1,300 files on To (/backup/photos)')
     expect(screen.queryByRole('region', { name: /Check these deletions/ })).not.toBeInTheDocument()
     const start = screen.getByRole('button', { name: /Start synchronization/ })
     await waitFor(() => expect(start).toHaveFocus())
@@ -140,16 +140,33 @@ describe('Synchronize and Done', () => {
     // The run was followed from events only: the status was read once, at start.
     expect(api.Synchronization.status).toHaveBeenCalledTimes(1)
 
-    // A new synchronization starts from a new inventory.
+    // A new synchronization goes back to the data; nothing is scanned behind the user's back.
     await fireEvent.click(screen.getByRole('button', { name: /New synchronization/ }))
-    await waitFor(() => expect(api.Inventory.start).toHaveBeenCalledTimes(1))
-    expect(await screen.findByRole('heading', { level: 1, name: 'Inventory' })).toBeInTheDocument()
+    expect(await screen.findByRole('heading', { level: 1, name: 'Data' })).toBeInTheDocument()
+    expect(api.Inventory.start).not.toHaveBeenCalled()
     expect(wizard.sync).toBeNull()
-    // …and back to the comparison when it ends.
-    api.Comparison.summary.mockClear()
+    expect(wizard.phase).toBe('session')
+  })
+
+  it('rescans from Nothing to do, and goes back to the comparison when the inventory ends', async () => {
+    const { wizard } = await setup(api.plan())
+    expect(await screen.findByTestId('nothing-to-do')).toHaveTextContent('rescan')
+    expect(screen.getByRole('button', { name: 'Back to rules' })).toBeInTheDocument()
+    await fireEvent.click(screen.getByRole('button', { name: /Rescan/ }))
+    await waitFor(() => expect(api.Inventory.start).toHaveBeenCalledTimes(1))
+    expect(wizard.step).toBe('inventory')
+    api.Comparison.summary.mockResolvedValue({ total: 2, parts: ['A', 'B'], withActions: 0 })
     emit('inventory:done', {})
-    expect(await screen.findByRole('heading', { level: 1, name: 'Comparison' })).toBeInTheDocument()
-    expect(api.Comparison.summary).toHaveBeenCalledTimes(1)
+    await waitFor(() => expect(wizard.step).toBe('comparison'))
+  })
+
+  it('says hidden files and links are left out, and includes hidden files in one click', async () => {
+    await setup()
+    const note = await screen.findByTestId('hidden-note')
+    expect(note).toHaveTextContent('Hidden files and folders (names starting with a dot) and symbolic links are left out')
+    await fireEvent.click(within(note).getByRole('checkbox', { name: /Include hidden files/ }))
+    await waitFor(() => expect(api.Settings.save).toHaveBeenCalledWith(expect.objectContaining({ includeHidden: true })))
+    await waitFor(() => expect(note).toHaveTextContent('Hidden files and folders are included'))
   })
 
   it('sums up a regular end with its errors, and quits the session', async () => {
@@ -189,7 +206,7 @@ describe('Synchronize and Done', () => {
   it('warns of deletions past the limit, and starts only once the box is ticked', async () => {
     await setup(emptySourcePlan())
     const warning = await screen.findByRole('region', { name: 'Check these deletions before you start' })
-    expect(within(warning).getByRole('listitem')).toHaveTextContent('Deletes 40 of 40 files on B (/media/backup)')
+    expect(within(warning).getByRole('listitem')).toHaveTextContent('Deletes 40 of 40 files on To (/media/backup)')
     expect(warning).toHaveTextContent('A (/media/usb) is empty: is its drive mounted?')
     expect(screen.queryByText(/This plan deletes 45 items/)).not.toBeInTheDocument()
     const box = within(warning).getByRole('checkbox', { name: 'Yes, delete these 40 files' })
@@ -247,8 +264,8 @@ describe('Synchronize and Done', () => {
     expect(again).not.toBeChecked() // ticked for the plan before
     expect(screen.getByRole('button', { name: /Start synchronization/ })).toBeDisabled()
     const warning = screen.getByRole('region', { name: 'Check these deletions before you start' })
-    expect(warning).toHaveTextContent('Deletes 700 of 1,000 files on B (/media/backup)')
-    expect(warning).toHaveTextContent('That is 70% of the files on B, past the deletion limit of 50% (default).')
+    expect(warning).toHaveTextContent('Deletes 700 of 1,000 files on To (/media/backup)')
+    expect(warning).toHaveTextContent('That is 70% of the files on To, past the deletion limit of 50% (default).')
 
     // A new limit in the settings: the plan is read again, now under the limit.
     api.Synchronization.confirmation.mockResolvedValue(

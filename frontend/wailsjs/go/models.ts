@@ -616,6 +616,7 @@ export namespace app {
 	    maxDelete: string;
 	    versions: string;
 	    versionsKeep: number;
+	    includeHidden: boolean;
 	
 	    static createFrom(source: any = {}) {
 	        return new UserSettings(source);
@@ -628,6 +629,7 @@ export namespace app {
 	        this.maxDelete = source["maxDelete"];
 	        this.versions = source["versions"];
 	        this.versionsKeep = source["versionsKeep"];
+	        this.includeHidden = source["includeHidden"];
 	    }
 	}
 

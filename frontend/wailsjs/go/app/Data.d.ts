@@ -6,6 +6,8 @@ export function AddNode():Promise<app.Node>;
 
 export function AddSource(arg1:string,arg2:string):Promise<app.Source>;
 
+export function CreateFolder(arg1:string):Promise<string>;
+
 export function Nodes():Promise<Array<app.Node>>;
 
 export function PickFile():Promise<string>;

@@ -10,6 +10,10 @@ export function AddSource(arg1, arg2) {
   return window['go']['app']['Data']['AddSource'](arg1, arg2);
 }
 
+export function CreateFolder(arg1) {
+  return window['go']['app']['Data']['CreateFolder'](arg1);
+}
+
 export function Nodes() {
   return window['go']['app']['Data']['Nodes']();
 }
