@@ -70,6 +70,7 @@ export const Sessions = {
     bind('Sessions', 'Join', SessionsGo.Join)(id, password).then((s) => norm.session(s)!),
   quit: bind('Sessions', 'Quit', SessionsGo.Quit),
   current: () => bind('Sessions', 'Current', SessionsGo.Current)<SessionInfo>().then(norm.session),
+  answerTrust: bind('Sessions', 'AnswerTrust', SessionsGo.AnswerTrust),
 }
 
 export const Data = {

@@ -15,6 +15,7 @@ import {
   type SessionInfo,
   type Settings,
   type SyncEvent,
+  type TrustQuestion,
   type SyncStatus,
 } from './types'
 
@@ -80,6 +81,8 @@ export class Wizard {
   startNew = $state(false)
   /** Quitting would abort the running synchronization: the window asks first. */
   quitAsked = $state(false)
+  /** Joins waiting for this computer's user to compare safety words, oldest first. */
+  trustQuestions = $state<TrustQuestion[]>([])
 
   #unsubscribe: (() => void)[] = []
   /** A new synchronization goes straight on to the comparison when its inventory ends. */
@@ -207,6 +210,12 @@ export class Wizard {
       onEvent('profile:run', (name) => this.#onProfileRun(name)),
       onEvent('window:close-requested', () => {
         if (this.phase === 'syncing') this.quitAsked = true
+      }),
+      onEvent('trust:asked', (q) => {
+        this.trustQuestions = [...this.trustQuestions, q]
+      }),
+      onEvent('trust:answered', ({ id }) => {
+        this.trustQuestions = this.trustQuestions.filter((q) => q.id !== id)
       }),
     ]
   }
@@ -357,6 +366,12 @@ export class Wizard {
     }
     this.quitAsked = false
     await api.Window.quit()
+  }
+
+  /** Answers a trust question: the words are the same on both computers (trusted) or not. */
+  async answerTrust(id: number, trusted: boolean): Promise<void> {
+    this.trustQuestions = this.trustQuestions.filter((q) => q.id !== id)
+    await api.Sessions.answerTrust(id, trusted)
   }
 
   async saveSettings(s: Settings): Promise<void> {

@@ -52,6 +52,7 @@ export const Sessions = {
   join: vi.fn<(id: string, password: string) => Promise<SessionInfo>>(),
   quit: vi.fn<() => Promise<void>>(),
   current: vi.fn<() => Promise<SessionInfo | null>>(),
+  answerTrust: vi.fn<(id: number, trusted: boolean) => Promise<void>>(),
 }
 
 export const Data = {
