@@ -216,7 +216,13 @@ func (c *core) specsLocked() []plan.NodeSpec {
 
 // checkNodesLocked tells what keeps the nodes from being inventoried.
 func (c *core) checkNodesLocked() error {
-	if len(c.nodes) < 2 {
+	switch {
+	case c.sess != nil && len(c.sess.info.Members) > 1:
+		// The other computers bring the other folders: the session's flow checks there are two.
+		if len(c.nodes) == 0 {
+			return errors.New("add a folder of this computer to the session")
+		}
+	case len(c.nodes) < 2:
 		return errors.New("add at least two data nodes, each with a data source")
 	}
 	for _, n := range c.nodes {

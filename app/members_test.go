@@ -318,3 +318,40 @@ func TestOtherMemberRefusesDeletionsPastItsLimit(t *testing.T) {
 		t.Fatalf("Ba holds %d files, want its 12", len(entries))
 	}
 }
+
+// A computer that joins brings one folder: the session, with the oldest member's, has two,
+// and the mirror runs onto it.
+func TestOtherMemberWithOneFolder(t *testing.T) {
+	srv := startServer(t)
+	a := newTestApp(t)
+	src, dst := t.TempDir(), t.TempDir()
+	writeFiles(t, src, map[string]string{"one.txt": "one"}, at)
+
+	oldestNodes := []plan.NodeSpec{{Code: "A", Roots: []string{src}}}
+	mo, err := session.Create(t.Context(), loggedIn(t, srv.URL), oldestNodes, memberOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = mo.Close(context.Background(), time.Second) })
+	cb := loggedIn(t, srv.URL)
+	mb, err := session.Join(t.Context(), cb, session.JoinRequest{ID: mo.ID(), Password: mo.Password()}, memberOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.useMember(mb, cb, "A", "B")
+	a.addNodes(t, dst)
+
+	o := &otherMember{m: mo, done: make(chan error, 1)}
+	o.plan(t, oldestNodes, rules.DeleteLimit{})
+	mark := a.rec.mark()
+	if err := a.Inventory.Start(); err != nil {
+		t.Fatalf("one folder of this computer in a session of two: %v", err)
+	}
+	if st := waitFor[SyncStatus](t, a.rec, mark, EventSyncDone, nil); st.EndStatus != string(protocol.EndRegular) {
+		t.Fatalf("status %+v", st)
+	}
+	o.wait(t)
+	if got, err := os.ReadFile(filepath.Join(dst, "one.txt")); err != nil || string(got) != "one" {
+		t.Fatalf("one.txt on this member: %q, %v", got, err)
+	}
+}
