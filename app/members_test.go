@@ -91,6 +91,24 @@ func (a *testApp) addNodes(t *testing.T, dirs ...string) {
 	}
 }
 
+// joinOldest has another client create a session with nodes, as ferry host does, and the app
+// join it as member B; it returns the other client's member, the session's oldest.
+func (a *testApp) joinOldest(t *testing.T, url string, nodes []plan.NodeSpec) *session.Member {
+	t.Helper()
+	mo, err := session.Create(t.Context(), loggedIn(t, url), nodes, memberOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = mo.Close(context.Background(), time.Second) })
+	cb := loggedIn(t, url)
+	mb, err := session.Join(t.Context(), cb, session.JoinRequest{ID: mo.ID(), Password: mo.Password()}, memberOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.useMember(mb, cb, "A", "B")
+	return mo
+}
+
 // otherMember is a member of the session on another client, as ferry join or ferry host runs
 // it: its flow prepares and synchronizes in the background.
 type otherMember struct {
@@ -228,17 +246,7 @@ func TestOtherMemberFollowsTheOldest(t *testing.T) {
 	writeFiles(t, untouched, map[string]string{"keep.txt": "keep"}, at)
 
 	oldestNodes := []plan.NodeSpec{{Code: "A", Roots: []string{src}}}
-	mo, err := session.Create(t.Context(), loggedIn(t, srv.URL), oldestNodes, memberOptions()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = mo.Close(context.Background(), time.Second) })
-	cb := loggedIn(t, srv.URL)
-	mb, err := session.Join(t.Context(), cb, session.JoinRequest{ID: mo.ID(), Password: mo.Password()}, memberOptions()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.useMember(mb, cb, "A", "B")
+	mo := a.joinOldest(t, srv.URL, oldestNodes)
 	a.addNodes(t, dst, untouched)
 	if nodes := a.Data.Nodes(); len(nodes) != 2 || nodes[0].Code != "Ba" {
 		t.Fatalf("nodes %+v: want Ba and Bb", nodes)
@@ -284,17 +292,7 @@ func TestOtherMemberRefusesDeletionsPastItsLimit(t *testing.T) {
 	writeFiles(t, more, map[string]string{"keep.txt": "keep"}, at)
 
 	oldestNodes := []plan.NodeSpec{{Code: "A", Roots: []string{src}}}
-	mo, err := session.Create(t.Context(), loggedIn(t, srv.URL), oldestNodes, memberOptions()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = mo.Close(context.Background(), time.Second) })
-	cb := loggedIn(t, srv.URL)
-	mb, err := session.Join(t.Context(), cb, session.JoinRequest{ID: mo.ID(), Password: mo.Password()}, memberOptions()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.useMember(mb, cb, "A", "B")
+	mo := a.joinOldest(t, srv.URL, oldestNodes)
 	a.addNodes(t, dst, more)
 	o := &otherMember{m: mo, done: make(chan error, 1)}
 	o.plan(t, oldestNodes, rules.DeleteLimit{Count: 100, IsCount: true, Set: true}) // the oldest allows them
@@ -328,17 +326,7 @@ func TestOtherMemberWithOneFolder(t *testing.T) {
 	writeFiles(t, src, map[string]string{"one.txt": "one"}, at)
 
 	oldestNodes := []plan.NodeSpec{{Code: "A", Roots: []string{src}}}
-	mo, err := session.Create(t.Context(), loggedIn(t, srv.URL), oldestNodes, memberOptions()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = mo.Close(context.Background(), time.Second) })
-	cb := loggedIn(t, srv.URL)
-	mb, err := session.Join(t.Context(), cb, session.JoinRequest{ID: mo.ID(), Password: mo.Password()}, memberOptions()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.useMember(mb, cb, "A", "B")
+	mo := a.joinOldest(t, srv.URL, oldestNodes)
 	a.addNodes(t, dst)
 
 	o := &otherMember{m: mo, done: make(chan error, 1)}

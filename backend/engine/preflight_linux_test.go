@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferrysync/ferry/backend/internal/testfs"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/ferrysync/ferry/backend/engine"
@@ -30,37 +32,6 @@ func checkWords(t *testing.T, err error) {
 	t.Helper()
 	if m := callNames.FindString(err.Error()); m != "" {
 		t.Errorf("the error names %q: %v", m, err)
-	}
-}
-
-// mountTmpfs mounts a tmpfs of size bytes on a new folder, unmounted when the test ends. The
-// tests run as root, CI too: a refused mount fails the test.
-func mountTmpfs(t *testing.T, size int64) string {
-	t.Helper()
-	dir := t.TempDir()
-	mountTmpfsOn(t, dir, size)
-	return dir
-}
-
-// mountTmpfsOn mounts a tmpfs of size bytes on the empty folder dir until the test ends.
-func mountTmpfsOn(t *testing.T, dir string, size int64) {
-	t.Helper()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d", size)); err != nil {
-		t.Fatalf("mount a tmpfs of %d bytes on %s (these tests need root): %v", size, dir, err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(dir, 0); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-			_ = unix.Unmount(dir, unix.MNT_DETACH)
-		}
-	})
-}
-
-// readOnly remounts the mount at dir read-only.
-func readOnly(t *testing.T, dir string) {
-	t.Helper()
-	if err := unix.Mount("", dir, "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
-		t.Fatalf("remount %s read-only: %v", dir, err)
 	}
 }
 
@@ -129,7 +100,7 @@ func checkRefused(t *testing.T, out *engine.Outcome, rec *recorder) {
 // the folder, what it has and what the run needs in words.
 func TestSynchronizeRefusesFullTarget(t *testing.T) {
 	a := t.TempDir()
-	b := mountTmpfs(t, 2<<20)
+	b := testfs.Tmpfs(t, 2<<20)
 	for i := range 3 {
 		writeSized(t, filepath.Join(a, fmt.Sprintf("f%d.bin", i)), byte(i), 1<<20)
 	}
@@ -204,7 +175,7 @@ func TestSynchronizeRefusesTargetOutOfFiles(t *testing.T) {
 // versions does not.
 func TestPreflightCountsWhatThePlanFrees(t *testing.T) {
 	a := t.TempDir()
-	b := mountTmpfs(t, 6<<20)
+	b := testfs.Tmpfs(t, 6<<20)
 	writeSized(t, filepath.Join(a, "same.bin"), 1, 1<<20)
 	writeSized(t, filepath.Join(b, "same.bin"), 2, 1<<20)
 	chtimes(t, filepath.Join(b, "same.bin"), tRoots.Add(-time.Hour))
@@ -247,10 +218,10 @@ func TestPreflightCountsWhatThePlanFrees(t *testing.T) {
 // A read-only target is refused before anything changes, saying why; a read-only source is fine.
 func TestSynchronizeRefusesReadOnlyTarget(t *testing.T) {
 	a := t.TempDir()
-	b := mountTmpfs(t, 1<<20)
+	b := testfs.Tmpfs(t, 1<<20)
 	writeFile(t, filepath.Join(a, "new.txt"), "new", tRoots)
 	writeFile(t, filepath.Join(b, "stale.txt"), "stale", tRoots)
-	readOnly(t, b)
+	testfs.ReadOnly(t, b)
 	p := planMirror(t, a, b)
 	before := snapshot(t, b)
 	rec := &recorder{}
@@ -280,7 +251,7 @@ func TestSynchronizeRefusesReadOnlyTarget(t *testing.T) {
 // complete, and the error in words.
 func TestSynchronizeStopsAtFirstNoSpace(t *testing.T) {
 	a := t.TempDir()
-	m := mountTmpfs(t, 8<<20)
+	m := testfs.Tmpfs(t, 8<<20)
 	b := filepath.Join(m, "b")
 	const n = 6
 	for i := range n {
@@ -344,7 +315,7 @@ func TestSynchronizeStopsAtFirstNoSpace(t *testing.T) {
 // A target remounted read-only during the run stops it at its first write alike.
 func TestSynchronizeStopsAtReadOnlyTarget(t *testing.T) {
 	a := t.TempDir()
-	b := mountTmpfs(t, 2<<20)
+	b := testfs.Tmpfs(t, 2<<20)
 	for i := range 5 {
 		writeFile(t, filepath.Join(a, fmt.Sprintf("f%d.txt", i)), "new", tRoots)
 	}
@@ -360,7 +331,7 @@ func TestSynchronizeStopsAtReadOnlyTarget(t *testing.T) {
 		if r.Err != nil {
 			failures = append(failures, r.Err)
 		} else if done++; done == 1 {
-			readOnly(t, b)
+			testfs.ReadOnly(t, b)
 		}
 	})
 	if !errors.As(err, new(*engine.StopError)) || !errors.Is(err, syscall.EROFS) {
@@ -382,12 +353,12 @@ func TestSynchronizeStopsAtReadOnlyTarget(t *testing.T) {
 func TestSynchronizeRelayedMemberRefuses(t *testing.T) {
 	r := newRelayed(t)
 	a, b := r.dirs["A"], r.dirs["B"]
-	mountTmpfsOn(t, b, 1<<20)
+	testfs.TmpfsOn(t, b, 1<<20)
 	// Only a delete on B: A sends nothing, so its exchange has nothing to wait for at the end.
 	writeFile(t, filepath.Join(a, "same.txt"), "same", tRoots)
 	writeFile(t, filepath.Join(b, "same.txt"), "same", tRoots)
 	writeFile(t, filepath.Join(b, "stale.txt"), "stale", tRoots)
-	readOnly(t, b)
+	testfs.ReadOnly(t, b)
 	p := planMirror(t, a, b)
 	before := snapshot(t, b)
 
@@ -421,7 +392,7 @@ func TestSynchronizeRelayedMemberRefuses(t *testing.T) {
 func TestSynchronizeRelayedStopsAtNoSpace(t *testing.T) {
 	r := newRelayed(t)
 	a, b := r.dirs["A"], r.dirs["B"]
-	mountTmpfsOn(t, b, 8<<20)
+	testfs.TmpfsOn(t, b, 8<<20)
 	const size = 3 << 19
 	for i := range 3 {
 		old := filepath.Join(b, fmt.Sprintf("old%d.bin", i))
@@ -475,7 +446,7 @@ func TestSynchronizeRelayedStopsAtNoSpace(t *testing.T) {
 // Folders on one file system share its free space: what the plan writes in each adds up, and
 // the message names them all.
 func TestPreflightFoldersSharingADisk(t *testing.T) {
-	m := mountTmpfs(t, 4<<20)
+	m := testfs.Tmpfs(t, 4<<20)
 	one, two := filepath.Join(m, "one"), filepath.Join(m, "two")
 	for _, d := range []string{one, two} {
 		if err := os.Mkdir(d, 0o755); err != nil {

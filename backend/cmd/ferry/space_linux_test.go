@@ -9,25 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferrysync/ferry/backend/internal/testfs"
+
 	"golang.org/x/sys/unix"
 )
-
-// mountTmpfs mounts a tmpfs of size bytes on a new folder until the test ends. The tests run as
-// root, CI too: a refused mount fails the test.
-func mountTmpfs(t *testing.T, size int64) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d", size)); err != nil {
-		t.Fatalf("mount a tmpfs of %d bytes on %s (these tests need root): %v", size, dir, err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(dir, 0); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-			_ = unix.Unmount(dir, unix.MNT_DETACH)
-		}
-	})
-	return dir
-}
 
 // systemCalls matches system call names, which the messages people read never show.
 var systemCalls = regexp.MustCompile(`\b(openat|mkdirat|removeat|renameat2?|unlinkat|linkat|fstatat|statx|lstat|copy_file_range|utimensat|futimens|fsync|syncfs|errno)\b`)
@@ -47,7 +32,7 @@ func TestSyncTargetCannotTakeIt(t *testing.T) {
 		{"read-only", 1 << 20, true, "cannot be written, the file system is read-only: nothing was changed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a, b := t.TempDir(), mountTmpfs(t, tc.size)
+			a, b := t.TempDir(), testfs.Tmpfs(t, tc.size)
 			for i := range 3 {
 				put(t, filepath.Join(a, fmt.Sprintf("f%d.bin", i)), []byte(strings.Repeat(fmt.Sprint(i), 1<<20)), tOld)
 			}
@@ -79,7 +64,7 @@ func TestSyncTargetCannotTakeIt(t *testing.T) {
 // counted them freed. One error, in words, exit 1, no temp file left, every file there complete.
 func TestSyncStopsAtFirstNoSpace(t *testing.T) {
 	t.Parallel()
-	a, m := t.TempDir(), mountTmpfs(t, 8<<20)
+	a, m := t.TempDir(), testfs.Tmpfs(t, 8<<20)
 	b := filepath.Join(m, "B")
 	const size = 3 << 19 // 1.5 MiB
 	for i := range 3 {
