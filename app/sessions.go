@@ -38,6 +38,22 @@ type Member struct {
 	Status  string `json:"status"`
 	Self    bool   `json:"self"`
 	Present bool   `json:"present"`
+	// Nodes are what another member brings, by code and by the names of its folders (never
+	// their paths); empty for this member, whose nodes Data lists.
+	Nodes []MemberNode `json:"nodes"`
+}
+
+// MemberNode is another member's data node.
+type MemberNode struct {
+	Code    string         `json:"code"`
+	Machine string         `json:"machine"` // the computer's name, "" when unknown
+	Sources []MemberSource `json:"sources"`
+}
+
+// MemberSource is a data source of another member, by its folder's or file's name.
+type MemberSource struct {
+	Code string `json:"code"`
+	Name string `json:"name"`
 }
 
 // Sessions is the service of the cloud session.
@@ -228,7 +244,7 @@ func (s *Sessions) connect(join func(context.Context, *client.Client) (*session.
 	ctx, cancel = context.WithTimeout(c.life, sessionCallTimeout)
 	defer cancel()
 	if snap, err := cl.Session(ctx, m.ID()); err == nil {
-		sess.info.setMembers(snap, m.Self())
+		sess.info.setMembers(snap, m)
 	}
 	return sess, nil
 }
@@ -316,7 +332,7 @@ func (s *Sessions) follow(sess *openSession) {
 				continue
 			}
 			c.mu.Lock()
-			sess.info.setMembers(snap, sess.member.Self())
+			sess.info.setMembers(snap, sess.member)
 			info, current := sess.info.clone(), c.sess == sess
 			c.mu.Unlock()
 			if current {
@@ -371,16 +387,27 @@ func (i *SessionInfo) letter() string {
 	return "A"
 }
 
-func (i *SessionInfo) setMembers(s *protocol.Session, self string) {
+func (i *SessionInfo) setMembers(s *protocol.Session, me *session.Member) {
 	i.Members = make([]Member, 0, len(s.Members))
 	for _, m := range s.Members {
-		i.Members = append(i.Members, Member{
+		mb := Member{
 			ID:      m.InstanceID,
 			Letter:  m.Letter,
 			Status:  m.Status.String(),
-			Self:    m.InstanceID == self,
+			Self:    m.InstanceID == me.Self(),
 			Present: m.Present,
-		})
+			Nodes:   []MemberNode{},
+		}
+		if !mb.Self {
+			for _, n := range me.NodesOf(m) {
+				node := MemberNode{Code: n.Code, Machine: n.Machine, Sources: make([]MemberSource, 0, len(n.Sources))}
+				for _, src := range n.Sources {
+					node.Sources = append(node.Sources, MemberSource(src))
+				}
+				mb.Nodes = append(mb.Nodes, node)
+			}
+		}
+		i.Members = append(i.Members, mb)
 	}
 }
 

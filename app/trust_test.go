@@ -1,6 +1,9 @@
 package app
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -76,6 +79,27 @@ func TestJoinAsksToCompareSafetyWords(t *testing.T) {
 	}
 	if len(j.info.Members) != 2 {
 		t.Fatalf("members after the join: %+v", j.info.Members)
+	}
+
+	// Once the host declares its folders (its inventory starts), the joiner sees them by name,
+	// never by path.
+	photos := filepath.Join(t.TempDir(), "Photos 2024")
+	if err := os.Mkdir(photos, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mark := joiner.rec.mark()
+	host.addNodes(t, photos)
+	if err := host.Inventory.Start(); err != nil {
+		t.Fatal(err)
+	}
+	seen := waitFor[*SessionInfo](t, joiner.rec, mark, EventSessionChanged, func(info *SessionInfo) bool {
+		return info != nil && len(info.Members) == 2 && len(info.Members[0].Nodes) == 1 && len(info.Members[0].Nodes[0].Sources) == 1
+	})
+	if n := seen.Members[0].Nodes[0]; len(n.Sources) != 1 || n.Sources[0].Name != "Photos 2024" || n.Machine == "" {
+		t.Fatalf("the host's node as the joiner sees it: %+v", n)
+	}
+	if b, _ := json.Marshal(seen); strings.Contains(string(b), photos) {
+		t.Fatalf("the joiner is shown the host's path: %s", b)
 	}
 	for _, a := range []*testApp{joiner, host} {
 		if err := a.Sessions.Quit(); err != nil {

@@ -164,7 +164,7 @@ export function installMock(params: URLSearchParams): void {
     versionsKeep: params.has('versions') ? 30 : 0,
     includeHidden: false,
   }
-  const self = { id: 'm-1', letter: 'A', status: 'InventoryWaitingForStart', self: true, present: true }
+  const self = { id: 'm-1', letter: 'A', status: 'InventoryWaitingForStart', self: true, present: true, nodes: [] }
   let session: SessionInfo | null = null
   const newSession = (): SessionInfo => ({
     id: '482kqz915',

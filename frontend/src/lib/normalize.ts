@@ -14,7 +14,7 @@ import type {
 } from './types'
 
 export function session(s: SessionInfo | null): SessionInfo | null {
-  return s ? { ...s, members: s.members ?? [] } : null
+  return s ? { ...s, members: (s.members ?? []).map((m) => ({ ...m, nodes: m.nodes ?? [] })) } : null
 }
 
 export function node(n: DataNode): DataNode {

@@ -125,14 +125,23 @@ describe('Data', () => {
       'session:changed',
       session({
         members: [
-          { id: 'm1', letter: 'A', status: 'InventoryWaitingForStart', self: true, present: true },
-          { id: 'm2', letter: 'B', status: 'InventoryRunning', self: false, present: true },
+          { id: 'm1', letter: 'A', status: 'InventoryWaitingForStart', self: true, present: true, nodes: [] },
+          {
+            id: 'm2',
+            letter: 'B',
+            status: 'InventoryRunning',
+            self: false,
+            present: true,
+            nodes: [{ code: 'Ba', machine: 'laptop', sources: [{ code: 'Ba1', name: 'Photos 2024' }] }],
+          },
         ],
       }),
     )
     expect(await within(members).findByText('Computer B')).toBeInTheDocument()
     expect(within(members).getByText('Inventory running')).toBeInTheDocument()
     expect(within(members).getAllByRole('img', { name: 'Connected' })).toHaveLength(2)
+    // The other computer's folders, by name.
+    expect(within(members).getByRole('list', { name: 'Folders of computer B' })).toHaveTextContent('Ba Photos 2024 on laptop')
   })
 })
 

@@ -8,7 +8,7 @@ export const session = (over: Partial<SessionInfo> = {}): SessionInfo => ({
   serverURL: 'http://127.0.0.1:7420',
   embedded: true,
   self: 'm1',
-  members: [{ id: 'm1', letter: 'A', status: 'InventoryWaitingForStart', self: true, present: true }],
+  members: [{ id: 'm1', letter: 'A', status: 'InventoryWaitingForStart', self: true, present: true, nodes: [] }],
   ...over,
 })
 

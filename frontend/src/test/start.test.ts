@@ -80,8 +80,8 @@ describe('Start', () => {
         id: '999zzz111',
         password: 'pw-1',
         members: [
-          { id: 'm0', letter: 'A', status: 'InventoryWaitingForStart', self: false, present: true },
-          { id: 'm1', letter: 'B', status: 'InventoryWaitingForStart', self: true, present: true },
+          { id: 'm0', letter: 'A', status: 'InventoryWaitingForStart', self: false, present: true, nodes: [] },
+          { id: 'm1', letter: 'B', status: 'InventoryWaitingForStart', self: true, present: true, nodes: [] },
         ],
       }),
     )

@@ -301,12 +301,61 @@ export namespace app {
 	    }
 	}
 	
+	export class MemberSource {
+	    code: string;
+	    name: string;
+	
+	    static createFrom(source: any = {}) {
+	        return new MemberSource(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.code = source["code"];
+	        this.name = source["name"];
+	    }
+	}
+	export class MemberNode {
+	    code: string;
+	    machine: string;
+	    sources: MemberSource[];
+	
+	    static createFrom(source: any = {}) {
+	        return new MemberNode(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.code = source["code"];
+	        this.machine = source["machine"];
+	        this.sources = this.convertValues(source["sources"], MemberSource);
+	    }
+	
+		convertValues(a: any, classs: any, asMap: boolean = false): any {
+		    if (!a) {
+		        return a;
+		    }
+		    if (a.slice && a.map) {
+		        return (a as any[]).map(elem => this.convertValues(elem, classs));
+		    } else if ("object" === typeof a) {
+		        if (asMap) {
+		            for (const key of Object.keys(a)) {
+		                a[key] = new classs(a[key]);
+		            }
+		            return a;
+		        }
+		        return new classs(a);
+		    }
+		    return a;
+		}
+	}
 	export class Member {
 	    id: string;
 	    letter: string;
 	    status: string;
 	    self: boolean;
 	    present: boolean;
+	    nodes: MemberNode[];
 	
 	    static createFrom(source: any = {}) {
 	        return new Member(source);
@@ -319,8 +368,29 @@ export namespace app {
 	        this.status = source["status"];
 	        this.self = source["self"];
 	        this.present = source["present"];
+	        this.nodes = this.convertValues(source["nodes"], MemberNode);
 	    }
+	
+		convertValues(a: any, classs: any, asMap: boolean = false): any {
+		    if (!a) {
+		        return a;
+		    }
+		    if (a.slice && a.map) {
+		        return (a as any[]).map(elem => this.convertValues(elem, classs));
+		    } else if ("object" === typeof a) {
+		        if (asMap) {
+		            for (const key of Object.keys(a)) {
+		                a[key] = new classs(a[key]);
+		            }
+		            return a;
+		        }
+		        return new classs(a);
+		    }
+		    return a;
+		}
 	}
+	
+	
 	export class Source {
 	    code: string;
 	    path: string;
