@@ -16,9 +16,9 @@ func (r *Root) Space() (Space, error) { return r.space() }
 
 // Probe checks that new files can be made in the root's folder: permission bits tell nothing
 // for the superuser nor of a read-only mount. It creates an unnamed file there where the file
-// system can, which leaves the folder as it was; otherwise an empty temp file, removed, and the
-// folder's modification time put back. A run killed meanwhile leaves a temp file that the next
-// scan removes.
+// system can, which leaves the folder as it was; otherwise a file the system deletes when it is
+// closed (Windows), or an empty temp file then removed, and puts the folder's modification time
+// back. A run killed meanwhile leaves a temp file that the next scan removes.
 func (r *Root) Probe() error {
 	d, err := r.openDir(rootRel, false)
 	if err != nil {
@@ -37,11 +37,17 @@ func (r *Root) Probe() error {
 	if err != nil {
 		return err
 	}
-	t, err := d.createTemp(name)
-	if err != nil {
-		return err
+	if err := d.probeUnnamed(name); !errors.Is(err, errors.ErrUnsupported) {
+		if err != nil {
+			return err
+		}
+	} else {
+		t, err := d.createTemp(name)
+		if err != nil {
+			return err
+		}
+		t.discard()
 	}
-	t.discard()
 	if before != nil {
 		return d.setDirTime(".", before.ModTime())
 	}
