@@ -87,6 +87,9 @@ func TestJoinAsksToCompareSafetyWords(t *testing.T) {
 	if err := os.Mkdir(photos, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	waitFor[*SessionInfo](t, host.rec, hostMark, EventSessionChanged, func(info *SessionInfo) bool {
+		return info != nil && len(info.Members) == 2
+	}) // the host knows it is not alone: one folder is enough
 	mark := joiner.rec.mark()
 	host.addNodes(t, photos)
 	if err := host.Inventory.Start(); err != nil {
