@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"crypto/ed25519"
 	"testing"
 	"time"
@@ -81,7 +82,7 @@ func TestAwaitInvitationEnds(t *testing.T) {
 	guest := newClient(t, srv.URL(), Options{})
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
-	if _, err := guest.AwaitInvitation(ctx, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 50*time.Millisecond, nil); err != context.DeadlineExceeded {
+	if _, err := guest.AwaitInvitation(ctx, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 50*time.Millisecond, nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("no invitation: %v, want the context's deadline", err)
 	}
 	if _, err := guest.AwaitInvitation(t.Context(), "bad key", 50*time.Millisecond, nil); Code(err) != protocol.ErrCodeBadRequest {
