@@ -10,6 +10,7 @@ TAGS=${TAGS:-webkit2_41}
 
 generate() {
 	wails generate module -tags "$TAGS" -nocolour >/dev/null
+	chmod 644 frontend/wailsjs/runtime/* # as wails build writes them; generate makes them 0755
 	go test -tags "$TAGS" -count=1 -run '^TestEventTypesGenerated$' ./app -update >/dev/null
 }
 
