@@ -150,11 +150,15 @@ func start(bin string) (*Server, error) {
 		return nil, err
 	}
 	p := func(i int) string { return strconv.Itoa(ports[i]) }
+	// -volume.max=0 would size the volume count from the free disk divided by the volume size,
+	// and every bucket is a collection that claims volumes of its own: on a machine with 19 GB
+	// free only two buckets could store anything. Volumes are not preallocated, so a fixed count
+	// of small ones costs no disk.
 	cmd := exec.Command(bin, "server", "-dir="+data, "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
 		"-master.port="+p(0), "-master.port.grpc="+p(1), "-volume.port="+p(2), "-volume.port.grpc="+p(3),
 		"-filer", "-filer.port="+p(4), "-filer.port.grpc="+p(5),
 		"-s3", "-s3.port="+p(6), "-s3.port.grpc="+p(7), "-s3.port.iceberg=0", "-s3.port.lance=0",
-		"-s3.config="+cfgPath, "-master.volumeSizeLimitMB=1024", "-volume.max=0")
+		"-s3.config="+cfgPath, "-master.volumeSizeLimitMB=256", "-volume.max=400")
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.Dir = dir
