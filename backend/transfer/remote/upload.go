@@ -189,14 +189,22 @@ func fill(r *bufio.Reader, buf []byte) (n int, last bool, err error) {
 
 // putPart uploads one sealed part. Before trying again after a failure it asks the server
 // whether the part arrived anyway (the answer may have been lost), so that no part is stored
-// twice.
+// twice; while that question gets no answer, it does not upload either (the server may come
+// back between the two).
 func (x *Exchange) putPart(ctx context.Context, id string, n int, sealed []byte, plain int) error {
 	r := retrier{x: x, op: fmt.Sprintf("upload part %d of transfer %s", n, id)}
 	for again := false; ; again = true {
 		if again {
-			if st, err := x.api.TransferState(ctx, x.session, id); err == nil && holds(st, n, len(sealed)) {
+			st, err := x.api.TransferState(ctx, x.session, id)
+			switch {
+			case err == nil && holds(st, n, len(sealed)):
 				x.stats.skipped.Add(1)
 				return nil
+			case err != nil && retryable(err):
+				if err := r.again(ctx, err); err != nil {
+					return err
+				}
+				continue
 			}
 		}
 		start := time.Now()
