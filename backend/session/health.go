@@ -98,6 +98,20 @@ func (m *Member) observe(e protocol.Event) {
 	}
 }
 
+// backAfterGone tells a session given up for a server that stopped answering, whose server
+// answers again (asked once, for at most wait): the statuses still queued are worth sending (a
+// member alone ran on without the server).
+func (m *Member) backAfterGone(ctx context.Context, wait time.Duration) bool {
+	var gone *ServerGoneError
+	if wait <= 0 || !errors.As(m.Err(), &gone) {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, min(wait, 5*time.Second))
+	defer cancel()
+	_, err := m.c.Session(ctx, m.ID())
+	return err == nil
+}
+
 // lose ends the session with err, once.
 func (m *Member) lose(err error) {
 	if m.lost.Err() == nil {

@@ -348,9 +348,9 @@ func (m *Member) pump() {
 
 // Close waits up to wait for the queued statuses to reach the server, quits the session, and
 // stops the outbox and the receiver. It returns how many statuses could not be delivered. A
-// lost session (Err) is left at once.
+// lost session (Err) is left at once, unless it was given up for a server that answers again.
 func (m *Member) Close(ctx context.Context, wait time.Duration) (undelivered int, err error) {
-	lost := m.Err() != nil
+	lost := m.Err() != nil && !m.backAfterGone(ctx, wait)
 	if lost {
 		wait = 0
 	}
