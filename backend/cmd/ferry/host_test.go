@@ -66,7 +66,8 @@ type relayEnv struct {
 	bucket string
 	// With a cluster, the processes share it instead of the Redis at redis.
 	cluster *redistest.ClusterServer
-	rdb     redis.UniversalClient // reads the bookkeeping; made on first use
+	rdbMu   sync.Mutex
+	rdb     redis.UniversalClient // reads the bookkeeping; made on first use (by any goroutine)
 	// presence, when set, is the servers' --presence-timeout.
 	presence time.Duration
 }
@@ -123,12 +124,14 @@ func (e *relayEnv) serverArgs() (env, args []string) {
 func (e *relayEnv) relayDocs() map[string]string {
 	e.t.Helper()
 	ctx := context.Background()
+	e.rdbMu.Lock()
 	if e.rdb == nil {
 		if e.cluster != nil {
 			e.rdb = e.cluster.Client(e.t)
 		} else {
 			opt, err := redis.ParseURL(e.redis)
 			if err != nil {
+				e.rdbMu.Unlock()
 				e.t.Fatal(err)
 			}
 			c := redis.NewClient(opt)
@@ -136,6 +139,8 @@ func (e *relayEnv) relayDocs() map[string]string {
 			e.rdb = c
 		}
 	}
+	rdb := e.rdb
+	e.rdbMu.Unlock()
 	docs := map[string]string{}
 	var mu sync.Mutex
 	scan := func(ctx context.Context, c *redis.Client) error {
@@ -154,7 +159,7 @@ func (e *relayEnv) relayDocs() map[string]string {
 		return iter.Err()
 	}
 	var err error
-	switch c := e.rdb.(type) {
+	switch c := rdb.(type) {
 	case *redis.ClusterClient:
 		err = c.ForEachMaster(ctx, scan)
 	case *redis.Client:
