@@ -43,6 +43,9 @@ type Profile struct {
 	Nodes   []Node `json:"nodes"`
 	// Mode is a preset (rules.Presets) between the two nodes; empty when Rules alone decide.
 	Mode string `json:"mode,omitempty"`
+	// From is the node the preset goes from, in a shared profile maybe another member's; the
+	// first node of the member running it when empty.
+	From string `json:"from,omitempty"`
 	// Rules is a rules file, kept whole: the file it came from may change or vanish.
 	Rules  *RulesFile `json:"rules,omitempty"`
 	Safety Safety     `json:"safety"`
@@ -164,6 +167,9 @@ func (p *Profile) Check() error {
 				return fmt.Errorf("profile %q: node %s: data source %q is not an absolute path", p.Name, n.Code, s)
 			}
 		}
+	}
+	if p.From != "" && !p.Shared() && !slices.ContainsFunc(p.Nodes, func(n Node) bool { return n.Code == p.From }) {
+		return fmt.Errorf("profile %q: the mode goes from node %s, which it does not have", p.Name, p.From)
 	}
 	if p.Mode != "" && !slices.Contains(rules.Presets, p.Mode) {
 		return fmt.Errorf("profile %q: unknown mode %q: want %s", p.Name, p.Mode, strings.Join(rules.Presets, ", "))
