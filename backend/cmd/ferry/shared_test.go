@@ -125,6 +125,20 @@ func TestSharedProfileRunsAgainWithoutPassword(t *testing.T) {
 			t.Fatalf("%s's last run: %+v", name, r)
 		}
 	}
+
+	// A dry run shows the plan and changes nothing; the other member is told why.
+	put(t, filepath.Join(a, "four.txt"), []byte("four"), tNew)
+	ap = startMember(t, bin, "A: profile run --dry-run", cfgA, "profile", "run", "laptops", "--dry-run")
+	awaitWaiting(t, ap)
+	bp = startMember(t, bin, "B: join --profile", cfgB, "join", "--profile", "laptops", "--yes")
+	ap.mustExit(t, 0)
+	bp.mustExit(t, 4)
+	if !strings.Contains(ap.stdout.String(), "Plan: 2 actions") || !strings.Contains(bp.stderr.String(), "a dry run: nothing changed") || exists(filepath.Join(b, "four.txt")) {
+		t.Fatalf("dry run: A printed\n%s\nB said\n%s", ap.stdout, bp.stderr)
+	}
+	if r := readProfile(t, bin, cfgA, "laptops").LastRun; r == nil || r.Actions == 0 {
+		t.Fatalf("the dry run was recorded: %+v", r)
+	}
 }
 
 // A computer whose key changed (a new identity with a copy of B's profile: a reinstalled B, or
