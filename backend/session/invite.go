@@ -24,6 +24,10 @@ import (
 // can take (stale, or not sealed or signed by the profile's members).
 var ErrNoInvitation = errors.New("no invitation")
 
+// ErrInvitationTaken: another member left the profile's invitation first (it runs the profile
+// too, or ran it and its invitation has not expired yet); join its session instead.
+var ErrInvitationTaken = errors.New("another member's invitation for this profile is on the server")
+
 // refusedInvitation is an invitation found but not taken: there is none this client can take.
 type refusedInvitation struct{ err error }
 
@@ -152,7 +156,7 @@ func (m *Member) Invite(ctx context.Context, secret crypto.ProfileSecret, peers 
 	}
 	_, err = m.c.PutInvitation(ctx, secret.InvitationKey(), protocol.InvitationPut{Guests: guests, Sealed: sealed, TTLSeconds: int(ttl / time.Second)})
 	if client.Code(err) == protocol.ErrCodeConflict {
-		return fmt.Errorf("invite the profile's members: another member already left an invitation for this profile (it may be running it now; it expires within %s): %w", protocol.MaxInvitationTTL, err)
+		return fmt.Errorf("invite the profile's members: %w (it may be running the profile now; an invitation expires within %s)", ErrInvitationTaken, protocol.MaxInvitationTTL)
 	}
 	if err != nil {
 		return fmt.Errorf("invite the profile's members: %w", err)

@@ -126,6 +126,12 @@ func TestInvitationJoin(t *testing.T) {
 		t.Fatalf("invitation %+v (awaited %+v), want session %s at %s", inv, got.inv, host.ID(), url)
 	}
 
+	// B, running the profile at the same time, cannot replace A's invitation.
+	other := b.create(t, session.WithPasswordParams(cheapParams), session.WithTrust(b.trust), session.OnlyPeers(peersOfB))
+	if err := other.Invite(t.Context(), secret, peersOfB, time.Hour); !errors.Is(err, session.ErrInvitationTaken) {
+		t.Fatalf("a second invitation: %v, want ErrInvitationTaken", err)
+	}
+
 	// A stranger knowing even the secret is told there is none.
 	stranger := newTrusting(t, url)
 	if _, err := session.FindInvitation(t.Context(), stranger.c, secret, peersOfB); !errors.Is(err, session.ErrNoInvitation) {

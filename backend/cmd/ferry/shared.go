@@ -235,15 +235,7 @@ func runSharedProfile(ctx context.Context, r *sharedRun, rf profileRunFlags, std
 	inv, err := session.FindInvitation(ctx, c, r.secret, r.peers)
 	switch {
 	case err == nil:
-		if !rf.json {
-			fmt.Fprintf(stderr, "Joining the session %s that another member of %q runs\n", inv.Session, p.Name)
-		}
-		f := invitedFlags(r, inv, rf.yes, rf.json)
-		nodes, err := f.nodeSpecs()
-		if err != nil {
-			return err
-		}
-		return joinSession(ctx, f, nodes, nil, stdin, stdout, stderr)
+		return r.joinInvited(ctx, inv, rf, stdin, stdout, stderr)
 	case errors.Is(err, crypto.ErrInvitation):
 		return &exitError{code: exitActionError, err: refusedInvitation(p, err)}
 	case !errors.Is(err, session.ErrNoInvitation):
@@ -255,7 +247,28 @@ func runSharedProfile(ctx context.Context, r *sharedRun, rf profileRunFlags, std
 		return err
 	}
 	defer cleanup()
-	return runHost(ctx, f, stdin, stdout, stderr)
+	err = runHost(ctx, f, stdin, stdout, stderr)
+	if errors.Is(err, session.ErrInvitationTaken) && ctx.Err() == nil {
+		// Another member invited first (both started at once): join its session instead.
+		inv, ferr := session.FindInvitation(ctx, c, r.secret, r.peers)
+		if ferr == nil {
+			return r.joinInvited(ctx, inv, rf, stdin, stdout, stderr)
+		}
+	}
+	return err
+}
+
+// joinInvited joins the session another member of the profile invites to.
+func (r *sharedRun) joinInvited(ctx context.Context, inv crypto.Invitation, rf profileRunFlags, stdin io.Reader, stdout, stderr io.Writer) error {
+	if !rf.json {
+		fmt.Fprintf(stderr, "Joining the session %s that another member of %q runs\n", inv.Session, r.p.Name)
+	}
+	f := invitedFlags(r, inv, rf.yes, rf.json)
+	nodes, err := f.nodeSpecs()
+	if err != nil {
+		return err
+	}
+	return joinSession(ctx, f, nodes, nil, stdin, stdout, stderr)
 }
 
 // sharedHostFlags are the ferry host flags of a shared profile's run; cleanup removes the

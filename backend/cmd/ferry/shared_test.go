@@ -126,6 +126,15 @@ func TestSharedProfileRunsAgainWithoutPassword(t *testing.T) {
 		}
 	}
 
+	// Both start at once: one hosts, the other joins it (having found its invitation, or
+	// having left its own second).
+	put(t, filepath.Join(a, "five.txt"), []byte("five"), tNew)
+	ap = startMember(t, bin, "A: profile run", cfgA, "profile", "run", "laptops", "--yes", "--json")
+	bp = startMember(t, bin, "B: profile run", cfgB, "profile", "run", "laptops", "--yes", "--json")
+	ap.mustExit(t, 0)
+	bp.mustExit(t, 0)
+	sameTrees(t, a, b)
+
 	// A dry run shows the plan and changes nothing; the other member is told why.
 	put(t, filepath.Join(a, "four.txt"), []byte("four"), tNew)
 	ap = startMember(t, bin, "A: profile run --dry-run", cfgA, "profile", "run", "laptops", "--dry-run")
