@@ -274,6 +274,23 @@ func (p *Profile) Specs() []plan.NodeSpec {
 // settings, for a front end that takes a single rules file: the preset's rules come first,
 // then the file's, and the safety settings override the file's.
 func (p *Profile) RulesText() (string, error) {
+	names := plan.PartNames(p.Specs())
+	return p.rulesText(func() ([]rules.Rule, error) { return rules.Preset(p.Mode, names[0], names[len(names)-1]) })
+}
+
+// RulesTextAcross is RulesText for a session's data parts, every member's nodes included (a
+// shared profile's run): the preset goes from node From (this member's first when empty) to
+// every other part, or between every two for two-way.
+func (p *Profile) RulesTextAcross(parts []string) (string, error) {
+	from := p.From
+	if from == "" && len(p.Nodes) > 0 {
+		from = p.Nodes[0].Code
+	}
+	return p.rulesText(func() ([]rules.Rule, error) { return rules.PresetAcross(p.Mode, from, parts) })
+}
+
+// rulesText makes the rules file of RulesText with the preset's rules.
+func (p *Profile) rulesText(preset func() ([]rules.Rule, error)) (string, error) {
 	file := map[string]json.RawMessage{}
 	if p.Rules != nil {
 		if err := json.Unmarshal([]byte(p.Rules.Text), &file); err != nil {
@@ -282,8 +299,7 @@ func (p *Profile) RulesText() (string, error) {
 	}
 	var list []json.RawMessage
 	if p.Mode != "" {
-		names := plan.PartNames(p.Specs())
-		rs, err := rules.Preset(p.Mode, names[0], names[len(names)-1])
+		rs, err := preset()
 		if err != nil {
 			return "", fmt.Errorf("profile %q: %w", p.Name, err)
 		}
