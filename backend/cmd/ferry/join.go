@@ -171,8 +171,15 @@ func joinSession(ctx context.Context, f joinFlags, nodes []plan.NodeSpec, saver 
 		return err
 	}
 	work := context.WithoutCancel(ctx)
-	// The joiner waits for the oldest member, whose user may be asked about this key.
-	m, err := session.Join(ctx, c, session.JoinRequest{ID: f.session, Password: f.password, Nodes: nodes}, mc.options...)
+	// The joiner waits for the oldest member, whose user may be asked about this key; a shared
+	// profile's member asks nobody, and one that stopped leaves its invitation behind.
+	joinCtx := ctx
+	if f.shared != nil {
+		var cancel context.CancelFunc
+		joinCtx, cancel = context.WithTimeoutCause(ctx, invitedJoinWait, f.shared.deadHostError(f.session))
+		defer cancel()
+	}
+	m, err := session.Join(joinCtx, c, session.JoinRequest{ID: f.session, Password: f.password, Nodes: nodes}, mc.options...)
 	if m != nil {
 		mc.m = m
 		defer mc.leave(work)

@@ -33,6 +33,10 @@ const invitationTTL = time.Hour
 // errDryRun: a shared profile's --dry-run showed the plan and refused it; nothing ran.
 var errDryRun = errors.New("a dry run: nothing changed")
 
+// invitedJoinWait bounds a join into the session of an invitation: the inviting member admits
+// the profile's members without asking anyone.
+const invitedJoinWait = 2 * time.Minute
+
 // invitationPoll is how often ferry join --profile looks for the invitation.
 const invitationPoll = time.Second
 
@@ -98,6 +102,12 @@ func (r *sharedRun) uninvite(work context.Context, mc *memberCommand) {
 func (r *sharedRun) lateError() error {
 	return fmt.Errorf("%s did not join within %s: run ferry profile run %s on it while this one waits (or give a longer --wait)",
 		r.names(), r.wait, quoteArg(r.p.Name))
+}
+
+// deadHostError ends a join into the session of an invitation that nobody answers.
+func (r *sharedRun) deadHostError(id string) error {
+	return fmt.Errorf("nobody admitted this member into session %s within %s: the member that invited to it may have stopped without removing its invitation (the server drops it within %s); run ferry profile run %s on that member again, its new invitation replaces the old one",
+		id, invitedJoinWait, invitationTTL, quoteArg(r.p.Name))
 }
 
 // report is the run's report, once there is one.
