@@ -19,7 +19,8 @@ const (
 	EventTrustAsked        = "trust:asked"
 	EventTrustAnswered     = "trust:answered"
 	// EventCloseRequested: the window was closed during a synchronization and no tray holds
-	// the app; the window stays, and the webview asks whether to abort and quit.
+	// the app, or the tray's Quit was chosen during one; the window stays (or shows), and the
+	// webview asks whether to abort and quit.
 	EventCloseRequested = "window:close-requested"
 )
 
