@@ -13,6 +13,7 @@ import (
 	"github.com/ferrysync/ferry/backend/filter"
 	"github.com/ferrysync/ferry/backend/inventory"
 	"github.com/ferrysync/ferry/backend/plan"
+	"github.com/ferrysync/ferry/backend/profile"
 	"github.com/ferrysync/ferry/backend/rules"
 	"github.com/ferrysync/ferry/backend/twoway"
 )
@@ -72,6 +73,9 @@ type analysis struct {
 	// userVersions is the settings' kept versions; a rules file's versions and versions_keep
 	// override them (versions).
 	userVersions plan.Versions
+	// safety is the deletion limit and kept versions of the profile that opened the session:
+	// they override the settings' and the rules file's, as ferry profile run's flags do.
+	safety profile.Safety
 }
 
 // inventoryResult is one inventory of this member's nodes, compared.
@@ -101,6 +105,12 @@ func (a *analysis) versions() plan.Versions {
 		if a.custom.SettingsSet["versions_keep"] {
 			v.KeepDays = a.custom.Safety.VersionsKeep
 		}
+	}
+	if a.safety.Versions != "" {
+		v.Dir = a.safety.Versions
+	}
+	if a.safety.VersionsKeep != 0 {
+		v.KeepDays = a.safety.VersionsKeep
 	}
 	if v.Dir == "" {
 		return plan.Versions{}

@@ -22,11 +22,18 @@ type ProfileInfo struct {
 	File  string        `json:"file"`
 	Nodes []ProfileNode `json:"nodes"`
 	// Mode is the preset, "custom" for a rules file, or the preset followed by " + rules".
-	Mode    string      `json:"mode"`
-	Created string      `json:"created"` // RFC 3339
-	Updated string      `json:"updated"`
-	LastRun *ProfileRun `json:"lastRun,omitempty"`
-	Error   string      `json:"error,omitempty"`
+	Mode string `json:"mode"`
+	// Preset is the preset alone ("" for a rules file alone); HasRules tells a rules file.
+	Preset   string `json:"preset"`
+	HasRules bool   `json:"hasRules"`
+	// The safety settings of the profile's runs; empty (0 for the days) leaves the app's.
+	MaxDelete    string      `json:"maxDelete"`
+	Versions     string      `json:"versions"`
+	VersionsKeep int         `json:"versionsKeep"`
+	Created      string      `json:"created"` // RFC 3339
+	Updated      string      `json:"updated"`
+	LastRun      *ProfileRun `json:"lastRun,omitempty"`
+	Error        string      `json:"error,omitempty"`
 }
 
 // ProfileNode is a node of a profile and its data sources.
@@ -93,6 +100,8 @@ func (p *Profiles) Names() []string {
 
 func profileInfo(pr *profile.Profile, file string) ProfileInfo {
 	info := ProfileInfo{Name: pr.Name, File: file, Nodes: make([]ProfileNode, 0, len(pr.Nodes)),
+		Preset: pr.Mode, HasRules: pr.Rules != nil, MaxDelete: pr.Safety.MaxDelete,
+		Versions: pr.Safety.Versions, VersionsKeep: pr.Safety.VersionsKeep,
 		Created: pr.Created.Format(time.RFC3339), Updated: pr.Updated.Format(time.RFC3339)}
 	for _, n := range pr.Nodes {
 		info.Nodes = append(info.Nodes, ProfileNode{Code: n.Code, Sources: slices.Clone(n.Sources)})
@@ -114,8 +123,9 @@ func profileInfo(pr *profile.Profile, file string) ProfileInfo {
 
 // Save saves this member's nodes and the rules in force as the profile name, replacing the
 // profile of that name. After a run, the run is recorded as the profile's last one. The
-// deletion limit and kept versions of the settings are not saved: they apply to every run of
-// the app, unless the rules file sets them.
+// profile's deletion limit and kept versions are those of the profile that opened the session,
+// else those of the profile replaced (Edit changes them); the settings' are not saved: they
+// apply to every run of the app that its profile or rules file does not override.
 func (p *Profiles) Save(name string) (ProfileInfo, error) {
 	c := p.c
 	if err := profile.CheckName(name); err != nil {
@@ -137,6 +147,7 @@ func (p *Profiles) Save(name string) (ProfileInfo, error) {
 	case a.mode == ModeCustom && a.custom != nil:
 		pr.Rules = &profile.RulesFile{Text: a.inForce}
 	}
+	pr.Safety = a.safety
 	var last *profile.Run
 	if c.sync.State == StateEnded {
 		r := runOf(c.sync, time.Now())
@@ -152,6 +163,9 @@ func (p *Profiles) Save(name string) (ProfileInfo, error) {
 	}
 	pr.LastRun = last
 	s := c.profileStore()
+	if old, err := s.Get(name); err == nil && pr.Safety == (profile.Safety{}) {
+		pr.Safety = old.Safety
+	}
 	if err := s.Save(pr); err != nil {
 		return ProfileInfo{}, err
 	}
@@ -162,6 +176,60 @@ func (p *Profiles) Save(name string) (ProfileInfo, error) {
 	c.mu.Unlock()
 	c.profilesChanged()
 	return profileInfo(pr, s.Path(name)), nil
+}
+
+// ProfileEdit is what the Edit dialog changes in a profile: its name, its preset and its safety
+// settings. Empty safety fields (0 days) leave the app's settings in force.
+type ProfileEdit struct {
+	Name string `json:"name"`
+	// Preset is a preset, or "" to keep a rules file alone (a profile with one).
+	Preset       string `json:"preset"`
+	MaxDelete    string `json:"maxDelete"`
+	Versions     string `json:"versions"`
+	VersionsKeep int    `json:"versionsKeep"`
+}
+
+// Edit changes the name, preset and safety settings of the profile name; the nodes stay (Open
+// changes them in the wizard). A new name must not be another profile's.
+func (p *Profiles) Edit(name string, e ProfileEdit) (ProfileInfo, error) {
+	c := p.c
+	s := c.profileStore()
+	pr, err := s.Get(name)
+	if err != nil {
+		return ProfileInfo{}, err
+	}
+	e.Name = strings.TrimSpace(e.Name)
+	if err := profile.CheckName(e.Name); err != nil {
+		return ProfileInfo{}, err
+	}
+	renamed := e.Name != name
+	if renamed {
+		if _, err := s.Get(e.Name); err == nil {
+			return ProfileInfo{}, fmt.Errorf("a profile is already named %q: choose another name, or delete that profile first", e.Name)
+		} else if !errors.Is(err, profile.ErrNotFound) {
+			return ProfileInfo{}, err
+		}
+	}
+	if e.Preset == "" && pr.Rules == nil {
+		return ProfileInfo{}, fmt.Errorf("choose a preset for %q: it has no rules file", name)
+	}
+	pr.Name, pr.Mode = e.Name, e.Preset
+	pr.Safety = profile.Safety{MaxDelete: strings.TrimSpace(e.MaxDelete), Versions: strings.TrimSpace(e.Versions), VersionsKeep: e.VersionsKeep}
+	if err := s.Save(pr); err != nil {
+		return ProfileInfo{}, err
+	}
+	if renamed {
+		if err := s.Delete(name); err != nil {
+			return ProfileInfo{}, fmt.Errorf("the profile was saved as %q, but %q stays: %w", e.Name, name, err)
+		}
+		c.mu.Lock()
+		if c.profile != nil && c.profile.name == name {
+			c.profile.name = e.Name
+		}
+		c.mu.Unlock()
+	}
+	c.profilesChanged()
+	return profileInfo(pr, s.Path(pr.Name)), nil
 }
 
 // Delete deletes the profile name; its folders are left alone.
@@ -203,10 +271,12 @@ func (p *Profiles) open(name string, inventory bool) error {
 			}
 		}
 	}
-	// One rules text stands for a preset with a rules file or with safety settings.
+	// One rules text stands for a preset with a rules file; the safety settings apply over it.
 	text := ""
-	if pr.Rules != nil || pr.Safety != (profile.Safety{}) {
-		if text, err = pr.RulesText(); err != nil {
+	if pr.Rules != nil {
+		rulesOnly := *pr
+		rulesOnly.Safety = profile.Safety{}
+		if text, err = rulesOnly.RulesText(); err != nil {
 			return err
 		}
 	}
@@ -263,6 +333,7 @@ func (p *Profiles) open(name string, inventory bool) error {
 	if c.sess != nil {
 		c.profile = &profileRun{name: pr.Name, session: c.sess.member.ID()}
 	}
+	c.an.safety = pr.Safety
 	c.mu.Unlock()
 	if !inventory {
 		return nil

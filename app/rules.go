@@ -7,6 +7,7 @@ import (
 
 	"github.com/ferrysync/ferry/backend/compare"
 	"github.com/ferrysync/ferry/backend/plan"
+	"github.com/ferrysync/ferry/backend/profile"
 	"github.com/ferrysync/ferry/backend/rules"
 )
 
@@ -110,6 +111,7 @@ func (r *Rules) change(fn func(a *analysis, parts []string)) (RulesState, error)
 func (a *analysis) forgetRules(s compare.Settings) {
 	a.mode, a.text, a.custom, a.inForce, a.textErrs = ModeNone, "", nil, "", nil
 	a.settings = s
+	a.safety = profile.Safety{}
 }
 
 func (a *analysis) rulesState() RulesState {

@@ -18,6 +18,7 @@ import type {
   DataNode,
   Plain,
   PresetMode,
+  ProfileEdit,
   ProfileInfo,
   SessionInfo,
   Settings as SettingsValue,
@@ -115,6 +116,7 @@ export const Synchronization = {
 export const Profiles = {
   list: () => bind('Profiles', 'List', ProfilesGo.List)<ProfileInfo[]>().then((ps) => ps ?? []),
   save: (name: string) => bind('Profiles', 'Save', ProfilesGo.Save)<ProfileInfo>(name),
+  edit: (name: string, edit: ProfileEdit) => bind('Profiles', 'Edit', ProfilesGo.Edit)<ProfileInfo>(name, edit),
   delete: bind('Profiles', 'Delete', ProfilesGo.Delete),
   open: bind('Profiles', 'Open', ProfilesGo.Open),
   run: bind('Profiles', 'Run', ProfilesGo.Run),

@@ -120,6 +120,9 @@ export type ProfileRun = Narrow<Plain<app.ProfileRun>, { status: ProfileStatus }
 /** A saved profile; a file that cannot be read has only file and error. */
 export type ProfileInfo = Narrow<Plain<app.ProfileInfo>, { lastRun?: ProfileRun }>
 
+/** What the Edit dialog changes in a profile. */
+export type ProfileEdit = Plain<app.ProfileEdit>
+
 /** The other computer's part in a join: host when this one joins its session, joiner when it
  * asks to join this one's. */
 export type TrustRole = 'host' | 'joiner'

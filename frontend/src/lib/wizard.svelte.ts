@@ -10,6 +10,7 @@ import {
   type ComparisonSummary,
   type DataNode,
   type NodeProgress,
+  type ProfileEdit,
   type ProfileInfo,
   type PresetMode,
   type SessionInfo,
@@ -570,6 +571,13 @@ export class Wizard {
     await api.Profiles.save(name)
     this.profile = name
     await this.loadProfiles().catch(() => {})
+  }
+
+  /** Changes a profile's name, preset and safety settings. */
+  async editProfile(name: string, edit: ProfileEdit): Promise<void> {
+    await api.Profiles.edit(name, edit)
+    if (this.profile === name) this.profile = edit.name
+    await this.loadProfiles()
   }
 
   async deleteProfile(name: string): Promise<void> {

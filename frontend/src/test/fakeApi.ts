@@ -6,6 +6,7 @@ import type {
   Confirmation,
   DataNode,
   PresetMode,
+  ProfileEdit,
   ProfileInfo,
   RulesState,
   SessionInfo,
@@ -94,6 +95,7 @@ export const Synchronization = {
 export const Profiles = {
   list: vi.fn<() => Promise<ProfileInfo[]>>(),
   save: vi.fn<(name: string) => Promise<ProfileInfo>>(),
+  edit: vi.fn<(name: string, edit: ProfileEdit) => Promise<ProfileInfo>>(),
   delete: vi.fn<(name: string) => Promise<void>>(),
   open: vi.fn<(name: string) => Promise<void>>(),
   run: vi.fn<(name: string) => Promise<void>>(),

@@ -20,6 +20,11 @@ const weekly = (over: Partial<ProfileInfo> = {}): ProfileInfo => ({
     { code: 'B', sources: ['/media/backup/Photos'] },
   ],
   mode: 'mirror',
+  preset: 'mirror',
+  hasRules: false,
+  maxDelete: '',
+  versions: '',
+  versionsKeep: 0,
   created: '2026-11-01T10:00:00Z',
   updated: '2026-11-01T10:00:00Z',
   lastRun: { at: '2026-11-29T09:30:00Z', status: 'done', actions: 1234, errors: 0, bytes: 3 * 1024 ** 2 },
@@ -31,6 +36,11 @@ const broken: ProfileInfo = {
   file: '/home/u/.config/ferry/profiles/broken.json',
   nodes: [],
   mode: '',
+  preset: '',
+  hasRules: false,
+  maxDelete: '',
+  versions: '',
+  versionsKeep: 0,
   created: '',
   updated: '',
   error: 'profile file /home/u/.config/ferry/profiles/broken.json is damaged',
@@ -99,6 +109,7 @@ describe('Profiles', () => {
     emit('inventory:done', {})
     expect(await screen.findByRole('heading', { level: 1, name: 'Synchronize' })).toBeInTheDocument()
     expect(await screen.findByRole('button', { name: /Start synchronization/ })).toBeInTheDocument()
+    expect(screen.getByText('Weekly backup: 2 files to copy (10 B). Check, then start.')).toBeInTheDocument()
   })
 
   it('follows a profile run started from the tray, from any screen', async () => {
@@ -126,11 +137,49 @@ describe('Profiles', () => {
     expect(screen.getByRole('heading', { level: 1, name: 'Profiles' })).toBeInTheDocument()
   })
 
-  it('opens a profile in the wizard to edit it', async () => {
+  it('edits the name, preset and safety settings of a profile', async () => {
+    api.Profiles.list.mockResolvedValue([weekly({ maxDelete: '20%' })])
+    render(App)
+    await fireEvent.click(await screen.findByRole('button', { name: 'Edit Weekly backup' }))
+    const dialog = screen.getByRole('dialog', { name: 'Edit “Weekly backup”' })
+    expect(within(dialog).getByLabelText('Deletion limit')).toHaveValue('20%')
+    expect(within(dialog).getByLabelText('Remove kept versions older than')).toBeDisabled()
+    expect(within(dialog).queryByRole('option', { name: 'Its rules file alone' })).not.toBeInTheDocument()
+    await fireEvent.input(within(dialog).getByLabelText('Name'), { target: { value: ' Photos ' } })
+    await fireEvent.change(within(dialog).getByLabelText('Rules'), { target: { value: 'update' } })
+    await fireEvent.input(within(dialog).getByLabelText('Keep replaced and deleted files in'), { target: { value: '.ferry-versions' } })
+    await fireEvent.input(within(dialog).getByLabelText('Remove kept versions older than'), { target: { value: '30' } })
+    api.Profiles.list.mockResolvedValue([weekly({ name: 'Photos', preset: 'update', mode: 'update', maxDelete: '20%', versions: '.ferry-versions', versionsKeep: 30 })])
+    await fireEvent.click(within(dialog).getByRole('button', { name: 'Save' }))
+    expect(api.Profiles.edit).toHaveBeenCalledWith('Weekly backup', {
+      name: 'Photos',
+      preset: 'update',
+      maxDelete: '20%',
+      versions: '.ferry-versions',
+      versionsKeep: 30,
+    })
+    await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument())
+    const item = screen.getByRole('listitem', { name: 'Photos' })
+    expect(item).toHaveTextContent('deletion limit 20% · versions kept in .ferry-versions for 30 days')
+  })
+
+  it('keeps the Edit dialog open with the reason when the profile cannot be saved', async () => {
+    api.Profiles.list.mockResolvedValue([weekly()])
+    api.Profiles.edit.mockRejectedValue(new Error('profile "Weekly backup": max delete: "lots" is no limit'))
+    render(App)
+    await fireEvent.click(await screen.findByRole('button', { name: 'Edit Weekly backup' }))
+    const dialog = screen.getByRole('dialog', { name: 'Edit “Weekly backup”' })
+    await fireEvent.input(within(dialog).getByLabelText('Deletion limit'), { target: { value: 'lots' } })
+    await fireEvent.click(within(dialog).getByRole('button', { name: 'Save' }))
+    expect(await within(dialog).findByRole('alert')).toHaveTextContent('is no limit')
+  })
+
+  it('opens a profile in the wizard to change its folders', async () => {
     api.Profiles.list.mockResolvedValue([weekly()])
     api.Sessions.current.mockResolvedValueOnce(null).mockResolvedValue(session())
     render(App)
     await fireEvent.click(await screen.findByRole('button', { name: 'Edit Weekly backup' }))
+    await fireEvent.click(within(screen.getByRole('dialog')).getByRole('button', { name: /Change folders/ }))
     expect(api.Profiles.open).toHaveBeenCalledWith('Weekly backup')
     expect(await screen.findByRole('heading', { level: 1, name: 'Data' })).toBeInTheDocument()
     expect(api.Inventory.start).not.toHaveBeenCalled()
