@@ -78,7 +78,7 @@ func (d *Data) AddNode() (Node, error) {
 	}
 	n := &nodeState{code: c.nextCodeLocked()}
 	c.nodes = append(c.nodes, n)
-	c.an.forgetInventory()
+	c.dataChangedLocked()
 	return c.nodeLocked(n), nil
 }
 
@@ -95,7 +95,7 @@ func (d *Data) RemoveNode(code string) error {
 		return fmt.Errorf("there is no data node %q", code)
 	}
 	c.nodes = slices.Delete(c.nodes, i, i+1)
-	c.an.forgetInventory()
+	c.dataChangedLocked()
 	return nil
 }
 
@@ -134,7 +134,7 @@ func (d *Data) AddSource(node, path string) (Source, error) {
 		}
 	}
 	n.sources = append(n.sources, sourceState{path: abs, kind: kind})
-	c.an.forgetInventory()
+	c.dataChangedLocked()
 	return Source{Code: sourceCode(n.code, len(n.sources)-1), Path: abs, Kind: kind}, nil
 }
 
@@ -150,7 +150,7 @@ func (d *Data) RemoveSource(code string) error {
 		for j := range n.sources {
 			if sourceCode(n.code, j) == code {
 				n.sources = slices.Delete(n.sources, j, j+1)
-				c.an.forgetInventory()
+				c.dataChangedLocked()
 				return nil
 			}
 		}
@@ -199,6 +199,15 @@ func (d *Data) PickFile() (string, error) {
 		return "", fmt.Errorf("choose a file: %w", err)
 	}
 	return p, nil
+}
+
+// dataChangedLocked drops the comparison of the nodes before and has the session's other
+// members shown the nodes now. c.mu is held.
+func (c *core) dataChangedLocked() {
+	c.an.forgetInventory()
+	if c.sess != nil {
+		c.sess.decl.kick()
+	}
 }
 
 // specsLocked are the nodes as the inventory takes them.

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 
 	"github.com/ferrysync/ferry/backend/compare"
@@ -101,7 +100,7 @@ func (s *Inventory) run(ctx context.Context, run *inventoryRun, sess *openSessio
 // get none, and the plan of the oldest member in the flow.
 func (s *Inventory) inventory(ctx context.Context, sess *openSession, specs []plan.NodeSpec, settings compare.Settings, versions plan.Versions, prog *scanProgress) (*sessionFlow, *inventoryResult, error) {
 	m := sess.member
-	if err := declare(ctx, sess, specs); err != nil {
+	if err := sess.declare(ctx, specs, true); err != nil {
 		status := protocol.InventoryError
 		if ctx.Err() != nil {
 			status = protocol.InventoryCancelled
@@ -158,40 +157,6 @@ func (fr *sessionFlow) close(ctx context.Context) {
 		_ = fr.flow.Close(ctx)
 		_ = fr.roots.Close()
 	})
-}
-
-// declare puts this member's nodes and sources on the session server: the oldest member resets
-// a session inventoried before, and the nodes this member declared before are replaced. The
-// flow starts the inventory.
-func declare(ctx context.Context, sess *openSession, specs []plan.NodeSpec) error {
-	ctx, cancel := context.WithTimeout(ctx, sessionCallTimeout)
-	defer cancel()
-	m, cl := sess.member, sess.client
-	id := m.ID()
-	snap, err := cl.Session(ctx, id)
-	if err != nil {
-		return fmt.Errorf("read the session: %w", readable(err))
-	}
-	oldest := len(snap.Members) > 0 && snap.Members[0].InstanceID == m.Self()
-	if snap.InventoryStarted && oldest {
-		if _, err := cl.Reset(ctx, id); err != nil {
-			return fmt.Errorf("reset the session for a new inventory: %w", readable(err))
-		}
-	}
-	for _, mb := range snap.Members {
-		if mb.InstanceID != m.Self() {
-			continue
-		}
-		for _, n := range mb.Nodes {
-			if _, err := cl.RemoveNode(ctx, id, n.ID); err != nil {
-				return fmt.Errorf("replace data node %s: %w", n.ID, readable(err))
-			}
-		}
-	}
-	if err := m.Declare(ctx, specs); err != nil {
-		return readable(err)
-	}
-	return nil
 }
 
 // scanProgress gathers the progress of every part into inventory:progress events, at most

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ferrysync/ferry/backend/client"
@@ -69,6 +70,7 @@ type openSession struct {
 	stop   func()        // stops following the pushes; nil until followed
 	done   chan struct{} // closed when the pushes are no longer followed
 	dirty  chan struct{} // the session changed: read it again
+	decl   declarer      // this member's nodes on the server
 }
 
 // Create creates a session with this instance as its first member. The session server is the
@@ -301,6 +303,17 @@ func (s *Sessions) follow(sess *openSession) {
 	sess.done = make(chan struct{})
 	dirty := make(chan struct{}, 1)
 	sess.dirty = dirty
+	sess.decl.poke = make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		s.declareLive(ctx, sess)
+	}()
+	go func() {
+		wg.Wait()
+		close(sess.done)
+	}()
 	go func() { // reads the pushes at once: a slow reader holds back every subscriber
 		for {
 			select {
@@ -315,7 +328,7 @@ func (s *Sessions) follow(sess *openSession) {
 		}
 	}()
 	go func() {
-		defer close(sess.done)
+		defer wg.Done()
 		for {
 			select {
 			case <-dirty:
@@ -332,9 +345,13 @@ func (s *Sessions) follow(sess *openSession) {
 				continue
 			}
 			c.mu.Lock()
+			before := len(sess.info.Members)
 			sess.info.setMembers(snap, sess.member)
 			info, current := sess.info.clone(), c.sess == sess
 			c.mu.Unlock()
+			if len(info.Members) != before {
+				sess.decl.kick() // someone joined: show it this member's folders
+			}
 			if current {
 				c.emit(EventSessionChanged, info)
 			}
