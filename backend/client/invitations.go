@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/ferrysync/ferry/backend/backoff"
@@ -56,4 +57,16 @@ func (c *Client) AwaitInvitation(ctx context.Context, key string, poll time.Dura
 		case <-t.C:
 		}
 	}
+}
+
+// BaseURLs are the client's server URLs as New took them, without the API prefix: what an
+// invitation tells the guests.
+func (c *Client) BaseURLs() []string {
+	out := make([]string, len(c.servers))
+	for i, u := range c.servers {
+		v := *u
+		v.Path = strings.TrimSuffix(v.Path, protocol.APIPrefix)
+		out[i] = v.String()
+	}
+	return out
 }

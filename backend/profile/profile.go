@@ -5,9 +5,11 @@
 package profile
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,19 +17,26 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/ferrysync/ferry/backend/crypto"
 	"github.com/ferrysync/ferry/backend/plan"
+	"github.com/ferrysync/ferry/backend/protocol"
 	"github.com/ferrysync/ferry/backend/rules"
 )
 
-// Version is the version of the profile files this package writes and reads. A later version
-// may add fields (such as the trusted members of a multi-member profile); files of version 1
-// stay valid.
-const Version = 1
+// Version is the version of the profile files this package writes; it reads every version
+// from 1. Version 2 added the members, secret and server of a shared profile: a file of version
+// 1 is a profile of this machine alone.
+const Version = 2
+
+// MaxMembers is how many computers a shared profile holds, this one included: as many as a
+// session takes.
+const MaxMembers = protocol.MaxMembers
 
 // MaxNameLen is the longest profile name, in characters.
 const MaxNameLen = 64
 
-// Profile is a saved synchronization of this machine's nodes.
+// Profile is a saved synchronization of this machine's nodes, alone or, when it is shared,
+// with the nodes its other members bring to a session.
 type Profile struct {
 	Version int    `json:"version"`
 	Name    string `json:"name"`
@@ -38,10 +47,28 @@ type Profile struct {
 	Rules  *RulesFile `json:"rules,omitempty"`
 	Safety Safety     `json:"safety"`
 
+	// Members are the other computers of a shared profile, keys trusted when it was saved.
+	Members []Member `json:"members,omitempty"`
+	// Secret is the crypto.ProfileSecret the members share: it seals and finds their
+	// invitations. The server never has it.
+	Secret []byte `json:"secret,omitempty"`
+	// Server is the session server URL (several separated by commas); "" is the default.
+	Server string `json:"server,omitempty"`
+
 	Created time.Time `json:"created"`
 	Updated time.Time `json:"updated"`
 	LastRun *Run      `json:"last_run,omitempty"`
 }
+
+// Member is another member of a shared profile.
+type Member struct {
+	Name     string `json:"name"` // its computer name, as it declared it
+	ClientID string `json:"client_id"`
+	Key      []byte `json:"key"` // its Ed25519 public identity key, trusted when saved
+}
+
+// Shared tells whether the profile is run with other computers.
+func (p *Profile) Shared() bool { return len(p.Members) > 0 }
 
 // Node is a data node and its data sources (absolute paths).
 type Node struct {
@@ -106,13 +133,21 @@ func CheckName(name string) error {
 	return nil
 }
 
-// Check refuses a profile that cannot run: a bad name, fewer than two nodes, a node without
-// data sources, a relative path, an unknown preset, no preset and no rules.
+// Check refuses a profile that cannot run: a bad name, fewer than two nodes (one is enough in
+// a shared profile: the other members bring theirs), a node without data sources, a relative
+// path, an unknown preset, no preset and no rules, and for a shared profile a bad secret,
+// member or server.
 func (p *Profile) Check() error {
 	if err := CheckName(p.Name); err != nil {
 		return err
 	}
-	if len(p.Nodes) < 2 {
+	if err := p.checkShared(); err != nil {
+		return err
+	}
+	switch {
+	case p.Shared() && len(p.Nodes) == 0:
+		return fmt.Errorf("profile %q: give this computer's node", p.Name)
+	case !p.Shared() && len(p.Nodes) < 2:
 		return fmt.Errorf("profile %q: give at least two nodes", p.Name)
 	}
 	codes := map[string]bool{}
@@ -155,6 +190,69 @@ func (p *Profile) Check() error {
 		return fmt.Errorf("profile %q: versions keep %d: want a number of days, 0 or more", p.Name, p.Safety.VersionsKeep)
 	}
 	return nil
+}
+
+// checkShared checks the members, secret and server of a shared profile, and that a profile of
+// this computer alone has none of them.
+func (p *Profile) checkShared() error {
+	if !p.Shared() {
+		if len(p.Secret) > 0 {
+			return fmt.Errorf("profile %q holds a secret but no other member: save it again", p.Name)
+		}
+		return nil
+	}
+	if len(p.Secret) != 32 {
+		return fmt.Errorf("profile %q: its secret is %d bytes, not 32: save it again from a session with its members", p.Name, len(p.Secret))
+	}
+	if n := len(p.Members); n > MaxMembers-1 {
+		return fmt.Errorf("profile %q: %d other members, at most %d", p.Name, n, MaxMembers-1)
+	}
+	seen := map[string]bool{}
+	for i, m := range p.Members {
+		who := m.Name
+		if who == "" {
+			who = fmt.Sprintf("#%d", i+1)
+		}
+		switch {
+		case strings.TrimSpace(m.Name) == "" || !utf8.ValidString(m.Name) || strings.IndexFunc(m.Name, unicode.IsControl) >= 0:
+			return fmt.Errorf("profile %q: member %s has no name, or one that is not plain text", p.Name, who)
+		case len(m.Key) != ed25519.PublicKeySize:
+			return fmt.Errorf("profile %q: member %s: its key is %d bytes, not an Ed25519 public key (%d)", p.Name, who, len(m.Key), ed25519.PublicKeySize)
+		}
+		cid, err := crypto.ClientID(m.Key)
+		if err != nil || cid != m.ClientID {
+			return fmt.Errorf("profile %q: member %s: client id %q is not the one of its key: the file was changed; save the profile again", p.Name, who, m.ClientID)
+		}
+		if seen[cid] {
+			return fmt.Errorf("profile %q: member %s (%s) is listed twice", p.Name, who, cid)
+		}
+		seen[cid] = true
+	}
+	for _, s := range strings.Split(p.Server, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		if u, err := url.Parse(s); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("profile %q: server %q: want http://HOST[:PORT] or https://…", p.Name, s)
+		}
+	}
+	return nil
+}
+
+// ProfileSecret is the secret of a shared profile (checked by Check).
+func (p *Profile) ProfileSecret() crypto.ProfileSecret {
+	var s crypto.ProfileSecret
+	copy(s[:], p.Secret)
+	return s
+}
+
+// MemberNames are the names of the other members, in order.
+func (p *Profile) MemberNames() []string {
+	names := make([]string, len(p.Members))
+	for i, m := range p.Members {
+		names[i] = m.Name
+	}
+	return names
 }
 
 // Specs are the profile's nodes as a plan request takes them.

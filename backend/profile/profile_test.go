@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferrysync/ferry/backend/crypto"
 	"github.com/ferrysync/ferry/backend/rules"
 )
 
@@ -136,7 +138,7 @@ func TestUnreadableFilesAreNamedAndListed(t *testing.T) {
 	if err := os.WriteFile(bad, []byte(`{"version": 1, "name": "bad", "nod`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(future, []byte(`{"version": 2, "name": "future", "members": []}`), 0o600); err != nil {
+	if err := os.WriteFile(future, []byte(`{"version": 3, "name": "future", "members": []}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for name, want := range map[string]string{"bad": "is damaged", "future": "newer Ferry"} {
@@ -195,5 +197,101 @@ func TestRulesText(t *testing.T) {
 	text, _ = p.RulesText()
 	if f, err = rules.Parse(strings.NewReader(text), nil); err != nil || f.Safety.MaxDelete.IsCount {
 		t.Fatalf("percent limit: %+v, %v\n%s", f, err, text)
+	}
+}
+
+// sharedProfile is a profile of one node shared with another computer.
+func sharedProfile(t *testing.T, name string) *Profile {
+	t.Helper()
+	p := testProfile(t, name)
+	p.Nodes = p.Nodes[:1]
+	other, err := crypto.NewIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := crypto.NewProfileSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Members = []Member{{Name: "laptop-b", ClientID: other.ClientID(), Key: other.Public()}}
+	p.Secret = secret[:]
+	p.Server = "https://ferry.example:7420"
+	return p
+}
+
+func TestSharedProfileRoundTrip(t *testing.T) {
+	s := NewStore(t.TempDir())
+	p := sharedProfile(t, "with laptop")
+	if err := s.Save(p); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(s.Path("with laptop"))
+	if err != nil || !bytes.Contains(data, []byte(`"version": 2`)) {
+		t.Fatalf("file %s, %v: want version 2", data, err)
+	}
+	got, err := s.Get("with laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Shared() || got.ProfileSecret() != p.ProfileSecret() || got.Server != p.Server || len(got.Members) != 1 ||
+		got.Members[0].ClientID != p.Members[0].ClientID || !bytes.Equal(got.Members[0].Key, p.Members[0].Key) ||
+		strings.Join(got.MemberNames(), ",") != "laptop-b" {
+		t.Fatalf("read back %+v, want %+v", got, p)
+	}
+	if single := testProfile(t, "alone"); single.Shared() {
+		t.Fatal("a profile without members is shared")
+	}
+}
+
+func TestSharedProfileRefusesBadSecretAndKeys(t *testing.T) {
+	s := NewStore(t.TempDir())
+	stranger, err := crypto.NewIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		edit func(p *Profile)
+		want string
+	}{
+		"short secret":   {func(p *Profile) { p.Secret = p.Secret[:16] }, "not 32"},
+		"no secret":      {func(p *Profile) { p.Secret = nil }, "not 32"},
+		"secret alone":   {func(p *Profile) { p.Members = nil }, "no other member"},
+		"short key":      {func(p *Profile) { p.Members[0].Key = p.Members[0].Key[:31] }, "not an Ed25519 public key"},
+		"key of another": {func(p *Profile) { p.Members[0].Key = stranger.Public() }, "is not the one of its key"},
+		"bad client id":  {func(p *Profile) { p.Members[0].ClientID = "AAAA-AAAA-AAAA-AAAA" }, "is not the one of its key"},
+		"no member name": {func(p *Profile) { p.Members[0].Name = " " }, "has no name"},
+		"member twice":   {func(p *Profile) { p.Members = append(p.Members, p.Members[0]) }, "listed twice"},
+		"no node":        {func(p *Profile) { p.Nodes = nil }, "this computer's node"},
+		"bad server":     {func(p *Profile) { p.Server = "ftp://x" }, "want http"},
+		"too many members": {func(p *Profile) {
+			for len(p.Members) < MaxMembers {
+				id, _ := crypto.NewIdentity()
+				p.Members = append(p.Members, Member{Name: "m", ClientID: id.ClientID(), Key: id.Public()})
+			}
+		}, "at most"},
+	} {
+		p := sharedProfile(t, "x")
+		c.edit(p)
+		err := s.Save(p)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: Save = %v; want an error saying %q", name, err, c.want)
+		}
+	}
+	if es, _ := s.List(); len(es) != 0 {
+		t.Fatalf("refused profiles were written: %+v", es)
+	}
+
+	// A file changed by hand is refused when read, naming the file.
+	p := sharedProfile(t, "edited")
+	if err := s.Save(p); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(s.Path("edited"))
+	data = bytes.Replace(data, []byte(p.Members[0].ClientID), []byte("AAAA-AAAA-AAAA-AAAA"), 1)
+	if err := os.WriteFile(s.Path("edited"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get("edited"); err == nil || !strings.Contains(err.Error(), s.Path("edited")) || !strings.Contains(err.Error(), "is not the one of its key") {
+		t.Fatalf("Get of an edited file = %v", err)
 	}
 }

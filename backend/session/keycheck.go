@@ -3,6 +3,7 @@ package session
 import (
 	"crypto/ed25519"
 	"fmt"
+	"slices"
 
 	"github.com/ferrysync/ferry/backend/crypto"
 	"github.com/ferrysync/ferry/backend/protocol"
@@ -26,10 +27,16 @@ func (m *Member) checkKey(peer ed25519.PublicKey, instance string, role Role) (K
 		}
 	}
 	var refusal *RefusedError
-	switch kc.Status {
-	case crypto.TrustKnown:
+	switch {
+	case m.opts.peers != nil && kc.Status != crypto.TrustChanged:
+		// A profile's run: its members' keys were trusted when it was saved, no other is taken.
+		if kc.Trusted = isPeer(m.opts.peers, peer); !kc.Trusted {
+			refusal = &RefusedError{Code: protocol.JoinUntrustedKey,
+				Reason: fmt.Sprintf("the %s's identity key (client id %s) is not one of this profile's members", role, cid)}
+		}
+	case kc.Status == crypto.TrustKnown:
 		kc.Trusted = true
-	case crypto.TrustChanged:
+	case kc.Status == crypto.TrustChanged:
 		refusal = &RefusedError{Code: protocol.JoinKeyChanged,
 			Reason: fmt.Sprintf("the %s's client id %s comes with another identity key than the one trusted before", role, cid)}
 	default:
@@ -44,6 +51,12 @@ func (m *Member) checkKey(peer ed25519.PublicKey, instance string, role Role) (K
 	}
 	m.mu.Lock()
 	m.checks = append(m.checks, kc)
+	if kc.Trusted {
+		if m.keys == nil {
+			m.keys = map[string]ed25519.PublicKey{}
+		}
+		m.keys[cid] = slices.Clone(peer)
+	}
 	m.mu.Unlock()
 	return kc, refusal, nil
 }

@@ -7,6 +7,7 @@ package session
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,7 +54,8 @@ type Member struct {
 	subs    map[subscription]struct{}
 	pending map[string]*challenged // joins waiting for their proof, by ticket
 	checks  []KeyCheck
-	shown   string // the password as given or generated
+	keys    map[string]ed25519.PublicKey // peers' keys this member checked and took, by client id
+	shown   string                       // the password as given or generated
 }
 
 // nodeData is what a node's sealed description holds. The machine name travels here, sealed
@@ -66,6 +68,9 @@ type nodeData struct {
 	// oldest member knows from them that a member declared everything it brings.
 	Sources int `json:"sources,omitempty"`
 	Nodes   int `json:"nodes,omitempty"`
+	// Key is the declaring member's identity key: the members it did not check itself learn
+	// it from here (its client id, which the server authenticated, is derived from it).
+	Key []byte `json:"key,omitempty"`
 }
 
 // sourceData is what a source's sealed description holds.
@@ -180,7 +185,8 @@ func (m *Member) declare(ctx context.Context, nodes []plan.NodeSpec) error {
 	id := m.ID()
 	machine, _ := os.Hostname()
 	for _, n := range nodes {
-		data, _ := json.Marshal(nodeData{Code: n.Code, Machine: machine, Sources: len(n.Roots), Nodes: len(nodes)})
+		data, _ := json.Marshal(nodeData{Code: n.Code, Machine: machine, Sources: len(n.Roots), Nodes: len(nodes),
+			Key: m.c.Identity().Public()})
 		snap, err := m.c.AddNode(ctx, id, protocol.NodeRequest{ID: n.Code, Data: m.key.Seal(data, "node:"+n.Code)})
 		if err != nil {
 			return fmt.Errorf("declare node %s: %w", n.Code, err)

@@ -84,6 +84,7 @@ type options struct {
 	// serverWait is how long the server may stay unreachable before the session is given up.
 	serverWait time.Duration
 	lazyKey    bool
+	peers      []Peer // OnlyPeers: the only keys taken, trusted without asking
 }
 
 func buildOptions(opts []Option) options {
