@@ -226,7 +226,7 @@ func (c *core) specsLocked() []plan.NodeSpec {
 // checkNodesLocked tells what keeps the nodes from being inventoried.
 func (c *core) checkNodesLocked() error {
 	switch {
-	case c.sess != nil && len(c.sess.info.Members) > 1:
+	case c.sess != nil && (len(c.sess.info.Members) > 1 || c.shared != nil):
 		// The other computers bring the other folders: the session's flow checks there are two.
 		if len(c.nodes) == 0 {
 			return errors.New("add a folder of this computer to the session")
@@ -265,7 +265,7 @@ func (c *core) letterLocked() string {
 // nextCodeLocked is the first free node code.
 func (c *core) nextCodeLocked() string {
 	taken := func(code string) bool { return c.nodeIndexLocked(code) >= 0 }
-	if c.sess != nil && len(c.sess.info.Members) > 1 {
+	if c.sess != nil && (len(c.sess.info.Members) > 1 || c.shared != nil) {
 		letter := c.sess.info.letter()
 		for r := 'a'; r <= 'z'; r++ {
 			if code := letter + string(r); !taken(code) {

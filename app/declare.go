@@ -69,9 +69,9 @@ func (s *Sessions) declareLive(ctx context.Context, sess *openSession) {
 }
 
 // declare puts this member's nodes and sources on the session server, replacing those it
-// declared before. For the inventory (inventory true), the oldest member resets a session
-// inventoried before; a live declaration leaves such a session alone, and skips nodes already
-// declared.
+// declared before, unless they are declared already. For the inventory (inventory true), the
+// oldest member resets a session inventoried before; a live declaration leaves such a session
+// alone.
 func (sess *openSession) declare(ctx context.Context, specs []plan.NodeSpec, inventory bool) error {
 	d := &sess.decl
 	d.mu.Lock()
@@ -87,6 +87,9 @@ func (sess *openSession) declare(ctx context.Context, specs []plan.NodeSpec, inv
 	snap, err := cl.Session(ctx, id)
 	if err != nil {
 		return fmt.Errorf("read the session: %w", readable(err))
+	}
+	if !snap.InventoryStarted && key == d.last {
+		return nil // declared as they are: declaring again would show the others a node without its sources for a moment
 	}
 	if snap.InventoryStarted {
 		if !inventory {

@@ -63,20 +63,24 @@ func (s *Inventory) Start() error {
 	}
 	specs, settings, sess := c.specsLocked(), c.an.settings, c.sess
 	versions := c.an.versions()
+	await := 0
+	if sr := c.shared; sr != nil && sr.sess == sess {
+		await, sr.await = sr.await, 0 // the first inventory of a shared profile's run
+	}
 	ctx, cancel := context.WithCancel(c.life)
 	run := &inventoryRun{cancel: cancel, done: make(chan struct{})}
 	c.inv = run
 	c.an.forgetInventory()
-	c.goBackground(func() { s.run(ctx, run, sess, specs, settings, versions) })
+	c.goBackground(func() { s.run(ctx, run, sess, specs, settings, versions, await) })
 	return nil
 }
 
-func (s *Inventory) run(ctx context.Context, run *inventoryRun, sess *openSession, specs []plan.NodeSpec, settings compare.Settings, versions plan.Versions) {
+func (s *Inventory) run(ctx context.Context, run *inventoryRun, sess *openSession, specs []plan.NodeSpec, settings compare.Settings, versions plan.Versions, await int) {
 	c := s.c
 	defer close(run.done)
 	defer run.cancel()
 	prog := newScanProgress(specs, c.emit)
-	fr, res, err := s.inventory(ctx, sess, specs, settings, versions, prog)
+	fr, res, err := s.inventory(ctx, sess, specs, settings, versions, await, prog)
 	if err != nil && ctx.Err() != nil {
 		err = errors.New("the inventory was cancelled")
 	}
@@ -97,8 +101,9 @@ func (s *Inventory) run(ctx context.Context, run *inventoryRun, sess *openSessio
 // other members, it exchanges the inventories with them. The scans leave out the folder of
 // kept versions, and remove the temp files a killed run left: this inventory leads to a run
 // the user may start, as ferry sync's does. The oldest member gets the comparison; the others
-// get none, and the plan of the oldest member in the flow.
-func (s *Inventory) inventory(ctx context.Context, sess *openSession, specs []plan.NodeSpec, settings compare.Settings, versions plan.Versions, prog *scanProgress) (*sessionFlow, *inventoryResult, error) {
+// get none, and the plan of the oldest member in the flow. With await, the flow first waits
+// for that many members (this one included) to declare their nodes: a shared profile's run.
+func (s *Inventory) inventory(ctx context.Context, sess *openSession, specs []plan.NodeSpec, settings compare.Settings, versions plan.Versions, await int, prog *scanProgress) (*sessionFlow, *inventoryResult, error) {
 	m := sess.member
 	if err := sess.declare(ctx, specs, true); err != nil {
 		status := protocol.InventoryError
@@ -124,7 +129,14 @@ func (s *Inventory) inventory(ctx context.Context, sess *openSession, specs []pl
 		Cloud:  engine.CloudOptions{Logger: s.c.log},
 		Logger: s.c.log,
 	})
-	l, err := fr.flow.Inventory(ctx)
+	var l *plan.Local
+	var err error
+	if await > 1 {
+		err = fr.flow.AwaitMembers(ctx, await)
+	}
+	if err == nil {
+		l, err = fr.flow.Inventory(ctx)
+	}
 	if err == nil && l == nil {
 		_, err = fr.flow.Receive(ctx)
 	}

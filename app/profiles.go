@@ -26,6 +26,9 @@ type ProfileInfo struct {
 	// Preset is the preset alone ("" for a rules file alone); HasRules tells a rules file.
 	Preset   string `json:"preset"`
 	HasRules bool   `json:"hasRules"`
+	// Members are the other computers of a shared profile, by name; empty for one of this
+	// computer alone.
+	Members []string `json:"members"`
 	// The safety settings of the profile's runs; empty (0 for the days) leaves the app's.
 	MaxDelete    string      `json:"maxDelete"`
 	Versions     string      `json:"versions"`
@@ -62,6 +65,9 @@ type Profiles struct {
 type profileRun struct {
 	name    string
 	session string
+	// shared keeps the members, secret and server of a shared profile (nil for one of this
+	// computer alone): saving the session again keeps them.
+	shared *profile.Profile
 }
 
 func (c *core) profileStore() *profile.Store { return profile.NewStore(c.configDir) }
@@ -75,7 +81,7 @@ func (p *Profiles) List() ([]ProfileInfo, error) {
 	out := make([]ProfileInfo, 0, len(es))
 	for _, e := range es {
 		if e.Err != nil {
-			out = append(out, ProfileInfo{File: e.File, Nodes: []ProfileNode{}, Error: e.Err.Error()})
+			out = append(out, ProfileInfo{File: e.File, Nodes: []ProfileNode{}, Members: []string{}, Error: e.Err.Error()})
 			continue
 		}
 		out = append(out, profileInfo(e.Profile, e.File))
@@ -101,7 +107,7 @@ func (p *Profiles) Names() []string {
 func profileInfo(pr *profile.Profile, file string) ProfileInfo {
 	info := ProfileInfo{Name: pr.Name, File: file, Nodes: make([]ProfileNode, 0, len(pr.Nodes)),
 		Preset: pr.Mode, HasRules: pr.Rules != nil, MaxDelete: pr.Safety.MaxDelete,
-		Versions: pr.Safety.Versions, VersionsKeep: pr.Safety.VersionsKeep,
+		Versions: pr.Safety.Versions, VersionsKeep: pr.Safety.VersionsKeep, Members: pr.MemberNames(),
 		Created: pr.Created.Format(time.RFC3339), Updated: pr.Updated.Format(time.RFC3339)}
 	for _, n := range pr.Nodes {
 		info.Nodes = append(info.Nodes, ProfileNode{Code: n.Code, Sources: slices.Clone(n.Sources)})
@@ -154,16 +160,33 @@ func (p *Profiles) Save(name string) (ProfileInfo, error) {
 		last = &r
 	}
 	sess := c.sess
+	var opened *profileRun
+	if c.profile != nil && sess != nil && c.profile.session == sess.member.ID() {
+		opened = c.profile
+	}
+	others := sess != nil && len(sess.info.Members) > 1
 	c.mu.Unlock()
+	s := c.profileStore()
+	old, _ := s.Get(name)
+	if others {
+		if err := c.shareWith(pr, sess, opened, old); err != nil {
+			return ProfileInfo{}, err
+		}
+	} else if opened != nil && opened.shared != nil {
+		// A shared profile opened to change its folders keeps its members.
+		pr.Members, pr.Secret, pr.Server = opened.shared.Members, opened.shared.Secret, opened.shared.Server
+	}
 	if pr.Mode == "" && pr.Rules == nil {
 		return ProfileInfo{}, errors.New("choose the rules (a preset or a rules file) before saving a profile")
 	}
-	if len(pr.Nodes) < 2 {
+	switch {
+	case pr.Shared() && len(pr.Nodes) == 0:
+		return ProfileInfo{}, errors.New("a profile needs a folder of this computer: add it on the Data step")
+	case !pr.Shared() && len(pr.Nodes) < 2:
 		return ProfileInfo{}, errors.New("a profile needs at least two data nodes: add them on the Data step")
 	}
 	pr.LastRun = last
-	s := c.profileStore()
-	if old, err := s.Get(name); err == nil && pr.Safety == (profile.Safety{}) {
+	if old != nil && pr.Safety == (profile.Safety{}) {
 		pr.Safety = old.Safety
 	}
 	if err := s.Save(pr); err != nil {
@@ -171,7 +194,7 @@ func (p *Profiles) Save(name string) (ProfileInfo, error) {
 	}
 	c.mu.Lock()
 	if sess != nil && c.sess == sess {
-		c.profile = &profileRun{name: name, session: sess.member.ID()}
+		c.profile = &profileRun{name: name, session: sess.member.ID(), shared: sharedPart(pr)}
 	}
 	c.mu.Unlock()
 	c.profilesChanged()
@@ -245,17 +268,22 @@ func (p *Profiles) Delete(name string) error {
 // session already open is quit first. A data source that is gone stops it before anything
 // changes.
 func (p *Profiles) Open(name string) error {
-	return p.open(name, false)
+	return p.open(name, false, false)
 }
 
 // Run opens the profile as Open does and starts the inventory (inventory:progress,
 // inventory:done): the comparison and the plan follow, up to the confirmation. The end of the
-// synchronization is recorded in the profile.
+// synchronization is recorded in the profile. A shared profile joins the session another member
+// invited it to, when one waits; otherwise it creates one, invites the members
+// (profile:waiting) and its inventory waits for them.
 func (p *Profiles) Run(name string) error {
-	return p.open(name, true)
+	return p.open(name, true, false)
 }
 
-func (p *Profiles) open(name string, inventory bool) error {
+// open opens the profile name in a new session, and with inventory starts its inventory. A
+// shared profile's run joins the session a member invited it to, or, unless joinOnly, creates
+// one and invites the members, whom its inventory waits for.
+func (p *Profiles) open(name string, inventory, joinOnly bool) error {
 	c := p.c
 	pr, err := c.profileStore().Get(name)
 	if err != nil {
@@ -293,7 +321,12 @@ func (p *Profiles) open(name string, inventory bool) error {
 			return err
 		}
 	}
-	if _, err := sessions.Create(); err != nil {
+	hosting := false
+	if pr.Shared() && inventory {
+		if hosting, err = p.meet(pr, joinOnly); err != nil {
+			return err
+		}
+	} else if _, err := sessions.Create(); err != nil {
 		return err
 	}
 	data := &Data{c: c}
@@ -307,7 +340,7 @@ func (p *Profiles) open(name string, inventory bool) error {
 		if err != nil {
 			return err
 		}
-		if node.Code != n.Code {
+		if node.Code != n.Code && !pr.Shared() { // a shared profile's codes follow the member's letter
 			return fmt.Errorf("profile %q names its nodes %s: the app names them A, B, C… in order; run it with ferry profile run", pr.Name, nodeCodes(pr))
 		}
 		for _, src := range n.Sources {
@@ -331,7 +364,7 @@ func (p *Profiles) open(name string, inventory bool) error {
 	}
 	c.mu.Lock()
 	if c.sess != nil {
-		c.profile = &profileRun{name: pr.Name, session: c.sess.member.ID()}
+		c.profile = &profileRun{name: pr.Name, session: c.sess.member.ID(), shared: sharedPart(pr)}
 	}
 	c.an.safety = pr.Safety
 	c.mu.Unlock()
@@ -339,6 +372,14 @@ func (p *Profiles) open(name string, inventory bool) error {
 		return nil
 	}
 	c.emit(EventProfileRun, pr.Name) // before the inventory's events
+	if hosting {
+		c.mu.Lock()
+		sess := c.sess
+		c.mu.Unlock()
+		if sess != nil {
+			c.sharedMembersChanged(sess) // who joined already
+		}
+	}
 	return (&Inventory{c: c}).Start()
 }
 

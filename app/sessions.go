@@ -142,6 +142,7 @@ func (s *Sessions) Quit() error {
 		inv.cancel()
 		<-inv.done
 	}
+	c.uninvite(sess)
 	s.leave(sess)
 	c.mu.Lock()
 	c.sess, c.sessBusy = nil, false
@@ -167,8 +168,13 @@ func (s *Sessions) Current() *SessionInfo {
 	return &info
 }
 
-// open logs in and opens a session with join, then follows its pushes.
+// open logs in and opens a session with join on the settings' server, then follows its pushes.
 func (s *Sessions) open(join func(context.Context, *client.Client) (*session.Member, error)) (SessionInfo, error) {
+	return s.openOn(s.server, join)
+}
+
+// openOn is open on the server that server says.
+func (s *Sessions) openOn(server func() (string, bool, error), join func(context.Context, *client.Client) (*session.Member, error)) (SessionInfo, error) {
 	c := s.c
 	c.mu.Lock()
 	switch {
@@ -186,7 +192,7 @@ func (s *Sessions) open(join func(context.Context, *client.Client) (*session.Mem
 	c.wg.Add(1) // shutdown waits for the session to be opened, then leaves it
 	defer c.wg.Done()
 	c.mu.Unlock()
-	sess, err := s.connect(join)
+	sess, err := s.connect(server, join)
 	if err == nil {
 		s.follow(sess)
 	}
@@ -214,9 +220,9 @@ func (s *Sessions) open(join func(context.Context, *client.Client) (*session.Mem
 
 // connect reaches the server, logs in and runs join. On an error after the session exists, the
 // session is returned too, to be left.
-func (s *Sessions) connect(join func(context.Context, *client.Client) (*session.Member, error)) (*openSession, error) {
+func (s *Sessions) connect(server func() (string, bool, error), join func(context.Context, *client.Client) (*session.Member, error)) (*openSession, error) {
 	c := s.c
-	url, embedded, err := s.server()
+	url, embedded, err := server()
 	if err != nil {
 		return nil, err
 	}
@@ -351,6 +357,7 @@ func (s *Sessions) follow(sess *openSession) {
 			c.mu.Unlock()
 			if len(info.Members) != before {
 				sess.decl.kick() // someone joined: show it this member's folders
+				c.sharedMembersChanged(sess)
 			}
 			if current {
 				c.emit(EventSessionChanged, info)

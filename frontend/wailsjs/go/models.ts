@@ -504,6 +504,7 @@ export namespace app {
 	    mode: string;
 	    preset: string;
 	    hasRules: boolean;
+	    members: string[];
 	    maxDelete: string;
 	    versions: string;
 	    versionsKeep: number;
@@ -524,6 +525,7 @@ export namespace app {
 	        this.mode = source["mode"];
 	        this.preset = source["preset"];
 	        this.hasRules = source["hasRules"];
+	        this.members = source["members"];
 	        this.maxDelete = source["maxDelete"];
 	        this.versions = source["versions"];
 	        this.versionsKeep = source["versionsKeep"];
@@ -550,6 +552,20 @@ export namespace app {
 		    }
 		    return a;
 		}
+	}
+	export class ProfileInvitation {
+	    profile: string;
+	    from: string;
+	
+	    static createFrom(source: any = {}) {
+	        return new ProfileInvitation(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.profile = source["profile"];
+	        this.from = source["from"];
+	    }
 	}
 	
 	
