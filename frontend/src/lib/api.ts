@@ -20,6 +20,7 @@ import type {
   PresetMode,
   ProfileEdit,
   ProfileInfo,
+  ProfileInvitation,
   SessionInfo,
   Settings as SettingsValue,
   Source,
@@ -120,6 +121,8 @@ export const Profiles = {
   delete: bind('Profiles', 'Delete', ProfilesGo.Delete),
   open: bind('Profiles', 'Open', ProfilesGo.Open),
   run: bind('Profiles', 'Run', ProfilesGo.Run),
+  invitations: () => bind('Profiles', 'Invitations', ProfilesGo.Invitations)<ProfileInvitation[]>().then((is) => is ?? []),
+  join: bind('Profiles', 'Join', ProfilesGo.Join),
 }
 
 export const Window = {

@@ -8,6 +8,7 @@ import type {
   PresetMode,
   ProfileEdit,
   ProfileInfo,
+  ProfileInvitation,
   RulesState,
   SessionInfo,
   Settings as SettingsValue,
@@ -99,6 +100,8 @@ export const Profiles = {
   delete: vi.fn<(name: string) => Promise<void>>(),
   open: vi.fn<(name: string) => Promise<void>>(),
   run: vi.fn<(name: string) => Promise<void>>(),
+  invitations: vi.fn<() => Promise<ProfileInvitation[]>>(),
+  join: vi.fn<(name: string) => Promise<void>>(),
 }
 
 export const Window = {
@@ -137,6 +140,8 @@ export function resetApi(): void {
   Profiles.delete.mockResolvedValue(undefined)
   Profiles.open.mockResolvedValue(undefined)
   Profiles.run.mockResolvedValue(undefined)
+  Profiles.invitations.mockResolvedValue([])
+  Profiles.join.mockResolvedValue(undefined)
   Diagnostics.enabled.mockResolvedValue(false)
   Diagnostics.report.mockResolvedValue(undefined)
 }

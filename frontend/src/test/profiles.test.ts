@@ -223,3 +223,69 @@ describe('Profiles', () => {
     expect(wizard.profile).toBe('Weekly backup')
   })
 })
+
+describe('Shared profiles', () => {
+  const shared = (over: Partial<ProfileInfo> = {}) =>
+    weekly({ nodes: [{ code: 'Aa', sources: ['/home/u/Photos'] }], members: ['laptop-b'], ...over })
+
+  it('lists a shared profile with its members', async () => {
+    api.Profiles.list.mockResolvedValue([shared()])
+    render(App)
+    const item = await screen.findByRole('listitem', { name: 'Weekly backup' })
+    expect(within(item).getByRole('heading', { level: 2 })).toHaveTextContent('Weekly backup with laptop-b')
+  })
+
+  it('waits for the members of a shared profile run, then goes on to the inventory', async () => {
+    api.Profiles.list.mockResolvedValue([shared()])
+    api.Sessions.current.mockResolvedValueOnce(null).mockResolvedValue(session())
+    render(App)
+    await fireEvent.click(await screen.findByRole('button', { name: 'Run Weekly backup' }))
+    emit('profile:run', 'Weekly backup')
+    emit('profile:waiting', { profile: 'Weekly backup', members: [{ name: 'laptop-b', joined: false }] })
+    expect(await screen.findByRole('heading', { level: 1, name: 'Waiting for laptop-b…' })).toBeInTheDocument()
+    expect(within(screen.getByRole('list', { name: 'Members' })).getByText('Waiting…')).toBeInTheDocument()
+    emit('profile:waiting', { profile: 'Weekly backup', members: [{ name: 'laptop-b', joined: true }] })
+    expect(await screen.findByRole('heading', { level: 1, name: 'Inventory' })).toBeInTheDocument()
+  })
+
+  it('cancels the wait: the session and its invitation go', async () => {
+    api.Profiles.list.mockResolvedValue([shared()])
+    api.Sessions.current.mockResolvedValueOnce(null).mockResolvedValue(session())
+    render(App)
+    await fireEvent.click(await screen.findByRole('button', { name: 'Run Weekly backup' }))
+    emit('profile:run', 'Weekly backup')
+    emit('profile:waiting', { profile: 'Weekly backup', members: [{ name: 'laptop-b', joined: false }] })
+    await fireEvent.click(await screen.findByRole('button', { name: 'Cancel' }))
+    expect(api.Sessions.quit).toHaveBeenCalled()
+    expect(await screen.findByRole('heading', { level: 1, name: 'Profiles' })).toBeInTheDocument()
+  })
+
+  it('shows that a member waits on its profile, and joins it', async () => {
+    api.Profiles.list.mockResolvedValue([shared(), weekly({ name: 'Docs', file: '/p/docs.json' })])
+    api.Profiles.invitations.mockResolvedValue([{ profile: 'Weekly backup', from: 'laptop-a' }])
+    api.Sessions.current.mockResolvedValueOnce(null).mockResolvedValue(session())
+    render(App)
+    const item = await screen.findByRole('listitem', { name: 'Weekly backup' })
+    expect(await within(item).findByRole('status', { name: 'laptop-a is waiting for you' })).toHaveTextContent(
+      'laptop-a is waiting for you',
+    )
+    expect(within(screen.getByRole('listitem', { name: 'Docs' })).queryByRole('status')).not.toBeInTheDocument()
+    await fireEvent.click(within(item).getByRole('button', { name: 'Join Weekly backup' }))
+    expect(api.Profiles.join).toHaveBeenCalledWith('Weekly backup')
+    expect(await screen.findByRole('heading', { level: 1, name: 'Inventory' })).toBeInTheDocument()
+    expect(api.Profiles.run).not.toHaveBeenCalled()
+  })
+
+  it('shows an invitation on the Start screen too, and stops looking once a session is open', async () => {
+    api.Profiles.invitations.mockResolvedValue([{ profile: 'Weekly backup', from: 'laptop-a' }])
+    api.Sessions.create.mockResolvedValue(session())
+    const wizard = new Wizard()
+    render(App, { props: { wizard } })
+    expect(await screen.findByText('to run “Weekly backup”', { exact: false })).toBeInTheDocument()
+    await wizard.createSession()
+    await waitFor(() => expect(screen.queryByRole('status', { name: 'laptop-a is waiting for you' })).not.toBeInTheDocument())
+    const calls = api.Profiles.invitations.mock.calls.length
+    await wizard.findInvitations()
+    expect(api.Profiles.invitations.mock.calls.length).toBe(calls)
+  })
+})
