@@ -9,11 +9,13 @@ import (
 	"github.com/ferrysync/ferry/backend/profile"
 )
 
-// runTogether waits for the inventory of both members (started first, for the first run, with
-// the mirror preset chosen after it), runs the plan of host and waits for the end on both.
-func runTogether(t *testing.T, host, guest *testApp, first bool) {
+// runTogether waits for the inventory of both members, runs the plan of host and waits for the
+// end on both. The first run (preset "") starts both inventories and chooses the mirror preset
+// after them; a profile's run has started them, and its preset is in force.
+func runTogether(t *testing.T, host, guest *testApp, preset string) {
 	t.Helper()
 	hostMark, guestMark := host.rec.mark(), guest.rec.mark()
+	first := preset == ""
 	if first {
 		for _, a := range []*testApp{host, guest} {
 			if err := a.Inventory.Start(); err != nil {
@@ -28,7 +30,7 @@ func runTogether(t *testing.T, host, guest *testApp, first bool) {
 		if _, err := host.Rules.UsePreset("mirror"); err != nil {
 			t.Fatal(err)
 		}
-	} else if st := host.Rules.Get(); st.Mode != "mirror" {
+	} else if st := host.Rules.Get(); st.Mode != preset {
 		t.Fatalf("the profile's rules: %+v", st)
 	}
 	if conf, err := host.Synchronization.Confirmation(); err != nil || conf.Actions == 0 {
@@ -75,7 +77,7 @@ func TestSharedProfile(t *testing.T) {
 	waitFor[*SessionInfo](t, host.rec, hostMark, EventSessionChanged, func(info *SessionInfo) bool {
 		return info != nil && len(memberNodes(info, "B")) == 1
 	})
-	runTogether(t, host, guest, true)
+	runTogether(t, host, guest, "")
 
 	machine, _ := os.Hostname()
 	for _, a := range []*testApp{host, guest} {
@@ -95,7 +97,7 @@ func TestSharedProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(hp.Secret, gp.Secret) || hp.Server != srv.URL || gp.Server != srv.URL || hp.Mode != "mirror" {
+	if !slices.Equal(hp.Secret, gp.Secret) || hp.Server != srv.URL || gp.Server != srv.URL || hp.Mode != "mirror" || gp.Mode != "update" {
 		t.Fatalf("the host saved %+v, the guest %+v: want one secret and the server", hp, gp)
 	}
 	if hp.Members[0].ClientID == gp.Members[0].ClientID {
@@ -110,8 +112,22 @@ func TestSharedProfile(t *testing.T) {
 		t.Fatalf("invitations before any run: %+v", got)
 	}
 
+	// A run cancelled while it waits: its invitation goes with the session.
+	if err := host.Profiles.Run("Weekly"); err != nil {
+		t.Fatal(err)
+	}
+	if got := guest.Profiles.Invitations(); len(got) != 1 {
+		t.Fatalf("the guest's invitations while the host waits: %+v", got)
+	}
+	if err := host.Sessions.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	if got := guest.Profiles.Invitations(); len(got) != 0 {
+		t.Fatalf("the guest's invitations after the host cancelled: %+v", got)
+	}
+
 	// The second run, from the profile.
-	writeFiles(t, src, map[string]string{"two.txt": "two"}, at)
+	writeFiles(t, src, map[string]string{"two.txt": "second"}, at)
 	hostMark, guestMark = host.rec.mark(), guest.rec.mark()
 	if err := host.Profiles.Run("Weekly"); err != nil {
 		t.Fatal(err)
@@ -133,14 +149,14 @@ func TestSharedProfile(t *testing.T) {
 	waitFor[ProfileWaiting](t, host.rec, hostMark, EventProfileWaiting, func(w ProfileWaiting) bool {
 		return len(w.Members) == 1 && w.Members[0].Joined
 	})
-	runTogether(t, host, guest, false)
+	runTogether(t, host, guest, "mirror")
 	if asked := host.rec.since(hostMark, EventTrustAsked); len(asked) != 0 {
 		t.Fatalf("the host was asked about a key: %+v", asked)
 	}
 	if asked := guest.rec.since(guestMark, EventTrustAsked); len(asked) != 0 {
 		t.Fatalf("the guest was asked about a key: %+v", asked)
 	}
-	if got, err := os.ReadFile(filepath.Join(dst, "two.txt")); err != nil || string(got) != "two" {
+	if got, err := os.ReadFile(filepath.Join(dst, "two.txt")); err != nil || string(got) != "second" {
 		t.Fatalf("two.txt on the guest: %q, %v", got, err)
 	}
 	if got := guest.Profiles.Invitations(); len(got) != 0 {
@@ -148,8 +164,38 @@ func TestSharedProfile(t *testing.T) {
 	}
 	for _, a := range []*testApp{host, guest} {
 		p, err := profile.NewStore(a.c.configDir).Get("Weekly")
-		if err != nil || p.LastRun == nil || p.LastRun.Status != profile.StatusDone || p.LastRun.At.Before(hp.LastRun.At) {
-			t.Fatalf("the run recorded: %+v, %v", p, err)
+		if err != nil || p.LastRun == nil || p.LastRun.Status != profile.StatusDone || p.LastRun.Bytes != int64(len("second")) {
+			t.Fatalf("the run recorded: %+v (%+v), %v", p, p.LastRun, err)
 		}
+	}
+
+	// The other way: the guest runs the profile (with the update preset it saved, not having
+	// planned the first run), and the host's Run joins the session it waits in rather than
+	// creating one.
+	for _, a := range []*testApp{host, guest} {
+		if err := a.Sessions.Quit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFiles(t, dst, map[string]string{"three.txt": "three"}, at)
+	hostMark, guestMark = host.rec.mark(), guest.rec.mark()
+	if err := guest.Profiles.Run("Weekly"); err != nil {
+		t.Fatal(err)
+	}
+	if err := host.Profiles.Run("Weekly"); err != nil {
+		t.Fatal(err)
+	}
+	if h, g := host.Sessions.Current(), guest.Sessions.Current(); h == nil || g == nil || h.ID != g.ID {
+		t.Fatalf("the host is in %+v, the guest in %+v: want one session", h, g)
+	}
+	if w := host.rec.since(hostMark, EventProfileWaiting); len(w) != 0 {
+		t.Fatalf("the host that joined waits for members: %+v", w)
+	}
+	waitFor[ProfileWaiting](t, guest.rec, guestMark, EventProfileWaiting, func(w ProfileWaiting) bool {
+		return len(w.Members) == 1 && w.Members[0].Joined
+	})
+	runTogether(t, guest, host, "update")
+	if got, err := os.ReadFile(filepath.Join(src, "three.txt")); err != nil || string(got) != "three" {
+		t.Fatalf("three.txt on the host: %q, %v", got, err)
 	}
 }
