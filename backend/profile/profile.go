@@ -43,6 +43,9 @@ type Profile struct {
 	Nodes   []Node `json:"nodes"`
 	// Mode is a preset (rules.Presets) between the two nodes; empty when Rules alone decide.
 	Mode string `json:"mode,omitempty"`
+	// From is the node the preset goes from, in a shared profile maybe another member's; the
+	// first node of the member running it when empty.
+	From string `json:"from,omitempty"`
 	// Rules is a rules file, kept whole: the file it came from may change or vanish.
 	Rules  *RulesFile `json:"rules,omitempty"`
 	Safety Safety     `json:"safety"`
@@ -165,6 +168,9 @@ func (p *Profile) Check() error {
 			}
 		}
 	}
+	if p.From != "" && !p.Shared() && !slices.ContainsFunc(p.Nodes, func(n Node) bool { return n.Code == p.From }) {
+		return fmt.Errorf("profile %q: the mode goes from node %s, which it does not have", p.Name, p.From)
+	}
 	if p.Mode != "" && !slices.Contains(rules.Presets, p.Mode) {
 		return fmt.Errorf("profile %q: unknown mode %q: want %s", p.Name, p.Mode, strings.Join(rules.Presets, ", "))
 	}
@@ -268,6 +274,23 @@ func (p *Profile) Specs() []plan.NodeSpec {
 // settings, for a front end that takes a single rules file: the preset's rules come first,
 // then the file's, and the safety settings override the file's.
 func (p *Profile) RulesText() (string, error) {
+	names := plan.PartNames(p.Specs())
+	return p.rulesText(func() ([]rules.Rule, error) { return rules.Preset(p.Mode, names[0], names[len(names)-1]) })
+}
+
+// RulesTextAcross is RulesText for a session's data parts, every member's nodes included (a
+// shared profile's run): the preset goes from node From (this member's first when empty) to
+// every other part, or between every two for two-way.
+func (p *Profile) RulesTextAcross(parts []string) (string, error) {
+	from := p.From
+	if from == "" && len(p.Nodes) > 0 {
+		from = p.Nodes[0].Code
+	}
+	return p.rulesText(func() ([]rules.Rule, error) { return rules.PresetAcross(p.Mode, from, parts) })
+}
+
+// rulesText makes the rules file of RulesText with the preset's rules.
+func (p *Profile) rulesText(preset func() ([]rules.Rule, error)) (string, error) {
 	file := map[string]json.RawMessage{}
 	if p.Rules != nil {
 		if err := json.Unmarshal([]byte(p.Rules.Text), &file); err != nil {
@@ -276,8 +299,7 @@ func (p *Profile) RulesText() (string, error) {
 	}
 	var list []json.RawMessage
 	if p.Mode != "" {
-		names := plan.PartNames(p.Specs())
-		rs, err := rules.Preset(p.Mode, names[0], names[len(names)-1])
+		rs, err := preset()
 		if err != nil {
 			return "", fmt.Errorf("profile %q: %w", p.Name, err)
 		}

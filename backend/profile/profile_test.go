@@ -295,3 +295,24 @@ func TestSharedProfileRefusesBadSecretAndKeys(t *testing.T) {
 		t.Fatalf("Get of an edited file = %v", err)
 	}
 }
+
+func TestRulesTextAcross(t *testing.T) {
+	p := sharedProfile(t, "x")
+	p.Nodes[0].Code = "B"
+	p.From = "A" // the other member's node
+	text, err := p.RulesTextAcross([]string{"A", "B", "C"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := rules.Parse(strings.NewReader(text), nil)
+	if err != nil {
+		t.Fatalf("%v in\n%s", err, text)
+	}
+	want, _ := rules.PresetAcross(rules.PresetMirror, "A", []string{"A", "B", "C"})
+	if len(f.Rules) != len(want) || len(want) == 0 {
+		t.Fatalf("rules %+v, want those of a mirror from A across A, B, C %+v", f.Rules, want)
+	}
+	if _, err := p.RulesTextAcross([]string{"B", "C"}); err == nil {
+		t.Fatal("a preset from a node the session lacks was taken")
+	}
+}

@@ -24,6 +24,17 @@ import (
 // can take (stale, or not sealed or signed by the profile's members).
 var ErrNoInvitation = errors.New("no invitation")
 
+// ErrInvitationTaken: another member left the profile's invitation first (it runs the profile
+// too, or ran it and its invitation has not expired yet); join its session instead.
+var ErrInvitationTaken = errors.New("another member's invitation for this profile is on the server")
+
+// refusedInvitation is an invitation found but not taken: there is none this client can take.
+type refusedInvitation struct{ err error }
+
+func (e *refusedInvitation) Error() string        { return e.err.Error() }
+func (e *refusedInvitation) Unwrap() error        { return e.err }
+func (e *refusedInvitation) Is(target error) bool { return target == ErrNoInvitation }
+
 // InvitationMaxAge is the oldest invitation a member takes: as long as the server keeps one.
 const InvitationMaxAge = protocol.MaxInvitationTTL
 
@@ -54,7 +65,8 @@ func peerKeys(peers []Peer) []ed25519.PublicKey {
 	return keys
 }
 
-// Peers are the other members of the session now, one per client id, in the order they joined,
+// Peers are the other members of the session, as of this member's last view of it (Members
+// refreshes it), one per client id, in the order they joined,
 // with the keys this member checked when it joined or admitted them. A member it did not check
 // itself (admitted by another) is known by the key it declared with its nodes, sealed with the
 // session key, when that key is the one of its client id; a member known by neither is left out.
@@ -88,6 +100,38 @@ func (m *Member) Peers() []Peer {
 	return out
 }
 
+// Terms are what the planning member runs with beyond the nodes: a member saving the session
+// as a shared profile keeps them, so that it can run it next time as well.
+type Terms struct {
+	Mode         string `json:"mode,omitempty"`  // a preset
+	From         string `json:"from,omitempty"`  // the node code the preset goes from
+	Rules        string `json:"rules,omitempty"` // the text of a rules file
+	MaxDelete    string `json:"max_delete,omitempty"`
+	Versions     string `json:"versions,omitempty"`
+	VersionsKeep int    `json:"versions_keep,omitempty"`
+}
+
+// WithTerms shares t with the other members, sealed with this member's first node.
+func WithTerms(t Terms) Option { return func(o *options) { o.terms = &t } }
+
+// PlannerTerms are the terms the oldest member shared (WithTerms), as of this member's last
+// view of the session (Members refreshes it); false when it shared none.
+func (m *Member) PlannerTerms() (Terms, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.session.Members) == 0 {
+		return Terms{}, false
+	}
+	for _, n := range m.session.Members[0].Nodes {
+		var nd nodeData
+		plain, err := m.key.Open(n.Data, "node:"+n.ID)
+		if err == nil && json.Unmarshal(plain, &nd) == nil && nd.Terms != nil {
+			return *nd.Terms, true
+		}
+	}
+	return Terms{}, false
+}
+
 // ProfileSecret is the secret of a profile saved from this session: every member derives the
 // same one, and the server cannot.
 func (m *Member) ProfileSecret() crypto.ProfileSecret {
@@ -112,7 +156,7 @@ func (m *Member) Invite(ctx context.Context, secret crypto.ProfileSecret, peers 
 	}
 	_, err = m.c.PutInvitation(ctx, secret.InvitationKey(), protocol.InvitationPut{Guests: guests, Sealed: sealed, TTLSeconds: int(ttl / time.Second)})
 	if client.Code(err) == protocol.ErrCodeConflict {
-		return fmt.Errorf("invite the profile's members: another member already left an invitation for this profile (it may be running it now; it expires within %s): %w", protocol.MaxInvitationTTL, err)
+		return fmt.Errorf("invite the profile's members: %w (it may be running the profile now; an invitation expires within %s)", ErrInvitationTaken, protocol.MaxInvitationTTL)
 	}
 	if err != nil {
 		return fmt.Errorf("invite the profile's members: %w", err)
@@ -130,8 +174,8 @@ func (m *Member) Uninvite(ctx context.Context, secret crypto.ProfileSecret) erro
 }
 
 // FindInvitation reads the profile's invitation once. ErrNoInvitation when there is none for
-// this client, or when it is stale or not sealed and signed by one of peers: then the error
-// says why.
+// this client, or when it is stale or not sealed and signed by one of peers: then the error is
+// also crypto.ErrInvitation and says why.
 func FindInvitation(ctx context.Context, c *client.Client, secret crypto.ProfileSecret, peers []Peer) (crypto.Invitation, error) {
 	pi, err := c.Invitation(ctx, secret.InvitationKey())
 	if client.Code(err) == protocol.ErrCodeNotFound {
@@ -146,17 +190,16 @@ func FindInvitation(ctx context.Context, c *client.Client, secret crypto.Profile
 func openInvitation(secret crypto.ProfileSecret, pi *protocol.Invitation, peers []Peer) (crypto.Invitation, error) {
 	inv, err := secret.OpenInvitation(pi.Sealed, peerKeys(peers), time.Now(), InvitationMaxAge)
 	if err != nil {
-		return crypto.Invitation{}, fmt.Errorf("%w: %w", ErrNoInvitation, err)
+		return crypto.Invitation{}, &refusedInvitation{err}
 	}
 	if cid, _ := crypto.ClientID(inv.HostKey); cid != pi.Host {
-		return crypto.Invitation{}, fmt.Errorf("%w: %w: left by %s but signed by %s", ErrNoInvitation, crypto.ErrInvitation, pi.Host, cid)
+		return crypto.Invitation{}, &refusedInvitation{fmt.Errorf("%w: left by %s but signed by %s", crypto.ErrInvitation, pi.Host, cid)}
 	}
 	return inv, nil
 }
 
 // AwaitInvitation reads the profile's invitation every poll until it finds one it can take
-// (FindInvitation) or ctx ends; then its error says why the last one found was refused, if
-// one was.
+// (FindInvitation) or ctx ends: then ErrNoInvitation, or the refusal of the last one found.
 func AwaitInvitation(ctx context.Context, c *client.Client, secret crypto.ProfileSecret, peers []Peer, poll time.Duration) (crypto.Invitation, error) {
 	var inv crypto.Invitation
 	var refused error
@@ -170,7 +213,7 @@ func AwaitInvitation(ctx context.Context, c *client.Client, secret crypto.Profil
 	case err == nil:
 		return inv, nil
 	case refused != nil && ctx.Err() != nil:
-		return crypto.Invitation{}, fmt.Errorf("%w (%w)", refused, err)
+		return crypto.Invitation{}, refused
 	case ctx.Err() != nil:
 		return crypto.Invitation{}, fmt.Errorf("%w: %w", ErrNoInvitation, err)
 	}

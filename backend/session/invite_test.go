@@ -50,7 +50,9 @@ func (tr trusting) create(t *testing.T, opts ...session.Option) *session.Member 
 // a shared profile: its peers and the secret.
 func firstRun(t *testing.T, url string, a, b trusting) (peersOfA, peersOfB []session.Peer, secret crypto.ProfileSecret) {
 	t.Helper()
-	host, err := session.Create(t.Context(), a.c, nil, testOptions(session.WithTrust(a.trust))...)
+	terms := session.Terms{Mode: "mirror", From: "A", MaxDelete: "5"}
+	host, err := session.Create(t.Context(), a.c, []plan.NodeSpec{{Code: "A", Roots: []string{t.TempDir()}}},
+		testOptions(session.WithTrust(a.trust), session.WithTerms(terms))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,6 +65,12 @@ func firstRun(t *testing.T, url string, a, b trusting) (peersOfA, peersOfB []ses
 	host.Members(t.Context())
 	guest.Members(t.Context())
 	peersOfA, peersOfB = host.Peers(), guest.Peers()
+	if got, ok := guest.PlannerTerms(); !ok || got != terms {
+		t.Fatalf("the guest read the host's terms %+v, %v; want %+v", got, ok, terms)
+	}
+	if _, ok := host.PlannerTerms(); !ok {
+		t.Fatal("the host does not read its own terms")
+	}
 	if host.ProfileSecret() != guest.ProfileSecret() {
 		t.Fatal("the members derived different profile secrets")
 	}
@@ -116,6 +124,12 @@ func TestInvitationJoin(t *testing.T) {
 	if inv.Session != host.ID() || inv.Password != host.Password() || got.inv.Session != host.ID() ||
 		len(inv.Servers) != 1 || inv.Servers[0] != url {
 		t.Fatalf("invitation %+v (awaited %+v), want session %s at %s", inv, got.inv, host.ID(), url)
+	}
+
+	// B, running the profile at the same time, cannot replace A's invitation.
+	other := b.create(t, session.WithPasswordParams(cheapParams), session.WithTrust(b.trust), session.OnlyPeers(peersOfB))
+	if err := other.Invite(t.Context(), secret, peersOfB, time.Hour); !errors.Is(err, session.ErrInvitationTaken) {
+		t.Fatalf("a second invitation: %v, want ErrInvitationTaken", err)
 	}
 
 	// A stranger knowing even the secret is told there is none.

@@ -71,6 +71,9 @@ type nodeData struct {
 	// Key is the declaring member's identity key: the members it did not check itself learn
 	// it from here (its client id, which the server authenticated, is derived from it).
 	Key []byte `json:"key,omitempty"`
+	// Terms are the run's terms, which the member sharing them (WithTerms) gives with its
+	// first node.
+	Terms *Terms `json:"terms,omitempty"`
 }
 
 // sourceData is what a source's sealed description holds.
@@ -184,9 +187,12 @@ func (m *Member) Declare(ctx context.Context, nodes []plan.NodeSpec) error {
 func (m *Member) declare(ctx context.Context, nodes []plan.NodeSpec) error {
 	id := m.ID()
 	machine, _ := os.Hostname()
-	for _, n := range nodes {
-		data, _ := json.Marshal(nodeData{Code: n.Code, Machine: machine, Sources: len(n.Roots), Nodes: len(nodes),
-			Key: m.c.Identity().Public()})
+	for i, n := range nodes {
+		nd := nodeData{Code: n.Code, Machine: machine, Sources: len(n.Roots), Nodes: len(nodes), Key: m.c.Identity().Public()}
+		if i == 0 {
+			nd.Terms = m.opts.terms
+		}
+		data, _ := json.Marshal(nd)
 		snap, err := m.c.AddNode(ctx, id, protocol.NodeRequest{ID: n.Code, Data: m.key.Seal(data, "node:"+n.Code)})
 		if err != nil {
 			return fmt.Errorf("declare node %s: %w", n.Code, err)

@@ -85,6 +85,7 @@ type options struct {
 	serverWait time.Duration
 	lazyKey    bool
 	peers      []Peer // OnlyPeers: the only keys taken, trusted without asking
+	terms      *Terms // WithTerms
 }
 
 func buildOptions(opts []Option) options {

@@ -44,6 +44,8 @@ type memberFlags struct {
 	statusWait time.Duration
 	serverWait time.Duration
 	logLevel   string
+	// saveProfile names the shared profile saved after a run that ended done.
+	saveProfile string
 	confirmFlags
 }
 
@@ -55,6 +57,7 @@ func (f *memberFlags) register(cmd *cobra.Command) {
 	fl.DurationVar(&f.statusWait, "status-wait", 30*time.Second, "how long to wait at the end for the others to receive what this member sent, and for the member statuses to reach the server")
 	fl.DurationVar(&f.serverWait, "server-wait", session.DefaultServerWait, "how long the server (every URL of --server) may stay unreachable before this member gives the session up (exit 1)")
 	fl.StringVar(&f.logLevel, "log-level", "warn", "debug, info, warn or error (to stderr)")
+	fl.StringVar(&f.saveProfile, "save-profile", "", "after a run that ended done, save it as the shared profile NAME, to run again with\nferry profile run NAME on any of its members, no password typed")
 	f.confirmFlags.register(cmd)
 }
 
@@ -80,6 +83,10 @@ type hostFlags struct {
 	rulesFile string
 	expect    int
 	versions  versionsFlags
+	// from is the node the preset goes from; this member's first when empty.
+	from string
+	// shared is the run of a shared profile, when it is one.
+	shared *sharedRun
 }
 
 func newHostCmd() *cobra.Command {
@@ -110,6 +117,12 @@ asked on stdin, terminal or not, before anything changes (unless --yes; only "y"
 first member that does not agree ends the run for all, nothing changed. A plan over the deletion
 limit (--max-delete, the rules file's max_delete, or the default) is refused on every member.
 --versions and --versions-keep apply on every member.
+
+--save-profile NAME saves the session, once its run ended done, as a shared profile: this
+machine's nodes, the preset or rules and the safety flags, the server (--server is needed), and
+the other members' identity keys. Any of its members runs it again with ferry profile run NAME,
+the others joining with ferry profile run NAME or ferry join --profile NAME: no password is
+typed and no key question comes up. A name already taken is refused before the session is made.
 
 Exit codes: 0 done, 1 finished with action errors or refused actions (or the run failed), 2 bad
 usage, invalid input, a plan over a deletion limit, or a data source folder in use by another
@@ -221,13 +234,34 @@ func runHost(ctx context.Context, f hostFlags, stdin io.Reader, stdout, stderr i
 	if f.expect < 2 || f.expect > protocol.MaxMembers {
 		return usageError("--expect-members %d: want 2 to %d", f.expect, protocol.MaxMembers)
 	}
-	planning, err := f.planning(nodes[0].Code)
+	first := nodes[0].Code
+	if f.from != "" {
+		first = f.from
+	}
+	planning, err := f.planning(first)
 	if err != nil {
 		return err
+	}
+	terms, err := f.terms(first)
+	if err != nil {
+		return err
+	}
+	saver, err := newProfileSaver(f.saveProfile)
+	if err != nil {
+		return err
+	}
+	if saver != nil && f.server == "" {
+		return usageError("--save-profile needs --server: the embedded server ends with this run, and the profile's members meet on a server next time")
 	}
 	mc, err := newMemberCommand(f.memberFlags, stdin, stderr)
 	if err != nil {
 		return err
+	}
+	mc.options = append(mc.options, session.WithTerms(terms))
+	if f.shared != nil {
+		mc.options = append(mc.options, session.OnlyPeers(f.shared.peers))
+		mc.dryRun = f.shared.dryRun
+		f.shared.mc = mc
 	}
 	mc.limit = planning.MaxDelete
 	work := context.WithoutCancel(ctx)
@@ -272,7 +306,12 @@ func runHost(ctx context.Context, f hostFlags, stdin io.Reader, stdout, stderr i
 	if err != nil {
 		return &exitError{code: exitActionError, err: err}
 	}
-	if f.json {
+	if f.shared != nil {
+		if err := f.shared.invite(ctx, mc); err != nil {
+			return err
+		}
+		defer f.shared.uninvite(work, mc)
+	} else if f.json {
 		line := hostLine{Session: m.ID(), Password: m.Password(), Member: m.Self()}
 		if f.server == "" {
 			line.Server = serverURL
@@ -285,7 +324,13 @@ func runHost(ctx context.Context, f hostFlags, stdin io.Reader, stdout, stderr i
 
 	flow := m.NewFlow(nodes, mc.flowOptions(planning))
 	mc.flow = flow
-	if err := flow.AwaitMembers(ctx, f.expect); err != nil {
+	awaitCtx := ctx
+	if f.shared != nil {
+		var cancel context.CancelFunc
+		awaitCtx, cancel = context.WithTimeoutCause(ctx, f.shared.wait, f.shared.lateError())
+		defer cancel()
+	}
+	if err := flow.AwaitMembers(awaitCtx, f.expect); err != nil {
 		return mc.interrupted(ctx, err)
 	}
 	parts, err := flow.PartNames(ctx)
@@ -295,7 +340,30 @@ func runHost(ctx context.Context, f hostFlags, stdin io.Reader, stdout, stderr i
 	if _, err := planning.Rules(parts); err != nil {
 		return usageError("%w", err)
 	}
-	return mc.run(ctx, stdout)
+	err = mc.run(ctx, stdout)
+	if saver != nil {
+		saver.save(mc, nodes, terms, f.server, err)
+	}
+	return err
+}
+
+// terms are the run's terms as the members of a shared profile keep them.
+func (f *hostFlags) terms(from string) (session.Terms, error) {
+	t := session.Terms{Mode: f.mode, From: from, MaxDelete: f.maxDelete}
+	if f.rulesFile != "" {
+		text, err := os.ReadFile(f.rulesFile)
+		if err != nil {
+			return t, usageError("%w", err)
+		}
+		t.Rules = string(text)
+	}
+	if f.versions.set.Changed("versions") {
+		t.Versions = f.versions.dir
+	}
+	if f.versions.set.Changed("versions-keep") {
+		t.VersionsKeep = f.versions.keep
+	}
+	return t, nil
 }
 
 // memberCommand is what host and join share once they have a session.
@@ -314,6 +382,11 @@ type memberCommand struct {
 	// its data sources (ownLimit).
 	limit    rules.DeleteLimit
 	ownLimit bool
+	// dryRun shows the plan and refuses it (a shared profile's --dry-run).
+	dryRun bool
+	// report and peers are the run's, once known: a profile keeps them.
+	report *memberReport
+	peers  []session.Peer
 
 	asking      sync.Mutex
 	leaveOnce   sync.Once
@@ -477,9 +550,15 @@ func (mc *memberCommand) run(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return mc.interrupted(ctx, err)
 	}
+	mc.m.Members(ctx)
+	mc.peers = mc.m.Peers()
 	rep := &memberReport{syncReport: syncReport{Session: mc.m.ID(), Errors: []string{}, Plan: p,
 		Rejected: append([]plan.Rejected{}, p.Rejected...), Orchestration: string(engine.OrchestrationCloud)}}
+	mc.report = rep
 	if err := mc.confirm(ctx, p, rep, stdout); err != nil {
+		if errors.Is(err, errDryRun) {
+			return nil
+		}
 		return err
 	}
 	abort := make(chan struct{})

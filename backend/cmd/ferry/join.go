@@ -6,11 +6,13 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"golang.org/x/term"
 
 	"github.com/spf13/cobra"
 
+	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/session"
 )
 
@@ -19,6 +21,9 @@ type joinFlags struct {
 	session      string
 	password     string
 	passwordFile string
+	profile      string        // --profile: join the session a shared profile's member invites to
+	wait         time.Duration // with --profile, how long to wait for the invitation
+	shared       *sharedRun    // the run of a shared profile, when it is one
 }
 
 // envPassword gives ferry join the session password when neither --password nor
@@ -28,7 +33,7 @@ const envPassword = "FERRY_PASSWORD"
 func newJoinCmd() *cobra.Command {
 	var f joinFlags
 	cmd := &cobra.Command{
-		Use:   "join --server URL --session ID [--password-file FILE] --node B=PATH",
+		Use:   "join (--server URL --session ID [--password-file FILE] --node B=PATH | --profile NAME [--wait DUR])",
 		Short: "Join a session that ferry host created, and synchronize with its members",
 		Long: `Join a session that ferry host created, and synchronize with its members.
 
@@ -55,10 +60,19 @@ nodes) and asked about on stdin, terminal or not, before anything changes (unles
 limit applies to every data source; --max-delete, when given, also refuses a plan that deletes
 past it on this machine's data sources. The host's --versions apply here too.
 
+--save-profile NAME saves the session, once its run ended done, as a shared profile (see ferry
+host): this machine's nodes, the host's preset or rules and safety settings (so that this
+machine can run it next time too), the server and the other members' identity keys.
+
 Exit codes: 0 done, 1 refused, or finished with action errors or refused actions (or the run
 failed), 2 bad usage, invalid input, a plan over a deletion limit, or a data source folder in
 use by another run or replaced since the inventory (nothing changed), 3 server unreachable
-before joining, 4 aborted or not confirmed (nothing changed).`,
+before joining, 4 aborted or not confirmed (nothing changed).
+
+--profile NAME joins the session that another member of the shared profile NAME runs (ferry
+profile run NAME, or the desktop app), waiting up to --wait for its invitation: no server,
+session, password or node is given (the profile has them), and no key question comes up; a
+session whose admitting member is not one of the profile's is refused.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runJoin(cmd.Context(), f, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -70,6 +84,8 @@ before joining, 4 aborted or not confirmed (nothing changed).`,
 	fl.StringVar(&f.session, "session", "", "session id, as ferry host printed it (required)")
 	fl.StringVar(&f.password, "password", "", "session password, as ferry host printed it (visible to other users in ps: prefer\n--password-file, $"+envPassword+" or the prompt)")
 	fl.StringVar(&f.passwordFile, "password-file", "", "read the session password from the first line of this file")
+	fl.StringVar(&f.profile, "profile", "", "join the session another member of this shared profile runs, with the profile's nodes\n(instead of --server, --session, --password and --node)")
+	fl.DurationVar(&f.wait, "wait", 30*time.Minute, "with --profile, how long to wait for the other member's invitation")
 	return cmd
 }
 
@@ -112,6 +128,9 @@ func (f *joinFlags) readPassword(stdin io.Reader, stderr io.Writer) (string, err
 }
 
 func runJoin(ctx context.Context, f joinFlags, stdin io.Reader, stdout, stderr io.Writer) error {
+	if f.profile != "" {
+		return runJoinProfile(ctx, f, stdin, stdout, stderr)
+	}
 	nodes, err := f.nodeSpecs()
 	if err != nil {
 		return err
@@ -122,12 +141,26 @@ func runJoin(ctx context.Context, f joinFlags, stdin io.Reader, stdout, stderr i
 	case f.session == "":
 		return usageError("give --session, as ferry host printed it")
 	}
+	saver, err := newProfileSaver(f.saveProfile)
+	if err != nil {
+		return err
+	}
 	if f.password, err = f.readPassword(stdin, stderr); err != nil {
 		return err
 	}
+	return joinSession(ctx, f, nodes, saver, stdin, stdout, stderr)
+}
+
+// joinSession joins session f.session and follows it.
+func joinSession(ctx context.Context, f joinFlags, nodes []plan.NodeSpec, saver *profileSaver, stdin io.Reader, stdout, stderr io.Writer) error {
 	mc, err := newMemberCommand(f.memberFlags, stdin, stderr)
 	if err != nil {
 		return err
+	}
+	if f.shared != nil {
+		mc.options = append(mc.options, session.OnlyPeers(f.shared.peers))
+		mc.dryRun = f.shared.dryRun
+		f.shared.mc = mc
 	}
 	if mc.limit, err = f.deleteLimit(mc.limit); err != nil {
 		return err
@@ -138,8 +171,15 @@ func runJoin(ctx context.Context, f joinFlags, stdin io.Reader, stdout, stderr i
 		return err
 	}
 	work := context.WithoutCancel(ctx)
-	// The joiner waits for the oldest member, whose user may be asked about this key.
-	m, err := session.Join(ctx, c, session.JoinRequest{ID: f.session, Password: f.password, Nodes: nodes}, mc.options...)
+	// The joiner waits for the oldest member, whose user may be asked about this key; a shared
+	// profile's member asks nobody, and one that stopped leaves its invitation behind.
+	joinCtx := ctx
+	if f.shared != nil {
+		var cancel context.CancelFunc
+		joinCtx, cancel = context.WithTimeoutCause(ctx, invitedJoinWait, f.shared.deadHostError(f.session))
+		defer cancel()
+	}
+	m, err := session.Join(joinCtx, c, session.JoinRequest{ID: f.session, Password: f.password, Nodes: nodes}, mc.options...)
 	if m != nil {
 		mc.m = m
 		defer mc.leave(work)
@@ -158,5 +198,10 @@ func runJoin(ctx context.Context, f joinFlags, stdin io.Reader, stdout, stderr i
 		fmt.Fprintf(mc.err, "Joined session %s; waiting for the inventory to start\n", m.ID())
 	}
 	mc.flow = m.NewFlow(nodes, mc.flowOptions(session.Planning{}))
-	return mc.run(ctx, stdout)
+	err = mc.run(ctx, stdout)
+	if saver != nil {
+		terms, _ := m.PlannerTerms()
+		saver.save(mc, nodes, terms, f.server, err)
+	}
+	return err
 }

@@ -83,6 +83,8 @@ func (mc *memberCommand) confirm(ctx context.Context, p *plan.Plan, rep *memberR
 	switch {
 	case mc.ownLimit && ownOver(p, limit, own) != nil:
 		answered <- session.Answer{Reason: ownOver(p, limit, own).Error(), Limit: true}
+	case mc.dryRun:
+		answered <- session.Answer{Reason: errDryRun.Error()}
 	case mc.f.yes || len(p.Groups) == 0:
 		answered <- session.Answer{OK: true}
 	default:
@@ -109,6 +111,12 @@ func (mc *memberCommand) confirm(ctx context.Context, p *plan.Plan, rep *memberR
 	}
 	var nc *session.NotConfirmedError
 	switch {
+	case mc.dryRun && errors.As(err, &nc) && nc.Self && !nc.Answer.Limit:
+		rep.Status = "dry-run"
+		if mc.f.json {
+			printMemberReport(stdout, rep, true)
+		}
+		return errDryRun
 	case errors.As(err, &nc) && nc.Answer.Limit:
 		return refuse(exitUsage, err)
 	case errors.As(err, &nc):

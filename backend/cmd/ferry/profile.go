@@ -184,7 +184,11 @@ listed as unreadable, with the reason, after the others.`,
 					continue
 				}
 				p := e.Profile
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", shownPath(p.Name), len(p.Nodes), rulesWord(p), lastRunText(p.LastRun))
+				nodes := strconv.Itoa(len(p.Nodes))
+				if p.Shared() {
+					nodes += ", with " + shownPath(memberNames(p))
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", shownPath(p.Name), nodes, rulesWord(p), lastRunText(p.LastRun))
 			}
 			return tw.Flush()
 		},
@@ -251,8 +255,22 @@ func printProfile(w io.Writer, p *profile.Profile, file string) {
 	for _, n := range p.Nodes {
 		line("Node "+n.Code+":", shownPath(strings.Join(n.Sources, ", ")))
 	}
+	if p.Shared() {
+		for _, m := range p.Members {
+			line("With:", shownPath(m.Name)+" (client id "+m.ClientID+")")
+		}
+		server := p.Server
+		if server == "" {
+			server = "none: save the profile again from a run with --server"
+		}
+		line("Server:", shownPath(server))
+	}
 	if p.Mode != "" {
-		line("Mode:", p.Mode)
+		mode := p.Mode
+		if p.From != "" {
+			mode += " from node " + p.From
+		}
+		line("Mode:", mode)
 	}
 	if p.Rules != nil {
 		from := "kept in the profile"
@@ -306,6 +324,7 @@ func newProfileDeleteCmd() *cobra.Command {
 
 type profileRunFlags struct {
 	yes, json, dryRun bool
+	wait              time.Duration // a shared profile's wait for its other members
 }
 
 func newProfileRunCmd() *cobra.Command {
@@ -315,7 +334,15 @@ func newProfileRunCmd() *cobra.Command {
 		Short: "Run a profile as ferry sync would",
 		Long: `Run a profile as ferry sync would, with its nodes, preset or rules and safety settings,
 and record how it ended in the profile (not with --dry-run). A data source that is gone stops
-the run before anything is read or changed. The exit codes are those of ferry sync.`,
+the run before anything is read or changed. The exit codes are those of ferry sync.
+
+A shared profile (saved with ferry host or ferry join --save-profile) runs with its other
+members: when one of them already runs it, this member joins its session as ferry join does;
+otherwise it creates a session on the profile's server, invites the others (an invitation sealed
+with the profile's secret, which the server cannot read), waits up to --wait for them (they run
+ferry profile run NAME or ferry join --profile NAME), and plans and runs as ferry host does. No
+password is typed and no key question comes up: only the members' keys kept in the profile are
+taken. The exit codes are then those of ferry host and ferry join.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runProfile(cmd.Context(), args[0], rf, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -325,6 +352,7 @@ the run before anything is read or changed. The exit codes are those of ferry sy
 	fl.BoolVar(&rf.yes, "yes", false, "do not ask for confirmation")
 	fl.BoolVar(&rf.json, "json", false, "print JSON")
 	fl.BoolVar(&rf.dryRun, "dry-run", false, "show the plan and change nothing")
+	fl.DurationVar(&rf.wait, "wait", 30*time.Minute, "a shared profile: how long to wait for its other members")
 	return cmd
 }
 
@@ -348,14 +376,17 @@ func runProfile(ctx context.Context, name string, rf profileRunFlags, stdin io.R
 		}
 	}
 	// A source that is gone is never read as empty: that would make a mirror delete everything.
-	for _, n := range p.Nodes {
-		for _, src := range n.Sources {
-			if _, err := os.Stat(src); err != nil {
-				err = fmt.Errorf("profile %q: node %s: data source %s %v: nothing was changed; connect it, or save the profile again with ferry profile save", p.Name, n.Code, src, statReason(err))
-				record(profile.Run{Status: profile.StatusFailed, Message: err.Error()})
-				return &exitError{code: exitUsage, err: err}
-			}
+	if err := sourcesPresent(p); err != nil {
+		record(profile.Run{Status: profile.StatusFailed, Message: err.Error()})
+		return err
+	}
+	if p.Shared() {
+		r := newSharedRun(p, rf.wait, rf.dryRun)
+		err := runSharedProfile(ctx, r, rf, stdin, stdout, stderr)
+		if !notConfirmedHere(err) {
+			record(runOutcome(r.report(), err))
 		}
+		return err
 	}
 	f, cleanup, err := syncFlagsOf(p, rf)
 	if err != nil {
