@@ -76,6 +76,9 @@ type analysis struct {
 	// safety is the deletion limit and kept versions of the profile that opened the session:
 	// they override the settings' and the rules file's, as ferry profile run's flags do.
 	safety profile.Safety
+	// from is the node a preset goes from, to every other part (a shared profile's run, whose
+	// From may be another member's node); "" for the first part to the second.
+	from string
 }
 
 // inventoryResult is one inventory of this member's nodes, compared.
@@ -247,6 +250,13 @@ func (a *analysis) rulesFor(cmp *compare.Comparison) ([]rules.Rule, []RuleError)
 			return nil, a.locate(err)
 		}
 		return a.custom.Rules, nil
+	}
+	if a.from != "" {
+		rs, err := rules.PresetAcross(a.mode, a.from, names)
+		if err != nil {
+			return nil, []RuleError{{Msg: err.Error()}}
+		}
+		return rs, nil
 	}
 	if len(names) != 2 {
 		return nil, []RuleError{{Msg: fmt.Sprintf("the %s preset synchronizes two data parts, and there are %d (%s): use two nodes of one data source each, or write rules", a.mode, len(names), strings.Join(names, ", "))}}

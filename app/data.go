@@ -82,6 +82,23 @@ func (d *Data) AddNode() (Node, error) {
 	return c.nodeLocked(n), nil
 }
 
+// addNodeCode adds a node with code: a shared profile's nodes keep their codes, which its other
+// members' rules may name.
+func (d *Data) addNodeCode(code string) error {
+	c := d.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.idleLocked(); err != nil {
+		return err
+	}
+	if c.nodeIndexLocked(code) >= 0 || len(c.nodes) >= protocol.MaxNodes {
+		return fmt.Errorf("data node %s is there already, or there are %d", code, protocol.MaxNodes)
+	}
+	c.nodes = append(c.nodes, &nodeState{code: code})
+	c.dataChangedLocked()
+	return nil
+}
+
 // RemoveNode removes a node with its sources.
 func (d *Data) RemoveNode(code string) error {
 	c := d.c

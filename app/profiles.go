@@ -165,11 +165,22 @@ func (p *Profiles) Save(name string) (ProfileInfo, error) {
 		opened = c.profile
 	}
 	others := sess != nil && len(sess.info.Members) > 1
+	planned := a.inv != nil
+	// The node a preset went from: the one set for this run, else the first part compared.
+	from := a.from
+	if from == "" && a.inv != nil {
+		if names := a.inv.cmp.PartNames(); len(names) > 0 {
+			from = names[0]
+		}
+	}
 	c.mu.Unlock()
 	s := c.profileStore()
 	old, _ := s.Get(name)
 	if others {
-		if err := c.shareWith(pr, sess, opened, old); err != nil {
+		if !planned { // the rules in force here did not plan the run: the planner's terms tell
+			pr.Mode, pr.Rules = "", nil
+		}
+		if err := c.shareWith(pr, sess, opened, old, from); err != nil {
 			return ProfileInfo{}, err
 		}
 	} else if opened != nil && opened.shared != nil {
@@ -336,11 +347,22 @@ func (p *Profiles) open(name string, inventory, joinOnly bool) error {
 		}
 	}
 	for _, n := range pr.Nodes {
+		if pr.Shared() && inventory {
+			if err := data.addNodeCode(n.Code); err != nil {
+				return fmt.Errorf("profile %q: %w", pr.Name, err)
+			}
+			for _, src := range n.Sources {
+				if _, err := data.AddSource(n.Code, src); err != nil {
+					return fmt.Errorf("profile %q: %w", pr.Name, err)
+				}
+			}
+			continue
+		}
 		node, err := data.AddNode()
 		if err != nil {
 			return err
 		}
-		if node.Code != n.Code && !pr.Shared() { // a shared profile's codes follow the member's letter
+		if node.Code != n.Code && !pr.Shared() {
 			return fmt.Errorf("profile %q names its nodes %s: the app names them A, B, C… in order; run it with ferry profile run", pr.Name, nodeCodes(pr))
 		}
 		for _, src := range n.Sources {
@@ -367,6 +389,12 @@ func (p *Profiles) open(name string, inventory, joinOnly bool) error {
 		c.profile = &profileRun{name: pr.Name, session: c.sess.member.ID(), shared: sharedPart(pr)}
 	}
 	c.an.safety = pr.Safety
+	if pr.Shared() && inventory && pr.Mode != "" && pr.Rules == nil {
+		c.an.from = pr.From
+		if c.an.from == "" {
+			c.an.from = pr.Nodes[0].Code
+		}
+	}
 	c.mu.Unlock()
 	if !inventory {
 		return nil

@@ -47,7 +47,7 @@ func (r *Rules) UsePreset(mode string) (RulesState, error) {
 	}
 	defaults := r.c.compareDefaults()
 	return r.change(func(a *analysis, parts []string) {
-		a.mode, a.custom, a.textErrs = mode, nil, nil
+		a.mode, a.custom, a.textErrs, a.from = mode, nil, nil, ""
 		a.settings = defaults
 		a.text = presetText(mode, parts)
 	})
@@ -112,6 +112,7 @@ func (a *analysis) forgetRules(s compare.Settings) {
 	a.mode, a.text, a.custom, a.inForce, a.textErrs = ModeNone, "", nil, "", nil
 	a.settings = s
 	a.safety = profile.Safety{}
+	a.from = ""
 }
 
 func (a *analysis) rulesState() RulesState {

@@ -78,9 +78,11 @@ func waitingFor(name string, ms []profile.Member, joined map[string]bool) Profil
 
 // shareWith makes pr a profile shared with the other members of sess: their keys as checked
 // in the session, the secret of the shared profile that opened it (else the session's), and the
-// server unless it is the one built into Ferry. A member that did not plan keeps the preset of
-// the profile it replaces, else update, which deletes nothing: the rules were the planner's.
-func (c *core) shareWith(pr *profile.Profile, sess *openSession, opened *profileRun, old *profile.Profile) error {
+// server unless it is the one built into Ferry. The preset goes from the node it went from in
+// this run (From), so that whichever member runs the profile next, it goes the same way. A
+// member that did not plan takes the terms the planner shared; without them it keeps the preset
+// of the profile it replaces, else update, which deletes nothing.
+func (c *core) shareWith(pr *profile.Profile, sess *openSession, opened *profileRun, old *profile.Profile, from string) error {
 	ctx, cancel := context.WithTimeout(c.life, sessionCallTimeout)
 	sess.member.Members(ctx) // the members as they are now
 	cancel()
@@ -98,11 +100,26 @@ func (c *core) shareWith(pr *profile.Profile, sess *openSession, opened *profile
 	if !sess.info.Embedded {
 		pr.Server = sess.info.ServerURL
 	}
-	if pr.Mode == "" && pr.Rules == nil {
-		pr.Mode = "update"
-		if old != nil && slices.Contains(rules.Presets, old.Mode) {
-			pr.Mode = old.Mode
+	if pr.Mode != "" {
+		pr.From = from
+		return nil
+	}
+	if pr.Rules != nil {
+		return nil
+	}
+	if t, ok := sess.member.PlannerTerms(); ok && (t.Mode != "" || t.Rules != "") {
+		pr.Mode, pr.From = t.Mode, t.From
+		if t.Rules != "" {
+			pr.Rules = &profile.RulesFile{Text: t.Rules}
 		}
+		if pr.Safety == (profile.Safety{}) {
+			pr.Safety = profile.Safety{MaxDelete: t.MaxDelete, Versions: t.Versions, VersionsKeep: t.VersionsKeep}
+		}
+		return nil
+	}
+	pr.Mode = "update"
+	if old != nil && slices.Contains(rules.Presets, old.Mode) {
+		pr.Mode, pr.From = old.Mode, old.From
 	}
 	return nil
 }
@@ -129,6 +146,14 @@ func (p *Profiles) meet(pr *profile.Profile, joinOnly bool) (hosting bool, err e
 		return false, err
 	}
 	opts = append(opts, session.OnlyPeers(peers), session.WithLogger(c.log))
+	// The members that join learn the terms, to save the run as this profile in turn.
+	terms := session.Terms{Mode: pr.Mode, From: pr.From, MaxDelete: pr.Safety.MaxDelete, Versions: pr.Safety.Versions, VersionsKeep: pr.Safety.VersionsKeep}
+	if terms.Mode != "" && terms.From == "" && len(pr.Nodes) > 0 {
+		terms.From = pr.Nodes[0].Code
+	}
+	if pr.Rules != nil {
+		terms.Rules = pr.Rules.Text
+	}
 	_, err = (&Sessions{c: c}).openOn(c.profileServer(pr), func(ctx context.Context, cl *client.Client) (*session.Member, error) {
 		callCtx, cancel := context.WithTimeout(ctx, sessionCallTimeout)
 		inv, err := session.FindInvitation(callCtx, cl, secret, peers)
@@ -149,7 +174,7 @@ func (p *Profiles) meet(pr *profile.Profile, joinOnly bool) (hosting bool, err e
 		}
 		callCtx, cancel = context.WithTimeout(ctx, sessionCallTimeout)
 		defer cancel()
-		m, err := session.Create(callCtx, cl, nil, opts...)
+		m, err := session.Create(callCtx, cl, nil, append(opts, session.WithTerms(terms))...)
 		if err != nil {
 			return m, fmt.Errorf("create a session: %w", err)
 		}

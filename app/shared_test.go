@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -169,15 +170,24 @@ func TestSharedProfile(t *testing.T) {
 		}
 	}
 
-	// The other way: the guest runs the profile (with the update preset it saved, not having
-	// planned the first run), and the host's Run joins the session it waits in rather than
-	// creating one.
+	// The guest saves the run again: it takes the terms of the host's profile run, the mirror
+	// from the host's node.
+	if _, err := guest.Profiles.Save("Weekly"); err != nil {
+		t.Fatal(err)
+	}
+	if gp, err = profile.NewStore(guest.c.configDir).Get("Weekly"); err != nil || gp.Mode != "mirror" || gp.From != hp.Nodes[0].Code {
+		t.Fatalf("the guest saved again %+v, %v: want the mirror from the host's node %s", gp, err, hp.Nodes[0].Code)
+	}
+
+	// The other way: the guest runs the profile, and the host's Run joins the session it waits
+	// in rather than creating one. The mirror still goes from the host's folder.
 	for _, a := range []*testApp{host, guest} {
 		if err := a.Sessions.Quit(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	writeFiles(t, dst, map[string]string{"three.txt": "three"}, at)
+	writeFiles(t, src, map[string]string{"three.txt": "three"}, at)
+	writeFiles(t, dst, map[string]string{"stray.txt": "stray"}, at)
 	hostMark, guestMark = host.rec.mark(), guest.rec.mark()
 	if err := guest.Profiles.Run("Weekly"); err != nil {
 		t.Fatal(err)
@@ -194,8 +204,14 @@ func TestSharedProfile(t *testing.T) {
 	waitFor[ProfileWaiting](t, guest.rec, guestMark, EventProfileWaiting, func(w ProfileWaiting) bool {
 		return len(w.Members) == 1 && w.Members[0].Joined
 	})
-	runTogether(t, guest, host, "update")
-	if got, err := os.ReadFile(filepath.Join(src, "three.txt")); err != nil || string(got) != "three" {
-		t.Fatalf("three.txt on the host: %q, %v", got, err)
+	runTogether(t, guest, host, "mirror")
+	if got, err := os.ReadFile(filepath.Join(dst, "three.txt")); err != nil || string(got) != "three" {
+		t.Fatalf("three.txt on the guest: %q, %v", got, err)
+	}
+	if _, err := os.Stat(filepath.Join(dst, "stray.txt")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("stray.txt on the guest after a mirror from the host: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(src, "stray.txt")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the mirror went from the guest: stray.txt on the host (%v)", err)
 	}
 }
