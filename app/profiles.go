@@ -186,6 +186,9 @@ func (p *Profiles) Save(name string) (ProfileInfo, error) {
 	} else if opened != nil && opened.shared != nil {
 		// A shared profile opened to change its folders keeps its members.
 		pr.Members, pr.Secret, pr.Server = opened.shared.Members, opened.shared.Secret, opened.shared.Server
+		if pr.Mode != "" {
+			pr.From = opened.shared.From
+		}
 	}
 	if pr.Mode == "" && pr.Rules == nil {
 		return ProfileInfo{}, errors.New("choose the rules (a preset or a rules file) before saving a profile")
@@ -347,7 +350,7 @@ func (p *Profiles) open(name string, inventory, joinOnly bool) error {
 		}
 	}
 	for _, n := range pr.Nodes {
-		if pr.Shared() && inventory {
+		if pr.Shared() {
 			if err := data.addNodeCode(n.Code); err != nil {
 				return fmt.Errorf("profile %q: %w", pr.Name, err)
 			}

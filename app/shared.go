@@ -60,12 +60,12 @@ func peersOf(ms []profile.Member) []session.Peer {
 	return out
 }
 
-// sharedPart is the members, secret and server of a shared profile; nil for another.
+// sharedPart is the members, secret, server and From of a shared profile; nil for another.
 func sharedPart(pr *profile.Profile) *profile.Profile {
 	if !pr.Shared() {
 		return nil
 	}
-	return &profile.Profile{Members: slices.Clone(pr.Members), Secret: slices.Clone(pr.Secret), Server: pr.Server}
+	return &profile.Profile{Members: slices.Clone(pr.Members), Secret: slices.Clone(pr.Secret), Server: pr.Server, From: pr.From}
 }
 
 func waitingFor(name string, ms []profile.Member, joined map[string]bool) ProfileWaiting {

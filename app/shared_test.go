@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/ferrysync/ferry/backend/crypto"
 	"github.com/ferrysync/ferry/backend/profile"
 )
 
@@ -213,5 +214,43 @@ func TestSharedProfile(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(src, "stray.txt")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the mirror went from the guest: stray.txt on the host (%v)", err)
+	}
+}
+
+// TestSharedProfileOpen: a shared profile opened to change its folders keeps its node codes,
+// its members, its secret and the node its preset goes from when saved again.
+func TestSharedProfileOpen(t *testing.T) {
+	a := newTestApp(t)
+	other, err := crypto.NewIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := crypto.NewProfileSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	s := profile.NewStore(a.c.configDir)
+	saved := &profile.Profile{Name: "Weekly", Mode: "mirror", From: "Aa", Secret: secret[:],
+		Nodes:   []profile.Node{{Code: "Ba", Sources: []string{dir}}},
+		Members: []profile.Member{{Name: "laptop-a", ClientID: other.ClientID(), Key: other.Public()}}}
+	if err := s.Save(saved); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Profiles.Open("Weekly"); err != nil {
+		t.Fatal(err)
+	}
+	if nodes := a.Data.Nodes(); len(nodes) != 1 || nodes[0].Code != "Ba" {
+		t.Fatalf("nodes of the opened profile: %+v", nodes)
+	}
+	if _, err := a.Profiles.Save("Weekly"); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.Get("Weekly")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Shared() || !slices.Equal(p.Secret, saved.Secret) || p.From != "Aa" || p.Nodes[0].Code != "Ba" || p.Members[0].Name != "laptop-a" {
+		t.Fatalf("saved again: %+v", p)
 	}
 }

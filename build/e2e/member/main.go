@@ -44,8 +44,8 @@ func main() {
 }
 
 type side struct {
-	dir, name, folder string
-	id                *crypto.Identity
+	dir, name, folder, code string
+	id                      *crypto.Identity
 }
 
 func pair(a, b side, url, name string) error {
@@ -58,10 +58,12 @@ func pair(a, b side, url, name string) error {
 			return err
 		}
 	}
+	// The codes of a session of the two, A first: the mirror goes from A's folder.
+	a.code, b.code = "Aa", "Ba"
 	for _, s := range [][2]side{{a, b}, {b, a}} {
 		self, other := s[0], s[1]
-		p := &profile.Profile{Name: name, Mode: "mirror", Server: url, Secret: secret[:],
-			Nodes:   []profile.Node{{Code: "Aa", Sources: []string{self.folder}}},
+		p := &profile.Profile{Name: name, Mode: "mirror", From: a.code, Server: url, Secret: secret[:],
+			Nodes:   []profile.Node{{Code: self.code, Sources: []string{self.folder}}},
 			Members: []profile.Member{{Name: other.name, ClientID: other.id.ClientID(), Key: other.id.Public()}}}
 		if err := profile.NewStore(self.dir).Save(p); err != nil {
 			return err
