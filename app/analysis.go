@@ -13,6 +13,7 @@ import (
 	"github.com/ferrysync/ferry/backend/filter"
 	"github.com/ferrysync/ferry/backend/inventory"
 	"github.com/ferrysync/ferry/backend/plan"
+	"github.com/ferrysync/ferry/backend/profile"
 	"github.com/ferrysync/ferry/backend/rules"
 	"github.com/ferrysync/ferry/backend/twoway"
 )
@@ -72,6 +73,12 @@ type analysis struct {
 	// userVersions is the settings' kept versions; a rules file's versions and versions_keep
 	// override them (versions).
 	userVersions plan.Versions
+	// safety is the deletion limit and kept versions of the profile that opened the session:
+	// they override the settings' and the rules file's, as ferry profile run's flags do.
+	safety profile.Safety
+	// from is the node a preset goes from, to every other part (a shared profile's run, whose
+	// From may be another member's node); "" for the first part to the second.
+	from string
 }
 
 // inventoryResult is one inventory of this member's nodes, compared.
@@ -101,6 +108,12 @@ func (a *analysis) versions() plan.Versions {
 		if a.custom.SettingsSet["versions_keep"] {
 			v.KeepDays = a.custom.Safety.VersionsKeep
 		}
+	}
+	if a.safety.Versions != "" {
+		v.Dir = a.safety.Versions
+	}
+	if a.safety.VersionsKeep != 0 {
+		v.KeepDays = a.safety.VersionsKeep
 	}
 	if v.Dir == "" {
 		return plan.Versions{}
@@ -237,6 +250,13 @@ func (a *analysis) rulesFor(cmp *compare.Comparison) ([]rules.Rule, []RuleError)
 			return nil, a.locate(err)
 		}
 		return a.custom.Rules, nil
+	}
+	if a.from != "" {
+		rs, err := rules.PresetAcross(a.mode, a.from, names)
+		if err != nil {
+			return nil, []RuleError{{Msg: err.Error()}}
+		}
+		return rs, nil
 	}
 	if len(names) != 2 {
 		return nil, []RuleError{{Msg: fmt.Sprintf("the %s preset synchronizes two data parts, and there are %d (%s): use two nodes of one data source each, or write rules", a.mode, len(names), strings.Join(names, ", "))}}

@@ -195,9 +195,22 @@ func (a *App) ShowWindow() {
 	desk.showWindow()
 }
 
-// RequestQuit quits the app, also during a synchronization, which shutdown aborts (the tray's
-// Quit).
-func (a *App) RequestQuit() { a.Window.Quit() }
+// RequestQuit is the tray's Quit: during a synchronization the window shows and the webview asks
+// whether to abort the run and quit (window:close-requested), as closing the window without a
+// tray does; otherwise the app quits.
+func (a *App) RequestQuit() {
+	c := a.c
+	c.mu.Lock()
+	running := c.run != nil && !c.quitting && !c.closing
+	st := c.sync.clone()
+	c.mu.Unlock()
+	if !running {
+		a.Window.Quit()
+		return
+	}
+	a.ShowWindow()
+	c.emit(EventCloseRequested, st)
+}
 
 // Shutdown ends everything cleanly: a running synchronization is aborted and waited for (at
 // most abortGrace, then cut), the inventory cancelled, the session quit with its member statuses

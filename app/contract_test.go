@@ -138,7 +138,8 @@ func (g *tsGen) structOf(t reflect.Type) string {
 
 // TestDesktopAPIDoc checks docs/desktop-api.md against the Go services: its services table lists
 // every bound method and no other, and each type of its Types block has the JSON fields of the
-// Go struct of that name (optional, with ?, exactly when omitted when empty).
+// Go struct of that name, a result, a parameter or an event's (optional, with ?, exactly when
+// omitted when empty).
 func TestDesktopAPIDoc(t *testing.T) {
 	data, err := os.ReadFile("../docs/desktop-api.md")
 	if err != nil {
@@ -171,6 +172,9 @@ func TestDesktopAPIDoc(t *testing.T) {
 			want[st.Elem().Name()+"."+m.Name] = true
 			for j := range m.Type.NumOut() {
 				collect(m.Type.Out(j))
+			}
+			for j := 1; j < m.Type.NumIn(); j++ { // after the receiver
+				collect(m.Type.In(j))
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/ferrysync/ferry/backend/client"
 	"github.com/ferrysync/ferry/backend/cloud"
 	"github.com/ferrysync/ferry/backend/crypto"
 	"github.com/ferrysync/ferry/backend/protocol"
@@ -58,6 +59,9 @@ type core struct {
 	sync  SyncStatus // the last synchronization, or idle
 
 	profile *profileRun // the profile that opened the session, if any
+	shared  *sharedRun  // the shared profile's run that invited its members to the session
+	// finders are the clients that look for invitations, by server URL.
+	finders map[string]*client.Client
 
 	// beforeReport sees this member's action results before the orchestrator (tests pause a
 	// run with it); nil otherwise.

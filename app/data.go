@@ -78,8 +78,25 @@ func (d *Data) AddNode() (Node, error) {
 	}
 	n := &nodeState{code: c.nextCodeLocked()}
 	c.nodes = append(c.nodes, n)
-	c.an.forgetInventory()
+	c.dataChangedLocked()
 	return c.nodeLocked(n), nil
+}
+
+// addNodeCode adds a node with code: a shared profile's nodes keep their codes, which its other
+// members' rules may name.
+func (d *Data) addNodeCode(code string) error {
+	c := d.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.idleLocked(); err != nil {
+		return err
+	}
+	if c.nodeIndexLocked(code) >= 0 || len(c.nodes) >= protocol.MaxNodes {
+		return fmt.Errorf("data node %s is there already, or there are %d", code, protocol.MaxNodes)
+	}
+	c.nodes = append(c.nodes, &nodeState{code: code})
+	c.dataChangedLocked()
+	return nil
 }
 
 // RemoveNode removes a node with its sources.
@@ -95,7 +112,7 @@ func (d *Data) RemoveNode(code string) error {
 		return fmt.Errorf("there is no data node %q", code)
 	}
 	c.nodes = slices.Delete(c.nodes, i, i+1)
-	c.an.forgetInventory()
+	c.dataChangedLocked()
 	return nil
 }
 
@@ -134,7 +151,7 @@ func (d *Data) AddSource(node, path string) (Source, error) {
 		}
 	}
 	n.sources = append(n.sources, sourceState{path: abs, kind: kind})
-	c.an.forgetInventory()
+	c.dataChangedLocked()
 	return Source{Code: sourceCode(n.code, len(n.sources)-1), Path: abs, Kind: kind}, nil
 }
 
@@ -150,7 +167,7 @@ func (d *Data) RemoveSource(code string) error {
 		for j := range n.sources {
 			if sourceCode(n.code, j) == code {
 				n.sources = slices.Delete(n.sources, j, j+1)
-				c.an.forgetInventory()
+				c.dataChangedLocked()
 				return nil
 			}
 		}
@@ -201,6 +218,15 @@ func (d *Data) PickFile() (string, error) {
 	return p, nil
 }
 
+// dataChangedLocked drops the comparison of the nodes before and has the session's other
+// members shown the nodes now. c.mu is held.
+func (c *core) dataChangedLocked() {
+	c.an.forgetInventory()
+	if c.sess != nil {
+		c.sess.decl.kick()
+	}
+}
+
 // specsLocked are the nodes as the inventory takes them.
 func (c *core) specsLocked() []plan.NodeSpec {
 	specs := make([]plan.NodeSpec, 0, len(c.nodes))
@@ -217,7 +243,7 @@ func (c *core) specsLocked() []plan.NodeSpec {
 // checkNodesLocked tells what keeps the nodes from being inventoried.
 func (c *core) checkNodesLocked() error {
 	switch {
-	case c.sess != nil && len(c.sess.info.Members) > 1:
+	case c.sess != nil && (len(c.sess.info.Members) > 1 || c.shared != nil):
 		// The other computers bring the other folders: the session's flow checks there are two.
 		if len(c.nodes) == 0 {
 			return errors.New("add a folder of this computer to the session")
@@ -256,7 +282,7 @@ func (c *core) letterLocked() string {
 // nextCodeLocked is the first free node code.
 func (c *core) nextCodeLocked() string {
 	taken := func(code string) bool { return c.nodeIndexLocked(code) >= 0 }
-	if c.sess != nil && len(c.sess.info.Members) > 1 {
+	if c.sess != nil && (len(c.sess.info.Members) > 1 || c.shared != nil) {
 		letter := c.sess.info.letter()
 		for r := 'a'; r <= 'z'; r++ {
 			if code := letter + string(r); !taken(code) {

@@ -16,10 +16,13 @@ const (
 	EventSync              = "sync:event"
 	EventSyncDone          = "sync:done"
 	EventProfileRun        = "profile:run"
-	EventTrustAsked        = "trust:asked"
-	EventTrustAnswered     = "trust:answered"
+	// EventProfileWaiting: a shared profile's run waits for its members; sent as they join.
+	EventProfileWaiting = "profile:waiting"
+	EventTrustAsked     = "trust:asked"
+	EventTrustAnswered  = "trust:answered"
 	// EventCloseRequested: the window was closed during a synchronization and no tray holds
-	// the app; the window stays, and the webview asks whether to abort and quit.
+	// the app, or the tray's Quit was chosen during one; the window stays (or shows), and the
+	// webview asks whether to abort and quit.
 	EventCloseRequested = "window:close-requested"
 )
 
@@ -36,6 +39,7 @@ var EventPayloads = []struct {
 	{EventSync, SyncEvent{}},
 	{EventSyncDone, SyncStatus{}},
 	{EventProfileRun, ""},
+	{EventProfileWaiting, ProfileWaiting{}},
 	{EventTrustAsked, TrustQuestion{}},
 	{EventTrustAnswered, TrustAnswered{}},
 	{EventCloseRequested, SyncStatus{}},

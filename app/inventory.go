@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 
 	"github.com/ferrysync/ferry/backend/compare"
@@ -64,20 +63,24 @@ func (s *Inventory) Start() error {
 	}
 	specs, settings, sess := c.specsLocked(), c.an.settings, c.sess
 	versions := c.an.versions()
+	await := 0
+	if sr := c.shared; sr != nil && sr.sess == sess {
+		await, sr.await = sr.await, 0 // the first inventory of a shared profile's run
+	}
 	ctx, cancel := context.WithCancel(c.life)
 	run := &inventoryRun{cancel: cancel, done: make(chan struct{})}
 	c.inv = run
 	c.an.forgetInventory()
-	c.goBackground(func() { s.run(ctx, run, sess, specs, settings, versions) })
+	c.goBackground(func() { s.run(ctx, run, sess, specs, settings, versions, await) })
 	return nil
 }
 
-func (s *Inventory) run(ctx context.Context, run *inventoryRun, sess *openSession, specs []plan.NodeSpec, settings compare.Settings, versions plan.Versions) {
+func (s *Inventory) run(ctx context.Context, run *inventoryRun, sess *openSession, specs []plan.NodeSpec, settings compare.Settings, versions plan.Versions, await int) {
 	c := s.c
 	defer close(run.done)
 	defer run.cancel()
 	prog := newScanProgress(specs, c.emit)
-	fr, res, err := s.inventory(ctx, sess, specs, settings, versions, prog)
+	fr, res, err := s.inventory(ctx, sess, specs, settings, versions, await, prog)
 	if err != nil && ctx.Err() != nil {
 		err = errors.New("the inventory was cancelled")
 	}
@@ -98,10 +101,11 @@ func (s *Inventory) run(ctx context.Context, run *inventoryRun, sess *openSessio
 // other members, it exchanges the inventories with them. The scans leave out the folder of
 // kept versions, and remove the temp files a killed run left: this inventory leads to a run
 // the user may start, as ferry sync's does. The oldest member gets the comparison; the others
-// get none, and the plan of the oldest member in the flow.
-func (s *Inventory) inventory(ctx context.Context, sess *openSession, specs []plan.NodeSpec, settings compare.Settings, versions plan.Versions, prog *scanProgress) (*sessionFlow, *inventoryResult, error) {
+// get none, and the plan of the oldest member in the flow. With await, the flow first waits
+// for that many members (this one included) to declare their nodes: a shared profile's run.
+func (s *Inventory) inventory(ctx context.Context, sess *openSession, specs []plan.NodeSpec, settings compare.Settings, versions plan.Versions, await int, prog *scanProgress) (*sessionFlow, *inventoryResult, error) {
 	m := sess.member
-	if err := declare(ctx, sess, specs); err != nil {
+	if err := sess.declare(ctx, specs, true); err != nil {
 		status := protocol.InventoryError
 		if ctx.Err() != nil {
 			status = protocol.InventoryCancelled
@@ -125,7 +129,14 @@ func (s *Inventory) inventory(ctx context.Context, sess *openSession, specs []pl
 		Cloud:  engine.CloudOptions{Logger: s.c.log},
 		Logger: s.c.log,
 	})
-	l, err := fr.flow.Inventory(ctx)
+	var l *plan.Local
+	var err error
+	if await > 1 {
+		err = fr.flow.AwaitMembers(ctx, await)
+	}
+	if err == nil {
+		l, err = fr.flow.Inventory(ctx)
+	}
 	if err == nil && l == nil {
 		_, err = fr.flow.Receive(ctx)
 	}
@@ -158,40 +169,6 @@ func (fr *sessionFlow) close(ctx context.Context) {
 		_ = fr.flow.Close(ctx)
 		_ = fr.roots.Close()
 	})
-}
-
-// declare puts this member's nodes and sources on the session server: the oldest member resets
-// a session inventoried before, and the nodes this member declared before are replaced. The
-// flow starts the inventory.
-func declare(ctx context.Context, sess *openSession, specs []plan.NodeSpec) error {
-	ctx, cancel := context.WithTimeout(ctx, sessionCallTimeout)
-	defer cancel()
-	m, cl := sess.member, sess.client
-	id := m.ID()
-	snap, err := cl.Session(ctx, id)
-	if err != nil {
-		return fmt.Errorf("read the session: %w", readable(err))
-	}
-	oldest := len(snap.Members) > 0 && snap.Members[0].InstanceID == m.Self()
-	if snap.InventoryStarted && oldest {
-		if _, err := cl.Reset(ctx, id); err != nil {
-			return fmt.Errorf("reset the session for a new inventory: %w", readable(err))
-		}
-	}
-	for _, mb := range snap.Members {
-		if mb.InstanceID != m.Self() {
-			continue
-		}
-		for _, n := range mb.Nodes {
-			if _, err := cl.RemoveNode(ctx, id, n.ID); err != nil {
-				return fmt.Errorf("replace data node %s: %w", n.ID, readable(err))
-			}
-		}
-	}
-	if err := m.Declare(ctx, specs); err != nil {
-		return readable(err)
-	}
-	return nil
 }
 
 // scanProgress gathers the progress of every part into inventory:progress events, at most

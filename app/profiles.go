@@ -22,11 +22,21 @@ type ProfileInfo struct {
 	File  string        `json:"file"`
 	Nodes []ProfileNode `json:"nodes"`
 	// Mode is the preset, "custom" for a rules file, or the preset followed by " + rules".
-	Mode    string      `json:"mode"`
-	Created string      `json:"created"` // RFC 3339
-	Updated string      `json:"updated"`
-	LastRun *ProfileRun `json:"lastRun,omitempty"`
-	Error   string      `json:"error,omitempty"`
+	Mode string `json:"mode"`
+	// Preset is the preset alone ("" for a rules file alone); HasRules tells a rules file.
+	Preset   string `json:"preset"`
+	HasRules bool   `json:"hasRules"`
+	// Members are the other computers of a shared profile, by name; empty for one of this
+	// computer alone.
+	Members []string `json:"members"`
+	// The safety settings of the profile's runs; empty (0 for the days) leaves the app's.
+	MaxDelete    string      `json:"maxDelete"`
+	Versions     string      `json:"versions"`
+	VersionsKeep int         `json:"versionsKeep"`
+	Created      string      `json:"created"` // RFC 3339
+	Updated      string      `json:"updated"`
+	LastRun      *ProfileRun `json:"lastRun,omitempty"`
+	Error        string      `json:"error,omitempty"`
 }
 
 // ProfileNode is a node of a profile and its data sources.
@@ -55,6 +65,9 @@ type Profiles struct {
 type profileRun struct {
 	name    string
 	session string
+	// shared keeps the members, secret and server of a shared profile (nil for one of this
+	// computer alone): saving the session again keeps them.
+	shared *profile.Profile
 }
 
 func (c *core) profileStore() *profile.Store { return profile.NewStore(c.configDir) }
@@ -68,7 +81,7 @@ func (p *Profiles) List() ([]ProfileInfo, error) {
 	out := make([]ProfileInfo, 0, len(es))
 	for _, e := range es {
 		if e.Err != nil {
-			out = append(out, ProfileInfo{File: e.File, Nodes: []ProfileNode{}, Error: e.Err.Error()})
+			out = append(out, ProfileInfo{File: e.File, Nodes: []ProfileNode{}, Members: []string{}, Error: e.Err.Error()})
 			continue
 		}
 		out = append(out, profileInfo(e.Profile, e.File))
@@ -93,6 +106,8 @@ func (p *Profiles) Names() []string {
 
 func profileInfo(pr *profile.Profile, file string) ProfileInfo {
 	info := ProfileInfo{Name: pr.Name, File: file, Nodes: make([]ProfileNode, 0, len(pr.Nodes)),
+		Preset: pr.Mode, HasRules: pr.Rules != nil, MaxDelete: pr.Safety.MaxDelete,
+		Versions: pr.Safety.Versions, VersionsKeep: pr.Safety.VersionsKeep, Members: pr.MemberNames(),
 		Created: pr.Created.Format(time.RFC3339), Updated: pr.Updated.Format(time.RFC3339)}
 	for _, n := range pr.Nodes {
 		info.Nodes = append(info.Nodes, ProfileNode{Code: n.Code, Sources: slices.Clone(n.Sources)})
@@ -114,8 +129,9 @@ func profileInfo(pr *profile.Profile, file string) ProfileInfo {
 
 // Save saves this member's nodes and the rules in force as the profile name, replacing the
 // profile of that name. After a run, the run is recorded as the profile's last one. The
-// deletion limit and kept versions of the settings are not saved: they apply to every run of
-// the app, unless the rules file sets them.
+// profile's deletion limit and kept versions are those of the profile that opened the session,
+// else those of the profile replaced (Edit changes them); the settings' are not saved: they
+// apply to every run of the app that its profile or rules file does not override.
 func (p *Profiles) Save(name string) (ProfileInfo, error) {
 	c := p.c
 	if err := profile.CheckName(name); err != nil {
@@ -137,31 +153,120 @@ func (p *Profiles) Save(name string) (ProfileInfo, error) {
 	case a.mode == ModeCustom && a.custom != nil:
 		pr.Rules = &profile.RulesFile{Text: a.inForce}
 	}
+	pr.Safety = a.safety
 	var last *profile.Run
 	if c.sync.State == StateEnded {
 		r := runOf(c.sync, time.Now())
 		last = &r
 	}
 	sess := c.sess
+	var opened *profileRun
+	if c.profile != nil && sess != nil && c.profile.session == sess.member.ID() {
+		opened = c.profile
+	}
+	others := sess != nil && len(sess.info.Members) > 1
+	planned := a.inv != nil
+	// The node a preset went from: the one set for this run, else the first part compared.
+	from := a.from
+	if from == "" && a.inv != nil {
+		if names := a.inv.cmp.PartNames(); len(names) > 0 {
+			from = names[0]
+		}
+	}
 	c.mu.Unlock()
+	s := c.profileStore()
+	old, _ := s.Get(name)
+	if others {
+		if !planned { // the rules in force here did not plan the run: the planner's terms tell
+			pr.Mode, pr.Rules = "", nil
+		}
+		if err := c.shareWith(pr, sess, opened, old, from); err != nil {
+			return ProfileInfo{}, err
+		}
+	} else if opened != nil && opened.shared != nil {
+		// A shared profile opened to change its folders keeps its members.
+		pr.Members, pr.Secret, pr.Server = opened.shared.Members, opened.shared.Secret, opened.shared.Server
+		if pr.Mode != "" {
+			pr.From = opened.shared.From
+		}
+	}
 	if pr.Mode == "" && pr.Rules == nil {
 		return ProfileInfo{}, errors.New("choose the rules (a preset or a rules file) before saving a profile")
 	}
-	if len(pr.Nodes) < 2 {
+	switch {
+	case pr.Shared() && len(pr.Nodes) == 0:
+		return ProfileInfo{}, errors.New("a profile needs a folder of this computer: add it on the Data step")
+	case !pr.Shared() && len(pr.Nodes) < 2:
 		return ProfileInfo{}, errors.New("a profile needs at least two data nodes: add them on the Data step")
 	}
 	pr.LastRun = last
-	s := c.profileStore()
+	if old != nil && pr.Safety == (profile.Safety{}) {
+		pr.Safety = old.Safety
+	}
 	if err := s.Save(pr); err != nil {
 		return ProfileInfo{}, err
 	}
 	c.mu.Lock()
 	if sess != nil && c.sess == sess {
-		c.profile = &profileRun{name: name, session: sess.member.ID()}
+		c.profile = &profileRun{name: name, session: sess.member.ID(), shared: sharedPart(pr)}
 	}
 	c.mu.Unlock()
 	c.profilesChanged()
 	return profileInfo(pr, s.Path(name)), nil
+}
+
+// ProfileEdit is what the Edit dialog changes in a profile: its name, its preset and its safety
+// settings. Empty safety fields (0 days) leave the app's settings in force.
+type ProfileEdit struct {
+	Name string `json:"name"`
+	// Preset is a preset, or "" to keep a rules file alone (a profile with one).
+	Preset       string `json:"preset"`
+	MaxDelete    string `json:"maxDelete"`
+	Versions     string `json:"versions"`
+	VersionsKeep int    `json:"versionsKeep"`
+}
+
+// Edit changes the name, preset and safety settings of the profile name; the nodes stay (Open
+// changes them in the wizard). A new name must not be another profile's.
+func (p *Profiles) Edit(name string, e ProfileEdit) (ProfileInfo, error) {
+	c := p.c
+	s := c.profileStore()
+	pr, err := s.Get(name)
+	if err != nil {
+		return ProfileInfo{}, err
+	}
+	e.Name = strings.TrimSpace(e.Name)
+	if err := profile.CheckName(e.Name); err != nil {
+		return ProfileInfo{}, err
+	}
+	renamed := e.Name != name
+	if renamed {
+		if _, err := s.Get(e.Name); err == nil {
+			return ProfileInfo{}, fmt.Errorf("a profile is already named %q: choose another name, or delete that profile first", e.Name)
+		} else if !errors.Is(err, profile.ErrNotFound) {
+			return ProfileInfo{}, err
+		}
+	}
+	if e.Preset == "" && pr.Rules == nil {
+		return ProfileInfo{}, fmt.Errorf("choose a preset for %q: it has no rules file", name)
+	}
+	pr.Name, pr.Mode = e.Name, e.Preset
+	pr.Safety = profile.Safety{MaxDelete: strings.TrimSpace(e.MaxDelete), Versions: strings.TrimSpace(e.Versions), VersionsKeep: e.VersionsKeep}
+	if err := s.Save(pr); err != nil {
+		return ProfileInfo{}, err
+	}
+	if renamed {
+		if err := s.Delete(name); err != nil {
+			return ProfileInfo{}, fmt.Errorf("the profile was saved as %q, but %q stays: %w", e.Name, name, err)
+		}
+		c.mu.Lock()
+		if c.profile != nil && c.profile.name == name {
+			c.profile.name = e.Name
+		}
+		c.mu.Unlock()
+	}
+	c.profilesChanged()
+	return profileInfo(pr, s.Path(pr.Name)), nil
 }
 
 // Delete deletes the profile name; its folders are left alone.
@@ -177,17 +282,22 @@ func (p *Profiles) Delete(name string) error {
 // session already open is quit first. A data source that is gone stops it before anything
 // changes.
 func (p *Profiles) Open(name string) error {
-	return p.open(name, false)
+	return p.open(name, false, false)
 }
 
 // Run opens the profile as Open does and starts the inventory (inventory:progress,
 // inventory:done): the comparison and the plan follow, up to the confirmation. The end of the
-// synchronization is recorded in the profile.
+// synchronization is recorded in the profile. A shared profile joins the session another member
+// invited it to, when one waits; otherwise it creates one, invites the members
+// (profile:waiting) and its inventory waits for them.
 func (p *Profiles) Run(name string) error {
-	return p.open(name, true)
+	return p.open(name, true, false)
 }
 
-func (p *Profiles) open(name string, inventory bool) error {
+// open opens the profile name in a new session, and with inventory starts its inventory. A
+// shared profile's run joins the session a member invited it to, or, unless joinOnly, creates
+// one and invites the members, whom its inventory waits for.
+func (p *Profiles) open(name string, inventory, joinOnly bool) error {
 	c := p.c
 	pr, err := c.profileStore().Get(name)
 	if err != nil {
@@ -203,10 +313,12 @@ func (p *Profiles) open(name string, inventory bool) error {
 			}
 		}
 	}
-	// One rules text stands for a preset with a rules file or with safety settings.
+	// One rules text stands for a preset with a rules file; the safety settings apply over it.
 	text := ""
-	if pr.Rules != nil || pr.Safety != (profile.Safety{}) {
-		if text, err = pr.RulesText(); err != nil {
+	if pr.Rules != nil {
+		rulesOnly := *pr
+		rulesOnly.Safety = profile.Safety{}
+		if text, err = rulesOnly.RulesText(); err != nil {
 			return err
 		}
 	}
@@ -223,7 +335,12 @@ func (p *Profiles) open(name string, inventory bool) error {
 			return err
 		}
 	}
-	if _, err := sessions.Create(); err != nil {
+	hosting := false
+	if pr.Shared() && inventory {
+		if hosting, err = p.meet(pr, joinOnly); err != nil {
+			return err
+		}
+	} else if _, err := sessions.Create(); err != nil {
 		return err
 	}
 	data := &Data{c: c}
@@ -233,11 +350,22 @@ func (p *Profiles) open(name string, inventory bool) error {
 		}
 	}
 	for _, n := range pr.Nodes {
+		if pr.Shared() {
+			if err := data.addNodeCode(n.Code); err != nil {
+				return fmt.Errorf("profile %q: %w", pr.Name, err)
+			}
+			for _, src := range n.Sources {
+				if _, err := data.AddSource(n.Code, src); err != nil {
+					return fmt.Errorf("profile %q: %w", pr.Name, err)
+				}
+			}
+			continue
+		}
 		node, err := data.AddNode()
 		if err != nil {
 			return err
 		}
-		if node.Code != n.Code {
+		if node.Code != n.Code && !pr.Shared() {
 			return fmt.Errorf("profile %q names its nodes %s: the app names them A, B, C… in order; run it with ferry profile run", pr.Name, nodeCodes(pr))
 		}
 		for _, src := range n.Sources {
@@ -261,13 +389,28 @@ func (p *Profiles) open(name string, inventory bool) error {
 	}
 	c.mu.Lock()
 	if c.sess != nil {
-		c.profile = &profileRun{name: pr.Name, session: c.sess.member.ID()}
+		c.profile = &profileRun{name: pr.Name, session: c.sess.member.ID(), shared: sharedPart(pr)}
+	}
+	c.an.safety = pr.Safety
+	if pr.Shared() && inventory && pr.Mode != "" && pr.Rules == nil {
+		c.an.from = pr.From
+		if c.an.from == "" {
+			c.an.from = pr.Nodes[0].Code
+		}
 	}
 	c.mu.Unlock()
 	if !inventory {
 		return nil
 	}
 	c.emit(EventProfileRun, pr.Name) // before the inventory's events
+	if hosting {
+		c.mu.Lock()
+		sess := c.sess
+		c.mu.Unlock()
+		if sess != nil {
+			c.sharedMembersChanged(sess) // who joined already
+		}
+	}
 	return (&Inventory{c: c}).Start()
 }
 

@@ -1,10 +1,12 @@
 package app
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ferrysync/ferry/app/notify"
 	"github.com/ferrysync/ferry/backend/profile"
@@ -229,5 +231,77 @@ func TestProfileTray(t *testing.T) {
 	}
 	if got := <-tr.lists; len(got) != 0 {
 		t.Fatalf("tray lists %q after Delete, want none", got)
+	}
+}
+
+// TestProfileEdit renames a profile and changes its preset and safety settings; its run keeps
+// them (the deletion limit and kept versions of the confirmation), and saving the session again
+// keeps them too.
+func TestProfileEdit(t *testing.T) {
+	a := newTestApp(t)
+	src, dst := t.TempDir(), t.TempDir()
+	writeFiles(t, src, map[string]string{"a.txt": "a"}, at)
+	writeFiles(t, dst, map[string]string{"a.txt": "old"}, at.Add(-time.Hour))
+	s := profile.NewStore(a.c.configDir)
+	nodes := []profile.Node{{Code: "A", Sources: []string{src}}, {Code: "B", Sources: []string{dst}}}
+	for _, name := range []string{"backup", "other"} {
+		if err := s.Save(&profile.Profile{Name: name, Mode: "mirror", Nodes: nodes}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	edit := ProfileEdit{Name: "other", Preset: "update", MaxDelete: "20%", Versions: ".ferry-versions", VersionsKeep: 7}
+	if _, err := a.Profiles.Edit("backup", edit); err == nil || !strings.Contains(err.Error(), "already named") {
+		t.Fatalf("Edit onto another profile's name = %v", err)
+	}
+	edit.Name = "Weekly"
+	info, err := a.Profiles.Edit("backup", edit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Name != "Weekly" || info.Preset != "update" || info.MaxDelete != "20%" || info.Versions != ".ferry-versions" || info.VersionsKeep != 7 {
+		t.Fatalf("edited %+v", info)
+	}
+	if _, err := s.Get("backup"); !errors.Is(err, profile.ErrNotFound) {
+		t.Fatalf("the old name after a rename: %v", err)
+	}
+	if _, err := a.Profiles.Edit("Weekly", ProfileEdit{Name: "Weekly", Preset: "update", MaxDelete: "lots"}); err == nil {
+		t.Fatal("a deletion limit that is not one was saved")
+	}
+
+	mark := a.rec.mark()
+	if err := a.Profiles.Run("Weekly"); err != nil {
+		t.Fatal(err)
+	}
+	if done := waitFor[InventoryDone](t, a.rec, mark, EventInventoryDone, nil); done.Error != "" {
+		t.Fatal(done.Error)
+	}
+	if st := a.Rules.Get(); st.Mode != "update" {
+		t.Fatalf("rules of the run: %+v", st)
+	}
+	conf, err := a.Synchronization.Confirmation()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conf.DeleteLimit != "20%" || conf.Versions == nil || conf.Versions.Dir != ".ferry-versions" || conf.Versions.KeepDays != 7 {
+		t.Fatalf("confirmation %+v, versions %+v: want the profile's safety settings", conf, conf.Versions)
+	}
+	if st := a.synchronize(t); st.EndStatus != "regular" {
+		t.Fatalf("run: %+v", st)
+	}
+	if _, err := os.Stat(filepath.Join(dst, ".ferry-versions")); err != nil {
+		t.Fatalf("the replaced file was not kept: %v", err)
+	}
+	if _, err := a.Profiles.Save("Weekly"); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s.Get("Weekly"); err != nil || p.Safety != (profile.Safety{MaxDelete: "20%", Versions: ".ferry-versions", VersionsKeep: 7}) {
+		t.Fatalf("saved again: %+v, %v", p, err)
+	}
+	// Quit forgets them: a new session has the settings' again.
+	if err := a.Sessions.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	if a.c.an.safety != (profile.Safety{}) {
+		t.Fatalf("safety after Quit: %+v", a.c.an.safety)
 	}
 }

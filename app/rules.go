@@ -7,6 +7,7 @@ import (
 
 	"github.com/ferrysync/ferry/backend/compare"
 	"github.com/ferrysync/ferry/backend/plan"
+	"github.com/ferrysync/ferry/backend/profile"
 	"github.com/ferrysync/ferry/backend/rules"
 )
 
@@ -46,7 +47,7 @@ func (r *Rules) UsePreset(mode string) (RulesState, error) {
 	}
 	defaults := r.c.compareDefaults()
 	return r.change(func(a *analysis, parts []string) {
-		a.mode, a.custom, a.textErrs = mode, nil, nil
+		a.mode, a.custom, a.textErrs, a.from = mode, nil, nil, ""
 		a.settings = defaults
 		a.text = presetText(mode, parts)
 	})
@@ -110,6 +111,8 @@ func (r *Rules) change(fn func(a *analysis, parts []string)) (RulesState, error)
 func (a *analysis) forgetRules(s compare.Settings) {
 	a.mode, a.text, a.custom, a.inForce, a.textErrs = ModeNone, "", nil, "", nil
 	a.settings = s
+	a.safety = profile.Safety{}
+	a.from = ""
 }
 
 func (a *analysis) rulesState() RulesState {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ferrysync/ferry/backend/client"
@@ -69,6 +70,7 @@ type openSession struct {
 	stop   func()        // stops following the pushes; nil until followed
 	done   chan struct{} // closed when the pushes are no longer followed
 	dirty  chan struct{} // the session changed: read it again
+	decl   declarer      // this member's nodes on the server
 }
 
 // Create creates a session with this instance as its first member. The session server is the
@@ -140,6 +142,7 @@ func (s *Sessions) Quit() error {
 		inv.cancel()
 		<-inv.done
 	}
+	c.uninvite(sess)
 	s.leave(sess)
 	c.mu.Lock()
 	c.sess, c.sessBusy = nil, false
@@ -165,8 +168,13 @@ func (s *Sessions) Current() *SessionInfo {
 	return &info
 }
 
-// open logs in and opens a session with join, then follows its pushes.
+// open logs in and opens a session with join on the settings' server, then follows its pushes.
 func (s *Sessions) open(join func(context.Context, *client.Client) (*session.Member, error)) (SessionInfo, error) {
+	return s.openOn(s.server, join)
+}
+
+// openOn is open on the server that server says.
+func (s *Sessions) openOn(server func() (string, bool, error), join func(context.Context, *client.Client) (*session.Member, error)) (SessionInfo, error) {
 	c := s.c
 	c.mu.Lock()
 	switch {
@@ -184,7 +192,7 @@ func (s *Sessions) open(join func(context.Context, *client.Client) (*session.Mem
 	c.wg.Add(1) // shutdown waits for the session to be opened, then leaves it
 	defer c.wg.Done()
 	c.mu.Unlock()
-	sess, err := s.connect(join)
+	sess, err := s.connect(server, join)
 	if err == nil {
 		s.follow(sess)
 	}
@@ -212,9 +220,9 @@ func (s *Sessions) open(join func(context.Context, *client.Client) (*session.Mem
 
 // connect reaches the server, logs in and runs join. On an error after the session exists, the
 // session is returned too, to be left.
-func (s *Sessions) connect(join func(context.Context, *client.Client) (*session.Member, error)) (*openSession, error) {
+func (s *Sessions) connect(server func() (string, bool, error), join func(context.Context, *client.Client) (*session.Member, error)) (*openSession, error) {
 	c := s.c
-	url, embedded, err := s.server()
+	url, embedded, err := server()
 	if err != nil {
 		return nil, err
 	}
@@ -301,6 +309,17 @@ func (s *Sessions) follow(sess *openSession) {
 	sess.done = make(chan struct{})
 	dirty := make(chan struct{}, 1)
 	sess.dirty = dirty
+	sess.decl.poke = make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		s.declareLive(ctx, sess)
+	}()
+	go func() {
+		wg.Wait()
+		close(sess.done)
+	}()
 	go func() { // reads the pushes at once: a slow reader holds back every subscriber
 		for {
 			select {
@@ -315,7 +334,7 @@ func (s *Sessions) follow(sess *openSession) {
 		}
 	}()
 	go func() {
-		defer close(sess.done)
+		defer wg.Done()
 		for {
 			select {
 			case <-dirty:
@@ -332,9 +351,14 @@ func (s *Sessions) follow(sess *openSession) {
 				continue
 			}
 			c.mu.Lock()
+			before := len(sess.info.Members)
 			sess.info.setMembers(snap, sess.member)
 			info, current := sess.info.clone(), c.sess == sess
 			c.mu.Unlock()
+			if len(info.Members) != before {
+				sess.decl.kick() // someone joined: show it this member's folders
+				c.sharedMembersChanged(sess)
+			}
 			if current {
 				c.emit(EventSessionChanged, info)
 			}

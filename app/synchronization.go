@@ -246,9 +246,14 @@ func (s *Synchronization) AllowDeletions(revision int64) error {
 	return nil
 }
 
-// deleteLimitLocked is the deletion limit in force: the rules file's max_delete when it sets
-// one, the settings' otherwise. c.mu is held.
+// deleteLimitLocked is the deletion limit in force: the profile's when it sets one, else the
+// rules file's max_delete when it sets one, the settings' otherwise. c.mu is held.
 func (c *core) deleteLimitLocked() rules.DeleteLimit {
+	if s := c.an.safety.MaxDelete; s != "" {
+		if l, err := parseMaxDelete(s); err == nil { // checked when the profile was saved
+			return l
+		}
+	}
 	if a := &c.an; a.mode == ModeCustom && a.custom != nil && a.custom.SettingsSet["max_delete"] {
 		return a.custom.Safety.MaxDelete
 	}

@@ -206,6 +206,13 @@ func TestTrayKeepsApp(t *testing.T) {
 	if !a.BeforeClose(context.Background()) {
 		t.Fatal("closing the window during a run was not prevented")
 	}
+	// the tray's Quit during a run shows the window and asks, as a close without a tray does
+	asked := a.rec.mark()
+	a.RequestQuit()
+	waitFor[SyncStatus](t, a.rec, asked, EventCloseRequested, nil)
+	if got := desk.got(); slices.Contains(got, "quit") || got[len(got)-1] != "show" {
+		t.Fatalf("window calls %v after the tray's Quit during a run: want show, no quit", got)
+	}
 	close(release)
 	end := waitFor[SyncStatus](t, a.rec, mark, EventSyncDone, nil)
 	if end.EndStatus != "regular" || end.Progress.FinishedActions != 31 { // and the root's date
@@ -221,7 +228,7 @@ func TestTrayKeepsApp(t *testing.T) {
 	if got := desk.got(); got[len(got)-1] != "show" {
 		t.Fatalf("window calls %v: want show", got)
 	}
-	// the tray's Quit quits, also during a run
+	// after the run, the tray's Quit quits
 	a.RequestQuit()
 	if got := desk.got(); got[len(got)-1] != "quit" {
 		t.Fatalf("window calls %v: want quit", got)

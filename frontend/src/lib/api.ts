@@ -18,7 +18,9 @@ import type {
   DataNode,
   Plain,
   PresetMode,
+  ProfileEdit,
   ProfileInfo,
+  ProfileInvitation,
   SessionInfo,
   Settings as SettingsValue,
   Source,
@@ -115,9 +117,12 @@ export const Synchronization = {
 export const Profiles = {
   list: () => bind('Profiles', 'List', ProfilesGo.List)<ProfileInfo[]>().then((ps) => ps ?? []),
   save: (name: string) => bind('Profiles', 'Save', ProfilesGo.Save)<ProfileInfo>(name),
+  edit: (name: string, edit: ProfileEdit) => bind('Profiles', 'Edit', ProfilesGo.Edit)<ProfileInfo>(name, edit),
   delete: bind('Profiles', 'Delete', ProfilesGo.Delete),
   open: bind('Profiles', 'Open', ProfilesGo.Open),
   run: bind('Profiles', 'Run', ProfilesGo.Run),
+  invitations: () => bind('Profiles', 'Invitations', ProfilesGo.Invitations)<ProfileInvitation[]>().then((is) => is ?? []),
+  join: bind('Profiles', 'Join', ProfilesGo.Join),
 }
 
 export const Window = {

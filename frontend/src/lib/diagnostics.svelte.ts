@@ -99,6 +99,14 @@ export function describeElement(el: Element): { id: string; kind: string; name: 
  */
 export function reportWizard(wizard: Wizard, reporter = new DiagnosticsReporter()): void {
   $effect(() => reporter.report('screen', { step: wizard.step, phase: wizard.phase }))
+  // A shared profile's run waiting for its members, and the invitations this computer sees.
+  $effect(() => {
+    const w = wizard.waiting
+    if (w) reporter.report('waiting', { profile: w.profile, missing: w.members.filter((m) => !m.joined).length })
+  })
+  $effect(() => {
+    if (wizard.invitations.length > 0) reporter.report('invitations', wizard.invitations.map((i) => i.profile))
+  })
 
   $effect(() => {
     const inv = wizard.inventory

@@ -20,6 +20,11 @@ export type NodeProgress = {
   error?: string
 }
 
+export type ProfileWaiting = {
+  profile: string
+  members: WaitingMember[]
+}
+
 export type SyncEvent = {
   type: string
   status: T.SyncStatus
@@ -37,6 +42,11 @@ export type TrustQuestion = {
   words: string[]
 }
 
+export type WaitingMember = {
+  name: string
+  joined: boolean
+}
+
 export type EventPayloads = {
   'session:changed': T.SessionInfo | null
   'inventory:progress': NodeProgress[]
@@ -44,6 +54,7 @@ export type EventPayloads = {
   'sync:event': SyncEvent
   'sync:done': T.SyncStatus
   'profile:run': string
+  'profile:waiting': ProfileWaiting
   'trust:asked': TrustQuestion
   'trust:answered': TrustAnswered
   'window:close-requested': T.SyncStatus

@@ -114,3 +114,14 @@ const skipReasons: Record<string, string> = {
 export function skipReason(reason: string): string {
   return skipReasons[reason] ?? reason.replace(/[-_]/g, ' ')
 }
+
+/** What a plan does, in words: "12 files to copy, 2 items to delete"; "nothing to do" for none. */
+export function planWords(p: { copies: number; creates: number; deletes: number; dates: number }): string {
+  const parts = [
+    p.copies > 0 ? `${plural(p.copies, 'file')} to copy` : '',
+    p.creates > 0 ? `${plural(p.creates, 'folder')} to create` : '',
+    p.deletes > 0 ? `${plural(p.deletes, 'item')} to delete` : '',
+    p.dates > 0 ? `${plural(p.dates, 'date')} to fix` : '',
+  ].filter(Boolean)
+  return parts.length ? parts.join(', ') : 'nothing to do'
+}

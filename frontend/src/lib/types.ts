@@ -120,6 +120,15 @@ export type ProfileRun = Narrow<Plain<app.ProfileRun>, { status: ProfileStatus }
 /** A saved profile; a file that cannot be read has only file and error. */
 export type ProfileInfo = Narrow<Plain<app.ProfileInfo>, { lastRun?: ProfileRun }>
 
+/** A shared profile another member runs and invites this computer to. */
+export type ProfileInvitation = Plain<app.ProfileInvitation>
+
+/** How a shared profile's run waits for its members (profile:waiting). */
+export type ProfileWaiting = gen.ProfileWaiting
+
+/** What the Edit dialog changes in a profile. */
+export type ProfileEdit = Plain<app.ProfileEdit>
+
 /** The other computer's part in a join: host when this one joins its session, joiner when it
  * asks to join this one's. */
 export type TrustRole = 'host' | 'joiner'

@@ -10,7 +10,10 @@ import {
   type ComparisonSummary,
   type DataNode,
   type NodeProgress,
+  type ProfileEdit,
   type ProfileInfo,
+  type ProfileInvitation,
+  type ProfileWaiting,
   type PresetMode,
   type SessionInfo,
   type Settings,
@@ -81,6 +84,10 @@ export class Wizard {
   startNew = $state(false)
   /** Quitting would abort the running synchronization: the window asks first. */
   quitAsked = $state(false)
+  /** A shared profile's run waiting for its members, null when none waits. */
+  waiting = $state<ProfileWaiting | null>(null)
+  /** The shared profiles whose members wait for this computer (looked up while no session is open). */
+  invitations = $state<ProfileInvitation[]>([])
   /** Joins waiting for this computer's user to compare safety words, oldest first. */
   trustQuestions = $state<TrustQuestion[]>([])
 
@@ -184,6 +191,7 @@ export class Wizard {
         if (info) this.session = norm.session(info)
       }),
       onEvent('inventory:progress', (progress) => {
+        this.waiting = null
         if (this.phase === 'session' || this.phase === 'compared' || this.phase === 'synced') {
           // Another member started the inventory.
           this.#enterInventory()
@@ -208,6 +216,10 @@ export class Wizard {
       onEvent('sync:event', (ev) => this.#onSyncEvent(ev)),
       onEvent('sync:done', (status) => this.#onSyncEnd(status)),
       onEvent('profile:run', (name) => this.#onProfileRun(name)),
+      onEvent('profile:waiting', (w) => {
+        // Once every member joined, the inventory's screen says the rest.
+        this.waiting = w && w.members.some((m) => !m.joined) ? w : null
+      }),
       onEvent('window:close-requested', () => {
         if (this.phase === 'syncing') this.quitAsked = true
       }),
@@ -349,6 +361,7 @@ export class Wizard {
 
   async quitSession(): Promise<void> {
     await api.Sessions.quit()
+    this.waiting = null
     this.#forget()
     this.session = null
     this.phase = 'none'
@@ -570,6 +583,68 @@ export class Wizard {
     await api.Profiles.save(name)
     this.profile = name
     await this.loadProfiles().catch(() => {})
+  }
+
+  /** Changes a profile's name, preset and safety settings. */
+  async editProfile(name: string, edit: ProfileEdit): Promise<void> {
+    await api.Profiles.edit(name, edit)
+    if (this.profile === name) this.profile = edit.name
+    await this.loadProfiles()
+  }
+
+  /** Stops waiting for a shared profile's members: its invitation goes with the session. */
+  async cancelWaiting(): Promise<void> {
+    await this.quitSession()
+  }
+
+  /** Looks once for the shared profiles whose members wait for this computer. */
+  async findInvitations(): Promise<void> {
+    if (this.phase !== 'none') {
+      this.invitations = []
+      return
+    }
+    const found = (await api.Profiles.invitations()) ?? []
+    // A session opened meanwhile: what was found is for the screens that are gone.
+    this.invitations = this.phase === 'none' ? found : []
+  }
+
+  /**
+   * Looks for invitations every period ms while no session is open (the Profiles and Start
+   * screens); returns the function that stops it.
+   */
+  watchInvitations(period = 4000): () => void {
+    let stopped = false
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const look = async () => {
+      if (stopped) return
+      await this.findInvitations().catch(() => {})
+      if (!stopped) timer = setTimeout(() => void look(), period)
+    }
+    void look()
+    return () => {
+      stopped = true
+      clearTimeout(timer)
+    }
+  }
+
+  /** Joins the run of a shared profile that another member started: no password, no question;
+   * the run follows that member up to the summary. */
+  async joinProfile(name: string): Promise<void> {
+    this.#confirmWhenDone = false
+    this.inventory = { ...idleInventory(), running: true }
+    try {
+      await api.Profiles.join(name)
+    } catch (err) {
+      this.inventory = idleInventory()
+      throw err
+    }
+    this.invitations = []
+    await this.#enterProfile(name)
+    this.#confirmWhenDone = false // the member that invited confirms
+    if (this.phase === 'none' || this.phase === 'session') {
+      this.phase = 'inventory'
+      this.step = 'inventory'
+    }
   }
 
   async deleteProfile(name: string): Promise<void> {

@@ -6,7 +6,9 @@ import type {
   Confirmation,
   DataNode,
   PresetMode,
+  ProfileEdit,
   ProfileInfo,
+  ProfileInvitation,
   RulesState,
   SessionInfo,
   Settings as SettingsValue,
@@ -94,9 +96,12 @@ export const Synchronization = {
 export const Profiles = {
   list: vi.fn<() => Promise<ProfileInfo[]>>(),
   save: vi.fn<(name: string) => Promise<ProfileInfo>>(),
+  edit: vi.fn<(name: string, edit: ProfileEdit) => Promise<ProfileInfo>>(),
   delete: vi.fn<(name: string) => Promise<void>>(),
   open: vi.fn<(name: string) => Promise<void>>(),
   run: vi.fn<(name: string) => Promise<void>>(),
+  invitations: vi.fn<() => Promise<ProfileInvitation[]>>(),
+  join: vi.fn<(name: string) => Promise<void>>(),
 }
 
 export const Window = {
@@ -135,6 +140,8 @@ export function resetApi(): void {
   Profiles.delete.mockResolvedValue(undefined)
   Profiles.open.mockResolvedValue(undefined)
   Profiles.run.mockResolvedValue(undefined)
+  Profiles.invitations.mockResolvedValue([])
+  Profiles.join.mockResolvedValue(undefined)
   Diagnostics.enabled.mockResolvedValue(false)
   Diagnostics.report.mockResolvedValue(undefined)
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { charIndexOfByte, formatBytes, formatCount, formatDate, formatDuration, formatRate, skipReason, splitPath, statusWords } from '../lib/format'
+import { charIndexOfByte, formatBytes, formatCount, formatDate, formatDuration, formatRate, planWords, skipReason, splitPath, statusWords } from '../lib/format'
 
 describe('format', () => {
   it('writes sizes in powers of 1024', () => {
@@ -46,5 +46,11 @@ describe('format', () => {
     expect(charIndexOfByte('é x', 3)).toBe(2)
     expect(charIndexOfByte('😀 x', 5)).toBe(3)
     expect(charIndexOfByte('ab', 99)).toBe(2)
+  })
+
+  it('says what a plan does, leaving out what it does not', () => {
+    expect(planWords({ copies: 12, creates: 0, deletes: 1, dates: 0 })).toBe('12 files to copy, 1 item to delete')
+    expect(planWords({ copies: 0, creates: 2, deletes: 0, dates: 1 })).toBe('2 folders to create, 1 date to fix')
+    expect(planWords({ copies: 0, creates: 0, deletes: 0, dates: 0 })).toBe('nothing to do')
   })
 })

@@ -20,6 +20,12 @@ const weekly = (over: Partial<ProfileInfo> = {}): ProfileInfo => ({
     { code: 'B', sources: ['/media/backup/Photos'] },
   ],
   mode: 'mirror',
+  preset: 'mirror',
+  hasRules: false,
+  members: [],
+  maxDelete: '',
+  versions: '',
+  versionsKeep: 0,
   created: '2026-11-01T10:00:00Z',
   updated: '2026-11-01T10:00:00Z',
   lastRun: { at: '2026-11-29T09:30:00Z', status: 'done', actions: 1234, errors: 0, bytes: 3 * 1024 ** 2 },
@@ -31,6 +37,12 @@ const broken: ProfileInfo = {
   file: '/home/u/.config/ferry/profiles/broken.json',
   nodes: [],
   mode: '',
+  preset: '',
+  hasRules: false,
+  members: [],
+  maxDelete: '',
+  versions: '',
+  versionsKeep: 0,
   created: '',
   updated: '',
   error: 'profile file /home/u/.config/ferry/profiles/broken.json is damaged',
@@ -99,6 +111,7 @@ describe('Profiles', () => {
     emit('inventory:done', {})
     expect(await screen.findByRole('heading', { level: 1, name: 'Synchronize' })).toBeInTheDocument()
     expect(await screen.findByRole('button', { name: /Start synchronization/ })).toBeInTheDocument()
+    expect(screen.getByText('Weekly backup: 2 files to copy (10 B). Check, then start.')).toBeInTheDocument()
   })
 
   it('follows a profile run started from the tray, from any screen', async () => {
@@ -126,11 +139,49 @@ describe('Profiles', () => {
     expect(screen.getByRole('heading', { level: 1, name: 'Profiles' })).toBeInTheDocument()
   })
 
-  it('opens a profile in the wizard to edit it', async () => {
+  it('edits the name, preset and safety settings of a profile', async () => {
+    api.Profiles.list.mockResolvedValue([weekly({ maxDelete: '20%' })])
+    render(App)
+    await fireEvent.click(await screen.findByRole('button', { name: 'Edit Weekly backup' }))
+    const dialog = screen.getByRole('dialog', { name: 'Edit “Weekly backup”' })
+    expect(within(dialog).getByLabelText('Deletion limit')).toHaveValue('20%')
+    expect(within(dialog).getByLabelText('Remove kept versions older than')).toBeDisabled()
+    expect(within(dialog).queryByRole('option', { name: 'Its rules file alone' })).not.toBeInTheDocument()
+    await fireEvent.input(within(dialog).getByLabelText('Name'), { target: { value: ' Photos ' } })
+    await fireEvent.change(within(dialog).getByLabelText('Rules'), { target: { value: 'update' } })
+    await fireEvent.input(within(dialog).getByLabelText('Keep replaced and deleted files in'), { target: { value: '.ferry-versions' } })
+    await fireEvent.input(within(dialog).getByLabelText('Remove kept versions older than'), { target: { value: '30' } })
+    api.Profiles.list.mockResolvedValue([weekly({ name: 'Photos', preset: 'update', mode: 'update', maxDelete: '20%', versions: '.ferry-versions', versionsKeep: 30 })])
+    await fireEvent.click(within(dialog).getByRole('button', { name: 'Save' }))
+    expect(api.Profiles.edit).toHaveBeenCalledWith('Weekly backup', {
+      name: 'Photos',
+      preset: 'update',
+      maxDelete: '20%',
+      versions: '.ferry-versions',
+      versionsKeep: 30,
+    })
+    await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument())
+    const item = screen.getByRole('listitem', { name: 'Photos' })
+    expect(item).toHaveTextContent('deletion limit 20% · versions kept in .ferry-versions for 30 days')
+  })
+
+  it('keeps the Edit dialog open with the reason when the profile cannot be saved', async () => {
+    api.Profiles.list.mockResolvedValue([weekly()])
+    api.Profiles.edit.mockRejectedValue(new Error('profile "Weekly backup": max delete: "lots" is no limit'))
+    render(App)
+    await fireEvent.click(await screen.findByRole('button', { name: 'Edit Weekly backup' }))
+    const dialog = screen.getByRole('dialog', { name: 'Edit “Weekly backup”' })
+    await fireEvent.input(within(dialog).getByLabelText('Deletion limit'), { target: { value: 'lots' } })
+    await fireEvent.click(within(dialog).getByRole('button', { name: 'Save' }))
+    expect(await within(dialog).findByRole('alert')).toHaveTextContent('is no limit')
+  })
+
+  it('opens a profile in the wizard to change its folders', async () => {
     api.Profiles.list.mockResolvedValue([weekly()])
     api.Sessions.current.mockResolvedValueOnce(null).mockResolvedValue(session())
     render(App)
     await fireEvent.click(await screen.findByRole('button', { name: 'Edit Weekly backup' }))
+    await fireEvent.click(within(screen.getByRole('dialog')).getByRole('button', { name: /Change folders/ }))
     expect(api.Profiles.open).toHaveBeenCalledWith('Weekly backup')
     expect(await screen.findByRole('heading', { level: 1, name: 'Data' })).toBeInTheDocument()
     expect(api.Inventory.start).not.toHaveBeenCalled()
@@ -170,5 +221,71 @@ describe('Profiles', () => {
     expect(api.Profiles.save).toHaveBeenCalledWith('Weekly backup')
     expect(await screen.findByRole('button', { name: 'Saved as “Weekly backup”' })).toBeInTheDocument()
     expect(wizard.profile).toBe('Weekly backup')
+  })
+})
+
+describe('Shared profiles', () => {
+  const shared = (over: Partial<ProfileInfo> = {}) =>
+    weekly({ nodes: [{ code: 'Aa', sources: ['/home/u/Photos'] }], members: ['laptop-b'], ...over })
+
+  it('lists a shared profile with its members', async () => {
+    api.Profiles.list.mockResolvedValue([shared()])
+    render(App)
+    const item = await screen.findByRole('listitem', { name: 'Weekly backup' })
+    expect(within(item).getByRole('heading', { level: 2 })).toHaveTextContent('Weekly backup with laptop-b')
+  })
+
+  it('waits for the members of a shared profile run, then goes on to the inventory', async () => {
+    api.Profiles.list.mockResolvedValue([shared()])
+    api.Sessions.current.mockResolvedValueOnce(null).mockResolvedValue(session())
+    render(App)
+    await fireEvent.click(await screen.findByRole('button', { name: 'Run Weekly backup' }))
+    emit('profile:run', 'Weekly backup')
+    emit('profile:waiting', { profile: 'Weekly backup', members: [{ name: 'laptop-b', joined: false }] })
+    expect(await screen.findByRole('heading', { level: 1, name: 'Waiting for laptop-b…' })).toBeInTheDocument()
+    expect(within(screen.getByRole('list', { name: 'Members' })).getByText('Waiting…')).toBeInTheDocument()
+    emit('profile:waiting', { profile: 'Weekly backup', members: [{ name: 'laptop-b', joined: true }] })
+    expect(await screen.findByRole('heading', { level: 1, name: 'Inventory' })).toBeInTheDocument()
+  })
+
+  it('cancels the wait: the session and its invitation go', async () => {
+    api.Profiles.list.mockResolvedValue([shared()])
+    api.Sessions.current.mockResolvedValueOnce(null).mockResolvedValue(session())
+    render(App)
+    await fireEvent.click(await screen.findByRole('button', { name: 'Run Weekly backup' }))
+    emit('profile:run', 'Weekly backup')
+    emit('profile:waiting', { profile: 'Weekly backup', members: [{ name: 'laptop-b', joined: false }] })
+    await fireEvent.click(await screen.findByRole('button', { name: 'Cancel' }))
+    expect(api.Sessions.quit).toHaveBeenCalled()
+    expect(await screen.findByRole('heading', { level: 1, name: 'Profiles' })).toBeInTheDocument()
+  })
+
+  it('shows that a member waits on its profile, and joins it', async () => {
+    api.Profiles.list.mockResolvedValue([shared(), weekly({ name: 'Docs', file: '/p/docs.json' })])
+    api.Profiles.invitations.mockResolvedValue([{ profile: 'Weekly backup', from: 'laptop-a' }])
+    api.Sessions.current.mockResolvedValueOnce(null).mockResolvedValue(session())
+    render(App)
+    const item = await screen.findByRole('listitem', { name: 'Weekly backup' })
+    expect(await within(item).findByRole('status', { name: 'laptop-a is waiting for you' })).toHaveTextContent(
+      'laptop-a is waiting for you',
+    )
+    expect(within(screen.getByRole('listitem', { name: 'Docs' })).queryByRole('status')).not.toBeInTheDocument()
+    await fireEvent.click(within(item).getByRole('button', { name: 'Join Weekly backup' }))
+    expect(api.Profiles.join).toHaveBeenCalledWith('Weekly backup')
+    expect(await screen.findByRole('heading', { level: 1, name: 'Inventory' })).toBeInTheDocument()
+    expect(api.Profiles.run).not.toHaveBeenCalled()
+  })
+
+  it('shows an invitation on the Start screen too, and stops looking once a session is open', async () => {
+    api.Profiles.invitations.mockResolvedValue([{ profile: 'Weekly backup', from: 'laptop-a' }])
+    api.Sessions.create.mockResolvedValue(session())
+    const wizard = new Wizard()
+    render(App, { props: { wizard } })
+    expect(await screen.findByText('to run “Weekly backup”', { exact: false })).toBeInTheDocument()
+    await wizard.createSession()
+    await waitFor(() => expect(screen.queryByRole('status', { name: 'laptop-a is waiting for you' })).not.toBeInTheDocument())
+    const calls = api.Profiles.invitations.mock.calls.length
+    await wizard.findInvitations()
+    expect(api.Profiles.invitations.mock.calls.length).toBe(calls)
   })
 })

@@ -441,6 +441,26 @@ export namespace app {
 		    return a;
 		}
 	}
+	export class ProfileEdit {
+	    name: string;
+	    preset: string;
+	    maxDelete: string;
+	    versions: string;
+	    versionsKeep: number;
+	
+	    static createFrom(source: any = {}) {
+	        return new ProfileEdit(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.name = source["name"];
+	        this.preset = source["preset"];
+	        this.maxDelete = source["maxDelete"];
+	        this.versions = source["versions"];
+	        this.versionsKeep = source["versionsKeep"];
+	    }
+	}
 	export class ProfileRun {
 	    at: string;
 	    status: string;
@@ -482,6 +502,12 @@ export namespace app {
 	    file: string;
 	    nodes: ProfileNode[];
 	    mode: string;
+	    preset: string;
+	    hasRules: boolean;
+	    members: string[];
+	    maxDelete: string;
+	    versions: string;
+	    versionsKeep: number;
 	    created: string;
 	    updated: string;
 	    lastRun?: ProfileRun;
@@ -497,6 +523,12 @@ export namespace app {
 	        this.file = source["file"];
 	        this.nodes = this.convertValues(source["nodes"], ProfileNode);
 	        this.mode = source["mode"];
+	        this.preset = source["preset"];
+	        this.hasRules = source["hasRules"];
+	        this.members = source["members"];
+	        this.maxDelete = source["maxDelete"];
+	        this.versions = source["versions"];
+	        this.versionsKeep = source["versionsKeep"];
 	        this.created = source["created"];
 	        this.updated = source["updated"];
 	        this.lastRun = this.convertValues(source["lastRun"], ProfileRun);
@@ -520,6 +552,20 @@ export namespace app {
 		    }
 		    return a;
 		}
+	}
+	export class ProfileInvitation {
+	    profile: string;
+	    from: string;
+	
+	    static createFrom(source: any = {}) {
+	        return new ProfileInvitation(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.profile = source["profile"];
+	        this.from = source["from"];
+	    }
 	}
 	
 	

@@ -4,6 +4,12 @@ import {app} from '../models';
 
 export function Delete(arg1:string):Promise<void>;
 
+export function Edit(arg1:string,arg2:app.ProfileEdit):Promise<app.ProfileInfo>;
+
+export function Invitations():Promise<Array<app.ProfileInvitation>>;
+
+export function Join(arg1:string):Promise<void>;
+
 export function List():Promise<Array<app.ProfileInfo>>;
 
 export function Names():Promise<Array<string>>;

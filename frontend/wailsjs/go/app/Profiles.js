@@ -6,6 +6,18 @@ export function Delete(arg1) {
   return window['go']['app']['Profiles']['Delete'](arg1);
 }
 
+export function Edit(arg1, arg2) {
+  return window['go']['app']['Profiles']['Edit'](arg1, arg2);
+}
+
+export function Invitations() {
+  return window['go']['app']['Profiles']['Invitations']();
+}
+
+export function Join(arg1) {
+  return window['go']['app']['Profiles']['Join'](arg1);
+}
+
 export function List() {
   return window['go']['app']['Profiles']['List']();
 }
