@@ -27,5 +27,7 @@ export default defineConfig({
     environment: 'jsdom',
     include: ['src/**/*.test.ts'],
     setupFiles: ['./vitest-setup.ts'],
+    // Some tests walk the whole wizard in jsdom: the 5 s default is too short on a busy machine.
+    testTimeout: 30_000,
   },
 })
