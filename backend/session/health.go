@@ -98,18 +98,17 @@ func (m *Member) observe(e protocol.Event) {
 	}
 }
 
-// backAfterGone tells a session given up for a server that stopped answering, whose server
-// answers again (asked once, for at most wait): the statuses still queued are worth sending (a
-// member alone ran on without the server).
-func (m *Member) backAfterGone(ctx context.Context, wait time.Duration) bool {
+// aloneAfterGone tells a member alone in its session that gave it up for a server that stopped
+// answering: its run went on without the server, and its last statuses are still worth the
+// wait, in case the server answers again.
+func (m *Member) aloneAfterGone() bool {
 	var gone *ServerGoneError
-	if wait <= 0 || !errors.As(m.Err(), &gone) {
+	if !errors.As(m.Err(), &gone) {
 		return false
 	}
-	ctx, cancel := context.WithTimeout(ctx, min(wait, 5*time.Second))
-	defer cancel()
-	_, err := m.c.Session(ctx, m.ID())
-	return err == nil
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.session.Members) <= 1
 }
 
 // lose ends the session with err, once.

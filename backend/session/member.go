@@ -360,9 +360,10 @@ func (m *Member) pump() {
 
 // Close waits up to wait for the queued statuses to reach the server, quits the session, and
 // stops the outbox and the receiver. It returns how many statuses could not be delivered. A
-// lost session (Err) is left at once, unless it was given up for a server that answers again.
+// lost session (Err) is left at once, unless this member is alone in it and gave it up for a
+// silent server: its run went on, and the server may answer again within wait.
 func (m *Member) Close(ctx context.Context, wait time.Duration) (undelivered int, err error) {
-	lost := m.Err() != nil && !m.backAfterGone(ctx, wait)
+	lost := m.Err() != nil && !m.aloneAfterGone()
 	if lost {
 		wait = 0
 	}

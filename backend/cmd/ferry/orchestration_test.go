@@ -405,7 +405,7 @@ func TestSingleMemberSurvivesServerCutOff(t *testing.T) {
 	}
 	sameTrees(t, a, b)
 	if p.count(statusApplied(protocol.SynchronizationFinished)) != 1 {
-		t.Fatalf("the final status did not reach the server: %+v", p.requests())
+		t.Fatalf("the final status did not reach the server: %+v\nstderr %s", p.requests(), stderr.String())
 	}
 	if !strings.Contains(out, `"undelivered": 0`) {
 		t.Fatalf("report: %s", out)
