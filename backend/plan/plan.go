@@ -179,7 +179,10 @@ func Build(c *compare.Comparison, res *rules.Result, o Options) *Plan {
 			n++
 		}
 	}
-	p.Groups = make([]Group, 0, n) // at most one a kept action
+	// At most one group a kept action, a conflict copy and the directories' dates: made once, as
+	// growing it would copy every group.
+	dirs := slices.Concat(res.Directions, o.Directions)
+	p.Groups = make([]Group, 0, n+len(o.Conflicts)+dirDatesRoom(c, dirs))
 	merge := map[mergeKey]int{}
 	for _, a := range res.Actions {
 		if a.Op == rules.DoNothing {
@@ -209,7 +212,7 @@ func Build(c *compare.Comparison, res *rules.Result, o Options) *Plan {
 		p.Versions = &v
 	}
 	p.addConflictCopies(c, o.Conflicts)
-	p.dirDates(c, slices.Concat(res.Directions, o.Directions), o.Versions.Dir)
+	p.dirDates(c, dirs, o.Versions.Dir)
 	p.order()
 	for _, r := range res.Rejected {
 		if r.Reason == rules.BlockedByDoNothing {
