@@ -273,12 +273,23 @@ func compareItems(a, b *Item) int {
 	return cmp.Or(strings.Compare(a.Key, b.Key), cmp.Compare(a.Kind, b.Kind))
 }
 
-// cursor walks the kept entries of one part in order, with their linking keys.
+// cursor walks the kept entries of one part in order; key is the linking key of the entry at
+// next, computed as the cursor moves rather than kept for every entry.
 type cursor struct {
 	part    int
 	entries []inventory.Entry
-	keys    []string
 	next    int
+	key     string
+}
+
+// seek moves the cursor to the next kept entry at or after next and computes its key.
+func (cu *cursor) seek(s Settings) {
+	for cu.next < len(cu.entries) && !s.keeps(cu.entries[cu.next].Kind) {
+		cu.next++
+	}
+	if cu.next < len(cu.entries) {
+		cu.key = s.linkingKey(cu.entries[cu.next].Path)
+	}
 }
 
 // merge builds the items of a tree comparison in one pass over the parts' entries when every
@@ -293,11 +304,10 @@ func (c *Comparison) merge(a *arena) bool {
 	curs := make([]cursor, len(c.Parts))
 	total := 0
 	for i, p := range c.Parts {
-		cu := cursor{part: i, entries: p.Inv.Entries, keys: make([]string, len(p.Inv.Entries))}
 		var prevKey string
 		var prevKind inventory.Kind
-		for j := range cu.entries {
-			e := &cu.entries[j]
+		for j := range p.Inv.Entries {
+			e := &p.Inv.Entries[j]
 			if !s.keeps(e.Kind) {
 				continue
 			}
@@ -305,10 +315,11 @@ func (c *Comparison) merge(a *arena) bool {
 			if prevKind != 0 && cmp.Or(strings.Compare(prevKey, k), cmp.Compare(prevKind, e.Kind)) > 0 {
 				return false
 			}
-			cu.keys[j], prevKey, prevKind = k, k, e.Kind
+			prevKey, prevKind = k, e.Kind
 			total++
 		}
-		curs[i] = cu
+		curs[i] = cursor{part: i, entries: p.Inv.Entries}
+		curs[i].seek(s)
 	}
 	c.Items = make([]*Item, 0, total/max(1, len(c.Parts)))
 	for {
@@ -318,13 +329,10 @@ func (c *Comparison) merge(a *arena) bool {
 		found := false
 		for i := range curs {
 			cu := &curs[i]
-			for cu.next < len(cu.entries) && !s.keeps(cu.entries[cu.next].Kind) {
-				cu.next++
-			}
 			if cu.next == len(cu.entries) {
 				continue
 			}
-			k, kind := cu.keys[cu.next], cu.entries[cu.next].Kind
+			k, kind := cu.key, cu.entries[cu.next].Kind
 			if !found || cmp.Or(strings.Compare(k, minKey), cmp.Compare(kind, minKind)) < 0 {
 				minKey, minKind, found = k, kind, true
 			}
@@ -337,11 +345,7 @@ func (c *Comparison) merge(a *arena) bool {
 			cu := &curs[i]
 			for cu.next < len(cu.entries) {
 				e := &cu.entries[cu.next]
-				if !s.keeps(e.Kind) {
-					cu.next++
-					continue
-				}
-				if e.Kind != minKind || cu.keys[cu.next] != minKey {
+				if e.Kind != minKind || cu.key != minKey {
 					break
 				}
 				if it == nil {
@@ -350,6 +354,7 @@ func (c *Comparison) merge(a *arena) bool {
 				}
 				it.add(a, cu.part, e)
 				cu.next++
+				cu.seek(s)
 			}
 		}
 	}

@@ -11,6 +11,9 @@ import (
 type eventQueue struct {
 	mu      sync.Mutex
 	pending []Event
+	// merged indexes the groups of the last pending event when it is a progress event that
+	// merged others; nil until then.
+	merged  map[string]int
 	wake    chan struct{}
 	out     chan Event
 	closing bool
@@ -34,9 +37,9 @@ func (q *eventQueue) push(e Event) {
 	if n := len(q.pending); n > 0 && e.Type == EventProgress && q.pending[n-1].Type == EventProgress {
 		last := &q.pending[n-1]
 		last.Sync = e.Sync
-		last.Groups = mergeGroups(last.Groups, e.Groups)
+		last.Groups, q.merged = mergeGroups(last.Groups, e.Groups, q.merged)
 	} else {
-		q.pending = append(q.pending, e)
+		q.pending, q.merged = append(q.pending, e), nil
 	}
 	q.closing = e.Type == EventEnded
 	q.mu.Unlock()
@@ -60,7 +63,7 @@ func (q *eventQueue) finish() {
 // stop closes the queue, dropping what was not read.
 func (q *eventQueue) stop() {
 	q.mu.Lock()
-	q.closing, q.pending = true, nil
+	q.closing, q.pending, q.merged = true, nil, nil
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:
@@ -87,6 +90,9 @@ func (q *eventQueue) run() {
 		}
 		e := q.pending[0]
 		q.pending = q.pending[1:]
+		if len(q.pending) == 0 {
+			q.merged = nil // it indexed e
+		}
 		q.mu.Unlock()
 		select {
 		case q.out <- e:
@@ -102,13 +108,18 @@ func (q *eventQueue) close() {
 	q.once.Do(func() { close(q.done) })
 }
 
-func mergeGroups(a, b []protocol.GroupSummary) []protocol.GroupSummary {
-	if len(a) == 0 {
-		return b
+// mergeGroups merges the summaries b into a, the latest state of a group replacing an earlier
+// one; at indexes a by group and is kept from one merge into the same a to the next, so that
+// merging stays proportional to b while the reader lags.
+func mergeGroups(a, b []protocol.GroupSummary, at map[string]int) ([]protocol.GroupSummary, map[string]int) {
+	if len(b) == 0 {
+		return a, at
 	}
-	at := make(map[string]int, len(a))
-	for i, g := range a {
-		at[g.Group] = i
+	if at == nil {
+		at = make(map[string]int, len(a)+len(b))
+		for i, g := range a {
+			at[g.Group] = i
+		}
 	}
 	for _, g := range b {
 		if i, ok := at[g.Group]; ok {
@@ -118,5 +129,5 @@ func mergeGroups(a, b []protocol.GroupSummary) []protocol.GroupSummary {
 			a = append(a, g)
 		}
 	}
-	return a
+	return a, at
 }

@@ -25,13 +25,40 @@ type dirWrites struct {
 	created, deleted, written map[string]bool
 }
 
+// dirDatesRoom is at least the number of groups dirDates appends.
+func dirDatesRoom(c *compare.Comparison, dirs []rules.Direction) int {
+	if !datesDirs(c, dirs) {
+		return 0
+	}
+	targets, origins := map[int]bool{}, map[int]bool{}
+	for _, d := range dirs {
+		targets[d.Target], origins[d.Source] = true, true
+	}
+	// A directory's groups differ by origin (a source; a two-way target is one too) and
+	// quietness, and each holds a target.
+	per := min(len(targets), 2*len(origins))
+	n := 1 // the root
+	for _, it := range c.Items {
+		if it.Kind == inventory.Dir {
+			n++
+		}
+	}
+	return n * per
+}
+
+// datesDirs tells whether dirDates dates directories at all.
+func datesDirs(c *compare.Comparison, dirs []rules.Direction) bool {
+	s := c.Settings
+	return s.Matching == compare.Tree && s.DataType != compare.Files && len(dirs) > 0
+}
+
 // dirDates appends the groups that date directories. versions is the folder kept versions go
 // to, relative to each root, or "".
 func (p *Plan) dirDates(c *compare.Comparison, dirs []rules.Direction, versions string) {
-	s := c.Settings
-	if s.Matching != compare.Tree || s.DataType == compare.Files || len(dirs) == 0 {
+	if !datesDirs(c, dirs) {
 		return
 	}
+	s := c.Settings
 	byName := map[string]int{}
 	for _, part := range c.Parts {
 		byName[part.Name] = part.Index

@@ -80,8 +80,22 @@ func TestDirectoryDates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := build(t, tree(tt.nodes), preset(t, tt.mode), nil, plan.Options{})
+			c := tree(tt.nodes)
+			res, err := rules.Evaluate(c, preset(t, tt.mode), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := plan.Build(c, res, plan.Options{})
 			check(t, p, tt.want)
+			dated := 0
+			for _, g := range p.Groups {
+				if g.Phase == plan.PhaseDirDates {
+					dated++
+				}
+			}
+			if room := plan.DirDatesRoom(c, res.Directions); dated > room {
+				t.Errorf("%d groups date directories, room was made for %d", dated, room)
+			}
 			var listed []string
 			for _, a := range p.Actions() {
 				if a.Op == plan.OpCopyDates {

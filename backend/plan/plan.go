@@ -179,8 +179,12 @@ func Build(c *compare.Comparison, res *rules.Result, o Options) *Plan {
 			n++
 		}
 	}
-	p.Groups = make([]Group, 0, n) // at most one a kept action
-	merge := map[mergeKey]int{}
+	// At most one group a kept action, a conflict copy and the directories' dates: made once, as
+	// growing it would copy every group.
+	dirs := slices.Concat(res.Directions, o.Directions)
+	p.Groups = make([]Group, 0, n+len(o.Conflicts)+dirDatesRoom(c, dirs))
+	// The actions come in item order: copies merge within an item's run of actions.
+	var merge []mergeAt
 	for _, a := range res.Actions {
 		if a.Op == rules.DoNothing {
 			continue
@@ -190,12 +194,16 @@ func Build(c *compare.Comparison, res *rules.Result, o Options) *Plan {
 			p.Groups = append(p.Groups, g)
 			continue
 		}
+		if len(merge) > 0 && merge[0].item != a.Item {
+			merge = merge[:0]
+		}
 		k := mergeKey{a.Item, a.Source, g.Op, g.Kind}
-		if i, ok := merge[k]; ok {
-			p.Groups[i].Targets = append(p.Groups[i].Targets, g.Targets...)
+		if i := slices.IndexFunc(merge, func(m mergeAt) bool { return m.mergeKey == k }); i >= 0 {
+			at := merge[i].group
+			p.Groups[at].Targets = append(p.Groups[at].Targets, g.Targets...)
 			continue
 		}
-		merge[k] = len(p.Groups)
+		merge = append(merge, mergeAt{k, len(p.Groups)})
 		p.Groups = append(p.Groups, g)
 	}
 	if len(p.Groups) == 0 {
@@ -209,7 +217,7 @@ func Build(c *compare.Comparison, res *rules.Result, o Options) *Plan {
 		p.Versions = &v
 	}
 	p.addConflictCopies(c, o.Conflicts)
-	p.dirDates(c, slices.Concat(res.Directions, o.Directions), o.Versions.Dir)
+	p.dirDates(c, dirs, o.Versions.Dir)
 	p.order()
 	for _, r := range res.Rejected {
 		if r.Reason == rules.BlockedByDoNothing {
@@ -280,6 +288,12 @@ type mergeKey struct {
 	source int
 	op     Op
 	kind   Kind
+}
+
+// mergeAt is the group a mergeKey's copies go to.
+type mergeAt struct {
+	mergeKey
+	group int
 }
 
 func group(c *compare.Comparison, a rules.AtomicAction, o Options) Group {

@@ -72,13 +72,13 @@ func (g *Group) addError(t protocol.Target) bool {
 // contentCopy tells whether the group writes content.
 func contentCopy(op string) bool { return op == "copy" || op == "copy-content" }
 
+// clone copies what results change; the targets, set once by build, are shared.
 func (g *Group) clone() *Group {
 	c := *g
 	if g.SourceOK != nil {
 		ok := *g.SourceOK
 		c.SourceOK = &ok
 	}
-	c.Targets = slices.Clone(g.Targets)
 	c.Success = slices.Clone(g.Success)
 	c.Errors = slices.Clone(g.Errors)
 	return &c

@@ -59,7 +59,7 @@ func (m *Memory) Create(ctx context.Context, s *protocol.Synchronization, groups
 	}
 	r := &memoryRun{sync: cloneSync(s), groups: make(map[string]*Group, len(groups)), expires: m.now().Add(ttl)}
 	for _, g := range groups {
-		r.groups[g.ID] = g.clone()
+		r.groups[g.ID] = g // the caller's no more (Store.Create)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -1,0 +1,4 @@
+package plan
+
+// DirDatesRoom exposes dirDatesRoom to the tests.
+var DirDatesRoom = dirDatesRoom
