@@ -148,7 +148,7 @@ session_id=$(copied "session id")
 password=$(copied "password")
 [[ $session_id =~ ^[0-9a-z]+$ ]] || e2e_fail "the session id copied is '$session_id'"
 _e2e_log "session $session_id, password of ${#password} characters"
-e2e_shot members-invite
+e2e_shot invite
 
 # --- 2. App two joins with them ---------------------------------------------------------------
 e2e_app two
@@ -164,7 +164,7 @@ e2e_wait_focus '"id":"join-password"' 60
 e2e_type "$password"
 e2e_key Tab
 e2e_wait_focus '"name":"Show password"' 60
-e2e_shot members-join
+e2e_shot join
 e2e_tab_to '"name":"Join session"' 2
 e2e_key Return
 
@@ -173,12 +173,12 @@ e2e_key Return
 e2e_app one
 e2e_mark
 e2e_wait_focus '"name":"The same words: trust"' 60
-e2e_shot members-trust-host
+e2e_shot trust-host
 words_one=$E2E_LAST_SHOT
 e2e_key Return
 e2e_app two
 e2e_wait_focus '"name":"The same words: trust"' 60
-e2e_shot members-trust-joiner
+e2e_shot trust-joiner
 words_two=$E2E_LAST_SHOT
 
 # The dialog is 520 px wide in the middle of the window, both windows being the same size.
@@ -222,7 +222,7 @@ e2e_wait_focus '"id":"path-Aa"'
 e2e_type "$src"
 e2e_key Return
 e2e_wait_focus '"id":"start-inventory"' 60
-e2e_shot members-computers
+e2e_shot computers
 
 # --- 5. Inventory, comparison, rules and confirmation on app one ------------------------------
 e2e_key Return
@@ -248,7 +248,7 @@ expect "planned deletes" "$(json_num "$plan" deletes)" "$want_deletes"
 expect "refused actions" "$(json_num "$plan" refused)" 0
 actions=$(json_num "$plan" actions)
 e2e_wait_focus '"name":"Start synchronization"'
-e2e_shot members-confirm
+e2e_shot confirm
 
 # --- 6. The synchronization: both apps end on the summary and notify ---------------------------
 e2e_key Return
@@ -278,8 +278,8 @@ diff -r "$src" "$dst" >"$E2E_WORK/diff.txt" || e2e_fail "app two's folder differ
 "$folders" same "$src" "$dst" || e2e_fail "app two's folder is not a mirror of app one's (contents or dates)"
 _e2e_log "app two's folder is a mirror of app one's"
 
-e2e_shot members-done-two
+e2e_shot done-two
 e2e_app one
-e2e_shot members-done-one
+e2e_shot done-one
 
 e2e_finish
