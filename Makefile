@@ -151,6 +151,7 @@ e2e: build
 	build/e2e/run.sh $(DESKTOP_BIN) $(E2E_OUT)
 	build/e2e/profiles.sh $(DESKTOP_BIN) $(E2E_OUT)/profiles
 	build/e2e/shared.sh $(DESKTOP_BIN) $(E2E_OUT)/shared
+	build/e2e/members.sh $(DESKTOP_BIN) $(E2E_OUT)/members
 
 # The README's screenshots, refreshed on purpose from the last make test, e2e and package-test.
 screenshots:
@@ -159,7 +160,8 @@ screenshots:
 	(($${#files[@]})) || { echo "screenshots: nothing in $(SHOTS): run make e2e first" >&2; exit 1; }; \
 	cp -v "$${files[@]}" build/screenshots/; \
 	for f in $(SHOTS)/profiles/[0-9]*.png; do cp -v "$$f" "build/screenshots/profiles-$${f##*/}"; done; \
-	for f in $(SHOTS)/shared/[0-9]*.png; do cp -v "$$f" "build/screenshots/shared-$${f##*/}"; done
+	for f in $(SHOTS)/shared/[0-9]*.png; do cp -v "$$f" "build/screenshots/shared-$${f##*/}"; done; \
+	for f in $(SHOTS)/members/[0-9]*.png; do cp -v "$$f" "build/screenshots/members-$${f##*/}"; done
 
 bench: deps-test
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) -timeout 60m ./backend/... \

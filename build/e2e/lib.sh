@@ -31,6 +31,14 @@
 # Any failure (a helper's timeout, a command failing under set -e, the app exiting) ends the
 # run with a non-zero status and the last lines of every log.
 #
+# Several apps (one per computer of a session): each on its own display, with its own
+# configuration folder and log. e2e_app NAME makes NAME the app that the functions above drive
+# (its display, window, log and mark); a new NAME gets a new display, started at once:
+#
+#   e2e_app one; e2e_start_app          # display 1, configuration WORK/config-one
+#   e2e_app two; e2e_start_app          # display 2, configuration WORK/config-two
+#   e2e_app one; e2e_key Return         # back to the first app
+#
 # Focus: no window manager runs. Xvfb's input focus starts as PointerRoot, and xdotool
 # windowactivate needs a window manager (_NET_ACTIVE_WINDOW), so e2e_start_app sets the
 # focus with XSetInputFocus (xdotool windowfocus), which GTK takes as a FocusIn, and parks the
@@ -43,8 +51,9 @@
 
 E2E_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-# The Debian packages the harness needs, for build/deps.sh (libx11-dev: build/e2e/desktop).
-E2E_DEBS="xvfb xdotool imagemagick dbus dunst libnotify-bin libx11-dev"
+# The Debian packages the harness needs, for build/deps.sh (libx11-dev: build/e2e/desktop;
+# xclip: what an app copied).
+E2E_DEBS="xvfb xdotool imagemagick dbus dunst libnotify-bin libx11-dev xclip"
 
 E2E_SCREEN=1280x800x24
 
@@ -75,17 +84,29 @@ _e2e_teardown() {
   local rc=$?
   set +e
   trap - EXIT INT TERM
+  [[ -n ${E2E_APP_NAME:-} ]] && _e2e_app_save
+  local pid name app
   if { ((rc != 0)) || [[ -n ${E2E_FAILED:-} ]]; } && [[ -n ${DISPLAY:-} && -n ${E2E_XVFB_PID:-} ]]; then
     import -silent -window root "$E2E_OUT/failure.png" 2>/dev/null &&
       _e2e_log "screen at the failure: $E2E_OUT/failure.png"
+    for app in "${!E2E_APPS[@]}"; do
+      [[ $app == "${E2E_APP_NAME:-}" ]] && continue
+      DISPLAY=$(_e2e_app_field "$app" 4) import -silent -window root "$E2E_OUT/failure-$app.png" 2>/dev/null &&
+        _e2e_log "screen of app $app at the failure: $E2E_OUT/failure-$app.png"
+    done
   fi
-  local pid name
-  for pid in "$E2E_APP_PID" "${E2E_HELPER_PIDS[@]}" "$E2E_DUNST_PID" "$E2E_MONITOR_PID" "$E2E_XVFB_PID"; do
-    [[ -n $pid ]] && _e2e_stop "$pid"
+  for pid in "$E2E_APP_PID" $(for app in "${!E2E_APPS[@]}"; do _e2e_app_field "$app" 0; done) \
+    "${E2E_HELPER_PIDS[@]}" "$E2E_DUNST_PID" "$E2E_MONITOR_PID" "${E2E_XVFB_PIDS[@]}"; do
+    [[ -n $pid && $pid != - ]] && _e2e_stop "$pid"
   done
   if ((rc != 0)) || [[ -n ${E2E_FAILED:-} ]]; then
     ((rc != 0)) || rc=1
-    _e2e_tail "$E2E_APP_LOG" "the app's output"
+    if ((${#E2E_APPS[@]} == 0)); then
+      _e2e_tail "$E2E_APP_LOG" "the app's output"
+    fi
+    for app in "${!E2E_APPS[@]}"; do
+      _e2e_tail "$(_e2e_app_field "$app" 2)" "app $app's output"
+    done
     _e2e_tail "$E2E_NOTIFY_LOG" "the Notify calls"
     for name in "${E2E_HELPERS[@]}"; do
       _e2e_tail "$E2E_WORK/$name.log" "$name"
@@ -142,12 +163,14 @@ e2e_setup() {
   mkdir -p "$out"
   E2E_OUT=$(realpath "$out")
   # The folder shows this run only: drop an earlier run's screenshots.
-  rm -f "$E2E_OUT"/[0-9][0-9]-*.png "$E2E_OUT/failure.png"
+  rm -f "$E2E_OUT"/[0-9][0-9]-*.png "$E2E_OUT"/failure*.png
   E2E_WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-e2e.XXXXXX")
   E2E_APP_LOG=$E2E_WORK/app.log
   E2E_NOTIFY_LOG=$E2E_WORK/notify.log
   E2E_APP_PID='' E2E_DUNST_PID='' E2E_MONITOR_PID='' E2E_XVFB_PID='' E2E_WID='' E2E_SHOTS=0 E2E_MARK=0
-  E2E_HELPERS=() E2E_HELPER_PIDS=()
+  E2E_HELPERS=() E2E_HELPER_PIDS=() E2E_XVFB_PIDS=() E2E_APP_NAME=''
+  E2E_CONFIG=$E2E_WORK/config
+  declare -gA E2E_APPS=()
   : >"$E2E_APP_LOG"
   trap _e2e_teardown EXIT
   trap 'e2e_fail "interrupted"' INT TERM
@@ -168,11 +191,14 @@ e2e_setup() {
 _e2e_start_x() {
   local fifo=$E2E_WORK/display
   mkfifo "$fifo"
-  Xvfb -displayfd 3 -screen 0 "$E2E_SCREEN" -nolisten tcp -noreset 3>"$fifo" >"$E2E_WORK/xvfb.log" 2>&1 &
+  local log=$E2E_WORK/xvfb${E2E_XVFB_PIDS[0]:+-${#E2E_XVFB_PIDS[@]}}.log
+  Xvfb -displayfd 3 -screen 0 "$E2E_SCREEN" -nolisten tcp -noreset 3>"$fifo" >"$log" 2>&1 &
   E2E_XVFB_PID=$!
+  E2E_XVFB_PIDS+=("$E2E_XVFB_PID")
   local n=''
   # The fifo opens once Xvfb opened its end; it is written once the server accepts clients.
   read -r -t 30 n <"$fifo" || true
+  rm -f "$fifo"
   [[ $n =~ ^[0-9]+$ ]] || e2e_fail "Xvfb did not start"
   export DISPLAY=:$n
   xdotool getdisplaygeometry >/dev/null || e2e_fail "Xvfb on $DISPLAY does not answer"
@@ -226,9 +252,9 @@ EOF
 # waits for its window titled "Ferry" to show the page, and gives it the keyboard focus.
 e2e_start_app() {
   local timeout=${E2E_TIMEOUT:-60}
-  mkdir -p "$E2E_WORK/config"
+  mkdir -p "$E2E_CONFIG"
   # Xvfb has no GPU: WebKitGTK renders in software there.
-  FERRY_CONFIG_DIR=$E2E_WORK/config FERRY_DIAGNOSTICS=1 \
+  FERRY_CONFIG_DIR=$E2E_CONFIG FERRY_DIAGNOSTICS=1 \
     WEBKIT_DISABLE_COMPOSITING_MODE=1 LIBGL_ALWAYS_SOFTWARE=1 GDK_BACKEND=x11 NO_AT_BRIDGE=1 \
     "$E2E_BIN" "$@" >>"$E2E_APP_LOG" 2>&1 &
   E2E_APP_PID=$!
@@ -286,14 +312,57 @@ e2e_wait_window() {
   done
 }
 
-# _e2e_check_app fails the run when the app has exited.
+# _e2e_check_app fails the run when the app, or another app of the run, has exited.
 _e2e_check_app() {
+  local app pid
+  for app in "${!E2E_APPS[@]}"; do
+    [[ $app == "$E2E_APP_NAME" ]] && continue
+    pid=$(_e2e_app_field "$app" 0)
+    [[ $pid == - ]] || kill -0 "$pid" 2>/dev/null || e2e_fail "app $app exited"
+  done
   [[ -n $E2E_APP_PID ]] || return 0
   kill -0 "$E2E_APP_PID" 2>/dev/null && return 0
   local rc=0
   wait "$E2E_APP_PID" || rc=$?
   E2E_APP_PID=''
-  e2e_fail "the app exited (status $rc)"
+  e2e_fail "the app${E2E_APP_NAME:+ $E2E_APP_NAME} exited (status $rc)"
+}
+
+# e2e_app NAME makes the app NAME the one the other functions drive: its display, window,
+# output and mark. The first NAME takes the display of e2e_setup; each new one starts a new
+# display, and its app (e2e_start_app) uses the configuration folder WORK/config-NAME.
+e2e_app() {
+  local name=${1:?e2e_app NAME}
+  [[ $name == "$E2E_APP_NAME" ]] && return 0
+  [[ -n $E2E_APP_NAME ]] && _e2e_app_save
+  if [[ -n ${E2E_APPS[$name]:-} ]]; then
+    local f
+    read -r -a f <<<"${E2E_APPS[$name]}"
+    E2E_APP_PID=${f[0]/#-/} E2E_WID=${f[1]/#-/} E2E_APP_LOG=${f[2]} E2E_MARK=${f[3]}
+    export DISPLAY=${f[4]}
+    E2E_XVFB_PID=${f[5]} E2E_CONFIG=${f[6]}
+  else
+    # Every app is a new one: the first takes the display of e2e_setup, the others their own.
+    ((${#E2E_APPS[@]} == 0)) || _e2e_start_x
+    E2E_APP_PID='' E2E_WID='' E2E_MARK=0
+    E2E_APP_LOG=$E2E_WORK/app-$name.log E2E_CONFIG=$E2E_WORK/config-$name
+    : >"$E2E_APP_LOG"
+  fi
+  E2E_APP_NAME=$name
+  _e2e_app_save
+}
+
+# _e2e_app_save keeps the state of the current app (e2e_app), paths without spaces.
+_e2e_app_save() {
+  E2E_APPS[$E2E_APP_NAME]="${E2E_APP_PID:--} ${E2E_WID:--} $E2E_APP_LOG $E2E_MARK $DISPLAY $E2E_XVFB_PID $E2E_CONFIG"
+}
+
+# _e2e_app_field NAME N prints field N of the state of app NAME: 0 its process (- when none),
+# 1 its window, 2 its output, 3 its mark, 4 its display, 5 Xvfb's process, 6 its configuration.
+_e2e_app_field() {
+  local f
+  read -r -a f <<<"${E2E_APPS[$1]}"
+  echo "${f[$2]}"
 }
 
 # e2e_wait_exit [SECONDS] waits for the app to exit (after Quit), at most SECONDS (30), and
@@ -477,7 +546,7 @@ e2e_tab_to() {
   ((max >= 0)) || { max=$((-max)); key=shift+Tab; }
   for ((i = 0; i < max; i++)); do
     e2e_key "$key"
-    e2e_wait_focus . 10
+    e2e_wait_focus . 30
     last=$(_e2e_diag_since focus | tail -n 1)
     grep -qE -- "$pattern" <<<"$last" && return 0
   done

@@ -60,8 +60,12 @@ ended=$(e2e_wait_diag sync-done . 120)
 e2e_wait_diag screen '"step":"done"' >/dev/null
 e2e_wait_log 'string "Weekly backup: synchronization finished' 30
 cmp -s "$src/2025/IMG_1001.jpg" "$dst/2025/IMG_1001.jpg" || e2e_fail "the photos were not copied"
-"$ferry" profile show "Weekly backup" | grep -q 'Last run: .*done, 31 actions' ||
-  e2e_fail "the profile did not record the run: $("$ferry" profile show "Weekly backup")"
+# The app records the run in the profile once it ended, which may come after the notification.
+deadline=$(_e2e_deadline 10)
+until "$ferry" profile show "Weekly backup" | grep -q 'Last run: .*done, 31 actions'; do
+  (($(_e2e_now_us) < deadline)) || e2e_fail "the profile did not record the run: $("$ferry" profile show "Weekly backup")"
+  sleep 0.1
+done
 e2e_shot profile-done
 
 # --- 3. Save as profile -----------------------------------------------------------------------
