@@ -42,7 +42,7 @@ func TestRedisServerGoneOnlyWhenEveryURLStops(t *testing.T) {
 	first := startServiceServer(t, redisURL, prefix, secret)
 	second := startServiceServer(t, redisURL, prefix, secret)
 	c := newClient(t, first.URL+","+second.URL)
-	const wait = time.Second
+	const wait = 3 * time.Second // the move to the second server must fit in it, on a busy machine too
 	m, err := session.Create(t.Context(), c, nil, session.WithServerWait(wait))
 	if err != nil {
 		t.Fatal(err)
