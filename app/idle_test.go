@@ -163,11 +163,13 @@ func BenchmarkIdleAfterRuns(b *testing.B) {
 }
 
 // TestRunLetsGo checks that a run's end lets go of the comparison, the plan and the
-// inventories while the summary keeps its results, and that the live heap on the summary and
-// after Quit comes back near its size before the run.
+// inventories while the summary keeps its results, that the live heap on the summary and after
+// Quit comes back near its size before the run, and that the app gives memory back after the
+// run and after Quit.
 func TestRunLetsGo(t *testing.T) {
 	const files = 10_000
 	a := newTestApp(t)
+	gave := a.gaveBack()
 	src := t.TempDir()
 	smallFiles(t, src, files)
 	// The built-in server starts with the first session: it stays.
@@ -175,10 +177,12 @@ func TestRunLetsGo(t *testing.T) {
 	if err := a.Sessions.Quit(); err != nil {
 		t.Fatal(err)
 	}
+	received(t, gave, "memory given back after Quit")
 	a.rec.forget()
 	before := liveHeap()
 
 	st := a.mirrorRun(t, src)
+	received(t, gave, "memory given back after the run")
 	a.rec.forget()
 	c := a.c
 	c.mu.Lock()
@@ -211,6 +215,7 @@ func TestRunLetsGo(t *testing.T) {
 	if err := a.Sessions.Quit(); err != nil {
 		t.Fatal(err)
 	}
+	received(t, gave, "memory given back after Quit")
 	a.rec.forget()
 	c.mu.Lock()
 	held = c.an.inv != nil || c.an.plan != nil || c.an.spentParts != nil || len(c.nodes) > 0
