@@ -54,6 +54,8 @@ type analysis struct {
 	eval     *rules.Result
 	plan     *plan.Plan
 	ran      bool // the plan ran: the disk no longer matches the inventory
+	// spentParts are the parts of the comparison whose plan ran, once release let it go.
+	spentParts []string
 	// revision names the plan: a new one with every plan (and when the plan is dropped), never
 	// reused in the process, so that an acknowledgement of one plan's deletions cannot start
 	// another.
@@ -63,7 +65,6 @@ type analysis struct {
 	forItem  map[*compare.Item][]filter.Action
 	acting   int                // items with an action other than do-nothing
 	filters  map[string][]int32 // item indices per filter text
-	failed   map[string]bool    // item paths whose last synchronization failed
 
 	// A two-way preset run between two folders remembers the state it left them in (in
 	// records, a folder of the config dir); twoWay is this inventory's run, once begun.
@@ -150,8 +151,26 @@ func (a *analysis) forgetInventory() {
 	a.revision = planRevisions.Add(1)
 	a.planErrs, a.eval, a.plan, a.ran = nil, nil, nil, false
 	a.byItem, a.forItem, a.acting, a.filters = nil, nil, 0, nil
-	a.failed = nil
 	a.twoWay = nil
+	a.spentParts = nil
+}
+
+// release lets the comparison, the plan and the inventories go once the plan ran: the summary
+// needs none of them, and the next run inventories again. Start still refuses the plan that
+// ran, and a profile saved now still knows the parts compared.
+func (a *analysis) release() {
+	parts := a.partNames()
+	a.forgetInventory()
+	a.ran, a.spentParts = true, parts
+}
+
+// partNames are the parts of the comparison, or of the one that ran and was let go; nil when
+// this member compared nothing.
+func (a *analysis) partNames() []string {
+	if a.inv != nil {
+		return a.inv.cmp.PartNames()
+	}
+	return a.spentParts
 }
 
 // setInventory takes a new comparison, and the flow that made it, and plans it.
@@ -302,9 +321,8 @@ func (a *analysis) filtered(text string) ([]int32, *FilterError) {
 		return nil, &FilterError{End: utf16Offset(text, len(text)), Msg: err.Error()}
 	}
 	env := filter.Env{
-		Now:       time.Now(),
-		Actions:   func(it *compare.Item) []filter.Action { return a.forItem[it] },
-		SyncError: func(it *compare.Item) bool { return a.failed[it.Path] },
+		Now:     time.Now(),
+		Actions: func(it *compare.Item) []filter.Action { return a.forItem[it] },
 	}
 	idx := make([]int32, 0, 64)
 	for i, it := range cmp.Items {

@@ -99,6 +99,8 @@ func New(o Options) (*App, error) {
 		desk:      noDesktop{},
 		an:        newAnalysis(filepath.Join(dir, "state"), versionsOf(settings.get())),
 		sync:      idleStatus(),
+
+		giveBackWait: giveBackWait,
 	}
 	c.an.settings = c.compareDefaults()
 	return &App{

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/ferrysync/ferry/backend/client"
 	"github.com/ferrysync/ferry/backend/cloud"
@@ -62,6 +63,14 @@ type core struct {
 	shared  *sharedRun  // the shared profile's run that invited its members to the session
 	// finders are the clients that look for invitations, by server URL.
 	finders map[string]*client.Client
+
+	// giveBackWait is the idle time before memory let go returns to the system (giveBackLater);
+	// giveBack, while it waits, makes it wait again.
+	giveBackWait time.Duration
+	giveBack     chan struct{}
+	// gaveBack is told when giveBackLater ends, whether it gave memory back (tests); nil
+	// otherwise.
+	gaveBack func(bool)
 
 	// beforeReport sees this member's action results before the orchestrator (tests pause a
 	// run with it); nil otherwise.

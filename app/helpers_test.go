@@ -226,7 +226,7 @@ func manyFiles(t testing.TB, dir string, n int) {
 }
 
 // session creates a session with two nodes: A holding src, B holding dst.
-func (a *testApp) session(t *testing.T, src, dst string) SessionInfo {
+func (a *testApp) session(t testing.TB, src, dst string) SessionInfo {
 	t.Helper()
 	info, err := a.Sessions.Create()
 	if err != nil {
@@ -249,7 +249,7 @@ func (a *testApp) session(t *testing.T, src, dst string) SessionInfo {
 }
 
 // inventory runs the inventory and waits for its end.
-func (a *testApp) inventory(t *testing.T) InventoryDone {
+func (a *testApp) inventory(t testing.TB) InventoryDone {
 	t.Helper()
 	mark := a.rec.mark()
 	if err := a.Inventory.Start(); err != nil {
@@ -259,7 +259,7 @@ func (a *testApp) inventory(t *testing.T) InventoryDone {
 }
 
 // synchronize starts the plan and waits for sync:done.
-func (a *testApp) synchronize(t *testing.T) SyncStatus {
+func (a *testApp) synchronize(t testing.TB) SyncStatus {
 	t.Helper()
 	mark := a.rec.mark()
 	if err := a.Synchronization.Start(); err != nil {

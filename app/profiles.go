@@ -165,13 +165,12 @@ func (p *Profiles) Save(name string) (ProfileInfo, error) {
 		opened = c.profile
 	}
 	others := sess != nil && len(sess.info.Members) > 1
-	planned := a.inv != nil
+	names := a.partNames()
+	planned := names != nil
 	// The node a preset went from: the one set for this run, else the first part compared.
 	from := a.from
-	if from == "" && a.inv != nil {
-		if names := a.inv.cmp.PartNames(); len(names) > 0 {
-			from = names[0]
-		}
+	if from == "" && len(names) > 0 {
+		from = names[0]
 	}
 	c.mu.Unlock()
 	s := c.profileStore()

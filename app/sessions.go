@@ -153,6 +153,7 @@ func (s *Sessions) Quit() error {
 	c.sync = idleStatus()
 	c.mu.Unlock()
 	c.emit(EventSessionChanged, nil)
+	c.giveBackLater()
 	return nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -339,10 +338,10 @@ func (s *Synchronization) Start() error {
 	switch {
 	case c.sess == nil:
 		return errNoSession
-	case a.inv == nil || a.plan == nil:
-		return errNoInventory
 	case a.ran:
 		return errPlanRan
+	case a.inv == nil || a.plan == nil:
+		return errNoInventory
 	case len(a.plan.Groups) == 0:
 		return errNothingToDo
 	case a.needsInventory():
@@ -474,11 +473,10 @@ func (s *Synchronization) run(run *syncRun, fr *sessionFlow, p *plan.Plan, tw *t
 	c.mu.Lock()
 	c.run = nil
 	c.sync = final
-	if c.an.flow == fr { // it ran: what it kept of the run can go
+	if c.an.flow == fr { // it ran: the flow, the comparison and the plan can go
 		c.an.flow = nil
+		c.an.release()
 	}
-	c.an.failed = results.failedPaths()
-	c.an.filters = nil // has:sync-error changed
 	t, n, desk := c.tray, c.notifier, c.desk
 	quit := c.hiddenByClose && t == nil && !c.closing && !c.quitting
 	if quit {
@@ -503,6 +501,7 @@ func (s *Synchronization) run(run *syncRun, fr *sessionFlow, p *plan.Plan, tw *t
 	if quit { // the window was closed during the run and no tray holds the app
 		desk.quit()
 	}
+	c.giveBackLater()
 }
 
 // notify tells the desktop how the run ended, naming its profile when one ran; a missing
@@ -711,18 +710,4 @@ func (l *resultLog) items(out *engine.Outcome) ([]ItemResult, int) {
 		items[i] = r
 	}
 	return items, l.omitted
-}
-
-// failedPaths are the item paths (and names) whose actions failed.
-func (l *resultLog) failedPaths() map[string]bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	failed := map[string]bool{}
-	for _, r := range l.results {
-		if !r.OK {
-			failed[r.Path] = true
-			failed[path.Base(r.Path)] = true
-		}
-	}
-	return failed
 }

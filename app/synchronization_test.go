@@ -32,7 +32,7 @@ func pauseReports(a *testApp) (paused <-chan struct{}, release chan struct{}) {
 	return p, r
 }
 
-func received(t *testing.T, ch <-chan struct{}, what string) {
+func received(t testing.TB, ch <-chan struct{}, what string) {
 	t.Helper()
 	select {
 	case <-ch:
