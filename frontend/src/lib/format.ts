@@ -125,3 +125,17 @@ export function planWords(p: { copies: number; creates: number; deletes: number;
   ].filter(Boolean)
   return parts.length ? parts.join(', ') : 'nothing to do'
 }
+
+/** The URL names this computer only (localhost, 127.0.0.0/8, ::1): no other computer reaches it. */
+export function isLoopbackURL(url: string): boolean {
+  let host: string
+  try {
+    host = new URL(url).hostname.toLowerCase()
+  } catch {
+    return false
+  }
+  host = host.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '')
+  if (host === 'localhost' || host.endsWith('.localhost')) return true
+  if (host === '::1' || host === '0:0:0:0:0:0:0:1') return true
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+}
