@@ -139,3 +139,10 @@ export function isLoopbackURL(url: string): boolean {
   if (host === '::1' || host === '0:0:0:0:0:0:0:1') return true
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
 }
+
+/** A data source's folder as shown: the path on this computer, "photos-backup on laptop-b" for
+ * another computer's, whose path is never shown. */
+export function whereText(root: string, computer?: string): string {
+  if (!computer) return root
+  return root ? `${root} on ${computer}` : `on ${computer}`
+}
