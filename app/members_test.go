@@ -440,3 +440,15 @@ func TestOtherComputerPathsStayOffScreen(t *testing.T) {
 		t.Fatalf("C holds %d entries, want none", len(entries))
 	}
 }
+
+// A ferry join's refusal names its paths and flags: the app shows neither.
+func TestRefusalOfAnotherMemberWithoutPaths(t *testing.T) {
+	e := &plan.DeleteLimitError{Limit: rules.DeleteLimit{Count: 10, IsCount: true, Set: true},
+		Over: []plan.Deletions{{Part: "Ba", Node: "Ba", Root: "/tmp/x/two/photos-backup", Deletes: 50, Files: 60}}}
+	nc := &session.NotConfirmedError{Who: "member B", Answer: session.Answer{Reason: e.Error(), Limit: true}}
+	got := errorText(fmt.Errorf("propose the plan: %w", nc))
+	want := "member B refused: the plan deletes 50 of 60 files on Ba, past its deletion limit of 10: nothing changed"
+	if got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}

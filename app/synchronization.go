@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -622,11 +623,23 @@ func (s *Synchronization) notify(n notifier, out *engine.Outcome, err error, pro
 // limit is its own words, which name the computer.
 func errorText(err error) string {
 	var nc *session.NotConfirmedError
-	if errors.As(err, &nc) && !nc.Self && nc.Answer.Limit && strings.Contains(nc.Answer.Reason, " refused: ") {
+	if !errors.As(err, &nc) || nc.Self || !nc.Answer.Limit {
+		return err.Error()
+	}
+	if strings.Contains(nc.Answer.Reason, " refused: ") {
 		return nc.Answer.Reason + ": nothing changed"
 	}
-	return err.Error()
+	// A ferry join's refusal: its paths and flags are the other computer's.
+	reason, _, _ := strings.Cut(nc.Answer.Reason, "; nothing was changed")
+	reason = pathInParens.ReplaceAllString(reason, "")
+	if rest, ok := strings.CutPrefix(reason, "refusing to delete "); ok {
+		return nc.Who + " refused: the plan deletes " + strings.Replace(rest, ": over the deletion limit", ", past its deletion limit", 1) + ": nothing changed"
+	}
+	return nc.Who + " refused the plan (" + reason + "): nothing changed"
 }
+
+// pathInParens is " (/a/path)" or " (C:\a\path)" in a message.
+var pathInParens = regexp.MustCompile(` \((/|[A-Za-z]:\\)[^)]*\)`)
 
 // endStatus is the status of an ended run.
 func endStatus(mode string, out *engine.Outcome, err error, aborted bool) SyncStatus {
