@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -305,12 +306,19 @@ func TestOtherMemberRefusesDeletionsPastItsLimit(t *testing.T) {
 		t.Fatal(done.Error)
 	}
 	st := waitFor[SyncStatus](t, a.rec, mark, EventSyncDone, nil)
-	if st.EndStatus != string(protocol.EndError) || len(st.Errors) != 1 || !strings.Contains(st.Errors[0], "12 of 12 files") {
-		t.Fatalf("status %+v: want the deletion limit's refusal", st)
+	if st.EndStatus != string(protocol.EndError) || len(st.Errors) != 1 || !strings.Contains(st.Errors[0], " refused: the plan deletes 12 of 12 files in Ba") ||
+		!strings.Contains(st.Errors[0], "past its deletion limit of 50% (default) (its Settings)") || strings.Contains(st.Errors[0], "--max-delete") {
+		t.Fatalf("status %+v: want the deletion limit's refusal in the app's words", st)
 	}
 	var nc *session.NotConfirmedError
 	if err := o.end(t); !errors.As(err, &nc) || !nc.Answer.Limit {
 		t.Fatalf("the oldest member: %v, want this member's refusal", err)
+	}
+	if strings.Contains(nc.Answer.Reason, dst) || strings.Contains(nc.Answer.Reason, "--max-delete") {
+		t.Fatalf("the refusal %q names this computer's path or a flag", nc.Answer.Reason)
+	}
+	if got := errorText(nc); !strings.HasSuffix(got, "(its Settings): nothing changed") || strings.Contains(got, "did not agree") {
+		t.Fatalf("the refusal on the oldest member's app: %q", got)
 	}
 	if entries, _ := os.ReadDir(dst); len(entries) != 12 {
 		t.Fatalf("Ba holds %d files, want its 12", len(entries))
@@ -341,5 +349,106 @@ func TestOtherMemberWithOneFolder(t *testing.T) {
 	o.wait(t)
 	if got, err := os.ReadFile(filepath.Join(dst, "one.txt")); err != nil || string(got) != "one" {
 		t.Fatalf("one.txt on this member: %q, %v", got, err)
+	}
+}
+
+// deleteOnC deletes the files of C that A lacks.
+const deleteOnC = `{"rules": [{"applies_to": "file", "conditions": [{"left": "C", "property": "presence", "op": "not-on", "right": "A"}],
+  "actions": [{"op": "delete", "on": "C"}]}]}`
+
+// noPath fails when what the app hands the webview holds the other computer's folder path.
+func noPath(t *testing.T, what string, v any, path string) string {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), path) {
+		t.Fatalf("%s holds the other computer's path %s: %s", what, path, data)
+	}
+	return string(data)
+}
+
+// The oldest member's app shows the other computer's data source by code, name and computer,
+// never by its path: on the confirmation, the comparison and the summary.
+func TestOtherComputerPathsStayOffScreen(t *testing.T) {
+	srv := startServer(t)
+	a := newTestApp(t)
+	ca := loggedIn(t, srv.URL)
+	m, err := session.Create(t.Context(), ca, nil, memberOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.useMember(m, ca)
+	src, dst := t.TempDir(), t.TempDir()
+	other := filepath.Join(t.TempDir(), "photos-backup")
+	if err := os.Mkdir(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, src, map[string]string{"one.txt": "one"}, at)
+	files := map[string]string{}
+	for i := range 12 {
+		files[fmt.Sprintf("f%02d.txt", i)] = "on C"
+	}
+	writeFiles(t, other, files, at)
+	a.addNodes(t, src, dst)
+	if st, err := a.Rules.Save(deleteOnC); err != nil || len(st.Errors) != 0 {
+		t.Fatalf("rules: %+v, %v", st, err)
+	}
+
+	nodes := []plan.NodeSpec{{Code: "C", Roots: []string{other}}}
+	mc, err := session.Join(t.Context(), loggedIn(t, srv.URL), session.JoinRequest{ID: m.ID(), Password: m.Password(), Nodes: nodes}, memberOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = mc.Close(context.Background(), time.Second) })
+	o := &otherMember{m: mc, done: make(chan error, 1)}
+	o.run(t.Context(), nodes, session.Planning{})
+
+	if done := a.inventory(t); done.Error != "" {
+		t.Fatal(done.Error)
+	}
+	conf, err := a.Synchronization.Confirmation()
+	if err != nil {
+		t.Fatal(err)
+	}
+	noPath(t, "the confirmation", conf, other)
+	if len(conf.Deletions) != 1 || conf.Deletions[0].Root != "photos-backup" || conf.Deletions[0].Computer == "" || !conf.OverLimit {
+		t.Fatalf("deletions %+v: want C's by name and computer, past the limit", conf.Deletions)
+	}
+	sum, err := a.Comparison.Summary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	noPath(t, "the comparison's summary", sum, other)
+	page, err := a.Comparison.Page("", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noPath(t, "the comparison's page", page, other)
+
+	if err := a.Synchronization.AllowDeletions(conf.Revision); err != nil {
+		t.Fatal(err)
+	}
+	st := a.synchronize(t)
+	noPath(t, "the summary", st, other)
+	if st.EndStatus != string(protocol.EndRegular) {
+		t.Fatalf("status %+v", st)
+	}
+	o.wait(t)
+	if entries, _ := os.ReadDir(other); len(entries) != 0 {
+		t.Fatalf("C holds %d entries, want none", len(entries))
+	}
+}
+
+// A ferry join's refusal names its paths and flags: the app shows neither.
+func TestRefusalOfAnotherMemberWithoutPaths(t *testing.T) {
+	e := &plan.DeleteLimitError{Limit: rules.DeleteLimit{Count: 10, IsCount: true, Set: true},
+		Over: []plan.Deletions{{Part: "Ba", Node: "Ba", Root: "/tmp/x/two/photos-backup", Deletes: 50, Files: 60}}}
+	nc := &session.NotConfirmedError{Who: "member B", Answer: session.Answer{Reason: e.Error(), Limit: true}}
+	got := errorText(fmt.Errorf("propose the plan: %w", nc))
+	want := "member B refused: the plan deletes 50 of 60 files on Ba, past its deletion limit of 10: nothing changed"
+	if got != want {
+		t.Fatalf("got %q, want %q", got, want)
 	}
 }

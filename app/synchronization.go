@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,16 +87,21 @@ type Conflict struct {
 
 // Deletions is what the plan deletes on one target data source (a part).
 type Deletions struct {
-	Part    string `json:"part"`
-	Node    string `json:"node"`
-	Root    string `json:"root"`    // its folder or file
-	Deletes int    `json:"deletes"` // files deleted there
-	Files   int    `json:"files"`   // files it holds
+	Part string `json:"part"`
+	Node string `json:"node"`
+	// Root is its folder or file: the path on this computer, the name alone (never the path)
+	// on another computer, which Computer names.
+	Root     string `json:"root"`
+	Computer string `json:"computer,omitempty"`
+	Deletes  int    `json:"deletes"` // files deleted there
+	Files    int    `json:"files"`   // files it holds
 	// EmptySource is another data source of the plan that holds nothing at all (an unmounted
-	// drive looks like that), EmptyRoot its folder.
-	EmptySource string `json:"emptySource,omitempty"`
-	EmptyRoot   string `json:"emptyRoot,omitempty"`
-	Over        bool   `json:"over"` // past the deletion limit
+	// drive looks like that), EmptyRoot its folder (as Root), EmptyComputer its computer when
+	// another.
+	EmptySource   string `json:"emptySource,omitempty"`
+	EmptyRoot     string `json:"emptyRoot,omitempty"`
+	EmptyComputer string `json:"emptyComputer,omitempty"`
+	Over          bool   `json:"over"` // past the deletion limit
 }
 
 // Progress are the run's counters.
@@ -168,27 +176,84 @@ func (s *Synchronization) Confirmation() (Confirmation, error) {
 	if c.an.inv == nil || c.an.plan == nil {
 		return Confirmation{}, errNoInventory
 	}
-	conf := confirmationOf(c.an.plan, c.an.revision, c.deleteLimitLocked())
+	conf := confirmationOf(c.an.plan, c.an.revision, c.deleteLimitLocked(), c.placesLocked())
 	for _, k := range c.an.twoWay.Conflicts() {
 		conf.Conflicts = append(conf.Conflicts, Conflict{Path: k.Path, Winner: k.Winner, Kept: append([]string{}, k.Kept...)})
 	}
 	return conf, nil
 }
 
-func confirmationOf(p *plan.Plan, revision int64, limit rules.DeleteLimit) Confirmation {
+// places tells the webview where a part's folder is: the path on this computer, the name and
+// computer of another's, whose paths are theirs.
+type places struct {
+	local  map[string]bool // this computer's node codes
+	others map[string]elsewhere
+}
+
+// elsewhere is a node or data source of another computer: its folder's name and the computer.
+type elsewhere struct{ name, computer string }
+
+// placesLocked lists this computer's nodes and the other members'. c.mu is held.
+func (c *core) placesLocked() places {
+	pl := places{local: map[string]bool{}, others: map[string]elsewhere{}}
+	for _, n := range c.nodes {
+		pl.local[n.code] = true
+	}
+	if c.sess == nil {
+		return pl
+	}
+	for _, m := range c.sess.info.Members {
+		if m.Self {
+			continue
+		}
+		for _, n := range m.Nodes {
+			computer := n.Machine
+			if computer == "" {
+				computer = "member " + m.Letter
+			}
+			pl.others[n.Code] = elsewhere{computer: computer}
+			for _, src := range n.Sources {
+				pl.others[src.Code] = elsewhere{name: src.Name, computer: computer}
+			}
+		}
+	}
+	return pl
+}
+
+// of is the folder of part (or, for a plan's node, its root) and, when another's, its computer.
+// A part of no node of this computer never shows its path.
+func (pl places) of(part, node, root string) (string, string) {
+	if e, ok := pl.others[part]; ok && e.name != "" {
+		return e.name, e.computer
+	}
+	if e, ok := pl.others[node]; ok {
+		return filepath.Base(root), e.computer
+	}
+	if len(pl.local) > 0 && !pl.local[node] {
+		return filepath.Base(root), "another computer"
+	}
+	return root, ""
+}
+
+func confirmationOf(p *plan.Plan, revision int64, limit rules.DeleteLimit, pl places) Confirmation {
 	sum := p.Summary()
 	out := Confirmation{Actions: sum.Actions, Bytes: sum.Bytes, Destinations: []Destination{}, Refused: len(p.Rejected),
 		Revision: revision, Deletions: []Deletions{}, DeleteLimit: limitText(limit), Conflicts: []Conflict{}}
 	if v := p.Versions; v != nil {
 		out.Versions = &KeptVersions{Dir: v.Dir, Stamp: v.Stamp, KeepDays: v.KeepDays}
 	}
-	roots := map[string]string{}
+	parts := map[string]plan.PartInfo{}
 	for _, part := range p.Parts {
-		roots[part.Name] = part.Root
+		parts[part.Name] = part
 	}
 	for _, d := range p.Deletions(limit) {
-		out.Deletions = append(out.Deletions, Deletions{Part: d.Part, Node: d.Node, Root: d.Root, Deletes: d.Deletes,
-			Files: d.Files, EmptySource: d.EmptySource, EmptyRoot: roots[d.EmptySource], Over: d.Over})
+		root, computer := pl.of(d.Part, d.Node, d.Root)
+		del := Deletions{Part: d.Part, Node: d.Node, Root: root, Computer: computer, Deletes: d.Deletes,
+			Files: d.Files, EmptySource: d.EmptySource, Over: d.Over}
+		if e, ok := parts[d.EmptySource]; ok {
+			del.EmptyRoot, del.EmptyComputer = pl.of(e.Name, e.Node, e.Root)
+		}
+		out.Deletions = append(out.Deletions, del)
 		out.OverLimit = out.OverLimit || d.Over
 	}
 	at := map[string]int{}
@@ -394,11 +459,39 @@ func (s *Synchronization) follow(sess *openSession, fr *sessionFlow) {
 	run := c.startRunLocked()
 	c.mu.Unlock()
 	if err := p.CheckDeletions(limit); err != nil {
-		if aerr := fr.flow.Answer(run.ctx, session.Answer{Reason: err.Error(), Limit: true}); aerr != nil {
+		var le *plan.DeleteLimitError
+		reason := err.Error()
+		if errors.As(err, &le) {
+			reason = refusalOf(le)
+		}
+		if aerr := fr.flow.Answer(run.ctx, session.Answer{Reason: reason, Limit: true}); aerr != nil {
 			c.log.Warn("refuse the plan", "err", aerr)
 		}
 	}
 	c.goBackground(func() { s.run(run, fr, p, nil, nil) })
+}
+
+// refusalOf words this computer's refusal of a plan past its deletion limit for the app, on
+// every member: "laptop-b refused: the plan deletes 12 of 12 files in Ba1, past its deletion
+// limit of 10 files (its Settings)". It names no path: the other members see it.
+func refusalOf(e *plan.DeleteLimitError) string {
+	name, _ := os.Hostname()
+	if name == "" {
+		name = "another computer"
+	}
+	var b strings.Builder
+	b.WriteString(name + " refused: the plan deletes ")
+	for i, d := range e.Over {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%d of %d files in %s", d.Deletes, d.Files, d.Part)
+		if d.EmptySource != "" {
+			b.WriteString(" while " + d.EmptySource + " is empty")
+		}
+	}
+	fmt.Fprintf(&b, ", past its deletion limit of %s (its Settings)", limitText(e.Limit))
+	return b.String()
 }
 
 // Abort asks the running synchronization to stop; it ends as aborted (sync:done).
@@ -525,6 +618,28 @@ func (s *Synchronization) notify(n notifier, out *engine.Outcome, err error, pro
 	}
 }
 
+// errorText is err as the app shows it: another member's refusal of the plan for its deletion
+// limit is its own words, which name the computer.
+func errorText(err error) string {
+	var nc *session.NotConfirmedError
+	if !errors.As(err, &nc) || nc.Self || !nc.Answer.Limit {
+		return err.Error()
+	}
+	if strings.Contains(nc.Answer.Reason, " refused: ") {
+		return nc.Answer.Reason + ": nothing changed"
+	}
+	// A ferry join's refusal: its paths and flags are the other computer's.
+	reason, _, _ := strings.Cut(nc.Answer.Reason, "; nothing was changed")
+	reason = pathInParens.ReplaceAllString(reason, "")
+	if rest, ok := strings.CutPrefix(reason, "refusing to delete "); ok {
+		return nc.Who + " refused: the plan deletes " + strings.Replace(rest, ": over the deletion limit", ", past its deletion limit", 1) + ": nothing changed"
+	}
+	return nc.Who + " refused the plan (" + reason + "): nothing changed"
+}
+
+// pathInParens is " (/a/path)" or " (C:\a\path)" in a message.
+var pathInParens = regexp.MustCompile(` \((/|[A-Za-z]:\\)[^)]*\)`)
+
 // endStatus is the status of an ended run.
 func endStatus(mode string, out *engine.Outcome, err error, aborted bool) SyncStatus {
 	st := SyncStatus{State: StateEnded, Orchestration: mode, Errors: []string{}, Items: []ItemResult{}}
@@ -536,7 +651,7 @@ func endStatus(mode string, out *engine.Outcome, err error, aborted bool) SyncSt
 		}
 	}
 	if err != nil {
-		st.Errors = append(st.Errors, err.Error())
+		st.Errors = append(st.Errors, errorText(err))
 		if st.EndStatus == "" {
 			st.EndStatus = string(protocol.EndError)
 			if aborted {
@@ -544,7 +659,7 @@ func endStatus(mode string, out *engine.Outcome, err error, aborted bool) SyncSt
 			}
 		}
 		if st.EndReason == "" && st.EndStatus == string(protocol.EndError) {
-			st.EndReason = err.Error()
+			st.EndReason = errorText(err)
 		}
 	}
 	if st.EndStatus == "" {

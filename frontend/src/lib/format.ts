@@ -125,3 +125,24 @@ export function planWords(p: { copies: number; creates: number; deletes: number;
   ].filter(Boolean)
   return parts.length ? parts.join(', ') : 'nothing to do'
 }
+
+/** The URL names this computer only (localhost, 127.0.0.0/8, ::1): no other computer reaches it. */
+export function isLoopbackURL(url: string): boolean {
+  let host: string
+  try {
+    host = new URL(url).hostname.toLowerCase()
+  } catch {
+    return false
+  }
+  host = host.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '')
+  if (host === 'localhost' || host.endsWith('.localhost')) return true
+  if (host === '::1' || host === '0:0:0:0:0:0:0:1') return true
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+}
+
+/** A data source's folder as shown: the path on this computer, "photos-backup on laptop-b" for
+ * another computer's, whose path is never shown. */
+export function whereText(root: string, computer?: string): string {
+  if (!computer) return root
+  return root ? `${root} on ${computer}` : `on ${computer}`
+}

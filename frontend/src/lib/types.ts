@@ -63,7 +63,8 @@ export type RulesState = Plain<app.RulesState>
 export type Destination = Plain<app.Destination>
 
 /** What the plan deletes on one data source: deletes of its files; emptySource (and its folder
- * emptyRoot) when another data source of the plan holds nothing at all; over: past the limit. */
+ * emptyRoot) when another data source of the plan holds nothing at all; over: past the limit.
+ * root is a path on this computer, a folder's name alone on another (computer names it). */
 export type Deletions = Plain<app.Deletions>
 
 /** Where a run keeps the files it replaces or deletes: dir/stamp/<their path> in each data

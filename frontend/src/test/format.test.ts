@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { charIndexOfByte, formatBytes, formatCount, formatDate, formatDuration, formatRate, planWords, skipReason, splitPath, statusWords } from '../lib/format'
+import { charIndexOfByte, formatBytes, formatCount, formatDate, formatDuration, formatRate, isLoopbackURL, planWords, skipReason, splitPath, statusWords } from '../lib/format'
 
 describe('format', () => {
   it('writes sizes in powers of 1024', () => {
@@ -52,5 +52,16 @@ describe('format', () => {
     expect(planWords({ copies: 12, creates: 0, deletes: 1, dates: 0 })).toBe('12 files to copy, 1 item to delete')
     expect(planWords({ copies: 0, creates: 2, deletes: 0, dates: 1 })).toBe('2 folders to create, 1 date to fix')
     expect(planWords({ copies: 0, creates: 0, deletes: 0, dates: 0 })).toBe('nothing to do')
+  })
+})
+
+describe('isLoopbackURL', () => {
+  it('knows the addresses that name this computer only', () => {
+    for (const url of ['http://127.0.0.1:7420', 'http://127.8.9.10', 'http://localhost:1', 'http://LOCALHOST.', 'http://[::1]:80', 'https://a.localhost']) {
+      expect(isLoopbackURL(url), url).toBe(true)
+    }
+    for (const url of ['http://10.0.0.9:7420', 'https://ferry.example.org', 'http://128.0.0.1', 'http://[::2]', 'not a url', '']) {
+      expect(isLoopbackURL(url), url).toBe(false)
+    }
   })
 })

@@ -57,6 +57,16 @@ describe('Start', () => {
     expect(screen.queryByTestId('local-server')).not.toBeInTheDocument()
   })
 
+  it('warns that a remote session server on a loopback address is out of reach for others', async () => {
+    api.Sessions.create.mockResolvedValue(session({ embedded: false, serverURL: 'http://127.0.0.1:7420' }))
+    render(App)
+    await fireEvent.click(await screen.findByRole('button', { name: 'Create session' }))
+    await fireEvent.click(await screen.findByRole('button', { name: /Invite another computer/ }))
+    expect(await screen.findByTestId('local-server')).toHaveTextContent(
+      'Other computers cannot reach this session server: http://127.0.0.1:7420 names this computer only',
+    )
+  })
+
   it('offers the built-in server when the session server of the settings cannot be reached', async () => {
     api.Settings.get.mockResolvedValue({ serverURL: 'http://10.0.0.9:7420', theme: 'system', maxDelete: '', versions: '', versionsKeep: 0, includeHidden: false })
     api.Sessions.create.mockRejectedValueOnce(

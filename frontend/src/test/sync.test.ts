@@ -386,3 +386,70 @@ describe('Kept versions and two-way conflicts on the confirmation', () => {
     expect(screen.queryByTestId('versions-note')).not.toBeInTheDocument()
   })
 })
+
+describe('A session with another computer', () => {
+  const others = () =>
+    session({
+      embedded: false,
+      serverURL: 'https://ferry.example.org',
+      members: [
+        { id: 'm1', letter: 'A', status: 'InventoryWaitingForStart', self: true, present: true, nodes: [] },
+        {
+          id: 'm2',
+          letter: 'B',
+          status: 'InventoryWaitingForStart',
+          self: false,
+          present: true,
+          nodes: [{ code: 'Ba', machine: 'laptop-b', sources: [{ code: 'Ba1', name: 'photos-backup' }] }],
+        },
+      ],
+    })
+
+  async function withOthers(plan: Confirmation) {
+    api.Sessions.current.mockResolvedValue(others())
+    api.Comparison.summary.mockResolvedValue({ total: 10, parts: ['A', 'Ba'], withActions: 5 })
+    api.Comparison.page.mockResolvedValue({ total: 0, offset: 0, items: [] })
+    api.Synchronization.confirmation.mockResolvedValue(plan)
+    render(App, { props: { wizard: new Wizard() } })
+    await screen.findByRole('heading', { level: 1, name: 'Comparison' })
+    await fireEvent.click(screen.getByRole('button', { name: 'Synchronize' }))
+  }
+
+  it("shows the other computer's folder by name and computer, and says each computer applies its own deletion limit", async () => {
+    await withOthers(
+      api.plan({
+        actions: 12,
+        destinations: [{ node: 'Ba', copies: 0, creates: 0, deletes: 12, dates: 0, bytes: 0 }],
+        deletions: [{ part: 'Ba', node: 'Ba', root: 'photos-backup', computer: 'laptop-b', deletes: 12, files: 12, over: true }],
+        overLimit: true,
+      }),
+    )
+    const warning = await screen.findByRole('region', { name: 'Check these deletions before you start' })
+    expect(within(warning).getByRole('listitem')).toHaveTextContent('Deletes 12 of 12 files on Node Ba (photos-backup on laptop-b)')
+    expect(screen.getByTestId('limits-note')).toHaveTextContent('Each computer of the session also applies its own deletion limit')
+  })
+
+  it("says the other computer applied the actions whose items this computer does not list", async () => {
+    await withOthers(api.plan({ actions: 309, destinations: [{ node: 'Ba', copies: 309, creates: 0, deletes: 0, dates: 0, bytes: 0 }] }))
+    await screen.findByRole('button', { name: /Start synchronization/ })
+    emit('sync:event', { type: 'started', status: status({ totalActions: 309 }) })
+    emit('sync:done', status({ totalActions: 309, finishedActions: 309 }, { state: 'ended', endStatus: 'regular' }))
+    expect(await screen.findByTestId('outcome')).toHaveTextContent('Synchronization complete')
+    expect(screen.getByTestId('done-actions')).toHaveTextContent('309 / 309')
+    expect(screen.getByRole('heading', { name: 'Items on this computer' })).toBeInTheDocument()
+    expect(screen.getByTestId('done-elsewhere')).toHaveTextContent('The other computer applied 309 actions: see its Ferry for the items.')
+    expect(screen.getByText('No item was synchronized on this computer.')).toBeInTheDocument()
+  })
+
+  it('sizes the Target column to its labels, and keeps an empty Error column narrow', async () => {
+    await withOthers(api.plan({ actions: 2, destinations: [{ node: 'Ba', copies: 2, creates: 0, deletes: 0, dates: 0, bytes: 0 }] }))
+    await screen.findByRole('button', { name: /Start synchronization/ })
+    emit('sync:event', { type: 'started', status: status({ totalActions: 2 }) })
+    const ok = (path: string) => ({ path, op: 'copy', target: 'Ba', ok: true })
+    emit('sync:done', status({ totalActions: 2, finishedActions: 2 }, { state: 'ended', endStatus: 'regular', items: [ok('a'), ok('b')] }))
+    const grid = await screen.findByRole('grid', { name: 'Item results' })
+    const columns = (el: HTMLElement) => el.closest<HTMLElement>('[style*="--columns"]')?.style.getPropertyValue('--columns') ?? ''
+    // "Ba" and "Node Ba": 9 characters at least, and an Error column of no more than its header.
+    expect(columns(grid)).toBe('96px minmax(0, 3fr) 116px calc(9ch + 40px) 64px')
+  })
+})

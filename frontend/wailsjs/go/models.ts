@@ -180,10 +180,12 @@ export namespace app {
 	    part: string;
 	    node: string;
 	    root: string;
+	    computer?: string;
 	    deletes: number;
 	    files: number;
 	    emptySource?: string;
 	    emptyRoot?: string;
+	    emptyComputer?: string;
 	    over: boolean;
 	
 	    static createFrom(source: any = {}) {
@@ -195,10 +197,12 @@ export namespace app {
 	        this.part = source["part"];
 	        this.node = source["node"];
 	        this.root = source["root"];
+	        this.computer = source["computer"];
 	        this.deletes = source["deletes"];
 	        this.files = source["files"];
 	        this.emptySource = source["emptySource"];
 	        this.emptyRoot = source["emptyRoot"];
+	        this.emptyComputer = source["emptyComputer"];
 	        this.over = source["over"];
 	    }
 	}
