@@ -4,7 +4,7 @@
 # `ferry server` on loopback. App one creates the session and shows its id and password, which
 # app two copies from its clipboard into the join form; both show the safety-words dialog, the
 # same twelve words, and trust. Each brings one folder on the Data step (app one sees app two's
-# by name), app one inventories, compares and mirrors its folder onto app two's, app two runs
+# by name as soon as it is added), app one inventories, compares and mirrors its folder onto app two's, app two runs
 # its part, and both end on the summary with a desktop notification. Checks that the target
 # became the source (contents and modification times) and screenshots each new screen into
 # OUTDIR.
@@ -88,6 +88,16 @@ same_rows() {
       }
       print best + 0
     }'
+}
+
+# computers_card prints a hash of the pixels of the Data step's Computers card, on the right of
+# the window between the steps and the action bar.
+computers_card() {
+  # shellcheck disable=SC2034 # set by the eval; only X, Y, WIDTH and HEIGHT are used
+  local WINDOW X Y WIDTH HEIGHT SCREEN
+  eval "$(xdotool getwindowgeometry --shell "$E2E_WID")"
+  import -silent -window root -crop "$((WIDTH / 4))x$((HEIGHT - 150))+$((X + WIDTH * 3 / 4))+$((Y + 80))" \
+    -depth 8 rgb:- 2>/dev/null | md5sum | cut -d' ' -f1
 }
 
 # --- The server, the folders, the two computers' settings -------------------------------------
@@ -197,7 +207,17 @@ e2e_wait_focus '"name":"Continue"'
 e2e_app one
 e2e_tab_to '"name":"Continue"' 8
 
-# --- 4. Data: app two's folder, then app one's, which shows app two's by name ------------------
+# --- 4. Data: app two's folder shows at once in app one's Computers card, then app one's -------
+# A computer's folders are declared to the session as they are added on the Data step. App one,
+# the oldest member, starts the inventory of the session; app two's user starts its part first
+# (the app does not start it by itself when the oldest member starts), which then waits.
+e2e_app one
+e2e_key Return
+e2e_wait_diag screen '"step":"data"' >/dev/null
+e2e_wait_focus '"id":"add-node"'
+e2e_settle || true
+card_before=$(computers_card)
+
 e2e_app two
 e2e_key Return
 e2e_wait_diag screen '"step":"data"' >/dev/null
@@ -207,16 +227,22 @@ e2e_wait_focus '"id":"path-Ba"'
 e2e_type "$dst"
 e2e_key Return
 e2e_wait_focus '"id":"start-inventory"' 60
-# Its folder is declared to the session when its inventory starts; it then waits for app one's.
-e2e_key Return
-e2e_wait_diag screen '"step":"inventory"' >/dev/null
 e2e_wait_file "$E2E_WORK/server.log" 'method=POST path=/[^ ]*/members/[^ ]*/nodes/[^ ]*/sources status=2' 30 ||
   e2e_fail "app two's folder did not reach the server"
 
 e2e_app one
+deadline=$(_e2e_deadline 30)
+until [[ $(computers_card) != "$card_before" ]]; do
+  (($(_e2e_now_us) < deadline)) || e2e_fail "app one's Computers card did not change to show app two's folder"
+  sleep 0.2
+done
+_e2e_log "app two's folder reached app one's Computers card"
+
+e2e_app two
 e2e_key Return
-e2e_wait_diag screen '"step":"data"' >/dev/null
-e2e_wait_focus '"id":"add-node"'
+e2e_wait_diag screen '"step":"inventory"' >/dev/null
+
+e2e_app one
 e2e_key Return
 e2e_wait_focus '"id":"path-Aa"'
 e2e_type "$src"
