@@ -95,7 +95,11 @@ func (sess *openSession) declare(ctx context.Context, specs []plan.NodeSpec, inv
 		if !inventory {
 			return nil // the next inventory declares them
 		}
-		if len(snap.Members) > 0 && snap.Members[0].InstanceID == m.Self() {
+		oldest := len(snap.Members) > 0 && snap.Members[0].InstanceID == m.Self()
+		if !oldest && key == d.last {
+			return nil // the oldest member started the inventory with these nodes
+		}
+		if oldest {
 			if _, err := cl.Reset(ctx, id); err != nil {
 				return fmt.Errorf("reset the session for a new inventory: %w", readable(err))
 			}

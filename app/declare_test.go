@@ -85,17 +85,18 @@ func TestFoldersShownAsAdded(t *testing.T) {
 	}
 	shows(joiner, mark, "A", "Aa:Photos")
 
-	// The inventory of each declares the same nodes again and runs.
-	hostMark = host.rec.mark()
-	for _, a := range []*testApp{host, joiner} {
-		if err := a.Inventory.Start(); err != nil {
-			t.Fatal(err)
-		}
+	// The oldest member starts the inventory: its own declares the same nodes again, and the
+	// other member takes its part without a click (runTogether has both click).
+	hostMark, joinMark = host.rec.mark(), joiner.rec.mark()
+	if err := host.Inventory.Start(); err != nil {
+		t.Fatal(err)
 	}
-	// (the other member's inventory ends with the plan of the oldest: not waited for here)
 	if d := waitFor[InventoryDone](t, host.rec, hostMark, EventInventoryDone, nil); d.Error != "" {
 		t.Fatalf("inventory: %s", d.Error)
 	}
+	// The other member's part ran (the comparison below holds it), and its screens followed:
+	// its inventory ends with the plan of the oldest, not waited for here.
+	waitFor[[]NodeProgress](t, joiner.rec, joinMark, EventInventoryProgress, nil)
 	if sum, err := host.Comparison.Summary(); err != nil || len(sum.Parts) != 2 {
 		t.Fatalf("comparison %+v, %v: want the folders of both", sum, err)
 	}

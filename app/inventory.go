@@ -70,6 +70,7 @@ func (s *Inventory) Start() error {
 	ctx, cancel := context.WithCancel(c.life)
 	run := &inventoryRun{cancel: cancel, done: make(chan struct{})}
 	c.inv = run
+	sess.joined = true
 	c.an.forgetInventory()
 	c.goBackground(func() { s.run(ctx, run, sess, specs, settings, versions, await) })
 	return nil

@@ -71,6 +71,9 @@ type openSession struct {
 	done   chan struct{} // closed when the pushes are no longer followed
 	dirty  chan struct{} // the session changed: read it again
 	decl   declarer      // this member's nodes on the server
+	// joined is set once this member took its part in the session's inventory, started by
+	// itself or by the oldest member (guarded by core.mu).
+	joined bool
 }
 
 // Create creates a session with this instance as its first member. The session server is the
@@ -355,7 +358,17 @@ func (s *Sessions) follow(sess *openSession) {
 			before := len(sess.info.Members)
 			sess.info.setMembers(snap, sess.member)
 			info, current := sess.info.clone(), c.sess == sess
+			// The oldest member started the session's inventory: this member takes its part
+			// without a click, as ferry join does.
+			follow := current && snap.InventoryStarted && !sess.joined && len(snap.Members) > 1 &&
+				snap.Members[0].InstanceID != sess.member.Self() && c.inv == nil && c.run == nil
 			c.mu.Unlock()
+			if follow {
+				if err := (&Inventory{c: c}).Start(); err != nil {
+					c.log.Info("take part in the session's inventory", "err", err)
+					c.emit(EventInventoryDone, InventoryDone{Error: "The other computer started the inventory, but this one could not take part: " + err.Error()})
+				}
+			}
 			if len(info.Members) != before {
 				sess.decl.kick() // someone joined: show it this member's folders
 				c.sharedMembersChanged(sess)
