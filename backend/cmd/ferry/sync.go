@@ -232,6 +232,7 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 	if startErr != nil {
 		return &exitError{code: exitActionError, err: startErr}
 	}
+	defer paceGC(os.Getenv)()
 	began := time.Now()
 	local, tw, err := flowPlan(ctx, flow, j)
 	if showScan {

@@ -1,6 +1,7 @@
 package tracker
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/ferrysync/ferry/backend/protocol"
@@ -33,5 +34,28 @@ func TestGroupTruthTable(t *testing.T) {
 		if got := c.g.IsSuccess(); got != c.success {
 			t.Errorf("%s: success %v", c.name, got)
 		}
+	}
+}
+
+// A target named twice in a group's definition counts once; the others are kept as defined.
+func TestBuildTargetNamedTwice(t *testing.T) {
+	a := protocol.Target{Member: "m1", Node: "A"}
+	b := protocol.Target{Member: "m1", Node: "B"}
+	defs := []protocol.GroupDefinition{
+		{ID: "g1", Op: "delete", Targets: []protocol.Target{a, b, a}},
+		{ID: "g2", Op: "delete", Targets: []protocol.Target{b, a}},
+	}
+	groups, total, _, err := build([]string{"m1"}, defs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != 4 {
+		t.Errorf("%d actions, want 4", total)
+	}
+	if got := groups[0].Targets; !slices.Equal(got, []protocol.Target{a, b}) {
+		t.Errorf("g1 targets %v, want [A B]", got)
+	}
+	if got := groups[1].Targets; !slices.Equal(got, []protocol.Target{b, a}) {
+		t.Errorf("g2 targets %v, want [B A]", got)
 	}
 }

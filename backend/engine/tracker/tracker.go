@@ -84,7 +84,8 @@ type Change struct {
 }
 
 // Start creates the run of a session: every group of the plan, the members at start, counters
-// at zero. ErrRunning when one is running.
+// at zero. ErrRunning when one is running. The groups keep the targets of defs: the caller
+// must not change them afterwards.
 func (t *Tracker) Start(ctx context.Context, session, by string, members []string, defs []protocol.GroupDefinition) (*protocol.Synchronization, error) {
 	if !slices.Contains(members, by) {
 		return nil, ErrNotMember
@@ -133,12 +134,22 @@ func build(members []string, defs []protocol.GroupDefinition) ([]*Group, int, in
 			return nil, 0, 0, fmt.Errorf("%w: group %s: source %s is not a member", ErrInvalid, d.ID, d.Source)
 		}
 		g := &Group{ID: d.ID, Op: d.Op, Source: d.Source, Size: d.Size}
-		for _, tg := range d.Targets {
+		twice := false
+		for i, tg := range d.Targets {
 			if !slices.Contains(members, tg.Member) || tg.Node == "" {
 				return nil, 0, 0, fmt.Errorf("%w: group %s: target %s/%s is not a member's node", ErrInvalid, d.ID, tg.Member, tg.Node)
 			}
-			if !g.isTarget(tg) {
-				g.Targets = append(g.Targets, tg)
+			twice = twice || slices.Contains(d.Targets[:i], tg)
+		}
+		// The group shares the definition's targets, which it never changes, unless one is
+		// named twice.
+		g.Targets = slices.Clip(d.Targets)
+		if twice {
+			g.Targets = nil
+			for _, tg := range d.Targets {
+				if !g.isTarget(tg) {
+					g.Targets = append(g.Targets, tg)
+				}
 			}
 		}
 		if len(g.Targets) == 0 {
