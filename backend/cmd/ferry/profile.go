@@ -423,15 +423,7 @@ func syncFlagsOf(p *profile.Profile, rf profileRunFlags) (syncFlags, func(), err
 	if p.Mode != "" {
 		set("mode", p.Mode)
 	}
-	if p.Safety.MaxDelete != "" {
-		set("max-delete", p.Safety.MaxDelete)
-	}
-	if p.Safety.Versions != "" {
-		set("versions", p.Safety.Versions)
-	}
-	if p.Safety.VersionsKeep != 0 {
-		set("versions-keep", strconv.Itoa(p.Safety.VersionsKeep))
-	}
+	setSafety(set, p.Safety)
 	if p.Rules != nil {
 		dir, err := os.MkdirTemp("", "ferry-profile-")
 		if err != nil {
@@ -480,4 +472,17 @@ func runOutcome(rep *syncReport, err error) profile.Run {
 		r.Actions, r.Errors, r.Bytes = rep.Progress.FinishedActions, rep.Progress.ErrorActions, rep.Progress.SyncedVolume
 	}
 	return r
+}
+
+// setSafety sets the flags of a profile's safety settings that it gives.
+func setSafety(set func(name, value string), s profile.Safety) {
+	if s.MaxDelete != "" {
+		set("max-delete", s.MaxDelete)
+	}
+	if s.Versions != "" {
+		set("versions", s.Versions)
+	}
+	if s.VersionsKeep != 0 {
+		set("versions-keep", strconv.Itoa(s.VersionsKeep))
+	}
 }

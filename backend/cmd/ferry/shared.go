@@ -297,15 +297,7 @@ func sharedHostFlags(r *sharedRun, rf profileRunFlags) (hostFlags, func(), error
 			setErr = usageError("profile %q: %s: %w", p.Name, name, err)
 		}
 	}
-	if p.Safety.MaxDelete != "" {
-		set("max-delete", p.Safety.MaxDelete)
-	}
-	if p.Safety.Versions != "" {
-		set("versions", p.Safety.Versions)
-	}
-	if p.Safety.VersionsKeep != 0 {
-		set("versions-keep", strconv.Itoa(p.Safety.VersionsKeep))
-	}
+	setSafety(set, p.Safety)
 	if setErr != nil {
 		return f, cleanup, setErr
 	}
