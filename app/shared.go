@@ -76,6 +76,22 @@ func waitingFor(name string, ms []profile.Member, joined map[string]bool) Profil
 	return w
 }
 
+// terms are the rules and safety settings in force as the other members of the session keep
+// them: the preset and the node it goes from (the first part unless set), or the rules text.
+func (a *analysis) terms() session.Terms {
+	t := session.Terms{MaxDelete: a.safety.MaxDelete, Versions: a.safety.Versions, VersionsKeep: a.safety.VersionsKeep}
+	switch {
+	case slices.Contains(rules.Presets, a.mode):
+		t.Mode, t.From = a.mode, a.from
+		if names := a.partNames(); t.From == "" && len(names) > 0 {
+			t.From = names[0]
+		}
+	case a.mode == ModeCustom && a.custom != nil:
+		t.Rules = a.inForce
+	}
+	return t
+}
+
 // shareWith makes pr a profile shared with the other members of sess: their keys as checked
 // in the session, the secret of the shared profile that opened it (else the session's), and the
 // server unless it is the one built into Ferry. The preset goes from the node it went from in

@@ -99,8 +99,8 @@ func TestSharedProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(hp.Secret, gp.Secret) || hp.Server != srv.URL || gp.Server != srv.URL || hp.Mode != "mirror" || gp.Mode != "update" {
-		t.Fatalf("the host saved %+v, the guest %+v: want one secret and the server", hp, gp)
+	if !slices.Equal(hp.Secret, gp.Secret) || hp.Server != srv.URL || gp.Server != srv.URL || hp.Mode != "mirror" || gp.Mode != "mirror" || gp.From != hp.Nodes[0].Code {
+		t.Fatalf("the host saved %+v, the guest %+v: want one secret, the server and the host's mirror from its node", hp, gp)
 	}
 	if hp.Members[0].ClientID == gp.Members[0].ClientID {
 		t.Fatal("both profiles name the same member")

@@ -420,6 +420,10 @@ func (s *Synchronization) Start() error {
 	}
 	a.ran = true
 	p, fr := a.plan, a.flow
+	if fr.flow.Plans() {
+		// The other members keep the terms with the plan, to save the run as a profile.
+		c.sess.member.ShareTerms(a.terms())
+	}
 	tw, cmp := a.twoWay, a.inv.cmp
 	run := c.startRunLocked()
 	c.goBackground(func() { s.run(run, fr, p, tw, cmp) })

@@ -45,6 +45,9 @@ type startTerms struct {
 	// Record: the planner keeps a two-way record, which the other members' word on what the run
 	// left on their nodes settles.
 	Record bool `json:"record,omitempty"`
+	// Terms are the planner's terms (WithTerms, ShareTerms), for a member saving the run as a
+	// profile.
+	Terms *Terms `json:"terms,omitempty"`
 }
 
 type wirePlan struct {
