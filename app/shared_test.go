@@ -58,21 +58,8 @@ func TestSharedProfile(t *testing.T) {
 	writeFiles(t, src, map[string]string{"one.txt": "one"}, at)
 
 	// The first run: a session of two, trusted on both sides.
-	hostMark, guestMark := host.rec.mark(), guest.rec.mark()
-	info, err := host.Sessions.Create()
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := guest.joinAsync(info.ID, info.Password)
-	host.answer(t, hostMark, true)
-	guest.answer(t, guestMark, true)
-	if j := <-done; j.err != nil {
-		t.Fatal(j.err)
-	}
-	waitFor[*SessionInfo](t, host.rec, hostMark, EventSessionChanged, func(info *SessionInfo) bool {
-		return info != nil && len(info.Members) == 2
-	})
-	hostMark = host.rec.mark()
+	meet(t, host, guest)
+	hostMark := host.rec.mark()
 	host.addNodes(t, src)
 	guest.addNodes(t, dst)
 	// The host starts once it sees the guest's folder, as its user would.
@@ -130,7 +117,7 @@ func TestSharedProfile(t *testing.T) {
 
 	// The second run, from the profile.
 	writeFiles(t, src, map[string]string{"two.txt": "second"}, at)
-	hostMark, guestMark = host.rec.mark(), guest.rec.mark()
+	hostMark, guestMark := host.rec.mark(), guest.rec.mark()
 	if err := host.Profiles.Run("Weekly"); err != nil {
 		t.Fatal(err)
 	}
