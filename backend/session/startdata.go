@@ -24,8 +24,9 @@ import (
 const (
 	startFormat = "ferry-start"
 	// 2: directory dates (a phase after the copies, quiet groups), kept versions; 3: the
-	// planner's refusal, its two-way record, and the answers to the plan before the run.
-	startVersion = 3
+	// planner's refusal, its two-way record, and the answers to the plan before the run; 4: the
+	// planner's terms.
+	startVersion = 4
 	maxStartData = 1 << 30
 )
 
