@@ -100,7 +100,8 @@ func New(o Options) (*App, error) {
 		an:        newAnalysis(filepath.Join(dir, "state"), versionsOf(settings.get())),
 		sync:      idleStatus(),
 
-		giveBackWait: giveBackWait,
+		giveBackWait:    giveBackWait,
+		invitedJoinWait: invitedJoinTimeout,
 	}
 	c.an.settings = c.compareDefaults()
 	return &App{

@@ -63,6 +63,12 @@ type core struct {
 	shared  *sharedRun  // the shared profile's run that invited its members to the session
 	// finders are the clients that look for invitations, by server URL.
 	finders map[string]*client.Client
+	// invitedJoinWait is how long a join by invitation waits to be let in: the member that
+	// invited admits it without asking anyone, unless it is gone.
+	invitedJoinWait time.Duration
+	// staleInvites are the sessions of invitations that let no one in, by profile: they are
+	// neither listed nor joined again.
+	staleInvites map[string]string
 
 	// giveBackWait is the idle time before memory let go returns to the system (giveBackLater);
 	// giveBack, while it waits, makes it wait again.

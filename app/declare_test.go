@@ -29,20 +29,7 @@ func memberNodes(info *SessionInfo, letter string) []string {
 func TestFoldersShownAsAdded(t *testing.T) {
 	srv := startServer(t)
 	host, joiner := onServer(t, srv.URL), onServer(t, srv.URL)
-	hostMark, joinMark := host.rec.mark(), joiner.rec.mark()
-	info, err := host.Sessions.Create()
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := joiner.joinAsync(info.ID, info.Password)
-	host.answer(t, hostMark, true)
-	joiner.answer(t, joinMark, true)
-	if j := <-done; j.err != nil {
-		t.Fatal(j.err)
-	}
-	waitFor[*SessionInfo](t, host.rec, hostMark, EventSessionChanged, func(info *SessionInfo) bool {
-		return info != nil && len(info.Members) == 2
-	})
+	meet(t, host, joiner)
 
 	base := t.TempDir()
 	photos, backup := filepath.Join(base, "Photos"), filepath.Join(base, "Backup")
@@ -87,7 +74,7 @@ func TestFoldersShownAsAdded(t *testing.T) {
 
 	// The oldest member starts the inventory: its own declares the same nodes again, and the
 	// other member takes its part without a click (runTogether has both click).
-	hostMark, joinMark = host.rec.mark(), joiner.rec.mark()
+	hostMark, joinMark := host.rec.mark(), joiner.rec.mark()
 	if err := host.Inventory.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -110,6 +110,20 @@ func (a *testApp) joinOldest(t *testing.T, url string, nodes []plan.NodeSpec) *s
 	return mo
 }
 
+// followOldest starts the app's inventory in a session another member plans, and returns the
+// end of the run that follows, the plan of that oldest member.
+func (a *testApp) followOldest(t *testing.T) SyncStatus {
+	t.Helper()
+	mark := a.rec.mark()
+	if err := a.Inventory.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if done := waitFor[InventoryDone](t, a.rec, mark, EventInventoryDone, nil); done.Error != "" {
+		t.Fatal(done.Error)
+	}
+	return waitFor[SyncStatus](t, a.rec, mark, EventSyncDone, nil)
+}
+
 // otherMember is a member of the session on another client, as ferry join or ferry host runs
 // it: its flow prepares and synchronizes in the background.
 type otherMember struct {
@@ -256,14 +270,7 @@ func TestOtherMemberFollowsTheOldest(t *testing.T) {
 	o := &otherMember{m: mo, done: make(chan error, 1)}
 	o.plan(t, oldestNodes, rules.DeleteLimit{})
 
-	mark := a.rec.mark()
-	if err := a.Inventory.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if done := waitFor[InventoryDone](t, a.rec, mark, EventInventoryDone, nil); done.Error != "" {
-		t.Fatal(done.Error)
-	}
-	st := waitFor[SyncStatus](t, a.rec, mark, EventSyncDone, nil)
+	st := a.followOldest(t)
 	if st.EndStatus != string(protocol.EndRegular) || st.Orchestration != "cloud" || len(st.Errors) != 0 {
 		t.Fatalf("status %+v", st)
 	}
@@ -298,14 +305,7 @@ func TestOtherMemberRefusesDeletionsPastItsLimit(t *testing.T) {
 	o := &otherMember{m: mo, done: make(chan error, 1)}
 	o.plan(t, oldestNodes, rules.DeleteLimit{Count: 100, IsCount: true, Set: true}) // the oldest allows them
 
-	mark := a.rec.mark()
-	if err := a.Inventory.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if done := waitFor[InventoryDone](t, a.rec, mark, EventInventoryDone, nil); done.Error != "" {
-		t.Fatal(done.Error)
-	}
-	st := waitFor[SyncStatus](t, a.rec, mark, EventSyncDone, nil)
+	st := a.followOldest(t)
 	if st.EndStatus != string(protocol.EndError) || len(st.Errors) != 1 || !strings.Contains(st.Errors[0], " refused: the plan deletes 12 of 12 files in Ba") ||
 		!strings.Contains(st.Errors[0], "past its deletion limit of 50% (default) (its Settings)") || strings.Contains(st.Errors[0], "--max-delete") {
 		t.Fatalf("status %+v: want the deletion limit's refusal in the app's words", st)
@@ -339,11 +339,7 @@ func TestOtherMemberWithOneFolder(t *testing.T) {
 
 	o := &otherMember{m: mo, done: make(chan error, 1)}
 	o.plan(t, oldestNodes, rules.DeleteLimit{})
-	mark := a.rec.mark()
-	if err := a.Inventory.Start(); err != nil {
-		t.Fatalf("one folder of this computer in a session of two: %v", err)
-	}
-	if st := waitFor[SyncStatus](t, a.rec, mark, EventSyncDone, nil); st.EndStatus != string(protocol.EndRegular) {
+	if st := a.followOldest(t); st.EndStatus != string(protocol.EndRegular) {
 		t.Fatalf("status %+v", st)
 	}
 	o.wait(t)

@@ -19,6 +19,9 @@ import (
 const (
 	sessionCallTimeout = 30 * time.Second
 	joinTimeout        = 5 * time.Minute // the oldest member must admit the joiner
+	// invitedJoinTimeout bounds a join by a shared profile's invitation: the member that
+	// invited admits it without asking its user.
+	invitedJoinTimeout = time.Minute
 	statusWait         = 10 * time.Second
 )
 

@@ -11,6 +11,7 @@ import (
 	"github.com/ferrysync/ferry/backend/client"
 	"github.com/ferrysync/ferry/backend/crypto"
 	"github.com/ferrysync/ferry/backend/profile"
+	"github.com/ferrysync/ferry/backend/protocol"
 	"github.com/ferrysync/ferry/backend/rules"
 	"github.com/ferrysync/ferry/backend/session"
 )
@@ -74,6 +75,22 @@ func waitingFor(name string, ms []profile.Member, joined map[string]bool) Profil
 		w.Members = append(w.Members, WaitingMember{Name: m.Name, Joined: joined[m.ClientID]})
 	}
 	return w
+}
+
+// terms are the rules and safety settings in force as the other members of the session keep
+// them: the preset and the node it goes from (the first part unless set), or the rules text.
+func (a *analysis) terms() session.Terms {
+	t := session.Terms{MaxDelete: a.safety.MaxDelete, Versions: a.safety.Versions, VersionsKeep: a.safety.VersionsKeep}
+	switch {
+	case slices.Contains(rules.Presets, a.mode):
+		t.Mode, t.From = a.mode, a.from
+		if names := a.partNames(); t.From == "" && len(names) > 0 {
+			t.From = names[0]
+		}
+	case a.mode == ModeCustom && a.custom != nil:
+		t.Rules = a.inForce
+	}
+	return t
 }
 
 // shareWith makes pr a profile shared with the other members of sess: their keys as checked
@@ -160,9 +177,22 @@ func (p *Profiles) meet(pr *profile.Profile, joinOnly bool) (hosting bool, err e
 		cancel()
 		switch {
 		case err == nil:
-			joinCtx, cancel := context.WithTimeout(ctx, joinTimeout)
+			if c.staleInvitation(pr.Name, inv.Session) {
+				return nil, staleInvitationError(pr, inv)
+			}
+			joinCtx, cancel := context.WithTimeout(ctx, c.invitedJoinWait)
 			defer cancel()
 			m, err := session.Join(joinCtx, cl, session.JoinRequest{ID: inv.Session, Password: inv.Password}, opts...)
+			if err != nil && ctx.Err() == nil && sessionGone(joinCtx, err) {
+				c.log.Info("join by invitation", "profile", pr.Name, "session", inv.Session, "err", err)
+				c.mu.Lock()
+				if c.staleInvites == nil {
+					c.staleInvites = map[string]string{}
+				}
+				c.staleInvites[pr.Name] = inv.Session
+				c.mu.Unlock()
+				return m, staleInvitationError(pr, inv)
+			}
 			if err != nil {
 				return m, fmt.Errorf("join the session %s invited this computer to: %w", memberName(pr, inv.HostKey), err)
 			}
@@ -194,6 +224,30 @@ func (p *Profiles) meet(pr *profile.Profile, joinOnly bool) (hosting bool, err e
 	}
 	c.mu.Unlock()
 	return hosting, nil
+}
+
+// sessionGone tells whether err, from a join by invitation bounded by ctx, says that the
+// invitation's session is gone or that no member is left to let this computer in.
+func sessionGone(ctx context.Context, err error) bool {
+	switch session.RefusalCode(err) {
+	case protocol.JoinValidatorLeft, protocol.JoinSessionClosed, protocol.JoinInventoryStarted:
+		return true
+	}
+	return ctx.Err() != nil || client.Code(err) == protocol.ErrCodeNotFound
+}
+
+// staleInvitation tells whether the invitation of profile name to session id let no one in.
+func (c *core) staleInvitation(name, id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.staleInvites[name] == id
+}
+
+// staleInvitationError says that the invitation to pr's run leads nowhere, and what to do.
+func staleInvitationError(pr *profile.Profile, inv crypto.Invitation) error {
+	who := memberName(pr, inv.HostKey)
+	return fmt.Errorf("%s invited this computer to run %q, but its session no longer lets anyone in (Ferry may have stopped on %s): run the profile there again, or here once its invitation expires, within %d minutes",
+		who, pr.Name, who, int(session.InvitationMaxAge/time.Minute))
 }
 
 // memberName is the name of the member whose key is key, in words.
@@ -258,7 +312,8 @@ func (c *core) uninvite(sess *openSession) {
 }
 
 // Invitations are the shared profiles whose run another member started and that wait for this
-// computer; none while a session is open. A server that cannot be reached counts as none.
+// computer; none while a session is open. A server that cannot be reached counts as none, and
+// an invitation whose session let no one in (Join) is left out.
 func (p *Profiles) Invitations() []ProfileInvitation {
 	c := p.c
 	c.mu.Lock()
@@ -289,6 +344,9 @@ func (p *Profiles) Invitations() []ProfileInvitation {
 			if !errors.Is(err, session.ErrNoInvitation) || errors.Is(err, crypto.ErrInvitation) {
 				c.log.Info("look for invitations", "profile", pr.Name, "err", err)
 			}
+			continue
+		}
+		if c.staleInvitation(pr.Name, inv.Session) {
 			continue
 		}
 		out = append(out, ProfileInvitation{Profile: pr.Name, From: memberName(pr, inv.HostKey)})
@@ -332,7 +390,8 @@ func (c *core) finder(pr *profile.Profile) (*client.Client, error) {
 
 // Join joins the session another member of the shared profile name invited this computer to,
 // with the profile's folders, and starts this computer's inventory: the run then follows the
-// member that invited it, up to the summary.
+// member that invited it, up to the summary. A session that is gone, or that lets no one in
+// within a minute (its Ferry was stopped), is said in words, and its invitation left out.
 func (p *Profiles) Join(name string) error {
 	return p.open(name, true, true)
 }

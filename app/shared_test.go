@@ -5,10 +5,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/ferrysync/ferry/backend/client"
 	"github.com/ferrysync/ferry/backend/crypto"
 	"github.com/ferrysync/ferry/backend/profile"
+	"github.com/ferrysync/ferry/backend/protocol"
 )
 
 // runTogether waits for the inventory of both members, runs the plan of host and waits for the
@@ -58,21 +62,8 @@ func TestSharedProfile(t *testing.T) {
 	writeFiles(t, src, map[string]string{"one.txt": "one"}, at)
 
 	// The first run: a session of two, trusted on both sides.
-	hostMark, guestMark := host.rec.mark(), guest.rec.mark()
-	info, err := host.Sessions.Create()
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := guest.joinAsync(info.ID, info.Password)
-	host.answer(t, hostMark, true)
-	guest.answer(t, guestMark, true)
-	if j := <-done; j.err != nil {
-		t.Fatal(j.err)
-	}
-	waitFor[*SessionInfo](t, host.rec, hostMark, EventSessionChanged, func(info *SessionInfo) bool {
-		return info != nil && len(info.Members) == 2
-	})
-	hostMark = host.rec.mark()
+	meet(t, host, guest)
+	hostMark := host.rec.mark()
 	host.addNodes(t, src)
 	guest.addNodes(t, dst)
 	// The host starts once it sees the guest's folder, as its user would.
@@ -99,8 +90,8 @@ func TestSharedProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(hp.Secret, gp.Secret) || hp.Server != srv.URL || gp.Server != srv.URL || hp.Mode != "mirror" || gp.Mode != "update" {
-		t.Fatalf("the host saved %+v, the guest %+v: want one secret and the server", hp, gp)
+	if !slices.Equal(hp.Secret, gp.Secret) || hp.Server != srv.URL || gp.Server != srv.URL || hp.Mode != "mirror" || gp.Mode != "mirror" || gp.From != hp.Nodes[0].Code {
+		t.Fatalf("the host saved %+v, the guest %+v: want one secret, the server and the host's mirror from its node", hp, gp)
 	}
 	if hp.Members[0].ClientID == gp.Members[0].ClientID {
 		t.Fatal("both profiles name the same member")
@@ -130,7 +121,7 @@ func TestSharedProfile(t *testing.T) {
 
 	// The second run, from the profile.
 	writeFiles(t, src, map[string]string{"two.txt": "second"}, at)
-	hostMark, guestMark = host.rec.mark(), guest.rec.mark()
+	hostMark, guestMark := host.rec.mark(), guest.rec.mark()
 	if err := host.Profiles.Run("Weekly"); err != nil {
 		t.Fatal(err)
 	}
@@ -252,5 +243,115 @@ func TestSharedProfileOpen(t *testing.T) {
 	}
 	if !p.Shared() || !slices.Equal(p.Secret, saved.Secret) || p.From != "Aa" || p.Nodes[0].Code != "Ba" || p.Members[0].Name != "laptop-a" {
 		t.Fatalf("saved again: %+v", p)
+	}
+}
+
+// sharedPair saves one shared profile "Weekly" on host and guest, as a run together would, and
+// returns the host's identity and the profile's secret.
+func sharedPair(t *testing.T, url string, host, guest *testApp) (*crypto.Identity, crypto.ProfileSecret) {
+	t.Helper()
+	secret, err := crypto.NewProfileSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids [2]*crypto.Identity
+	for i, a := range []*testApp{host, guest} {
+		if ids[i], err = (&Sessions{c: a.c}).identity(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, a := range []*testApp{host, guest} {
+		other := ids[1-i]
+		pr := &profile.Profile{Name: "Weekly", Mode: "mirror", From: "Aa", Secret: secret[:], Server: url,
+			Nodes:   []profile.Node{{Code: []string{"Aa", "Ba"}[i], Sources: []string{t.TempDir()}}},
+			Members: []profile.Member{{Name: []string{"laptop-a", "laptop-b"}[1-i], ClientID: other.ClientID(), Key: other.Public()}}}
+		if err := profile.NewStore(a.c.configDir).Save(pr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ids[0], secret
+}
+
+// leaveInvitation has cl create a session that nobody follows (its process was killed) and
+// invite guest to it, as a shared profile's run does; it returns the session id.
+func leaveInvitation(t *testing.T, cl *client.Client, secret crypto.ProfileSecret, guest string) string {
+	t.Helper()
+	key, err := crypto.NewSessionKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := cl.CreateSession(t.Context(), protocol.CreateSessionRequest{Settings: key.Seal([]byte(`{"version":1}`), "settings")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := secret.SealInvitation(crypto.Invitation{Session: s.ID, Password: "amber-tide-6142", Servers: cl.BaseURLs(), Issued: time.Now().UTC()}, cl.Identity())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.PutInvitation(t.Context(), secret.InvitationKey(), protocol.InvitationPut{Guests: []string{guest}, Sealed: sealed, TTLSeconds: 3600}); err != nil {
+		t.Fatal(err)
+	}
+	return s.ID
+}
+
+// A shared profile's invitation whose session is gone, or whose member no longer answers (its
+// Ferry was killed): Join fails with a sentence that says what to do, and the invitation is no
+// longer listed nor joined again; the next run's invitation is listed.
+func TestStaleInvitation(t *testing.T) {
+	srv := startServer(t)
+	host, guest := onServer(t, srv.URL), onServer(t, srv.URL)
+	hostID, secret := sharedPair(t, srv.URL, host, guest)
+	guestID, err := (&Sessions{c: guest.c}).identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	guest.c.invitedJoinWait = 2 * time.Second // nobody answers: how long the join waits
+	cl, err := client.New(srv.URL, hostID, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Login(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	joinFails := func(what string) {
+		t.Helper()
+		if got := guest.Profiles.Invitations(); len(got) != 1 || got[0].From != "laptop-a" {
+			t.Fatalf("%s: invitations %+v", what, got)
+		}
+		for range 2 { // and again, with the invitation no longer listed
+			err := guest.Profiles.Join("Weekly")
+			if err == nil || !strings.HasPrefix(err.Error(), `laptop-a invited this computer to run "Weekly", but its session no longer lets anyone in`) ||
+				!strings.Contains(err.Error(), "run the profile there again") {
+				t.Fatalf("%s: join: %v", what, err)
+			}
+			if got := guest.Profiles.Invitations(); len(got) != 0 {
+				t.Fatalf("%s: invitations after the join failed: %+v", what, got)
+			}
+		}
+		if cur := guest.Sessions.Current(); cur != nil {
+			t.Fatalf("%s: in session %+v", what, cur)
+		}
+	}
+
+	// The session is gone.
+	id := leaveInvitation(t, cl, secret, guestID.ClientID())
+	if err := cl.Quit(t.Context(), id); err != nil {
+		t.Fatal(err)
+	}
+	joinFails("a session gone")
+
+	// The session is there, with no member to let anyone in.
+	leaveInvitation(t, cl, secret, guestID.ClientID())
+	joinFails("a member that no longer answers")
+
+	// The host runs the profile again: its new invitation is listed.
+	if err := host.Profiles.Run("Weekly"); err != nil {
+		t.Fatal(err)
+	}
+	if got := guest.Profiles.Invitations(); len(got) != 1 || got[0].Profile != "Weekly" {
+		t.Fatalf("invitations of the new run: %+v", got)
+	}
+	if err := host.Sessions.Quit(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -49,6 +49,37 @@ func (a *testApp) answer(t *testing.T, mark int, trusted bool) TrustQuestion {
 	return q
 }
 
+// meeting is a session of two computers that trusted each other's keys.
+type meeting struct {
+	info                 SessionInfo   // the session, as its host created it
+	joined               SessionInfo   // as the joiner joined it
+	hostAsked, joinAsked TrustQuestion // the question each was asked about the other's key
+}
+
+// meet has host create a session and joiner join it, each trusting the other's key (the host
+// is asked first), and waits until the host sees the joiner.
+func meet(t *testing.T, host, joiner *testApp) meeting {
+	t.Helper()
+	hostMark, joinMark := host.rec.mark(), joiner.rec.mark()
+	info, err := host.Sessions.Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := joiner.joinAsync(info.ID, info.Password)
+	mt := meeting{info: info}
+	mt.hostAsked = host.answer(t, hostMark, true)
+	mt.joinAsked = joiner.answer(t, joinMark, true)
+	j := <-done
+	if j.err != nil {
+		t.Fatalf("join: %v", j.err)
+	}
+	mt.joined = j.info
+	waitFor[*SessionInfo](t, host.rec, hostMark, EventSessionChanged, func(info *SessionInfo) bool {
+		return info != nil && len(info.Members) == 2
+	})
+	return mt
+}
+
 // Two computers that never met: each is asked about the other's key with the same twelve
 // words; trusted on both sides, the join goes through, and the next join between them asks
 // nothing. A third computer that the host's user refuses is told so in words.
@@ -56,14 +87,8 @@ func TestJoinAsksToCompareSafetyWords(t *testing.T) {
 	srv := startServer(t)
 	host, joiner := onServer(t, srv.URL), onServer(t, srv.URL)
 
-	hostMark, joinMark := host.rec.mark(), joiner.rec.mark()
-	info, err := host.Sessions.Create()
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := joiner.joinAsync(info.ID, info.Password)
-	qh := host.answer(t, hostMark, true) // the host checks the joiner first
-	qj := joiner.answer(t, joinMark, true)
+	mt := meet(t, host, joiner) // the host checks the joiner first
+	qh, qj := mt.hostAsked, mt.joinAsked
 	if qj.Role != "host" || qh.Role != "joiner" {
 		t.Fatalf("roles: the joiner sees %q, the host %q", qj.Role, qh.Role)
 	}
@@ -73,12 +98,8 @@ func TestJoinAsksToCompareSafetyWords(t *testing.T) {
 	if qj.Computer == "" || qj.Computer == qh.Computer {
 		t.Fatalf("computers: the joiner sees %q, the host %q", qj.Computer, qh.Computer)
 	}
-	j := <-done
-	if j.err != nil {
-		t.Fatalf("join: %v", j.err)
-	}
-	if len(j.info.Members) != 2 {
-		t.Fatalf("members after the join: %+v", j.info.Members)
+	if len(mt.joined.Members) != 2 {
+		t.Fatalf("members after the join: %+v", mt.joined.Members)
 	}
 
 	// Once the host declares its folders (its inventory starts), the joiner sees them by name,
@@ -87,10 +108,7 @@ func TestJoinAsksToCompareSafetyWords(t *testing.T) {
 	if err := os.Mkdir(photos, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	waitFor[*SessionInfo](t, host.rec, hostMark, EventSessionChanged, func(info *SessionInfo) bool {
-		return info != nil && len(info.Members) == 2
-	}) // the host knows it is not alone: one folder is enough
-	mark := joiner.rec.mark()
+	mark := joiner.rec.mark() // the host knows it is not alone (meet): one folder is enough
 	host.addNodes(t, photos)
 	if err := host.Inventory.Start(); err != nil {
 		t.Fatal(err)
@@ -111,8 +129,8 @@ func TestJoinAsksToCompareSafetyWords(t *testing.T) {
 	}
 
 	// Again: both keys are remembered, nobody is asked.
-	hostMark, joinMark = host.rec.mark(), joiner.rec.mark()
-	info, err = host.Sessions.Create()
+	hostMark, joinMark := host.rec.mark(), joiner.rec.mark()
+	info, err := host.Sessions.Create()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +149,7 @@ func TestJoinAsksToCompareSafetyWords(t *testing.T) {
 	// A stranger whose key the host's user refuses does not join, and is told why in words.
 	stranger := onServer(t, srv.URL)
 	hostMark = host.rec.mark()
-	done = stranger.joinAsync(info.ID, info.Password)
+	done := stranger.joinAsync(info.ID, info.Password)
 	host.answer(t, hostMark, false)
 	select {
 	case j := <-done:

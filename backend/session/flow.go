@@ -648,7 +648,7 @@ func (f *Flow) Propose(ctx context.Context, p *plan.Plan) error {
 	case !f.begun || !f.planner():
 		return errors.New("only the oldest member plans, after its inventory")
 	}
-	f.terms = startTerms{Record: f.tw != nil}
+	f.terms = startTerms{Record: f.tw != nil, Terms: f.m.sharedTerms()}
 	if err := p.CheckDeletions(f.o.Planning.MaxDelete); err != nil && !f.o.Planning.DeletionsChecked {
 		f.terms.Refused = err.Error()
 		f.refused = err
@@ -1110,6 +1110,7 @@ func (f *Flow) receivePlan(ctx context.Context) error {
 		return err
 	}
 	f.ownDirIDs(p)
+	f.m.receivedTerms(f.terms.Terms)
 	if f.terms.Refused != "" {
 		f.refused = &RefusedPlanError{Reason: f.terms.Refused}
 	}

@@ -241,6 +241,31 @@ func TestFlowMirrorTwoMembers(t *testing.T) {
 	leftovers(t, storage)
 }
 
+// The terms the planner chose once the inventory started (ShareTerms) go with its plan: the
+// other member, which had none from the planner's nodes, keeps them.
+func TestFlowSharesTheTermsWithThePlan(t *testing.T) {
+	t.Parallel()
+	url, _ := relayServer(t)
+	a, b := t.TempDir(), t.TempDir()
+	writeAt(t, filepath.Join(a, "one.txt"), []byte("one"), flowTime)
+	ms := members(t, url, []string{a, b}, preset("mirror"))
+	ms[1].m.Members(t.Context())
+	if got, ok := ms[1].m.PlannerTerms(); ok {
+		t.Fatalf("terms before any were shared: %+v", got)
+	}
+	terms := session.Terms{Mode: "mirror", From: "A", MaxDelete: "5", Versions: ".versions", VersionsKeep: 7}
+	ms[0].m.ShareTerms(terms)
+	runFlows(t, ms)
+	for i, fm := range ms {
+		if fm.err != nil {
+			t.Fatalf("member %d: %v", i, fm.err)
+		}
+	}
+	if got, ok := ms[1].m.PlannerTerms(); !ok || got != terms {
+		t.Fatalf("the other member kept the terms %+v, %v; want %+v", got, ok, terms)
+	}
+}
+
 // leftovers fails when the relay storage holds any file.
 func leftovers(t *testing.T, storage string) {
 	t.Helper()

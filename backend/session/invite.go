@@ -111,14 +111,42 @@ type Terms struct {
 	VersionsKeep int    `json:"versions_keep,omitempty"`
 }
 
-// WithTerms shares t with the other members, sealed with this member's first node.
+// WithTerms shares t with the other members, sealed with this member's first node, and with
+// the plans it proposes.
 func WithTerms(t Terms) Option { return func(o *options) { o.terms = &t } }
 
-// PlannerTerms are the terms the oldest member shared (WithTerms), as of this member's last
-// view of the session (Members refreshes it); false when it shared none.
+// ShareTerms makes t the terms that go with the plans this member proposes from now on (the
+// terms chosen after the inventory started, when the nodes can no longer change): every other
+// member keeps them with the plan (PlannerTerms).
+func (m *Member) ShareTerms(t Terms) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.terms = &t
+}
+
+// sharedTerms are the terms that go with this member's plans; nil for none.
+func (m *Member) sharedTerms() *Terms {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.terms
+}
+
+// receivedTerms keeps the terms that came with the plan received.
+func (m *Member) receivedTerms(t *Terms) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.planned = t
+}
+
+// PlannerTerms are the terms the oldest member shared: those that came with the last plan
+// received, else those of its first node (WithTerms) as of this member's last view of the
+// session (Members refreshes it); false when it shared none.
 func (m *Member) PlannerTerms() (Terms, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.planned != nil {
+		return *m.planned, true
+	}
 	if len(m.session.Members) == 0 {
 		return Terms{}, false
 	}

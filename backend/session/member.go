@@ -56,6 +56,9 @@ type Member struct {
 	checks  []KeyCheck
 	keys    map[string]ed25519.PublicKey // peers' keys this member checked and took, by client id
 	shown   string                       // the password as given or generated
+	// terms go with the plans this member proposes (WithTerms, ShareTerms); planned are those
+	// that came with the last plan it received.
+	terms, planned *Terms
 }
 
 // nodeData is what a node's sealed description holds. The machine name travels here, sealed
@@ -131,7 +134,7 @@ func Create(ctx context.Context, c *client.Client, nodes []plan.NodeSpec, opts .
 
 func newMember(c *client.Client, o options, s *protocol.Session) *Member {
 	m := &Member{c: c, opts: o, session: *s, subs: map[subscription]struct{}{},
-		pending: map[string]*challenged{}, done: make(chan struct{})}
+		pending: map[string]*challenged{}, done: make(chan struct{}), terms: o.terms}
 	m.lost, m.loseCause = context.WithCancelCause(context.Background())
 	return m
 }
@@ -190,7 +193,7 @@ func (m *Member) declare(ctx context.Context, nodes []plan.NodeSpec) error {
 	for i, n := range nodes {
 		nd := nodeData{Code: n.Code, Machine: machine, Sources: len(n.Roots), Nodes: len(nodes), Key: m.c.Identity().Public()}
 		if i == 0 {
-			nd.Terms = m.opts.terms
+			nd.Terms = m.sharedTerms()
 		}
 		data, _ := json.Marshal(nd)
 		snap, err := m.c.AddNode(ctx, id, protocol.NodeRequest{ID: n.Code, Data: m.key.Seal(data, "node:"+n.Code)})

@@ -24,8 +24,9 @@ import (
 const (
 	startFormat = "ferry-start"
 	// 2: directory dates (a phase after the copies, quiet groups), kept versions; 3: the
-	// planner's refusal, its two-way record, and the answers to the plan before the run.
-	startVersion = 3
+	// planner's refusal, its two-way record, and the answers to the plan before the run; 4: the
+	// planner's terms.
+	startVersion = 4
 	maxStartData = 1 << 30
 )
 
@@ -45,6 +46,9 @@ type startTerms struct {
 	// Record: the planner keeps a two-way record, which the other members' word on what the run
 	// left on their nodes settles.
 	Record bool `json:"record,omitempty"`
+	// Terms are the planner's terms (WithTerms, ShareTerms), for a member saving the run as a
+	// profile.
+	Terms *Terms `json:"terms,omitempty"`
 }
 
 type wirePlan struct {

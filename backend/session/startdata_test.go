@@ -158,7 +158,7 @@ func TestStartDataRefusesMalformed(t *testing.T) {
 	good := buf.String()
 	for name, edit := range map[string]func(string) string{
 		"truncated": func(s string) string { return s[:len(s)/2] },
-		"version":   func(s string) string { return strings.Replace(s, `"version":3`, `"version":2`, 1) },
+		"version":   func(s string) string { return strings.Replace(s, `"version":4`, `"version":3`, 1) },
 		"phase past the last": func(s string) string {
 			return strings.Replace(s, fmt.Sprintf(`"phase":%d`, plan.PhaseDirDates), fmt.Sprintf(`"phase":%d`, plan.PhaseDirDates+1), 1)
 		},

@@ -628,7 +628,8 @@ export class Wizard {
   }
 
   /** Joins the run of a shared profile that another member started: no password, no question;
-   * the run follows that member up to the summary. */
+   * the run follows that member up to the summary. After a failure the invitations are read
+   * again: one that leads nowhere is no longer listed. */
   async joinProfile(name: string): Promise<void> {
     this.#confirmWhenDone = false
     this.inventory = { ...idleInventory(), running: true }
@@ -636,6 +637,7 @@ export class Wizard {
       await api.Profiles.join(name)
     } catch (err) {
       this.inventory = idleInventory()
+      await this.findInvitations().catch(() => {})
       throw err
     }
     this.invitations = []

@@ -276,6 +276,19 @@ describe('Shared profiles', () => {
     expect(api.Profiles.run).not.toHaveBeenCalled()
   })
 
+  it('says why an invitation cannot be joined, and lists it no more', async () => {
+    api.Profiles.list.mockResolvedValue([shared()])
+    api.Profiles.invitations.mockResolvedValueOnce([{ profile: 'Weekly backup', from: 'laptop-a' }]).mockResolvedValue([])
+    const reason = 'laptop-a invited this computer to run "Weekly backup", but its session no longer lets anyone in'
+    api.Profiles.join.mockRejectedValue(new Error(reason))
+    render(App)
+    const item = await screen.findByRole('listitem', { name: 'Weekly backup' })
+    await fireEvent.click(await within(item).findByRole('button', { name: 'Join Weekly backup' }))
+    expect(await within(item).findByRole('alert')).toHaveTextContent(reason)
+    expect(within(item).queryByRole('status', { name: 'laptop-a is waiting for you' })).not.toBeInTheDocument()
+    expect(screen.getByRole('heading', { level: 1, name: 'Profiles' })).toBeInTheDocument()
+  })
+
   it('shows an invitation on the Start screen too, and stops looking once a session is open', async () => {
     api.Profiles.invitations.mockResolvedValue([{ profile: 'Weekly backup', from: 'laptop-a' }])
     api.Sessions.create.mockResolvedValue(session())
