@@ -41,9 +41,10 @@ func main() {
 		Width:  1100,
 		Height: 760,
 		// A 1024×700 screen holds the smallest window with its title bar; a larger window
-		// is fitted to the screen once shown (DomReady).
-		MinWidth:  960,
-		MinHeight: 600,
+		// is fitted to the screen before it shows, once its page is ready (DomReady).
+		StartHidden: true,
+		MinWidth:    960,
+		MinHeight:   600,
 		AssetServer: &assetserver.Options{
 			Assets: assets,
 		},

@@ -138,6 +138,7 @@ func (a *App) Startup(ctx context.Context) {
 	c.desk = wailsDesktop{ctx: ctx}
 	c.mu.Unlock()
 	c.window().setTheme(c.settings.get().Theme)
+	time.AfterFunc(revealAfter, c.reveal)
 	n, err := notify.Connect(ctx)
 	if err != nil {
 		c.log.Info("no desktop notifications", "err", err)
@@ -148,8 +149,26 @@ func (a *App) Startup(ctx context.Context) {
 	c.mu.Unlock()
 }
 
-// DomReady fits the window to the screen once it shows.
-func (a *App) DomReady(context.Context) { a.c.window().fitScreen() }
+// revealAfter is how long the window waits for its page before it shows anyway.
+const revealAfter = 10 * time.Second
+
+// DomReady shows the window once its page is ready.
+func (a *App) DomReady(context.Context) { a.c.reveal() }
+
+// reveal fits the window to the screen and shows it, once. The window starts hidden (main.go)
+// so that it is mapped at its final size: resizing a shown window before WebKitGTK painted it
+// could leave it blank for good.
+func (c *core) reveal() {
+	c.mu.Lock()
+	first := !c.revealed && !c.closing
+	c.revealed = true
+	desk := c.desk
+	c.mu.Unlock()
+	if first {
+		desk.fitScreen()
+		desk.showWindow()
+	}
+}
 
 // SetTray gives the tray icon that follows the synchronizations (nil: none).
 func (a *App) SetTray(t Tray) {

@@ -46,6 +46,7 @@ type core struct {
 	closing       bool // shutdown started: no new work
 	quitting      bool // the user asked to quit: the window closes even during a run
 	hiddenByClose bool // the window was closed during a run and hidden instead
+	revealed      bool // the window, which starts hidden, was fitted and shown
 
 	identity *crypto.Identity
 	embedded *cloud.Embedded

@@ -118,6 +118,7 @@ func (d *fakeDesktop) record(call string) {
 
 func (d *fakeDesktop) hideWindow()           { d.record("hide") }
 func (d *fakeDesktop) showWindow()           { d.record("show") }
+func (d *fakeDesktop) fitScreen()            { d.record("fit") }
 func (d *fakeDesktop) quit()                 { d.record("quit") }
 func (d *fakeDesktop) setTheme(theme string) { d.record("theme " + theme) }
 

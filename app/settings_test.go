@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -257,6 +258,20 @@ func TestDialogsWithoutWindow(t *testing.T) {
 	}
 	if _, err := a.Data.PickFile(); !errors.Is(err, errNoWindow) {
 		t.Fatalf("PickFile without a window: %v", err)
+	}
+}
+
+// TestWindowShownOnceReady: the window, hidden at start, is fitted to the screen and then shown
+// when its page is first ready, and not again when the page reloads (it may be in the tray).
+func TestWindowShownOnceReady(t *testing.T) {
+	a := newTestApp(t)
+	desk := newFakeDesktop()
+	a.c.desk = desk
+	a.DomReady(context.Background())
+	a.DomReady(context.Background())
+	a.c.reveal() // the fallback, when the page never said it was ready
+	if got := desk.got(); !slices.Equal(got, []string{"fit", "show"}) {
+		t.Fatalf("window calls %v, want fit then show, once", got)
 	}
 }
 

@@ -212,8 +212,7 @@ e2e_tab_to '"name":"Continue"' 8
 
 # --- 4. Data: app two's folder shows at once in app one's Computers card, then app one's -------
 # A computer's folders are declared to the session as they are added on the Data step. App one,
-# the oldest member, starts the inventory of the session; app two's user starts its part first
-# (the app does not start it by itself when the oldest member starts), which then waits.
+# the oldest member, starts the inventory of the session, and app two follows by itself.
 e2e_app one
 e2e_key Return
 e2e_wait_diag screen '"step":"data"' >/dev/null
@@ -241,10 +240,6 @@ until [[ $(computers_card) != "$card_before" ]]; do
 done
 _e2e_log "app two's folder reached app one's Computers card"
 
-e2e_app two
-e2e_key Return
-e2e_wait_diag screen '"step":"inventory"' >/dev/null
-
 e2e_app one
 e2e_key Return
 e2e_wait_focus '"id":"path-Aa"'
@@ -256,6 +251,10 @@ e2e_shot computers
 # --- 5. Inventory, comparison, rules and confirmation on app one ------------------------------
 e2e_key Return
 e2e_wait_diag screen '"step":"inventory"' >/dev/null
+e2e_app two
+e2e_wait_diag screen '"step":"inventory"' 60 >/dev/null
+_e2e_log "app two followed app one into the inventory"
+e2e_app one
 inventory=$(e2e_wait_diag inventory-done . 120)
 [[ $inventory == *'"error":""'* ]] || e2e_fail "app one's inventory failed: $inventory"
 e2e_wait_focus '"name":"Compare"'
