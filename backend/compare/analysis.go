@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/ferrysync/ferry/backend/inventory"
 )
@@ -35,7 +34,7 @@ func (c *Comparison) ContentNeeded() [][]int {
 		files = files[:0]
 		for _, id := range it.Identities {
 			for _, l := range id.Entries {
-				if l.Entry != nil && !l.Entry.Inaccessible && l.Entry.AnalysisError == "" {
+				if l.Entry != nil && !l.Entry.Inaccessible && !l.Entry.AnalysisFailed {
 					files = append(files, l)
 				}
 			}
@@ -139,11 +138,11 @@ func spansParts(ls []Located) bool {
 }
 
 func sameModTime(ls []Located) bool {
-	var t time.Time
+	var t int64
 	for i, l := range ls {
 		if i == 0 {
 			t = l.Entry.ModTime
-		} else if !l.Entry.ModTime.Equal(t) {
+		} else if l.Entry.ModTime != t {
 			return false
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/ferrysync/ferry/backend/inventory"
 )
@@ -181,14 +180,14 @@ func (it *Item) ContentGroups(nparts int) []int {
 // directory).
 func (it *Item) DateGroups(nparts int) []int {
 	groups := make([]int, nparts)
-	seen := map[time.Time]int{}
+	seen := map[int64]int{}
 	for p := 0; p < nparts; p++ {
 		groups[p] = -1
 		e := it.Entry(p)
 		if e == nil || e.Kind != inventory.File || e.Inaccessible {
 			continue
 		}
-		t := e.ModTime.UTC()
+		t := e.ModTime
 		g, ok := seen[t]
 		if !ok {
 			g = len(seen)
@@ -454,7 +453,7 @@ func (it *Item) add(a *arena, part int, e *inventory.Entry) {
 		}
 		return
 	}
-	if !e.Inaccessible && e.AnalysisError == "" {
+	if !e.Inaccessible && !e.AnalysisFailed {
 		for _, id := range it.Identities {
 			if !id.AccessIssue && !id.AnalysisError && id.Key == e.ContentKey && id.Size == e.Size {
 				id.Entries = append(id.Entries, loc)
@@ -465,7 +464,7 @@ func (it *Item) add(a *arena, part int, e *inventory.Entry) {
 	id := a.identity(Identity{
 		Key:           e.ContentKey,
 		Size:          e.Size,
-		AnalysisError: e.AnalysisError != "",
+		AnalysisError: e.AnalysisFailed,
 		AccessIssue:   e.Inaccessible,
 		Entries:       a.located(loc, n),
 	})

@@ -110,7 +110,7 @@ func TestRegroupMatchesCompare(t *testing.T) {
 						continue
 					}
 					entries = append(entries, inventory.Entry{Path: dir.Path + "/" + f, Kind: inventory.File,
-						Size: int64(rng.IntN(2)), ModTime: base.Add(time.Duration(rng.IntN(2)) * time.Second)})
+						Size: int64(rng.IntN(2)), ModTime: inventory.Nanos(base.Add(time.Duration(rng.IntN(2)) * time.Second))})
 				}
 			}
 			slices.SortFunc(entries, func(a, b inventory.Entry) int { return strings.Compare(a.Path, b.Path) })
@@ -129,7 +129,7 @@ func TestRegroupMatchesCompare(t *testing.T) {
 				e := &c.Parts[p].Inv.Entries[i]
 				e.ContentKey[0] = 1 + byte(rng.IntN(2))
 				if rng.IntN(10) == 0 {
-					e.AnalysisError = "read error"
+					e.AnalysisFailed = true
 				}
 				regrouped++
 			}

@@ -161,10 +161,10 @@ func (p *Plan) dirDates(c *compare.Comparison, dirs []rules.Direction, versions 
 		}
 		date(it.Key, it.Path, func(part int) dirSide {
 			e := it.Entry(part)
-			if e == nil || e.Inaccessible || it.HasAccessIssue(part) || e.ModTime.IsZero() || !isDir(part) {
+			if e == nil || e.Inaccessible || it.HasAccessIssue(part) || e.ModTime == 0 || !isDir(part) {
 				return dirSide{}
 			}
-			return dirSide{path: e.Path, mtime: e.ModTime, present: true}
+			return dirSide{path: e.Path, mtime: e.Mtime(), present: true}
 		})
 	}
 }

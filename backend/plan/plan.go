@@ -277,7 +277,7 @@ func endpoint(part *compare.Part, e *inventory.Entry, itemPath string) Endpoint 
 	ep := Endpoint{Location: location(part, itemPath)}
 	if e != nil {
 		ep.Exists = true
-		ep.Size, ep.ModTime, ep.BirthTime, ep.ContentKey = e.Size, e.ModTime, e.BirthTime, e.ContentKey
+		ep.Size, ep.ModTime, ep.BirthTime, ep.ContentKey = e.Size, e.Mtime(), e.Btime(), e.ContentKey
 	}
 	return ep
 }
@@ -325,7 +325,7 @@ func group(c *compare.Comparison, a rules.AtomicAction, o Options) Group {
 	allSame := true
 	for _, l := range it.On(a.Target) {
 		sameContent := identityHolds(srcID, l)
-		if sameContent && l.Entry.ModTime.Equal(se.ModTime) && a.Op != rules.CopyContent {
+		if sameContent && l.Entry.ModTime == se.ModTime && a.Op != rules.CopyContent {
 			continue
 		}
 		allSame = allSame && sameContent

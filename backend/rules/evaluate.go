@@ -366,7 +366,7 @@ func checkCopy(cmp *compare.Comparison, it *compare.Item, a AtomicAction, incomp
 		}
 		sameContent = sameContent && id == src
 		for _, l := range id.Entries {
-			if l.Part == a.Target && !l.Entry.ModTime.Equal(srcTime) {
+			if l.Part == a.Target && l.Entry.ModTime != srcTime {
 				sameDates = false
 			}
 		}

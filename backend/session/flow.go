@@ -1019,11 +1019,11 @@ func (f *Flow) signatures(ctx context.Context, nodes []*inventory.Node, settings
 		}
 		for _, l := range all {
 			e := l.Entry
-			if !mine(l.Part) || e == nil || e.Inaccessible || e.AnalysisError != "" || !remote.WantsSignature(e.Size) {
+			if !mine(l.Part) || e == nil || e.Inaccessible || e.AnalysisFailed || !remote.WantsSignature(e.Size) {
 				continue
 			}
 			differs := slices.ContainsFunc(all, func(o compare.Located) bool {
-				return !mine(o.Part) && o.Entry != nil && (o.Entry.Size != e.Size || !o.Entry.ModTime.Equal(e.ModTime) ||
+				return !mine(o.Part) && o.Entry != nil && (o.Entry.Size != e.Size || o.Entry.ModTime != e.ModTime ||
 					!o.Entry.ContentKey.IsZero() && !e.ContentKey.IsZero() && o.Entry.ContentKey != e.ContentKey)
 			})
 			if differs && !slices.Contains(paths[l.Part], e.Path) {
