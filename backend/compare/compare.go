@@ -53,6 +53,22 @@ type Comparison struct {
 	Settings Settings
 	Parts    []*Part
 	Items    []*Item
+	// Omitted counts the items CompareOmitting left out.
+	Omitted int
+	// omittedIn holds the directories, by linking key and part, directly holding an item left
+	// out that is present on that part.
+	omittedIn map[dirPart]bool
+}
+
+type dirPart struct {
+	key  string
+	part int
+}
+
+// HoldsOmitted tells whether the directory item dir directly holds, on a part, an item that
+// CompareOmitting left out.
+func (c *Comparison) HoldsOmitted(dir *Item, part int) bool {
+	return dir.Kind == inventory.Dir && c.omittedIn[dirPart{dir.Key, part}]
 }
 
 // Part resolves a part name, case-insensitively; "A1" is accepted for "A" when parts are per node.
@@ -221,9 +237,22 @@ func Parts(nodes []*inventory.Node) []*Part {
 
 // Compare builds the comparison items of the nodes with the content keys they carry.
 func Compare(nodes []*inventory.Node, s Settings) *Comparison {
+	return CompareOmitting(nodes, s, nil)
+}
+
+// CompareOmitting is Compare that leaves out the file items whose content needs no reading
+// (ContentNeeded lists none of their files) and that omit, made from the comparison before
+// its first item, tells to leave out: a plan that ignores items its rules leave alone need not
+// keep them. It leaves out nothing where the comparison is not a tree merged in one pass, nor
+// where a part is incomplete, and keeps every directory. omit must not keep the item.
+func CompareOmitting(nodes []*inventory.Node, s Settings, omitter func(*Comparison) func(*Item) bool) *Comparison {
 	c := &Comparison{Settings: s, Parts: Parts(nodes)}
 	a := &arena{parts: len(c.Parts)}
-	if !c.merge(a) {
+	var omit func(*Item) bool
+	if omitter != nil && !c.anyIncomplete() {
+		omit = omitter(c)
+	}
+	if !c.merge(a, omit) {
 		c.index(a)
 	}
 	if s.Matching == Flat {
@@ -295,7 +324,7 @@ func (cu *cursor) seek(s Settings) {
 // part's entries are in item order (linking key, then kind), as they are unless case-insensitive
 // linking reorders names; it reports false, building nothing, otherwise. The items are those
 // index builds, in the same order, with the entries added in the same order.
-func (c *Comparison) merge(a *arena) bool {
+func (c *Comparison) merge(a *arena, omit func(*Item) bool) bool {
 	s := c.Settings
 	if s.Matching == Flat {
 		return false
@@ -320,7 +349,10 @@ func (c *Comparison) merge(a *arena) bool {
 		curs[i] = cursor{part: i, entries: p.Inv.Entries}
 		curs[i].seek(s)
 	}
-	c.Items = make([]*Item, 0, total/max(1, len(c.Parts)))
+	if omit == nil {
+		c.Items = make([]*Item, 0, total/max(1, len(c.Parts)))
+	}
+	var nf needFiles
 	for {
 		// The smallest (key, kind) at the heads of the parts.
 		var minKey string
@@ -340,6 +372,7 @@ func (c *Comparison) merge(a *arena) bool {
 			return true
 		}
 		var it *Item
+		mark := *a
 		for i := range curs {
 			cu := &curs[i]
 			for cu.next < len(cu.entries) {
@@ -355,6 +388,48 @@ func (c *Comparison) merge(a *arena) bool {
 				cu.next++
 				cu.seek(s)
 			}
+		}
+		if omit != nil && it.Kind == inventory.File && c.settled(it, &nf) && omit(it) {
+			c.omitted(it)
+			c.Items = c.Items[:len(c.Items)-1]
+			*a = mark // the item's room is taken again by the next
+		}
+	}
+}
+
+// anyIncomplete tells whether a part could not be read whole.
+func (c *Comparison) anyIncomplete() bool {
+	for _, p := range c.Parts {
+		if p.Inv.Incomplete {
+			return true
+		}
+	}
+	return false
+}
+
+// settled tells whether a file item's entries are all readable and analysed, and none of its
+// content needs reading.
+func (c *Comparison) settled(it *Item, nf *needFiles) bool {
+	for _, id := range it.Identities {
+		if id.AccessIssue || id.AnalysisError {
+			return false
+		}
+	}
+	needs := false
+	c.needs(it, nf, func(Located) { needs = true })
+	return !needs
+}
+
+// omitted records an item left out.
+func (c *Comparison) omitted(it *Item) {
+	c.Omitted++
+	if c.omittedIn == nil {
+		c.omittedIn = map[dirPart]bool{}
+	}
+	dir := path.Dir(it.Key)
+	for _, id := range it.Identities {
+		for _, l := range id.Entries {
+			c.omittedIn[dirPart{dir, l.Part}] = true
 		}
 	}
 }

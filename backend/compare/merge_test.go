@@ -51,7 +51,7 @@ func TestMergeMatchesIndex(t *testing.T) {
 			viaIndex := &Comparison{Settings: s, Parts: Parts(nodes)}
 			viaIndex.index(&arena{parts: len(nodes)})
 			viaMerge := &Comparison{Settings: s, Parts: Parts(nodes)}
-			if !viaMerge.merge(&arena{parts: len(nodes)}) {
+			if !viaMerge.merge(&arena{parts: len(nodes)}, nil) {
 				continue
 			}
 			merged++
