@@ -64,10 +64,12 @@ type Location struct {
 // Endpoint is a Location with the file's metadata as inventoried.
 type Endpoint struct {
 	Location
-	Exists     bool
-	Size       int64
-	ModTime    time.Time
-	BirthTime  time.Time
+	Exists bool
+	Size   int64
+	// ModTime and BirthTime are dates as inventory.Nanos encodes them (Mtime and Btime decode
+	// them), as in an inventory entry.
+	ModTime    int64
+	BirthTime  int64
 	ContentKey inventory.ContentKey
 	// KeepAs, on an existing copy target, is a path (relative to Dir) where its content is kept,
 	// with its dates, before the copy replaces it: a two-way conflict's losing edit.
@@ -273,11 +275,17 @@ func location(part *compare.Part, itemPath string) Location {
 	return l
 }
 
+// Mtime is the endpoint's last write time, in UTC; zero when unknown.
+func (e *Endpoint) Mtime() time.Time { return inventory.Time(e.ModTime) }
+
+// Btime is the endpoint's creation time, in UTC; zero when unknown.
+func (e *Endpoint) Btime() time.Time { return inventory.Time(e.BirthTime) }
+
 func endpoint(part *compare.Part, e *inventory.Entry, itemPath string) Endpoint {
 	ep := Endpoint{Location: location(part, itemPath)}
 	if e != nil {
 		ep.Exists = true
-		ep.Size, ep.ModTime, ep.BirthTime, ep.ContentKey = e.Size, e.Mtime(), e.Btime(), e.ContentKey
+		ep.Size, ep.ModTime, ep.BirthTime, ep.ContentKey = e.Size, e.ModTime, e.BirthTime, e.ContentKey
 	}
 	return ep
 }

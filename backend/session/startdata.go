@@ -233,7 +233,7 @@ func toWire(p *plan.Plan) *wirePlan {
 
 func endpointToWire(e plan.Endpoint) wireEndpoint {
 	w := wireEndpoint{Part: e.Part, Node: e.Node, Root: wireStr(e.Root), Dir: wireStr(e.Dir), Path: wireStr(e.Path),
-		Exists: e.Exists, Size: e.Size, ModTime: inventory.Stamp(e.ModTime), BirthTime: inventory.Stamp(e.BirthTime), KeepAs: wireStr(e.KeepAs)}
+		Exists: e.Exists, Size: e.Size, ModTime: inventory.Stamp(e.Mtime()), BirthTime: inventory.Stamp(e.Btime()), KeepAs: wireStr(e.KeepAs)}
 	if !e.ContentKey.IsZero() {
 		w.ContentKey = e.ContentKey.String()
 	}
@@ -342,13 +342,15 @@ func endpointFromWire(w wireEndpoint, parts map[string]string, root bool) (plan.
 	if e.KeepAs != "" && !cleanItemPath(e.KeepAs) {
 		return e, fmt.Errorf("conflict copy path %q", e.KeepAs)
 	}
-	var err error
-	if e.ModTime, err = inventory.Unstamp(w.ModTime); err != nil {
+	mtime, err := inventory.Unstamp(w.ModTime)
+	if err != nil {
 		return e, err
 	}
-	if e.BirthTime, err = inventory.Unstamp(w.BirthTime); err != nil {
+	btime, err := inventory.Unstamp(w.BirthTime)
+	if err != nil {
 		return e, err
 	}
+	e.ModTime, e.BirthTime = inventory.Nanos(mtime), inventory.Nanos(btime)
 	if w.ContentKey != "" {
 		k, err := hex.DecodeString(w.ContentKey)
 		if err != nil || len(k) != len(e.ContentKey) {
