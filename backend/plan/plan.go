@@ -5,9 +5,9 @@ package plan
 
 import (
 	"cmp"
-	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -78,19 +78,21 @@ type Endpoint struct {
 
 // Group is a set of atomic actions sharing one source read: the unit that is run and tracked.
 type Group struct {
-	ID        string // AGID_n
-	Op        Op
-	RuleOp    rules.Op // the operator the rule or the user asked for
-	ItemKind  inventory.Kind
-	Source    *Endpoint // copy family
-	Targets   []Endpoint
-	Kind      Kind  // content copies
-	DatesOnly bool  // a copy whose content is already identical on every target
-	Size      int64 // source size (content copies)
+	ID       string // AGID_n
+	Op       Op
+	Source   *Endpoint // copy family
+	Targets  []Endpoint
+	Kind     Kind     // content copies
+	Size     int64    // source size (content copies)
+	RuleOp   rules.Op // the operator the rule or the user asked for
+	ItemKind inventory.Kind
+	// DatesOnly is a copy whose content is already identical on every target.
+	DatesOnly bool
 	Phase     Phase
 	Targeted  bool
 	// Quiet is a directory's date set because the run creates the directory or writes in it,
 	// not because it differed: not listed in the plan, not counted as an action nor tracked.
+	// The small fields come last: a group takes 96 bytes.
 	Quiet bool
 }
 
@@ -400,9 +402,25 @@ func (p *Plan) order() {
 		}
 		return strings.Compare(pa, pb)
 	})
+	// The ids share one string.
+	var ids []byte
 	for i := range p.Groups {
-		p.Groups[i].ID = fmt.Sprintf("AGID_%d", i+1)
+		ids = strconv.AppendInt(append(ids, "AGID_"...), int64(i+1), 10)
 	}
+	all, start := string(ids), 0
+	for i := range p.Groups {
+		end := start + len("AGID_") + digits(i+1)
+		p.Groups[i].ID, start = all[start:end], end
+	}
+}
+
+// digits is the number of decimal digits of n > 0.
+func digits(n int) int {
+	d := 1
+	for ; n >= 10; n /= 10 {
+		d++
+	}
+	return d
 }
 
 // QuietGroups counts the quiet groups, which are no actions.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ferrysync/ferry/backend/compare"
+	"github.com/ferrysync/ferry/backend/internal/testinv"
 	"github.com/ferrysync/ferry/backend/inventory"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/rules"
@@ -118,5 +119,22 @@ func TestSparsePlanIsThePlan(t *testing.T) {
 	}
 	if omitted == 0 {
 		t.Fatal("no item was left out")
+	}
+}
+
+// Groups are numbered in plan order, past one digit too.
+func TestGroupIDs(t *testing.T) {
+	var files []inventory.Entry
+	for i := range 120 {
+		files = append(files, F(fmt.Sprintf("/f%03d", i), 1, 0))
+	}
+	p := build(t, compare.Compare(testinv.Nodes(E(files...), nil), compare.DefaultSettings()), mirror(t, "A", "B"), nil, plan.Options{})
+	if len(p.Groups) < 120 {
+		t.Fatalf("%d groups", len(p.Groups))
+	}
+	for i, g := range p.Groups {
+		if want := fmt.Sprintf("AGID_%d", i+1); g.ID != want {
+			t.Fatalf("group %d: id %q, want %q", i, g.ID, want)
+		}
 	}
 }
