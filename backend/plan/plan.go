@@ -51,13 +51,19 @@ const (
 	PhaseDirDates
 )
 
-// Location is an item on a part: where to read or write it.
-type Location struct {
+// Place is a data part as locations name it: the locations on one part share it.
+type Place struct {
 	Part string // part name
 	Node string // node code
-	// Root is the data source; for a file data source Dir is its parent and Path "/"+its name.
+	// Root is the data source; for a file data source Dir is its parent and a location's Path
+	// "/"+its name.
 	Root string
 	Dir  string // directory every write is confined to
+}
+
+// Location is an item on a part: where to read or write it.
+type Location struct {
+	*Place
 	Path string // "/"-separated, leading "/", relative to Dir
 }
 
@@ -187,13 +193,14 @@ func Build(c *compare.Comparison, res *rules.Result, o Options) *Plan {
 	// growing it would copy every group.
 	dirs := slices.Concat(res.Directions, o.Directions)
 	p.Groups = make([]Group, 0, n+len(o.Conflicts)+dirDatesRoom(c, dirs))
+	places := placesOf(c)
 	// The actions come in item order: copies merge within an item's run of actions.
 	var merge []mergeAt
 	for _, a := range res.Actions {
 		if a.Op == rules.DoNothing {
 			continue
 		}
-		g := group(c, a, o)
+		g := group(c, places, a, o)
 		if g.Source == nil {
 			p.Groups = append(p.Groups, g)
 			continue
@@ -220,8 +227,8 @@ func Build(c *compare.Comparison, res *rules.Result, o Options) *Plan {
 		}
 		p.Versions = &v
 	}
-	p.addConflictCopies(c, o.Conflicts)
-	p.dirDates(c, dirs, o.Versions.Dir)
+	p.addConflictCopies(c, places, o.Conflicts)
+	p.dirDates(c, places, dirs, o.Versions.Dir)
 	p.order()
 	for _, r := range res.Rejected {
 		if r.Reason == rules.BlockedByDoNothing {
@@ -267,14 +274,24 @@ func rejection(c *compare.Comparison, r rules.Rejection) Rejected {
 	return out
 }
 
-// location places an item path on a part.
-func location(part *compare.Part, itemPath string) Location {
-	l := Location{Part: part.Name, Node: part.Node, Root: part.Inv.Root, Dir: part.Inv.Root, Path: itemPath}
-	if part.Inv.Type == inventory.SourceFile {
-		l.Dir = filepath.Dir(part.Inv.Root) // an OS path, as Root
-		l.Path = "/" + filepath.Base(part.Inv.Root)
+// placesOf are the places of the comparison's parts, by index.
+func placesOf(c *compare.Comparison) []*Place {
+	out := make([]*Place, len(c.Parts))
+	for i, part := range c.Parts {
+		out[i] = &Place{Part: part.Name, Node: part.Node, Root: part.Inv.Root, Dir: part.Inv.Root}
+		if part.Inv.Type == inventory.SourceFile {
+			out[i].Dir = filepath.Dir(part.Inv.Root) // an OS path, as Root
+		}
 	}
-	return l
+	return out
+}
+
+// location places an item path on a part.
+func location(places []*Place, part *compare.Part, itemPath string) Location {
+	if part.Inv.Type == inventory.SourceFile {
+		itemPath = "/" + filepath.Base(part.Inv.Root)
+	}
+	return Location{Place: places[part.Index], Path: itemPath}
 }
 
 // Mtime is the endpoint's last write time, in UTC; zero when unknown.
@@ -283,8 +300,8 @@ func (e *Endpoint) Mtime() time.Time { return inventory.Time(e.ModTime) }
 // Btime is the endpoint's creation time, in UTC; zero when unknown.
 func (e *Endpoint) Btime() time.Time { return inventory.Time(e.BirthTime) }
 
-func endpoint(part *compare.Part, e *inventory.Entry, itemPath string) Endpoint {
-	ep := Endpoint{Location: location(part, itemPath)}
+func endpoint(places []*Place, part *compare.Part, e *inventory.Entry, itemPath string) Endpoint {
+	ep := Endpoint{Location: location(places, part, itemPath)}
 	if e != nil {
 		ep.Exists = true
 		ep.Size, ep.ModTime, ep.BirthTime, ep.ContentKey = e.Size, e.ModTime, e.BirthTime, e.ContentKey
@@ -306,14 +323,14 @@ type mergeAt struct {
 	group int
 }
 
-func group(c *compare.Comparison, a rules.AtomicAction, o Options) Group {
+func group(c *compare.Comparison, places []*Place, a rules.AtomicAction, o Options) Group {
 	it := a.Item
 	target := c.Parts[a.Target]
 	g := Group{RuleOp: a.Op, ItemKind: it.Kind, Targeted: a.Targeted()}
 	switch a.Op {
 	case rules.Create:
 		g.Op, g.Phase = OpCreate, PhaseCreateDirs
-		g.Targets = []Endpoint{endpoint(target, nil, it.Path)}
+		g.Targets = []Endpoint{endpoint(places, target, nil, it.Path)}
 		return g
 	case rules.Delete:
 		g.Op, g.Phase = OpDelete, PhaseDeleteFiles
@@ -321,7 +338,7 @@ func group(c *compare.Comparison, a rules.AtomicAction, o Options) Group {
 			g.Phase = PhaseDeleteDirs
 		}
 		for _, l := range it.On(a.Target) {
-			g.Targets = append(g.Targets, endpoint(target, l.Entry, l.Entry.Path))
+			g.Targets = append(g.Targets, endpoint(places, target, l.Entry, l.Entry.Path))
 		}
 		return g
 	}
@@ -329,7 +346,7 @@ func group(c *compare.Comparison, a rules.AtomicAction, o Options) Group {
 	// are left out (flat matching may find the name at several paths).
 	source := c.Parts[a.Source]
 	se := it.Entry(a.Source)
-	src := endpoint(source, se, se.Path)
+	src := endpoint(places, source, se, se.Path)
 	g.Source, g.Size, g.Phase = &src, se.Size, PhaseCopy
 	srcID := it.IdentityOn(a.Source)
 	allSame := true
@@ -339,11 +356,11 @@ func group(c *compare.Comparison, a rules.AtomicAction, o Options) Group {
 			continue
 		}
 		allSame = allSame && sameContent
-		g.Targets = append(g.Targets, endpoint(target, l.Entry, l.Entry.Path))
+		g.Targets = append(g.Targets, endpoint(places, target, l.Entry, l.Entry.Path))
 	}
 	if len(g.Targets) == 0 {
 		allSame = false
-		g.Targets = []Endpoint{endpoint(target, nil, se.Path)}
+		g.Targets = []Endpoint{endpoint(places, target, nil, se.Path)}
 	}
 	switch a.Op {
 	case rules.CopyDates:

@@ -253,7 +253,7 @@ func fromWire(w *wirePlan) (*plan.Plan, error) {
 			return nil, errors.New("plan: versions without a run stamp")
 		}
 	}
-	parts := map[string]string{} // part → node
+	parts := &wireParts{node: map[string]string{}, places: map[plan.Place]*plan.Place{}}
 	for _, pt := range w.Parts {
 		typ, ok := sourceTypeOf(pt.Type)
 		if !ok {
@@ -262,7 +262,7 @@ func fromWire(w *wirePlan) (*plan.Plan, error) {
 		if pt.Files < 0 {
 			return nil, fmt.Errorf("plan: part %s: %d files", pt.Name, pt.Files)
 		}
-		parts[pt.Name] = pt.Node
+		parts.node[pt.Name] = pt.Node
 		p.Parts = append(p.Parts, plan.PartInfo{Name: pt.Name, Node: pt.Node, Root: string(pt.Root), Type: typ, Files: pt.Files, Empty: pt.Empty})
 	}
 	for i, wg := range w.Groups {
@@ -283,7 +283,7 @@ func fromWire(w *wirePlan) (*plan.Plan, error) {
 	return p, nil
 }
 
-func groupFromWire(wg wireGroup, parts map[string]string) (plan.Group, error) {
+func groupFromWire(wg wireGroup, parts *wireParts) (plan.Group, error) {
 	g := plan.Group{ID: wg.ID, Op: wg.Op, Kind: wg.Kind, DatesOnly: wg.DatesOnly, Size: wg.Size, Phase: wg.Phase, Targeted: wg.Targeted, Quiet: wg.Quiet}
 	var ok bool
 	if g.RuleOp, ok = rules.ParseOp(wg.RuleOp); !ok {
@@ -329,11 +329,27 @@ func groupFromWire(wg wireGroup, parts map[string]string) (plan.Group, error) {
 	return g, nil
 }
 
+// wireParts are the parts of a plan being rebuilt: their nodes by part name, and the places
+// its locations share.
+type wireParts struct {
+	node   map[string]string
+	places map[plan.Place]*plan.Place
+}
+
+func (wp *wireParts) place(p plan.Place) *plan.Place {
+	if pl, ok := wp.places[p]; ok {
+		return pl
+	}
+	wp.places[p] = &p
+	return &p
+}
+
 // endpointFromWire rebuilds an endpoint; root tells whether it may be the root itself.
-func endpointFromWire(w wireEndpoint, parts map[string]string, root bool) (plan.Endpoint, error) {
-	e := plan.Endpoint{Location: plan.Location{Part: w.Part, Node: w.Node, Root: string(w.Root), Dir: string(w.Dir), Path: string(w.Path)},
+func endpointFromWire(w wireEndpoint, parts *wireParts, root bool) (plan.Endpoint, error) {
+	place := parts.place(plan.Place{Part: w.Part, Node: w.Node, Root: string(w.Root), Dir: string(w.Dir)})
+	e := plan.Endpoint{Location: plan.Location{Place: place, Path: string(w.Path)},
 		Exists: w.Exists, Size: w.Size, KeepAs: string(w.KeepAs)}
-	if node, ok := parts[w.Part]; !ok || node != w.Node {
+	if node, ok := parts.node[w.Part]; !ok || node != w.Node {
 		return e, fmt.Errorf("part %s of node %s is not in the plan", w.Part, w.Node)
 	}
 	if !(cleanItemPath(e.Path) || root && e.Path == "/") || e.Size < 0 {

@@ -231,8 +231,10 @@ func TestCheckPlanConfinesOwnNodes(t *testing.T) {
 		"dir": func(p *plan.Plan) {
 			for i := range p.Groups {
 				for j := range p.Groups[i].Targets {
-					if p.Groups[i].Targets[j].Node == "B" {
-						p.Groups[i].Targets[j].Dir = "/etc"
+					if t := &p.Groups[i].Targets[j]; t.Node == "B" {
+						place := *t.Place // this target's alone
+						place.Dir = "/etc"
+						t.Place = &place
 						return
 					}
 				}
