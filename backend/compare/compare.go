@@ -41,7 +41,6 @@ type Item struct {
 	Kind inventory.Kind
 	Key  string // linking key: lower-cased unless case-sensitive
 	Path string // relative path (tree) or name (flat), as first seen in part order
-	Name string
 	// Identities hold every entry of the item; a directory has exactly one.
 	Identities []*Identity
 	// AccessIssue lists the parts where a directory item could not be seen.
@@ -97,6 +96,9 @@ func (c *Comparison) PartNames() []string {
 	}
 	return names
 }
+
+// Name is the last element of the item's path.
+func (it *Item) Name() string { return path.Base(it.Path) }
 
 // On returns the entries of the item on a part (placeholders included).
 func (it *Item) On(part int) []Located {
@@ -287,7 +289,7 @@ func (c *Comparison) index(a *arena) {
 			k := itemKey{e.Kind, s.linkingKey(display)}
 			it := index[k]
 			if it == nil {
-				it = a.item(e.Kind, k.key, display, e.Name())
+				it = a.item(e.Kind, k.key, display)
 				index[k] = it
 				c.Items = append(c.Items, it)
 			}
@@ -381,7 +383,7 @@ func (c *Comparison) merge(a *arena, omit func(*Item) bool) bool {
 					break
 				}
 				if it == nil {
-					it = a.item(e.Kind, minKey, e.Path, e.Name())
+					it = a.item(e.Kind, minKey, e.Path)
 					c.Items = append(c.Items, it)
 				}
 				it.add(a, cu.part, e)
@@ -445,11 +447,11 @@ type arena struct {
 
 const arenaChunk = 1024
 
-func (a *arena) item(kind inventory.Kind, key, path, name string) *Item {
+func (a *arena) item(kind inventory.Kind, key, path string) *Item {
 	if len(a.items) == cap(a.items) {
 		a.items = make([]Item, 0, arenaChunk)
 	}
-	a.items = append(a.items, Item{Kind: kind, Key: key, Path: path, Name: name})
+	a.items = append(a.items, Item{Kind: kind, Key: key, Path: path})
 	return &a.items[len(a.items)-1]
 }
 

@@ -68,7 +68,7 @@ func TestMergeMatchesIndex(t *testing.T) {
 func dump(c *Comparison) string {
 	var b strings.Builder
 	for _, it := range c.Items {
-		fmt.Fprintf(&b, "%d %q %q %q:", it.Kind, it.Key, it.Path, it.Name)
+		fmt.Fprintf(&b, "%d %q %q %q:", it.Kind, it.Key, it.Path, it.Name())
 		for _, id := range it.Identities {
 			fmt.Fprintf(&b, " [%x %d %v %v", id.Key[:1], id.Size, id.AnalysisError, id.AccessIssue)
 			for _, l := range id.Entries {

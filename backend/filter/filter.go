@@ -227,7 +227,7 @@ type fieldNode struct {
 }
 
 func (n *fieldNode) match(it *compare.Item, _ Env) bool {
-	s := it.Name
+	s := it.Name()
 	if n.path {
 		s = it.Path
 	}

@@ -15,7 +15,7 @@ type boundCondition struct {
 
 func (c *boundCondition) matches(cmp *compare.Comparison, it *compare.Item) bool {
 	if c.Property == Name {
-		return c.pattern.MatchString(it.Name) == (c.Op == Eq)
+		return c.pattern.MatchString(it.Name()) == (c.Op == Eq)
 	}
 	// In flat matching a part that could not be read entirely may hold any name anywhere: no
 	// condition on it holds. In tree matching only the items below what it could not read are
