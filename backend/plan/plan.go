@@ -346,8 +346,10 @@ func group(c *compare.Comparison, places []*Place, a rules.AtomicAction, o Optio
 	// are left out (flat matching may find the name at several paths).
 	source := c.Parts[a.Source]
 	se := it.Entry(a.Source)
-	src := endpoint(places, source, se, se.Path)
-	g.Source, g.Size, g.Phase = &src, se.Size, PhaseCopy
+	// The source and a first target share one allocation.
+	pair := make([]Endpoint, 1, 2)
+	pair[0] = endpoint(places, source, se, se.Path)
+	g.Source, g.Targets, g.Size, g.Phase = &pair[0], pair[1:1:2], se.Size, PhaseCopy
 	srcID := it.IdentityOn(a.Source)
 	allSame := true
 	for _, l := range it.On(a.Target) {
@@ -360,7 +362,7 @@ func group(c *compare.Comparison, places []*Place, a rules.AtomicAction, o Optio
 	}
 	if len(g.Targets) == 0 {
 		allSame = false
-		g.Targets = []Endpoint{endpoint(places, target, nil, se.Path)}
+		g.Targets = append(g.Targets, endpoint(places, target, nil, se.Path))
 	}
 	switch a.Op {
 	case rules.CopyDates:
@@ -419,12 +421,20 @@ func (p *Plan) order() {
 		}
 		return strings.Compare(pa, pb)
 	})
-	// The ids share one string.
-	var ids []byte
+	// The ids share one string, made at its size.
+	size := 0
 	for i := range p.Groups {
-		ids = strconv.AppendInt(append(ids, "AGID_"...), int64(i+1), 10)
+		size += len("AGID_") + digits(i+1)
 	}
-	all, start := string(ids), 0
+	var ids strings.Builder
+	ids.Grow(size)
+	var num []byte
+	for i := range p.Groups {
+		ids.WriteString("AGID_")
+		num = strconv.AppendInt(num[:0], int64(i+1), 10)
+		ids.Write(num)
+	}
+	all, start := ids.String(), 0
 	for i := range p.Groups {
 		end := start + len("AGID_") + digits(i+1)
 		p.Groups[i].ID, start = all[start:end], end
