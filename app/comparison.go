@@ -251,7 +251,7 @@ func (a *analysis) item(it *compare.Item) Item {
 		cell := Cell{Present: it.Present(p), AccessIssue: it.HasAccessIssue(p)}
 		if it.Kind == inventory.File {
 			if e := it.Entry(p); e != nil && !e.Inaccessible {
-				cell.Size, cell.Mtime = e.Size, e.ModTime.UTC().Format(time.RFC3339Nano)
+				cell.Size, cell.Mtime = e.Size, e.Mtime().Format(time.RFC3339Nano)
 			}
 			if contents[p] >= 0 && !cell.AccessIssue {
 				cell.Content = groupLetter(contents[p])

@@ -19,12 +19,12 @@ func benchInventory(files int) *inventoryResult {
 		a, b = append(a, dir), append(b, dir)
 		for i := d * 100; i < (d+1)*100; i++ {
 			p := fmt.Sprintf("%s/file_%06d%s", dir.Path, i, exts[i%len(exts)])
-			e := inventory.Entry{Path: p, Kind: inventory.File, Size: int64(i%5000) * 512, ModTime: at.Add(time.Duration(i) * time.Second),
+			e := inventory.Entry{Path: p, Kind: inventory.File, Size: int64(i%5000) * 512, ModTime: inventory.Nanos(at.Add(time.Duration(i) * time.Second)),
 				ContentKey: inventory.HashBytes([]byte(p))}
 			a = append(a, e)
 			if i%10 < 7 {
 				if i%5 == 0 {
-					e.ModTime, e.ContentKey = e.ModTime.Add(time.Hour), inventory.HashBytes([]byte(p+"'"))
+					e.ModTime, e.ContentKey = e.ModTime+int64(time.Hour), inventory.HashBytes([]byte(p+"'"))
 				}
 				b = append(b, e)
 			}

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/ferrysync/ferry/backend/inventory"
 )
@@ -21,51 +20,15 @@ func ContentNeeded(nodes []*inventory.Node, s Settings) [][]int {
 // ContentNeeded is the package's ContentNeeded on a comparison already made: after reading the
 // keys, Regroup brings the comparison up to date.
 func (c *Comparison) ContentNeeded() [][]int {
-	s := c.Settings
 	type need struct{ part, index int }
 	var needed []need
-	var files, group []Located
+	var nf needFiles
+	read := func(l Located) {
+		needed = append(needed, need{l.Part, entryIndex(c.Parts[l.Part].Inv, l.Entry)})
+	}
 	for _, it := range c.Items {
-		if it.Kind != inventory.File {
-			continue
-		}
-		// Only readable files count: a placeholder, an unreadable file or one whose analysis
-		// failed has no content to compare with. Files whose key is already known take part in
-		// the decision but are not read again.
-		files = files[:0]
-		for _, id := range it.Identities {
-			for _, l := range id.Entries {
-				if l.Entry != nil && !l.Entry.Inaccessible && l.Entry.AnalysisError == "" {
-					files = append(files, l)
-				}
-			}
-		}
-		if len(files) < 2 || !spansParts(files) {
-			continue
-		}
-		read := func(ls []Located) {
-			for _, l := range ls {
-				if l.Entry.ContentKey.IsZero() {
-					needed = append(needed, need{l.Part, entryIndex(c.Parts[l.Part].Inv, l.Entry)})
-				}
-			}
-		}
-		if s.Analysis == Checksum {
-			read(files)
-			continue
-		}
-		// The files of one size, in turn.
-		slices.SortStableFunc(files, func(a, b Located) int { return cmp.Compare(a.Entry.Size, b.Entry.Size) })
-		for i := 0; i < len(files); {
-			j := i + 1
-			for j < len(files) && files[j].Entry.Size == files[i].Entry.Size {
-				j++
-			}
-			group = append(group[:0], files[i:j]...)
-			if len(group) > 1 && spansParts(group) && !sameModTime(group) {
-				read(group)
-			}
-			i = j
+		if it.Kind == inventory.File {
+			c.needs(it, &nf, read)
 		}
 	}
 	slices.SortFunc(needed, func(a, b need) int { return cmp.Or(cmp.Compare(a.part, b.part), cmp.Compare(a.index, b.index)) })
@@ -75,6 +38,52 @@ func (c *Comparison) ContentNeeded() [][]int {
 		out[n.part] = append(out[n.part], n.index)
 	}
 	return out
+}
+
+// needFiles is room for needs to work in.
+type needFiles struct{ files, group []Located }
+
+// needs calls read with each file of a file item whose content key the comparison needs.
+func (c *Comparison) needs(it *Item, nf *needFiles, read func(Located)) {
+	// Only readable files count: a placeholder, an unreadable file or one whose analysis failed
+	// has no content to compare with. Files whose key is already known take part in the
+	// decision but are not read again.
+	files := nf.files[:0]
+	defer func() { nf.files = files[:0] }()
+	for _, id := range it.Identities {
+		for _, l := range id.Entries {
+			if l.Entry != nil && !l.Entry.Inaccessible && !l.Entry.AnalysisFailed {
+				files = append(files, l)
+			}
+		}
+	}
+	if len(files) < 2 || !spansParts(files) {
+		return
+	}
+	readAll := func(ls []Located) {
+		for _, l := range ls {
+			if l.Entry.ContentKey.IsZero() {
+				read(l)
+			}
+		}
+	}
+	if c.Settings.Analysis == Checksum {
+		readAll(files)
+		return
+	}
+	// The files of one size, in turn.
+	slices.SortStableFunc(files, func(a, b Located) int { return cmp.Compare(a.Entry.Size, b.Entry.Size) })
+	for i := 0; i < len(files); {
+		j := i + 1
+		for j < len(files) && files[j].Entry.Size == files[i].Entry.Size {
+			j++
+		}
+		nf.group = append(nf.group[:0], files[i:j]...)
+		if len(nf.group) > 1 && spansParts(nf.group) && !sameModTime(nf.group) {
+			readAll(nf.group)
+		}
+		i = j
+	}
 }
 
 // Regroup sorts again into identities the files of the items holding the entries listed (per
@@ -139,11 +148,11 @@ func spansParts(ls []Located) bool {
 }
 
 func sameModTime(ls []Located) bool {
-	var t time.Time
+	var t int64
 	for i, l := range ls {
 		if i == 0 {
 			t = l.Entry.ModTime
-		} else if !l.Entry.ModTime.Equal(t) {
+		} else if l.Entry.ModTime != t {
 			return false
 		}
 	}

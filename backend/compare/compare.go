@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/ferrysync/ferry/backend/inventory"
 )
@@ -42,7 +41,6 @@ type Item struct {
 	Kind inventory.Kind
 	Key  string // linking key: lower-cased unless case-sensitive
 	Path string // relative path (tree) or name (flat), as first seen in part order
-	Name string
 	// Identities hold every entry of the item; a directory has exactly one.
 	Identities []*Identity
 	// AccessIssue lists the parts where a directory item could not be seen.
@@ -54,6 +52,22 @@ type Comparison struct {
 	Settings Settings
 	Parts    []*Part
 	Items    []*Item
+	// Omitted counts the items CompareOmitting left out.
+	Omitted int
+	// omittedIn holds the directories, by linking key and part, directly holding an item left
+	// out that is present on that part.
+	omittedIn map[dirPart]bool
+}
+
+type dirPart struct {
+	key  string
+	part int
+}
+
+// HoldsOmitted tells whether the directory item dir directly holds, on a part, an item that
+// CompareOmitting left out.
+func (c *Comparison) HoldsOmitted(dir *Item, part int) bool {
+	return dir.Kind == inventory.Dir && c.omittedIn[dirPart{dir.Key, part}]
 }
 
 // Part resolves a part name, case-insensitively; "A1" is accepted for "A" when parts are per node.
@@ -82,6 +96,9 @@ func (c *Comparison) PartNames() []string {
 	}
 	return names
 }
+
+// Name is the last element of the item's path.
+func (it *Item) Name() string { return path.Base(it.Path) }
 
 // On returns the entries of the item on a part (placeholders included).
 func (it *Item) On(part int) []Located {
@@ -181,14 +198,14 @@ func (it *Item) ContentGroups(nparts int) []int {
 // directory).
 func (it *Item) DateGroups(nparts int) []int {
 	groups := make([]int, nparts)
-	seen := map[time.Time]int{}
+	seen := map[int64]int{}
 	for p := 0; p < nparts; p++ {
 		groups[p] = -1
 		e := it.Entry(p)
 		if e == nil || e.Kind != inventory.File || e.Inaccessible {
 			continue
 		}
-		t := e.ModTime.UTC()
+		t := e.ModTime
 		g, ok := seen[t]
 		if !ok {
 			g = len(seen)
@@ -222,9 +239,22 @@ func Parts(nodes []*inventory.Node) []*Part {
 
 // Compare builds the comparison items of the nodes with the content keys they carry.
 func Compare(nodes []*inventory.Node, s Settings) *Comparison {
+	return CompareOmitting(nodes, s, nil)
+}
+
+// CompareOmitting is Compare that leaves out the file items whose content needs no reading
+// (ContentNeeded lists none of their files) and that omit, made from the comparison before
+// its first item, tells to leave out: a plan that ignores items its rules leave alone need not
+// keep them. It leaves out nothing where the comparison is not a tree merged in one pass, nor
+// where a part is incomplete, and keeps every directory. omit must not keep the item.
+func CompareOmitting(nodes []*inventory.Node, s Settings, omitter func(*Comparison) func(*Item) bool) *Comparison {
 	c := &Comparison{Settings: s, Parts: Parts(nodes)}
 	a := &arena{parts: len(c.Parts)}
-	if !c.merge(a) {
+	var omit func(*Item) bool
+	if omitter != nil && !c.anyIncomplete() {
+		omit = omitter(c)
+	}
+	if !c.merge(a, omit) {
 		c.index(a)
 	}
 	if s.Matching == Flat {
@@ -259,7 +289,7 @@ func (c *Comparison) index(a *arena) {
 			k := itemKey{e.Kind, s.linkingKey(display)}
 			it := index[k]
 			if it == nil {
-				it = a.item(e.Kind, k.key, display, e.Name())
+				it = a.item(e.Kind, k.key, display)
 				index[k] = it
 				c.Items = append(c.Items, it)
 			}
@@ -296,7 +326,7 @@ func (cu *cursor) seek(s Settings) {
 // part's entries are in item order (linking key, then kind), as they are unless case-insensitive
 // linking reorders names; it reports false, building nothing, otherwise. The items are those
 // index builds, in the same order, with the entries added in the same order.
-func (c *Comparison) merge(a *arena) bool {
+func (c *Comparison) merge(a *arena, omit func(*Item) bool) bool {
 	s := c.Settings
 	if s.Matching == Flat {
 		return false
@@ -321,7 +351,10 @@ func (c *Comparison) merge(a *arena) bool {
 		curs[i] = cursor{part: i, entries: p.Inv.Entries}
 		curs[i].seek(s)
 	}
-	c.Items = make([]*Item, 0, total/max(1, len(c.Parts)))
+	if omit == nil {
+		c.Items = make([]*Item, 0, total/max(1, len(c.Parts)))
+	}
+	var nf needFiles
 	for {
 		// The smallest (key, kind) at the heads of the parts.
 		var minKey string
@@ -341,6 +374,7 @@ func (c *Comparison) merge(a *arena) bool {
 			return true
 		}
 		var it *Item
+		mark := *a
 		for i := range curs {
 			cu := &curs[i]
 			for cu.next < len(cu.entries) {
@@ -349,13 +383,55 @@ func (c *Comparison) merge(a *arena) bool {
 					break
 				}
 				if it == nil {
-					it = a.item(e.Kind, minKey, e.Path, e.Name())
+					it = a.item(e.Kind, minKey, e.Path)
 					c.Items = append(c.Items, it)
 				}
 				it.add(a, cu.part, e)
 				cu.next++
 				cu.seek(s)
 			}
+		}
+		if omit != nil && it.Kind == inventory.File && c.settled(it, &nf) && omit(it) {
+			c.omitted(it)
+			c.Items = c.Items[:len(c.Items)-1]
+			*a = mark // the item's room is taken again by the next
+		}
+	}
+}
+
+// anyIncomplete tells whether a part could not be read whole.
+func (c *Comparison) anyIncomplete() bool {
+	for _, p := range c.Parts {
+		if p.Inv.Incomplete {
+			return true
+		}
+	}
+	return false
+}
+
+// settled tells whether a file item's entries are all readable and analysed, and none of its
+// content needs reading.
+func (c *Comparison) settled(it *Item, nf *needFiles) bool {
+	for _, id := range it.Identities {
+		if id.AccessIssue || id.AnalysisError {
+			return false
+		}
+	}
+	needs := false
+	c.needs(it, nf, func(Located) { needs = true })
+	return !needs
+}
+
+// omitted records an item left out.
+func (c *Comparison) omitted(it *Item) {
+	c.Omitted++
+	if c.omittedIn == nil {
+		c.omittedIn = map[dirPart]bool{}
+	}
+	dir := path.Dir(it.Key)
+	for _, id := range it.Identities {
+		for _, l := range id.Entries {
+			c.omittedIn[dirPart{dir, l.Part}] = true
 		}
 	}
 }
@@ -371,11 +447,11 @@ type arena struct {
 
 const arenaChunk = 1024
 
-func (a *arena) item(kind inventory.Kind, key, path, name string) *Item {
+func (a *arena) item(kind inventory.Kind, key, path string) *Item {
 	if len(a.items) == cap(a.items) {
 		a.items = make([]Item, 0, arenaChunk)
 	}
-	a.items = append(a.items, Item{Kind: kind, Key: key, Path: path, Name: name})
+	a.items = append(a.items, Item{Kind: kind, Key: key, Path: path})
 	return &a.items[len(a.items)-1]
 }
 
@@ -454,7 +530,7 @@ func (it *Item) add(a *arena, part int, e *inventory.Entry) {
 		}
 		return
 	}
-	if !e.Inaccessible && e.AnalysisError == "" {
+	if !e.Inaccessible && !e.AnalysisFailed {
 		for _, id := range it.Identities {
 			if !id.AccessIssue && !id.AnalysisError && id.Key == e.ContentKey && id.Size == e.Size {
 				id.Entries = append(id.Entries, loc)
@@ -465,7 +541,7 @@ func (it *Item) add(a *arena, part int, e *inventory.Entry) {
 	id := a.identity(Identity{
 		Key:           e.ContentKey,
 		Size:          e.Size,
-		AnalysisError: e.AnalysisError != "",
+		AnalysisError: e.AnalysisFailed,
 		AccessIssue:   e.Inaccessible,
 		Entries:       a.located(loc, n),
 	})

@@ -193,8 +193,8 @@ func TestMatchingAndCase(t *testing.T) {
 func TestItemNameAndKey(t *testing.T) {
 	c := compare.Compare(testinv.Nodes(E(D("/Dir1"), F("/Dir1/File.TXT", 1, 0)), nil), compare.DefaultSettings())
 	it := item(t, c, inventory.File, "/Dir1/File.TXT")
-	if it.Name != "File.TXT" || it.Key != "/dir1/file.txt" {
-		t.Errorf("name %q key %q, want File.TXT and /dir1/file.txt", it.Name, it.Key)
+	if it.Name() != "File.TXT" || it.Key != "/dir1/file.txt" {
+		t.Errorf("name %q key %q, want File.TXT and /dir1/file.txt", it.Name(), it.Key)
 	}
 	c = compare.Compare(testinv.Nodes(E(D("/Dir1"), F("/Dir1/File.TXT", 1, 0)), nil), settings(func(s *compare.Settings) { s.CaseSensitive = true }))
 	if it := item(t, c, inventory.File, "/Dir1/File.TXT"); it.Key != "/Dir1/File.TXT" {
@@ -299,7 +299,7 @@ func TestGroups(t *testing.T) {
 			nil, E(F("/f", 10, 7, key("y"))), E(F("/f", 10, 0, key("x"))), E(F("/f", 10, 0, key("y"))),
 		}, []int{-1, 0, 1, 0}, []int{-1, 0, 1, 1}},
 		{"dates compare as instants", [][]inventory.Entry{
-			E(F("/f", 1, 0)), E(inventory.Entry{Path: "/f", Kind: inventory.File, Size: 1, ModTime: testinv.T0.In(later)}),
+			E(F("/f", 1, 0)), E(inventory.Entry{Path: "/f", Kind: inventory.File, Size: 1, ModTime: inventory.Nanos(testinv.T0.In(later))}),
 		}, []int{0, 0}, []int{0, 0}},
 		{"directories have no dates", [][]inventory.Entry{E(D("/f")), E(D("/f")), nil},
 			[]int{0, 0, -1}, []int{-1, -1, -1}},

@@ -51,7 +51,7 @@ func TestMergeMatchesIndex(t *testing.T) {
 			viaIndex := &Comparison{Settings: s, Parts: Parts(nodes)}
 			viaIndex.index(&arena{parts: len(nodes)})
 			viaMerge := &Comparison{Settings: s, Parts: Parts(nodes)}
-			if !viaMerge.merge(&arena{parts: len(nodes)}) {
+			if !viaMerge.merge(&arena{parts: len(nodes)}, nil) {
 				continue
 			}
 			merged++
@@ -68,7 +68,7 @@ func TestMergeMatchesIndex(t *testing.T) {
 func dump(c *Comparison) string {
 	var b strings.Builder
 	for _, it := range c.Items {
-		fmt.Fprintf(&b, "%d %q %q %q:", it.Kind, it.Key, it.Path, it.Name)
+		fmt.Fprintf(&b, "%d %q %q %q:", it.Kind, it.Key, it.Path, it.Name())
 		for _, id := range it.Identities {
 			fmt.Fprintf(&b, " [%x %d %v %v", id.Key[:1], id.Size, id.AnalysisError, id.AccessIssue)
 			for _, l := range id.Entries {
@@ -110,7 +110,7 @@ func TestRegroupMatchesCompare(t *testing.T) {
 						continue
 					}
 					entries = append(entries, inventory.Entry{Path: dir.Path + "/" + f, Kind: inventory.File,
-						Size: int64(rng.IntN(2)), ModTime: base.Add(time.Duration(rng.IntN(2)) * time.Second)})
+						Size: int64(rng.IntN(2)), ModTime: inventory.Nanos(base.Add(time.Duration(rng.IntN(2)) * time.Second))})
 				}
 			}
 			slices.SortFunc(entries, func(a, b inventory.Entry) int { return strings.Compare(a.Path, b.Path) })
@@ -129,7 +129,7 @@ func TestRegroupMatchesCompare(t *testing.T) {
 				e := &c.Parts[p].Inv.Entries[i]
 				e.ContentKey[0] = 1 + byte(rng.IntN(2))
 				if rng.IntN(10) == 0 {
-					e.AnalysisError = "read error"
+					e.AnalysisFailed = true
 				}
 				regrouped++
 			}

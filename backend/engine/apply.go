@@ -151,9 +151,9 @@ func (h *Handler) runTarget(ctx context.Context, g *plan.Group, t plan.Endpoint)
 		return 0, transfer.Delete(dst, t.Path, transfer.DeleteOptions{Versions: h.Versions})
 	case plan.OpCopyDates:
 		if g.ItemKind == inventory.Dir {
-			return 0, transfer.SetDirDates(dst, t.Path, g.Source.ModTime)
+			return 0, transfer.SetDirDates(dst, t.Path, g.Source.Mtime())
 		}
-		return 0, transfer.SetDates(dst, t.Path, transfer.Dates{ModTime: g.Source.ModTime, BirthTime: g.Source.BirthTime})
+		return 0, transfer.SetDates(dst, t.Path, transfer.Dates{ModTime: g.Source.Mtime(), BirthTime: g.Source.Btime()})
 	}
 	src, err := h.root(g.Source.Dir)
 	if err != nil {
@@ -161,9 +161,9 @@ func (h *Handler) runTarget(ctx context.Context, g *plan.Group, t plan.Endpoint)
 	}
 	o := transfer.CopyOptions{
 		Size:          g.Source.Size,
-		SourceModTime: g.Source.ModTime,
+		SourceModTime: g.Source.Mtime(),
 		Mode:          transfer.Full,
-		Target:        &transfer.FileState{Exists: t.Exists, Size: t.Size, ModTime: t.ModTime},
+		Target:        &transfer.FileState{Exists: t.Exists, Size: t.Size, ModTime: t.Mtime()},
 		DeferSync:     !t.Exists,
 		Versions:      h.Versions,
 	}
@@ -176,10 +176,10 @@ func (h *Handler) runTarget(ctx context.Context, g *plan.Group, t plan.Endpoint)
 		o.Mode = transfer.Delta
 	}
 	if g.Op == plan.OpCopy {
-		o.Dates = &transfer.Dates{ModTime: g.Source.ModTime, BirthTime: g.Source.BirthTime}
+		o.Dates = &transfer.Dates{ModTime: g.Source.Mtime(), BirthTime: g.Source.Btime()}
 	}
 	if t.KeepAs != "" && t.Exists {
-		if err := transfer.KeepCopy(ctx, dst, t.Path, t.KeepAs, t.Size, t.ModTime, t.BirthTime); err != nil {
+		if err := transfer.KeepCopy(ctx, dst, t.Path, t.KeepAs, t.Size, t.Mtime(), t.Btime()); err != nil {
 			return 0, err
 		}
 	}

@@ -454,7 +454,7 @@ func TestPreflightFoldersSharingADisk(t *testing.T) {
 		}
 	}
 	target := func(node, dir string) plan.Endpoint {
-		return plan.Endpoint{Location: plan.Location{Part: node + "1", Node: node, Dir: dir, Path: "/f.bin"}}
+		return plan.Endpoint{Location: plan.Location{Place: &plan.Place{Part: node + "1", Node: node, Dir: dir}, Path: "/f.bin"}}
 	}
 	source := target("A", t.TempDir())
 	p := &plan.Plan{Groups: []plan.Group{{ID: "AGID_1", Op: plan.OpCopy, Phase: plan.PhaseCopy, Size: 3 << 19,

@@ -227,7 +227,7 @@ type fieldNode struct {
 }
 
 func (n *fieldNode) match(it *compare.Item, _ Env) bool {
-	s := it.Name
+	s := it.Name()
 	if n.path {
 		s = it.Path
 	}
@@ -460,11 +460,11 @@ func (n *propNode) pair(li *compare.Identity, le *inventory.Entry, ri *compare.I
 	case propContent:
 		return (li == ri) == (n.op == opEq)
 	case propContentAndDate:
-		return (li == ri && le.ModTime.Equal(re.ModTime)) == (n.op == opEq)
+		return (li == ri && le.ModTime == re.ModTime) == (n.op == opEq)
 	case propSize:
 		return filterCompareInts(n.op, le.Size, re.Size)
 	case propDate:
-		return filterCompareInts(n.op, int64(le.ModTime.Compare(re.ModTime)), 0)
+		return filterCompareInts(n.op, int64(le.Mtime().Compare(re.Mtime())), 0)
 	}
 	return false
 }
@@ -485,7 +485,7 @@ func (n *propNode) literal(it *compare.Item, env Env) bool {
 			case propSize:
 				ok = filterCompareInts(n.op, l.Entry.Size, n.size)
 			case propDate:
-				ok = filterInInterval(n.op, l.Entry.ModTime, start, end)
+				ok = filterInInterval(n.op, l.Entry.Mtime(), start, end)
 			case propContent:
 				var buf [2 * len(inventory.ContentKey{})]byte
 				hex.Encode(buf[:], id.Key[:])

@@ -75,7 +75,7 @@ func (p *Part) WriteTo(w io.Writer) (int64, error) {
 		return cw.n, fmt.Errorf("write inventory %s: %w", p.Code, err)
 	}
 	for i := range p.Entries {
-		if err := enc.Encode(entryLine(&p.Entries[i])); err != nil {
+		if err := enc.Encode(p.entryLine(&p.Entries[i])); err != nil {
 			return cw.n, fmt.Errorf("write inventory %s: %w", p.Code, err)
 		}
 	}
@@ -89,15 +89,15 @@ func (p *Part) WriteTo(w io.Writer) (int64, error) {
 	return cw.n, nil
 }
 
-func entryLine(e *Entry) line {
+func (p *Part) entryLine(e *Entry) line {
 	l := line{
 		Kind:          "f",
 		Size:          e.Size,
-		ModTime:       Stamp(e.ModTime),
-		BirthTime:     Stamp(e.BirthTime),
+		ModTime:       Stamp(e.Mtime()),
+		BirthTime:     Stamp(e.Btime()),
 		Inaccessible:  e.Inaccessible,
 		HoldsSkipped:  e.HoldsSkipped,
-		AnalysisError: e.AnalysisError,
+		AnalysisError: p.AnalysisError(e),
 	}
 	if e.Kind == Dir {
 		l.Kind = "d"
@@ -266,6 +266,9 @@ func (pr *partReader) read() (*Part, error) {
 		if err != nil {
 			return nil, err
 		}
+		if l.AnalysisError != "" {
+			p.SetAnalysisError(&e, l.AnalysisError)
+		}
 		if err := p.place(&e, dirs); err != nil {
 			return nil, err
 		}
@@ -286,7 +289,7 @@ func (pr *partReader) read() (*Part, error) {
 
 // entry decodes an entry line.
 func (l *line) entry() (Entry, error) {
-	e := Entry{Path: l.Path, Size: l.Size, Inaccessible: l.Inaccessible, HoldsSkipped: l.HoldsSkipped, AnalysisError: l.AnalysisError}
+	e := Entry{Path: l.Path, Size: l.Size, Inaccessible: l.Inaccessible, HoldsSkipped: l.HoldsSkipped}
 	if l.PathB != nil {
 		e.Path = string(l.PathB)
 	}
@@ -304,13 +307,15 @@ func (l *line) entry() (Entry, error) {
 	if e.Size < 0 || e.Kind == Dir && e.Size != 0 {
 		return e, fmt.Errorf("%q: invalid size %d", e.Path, e.Size)
 	}
-	var err error
-	if e.ModTime, err = Unstamp(l.ModTime); err != nil {
+	mtime, err := Unstamp(l.ModTime)
+	if err != nil {
 		return e, fmt.Errorf("%q: %w", e.Path, err)
 	}
-	if e.BirthTime, err = Unstamp(l.BirthTime); err != nil {
+	btime, err := Unstamp(l.BirthTime)
+	if err != nil {
 		return e, fmt.Errorf("%q: %w", e.Path, err)
 	}
+	e.ModTime, e.BirthTime = Nanos(mtime), Nanos(btime)
 	if l.ContentKey != "" {
 		if e.Kind != File {
 			return e, fmt.Errorf("%q: a directory has no content key", e.Path)

@@ -6,25 +6,30 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // samplePart exercises every field of the format.
 func samplePart() *Part {
-	ts := func(sec, nsec int64) time.Time { return time.Unix(sec, nsec).UTC() }
+	ts := func(sec, nsec int64) int64 { return Nanos(time.Unix(sec, nsec)) }
 	return &Part{
 		Code: "Ab2", Root: "/data/ph\xffotos", Type: SourceDir, Incomplete: true,
-		Skipped: map[SkipReason]int{SkipHidden: 3, SkipSymlink: 1, SkipInaccessible: 1},
+		Skipped:        map[SkipReason]int{SkipHidden: 3, SkipSymlink: 1, SkipInaccessible: 1},
+		AnalysisErrors: map[string]string{"/bad\xffname": "read: input/output error"},
 		Entries: []Entry{
 			{Path: "/a b", Kind: File, Size: 12, ModTime: ts(1700000000, 123456789), BirthTime: ts(1600000000, 1)},
 			{Path: "/a-b", Kind: Dir},
 			{Path: "/a-b/<tag>&\"q\"\n", Kind: File, ModTime: ts(0, 0)},
 			{Path: "/a.b", Kind: File, Size: 1 << 40, ModTime: ts(-5, 999999999), ContentKey: HashBytes([]byte("x"))},
-			{Path: "/bad\xffname", Kind: File, Size: 3, ModTime: ts(1, 0), AnalysisError: "read: input/output error"},
+			{Path: "/bad\xffname", Kind: File, Size: 3, ModTime: ts(1, 0), AnalysisFailed: true},
 			{Path: "/locked", Kind: Dir, Inaccessible: true},
 			{Path: "/z", Kind: Dir},
 			{Path: "/z/é", Kind: File, Inaccessible: true},
@@ -55,7 +60,7 @@ func TestFormatRoundTrip(t *testing.T) {
 	}
 	empty := &Part{Code: "B1", Root: "/empty", Type: SourceDir, Skipped: map[SkipReason]int{}}
 	file := &Part{Code: "C1", Root: "/f.txt", Type: SourceFile, Skipped: map[SkipReason]int{},
-		Entries: []Entry{{Path: "/f.txt", Kind: File, Size: 1, ModTime: time.Unix(5, 6).UTC()}}}
+		Entries: []Entry{{Path: "/f.txt", Kind: File, Size: 1, ModTime: Nanos(time.Unix(5, 6))}}}
 
 	if scanned.DirID.IsZero() {
 		t.Fatal("the scan recorded no DirID")
@@ -85,6 +90,48 @@ func TestFormatRoundTrip(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(got, p) {
 			t.Fatalf("%s: gzip round trip = %+v, %v", p.Code, got, err)
 		}
+	}
+}
+
+// The format does not follow Entry's layout: testdata/part-v1.jsonl, samplePart as encoded when
+// entries held time.Time dates and the analysis error's text, decodes to samplePart and encodes
+// back byte for byte.
+func TestFormatPinned(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "part-v1.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadPart(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := samplePart(); !reflect.DeepEqual(got, want) {
+		t.Errorf("decoded\n got %+v\nwant %+v", got, want)
+	}
+	if again := encode(t, got); !bytes.Equal(again, data) {
+		t.Errorf("encoded again:\n%s\nwant:\n%s", again, data)
+	}
+}
+
+// Nanos keeps the epoch apart from "no date" and clamps what int64 nanoseconds cannot hold.
+func TestNanos(t *testing.T) {
+	for _, tc := range []struct {
+		in, want time.Time
+	}{
+		{time.Time{}, time.Time{}},
+		{time.Unix(0, 0), time.Unix(0, 0).UTC()},
+		{time.Unix(0, 1), time.Unix(0, 1).UTC()},
+		{time.Unix(-1, 999999999), time.Unix(-1, 999999999).UTC()},
+		{time.Unix(1700000000, 123456789).In(time.FixedZone("x", 3600)), time.Unix(1700000000, 123456789).UTC()},
+		{time.Date(1601, 1, 1, 0, 0, 0, 0, time.UTC), time.Unix(0, math.MinInt64+1).UTC()},
+		{time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), time.Unix(0, math.MaxInt64).UTC()},
+	} {
+		if got := Time(Nanos(tc.in)); !got.Equal(tc.want) || got.Location() != time.UTC {
+			t.Errorf("Time(Nanos(%v)) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+	if Nanos(time.Unix(0, 0)) == Nanos(time.Unix(0, math.MinInt64)) {
+		t.Error("the epoch and the earliest date share an encoding")
 	}
 }
 
@@ -175,5 +222,15 @@ func TestFormatTampered(t *testing.T) {
 		if _, err := ReadPart(strings.NewReader(input)); err == nil {
 			t.Errorf("%s: accepted\n%s", name, input)
 		}
+	}
+}
+
+// An entry stays at 64 bytes besides its path: inventories hold millions of them.
+func TestEntrySize(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("32-bit platform")
+	}
+	if n := unsafe.Sizeof(Entry{}); n != 64 {
+		t.Errorf("an Entry takes %d bytes, want 64", n)
 	}
 }

@@ -31,7 +31,7 @@ var errChanged = errors.New("file changed since the inventory")
 
 // Hash computes the content keys of the file entries at indices (indices into p.Entries; repeats
 // are ignored). A file that cannot be read, or that changed size or modification time since the
-// scan, gets an AnalysisError instead of a key; only cancellation, or an index that is not a file
+// scan, gets an analysis error (AnalysisError) instead of a key; only cancellation, or an index that is not a file
 // entry, makes Hash fail. Entries not reached before a cancellation keep a zero key.
 func (p *Part) Hash(ctx context.Context, indices []int, opts HashOptions) error {
 	todo := slices.Clone(indices)
@@ -58,6 +58,7 @@ func (p *Part) Hash(ctx context.Context, indices []int, opts HashOptions) error 
 		next                    atomic.Int64
 		hashed, bytes, failures atomic.Int64
 		wg                      sync.WaitGroup
+		mu                      sync.Mutex // guards p.AnalysisErrors
 	)
 	base := p.progress()
 	rep := startReporter(opts.Progress, func() Progress {
@@ -79,10 +80,18 @@ func (p *Part) Hash(ctx context.Context, indices []int, opts HashOptions) error 
 				case ctx.Err() != nil:
 					return
 				case err != nil:
-					e.ContentKey, e.AnalysisError = ContentKey{}, err.Error()
+					e.ContentKey = ContentKey{}
+					mu.Lock()
+					p.SetAnalysisError(e, err.Error())
+					mu.Unlock()
 					failures.Add(1)
 				default:
-					e.ContentKey, e.AnalysisError = key, ""
+					e.ContentKey = key
+					if e.AnalysisFailed {
+						mu.Lock()
+						p.SetAnalysisError(e, "")
+						mu.Unlock()
+					}
 					hashed.Add(1)
 				}
 			}
@@ -139,7 +148,7 @@ func hashEntry(ctx context.Context, path string, e *Entry, buf []byte, read func
 	if !fi.Mode().IsRegular() {
 		return ContentKey{}, fmt.Errorf("%s: not a regular file", path)
 	}
-	if fi.Size() != e.Size || !fi.ModTime().Equal(e.ModTime) {
+	if fi.Size() != e.Size || Nanos(fi.ModTime()) != e.ModTime {
 		return ContentKey{}, fmt.Errorf("%s: %w", path, errChanged)
 	}
 	adviseSequential(f)

@@ -46,8 +46,8 @@ func TestHashKeys(t *testing.T) {
 	}
 	key := func(path string) ContentKey {
 		e := entry(t, p, path)
-		if e.AnalysisError != "" || e.ContentKey.IsZero() {
-			t.Fatalf("%s: key %v error %q", path, e.ContentKey, e.AnalysisError)
+		if p.AnalysisError(e) != "" || e.ContentKey.IsZero() {
+			t.Fatalf("%s: key %v error %q", path, e.ContentKey, p.AnalysisError(e))
 		}
 		return e.ContentKey
 	}
@@ -106,7 +106,7 @@ func TestHashAnalysisErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFile(t, root, "grown", "longer than before")
-	later := entry(t, p, "/touched").ModTime.Add(time.Second)
+	later := entry(t, p, "/touched").Mtime().Add(time.Second)
 	if err := os.Chtimes(touched, later, later); err != nil {
 		t.Fatal(err)
 	}
@@ -119,11 +119,11 @@ func TestHashAnalysisErrors(t *testing.T) {
 		"/removed": "no such file", "/grown": "changed since the inventory", "/touched": "changed since the inventory",
 	} {
 		e := entry(t, p, path)
-		if !e.ContentKey.IsZero() || !strings.Contains(e.AnalysisError, want) {
-			t.Errorf("%s: key %v, error %q; want an error containing %q", path, e.ContentKey, e.AnalysisError, want)
+		if !e.ContentKey.IsZero() || !strings.Contains(p.AnalysisError(e), want) {
+			t.Errorf("%s: key %v, error %q; want an error containing %q", path, e.ContentKey, p.AnalysisError(e), want)
 		}
 	}
-	if e := entry(t, p, "/kept"); e.ContentKey != HashBytes([]byte("still here")) || e.AnalysisError != "" {
+	if e := entry(t, p, "/kept"); e.ContentKey != HashBytes([]byte("still here")) || p.AnalysisError(e) != "" {
 		t.Errorf("/kept = %+v", e)
 	}
 	if last.Hashed != 1 || last.AnalysisError != 3 {
@@ -153,7 +153,7 @@ func TestHashCancelled(t *testing.T) {
 		t.Fatalf("Hash with a cancelled context = %v", err)
 	}
 	for _, e := range p.Entries {
-		if !e.ContentKey.IsZero() || e.AnalysisError != "" {
+		if !e.ContentKey.IsZero() || e.AnalysisFailed {
 			t.Errorf("%s touched after cancellation: %+v", e.Path, e)
 		}
 	}

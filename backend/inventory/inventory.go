@@ -4,6 +4,7 @@ package inventory
 
 import (
 	"encoding/hex"
+	"math"
 	"path"
 	"time"
 )
@@ -40,29 +41,76 @@ type ContentKey [16]byte
 func (k ContentKey) IsZero() bool   { return k == ContentKey{} }
 func (k ContentKey) String() string { return hex.EncodeToString(k[:]) }
 
-// Entry is one file or directory below a data source root.
+// Entry is one file or directory below a data source root. It takes 64 bytes besides its path:
+// dates are Unix nanoseconds (see Nanos), and the rare analysis error's text is kept on the Part.
 type Entry struct {
 	// Path is relative to the data source root, "/"-separated with a leading "/". For a file data
 	// source it is "/" + the file's name.
-	Path      string
-	Size      int64     // files only
-	ModTime   time.Time // with nanoseconds; a directory's is kept too, but rules and comparisons ignore it
-	BirthTime time.Time // files only; zero when the file system does not give it
+	Path string
+	Size int64 // files only
+	// ModTime is the last write time as Nanos encodes it (Mtime decodes it); a directory's is
+	// kept too, but rules and comparisons ignore it.
+	ModTime int64
+	// BirthTime is the creation time as Nanos encodes it (Btime decodes it): files only; 0 when
+	// the file system does not give it.
+	BirthTime int64
 	// ContentKey is filled by the analysis phase only where the comparison needs it.
 	ContentKey ContentKey
-	// AnalysisError is the reason the content key could not be computed.
-	AnalysisError string
-	Kind          Kind // beside the flags: an entry takes 112 bytes, not 120
+	Kind       Kind
 	// Inaccessible is set for a directory that could not be listed or a file that could not be
 	// stat'ed; such an entry carries no size or dates.
 	Inaccessible bool
 	// HoldsSkipped is set on a directory that directly holds entries the scan skipped (hidden,
 	// noise, links, special files): deleting it would delete what Ferry did not inventory.
 	HoldsSkipped bool
+	// AnalysisFailed is set when the content key could not be computed; Part.AnalysisError
+	// gives the reason.
+	AnalysisFailed bool
 }
 
 // Name is the last element of the entry's path.
 func (e *Entry) Name() string { return path.Base(e.Path) }
+
+// Mtime is the entry's last write time, in UTC; zero when unknown.
+func (e *Entry) Mtime() time.Time { return Time(e.ModTime) }
+
+// Btime is the entry's creation time, in UTC; zero when unknown.
+func (e *Entry) Btime() time.Time { return Time(e.BirthTime) }
+
+const (
+	// epochNanos stands for the Unix epoch itself, since 0 means "no date".
+	epochNanos = math.MinInt64
+	minNanos   = math.MinInt64 + 1
+	maxNanos   = math.MaxInt64
+)
+
+// Nanos encodes a time as an Entry keeps it: Unix nanoseconds, 0 for the zero time. The epoch
+// itself has a value of its own, so equal encodings mean equal times; times beyond the years
+// 1678–2262 are clamped to them.
+func Nanos(t time.Time) int64 {
+	switch {
+	case t.IsZero():
+		return 0
+	case t.Unix() == 0 && t.Nanosecond() == 0:
+		return epochNanos
+	case t.Before(time.Unix(0, minNanos)):
+		return minNanos
+	case t.After(time.Unix(0, maxNanos)):
+		return maxNanos
+	}
+	return t.UnixNano()
+}
+
+// Time decodes Nanos, in UTC.
+func Time(n int64) time.Time {
+	switch n {
+	case 0:
+		return time.Time{}
+	case epochNanos:
+		return time.Unix(0, 0).UTC()
+	}
+	return time.Unix(0, n).UTC()
+}
 
 // SkipReason says why an entry below a root was not recorded.
 type SkipReason string
@@ -108,6 +156,33 @@ type Part struct {
 	// reference this part are false and actions touching unseen items are refused.
 	Incomplete bool
 	Skipped    map[SkipReason]int
+	// AnalysisErrors holds, by path, why the content key of an entry marked AnalysisFailed could
+	// not be computed.
+	AnalysisErrors map[string]string
+}
+
+// AnalysisError is why e's content key could not be computed, "" when it was or was not tried.
+func (p *Part) AnalysisError(e *Entry) string {
+	if !e.AnalysisFailed {
+		return ""
+	}
+	if why := p.AnalysisErrors[e.Path]; why != "" {
+		return why
+	}
+	return "content could not be analysed"
+}
+
+// SetAnalysisError records why e's content key could not be computed, or clears it for "".
+func (p *Part) SetAnalysisError(e *Entry, why string) {
+	e.AnalysisFailed = why != ""
+	if why == "" {
+		delete(p.AnalysisErrors, e.Path)
+		return
+	}
+	if p.AnalysisErrors == nil {
+		p.AnalysisErrors = map[string]string{}
+	}
+	p.AnalysisErrors[e.Path] = why
 }
 
 // Node is the inventory of one data node: its data sources in code order.

@@ -172,7 +172,7 @@ func scanFile(p *Part, fi fileInfo, opts Options) error {
 	p.Type = SourceFile
 	p.Entries = []Entry{{
 		Path: "/" + filepath.Base(p.Root), Kind: File,
-		Size: fi.size, ModTime: fi.mtime, BirthTime: fi.btime,
+		Size: fi.size, ModTime: Nanos(fi.mtime), BirthTime: Nanos(fi.btime),
 	}}
 	if opts.Progress != nil {
 		opts.Progress(Progress{Part: p.Code, Files: 1, Bytes: fi.size})
@@ -319,7 +319,7 @@ func (r *dirResult) flatten(out []Entry, prefix int) []Entry {
 			r.entries[s.entry].Inaccessible = true
 		}
 		r.entries[s.entry].HoldsSkipped = s.res.holdsSkipped
-		r.entries[s.entry].ModTime = s.res.mtime
+		r.entries[s.entry].ModTime = Nanos(s.res.mtime)
 	}
 	i, j := 0, 0
 	for i < len(r.entries) || j < len(r.subs) {
@@ -535,7 +535,7 @@ func (w *walker) described(d dirHandle, path, name string, fi fileInfo, err erro
 	if fi.typ == typeDir {
 		return Entry{}, true, ""
 	}
-	return Entry{Path: path, Kind: File, Size: fi.size, ModTime: fi.mtime, BirthTime: fi.btime}, false, ""
+	return Entry{Path: path, Kind: File, Size: fi.size, ModTime: Nanos(fi.mtime), BirthTime: Nanos(fi.btime)}, false, ""
 }
 
 // temp skips one of Ferry's temp files in d and, with RemoveTemps, removes it: a run killed

@@ -18,7 +18,7 @@ type ConflictCopy struct {
 
 // addConflictCopies adds the groups of conflict copies and marks the targets whose replaced
 // content is kept (Build, through Options.Conflicts).
-func (p *Plan) addConflictCopies(c *compare.Comparison, copies []ConflictCopy) {
+func (p *Plan) addConflictCopies(c *compare.Comparison, places []*Place, copies []ConflictCopy) {
 	for _, cc := range copies {
 		for _, part := range cc.Keep {
 			p.keepReplaced(c.Parts[part].Name, cc.Item.Path, cc.Path)
@@ -28,10 +28,10 @@ func (p *Plan) addConflictCopies(c *compare.Comparison, copies []ConflictCopy) {
 		}
 		source := c.Parts[cc.From]
 		se := cc.Item.Entry(cc.From)
-		src := endpoint(source, se, se.Path)
+		src := endpoint(places, source, se, se.Path)
 		g := Group{Op: OpCopy, RuleOp: rules.Copy, ItemKind: se.Kind, Source: &src, Size: se.Size, Kind: Full, Phase: PhaseConflict}
 		for _, t := range cc.To {
-			g.Targets = append(g.Targets, endpoint(c.Parts[t], nil, cc.Path))
+			g.Targets = append(g.Targets, endpoint(places, c.Parts[t], nil, cc.Path))
 		}
 		p.Groups = append(p.Groups, g)
 	}

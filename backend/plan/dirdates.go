@@ -54,7 +54,7 @@ func datesDirs(c *compare.Comparison, dirs []rules.Direction) bool {
 
 // dirDates appends the groups that date directories. versions is the folder kept versions go
 // to, relative to each root, or "".
-func (p *Plan) dirDates(c *compare.Comparison, dirs []rules.Direction, versions string) {
+func (p *Plan) dirDates(c *compare.Comparison, places []*Place, dirs []rules.Direction, versions string) {
 	if !datesDirs(c, dirs) {
 		return
 	}
@@ -138,13 +138,13 @@ func (p *Plan) dirDates(c *compare.Comparison, dirs []rules.Direction, versions 
 			if !t.present {
 				tp = itemPath // created there, as the create action names it
 			}
-			te := Endpoint{Location: location(c.Parts[target], tp), Exists: t.present, ModTime: t.mtime}
+			te := Endpoint{Location: location(places, c.Parts[target], tp), Exists: t.present, ModTime: inventory.Nanos(t.mtime)}
 			if i, ok := merge[k]; ok {
 				p.Groups[i].Targets = append(p.Groups[i].Targets, te)
 				continue
 			}
 			o := side(origin)
-			src := Endpoint{Location: location(c.Parts[origin], o.path), Exists: true, ModTime: want}
+			src := Endpoint{Location: location(places, c.Parts[origin], o.path), Exists: true, ModTime: inventory.Nanos(want)}
 			merge[k] = len(p.Groups)
 			p.Groups = append(p.Groups, Group{Op: OpCopyDates, RuleOp: rules.CopyDates, ItemKind: inventory.Dir,
 				Source: &src, Targets: []Endpoint{te}, Phase: PhaseDirDates, Quiet: quiet})
@@ -161,10 +161,10 @@ func (p *Plan) dirDates(c *compare.Comparison, dirs []rules.Direction, versions 
 		}
 		date(it.Key, it.Path, func(part int) dirSide {
 			e := it.Entry(part)
-			if e == nil || e.Inaccessible || it.HasAccessIssue(part) || e.ModTime.IsZero() || !isDir(part) {
+			if e == nil || e.Inaccessible || it.HasAccessIssue(part) || e.ModTime == 0 || !isDir(part) {
 				return dirSide{}
 			}
-			return dirSide{path: e.Path, mtime: e.ModTime, present: true}
+			return dirSide{path: e.Path, mtime: e.Mtime(), present: true}
 		})
 	}
 }

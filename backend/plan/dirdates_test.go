@@ -107,7 +107,7 @@ func TestDirectoryDates(t *testing.T) {
 				if g.Phase == plan.PhaseDirDates && !g.Quiet {
 					want = append(want, g.Targets[0].Path)
 				}
-				if g.Phase == plan.PhaseDirDates && (g.ItemKind != inventory.Dir || g.Source.ModTime.IsZero()) {
+				if g.Phase == plan.PhaseDirDates && (g.ItemKind != inventory.Dir || g.Source.ModTime == 0) {
 					t.Errorf("%s: %+v", g.ID, g)
 				}
 			}
@@ -124,8 +124,8 @@ func TestDirectoryDatesValues(t *testing.T) {
 	nodes := rooted(testinv.Nodes(E(D("/d", testinv.At(time.Hour))), E(D("/d"))), 0, 0)
 	for mode, want := range map[string]time.Time{"mirror": a, "two-way": a} {
 		p := build(t, tree(nodes), preset(t, mode), nil, plan.Options{})
-		if len(p.Groups) != 1 || p.Groups[0].Source.Part != "A" || !p.Groups[0].Source.ModTime.Equal(want) ||
-			p.Groups[0].Targets[0].Part != "B" || !p.Groups[0].Targets[0].ModTime.Equal(testinv.T0) {
+		if len(p.Groups) != 1 || p.Groups[0].Source.Part != "A" || !p.Groups[0].Source.Mtime().Equal(want) ||
+			p.Groups[0].Targets[0].Part != "B" || !p.Groups[0].Targets[0].Mtime().Equal(testinv.T0) {
 			t.Errorf("%s: %q %+v", mode, describe(p), p.Groups)
 		}
 	}

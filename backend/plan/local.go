@@ -50,6 +50,11 @@ type Request struct {
 	Scanned func(code string, n *inventory.Node, err error)
 	// Analysing, when set, is told once before the first content is read.
 	Analysing func()
+	// Sparse leaves out of the comparison the file items that Rules leave alone and whose
+	// content needs no reading (compare.CompareOmitting), unless there are targeted actions: for
+	// a plan evaluated with these rules only (Evaluate), not for a two-way run, which records
+	// every item.
+	Sparse bool
 }
 
 // Local is a plan made on this machine with the inventories and comparison behind it.
@@ -127,7 +132,7 @@ func Inventory(ctx context.Context, r Request) (*Local, error) {
 	}
 	l.Timings.Scan = time.Since(start)
 	start = time.Now()
-	l.Comparison = compare.Compare(l.Nodes, r.Settings)
+	l.Comparison = compare.CompareOmitting(l.Nodes, r.Settings, r.omitter())
 	l.Timings.Compare = time.Since(start)
 	start = time.Now()
 	need := l.Comparison.ContentNeeded()
@@ -147,6 +152,20 @@ func Inventory(ctx context.Context, r Request) (*Local, error) {
 	l.Comparison.Regroup(need)
 	l.Timings.Analysis = time.Since(start)
 	return l, nil
+}
+
+// omitter is what CompareOmitting leaves out for the request: nothing unless it is Sparse.
+func (r *Request) omitter() func(*compare.Comparison) func(*compare.Item) bool {
+	if !r.Sparse || len(r.Targeted) > 0 {
+		return nil
+	}
+	return func(c *compare.Comparison) func(*compare.Item) bool {
+		idle, err := rules.Idle(c, r.Rules)
+		if err != nil {
+			return nil // Evaluate reports it
+		}
+		return idle
+	}
 }
 
 // Evaluate applies the request's rules and targeted actions to the comparison and builds the plan.

@@ -5,9 +5,9 @@ package plan
 
 import (
 	"cmp"
-	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,23 +51,31 @@ const (
 	PhaseDirDates
 )
 
-// Location is an item on a part: where to read or write it.
-type Location struct {
+// Place is a data part as locations name it: the locations on one part share it.
+type Place struct {
 	Part string // part name
 	Node string // node code
-	// Root is the data source; for a file data source Dir is its parent and Path "/"+its name.
+	// Root is the data source; for a file data source Dir is its parent and a location's Path
+	// "/"+its name.
 	Root string
 	Dir  string // directory every write is confined to
+}
+
+// Location is an item on a part: where to read or write it.
+type Location struct {
+	*Place
 	Path string // "/"-separated, leading "/", relative to Dir
 }
 
 // Endpoint is a Location with the file's metadata as inventoried.
 type Endpoint struct {
 	Location
-	Exists     bool
-	Size       int64
-	ModTime    time.Time
-	BirthTime  time.Time
+	Exists bool
+	Size   int64
+	// ModTime and BirthTime are dates as inventory.Nanos encodes them (Mtime and Btime decode
+	// them), as in an inventory entry.
+	ModTime    int64
+	BirthTime  int64
 	ContentKey inventory.ContentKey
 	// KeepAs, on an existing copy target, is a path (relative to Dir) where its content is kept,
 	// with its dates, before the copy replaces it: a two-way conflict's losing edit.
@@ -76,19 +84,21 @@ type Endpoint struct {
 
 // Group is a set of atomic actions sharing one source read: the unit that is run and tracked.
 type Group struct {
-	ID        string // AGID_n
-	Op        Op
-	RuleOp    rules.Op // the operator the rule or the user asked for
-	ItemKind  inventory.Kind
-	Source    *Endpoint // copy family
-	Targets   []Endpoint
-	Kind      Kind  // content copies
-	DatesOnly bool  // a copy whose content is already identical on every target
-	Size      int64 // source size (content copies)
+	ID       string // AGID_n
+	Op       Op
+	Source   *Endpoint // copy family
+	Targets  []Endpoint
+	Kind     Kind     // content copies
+	Size     int64    // source size (content copies)
+	RuleOp   rules.Op // the operator the rule or the user asked for
+	ItemKind inventory.Kind
+	// DatesOnly is a copy whose content is already identical on every target.
+	DatesOnly bool
 	Phase     Phase
 	Targeted  bool
 	// Quiet is a directory's date set because the run creates the directory or writes in it,
 	// not because it differed: not listed in the plan, not counted as an action nor tracked.
+	// The small fields come last: a group takes 96 bytes.
 	Quiet bool
 }
 
@@ -183,13 +193,14 @@ func Build(c *compare.Comparison, res *rules.Result, o Options) *Plan {
 	// growing it would copy every group.
 	dirs := slices.Concat(res.Directions, o.Directions)
 	p.Groups = make([]Group, 0, n+len(o.Conflicts)+dirDatesRoom(c, dirs))
+	places := placesOf(c)
 	// The actions come in item order: copies merge within an item's run of actions.
 	var merge []mergeAt
 	for _, a := range res.Actions {
 		if a.Op == rules.DoNothing {
 			continue
 		}
-		g := group(c, a, o)
+		g := group(c, places, a, o)
 		if g.Source == nil {
 			p.Groups = append(p.Groups, g)
 			continue
@@ -216,8 +227,8 @@ func Build(c *compare.Comparison, res *rules.Result, o Options) *Plan {
 		}
 		p.Versions = &v
 	}
-	p.addConflictCopies(c, o.Conflicts)
-	p.dirDates(c, dirs, o.Versions.Dir)
+	p.addConflictCopies(c, places, o.Conflicts)
+	p.dirDates(c, places, dirs, o.Versions.Dir)
 	p.order()
 	for _, r := range res.Rejected {
 		if r.Reason == rules.BlockedByDoNothing {
@@ -263,18 +274,34 @@ func rejection(c *compare.Comparison, r rules.Rejection) Rejected {
 	return out
 }
 
-// location places an item path on a part.
-func location(part *compare.Part, itemPath string) Location {
-	l := Location{Part: part.Name, Node: part.Node, Root: part.Inv.Root, Dir: part.Inv.Root, Path: itemPath}
-	if part.Inv.Type == inventory.SourceFile {
-		l.Dir = filepath.Dir(part.Inv.Root) // an OS path, as Root
-		l.Path = "/" + filepath.Base(part.Inv.Root)
+// placesOf are the places of the comparison's parts, by index.
+func placesOf(c *compare.Comparison) []*Place {
+	out := make([]*Place, len(c.Parts))
+	for i, part := range c.Parts {
+		out[i] = &Place{Part: part.Name, Node: part.Node, Root: part.Inv.Root, Dir: part.Inv.Root}
+		if part.Inv.Type == inventory.SourceFile {
+			out[i].Dir = filepath.Dir(part.Inv.Root) // an OS path, as Root
+		}
 	}
-	return l
+	return out
 }
 
-func endpoint(part *compare.Part, e *inventory.Entry, itemPath string) Endpoint {
-	ep := Endpoint{Location: location(part, itemPath)}
+// location places an item path on a part.
+func location(places []*Place, part *compare.Part, itemPath string) Location {
+	if part.Inv.Type == inventory.SourceFile {
+		itemPath = "/" + filepath.Base(part.Inv.Root)
+	}
+	return Location{Place: places[part.Index], Path: itemPath}
+}
+
+// Mtime is the endpoint's last write time, in UTC; zero when unknown.
+func (e *Endpoint) Mtime() time.Time { return inventory.Time(e.ModTime) }
+
+// Btime is the endpoint's creation time, in UTC; zero when unknown.
+func (e *Endpoint) Btime() time.Time { return inventory.Time(e.BirthTime) }
+
+func endpoint(places []*Place, part *compare.Part, e *inventory.Entry, itemPath string) Endpoint {
+	ep := Endpoint{Location: location(places, part, itemPath)}
 	if e != nil {
 		ep.Exists = true
 		ep.Size, ep.ModTime, ep.BirthTime, ep.ContentKey = e.Size, e.ModTime, e.BirthTime, e.ContentKey
@@ -296,14 +323,14 @@ type mergeAt struct {
 	group int
 }
 
-func group(c *compare.Comparison, a rules.AtomicAction, o Options) Group {
+func group(c *compare.Comparison, places []*Place, a rules.AtomicAction, o Options) Group {
 	it := a.Item
 	target := c.Parts[a.Target]
 	g := Group{RuleOp: a.Op, ItemKind: it.Kind, Targeted: a.Targeted()}
 	switch a.Op {
 	case rules.Create:
 		g.Op, g.Phase = OpCreate, PhaseCreateDirs
-		g.Targets = []Endpoint{endpoint(target, nil, it.Path)}
+		g.Targets = []Endpoint{endpoint(places, target, nil, it.Path)}
 		return g
 	case rules.Delete:
 		g.Op, g.Phase = OpDelete, PhaseDeleteFiles
@@ -311,7 +338,7 @@ func group(c *compare.Comparison, a rules.AtomicAction, o Options) Group {
 			g.Phase = PhaseDeleteDirs
 		}
 		for _, l := range it.On(a.Target) {
-			g.Targets = append(g.Targets, endpoint(target, l.Entry, l.Entry.Path))
+			g.Targets = append(g.Targets, endpoint(places, target, l.Entry, l.Entry.Path))
 		}
 		return g
 	}
@@ -319,21 +346,23 @@ func group(c *compare.Comparison, a rules.AtomicAction, o Options) Group {
 	// are left out (flat matching may find the name at several paths).
 	source := c.Parts[a.Source]
 	se := it.Entry(a.Source)
-	src := endpoint(source, se, se.Path)
-	g.Source, g.Size, g.Phase = &src, se.Size, PhaseCopy
+	// The source and a first target share one allocation.
+	pair := make([]Endpoint, 1, 2)
+	pair[0] = endpoint(places, source, se, se.Path)
+	g.Source, g.Targets, g.Size, g.Phase = &pair[0], pair[1:1:2], se.Size, PhaseCopy
 	srcID := it.IdentityOn(a.Source)
 	allSame := true
 	for _, l := range it.On(a.Target) {
 		sameContent := identityHolds(srcID, l)
-		if sameContent && l.Entry.ModTime.Equal(se.ModTime) && a.Op != rules.CopyContent {
+		if sameContent && l.Entry.ModTime == se.ModTime && a.Op != rules.CopyContent {
 			continue
 		}
 		allSame = allSame && sameContent
-		g.Targets = append(g.Targets, endpoint(target, l.Entry, l.Entry.Path))
+		g.Targets = append(g.Targets, endpoint(places, target, l.Entry, l.Entry.Path))
 	}
 	if len(g.Targets) == 0 {
 		allSame = false
-		g.Targets = []Endpoint{endpoint(target, nil, se.Path)}
+		g.Targets = append(g.Targets, endpoint(places, target, nil, se.Path))
 	}
 	switch a.Op {
 	case rules.CopyDates:
@@ -392,9 +421,33 @@ func (p *Plan) order() {
 		}
 		return strings.Compare(pa, pb)
 	})
+	// The ids share one string, made at its size.
+	size := 0
 	for i := range p.Groups {
-		p.Groups[i].ID = fmt.Sprintf("AGID_%d", i+1)
+		size += len("AGID_") + digits(i+1)
 	}
+	var ids strings.Builder
+	ids.Grow(size)
+	var num []byte
+	for i := range p.Groups {
+		ids.WriteString("AGID_")
+		num = strconv.AppendInt(num[:0], int64(i+1), 10)
+		ids.Write(num)
+	}
+	all, start := ids.String(), 0
+	for i := range p.Groups {
+		end := start + len("AGID_") + digits(i+1)
+		p.Groups[i].ID, start = all[start:end], end
+	}
+}
+
+// digits is the number of decimal digits of n > 0.
+func digits(n int) int {
+	d := 1
+	for ; n >= 10; n /= 10 {
+		d++
+	}
+	return d
 }
 
 // QuietGroups counts the quiet groups, which are no actions.

@@ -277,7 +277,7 @@ func TestEndpoints(t *testing.T) {
 	check(t, p, []string{"AGID_1 delete on B /g", "AGID_2 create on B /d", "AGID_3 copy A→B /d/f full", "AGID_4 copy-dates A→B /d quiet"})
 	cp := p.Groups[2]
 	src := cp.Source
-	if !src.Exists || src.Size != 10 || !src.ModTime.Equal(testinv.T0.Add(5*60e9)) || src.ContentKey.IsZero() ||
+	if !src.Exists || src.Size != 10 || !src.Mtime().Equal(testinv.T0.Add(5*60e9)) || src.ContentKey.IsZero() ||
 		src.Part != "A" || src.Node != "A" || src.Root != "/a1" || src.Dir != "/a1" || src.Path != "/d/f" {
 		t.Errorf("source %+v", src)
 	}

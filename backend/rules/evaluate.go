@@ -101,6 +101,20 @@ func Evaluate(cmp *compare.Comparison, rs []Rule, targeted []Targeted) (*Result,
 	return res, nil
 }
 
+// Idle returns a test telling whether the rules rs leave an item of cmp alone: no action, not
+// even a do-nothing, and no refusal, so that Evaluate with rs and no targeted action lists
+// nothing for it (compare.CompareOmitting may leave it out).
+func Idle(cmp *compare.Comparison, rs []Rule) (func(*compare.Item) bool, error) {
+	bound, err := bindRules(cmp, rs)
+	if err != nil {
+		return nil, err
+	}
+	return func(it *compare.Item) bool {
+		kept, rejected := evaluateItem(cmp, it, bound, nil)
+		return len(kept) == 0 && len(rejected) == 0
+	}, nil
+}
+
 // directions lists the copy directions of the rules, each once, in rule order.
 func directions(rs []boundRule) []Direction {
 	var out []Direction
@@ -366,7 +380,7 @@ func checkCopy(cmp *compare.Comparison, it *compare.Item, a AtomicAction, incomp
 		}
 		sameContent = sameContent && id == src
 		for _, l := range id.Entries {
-			if l.Part == a.Target && !l.Entry.ModTime.Equal(srcTime) {
+			if l.Part == a.Target && l.Entry.ModTime != srcTime {
 				sameDates = false
 			}
 		}
@@ -446,12 +460,12 @@ func (r *Result) refuseNonEmptyDeletes(cmp *compare.Comparison) {
 			e := it.Entry(a.Target)
 			return e != nil && e.HoldsSkipped
 		}
-		holds := holdsSkipped(a.Item)
+		holds := holdsSkipped(a.Item) || cmp.HoldsOmitted(a.Item, a.Target)
 		for _, it := range items[start:] {
 			if holds || !strings.HasPrefix(it.Key, prefix) {
 				break
 			}
-			if it.Present(a.Target) && (!deleted[[2]any{it, a.Target}] || holdsSkipped(it)) {
+			if it.Present(a.Target) && (!deleted[[2]any{it, a.Target}] || holdsSkipped(it) || cmp.HoldsOmitted(it, a.Target)) {
 				holds = true
 				break
 			}

@@ -15,7 +15,7 @@ type boundCondition struct {
 
 func (c *boundCondition) matches(cmp *compare.Comparison, it *compare.Item) bool {
 	if c.Property == Name {
-		return c.pattern.MatchString(it.Name) == (c.Op == Eq)
+		return c.pattern.MatchString(it.Name()) == (c.Op == Eq)
 	}
 	// In flat matching a part that could not be read entirely may hold any name anywhere: no
 	// condition on it holds. In tree matching only the items below what it could not read are
@@ -70,7 +70,7 @@ func (c *boundCondition) dateMatches(it *compare.Item) bool {
 		return false
 	}
 	if c.right < 0 {
-		t := src.ModTime.UTC().Truncate(time.Minute)
+		t := src.Mtime().Truncate(time.Minute)
 		switch c.Op {
 		case Eq:
 			return t.Equal(c.date)
@@ -89,13 +89,13 @@ func (c *boundCondition) dateMatches(it *compare.Item) bool {
 	}
 	switch c.Op {
 	case Eq:
-		return src.ModTime.Equal(dst.ModTime)
+		return src.ModTime == dst.ModTime
 	case Ne:
-		return !src.ModTime.Equal(dst.ModTime)
+		return src.ModTime != dst.ModTime
 	case Newer:
-		return src.ModTime.After(dst.ModTime)
+		return src.Mtime().After(dst.Mtime())
 	case Older:
-		return src.ModTime.Before(dst.ModTime)
+		return src.Mtime().Before(dst.Mtime())
 	}
 	return false
 }

@@ -78,6 +78,15 @@ type Planning struct {
 	DeletionsChecked bool
 	// TwoWay, when set, makes the run two-way with a record of the last run.
 	TwoWay *TwoWay
+	// Sparse, when set, holds the rules the caller evaluates the plan of a member alone with
+	// (plan.Local.Evaluate): its inventory leaves out the items they leave alone
+	// (plan.Request.Sparse).
+	Sparse *Sparse
+}
+
+// Sparse are the rules of a one-way plan made on the inventory of a member alone.
+type Sparse struct {
+	Rules []rules.Rule
 }
 
 // TwoWay is a two-way run between every data source of the session, the planning member
@@ -593,9 +602,13 @@ func (f *Flow) inventoryAlone(ctx context.Context) (*plan.Local, error) {
 		}
 	}
 	// The inventory leads to a run: the temp files a killed run left go.
-	l, err := plan.Inventory(ctx, plan.Request{Nodes: specs, Settings: f.o.Planning.Settings,
+	req := plan.Request{Nodes: specs, Settings: f.o.Planning.Settings,
 		Options: plan.Options{Versions: f.o.Planning.Versions}, Progress: f.o.Progress, Scanned: f.o.Scanned,
-		RemoveTemps: true, Analysing: func() { f.m.Status(protocol.InventoryRunningAnalysis) }})
+		RemoveTemps: true, Analysing: func() { f.m.Status(protocol.InventoryRunningAnalysis) }}
+	if sp := f.o.Planning.Sparse; sp != nil {
+		req.Rules, req.Sparse = sp.Rules, true
+	}
+	l, err := plan.Inventory(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -1019,11 +1032,11 @@ func (f *Flow) signatures(ctx context.Context, nodes []*inventory.Node, settings
 		}
 		for _, l := range all {
 			e := l.Entry
-			if !mine(l.Part) || e == nil || e.Inaccessible || e.AnalysisError != "" || !remote.WantsSignature(e.Size) {
+			if !mine(l.Part) || e == nil || e.Inaccessible || e.AnalysisFailed || !remote.WantsSignature(e.Size) {
 				continue
 			}
 			differs := slices.ContainsFunc(all, func(o compare.Located) bool {
-				return !mine(o.Part) && o.Entry != nil && (o.Entry.Size != e.Size || !o.Entry.ModTime.Equal(e.ModTime) ||
+				return !mine(o.Part) && o.Entry != nil && (o.Entry.Size != e.Size || o.Entry.ModTime != e.ModTime ||
 					!o.Entry.ContentKey.IsZero() && !e.ContentKey.IsZero() && o.Entry.ContentKey != e.ContentKey)
 			})
 			if differs && !slices.Contains(paths[l.Part], e.Path) {

@@ -126,7 +126,7 @@ func (f *Flow) take(from string, rep settledReport) {
 	}
 	for _, d := range rep.Done {
 		if own[d.Part] {
-			f.tw.Result(engine.TargetResult{Group: d.Group, Target: plan.Location{Part: d.Part}})
+			f.tw.Result(engine.TargetResult{Group: d.Group, Target: plan.Location{Place: &plan.Place{Part: d.Part}}})
 		}
 	}
 	for _, it := range rep.Items {

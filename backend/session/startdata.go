@@ -237,7 +237,7 @@ func toWire(p *plan.Plan) *wirePlan {
 
 func endpointToWire(e plan.Endpoint) wireEndpoint {
 	w := wireEndpoint{Part: e.Part, Node: e.Node, Root: wireStr(e.Root), Dir: wireStr(e.Dir), Path: wireStr(e.Path),
-		Exists: e.Exists, Size: e.Size, ModTime: inventory.Stamp(e.ModTime), BirthTime: inventory.Stamp(e.BirthTime), KeepAs: wireStr(e.KeepAs)}
+		Exists: e.Exists, Size: e.Size, ModTime: inventory.Stamp(e.Mtime()), BirthTime: inventory.Stamp(e.Btime()), KeepAs: wireStr(e.KeepAs)}
 	if !e.ContentKey.IsZero() {
 		w.ContentKey = e.ContentKey.String()
 	}
@@ -257,7 +257,7 @@ func fromWire(w *wirePlan) (*plan.Plan, error) {
 			return nil, errors.New("plan: versions without a run stamp")
 		}
 	}
-	parts := map[string]string{} // part → node
+	parts := &wireParts{node: map[string]string{}, places: map[plan.Place]*plan.Place{}}
 	for _, pt := range w.Parts {
 		typ, ok := sourceTypeOf(pt.Type)
 		if !ok {
@@ -266,7 +266,7 @@ func fromWire(w *wirePlan) (*plan.Plan, error) {
 		if pt.Files < 0 {
 			return nil, fmt.Errorf("plan: part %s: %d files", pt.Name, pt.Files)
 		}
-		parts[pt.Name] = pt.Node
+		parts.node[pt.Name] = pt.Node
 		p.Parts = append(p.Parts, plan.PartInfo{Name: pt.Name, Node: pt.Node, Root: string(pt.Root), Type: typ, Files: pt.Files, Empty: pt.Empty})
 	}
 	for i, wg := range w.Groups {
@@ -287,7 +287,7 @@ func fromWire(w *wirePlan) (*plan.Plan, error) {
 	return p, nil
 }
 
-func groupFromWire(wg wireGroup, parts map[string]string) (plan.Group, error) {
+func groupFromWire(wg wireGroup, parts *wireParts) (plan.Group, error) {
 	g := plan.Group{ID: wg.ID, Op: wg.Op, Kind: wg.Kind, DatesOnly: wg.DatesOnly, Size: wg.Size, Phase: wg.Phase, Targeted: wg.Targeted, Quiet: wg.Quiet}
 	var ok bool
 	if g.RuleOp, ok = rules.ParseOp(wg.RuleOp); !ok {
@@ -333,11 +333,27 @@ func groupFromWire(wg wireGroup, parts map[string]string) (plan.Group, error) {
 	return g, nil
 }
 
+// wireParts are the parts of a plan being rebuilt: their nodes by part name, and the places
+// its locations share.
+type wireParts struct {
+	node   map[string]string
+	places map[plan.Place]*plan.Place
+}
+
+func (wp *wireParts) place(p plan.Place) *plan.Place {
+	if pl, ok := wp.places[p]; ok {
+		return pl
+	}
+	wp.places[p] = &p
+	return &p
+}
+
 // endpointFromWire rebuilds an endpoint; root tells whether it may be the root itself.
-func endpointFromWire(w wireEndpoint, parts map[string]string, root bool) (plan.Endpoint, error) {
-	e := plan.Endpoint{Location: plan.Location{Part: w.Part, Node: w.Node, Root: string(w.Root), Dir: string(w.Dir), Path: string(w.Path)},
+func endpointFromWire(w wireEndpoint, parts *wireParts, root bool) (plan.Endpoint, error) {
+	place := parts.place(plan.Place{Part: w.Part, Node: w.Node, Root: string(w.Root), Dir: string(w.Dir)})
+	e := plan.Endpoint{Location: plan.Location{Place: place, Path: string(w.Path)},
 		Exists: w.Exists, Size: w.Size, KeepAs: string(w.KeepAs)}
-	if node, ok := parts[w.Part]; !ok || node != w.Node {
+	if node, ok := parts.node[w.Part]; !ok || node != w.Node {
 		return e, fmt.Errorf("part %s of node %s is not in the plan", w.Part, w.Node)
 	}
 	if !(cleanItemPath(e.Path) || root && e.Path == "/") || e.Size < 0 {
@@ -346,13 +362,15 @@ func endpointFromWire(w wireEndpoint, parts map[string]string, root bool) (plan.
 	if e.KeepAs != "" && !cleanItemPath(e.KeepAs) {
 		return e, fmt.Errorf("conflict copy path %q", e.KeepAs)
 	}
-	var err error
-	if e.ModTime, err = inventory.Unstamp(w.ModTime); err != nil {
+	mtime, err := inventory.Unstamp(w.ModTime)
+	if err != nil {
 		return e, err
 	}
-	if e.BirthTime, err = inventory.Unstamp(w.BirthTime); err != nil {
+	btime, err := inventory.Unstamp(w.BirthTime)
+	if err != nil {
 		return e, err
 	}
+	e.ModTime, e.BirthTime = inventory.Nanos(mtime), inventory.Nanos(btime)
 	if w.ContentKey != "" {
 		k, err := hex.DecodeString(w.ContentKey)
 		if err != nil || len(k) != len(e.ContentKey) {

@@ -100,12 +100,12 @@ func FirstRun(cmp *compare.Comparison) *Decision {
 		}
 		newest := -1
 		for p := range cmp.Parts {
-			if it.Present(p) && (newest < 0 || it.Entry(p).ModTime.After(it.Entry(newest).ModTime)) {
+			if it.Present(p) && (newest < 0 || it.Entry(p).Mtime().After(it.Entry(newest).Mtime())) {
 				newest = p
 			}
 		}
 		for p, part := range cmp.Parts {
-			if p != newest && (!it.Present(p) || it.Entry(p).ModTime.Before(it.Entry(newest).ModTime)) {
+			if p != newest && (!it.Present(p) || it.Entry(p).Mtime().Before(it.Entry(newest).Mtime())) {
 				d.target(it, rules.Action{Op: rules.Copy, From: cmp.Parts[newest].Name, To: part.Name})
 			}
 		}
@@ -136,7 +136,7 @@ func states(cmp *compare.Comparison, ix *index, it *compare.Item, e *Entry) (st 
 			st[p] = unchanged
 		default:
 			en := it.Entry(p)
-			if en.Size == e.Sizes[side] && en.ModTime.UnixNano() == e.Times[side] {
+			if en.Size == e.Sizes[side] && en.Mtime().UnixNano() == e.Times[side] {
 				st[p] = unchanged
 			} else {
 				st[p] = changed
@@ -164,7 +164,7 @@ func (d *Decision) decideFile(cmp *compare.Comparison, ix *index, it *compare.It
 		if q, seen := newest[id]; !seen {
 			edits = append(edits, id)
 			newest[id] = p
-		} else if it.Entry(p).ModTime.After(it.Entry(q).ModTime) {
+		} else if it.Entry(p).Mtime().After(it.Entry(q).Mtime()) {
 			newest[id] = p
 		}
 	}
@@ -188,7 +188,7 @@ func (d *Decision) decideFile(cmp *compare.Comparison, ix *index, it *compare.It
 	// The newest edit keeps the name everywhere.
 	winner := newest[edits[0]]
 	for _, id := range edits[1:] {
-		if p := newest[id]; it.Entry(p).ModTime.After(it.Entry(winner).ModTime) {
+		if p := newest[id]; it.Entry(p).Mtime().After(it.Entry(winner).Mtime()) {
 			winner = p
 		}
 	}
@@ -197,7 +197,7 @@ func (d *Decision) decideFile(cmp *compare.Comparison, ix *index, it *compare.It
 		if p == winner {
 			continue
 		}
-		if it.Present(p) && it.IdentityOn(p) == winID && it.Entry(p).ModTime.Equal(winTime) {
+		if it.Present(p) && it.IdentityOn(p) == winID && it.Entry(p).ModTime == winTime {
 			continue // already the winner's content and dates
 		}
 		d.target(it, rules.Action{Op: rules.Copy, From: cmp.Parts[winner].Name, To: cmp.Parts[p].Name})
@@ -211,7 +211,7 @@ func (d *Decision) decideFile(cmp *compare.Comparison, ix *index, it *compare.It
 			continue
 		}
 		from := newest[id]
-		name := conflictName(it.Path, cmp.Parts[from].Node, it.Entry(from).ModTime)
+		name := conflictName(it.Path, cmp.Parts[from].Node, it.Entry(from).Mtime())
 		if kept := names[itemKey(cmp, name, false)]; kept != nil && holds(cmp, kept, it.Entry(from)) {
 			// A run killed part-way already kept this edit under its name: that item's own
 			// decision brings it everywhere.
@@ -303,7 +303,7 @@ func holds(cmp *compare.Comparison, item *compare.Item, e *inventory.Entry) bool
 	seen := false
 	for p := range cmp.Parts {
 		for _, l := range item.On(p) {
-			if l.Entry == nil || l.Entry.Size != e.Size || !l.Entry.ModTime.Equal(e.ModTime) {
+			if l.Entry == nil || l.Entry.Size != e.Size || l.Entry.ModTime != e.ModTime {
 				return false
 			}
 			seen = true

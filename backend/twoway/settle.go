@@ -137,7 +137,7 @@ func (s Store) inventoried(cmp *compare.Comparison, it *compare.Item, roots []st
 		if !e.Dir {
 			side := slices.Index(roots, s.side(cmp.Parts[p]))
 			en := it.Entry(p)
-			e.Sizes[side], e.Times[side] = en.Size, en.ModTime.UnixNano()
+			e.Sizes[side], e.Times[side] = en.Size, en.Mtime().UnixNano()
 		}
 	}
 	return e, true

@@ -13,7 +13,7 @@ import (
 func TestPrintPlanActionsAsTabwriter(t *testing.T) {
 	t.Parallel()
 	ep := func(part, path string) plan.Endpoint {
-		return plan.Endpoint{Location: plan.Location{Part: part, Path: path}}
+		return plan.Endpoint{Location: plan.Location{Place: &plan.Place{Part: part}, Path: path}}
 	}
 	src := ep("A", "/x")
 	p := &plan.Plan{Groups: []plan.Group{

@@ -217,8 +217,13 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 	}
 
 	showScan := tty && !f.json
+	planning := session.Planning{Settings: j.Settings, Versions: j.Options.Versions, MaxDelete: j.Safety.MaxDelete}
+	if !j.TwoWay && len(j.Targeted) == 0 {
+		// planLocal evaluates j's rules alone: the items they leave alone need not be kept.
+		planning.Sparse = &session.Sparse{Rules: j.Rules}
+	}
 	flow := m.NewFlow(j.Nodes, session.FlowOptions{
-		Planning:   session.Planning{Settings: j.Settings, Versions: j.Options.Versions, MaxDelete: j.Safety.MaxDelete},
+		Planning:   planning,
 		ForceCloud: forceCloud,
 		Roots:      roots,
 		Progress:   inventoryProgress(stderr, showScan),

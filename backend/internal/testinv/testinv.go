@@ -28,18 +28,20 @@ func Key(s string) Opt {
 // Unreadable marks a directory that could not be listed or a file that could not be stat'ed.
 func Unreadable(e *inventory.Entry) {
 	e.Inaccessible = true
-	e.Size, e.ModTime = 0, time.Time{}
+	e.Size, e.ModTime = 0, 0
 }
 
 // AnalysisError marks a file whose content key could not be computed.
-func AnalysisError(e *inventory.Entry) { e.AnalysisError = "read error" }
+func AnalysisError(e *inventory.Entry) { e.AnalysisFailed = true }
 
 // At moves an entry's last write time by d from what File or Dir set.
-func At(d time.Duration) Opt { return func(e *inventory.Entry) { e.ModTime = e.ModTime.Add(d) } }
+func At(d time.Duration) Opt {
+	return func(e *inventory.Entry) { e.ModTime = inventory.Nanos(e.Mtime().Add(d)) }
+}
 
 // File is a readable file of size bytes last written min minutes after T0.
 func File(path string, size int64, min int, opts ...Opt) inventory.Entry {
-	e := inventory.Entry{Path: path, Kind: inventory.File, Size: size, ModTime: T0.Add(time.Duration(min) * time.Minute)}
+	e := inventory.Entry{Path: path, Kind: inventory.File, Size: size, ModTime: inventory.Nanos(T0.Add(time.Duration(min) * time.Minute))}
 	for _, o := range opts {
 		o(&e)
 	}
@@ -48,7 +50,7 @@ func File(path string, size int64, min int, opts ...Opt) inventory.Entry {
 
 // Dir is a directory last written at T0.
 func Dir(path string, opts ...Opt) inventory.Entry {
-	e := inventory.Entry{Path: path, Kind: inventory.Dir, ModTime: T0}
+	e := inventory.Entry{Path: path, Kind: inventory.Dir, ModTime: inventory.Nanos(T0)}
 	for _, o := range opts {
 		o(&e)
 	}

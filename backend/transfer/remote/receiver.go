@@ -167,7 +167,7 @@ func (c *Content) writeOne(ctx context.Context, t *plan.Endpoint, o transfer.Cop
 		return 0, err
 	}
 	if t.KeepAs != "" && t.Exists {
-		if err := transfer.KeepCopy(ctx, root, t.Path, t.KeepAs, t.Size, t.ModTime, t.BirthTime); err != nil {
+		if err := transfer.KeepCopy(ctx, root, t.Path, t.KeepAs, t.Size, t.Mtime(), t.Btime()); err != nil {
 			return 0, err
 		}
 	}
@@ -215,12 +215,12 @@ func (c *Content) options(g *plan.Group, t *plan.Endpoint, keep *transfer.Versio
 	o := transfer.CopyOptions{
 		Size:      g.Source.Size,
 		Mode:      transfer.Full,
-		Target:    &transfer.FileState{Exists: t.Exists, Size: t.Size, ModTime: t.ModTime},
+		Target:    &transfer.FileState{Exists: t.Exists, Size: t.Size, ModTime: t.Mtime()},
 		DeferSync: !t.Exists,
 		Versions:  keep,
 	}
 	if g.Op == plan.OpCopy {
-		o.Dates = &transfer.Dates{ModTime: g.Source.ModTime, BirthTime: g.Source.BirthTime}
+		o.Dates = &transfer.Dates{ModTime: g.Source.Mtime(), BirthTime: g.Source.Btime()}
 	}
 	return o
 }
