@@ -48,19 +48,27 @@ func TestKillAndRerunLarge(t *testing.T) {
 	killAndRerun(t, crashCase{small: 5000, large: 3, largeSize: 100e6, kills: []float64{0, 0.15, 0.3, 0.45, 0.6, 0.75}})
 }
 
+// killTries is how many times the kills start over, from an empty target, when a run ended
+// before its kill could land: the test reads the events later than ferry sync writes them, and
+// a busy machine may let a run finish meanwhile.
+const killTries = 3
+
 func killAndRerun(t *testing.T, c crashCase) {
-	src, dst := filepath.Join(t.TempDir(), "src"), filepath.Join(t.TempDir(), "dst")
+	src := filepath.Join(t.TempDir(), "src")
 	crashTree(t, src, c)
-	// A temp file a run killed earlier left in the target, beside a file it was replacing.
-	put(t, filepath.Join(dst, "d00", "e00", ".f0000.txt.ferry-stale1.tmp"), bytes.Repeat([]byte("x"), 1<<20), tOld)
-	config := filepath.Join(t.TempDir(), "config")
-	args := []string{"sync", "--node", "A=" + src, "--node", "B=" + dst, "--mode", "mirror", "--yes", "--json"}
-	whole := 0 // the first run's actions
-	for i, share := range c.kills {
-		start := time.Now()
-		done, total := killedRun(t, config, args, share, &whole)
-		t.Logf("run %d killed after %d of its %d actions (%.0f %% of the mirror asked), %s; the target holds %d files, %d temp files",
-			i+1, done, total, 100*share, time.Since(start).Round(time.Millisecond), countFiles(t, dst, false), countFiles(t, dst, true))
+	var dst, config string
+	var args []string
+	for try := 1; ; try++ {
+		dst, config = filepath.Join(t.TempDir(), "dst"), filepath.Join(t.TempDir(), "config")
+		// A temp file a run killed earlier left in the target, beside a file it was replacing.
+		put(t, filepath.Join(dst, "d00", "e00", ".f0000.txt.ferry-stale1.tmp"), bytes.Repeat([]byte("x"), 1<<20), tOld)
+		args = []string{"sync", "--node", "A=" + src, "--node", "B=" + dst, "--mode", "mirror", "--yes", "--json"}
+		if killRuns(t, c, config, dst, args) {
+			break
+		}
+		if try == killTries {
+			t.Fatalf("in %d tries, a run ended each time before its kill landed", killTries)
+		}
 	}
 	start := time.Now()
 	cmd := exec.Command("ferry", args...)
@@ -83,14 +91,34 @@ func killAndRerun(t *testing.T, c crashCase) {
 	}
 }
 
+// killRuns runs ferry sync once per kill of c, each killed at its moment; false when a run
+// ended before its kill landed.
+func killRuns(t *testing.T, c crashCase, config, dst string, args []string) bool {
+	t.Helper()
+	whole := 0 // the first run's actions
+	for i, share := range c.kills {
+		start := time.Now()
+		done, total, killed := killedRun(t, config, args, share, &whole)
+		if !killed {
+			t.Logf("run %d ended (%d of its %d actions done) before its kill at %.0f %% of the mirror landed: starting over",
+				i+1, done, total, 100*share)
+			return false
+		}
+		t.Logf("run %d killed after %d of its %d actions (%.0f %% of the mirror asked), %s; the target holds %d files, %d temp files",
+			i+1, done, total, 100*share, time.Since(start).Round(time.Millisecond), countFiles(t, dst, false), countFiles(t, dst, true))
+	}
+	return true
+}
+
 // eventHead reads an event's type and counts from the start of its JSON line.
 var eventHead = regexp.MustCompile(`^\{"type":"([a-z_]+)","synchronization":\{.*?"progress":\{[^}]*?"total_actions":(\d+),"finished_actions":(\d+)`)
 
 // killedRun runs ferry sync and kills it once its progress events say that share of the whole
 // mirror's actions are done, those of the runs before included (at its start when they are).
 // whole is the first run's count of actions, set by the first run. It returns the actions
-// done and planned in this run as last seen.
-func killedRun(t *testing.T, config string, args []string, share float64, whole *int) (done, total int) {
+// done and planned in this run as last seen, and whether the kill landed: not when the run
+// ended well before.
+func killedRun(t *testing.T, config string, args []string, share float64, whole *int) (done, total int, landed bool) {
 	t.Helper()
 	cmd := exec.Command("ferry", args...)
 	cmd.Env = append(os.Environ(), envConfigDir+"="+config)
@@ -102,7 +130,7 @@ func killedRun(t *testing.T, config string, args []string, share float64, whole 
 		t.Fatal(err)
 	}
 	var last strings.Builder
-	killed, need := false, 0
+	killed, ended, need := false, false, 0
 	sc := bufio.NewScanner(events)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for sc.Scan() {
@@ -125,6 +153,7 @@ func killedRun(t *testing.T, config string, args []string, share float64, whole 
 		e.Sync.Progress.Finished, _ = strconv.Atoi(string(m[3]))
 		p := e.Sync.Progress
 		done, total = p.Finished, p.Total
+		ended = ended || e.Type == "ended"
 		if e.Type == "started" {
 			if *whole == 0 {
 				*whole = p.Total
@@ -140,12 +169,15 @@ func killedRun(t *testing.T, config string, args []string, share float64, whole 
 		}
 	}
 	err = cmd.Wait()
+	if err == nil && ended && done == total {
+		return done, total, false
+	}
 	var ee *exec.ExitError
 	if !killed || !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 		t.Fatalf("ferry sync was not killed at %.0f %% of the mirror (%d of its %d actions done): %v; last line %s",
 			100*share, done, total, err, last.String())
 	}
-	return done, total
+	return done, total, true
 }
 
 // crashTree writes c's source: small files three folders deep, large ones among them, and
