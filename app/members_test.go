@@ -148,6 +148,21 @@ func (o *otherMember) run(ctx context.Context, nodes []plan.NodeSpec, planning s
 	}()
 }
 
+// joinAsC joins m's session from another client with the folder other as node C, and follows
+// the oldest member's plan in the background.
+func joinAsC(t *testing.T, serverURL string, m *session.Member, other string, log *slog.Logger) *otherMember {
+	t.Helper()
+	nodes := []plan.NodeSpec{{Code: "C", Roots: []string{other}}}
+	mc, err := session.Join(t.Context(), loggedIn(t, serverURL), session.JoinRequest{ID: m.ID(), Password: m.Password(), Nodes: nodes}, memberOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = mc.Close(context.Background(), time.Second) })
+	o := &otherMember{m: mc, done: make(chan error, 1), log: log}
+	o.run(t.Context(), nodes, session.Planning{})
+	return o
+}
+
 type endError struct{ s protocol.Synchronization }
 
 func (e *endError) Error() string { return string(e.s.EndStatus) + ": " + e.s.EndReason }
@@ -219,14 +234,7 @@ func TestOldestMemberPlansForTheSession(t *testing.T) {
 		t.Fatalf("rules: %+v, %v", st, err)
 	}
 
-	nodes := []plan.NodeSpec{{Code: "C", Roots: []string{other}}}
-	mc, err := session.Join(t.Context(), loggedIn(t, srv.URL), session.JoinRequest{ID: m.ID(), Password: m.Password(), Nodes: nodes}, memberOptions()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = mc.Close(context.Background(), time.Second) })
-	o := &otherMember{m: mc, done: make(chan error, 1), log: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))}
-	o.run(t.Context(), nodes, session.Planning{})
+	o := joinAsC(t, srv.URL, m, other, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})))
 
 	if done := a.inventory(t); done.Error != "" {
 		t.Fatal(done.Error)
@@ -392,14 +400,7 @@ func TestOtherComputerPathsStayOffScreen(t *testing.T) {
 		t.Fatalf("rules: %+v, %v", st, err)
 	}
 
-	nodes := []plan.NodeSpec{{Code: "C", Roots: []string{other}}}
-	mc, err := session.Join(t.Context(), loggedIn(t, srv.URL), session.JoinRequest{ID: m.ID(), Password: m.Password(), Nodes: nodes}, memberOptions()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = mc.Close(context.Background(), time.Second) })
-	o := &otherMember{m: mc, done: make(chan error, 1)}
-	o.run(t.Context(), nodes, session.Planning{})
+	o := joinAsC(t, srv.URL, m, other, nil)
 
 	if done := a.inventory(t); done.Error != "" {
 		t.Fatal(done.Error)
