@@ -37,6 +37,8 @@ type testServer struct {
 	http   *httptest.Server
 	cancel context.CancelFunc
 	ran    chan struct{}
+	// release frees the port of the stopped server (holdPort), nil when it is not held.
+	release func()
 }
 
 // startServer starts a server with cfg (a memory store and a fixed secret unless given) behind
@@ -71,6 +73,10 @@ func (s *testServer) Start() {
 	defer s.mu.Unlock()
 	if s.http != nil {
 		return
+	}
+	if s.release != nil {
+		s.release()
+		s.release = nil
 	}
 	var ln net.Listener
 	var err error
@@ -107,7 +113,8 @@ func (s *testServer) Start() {
 	s.http.Start()
 }
 
-// Stop stops the server: connections are closed and the port refuses new ones.
+// Stop stops the server: connections are closed and the port refuses new ones, held until the
+// server starts again or the test ends so that another test's server cannot answer there.
 func (s *testServer) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -120,6 +127,17 @@ func (s *testServer) Stop() {
 	s.http.CloseClientConnections()
 	s.http.Close()
 	s.http, s.srv = nil, nil
+	if release, ok := holdPort(s.addr); ok {
+		s.release = release
+		s.t.Cleanup(func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.release != nil {
+				s.release()
+				s.release = nil
+			}
+		})
+	}
 }
 
 // newClient makes a client with a new identity for the server at url, logged in.
