@@ -173,6 +173,18 @@ func (a *analysis) partNames() []string {
 	return a.spentParts
 }
 
+// presetFrom is the node a preset goes from: the one set for this run, else the first part
+// compared ("" when this member compared nothing).
+func (a *analysis) presetFrom() string {
+	if a.from != "" {
+		return a.from
+	}
+	if names := a.partNames(); len(names) > 0 {
+		return names[0]
+	}
+	return ""
+}
+
 // setInventory takes a new comparison, and the flow that made it, and plans it.
 func (a *analysis) setInventory(r *inventoryResult, fr *sessionFlow) {
 	a.forgetInventory()

@@ -127,6 +127,14 @@ func profileInfo(pr *profile.Profile, file string) ProfileInfo {
 	return info
 }
 
+// openedBy is the profile run that opened the session open now, nil when none did; c.mu held.
+func (c *core) openedBy() *profileRun {
+	if c.profile != nil && c.sess != nil && c.profile.session == c.sess.member.ID() {
+		return c.profile
+	}
+	return nil
+}
+
 // Save saves this member's nodes and the rules in force as the profile name, replacing the
 // profile of that name. After a run, the run is recorded as the profile's last one. The
 // profile's deletion limit and kept versions are those of the profile that opened the session,
@@ -160,18 +168,10 @@ func (p *Profiles) Save(name string) (ProfileInfo, error) {
 		last = &r
 	}
 	sess := c.sess
-	var opened *profileRun
-	if c.profile != nil && sess != nil && c.profile.session == sess.member.ID() {
-		opened = c.profile
-	}
+	opened := c.openedBy()
 	others := sess != nil && len(sess.info.Members) > 1
-	names := a.partNames()
-	planned := names != nil
-	// The node a preset went from: the one set for this run, else the first part compared.
-	from := a.from
-	if from == "" && len(names) > 0 {
-		from = names[0]
-	}
+	planned := a.partNames() != nil
+	from := a.presetFrom()
 	c.mu.Unlock()
 	s := c.profileStore()
 	old, _ := s.Get(name)

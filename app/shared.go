@@ -83,10 +83,7 @@ func (a *analysis) terms() session.Terms {
 	t := session.Terms{MaxDelete: a.safety.MaxDelete, Versions: a.safety.Versions, VersionsKeep: a.safety.VersionsKeep}
 	switch {
 	case slices.Contains(rules.Presets, a.mode):
-		t.Mode, t.From = a.mode, a.from
-		if names := a.partNames(); t.From == "" && len(names) > 0 {
-			t.From = names[0]
-		}
+		t.Mode, t.From = a.mode, a.presetFrom()
 	case a.mode == ModeCustom && a.custom != nil:
 		t.Rules = a.inForce
 	}
@@ -185,12 +182,7 @@ func (p *Profiles) meet(pr *profile.Profile, joinOnly bool) (hosting bool, err e
 			m, err := session.Join(joinCtx, cl, session.JoinRequest{ID: inv.Session, Password: inv.Password}, opts...)
 			if err != nil && ctx.Err() == nil && sessionGone(joinCtx, err) {
 				c.log.Info("join by invitation", "profile", pr.Name, "session", inv.Session, "err", err)
-				c.mu.Lock()
-				if c.staleInvites == nil {
-					c.staleInvites = map[string]string{}
-				}
-				c.staleInvites[pr.Name] = inv.Session
-				c.mu.Unlock()
+				c.markStale(pr.Name, inv.Session)
 				return m, staleInvitationError(pr, inv)
 			}
 			if err != nil {
@@ -241,6 +233,16 @@ func (c *core) staleInvitation(name, id string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.staleInvites[name] == id
+}
+
+// markStale leaves the invitation of profile name to session id out from now on.
+func (c *core) markStale(name, id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.staleInvites == nil {
+		c.staleInvites = map[string]string{}
+	}
+	c.staleInvites[name] = id
 }
 
 // staleInvitationError says that the invitation to pr's run leads nowhere, and what to do.

@@ -422,8 +422,7 @@ func (s *Synchronization) Start() error {
 	p, fr := a.plan, a.flow
 	// The other members keep the terms with the plan, to save the run as a profile; a shared
 	// profile's run gave its own when it opened the session.
-	byProfile := c.profile != nil && c.profile.shared != nil && c.profile.session == c.sess.member.ID()
-	if fr.flow.Plans() && !byProfile {
+	if opened := c.openedBy(); fr.flow.Plans() && (opened == nil || opened.shared == nil) {
 		c.sess.member.ShareTerms(a.terms())
 	}
 	tw, cmp := a.twoWay, a.inv.cmp
