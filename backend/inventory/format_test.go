@@ -233,4 +233,8 @@ func TestEntrySize(t *testing.T) {
 	if n := unsafe.Sizeof(Entry{}); n != 64 {
 		t.Errorf("an Entry takes %d bytes, want 64", n)
 	}
+	// While a tree is walked, the children of its directories take less.
+	if n := unsafe.Sizeof(walked{}); n != 48 {
+		t.Errorf("a walked child takes %d bytes, want 48", n)
+	}
 }

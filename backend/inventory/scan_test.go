@@ -394,7 +394,7 @@ func TestScanChildVanishedOrReplaced(t *testing.T) {
 		w.subdir(d, "/"+name, name, res)
 	}
 	w.wg.Wait()
-	if len(res.entries) != 1 || res.entries[0].Path != "/dir-then-file" || res.entries[0].Kind != File || res.entries[0].Size != 10 {
+	if len(res.entries) != 1 || res.entries[0].path != "/dir-then-file" || res.entries[0].kind != File || res.entries[0].size != 10 {
 		t.Fatalf("entries = %+v", res.entries)
 	}
 	want := skipCounts{}
@@ -422,9 +422,9 @@ func TestFlattenOrder(t *testing.T) {
 // A sub-directory that was opened but could not be listed ends up as an inaccessible entry.
 func TestFlattenMarksUnlistedDirs(t *testing.T) {
 	failed := &dirResult{err: unix.EIO}
-	ok := &dirResult{entries: []Entry{{Path: "/b/f", Kind: File}}}
+	ok := &dirResult{entries: []walked{{path: "/b/f", kind: File}}}
 	root := &dirResult{
-		entries: []Entry{{Path: "/a", Kind: Dir}, {Path: "/b", Kind: Dir}, {Path: "/b-c", Kind: File}},
+		entries: []walked{{path: "/a", kind: Dir}, {path: "/b", kind: Dir}, {path: "/b-c", kind: File}},
 		subs:    []subtree{{name: "a", entry: 0, res: failed}, {name: "b", entry: 1, res: ok}},
 	}
 	got := root.flatten(nil, 1)
