@@ -101,7 +101,8 @@ func keptVersions(p *plan.Plan) *transfer.Versions {
 }
 
 // Flush makes the new files of the run durable: one file system sync per written root instead of
-// one fsync per new file. Replaced files are synced before their rename.
+// one fsync per new file. Replaced files are synced before their rename, on their own or with the
+// others of their batch.
 func (h *Handler) Flush() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -125,39 +126,83 @@ func (h *Handler) root(dir string) (*transfer.Root, error) { return h.roots.Get(
 
 // Run executes one group and reports one result per target.
 func (h *Handler) Run(ctx context.Context, g *plan.Group, report func(TargetResult)) {
+	h.run(ctx, g, nil, report)
+}
+
+// run is Run; with c, the replacements of existing files wait in c, and so do their results.
+func (h *Handler) run(ctx context.Context, g *plan.Group, c *commits, report func(TargetResult)) {
 	for _, t := range g.Targets {
 		res := TargetResult{Group: g.ID, Op: g.Op, Target: t.Location, Quiet: g.Quiet}
+		staged := false
 		if err := ctx.Err(); err != nil {
 			res.Err = err
 		} else {
-			res.Bytes, res.Err = h.runTarget(ctx, g, t)
+			res.Bytes, staged, res.Err = h.runTarget(ctx, g, t, c)
+		}
+		if staged {
+			c.results = append(c.results, res)
+			continue
 		}
 		if res.Err != nil {
-			res.Err = transfer.Explain(fmt.Errorf("%s %s on %s: %w", g.Op, t.Path, t.Part, res.Err))
+			res.Err = explain(res, res.Err)
 		}
 		report(res)
 	}
 }
 
-func (h *Handler) runTarget(ctx context.Context, g *plan.Group, t plan.Endpoint) (int64, error) {
+// explain words the error of a target's result.
+func explain(res TargetResult, err error) error {
+	return transfer.Explain(fmt.Errorf("%s %s on %s: %w", res.Op, res.Target.Path, res.Target.Part, err))
+}
+
+// commits are the replacements a worker has written and not yet put in place, with their
+// results: syncing their content at once costs one file-system sync for many files instead of
+// two fsyncs per file.
+type commits struct {
+	batch   transfer.Batch
+	results []TargetResult
+}
+
+// maxStaged bounds the replacements a worker holds before it puts them in place: each holds its
+// folder open.
+const maxStaged = 64
+
+// commit puts the staged replacements in place and reports their results.
+func (c *commits) commit(ctx context.Context, report func(TargetResult)) {
+	if len(c.results) == 0 {
+		return
+	}
+	for i, err := range c.batch.Commit(ctx) {
+		res := c.results[i]
+		if err != nil {
+			res.Bytes, res.Err = 0, explain(res, err)
+		}
+		report(res)
+	}
+	clear(c.results)
+	c.results = c.results[:0]
+}
+
+// runTarget runs g on one target; staged is a replacement left in c.
+func (h *Handler) runTarget(ctx context.Context, g *plan.Group, t plan.Endpoint, c *commits) (n int64, staged bool, err error) {
 	dst, err := h.root(t.Dir)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	switch g.Op {
 	case plan.OpCreate:
-		return 0, transfer.Mkdir(dst, t.Path)
+		return 0, false, transfer.Mkdir(dst, t.Path)
 	case plan.OpDelete:
-		return 0, transfer.Delete(dst, t.Path, transfer.DeleteOptions{Versions: h.Versions})
+		return 0, false, transfer.Delete(dst, t.Path, transfer.DeleteOptions{Versions: h.Versions})
 	case plan.OpCopyDates:
 		if g.ItemKind == inventory.Dir {
-			return 0, transfer.SetDirDates(dst, t.Path, g.Source.Mtime())
+			return 0, false, transfer.SetDirDates(dst, t.Path, g.Source.Mtime())
 		}
-		return 0, transfer.SetDates(dst, t.Path, transfer.Dates{ModTime: g.Source.Mtime(), BirthTime: g.Source.Btime()})
+		return 0, false, transfer.SetDates(dst, t.Path, transfer.Dates{ModTime: g.Source.Mtime(), BirthTime: g.Source.Btime()})
 	}
 	src, err := h.root(g.Source.Dir)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	o := transfer.CopyOptions{
 		Size:          g.Source.Size,
@@ -167,7 +212,11 @@ func (h *Handler) runTarget(ctx context.Context, g *plan.Group, t plan.Endpoint)
 		DeferSync:     !t.Exists,
 		Versions:      h.Versions,
 	}
-	if !t.Exists {
+	if c != nil {
+		o.Batch = &c.batch
+	}
+	if !t.Exists || c != nil {
+		// New files, and the renames of a batch, become durable with Flush.
 		h.mu.Lock()
 		h.deferred[dst] = true
 		h.mu.Unlock()
@@ -180,11 +229,11 @@ func (h *Handler) runTarget(ctx context.Context, g *plan.Group, t plan.Endpoint)
 	}
 	if t.KeepAs != "" && t.Exists {
 		if err := transfer.KeepCopy(ctx, dst, t.Path, t.KeepAs, t.Size, t.Mtime(), t.Btime()); err != nil {
-			return 0, err
+			return 0, false, err
 		}
 	}
 	res, err := transfer.Copy(ctx, src, g.Source.Path, dst, t.Path, o)
-	return res.Bytes, err
+	return res.Bytes, res.Staged, err
 }
 
 // LockRoots opens the data source roots of a run about to be inventoried into roots, with a

@@ -3,13 +3,16 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/ferrysync/ferry/backend/compare"
 	"github.com/ferrysync/ferry/backend/engine"
+	"github.com/ferrysync/ferry/backend/inventory"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/transfer"
 )
@@ -129,4 +132,69 @@ func TestApplyKeepsDirectoryWithSkippedFiles(t *testing.T) {
 	if len(refused) != 1 || refused[0] != "delete /old: directory still holds files" {
 		t.Errorf("refused = %q, want the delete of /old", refused)
 	}
+}
+
+// Replacements are put in place in batches (one file-system sync for many files): every one
+// lands once, each result is reported once, and a target edited after the inventory is still
+// refused among them.
+func TestApplyReplacesInBatches(t *testing.T) {
+	t0 := time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC)
+	a, b := t.TempDir(), t.TempDir()
+	const n = 150 // more than a worker holds at once
+	for i := range n {
+		rel := filepath.Join(fmt.Sprintf("d%d", i%3), fmt.Sprintf("f%03d", i))
+		writeFile(t, filepath.Join(a, rel), fmt.Sprintf("new %d", i), t0.Add(time.Hour))
+		writeFile(t, filepath.Join(b, rel), "old", t0)
+	}
+	p := planMirror(t, a, b)
+	edited := filepath.Join(b, "d1", "f100")
+	writeFile(t, edited, "a user's edit", t0.Add(2*time.Hour))
+
+	var results []engine.TargetResult
+	h := engine.NewHandler()
+	defer h.Close()
+	var mu sync.Mutex
+	if err := engine.Execute(t.Context(), h, p.Groups, 4, func(r engine.TargetResult) {
+		mu.Lock()
+		defer mu.Unlock()
+		results = append(results, r)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	failed := 0
+	for _, r := range results {
+		if r.Op != plan.OpCopy {
+			continue // the folders' dates
+		}
+		if seen[r.Target.Path] {
+			t.Errorf("%s reported twice", r.Target.Path)
+		}
+		seen[r.Target.Path] = true
+		if r.Err != nil {
+			failed++
+			if !errors.Is(r.Err, transfer.ErrTargetChanged) || r.Target.Path != "/d1/f100" {
+				t.Errorf("%s: %v", r.Target.Path, r.Err)
+			}
+		}
+	}
+	if len(seen) != n || failed != 1 {
+		t.Fatalf("%d targets reported, %d failed; want %d and 1", len(seen), failed, n)
+	}
+	for i := range n {
+		rel := filepath.Join(fmt.Sprintf("d%d", i%3), fmt.Sprintf("f%03d", i))
+		want := fmt.Sprintf("new %d", i)
+		if i == 100 {
+			want = "a user's edit"
+		}
+		if got := readFile(t, filepath.Join(b, rel)); got != want {
+			t.Errorf("%s = %q, want %q", rel, got, want)
+		}
+	}
+	_ = filepath.WalkDir(b, func(p string, d os.DirEntry, err error) error {
+		if err == nil && inventory.IsTempName(d.Name()) {
+			t.Errorf("temp file left: %s", p)
+		}
+		return nil
+	})
 }

@@ -53,11 +53,16 @@ func runConcurrently(ctx context.Context, h *Handler, groups []plan.Group, worke
 	var wg sync.WaitGroup
 	for range min(workers, len(groups)) {
 		wg.Go(func() {
+			var c commits
 			for batch := range next {
 				for i := range batch {
-					h.Run(ctx, &batch[i], report)
+					h.run(ctx, &batch[i], &c, report)
+					if len(c.results) >= maxStaged {
+						c.commit(ctx, report)
+					}
 				}
 			}
+			c.commit(ctx, report)
 		})
 	}
 	for start := 0; start < len(groups); {

@@ -62,6 +62,9 @@ type CopyOptions struct {
 	DeferSync bool
 	// Versions, when set, keeps the replaced target in the run's versions folder.
 	Versions *Versions
+	// Batch, when set, takes a replacement of an existing target once its content is written
+	// (Result.Staged): Batch.Commit puts it in place. A new target is written as without it.
+	Batch *Batch
 }
 
 // FileState is what a plan knows of a file.
@@ -76,6 +79,9 @@ type Result struct {
 	Mode Mode
 	// Bytes transferred: the file size for a full copy, the delta size for a delta.
 	Bytes int64
+
+	// Staged is a replacement left to CopyOptions.Batch: it is not in place until Commit.
+	Staged bool
 
 	method copyMethod // how a full local copy moved its bytes
 }
@@ -101,9 +107,11 @@ func Copy(ctx context.Context, src *Root, srcPath string, dst *Root, dstPath str
 		return Result{}, fmt.Errorf("%w: %s was modified at %s, after the inventory", ErrSourceChanged, srcPath, sfi.ModTime().Format(time.RFC3339Nano))
 	}
 	in := source{f: sf, rel: srel, fi: sfi}
+	staged := o.Batch.Len()
+	var res Result
 	switch o.Mode {
 	case Full:
-		res := Result{Mode: Full}
+		res = Result{Mode: Full}
 		res.Bytes, err = dst.replace(ctx, dstPath, targetRule{perm: sfi.Mode()}, o, func(ctx context.Context, t *file) (int64, error) {
 			n, m, err := copyFile(ctx, t, sf, sfi.Size(), o.Progress, clonePair{src, dst})
 			res.method = m
@@ -112,11 +120,13 @@ func Copy(ctx context.Context, src *Root, srcPath string, dst *Root, dstPath str
 			}
 			return n, err
 		})
-		return res, err
 	case Delta:
-		return copyDelta(ctx, in, dst, dstPath, o)
+		res, err = copyDelta(ctx, in, dst, dstPath, o)
+	default:
+		return Result{}, fmt.Errorf("copy: unknown mode %v", o.Mode)
 	}
-	return Result{}, fmt.Errorf("copy: unknown mode %v", o.Mode)
+	res.Staged = o.Batch.Len() > staged
+	return res, err
 }
 
 // WriteFrom writes the content read from r to path p of dst through a temp file, as Copy

@@ -53,8 +53,18 @@ func (r *Root) replace(ctx context.Context, p string, tr targetRule, o CopyOptio
 		}
 		return 0, err
 	}
-	defer d.close()
 	name := path.Base(rel)
+	// A staged replacement hands d and its temp file to the batch; otherwise they end here.
+	var t *tempFile
+	staged := false
+	defer func() {
+		if !staged {
+			if t != nil {
+				t.discard()
+			}
+			d.close()
+		}
+	}()
 
 	// A target the plan saw absent needs no look now: the rename refuses to replace one.
 	noReplace := create && o.Target != nil && d.canNoReplace()
@@ -86,11 +96,9 @@ func (r *Root) replace(ctx context.Context, p string, tr targetRule, o CopyOptio
 	if noReplace {
 		newTemp = d.createNew
 	}
-	t, err := newTemp(name)
-	if err != nil {
+	if t, err = newTemp(name); err != nil {
 		return 0, err
 	}
-	defer t.discard()
 
 	n, err := fill(ctx, t.f)
 	if err != nil {
@@ -107,7 +115,10 @@ func (r *Root) replace(ctx context.Context, p string, tr targetRule, o CopyOptio
 	if err := ctx.Err(); err != nil {
 		return n, err
 	}
-	durable := fi != nil || !o.DeferSync || !syncFSFlushesFiles
+	// Replacing a file syncs its content before the rename, and the folder after it; a batch
+	// syncs the content of all its replacements at once instead, and the run's SyncFS the rest.
+	stage := fi != nil && o.Batch != nil && syncFSFlushesFiles
+	durable := (fi != nil || !o.DeferSync || !syncFSFlushesFiles) && !stage
 	if err := t.finish(perm, o.Dates, durable); err != nil {
 		return n, err
 	}
@@ -125,35 +136,106 @@ func (r *Root) replace(ctx context.Context, p string, tr targetRule, o CopyOptio
 		}
 		// The file system cannot refuse to replace: look, then rename.
 	}
-	if o.Target != nil || o.Versions != nil {
-		now, err := d.lstat(name)
+	w := &pending{r: r, d: d, t: t, name: name, p: p, rel: rel, fi: fi, target: o.Target, versions: o.Versions, durable: durable}
+	if stage {
+		staged = true
+		o.Batch.staged = append(o.Batch.staged, w)
+		return n, nil
+	}
+	return n, w.put()
+}
+
+// pending is new content written to a temp file beside its target, ready to replace it.
+type pending struct {
+	r        *Root
+	d        *dir
+	t        *tempFile
+	name     string      // the target's name in d
+	p, rel   string      // the target's item path, cleaned
+	fi       fs.FileInfo // the target when the content was written; nil when absent
+	target   *FileState
+	versions *Versions
+	durable  bool // sync the folder once renamed
+}
+
+// put checks the target once more, keeps it in the versions folder and renames the temp file
+// over it.
+func (w *pending) put() error {
+	fi := w.fi
+	if w.target != nil || w.versions != nil {
+		now, err := w.d.lstat(w.name)
 		if err != nil {
-			return n, err
+			return err
 		}
-		if err := o.Target.check(p, now); err != nil {
-			return n, err
+		if err := w.target.check(w.p, now); err != nil {
+			return err
 		}
 		fi = now
 	}
 	kept, moved := "", false
-	if o.Versions != nil && fi != nil {
-		if err := regular(rel, fi); err != nil {
-			return n, err
+	if w.versions != nil && fi != nil {
+		if err := regular(w.rel, fi); err != nil {
+			return err
 		}
-		if kept, moved, err = r.keep(d, name, rel, o.Versions, true); err != nil {
-			return n, err
+		var err error
+		if kept, moved, err = w.r.keep(w.d, w.name, w.rel, w.versions, true); err != nil {
+			return err
 		}
 	}
-	if err := t.commit(name, false); err != nil {
+	if err := w.t.commit(w.name, false); err != nil {
 		if moved {
-			_ = r.unkeep(kept, d, name) // the target was moved aside, not linked: put it back
+			_ = w.r.unkeep(kept, w.d, w.name) // the target was moved aside, not linked: put it back
 		}
-		return n, err
+		return err
 	}
-	if durable {
-		d.sync()
+	if w.durable {
+		w.d.sync()
 	}
-	return n, nil
+	return nil
+}
+
+// Batch holds replacements whose new content is written but neither durable nor in place
+// (CopyOptions.Batch). Commit makes them durable with one file-system sync per root, instead of
+// an fsync of each file and of its folder, then puts them in place. It belongs to one goroutine.
+type Batch struct {
+	staged []*pending
+}
+
+// Len is the number of replacements waiting for Commit.
+func (b *Batch) Len() int {
+	if b == nil {
+		return 0
+	}
+	return len(b.staged)
+}
+
+// Commit syncs the file system of each root holding a staged replacement, then renames each over
+// its target, checked once more as Copy does; errs[i] is the outcome of the i-th replacement
+// staged. When ctx is done or a sync fails, the replacements concerned are not made and their
+// temp files are removed. The renames become durable with the run's SyncFS: until then a
+// target holds its old content or its new content, whole.
+func (b *Batch) Commit(ctx context.Context) (errs []error) {
+	errs = make([]error, len(b.staged))
+	synced := map[*Root]error{}
+	for i, w := range b.staged {
+		err := ctx.Err()
+		if err == nil {
+			var done bool
+			if err, done = synced[w.r]; !done {
+				err = SyncFS(w.r)
+				synced[w.r] = err
+			}
+		}
+		if err == nil {
+			err = w.put()
+		}
+		w.t.discard()
+		w.d.close()
+		errs[i] = err
+	}
+	clear(b.staged)
+	b.staged = b.staged[:0]
+	return errs
 }
 
 // check compares a target's current state (nil when absent) with what the plan saw.
