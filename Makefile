@@ -172,6 +172,7 @@ screenshots:
 bench: deps-test
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) -timeout 60m ./backend/... \
 		| awk -f build/bench/ratios.awk
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) -timeout 20m ./app
 
 package: build
 	build/deps.sh $(DEPS_PACKAGE)

@@ -2,6 +2,8 @@ package app
 
 import (
 	"fmt"
+	"os"
+	"runtime"
 	"testing"
 	"time"
 
@@ -83,3 +85,45 @@ func BenchmarkPage100k(b *testing.B) {
 		}
 	}
 }
+
+// benchAppMemory is what the desktop app holds for a comparison of files items, shown with its
+// mirror plan: the live heap the inventories and the comparison add (B/item-compared), then with
+// the plan and a page read (B/item), per item, measured after a collection. The webview holds
+// one page of rows whatever the number of items.
+func benchAppMemory(b *testing.B, files int) {
+	if files > 200_000 && os.Getenv("FERRY_BENCH_1M") == "" {
+		b.Skipf("%d files: set FERRY_BENCH_1M=1 to run it", files)
+	}
+	a := newTestApp(b)
+	c := a.c
+	c.an.mode = "mirror"
+	live := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	for b.Loop() {
+		base := live()
+		inv := benchInventory(files)
+		scanned := live()
+		c.an.setInventory(inv, nil)
+		p, err := a.Comparison.Page("", files/2, 100)
+		if err != nil || len(p.Items) != 100 {
+			b.Fatalf("page: %v", err)
+		}
+		held := live()
+		items := float64(len(inv.cmp.Items))
+		b.ReportMetric(float64(scanned-base)/items, "B/item-compared")
+		b.ReportMetric(float64(held-base)/items, "B/item")
+		b.ReportMetric(float64(held-base)/1e6, "MB-held")
+		runtime.KeepAlive(inv)
+		c.an.setInventory(nil, nil)
+	}
+}
+
+// BenchmarkAppMemory200k: the app's memory for a comparison of 200k files.
+func BenchmarkAppMemory200k(b *testing.B) { benchAppMemory(b, 200_000) }
+
+// BenchmarkAppMemory1M: the app's memory for a comparison of 1M files (FERRY_BENCH_1M=1).
+func BenchmarkAppMemory1M(b *testing.B) { benchAppMemory(b, 1_000_000) }
