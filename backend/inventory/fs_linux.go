@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
+	"strings"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -65,11 +67,28 @@ func pathID(path string) (DirID, error) {
 // stat describes the child name without following a symbolic link.
 func (d dirHandle) stat(name string) (fileInfo, error) {
 	var st unix.Statx_t
-	_, err := retry(func() (int, error) { return 0, unix.Statx(d.fd, name, statxFlags, statxMask, &st) })
+	_, err := retry(func() (int, error) { return 0, statx(d.fd, name, &st) })
 	if err != nil {
 		return fileInfo{}, err
 	}
 	return statxInfo(&st), nil
+}
+
+// statx is unix.Statx with statxFlags and statxMask, without copying name to the heap: a name
+// of up to 255 bytes gets its terminating NUL in a buffer on the stack. A walk stats every file,
+// and that copy was its largest allocation.
+func statx(dirfd int, name string, st *unix.Statx_t) error {
+	var buf [256]byte
+	if len(name) >= len(buf) || strings.IndexByte(name, 0) >= 0 {
+		return unix.Statx(dirfd, name, statxFlags, statxMask, st)
+	}
+	copy(buf[:], name)
+	_, _, errno := unix.Syscall6(unix.SYS_STATX, uintptr(dirfd), uintptr(unsafe.Pointer(&buf[0])),
+		statxFlags, statxMask, uintptr(unsafe.Pointer(st)), 0)
+	if errno != 0 {
+		return errno
+	}
+	return nil
 }
 
 // statPath describes path without following a final symbolic link.

@@ -22,8 +22,21 @@ var noiseFolded = func() map[string]struct{} {
 	return m
 }()
 
+// noiseFirst marks the ASCII bytes a noise name starts with, in either case: a walk asks about
+// every name, and most are ruled out without folding or hashing them.
+var noiseFirst = func() (t [128]bool) {
+	for n := range noiseFolded {
+		t[n[0]] = true
+		t[strings.ToUpper(n[:1])[0]] = true
+	}
+	return t
+}()
+
 // IsNoise reports whether name is one of the noise names skipped when Options.ExcludeSystem is set.
 func IsNoise(name string) bool {
+	if name == "" || name[0] < 0x80 && !noiseFirst[name[0]] {
+		return false
+	}
 	_, ok := noiseFolded[strings.ToLower(name)]
 	return ok
 }

@@ -534,3 +534,19 @@ func TestScanNodeResolvesLinkedRoots(t *testing.T) {
 		t.Errorf("entries %v, type %v", n.Parts[0].Entries, n.Parts[1].Type)
 	}
 }
+
+// Noise names match in any case; other names, those starting like one included, do not.
+func TestIsNoise(t *testing.T) {
+	for n := range noiseNames {
+		for _, name := range []string{n, strings.ToUpper(n), strings.ToLower(n)} {
+			if !IsNoise(name) {
+				t.Errorf("IsNoise(%q) = false", name)
+			}
+		}
+	}
+	for _, name := range []string{"", "f00001.bin", "desktop", "Thumbs.db.bak", "thumbs", ".DS_Stor", "é.txt", "$RECYCLE"} {
+		if IsNoise(name) {
+			t.Errorf("IsNoise(%q) = true", name)
+		}
+	}
+}
