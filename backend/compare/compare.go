@@ -57,6 +57,8 @@ type Comparison struct {
 	// omittedIn holds the directories, by linking key and part, directly holding an item left
 	// out that is present on that part.
 	omittedIn map[dirPart]bool
+	// omittedLast is, by part, the directory of the last item left out.
+	omittedLast []string
 }
 
 type dirPart struct {
@@ -427,11 +429,19 @@ func (c *Comparison) omitted(it *Item) {
 	c.Omitted++
 	if c.omittedIn == nil {
 		c.omittedIn = map[dirPart]bool{}
+		c.omittedLast = make([]string, len(c.Parts))
 	}
 	dir := path.Dir(it.Key)
 	for _, id := range it.Identities {
 		for _, l := range id.Entries {
+			// Items come in path order: most follow one left out of the same folder.
+			if l.Part < len(c.omittedLast) && c.omittedLast[l.Part] == dir {
+				continue
+			}
 			c.omittedIn[dirPart{dir, l.Part}] = true
+			if l.Part < len(c.omittedLast) {
+				c.omittedLast[l.Part] = dir
+			}
 		}
 	}
 }
