@@ -141,6 +141,7 @@ func (h *Handler) run(ctx context.Context, g *plan.Group, c *commits, report fun
 		}
 		if staged {
 			c.results = append(c.results, res)
+			c.bytes += g.Size
 			continue
 		}
 		if res.Err != nil {
@@ -161,11 +162,20 @@ func explain(res TargetResult, err error) error {
 type commits struct {
 	batch   transfer.Batch
 	results []TargetResult
+	bytes   int64 // the new content staged
 }
 
-// maxStaged bounds the replacements a worker holds before it puts them in place: each holds its
-// folder open.
-const maxStaged = 64
+// A worker stages the replacements of small files only (stageLimit), and puts them in place once
+// it holds maxStaged of them (each holds its folder open) or stageBudget bytes of new content:
+// until then each keeps its old content beside the new, which Preflight counts.
+const (
+	maxStaged   = 64
+	stageLimit  = 1 << 20
+	stageBudget = 8 << 20
+)
+
+// full tells when the staged replacements must be put in place.
+func (c *commits) full() bool { return len(c.results) >= maxStaged || c.bytes >= stageBudget }
 
 // commit puts the staged replacements in place and reports their results.
 func (c *commits) commit(ctx context.Context, report func(TargetResult)) {
@@ -180,7 +190,7 @@ func (c *commits) commit(ctx context.Context, report func(TargetResult)) {
 		report(res)
 	}
 	clear(c.results)
-	c.results = c.results[:0]
+	c.results, c.bytes = c.results[:0], 0
 }
 
 // runTarget runs g on one target; staged is a replacement left in c.
@@ -212,10 +222,10 @@ func (h *Handler) runTarget(ctx context.Context, g *plan.Group, t plan.Endpoint,
 		DeferSync:     !t.Exists,
 		Versions:      h.Versions,
 	}
-	if c != nil {
+	if c != nil && t.Exists && g.Size <= stageLimit {
 		o.Batch = &c.batch
 	}
-	if !t.Exists || c != nil {
+	if !t.Exists || o.Batch != nil {
 		// New files, and the renames of a batch, become durable with Flush.
 		h.mu.Lock()
 		h.deferred[dst] = true

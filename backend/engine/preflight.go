@@ -72,7 +72,8 @@ func spaceMargin(need int64) int64 { return need/50 + 1<<20 }
 // (mine tells by node) that the plan writes in, as opened in roots (OpenRoots): a file can be
 // created there, and its file system has the free space and the room for new files the plan
 // needs, with a margin. A folder that failed to open is left to its actions' errors. workers
-// are the copies run at once: a file being replaced holds its old and new content together.
+// are the copies run at once: a file being replaced holds its old and new content together, and
+// so do the small files a worker's batch holds replaced (stageBudget each).
 //
 // What the plan needs is what it writes (every copy's whole content, each file rounded up to
 // the file system's block: a delta too writes the whole new file), less what it frees: the
@@ -88,7 +89,10 @@ func Preflight(p *plan.Plan, roots *transfer.Roots, mine func(node string) bool,
 		dirs  []string
 		need  int64   // bytes
 		extra []int64 // bytes held for a while: a replaced file's old content, relayed content
-		files int64
+		// staged is the old content of the small files replaced: a worker holds up to
+		// stageBudget of them staged (commits).
+		staged int64
+		files  int64
 	}
 	var errs []error
 	byDir := map[string]*fileSystem{}
@@ -154,6 +158,9 @@ func Preflight(p *plan.Plan, roots *transfer.Roots, mine func(node string) bool,
 				default:
 					f.need += max(size-blocks(t.Size), 0)
 					f.extra = append(f.extra, min(size, blocks(t.Size)))
+					if g.Size <= stageLimit {
+						f.staged += min(size, blocks(t.Size))
+					}
 				}
 				if t.KeepAs != "" && t.Exists {
 					f.need += blocks(t.Size)
@@ -171,7 +178,7 @@ func Preflight(p *plan.Plan, roots *transfer.Roots, mine func(node string) bool,
 	}
 	for _, f := range order {
 		slices.SortFunc(f.extra, func(a, b int64) int { return cmp.Compare(b, a) })
-		need := f.need
+		need := f.need + min(f.staged, int64(workers)*stageBudget)
 		for _, n := range f.extra[:min(workers, len(f.extra))] {
 			need += n
 		}

@@ -215,6 +215,59 @@ func TestPreflightCountsWhatThePlanFrees(t *testing.T) {
 	}
 }
 
+// Small files replaced are staged a batch at a time, each holding its old content beside the
+// new until the batch is put in place: the space check counts them, so a target with room for
+// one replacement at a time but not for a batch is refused before anything changes, and one
+// with room for the batch is synchronized.
+func TestPreflightCountsStagedReplacements(t *testing.T) {
+	for _, tc := range []struct {
+		extra int64 // free space beyond the margin and one file
+		ok    bool
+	}{{1 << 20, false}, {6 << 20, true}} {
+		a := t.TempDir()
+		disk := testfs.Tmpfs(t, 16<<20)
+		b := filepath.Join(disk, "dst") // the rest of the disk is filled beside it
+		for i := range 20 {
+			name := fmt.Sprintf("f%02d.bin", i)
+			writeSized(t, filepath.Join(a, name), byte(i), 256<<10)
+			writeSized(t, filepath.Join(b, name), byte(i+100), 256<<10)
+			chtimes(t, filepath.Join(b, name), tRoots.Add(-time.Hour))
+		}
+		fill(t, filepath.Join(disk, "other"))
+		var st unix.Statfs_t
+		if err := unix.Statfs(b, &st); err != nil {
+			t.Fatal(err)
+		}
+		// 20 replaced files of 256 KiB: 5 MiB staged at once with one worker.
+		free := 256<<10 + 1<<20 + tc.extra
+		fi, err := os.Stat(filepath.Join(disk, "other"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(filepath.Join(disk, "other"), fi.Size()+int64(st.Bavail)*st.Bsize-free); err != nil {
+			t.Fatal(err)
+		}
+		p := planMirror(t, a, b)
+		rec := &recorder{}
+		out, err := localSync(t, p, rec, nil)
+		if !tc.ok {
+			if !errors.Is(err, engine.ErrNoSpace) {
+				t.Fatalf("%d bytes free: %v, want ErrNoSpace", free, err)
+			}
+			checkRefused(t, out, rec)
+			continue
+		}
+		if err != nil || out == nil || len(out.Errors) > 0 || out.Sync.Progress.ErrorActions != 0 {
+			t.Fatalf("%d bytes free: %+v, %v", free, out, err)
+		}
+		for i := range 20 {
+			if got, want := readFile(t, filepath.Join(b, fmt.Sprintf("f%02d.bin", i))), readFile(t, filepath.Join(a, fmt.Sprintf("f%02d.bin", i))); got != want {
+				t.Fatalf("f%02d.bin not replaced", i)
+			}
+		}
+	}
+}
+
 // A read-only target is refused before anything changes, saying why; a read-only source is fine.
 func TestSynchronizeRefusesReadOnlyTarget(t *testing.T) {
 	a := t.TempDir()

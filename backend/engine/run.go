@@ -57,7 +57,7 @@ func runConcurrently(ctx context.Context, h *Handler, groups []plan.Group, worke
 			for batch := range next {
 				for i := range batch {
 					h.run(ctx, &batch[i], &c, report)
-					if len(c.results) >= maxStaged {
+					if c.full() {
 						c.commit(ctx, report)
 					}
 				}
