@@ -435,13 +435,11 @@ func (c *Comparison) omitted(it *Item) {
 	for _, id := range it.Identities {
 		for _, l := range id.Entries {
 			// Items come in path order: most follow one left out of the same folder.
-			if l.Part < len(c.omittedLast) && c.omittedLast[l.Part] == dir {
+			if c.omittedLast[l.Part] == dir {
 				continue
 			}
 			c.omittedIn[dirPart{dir, l.Part}] = true
-			if l.Part < len(c.omittedLast) {
-				c.omittedLast[l.Part] = dir
-			}
+			c.omittedLast[l.Part] = dir
 		}
 	}
 }
