@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,7 +61,7 @@ func TestRedisClusterSessionKeysShareASlot(t *testing.T) {
 	if err := r.CreateOwnedSession(ctx, s, testTTL, "alice", 3); err != nil {
 		t.Fatal(err)
 	}
-	groups := []*tracker.Group{{ID: "g1", Op: "copy"}}
+	groups := slices.Values([]*tracker.Group{{ID: "g1", Op: "copy"}})
 	if err := r.Synchronizations().Create(ctx, &protocol.Synchronization{Session: s.ID}, groups, testTTL); err != nil {
 		t.Fatal(err)
 	}

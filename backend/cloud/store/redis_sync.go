@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -50,7 +51,7 @@ func (s redisSyncs) keys(session string) (run, groups string) {
 	return s.r.sessionKey("sync", session), s.r.sessionKey("sync-groups", session)
 }
 
-func (s redisSyncs) Create(ctx context.Context, run *protocol.Synchronization, groups []*tracker.Group, ttl time.Duration) error {
+func (s redisSyncs) Create(ctx context.Context, run *protocol.Synchronization, groups iter.Seq[*tracker.Group], ttl time.Duration) error {
 	if run == nil || run.Session == "" {
 		return errors.New("create synchronization: no session")
 	}
@@ -69,11 +70,9 @@ func (s redisSyncs) Create(ctx context.Context, run *protocol.Synchronization, g
 	}
 	// The groups go to a staging hash first, renamed in place by the transaction: it stays small
 	// however many groups the run has, and readers never see a run without its groups.
-	staging := ""
-	if len(groups) > 0 {
-		if staging, err = s.stage(ctx, id, groups, ttl); err != nil {
-			return fmt.Errorf("create synchronization %s: %w", id, err)
-		}
+	staging, err := s.stage(ctx, id, groups, ttl)
+	if err != nil {
+		return fmt.Errorf("create synchronization %s: %w", id, err)
 	}
 	err = s.retry(ctx, func() error {
 		return s.r.client.Watch(ctx, func(tx *redis.Tx) error {
@@ -106,32 +105,42 @@ func (s redisSyncs) Create(ctx context.Context, run *protocol.Synchronization, g
 	return nil
 }
 
-// stage writes groups to a new staging hash of session, syncChunk at a time, and returns its key.
-func (s redisSyncs) stage(ctx context.Context, session string, groups []*tracker.Group, ttl time.Duration) (string, error) {
+// stage writes groups to a new staging hash of session, syncChunk at a time, and returns its
+// key; "" when there is no group.
+func (s redisSyncs) stage(ctx context.Context, session string, groups iter.Seq[*tracker.Group], ttl time.Duration) (string, error) {
 	var b [12]byte
 	if _, err := crand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("draw a staging key: %w", err)
 	}
 	key := s.r.sessionKey("sync-staging", session) + ":" + hex.EncodeToString(b[:])
+	n := 0
 	_, err := s.r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for start := 0; start < len(groups); start += syncChunk {
-			chunk := groups[start:min(start+syncChunk, len(groups))]
-			fields := make([]any, 0, 2*len(chunk))
-			for _, g := range chunk {
-				v, err := json.Marshal(g)
-				if err != nil {
-					return fmt.Errorf("encode group %s: %w", g.ID, err)
-				}
-				fields = append(fields, g.ID, v)
+		fields := make([]any, 0, 2*syncChunk)
+		for g := range groups {
+			v, err := json.Marshal(g)
+			if err != nil {
+				return fmt.Errorf("encode group %s: %w", g.ID, err)
 			}
+			fields = append(fields, g.ID, v)
+			if n++; len(fields) == cap(fields) {
+				p.HSet(ctx, key, fields...)
+				fields = make([]any, 0, 2*syncChunk)
+			}
+		}
+		if len(fields) > 0 {
 			p.HSet(ctx, key, fields...)
 		}
-		p.PExpire(ctx, key, ttl)
+		if n > 0 {
+			p.PExpire(ctx, key, ttl)
+		}
 		return nil
 	})
 	if err != nil {
 		_ = s.r.client.Del(context.WithoutCancel(ctx), key).Err()
 		return "", fmt.Errorf("write groups: %w", redisErr(err))
+	}
+	if n == 0 {
+		return "", nil
 	}
 	return key, nil
 }

@@ -45,10 +45,11 @@ func TestBuildTargetNamedTwice(t *testing.T) {
 		{ID: "g1", Op: "delete", Targets: []protocol.Target{a, b, a}},
 		{ID: "g2", Op: "delete", Targets: []protocol.Target{b, a}},
 	}
-	groups, total, _, err := build([]string{"m1"}, defs)
+	total, _, err := check([]string{"m1"}, defs)
 	if err != nil {
 		t.Fatal(err)
 	}
+	groups := slices.Collect(groupsOf(defs))
 	if total != 4 {
 		t.Errorf("%d actions, want 4", total)
 	}

@@ -2,6 +2,7 @@ package tracker
 
 import (
 	"context"
+	"iter"
 	"slices"
 	"sync"
 	"time"
@@ -19,7 +20,7 @@ type Memory struct {
 type memoryRun struct {
 	mu      sync.Mutex
 	sync    *protocol.Synchronization
-	groups  map[string]*Group
+	groups  *groupTable
 	expires time.Time
 }
 
@@ -53,13 +54,13 @@ func (m *Memory) run(session string) (*memoryRun, error) {
 	return r, nil
 }
 
-func (m *Memory) Create(ctx context.Context, s *protocol.Synchronization, groups []*Group, ttl time.Duration) error {
+func (m *Memory) Create(ctx context.Context, s *protocol.Synchronization, groups iter.Seq[*Group], ttl time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r := &memoryRun{sync: cloneSync(s), groups: make(map[string]*Group, len(groups)), expires: m.now().Add(ttl)}
-	for _, g := range groups {
-		r.groups[g.ID] = g // the caller's no more (Store.Create)
+	r := &memoryRun{sync: cloneSync(s), groups: newGroupTable(0), expires: m.now().Add(ttl)}
+	for g := range groups {
+		r.groups.add(g)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -98,13 +99,14 @@ func (m *Memory) Update(ctx context.Context, session string, ids []string, ttl t
 		return nil, err
 	}
 	defer r.mu.Unlock()
+	at := make([]int32, len(ids))
 	gs := make([]*Group, len(ids))
 	for i, id := range ids {
-		g, ok := r.groups[id]
+		j, ok := r.groups.find(id)
 		if !ok {
 			return nil, ErrUnknownGroup
 		}
-		gs[i] = g.clone()
+		at[i], gs[i] = j, r.groups.get(j)
 	}
 	s := cloneSync(r.sync)
 	switch err := fn(s, gs); err {
@@ -115,8 +117,8 @@ func (m *Memory) Update(ctx context.Context, session string, ids []string, ttl t
 		return nil, err
 	}
 	r.sync = s
-	for _, g := range gs {
-		r.groups[g.ID] = g
+	for i, g := range gs {
+		r.groups.put(at[i], g)
 	}
 	r.expires = m.now().Add(ttl)
 	return cloneSync(s), nil

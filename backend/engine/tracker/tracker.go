@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 	"time"
@@ -32,9 +33,9 @@ var (
 // wait for each other.
 type Store interface {
 	// Create stores a new run with its groups, replacing an ended one; ErrRunning when the
-	// session has a run that has not ended. The store may keep the groups given: the caller
-	// does not use them afterwards.
-	Create(ctx context.Context, s *protocol.Synchronization, groups []*Group, ttl time.Duration) error
+	// session has a run that has not ended. groups yields each group once, made for the store:
+	// it may keep them.
+	Create(ctx context.Context, s *protocol.Synchronization, groups iter.Seq[*Group], ttl time.Duration) error
 	// Get reads a run; ErrNotFound when there is none.
 	Get(ctx context.Context, session string) (*protocol.Synchronization, error)
 	// Update loads the run and the named groups (ErrUnknownGroup when one is missing), calls fn
@@ -90,7 +91,7 @@ func (t *Tracker) Start(ctx context.Context, session, by string, members []strin
 	if !slices.Contains(members, by) {
 		return nil, ErrNotMember
 	}
-	groups, total, volume, err := build(members, defs)
+	total, volume, err := check(members, defs)
 	if err != nil {
 		return nil, err
 	}
@@ -106,62 +107,75 @@ func (t *Tracker) Start(ctx context.Context, session, by string, members []strin
 			CompletedMembers: []string{},
 		},
 	}
-	if err := t.store.Create(ctx, s, groups, t.ttl); err != nil {
+	if err := t.store.Create(ctx, s, groupsOf(defs), t.ttl); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-func build(members []string, defs []protocol.GroupDefinition) ([]*Group, int, int64, error) {
+// check validates the definitions of a run and counts its actions and the bytes they copy.
+func check(members []string, defs []protocol.GroupDefinition) (total int, volume int64, err error) {
 	if err := uniqueIDs(defs); err != nil {
-		return nil, 0, 0, err
+		return 0, 0, err
 	}
-	groups := make([]*Group, 0, len(defs))
-	total, volume := 0, int64(0)
 	for _, d := range defs {
 		switch d.Op {
 		case "copy", "copy-content", "copy-dates", "create", "delete":
 		default:
-			return nil, 0, 0, fmt.Errorf("%w: group %s: unknown op %q", ErrInvalid, d.ID, d.Op)
+			return 0, 0, fmt.Errorf("%w: group %s: unknown op %q", ErrInvalid, d.ID, d.Op)
 		}
 		if d.Size < 0 {
-			return nil, 0, 0, fmt.Errorf("%w: group %s: negative size", ErrInvalid, d.ID)
+			return 0, 0, fmt.Errorf("%w: group %s: negative size", ErrInvalid, d.ID)
 		}
 		if (d.Source != "") != contentCopy(d.Op) {
-			return nil, 0, 0, fmt.Errorf("%w: group %s: a source goes with content copies only", ErrInvalid, d.ID)
+			return 0, 0, fmt.Errorf("%w: group %s: a source goes with content copies only", ErrInvalid, d.ID)
 		}
 		if d.Source != "" && !slices.Contains(members, d.Source) {
-			return nil, 0, 0, fmt.Errorf("%w: group %s: source %s is not a member", ErrInvalid, d.ID, d.Source)
+			return 0, 0, fmt.Errorf("%w: group %s: source %s is not a member", ErrInvalid, d.ID, d.Source)
 		}
-		g := &Group{ID: d.ID, Op: d.Op, Source: d.Source, Size: d.Size}
-		twice := false
+		n := 0
 		for i, tg := range d.Targets {
 			if !slices.Contains(members, tg.Member) || tg.Node == "" {
-				return nil, 0, 0, fmt.Errorf("%w: group %s: target %s/%s is not a member's node", ErrInvalid, d.ID, tg.Member, tg.Node)
+				return 0, 0, fmt.Errorf("%w: group %s: target %s/%s is not a member's node", ErrInvalid, d.ID, tg.Member, tg.Node)
 			}
-			twice = twice || slices.Contains(d.Targets[:i], tg)
+			if !slices.Contains(d.Targets[:i], tg) {
+				n++
+			}
 		}
-		// The group shares the definition's targets, which it never changes, unless one is
-		// named twice.
-		g.Targets = slices.Clip(d.Targets)
-		if twice {
-			g.Targets = nil
-			for _, tg := range d.Targets {
-				if !g.isTarget(tg) {
-					g.Targets = append(g.Targets, tg)
+		if n == 0 {
+			return 0, 0, fmt.Errorf("%w: group %s has no target", ErrInvalid, d.ID)
+		}
+		total += n
+		if contentCopy(d.Op) {
+			volume += d.Size * int64(n)
+		}
+	}
+	return total, volume, nil
+}
+
+// groupsOf makes the groups of checked definitions one at a time, so that a store keeping them
+// in another form never holds them all. A group shares its definition's targets, which it never
+// changes, unless one is named twice.
+func groupsOf(defs []protocol.GroupDefinition) iter.Seq[*Group] {
+	return func(yield func(*Group) bool) {
+		for _, d := range defs {
+			g := &Group{ID: d.ID, Op: d.Op, Source: d.Source, Size: d.Size, Targets: slices.Clip(d.Targets)}
+			for i, tg := range d.Targets {
+				if slices.Contains(d.Targets[:i], tg) {
+					g.Targets = nil
+					for _, tg := range d.Targets {
+						if !g.isTarget(tg) {
+							g.Targets = append(g.Targets, tg)
+						}
+					}
+					break
 				}
 			}
+			if !yield(g) {
+				return
+			}
 		}
-		if len(g.Targets) == 0 {
-			return nil, 0, 0, fmt.Errorf("%w: group %s has no target", ErrInvalid, d.ID)
-		}
-		total += len(g.Targets)
-		if contentCopy(d.Op) {
-			volume += d.Size * int64(len(g.Targets))
-		}
-		groups = append(groups, g)
 	}
-	return groups, total, volume, nil
 }
 
 // uniqueIDs checks that every group has an id of its own: through the ids sorted, which takes
