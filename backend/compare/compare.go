@@ -102,6 +102,20 @@ func (c *Comparison) PartNames() []string {
 // Name is the last element of the item's path.
 func (it *Item) Name() string { return path.Base(it.Path) }
 
+// Detached is a copy of the item that shares no memory with the comparison's but the
+// inventories' entries.
+func (it *Item) Detached() *Item {
+	c := *it
+	c.AccessIssue = slices.Clone(it.AccessIssue)
+	c.Identities = make([]*Identity, len(it.Identities))
+	for i, id := range it.Identities {
+		d := *id
+		d.Entries = slices.Clone(id.Entries)
+		c.Identities[i] = &d
+	}
+	return &c
+}
+
 // On returns the entries of the item on a part (placeholders included).
 func (it *Item) On(part int) []Located {
 	var out []Located

@@ -178,5 +178,8 @@ func (l *Local) Evaluate(r Request) error {
 	}
 	l.Evaluation = res
 	l.Plan = Build(l.Comparison, res, r.Options)
+	if r.Options.Consume {
+		l.Comparison, l.Evaluation = nil, nil // taken apart by Build
+	}
 	return nil
 }

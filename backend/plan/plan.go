@@ -168,6 +168,10 @@ type Options struct {
 	Directions []rules.Direction
 	// Conflicts are the conflict copies of a two-way run decided by its record.
 	Conflicts []ConflictCopy
+	// Consume lets Build take the comparison and the evaluation apart as it goes, so that the
+	// items it has planned can be freed before it ends: for a run that keeps only the plan.
+	// Neither can be used afterwards. Not with Conflicts.
+	Consume bool
 }
 
 // Build groups the actions of an evaluation.
@@ -194,9 +198,34 @@ func Build(c *compare.Comparison, res *rules.Result, o Options) *Plan {
 	dirs := slices.Concat(res.Directions, o.Directions)
 	p.Groups = make([]Group, 0, n+len(o.Conflicts)+dirDatesRoom(c, dirs))
 	places := placesOf(c)
+	for _, r := range res.Rejected {
+		if r.Reason == rules.BlockedByDoNothing {
+			p.LeftAlone = append(p.LeftAlone, rejection(c, r))
+		} else {
+			p.Rejected = append(p.Rejected, rejection(c, r))
+		}
+	}
+	consume := o.Consume && len(o.Conflicts) == 0
+	if consume {
+		// From here the actions hold the only references to the items, but for the directories
+		// whose dates are set last.
+		var dirItems []*compare.Item
+		if len(dirs) > 0 {
+			for _, it := range c.Items {
+				if it.Kind == inventory.Dir {
+					dirItems = append(dirItems, it.Detached())
+				}
+			}
+		}
+		c.Items, res.Rejected = dirItems, nil
+	}
 	// The actions come in item order: copies merge within an item's run of actions.
 	var merge []mergeAt
-	for _, a := range res.Actions {
+	for k := range res.Actions {
+		a := res.Actions[k]
+		if consume {
+			res.Actions[k].Item = nil // its item goes once the last of its actions is planned
+		}
 		if a.Op == rules.DoNothing {
 			continue
 		}
@@ -230,13 +259,6 @@ func Build(c *compare.Comparison, res *rules.Result, o Options) *Plan {
 	p.addConflictCopies(c, places, o.Conflicts)
 	p.dirDates(c, places, dirs, o.Versions.Dir)
 	p.order()
-	for _, r := range res.Rejected {
-		if r.Reason == rules.BlockedByDoNothing {
-			p.LeftAlone = append(p.LeftAlone, rejection(c, r))
-		} else {
-			p.Rejected = append(p.Rejected, rejection(c, r))
-		}
-	}
 	p.Rejected = append(p.Rejected, unreadable(c)...)
 	byPath := func(a, b Rejected) int { return strings.Compare(a.Path, b.Path) }
 	slices.SortStableFunc(p.Rejected, byPath)

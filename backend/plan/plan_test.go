@@ -329,14 +329,23 @@ func TestFlatTargets(t *testing.T) {
 }
 
 func TestRejected(t *testing.T) {
-	c := tree(testinv.Nodes(
-		E(F("/b", 1, 0)),
-		E(D("/dir1"), F("/dir1/keep", 1, 0), F("/a", 1, 0, testinv.Unreadable)),
-	))
-	p := build(t, c, mirror(t, "A", "B"), []rules.Targeted{
-		{Kind: inventory.File, Path: "/dir1/keep", Action: rules.Action{Op: rules.DoNothing}},
-		{Kind: inventory.File, Path: "/b", Action: rules.Action{Op: rules.CopyDates, From: "A", To: "B"}},
-	}, plan.Options{})
+	c := func() *compare.Comparison {
+		return tree(testinv.Nodes(
+			E(F("/b", 1, 0)),
+			E(D("/dir1"), F("/dir1/keep", 1, 0), F("/a", 1, 0, testinv.Unreadable)),
+		))
+	}
+	for _, consume := range []bool{false, true} {
+		p := build(t, c(), mirror(t, "A", "B"), []rules.Targeted{
+			{Kind: inventory.File, Path: "/dir1/keep", Action: rules.Action{Op: rules.DoNothing}},
+			{Kind: inventory.File, Path: "/b", Action: rules.Action{Op: rules.CopyDates, From: "A", To: "B"}},
+		}, plan.Options{Consume: consume})
+		checkRejected(t, p)
+	}
+}
+
+func checkRejected(t *testing.T, p *plan.Plan) {
+	t.Helper()
 	want := []plan.Rejected{
 		{Op: "delete", On: "B", Path: "/a", Reason: rules.TargetNotAccessible},
 		{Op: "read", On: "B", Path: "/a", Reason: rules.NotReadable},

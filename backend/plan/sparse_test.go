@@ -31,7 +31,8 @@ func randomNodes(rng *rand.Rand) (nodes []*inventory.Node, content []map[string]
 				switch r := rng.IntN(5); {
 				case r == 0:
 				case r == 1 && depth < 2:
-					entries = append(entries, inventory.Entry{Path: p, Kind: inventory.Dir, ModTime: inventory.Nanos(base)})
+					entries = append(entries, inventory.Entry{Path: p, Kind: inventory.Dir,
+						ModTime: inventory.Nanos(base.Add(time.Duration(rng.IntN(2)) * time.Minute))})
 					walk(p, depth+1)
 				default:
 					c := rng.IntN(3)
@@ -64,7 +65,8 @@ func analysed(c *compare.Comparison, content []map[string]int) {
 }
 
 // A comparison that leaves out the items the rules leave alone plans what the whole one plans,
-// including the refusal to delete a folder that still holds a file left out.
+// including the refusal to delete a folder that still holds a file left out; so does a Build that
+// takes its comparison apart as it goes (Options.Consume).
 func TestSparsePlanIsThePlan(t *testing.T) {
 	t.Parallel()
 	omitted := 0
@@ -85,8 +87,9 @@ func TestSparsePlanIsThePlan(t *testing.T) {
 		if rng.IntN(3) == 0 {
 			s.Analysis = compare.Checksum
 		}
-		plans := [2]string{}
-		for i, sparse := range []bool{false, true} {
+		plans := [3]string{}
+		for i, variant := range []string{"whole", "sparse", "consumed"} {
+			sparse := variant == "sparse"
 			nodes, content := randomNodes(rand.New(rand.NewPCG(seed, 7)))
 			var c *compare.Comparison
 			if sparse {
@@ -106,15 +109,31 @@ func TestSparsePlanIsThePlan(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := plan.Build(c, res, plan.Options{})
-			data, err := json.MarshalIndent(p.JSON(), "", " ")
+			p := plan.Build(c, res, plan.Options{Consume: variant == "consumed"})
+			if variant == "consumed" {
+				for _, a := range res.Actions {
+					if a.Item != nil {
+						t.Fatalf("seed %d: an action still holds its item %s", seed, a.Item.Path)
+					}
+				}
+				if slices.ContainsFunc(c.Items, func(it *compare.Item) bool { return it.Kind != inventory.Dir }) {
+					t.Fatalf("seed %d: the comparison still holds its files", seed)
+				}
+			}
+			data, err := json.MarshalIndent(struct {
+				Plan                any
+				Groups              []plan.Group // quiet ones too
+				Rejected, LeftAlone []plan.Rejected
+			}{p.JSON(), p.Groups, p.Rejected, p.LeftAlone}, "", " ")
 			if err != nil {
 				t.Fatal(err)
 			}
 			plans[i] = string(data)
 		}
-		if plans[0] != plans[1] {
-			t.Fatalf("seed %d, %s: the plan of the whole comparison\n%s\nthe sparse one\n%s", seed, mode, plans[0], plans[1])
+		for i, variant := range []string{"sparse", "consumed"} {
+			if plans[0] != plans[i+1] {
+				t.Fatalf("seed %d, %s: the plan of the whole comparison\n%s\nthe %s one\n%s", seed, mode, plans[0], variant, plans[i+1])
+			}
 		}
 	}
 	if omitted == 0 {

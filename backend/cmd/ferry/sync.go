@@ -339,6 +339,8 @@ func flowPlan(ctx context.Context, flow *session.Flow, j job) (*plan.Local, *two
 	if local == nil {
 		return nil, nil, errors.New("another member joined the session: ferry sync synchronizes this machine's nodes alone (see ferry host)")
 	}
+	// Only the plan runs from here: the comparison can go as the plan is made.
+	j.Request.Options.Consume = !j.TwoWay
 	tw, err := planLocal(local, j)
 	if err != nil {
 		flow.Fail(ctx, err)
