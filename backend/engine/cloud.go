@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"github.com/ferrysync/ferry/backend/backoff"
+	"iter"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -158,13 +160,13 @@ func NewCloudOrchestrator(api CloudAPI, session string, pushes <-chan protocol.E
 }
 
 // Start starts the run and emits Started from the answer.
-func (c *CloudSynchronizationOrchestrator) Start(ctx context.Context, groups []protocol.GroupDefinition) error {
+func (c *CloudSynchronizationOrchestrator) Start(ctx context.Context, groups iter.Seq[protocol.GroupDefinition]) error {
 	c.mu.Lock()
 	c.gen++
 	c.mu.Unlock()
 	ctx, stop := c.bind(ctx)
 	defer stop()
-	s, err := c.api.StartSynchronization(ctx, c.session, groups)
+	s, err := c.api.StartSynchronization(ctx, c.session, slices.Collect(groups))
 	if err != nil {
 		return fmt.Errorf("start the synchronization: %w", c.cause(ctx, err))
 	}

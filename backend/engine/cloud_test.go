@@ -34,7 +34,7 @@ func TestCloudBatchesAndEvents(t *testing.T) {
 	ob, lb := newCloud(t, p.b, p.session, rb.out, CloudOptions{BatchAge: time.Minute})
 
 	defs := copies("G", 250, p.a.InstanceID(), "A", 10)
-	if err := oa.Start(ctx, defs); err != nil {
+	if err := oa.Start(ctx, slices.Values(defs)); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range results(defs) {
@@ -79,7 +79,7 @@ func TestCloudBatchAge(t *testing.T) {
 	_, lb := newCloud(t, p.b, p.session, rb.out, CloudOptions{})
 
 	defs := creates("G", 10, p.a.InstanceID(), "A")
-	if err := oa.Start(ctx, defs); err != nil {
+	if err := oa.Start(ctx, slices.Values(defs)); err != nil {
 		t.Fatal(err)
 	}
 	oa.Report(results(defs[:3])...)
@@ -106,7 +106,7 @@ func TestCloudRetries(t *testing.T) {
 			ob, lb := newCloud(t, p.b, p.session, rb.out, CloudOptions{})
 
 			defs := copies("G", 120, p.a.InstanceID(), "A", 7)
-			if err := oa.Start(ctx, defs); err != nil {
+			if err := oa.Start(ctx, slices.Values(defs)); err != nil {
 				t.Fatal(err)
 			}
 			// More failures than the client's own attempts: the orchestrator retries too.
@@ -149,7 +149,7 @@ func TestCloudRefusedBatch(t *testing.T) {
 	ob, lb := newCloud(t, p.b, p.session, rb.out, CloudOptions{})
 
 	defs := creates("G", 10, p.a.InstanceID(), "A")
-	if err := oa.Start(ctx, defs); err != nil {
+	if err := oa.Start(ctx, slices.Values(defs)); err != nil {
 		t.Fatal(err)
 	}
 	r := results(defs)
@@ -192,7 +192,7 @@ func TestCloudAbortBySecondMember(t *testing.T) {
 	ob, lb := newCloud(t, p.b, p.session, rb.out, CloudOptions{})
 
 	da, db := creates("GA", 10, p.a.InstanceID(), "A"), creates("GB", 10, p.b.InstanceID(), "B")
-	if err := oa.Start(ctx, append(da, db...)); err != nil {
+	if err := oa.Start(ctx, slices.Values(append(da, db...))); err != nil {
 		t.Fatal(err)
 	}
 	lb.waitType(t, EventStarted)
@@ -229,7 +229,7 @@ func TestCloudLateFollower(t *testing.T) {
 	oa, la := newCloud(t, p.a, p.session, ra.out, CloudOptions{BatchAge: 10 * time.Millisecond})
 
 	da, db := creates("GA", 5, p.a.InstanceID(), "A"), creates("GB", 5, p.b.InstanceID(), "B")
-	if err := oa.Start(ctx, append(da, db...)); err != nil {
+	if err := oa.Start(ctx, slices.Values(append(da, db...))); err != nil {
 		t.Fatal(err)
 	}
 	oa.Report(results(da)...)
@@ -265,7 +265,7 @@ func TestCloudReconnectCatchUp(t *testing.T) {
 	ob, lb := newCloud(t, p.b, p.session, rb.out, CloudOptions{PushGrace: 20 * time.Millisecond})
 
 	da := creates("GA", 6, p.a.InstanceID(), "A")
-	if err := oa.Start(ctx, da); err != nil {
+	if err := oa.Start(ctx, slices.Values(da)); err != nil {
 		t.Fatal(err)
 	}
 	lb.waitType(t, EventStarted)
@@ -310,7 +310,7 @@ func TestCloudPushRules(t *testing.T) {
 	pushes := make(chan protocol.Event, 16)
 	oa, la := newCloud(t, p.a, p.session, pushes, CloudOptions{})
 
-	if err := oa.Start(ctx, creates("G", 3, p.a.InstanceID(), "A")); err != nil {
+	if err := oa.Start(ctx, slices.Values(creates("G", 3, p.a.InstanceID(), "A"))); err != nil {
 		t.Fatal(err)
 	}
 	started := la.waitType(t, EventStarted).Sync
@@ -374,7 +374,7 @@ func TestCloudCloseStopsRetries(t *testing.T) {
 	oa, la := newCloud(t, p.a, p.session, ra.out, CloudOptions{BatchAge: time.Minute})
 
 	defs := creates("G", 3, p.a.InstanceID(), "A")
-	if err := oa.Start(ctx, defs); err != nil {
+	if err := oa.Start(ctx, slices.Values(defs)); err != nil {
 		t.Fatal(err)
 	}
 	proxy.fail("503", -1) // the server stays unreachable
@@ -424,7 +424,7 @@ func TestCloudAnswersStandInForLatePushes(t *testing.T) {
 	ob, lb := newCloud(t, p.b, p.session, rb.out, CloudOptions{})
 
 	da, db := creates("GA", 4, p.a.InstanceID(), "A"), creates("GB", 4, p.b.InstanceID(), "B")
-	if err := oa.Start(ctx, append(da, db...)); err != nil {
+	if err := oa.Start(ctx, slices.Values(append(da, db...))); err != nil {
 		t.Fatal(err)
 	}
 	lb.waitType(t, EventStarted)
@@ -468,7 +468,7 @@ func TestCloudSecondRun(t *testing.T) {
 		ob, lb := newCloud(t, p.b, p.session, rb.out, opts)
 		gets.wait(t, 2*(run+1)) // both read the previous run (none, then the ended one)
 		da, db := creates("GA", run+1, p.a.InstanceID(), "A"), creates("GB", 1, p.b.InstanceID(), "B")
-		if err := oa.Start(ctx, append(da, db...)); err != nil {
+		if err := oa.Start(ctx, slices.Values(append(da, db...))); err != nil {
 			t.Fatalf("run %d: %v", run, err)
 		}
 		lb.waitType(t, EventStarted)

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"iter"
 	"sync"
 
 	"github.com/ferrysync/ferry/backend/engine/tracker"
@@ -33,8 +34,8 @@ func NewLocalOrchestrator(session, self string) *LocalSynchronizationOrchestrato
 	}
 }
 
-func (o *LocalSynchronizationOrchestrator) Start(ctx context.Context, groups []protocol.GroupDefinition) error {
-	s, err := o.tr.Start(ctx, o.session, o.self, []string{o.self}, groups)
+func (o *LocalSynchronizationOrchestrator) Start(ctx context.Context, groups iter.Seq[protocol.GroupDefinition]) error {
+	s, err := o.tr.StartEach(ctx, o.session, o.self, []string{o.self}, groups)
 	if err != nil {
 		return fmt.Errorf("start the synchronization: %w", err)
 	}

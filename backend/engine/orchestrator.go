@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"iter"
 
 	"github.com/ferrysync/ferry/backend/protocol"
 )
@@ -27,7 +28,8 @@ type Event struct {
 // Orchestrator tracks a run: locally for a single-member session, on the server otherwise.
 type Orchestrator interface {
 	// Start starts the run with every group of the plan; only the starting member calls it.
-	Start(ctx context.Context, groups []protocol.GroupDefinition) error
+	// groups may be ranged over more than once.
+	Start(ctx context.Context, groups iter.Seq[protocol.GroupDefinition]) error
 	// Report hands over results of this member's actions. It never waits for the network.
 	Report(results ...protocol.ActionResult)
 	// Finished tells that this member ran all its groups; every result reported before it is

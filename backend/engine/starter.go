@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"iter"
+
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
 )
@@ -34,22 +36,25 @@ func (s SynchronizationStarter) Choose(members []string) (Orchestrator, Orchestr
 }
 
 // Definitions are the groups of p as the tracker sees them: ops, sizes, members and nodes, no
-// paths. owner gives the member owning a node.
-func Definitions(p *plan.Plan, owner func(node string) string) []protocol.GroupDefinition {
-	defs := make([]protocol.GroupDefinition, 0, len(p.Groups))
-	for i := range p.Groups {
-		g := &p.Groups[i]
-		if g.Quiet {
-			continue // not an action: its member runs it and reports only its failure
+// paths. owner gives the member owning a node. They are made as they are ranged over, which may
+// be more than once.
+func Definitions(p *plan.Plan, owner func(node string) string) iter.Seq[protocol.GroupDefinition] {
+	return func(yield func(protocol.GroupDefinition) bool) {
+		for i := range p.Groups {
+			g := &p.Groups[i]
+			if g.Quiet {
+				continue // not an action: its member runs it and reports only its failure
+			}
+			d := protocol.GroupDefinition{ID: g.ID, Op: string(g.Op), Targets: make([]protocol.Target, 0, len(g.Targets))}
+			if g.Op == plan.OpCopy || g.Op == plan.OpCopyContent {
+				d.Source, d.Size = owner(g.Source.Node), g.Size
+			}
+			for _, t := range g.Targets {
+				d.Targets = append(d.Targets, protocol.Target{Member: owner(t.Node), Node: t.Node})
+			}
+			if !yield(d) {
+				return
+			}
 		}
-		d := protocol.GroupDefinition{ID: g.ID, Op: string(g.Op), Targets: make([]protocol.Target, 0, len(g.Targets))}
-		if g.Op == plan.OpCopy || g.Op == plan.OpCopyContent {
-			d.Source, d.Size = owner(g.Source.Node), g.Size
-		}
-		for _, t := range g.Targets {
-			d.Targets = append(d.Targets, protocol.Target{Member: owner(t.Node), Node: t.Node})
-		}
-		defs = append(defs, d)
 	}
-	return defs
 }

@@ -45,11 +45,11 @@ func TestBuildTargetNamedTwice(t *testing.T) {
 		{ID: "g1", Op: "delete", Targets: []protocol.Target{a, b, a}},
 		{ID: "g2", Op: "delete", Targets: []protocol.Target{b, a}},
 	}
-	total, _, err := check([]string{"m1"}, defs)
+	total, _, err := check([]string{"m1"}, slices.Values(defs))
 	if err != nil {
 		t.Fatal(err)
 	}
-	groups := slices.Collect(groupsOf(defs))
+	groups := slices.Collect(groupsOf(slices.Values(defs)))
 	if total != 4 {
 		t.Errorf("%d actions, want 4", total)
 	}

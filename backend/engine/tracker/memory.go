@@ -58,7 +58,7 @@ func (m *Memory) Create(ctx context.Context, s *protocol.Synchronization, groups
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r := &memoryRun{sync: cloneSync(s), groups: newGroupTable(0), expires: m.now().Add(ttl)}
+	r := &memoryRun{sync: cloneSync(s), groups: newGroupTable(), expires: m.now().Add(ttl)}
 	for g := range groups {
 		r.groups.add(g)
 	}

@@ -17,7 +17,9 @@ import (
 //
 // Success and Errors come back in the order of the group's targets.
 type groupTable struct {
-	slots []slot
+	// slots in chunks of slotChunk: a large run grows without copying, nor one large allocation.
+	slots [][]slot
+	n     int
 	named map[string]int32 // ids not of the "AGID_<position>" form
 	names map[int32]string
 	whole map[int32]*Group
@@ -47,11 +49,13 @@ const (
 	kept                           // the group is in whole
 )
 
-const idPrefix = "AGID_"
+const (
+	idPrefix  = "AGID_"
+	slotChunk = 4096
+)
 
-func newGroupTable(n int) *groupTable {
+func newGroupTable() *groupTable {
 	return &groupTable{
-		slots:  make([]slot, 0, n),
 		strs:   []string{""},
 		strAt:  map[string]uint16{"": 0},
 		listAt: map[string]uint32{},
@@ -60,13 +64,22 @@ func newGroupTable(n int) *groupTable {
 
 // add appends g; a later group with the id of an earlier one replaces it.
 func (t *groupTable) add(g *Group) {
-	i := int32(len(t.slots))
+	i := int32(t.n)
 	if j, ok := t.find(g.ID); ok {
 		t.forget(j)
 	}
-	t.slots = append(t.slots, slot{})
+	if t.n%slotChunk == 0 {
+		var chunk []slot // the first grows as a small run needs
+		if t.n > 0 {
+			chunk = make([]slot, 0, slotChunk)
+		}
+		t.slots = append(t.slots, chunk)
+	}
+	last := &t.slots[len(t.slots)-1]
+	*last = append(*last, slot{})
+	t.n++
 	if g.ID == idAt(int(i)) {
-		t.slots[i].state = positional
+		t.at(i).state = positional
 	} else {
 		if t.named == nil {
 			t.named, t.names = map[string]int32{}, map[int32]string{}
@@ -82,7 +95,7 @@ func (t *groupTable) forget(i int32) {
 		delete(t.named, id)
 		delete(t.names, i)
 	}
-	t.slots[i].state &^= positional
+	t.at(i).state &^= positional
 }
 
 // find is the position of the group with id.
@@ -91,11 +104,13 @@ func (t *groupTable) find(id string) (int32, bool) {
 		return i, true
 	}
 	n, ok := position(id)
-	if !ok || n >= len(t.slots) || t.slots[n].state&positional == 0 {
+	if !ok || n >= t.n || t.at(int32(n)).state&positional == 0 {
 		return 0, false
 	}
 	return int32(n), true
 }
+
+func (t *groupTable) at(i int32) *slot { return &t.slots[i/slotChunk][i%slotChunk] }
 
 // idAt is the id of the group at position i when plans number it: "AGID_<i+1>".
 func idAt(i int) string { return idPrefix + strconv.Itoa(i+1) }
@@ -118,7 +133,7 @@ func position(id string) (int, bool) {
 
 // get returns a new copy of the group at i; its Targets are shared and must not be changed.
 func (t *groupTable) get(i int32) *Group {
-	s := &t.slots[i]
+	s := t.at(i)
 	if s.state&kept != 0 {
 		return t.whole[i].clone()
 	}
@@ -139,7 +154,7 @@ func (t *groupTable) get(i int32) *Group {
 
 // put stores g at i, compactly when it can.
 func (t *groupTable) put(i int32, g *Group) {
-	s := &t.slots[i]
+	s := t.at(i)
 	s.state &= positional
 	delete(t.whole, i)
 	c, ok := t.compact(g)

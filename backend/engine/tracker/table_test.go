@@ -43,7 +43,7 @@ func TestGroupTableRoundTrip(t *testing.T) {
 		{ID: "AGID_8", Op: "create", Targets: ab, Success: targets("Z")},       // outside its targets: whole
 		{ID: "AGID_+9", Op: "create", Targets: ab, Success: append(ab, ab...)}, // twice: whole
 	}
-	tb := newGroupTable(0)
+	tb := newGroupTable()
 	for _, g := range groups {
 		tb.add(g)
 	}
@@ -69,7 +69,7 @@ func TestGroupTableRoundTrip(t *testing.T) {
 // A group changed by an update is stored again, compact or whole as it now fits.
 func TestGroupTablePut(t *testing.T) {
 	ab := targets("A", "B")
-	tb := newGroupTable(1)
+	tb := newGroupTable()
 	tb.add(&Group{ID: "AGID_1", Op: "copy", Source: "mA", Targets: ab})
 	g := tb.get(0)
 	g.Success = append(g.Success, ab[1], ab[0]) // in another order than the targets
@@ -97,7 +97,7 @@ func TestGroupTablePut(t *testing.T) {
 // As a map did, a later group with an earlier one's id replaces it.
 func TestGroupTableSameID(t *testing.T) {
 	for _, ids := range [][2]string{{"AGID_2", "AGID_2"}, {"x", "x"}} {
-		tb := newGroupTable(0)
+		tb := newGroupTable()
 		tb.add(&Group{ID: "AGID_1", Op: "create", Targets: targets("A")})
 		tb.add(&Group{ID: ids[0], Op: "create", Targets: targets("A")})
 		tb.add(&Group{ID: ids[1], Op: "delete", Targets: targets("B")})
@@ -110,7 +110,7 @@ func TestGroupTableSameID(t *testing.T) {
 		}
 	}
 	// A named id, then the same id at its position.
-	tb := newGroupTable(0)
+	tb := newGroupTable()
 	tb.add(&Group{ID: "AGID_2", Op: "create", Targets: targets("A")})
 	tb.add(&Group{ID: "AGID_2", Op: "delete", Targets: targets("B")})
 	if i, _ := tb.find("AGID_2"); tb.get(i).Op != "delete" {
@@ -134,7 +134,7 @@ func BenchmarkMemoryRun200k(b *testing.B) {
 		base := liveHeap()
 		groups := newGroups()
 		b.StartTimer()
-		tb := newGroupTable(n)
+		tb := newGroupTable()
 		for _, g := range groups {
 			tb.add(g)
 		}
@@ -160,4 +160,25 @@ func liveHeap() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc
+}
+
+// A run past one chunk of slots finds every group, numbered or named.
+func TestGroupTableChunks(t *testing.T) {
+	tb := newGroupTable()
+	n := 2*slotChunk + 5
+	id := func(i int) string {
+		if i%1000 == 7 {
+			return fmt.Sprint("named-", i)
+		}
+		return idAt(i)
+	}
+	for i := range n {
+		tb.add(&Group{ID: id(i), Op: "copy", Source: "m", Size: int64(i), Targets: targets("B")})
+	}
+	for i := range n {
+		j, ok := tb.find(id(i))
+		if !ok || j != int32(i) || tb.get(j).Size != int64(i) {
+			t.Fatalf("group %d (%s): found %v at %d", i, id(i), ok, j)
+		}
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"iter"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/ferrysync/ferry/backend/protocol"
@@ -88,6 +87,12 @@ type Change struct {
 // at zero. ErrRunning when one is running. The groups keep the targets of defs: the caller
 // must not change them afterwards.
 func (t *Tracker) Start(ctx context.Context, session, by string, members []string, defs []protocol.GroupDefinition) (*protocol.Synchronization, error) {
+	return t.StartEach(ctx, session, by, members, slices.Values(defs))
+}
+
+// StartEach is Start with the definitions yielded one at a time, twice: once to check them,
+// once to store them. A plan's definitions need not all be held at once.
+func (t *Tracker) StartEach(ctx context.Context, session, by string, members []string, defs iter.Seq[protocol.GroupDefinition]) (*protocol.Synchronization, error) {
 	if !slices.Contains(members, by) {
 		return nil, ErrNotMember
 	}
@@ -114,51 +119,76 @@ func (t *Tracker) Start(ctx context.Context, session, by string, members []strin
 }
 
 // check validates the definitions of a run and counts its actions and the bytes they copy.
-func check(members []string, defs []protocol.GroupDefinition) (total int, volume int64, err error) {
-	if err := uniqueIDs(defs); err != nil {
-		return 0, 0, err
-	}
-	for _, d := range defs {
-		switch d.Op {
-		case "copy", "copy-content", "copy-dates", "create", "delete":
-		default:
-			return 0, 0, fmt.Errorf("%w: group %s: unknown op %q", ErrInvalid, d.ID, d.Op)
-		}
-		if d.Size < 0 {
-			return 0, 0, fmt.Errorf("%w: group %s: negative size", ErrInvalid, d.ID)
-		}
-		if (d.Source != "") != contentCopy(d.Op) {
-			return 0, 0, fmt.Errorf("%w: group %s: a source goes with content copies only", ErrInvalid, d.ID)
-		}
-		if d.Source != "" && !slices.Contains(members, d.Source) {
-			return 0, 0, fmt.Errorf("%w: group %s: source %s is not a member", ErrInvalid, d.ID, d.Source)
-		}
-		n := 0
-		for i, tg := range d.Targets {
-			if !slices.Contains(members, tg.Member) || tg.Node == "" {
-				return 0, 0, fmt.Errorf("%w: group %s: target %s/%s is not a member's node", ErrInvalid, d.ID, tg.Member, tg.Node)
-			}
-			if !slices.Contains(d.Targets[:i], tg) {
-				n++
+func check(members []string, defs iter.Seq[protocol.GroupDefinition]) (total int, volume int64, err error) {
+	// Ids numbered by position, as plans make them, are distinct; others are sorted to be
+	// checked.
+	var ids []string
+	n, numbered := 0, true
+	for d := range defs {
+		if numbered && d.ID != idAt(n) {
+			numbered = false
+			for i := range n {
+				ids = append(ids, idAt(i))
 			}
 		}
-		if n == 0 {
-			return 0, 0, fmt.Errorf("%w: group %s has no target", ErrInvalid, d.ID)
+		if !numbered {
+			ids = append(ids, d.ID)
 		}
-		total += n
+		n++
+		c, err := checkGroup(members, d)
+		if err != nil {
+			return 0, 0, err
+		}
+		total += c
 		if contentCopy(d.Op) {
-			volume += d.Size * int64(n)
+			volume += d.Size * int64(c)
+		}
+	}
+	if !numbered {
+		if err := uniqueIDs(ids); err != nil {
+			return 0, 0, err
 		}
 	}
 	return total, volume, nil
 }
 
+// checkGroup validates one definition and counts its distinct targets.
+func checkGroup(members []string, d protocol.GroupDefinition) (int, error) {
+	switch d.Op {
+	case "copy", "copy-content", "copy-dates", "create", "delete":
+	default:
+		return 0, fmt.Errorf("%w: group %s: unknown op %q", ErrInvalid, d.ID, d.Op)
+	}
+	if d.Size < 0 {
+		return 0, fmt.Errorf("%w: group %s: negative size", ErrInvalid, d.ID)
+	}
+	if (d.Source != "") != contentCopy(d.Op) {
+		return 0, fmt.Errorf("%w: group %s: a source goes with content copies only", ErrInvalid, d.ID)
+	}
+	if d.Source != "" && !slices.Contains(members, d.Source) {
+		return 0, fmt.Errorf("%w: group %s: source %s is not a member", ErrInvalid, d.ID, d.Source)
+	}
+	n := 0
+	for i, tg := range d.Targets {
+		if !slices.Contains(members, tg.Member) || tg.Node == "" {
+			return 0, fmt.Errorf("%w: group %s: target %s/%s is not a member's node", ErrInvalid, d.ID, tg.Member, tg.Node)
+		}
+		if !slices.Contains(d.Targets[:i], tg) {
+			n++
+		}
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("%w: group %s has no target", ErrInvalid, d.ID)
+	}
+	return n, nil
+}
+
 // groupsOf makes the groups of checked definitions one at a time, so that a store keeping them
 // in another form never holds them all. A group shares its definition's targets, which it never
 // changes, unless one is named twice.
-func groupsOf(defs []protocol.GroupDefinition) iter.Seq[*Group] {
+func groupsOf(defs iter.Seq[protocol.GroupDefinition]) iter.Seq[*Group] {
 	return func(yield func(*Group) bool) {
-		for _, d := range defs {
+		for d := range defs {
 			g := &Group{ID: d.ID, Op: d.Op, Source: d.Source, Size: d.Size, Targets: slices.Clip(d.Targets)}
 			for i, tg := range d.Targets {
 				if slices.Contains(d.Targets[:i], tg) {
@@ -178,16 +208,11 @@ func groupsOf(defs []protocol.GroupDefinition) iter.Seq[*Group] {
 	}
 }
 
-// uniqueIDs checks that every group has an id of its own: through the ids sorted, which takes
-// a fraction of the memory a set of them would.
-func uniqueIDs(defs []protocol.GroupDefinition) error {
-	order := make([]int32, len(defs))
-	for i := range order {
-		order[i] = int32(i)
-	}
-	slices.SortFunc(order, func(a, b int32) int { return strings.Compare(defs[a].ID, defs[b].ID) })
-	for i, j := range order {
-		if id := defs[j].ID; id == "" || i > 0 && defs[order[i-1]].ID == id {
+// uniqueIDs checks that every group has an id of its own; it sorts ids.
+func uniqueIDs(ids []string) error {
+	slices.Sort(ids)
+	for i, id := range ids {
+		if id == "" || i > 0 && ids[i-1] == id {
 			return fmt.Errorf("%w: group id %q missing or repeated", ErrInvalid, id)
 		}
 	}
