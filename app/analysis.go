@@ -61,10 +61,11 @@ type analysis struct {
 	// another.
 	revision int64
 	allowed  int64 // the revision whose deletions the user allowed past the limit; 0: none
-	byItem   map[*compare.Item][]rules.AtomicAction
-	forItem  map[*compare.Item][]filter.Action
-	acting   int                // items with an action other than do-nothing
-	filters  map[string][]int32 // item indices per filter text
+	// actions are the plan's actions, in item order (rules.Result), and as filters read them.
+	actions    []rules.AtomicAction
+	forFilters []filter.Action
+	acting     int                // items with an action other than do-nothing
+	filters    map[string][]int32 // item indices per filter text
 
 	// A two-way preset run between two folders remembers the state it left them in (in
 	// records, a folder of the config dir); twoWay is this inventory's run, once begun.
@@ -87,7 +88,6 @@ type inventoryResult struct {
 	nodes    []*inventory.Node
 	cmp      *compare.Comparison
 	settings compare.Settings
-	index    map[itemKey]*compare.Item
 	// excluded is the folder of kept versions the scans left out, relative to each root; "" for
 	// none.
 	excluded string
@@ -150,7 +150,7 @@ func (a *analysis) forgetInventory() {
 	a.inv, a.flow = nil, nil
 	a.revision = planRevisions.Add(1)
 	a.planErrs, a.eval, a.plan, a.ran = nil, nil, nil, false
-	a.byItem, a.forItem, a.acting, a.filters = nil, nil, 0, nil
+	a.actions, a.forFilters, a.acting, a.filters = nil, nil, 0, nil
 	a.twoWay = nil
 	a.spentParts = nil
 }
@@ -238,17 +238,28 @@ func (a *analysis) install(res *rules.Result, errs []RuleError) {
 	}
 	a.plan = plan.Build(a.inv.cmp, res, o)
 	a.revision = planRevisions.Add(1)
-	a.byItem = make(map[*compare.Item][]rules.AtomicAction)
-	a.forItem = make(map[*compare.Item][]filter.Action)
-	a.acting = 0
-	for _, act := range res.Actions {
-		if act.Op != rules.DoNothing && !slices.ContainsFunc(a.byItem[act.Item], func(x rules.AtomicAction) bool { return x.Op != rules.DoNothing }) {
+	a.actions, a.forFilters, a.acting = res.Actions, make([]filter.Action, len(res.Actions)), 0
+	var counted *compare.Item
+	for i, act := range res.Actions {
+		if act.Op != rules.DoNothing && act.Item != counted {
 			a.acting++
+			counted = act.Item
 		}
-		a.byItem[act.Item] = append(a.byItem[act.Item], act)
-		a.forItem[act.Item] = append(a.forItem[act.Item], filter.Action{Op: act.Op, Targeted: act.Targeted()})
+		a.forFilters[i] = filter.Action{Op: act.Op, Targeted: act.Targeted()}
 	}
 	a.filters = nil
+}
+
+// actionsOf is where the actions of it are in a.actions: they come in item order.
+func (a *analysis) actionsOf(it *compare.Item) (lo, hi int) {
+	lo, _ = slices.BinarySearchFunc(a.actions, it, func(act rules.AtomicAction, it *compare.Item) int {
+		return compare.ItemOrder(act.Item, it)
+	})
+	hi = lo
+	for hi < len(a.actions) && a.actions[hi].Item == it {
+		hi++
+	}
+	return lo, hi
 }
 
 // twoWayRun begins, for the two-way preset between two folders, the run of this inventory: the
@@ -332,9 +343,25 @@ func (a *analysis) filtered(text string) ([]int32, *FilterError) {
 		}
 		return nil, &FilterError{End: utf16Offset(text, len(text)), Msg: err.Error()}
 	}
+	// The items are matched in order, and their actions come in the same order: an item's
+	// start where the previous item's ended, unless items were skipped.
+	var last *compare.Item
+	lo, hi := 0, 0
 	env := filter.Env{
-		Now:     time.Now(),
-		Actions: func(it *compare.Item) []filter.Action { return a.forItem[it] },
+		Now: time.Now(),
+		Actions: func(it *compare.Item) []filter.Action {
+			if it != last {
+				lo = hi
+				for hi < len(a.actions) && a.actions[hi].Item == it {
+					hi++
+				}
+				if hi == lo && lo < len(a.actions) && compare.ItemOrder(a.actions[lo].Item, it) < 0 {
+					lo, hi = a.actionsOf(it)
+				}
+				last = it
+			}
+			return a.forFilters[lo:hi:hi]
+		},
 	}
 	idx := make([]int32, 0, 64)
 	for i, it := range cmp.Items {
@@ -349,18 +376,8 @@ func (a *analysis) filtered(text string) ([]int32, *FilterError) {
 	return idx, nil
 }
 
-// itemKey finds an item by kind and linking key.
-type itemKey struct {
-	kind inventory.Kind
-	key  string
-}
-
 func newInventoryResult(nodes []*inventory.Node, cmp *compare.Comparison, s compare.Settings) *inventoryResult {
-	r := &inventoryResult{nodes: nodes, cmp: cmp, settings: s, index: make(map[itemKey]*compare.Item, len(cmp.Items))}
-	for _, it := range cmp.Items {
-		r.index[itemKey{it.Kind, it.Key}] = it
-	}
-	return r
+	return &inventoryResult{nodes: nodes, cmp: cmp, settings: s}
 }
 
 // lists tells whether some data source's inventory holds dir (relative to its root).
@@ -406,12 +423,12 @@ func (r *inventoryResult) key(path string) string {
 func (r *inventoryResult) find(path string, kind inventory.Kind) *compare.Item {
 	k := r.key(path)
 	if kind != 0 {
-		return r.index[itemKey{kind, k}]
+		return r.cmp.Find(kind, k)
 	}
-	if it := r.index[itemKey{inventory.File, k}]; it != nil {
+	if it := r.cmp.Find(inventory.File, k); it != nil {
 		return it
 	}
-	return r.index[itemKey{inventory.Dir, k}]
+	return r.cmp.Find(inventory.Dir, k)
 }
 
 // utf16Offset converts a byte offset in s to an offset in UTF-16 code units, as JavaScript

@@ -262,7 +262,8 @@ func (a *analysis) item(it *compare.Item) Item {
 		}
 		out.Cells[part.Name] = cell
 	}
-	for _, act := range a.byItem[it] {
+	lo, hi := a.actionsOf(it)
+	for _, act := range a.actions[lo:hi] {
 		ia := ItemAction{Op: act.Op.String(), Targeted: act.Targeted(), Targets: []string{}}
 		if act.Source >= 0 {
 			ia.Source = cmp.Parts[act.Source].Name

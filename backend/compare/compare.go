@@ -51,7 +51,7 @@ type Item struct {
 type Comparison struct {
 	Settings Settings
 	Parts    []*Part
-	Items    []*Item
+	Items    []*Item // in ItemOrder
 	// Omitted counts the items CompareOmitting left out.
 	Omitted int
 	// omittedIn holds the directories, by linking key and part, directly holding an item left
@@ -312,10 +312,20 @@ func (c *Comparison) index(a *arena) {
 			it.add(a, p.Index, e)
 		}
 	}
-	slices.SortFunc(c.Items, compareItems)
+	slices.SortFunc(c.Items, ItemOrder)
 }
 
-func compareItems(a, b *Item) int {
+// Find is the item of kind with linking key key, nil when there is none.
+func (c *Comparison) Find(kind inventory.Kind, key string) *Item {
+	i, ok := slices.BinarySearchFunc(c.Items, &Item{Kind: kind, Key: key}, ItemOrder)
+	if !ok {
+		return nil
+	}
+	return c.Items[i]
+}
+
+// ItemOrder is the order of a comparison's items: by linking key, then kind.
+func ItemOrder(a, b *Item) int {
 	return cmp.Or(strings.Compare(a.Key, b.Key), cmp.Compare(a.Kind, b.Kind))
 }
 

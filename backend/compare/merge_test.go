@@ -143,3 +143,49 @@ func TestRegroupMatchesCompare(t *testing.T) {
 		t.Fatalf("%d entries read in all", regrouped)
 	}
 }
+
+// Find finds every item by kind and linking key, and nothing else, whichever way the items
+// were built (merged, indexed, flat).
+func TestFind(t *testing.T) {
+	t.Parallel()
+	names := []string{"a", "B", "b", "c", "A.txt", "a.txt", "z"}
+	for seed := range uint64(200) {
+		rng := rand.New(rand.NewPCG(seed, 9))
+		var nodes []*inventory.Node
+		for n := range 2 {
+			seen := map[string]bool{}
+			var entries []inventory.Entry
+			for range rng.IntN(25) {
+				p := "/" + names[rng.IntN(len(names))]
+				if rng.IntN(2) == 0 {
+					p += "/" + names[rng.IntN(len(names))]
+				}
+				if !seen[p] {
+					seen[p] = true
+					entries = append(entries, inventory.Entry{Path: p, Kind: inventory.Kind(1 + rng.IntN(2))})
+				}
+			}
+			slices.SortFunc(entries, func(a, b inventory.Entry) int { return strings.Compare(a.Path, b.Path) })
+			code := string(rune('A' + n))
+			nodes = append(nodes, &inventory.Node{Code: code, Parts: []*inventory.Part{{Code: code + "1", Entries: entries}}})
+		}
+		s := DefaultSettings()
+		s.CaseSensitive = rng.IntN(2) == 0
+		if rng.IntN(3) == 0 {
+			s.Matching = Flat
+		}
+		c := Compare(nodes, s)
+		for _, it := range c.Items {
+			if got := c.Find(it.Kind, it.Key); got != it {
+				t.Fatalf("seed %d: %d %q found as %v", seed, it.Kind, it.Key, got)
+			}
+		}
+		for _, key := range []string{"", "/", "/zz", "/a/zz", "0"} {
+			for _, kind := range []inventory.Kind{inventory.File, inventory.Dir} {
+				if got := c.Find(kind, key); got != nil {
+					t.Fatalf("seed %d: %d %q found: %+v", seed, kind, key, got)
+				}
+			}
+		}
+	}
+}

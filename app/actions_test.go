@@ -1,0 +1,109 @@
+package app
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ferrysync/ferry/backend/compare"
+	"github.com/ferrysync/ferry/backend/inventory"
+	"github.com/ferrysync/ferry/backend/plan"
+	"github.com/ferrysync/ferry/backend/rules"
+)
+
+// The actions the comparison shows and filters read for an item are all of its actions in the
+// evaluation, in order, several on one item too; an item counts once as acting.
+func TestItemActionsFromTheEvaluation(t *testing.T) {
+	when := inventory.Nanos(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
+	part := func(code string, paths ...string) *inventory.Node {
+		var es []inventory.Entry
+		for _, p := range paths {
+			es = append(es, inventory.Entry{Path: p, Kind: inventory.File, Size: 1, ModTime: when, ContentKey: inventory.HashBytes([]byte(p))})
+		}
+		return &inventory.Node{Code: code, Parts: []*inventory.Part{{Code: code + "1", Root: "/" + code, Type: inventory.SourceDir, Entries: es}}}
+	}
+	nodes := []*inventory.Node{
+		part("A", "/a.txt", "/b.txt", "/c.txt", "/d.txt"),
+		part("B", "/b.txt", "/x.txt"),
+		part("C", "/c.txt", "/y.txt"),
+	}
+	s := compare.DefaultSettings()
+	cmp := compare.Compare(nodes, s)
+	var rs []rules.Rule
+	for _, to := range []string{"B", "C"} {
+		r, err := rules.Preset("mirror", "A", to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs = append(rs, r...)
+	}
+	res, err := rules.Evaluate(cmp, rs, []rules.Targeted{{Kind: inventory.File, Path: "/d.txt", Action: rules.Action{Op: rules.DoNothing}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAnalysis("", plan.Versions{})
+	a.inv = newInventoryResult(nodes, cmp, s)
+	a.install(res, nil)
+
+	acting, most := 0, 0
+	for _, it := range cmp.Items {
+		var want []rules.AtomicAction
+		for _, act := range res.Actions {
+			if act.Item == it {
+				want = append(want, act)
+			}
+		}
+		lo, hi := a.actionsOf(it)
+		if got := a.actions[lo:hi]; !slices.Equal(got, want) {
+			t.Errorf("%s: actions %v, want %v", it.Path, got, want)
+		}
+		if got := a.forFilters[lo:hi]; len(got) != len(want) {
+			t.Errorf("%s: %d actions for filters, want %d", it.Path, len(got), len(want))
+		}
+		if slices.ContainsFunc(want, func(act rules.AtomicAction) bool { return act.Op != rules.DoNothing }) {
+			acting++
+		}
+		most = max(most, len(want))
+	}
+	if a.acting != acting {
+		t.Errorf("%d items acting, want %d", a.acting, acting)
+	}
+	if most < 2 {
+		t.Fatalf("no item has two actions: %v", res.Actions)
+	}
+	// /a.txt is copied to B and C, /b.txt to C, /c.txt to B; /x.txt and /y.txt are deleted;
+	// /d.txt is left alone.
+	if acting != 5 {
+		t.Errorf("%d items acting, want 5", acting)
+	}
+
+	// Filters read the same actions, an item at a time: twice for one item, or after items the
+	// filter did not ask about.
+	paths := func(text string) []string {
+		idx, ferr := a.filtered(text)
+		if ferr != nil {
+			t.Fatalf("%s: %+v", text, ferr)
+		}
+		var out []string
+		for _, i := range idx {
+			out = append(out, cmp.Items[i].Path)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		filter string
+		want   []string
+	}{
+		{"has:actions.copy", []string{"/a.txt", "/b.txt", "/c.txt"}},
+		{"has:actions.delete OR has:actions.copy", []string{"/a.txt", "/b.txt", "/c.txt", "/x.txt", "/y.txt"}},
+		{"has:actions.copy AND has:actions.copy", []string{"/a.txt", "/b.txt", "/c.txt"}},
+		{"name:y.txt AND has:actions.delete", []string{"/y.txt"}},
+		{"(name:a.txt OR name:y.txt) AND has:actions", []string{"/a.txt", "/y.txt"}},
+		{"has:actions.targeted", []string{"/d.txt"}},
+		{"NOT has:actions.copy", []string{"/d.txt", "/x.txt", "/y.txt"}},
+	} {
+		if got := paths(c.filter); !slices.Equal(got, c.want) {
+			t.Errorf("filter %q: %v, want %v", c.filter, got, c.want)
+		}
+	}
+}
