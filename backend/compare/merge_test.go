@@ -15,35 +15,10 @@ import (
 // order, paths, identities and entry order, for random trees with mixed-case names.
 func TestMergeMatchesIndex(t *testing.T) {
 	t.Parallel()
-	names := []string{"a", "B", "b", "c", "A.txt", "a.txt", "z"}
 	merged := 0
 	for seed := range uint64(300) {
 		rng := rand.New(rand.NewPCG(seed, 7))
-		var nodes []*inventory.Node
-		for n := range 2 + rng.IntN(2) {
-			seen := map[string]bool{}
-			var entries []inventory.Entry
-			for range rng.IntN(25) {
-				p := "/" + names[rng.IntN(len(names))]
-				if rng.IntN(2) == 0 {
-					p += "/" + names[rng.IntN(len(names))]
-				}
-				if seen[p] {
-					continue
-				}
-				seen[p] = true
-				e := inventory.Entry{Path: p, Kind: inventory.File, Size: int64(rng.IntN(3))}
-				if rng.IntN(3) == 0 {
-					e.Kind, e.Size = inventory.Dir, 0
-				}
-				e.ContentKey[0] = byte(rng.IntN(3))
-				e.Inaccessible = rng.IntN(10) == 0
-				entries = append(entries, e)
-			}
-			slices.SortFunc(entries, func(a, b inventory.Entry) int { return strings.Compare(a.Path, b.Path) })
-			code := string(rune('A' + n))
-			nodes = append(nodes, &inventory.Node{Code: code, Parts: []*inventory.Part{{Code: code + "1", Entries: entries}}})
-		}
+		nodes := randomTree(rng)
 		for _, cs := range []bool{false, true} {
 			s := DefaultSettings()
 			s.CaseSensitive = cs
@@ -63,6 +38,38 @@ func TestMergeMatchesIndex(t *testing.T) {
 	if merged < 300 {
 		t.Fatalf("the merge applied to %d comparisons of 600", merged)
 	}
+}
+
+// randomTree is two or three nodes of files and folders with mixed-case names, some sharing
+// content, some inaccessible.
+func randomTree(rng *rand.Rand) []*inventory.Node {
+	names := []string{"a", "B", "b", "c", "A.txt", "a.txt", "z"}
+	var nodes []*inventory.Node
+	for n := range 2 + rng.IntN(2) {
+		seen := map[string]bool{}
+		var entries []inventory.Entry
+		for range rng.IntN(25) {
+			p := "/" + names[rng.IntN(len(names))]
+			if rng.IntN(2) == 0 {
+				p += "/" + names[rng.IntN(len(names))]
+			}
+			if seen[p] {
+				continue
+			}
+			seen[p] = true
+			e := inventory.Entry{Path: p, Kind: inventory.File, Size: int64(rng.IntN(3))}
+			if rng.IntN(3) == 0 {
+				e.Kind, e.Size = inventory.Dir, 0
+			}
+			e.ContentKey[0] = byte(rng.IntN(3))
+			e.Inaccessible = rng.IntN(10) == 0
+			entries = append(entries, e)
+		}
+		slices.SortFunc(entries, func(a, b inventory.Entry) int { return strings.Compare(a.Path, b.Path) })
+		code := string(rune('A' + n))
+		nodes = append(nodes, &inventory.Node{Code: code, Parts: []*inventory.Part{{Code: code + "1", Entries: entries}}})
+	}
+	return nodes
 }
 
 func dump(c *Comparison) string {
@@ -148,27 +155,9 @@ func TestRegroupMatchesCompare(t *testing.T) {
 // were built (merged, indexed, flat).
 func TestFind(t *testing.T) {
 	t.Parallel()
-	names := []string{"a", "B", "b", "c", "A.txt", "a.txt", "z"}
 	for seed := range uint64(200) {
 		rng := rand.New(rand.NewPCG(seed, 9))
-		var nodes []*inventory.Node
-		for n := range 2 {
-			seen := map[string]bool{}
-			var entries []inventory.Entry
-			for range rng.IntN(25) {
-				p := "/" + names[rng.IntN(len(names))]
-				if rng.IntN(2) == 0 {
-					p += "/" + names[rng.IntN(len(names))]
-				}
-				if !seen[p] {
-					seen[p] = true
-					entries = append(entries, inventory.Entry{Path: p, Kind: inventory.Kind(1 + rng.IntN(2))})
-				}
-			}
-			slices.SortFunc(entries, func(a, b inventory.Entry) int { return strings.Compare(a.Path, b.Path) })
-			code := string(rune('A' + n))
-			nodes = append(nodes, &inventory.Node{Code: code, Parts: []*inventory.Part{{Code: code + "1", Entries: entries}}})
-		}
+		nodes := randomTree(rng)
 		s := DefaultSettings()
 		s.CaseSensitive = rng.IntN(2) == 0
 		if rng.IntN(3) == 0 {
