@@ -275,6 +275,11 @@ func (c *CloudSynchronizationOrchestrator) Close() error {
 // bind returns ctx, also cancelled by Close.
 func (c *CloudSynchronizationOrchestrator) bind(ctx context.Context) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
+	if c.ctx.Err() != nil {
+		// Closed already: AfterFunc would cancel ctx only once its goroutine runs, and a call
+		// could leave meanwhile.
+		cancel(ErrOrchestratorClosed)
+	}
 	stop := context.AfterFunc(c.ctx, func() { cancel(ErrOrchestratorClosed) })
 	return ctx, func() {
 		stop()
