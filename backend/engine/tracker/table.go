@@ -78,7 +78,7 @@ func (t *groupTable) add(g *Group) {
 	last := &t.slots[len(t.slots)-1]
 	*last = append(*last, slot{})
 	t.n++
-	if g.ID == idAt(int(i)) {
+	if numberedAt(g.ID, int(i)) {
 		t.at(i).state = positional
 	} else {
 		if t.named == nil {
@@ -114,6 +114,12 @@ func (t *groupTable) at(i int32) *slot { return &t.slots[i/slotChunk][i%slotChun
 
 // idAt is the id of the group at position i when plans number it: "AGID_<i+1>".
 func idAt(i int) string { return idPrefix + strconv.Itoa(i+1) }
+
+// numberedAt tells whether id is idAt(i), without making it.
+func numberedAt(id string, i int) bool {
+	n, ok := position(id)
+	return ok && n == i
+}
 
 // position reads "AGID_<n>", n written without a sign or leading zero, as position n-1.
 func position(id string) (int, bool) {

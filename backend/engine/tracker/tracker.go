@@ -125,7 +125,7 @@ func check(members []string, defs iter.Seq[protocol.GroupDefinition]) (total int
 	var ids []string
 	n, numbered := 0, true
 	for d := range defs {
-		if numbered && d.ID != idAt(n) {
+		if numbered && !numberedAt(d.ID, n) {
 			numbered = false
 			for i := range n {
 				ids = append(ids, idAt(i))
