@@ -79,11 +79,21 @@ while [[ -z $wid ]]; do
   sleep 0.2
 done
 
+# grab FILE saves the window, trying again while X cannot read it yet (a window being mapped or
+# resized answers "Resource temporarily unavailable").
+grab() {
+  local end=$((SECONDS + timeout))
+  until import -window "$wid" "$1" 2>/dev/null; do
+    ((SECONDS < end)) || fail "cannot read the window's image within ${timeout}s"
+    sleep 0.2
+  done
+}
+
 # The window maps before the webview paints; wait until it shows more than the background.
 mkdir -p "$(dirname "$shot")"
 deadline=$((SECONDS + timeout))
 while :; do
-  import -window "$wid" "$work/shot.png"
+  grab "$work/shot.png"
   colors=$(convert "$work/shot.png" -format '%k' info:)
   ((colors > 64)) && break
   ((SECONDS < deadline)) || fail "window titled Ferry stayed blank ($colors colours)"
@@ -92,7 +102,7 @@ while :; do
 done
 sleep 1 # let fonts and the version call settle
 # No timestamps in the PNG, so an unchanged page gives an unchanged file.
-import -window "$wid" "$work/shot.png"
+grab "$work/shot.png"
 convert "$work/shot.png" -strip -define png:exclude-chunks=date,time "$shot"
 echo "skeleton: window 'Ferry' ($(xdotool getwindowgeometry "$wid" | sed -n 's/.*Geometry: //p')) rendered; screenshot $shot"
 
@@ -103,14 +113,14 @@ if [[ -n $about_shot ]]; then
   xdotool mousemove --window "$wid" 20 400 # no tooltip over the gear in the screenshot
   deadline=$((SECONDS + timeout))
   while :; do
-    import -window "$wid" "$work/about.png"
+    grab "$work/about.png"
     diff=$(compare -metric AE "$work/shot.png" "$work/about.png" null: 2>&1 || true)
     ((${diff%%.*} > 1000)) && break
     ((SECONDS < deadline)) || fail "Settings did not open"
     sleep 0.2
   done
   sleep 0.5 # the dialog's fade-in
-  import -window "$wid" "$work/about.png"
+  grab "$work/about.png"
   convert "$work/about.png" -strip -define png:exclude-chunks=date,time "$about_shot"
   echo "skeleton: Settings and About shown; screenshot $about_shot"
 fi
