@@ -1,6 +1,10 @@
 package plan
 
-import "encoding/json"
+import (
+	"bytes"
+
+	"github.com/ferrysync/ferry/backend/jsonstream"
+)
 
 // Action is one line of the plan JSON (`ferry plan --json`, `ferry sync --json`): one group target.
 type Action struct {
@@ -24,7 +28,7 @@ type RejectedJSON struct {
 	Reason string `json:"reason"`
 }
 
-// JSON is the plan as `ferry plan --json` prints it.
+// JSON is the plan as `ferry plan --json` prints it (WriteJSON) and as it decodes.
 type JSON struct {
 	Nodes    map[string][]string `json:"nodes"`
 	Actions  []Action            `json:"actions"`
@@ -65,25 +69,44 @@ func (p *Plan) EachAction(fn func(Action)) {
 	}
 }
 
-// JSON renders the plan for the CLI and the app.
-func (p *Plan) JSON() JSON {
-	j := JSON{Nodes: map[string][]string{}, Actions: p.Actions(), Rejected: rejectedJSON(p.Rejected), LeftAlone: rejectedJSON(p.LeftAlone), Summary: p.Summary(), Versions: p.Versions}
-	if j.Actions == nil {
-		j.Actions = []Action{}
-	}
+func (p *Plan) nodes() map[string][]string {
+	out := map[string][]string{}
 	for _, part := range p.Parts {
-		j.Nodes[part.Node] = append(j.Nodes[part.Node], part.Root)
-	}
-	return j
-}
-
-func rejectedJSON(rs []Rejected) []RejectedJSON {
-	out := make([]RejectedJSON, 0, len(rs))
-	for _, r := range rs {
-		out = append(out, RejectedJSON{Op: r.Op, From: r.From, To: r.To, On: r.On, Path: r.Path, Reason: string(r.Reason)})
+		out[part.Node] = append(out[part.Node], part.Root)
 	}
 	return out
 }
 
+// WriteJSON writes the members of the plan's JSON into o, one action at a time: a plan of a
+// million actions is never held as JSON.
+func (p *Plan) WriteJSON(o *jsonstream.Object) {
+	o.Member("nodes", p.nodes())
+	actions := o.Array("actions")
+	p.EachAction(func(a Action) { actions.Add(a) })
+	actions.Close()
+	writeRejected(o, "rejected", p.Rejected)
+	writeRejected(o, "left_alone", p.LeftAlone)
+	o.Member("summary", p.Summary())
+	if p.Versions != nil {
+		o.Member("versions", p.Versions)
+	}
+}
+
+func writeRejected(o *jsonstream.Object, name string, rs []Rejected) {
+	a := o.Array(name)
+	for _, r := range rs {
+		a.Add(RejectedJSON{Op: r.Op, From: r.From, To: r.To, On: r.On, Path: r.Path, Reason: string(r.Reason)})
+	}
+	a.Close()
+}
+
 // MarshalJSON writes the plan in the CLI's format.
-func (p *Plan) MarshalJSON() ([]byte, error) { return json.Marshal(p.JSON()) }
+func (p *Plan) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	o := jsonstream.New(&b, "")
+	p.WriteJSON(o)
+	if err := o.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}

@@ -124,7 +124,7 @@ func TestSparsePlanIsThePlan(t *testing.T) {
 				Plan                any
 				Groups              []plan.Group // quiet ones too
 				Rejected, LeftAlone []plan.Rejected
-			}{p.JSON(), p.Groups, p.Rejected, p.LeftAlone}, "", " ")
+			}{p, p.Groups, p.Rejected, p.LeftAlone}, "", " ")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -586,9 +586,7 @@ func (mc *memberCommand) run(ctx context.Context, stdout io.Writer) error {
 
 func printMemberReport(w io.Writer, r *memberReport, asJSON bool) {
 	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(r)
+		_ = writeReport(w, r, r.Plan)
 		return
 	}
 	printReport(w, &r.syncReport, false)

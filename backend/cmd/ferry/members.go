@@ -162,15 +162,10 @@ func printMemberPlan(out io.Writer, p *plan.Plan, own map[string]bool, full, all
 	for _, pt := range p.Parts {
 		counts[pt.Name] = &partCounts{}
 	}
-	actions := p.Actions()
-	for _, a := range actions {
-		target := a.On
-		if a.From != "" {
-			target = a.To
-		}
-		c := counts[target]
+	p.EachAction(func(a plan.Action) {
+		c := counts[targetOf(a)]
 		if c == nil {
-			continue
+			return
 		}
 		switch a.Op {
 		case plan.OpCopy, plan.OpCopyContent:
@@ -185,7 +180,7 @@ func printMemberPlan(out io.Writer, p *plan.Plan, own map[string]bool, full, all
 		case plan.OpDelete:
 			c.deletes++
 		}
-	}
+	})
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	for _, pt := range p.Parts {
 		c := counts[pt.Name]
@@ -198,13 +193,7 @@ func printMemberPlan(out io.Writer, p *plan.Plan, own map[string]bool, full, all
 	}
 	tw.Flush()
 	if full {
-		printActions(tw, actions, func(a plan.Action) bool {
-			target := a.On
-			if a.From != "" {
-				target = a.To
-			}
-			return all || own[nodeOf(p, target)]
-		})
+		printPlanActions(w, p, func(a plan.Action) bool { return all || own[nodeOf(p, targetOf(a))] })
 	}
 	printVersions(w, p.Versions)
 	if full {
@@ -218,6 +207,14 @@ func printMemberPlan(out io.Writer, p *plan.Plan, own map[string]bool, full, all
 	if n := len(p.LeftAlone); n > 0 {
 		fmt.Fprintf(w, "Left alone (do-nothing): %d (--verbose lists them)\n", n)
 	}
+}
+
+// targetOf is the data part an action writes on.
+func targetOf(a plan.Action) string {
+	if a.From != "" {
+		return a.To
+	}
+	return a.On
 }
 
 // nodeOf is the node of a data part.

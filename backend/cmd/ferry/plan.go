@@ -135,7 +135,7 @@ func printPlan(out io.Writer, p *plan.Plan) {
 	s := p.Summary()
 	fmt.Fprintf(w, "Plan: %d actions, %s to copy\n", s.Actions, bytesize.Format(s.Bytes))
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	printPlanActions(w, p)
+	printPlanActions(w, p, nil)
 	printVersions(w, p.Versions)
 	printRejected(w, tw, "Refused", p.Rejected)
 	printRejected(w, tw, "Left alone (do-nothing)", p.LeftAlone)
@@ -172,18 +172,6 @@ func shownPath(p string) string {
 	return p
 }
 
-// printActions lists the actions that keep accepts (all when nil), one a line.
-func printActions(tw *tabwriter.Writer, actions []plan.Action, keep func(plan.Action) bool) {
-	for _, a := range actions {
-		if keep != nil && !keep(a) {
-			continue
-		}
-		c := actionCells(a)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c[0], c[1], c[2], c[3])
-	}
-	tw.Flush()
-}
-
 // actionCells are the columns of an action's line.
 func actionCells(a plan.Action) [4]string {
 	where := "on " + a.On
@@ -197,19 +185,26 @@ func actionCells(a plan.Action) [4]string {
 	return [4]string{"  " + string(a.Op), where, shownPath(a.Path), detail}
 }
 
-// printPlanActions is printActions of every action of p, streamed: a first pass measures the
-// columns, the second writes the lines as the tabwriter would (minimum width 2, padding 2, left
-// aligned with spaces), without holding them all.
-func printPlanActions(w io.Writer, p *plan.Plan) {
+// printPlanActions lists the actions of p that keep keeps (all when nil), one a line, in columns
+// as a tabwriter would align them (minimum width 2, padding 2, left aligned with spaces): a first
+// pass measures the columns, the second writes the lines, without holding them all.
+func printPlanActions(w io.Writer, p *plan.Plan, keep func(plan.Action) bool) {
+	kept := func(fn func(plan.Action)) {
+		p.EachAction(func(a plan.Action) {
+			if keep == nil || keep(a) {
+				fn(a)
+			}
+		})
+	}
 	var widths [3]int
-	p.EachAction(func(a plan.Action) {
+	kept(func(a plan.Action) {
 		c := actionCells(a)
 		for i := range widths {
 			widths[i] = max(widths[i], utf8.RuneCountInString(c[i])+2)
 		}
 	})
 	pad := strings.Repeat(" ", max(widths[0], widths[1], widths[2]))
-	p.EachAction(func(a plan.Action) {
+	kept(func(a plan.Action) {
 		c := actionCells(a)
 		for i, wd := range widths {
 			io.WriteString(w, c[i])

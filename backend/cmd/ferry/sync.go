@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +20,7 @@ import (
 	"github.com/ferrysync/ferry/backend/crypto"
 	"github.com/ferrysync/ferry/backend/engine"
 	"github.com/ferrysync/ferry/backend/inventory"
+	"github.com/ferrysync/ferry/backend/jsonstream"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
 	"github.com/ferrysync/ferry/backend/session"
@@ -94,10 +94,11 @@ type syncReport struct {
 	LeftAlone     int                `json:"left_alone"` // actions a do-nothing kept off their items
 	Deletions     []plan.Deletions   `json:"deletions"`  // files deleted per data source, against the limit
 	Conflicts     []twoway.Conflict  `json:"conflicts"`  // two-way: edited on several sides
-	Plan          *plan.Plan         `json:"plan"`
 	Statuses      statusDeliveryInfo `json:"statuses"`
 	Phases        phases             `json:"phases"`
-	started       time.Time          // from the log-in on: Phases.Total
+	// Plan is written last (writeReport), one action at a time.
+	Plan    *plan.Plan `json:"-"`
+	started time.Time  // from the log-in on: Phases.Total
 }
 
 // phases are how long the parts of a run took, in seconds: the walks of the data sources, the
@@ -410,14 +411,11 @@ func showPlan(ctx context.Context, j job, asJSON bool, stdout, stderr io.Writer)
 	safety := j.Safety
 	p := local.Plan
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		out := struct {
-			plan.JSON
-			Deletions []plan.Deletions  `json:"deletions"`
-			Conflicts []twoway.Conflict `json:"conflicts"`
-		}{p.JSON(), append([]plan.Deletions{}, p.Deletions(safety.MaxDelete)...), tw.Conflicts()}
-		if err := enc.Encode(out); err != nil {
+		o := jsonstream.New(stdout, "  ")
+		p.WriteJSON(o)
+		o.Member("deletions", append([]plan.Deletions{}, p.Deletions(safety.MaxDelete)...))
+		o.Member("conflicts", tw.Conflicts())
+		if err := o.Close(); err != nil {
 			return err
 		}
 	} else {
@@ -497,12 +495,26 @@ func inventoryProgress(w io.Writer, show bool) func(inventory.Progress) {
 	}
 }
 
+// writeReport writes a report as JSON, its plan last and streamed.
+func writeReport(w io.Writer, report any, p *plan.Plan) error {
+	o := jsonstream.New(w, "  ")
+	o.Members(report)
+	if p == nil {
+		o.Member("plan", nil)
+	} else {
+		po := o.Object("plan")
+		p.WriteJSON(po)
+		if err := po.Close(); err != nil {
+			return err
+		}
+	}
+	return o.Close()
+}
+
 func printReport(w io.Writer, r *syncReport, asJSON bool) {
 	r.Phases.Total = time.Since(r.started).Seconds()
 	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(r)
+		_ = writeReport(w, r, r.Plan)
 		return
 	}
 	p := r.Progress
