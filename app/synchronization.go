@@ -274,7 +274,7 @@ func confirmationOf(p *plan.Plan, revision int64, limit rules.DeleteLimit, pl pl
 			case plan.OpCopy, plan.OpCopyContent:
 				d.Copies++
 				d.Bytes += g.Size
-				if t.Exists {
+				if t.Exists() {
 					out.Replaces++
 				}
 			case plan.OpCopyDates:
@@ -793,7 +793,7 @@ func (l *resultLog) add(results []protocol.ActionResult) {
 		if ok {
 			l.ok++
 		}
-		l.results = append(l.results, ItemResult{Path: t.Path, Op: string(g.Op), Target: t.Part, OK: ok})
+		l.results = append(l.results, ItemResult{Path: t.Path, Op: g.Op.String(), Target: t.Part, OK: ok})
 	}
 }
 

@@ -215,17 +215,17 @@ func (h *Handler) runTarget(ctx context.Context, g *plan.Group, t plan.Endpoint,
 		return 0, false, err
 	}
 	o := transfer.CopyOptions{
-		Size:          g.Source.Size,
+		Size:          g.Source.Size(),
 		SourceModTime: g.Source.Mtime(),
 		Mode:          transfer.Full,
-		Target:        &transfer.FileState{Exists: t.Exists, Size: t.Size, ModTime: t.Mtime()},
-		DeferSync:     !t.Exists,
+		Target:        &transfer.FileState{Exists: t.Exists(), Size: t.Size(), ModTime: t.Mtime()},
+		DeferSync:     !t.Exists(),
 		Versions:      h.Versions,
 	}
-	if c != nil && t.Exists && g.Size <= stageLimit {
+	if c != nil && t.Exists() && g.Size <= stageLimit {
 		o.Batch = &c.batch
 	}
-	if !t.Exists || o.Batch != nil {
+	if !t.Exists() || o.Batch != nil {
 		// New files, and the renames of a batch, become durable with Flush.
 		h.mu.Lock()
 		h.deferred[dst] = true
@@ -237,8 +237,8 @@ func (h *Handler) runTarget(ctx context.Context, g *plan.Group, t plan.Endpoint,
 	if g.Op == plan.OpCopy {
 		o.Dates = &transfer.Dates{ModTime: g.Source.Mtime(), BirthTime: g.Source.Btime()}
 	}
-	if t.KeepAs != "" && t.Exists {
-		if err := transfer.KeepCopy(ctx, dst, t.Path, t.KeepAs, t.Size, t.Mtime(), t.Btime()); err != nil {
+	if t.KeepAs != "" && t.Exists() {
+		if err := transfer.KeepCopy(ctx, dst, t.Path, t.KeepAs, t.Size(), t.Mtime(), t.Btime()); err != nil {
 			return 0, false, err
 		}
 	}

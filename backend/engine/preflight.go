@@ -149,21 +149,21 @@ func Preflight(p *plan.Plan, roots *transfer.Roots, mine func(node string) bool,
 			case plan.OpCopy, plan.OpCopyContent:
 				size := blocks(g.Size)
 				switch {
-				case !t.Exists:
+				case !t.Exists():
 					f.need += size
 					f.files++
 				case kept: // the old content stays, as a version
 					f.need += size
 					f.files++
 				default:
-					f.need += max(size-blocks(t.Size), 0)
-					f.extra = append(f.extra, min(size, blocks(t.Size)))
+					f.need += max(size-blocks(t.Size()), 0)
+					f.extra = append(f.extra, min(size, blocks(t.Size())))
 					if g.Size <= stageLimit {
-						f.staged += min(size, blocks(t.Size))
+						f.staged += min(size, blocks(t.Size()))
 					}
 				}
-				if t.KeepAs != "" && t.Exists {
-					f.need += blocks(t.Size)
+				if t.KeepAs != "" && t.Exists() {
+					f.need += blocks(t.Size())
 					f.files++
 				}
 			case plan.OpCreate:
@@ -171,7 +171,7 @@ func Preflight(p *plan.Plan, roots *transfer.Roots, mine func(node string) bool,
 				f.files++
 			case plan.OpDelete:
 				if !kept && g.ItemKind != inventory.Dir {
-					f.need -= blocks(t.Size)
+					f.need -= blocks(t.Size())
 				}
 			}
 		}

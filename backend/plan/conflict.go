@@ -46,7 +46,7 @@ func (p *Plan) keepReplaced(part, path, keepAs string) {
 		}
 		for j := range g.Targets {
 			t := &g.Targets[j]
-			if t.Part == part && t.Path == path && t.Exists {
+			if t.Part == part && t.Path == path && t.Exists() {
 				t.KeepAs = keepAs
 			}
 		}

@@ -138,13 +138,13 @@ func (p *Plan) dirDates(c *compare.Comparison, places []*Place, dirs []rules.Dir
 			if !t.present {
 				tp = itemPath // created there, as the create action names it
 			}
-			te := Endpoint{Location: location(places, c.Parts[target], tp), Exists: t.present, ModTime: inventory.Nanos(t.mtime)}
+			te := dirEndpoint(location(places, c.Parts[target], tp), t.present, t.mtime)
 			if i, ok := merge[k]; ok {
 				p.Groups[i].Targets = append(p.Groups[i].Targets, te)
 				continue
 			}
 			o := side(origin)
-			src := Endpoint{Location: location(places, c.Parts[origin], o.path), Exists: true, ModTime: inventory.Nanos(want)}
+			src := dirEndpoint(location(places, c.Parts[origin], o.path), true, want)
 			merge[k] = len(p.Groups)
 			p.Groups = append(p.Groups, Group{Op: OpCopyDates, RuleOp: rules.CopyDates, ItemKind: inventory.Dir,
 				Source: &src, Targets: []Endpoint{te}, Phase: PhaseDirDates, Quiet: quiet})
@@ -181,4 +181,13 @@ type dirDatesKey struct {
 	key    string
 	origin int
 	quiet  bool
+}
+
+// dirEndpoint is a directory's endpoint with the date it has, or none when it is not there (yet).
+func dirEndpoint(l Location, present bool, mtime time.Time) Endpoint {
+	ep := Endpoint{Location: l}
+	if present {
+		ep.Entry = &inventory.Entry{Path: l.Path, Kind: inventory.Dir, ModTime: inventory.Nanos(mtime)}
+	}
+	return ep
 }

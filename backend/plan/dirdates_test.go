@@ -107,7 +107,7 @@ func TestDirectoryDates(t *testing.T) {
 				if g.Phase == plan.PhaseDirDates && !g.Quiet {
 					want = append(want, g.Targets[0].Path)
 				}
-				if g.Phase == plan.PhaseDirDates && (g.ItemKind != inventory.Dir || g.Source.ModTime == 0) {
+				if g.Phase == plan.PhaseDirDates && (g.ItemKind != inventory.Dir || g.Source.ModTime() == 0) {
 					t.Errorf("%s: %+v", g.ID, g)
 				}
 			}

@@ -5,6 +5,7 @@ package plan
 
 import (
 	"cmp"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -16,24 +17,93 @@ import (
 	"github.com/ferrysync/ferry/backend/rules"
 )
 
-// Op is what a group does on its targets.
-type Op string
+// Op is what a group does on its targets; it reads and writes as its name ("copy"…).
+type Op uint8
 
 const (
-	OpCopy        Op = "copy"         // content and dates
-	OpCopyContent Op = "copy-content" // content; dates become now
-	OpCopyDates   Op = "copy-dates"   // dates only (also a copy whose content is already identical)
-	OpCreate      Op = "create"
-	OpDelete      Op = "delete"
+	OpCopy        Op = iota + 1 // content and dates
+	OpCopyContent               // content; dates become now
+	OpCopyDates                 // dates only (also a copy whose content is already identical)
+	OpCreate
+	OpDelete
 )
 
-// Kind says how a content copy travels.
-type Kind string
+var opNames = [...]string{OpCopy: "copy", OpCopyContent: "copy-content", OpCopyDates: "copy-dates", OpCreate: "create", OpDelete: "delete"}
+
+func (o Op) String() string {
+	if int(o) < len(opNames) && opNames[o] != "" {
+		return opNames[o]
+	}
+	return fmt.Sprintf("Op(%d)", o)
+}
+
+// ParseOp is the op named s.
+func ParseOp(s string) (Op, bool) {
+	for o, name := range opNames {
+		if name != "" && name == s {
+			return Op(o), true
+		}
+	}
+	return 0, false
+}
+
+func (o Op) MarshalText() ([]byte, error) {
+	if int(o) >= len(opNames) || opNames[o] == "" {
+		return nil, fmt.Errorf("no op %d", o)
+	}
+	return []byte(opNames[o]), nil
+}
+
+func (o *Op) UnmarshalText(b []byte) error {
+	op, ok := ParseOp(string(b))
+	if !ok {
+		return fmt.Errorf("op %q: want copy, copy-content, copy-dates, create or delete", b)
+	}
+	*o = op
+	return nil
+}
+
+// Kind says how a content copy travels; the zero Kind is none (no content travels). It reads and
+// writes as its name.
+type Kind uint8
 
 const (
-	Full  Kind = "full"
-	Delta Kind = "delta"
+	Full Kind = iota + 1
+	Delta
 )
+
+func (k Kind) String() string {
+	switch k {
+	case Full:
+		return "full"
+	case Delta:
+		return "delta"
+	case 0:
+		return ""
+	}
+	return fmt.Sprintf("Kind(%d)", k)
+}
+
+func (k Kind) MarshalText() ([]byte, error) {
+	if k > Delta {
+		return nil, fmt.Errorf("no copy kind %d", k)
+	}
+	return []byte(k.String()), nil
+}
+
+func (k *Kind) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "full":
+		*k = Full
+	case "delta":
+		*k = Delta
+	case "":
+		*k = 0
+	default:
+		return fmt.Errorf("copy kind %q: want full or delta", b)
+	}
+	return nil
+}
 
 // Phase orders groups; groups of one phase are independent of each other, except directory
 // deletes (child-first) and creates (parent-first), which their order within the phase respects.
@@ -67,29 +137,63 @@ type Location struct {
 	Path string // "/"-separated, leading "/", relative to Dir
 }
 
-// Endpoint is a Location with the file's metadata as inventoried.
+// Endpoint is a Location and the inventory entry found there, nil where there is none (the target
+// of a new file). The plan refers to the inventories' entries instead of copying them: a group of
+// a first mirror takes 96 bytes less.
 type Endpoint struct {
 	Location
-	Exists bool
-	Size   int64
-	// ModTime and BirthTime are dates as inventory.Nanos encodes them (Mtime and Btime decode
-	// them), as in an inventory entry.
-	ModTime    int64
-	BirthTime  int64
-	ContentKey inventory.ContentKey
+	Entry *inventory.Entry
 	// KeepAs, on an existing copy target, is a path (relative to Dir) where its content is kept,
 	// with its dates, before the copy replaces it: a two-way conflict's losing edit.
 	KeepAs string
 }
 
+// Exists tells whether the endpoint's file or directory was inventoried.
+func (e *Endpoint) Exists() bool { return e.Entry != nil }
+
+// Size is the inventoried size; 0 when the endpoint does not exist.
+func (e *Endpoint) Size() int64 {
+	if e.Entry == nil {
+		return 0
+	}
+	return e.Entry.Size
+}
+
+// ModTime is the inventoried last write time as inventory.Nanos encodes it; 0 when the endpoint
+// does not exist.
+func (e *Endpoint) ModTime() int64 {
+	if e.Entry == nil {
+		return 0
+	}
+	return e.Entry.ModTime
+}
+
+// BirthTime is the inventoried creation time as inventory.Nanos encodes it; 0 when unknown.
+func (e *Endpoint) BirthTime() int64 {
+	if e.Entry == nil {
+		return 0
+	}
+	return e.Entry.BirthTime
+}
+
+// ContentKey is the inventoried content key; zero when not read or when the endpoint does not
+// exist.
+func (e *Endpoint) ContentKey() inventory.ContentKey {
+	if e.Entry == nil {
+		return inventory.ContentKey{}
+	}
+	return e.Entry.ContentKey
+}
+
 // Group is a set of atomic actions sharing one source read: the unit that is run and tracked.
 type Group struct {
-	ID       string // AGID_n
+	ID      string    // AGID_n
+	Source  *Endpoint // copy family
+	Targets []Endpoint
+	Size    int64 // source size (content copies)
+	// The small fields come last: a group takes 64 bytes.
 	Op       Op
-	Source   *Endpoint // copy family
-	Targets  []Endpoint
 	Kind     Kind     // content copies
-	Size     int64    // source size (content copies)
 	RuleOp   rules.Op // the operator the rule or the user asked for
 	ItemKind inventory.Kind
 	// DatesOnly is a copy whose content is already identical on every target.
@@ -98,7 +202,6 @@ type Group struct {
 	Targeted  bool
 	// Quiet is a directory's date set because the run creates the directory or writes in it,
 	// not because it differed: not listed in the plan, not counted as an action nor tracked.
-	// The small fields come last: a group takes 96 bytes.
 	Quiet bool
 }
 
@@ -317,18 +420,13 @@ func location(places []*Place, part *compare.Part, itemPath string) Location {
 }
 
 // Mtime is the endpoint's last write time, in UTC; zero when unknown.
-func (e *Endpoint) Mtime() time.Time { return inventory.Time(e.ModTime) }
+func (e *Endpoint) Mtime() time.Time { return inventory.Time(e.ModTime()) }
 
 // Btime is the endpoint's creation time, in UTC; zero when unknown.
-func (e *Endpoint) Btime() time.Time { return inventory.Time(e.BirthTime) }
+func (e *Endpoint) Btime() time.Time { return inventory.Time(e.BirthTime()) }
 
 func endpoint(places []*Place, part *compare.Part, e *inventory.Entry, itemPath string) Endpoint {
-	ep := Endpoint{Location: location(places, part, itemPath)}
-	if e != nil {
-		ep.Exists = true
-		ep.Size, ep.ModTime, ep.BirthTime, ep.ContentKey = e.Size, e.ModTime, e.BirthTime, e.ContentKey
-	}
-	return ep
+	return Endpoint{Location: location(places, part, itemPath), Entry: e}
 }
 
 // mergeKey joins the copies of one item from one source that can share a read.
@@ -399,7 +497,7 @@ func group(c *compare.Comparison, places []*Place, a rules.AtomicAction, o Optio
 	}
 	if g.Op != OpCopyDates {
 		g.Kind = Full
-		if g.Targets[0].Exists && o.PreferDelta != nil && o.PreferDelta(g.Size, source.Node, target.Node) {
+		if g.Targets[0].Exists() && o.PreferDelta != nil && o.PreferDelta(g.Size, source.Node, target.Node) {
 			g.Kind = Delta
 		}
 	}

@@ -59,8 +59,8 @@ func describe(p *plan.Plan) []string {
 		s := fmt.Sprintf("%s %s ", g.ID, g.Op)
 		if g.Source != nil {
 			s += fmt.Sprintf("%s→%s %s", g.Source.Part, strings.Join(parts, "+"), strings.Join(paths, ","))
-			if g.Kind != "" {
-				s += " " + string(g.Kind)
+			if g.Kind != 0 {
+				s += " " + g.Kind.String()
 			}
 			if g.DatesOnly {
 				s += " dates-only"
@@ -170,7 +170,7 @@ func TestRuleOpAndTargeted(t *testing.T) {
 		{Kind: inventory.File, Path: "/g", Action: rules.Action{Op: rules.CopyContent, From: "A", To: "B"}},
 	}, plan.Options{})
 	check(t, p, []string{"AGID_1 copy-dates A→B /f dates-only", "AGID_2 copy-content A→B /g full"})
-	if g := p.Groups[0]; g.RuleOp != rules.Copy || g.Targeted || g.Kind != "" || g.Bytes() != 0 {
+	if g := p.Groups[0]; g.RuleOp != rules.Copy || g.Targeted || g.Kind != 0 || g.Bytes() != 0 {
 		t.Errorf("dates-only group %+v", g)
 	}
 	if g := p.Groups[1]; g.RuleOp != rules.CopyContent || !g.Targeted || g.Bytes() != 1 {
@@ -277,20 +277,20 @@ func TestEndpoints(t *testing.T) {
 	check(t, p, []string{"AGID_1 delete on B /g", "AGID_2 create on B /d", "AGID_3 copy A→B /d/f full", "AGID_4 copy-dates A→B /d quiet"})
 	cp := p.Groups[2]
 	src := cp.Source
-	if !src.Exists || src.Size != 10 || !src.Mtime().Equal(testinv.T0.Add(5*60e9)) || src.ContentKey.IsZero() ||
+	if !src.Exists() || src.Size() != 10 || !src.Mtime().Equal(testinv.T0.Add(5*60e9)) || src.ContentKey().IsZero() ||
 		src.Part != "A" || src.Node != "A" || src.Root != "/a1" || src.Dir != "/a1" || src.Path != "/d/f" {
 		t.Errorf("source %+v", src)
 	}
-	if dst := cp.Targets[0]; dst.Exists || dst.Part != "B" || dst.Dir != "/b1" || dst.Path != "/d/f" {
+	if dst := cp.Targets[0]; dst.Exists() || dst.Part != "B" || dst.Dir != "/b1" || dst.Path != "/d/f" {
 		t.Errorf("absent target %+v", dst)
 	}
 	if cp.Size != 10 || cp.ItemKind != inventory.File {
 		t.Errorf("copy group %+v", cp)
 	}
-	if del := p.Groups[0]; !del.Targets[0].Exists || del.Targets[0].Size != 1 || del.ItemKind != inventory.File {
+	if del := p.Groups[0]; !del.Targets[0].Exists() || del.Targets[0].Size() != 1 || del.ItemKind != inventory.File {
 		t.Errorf("delete target %+v", del.Targets[0])
 	}
-	if mk := p.Groups[1]; mk.Targets[0].Exists || mk.ItemKind != inventory.Dir {
+	if mk := p.Groups[1]; mk.Targets[0].Exists() || mk.ItemKind != inventory.Dir {
 		t.Errorf("create target %+v", mk.Targets[0])
 	}
 	want := []plan.PartInfo{{Name: "A", Node: "A", Root: "/a1", Type: inventory.SourceDir, Files: 1}, {Name: "B", Node: "B", Root: "/b1", Type: inventory.SourceDir, Files: 1}}
@@ -304,7 +304,7 @@ func TestFileDataSource(t *testing.T) {
 	c := tree([]*inventory.Node{testinv.Node("A", testinv.Part("A1", F("/g.txt", 2, 5, key("new")))), testinv.Node("B", b)})
 	p := build(t, c, mirror(t, "A", "B"), nil, plan.Options{})
 	check(t, p, []string{"AGID_1 copy A→B /g.txt full"})
-	if dst := p.Groups[0].Targets[0]; dst.Root != "/b/g.txt" || dst.Dir != "/b" || dst.Path != "/g.txt" || !dst.Exists {
+	if dst := p.Groups[0].Targets[0]; dst.Root != "/b/g.txt" || dst.Dir != "/b" || dst.Path != "/g.txt" || !dst.Exists() {
 		t.Errorf("file data source target %+v", dst.Location)
 	}
 }

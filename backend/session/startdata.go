@@ -237,9 +237,9 @@ func toWire(p *plan.Plan) *wirePlan {
 
 func endpointToWire(e plan.Endpoint) wireEndpoint {
 	w := wireEndpoint{Part: e.Part, Node: e.Node, Root: wireStr(e.Root), Dir: wireStr(e.Dir), Path: wireStr(e.Path),
-		Exists: e.Exists, Size: e.Size, ModTime: inventory.Stamp(e.Mtime()), BirthTime: inventory.Stamp(e.Btime()), KeepAs: wireStr(e.KeepAs)}
-	if !e.ContentKey.IsZero() {
-		w.ContentKey = e.ContentKey.String()
+		Exists: e.Exists(), Size: e.Size(), ModTime: inventory.Stamp(e.Mtime()), BirthTime: inventory.Stamp(e.Btime()), KeepAs: wireStr(e.KeepAs)}
+	if !e.ContentKey().IsZero() {
+		w.ContentKey = e.ContentKey().String()
 	}
 	return w
 }
@@ -351,12 +351,11 @@ func (wp *wireParts) place(p plan.Place) *plan.Place {
 // endpointFromWire rebuilds an endpoint; root tells whether it may be the root itself.
 func endpointFromWire(w wireEndpoint, parts *wireParts, root bool) (plan.Endpoint, error) {
 	place := parts.place(plan.Place{Part: w.Part, Node: w.Node, Root: string(w.Root), Dir: string(w.Dir)})
-	e := plan.Endpoint{Location: plan.Location{Place: place, Path: string(w.Path)},
-		Exists: w.Exists, Size: w.Size, KeepAs: string(w.KeepAs)}
+	e := plan.Endpoint{Location: plan.Location{Place: place, Path: string(w.Path)}, KeepAs: string(w.KeepAs)}
 	if node, ok := parts.node[w.Part]; !ok || node != w.Node {
 		return e, fmt.Errorf("part %s of node %s is not in the plan", w.Part, w.Node)
 	}
-	if !(cleanItemPath(e.Path) || root && e.Path == "/") || e.Size < 0 {
+	if !(cleanItemPath(e.Path) || root && e.Path == "/") || w.Size < 0 {
 		return e, fmt.Errorf("item path %q", e.Path)
 	}
 	if e.KeepAs != "" && !cleanItemPath(e.KeepAs) {
@@ -370,13 +369,16 @@ func endpointFromWire(w wireEndpoint, parts *wireParts, root bool) (plan.Endpoin
 	if err != nil {
 		return e, err
 	}
-	e.ModTime, e.BirthTime = inventory.Nanos(mtime), inventory.Nanos(btime)
+	entry := &inventory.Entry{Path: e.Path, Size: w.Size, ModTime: inventory.Nanos(mtime), BirthTime: inventory.Nanos(btime)}
 	if w.ContentKey != "" {
 		k, err := hex.DecodeString(w.ContentKey)
-		if err != nil || len(k) != len(e.ContentKey) {
+		if err != nil || len(k) != len(entry.ContentKey) {
 			return e, fmt.Errorf("content key %q", w.ContentKey)
 		}
-		copy(e.ContentKey[:], k)
+		copy(entry.ContentKey[:], k)
+	}
+	if w.Exists {
+		e.Entry = entry
 	}
 	return e, nil
 }

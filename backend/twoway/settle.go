@@ -54,8 +54,8 @@ func (s Store) Settle(old *Record, cmp *compare.Comparison, p *plan.Plan, done D
 				actions[k] = a
 			}
 			a.ok = a.ok && done(g.ID, t.Part)
-			if g.Source != nil && !g.Source.ContentKey.IsZero() {
-				a.key = g.Source.ContentKey
+			if g.Source != nil && !g.Source.ContentKey().IsZero() {
+				a.key = g.Source.ContentKey()
 			}
 		}
 	}

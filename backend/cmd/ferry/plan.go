@@ -182,7 +182,7 @@ func actionCells(a plan.Action) [4]string {
 	if a.Size != nil {
 		detail = fmt.Sprintf("%s, %s", bytesize.Format(*a.Size), a.Kind)
 	}
-	return [4]string{"  " + string(a.Op), where, shownPath(a.Path), detail}
+	return [4]string{"  " + a.Op.String(), where, shownPath(a.Path), detail}
 }
 
 // printPlanActions lists the actions of p that keep keeps (all when nil), one a line, in columns

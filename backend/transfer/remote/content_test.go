@@ -62,7 +62,7 @@ func signatures(t testing.TB, p *plan.Plan, b string) remote.SignatureSet {
 	for _, g := range p.Groups {
 		if g.Kind == plan.Delta {
 			for _, tg := range g.Targets {
-				if tg.Node == "B" && tg.Exists && remote.WantsSignature(tg.Size) {
+				if tg.Node == "B" && tg.Exists() && remote.WantsSignature(tg.Size()) {
 					paths = append(paths, tg.Path)
 				}
 			}

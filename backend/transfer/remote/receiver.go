@@ -101,15 +101,15 @@ func (c *Content) receive(ctx context.Context, run Run, sh *shipment, report fun
 func (c *Content) write(ctx context.Context, g *plan.Group, h fileHeader, rec *recordReader, targets []*plan.Endpoint,
 	keep *transfer.Versions, report func(Result)) {
 	if !h.Delta {
-		rec.want = g.Source.ContentKey
+		rec.want = g.Source.ContentKey()
 	}
 	results := make([]Result, len(targets))
 	for i, t := range targets {
 		results[i] = Result{Group: g.ID, Op: g.Op, Target: t.Location}
 	}
 	switch {
-	case h.Size != g.Source.Size:
-		err := fmt.Errorf("%w: group %s of %d bytes, the plan has %d", ErrCorruptStream, g.ID, h.Size, g.Source.Size)
+	case h.Size != g.Source.Size():
+		err := fmt.Errorf("%w: group %s of %d bytes, the plan has %d", ErrCorruptStream, g.ID, h.Size, g.Source.Size())
 		for i := range results {
 			results[i].Err = err
 		}
@@ -120,7 +120,7 @@ func (c *Content) write(ctx context.Context, g *plan.Group, h fileHeader, rec *r
 		}
 	case h.Delta:
 		o := c.options(g, targets[0], keep)
-		o.Expected = g.Source.ContentKey
+		o.Expected = g.Source.ContentKey()
 		if o.Expected.IsZero() {
 			o.Expected = h.Key
 		}
@@ -166,8 +166,8 @@ func (c *Content) writeOne(ctx context.Context, t *plan.Endpoint, o transfer.Cop
 	if err != nil {
 		return 0, err
 	}
-	if t.KeepAs != "" && t.Exists {
-		if err := transfer.KeepCopy(ctx, root, t.Path, t.KeepAs, t.Size, t.Mtime(), t.Btime()); err != nil {
+	if t.KeepAs != "" && t.Exists() {
+		if err := transfer.KeepCopy(ctx, root, t.Path, t.KeepAs, t.Size(), t.Mtime(), t.Btime()); err != nil {
 			return 0, err
 		}
 	}
@@ -213,10 +213,10 @@ func (c *Content) writeMany(ctx context.Context, g *plan.Group, rec *recordReade
 // replaced file kept in keep.
 func (c *Content) options(g *plan.Group, t *plan.Endpoint, keep *transfer.Versions) transfer.CopyOptions {
 	o := transfer.CopyOptions{
-		Size:      g.Source.Size,
+		Size:      g.Source.Size(),
 		Mode:      transfer.Full,
-		Target:    &transfer.FileState{Exists: t.Exists, Size: t.Size, ModTime: t.Mtime()},
-		DeferSync: !t.Exists,
+		Target:    &transfer.FileState{Exists: t.Exists(), Size: t.Size(), ModTime: t.Mtime()},
+		DeferSync: !t.Exists(),
 		Versions:  keep,
 	}
 	if g.Op == plan.OpCopy {

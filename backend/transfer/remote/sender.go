@@ -76,7 +76,7 @@ func (c *Content) produce(ctx context.Context, run Run, sh *shipment, w io.Write
 // produceFile writes the record of one group: its content, a delta, or why it is not sent. It
 // returns an error only when the stream itself fails (or ctx ends).
 func (c *Content) produceFile(ctx context.Context, run Run, fw *frameWriter, sh *shipment, g *plan.Group, buf []byte, report func(Result)) error {
-	h := fileHeader{Group: g.ID, Size: g.Source.Size, Key: g.Source.ContentKey}
+	h := fileHeader{Group: g.ID, Size: g.Source.Size(), Key: g.Source.ContentKey()}
 	var sig []byte
 	if sh.target != nil {
 		sig, _ = c.sigs.Signature(sh.target.Part, sh.target.Path)
@@ -143,10 +143,10 @@ func (c *Content) openSource(g *plan.Group) (*os.File, error) {
 		return nil, err
 	}
 	fi, err := f.Stat()
-	if err == nil && (fi.Size() != g.Source.Size || inventory.Nanos(fi.ModTime()) != g.Source.ModTime) {
+	if err == nil && (fi.Size() != g.Source.Size() || inventory.Nanos(fi.ModTime()) != g.Source.ModTime()) {
 		err = fmt.Errorf("%w: %s is %d bytes modified at %s, the inventory saw %d bytes modified at %s",
 			transfer.ErrSourceChanged, g.Source.Path, fi.Size(), fi.ModTime().Format(time.RFC3339Nano),
-			g.Source.Size, g.Source.Mtime().Format(time.RFC3339Nano))
+			g.Source.Size(), g.Source.Mtime().Format(time.RFC3339Nano))
 	}
 	if err != nil {
 		f.Close()
@@ -182,7 +182,7 @@ func (s *sourceReader) unchanged(f *os.File, g *plan.Group) error {
 	if err != nil {
 		return err
 	}
-	if s.n != g.Source.Size || fi.Size() != g.Source.Size || inventory.Nanos(fi.ModTime()) != g.Source.ModTime {
+	if s.n != g.Source.Size() || fi.Size() != g.Source.Size() || inventory.Nanos(fi.ModTime()) != g.Source.ModTime() {
 		return fmt.Errorf("%w while reading %s", transfer.ErrSourceChanged, g.Source.Path)
 	}
 	return nil
