@@ -49,9 +49,16 @@ func (s *stream) line(prefix string) {
 	}
 }
 
-func (s *stream) marshal(v any, prefix string) string {
+// value writes v marshalled, its lines after the first starting with prefix.
+func (s *stream) value(v any, prefix string) {
+	if b := s.marshal(v, prefix); s.err == nil {
+		_, s.err = s.w.Write(b)
+	}
+}
+
+func (s *stream) marshal(v any, prefix string) []byte {
 	if s.err != nil {
-		return ""
+		return nil
 	}
 	var b []byte
 	var err error
@@ -62,9 +69,9 @@ func (s *stream) marshal(v any, prefix string) string {
 	}
 	if err != nil {
 		s.err = err
-		return ""
+		return nil
 	}
-	return string(b)
+	return b
 }
 
 // New opens the top object of a document on w, indented by indent (compact when empty); its
@@ -81,7 +88,8 @@ func (o *Object) key(name string) {
 	}
 	o.n++
 	o.line(o.prefix + o.indent)
-	o.write(o.marshal(name, ""), ":")
+	o.value(name, "")
+	o.write(":")
 	if o.indent != "" {
 		o.write(" ")
 	}
@@ -90,7 +98,7 @@ func (o *Object) key(name string) {
 // Member writes one member.
 func (o *Object) Member(name string, v any) {
 	o.key(name)
-	o.write(o.marshal(v, o.prefix+o.indent))
+	o.value(v, o.prefix+o.indent)
 }
 
 // Members writes the members v marshals to, in their order: v must marshal to an object.
@@ -99,7 +107,7 @@ func (o *Object) Members(v any) {
 	if o.err != nil {
 		return
 	}
-	body, ok := bytes.CutPrefix([]byte(b), []byte("{"))
+	body, ok := bytes.CutPrefix(b, []byte("{"))
 	if ok {
 		body, ok = bytes.CutSuffix(body, []byte("}"))
 	}
@@ -115,7 +123,9 @@ func (o *Object) Members(v any) {
 		o.write(",")
 	}
 	o.n++
-	o.write(string(body))
+	if o.err == nil {
+		_, o.err = o.w.Write(body)
+	}
 }
 
 // Object opens a member object.
@@ -157,7 +167,7 @@ func (a *Array) Add(v any) {
 	a.n++
 	elemPrefix := a.prefix + a.indent
 	a.line(elemPrefix)
-	a.write(a.marshal(v, elemPrefix))
+	a.value(v, elemPrefix)
 }
 
 // Close ends the array.
