@@ -31,27 +31,23 @@ const (
 var opNames = [...]string{OpCopy: "copy", OpCopyContent: "copy-content", OpCopyDates: "copy-dates", OpCreate: "create", OpDelete: "delete"}
 
 func (o Op) String() string {
-	if int(o) < len(opNames) && opNames[o] != "" {
-		return opNames[o]
+	if name := nameOf(opNames[:], o); name != "" {
+		return name
 	}
 	return fmt.Sprintf("Op(%d)", o)
 }
 
 // ParseOp is the op named s.
 func ParseOp(s string) (Op, bool) {
-	for o, name := range opNames {
-		if name != "" && name == s {
-			return Op(o), true
-		}
-	}
-	return 0, false
+	o, ok := parseName[Op](opNames[:], s)
+	return o, ok && o != 0
 }
 
 func (o Op) MarshalText() ([]byte, error) {
-	if int(o) >= len(opNames) || opNames[o] == "" {
-		return nil, fmt.Errorf("no op %d", o)
+	if name := nameOf(opNames[:], o); name != "" {
+		return []byte(name), nil
 	}
-	return []byte(opNames[o]), nil
+	return nil, fmt.Errorf("no op %d", o)
 }
 
 func (o *Op) UnmarshalText(b []byte) error {
@@ -64,7 +60,7 @@ func (o *Op) UnmarshalText(b []byte) error {
 }
 
 // Kind says how a content copy travels; the zero Kind is none (no content travels). It reads and
-// writes as its name.
+// writes as its name, the zero Kind as "".
 type Kind uint8
 
 const (
@@ -72,37 +68,47 @@ const (
 	Delta
 )
 
+var kindNames = [...]string{Full: "full", Delta: "delta"}
+
 func (k Kind) String() string {
-	switch k {
-	case Full:
-		return "full"
-	case Delta:
-		return "delta"
-	case 0:
-		return ""
+	if int(k) < len(kindNames) {
+		return kindNames[k]
 	}
 	return fmt.Sprintf("Kind(%d)", k)
 }
 
 func (k Kind) MarshalText() ([]byte, error) {
-	if k > Delta {
+	if int(k) >= len(kindNames) {
 		return nil, fmt.Errorf("no copy kind %d", k)
 	}
-	return []byte(k.String()), nil
+	return []byte(kindNames[k]), nil
 }
 
 func (k *Kind) UnmarshalText(b []byte) error {
-	switch string(b) {
-	case "full":
-		*k = Full
-	case "delta":
-		*k = Delta
-	case "":
-		*k = 0
-	default:
+	kind, ok := parseName[Kind](kindNames[:], string(b))
+	if !ok {
 		return fmt.Errorf("copy kind %q: want full or delta", b)
 	}
+	*k = kind
 	return nil
+}
+
+// nameOf is the name of v in names, "" when it has none.
+func nameOf[T ~uint8](names []string, v T) string {
+	if int(v) < len(names) {
+		return names[v]
+	}
+	return ""
+}
+
+// parseName is the value named s in names.
+func parseName[T ~uint8](names []string, s string) (T, bool) {
+	for i, name := range names {
+		if name == s {
+			return T(i), true
+		}
+	}
+	return 0, false
 }
 
 // Phase orders groups; groups of one phase are independent of each other, except directory
