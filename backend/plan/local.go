@@ -172,6 +172,14 @@ func (r *Request) omitter() func(*compare.Comparison) func(*compare.Item) bool {
 func (l *Local) Evaluate(r Request) error {
 	start := time.Now()
 	defer func() { l.Timings.Plan = time.Since(start) }()
+	if r.Options.Consume && len(r.Options.Conflicts) == 0 {
+		p, err := Evaluate(l.Comparison, r.Rules, r.Targeted, r.Options)
+		if err != nil {
+			return err
+		}
+		l.Plan, l.Comparison, l.Evaluation = p, nil, nil // taken apart as planned
+		return nil
+	}
 	res, err := rules.Evaluate(l.Comparison, r.Rules, r.Targeted)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ package plan
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -277,14 +278,79 @@ type Options struct {
 	Directions []rules.Direction
 	// Conflicts are the conflict copies of a two-way run decided by its record.
 	Conflicts []ConflictCopy
-	// Consume lets Build take the comparison and the evaluation apart as it goes, so that the
-	// items it has planned can be freed before it ends: for a run that keeps only the plan.
-	// Neither can be used afterwards. Not with Conflicts.
+	// Consume lets Local.Evaluate plan item by item (Evaluate), taking the comparison apart so
+	// that the items it has planned can be freed before it ends: for a run that keeps only the
+	// plan. Not with Conflicts, which need the whole evaluation.
 	Consume bool
 }
 
 // Build groups the actions of an evaluation.
 func Build(c *compare.Comparison, res *rules.Result, o Options) *Plan {
+	n := 0
+	for _, a := range res.Actions {
+		if a.Op != rules.DoNothing {
+			n++
+		}
+	}
+	b := newBuilder(c, o, slices.Concat(res.Directions, o.Directions), n)
+	for _, r := range res.Rejected {
+		b.reject(r)
+	}
+	for _, a := range res.Actions {
+		b.action(a)
+	}
+	return b.finish()
+}
+
+// Evaluate evaluates rules and targeted actions on the comparison's items one at a time and
+// plans each item's actions as they come, letting every item go once planned: the plan that
+// rules.Evaluate and Build make, without the whole evaluation ever held, nor every item beside
+// the plan. The comparison cannot be used afterwards.
+func Evaluate(c *compare.Comparison, rs []rules.Rule, targeted []rules.Targeted, o Options) (*Plan, error) {
+	if len(o.Conflicts) > 0 {
+		return nil, errors.New("plan: conflict copies need the whole evaluation (Build)")
+	}
+	s, err := rules.NewStream(c, rs, targeted)
+	if err != nil {
+		return nil, err
+	}
+	// Room for every group, made once: growing it would copy every group, and keep a larger
+	// array than the plan needs.
+	n := 0
+	for _, it := range c.Items {
+		n += s.Planned(it)
+	}
+	b := newBuilder(c, o, slices.Concat(s.Directions, o.Directions), n)
+	items := c.Items
+	c.Items = b.dirItems()
+	yield := func(out rules.Outcome) {
+		if out.Reason == "" {
+			b.action(out.Action)
+		} else {
+			b.reject(rules.Rejection{AtomicAction: out.Action, Reason: out.Reason})
+		}
+	}
+	for k, it := range items {
+		items[k] = nil
+		s.Item(it, yield)
+	}
+	s.End(yield)
+	return b.finish(), nil
+}
+
+// builder makes a plan out of actions given in item order.
+type builder struct {
+	p      *Plan
+	c      *compare.Comparison
+	o      Options
+	dirs   []rules.Direction
+	places []*Place
+	// merge holds the copies of the current item that later ones from the same source join.
+	merge []mergeAt
+}
+
+// newBuilder starts a plan with room for groups actions besides conflict copies and dates.
+func newBuilder(c *compare.Comparison, o Options, dirs []rules.Direction, groups int) *builder {
 	p := &Plan{}
 	for _, part := range c.Parts {
 		files := 0
@@ -296,65 +362,66 @@ func Build(c *compare.Comparison, res *rules.Result, o Options) *Plan {
 		p.Parts = append(p.Parts, PartInfo{Name: part.Name, Node: part.Node, Root: part.Inv.Root, Type: part.Inv.Type,
 			Files: files, Empty: len(part.Inv.Entries) == 0 && !part.Inv.Incomplete, DirID: part.Inv.DirID})
 	}
-	n := 0
-	for _, a := range res.Actions {
-		if a.Op != rules.DoNothing {
-			n++
-		}
-	}
 	// At most one group a kept action, a conflict copy and the directories' dates: made once, as
 	// growing it would copy every group.
-	dirs := slices.Concat(res.Directions, o.Directions)
-	p.Groups = make([]Group, 0, n+len(o.Conflicts)+dirDatesRoom(c, dirs))
-	places := placesOf(c)
-	for _, r := range res.Rejected {
-		if r.Reason == rules.BlockedByDoNothing {
-			p.LeftAlone = append(p.LeftAlone, rejection(c, r))
-		} else {
-			p.Rejected = append(p.Rejected, rejection(c, r))
+	if groups > 0 {
+		p.Groups = make([]Group, 0, groups+len(o.Conflicts)+dirDatesRoom(c, dirs))
+	}
+	return &builder{p: p, c: c, o: o, dirs: dirs, places: placesOf(c)}
+}
+
+// dirItems are copies of the comparison's directory items, for their dates, when the plan
+// dates directories: what a consumed comparison keeps.
+func (b *builder) dirItems() []*compare.Item {
+	if len(b.dirs) == 0 {
+		return nil
+	}
+	var out []*compare.Item
+	for _, it := range b.c.Items {
+		if it.Kind == inventory.Dir {
+			out = append(out, it.Detached())
 		}
 	}
-	consume := o.Consume && len(o.Conflicts) == 0
-	if consume {
-		// From here the actions hold the only references to the items, but for the directories
-		// whose dates are set last.
-		var dirItems []*compare.Item
-		if len(dirs) > 0 {
-			for _, it := range c.Items {
-				if it.Kind == inventory.Dir {
-					dirItems = append(dirItems, it.Detached())
-				}
-			}
-		}
-		c.Items, res.Rejected = dirItems, nil
+	return out
+}
+
+func (b *builder) reject(r rules.Rejection) {
+	if r.Reason == rules.BlockedByDoNothing {
+		b.p.LeftAlone = append(b.p.LeftAlone, rejection(b.c, r))
+	} else {
+		b.p.Rejected = append(b.p.Rejected, rejection(b.c, r))
 	}
-	// The actions come in item order: copies merge within an item's run of actions.
-	var merge []mergeAt
-	for k := range res.Actions {
-		a := res.Actions[k]
-		if consume {
-			res.Actions[k].Item = nil // its item goes once the last of its actions is planned
-		}
-		if a.Op == rules.DoNothing {
-			continue
-		}
-		g := group(c, places, a, o)
-		if g.Source == nil {
-			p.Groups = append(p.Groups, g)
-			continue
-		}
-		if len(merge) > 0 && merge[0].item != a.Item {
-			merge = merge[:0]
-		}
-		k := mergeKey{a.Item, a.Source, g.Op, g.Kind}
-		if i := slices.IndexFunc(merge, func(m mergeAt) bool { return m.mergeKey == k }); i >= 0 {
-			at := merge[i].group
-			p.Groups[at].Targets = append(p.Groups[at].Targets, g.Targets...)
-			continue
-		}
-		merge = append(merge, mergeAt{k, len(p.Groups)})
+}
+
+// action plans a kept action; the copies of one item from one source share a group.
+func (b *builder) action(a rules.AtomicAction) {
+	if a.Op == rules.DoNothing {
+		return
+	}
+	p := b.p
+	g := group(b.c, b.places, a, b.o)
+	if g.Source == nil {
 		p.Groups = append(p.Groups, g)
+		return
 	}
+	if len(b.merge) > 0 && b.merge[0].item != a.Item {
+		b.merge = b.merge[:0]
+	}
+	k := mergeKey{a.Item, a.Source, g.Op, g.Kind}
+	if i := slices.IndexFunc(b.merge, func(m mergeAt) bool { return m.mergeKey == k }); i >= 0 {
+		at := b.merge[i].group
+		p.Groups[at].Targets = append(p.Groups[at].Targets, g.Targets...)
+		return
+	}
+	b.merge = append(b.merge, mergeAt{k, len(p.Groups)})
+	p.Groups = append(p.Groups, g)
+}
+
+// finish adds conflict copies and directories' dates, orders the groups and lists what will not
+// run.
+func (b *builder) finish() *Plan {
+	p, c, o := b.p, b.c, b.o
+	b.merge = nil
 	if len(p.Groups) == 0 {
 		p.Groups = nil // as a plan with no group always was
 	}
@@ -365,8 +432,8 @@ func Build(c *compare.Comparison, res *rules.Result, o Options) *Plan {
 		}
 		p.Versions = &v
 	}
-	p.addConflictCopies(c, places, o.Conflicts)
-	p.dirDates(c, places, dirs, o.Versions.Dir)
+	p.addConflictCopies(c, b.places, o.Conflicts)
+	p.dirDates(c, b.places, b.dirs, o.Versions.Dir)
 	p.order()
 	p.Rejected = append(p.Rejected, unreadable(c)...)
 	byPath := func(a, b Rejected) int { return strings.Compare(a.Path, b.Path) }

@@ -335,13 +335,16 @@ func TestRejected(t *testing.T) {
 			E(D("/dir1"), F("/dir1/keep", 1, 0), F("/a", 1, 0, testinv.Unreadable)),
 		))
 	}
-	for _, consume := range []bool{false, true} {
-		p := build(t, c(), mirror(t, "A", "B"), []rules.Targeted{
-			{Kind: inventory.File, Path: "/dir1/keep", Action: rules.Action{Op: rules.DoNothing}},
-			{Kind: inventory.File, Path: "/b", Action: rules.Action{Op: rules.CopyDates, From: "A", To: "B"}},
-		}, plan.Options{Consume: consume})
-		checkRejected(t, p)
+	targeted := []rules.Targeted{
+		{Kind: inventory.File, Path: "/dir1/keep", Action: rules.Action{Op: rules.DoNothing}},
+		{Kind: inventory.File, Path: "/b", Action: rules.Action{Op: rules.CopyDates, From: "A", To: "B"}},
 	}
+	checkRejected(t, build(t, c(), mirror(t, "A", "B"), targeted, plan.Options{}))
+	p, err := plan.Evaluate(c(), mirror(t, "A", "B"), targeted, plan.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRejected(t, p)
 }
 
 func checkRejected(t *testing.T, p *plan.Plan) {

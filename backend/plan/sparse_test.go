@@ -65,8 +65,8 @@ func analysed(c *compare.Comparison, content []map[string]int) {
 }
 
 // A comparison that leaves out the items the rules leave alone plans what the whole one plans,
-// including the refusal to delete a folder that still holds a file left out; so does a Build that
-// takes its comparison apart as it goes (Options.Consume).
+// including the refusal to delete a folder that still holds a file left out; so does a plan made
+// item by item (plan.Evaluate), which lets every item go.
 func TestSparsePlanIsThePlan(t *testing.T) {
 	t.Parallel()
 	omitted := 0
@@ -87,9 +87,10 @@ func TestSparsePlanIsThePlan(t *testing.T) {
 		if rng.IntN(3) == 0 {
 			s.Analysis = compare.Checksum
 		}
-		plans := [3]string{}
-		for i, variant := range []string{"whole", "sparse", "consumed"} {
-			sparse := variant == "sparse"
+		variants := []string{"whole", "sparse", "streamed", "sparse and streamed"}
+		plans := make([]string, len(variants))
+		for i, variant := range variants {
+			sparse := strings.HasPrefix(variant, "sparse")
 			nodes, content := randomNodes(rand.New(rand.NewPCG(seed, 7)))
 			var c *compare.Comparison
 			if sparse {
@@ -105,20 +106,24 @@ func TestSparsePlanIsThePlan(t *testing.T) {
 				c = compare.Compare(nodes, s)
 			}
 			analysed(c, content)
-			res, err := rules.Evaluate(c, rs, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := plan.Build(c, res, plan.Options{Consume: variant == "consumed"})
-			if variant == "consumed" {
-				for _, a := range res.Actions {
-					if a.Item != nil {
-						t.Fatalf("seed %d: an action still holds its item %s", seed, a.Item.Path)
-					}
+			var p *plan.Plan
+			if strings.HasSuffix(variant, "streamed") {
+				items := c.Items
+				if p, err = plan.Evaluate(c, rs, nil, plan.Options{}); err != nil {
+					t.Fatal(err)
+				}
+				if slices.ContainsFunc(items, func(it *compare.Item) bool { return it != nil }) {
+					t.Fatalf("seed %d: the streamed plan still holds items", seed)
 				}
 				if slices.ContainsFunc(c.Items, func(it *compare.Item) bool { return it.Kind != inventory.Dir }) {
 					t.Fatalf("seed %d: the comparison still holds its files", seed)
 				}
+			} else {
+				res, err := rules.Evaluate(c, rs, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				p = plan.Build(c, res, plan.Options{})
 			}
 			data, err := json.MarshalIndent(struct {
 				Plan                any
@@ -130,7 +135,7 @@ func TestSparsePlanIsThePlan(t *testing.T) {
 			}
 			plans[i] = string(data)
 		}
-		for i, variant := range []string{"sparse", "consumed"} {
+		for i, variant := range variants[1:] {
 			if plans[0] != plans[i+1] {
 				t.Fatalf("seed %d, %s: the plan of the whole comparison\n%s\nthe %s one\n%s", seed, mode, plans[0], variant, plans[i+1])
 			}

@@ -3,7 +3,6 @@ package rules
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/ferrysync/ferry/backend/compare"
@@ -81,23 +80,48 @@ type Direction struct{ Source, Target int }
 // Evaluate applies targeted actions, then rules, to every item of the comparison. Each action is
 // checked against its item first and then against the actions already kept for the item. A
 // do-nothing (targeted or from a rule) refuses every other rule action on its item; a rule action
-// equal to one already kept is merged silently.
+// equal to one already kept is merged silently. In tree matching, a directory's delete is refused
+// where something below it stays (Stream).
 func Evaluate(cmp *compare.Comparison, rs []Rule, targeted []Targeted) (*Result, error) {
-	bound, err := bindRules(cmp, rs)
+	s, err := NewStream(cmp, rs, targeted)
 	if err != nil {
 		return nil, err
 	}
-	byItem, err := bindTargeted(cmp, targeted)
-	if err != nil {
-		return nil, err
+	res := &Result{Directions: s.Directions}
+	var at []int       // res.Actions' positions among the actions kept
+	var late []Outcome // deletes refused at the end of their subtree
+	collect := func(o Outcome) {
+		switch {
+		case o.Reason == "":
+			res.Actions = append(res.Actions, o.Action)
+			at = append(at, o.at)
+		case o.Reason == DirectoryStillHoldsFile:
+			late = append(late, o)
+		default:
+			res.Rejected = append(res.Rejected, Rejection{o.Action, o.Reason})
+		}
 	}
-	res := &Result{Directions: directions(bound)}
 	for _, it := range cmp.Items {
-		kept, rejected := evaluateItem(cmp, it, bound, byItem[it])
-		res.Actions = append(res.Actions, kept...)
-		res.Rejected = append(res.Rejected, rejected...)
+		s.Item(it, collect)
 	}
-	res.refuseNonEmptyDeletes(cmp)
+	s.End(collect)
+	// Directory deletes come out at the end of their subtree: back to item order.
+	if !slices.IsSorted(at) {
+		order := make([]int, len(at))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortFunc(order, func(i, j int) int { return at[i] - at[j] })
+		actions := make([]AtomicAction, len(order))
+		for i, k := range order {
+			actions[i] = res.Actions[k]
+		}
+		res.Actions = actions
+	}
+	slices.SortFunc(late, func(x, y Outcome) int { return x.at - y.at })
+	for _, o := range late {
+		res.Rejected = append(res.Rejected, Rejection{o.Action, o.Reason})
+	}
 	return res, nil
 }
 
@@ -431,50 +455,4 @@ func checkAgainst(kept []AtomicAction, a AtomicAction) Reason {
 
 func complementary(x, y Op) bool {
 	return (x == CopyContent && y == CopyDates) || (x == CopyDates && y == CopyContent)
-}
-
-// refuseNonEmptyDeletes refuses, in tree matching, deleting a directory on a part where something
-// below it stays (a file, a directory, or an entry that could not be seen): the directory would
-// still hold files. That includes entries the inventory skipped (hidden, noise, links), which
-// the delete itself checks again when it runs.
-func (r *Result) refuseNonEmptyDeletes(cmp *compare.Comparison) {
-	if cmp.Settings.Matching != compare.Tree {
-		return
-	}
-	deleted := map[[2]any]bool{}
-	for _, a := range r.Actions {
-		if a.Op == Delete {
-			deleted[[2]any{a.Item, a.Target}] = true
-		}
-	}
-	items := cmp.Items
-	kept := r.Actions[:0]
-	for _, a := range r.Actions {
-		if a.Op != Delete || a.Item.Kind != inventory.Dir {
-			kept = append(kept, a)
-			continue
-		}
-		prefix := a.Item.Key + "/"
-		start := sort.Search(len(items), func(i int) bool { return items[i].Key >= prefix })
-		holdsSkipped := func(it *compare.Item) bool {
-			e := it.Entry(a.Target)
-			return e != nil && e.HoldsSkipped
-		}
-		holds := holdsSkipped(a.Item) || cmp.HoldsOmitted(a.Item, a.Target)
-		for _, it := range items[start:] {
-			if holds || !strings.HasPrefix(it.Key, prefix) {
-				break
-			}
-			if it.Present(a.Target) && (!deleted[[2]any{it, a.Target}] || holdsSkipped(it) || cmp.HoldsOmitted(it, a.Target)) {
-				holds = true
-				break
-			}
-		}
-		if holds {
-			r.Rejected = append(r.Rejected, Rejection{a, DirectoryStillHoldsFile})
-		} else {
-			kept = append(kept, a)
-		}
-	}
-	r.Actions = kept
 }
