@@ -14,24 +14,33 @@ func gcPercent() int {
 
 func TestPaceGC(t *testing.T) {
 	before := gcPercent()
-	restore := paceGC(func(string) string { return "" })
-	if got := gcPercent(); got != syncGCPercent {
-		t.Errorf("without GOGC or GOMEMLIMIT, the collector runs at %d %%, want %d %%", got, syncGCPercent)
+	g := paceGC(func(string) string { return "" }, 2)
+	if got := gcPercent(); got != scanGCPercent {
+		t.Errorf("while scanning, the collector runs at %d %%, want %d %%", got, scanGCPercent)
 	}
-	restore()
+	g.scanned()
+	if got := gcPercent(); got != scanGCPercent {
+		t.Errorf("with a node left to scan, the collector runs at %d %%, want %d %%", got, scanGCPercent)
+	}
+	g.scanned()
+	if got := gcPercent(); got != keptGCPercent {
+		t.Errorf("once every node is scanned, the collector runs at %d %%, want %d %%", got, keptGCPercent)
+	}
+	g.restore()
 	if got := gcPercent(); got != before {
 		t.Errorf("restored to %d %%, want %d %%", got, before)
 	}
 	for _, name := range []string{"GOGC", "GOMEMLIMIT"} {
-		restore := paceGC(func(k string) string {
+		g := paceGC(func(k string) string {
 			if k == name {
 				return "200"
 			}
 			return ""
-		})
+		}, 1)
+		g.scanned()
 		if got := gcPercent(); got != before {
 			t.Errorf("with %s set, the collector runs at %d %%, want it left at %d %%", name, got, before)
 		}
-		restore()
+		g.restore()
 	}
 }

@@ -223,11 +223,14 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 		// planLocal evaluates j's rules alone: the items they leave alone need not be kept.
 		planning.Sparse = &session.Sparse{Rules: j.Rules}
 	}
+	gc := paceGC(os.Getenv, len(j.Nodes))
+	defer gc.restore()
 	flow := m.NewFlow(j.Nodes, session.FlowOptions{
 		Planning:   planning,
 		ForceCloud: forceCloud,
 		Roots:      roots,
 		Progress:   inventoryProgress(stderr, showScan),
+		Scanned:    func(string, *inventory.Node, error) { gc.scanned() },
 		Cloud:      engine.CloudOptions{Logger: log},
 		Logger:     log,
 	})
@@ -238,7 +241,6 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 	if startErr != nil {
 		return &exitError{code: exitActionError, err: startErr}
 	}
-	defer paceGC(os.Getenv)()
 	began := time.Now()
 	local, tw, err := flowPlan(ctx, flow, j)
 	if showScan {
