@@ -912,19 +912,22 @@ func relayServerRestart(t *testing.T, size int64, outage time.Duration) {
 	hp, line := host(t, e.bin, e.URL(), t.TempDir(), "--node", "A="+a, "--mode", "mirror", "--trust")
 	jp := join(t, e.bin, e.URL(), t.TempDir(), line, line.Password, "--node", "B="+b, "--trust")
 
-	// Wait until a third of the file went up.
+	// The joiner is frozen from the start of the synchronization, so that the parts wait in the
+	// storage and the copy cannot end before the server stops, however fast it goes; the host is
+	// frozen once a quarter of the file went up. Both are thawed as the server is stopping: the
+	// joiner's downloads at least meet it gone.
+	jp.stderr.Await(t, "synchronizing", e2eWait, func(s string) bool { return strings.Contains(s, `"step":"synchronizing"`) })
+	thawJoin := jp.freeze(t)
 	deadline := time.Now().Add(e2eWait)
-	for contentStored(e) < size/3 {
+	for contentStored(e) < size/4 {
 		if time.Now().After(deadline) {
 			t.Fatalf("the copy did not start; host:\n%s", hp.stderr)
 		}
 		time.Sleep(10 * time.Millisecond) // polled
 	}
-	// The host is frozen until the server is stopping, so that the copy cannot end
-	// in between, however fast the rest goes up.
-	thaw := hp.freeze(t)
+	thawHost := hp.freeze(t)
 	stopped := time.Now()
-	e.srv.stopThen(t, thaw)
+	e.srv.stopThen(t, func() { thawHost(); thawJoin() })
 	t.Logf("server stopped with %d MiB of %d uploaded (SIGTERM took %s); back in %s", contentStored(e)>>20, size>>20, time.Since(stopped).Round(time.Millisecond), outage)
 	time.Sleep(outage) // the outage, on purpose
 	e.start()
