@@ -888,13 +888,15 @@ func writeBig(t testing.TB, path string, size int64, at time.Time) {
 	}
 }
 
-// The server stops (SIGTERM) in the middle of a relayed copy of 128 MiB and comes back 2 s later
+// The server stops (SIGTERM) in the middle of a relayed copy of 256 MiB and comes back 2 s later
 // on the same address, storage, Redis and secret: the run resumes and finishes, and no part is
 // uploaded twice (every part A uploaded is one B downloaded; the parts the server held are
-// skipped, not sent again). TestRedisRelayServerRestartLarge is the same with 256 MiB and 10 s.
+// skipped, not sent again). The file is large enough that a loaded machine still polls the
+// storage before the host has uploaded it all. TestRedisRelayServerRestartLarge is the same with
+// a 10 s outage.
 func TestRedisRelayServerRestart(t *testing.T) {
 	t.Parallel()
-	relayServerRestart(t, 128<<20, 2*time.Second)
+	relayServerRestart(t, 256<<20, 2*time.Second)
 }
 
 // TestRedisRelayServerRestartLarge is TestRedisRelayServerRestart with a file of 256 MiB (1 GiB

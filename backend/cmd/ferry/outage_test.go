@@ -18,7 +18,7 @@ const memberBound = 60 * time.Second
 // once a quarter of it was uploaded.
 func startRelayedCopy(t *testing.T, e *relayEnv, args ...string) (hp, jp *memberProc, a, b string, thaw func()) {
 	t.Helper()
-	size := int64(128 << 20)
+	size := int64(256 << 20) // large enough that a loaded machine freezes the joiner before it is done
 	a, b = t.TempDir(), t.TempDir()
 	writeBig(t, filepath.Join(a, "big.bin"), size, tOld)
 	hp, line := host(t, e.bin, e.URL(), t.TempDir(), append([]string{"--node", "A=" + a, "--mode", "mirror", "--trust"}, args...)...)

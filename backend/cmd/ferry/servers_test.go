@@ -58,7 +58,7 @@ func hostJoinServerKilled(t *testing.T, newEnv func(t *testing.T) *relayEnv) {
 			hostURLs := procs[0].URL + "," + procs[1].URL
 			joinURLs := procs[1].URL + "," + procs[0].URL
 
-			size := int64(128 << 20)
+			size := int64(256 << 20) // large enough that a loaded machine freezes the joiner before it is done
 			a, b := t.TempDir(), t.TempDir()
 			writeBig(t, filepath.Join(a, "big.bin"), size, tOld)
 			put(t, filepath.Join(a, "small", "note.txt"), []byte("a small file beside the big one\n"), tOld)
