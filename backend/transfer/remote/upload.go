@@ -109,9 +109,10 @@ func (x *Exchange) abandon(id string) {
 
 // uploader cuts, seals and uploads the parts of one transfer.
 type uploader struct {
-	x    *Exchange
-	id   string
-	gate gate
+	x     *Exchange
+	id    string
+	gate  gate
+	queue quotaQueue
 }
 
 // run uploads the parts read from r, numbered from first, and returns the number of the last.
@@ -126,6 +127,10 @@ func (u *uploader) run(ctx context.Context, r *bufio.Reader, first int) (int, er
 			break
 		}
 		if err := u.gate.acquire(ctx, u.x.ctrl.parallelism); err != nil {
+			break
+		}
+		if err := u.queue.turn(ctx, n); err != nil {
+			u.gate.release()
 			break
 		}
 		if err := acquire(ctx, u.x.upMem); err != nil {
@@ -154,7 +159,7 @@ func (u *uploader) run(ctx context.Context, r *bufio.Reader, first int) (int, er
 			defer release()
 			sealed := u.x.seal(u.id, n, end, buf[:k])
 			u.x.recycle(buf)
-			if err := u.x.putPart(ctx, u.id, n, sealed, k); err != nil {
+			if err := u.x.putPart(ctx, u.id, n, sealed, k, &u.queue); err != nil {
 				cancel(err)
 			}
 		})
@@ -190,11 +195,15 @@ func fill(r *bufio.Reader, buf []byte) (n int, last bool, err error) {
 // putPart uploads one sealed part. Before trying again after a failure it asks the server
 // whether the part arrived anyway (the answer may have been lost), so that no part is stored
 // twice; while that question gets no answer, it does not upload either (the server may come
-// back between the two).
-func (x *Exchange) putPart(ctx context.Context, id string, n int, sealed []byte, plain int) error {
+// back between the two). A part refused for a full storage waits in q for its turn.
+func (x *Exchange) putPart(ctx context.Context, id string, n int, sealed []byte, plain int, q *quotaQueue) error {
 	r := retrier{x: x, op: fmt.Sprintf("upload part %d of transfer %s", n, id)}
+	defer q.leave(n)
 	for again := false; ; again = true {
 		if again {
+			if err := q.turn(ctx, n); err != nil {
+				return fmt.Errorf("%s: %w", r.op, err)
+			}
 			st, err := x.api.TransferState(ctx, x.session, id)
 			switch {
 			case err == nil && holds(st, n, len(sealed)):
@@ -223,6 +232,9 @@ func (x *Exchange) putPart(ctx context.Context, id string, n int, sealed []byte,
 		case ctx.Err() == nil:
 			x.ctrl.failed(classify(err))
 		}
+		if status(err) == http.StatusInsufficientStorage {
+			q.join(n)
+		}
 		if err := r.again(ctx, err); err != nil {
 			return err
 		}
@@ -240,6 +252,64 @@ func (x *Exchange) buffer(n int) []byte {
 func (x *Exchange) recycle(b []byte) {
 	b = b[:0]
 	x.buffers.Put(&b)
+}
+
+// quotaQueue holds the parts of one upload that the server refused because the session's
+// storage is full. They are tried again lowest first, and no later part is cut meanwhile: the
+// room the recipients free goes to the part they wait for, not to later ones they cannot take
+// yet, which would keep it full for good.
+type quotaQueue struct {
+	mu      sync.Mutex
+	waiting []int         // sorted
+	changed chan struct{} // closed at the next change
+}
+
+// join puts part n in the queue.
+func (q *quotaQueue) join(n int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if i, found := slices.BinarySearch(q.waiting, n); !found {
+		q.waiting = slices.Insert(q.waiting, i, n)
+		q.signal()
+	}
+}
+
+// leave takes part n out of the queue, if it is there.
+func (q *quotaQueue) leave(n int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if i, found := slices.BinarySearch(q.waiting, n); found {
+		q.waiting = slices.Delete(q.waiting, i, i+1)
+		q.signal()
+	}
+}
+
+func (q *quotaQueue) signal() {
+	if q.changed != nil {
+		close(q.changed)
+		q.changed = nil
+	}
+}
+
+// turn waits until no part before n waits for room.
+func (q *quotaQueue) turn(ctx context.Context, n int) error {
+	for {
+		q.mu.Lock()
+		if len(q.waiting) == 0 || q.waiting[0] >= n {
+			q.mu.Unlock()
+			return nil
+		}
+		if q.changed == nil {
+			q.changed = make(chan struct{})
+		}
+		changed := q.changed
+		q.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
 }
 
 // gate lets a number of holders in that may change over time.
