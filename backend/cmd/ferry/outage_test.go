@@ -14,27 +14,18 @@ import (
 // memberBound is how long after a fault every other member must have ended.
 const memberBound = 60 * time.Second
 
-// startRelayedCopy starts a host and a joiner mirroring a big file from A to B, and returns
-// once a quarter of it was uploaded.
-func startRelayedCopy(t *testing.T, e *relayEnv, args ...string) (hp, jp *memberProc, a, b string, thaw func()) {
+// startRelayedCopy starts a host and a joiner mirroring a big file from A to B, and returns once
+// a part of it is in the storage. The joiner's downloads of it are held until the caller's fault
+// and release, so that the copy cannot end first, however fast it goes.
+func startRelayedCopy(t *testing.T, e *relayEnv, args ...string) (hp, jp *memberProc, a, b string, release func()) {
 	t.Helper()
-	size := int64(256 << 20) // large enough that a loaded machine freezes the joiner before it is done
 	a, b = t.TempDir(), t.TempDir()
-	writeBig(t, filepath.Join(a, "big.bin"), size, tOld)
+	writeBig(t, filepath.Join(a, "big.bin"), 64<<20, tOld)
 	hp, line := host(t, e.bin, e.URL(), t.TempDir(), append([]string{"--node", "A=" + a, "--mode", "mirror", "--trust"}, args...)...)
-	jp = join(t, e.bin, e.URL(), t.TempDir(), line, line.Password, append([]string{"--node", "B=" + b, "--trust"}, args...)...)
-	// The joiner is frozen from the start of the synchronization until the caller's fault, so
-	// that the parts wait in the storage and the copy cannot end first, however fast it goes.
-	jp.stderr.Await(t, "synchronizing", e2eWait, func(s string) bool { return strings.Contains(s, `"step":"synchronizing"`) })
-	thaw = jp.freeze(t)
-	deadline := time.Now().Add(e2eWait)
-	for contentStored(e) < size/4 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the copy did not start; host:\n%s\njoin:\n%s", hp.stderr, jp.stderr)
-		}
-		time.Sleep(10 * time.Millisecond) // polled
-	}
-	return hp, jp, a, b, thaw
+	gate := gateDownloads(t, e, e.URL())
+	jp = join(t, e.bin, gate.URLs(), t.TempDir(), line, line.Password, append([]string{"--node", "B=" + b, "--trust"}, args...)...)
+	gate.waitHeld(t)
+	return hp, jp, a, b, gate.release
 }
 
 // endsWithin waits for p to exit 1 within bound of since, its stderr saying want.
@@ -56,12 +47,12 @@ func endsWithin(t *testing.T, p *memberProc, since time.Time, bound time.Duratio
 func TestRedisServerKilledEndsMembers(t *testing.T) {
 	t.Parallel()
 	e := newRelayEnv(t)
-	hp, jp, _, b, thaw := startRelayedCopy(t, e, "--server-wait", "5s")
+	hp, jp, _, b, release := startRelayedCopy(t, e, "--server-wait", "5s")
 	if err := e.srv.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	killed := time.Now()
-	thaw()
+	release()
 	for _, p := range []*memberProc{hp, jp} {
 		endsWithin(t, p, killed, memberBound, "has not answered for 5s")
 	}
@@ -80,11 +71,11 @@ func TestServerRestartLosesSession(t *testing.T) {
 	e.srv.stop(t)
 	e.addr = "127.0.0.1:0"
 	e.start()
-	hp, jp, _, _, thaw := startRelayedCopy(t, e)
+	hp, jp, _, _, release := startRelayedCopy(t, e)
 	e.srv.stop(t)
 	restarted := time.Now()
 	e.start()
-	thaw()
+	release()
 	for _, p := range []*memberProc{hp, jp} {
 		endsWithin(t, p, restarted, 20*time.Second, "no longer knows this session")
 	}
@@ -95,7 +86,7 @@ func TestServerRestartLosesSession(t *testing.T) {
 func TestRedisEmptiedLosesSession(t *testing.T) {
 	t.Parallel()
 	e := newRelayEnv(t)
-	hp, jp, _, _, thaw := startRelayedCopy(t, e, "--server-wait", "6s")
+	hp, jp, _, _, release := startRelayedCopy(t, e, "--server-wait", "6s")
 	opts, err := redis.ParseURL(e.redis)
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +105,7 @@ func TestRedisEmptiedLosesSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	emptied := time.Now()
-	thaw()
+	release()
 	for _, p := range []*memberProc{hp, jp} {
 		endsWithin(t, p, emptied, 30*time.Second, "no longer knows this session")
 	}
@@ -125,7 +116,7 @@ func TestRedisEmptiedLosesSession(t *testing.T) {
 func TestRedisMemberKilledEndsHost(t *testing.T) {
 	t.Parallel()
 	e := newRelayEnvWith(t, func(e *relayEnv) { e.presence = 3 * time.Second })
-	hp, jp, _, _, _ := startRelayedCopy(t, e) // killed frozen
+	hp, jp, _, _, _ := startRelayedCopy(t, e) // killed while its downloads are held
 	if err := jp.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

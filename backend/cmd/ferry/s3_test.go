@@ -3,13 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -134,11 +132,10 @@ func TestS3RelayTamperedPart(t *testing.T) {
 	a, b := t.TempDir(), t.TempDir()
 	put(t, filepath.Join(a, "doc.txt"), []byte("the new version, from A"), tNew)
 	put(t, filepath.Join(b, "doc.txt"), []byte("the old version on B"), tOld)
-	download := regexp.MustCompile(`/sessions/([^/]+)/transfers/([^/]+)/parts/(\d+)/download$`)
 	var flipped atomic.Int64
 	proxy := spyProxy(t, e.URL(), func(r *http.Request, _ []byte) {
-		m := download.FindStringSubmatch(r.URL.Path)
-		if m == nil || !isContent(e, m[1], m[2]) {
+		m := partDownload.FindStringSubmatch(r.URL.Path)
+		if m == nil || e.transferKind(m[1], m[2]) != protocol.TransferContent {
 			return
 		}
 		key := "relay/" + m[1] + "/" + m[2] + "/" + m[3]
@@ -170,52 +167,13 @@ func TestS3RelayTamperedPart(t *testing.T) {
 	e.emptyStorage(t)
 }
 
-// isContent tells whether a transfer in the bookkeeping carries file content.
-func isContent(e *relayEnv, session, transfer string) bool {
-	var d relayDoc
-	v, ok := e.relayDocs()[e.prefix+":relay:{"+session+"} t:"+transfer]
-	return ok && json.Unmarshal([]byte(v), &d) == nil && d.Kind == protocol.TransferContent
-}
-
 // The server stops in the middle of a relayed copy through the bucket and starts again on the
-// same address, bucket, Redis (which keeps the bookkeeping) and secret: the upload resumes, no part goes twice
-// and the bucket ends empty.
+// same address, bucket, Redis (which keeps the bookkeeping) and secret: the upload resumes, no
+// part goes twice and the bucket ends empty. In the 3 s outage, the members keep moving parts
+// with the URLs they hold, and their confirmations and new URLs wait for the server.
 func TestS3RelayServerRestart(t *testing.T) {
 	t.Parallel()
-	const size = 96 << 20
-	e := newS3RelayEnv(t)
-	a, b := t.TempDir(), t.TempDir()
-	writeBig(t, filepath.Join(a, "big.bin"), size, tOld)
-	hp, line := host(t, e.bin, e.URL(), t.TempDir(), "--node", "A="+a, "--mode", "mirror", "--trust")
-	jp := join(t, e.bin, e.URL(), t.TempDir(), line, line.Password, "--node", "B="+b, "--trust")
-	// The host is frozen at its first part stored, until the server is stopping: its upload
-	// stops in the middle however fast it goes.
-	deadline := time.Now().Add(e2eWait)
-	for contentStored(e) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the copy did not start; host:\n%s", hp.stderr)
-		}
-		time.Sleep(10 * time.Millisecond) // polled
-	}
-	e.srv.stopThen(t, hp.freeze(t))
-	t.Logf("server stopped with %d MiB of %d uploaded; back in 3 s", contentStored(e)>>20, size>>20)
-	// A 3 s outage, on purpose: the members keep uploading to the bucket with the URLs they
-	// hold, and their confirmations and new URLs wait for the server.
-	time.Sleep(3 * time.Second)
-	e.start()
-	hp.mustExit(t, 0)
-	jp.mustExit(t, 0)
-	sameTrees(t, a, b)
-	hr, jr := hp.report(t), jp.report(t)
-	t.Logf("host: %s", hr)
-	t.Logf("join: %s", jr)
-	if hr.Transfers.PartsUploaded != jr.Transfers.PartsDownloaded {
-		t.Fatalf("A uploaded %d parts, B downloaded %d: some part went twice", hr.Transfers.PartsUploaded, jr.Transfers.PartsDownloaded)
-	}
-	if hr.Transfers.Retries+jr.Transfers.Retries == 0 {
-		t.Fatal("no request was retried: the server never went away")
-	}
-	e.emptyStorage(t)
+	relayServerRestart(t, 96<<20, 3*time.Second, withBucket)
 }
 
 // `ferry server --storage s3://…` refuses to start, saying why, when the bucket is missing or

@@ -77,19 +77,10 @@ func startServer(t *testing.T, bin string, env []string, args ...string) *server
 }
 
 // stop sends SIGTERM and waits for a clean exit.
-func (p *serverProcess) stop(t *testing.T) { p.stopThen(t, nil) }
-
-// stopThen sends SIGTERM, calls began once the server logs that it is stopping (it closes its
-// listener next and takes no new request), then waits for it to exit.
-func (p *serverProcess) stopThen(t *testing.T, began func()) {
+func (p *serverProcess) stop(t *testing.T) {
 	t.Helper()
-	stops := strings.Count(p.stderr.String(), "msg=stopping")
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
-	}
-	if began != nil {
-		p.stderr.Await(t, "stopping", cloudtest.Wait, func(s string) bool { return strings.Count(s, "msg=stopping") > stops })
-		began()
 	}
 	select {
 	case err := <-p.done:

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
+	"github.com/ferrysync/ferry/backend/bytesize"
 	"github.com/ferrysync/ferry/backend/internal/redistest"
 )
 
@@ -56,33 +56,24 @@ func hostJoinServerKilled(t *testing.T, newEnv func(t *testing.T) *relayEnv) {
 			e := newEnv(t)
 			procs := []*serverProcess{e.srv, e.second()}
 			hostURLs := procs[0].URL + "," + procs[1].URL
-			joinURLs := procs[1].URL + "," + procs[0].URL
+			// The joiner's downloads are held until the kill, so that the copy cannot end
+			// first, however fast it goes.
+			gate := gateDownloads(t, e, procs[1].URL, procs[0].URL)
 
-			size := int64(256 << 20) // large enough that a loaded machine freezes the joiner before it is done
 			a, b := t.TempDir(), t.TempDir()
-			writeBig(t, filepath.Join(a, "big.bin"), size, tOld)
+			writeBig(t, filepath.Join(a, "big.bin"), 64<<20, tOld)
 			put(t, filepath.Join(a, "small", "note.txt"), []byte("a small file beside the big one\n"), tOld)
 			hp, line := host(t, e.bin, hostURLs, t.TempDir(), "--node", "A="+a, "--mode", "mirror", "--trust",
 				"--server-wait", "5s")
-			jp := join(t, e.bin, joinURLs, t.TempDir(), line, line.Password, "--node", "B="+b, "--trust",
+			jp := join(t, e.bin, gate.URLs(), t.TempDir(), line, line.Password, "--node", "B="+b, "--trust",
 				"--server-wait", "5s")
-			// The joiner is frozen from the start of the synchronization until the kill, so that
-			// the parts wait in the storage and the copy cannot end first, however fast it goes.
-			jp.stderr.Await(t, "synchronizing", e2eWait, func(s string) bool { return strings.Contains(s, `"step":"synchronizing"`) })
-			thaw := jp.freeze(t)
-			deadline := time.Now().Add(e2eWait)
-			for contentStored(e) < size/4 {
-				if time.Now().After(deadline) {
-					t.Fatalf("the copy did not start; host:\n%s\njoin:\n%s", hp.stderr, jp.stderr)
-				}
-				time.Sleep(10 * time.Millisecond) // polled
-			}
+			gate.waitHeld(t)
 			victim := procs[c.victim]
 			if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("killed the %s with %d MiB of %d uploaded", c.name, contentStored(e)>>20, size>>20)
-			thaw()
+			t.Logf("killed the %s with %s uploaded", c.name, bytesize.Format(contentStored(e)))
+			gate.release()
 
 			hp.mustExit(t, 0)
 			jp.mustExit(t, 0)
