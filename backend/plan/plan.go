@@ -286,13 +286,7 @@ type Options struct {
 
 // Build groups the actions of an evaluation.
 func Build(c *compare.Comparison, res *rules.Result, o Options) *Plan {
-	n := 0
-	for _, a := range res.Actions {
-		if a.Op != rules.DoNothing {
-			n++
-		}
-	}
-	b := newBuilder(c, o, slices.Concat(res.Directions, o.Directions), n)
+	b := newBuilder(c, o, slices.Concat(res.Directions, o.Directions))
 	for _, r := range res.Rejected {
 		b.reject(r)
 	}
@@ -314,13 +308,7 @@ func Evaluate(c *compare.Comparison, rs []rules.Rule, targeted []rules.Targeted,
 	if err != nil {
 		return nil, err
 	}
-	// Room for every group, made once: growing it would copy every group, and keep a larger
-	// array than the plan needs.
-	n := 0
-	for _, it := range c.Items {
-		n += s.Planned(it)
-	}
-	b := newBuilder(c, o, slices.Concat(s.Directions, o.Directions), n)
+	b := newBuilder(c, o, slices.Concat(s.Directions, o.Directions))
 	items := c.Items
 	c.Items = b.dirItems()
 	yield := func(out rules.Outcome) {
@@ -347,10 +335,43 @@ type builder struct {
 	places []*Place
 	// merge holds the copies of the current item that later ones from the same source join.
 	merge []mergeAt
+	// groups holds the groups in chunks until finish puts them in one array of the plan's
+	// size: a growing array would copy every group as it grows, and one made at the start,
+	// its size counted first, would be whole while the comparison still is.
+	groups  [][]Group
+	ngroups int
 }
 
-// newBuilder starts a plan with room for groups actions besides conflict copies and dates.
-func newBuilder(c *compare.Comparison, o Options, dirs []rules.Direction, groups int) *builder {
+const groupChunk = 4096
+
+func (b *builder) add(g Group) int {
+	if b.ngroups%groupChunk == 0 {
+		b.groups = append(b.groups, make([]Group, 0, groupChunk))
+	}
+	last := &b.groups[len(b.groups)-1]
+	*last = append(*last, g)
+	b.ngroups++
+	return b.ngroups - 1
+}
+
+func (b *builder) group(i int) *Group { return &b.groups[i/groupChunk][i%groupChunk] }
+
+// assemble moves the groups into the plan, with room for extra more, freeing each chunk as it
+// is copied.
+func (b *builder) assemble(extra int) {
+	if b.ngroups == 0 {
+		return
+	}
+	b.p.Groups = make([]Group, 0, b.ngroups+extra)
+	for i, chunk := range b.groups {
+		b.p.Groups = append(b.p.Groups, chunk...)
+		b.groups[i] = nil
+	}
+	b.groups = nil
+}
+
+// newBuilder starts a plan.
+func newBuilder(c *compare.Comparison, o Options, dirs []rules.Direction) *builder {
 	p := &Plan{}
 	for _, part := range c.Parts {
 		files := 0
@@ -361,11 +382,6 @@ func newBuilder(c *compare.Comparison, o Options, dirs []rules.Direction, groups
 		}
 		p.Parts = append(p.Parts, PartInfo{Name: part.Name, Node: part.Node, Root: part.Inv.Root, Type: part.Inv.Type,
 			Files: files, Empty: len(part.Inv.Entries) == 0 && !part.Inv.Incomplete, DirID: part.Inv.DirID})
-	}
-	// At most one group a kept action, a conflict copy and the directories' dates: made once, as
-	// growing it would copy every group.
-	if groups > 0 {
-		p.Groups = make([]Group, 0, groups+len(o.Conflicts)+dirDatesRoom(c, dirs))
 	}
 	return &builder{p: p, c: c, o: o, dirs: dirs, places: placesOf(c)}
 }
@@ -398,10 +414,9 @@ func (b *builder) action(a rules.AtomicAction) {
 	if a.Op == rules.DoNothing {
 		return
 	}
-	p := b.p
 	g := group(b.c, b.places, a, b.o)
 	if g.Source == nil {
-		p.Groups = append(p.Groups, g)
+		b.add(g)
 		return
 	}
 	if len(b.merge) > 0 && b.merge[0].item != a.Item {
@@ -409,12 +424,11 @@ func (b *builder) action(a rules.AtomicAction) {
 	}
 	k := mergeKey{a.Item, a.Source, g.Op, g.Kind}
 	if i := slices.IndexFunc(b.merge, func(m mergeAt) bool { return m.mergeKey == k }); i >= 0 {
-		at := b.merge[i].group
-		p.Groups[at].Targets = append(p.Groups[at].Targets, g.Targets...)
+		at := b.group(b.merge[i].group)
+		at.Targets = append(at.Targets, g.Targets...)
 		return
 	}
-	b.merge = append(b.merge, mergeAt{k, len(p.Groups)})
-	p.Groups = append(p.Groups, g)
+	b.merge = append(b.merge, mergeAt{k, b.add(g)})
 }
 
 // finish adds conflict copies and directories' dates, orders the groups and lists what will not
@@ -422,9 +436,8 @@ func (b *builder) action(a rules.AtomicAction) {
 func (b *builder) finish() *Plan {
 	p, c, o := b.p, b.c, b.o
 	b.merge = nil
-	if len(p.Groups) == 0 {
-		p.Groups = nil // as a plan with no group always was
-	}
+	// Room for a conflict copy each and the directories' dates.
+	b.assemble(len(o.Conflicts) + dirDatesRoom(c, b.dirs))
 	if o.Versions.Dir != "" {
 		v := o.Versions
 		if v.Stamp == "" {

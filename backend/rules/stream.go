@@ -88,19 +88,6 @@ func (s *Stream) Item(it *compare.Item, yield func(Outcome)) {
 	}
 }
 
-// Planned counts the actions other than do-nothing that the item's own evaluation keeps, without
-// evaluating it for the stream: room for the plan's groups, made once.
-func (s *Stream) Planned(it *compare.Item) int {
-	kept, _ := evaluateItem(s.cmp, it, s.rules, s.targeted[it])
-	n := 0
-	for _, a := range kept {
-		if a.Op != DoNothing {
-			n++
-		}
-	}
-	return n
-}
-
 // End yields the directory deletes still waiting: no item follows.
 func (s *Stream) End(yield func(Outcome)) {
 	for len(s.waiting) > 0 {
