@@ -260,8 +260,8 @@ func (x *Exchange) recycle(b []byte) {
 // yet, which would keep it full for good.
 type quotaQueue struct {
 	mu      sync.Mutex
-	waiting []int         // sorted
-	changed chan struct{} // closed at the next change
+	waiting []int // sorted
+	changed changes
 }
 
 // join puts part n in the queue.
@@ -270,7 +270,7 @@ func (q *quotaQueue) join(n int) {
 	defer q.mu.Unlock()
 	if i, found := slices.BinarySearch(q.waiting, n); !found {
 		q.waiting = slices.Insert(q.waiting, i, n)
-		q.signal()
+		q.changed.signal()
 	}
 }
 
@@ -280,73 +280,69 @@ func (q *quotaQueue) leave(n int) {
 	defer q.mu.Unlock()
 	if i, found := slices.BinarySearch(q.waiting, n); found {
 		q.waiting = slices.Delete(q.waiting, i, i+1)
-		q.signal()
-	}
-}
-
-func (q *quotaQueue) signal() {
-	if q.changed != nil {
-		close(q.changed)
-		q.changed = nil
+		q.changed.signal()
 	}
 }
 
 // turn waits until no part before n waits for room.
 func (q *quotaQueue) turn(ctx context.Context, n int) error {
-	for {
-		q.mu.Lock()
-		if len(q.waiting) == 0 || q.waiting[0] >= n {
-			q.mu.Unlock()
-			return nil
-		}
-		if q.changed == nil {
-			q.changed = make(chan struct{})
-		}
-		changed := q.changed
-		q.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
-	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.changed.await(ctx, &q.mu, func() bool { return len(q.waiting) == 0 || q.waiting[0] >= n })
 }
 
 // gate lets a number of holders in that may change over time.
 type gate struct {
 	mu    sync.Mutex
 	busy  int
-	freed chan struct{} // closed at the next release
+	freed changes
 }
 
 func (g *gate) acquire(ctx context.Context, limit func() int) error {
-	for {
-		g.mu.Lock()
-		if g.busy < limit() {
-			g.busy++
-			g.mu.Unlock()
-			return nil
-		}
-		if g.freed == nil {
-			g.freed = make(chan struct{})
-		}
-		freed := g.freed
-		g.mu.Unlock()
-		select {
-		case <-freed:
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if err := g.freed.await(ctx, &g.mu, func() bool { return g.busy < limit() }); err != nil {
+		return err
 	}
+	g.busy++
+	return nil
 }
 
 func (g *gate) release() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.busy--
-	if g.freed != nil {
-		close(g.freed)
-		g.freed = nil
+	g.freed.signal()
+}
+
+// changes wakes those waiting for a condition that a mutex guards: each change closes the
+// channel they wait on.
+type changes struct{ ch chan struct{} }
+
+// await returns once ok holds, or with ctx's cause; mu is held on entry and on return.
+func (c *changes) await(ctx context.Context, mu *sync.Mutex, ok func() bool) error {
+	for !ok() {
+		if c.ch == nil {
+			c.ch = make(chan struct{})
+		}
+		ch := c.ch
+		mu.Unlock()
+		select {
+		case <-ch:
+			mu.Lock()
+		case <-ctx.Done():
+			mu.Lock()
+			return context.Cause(ctx)
+		}
+	}
+	return nil
+}
+
+// signal wakes every waiter.
+func (c *changes) signal() {
+	if c.ch != nil {
+		close(c.ch)
+		c.ch = nil
 	}
 }
 

@@ -57,7 +57,7 @@ func TestQuotaQueueWakes(t *testing.T) {
 	go func() { turned <- q.turn(context.Background(), 6) }()
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		q.mu.Lock()
-		waiting := q.changed != nil
+		waiting := q.changed.ch != nil
 		q.mu.Unlock()
 		if waiting {
 			break
