@@ -380,6 +380,7 @@ func (c *Comparison) merge(a *arena, omit func(*Item) bool) bool {
 	if omit == nil {
 		c.Items = make([]*Item, 0, total/max(1, len(c.Parts)))
 	}
+	defer func(parts int) { a.parts = parts }(a.parts)
 	var nf needFiles
 	for {
 		// The smallest (key, kind) at the heads of the parts.
@@ -398,6 +399,15 @@ func (c *Comparison) merge(a *arena, omit func(*Item) bool) bool {
 		}
 		if !found {
 			return true
+		}
+		// An identity has room for an entry on each part holding the item: a file found on one
+		// part only (a first mirror's) takes room for one.
+		a.parts = 0
+		for i := range curs {
+			cu := &curs[i]
+			if cu.next < len(cu.entries) && cu.entries[cu.next].Kind == minKind && cu.key == minKey {
+				a.parts++
+			}
 		}
 		var it *Item
 		mark := *a
