@@ -9,10 +9,10 @@ import (
 	"github.com/ferrysync/ferry/backend/protocol"
 )
 
-// groupTable holds the groups of a run in memory in 32 bytes each, where a *Group with its
+// groupTable holds the groups of a run in memory in 24 bytes each, where a *Group with its
 // slices and a map entry took about 250: ops, sources and target lists are interned, a group
 // whose id is "AGID_<position>" (as plans number them) stores no id, and which targets succeeded
-// or failed are bits over the group's target list. A group it cannot hold so (more than 64
+// or failed are bits over the group's target list. A group it cannot hold so (more than 32
 // targets, a result for a target outside its list) is kept whole.
 //
 // Success and Errors come back in the order of the group's targets.
@@ -35,7 +35,7 @@ type groupTable struct {
 
 type slot struct {
 	size            int64
-	success, errors uint64 // bits over lists[targets]
+	success, errors targetBits // over lists[targets]
 	targets         uint32
 	source          uint16 // strs index
 	op              uint8  // strs index
@@ -48,6 +48,11 @@ const (
 	positional                     // the id is idAt(position)
 	kept                           // the group is in whole
 )
+
+// targetBits are bits over a target list of at most maxListed targets.
+type targetBits uint32
+
+const maxListed = 32
 
 const (
 	idPrefix  = "AGID_"
@@ -218,9 +223,9 @@ func (t *groupTable) str(s string) (uint16, bool) {
 	return i, true
 }
 
-// list interns a target list of at most 64 distinct targets.
+// list interns a target list of at most maxListed distinct targets.
 func (t *groupTable) list(targets []protocol.Target) (uint32, bool) {
-	if len(targets) > 64 {
+	if len(targets) > maxListed {
 		return 0, false
 	}
 	for i, tg := range targets {
@@ -252,8 +257,8 @@ func listKey(targets []protocol.Target) string {
 }
 
 // mask sets the bits of picked's targets in list; false when one is not in list or twice.
-func mask(list, picked []protocol.Target) (uint64, bool) {
-	var m uint64
+func mask(list, picked []protocol.Target) (targetBits, bool) {
+	var m targetBits
 	for _, tg := range picked {
 		j := slices.Index(list, tg)
 		if j < 0 || m&(1<<j) != 0 {
@@ -265,13 +270,13 @@ func mask(list, picked []protocol.Target) (uint64, bool) {
 }
 
 // pick is the targets of list whose bits m sets, nil for none.
-func pick(list []protocol.Target, m uint64) []protocol.Target {
+func pick(list []protocol.Target, m targetBits) []protocol.Target {
 	if m == 0 {
 		return nil
 	}
-	out := make([]protocol.Target, 0, bits.OnesCount64(m))
+	out := make([]protocol.Target, 0, bits.OnesCount32(uint32(m)))
 	for ; m != 0; m &= m - 1 {
-		out = append(out, list[bits.TrailingZeros64(m)])
+		out = append(out, list[bits.TrailingZeros32(uint32(m))])
 	}
 	return out
 }
