@@ -41,10 +41,23 @@ type Item struct {
 	Kind inventory.Kind
 	Key  string // linking key: lower-cased unless case-sensitive
 	Path string // relative path (tree) or name (flat), as first seen in part order
-	// Identities hold every entry of the item; a directory has exactly one.
+	// Identities hold every entry of the item; a directory has exactly one, where the parts
+	// it could not be seen on hold an entry without Entry (AccessIssues).
 	Identities []*Identity
-	// AccessIssue lists the parts where a directory item could not be seen.
-	AccessIssue []int
+}
+
+// AccessIssues lists the parts where a directory item could not be seen.
+func (it *Item) AccessIssues() []int {
+	if it.Kind != inventory.Dir || len(it.Identities) == 0 {
+		return nil
+	}
+	var out []int
+	for _, l := range it.Identities[0].Entries {
+		if l.Entry == nil {
+			out = append(out, l.Part)
+		}
+	}
+	return out
 }
 
 // Comparison is the result of comparing every node of a session.
@@ -106,7 +119,6 @@ func (it *Item) Name() string { return path.Base(it.Path) }
 // inventories' entries.
 func (it *Item) Detached() *Item {
 	c := *it
-	c.AccessIssue = slices.Clone(it.AccessIssue)
 	c.Identities = make([]*Identity, len(it.Identities))
 	for i, id := range it.Identities {
 		d := *id
@@ -172,9 +184,6 @@ func (it *Item) Entry(part int) *inventory.Entry {
 
 // HasAccessIssue tells whether the item could not be fully seen on a part.
 func (it *Item) HasAccessIssue(part int) bool {
-	if slices.Contains(it.AccessIssue, part) {
-		return true
-	}
 	for _, id := range it.Identities {
 		for _, l := range id.Entries {
 			if l.Part == part && (l.Entry == nil || l.Entry.Inaccessible) {
@@ -596,13 +605,14 @@ func (it *Item) add(a *arena, part int, e *inventory.Entry) {
 
 func (it *Item) addPlaceholder(part int) {
 	if it.Kind == inventory.Dir {
-		if !slices.Contains(it.AccessIssue, part) {
-			it.AccessIssue = append(it.AccessIssue, part)
+		if len(it.Identities) == 0 {
+			it.Identities = []*Identity{{}}
 		}
-		if len(it.Identities) > 0 {
-			it.Identities[0].Entries = append(it.Identities[0].Entries, Located{Part: part})
-			it.Identities[0].AccessIssue = true
+		id := it.Identities[0]
+		if !slices.Contains(it.AccessIssues(), part) {
+			id.Entries = append(id.Entries, Located{Part: part})
 		}
+		id.AccessIssue = true
 		return
 	}
 	it.Identities = append(it.Identities, &Identity{AccessIssue: true, Entries: []Located{{Part: part}}})

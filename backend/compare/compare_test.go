@@ -359,8 +359,8 @@ func TestAccessIssuesTree(t *testing.T) {
 		if it.HasAccessIssue(B) {
 			t.Errorf("%s: access issue on B", tt.path)
 		}
-		if !slices.Equal(it.AccessIssue, tt.dirIss) {
-			t.Errorf("%s: AccessIssue %v, want %v", tt.path, it.AccessIssue, tt.dirIss)
+		if !slices.Equal(it.AccessIssues(), tt.dirIss) {
+			t.Errorf("%s: AccessIssues %v, want %v", tt.path, it.AccessIssues(), tt.dirIss)
 		}
 	}
 	if e := item(t, c, inventory.File, "/d/f.txt").Entry(A); e != nil {
@@ -405,8 +405,8 @@ func TestAccessIssuesIncompletePart(t *testing.T) {
 	}
 
 	c := compare.Compare(withIncompleteA(nil, E(D("/sub"))), flat)
-	if it := c.Items[0]; !slices.Equal(it.AccessIssue, []int{0}) || !it.HasAccessIssue(0) || !it.Present(0) {
-		t.Errorf("flat placeholder dir: AccessIssue %v", it.AccessIssue)
+	if it := c.Items[0]; !slices.Equal(it.AccessIssues(), []int{0}) || !it.HasAccessIssue(0) || !it.Present(0) {
+		t.Errorf("flat placeholder dir: AccessIssues %v", it.AccessIssues())
 	}
 
 	all := testinv.Nodes(E(F("/f", 1, 0)), E(F("/f", 1, 0)))

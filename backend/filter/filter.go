@@ -292,9 +292,6 @@ type hasNode struct{ what filterHas }
 func (n *hasNode) match(it *compare.Item, env Env) bool {
 	switch n.what {
 	case hasAccessIssue:
-		if len(it.AccessIssue) > 0 {
-			return true
-		}
 		for _, id := range it.Identities {
 			if id.AccessIssue {
 				return true
