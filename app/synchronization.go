@@ -739,7 +739,7 @@ func (f *syncForwarder) stop() {
 
 // resultLog keeps the item results of a run: every failure, and the first successes.
 type resultLog struct {
-	groups map[string]*plan.Group
+	plan *plan.Plan
 
 	mu      sync.Mutex
 	next    map[groupNode]int // targets of a group on a node reported so far
@@ -751,18 +751,14 @@ type resultLog struct {
 type groupNode struct{ group, node string }
 
 func newResultLog(p *plan.Plan) *resultLog {
-	l := &resultLog{groups: make(map[string]*plan.Group, len(p.Groups)), next: map[groupNode]int{}}
-	for i := range p.Groups {
-		l.groups[p.Groups[i].ID] = &p.Groups[i]
-	}
-	return l
+	return &resultLog{plan: p, next: map[groupNode]int{}}
 }
 
 func (l *resultLog) add(results []protocol.ActionResult) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, r := range results {
-		g := l.groups[r.Group]
+		g := l.plan.Group(r.Group)
 		if g == nil {
 			continue
 		}

@@ -132,7 +132,7 @@ func (h *Handler) Run(ctx context.Context, g *plan.Group, report func(TargetResu
 // run is Run; with c, the replacements of existing files wait in c, and so do their results.
 func (h *Handler) run(ctx context.Context, g *plan.Group, c *commits, report func(TargetResult)) {
 	for _, t := range g.Targets {
-		res := TargetResult{Group: g.ID, Op: g.Op, Target: t.Location, Quiet: g.Quiet}
+		res := TargetResult{Group: g.ID(), Op: g.Op, Target: t.Location, Quiet: g.Quiet}
 		staged := false
 		if err := ctx.Err(); err != nil {
 			res.Err = err
@@ -237,8 +237,8 @@ func (h *Handler) runTarget(ctx context.Context, g *plan.Group, t plan.Endpoint,
 	if g.Op == plan.OpCopy {
 		o.Dates = &transfer.Dates{ModTime: g.Source.Mtime(), BirthTime: g.Source.Btime()}
 	}
-	if t.KeepAs != "" && t.Exists() {
-		if err := transfer.KeepCopy(ctx, dst, t.Path, t.KeepAs, t.Size(), t.Mtime(), t.Btime()); err != nil {
+	if keepAs := t.KeepAs(); keepAs != "" {
+		if err := transfer.KeepCopy(ctx, dst, t.Path, keepAs, t.Size(), t.Mtime(), t.Btime()); err != nil {
 			return 0, false, err
 		}
 	}

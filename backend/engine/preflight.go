@@ -162,7 +162,7 @@ func Preflight(p *plan.Plan, roots *transfer.Roots, mine func(node string) bool,
 						f.staged += min(size, blocks(t.Size()))
 					}
 				}
-				if t.KeepAs != "" && t.Exists() {
+				if t.KeepAs() != "" {
 					f.need += blocks(t.Size())
 					f.files++
 				}

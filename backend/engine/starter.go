@@ -45,7 +45,7 @@ func Definitions(p *plan.Plan, owner func(node string) string) iter.Seq[protocol
 			if g.Quiet {
 				continue // not an action: its member runs it and reports only its failure
 			}
-			d := protocol.GroupDefinition{ID: g.ID, Op: g.Op.String(), Targets: make([]protocol.Target, 0, len(g.Targets))}
+			d := protocol.GroupDefinition{ID: g.ID(), Op: g.Op.String(), Targets: make([]protocol.Target, 0, len(g.Targets))}
 			if g.Op == plan.OpCopy || g.Op == plan.OpCopyContent {
 				d.Source, d.Size = owner(g.Source.Node), g.Size
 			}

@@ -327,7 +327,7 @@ func (r *Run) loop(ctx context.Context, started protocol.Synchronization, stop f
 	if r.Remote == nil {
 		for _, g := range relayed {
 			for _, t := range g.Targets {
-				local(TargetResult{Group: g.ID, Op: g.Op, Target: t.Location,
+				local(TargetResult{Group: g.ID(), Op: g.Op, Target: t.Location,
 					Err: fmt.Errorf("%s %s on %s: %w", g.Op, t.Path, t.Part, ErrNeedsRelay)})
 			}
 		}

@@ -21,7 +21,7 @@ type ConflictCopy struct {
 func (p *Plan) addConflictCopies(c *compare.Comparison, places []*Place, copies []ConflictCopy) {
 	for _, cc := range copies {
 		for _, part := range cc.Keep {
-			p.keepReplaced(c.Parts[part].Name, cc.Item.Path, cc.Path)
+			places[part].keep(cc.Item.Path, cc.Path)
 		}
 		if len(cc.To) == 0 {
 			continue
@@ -34,21 +34,5 @@ func (p *Plan) addConflictCopies(c *compare.Comparison, places []*Place, copies 
 			g.Targets = append(g.Targets, endpoint(places, c.Parts[t], nil, cc.Path))
 		}
 		p.Groups = append(p.Groups, g)
-	}
-}
-
-// keepReplaced sets KeepAs on the copy targets of path on part.
-func (p *Plan) keepReplaced(part, path, keepAs string) {
-	for i := range p.Groups {
-		g := &p.Groups[i]
-		if g.Source == nil || g.Phase != PhaseCopy {
-			continue
-		}
-		for j := range g.Targets {
-			t := &g.Targets[j]
-			if t.Part == part && t.Path == path && t.Exists() {
-				t.KeepAs = keepAs
-			}
-		}
 	}
 }

@@ -108,7 +108,7 @@ func TestDirectoryDates(t *testing.T) {
 					want = append(want, g.Targets[0].Path)
 				}
 				if g.Phase == plan.PhaseDirDates && (g.ItemKind != inventory.Dir || g.Source.ModTime() == 0) {
-					t.Errorf("%s: %+v", g.ID, g)
+					t.Errorf("%s: %+v", g.ID(), g)
 				}
 			}
 			if !slices.Equal(listed, want) || p.Summary().Actions != len(p.Actions()) {

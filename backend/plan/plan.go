@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -136,7 +137,12 @@ type Place struct {
 	// "/"+its name.
 	Root string
 	Dir  string // directory every write is confined to
+	// kept holds where the run keeps this part's files before copies replace them (KeepAs).
+	kept *keptFiles
 }
+
+// keptFiles are the paths (relative to Dir) where files are kept, by the file's path.
+type keptFiles struct{ as map[string]string }
 
 // Location is an item on a part: where to read or write it.
 type Location struct {
@@ -150,9 +156,6 @@ type Location struct {
 type Endpoint struct {
 	Location
 	Entry *inventory.Entry
-	// KeepAs, on an existing copy target, is a path (relative to Dir) where its content is kept,
-	// with its dates, before the copy replaces it: a two-way conflict's losing edit.
-	KeepAs string
 }
 
 // Exists tells whether the endpoint's file or directory was inventoried.
@@ -194,11 +197,12 @@ func (e *Endpoint) ContentKey() inventory.ContentKey {
 
 // Group is a set of atomic actions sharing one source read: the unit that is run and tracked.
 type Group struct {
-	ID      string    // AGID_n
 	Source  *Endpoint // copy family
 	Targets []Endpoint
 	Size    int64 // source size (content copies)
-	// The small fields come last: a group takes 64 bytes.
+	// Num is the group's position in the plan, from 1: its id is "AGID_<Num>".
+	Num uint32
+	// The small fields come last: a group takes 56 bytes.
 	Op       Op
 	Kind     Kind     // content copies
 	RuleOp   rules.Op // the operator the rule or the user asked for
@@ -210,6 +214,46 @@ type Group struct {
 	// Quiet is a directory's date set because the run creates the directory or writes in it,
 	// not because it differed: not listed in the plan, not counted as an action nor tracked.
 	Quiet bool
+}
+
+// IDPrefix starts every group id.
+const IDPrefix = "AGID_"
+
+// ID is the group's id, "AGID_<Num>", as the plan is listed and tracked.
+func (g *Group) ID() string { return IDPrefix + strconv.FormatUint(uint64(g.Num), 10) }
+
+// Group is the group of id id, nil when the plan has none.
+func (p *Plan) Group(id string) *Group {
+	num, ok := strings.CutPrefix(id, IDPrefix)
+	if !ok {
+		return nil
+	}
+	n, err := strconv.ParseUint(num, 10, 32)
+	if err != nil || n == 0 || num[0] == '0' || n > uint64(len(p.Groups)) || p.Groups[n-1].Num != uint32(n) {
+		return nil
+	}
+	return &p.Groups[n-1]
+}
+
+// KeepAs is, for an existing copy target, a path (relative to Dir) where its content is kept,
+// with its dates, before the copy replaces it: a two-way conflict's losing edit. "" when
+// nothing is kept.
+func (e *Endpoint) KeepAs() string {
+	if e.Place == nil || e.kept == nil || !e.Exists() {
+		return ""
+	}
+	return e.kept.as[e.Path]
+}
+
+// SetKeepAs keeps the endpoint's content at as before a copy replaces it (KeepAs).
+func (e *Endpoint) SetKeepAs(as string) { e.keep(e.Path, as) }
+
+// keep keeps the file at path at as before a copy replaces it.
+func (p *Place) keep(path, as string) {
+	if p.kept == nil {
+		p.kept = &keptFiles{as: map[string]string{}}
+	}
+	p.kept.as[path] = as
 }
 
 // Bytes is the content this group writes: the source size per target for content copies.
@@ -342,7 +386,11 @@ type builder struct {
 	ngroups int
 }
 
-const groupChunk = 4096
+const (
+	groupChunk = 4096
+	// collectAbove is the plan size from which assemble collects garbage around the copy.
+	collectAbove = 16 * groupChunk
+)
 
 func (b *builder) add(g Group) int {
 	if b.ngroups%groupChunk == 0 {
@@ -362,12 +410,21 @@ func (b *builder) assemble(extra int) {
 	if b.ngroups == 0 {
 		return
 	}
+	// A large plan's array is made on a heap cleared of the comparison planned so far, and the
+	// chunks are collected once copied, before the heap grows by their size again.
+	large := b.ngroups >= collectAbove
+	if large {
+		runtime.GC()
+	}
 	b.p.Groups = make([]Group, 0, b.ngroups+extra)
 	for i, chunk := range b.groups {
 		b.p.Groups = append(b.p.Groups, chunk...)
 		b.groups[i] = nil
 	}
 	b.groups = nil
+	if large {
+		runtime.GC()
+	}
 }
 
 // newBuilder starts a plan.
@@ -627,33 +684,9 @@ func (p *Plan) order() {
 		}
 		return strings.Compare(pa, pb)
 	})
-	// The ids share one string, made at its size.
-	size := 0
 	for i := range p.Groups {
-		size += len("AGID_") + digits(i+1)
+		p.Groups[i].Num = uint32(i + 1)
 	}
-	var ids strings.Builder
-	ids.Grow(size)
-	var num []byte
-	for i := range p.Groups {
-		ids.WriteString("AGID_")
-		num = strconv.AppendInt(num[:0], int64(i+1), 10)
-		ids.Write(num)
-	}
-	all, start := ids.String(), 0
-	for i := range p.Groups {
-		end := start + len("AGID_") + digits(i+1)
-		p.Groups[i].ID, start = all[start:end], end
-	}
-}
-
-// digits is the number of decimal digits of n > 0.
-func digits(n int) int {
-	d := 1
-	for ; n >= 10; n /= 10 {
-		d++
-	}
-	return d
 }
 
 // QuietGroups counts the quiet groups, which are no actions.

@@ -56,7 +56,7 @@ func describe(p *plan.Plan) []string {
 				paths = append(paths, t.Path)
 			}
 		}
-		s := fmt.Sprintf("%s %s ", g.ID, g.Op)
+		s := fmt.Sprintf("%s %s ", g.ID(), g.Op)
 		if g.Source != nil {
 			s += fmt.Sprintf("%s→%s %s", g.Source.Part, strings.Join(parts, "+"), strings.Join(paths, ","))
 			if g.Kind != 0 {
@@ -115,7 +115,7 @@ func TestOrder(t *testing.T) {
 	}
 	for i, g := range p.Groups {
 		if g.Phase != wantPhases[i] {
-			t.Errorf("%s: phase %d, want %d", g.ID, g.Phase, wantPhases[i])
+			t.Errorf("%s: phase %d, want %d", g.ID(), g.Phase, wantPhases[i])
 		}
 	}
 	if s := p.Summary(); s != (plan.Summary{Actions: 12, Bytes: 6}) {

@@ -146,7 +146,7 @@ func TestSparsePlanIsThePlan(t *testing.T) {
 	}
 }
 
-// Groups are numbered in plan order, past one digit too.
+// Groups are numbered in plan order, past one digit too, and found by their ids only.
 func TestGroupIDs(t *testing.T) {
 	var files []inventory.Entry
 	for i := range 120 {
@@ -157,8 +157,16 @@ func TestGroupIDs(t *testing.T) {
 		t.Fatalf("%d groups", len(p.Groups))
 	}
 	for i, g := range p.Groups {
-		if want := fmt.Sprintf("AGID_%d", i+1); g.ID != want {
-			t.Fatalf("group %d: id %q, want %q", i, g.ID, want)
+		if want := fmt.Sprintf("AGID_%d", i+1); g.ID() != want {
+			t.Fatalf("group %d: id %q, want %q", i, g.ID(), want)
+		}
+		if got := p.Group(g.ID()); got != &p.Groups[i] {
+			t.Fatalf("group %s found at %p, want %p", g.ID(), got, &p.Groups[i])
+		}
+	}
+	for _, id := range []string{"", "AGID_", "AGID_0", "AGID_01", "AGID_+1", "agid_1", "AGID_1 ", fmt.Sprintf("AGID_%d", len(p.Groups)+1)} {
+		if g := p.Group(id); g != nil {
+			t.Errorf("%q found: %s", id, g.ID())
 		}
 	}
 }

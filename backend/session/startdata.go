@@ -10,6 +10,7 @@ import (
 	"io"
 	"path"
 	"slices"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/ferrysync/ferry/backend/inventory"
@@ -217,7 +218,7 @@ func toWire(p *plan.Plan) *wirePlan {
 			Files: pt.Files, Empty: pt.Empty})
 	}
 	for _, g := range p.Groups {
-		wg := wireGroup{ID: g.ID, Op: g.Op, RuleOp: g.RuleOp.String(), ItemKind: g.ItemKind.String(),
+		wg := wireGroup{ID: g.ID(), Op: g.Op, RuleOp: g.RuleOp.String(), ItemKind: g.ItemKind.String(),
 			Kind: g.Kind, DatesOnly: g.DatesOnly, Size: g.Size, Phase: g.Phase, Targeted: g.Targeted, Quiet: g.Quiet,
 			Targets: make([]wireEndpoint, 0, len(g.Targets))}
 		if g.Source != nil {
@@ -237,7 +238,8 @@ func toWire(p *plan.Plan) *wirePlan {
 
 func endpointToWire(e plan.Endpoint) wireEndpoint {
 	w := wireEndpoint{Part: e.Part, Node: e.Node, Root: wireStr(e.Root), Dir: wireStr(e.Dir), Path: wireStr(e.Path),
-		Exists: e.Exists(), Size: e.Size(), ModTime: inventory.Stamp(e.Mtime()), BirthTime: inventory.Stamp(e.Btime()), KeepAs: wireStr(e.KeepAs)}
+		Exists: e.Exists(), Size: e.Size(), ModTime: inventory.Stamp(e.Mtime()), BirthTime: inventory.Stamp(e.Btime()),
+		KeepAs: wireStr(e.KeepAs())}
 	if !e.ContentKey().IsZero() {
 		w.ContentKey = e.ContentKey().String()
 	}
@@ -271,6 +273,10 @@ func fromWire(w *wirePlan) (*plan.Plan, error) {
 	}
 	for i, wg := range w.Groups {
 		g, err := groupFromWire(wg, parts)
+		if want := plan.IDPrefix + strconv.Itoa(i+1); err == nil && wg.ID != want {
+			err = fmt.Errorf("id %q where the plan's order gives %s", wg.ID, want)
+		}
+		g.Num = uint32(i + 1)
 		if err != nil {
 			return nil, fmt.Errorf("plan: group %d (%s): %w", i, wg.ID, err)
 		}
@@ -288,7 +294,7 @@ func fromWire(w *wirePlan) (*plan.Plan, error) {
 }
 
 func groupFromWire(wg wireGroup, parts *wireParts) (plan.Group, error) {
-	g := plan.Group{ID: wg.ID, Op: wg.Op, Kind: wg.Kind, DatesOnly: wg.DatesOnly, Size: wg.Size, Phase: wg.Phase, Targeted: wg.Targeted, Quiet: wg.Quiet}
+	g := plan.Group{Op: wg.Op, Kind: wg.Kind, DatesOnly: wg.DatesOnly, Size: wg.Size, Phase: wg.Phase, Targeted: wg.Targeted, Quiet: wg.Quiet}
 	var ok bool
 	if g.RuleOp, ok = rules.ParseOp(wg.RuleOp); !ok {
 		return g, fmt.Errorf("operator %q", wg.RuleOp)
@@ -351,15 +357,18 @@ func (wp *wireParts) place(p plan.Place) *plan.Place {
 // endpointFromWire rebuilds an endpoint; root tells whether it may be the root itself.
 func endpointFromWire(w wireEndpoint, parts *wireParts, root bool) (plan.Endpoint, error) {
 	place := parts.place(plan.Place{Part: w.Part, Node: w.Node, Root: string(w.Root), Dir: string(w.Dir)})
-	e := plan.Endpoint{Location: plan.Location{Place: place, Path: string(w.Path)}, KeepAs: string(w.KeepAs)}
+	e := plan.Endpoint{Location: plan.Location{Place: place, Path: string(w.Path)}}
 	if node, ok := parts.node[w.Part]; !ok || node != w.Node {
 		return e, fmt.Errorf("part %s of node %s is not in the plan", w.Part, w.Node)
 	}
 	if !(cleanItemPath(e.Path) || root && e.Path == "/") || w.Size < 0 {
 		return e, fmt.Errorf("item path %q", e.Path)
 	}
-	if e.KeepAs != "" && !cleanItemPath(e.KeepAs) {
-		return e, fmt.Errorf("conflict copy path %q", e.KeepAs)
+	if w.KeepAs != "" {
+		if !cleanItemPath(string(w.KeepAs)) {
+			return e, fmt.Errorf("conflict copy path %q", w.KeepAs)
+		}
+		e.SetKeepAs(string(w.KeepAs))
 	}
 	mtime, err := inventory.Unstamp(w.ModTime)
 	if err != nil {

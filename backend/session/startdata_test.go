@@ -74,7 +74,7 @@ func TestStartDataRoundTrip(t *testing.T) {
 	kept := 0 // a two-way conflict keeps the target's edit aside
 	for i := range p.Groups {
 		if t0 := &p.Groups[i].Targets[0]; t0.Path == "/same-size.txt" && p.Groups[i].Source != nil {
-			t0.KeepAs = "/same-size.conflict-B-20240501-080000.txt"
+			t0.SetKeepAs("/same-size.conflict-B-20240501-080000.txt")
 			kept++
 		}
 	}
@@ -174,8 +174,11 @@ func TestStartDataRefusesMalformed(t *testing.T) {
 		"dot-dot": func(s string) string {
 			return strings.Replace(s, `"path":"/d/new.txt"`, `"path":"/d/../../new.txt"`, 1)
 		},
-		"unknown op":  func(s string) string { return strings.Replace(s, `"op":"delete"`, `"op":"shred"`, 1) },
-		"no part":     func(s string) string { return strings.Replace(s, `"part":"B"`, `"part":"Q"`, 1) },
+		"unknown op": func(s string) string { return strings.Replace(s, `"op":"delete"`, `"op":"shred"`, 1) },
+		"no part":    func(s string) string { return strings.Replace(s, `"part":"B"`, `"part":"Q"`, 1) },
+		"ids out of the plan's order": func(s string) string {
+			return strings.Replace(s, `"id":"AGID_2"`, `"id":"AGID_02"`, 1)
+		},
 		"extra field": func(s string) string { return strings.Replace(s, `"format"`, `"surprise":1,"format"`, 1) },
 		"conflict copy outside": func(s string) string {
 			return strings.Replace(s, `"path":"/d/new.txt"`, `"path":"/d/new.txt","keep_as":"/../x.txt"`, 1)

@@ -53,7 +53,7 @@ func (s Store) Settle(old *Record, cmp *compare.Comparison, p *plan.Plan, done D
 				a = &acted{ok: true}
 				actions[k] = a
 			}
-			a.ok = a.ok && done(g.ID, t.Part)
+			a.ok = a.ok && done(g.ID(), t.Part)
 			if g.Source != nil && !g.Source.ContentKey().IsZero() {
 				a.key = g.Source.ContentKey()
 			}

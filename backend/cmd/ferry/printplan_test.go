@@ -18,11 +18,11 @@ func TestPrintPlanActionsAsTabwriter(t *testing.T) {
 	}
 	src := ep("A", "/x")
 	p := &plan.Plan{Groups: []plan.Group{
-		{ID: "AGID_1", Op: plan.OpDelete, Targets: []plan.Endpoint{ep("B", "/old/é"), ep("Bb", "/o")}},
-		{ID: "AGID_2", Op: plan.OpCreate, Targets: []plan.Endpoint{ep("B", "/a\nb")}},
-		{ID: "AGID_3", Op: plan.OpCopy, Source: &src, Size: 123456, Kind: plan.Full, Targets: []plan.Endpoint{ep("B", "/x"), ep("C", "/"+strings.Repeat("long", 9))}},
-		{ID: "AGID_4", Op: plan.OpCopyDates, Source: &src, Targets: []plan.Endpoint{ep("B", "/x")}},
-		{ID: "AGID_5", Op: plan.OpCopyDates, Quiet: true, Targets: []plan.Endpoint{ep("B", "/q")}},
+		{Num: 1, Op: plan.OpDelete, Targets: []plan.Endpoint{ep("B", "/old/é"), ep("Bb", "/o")}},
+		{Num: 2, Op: plan.OpCreate, Targets: []plan.Endpoint{ep("B", "/a\nb")}},
+		{Num: 3, Op: plan.OpCopy, Source: &src, Size: 123456, Kind: plan.Full, Targets: []plan.Endpoint{ep("B", "/x"), ep("C", "/"+strings.Repeat("long", 9))}},
+		{Num: 4, Op: plan.OpCopyDates, Source: &src, Targets: []plan.Endpoint{ep("B", "/x")}},
+		{Num: 5, Op: plan.OpCopyDates, Quiet: true, Targets: []plan.Endpoint{ep("B", "/q")}},
 	}}
 	var want, got bytes.Buffer
 	tabulate(tabwriter.NewWriter(&want, 2, 4, 2, ' ', 0), p.Actions(), nil)

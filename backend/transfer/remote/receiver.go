@@ -41,14 +41,14 @@ func (c *Content) receive(ctx context.Context, run Run, sh *shipment, report fun
 	pending := map[string]*plan.Group{}
 	targets := map[string][]*plan.Endpoint{}
 	for _, g := range sh.groups {
-		pending[g.ID] = g
+		pending[g.ID()] = g
 		if sh.target != nil {
-			targets[g.ID] = []*plan.Endpoint{sh.target}
+			targets[g.ID()] = []*plan.Endpoint{sh.target}
 			continue
 		}
 		for i := range g.Targets {
 			if t := &g.Targets[i]; run.Owner(t.Node) == run.Self {
-				targets[g.ID] = append(targets[g.ID], t)
+				targets[g.ID()] = append(targets[g.ID()], t)
 			}
 		}
 	}
@@ -57,9 +57,9 @@ func (c *Content) receive(ctx context.Context, run Run, sh *shipment, report fun
 			return
 		}
 		for _, g := range sh.groups {
-			if pending[g.ID] != nil {
-				for _, t := range targets[g.ID] {
-					report(Result{Group: g.ID, Op: g.Op, Target: t.Location, Err: err})
+			if pending[g.ID()] != nil {
+				for _, t := range targets[g.ID()] {
+					report(Result{Group: g.ID(), Op: g.Op, Target: t.Location, Err: err})
 				}
 			}
 		}
@@ -87,7 +87,7 @@ func (c *Content) receive(ctx context.Context, run Run, sh *shipment, report fun
 			return
 		}
 		delete(pending, h.Group)
-		c.write(ctx, g, h, rec, targets[g.ID], keep, report)
+		c.write(ctx, g, h, rec, targets[g.ID()], keep, report)
 		if rec.err != nil {
 			failPending(rec.err)
 			return
@@ -105,11 +105,11 @@ func (c *Content) write(ctx context.Context, g *plan.Group, h fileHeader, rec *r
 	}
 	results := make([]Result, len(targets))
 	for i, t := range targets {
-		results[i] = Result{Group: g.ID, Op: g.Op, Target: t.Location}
+		results[i] = Result{Group: g.ID(), Op: g.Op, Target: t.Location}
 	}
 	switch {
 	case h.Size != g.Source.Size():
-		err := fmt.Errorf("%w: group %s of %d bytes, the plan has %d", ErrCorruptStream, g.ID, h.Size, g.Source.Size())
+		err := fmt.Errorf("%w: group %s of %d bytes, the plan has %d", ErrCorruptStream, g.ID(), h.Size, g.Source.Size())
 		for i := range results {
 			results[i].Err = err
 		}
@@ -124,11 +124,11 @@ func (c *Content) write(ctx context.Context, g *plan.Group, h fileHeader, rec *r
 		if o.Expected.IsZero() {
 			o.Expected = h.Key
 		}
-		results[0].Bytes, results[0].Err = c.writeOne(ctx, targets[0], o, func(root *transfer.Root, o transfer.CopyOptions) (transfer.Result, error) {
+		results[0].Bytes, results[0].Err = c.writeOne(ctx, g, targets[0], o, func(root *transfer.Root, o transfer.CopyOptions) (transfer.Result, error) {
 			return transfer.ApplyDelta(ctx, root, targets[0].Path, rec, o)
 		})
 	case len(targets) == 1:
-		results[0].Bytes, results[0].Err = c.writeOne(ctx, targets[0], c.options(g, targets[0], keep), func(root *transfer.Root, o transfer.CopyOptions) (transfer.Result, error) {
+		results[0].Bytes, results[0].Err = c.writeOne(ctx, g, targets[0], c.options(g, targets[0], keep), func(root *transfer.Root, o transfer.CopyOptions) (transfer.Result, error) {
 			return transfer.WriteFrom(ctx, root, targets[0].Path, rec, o)
 		})
 	default:
@@ -157,7 +157,7 @@ func (c *Content) write(ctx context.Context, g *plan.Group, h fileHeader, rec *r
 }
 
 // writeOne writes one target with write, which gets its data source root.
-func (c *Content) writeOne(ctx context.Context, t *plan.Endpoint, o transfer.CopyOptions,
+func (c *Content) writeOne(ctx context.Context, g *plan.Group, t *plan.Endpoint, o transfer.CopyOptions,
 	write func(*transfer.Root, transfer.CopyOptions) (transfer.Result, error)) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -166,8 +166,8 @@ func (c *Content) writeOne(ctx context.Context, t *plan.Endpoint, o transfer.Cop
 	if err != nil {
 		return 0, err
 	}
-	if t.KeepAs != "" && t.Exists() {
-		if err := transfer.KeepCopy(ctx, root, t.Path, t.KeepAs, t.Size(), t.Mtime(), t.Btime()); err != nil {
+	if keepAs := t.KeepAs(); keepAs != "" {
+		if err := transfer.KeepCopy(ctx, root, t.Path, keepAs, t.Size(), t.Mtime(), t.Btime()); err != nil {
 			return 0, err
 		}
 	}
@@ -202,7 +202,7 @@ func (c *Content) writeMany(ctx context.Context, g *plan.Group, rec *recordReade
 		return
 	}
 	for i, t := range targets {
-		results[i].Bytes, results[i].Err = c.writeOne(ctx, t, c.options(g, t, keep), func(root *transfer.Root, o transfer.CopyOptions) (transfer.Result, error) {
+		results[i].Bytes, results[i].Err = c.writeOne(ctx, g, t, c.options(g, t, keep), func(root *transfer.Root, o transfer.CopyOptions) (transfer.Result, error) {
 			return transfer.WriteFrom(ctx, root, t.Path, io.NewSectionReader(f, 0, n), o)
 		})
 	}

@@ -65,7 +65,7 @@ func (c *Content) schedule(run Run) []*shipment {
 		if g.Kind == plan.Delta {
 			for _, t := range targets {
 				out = append(out, &shipment{
-					id:         c.transferID(run.Key, "delta", g.ID, t.Part, t.Path),
+					id:         c.transferID(run.Key, "delta", g.ID(), t.Part, t.Path),
 					source:     source,
 					recipients: []string{run.Owner(t.Node)},
 					groups:     []*plan.Group{g},
@@ -81,7 +81,7 @@ func (c *Content) schedule(run Run) []*shipment {
 		slices.Sort(recipients)
 		recipients = slices.Compact(recipients)
 		if g.Size > smallFile {
-			out = append(out, &shipment{id: c.transferID(run.Key, "full", g.ID), source: source, recipients: recipients, groups: []*plan.Group{g}})
+			out = append(out, &shipment{id: c.transferID(run.Key, "full", g.ID()), source: source, recipients: recipients, groups: []*plan.Group{g}})
 			continue
 		}
 		key := source + "\x00" + strings.Join(recipients, "\x00")
@@ -90,7 +90,7 @@ func (c *Content) schedule(run Run) []*shipment {
 			b = nil
 		}
 		if b == nil {
-			b = &shipment{id: c.transferID(run.Key, "batch", g.ID), source: source, recipients: recipients}
+			b = &shipment{id: c.transferID(run.Key, "batch", g.ID()), source: source, recipients: recipients}
 			open[key] = b
 			out = append(out, b)
 		}

@@ -56,8 +56,8 @@ func (c *Content) send(ctx context.Context, run Run, sh *shipment, report func(R
 
 // sourceFailed reports that the source of g could not be read or sent, once per run.
 func (c *Content) sourceFailed(run Run, g *plan.Group, err error, report func(Result)) {
-	if c.firstSourceFailure(run.Key, g.ID) {
-		report(Result{Group: g.ID, Op: g.Op, Target: g.Source.Location, Source: true, Err: err})
+	if c.firstSourceFailure(run.Key, g.ID()) {
+		report(Result{Group: g.ID(), Op: g.Op, Target: g.Source.Location, Source: true, Err: err})
 	}
 }
 
@@ -76,7 +76,7 @@ func (c *Content) produce(ctx context.Context, run Run, sh *shipment, w io.Write
 // produceFile writes the record of one group: its content, a delta, or why it is not sent. It
 // returns an error only when the stream itself fails (or ctx ends).
 func (c *Content) produceFile(ctx context.Context, run Run, fw *frameWriter, sh *shipment, g *plan.Group, buf []byte, report func(Result)) error {
-	h := fileHeader{Group: g.ID, Size: g.Source.Size(), Key: g.Source.ContentKey()}
+	h := fileHeader{Group: g.ID(), Size: g.Source.Size(), Key: g.Source.ContentKey()}
 	var sig []byte
 	if sh.target != nil {
 		sig, _ = c.sigs.Signature(sh.target.Part, sh.target.Path)
