@@ -10,12 +10,15 @@ import (
 // win. Under Go's default (GOGC=100) the heap of a large run grows to twice what it holds live.
 // While the nodes are scanned, scanGCPercent keeps half the live heap as headroom: the scan makes
 // garbage as it builds the inventories, and its time counts for runs already in sync. Once every
-// node is scanned, the heap is mostly what the run keeps until it ends (inventories, comparison,
-// plan), and keptGCPercent leaves a fifth: about a fifth off the peak of a first mirror of
-// 200,000 files, for about a tenth more CPU time.
+// node is scanned, the heap is mostly what the run keeps (inventories, comparison, plan), made
+// with little garbage: keptGCPercent leaves a tenth until the plan is made. The synchronization
+// then makes garbage for every file it writes, and applyGCPercent leaves 15 %: on a first mirror
+// of 200,000 files, 10 % took 40 % more CPU time than 20 % for 5 % less memory, 15 % 9 % more
+// for 3 % less.
 const (
-	scanGCPercent = 50
-	keptGCPercent = 20
+	scanGCPercent  = 50
+	keptGCPercent  = 10
+	applyGCPercent = 15
 )
 
 // gcPacer paces the collector of one run.
@@ -44,6 +47,13 @@ func (g *gcPacer) scanned() {
 		return
 	}
 	g.keptOnce.Do(func() { debug.SetGCPercent(keptGCPercent) })
+}
+
+// planned is told once the plan is made: applyGCPercent holds.
+func (g *gcPacer) planned() {
+	if !g.off {
+		debug.SetGCPercent(applyGCPercent)
+	}
 }
 
 // restore puts back the setting the run found.

@@ -26,6 +26,10 @@ func TestPaceGC(t *testing.T) {
 	if got := gcPercent(); got != keptGCPercent {
 		t.Errorf("once every node is scanned, the collector runs at %d %%, want %d %%", got, keptGCPercent)
 	}
+	g.planned()
+	if got := gcPercent(); got != applyGCPercent {
+		t.Errorf("once the plan is made, the collector runs at %d %%, want %d %%", got, applyGCPercent)
+	}
 	g.restore()
 	if got := gcPercent(); got != before {
 		t.Errorf("restored to %d %%, want %d %%", got, before)
@@ -38,6 +42,7 @@ func TestPaceGC(t *testing.T) {
 			return ""
 		}, 1)
 		g.scanned()
+		g.planned()
 		if got := gcPercent(); got != before {
 			t.Errorf("with %s set, the collector runs at %d %%, want it left at %d %%", name, got, before)
 		}

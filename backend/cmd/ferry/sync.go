@@ -243,6 +243,7 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 	}
 	began := time.Now()
 	local, tw, err := flowPlan(ctx, flow, j)
+	gc.planned()
 	if showScan {
 		fmt.Fprint(stderr, "\r\033[K") // the scan's progress line
 	}
