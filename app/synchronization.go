@@ -273,7 +273,7 @@ func confirmationOf(p *plan.Plan, revision int64, limit rules.DeleteLimit, pl pl
 			switch g.Op {
 			case plan.OpCopy, plan.OpCopyContent:
 				d.Copies++
-				d.Bytes += g.Size
+				d.Bytes += g.Size()
 				if t.Exists() {
 					out.Replaces++
 				}

@@ -141,7 +141,7 @@ func (h *Handler) run(ctx context.Context, g *plan.Group, c *commits, report fun
 		}
 		if staged {
 			c.results = append(c.results, res)
-			c.bytes += g.Size
+			c.bytes += g.Size()
 			continue
 		}
 		if res.Err != nil {
@@ -222,7 +222,7 @@ func (h *Handler) runTarget(ctx context.Context, g *plan.Group, t plan.Endpoint,
 		DeferSync:     !t.Exists(),
 		Versions:      h.Versions,
 	}
-	if c != nil && t.Exists() && g.Size <= stageLimit {
+	if c != nil && t.Exists() && g.Size() <= stageLimit {
 		o.Batch = &c.batch
 	}
 	if !t.Exists() || o.Batch != nil {

@@ -142,12 +142,12 @@ func Preflight(p *plan.Plan, roots *transfer.Roots, mine func(node string) bool,
 			}
 			if relayed && !held && slices.ContainsFunc(g.Targets, func(o plan.Endpoint) bool { return o.Location != t.Location && mine(o.Node) }) {
 				held = true
-				f.extra = append(f.extra, roundUp(g.Size, f.space.BlockSize))
+				f.extra = append(f.extra, roundUp(g.Size(), f.space.BlockSize))
 			}
 			blocks := func(n int64) int64 { return roundUp(n, f.space.BlockSize) }
 			switch g.Op {
 			case plan.OpCopy, plan.OpCopyContent:
-				size := blocks(g.Size)
+				size := blocks(g.Size())
 				switch {
 				case !t.Exists():
 					f.need += size
@@ -158,7 +158,7 @@ func Preflight(p *plan.Plan, roots *transfer.Roots, mine func(node string) bool,
 				default:
 					f.need += max(size-blocks(t.Size()), 0)
 					f.extra = append(f.extra, min(size, blocks(t.Size())))
-					if g.Size <= stageLimit {
+					if g.Size() <= stageLimit {
 						f.staged += min(size, blocks(t.Size()))
 					}
 				}

@@ -47,7 +47,7 @@ func Definitions(p *plan.Plan, owner func(node string) string) iter.Seq[protocol
 			}
 			d := protocol.GroupDefinition{ID: g.ID(), Op: g.Op.String(), Targets: make([]protocol.Target, 0, len(g.Targets))}
 			if g.Op == plan.OpCopy || g.Op == plan.OpCopyContent {
-				d.Source, d.Size = owner(g.Source.Node), g.Size
+				d.Source, d.Size = owner(g.Source.Node), g.Size()
 			}
 			for _, t := range g.Targets {
 				d.Targets = append(d.Targets, protocol.Target{Member: owner(t.Node), Node: t.Node})

@@ -58,7 +58,7 @@ func (p *Plan) EachAction(fn func(Action)) {
 			if g.Source != nil {
 				a.From, a.To = g.Source.Part, t.Part
 				if g.Op != OpCopyDates {
-					size := g.Size
+					size := g.Size()
 					a.Kind, a.Size = g.Kind, &size
 				}
 			} else {

@@ -199,10 +199,9 @@ func (e *Endpoint) ContentKey() inventory.ContentKey {
 type Group struct {
 	Source  *Endpoint // copy family
 	Targets []Endpoint
-	Size    int64 // source size (content copies)
 	// Num is the group's position in the plan, from 1: its id is "AGID_<Num>".
 	Num uint32
-	// The small fields come last: a group takes 56 bytes.
+	// The small fields come last: a group takes 48 bytes.
 	Op       Op
 	Kind     Kind     // content copies
 	RuleOp   rules.Op // the operator the rule or the user asked for
@@ -214,6 +213,14 @@ type Group struct {
 	// Quiet is a directory's date set because the run creates the directory or writes in it,
 	// not because it differed: not listed in the plan, not counted as an action nor tracked.
 	Quiet bool
+}
+
+// Size is the source's size: the content a copy reads; 0 for other groups.
+func (g *Group) Size() int64 {
+	if g.Source == nil {
+		return 0
+	}
+	return g.Source.Size()
 }
 
 // IDPrefix starts every group id.
@@ -259,7 +266,7 @@ func (p *Place) keep(path, as string) {
 // Bytes is the content this group writes: the source size per target for content copies.
 func (g *Group) Bytes() int64 {
 	if g.Op == OpCopy || g.Op == OpCopyContent {
-		return g.Size * int64(len(g.Targets))
+		return g.Size() * int64(len(g.Targets))
 	}
 	return 0
 }
@@ -612,7 +619,7 @@ func group(c *compare.Comparison, places []*Place, a rules.AtomicAction, o Optio
 	// The source and a first target share one allocation.
 	pair := make([]Endpoint, 1, 2)
 	pair[0] = endpoint(places, source, se, se.Path)
-	g.Source, g.Targets, g.Size, g.Phase = &pair[0], pair[1:1:2], se.Size, PhaseCopy
+	g.Source, g.Targets, g.Phase = &pair[0], pair[1:1:2], PhaseCopy
 	srcID := it.IdentityOn(a.Source)
 	allSame := true
 	for _, l := range it.On(a.Target) {
@@ -640,7 +647,7 @@ func group(c *compare.Comparison, places []*Place, a rules.AtomicAction, o Optio
 	}
 	if g.Op != OpCopyDates {
 		g.Kind = Full
-		if g.Targets[0].Exists() && o.PreferDelta != nil && o.PreferDelta(g.Size, source.Node, target.Node) {
+		if g.Targets[0].Exists() && o.PreferDelta != nil && o.PreferDelta(g.Size(), source.Node, target.Node) {
 			g.Kind = Delta
 		}
 	}

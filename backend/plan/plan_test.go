@@ -284,7 +284,7 @@ func TestEndpoints(t *testing.T) {
 	if dst := cp.Targets[0]; dst.Exists() || dst.Part != "B" || dst.Dir != "/b1" || dst.Path != "/d/f" {
 		t.Errorf("absent target %+v", dst)
 	}
-	if cp.Size != 10 || cp.ItemKind != inventory.File {
+	if cp.Size() != 10 || cp.ItemKind != inventory.File {
 		t.Errorf("copy group %+v", cp)
 	}
 	if del := p.Groups[0]; !del.Targets[0].Exists() || del.Targets[0].Size() != 1 || del.ItemKind != inventory.File {

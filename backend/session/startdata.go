@@ -219,7 +219,7 @@ func toWire(p *plan.Plan) *wirePlan {
 	}
 	for _, g := range p.Groups {
 		wg := wireGroup{ID: g.ID(), Op: g.Op, RuleOp: g.RuleOp.String(), ItemKind: g.ItemKind.String(),
-			Kind: g.Kind, DatesOnly: g.DatesOnly, Size: g.Size, Phase: g.Phase, Targeted: g.Targeted, Quiet: g.Quiet,
+			Kind: g.Kind, DatesOnly: g.DatesOnly, Size: g.Size(), Phase: g.Phase, Targeted: g.Targeted, Quiet: g.Quiet,
 			Targets: make([]wireEndpoint, 0, len(g.Targets))}
 		if g.Source != nil {
 			s := endpointToWire(*g.Source)
@@ -294,7 +294,7 @@ func fromWire(w *wirePlan) (*plan.Plan, error) {
 }
 
 func groupFromWire(wg wireGroup, parts *wireParts) (plan.Group, error) {
-	g := plan.Group{Op: wg.Op, Kind: wg.Kind, DatesOnly: wg.DatesOnly, Size: wg.Size, Phase: wg.Phase, Targeted: wg.Targeted, Quiet: wg.Quiet}
+	g := plan.Group{Op: wg.Op, Kind: wg.Kind, DatesOnly: wg.DatesOnly, Phase: wg.Phase, Targeted: wg.Targeted, Quiet: wg.Quiet}
 	var ok bool
 	if g.RuleOp, ok = rules.ParseOp(wg.RuleOp); !ok {
 		return g, fmt.Errorf("operator %q", wg.RuleOp)
@@ -319,7 +319,7 @@ func groupFromWire(wg wireGroup, parts *wireParts) (plan.Group, error) {
 	// or be quiet.
 	dirDates := g.Op == plan.OpCopyDates && g.ItemKind == inventory.Dir
 	if g.Phase > plan.PhaseDirDates || dirDates != (g.Phase == plan.PhaseDirDates) || g.Quiet && !dirDates ||
-		g.Size < 0 || len(wg.Targets) == 0 || copies != (wg.Source != nil) {
+		wg.Size < 0 || len(wg.Targets) == 0 || copies != (wg.Source != nil) {
 		return g, errors.New("malformed group")
 	}
 	if wg.Source != nil {
@@ -328,6 +328,9 @@ func groupFromWire(wg wireGroup, parts *wireParts) (plan.Group, error) {
 			return g, fmt.Errorf("source: %w", err)
 		}
 		g.Source = &s
+	}
+	if wg.Size != g.Size() {
+		return g, fmt.Errorf("size %d, its source's %d", wg.Size, g.Size())
 	}
 	for _, wt := range wg.Targets {
 		t, err := endpointFromWire(wt, parts, dirDates)

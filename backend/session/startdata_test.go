@@ -176,6 +176,12 @@ func TestStartDataRefusesMalformed(t *testing.T) {
 		},
 		"unknown op": func(s string) string { return strings.Replace(s, `"op":"delete"`, `"op":"shred"`, 1) },
 		"no part":    func(s string) string { return strings.Replace(s, `"part":"B"`, `"part":"Q"`, 1) },
+		"a size that is not its source's": func(s string) string {
+			return strings.Replace(s, `"size":102400,"phase"`, `"size":102399,"phase"`, 1)
+		},
+		"a size without a source": func(s string) string {
+			return strings.Replace(s, `"phase":0}`, `"size":1,"phase":0}`, 1)
+		},
 		"ids out of the plan's order": func(s string) string {
 			return strings.Replace(s, `"id":"AGID_2"`, `"id":"AGID_02"`, 1)
 		},

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"text/tabwriter"
 
+	"github.com/ferrysync/ferry/backend/inventory"
 	"github.com/ferrysync/ferry/backend/plan"
 )
 
@@ -17,10 +18,11 @@ func TestPrintPlanActionsAsTabwriter(t *testing.T) {
 		return plan.Endpoint{Location: plan.Location{Place: &plan.Place{Part: part}, Path: path}}
 	}
 	src := ep("A", "/x")
+	src.Entry = &inventory.Entry{Path: "/x", Kind: inventory.File, Size: 123456}
 	p := &plan.Plan{Groups: []plan.Group{
 		{Num: 1, Op: plan.OpDelete, Targets: []plan.Endpoint{ep("B", "/old/é"), ep("Bb", "/o")}},
 		{Num: 2, Op: plan.OpCreate, Targets: []plan.Endpoint{ep("B", "/a\nb")}},
-		{Num: 3, Op: plan.OpCopy, Source: &src, Size: 123456, Kind: plan.Full, Targets: []plan.Endpoint{ep("B", "/x"), ep("C", "/"+strings.Repeat("long", 9))}},
+		{Num: 3, Op: plan.OpCopy, Source: &src, Kind: plan.Full, Targets: []plan.Endpoint{ep("B", "/x"), ep("C", "/"+strings.Repeat("long", 9))}},
 		{Num: 4, Op: plan.OpCopyDates, Source: &src, Targets: []plan.Endpoint{ep("B", "/x")}},
 		{Num: 5, Op: plan.OpCopyDates, Quiet: true, Targets: []plan.Endpoint{ep("B", "/q")}},
 	}}

@@ -80,13 +80,13 @@ func (c *Content) schedule(run Run) []*shipment {
 		}
 		slices.Sort(recipients)
 		recipients = slices.Compact(recipients)
-		if g.Size > smallFile {
+		if g.Size() > smallFile {
 			out = append(out, &shipment{id: c.transferID(run.Key, "full", g.ID()), source: source, recipients: recipients, groups: []*plan.Group{g}})
 			continue
 		}
 		key := source + "\x00" + strings.Join(recipients, "\x00")
 		b := open[key]
-		if b != nil && (len(b.groups) == batchFiles || fill[b]+g.Size > batchBytes) {
+		if b != nil && (len(b.groups) == batchFiles || fill[b]+g.Size() > batchBytes) {
 			b = nil
 		}
 		if b == nil {
@@ -95,7 +95,7 @@ func (c *Content) schedule(run Run) []*shipment {
 			out = append(out, b)
 		}
 		b.groups = append(b.groups, g)
-		fill[b] += g.Size
+		fill[b] += g.Size()
 	}
 	return out
 }
