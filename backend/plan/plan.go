@@ -141,7 +141,8 @@ type Place struct {
 	kept *keptFiles
 }
 
-// keptFiles are the paths (relative to Dir) where files are kept, by the file's path.
+// keptFiles are the paths (relative to Dir) where files are kept, by the file's path; held by
+// pointer, so that places stay comparable.
 type keptFiles struct{ as map[string]string }
 
 // Location is an item on a part: where to read or write it.

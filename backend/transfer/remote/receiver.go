@@ -39,16 +39,16 @@ func (c *Content) receive(ctx context.Context, run Run, sh *shipment, report fun
 		keep = &transfer.Versions{Dir: v.Dir, Stamp: v.Stamp}
 	}
 	pending := map[string]*plan.Group{}
-	targets := map[string][]*plan.Endpoint{}
+	targets := map[*plan.Group][]*plan.Endpoint{}
 	for _, g := range sh.groups {
 		pending[g.ID()] = g
 		if sh.target != nil {
-			targets[g.ID()] = []*plan.Endpoint{sh.target}
+			targets[g] = []*plan.Endpoint{sh.target}
 			continue
 		}
 		for i := range g.Targets {
 			if t := &g.Targets[i]; run.Owner(t.Node) == run.Self {
-				targets[g.ID()] = append(targets[g.ID()], t)
+				targets[g] = append(targets[g], t)
 			}
 		}
 	}
@@ -57,9 +57,9 @@ func (c *Content) receive(ctx context.Context, run Run, sh *shipment, report fun
 			return
 		}
 		for _, g := range sh.groups {
-			if pending[g.ID()] != nil {
-				for _, t := range targets[g.ID()] {
-					report(Result{Group: g.ID(), Op: g.Op, Target: t.Location, Err: err})
+			if id := g.ID(); pending[id] != nil {
+				for _, t := range targets[g] {
+					report(Result{Group: id, Op: g.Op, Target: t.Location, Err: err})
 				}
 			}
 		}
@@ -87,7 +87,7 @@ func (c *Content) receive(ctx context.Context, run Run, sh *shipment, report fun
 			return
 		}
 		delete(pending, h.Group)
-		c.write(ctx, g, h, rec, targets[g.ID()], keep, report)
+		c.write(ctx, g, h, rec, targets[g], keep, report)
 		if rec.err != nil {
 			failPending(rec.err)
 			return
@@ -105,7 +105,7 @@ func (c *Content) write(ctx context.Context, g *plan.Group, h fileHeader, rec *r
 	}
 	results := make([]Result, len(targets))
 	for i, t := range targets {
-		results[i] = Result{Group: g.ID(), Op: g.Op, Target: t.Location}
+		results[i] = Result{Group: h.Group, Op: g.Op, Target: t.Location}
 	}
 	switch {
 	case h.Size != g.Source.Size():
