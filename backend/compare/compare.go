@@ -2,6 +2,7 @@ package compare
 
 import (
 	"cmp"
+	"encoding/binary"
 	"path"
 	"slices"
 	"sort"
@@ -474,7 +475,7 @@ func (c *Comparison) omitted(it *Item) {
 		c.omittedIn = map[dirPart]bool{}
 		c.omittedLast = make([]string, len(c.Parts))
 	}
-	dir := path.Dir(it.Key)
+	dir := parentKey(it.Key)
 	for _, id := range it.Identities {
 		for _, l := range id.Entries {
 			// Items come in path order: most follow one left out of the same folder.
@@ -508,7 +509,9 @@ func (a *arena) item(kind inventory.Kind, key, path string) *Item {
 
 func (a *arena) identity(id Identity) *Identity {
 	if a == nil {
-		return &id
+		p := new(Identity) // not &id, which would move every id to the heap
+		*p = id
+		return p
 	}
 	if len(a.ids) == cap(a.ids) {
 		a.ids = make([]Identity, 0, arenaChunk)
@@ -557,10 +560,45 @@ func (s Settings) keeps(k inventory.Kind) bool {
 func (s Settings) Key(display string) string { return s.linkingKey(display) }
 
 func (s Settings) linkingKey(display string) string {
-	if s.CaseSensitive {
+	if s.CaseSensitive || !mayHaveUpper(display) {
 		return display
 	}
 	return strings.ToLower(display)
+}
+
+// mayHaveUpper reports whether s holds an ASCII upper-case letter or a non-ASCII byte, eight
+// bytes at a time: most paths hold neither, and strings.ToLower, which would return them as they
+// are, reads them a byte at a time.
+func mayHaveUpper(s string) bool {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+	)
+	for len(s) >= 8 {
+		x := binary.LittleEndian.Uint64([]byte(s[:8]))
+		// With no high bit set, adding 0x80-'A' sets a byte's high bit when it is 'A' or above,
+		// adding 0x80-('Z'+1) when it is above 'Z'; neither carries into the next byte.
+		if x&high != 0 || (x+(0x80-'A')*ones)&^(x+(0x80-'Z'-1)*ones)&high != 0 {
+			return true
+		}
+		s = s[8:]
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 || 'A' <= c && c <= 'Z' {
+			return true
+		}
+	}
+	return false
+}
+
+// parentKey is the linking key of the folder holding the item keyed k, a tree path: "/" for an
+// item at the root.
+func parentKey(k string) string {
+	i := strings.LastIndexByte(k, '/')
+	if i <= 0 {
+		return "/"
+	}
+	return k[:i]
 }
 
 func (it *Item) add(a *arena, part int, e *inventory.Entry) {

@@ -178,3 +178,37 @@ func TestFind(t *testing.T) {
 		}
 	}
 }
+
+// The word-at-a-time test finds every upper-case ASCII letter and every non-ASCII byte, at
+// every position of a word and of the tail, and nothing in lower-case ASCII.
+func TestMayHaveUpper(t *testing.T) {
+	t.Parallel()
+	for n := range 20 {
+		base := []byte(strings.Repeat("a/z.0@[`{~", 2)[:n])
+		if mayHaveUpper(string(base)) {
+			t.Fatalf("%q: upper case found in lower case", base)
+		}
+		for i := range n {
+			for c := range 256 {
+				s := slices.Clone(base)
+				s[i] = byte(c)
+				want := c >= 0x80 || 'A' <= c && c <= 'Z'
+				if got := mayHaveUpper(string(s)); got != want {
+					t.Fatalf("%q (byte %#x at %d): mayHaveUpper %v, want %v", s, c, i, got, want)
+				}
+				if key := DefaultSettings().linkingKey(string(s)); key != strings.ToLower(string(s)) {
+					t.Fatalf("%q: key %q, want %q", s, key, strings.ToLower(string(s)))
+				}
+			}
+		}
+	}
+}
+
+func TestParentKey(t *testing.T) {
+	t.Parallel()
+	for k, want := range map[string]string{"/a": "/", "/a/b": "/a", "/a/b/c.txt": "/a/b", "/": "/"} {
+		if got := parentKey(k); got != want {
+			t.Errorf("parentKey(%q) = %q, want %q", k, got, want)
+		}
+	}
+}
