@@ -265,6 +265,7 @@ func (c *skipCounts) add(r SkipReason) {
 // dirResult is the walk of one directory: its direct children and the results of the
 // sub-directories walked. Each is written by one goroutine and read after the walk ends.
 type dirResult struct {
+	paths      string    // the paths of the direct children, one after the other
 	entries    []walked  // direct children, in name order
 	subs       []subtree // sub-directories that were opened, in name+"/" order
 	skipped    skipCounts
@@ -286,23 +287,27 @@ func (r *dirResult) skip(reason SkipReason) {
 	}
 }
 
-// walked is an Entry as the walk records it: without a content key, which only the analysis
-// sets, a child takes 48 bytes instead of 64 until the tree is flattened into the part's entries.
+// walked is an Entry as the walk records it: its path is a span of its directory's paths and it
+// has no content key, which only the analysis sets. A child takes 40 bytes instead of 64 until the
+// tree is flattened into the part's entries, and holds no pointer for the collector to follow.
 type walked struct {
-	path                     string
+	at, n                    uint32 // the path: dirResult.paths[at:at+n]
 	size, modTime, birthTime int64
 	kind                     Kind
 	inaccessible             bool
 	holdsSkipped             bool
 }
 
-func walkedOf(e *Entry) walked {
-	return walked{path: e.Path, size: e.Size, modTime: e.ModTime, birthTime: e.BirthTime, kind: e.Kind,
-		inaccessible: e.Inaccessible, holdsSkipped: e.HoldsSkipped}
+// walkedOf records e, whose path starts at at in its directory's paths.
+func walkedOf(e *Entry, at int) walked {
+	return walked{at: uint32(at), n: uint32(len(e.Path)), size: e.Size, modTime: e.ModTime, birthTime: e.BirthTime,
+		kind: e.Kind, inaccessible: e.Inaccessible, holdsSkipped: e.HoldsSkipped}
 }
 
-func (w *walked) entry() Entry {
-	return Entry{Path: w.path, Size: w.size, ModTime: w.modTime, BirthTime: w.birthTime, Kind: w.kind,
+func (r *dirResult) path(w *walked) string { return r.paths[w.at : w.at+w.n] }
+
+func (r *dirResult) entry(w *walked) Entry {
+	return Entry{Path: r.path(w), Size: w.size, ModTime: w.modTime, BirthTime: w.birthTime, Kind: w.kind,
 		Inaccessible: w.inaccessible, HoldsSkipped: w.holdsSkipped}
 }
 
@@ -344,15 +349,15 @@ func (r *dirResult) flatten(out []Entry, prefix int) []Entry {
 	}
 	i, j := 0, 0
 	for i < len(r.entries) || j < len(r.subs) {
-		if j == len(r.subs) || i < len(r.entries) && compareToDirKey(r.entries[i].path[prefix:], r.subs[j].name) < 0 {
-			out = append(out, r.entries[i].entry())
+		if j == len(r.subs) || i < len(r.entries) && compareToDirKey(r.path(&r.entries[i])[prefix:], r.subs[j].name) < 0 {
+			out = append(out, r.entry(&r.entries[i]))
 			i++
 			continue
 		}
 		out = r.subs[j].res.flatten(out, prefix+len(r.subs[j].name)+1)
 		j++
 	}
-	r.entries, r.subs = nil, nil
+	r.paths, r.entries, r.subs = "", nil, nil
 	return out
 }
 
@@ -451,9 +456,11 @@ func (w *walker) visit(d dirHandle, rel string, res *dirResult) {
 		sb.WriteString(prefix)
 		sb.WriteString(c.name)
 	}
-	paths, off := sb.String(), 0
+	res.paths = sb.String()
+	off := 0
 	for i, c := range children {
-		path := paths[off : off+len(prefix)+len(c.name)]
+		at := off
+		path := res.paths[at : at+len(prefix)+len(c.name)]
 		off += len(path)
 		name := path[len(prefix):]
 		if i%1024 == 1023 {
@@ -469,17 +476,17 @@ func (w *walker) visit(d dirHandle, rel string, res *dirResult) {
 			if w.ctx.Err() != nil {
 				return
 			}
-			w.subdir(d, path, name, res)
+			w.subdir(d, path, name, at, res)
 		case skip != "":
 			res.skip(skip)
 			skipped++
 			if e.Inaccessible {
-				res.entries = append(res.entries, walkedOf(&e))
+				res.entries = append(res.entries, walkedOf(&e, at))
 				res.incomplete = true
 				files++
 			}
 		default:
-			res.entries = append(res.entries, walkedOf(&e))
+			res.entries = append(res.entries, walkedOf(&e, at))
 			files++
 			bytes += e.Size
 		}
@@ -581,11 +588,11 @@ func (w *walker) nameSkip(name string) SkipReason {
 	return ""
 }
 
-// subdir opens the listed sub-directory name of d and walks it, on another goroutine when one is
-// free.
-func (w *walker) subdir(d dirHandle, path, name string, res *dirResult) {
+// subdir opens the listed sub-directory name of d, at path (which starts at at in res.paths), and
+// walks it, on another goroutine when one is free.
+func (w *walker) subdir(d dirHandle, path, name string, at int, res *dirResult) {
 	if w.protected[path] {
-		w.record(res, Entry{}, SkipProtected)
+		w.record(res, at, Entry{}, SkipProtected)
 		return
 	}
 	sd, err := d.openDir(name)
@@ -594,24 +601,24 @@ func (w *walker) subdir(d dirHandle, path, name string, res *dirResult) {
 			// Replaced by a file or a link since it was listed: classify it again.
 			fi, statErr := d.stat(name)
 			if statErr == nil && fi.typ == typeDir {
-				w.record(res, Entry{Path: path, Kind: Dir, Inaccessible: true}, errReason(err))
+				w.record(res, at, Entry{Path: path, Kind: Dir, Inaccessible: true}, errReason(err))
 				return
 			}
 			e, _, skip := w.described(d, path, name, fi, statErr)
-			w.record(res, e, skip)
+			w.record(res, at, e, skip)
 			return
 		}
 		if errors.Is(err, fs.ErrNotExist) {
-			w.record(res, Entry{}, SkipNotFound)
+			w.record(res, at, Entry{}, SkipNotFound)
 			return
 		}
-		w.record(res, Entry{Path: path, Kind: Dir, Inaccessible: true}, errReason(err))
+		w.record(res, at, Entry{Path: path, Kind: Dir, Inaccessible: true}, errReason(err))
 		return
 	}
 	w.dirs.Add(1)
 	sub := &dirResult{}
 	res.subs = append(res.subs, subtree{name: name, entry: len(res.entries), res: sub})
-	res.entries = append(res.entries, walked{path: path, kind: Dir})
+	res.entries = append(res.entries, walked{at: uint32(at), n: uint32(len(path)), kind: Dir})
 	select {
 	case w.tokens <- struct{}{}:
 		w.wg.Add(1)
@@ -625,8 +632,8 @@ func (w *walker) subdir(d dirHandle, path, name string, res *dirResult) {
 	}
 }
 
-// record adds the outcome of a re-classified child to res.
-func (w *walker) record(res *dirResult, e Entry, skip SkipReason) {
+// record adds the outcome of a re-classified child to res; its path starts at at in res.paths.
+func (w *walker) record(res *dirResult, at int, e Entry, skip SkipReason) {
 	if skip != "" {
 		res.skip(skip)
 		w.skipped.Add(1)
@@ -638,7 +645,7 @@ func (w *walker) record(res *dirResult, e Entry, skip SkipReason) {
 	if e.Path == "" {
 		return
 	}
-	res.entries = append(res.entries, walkedOf(&e))
+	res.entries = append(res.entries, walkedOf(&e, at))
 	if e.Kind == File {
 		w.files.Add(1)
 		w.bytes.Add(e.Size)

@@ -389,12 +389,13 @@ func TestScanChildVanishedOrReplaced(t *testing.T) {
 	if e, _, skip := w.child(d, "/file", "file", ls["file"].typ); skip != SkipNotFound || e.Path != "" {
 		t.Errorf("vanished file: entry %+v, skip %q; want no entry, skipped as %q", e, skip, SkipNotFound)
 	}
-	res := &dirResult{}
+	res := &dirResult{paths: "/dir/dir-then-file/dir-then-link"}
 	for _, name := range []string{"dir", "dir-then-file", "dir-then-link"} {
-		w.subdir(d, "/"+name, name, res)
+		at := strings.Index(res.paths, "/"+name)
+		w.subdir(d, res.paths[at:at+1+len(name)], name, at, res)
 	}
 	w.wg.Wait()
-	if len(res.entries) != 1 || res.entries[0].path != "/dir-then-file" || res.entries[0].kind != File || res.entries[0].size != 10 {
+	if len(res.entries) != 1 || res.path(&res.entries[0]) != "/dir-then-file" || res.entries[0].kind != File || res.entries[0].size != 10 {
 		t.Fatalf("entries = %+v", res.entries)
 	}
 	want := skipCounts{}
@@ -422,9 +423,10 @@ func TestFlattenOrder(t *testing.T) {
 // A sub-directory that was opened but could not be listed ends up as an inaccessible entry.
 func TestFlattenMarksUnlistedDirs(t *testing.T) {
 	failed := &dirResult{err: unix.EIO}
-	ok := &dirResult{entries: []walked{{path: "/b/f", kind: File}}}
+	ok := &dirResult{paths: "/b/f", entries: []walked{{n: 4, kind: File}}}
 	root := &dirResult{
-		entries: []walked{{path: "/a", kind: Dir}, {path: "/b", kind: Dir}, {path: "/b-c", kind: File}},
+		paths:   "/a/b/b-c",
+		entries: []walked{{at: 0, n: 2, kind: Dir}, {at: 2, n: 2, kind: Dir}, {at: 4, n: 4, kind: File}},
 		subs:    []subtree{{name: "a", entry: 0, res: failed}, {name: "b", entry: 1, res: ok}},
 	}
 	got := root.flatten(nil, 1)
