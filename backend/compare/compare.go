@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unsafe"
 
 	"github.com/ferrysync/ferry/backend/inventory"
 )
@@ -71,7 +72,7 @@ type Comparison struct {
 	// omittedIn holds the directories, by linking key and part, directly holding an item left
 	// out that is present on that part.
 	omittedIn map[dirPart]bool
-	// omittedLast is, by part, the directory of the last item left out.
+	// omittedLast is, by part, the directory path of the last item left out.
 	omittedLast []string
 }
 
@@ -271,8 +272,9 @@ func Compare(nodes []*inventory.Node, s Settings) *Comparison {
 // CompareOmitting is Compare that leaves out the file items whose content needs no reading
 // (ContentNeeded lists none of their files) and that omit, made from the comparison before
 // its first item, tells to leave out: a plan that ignores items its rules leave alone need not
-// keep them. It leaves out nothing where the comparison is not a tree merged in one pass, nor
-// where a part is incomplete, and keeps every directory. omit must not keep the item.
+// keep them. It leaves out nothing where the comparison is flat (matched by name), nor
+// where a part is incomplete, and keeps every directory. omit must not keep the item, and sees
+// it before its Key is set: the key is made for the items kept only.
 func CompareOmitting(nodes []*inventory.Node, s Settings, omitter func(*Comparison) func(*Item) bool) *Comparison {
 	c := &Comparison{Settings: s, Parts: Parts(nodes)}
 	a := &arena{parts: len(c.Parts)}
@@ -339,28 +341,84 @@ func ItemOrder(a, b *Item) int {
 	return cmp.Or(strings.Compare(a.Key, b.Key), cmp.Compare(a.Kind, b.Kind))
 }
 
-// cursor walks the kept entries of one part in order; key is the linking key of the entry at
-// next, computed as the cursor moves rather than kept for every entry.
+// cursor walks the kept entries of one part in item order (linking key, then kind): the order
+// of the entries unless order is set, which then lists the kept entries' indexes in item order.
+// path is the path of the entry at next. Paths are compared by their linking keys
+// (Settings.compareKeys) without making the keys.
 type cursor struct {
 	part    int
 	entries []inventory.Entry
+	order   []int32
 	next    int
-	key     string
+	path    string
+	atMin   bool // the entry at next is the item being built
 }
 
-// seek moves the cursor to the next kept entry at or after next and computes its key.
+func (cu *cursor) done() bool {
+	if cu.order != nil {
+		return cu.next == len(cu.order)
+	}
+	return cu.next == len(cu.entries)
+}
+
+func (cu *cursor) entry() *inventory.Entry {
+	if cu.order != nil {
+		return &cu.entries[cu.order[cu.next]]
+	}
+	return &cu.entries[cu.next]
+}
+
+// seek moves the cursor to the next kept entry at or after next.
 func (cu *cursor) seek(s Settings) {
-	for cu.next < len(cu.entries) && !s.keeps(cu.entries[cu.next].Kind) {
+	for !cu.done() && !s.keeps(cu.entry().Kind) {
 		cu.next++
 	}
-	if cu.next < len(cu.entries) {
-		cu.key = s.linkingKey(cu.entries[cu.next].Path)
+	if !cu.done() {
+		cu.path = cu.entry().Path
 	}
 }
 
-// merge builds the items of a tree comparison in one pass over the parts' entries when every
-// part's entries are in item order (linking key, then kind), as they are unless case-insensitive
-// linking reorders names; it reports false, building nothing, otherwise. The items are those
+// at reports whether the cursor's next entry is a kind entry whose linking key is path's.
+func (cu *cursor) at(path string, kind inventory.Kind, s Settings) bool {
+	return !cu.done() && cu.entry().Kind == kind && s.compareKeys(cu.path, path) == 0
+}
+
+// itemOrder lists the indexes of the kept entries in item order (linking key, then kind), entries
+// of one key and kind in their order; it is nil where the entries are in item order already, as
+// they are unless case-insensitive linking reorders names ("Banana" sorts before "apple" in
+// bytes, not in keys).
+func itemOrder(entries []inventory.Entry, s Settings) (order []int32, kept int) {
+	inOrder := true
+	var prev *inventory.Entry
+	for j := range entries {
+		e := &entries[j]
+		if !s.keeps(e.Kind) {
+			continue
+		}
+		if prev != nil && cmp.Or(s.compareKeys(prev.Path, e.Path), cmp.Compare(prev.Kind, e.Kind)) > 0 {
+			inOrder = false
+		}
+		prev = e
+		kept++
+	}
+	if inOrder {
+		return nil, kept
+	}
+	order = make([]int32, 0, kept)
+	for j := range entries {
+		if s.keeps(entries[j].Kind) {
+			order = append(order, int32(j))
+		}
+	}
+	slices.SortStableFunc(order, func(x, y int32) int {
+		a, b := &entries[x], &entries[y]
+		return cmp.Or(s.compareKeys(a.Path, b.Path), cmp.Compare(a.Kind, b.Kind))
+	})
+	return order, kept
+}
+
+// merge builds the items of a tree comparison in one pass over the parts' entries, each walked in
+// item order; it reports false, building nothing, for a flat comparison. The items are those
 // index builds, in the same order, with the entries added in the same order.
 func (c *Comparison) merge(a *arena, omit func(*Item) bool) bool {
 	s := c.Settings
@@ -370,21 +428,9 @@ func (c *Comparison) merge(a *arena, omit func(*Item) bool) bool {
 	curs := make([]cursor, len(c.Parts))
 	total := 0
 	for i, p := range c.Parts {
-		var prevKey string
-		var prevKind inventory.Kind
-		for j := range p.Inv.Entries {
-			e := &p.Inv.Entries[j]
-			if !s.keeps(e.Kind) {
-				continue
-			}
-			k := s.linkingKey(e.Path)
-			if prevKind != 0 && cmp.Or(strings.Compare(prevKey, k), cmp.Compare(prevKind, e.Kind)) > 0 {
-				return false
-			}
-			prevKey, prevKind = k, e.Kind
-			total++
-		}
-		curs[i] = cursor{part: i, entries: p.Inv.Entries}
+		order, kept := itemOrder(p.Inv.Entries, s)
+		total += kept
+		curs[i] = cursor{part: i, entries: p.Inv.Entries, order: order}
 		curs[i].seek(s)
 	}
 	if omit == nil {
@@ -393,43 +439,47 @@ func (c *Comparison) merge(a *arena, omit func(*Item) bool) bool {
 	defer func(parts int) { a.parts = parts }(a.parts)
 	var nf needFiles
 	for {
-		// The smallest (key, kind) at the heads of the parts.
-		var minKey string
+		// The smallest (key, kind) at the heads of the parts, and the parts at it. An identity
+		// has room for an entry on each part holding the item: a file found on one part only (a
+		// first mirror's) takes room for one.
+		var minPath string
 		var minKind inventory.Kind
 		found := false
 		for i := range curs {
 			cu := &curs[i]
-			if cu.next == len(cu.entries) {
+			cu.atMin = false
+			if cu.done() {
 				continue
 			}
-			k, kind := cu.key, cu.entries[cu.next].Kind
-			if !found || cmp.Or(strings.Compare(k, minKey), cmp.Compare(kind, minKind)) < 0 {
-				minKey, minKind, found = k, kind, true
+			kind := cu.entry().Kind
+			order := -1
+			if found {
+				order = cmp.Or(s.compareKeys(cu.path, minPath), cmp.Compare(kind, minKind))
+			}
+			switch {
+			case order < 0:
+				for j := range i {
+					curs[j].atMin = false
+				}
+				minPath, minKind, found = cu.path, kind, true
+				cu.atMin, a.parts = true, 1
+			case order == 0:
+				cu.atMin = true
+				a.parts++
 			}
 		}
 		if !found {
 			return true
 		}
-		// An identity has room for an entry on each part holding the item: a file found on one
-		// part only (a first mirror's) takes room for one.
-		a.parts = 0
-		for i := range curs {
-			cu := &curs[i]
-			if cu.next < len(cu.entries) && cu.entries[cu.next].Kind == minKind && cu.key == minKey {
-				a.parts++
-			}
-		}
 		var it *Item
 		mark := *a
 		for i := range curs {
 			cu := &curs[i]
-			for cu.next < len(cu.entries) {
-				e := &cu.entries[cu.next]
-				if e.Kind != minKind || cu.key != minKey {
-					break
-				}
+			// A part may hold more entries with the same key (names that differ in case only).
+			for more := cu.atMin; more; more = cu.at(minPath, minKind, s) {
+				e := cu.entry()
 				if it == nil {
-					it = a.item(e.Kind, minKey, e.Path)
+					it = a.item(e.Kind, e.Path, e.Path) // its key once it is kept
 					c.Items = append(c.Items, it)
 				}
 				it.add(a, cu.part, e)
@@ -440,8 +490,10 @@ func (c *Comparison) merge(a *arena, omit func(*Item) bool) bool {
 		if omit != nil && it.Kind == inventory.File && c.settled(it, &nf) && omit(it) {
 			c.omitted(it)
 			c.Items = c.Items[:len(c.Items)-1]
-			*a = mark // the item's room is taken again by the next
+			a.rewind(mark) // the item's room is taken again by the next
+			continue
 		}
+		it.Key = s.linkingKey(it.Key)
 	}
 }
 
@@ -475,14 +527,14 @@ func (c *Comparison) omitted(it *Item) {
 		c.omittedIn = map[dirPart]bool{}
 		c.omittedLast = make([]string, len(c.Parts))
 	}
-	dir := parentKey(it.Key)
+	dir := parentKey(it.Path) // its key is not made (merge)
 	for _, id := range it.Identities {
 		for _, l := range id.Entries {
 			// Items come in path order: most follow one left out of the same folder.
 			if c.omittedLast[l.Part] == dir {
 				continue
 			}
-			c.omittedIn[dirPart{dir, l.Part}] = true
+			c.omittedIn[dirPart{c.Settings.linkingKey(dir), l.Part}] = true
 			c.omittedLast[l.Part] = dir
 		}
 	}
@@ -498,6 +550,22 @@ type arena struct {
 }
 
 const arenaChunk = 1024
+
+// rewind takes back what was taken from a since mark. A chunk started since is kept, emptied:
+// the one mark had is full, and going back to it would start a new chunk for every item.
+func (a *arena) rewind(mark arena) {
+	a.items = rewound(a.items, mark.items)
+	a.ptrs = rewound(a.ptrs, mark.ptrs)
+	a.ids = rewound(a.ids, mark.ids)
+	a.locs = rewound(a.locs, mark.locs)
+}
+
+func rewound[T any](now, mark []T) []T {
+	if unsafe.SliceData(now) != unsafe.SliceData(mark) {
+		return now[:0]
+	}
+	return mark
+}
 
 func (a *arena) item(kind inventory.Kind, key, path string) *Item {
 	if len(a.items) == cap(a.items) {
@@ -564,6 +632,53 @@ func (s Settings) linkingKey(display string) string {
 		return display
 	}
 	return strings.ToLower(display)
+}
+
+// compareKeys compares the linking keys of two paths or names, as strings.Compare would compare
+// the keys, without making them. Paths compared share long prefixes: equal bytes are skipped
+// eight at a time; ASCII letters that differ are compared lower-cased, and where a non-ASCII
+// byte differs, the rests of both strings are, from the rune it begins.
+func (s Settings) compareKeys(a, b string) int {
+	if s.CaseSensitive || a == b {
+		return strings.Compare(a, b)
+	}
+	n := min(len(a), len(b))
+	i := 0
+	for i+8 <= n && binary.LittleEndian.Uint64([]byte(a[i:i+8])) == binary.LittleEndian.Uint64([]byte(b[i:i+8])) {
+		i += 8
+	}
+	for ; i < n; i++ {
+		ca, cb := a[i], b[i]
+		if ca == cb {
+			continue
+		}
+		if ca >= 0x80 || cb >= 0x80 {
+			return compareLowerFrom(a, b, i)
+		}
+		if ca, cb = lowerASCII(ca), lowerASCII(cb); ca != cb {
+			return cmp.Compare(ca, cb)
+		}
+	}
+	if len(a) != len(b) && n > 0 && a[n-1] >= 0x80 {
+		return compareLowerFrom(a, b, n) // the shorter may end inside a rune of the longer
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+// compareLowerFrom compares a and b lower-cased, knowing a[:i] == b[:i]: from the end of their
+// last ASCII byte before i, which ends a rune in both.
+func compareLowerFrom(a, b string, i int) int {
+	for i > 0 && a[i-1] >= 0x80 {
+		i--
+	}
+	return strings.Compare(strings.ToLower(a[i:]), strings.ToLower(b[i:]))
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // mayHaveUpper reports whether s holds an ASCII upper-case letter or a non-ASCII byte, eight

@@ -212,3 +212,99 @@ func TestParentKey(t *testing.T) {
 		}
 	}
 }
+
+// Linking keys compared without being made order as the keys do, whatever the strings hold:
+// mixed case, non-ASCII letters (some whose lower case is longer), invalid UTF-8.
+func TestCompareKeys(t *testing.T) {
+	t.Parallel()
+	alphabet := []string{"a", "A", "z", "Z", "/", "-", "0", "[", "`", "é", "É", "İ", "ß", "Σ", "\xff", "\xc3"}
+	rng := rand.New(rand.NewPCG(3, 5))
+	word := func() string {
+		var sb strings.Builder
+		for range rng.IntN(6) {
+			sb.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		return sb.String()
+	}
+	for range 50000 {
+		// Paths share long prefixes: the bytes skipped as equal end anywhere, inside a rune too.
+		prefix := strings.Repeat(word(), rng.IntN(4))
+		a, b := prefix+word(), prefix+word()
+		if rng.IntN(3) == 0 {
+			b = a + word()
+		}
+		for _, cs := range []bool{false, true} {
+			s := Settings{CaseSensitive: cs}
+			if got, want := s.compareKeys(a, b), strings.Compare(s.linkingKey(a), s.linkingKey(b)); got != want {
+				t.Fatalf("case-sensitive %v: compareKeys(%q, %q) = %d, want %d", cs, a, b, got, want)
+			}
+		}
+	}
+}
+
+// A comparison that leaves items out holds the items of the whole one that were kept, with the
+// same keys, paths and entries, over thousands of items (arena chunks filled and rewound across)
+// and mixed-case folders; it knows the folders, by key and part, that held an item left out.
+func TestOmittingKeepsTheRest(t *testing.T) {
+	t.Parallel()
+	for seed := range uint64(6) {
+		rng := rand.New(rand.NewPCG(seed, 11))
+		var nodes []*inventory.Node
+		for n := range 2 {
+			var entries []inventory.Entry
+			for d := range 40 {
+				dir := fmt.Sprintf("/Dir%02d", d)
+				if n == 1 && d%3 == 0 {
+					dir = strings.ToLower(dir)
+				}
+				entries = append(entries, inventory.Entry{Path: dir, Kind: inventory.Dir})
+				for f := range 100 {
+					if rng.IntN(10) == 0 {
+						continue
+					}
+					e := inventory.Entry{Path: fmt.Sprintf("%s/File%03d.TXT", dir, f), Kind: inventory.File, Size: int64(rng.IntN(2))}
+					entries = append(entries, e)
+				}
+			}
+			slices.SortFunc(entries, func(a, b inventory.Entry) int { return strings.Compare(a.Path, b.Path) })
+			code := string(rune('A' + n))
+			nodes = append(nodes, &inventory.Node{Code: code, Parts: []*inventory.Part{{Code: code + "1", Entries: entries}}})
+		}
+		s := DefaultSettings()
+		whole := Compare(nodes, s)
+		left := map[string]bool{}
+		sparse := CompareOmitting(nodes, s, func(*Comparison) func(*Item) bool {
+			return func(it *Item) bool {
+				if it.Kind != inventory.File || rng.IntN(4) == 0 {
+					return false
+				}
+				left[strings.ToLower(it.Path)] = true
+				return true
+			}
+		})
+		if sparse.Omitted != len(left) || len(left) < 2000 {
+			t.Fatalf("seed %d: %d items left out, %d told", seed, sparse.Omitted, len(left))
+		}
+		kept := &Comparison{}
+		holds := map[dirPart]bool{}
+		for _, it := range whole.Items {
+			if !left[it.Key] {
+				kept.Items = append(kept.Items, it)
+				continue
+			}
+			for _, l := range it.Identities[0].Entries {
+				holds[dirPart{parentKey(it.Key), l.Part}] = true
+			}
+		}
+		if got, want := dump(sparse), dump(kept); got != want {
+			t.Fatalf("seed %d: sparse comparison\n%s\nwhole one, less what was left out\n%s", seed, got, want)
+		}
+		for _, it := range sparse.Items {
+			for part := range 2 {
+				if got := sparse.HoldsOmitted(it, part); got != holds[dirPart{it.Key, part}] {
+					t.Fatalf("seed %d: HoldsOmitted(%s, %d) = %v", seed, it.Key, part, got)
+				}
+			}
+		}
+	}
+}
