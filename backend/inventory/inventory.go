@@ -204,6 +204,11 @@ type Options struct {
 	Exclude []string
 	// Progress, when set, is called from time to time during the walk and the analysis.
 	Progress func(Progress)
+	// Like, when set, is the inventory of a node that the node scanned (ScanNode) likely
+	// mirrors, data source by data source: an entry whose path an entry of Like's part holds
+	// shares that path's bytes, and two trees in sync hold their paths once.
+	Like *Node
+	like []Entry // the entries of the part that Like gives the part scanned
 }
 
 // Progress counts the work done so far on one part.

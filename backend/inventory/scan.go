@@ -97,6 +97,10 @@ func ScanNode(ctx context.Context, code string, roots []string, opts Options) (*
 	n := &Node{Code: code, Parts: make([]*Part, 0, len(roots))}
 	for i, root := range roots {
 		pc := fmt.Sprintf("%s%d", code, i+1)
+		opts.like = nil
+		if opts.Like != nil && i < len(opts.Like.Parts) && opts.Like.Parts[i].Type == SourceDir {
+			opts.like = opts.Like.Parts[i].Entries
+		}
 		p, err := ScanPart(ctx, pc, ResolveRoot(root), opts)
 		if err != nil {
 			return nil, fmt.Errorf("data source %s: %w", pc, err)
@@ -266,6 +270,7 @@ func (c *skipCounts) add(r SkipReason) {
 // sub-directories walked. Each is written by one goroutine and read after the walk ends.
 type dirResult struct {
 	paths      string    // the paths of the direct children, one after the other
+	like       []Entry   // entries whose paths children share (walker.likeAt)
 	entries    []walked  // direct children, in name order
 	subs       []subtree // sub-directories that were opened, in name+"/" order
 	skipped    skipCounts
@@ -291,20 +296,37 @@ func (r *dirResult) skip(reason SkipReason) {
 // has no content key, which only the analysis sets. A child takes 40 bytes instead of 64 until the
 // tree is flattened into the part's entries, and holds no pointer for the collector to follow.
 type walked struct {
-	at, n                    uint32 // the path: dirResult.paths[at:at+n]
+	at, n                    uint32 // the path: dirResult.paths[at:at+n], or like[at].Path when shared
 	size, modTime, birthTime int64
 	kind                     Kind
 	inaccessible             bool
 	holdsSkipped             bool
+	shared                   bool
 }
 
-// walkedOf records e, whose path starts at at in its directory's paths.
+// walkedOf records e, whose path starts at at in its directory's paths, or is like[i]'s for
+// at = sharedAt(i).
 func walkedOf(e *Entry, at int) walked {
-	return walked{at: uint32(at), n: uint32(len(e.Path)), size: e.Size, modTime: e.ModTime, birthTime: e.BirthTime,
+	w := walked{n: uint32(len(e.Path)), size: e.Size, modTime: e.ModTime, birthTime: e.BirthTime,
 		kind: e.Kind, inaccessible: e.Inaccessible, holdsSkipped: e.HoldsSkipped}
+	w.setAt(at)
+	return w
 }
 
-func (r *dirResult) path(w *walked) string { return r.paths[w.at : w.at+w.n] }
+func (w *walked) setAt(at int) {
+	if at < 0 {
+		w.at, w.shared = uint32(sharedAt(at)), true
+	} else {
+		w.at = uint32(at)
+	}
+}
+
+func (r *dirResult) path(w *walked) string {
+	if w.shared {
+		return r.like[w.at].Path
+	}
+	return r.paths[w.at : w.at+w.n]
+}
 
 func (r *dirResult) entry(w *walked) Entry {
 	return Entry{Path: r.path(w), Size: w.size, ModTime: w.modTime, BirthTime: w.birthTime, Kind: w.kind,
@@ -357,7 +379,7 @@ func (r *dirResult) flatten(out []Entry, prefix int) []Entry {
 		out = r.subs[j].res.flatten(out, prefix+len(r.subs[j].name)+1)
 		j++
 	}
-	r.paths, r.entries, r.subs = "", nil, nil
+	r.paths, r.like, r.entries, r.subs = "", nil, nil, nil
 	return out
 }
 
@@ -449,19 +471,31 @@ func (w *walker) visit(d dirHandle, rel string, res *dirResult) {
 		files, bytes, skipped = 0, 0, 0
 	}
 	defer flush()
-	// The paths of all children share one allocation.
+	// A child shares the path of the like entry holding it; the paths of the others share one
+	// allocation.
+	likeAt := w.likeAt(prefix, children)
+	if likeAt != nil {
+		res.like = w.opts.like
+	}
 	var sb strings.Builder
 	sb.Grow(len(children)*len(prefix) + namesLen(children))
-	for _, c := range children {
-		sb.WriteString(prefix)
-		sb.WriteString(c.name)
+	for i, c := range children {
+		if likeAt == nil || likeAt[i] < 0 {
+			sb.WriteString(prefix)
+			sb.WriteString(c.name)
+		}
 	}
 	res.paths = sb.String()
 	off := 0
 	for i, c := range children {
-		at := off
-		path := res.paths[at : at+len(prefix)+len(c.name)]
-		off += len(path)
+		var at int
+		var path string
+		if likeAt != nil && likeAt[i] >= 0 {
+			at, path = sharedAt(int(likeAt[i])), res.like[likeAt[i]].Path
+		} else {
+			at, path = off, res.paths[off:off+len(prefix)+len(c.name)]
+			off += len(path)
+		}
 		name := path[len(prefix):]
 		if i%1024 == 1023 {
 			flush()
@@ -498,6 +532,36 @@ func (w *walker) visit(d dirHandle, rel string, res *dirResult) {
 		res.mtime = mtime
 	}
 }
+
+// likeAt gives, for each child of the directory whose children's paths start with prefix, the
+// index of the entry of opts.like holding its path, or -1; nil when there is none.
+func (w *walker) likeAt(prefix string, children []dirent) []int32 {
+	like := w.opts.like
+	if like == nil {
+		return nil
+	}
+	lo, _ := slices.BinarySearchFunc(like, prefix, comparePath)
+	hi, _ := slices.BinarySearchFunc(like, prefix[:len(prefix)-1]+"0", comparePath) // '0' follows '/'
+	if lo == hi {
+		return nil
+	}
+	at := make([]int32, len(children))
+	for i, c := range children {
+		j, ok := slices.BinarySearchFunc(like[lo:hi], c.name, func(e Entry, name string) int {
+			return strings.Compare(e.Path[len(prefix):], name) // every path in range starts with prefix
+		})
+		at[i] = -1
+		if ok {
+			at[i] = int32(lo + j)
+		}
+	}
+	return at
+}
+
+// sharedAt is the at walkedOf takes for the like entry i.
+func sharedAt(i int) int { return -1 - i }
+
+func comparePath(e Entry, path string) int { return strings.Compare(e.Path, path) }
 
 func namesLen(ds []dirent) int {
 	n := 0
@@ -618,7 +682,9 @@ func (w *walker) subdir(d dirHandle, path, name string, at int, res *dirResult) 
 	w.dirs.Add(1)
 	sub := &dirResult{}
 	res.subs = append(res.subs, subtree{name: name, entry: len(res.entries), res: sub})
-	res.entries = append(res.entries, walked{at: uint32(at), n: uint32(len(path)), kind: Dir})
+	dir := walked{n: uint32(len(path)), kind: Dir}
+	dir.setAt(at)
+	res.entries = append(res.entries, dir)
 	select {
 	case w.tokens <- struct{}{}:
 		w.wg.Add(1)

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -550,5 +551,50 @@ func TestIsNoise(t *testing.T) {
 		if IsNoise(name) {
 			t.Errorf("IsNoise(%q) = true", name)
 		}
+	}
+}
+
+// A node scanned like another is the inventory a plain scan makes, and shares the bytes of the
+// paths both hold: a tree in sync with another holds its paths once.
+func TestScanLike(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	for _, rel := range []string{"x/1", "x/2", "y/3", "Z", "only-a/4"} {
+		writeFile(t, a, rel, rel)
+	}
+	for _, rel := range []string{"x/1", "x/5", "y/3", "Z", "only-b/6", "only-b/7"} {
+		writeFile(t, b, rel, rel)
+	}
+	ctx := context.Background()
+	na, err := ScanNode(ctx, "A", []string{a}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := ScanNode(ctx, "B", []string{b}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	like, err := ScanNode(ctx, "B", []string{b}, Options{Like: na})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := like.Parts[0].Entries, plain.Parts[0].Entries; !slices.Equal(got, want) {
+		t.Fatalf("scanned like A:\n%+v\nplain:\n%+v", got, want)
+	}
+	ofA := map[string]*byte{}
+	for _, e := range na.Parts[0].Entries {
+		ofA[e.Path] = unsafe.StringData(e.Path)
+	}
+	shared := 0
+	for _, e := range like.Parts[0].Entries {
+		p, inA := ofA[e.Path]
+		if (unsafe.StringData(e.Path) == p) != inA {
+			t.Errorf("%s: shares A's bytes %v, A holds it %v", e.Path, unsafe.StringData(e.Path) == p, inA)
+		}
+		if inA {
+			shared++
+		}
+	}
+	if shared != 5 { // /Z /x /x/1 /y /y/3
+		t.Errorf("%d paths shared, want 5", shared)
 	}
 }

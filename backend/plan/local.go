@@ -117,6 +117,9 @@ func Inventory(ctx context.Context, r Request) (*Local, error) {
 	l := &Local{}
 	start := time.Now()
 	for _, n := range r.Nodes {
+		if len(l.Nodes) > 0 {
+			opts.Like = l.Nodes[0] // most trees synchronized hold most of the first one's paths
+		}
 		node, err := inventory.ScanNode(ctx, n.Code, n.Roots, opts)
 		if r.Scanned != nil {
 			r.Scanned(n.Code, node, err)

@@ -845,7 +845,10 @@ func (f *Flow) inventory(ctx context.Context) ([]*inventory.Node, error) {
 		}
 	}
 	own := map[string]*inventory.Node{}
-	for _, n := range f.nodes {
+	for i, n := range f.nodes {
+		if i > 0 {
+			opts.Like = own[f.nodes[0].Code] // most trees synchronized hold most of the first one's paths
+		}
 		node, err := inventory.ScanNode(ctx, n.Code, n.Roots, opts)
 		if f.o.Scanned != nil {
 			f.o.Scanned(n.Code, node, err)
