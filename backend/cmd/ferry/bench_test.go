@@ -96,11 +96,11 @@ func benchRootDir() (string, error) {
 // benchTree writes count files of size(rng) random bytes, in folders of 100, under
 // $FERRY_BENCH_DIR/name/src once, and returns that folder.
 func benchTree(b *testing.B, name string, count int, size func(*rand.Rand) int) string {
-	return benchTreeDirs(b, name, count, 100, size)
+	return benchTreeDirs(b, name, count, size, func(i int) string { return shortPath(i, 100) })
 }
 
-// benchTreeDirs is benchTree with perDir files a folder.
-func benchTreeDirs(b *testing.B, name string, count, perDir int, size func(*rand.Rand) int) string {
+// benchTreeDirs is benchTree with the files at path(i), relative to src, in path order.
+func benchTreeDirs(b *testing.B, name string, count int, size func(*rand.Rand) int, path func(i int) string) string {
 	if v, ok := cliTrees.Load(name); ok {
 		return v.(string)
 	}
@@ -114,8 +114,8 @@ func benchTreeDirs(b *testing.B, name string, count, perDir int, size func(*rand
 		rng := rand.New(rand.NewPCG(1, uint64(count)))
 		buf := make([]byte, 1<<20)
 		for i := range count {
-			p := filepath.Join(src, fmt.Sprintf("d%03d", i/perDir), fmt.Sprintf("f%05d.bin", i))
-			if i%perDir == 0 {
+			p := filepath.Join(src, path(i))
+			if i == 0 || filepath.Dir(p) != filepath.Join(src, filepath.Dir(path(i-1))) {
 				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 					b.Fatal(err)
 				}
@@ -746,20 +746,40 @@ func BenchmarkAdmission(b *testing.B) {
 
 // The scale families: trees of many tiny files (100–500 B, 500 folders), the first mirror, a
 // run already in sync and one after 1 % of the files changed, each beside rsync -a in the same
-// run. Besides the time, each reports the peak RSS of the process (/usr/bin/time, MB-peak) and,
+// run. Their paths are short and lower-case (/d000/f00000.bin); the Deep family's are as long
+// as a photo library's and mix cases (deepPath). Besides the time, each reports the peak RSS of the process (/usr/bin/time, MB-peak) and,
 // for Ferry, the bytes a file above its base (its peak on an empty tree, B/file). 200k files by
 // default; the 1M families run with FERRY_BENCH_1M=1 only (about 10 minutes and 20 GB of inodes
 // with BENCHTIME=1x).
 
 const envBench1M = "FERRY_BENCH_1M"
 
-// scaleTree is the fixture of count tiny files in 500 folders.
-func scaleTree(b *testing.B, count int) string {
+// shortPath is a file of a fixture of short lower-case paths: d000/f00000.bin.
+func shortPath(i, perDir int) string { return fmt.Sprintf("d%03d/f%05d.bin", i/perDir, i) }
+
+// deepPath is a file of a fixture whose paths are long and mix cases as a photo library's
+// do, 78–79 bytes: /Pictures/Camera Roll/2019/2019-06-12 Holiday trip 012/IMG_20190612_000123.JPG.
+// Half the folders are under "documents", which sorts after "Pictures" in bytes and before it
+// by linking key.
+func deepPath(i, perDir int) string {
+	d := i / perDir
+	top := [...]string{"Pictures", "documents"}[d%2]
+	year, month, day := 2015+d/2%10, 1+d%12, 1+d%28
+	return fmt.Sprintf("%s/Camera Roll/%d/%d-%02d-%02d Holiday trip %03d/IMG_%d%02d%02d_%06d.JPG",
+		top, year, year, month, day, d, year, month, day, i)
+}
+
+// scaleTree is the fixture of count tiny files in 500 folders, with short paths or deep ones.
+func scaleTree(b *testing.B, count int, deep bool) string {
 	if count > 200_000 && os.Getenv(envBench1M) == "" {
 		b.Skipf("%d files: set %s=1 to run it", count, envBench1M)
 	}
-	return benchTreeDirs(b, fmt.Sprintf("cli-scale-%d", count), count, count/500,
-		func(r *rand.Rand) int { return 100 + r.IntN(401) })
+	name, path := fmt.Sprintf("cli-scale-%d", count), shortPath
+	if deep {
+		name, path = fmt.Sprintf("cli-scale-deep-%d", count), deepPath
+	}
+	return benchTreeDirs(b, name, count, func(r *rand.Rand) int { return 100 + r.IntN(401) },
+		func(i int) string { return path(i, count/500) })
 }
 
 // benchExecRSS is benchExec that also returns the peak resident set of the process in bytes,
@@ -835,8 +855,8 @@ func scaleRun(b *testing.B, count int, ferry bool, run func(b *testing.B) int64)
 }
 
 // benchScaleMirror times first mirrors of count tiny files into empty folders.
-func benchScaleMirror(b *testing.B, count int) {
-	src := scaleTree(b, count)
+func benchScaleMirror(b *testing.B, count int, deep bool) {
+	src := scaleTree(b, count, deep)
 	benchFerry(b)
 	needRsync(b)
 	ferryBaseRSS(b)
@@ -881,8 +901,8 @@ func scaleCopy(b *testing.B, src, name, tool string) string {
 
 // benchScaleRerun times runs over count tiny files already mirrored: in sync, or with 1 % of
 // them changed (untimed) before each run when change is set.
-func benchScaleRerun(b *testing.B, count int, change bool) {
-	src := scaleTree(b, count)
+func benchScaleRerun(b *testing.B, count int, deep, change bool) {
+	src := scaleTree(b, count, deep)
 	benchFerry(b)
 	needRsync(b)
 	ferryBaseRSS(b)
@@ -937,19 +957,25 @@ func changeFiles(b *testing.B, src string) {
 }
 
 // BenchmarkScale200kMirror: the first mirror of 200k tiny files.
-func BenchmarkScale200kMirror(b *testing.B) { benchScaleMirror(b, 200_000) }
+func BenchmarkScale200kMirror(b *testing.B) { benchScaleMirror(b, 200_000, false) }
 
 // BenchmarkScale200kInSync: 200k tiny files already in sync.
-func BenchmarkScale200kInSync(b *testing.B) { benchScaleRerun(b, 200_000, false) }
+func BenchmarkScale200kInSync(b *testing.B) { benchScaleRerun(b, 200_000, false, false) }
 
 // BenchmarkScale200kChanged: 200k tiny files, 1 % of them changed.
-func BenchmarkScale200kChanged(b *testing.B) { benchScaleRerun(b, 200_000, true) }
+func BenchmarkScale200kChanged(b *testing.B) { benchScaleRerun(b, 200_000, false, true) }
+
+// BenchmarkScale200kDeepMirror: the first mirror of 200k tiny files with long mixed-case paths.
+func BenchmarkScale200kDeepMirror(b *testing.B) { benchScaleMirror(b, 200_000, true) }
+
+// BenchmarkScale200kDeepInSync: 200k tiny files with long mixed-case paths, already in sync.
+func BenchmarkScale200kDeepInSync(b *testing.B) { benchScaleRerun(b, 200_000, true, false) }
 
 // BenchmarkScale1MMirror: the first mirror of 1M tiny files (FERRY_BENCH_1M=1).
-func BenchmarkScale1MMirror(b *testing.B) { benchScaleMirror(b, 1_000_000) }
+func BenchmarkScale1MMirror(b *testing.B) { benchScaleMirror(b, 1_000_000, false) }
 
 // BenchmarkScale1MInSync: 1M tiny files already in sync (FERRY_BENCH_1M=1).
-func BenchmarkScale1MInSync(b *testing.B) { benchScaleRerun(b, 1_000_000, false) }
+func BenchmarkScale1MInSync(b *testing.B) { benchScaleRerun(b, 1_000_000, false, false) }
 
 // BenchmarkScale1MChanged: 1M tiny files, 1 % of them changed (FERRY_BENCH_1M=1).
-func BenchmarkScale1MChanged(b *testing.B) { benchScaleRerun(b, 1_000_000, true) }
+func BenchmarkScale1MChanged(b *testing.B) { benchScaleRerun(b, 1_000_000, false, true) }
