@@ -477,10 +477,17 @@ func (w *walker) visit(d dirHandle, rel string, res *dirResult) {
 	if likeAt != nil {
 		res.like = w.opts.like
 	}
-	var sb strings.Builder
-	sb.Grow(len(children)*len(prefix) + namesLen(children))
+	own := func(i int) bool { return likeAt == nil || likeAt[i] < 0 }
+	size := 0
 	for i, c := range children {
-		if likeAt == nil || likeAt[i] < 0 {
+		if own(i) {
+			size += len(prefix) + len(c.name)
+		}
+	}
+	var sb strings.Builder
+	sb.Grow(size)
+	for i, c := range children {
+		if own(i) {
 			sb.WriteString(prefix)
 			sb.WriteString(c.name)
 		}
@@ -490,11 +497,11 @@ func (w *walker) visit(d dirHandle, rel string, res *dirResult) {
 	for i, c := range children {
 		var at int
 		var path string
-		if likeAt != nil && likeAt[i] >= 0 {
-			at, path = sharedAt(int(likeAt[i])), res.like[likeAt[i]].Path
-		} else {
+		if own(i) {
 			at, path = off, res.paths[off:off+len(prefix)+len(c.name)]
 			off += len(path)
+		} else {
+			at, path = sharedAt(int(likeAt[i])), res.like[likeAt[i]].Path
 		}
 		name := path[len(prefix):]
 		if i%1024 == 1023 {
@@ -562,14 +569,6 @@ func (w *walker) likeAt(prefix string, children []dirent) []int32 {
 func sharedAt(i int) int { return -1 - i }
 
 func comparePath(e Entry, path string) int { return strings.Compare(e.Path, path) }
-
-func namesLen(ds []dirent) int {
-	n := 0
-	for _, d := range ds {
-		n += len(d.name)
-	}
-	return n
-}
 
 // child classifies the listed child name of d, at path, from its listed type, stat'ing it only
 // when needed. It returns the entry to record for a file, isDir for a directory to open, or the
