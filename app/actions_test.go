@@ -16,11 +16,12 @@ import (
 func TestItemActionsFromTheEvaluation(t *testing.T) {
 	when := inventory.Nanos(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
 	part := func(code string, paths ...string) *inventory.Node {
-		var es []inventory.Entry
-		for _, p := range paths {
-			es = append(es, inventory.Entry{Path: p, Kind: inventory.File, Size: 1, ModTime: when, ContentKey: inventory.HashBytes([]byte(p))})
+		part := &inventory.Part{Code: code + "1", Root: "/" + code, Type: inventory.SourceDir, Entries: make([]inventory.Entry, len(paths))}
+		for i, p := range paths {
+			part.Entries[i] = inventory.Entry{Path: p, Kind: inventory.File, Size: 1, ModTime: when}
+			part.Keys.Set(&part.Entries[i], inventory.HashBytes([]byte(p)))
 		}
-		return &inventory.Node{Code: code, Parts: []*inventory.Part{{Code: code + "1", Root: "/" + code, Type: inventory.SourceDir, Entries: es}}}
+		return &inventory.Node{Code: code, Parts: []*inventory.Part{part}}
 	}
 	nodes := []*inventory.Node{
 		part("A", "/a.txt", "/b.txt", "/c.txt", "/d.txt"),

@@ -12,30 +12,37 @@ import (
 )
 
 // benchInventory compares two nodes over files in folders of 100: A holds every file, B seven
-// in ten, one in five of them with other content and a later date.
+// in ten, one in five of them with other content and a later date. Those have content keys on
+// both nodes, as the analysis reads them: same size, other dates.
 func benchInventory(files int) *inventoryResult {
 	exts := []string{".txt", ".jpg", ".md", ".tmp", ".bin"}
-	var a, b []inventory.Entry
+	a := &inventory.Part{Code: "A1", Root: "/a", Type: inventory.SourceDir}
+	b := &inventory.Part{Code: "B1", Root: "/b", Type: inventory.SourceDir}
+	add := func(p *inventory.Part, e inventory.Entry, key inventory.ContentKey) {
+		p.Entries = append(p.Entries, e)
+		p.Keys.Set(&p.Entries[len(p.Entries)-1], key)
+	}
 	for d := range files / 100 {
 		dir := inventory.Entry{Path: fmt.Sprintf("/dir%04d", d), Kind: inventory.Dir}
-		a, b = append(a, dir), append(b, dir)
+		add(a, dir, inventory.ContentKey{})
+		add(b, dir, inventory.ContentKey{})
 		for i := d * 100; i < (d+1)*100; i++ {
 			p := fmt.Sprintf("%s/file_%06d%s", dir.Path, i, exts[i%len(exts)])
-			e := inventory.Entry{Path: p, Kind: inventory.File, Size: int64(i%5000) * 512, ModTime: inventory.Nanos(at.Add(time.Duration(i) * time.Second)),
-				ContentKey: inventory.HashBytes([]byte(p))}
-			a = append(a, e)
-			if i%10 < 7 {
-				if i%5 == 0 {
-					e.ModTime, e.ContentKey = e.ModTime+int64(time.Hour), inventory.HashBytes([]byte(p+"'"))
-				}
-				b = append(b, e)
+			e := inventory.Entry{Path: p, Kind: inventory.File, Size: int64(i%5000) * 512, ModTime: inventory.Nanos(at.Add(time.Duration(i) * time.Second))}
+			switch {
+			case i%10 >= 7:
+				add(a, e, inventory.ContentKey{})
+			case i%5 == 0: // the analysis reads both: same size, other dates
+				add(a, e, inventory.HashBytes([]byte(p)))
+				e.ModTime += int64(time.Hour)
+				add(b, e, inventory.HashBytes([]byte(p+"'")))
+			default:
+				add(a, e, inventory.ContentKey{})
+				add(b, e, inventory.ContentKey{})
 			}
 		}
 	}
-	nodes := []*inventory.Node{
-		{Code: "A", Parts: []*inventory.Part{{Code: "A1", Root: "/a", Type: inventory.SourceDir, Entries: a}}},
-		{Code: "B", Parts: []*inventory.Part{{Code: "B1", Root: "/b", Type: inventory.SourceDir, Entries: b}}},
-	}
+	nodes := []*inventory.Node{{Code: "A", Parts: []*inventory.Part{a}}, {Code: "B", Parts: []*inventory.Part{b}}}
 	s := compare.DefaultSettings()
 	return newInventoryResult(nodes, compare.Compare(nodes, s), s)
 }

@@ -62,7 +62,7 @@ func (c *Comparison) needs(it *Item, nf *needFiles, read func(Located)) {
 	}
 	readAll := func(ls []Located) {
 		for _, l := range ls {
-			if l.Entry.ContentKey.IsZero() {
+			if c.Parts[l.Part].Inv.Keys.Of(l.Entry).IsZero() {
 				read(l)
 			}
 		}
@@ -121,7 +121,7 @@ func (c *Comparison) Regroup(read [][]int) {
 		})
 		it.Identities = nil
 		for _, l := range real {
-			it.add(a, l.Part, l.Entry)
+			it.add(a, c.Parts, l.Part, l.Entry)
 		}
 		it.Identities = append(it.Identities, placeholders...)
 	}

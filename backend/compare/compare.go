@@ -31,11 +31,37 @@ type Located struct {
 // Identity groups the entries of an item that share the same content (files) or presence
 // (directories).
 type Identity struct {
-	Key           inventory.ContentKey // zero when the content was not read
-	Size          int64
+	Entries       []Located
 	AnalysisError bool // a content key could not be computed: never merged with another entry
 	AccessIssue   bool // an inaccessible entry or a placeholder
-	Entries       []Located
+}
+
+// Size is the size of the identity's files: 0 for a directory or where none could be read.
+func (id *Identity) Size() int64 {
+	if e := id.entry(); e != nil {
+		return e.Size
+	}
+	return 0
+}
+
+// entry is one of the identity's entries, nil for a placeholder.
+func (id *Identity) entry() *inventory.Entry {
+	for _, l := range id.Entries {
+		if l.Entry != nil {
+			return l.Entry
+		}
+	}
+	return nil
+}
+
+// Key is the identity's content key, which its files share: zero when it was not read.
+func (c *Comparison) Key(id *Identity) inventory.ContentKey {
+	for _, l := range id.Entries {
+		if l.Entry != nil {
+			return c.Parts[l.Part].Inv.Keys.Of(l.Entry)
+		}
+	}
+	return inventory.ContentKey{}
 }
 
 // Item is one path (tree) or name (flat) across all parts.
@@ -321,7 +347,7 @@ func (c *Comparison) index(a *arena) {
 				index[k] = it
 				c.Items = append(c.Items, it)
 			}
-			it.add(a, p.Index, e)
+			it.add(a, c.Parts, p.Index, e)
 		}
 	}
 	slices.SortFunc(c.Items, ItemOrder)
@@ -482,7 +508,7 @@ func (c *Comparison) merge(a *arena, omit func(*Item) bool) bool {
 					it = a.item(e.Kind, e.Path, e.Path) // its key once it is kept
 					c.Items = append(c.Items, it)
 				}
-				it.add(a, cu.part, e)
+				it.add(a, c.Parts, cu.part, e)
 				cu.next++
 				cu.seek(s)
 			}
@@ -716,7 +742,9 @@ func parentKey(k string) string {
 	return k[:i]
 }
 
-func (it *Item) add(a *arena, part int, e *inventory.Entry) {
+// add adds e, an entry of parts[part], to the item: to the identity of its content, or to a new
+// one.
+func (it *Item) add(a *arena, parts []*Part, part int, e *inventory.Entry) {
 	loc := Located{Part: part, Entry: e}
 	n := 1
 	if a != nil {
@@ -735,16 +763,20 @@ func (it *Item) add(a *arena, part int, e *inventory.Entry) {
 		return
 	}
 	if !e.Inaccessible && !e.AnalysisFailed {
+		key := parts[part].Inv.Keys.Of(e)
 		for _, id := range it.Identities {
-			if !id.AccessIssue && !id.AnalysisError && id.Key == e.ContentKey && id.Size == e.Size {
+			if id.AccessIssue || id.AnalysisError {
+				continue
+			}
+			// The entries of a readable identity are real and share their size and key.
+			o := id.Entries[0]
+			if o.Entry.Size == e.Size && parts[o.Part].Inv.Keys.Of(o.Entry) == key {
 				id.Entries = append(id.Entries, loc)
 				return
 			}
 		}
 	}
 	id := a.identity(Identity{
-		Key:           e.ContentKey,
-		Size:          e.Size,
 		AnalysisError: e.AnalysisFailed,
 		AccessIssue:   e.Inaccessible,
 		Entries:       a.located(loc, n),

@@ -222,25 +222,25 @@ func TestDataType(t *testing.T) {
 func TestContentIdentities(t *testing.T) {
 	tests := []struct {
 		name  string
-		sides [][]inventory.Entry
+		sides [][]testinv.Entry
 		want  string
 	}{
-		{"same key and size merge", [][]inventory.Entry{E(F("/f", 10, 0, key("x"))), E(F("/f", 10, 5, key("x")))}, "A+B"},
-		{"same key, different sizes split", [][]inventory.Entry{E(F("/f", 10, 0, key("x"))), E(F("/f", 11, 0, key("x")))}, "A B"},
-		{"different keys split", [][]inventory.Entry{E(F("/f", 10, 0, key("x"))), E(F("/f", 10, 0, key("y")))}, "A B"},
-		{"unhashed equal sizes merge", [][]inventory.Entry{E(F("/f", 10, 0)), E(F("/f", 10, 0))}, "A+B"},
-		{"unhashed different sizes split", [][]inventory.Entry{E(F("/f", 10, 0)), E(F("/f", 12, 0))}, "A B"},
-		{"analysis errors are never merged", [][]inventory.Entry{
+		{"same key and size merge", [][]testinv.Entry{E(F("/f", 10, 0, key("x"))), E(F("/f", 10, 5, key("x")))}, "A+B"},
+		{"same key, different sizes split", [][]testinv.Entry{E(F("/f", 10, 0, key("x"))), E(F("/f", 11, 0, key("x")))}, "A B"},
+		{"different keys split", [][]testinv.Entry{E(F("/f", 10, 0, key("x"))), E(F("/f", 10, 0, key("y")))}, "A B"},
+		{"unhashed equal sizes merge", [][]testinv.Entry{E(F("/f", 10, 0)), E(F("/f", 10, 0))}, "A+B"},
+		{"unhashed different sizes split", [][]testinv.Entry{E(F("/f", 10, 0)), E(F("/f", 12, 0))}, "A B"},
+		{"analysis errors are never merged", [][]testinv.Entry{
 			E(F("/f", 10, 0, testinv.AnalysisError)), E(F("/f", 10, 0, testinv.AnalysisError)),
 		}, "A B"},
-		{"a sound file does not join an analysis error", [][]inventory.Entry{
+		{"a sound file does not join an analysis error", [][]testinv.Entry{
 			E(F("/f", 10, 0, testinv.AnalysisError)), E(F("/f", 10, 0)),
 		}, "A B"},
-		{"unreadable files are never merged", [][]inventory.Entry{E(F("/f", 0, 0, unreadable)), E(F("/f", 0, 0, unreadable))}, "A B"},
-		{"three parts, two contents", [][]inventory.Entry{
+		{"unreadable files are never merged", [][]testinv.Entry{E(F("/f", 0, 0, unreadable)), E(F("/f", 0, 0, unreadable))}, "A B"},
+		{"three parts, two contents", [][]testinv.Entry{
 			E(F("/f", 10, 0, key("x"))), E(F("/f", 10, 0, key("y"))), E(F("/f", 10, 3, key("x"))),
 		}, "A+C B"},
-		{"a directory has one identity", [][]inventory.Entry{E(D("/f")), E(D("/f")), E(D("/f", unreadable))}, "A+B+C"},
+		{"a directory has one identity", [][]testinv.Entry{E(D("/f")), E(D("/f")), E(D("/f", unreadable))}, "A+B+C"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -272,7 +272,7 @@ func TestIdentityFlags(t *testing.T) {
 	}
 	want := []flags{{true, 10, false, false}, {false, 10, true, false}, {false, 0, false, true}}
 	for i, id := range ids {
-		got := flags{!id.Key.IsZero(), id.Size, id.AnalysisError, id.AccessIssue}
+		got := flags{!c.Key(id).IsZero(), id.Size(), id.AnalysisError, id.AccessIssue}
 		if got != want[i] {
 			t.Errorf("identity %d: %+v, want %+v", i, got, want[i])
 		}
@@ -289,21 +289,21 @@ func TestGroups(t *testing.T) {
 	later := time.FixedZone("UTC+3", 3*3600)
 	tests := []struct {
 		name          string
-		sides         [][]inventory.Entry
+		sides         [][]testinv.Entry
 		content, date []int
 	}{
-		{"content and dates differ independently", [][]inventory.Entry{
+		{"content and dates differ independently", [][]testinv.Entry{
 			E(F("/f", 10, 0, key("x"))), E(F("/f", 10, 5, key("x"))), E(F("/f", 20, 0, key("y"))), nil,
 		}, []int{0, 0, 1, -1}, []int{0, 1, 0, -1}},
-		{"groups are numbered by first part", [][]inventory.Entry{
+		{"groups are numbered by first part", [][]testinv.Entry{
 			nil, E(F("/f", 10, 7, key("y"))), E(F("/f", 10, 0, key("x"))), E(F("/f", 10, 0, key("y"))),
 		}, []int{-1, 0, 1, 0}, []int{-1, 0, 1, 1}},
-		{"dates compare as instants", [][]inventory.Entry{
-			E(F("/f", 1, 0)), E(inventory.Entry{Path: "/f", Kind: inventory.File, Size: 1, ModTime: inventory.Nanos(testinv.T0.In(later))}),
+		{"dates compare as instants", [][]testinv.Entry{
+			E(F("/f", 1, 0)), E(testinv.Entry{Entry: inventory.Entry{Path: "/f", Kind: inventory.File, Size: 1, ModTime: inventory.Nanos(testinv.T0.In(later))}}),
 		}, []int{0, 0}, []int{0, 0}},
-		{"directories have no dates", [][]inventory.Entry{E(D("/f")), E(D("/f")), nil},
+		{"directories have no dates", [][]testinv.Entry{E(D("/f")), E(D("/f")), nil},
 			[]int{0, 0, -1}, []int{-1, -1, -1}},
-		{"an unreadable file has no date", [][]inventory.Entry{E(F("/f", 1, 0)), E(F("/f", 1, 0, unreadable))},
+		{"an unreadable file has no date", [][]testinv.Entry{E(F("/f", 1, 0)), E(F("/f", 1, 0, unreadable))},
 			[]int{0, 1}, []int{0, -1}},
 	}
 	for _, tt := range tests {
@@ -376,7 +376,7 @@ func TestAccessIssuesTreeFollowCase(t *testing.T) {
 }
 
 func TestAccessIssuesIncompletePart(t *testing.T) {
-	withIncompleteA := func(a, b []inventory.Entry) []*inventory.Node {
+	withIncompleteA := func(a, b []testinv.Entry) []*inventory.Node {
 		nodes := testinv.Nodes(a, b)
 		testinv.Incomplete(nodes[0].Parts[0])
 		return nodes

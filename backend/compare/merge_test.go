@@ -46,7 +46,7 @@ func randomTree(rng *rand.Rand) []*inventory.Node {
 	names := []string{"a", "B", "b", "c", "A.txt", "a.txt", "z"}
 	var nodes []*inventory.Node
 	for n := range 2 + rng.IntN(2) {
-		seen := map[string]bool{}
+		seen, keys := map[string]bool{}, map[string]byte{}
 		var entries []inventory.Entry
 		for range rng.IntN(25) {
 			p := "/" + names[rng.IntN(len(names))]
@@ -61,13 +61,17 @@ func randomTree(rng *rand.Rand) []*inventory.Node {
 			if rng.IntN(3) == 0 {
 				e.Kind, e.Size = inventory.Dir, 0
 			}
-			e.ContentKey[0] = byte(rng.IntN(3))
+			keys[p] = byte(rng.IntN(3))
 			e.Inaccessible = rng.IntN(10) == 0
 			entries = append(entries, e)
 		}
 		slices.SortFunc(entries, func(a, b inventory.Entry) int { return strings.Compare(a.Path, b.Path) })
 		code := string(rune('A' + n))
-		nodes = append(nodes, &inventory.Node{Code: code, Parts: []*inventory.Part{{Code: code + "1", Entries: entries}}})
+		part := &inventory.Part{Code: code + "1", Entries: entries}
+		for i := range entries {
+			part.Keys.Set(&entries[i], inventory.ContentKey{keys[entries[i].Path]})
+		}
+		nodes = append(nodes, &inventory.Node{Code: code, Parts: []*inventory.Part{part}})
 	}
 	return nodes
 }
@@ -77,7 +81,8 @@ func dump(c *Comparison) string {
 	for _, it := range c.Items {
 		fmt.Fprintf(&b, "%d %q %q %q:", it.Kind, it.Key, it.Path, it.Name())
 		for _, id := range it.Identities {
-			fmt.Fprintf(&b, " [%x %d %v %v", id.Key[:1], id.Size, id.AnalysisError, id.AccessIssue)
+			key := c.Key(id)
+			fmt.Fprintf(&b, " [%x %d %v %v", key[:1], id.Size(), id.AnalysisError, id.AccessIssue)
 			for _, l := range id.Entries {
 				if l.Entry == nil {
 					fmt.Fprintf(&b, " %d:?", l.Part)
@@ -133,8 +138,9 @@ func TestRegroupMatchesCompare(t *testing.T) {
 		need := c.ContentNeeded()
 		for p, idx := range need {
 			for _, i := range idx {
-				e := &c.Parts[p].Inv.Entries[i]
-				e.ContentKey[0] = 1 + byte(rng.IntN(2))
+				inv := c.Parts[p].Inv
+				e := &inv.Entries[i]
+				inv.Keys.Set(e, inventory.ContentKey{1 + byte(rng.IntN(2))})
 				if rng.IntN(10) == 0 {
 					e.AnalysisFailed = true
 				}
@@ -285,7 +291,7 @@ func TestOmittingKeepsTheRest(t *testing.T) {
 		if sparse.Omitted != len(left) || len(left) < 2000 {
 			t.Fatalf("seed %d: %d items left out, %d told", seed, sparse.Omitted, len(left))
 		}
-		kept := &Comparison{}
+		kept := &Comparison{Parts: whole.Parts}
 		holds := map[dirPart]bool{}
 		for _, it := range whole.Items {
 			if !left[it.Key] {

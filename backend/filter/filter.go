@@ -387,6 +387,12 @@ type propNode struct {
 	date  filterDate
 	hex   []byte // content literal: lower-case prefix of the content key in hex
 	desc  string
+	parts []*compare.Part
+}
+
+// key is the content key of a located file.
+func (n *propNode) key(l compare.Located) inventory.ContentKey {
+	return n.parts[l.Part].Inv.Keys.Of(l.Entry)
 }
 
 func (n *propNode) match(it *compare.Item, env Env) bool {
@@ -440,7 +446,7 @@ func (n *propNode) count(it *compare.Item, part int) (count int, ok bool) {
 				return 0, false
 			}
 			if n.prop == propContent || n.prop == propContentAndDate {
-				if id.AnalysisError || id.AccessIssue || n.right < 0 && id.Key.IsZero() {
+				if id.AnalysisError || id.AccessIssue || n.right < 0 && n.key(l).IsZero() {
 					return 0, false
 				}
 			}
@@ -485,7 +491,8 @@ func (n *propNode) literal(it *compare.Item, env Env) bool {
 				ok = filterInInterval(n.op, l.Entry.Mtime(), start, end)
 			case propContent:
 				var buf [2 * len(inventory.ContentKey{})]byte
-				hex.Encode(buf[:], id.Key[:])
+				key := n.key(l)
+				hex.Encode(buf[:], key[:])
 				same := string(buf[:len(n.hex)]) == string(n.hex)
 				ok = same == (n.op == opEq)
 			}

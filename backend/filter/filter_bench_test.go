@@ -7,7 +7,6 @@ import (
 	"github.com/ferrysync/ferry/backend/compare"
 	"github.com/ferrysync/ferry/backend/filter"
 	"github.com/ferrysync/ferry/backend/internal/testinv"
-	"github.com/ferrysync/ferry/backend/inventory"
 	"github.com/ferrysync/ferry/backend/rules"
 )
 
@@ -15,7 +14,7 @@ import (
 // file, B seven in ten (one in five of them with other content), C three in ten.
 func filterBenchComparison(files int) *compare.Comparison {
 	exts := []string{".txt", ".jpg", ".md", ".tmp", ".bin"}
-	var a, b, c []inventory.Entry
+	var a, b, c []testinv.Entry
 	for d := range files / 100 {
 		dir := fmt.Sprintf("/dir%03d", d)
 		a = append(a, testinv.Dir(dir))

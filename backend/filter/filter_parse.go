@@ -458,7 +458,7 @@ func (p *filterParser) parseComparison(left token) (filterNode, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &propNode{prop: prop, op: op, left: lp, right: -1}
+	n := &propNode{prop: prop, op: op, left: lp, right: -1, parts: p.parts}
 	lhs := p.parts[lp].Name + "." + prop.String() + " " + op.String() + " "
 	if rp, rprop, ok := strings.Cut(v.text, "."); ok && v.kind == tokWord && looksLikePartName(rp) {
 		if n.right, err = p.dataPart(filterValue{rp, v.pos, v.pos + len(rp)}); err != nil {

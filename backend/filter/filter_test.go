@@ -368,7 +368,7 @@ func TestFilterContentLiteral(t *testing.T) {
 			it = x
 		}
 	}
-	full := it.IdentityOn(0).Key.String()
+	full := c.Key(it.IdentityOn(0)).String()
 	for _, tt := range []struct {
 		filter string
 		want   bool

@@ -103,8 +103,8 @@ func (p *Part) entryLine(e *Entry) line {
 		l.Kind = "d"
 	}
 	l.Path, l.PathB = splitUTF8(e.Path)
-	if !e.ContentKey.IsZero() {
-		l.ContentKey = e.ContentKey.String()
+	if k := p.Keys.Of(e); !k.IsZero() {
+		l.ContentKey = k.String()
 	}
 	return l
 }
@@ -262,7 +262,7 @@ func (pr *partReader) read() (*Part, error) {
 			}
 			break
 		}
-		e, err := l.entry()
+		e, err := l.entry(&p.Keys)
 		if err != nil {
 			return nil, err
 		}
@@ -288,7 +288,7 @@ func (pr *partReader) read() (*Part, error) {
 }
 
 // entry decodes an entry line.
-func (l *line) entry() (Entry, error) {
+func (l *line) entry(keys *ContentKeys) (Entry, error) {
 	e := Entry{Path: l.Path, Size: l.Size, Inaccessible: l.Inaccessible, HoldsSkipped: l.HoldsSkipped}
 	if l.PathB != nil {
 		e.Path = string(l.PathB)
@@ -320,11 +320,13 @@ func (l *line) entry() (Entry, error) {
 		if e.Kind != File {
 			return e, fmt.Errorf("%q: a directory has no content key", e.Path)
 		}
+		var key ContentKey
 		k, err := hex.DecodeString(l.ContentKey)
-		if err != nil || len(k) != len(e.ContentKey) {
+		if err != nil || len(k) != len(key) {
 			return e, fmt.Errorf("%q: invalid content key %q", e.Path, l.ContentKey)
 		}
-		copy(e.ContentKey[:], k)
+		copy(key[:], k)
+		keys.Set(&e, key)
 	}
 	return e, nil
 }

@@ -20,7 +20,7 @@ import (
 // samplePart exercises every field of the format.
 func samplePart() *Part {
 	ts := func(sec, nsec int64) int64 { return Nanos(time.Unix(sec, nsec)) }
-	return &Part{
+	p := &Part{
 		Code: "Ab2", Root: "/data/ph\xffotos", Type: SourceDir, Incomplete: true,
 		Skipped:        map[SkipReason]int{SkipHidden: 3, SkipSymlink: 1, SkipInaccessible: 1},
 		AnalysisErrors: map[string]string{"/bad\xffname": "read: input/output error"},
@@ -28,13 +28,15 @@ func samplePart() *Part {
 			{Path: "/a b", Kind: File, Size: 12, ModTime: ts(1700000000, 123456789), BirthTime: ts(1600000000, 1)},
 			{Path: "/a-b", Kind: Dir},
 			{Path: "/a-b/<tag>&\"q\"\n", Kind: File, ModTime: ts(0, 0)},
-			{Path: "/a.b", Kind: File, Size: 1 << 40, ModTime: ts(-5, 999999999), ContentKey: HashBytes([]byte("x"))},
+			{Path: "/a.b", Kind: File, Size: 1 << 40, ModTime: ts(-5, 999999999)},
 			{Path: "/bad\xffname", Kind: File, Size: 3, ModTime: ts(1, 0), AnalysisFailed: true},
 			{Path: "/locked", Kind: Dir, Inaccessible: true},
 			{Path: "/z", Kind: Dir},
 			{Path: "/z/é", Kind: File, Inaccessible: true},
 		},
 	}
+	p.Keys.Set(&p.Entries[3], HashBytes([]byte("x")))
+	return p
 }
 
 func encode(t *testing.T, p *Part) []byte {
@@ -225,13 +227,13 @@ func TestFormatTampered(t *testing.T) {
 	}
 }
 
-// An entry stays at 64 bytes besides its path: inventories hold millions of them.
+// An entry stays at 48 bytes besides its path: inventories hold millions of them.
 func TestEntrySize(t *testing.T) {
 	if unsafe.Sizeof(uintptr(0)) != 8 {
 		t.Skip("32-bit platform")
 	}
-	if n := unsafe.Sizeof(Entry{}); n != 64 {
-		t.Errorf("an Entry takes %d bytes, want 64", n)
+	if n := unsafe.Sizeof(Entry{}); n != 48 {
+		t.Errorf("an Entry takes %d bytes, want 48", n)
 	}
 	// While a tree is walked, the children of its directories take less, and hold no pointer:
 	// the collector has nothing to follow in them.

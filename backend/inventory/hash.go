@@ -48,6 +48,7 @@ func (p *Part) Hash(ctx context.Context, indices []int, opts HashOptions) error 
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("analysis of %s: %w", p.Code, err)
 	}
+	p.Keys.reserve(p.Entries, todo) // the workers set keys at once
 	workers := opts.Workers
 	if workers <= 0 {
 		workers = min(max(runtime.GOMAXPROCS(0), 2), 4)
@@ -80,13 +81,13 @@ func (p *Part) Hash(ctx context.Context, indices []int, opts HashOptions) error 
 				case ctx.Err() != nil:
 					return
 				case err != nil:
-					e.ContentKey = ContentKey{}
+					p.Keys.Set(e, ContentKey{})
 					mu.Lock()
 					p.SetAnalysisError(e, err.Error())
 					mu.Unlock()
 					failures.Add(1)
 				default:
-					e.ContentKey = key
+					p.Keys.Set(e, key)
 					if e.AnalysisFailed {
 						mu.Lock()
 						p.SetAnalysisError(e, "")

@@ -46,10 +46,10 @@ func TestHashKeys(t *testing.T) {
 	}
 	key := func(path string) ContentKey {
 		e := entry(t, p, path)
-		if p.AnalysisError(e) != "" || e.ContentKey.IsZero() {
-			t.Fatalf("%s: key %v error %q", path, e.ContentKey, p.AnalysisError(e))
+		if p.AnalysisError(e) != "" || p.Keys.Of(e).IsZero() {
+			t.Fatalf("%s: key %v error %q", path, p.Keys.Of(e), p.AnalysisError(e))
 		}
-		return e.ContentKey
+		return p.Keys.Of(e)
 	}
 	if key("/same1") != key("/dir/same2") {
 		t.Error("equal contents have different keys")
@@ -63,7 +63,7 @@ func TestHashKeys(t *testing.T) {
 	if key("/empty") != HashBytes(nil) || key("/other") != HashBytes([]byte("different content")) {
 		t.Error("keys differ from HashBytes")
 	}
-	if !entry(t, p, "/dir").ContentKey.IsZero() {
+	if !p.Keys.Of(entry(t, p, "/dir")).IsZero() {
 		t.Error("a directory got a key")
 	}
 	wantBytes := int64(len(big) + 2*len("identical content") + len("different content"))
@@ -90,7 +90,7 @@ func TestHashFileSource(t *testing.T) {
 	if err := p.Hash(context.Background(), []int{0, 0}, HashOptions{Workers: 3}); err != nil {
 		t.Fatal(err)
 	}
-	if p.Entries[0].ContentKey != HashBytes([]byte("data")) {
+	if p.Keys.Of(&p.Entries[0]) != HashBytes([]byte("data")) {
 		t.Fatalf("entry %+v", p.Entries[0])
 	}
 }
@@ -119,11 +119,11 @@ func TestHashAnalysisErrors(t *testing.T) {
 		"/removed": "no such file", "/grown": "changed since the inventory", "/touched": "changed since the inventory",
 	} {
 		e := entry(t, p, path)
-		if !e.ContentKey.IsZero() || !strings.Contains(p.AnalysisError(e), want) {
-			t.Errorf("%s: key %v, error %q; want an error containing %q", path, e.ContentKey, p.AnalysisError(e), want)
+		if !p.Keys.Of(e).IsZero() || !strings.Contains(p.AnalysisError(e), want) {
+			t.Errorf("%s: key %v, error %q; want an error containing %q", path, p.Keys.Of(e), p.AnalysisError(e), want)
 		}
 	}
-	if e := entry(t, p, "/kept"); e.ContentKey != HashBytes([]byte("still here")) || p.AnalysisError(e) != "" {
+	if e := entry(t, p, "/kept"); p.Keys.Of(e) != HashBytes([]byte("still here")) || p.AnalysisError(e) != "" {
 		t.Errorf("/kept = %+v", e)
 	}
 	if last.Hashed != 1 || last.AnalysisError != 3 {
@@ -153,7 +153,7 @@ func TestHashCancelled(t *testing.T) {
 		t.Fatalf("Hash with a cancelled context = %v", err)
 	}
 	for _, e := range p.Entries {
-		if !e.ContentKey.IsZero() || e.AnalysisFailed {
+		if !p.Keys.Of(&e).IsZero() || e.AnalysisFailed {
 			t.Errorf("%s touched after cancellation: %+v", e.Path, e)
 		}
 	}

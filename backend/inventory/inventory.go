@@ -41,8 +41,9 @@ type ContentKey [16]byte
 func (k ContentKey) IsZero() bool   { return k == ContentKey{} }
 func (k ContentKey) String() string { return hex.EncodeToString(k[:]) }
 
-// Entry is one file or directory below a data source root. It takes 64 bytes besides its path:
-// dates are Unix nanoseconds (see Nanos), and the rare analysis error's text is kept on the Part.
+// Entry is one file or directory below a data source root. It takes 48 bytes besides its path:
+// dates are Unix nanoseconds (see Nanos), and the content key, read for few files, and the rare
+// analysis error's text are kept on the Part.
 type Entry struct {
 	// Path is relative to the data source root, "/"-separated with a leading "/". For a file data
 	// source it is "/" + the file's name.
@@ -54,9 +55,10 @@ type Entry struct {
 	// BirthTime is the creation time as Nanos encodes it (Btime decodes it): files only; 0 when
 	// the file system does not give it.
 	BirthTime int64
-	// ContentKey is filled by the analysis phase only where the comparison needs it.
-	ContentKey ContentKey
-	Kind       Kind
+	// key numbers, from 1, the entry's content key in its part's ContentKeys; 0 when none was
+	// read. The analysis phase reads keys only where the comparison needs them.
+	key  uint32
+	Kind Kind
 	// Inaccessible is set for a directory that could not be listed or a file that could not be
 	// stat'ed; such an entry carries no size or dates.
 	Inaccessible bool
@@ -159,6 +161,43 @@ type Part struct {
 	// AnalysisErrors holds, by path, why the content key of an entry marked AnalysisFailed could
 	// not be computed.
 	AnalysisErrors map[string]string
+	// Keys holds the content keys read for the entries.
+	Keys ContentKeys
+}
+
+// ContentKeys holds the content keys of a part's entries, which refer to theirs by number: an
+// entry without one takes no room for it. An entry's key is read from the ContentKeys that set
+// it.
+type ContentKeys struct{ keys []ContentKey }
+
+// Of is e's content key; zero when none was read.
+func (k *ContentKeys) Of(e *Entry) ContentKey {
+	if e.key == 0 {
+		return ContentKey{}
+	}
+	return k.keys[e.key-1]
+}
+
+// Set sets e's content key; the zero key clears it.
+func (k *ContentKeys) Set(e *Entry, key ContentKey) {
+	switch {
+	case e.key != 0:
+		k.keys[e.key-1] = key
+	case !key.IsZero():
+		k.keys = append(k.keys, key)
+		e.key = uint32(len(k.keys))
+	}
+}
+
+// reserve gives each of entries a place for its key: Set then writes there, and keys of
+// distinct entries may be set at once.
+func (k *ContentKeys) reserve(entries []Entry, at []int) {
+	for _, i := range at {
+		if e := &entries[i]; e.key == 0 {
+			k.keys = append(k.keys, ContentKey{})
+			e.key = uint32(len(k.keys))
+		}
+	}
 }
 
 // AnalysisError is why e's content key could not be computed, "" when it was or was not tried.

@@ -47,7 +47,7 @@ func TestScanTree(t *testing.T) {
 			t.Errorf("%s: kind %v size %d mtime %v, want a file of %d bytes", e.Path, e.Kind, e.Size, e.Mtime(), size)
 		case !isFile && (e.Kind != Dir || e.Size != 0 || e.ModTime == 0 || e.BirthTime != 0):
 			t.Errorf("%s: kind %v size %d mtime %v btime %v, want a directory with a date and no size", e.Path, e.Kind, e.Size, e.Mtime(), e.Btime())
-		case e.Inaccessible || !e.ContentKey.IsZero() || e.AnalysisFailed:
+		case e.Inaccessible || !p.Keys.Of(&e).IsZero() || e.AnalysisFailed:
 			t.Errorf("%s: unexpected state %+v", e.Path, e)
 		}
 	}

@@ -150,7 +150,8 @@ func TestDirectoryDatesNeedDirectories(t *testing.T) {
 			t.Errorf("%s: %q", name, describe(p))
 		}
 	}
-	b := &inventory.Part{Code: "B1", Root: "/b/d", Type: inventory.SourceFile, Entries: E(F("/d", 1, 0))}
+	b := testinv.Part("B1", F("/d", 1, 0))
+	b.Root, b.Type = "/b/d", inventory.SourceFile
 	c := tree([]*inventory.Node{nodes()[0], testinv.Node("B", b)})
 	for _, g := range build(t, c, preset(t, "mirror"), nil, plan.Options{}).Groups {
 		if g.Phase == plan.PhaseDirDates {

@@ -7,14 +7,13 @@ import (
 	"testing"
 
 	"github.com/ferrysync/ferry/backend/internal/testinv"
-	"github.com/ferrysync/ferry/backend/inventory"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/rules"
 )
 
 // files makes n files /f0… of one byte.
-func files(n int) []inventory.Entry {
-	var es []inventory.Entry
+func files(n int) []testinv.Entry {
+	var es []testinv.Entry
 	for i := range n {
 		es = append(es, F(fmt.Sprintf("/f%02d", i), 1, 0))
 	}

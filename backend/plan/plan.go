@@ -139,6 +139,8 @@ type Place struct {
 	Dir  string // directory every write is confined to
 	// kept holds where the run keeps this part's files before copies replace them (KeepAs).
 	kept *keptFiles
+	// keys holds the content keys of the entries found here.
+	keys *inventory.ContentKeys
 }
 
 // keptFiles are the paths (relative to Dir) where files are kept, by the file's path; held by
@@ -193,7 +195,15 @@ func (e *Endpoint) ContentKey() inventory.ContentKey {
 	if e.Entry == nil {
 		return inventory.ContentKey{}
 	}
-	return e.Entry.ContentKey
+	return e.keys.Of(e.Entry)
+}
+
+// SetContentKey sets the content key of the endpoint's entry, which must exist.
+func (e *Endpoint) SetContentKey(k inventory.ContentKey) {
+	if e.keys == nil {
+		e.keys = new(inventory.ContentKeys)
+	}
+	e.keys.Set(e.Entry, k)
 }
 
 // Group is a set of atomic actions sharing one source read: the unit that is run and tracked.
@@ -554,7 +564,7 @@ func rejection(c *compare.Comparison, r rules.Rejection) Rejected {
 func placesOf(c *compare.Comparison) []*Place {
 	out := make([]*Place, len(c.Parts))
 	for i, part := range c.Parts {
-		out[i] = &Place{Part: part.Name, Node: part.Node, Root: part.Inv.Root, Dir: part.Inv.Root}
+		out[i] = &Place{Part: part.Name, Node: part.Node, Root: part.Inv.Root, Dir: part.Inv.Root, keys: &part.Inv.Keys}
 		if part.Inv.Type == inventory.SourceFile {
 			out[i].Dir = filepath.Dir(part.Inv.Root) // an OS path, as Root
 		}

@@ -300,7 +300,8 @@ func TestEndpoints(t *testing.T) {
 }
 
 func TestFileDataSource(t *testing.T) {
-	b := &inventory.Part{Code: "B1", Root: "/b/g.txt", Type: inventory.SourceFile, Entries: E(F("/g.txt", 1, 0, key("old")))}
+	b := testinv.Part("B1", F("/g.txt", 1, 0, key("old")))
+	b.Root, b.Type = "/b/g.txt", inventory.SourceFile
 	c := tree([]*inventory.Node{testinv.Node("A", testinv.Part("A1", F("/g.txt", 2, 5, key("new")))), testinv.Node("B", b)})
 	p := build(t, c, mirror(t, "A", "B"), nil, plan.Options{})
 	check(t, p, []string{"AGID_1 copy A→B /g.txt full"})

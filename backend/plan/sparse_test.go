@@ -57,8 +57,9 @@ func analysed(c *compare.Comparison, content []map[string]int) {
 	need := c.ContentNeeded()
 	for p, idx := range need {
 		for _, i := range idx {
-			e := &c.Parts[p].Inv.Entries[i]
-			e.ContentKey = inventory.HashBytes(fmt.Appendf(nil, "%d", content[p][e.Path]))
+			inv := c.Parts[p].Inv
+			e := &inv.Entries[i]
+			inv.Keys.Set(e, inventory.HashBytes(fmt.Appendf(nil, "%d", content[p][e.Path])))
 		}
 	}
 	c.Regroup(need)
@@ -148,7 +149,7 @@ func TestSparsePlanIsThePlan(t *testing.T) {
 
 // Groups are numbered in plan order, past one digit too, and found by their ids only.
 func TestGroupIDs(t *testing.T) {
-	var files []inventory.Entry
+	var files []testinv.Entry
 	for i := range 120 {
 		files = append(files, F(fmt.Sprintf("/f%03d", i), 1, 0))
 	}

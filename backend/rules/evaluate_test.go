@@ -90,8 +90,9 @@ func incompleteFlat(nodes []*inventory.Node, part int) *compare.Comparison {
 }
 
 // withFileSourceB has B as a data source that is a single file, /g.txt.
-func withFileSourceB(a []inventory.Entry) *compare.Comparison {
-	b := &inventory.Part{Code: "B1", Root: "/b/g.txt", Type: inventory.SourceFile, Entries: E(F("/g.txt", 1, 0))}
+func withFileSourceB(a []testinv.Entry) *compare.Comparison {
+	b := testinv.Part("B1", F("/g.txt", 1, 0))
+	b.Root, b.Type = "/b/g.txt", inventory.SourceFile
 	return tree([]*inventory.Node{testinv.Node("A", testinv.Part("A1", a...)), testinv.Node("B", b)})
 }
 
@@ -122,8 +123,8 @@ var allReasons = []Reason{
 }
 
 func TestEveryReason(t *testing.T) {
-	two := func(a, b []inventory.Entry) *compare.Comparison { return tree(testinv.Nodes(a, b)) }
-	three := func(a, b, c []inventory.Entry) *compare.Comparison { return tree(testinv.Nodes(a, b, c)) }
+	two := func(a, b []testinv.Entry) *compare.Comparison { return tree(testinv.Nodes(a, b)) }
+	three := func(a, b, c []testinv.Entry) *compare.Comparison { return tree(testinv.Nodes(a, b, c)) }
 	differ3 := three(f(1, 0, k("a")), f(1, 1, k("b")), f(1, 2, k("c")))
 	placeholderA := two(E(D("/d", ur)), E(D("/d"), F("/d/f", 1, 0)))
 	placeholderB := tree(testinv.Nodes(placeholderOnB...))
@@ -373,12 +374,12 @@ func TestDuplicateRuleActionsMergeSilently(t *testing.T) {
 	}
 }
 
-func holdsSkipped(e *inventory.Entry) { e.HoldsSkipped = true }
+func holdsSkipped(e *testinv.Entry) { e.HoldsSkipped = true }
 
 func TestDirectoryStillHoldsFiles(t *testing.T) {
 	holds := string(DirectoryStillHoldsFile)
 	mirror := mustPreset(t, "mirror")
-	onlyB := func(b ...inventory.Entry) *compare.Comparison { return tree(testinv.Nodes(nil, b)) }
+	onlyB := func(b ...testinv.Entry) *compare.Comparison { return tree(testinv.Nodes(nil, b)) }
 	tests := []struct {
 		name              string
 		c                 *compare.Comparison

@@ -25,14 +25,14 @@ var (
 var plus2 = time.FixedZone("UTC+2", 2*3600)
 
 // sides lists the entries of nodes A, B, C…
-func sides(s ...[]inventory.Entry) [][]inventory.Entry { return s }
+func sides(s ...[]testinv.Entry) [][]testinv.Entry { return s }
 
 // f is the file "/f" on one side; d the directory "/f".
-func f(size int64, min int, opts ...testinv.Opt) []inventory.Entry {
+func f(size int64, min int, opts ...testinv.Opt) []testinv.Entry {
 	return E(F("/f", size, min, opts...))
 }
 
-func d(opts ...testinv.Opt) []inventory.Entry { return E(D("/f", opts...)) }
+func d(opts ...testinv.Opt) []testinv.Entry { return E(D("/f", opts...)) }
 
 // placeholderOnB: "/d/f" is on A, and B could not list "/d".
 var placeholderOnB = sides(E(D("/d"), F("/d/f", 10, 0, k("x"))), E(D("/d", ur)))
@@ -70,12 +70,12 @@ func matchedItems(t *testing.T, nodes []*inventory.Node, s compare.Settings, kin
 }
 
 // condMatches tells whether the condition holds on the item named "f" of the sides.
-func condMatches(t *testing.T, ss [][]inventory.Entry, cond string, incomplete ...int) bool {
+func condMatches(t *testing.T, ss [][]testinv.Entry, cond string, incomplete ...int) bool {
 	t.Helper()
 	return condMatchesIn(t, compare.DefaultSettings(), ss, cond, incomplete...)
 }
 
-func condMatchesIn(t *testing.T, s compare.Settings, ss [][]inventory.Entry, cond string, incomplete ...int) bool {
+func condMatchesIn(t *testing.T, s compare.Settings, ss [][]testinv.Entry, cond string, incomplete ...int) bool {
 	t.Helper()
 	nodes := testinv.Nodes(ss...)
 	for _, i := range incomplete {
@@ -102,7 +102,7 @@ func condMatchesIn(t *testing.T, s compare.Settings, ss [][]inventory.Entry, con
 
 type condCase struct {
 	name  string
-	sides [][]inventory.Entry
+	sides [][]testinv.Entry
 	cond  string
 	want  bool
 }
@@ -191,7 +191,7 @@ func TestDateConditionAgainstPart(t *testing.T) {
 }
 
 func TestDateConditionAgainstLiteral(t *testing.T) {
-	at := func(d time.Duration) [][]inventory.Entry { return sides(f(1, 0, testinv.At(d)), nil) }
+	at := func(d time.Duration) [][]testinv.Entry { return sides(f(1, 0, testinv.At(d)), nil) }
 	t0 := at(0)
 	runConds(t, []condCase{
 		{"== local minute", t0, lit("date", "==", "2024-01-31T14:00"), true},
@@ -252,8 +252,8 @@ func TestPresenceCondition(t *testing.T) {
 	on, notOn := vs("presence", "on"), vs("presence", "not-on")
 	for _, kind := range []struct {
 		name string
-		make func() []inventory.Entry
-	}{{"file", func() []inventory.Entry { return f(1, 0) }}, {"directory", func() []inventory.Entry { return d() }}} {
+		make func() []testinv.Entry
+	}{{"file", func() []testinv.Entry { return f(1, 0) }}, {"directory", func() []testinv.Entry { return d() }}} {
 		x := kind.make
 		t.Run(kind.name, func(t *testing.T) {
 			runConds(t, []condCase{
@@ -312,7 +312,7 @@ func TestNameCondition(t *testing.T) {
 func TestConditionsOnAnIncompletePart(t *testing.T) {
 	name := `{"property": "name", "op": "==", "value": "f"}`
 	tests := []struct {
-		sides      [][]inventory.Entry
+		sides      [][]testinv.Entry
 		cond       string
 		incomplete int
 		want       bool
@@ -345,7 +345,7 @@ func TestConditionsOnAnIncompletePart(t *testing.T) {
 func TestConditionsBesideAnUnreadableFolder(t *testing.T) {
 	unreadable := E(D("/u", testinv.Unreadable))
 	tests := []struct {
-		sides [][]inventory.Entry
+		sides [][]testinv.Entry
 		cond  string
 		want  bool
 	}{

@@ -50,9 +50,9 @@ func refusedByDefinition(cmp *compare.Comparison, actions []AtomicAction) (kept 
 
 // randomTree is a tree of folders and files named so that siblings sort between a folder and
 // its content ("a-b", "a.c" fall between "a" and "a/…"), some of them differing in case only.
-func randomTree(rng *rand.Rand) []inventory.Entry {
+func randomTree(rng *rand.Rand) []testinv.Entry {
 	names := []string{"a", "a-b", "a.c", "A", "b"}
-	var out []inventory.Entry
+	var out []testinv.Entry
 	var walk func(dir string, depth int)
 	walk = func(dir string, depth int) {
 		for _, name := range names {
@@ -62,7 +62,7 @@ func randomTree(rng *rand.Rand) []inventory.Entry {
 			case r < 4 && depth < 3:
 				var opts []testinv.Opt
 				if rng.IntN(8) == 0 {
-					opts = append(opts, func(e *inventory.Entry) { e.HoldsSkipped = true })
+					opts = append(opts, func(e *testinv.Entry) { e.HoldsSkipped = true })
 				}
 				out = append(out, testinv.Dir(p, opts...))
 				walk(p, depth+1)
@@ -72,7 +72,7 @@ func randomTree(rng *rand.Rand) []inventory.Entry {
 		}
 	}
 	walk("", 0)
-	slices.SortFunc(out, func(a, b inventory.Entry) int { return strings.Compare(a.Path, b.Path) })
+	slices.SortFunc(out, func(a, b testinv.Entry) int { return strings.Compare(a.Path, b.Path) })
 	return out
 }
 

@@ -1024,6 +1024,7 @@ func (f *Flow) signatures(ctx context.Context, nodes []*inventory.Node, settings
 	self := f.m.Self()
 	c := compare.Compare(nodes, settings)
 	mine := func(part int) bool { return f.owners[c.Parts[part].Node] == self }
+	key := func(l compare.Located) inventory.ContentKey { return c.Parts[l.Part].Inv.Keys.Of(l.Entry) }
 	paths := map[int][]string{}
 	for _, it := range c.Items {
 		if it.Kind != inventory.File {
@@ -1038,9 +1039,13 @@ func (f *Flow) signatures(ctx context.Context, nodes []*inventory.Node, settings
 			if !mine(l.Part) || e == nil || e.Inaccessible || e.AnalysisFailed || !remote.WantsSignature(e.Size) {
 				continue
 			}
+			ek := key(l)
 			differs := slices.ContainsFunc(all, func(o compare.Located) bool {
-				return !mine(o.Part) && o.Entry != nil && (o.Entry.Size != e.Size || o.Entry.ModTime != e.ModTime ||
-					!o.Entry.ContentKey.IsZero() && !e.ContentKey.IsZero() && o.Entry.ContentKey != e.ContentKey)
+				if mine(o.Part) || o.Entry == nil {
+					return false
+				}
+				ok := key(o)
+				return o.Entry.Size != e.Size || o.Entry.ModTime != e.ModTime || !ok.IsZero() && !ek.IsZero() && ok != ek
 			})
 			if differs && !slices.Contains(paths[l.Part], e.Path) {
 				paths[l.Part] = append(paths[l.Part], e.Path)

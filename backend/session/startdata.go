@@ -382,15 +382,17 @@ func endpointFromWire(w wireEndpoint, parts *wireParts, root bool) (plan.Endpoin
 		return e, err
 	}
 	entry := &inventory.Entry{Path: e.Path, Size: w.Size, ModTime: inventory.Nanos(mtime), BirthTime: inventory.Nanos(btime)}
+	var key inventory.ContentKey
 	if w.ContentKey != "" {
 		k, err := hex.DecodeString(w.ContentKey)
-		if err != nil || len(k) != len(entry.ContentKey) {
+		if err != nil || len(k) != len(key) {
 			return e, fmt.Errorf("content key %q", w.ContentKey)
 		}
-		copy(entry.ContentKey[:], k)
+		copy(key[:], k)
 	}
 	if w.Exists {
 		e.Entry = entry
+		e.SetContentKey(key)
 	}
 	return e, nil
 }

@@ -116,10 +116,22 @@ func TestStartDataRoundTrip(t *testing.T) {
 	for i := range p.Parts {
 		p.Parts[i].DirID = inventory.DirID{} // each member fills in its own: not sent
 	}
-	// An endpoint carries its entry's size, dates and content key, not the rest of the entry.
+	// An endpoint carries its entry's size, dates and content key, not the rest of the entry; its
+	// place holds only the keys carried, in the order they come.
+	places := map[plan.Place]*plan.Place{}
 	carried := func(e *plan.Endpoint) {
+		key, keepAs := e.ContentKey(), e.KeepAs()
+		at := plan.Place{Part: e.Part, Node: e.Node, Root: e.Root, Dir: e.Dir}
+		if places[at] == nil {
+			places[at] = &at
+		}
+		e.Place = places[at]
 		if x := e.Entry; x != nil {
-			e.Entry = &inventory.Entry{Path: e.Path, Size: x.Size, ModTime: x.ModTime, BirthTime: x.BirthTime, ContentKey: x.ContentKey}
+			e.Entry = &inventory.Entry{Path: e.Path, Size: x.Size, ModTime: x.ModTime, BirthTime: x.BirthTime}
+			e.SetContentKey(key)
+		}
+		if keepAs != "" {
+			e.SetKeepAs(keepAs)
 		}
 	}
 	for i := range p.Groups {

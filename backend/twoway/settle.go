@@ -126,8 +126,8 @@ func (s Store) inventoried(cmp *compare.Comparison, it *compare.Item, roots []st
 	id := it.Identities[0]
 	if !e.Dir {
 		e.Sizes, e.Times = make([]int64, len(roots)), make([]int64, len(roots))
-		if !id.Key.IsZero() {
-			e.Key = id.Key.String()
+		if k := cmp.Key(id); !k.IsZero() {
+			e.Key = k.String()
 		}
 	}
 	for p := range cmp.Parts {
