@@ -66,12 +66,22 @@ func (c *Comparison) Key(id *Identity) inventory.ContentKey {
 
 // Item is one path (tree) or name (flat) across all parts.
 type Item struct {
-	Kind inventory.Kind
-	Key  string // linking key: lower-cased unless case-sensitive
 	Path string // relative path (tree) or name (flat), as first seen in part order
 	// Identities hold every entry of the item; a directory has exactly one, where the parts
 	// it could not be seen on hold an entry without Entry (AccessIssues).
 	Identities []*Identity
+	Kind       inventory.Kind
+	folded     bool // the linking key is the path lower-cased
+}
+
+// Key is the item's linking key: its path, lower-cased unless matching is case-sensitive. A path
+// with upper case is lower-cased on each call; ItemOrder and Settings.CompareKeys compare keys
+// without making them.
+func (it *Item) Key() string {
+	if it.folded && mayHaveUpper(it.Path) {
+		return strings.ToLower(it.Path)
+	}
+	return it.Path
 }
 
 // AccessIssues lists the parts where a directory item could not be seen.
@@ -110,7 +120,7 @@ type dirPart struct {
 // HoldsOmitted tells whether the directory item dir directly holds, on a part, an item that
 // CompareOmitting left out.
 func (c *Comparison) HoldsOmitted(dir *Item, part int) bool {
-	return dir.Kind == inventory.Dir && c.omittedIn[dirPart{dir.Key, part}]
+	return dir.Kind == inventory.Dir && c.omittedIn[dirPart{dir.Key(), part}]
 }
 
 // Part resolves a part name, case-insensitively; "A1" is accepted for "A" when parts are per node.
@@ -299,8 +309,7 @@ func Compare(nodes []*inventory.Node, s Settings) *Comparison {
 // (ContentNeeded lists none of their files) and that omit, made from the comparison before
 // its first item, tells to leave out: a plan that ignores items its rules leave alone need not
 // keep them. It leaves out nothing where the comparison is flat (matched by name), nor
-// where a part is incomplete, and keeps every directory. omit must not keep the item, and sees
-// it before its Key is set: the key is made for the items kept only.
+// where a part is incomplete, and keeps every directory. omit must not keep the item.
 func CompareOmitting(nodes []*inventory.Node, s Settings, omitter func(*Comparison) func(*Item) bool) *Comparison {
 	c := &Comparison{Settings: s, Parts: Parts(nodes)}
 	a := &arena{parts: len(c.Parts)}
@@ -343,7 +352,7 @@ func (c *Comparison) index(a *arena) {
 			k := itemKey{e.Kind, s.linkingKey(display)}
 			it := index[k]
 			if it == nil {
-				it = a.item(e.Kind, k.key, display)
+				it = a.item(e.Kind, display, !s.CaseSensitive)
 				index[k] = it
 				c.Items = append(c.Items, it)
 			}
@@ -355,7 +364,7 @@ func (c *Comparison) index(a *arena) {
 
 // Find is the item of kind with linking key key, nil when there is none.
 func (c *Comparison) Find(kind inventory.Kind, key string) *Item {
-	i, ok := slices.BinarySearchFunc(c.Items, &Item{Kind: kind, Key: key}, ItemOrder)
+	i, ok := slices.BinarySearchFunc(c.Items, &Item{Kind: kind, Path: key, folded: !c.Settings.CaseSensitive}, ItemOrder)
 	if !ok {
 		return nil
 	}
@@ -364,13 +373,13 @@ func (c *Comparison) Find(kind inventory.Kind, key string) *Item {
 
 // ItemOrder is the order of a comparison's items: by linking key, then kind.
 func ItemOrder(a, b *Item) int {
-	return cmp.Or(strings.Compare(a.Key, b.Key), cmp.Compare(a.Kind, b.Kind))
+	return cmp.Or(Settings{CaseSensitive: !a.folded}.CompareKeys(a.Path, b.Path), cmp.Compare(a.Kind, b.Kind))
 }
 
 // cursor walks the kept entries of one part in item order (linking key, then kind): the order
 // of the entries unless order is set, which then lists the kept entries' indexes in item order.
 // path is the path of the entry at next. Paths are compared by their linking keys
-// (Settings.compareKeys) without making the keys.
+// (Settings.CompareKeys) without making the keys.
 type cursor struct {
 	part    int
 	entries []inventory.Entry
@@ -406,7 +415,7 @@ func (cu *cursor) seek(s Settings) {
 
 // at reports whether the cursor's next entry is a kind entry whose linking key is path's.
 func (cu *cursor) at(path string, kind inventory.Kind, s Settings) bool {
-	return !cu.done() && cu.entry().Kind == kind && s.compareKeys(cu.path, path) == 0
+	return !cu.done() && cu.entry().Kind == kind && s.CompareKeys(cu.path, path) == 0
 }
 
 // itemOrder lists the indexes of the kept entries in item order (linking key, then kind), entries
@@ -421,7 +430,7 @@ func itemOrder(entries []inventory.Entry, s Settings) (order []int32, kept int) 
 		if !s.keeps(e.Kind) {
 			continue
 		}
-		if prev != nil && cmp.Or(s.compareKeys(prev.Path, e.Path), cmp.Compare(prev.Kind, e.Kind)) > 0 {
+		if prev != nil && cmp.Or(s.CompareKeys(prev.Path, e.Path), cmp.Compare(prev.Kind, e.Kind)) > 0 {
 			inOrder = false
 		}
 		prev = e
@@ -438,7 +447,7 @@ func itemOrder(entries []inventory.Entry, s Settings) (order []int32, kept int) 
 	}
 	slices.SortStableFunc(order, func(x, y int32) int {
 		a, b := &entries[x], &entries[y]
-		return cmp.Or(s.compareKeys(a.Path, b.Path), cmp.Compare(a.Kind, b.Kind))
+		return cmp.Or(s.CompareKeys(a.Path, b.Path), cmp.Compare(a.Kind, b.Kind))
 	})
 	return order, kept
 }
@@ -480,7 +489,7 @@ func (c *Comparison) merge(a *arena, omit func(*Item) bool) bool {
 			kind := cu.entry().Kind
 			order := -1
 			if found {
-				order = cmp.Or(s.compareKeys(cu.path, minPath), cmp.Compare(kind, minKind))
+				order = cmp.Or(s.CompareKeys(cu.path, minPath), cmp.Compare(kind, minKind))
 			}
 			switch {
 			case order < 0:
@@ -505,7 +514,7 @@ func (c *Comparison) merge(a *arena, omit func(*Item) bool) bool {
 			for more := cu.atMin; more; more = cu.at(minPath, minKind, s) {
 				e := cu.entry()
 				if it == nil {
-					it = a.item(e.Kind, e.Path, e.Path) // its key once it is kept
+					it = a.item(e.Kind, e.Path, !s.CaseSensitive)
 					c.Items = append(c.Items, it)
 				}
 				it.add(a, c.Parts, cu.part, e)
@@ -517,9 +526,7 @@ func (c *Comparison) merge(a *arena, omit func(*Item) bool) bool {
 			c.omitted(it)
 			c.Items = c.Items[:len(c.Items)-1]
 			a.rewind(mark) // the item's room is taken again by the next
-			continue
 		}
-		it.Key = s.linkingKey(it.Key)
 	}
 }
 
@@ -593,11 +600,11 @@ func rewound[T any](now, mark []T) []T {
 	return mark
 }
 
-func (a *arena) item(kind inventory.Kind, key, path string) *Item {
+func (a *arena) item(kind inventory.Kind, path string, folded bool) *Item {
 	if len(a.items) == cap(a.items) {
 		a.items = make([]Item, 0, arenaChunk)
 	}
-	a.items = append(a.items, Item{Kind: kind, Key: key, Path: path})
+	a.items = append(a.items, Item{Kind: kind, Path: path, folded: folded})
 	return &a.items[len(a.items)-1]
 }
 
@@ -660,11 +667,11 @@ func (s Settings) linkingKey(display string) string {
 	return strings.ToLower(display)
 }
 
-// compareKeys compares the linking keys of two paths or names, as strings.Compare would compare
+// CompareKeys compares the linking keys of two paths or names, as strings.Compare would compare
 // the keys, without making them. Paths compared share long prefixes: equal bytes are skipped
 // eight at a time; ASCII letters that differ are compared lower-cased, and where a non-ASCII
 // byte differs, the rests of both strings are, from the rune it begins.
-func (s Settings) compareKeys(a, b string) int {
+func (s Settings) CompareKeys(a, b string) int {
 	if s.CaseSensitive || a == b {
 		return strings.Compare(a, b)
 	}
@@ -844,7 +851,7 @@ func (c *Comparison) propagateAccessIssues() {
 			if it.Present(p) && it.Kind == inventory.File {
 				continue
 			}
-			for dir := path.Dir(it.Key); dir != "/" && dir != "."; dir = path.Dir(dir) {
+			for dir := path.Dir(it.Key()); dir != "/" && dir != "."; dir = path.Dir(dir) {
 				if blocked[p][dir] {
 					it.addPlaceholder(p)
 					break

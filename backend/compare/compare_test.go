@@ -193,12 +193,12 @@ func TestMatchingAndCase(t *testing.T) {
 func TestItemNameAndKey(t *testing.T) {
 	c := compare.Compare(testinv.Nodes(E(D("/Dir1"), F("/Dir1/File.TXT", 1, 0)), nil), compare.DefaultSettings())
 	it := item(t, c, inventory.File, "/Dir1/File.TXT")
-	if it.Name() != "File.TXT" || it.Key != "/dir1/file.txt" {
-		t.Errorf("name %q key %q, want File.TXT and /dir1/file.txt", it.Name(), it.Key)
+	if it.Name() != "File.TXT" || it.Key() != "/dir1/file.txt" {
+		t.Errorf("name %q key %q, want File.TXT and /dir1/file.txt", it.Name(), it.Key())
 	}
 	c = compare.Compare(testinv.Nodes(E(D("/Dir1"), F("/Dir1/File.TXT", 1, 0)), nil), settings(func(s *compare.Settings) { s.CaseSensitive = true }))
-	if it := item(t, c, inventory.File, "/Dir1/File.TXT"); it.Key != "/Dir1/File.TXT" {
-		t.Errorf("case-sensitive key %q", it.Key)
+	if it := item(t, c, inventory.File, "/Dir1/File.TXT"); it.Key() != "/Dir1/File.TXT" {
+		t.Errorf("case-sensitive key %q", it.Key())
 	}
 }
 

@@ -79,7 +79,7 @@ func randomTree(rng *rand.Rand) []*inventory.Node {
 func dump(c *Comparison) string {
 	var b strings.Builder
 	for _, it := range c.Items {
-		fmt.Fprintf(&b, "%d %q %q %q:", it.Kind, it.Key, it.Path, it.Name())
+		fmt.Fprintf(&b, "%d %q %q %q:", it.Kind, it.Key(), it.Path, it.Name())
 		for _, id := range it.Identities {
 			key := c.Key(id)
 			fmt.Fprintf(&b, " [%x %d %v %v", key[:1], id.Size(), id.AnalysisError, id.AccessIssue)
@@ -171,8 +171,8 @@ func TestFind(t *testing.T) {
 		}
 		c := Compare(nodes, s)
 		for _, it := range c.Items {
-			if got := c.Find(it.Kind, it.Key); got != it {
-				t.Fatalf("seed %d: %d %q found as %v", seed, it.Kind, it.Key, got)
+			if got := c.Find(it.Kind, it.Key()); got != it {
+				t.Fatalf("seed %d: %d %q found as %v", seed, it.Kind, it.Key(), got)
 			}
 		}
 		for _, key := range []string{"", "/", "/zz", "/a/zz", "0"} {
@@ -241,8 +241,8 @@ func TestCompareKeys(t *testing.T) {
 		}
 		for _, cs := range []bool{false, true} {
 			s := Settings{CaseSensitive: cs}
-			if got, want := s.compareKeys(a, b), strings.Compare(s.linkingKey(a), s.linkingKey(b)); got != want {
-				t.Fatalf("case-sensitive %v: compareKeys(%q, %q) = %d, want %d", cs, a, b, got, want)
+			if got, want := s.CompareKeys(a, b), strings.Compare(s.linkingKey(a), s.linkingKey(b)); got != want {
+				t.Fatalf("case-sensitive %v: CompareKeys(%q, %q) = %d, want %d", cs, a, b, got, want)
 			}
 		}
 	}
@@ -294,12 +294,12 @@ func TestOmittingKeepsTheRest(t *testing.T) {
 		kept := &Comparison{Parts: whole.Parts}
 		holds := map[dirPart]bool{}
 		for _, it := range whole.Items {
-			if !left[it.Key] {
+			if !left[it.Key()] {
 				kept.Items = append(kept.Items, it)
 				continue
 			}
 			for _, l := range it.Identities[0].Entries {
-				holds[dirPart{parentKey(it.Key), l.Part}] = true
+				holds[dirPart{parentKey(it.Key()), l.Part}] = true
 			}
 		}
 		if got, want := dump(sparse), dump(kept); got != want {
@@ -307,8 +307,8 @@ func TestOmittingKeepsTheRest(t *testing.T) {
 		}
 		for _, it := range sparse.Items {
 			for part := range 2 {
-				if got := sparse.HoldsOmitted(it, part); got != holds[dirPart{it.Key, part}] {
-					t.Fatalf("seed %d: HoldsOmitted(%s, %d) = %v", seed, it.Key, part, got)
+				if got := sparse.HoldsOmitted(it, part); got != holds[dirPart{it.Key(), part}] {
+					t.Fatalf("seed %d: HoldsOmitted(%s, %d) = %v", seed, it.Key(), part, got)
 				}
 			}
 		}

@@ -225,7 +225,7 @@ func bindTargeted(cmp *compare.Comparison, ts []Targeted) (map[*compare.Item][]A
 		return fmt.Sprintf("%d:%s", k, p)
 	}
 	for _, it := range cmp.Items {
-		index[keyOf(it.Kind, it.Key)] = it
+		index[keyOf(it.Kind, it.Path)] = it
 	}
 	out := map[*compare.Item][]AtomicAction{}
 	for i, t := range ts {

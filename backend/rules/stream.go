@@ -60,7 +60,7 @@ func NewStream(cmp *compare.Comparison, rs []Rule, targeted []Targeted) (*Stream
 // Item evaluates the next item and yields what is decided at this point: the item's own actions
 // and refusals, and the directory deletes whose subtree ends before it.
 func (s *Stream) Item(it *compare.Item, yield func(Outcome)) {
-	for len(s.waiting) > 0 && s.waiting[0].end <= it.Key {
+	for len(s.waiting) > 0 && s.cmp.Settings.CompareKeys(s.waiting[0].end, it.Path) <= 0 {
 		s.decide(heap.Pop(&s.waiting).(*waitingDelete), yield)
 	}
 	kept, rejected := evaluateItem(s.cmp, it, s.rules, s.targeted[it])
@@ -78,13 +78,14 @@ func (s *Stream) Item(it *compare.Item, yield func(Outcome)) {
 			yield(Outcome{Action: a, at: at})
 			continue
 		}
-		w := &waitingDelete{a: a, at: at, end: it.Key + "0", // '0' follows '/'
+		key := it.Key()
+		w := &waitingDelete{a: a, at: at, end: key + "0", // '0' follows '/'
 			holds: holdsSkippedOn(it, a.Target) || s.cmp.HoldsOmitted(it, a.Target)}
 		heap.Push(&s.waiting, w)
 		if s.below == nil {
 			s.below = map[string][]*waitingDelete{}
 		}
-		s.below[it.Key] = append(s.below[it.Key], w)
+		s.below[key] = append(s.below[key], w)
 	}
 }
 
@@ -98,7 +99,7 @@ func (s *Stream) End(yield func(Outcome)) {
 // stays marks the waiting deletes of the directories above it where it stays: present on the
 // delete's target, and not deleted there or holding what a delete would not see.
 func (s *Stream) stays(it *compare.Item, kept []AtomicAction) {
-	for dir := path.Dir(it.Key); dir != "/" && dir != "."; dir = path.Dir(dir) {
+	for dir := path.Dir(it.Key()); dir != "/" && dir != "."; dir = path.Dir(dir) {
 		for _, w := range s.below[dir] {
 			t := w.a.Target
 			if w.holds || !it.Present(t) {
@@ -115,7 +116,7 @@ func (s *Stream) stays(it *compare.Item, kept []AtomicAction) {
 
 // decide yields a directory's delete once its subtree is over.
 func (s *Stream) decide(w *waitingDelete, yield func(Outcome)) {
-	key := w.a.Item.Key
+	key := w.a.Item.Key()
 	ws := s.below[key]
 	for i, x := range ws {
 		if x == w {

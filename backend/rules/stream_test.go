@@ -29,11 +29,11 @@ func refusedByDefinition(cmp *compare.Comparison, actions []AtomicAction) (kept 
 			kept = append(kept, a)
 			continue
 		}
-		prefix := a.Item.Key + "/"
-		start := sort.Search(len(items), func(i int) bool { return items[i].Key >= prefix })
+		prefix := a.Item.Key() + "/"
+		start := sort.Search(len(items), func(i int) bool { return items[i].Key() >= prefix })
 		holds := holdsSkippedOn(a.Item, a.Target) || cmp.HoldsOmitted(a.Item, a.Target)
 		for _, it := range items[start:] {
-			if holds || !strings.HasPrefix(it.Key, prefix) {
+			if holds || !strings.HasPrefix(it.Key(), prefix) {
 				break
 			}
 			holds = it.Present(a.Target) && (!deleted[[2]any{it, a.Target}] ||
