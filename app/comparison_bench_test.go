@@ -16,13 +16,15 @@ import (
 // both nodes, as the analysis reads them: same size, other dates.
 func benchInventory(files int) *inventoryResult {
 	exts := []string{".txt", ".jpg", ".md", ".tmp", ".bin"}
-	a := &inventory.Part{Code: "A1", Root: "/a", Type: inventory.SourceDir}
-	b := &inventory.Part{Code: "B1", Root: "/b", Type: inventory.SourceDir}
+	// As a scan makes them: entries in slices of their exact size.
+	dirs := files / 100
+	a := &inventory.Part{Code: "A1", Root: "/a", Type: inventory.SourceDir, Entries: make([]inventory.Entry, 0, dirs+files)}
+	b := &inventory.Part{Code: "B1", Root: "/b", Type: inventory.SourceDir, Entries: make([]inventory.Entry, 0, dirs+files*7/10)}
 	add := func(p *inventory.Part, e inventory.Entry, key inventory.ContentKey) {
 		p.Entries = append(p.Entries, e)
 		p.Keys.Set(&p.Entries[len(p.Entries)-1], key)
 	}
-	for d := range files / 100 {
+	for d := range dirs {
 		dir := inventory.Entry{Path: fmt.Sprintf("/dir%04d", d), Kind: inventory.Dir}
 		add(a, dir, inventory.ContentKey{})
 		add(b, dir, inventory.ContentKey{})
