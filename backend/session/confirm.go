@@ -139,7 +139,13 @@ func (f *Flow) decide(ctx context.Context) error {
 	}
 	data, _ := json.Marshal(v)
 	if err := f.x.SendBlob(ctx, blobVerdict, protocol.TransferPlan, others, bytes.NewReader(data)); err != nil && failure == nil {
-		failure = fmt.Errorf("send the verdict on the plan: %w", err)
+		if v.OK {
+			failure = fmt.Errorf("send the verdict on the plan: %w", err)
+		} else {
+			// A refusal stands whatever reached the others: nothing runs anywhere. The member
+			// that refused may well have read the verdict and left before the send ended.
+			f.log.Info("the verdict on the plan may not have reached every member", "err", err)
+		}
 	}
 	if failure != nil {
 		return failure

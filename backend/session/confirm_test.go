@@ -1,20 +1,29 @@
 package session_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ferrysync/ferry/backend/cloud"
+	"github.com/ferrysync/ferry/backend/cloud/store"
 	"github.com/ferrysync/ferry/backend/compare"
 	"github.com/ferrysync/ferry/backend/crypto"
+	"github.com/ferrysync/ferry/backend/internal/testcloud"
 	"github.com/ferrysync/ferry/backend/plan"
+	"github.com/ferrysync/ferry/backend/protocol"
 	"github.com/ferrysync/ferry/backend/session"
 	"github.com/ferrysync/ferry/backend/twoway"
 )
@@ -194,4 +203,153 @@ func TestFlowTwoWayRecordThreeMembers(t *testing.T) {
 	if ms := run(); len(ms[0].plan.Groups) != 0 {
 		t.Fatalf("the run after the converging one plans %+v", ms[0].plan.Actions())
 	}
+}
+
+// planSendHold is a session server that holds the completion of the nth transfer of plan kind
+// (the plan, an answer, the verdict: in the order they are created) until its sender gives it
+// up, at most a while: the recipient has read the last part by then, and may leave the session
+// before its sender saw the transfer complete.
+type planSendHold struct {
+	URL  string
+	nth  int
+	cut  chan struct{} // closed when the sender gave the held completion up
+	mu   sync.Mutex
+	ids  []string // plan transfers, in the order created
+	once sync.Once
+}
+
+func newPlanSendHold(t *testing.T, nth int) *planSendHold {
+	t.Helper()
+	h := &planSendHold{nth: nth, cut: make(chan struct{})}
+	wrap := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch {
+			case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/transfers"):
+				body, _ := io.ReadAll(r.Body)
+				r.Body = io.NopCloser(bytes.NewReader(body))
+				var req protocol.TransferRequest
+				if json.Unmarshal(body, &req) == nil && req.Kind == protocol.TransferPlan {
+					h.mu.Lock()
+					if !slices.Contains(h.ids, req.ID) {
+						h.ids = append(h.ids, req.ID)
+					}
+					h.mu.Unlock()
+				}
+			case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/complete"):
+				h.mu.Lock()
+				held := len(h.ids) >= h.nth && strings.Contains(r.URL.Path, "/transfers/"+h.ids[h.nth-1]+"/")
+				h.mu.Unlock()
+				if held {
+					// Read to its end, the request's body lets the server see its sender go.
+					body, _ := io.ReadAll(r.Body)
+					r.Body = io.NopCloser(bytes.NewReader(body))
+					select {
+					case <-r.Context().Done():
+						h.once.Do(func() { close(h.cut) })
+						return
+					case <-time.After(30 * time.Second):
+					}
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	h.URL = testcloud.Start(t, cloud.Config{Store: store.NewMemory(), StorageDir: t.TempDir()}, wrap).URL
+	return h
+}
+
+// The refusal of a plan stands on the planning member when the member it refused for read it
+// and left before the send of the refusal ended (the plan past the deletion limit, or the
+// verdict on a member's refusal): the planning member reports the refusal, not that member's
+// departure.
+func TestFlowRefusalStandsWhenTheMemberLeaves(t *testing.T) {
+	t.Parallel()
+	leave := func(t *testing.T, ctx context.Context, fm *flowMember) {
+		if err := fm.flow.Close(ctx); err != nil {
+			t.Errorf("close the flow: %v", err)
+		}
+		if _, err := fm.m.Close(ctx, 10*time.Second); err != nil {
+			t.Errorf("close the member: %v", err)
+		}
+	}
+	t.Run("deletion limit", func(t *testing.T) {
+		t.Parallel()
+		srv := newPlanSendHold(t, 1) // the plan
+		a, b := t.TempDir(), t.TempDir()
+		for i := range 12 {
+			writeAt(t, filepath.Join(b, fmt.Sprintf("f%02d.txt", i)), []byte("on B"), flowTime)
+		}
+		ms := members(t, srv.URL, []string{a, b}, preset("mirror"))
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			var re *session.RefusedPlanError
+			if _, err := ms[1].flow.Prepare(ctx); err != nil || !errors.As(ms[1].flow.Refused(), &re) {
+				t.Errorf("the other member: %v, refused %v", err, ms[1].flow.Refused())
+			}
+			leave(t, ctx, ms[1])
+		})
+		if err := ms[0].flow.AwaitMembers(ctx, 2); err != nil {
+			t.Fatal(err)
+		}
+		_, err := ms[0].flow.Prepare(ctx)
+		wg.Wait()
+		select {
+		case <-srv.cut:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the plan's send ended before the other member left: nothing was checked")
+		}
+		var le *plan.DeleteLimitError
+		if err != nil || !errors.As(ms[0].flow.Refused(), &le) {
+			t.Fatalf("the planning member: %v, refused %v; want the deletion limit", err, ms[0].flow.Refused())
+		}
+		leave(t, ctx, ms[0])
+	})
+	t.Run("verdict", func(t *testing.T) {
+		t.Parallel()
+		srv := newPlanSendHold(t, 3) // the plan, B's answer, the verdict
+		a, b := t.TempDir(), t.TempDir()
+		writeAt(t, filepath.Join(a, "f.txt"), []byte("on A"), flowTime)
+		ms := members(t, srv.URL, []string{a, b}, preset("mirror"))
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		refusal := session.Answer{Reason: "over B's own limit", Limit: true}
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			defer leave(t, ctx, ms[1])
+			if _, err := ms[1].flow.Prepare(ctx); err != nil {
+				t.Errorf("the other member: %v", err)
+				return
+			}
+			if err := ms[1].flow.Answer(ctx, refusal); err != nil {
+				t.Errorf("the other member's answer: %v", err)
+				return
+			}
+			if err := ms[1].flow.Verdict(ctx); err == nil {
+				t.Error("the other member's verdict: none")
+			}
+		})
+		if err := ms[0].flow.AwaitMembers(ctx, 2); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ms[0].flow.Prepare(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := ms[0].flow.Answer(ctx, session.Answer{OK: true}); err != nil {
+			t.Fatal(err)
+		}
+		err := ms[0].flow.Verdict(ctx)
+		wg.Wait()
+		select {
+		case <-srv.cut:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the verdict's send ended before the other member left: nothing was checked")
+		}
+		var nc *session.NotConfirmedError
+		if !errors.As(err, &nc) || nc.Self || nc.Answer != refusal {
+			t.Fatalf("the planning member's verdict: %v; want B's refusal", err)
+		}
+		leave(t, ctx, ms[0])
+	})
 }

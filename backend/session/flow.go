@@ -139,12 +139,15 @@ type Flow struct {
 	kick       chan struct{} // something changed in the session
 
 	mu      sync.Mutex
-	started bool                    // the inventory started: a member leaving fails the flow
-	syncing bool                    // the synchronization runs: the server handles departures
-	oldest  string                  // the oldest member as last read
-	gone    map[string]bool         // members that left
-	failure error                   // why the flow cannot go on
-	fail    context.CancelCauseFunc // ends the phase under way with a cause
+	started bool            // the inventory started: a member leaving fails the flow
+	syncing bool            // the synchronization runs: the server handles departures
+	oldest  string          // the oldest member as last read
+	gone    map[string]bool // members that left
+	failure error           // why the flow cannot go on
+	// fails end the phases under way with a cause (the answer to the plan and the wait for
+	// the verdict run at once), by phase number.
+	fails     map[int]context.CancelCauseFunc
+	lastPhase int
 
 	// Set by Prepare.
 	sess    protocol.Session // as the inventory started
@@ -198,7 +201,7 @@ func (m *Member) NewFlow(nodes []plan.NodeSpec, o FlowOptions) *Flow {
 		o.Cloud.Logger = o.Logger
 	}
 	f := &Flow{m: m, nodes: nodes, o: o, log: o.Logger, kick: make(chan struct{}, 1), quit: make(chan struct{}), watched: make(chan struct{}),
-		gone: map[string]bool{}, roots: o.Roots, dirIDs: map[string]inventory.DirID{}, answer: make(chan Answer, 1)}
+		gone: map[string]bool{}, fails: map[int]context.CancelCauseFunc{}, roots: o.Roots, dirIDs: map[string]inventory.DirID{}, answer: make(chan Answer, 1)}
 	if f.roots == nil {
 		f.roots, f.ownRoots = transfer.NewRoots(), true
 	}
@@ -286,8 +289,8 @@ func (f *Flow) failWith(err error) {
 		return
 	}
 	f.failure = err
-	if f.fail != nil {
-		f.fail(err)
+	for _, fail := range f.fails {
+		fail(err)
 	}
 }
 
@@ -303,11 +306,13 @@ func (f *Flow) phase(ctx context.Context, fn func(context.Context) error) error 
 		f.mu.Unlock()
 		return err
 	}
-	f.fail = cancel
+	f.lastPhase++
+	seq := f.lastPhase
+	f.fails[seq] = cancel
 	f.mu.Unlock()
 	defer func() {
 		f.mu.Lock()
-		f.fail = nil
+		delete(f.fails, seq)
 		f.mu.Unlock()
 	}()
 	err := fn(ctx)
@@ -675,7 +680,14 @@ func (f *Flow) Propose(ctx context.Context, p *plan.Plan) error {
 			if err := encodeStartTerms(&buf, p, "", f.terms); err != nil {
 				return err
 			}
-			return f.x.SendBlob(ctx, blobStart, protocol.TransferPlan, f.others(), &buf)
+			err := f.x.SendBlob(ctx, blobStart, protocol.TransferPlan, f.others(), &buf)
+			if err != nil && f.refused != nil {
+				// The refusal stands whatever reached the others: nothing runs anywhere. A
+				// member that read the refused plan may well have left before the send ended.
+				f.log.Info("the refused plan may not have reached every member", "err", err)
+				return nil
+			}
+			return err
 		})
 		if err != nil {
 			f.refused = nil

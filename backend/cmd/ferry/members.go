@@ -98,18 +98,22 @@ func (mc *memberCommand) confirm(ctx context.Context, p *plan.Plan, rep *memberR
 	}
 	verdict := make(chan error, 1)
 	go func() { verdict <- mc.flow.Verdict(ctx) }()
+	var nc *session.NotConfirmedError
 	select {
 	case a := <-answered:
-		if err := mc.flow.Answer(ctx, a); err != nil {
-			return mc.interrupted(ctx, err)
+		if err = mc.flow.Answer(ctx, a); err == nil {
+			err = <-verdict
 		}
-		err = <-verdict
+		if !a.OK && ctx.Err() == nil && !errors.As(err, &nc) {
+			// This member refused: nothing runs, whether or not its answer and the verdict
+			// went through before the others left.
+			err = &session.NotConfirmedError{Who: "this member", Self: true, Answer: a}
+		}
 	case err = <-verdict:
 		if !mc.f.json {
 			fmt.Fprintln(mc.err) // after the question left unanswered
 		}
 	}
-	var nc *session.NotConfirmedError
 	switch {
 	case mc.dryRun && errors.As(err, &nc) && nc.Self && !nc.Answer.Limit:
 		rep.Status = "dry-run"
