@@ -155,6 +155,7 @@ func (u *uploader) run(ctx context.Context, r *bufio.Reader, first int) (int, er
 			break
 		}
 		last = n
+		u.queue.cut(n)
 		wg.Go(func() {
 			defer release()
 			sealed := u.x.seal(u.id, n, end, buf[:k])
@@ -254,14 +255,30 @@ func (x *Exchange) recycle(b []byte) {
 	x.buffers.Put(&b)
 }
 
+// partWindow bounds how far past the lowest part not stored yet a part may be cut: the
+// recipients take the parts in order, so the storage never holds more than partWindow-1 parts
+// they cannot take yet, whatever the upload of a lower part meets (an outage, a slow request).
+const partWindow = maxParallel
+
 // quotaQueue holds the parts of one upload that the server refused because the session's
 // storage is full. They are tried again lowest first, and no later part is cut meanwhile: the
 // room the recipients free goes to the part they wait for, not to later ones they cannot take
-// yet, which would keep it full for good.
+// yet, which would keep it full for good. For the same reason no part is cut partWindow parts
+// or more past the lowest part cut and not done.
 type quotaQueue struct {
 	mu      sync.Mutex
 	waiting []int // sorted
+	open    []int // parts cut and not done, sorted
 	changed changes
+}
+
+// cut records part n as cut: it holds the window until it leaves.
+func (q *quotaQueue) cut(n int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if i, found := slices.BinarySearch(q.open, n); !found {
+		q.open = slices.Insert(q.open, i, n)
+	}
 }
 
 // join puts part n in the queue.
@@ -274,7 +291,7 @@ func (q *quotaQueue) join(n int) {
 	}
 }
 
-// leave takes part n out of the queue, if it is there.
+// leave takes part n, done, out of the queue and the window, where it is.
 func (q *quotaQueue) leave(n int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -282,13 +299,20 @@ func (q *quotaQueue) leave(n int) {
 		q.waiting = slices.Delete(q.waiting, i, i+1)
 		q.changed.signal()
 	}
+	if i, found := slices.BinarySearch(q.open, n); found {
+		q.open = slices.Delete(q.open, i, i+1)
+		q.changed.signal()
+	}
 }
 
-// turn waits until no part before n waits for room.
+// turn waits until no part before n waits for room, and n is within the window of the lowest
+// part not done.
 func (q *quotaQueue) turn(ctx context.Context, n int) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.changed.await(ctx, &q.mu, func() bool { return len(q.waiting) == 0 || q.waiting[0] >= n })
+	return q.changed.await(ctx, &q.mu, func() bool {
+		return (len(q.waiting) == 0 || q.waiting[0] >= n) && (len(q.open) == 0 || n-q.open[0] < partWindow)
+	})
 }
 
 // gate lets a number of holders in that may change over time.
