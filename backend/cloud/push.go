@@ -29,6 +29,9 @@ const (
 	closeGrace   = time.Second // wait for the client's close frame before dropping the connection
 	sendQueue    = 256         // events waiting for a slow client before it is disconnected
 	maxHello     = 16 << 10
+	// admittedKeep is how long the hub remembers a join_admitted push it routed, for a Hello
+	// of the joiner that read the session before its admission (resync).
+	admittedKeep = 10 * time.Minute
 )
 
 var errHubClosed = errors.New("server stopping")
@@ -43,6 +46,7 @@ type hub struct {
 	byKey     map[string]map[*conn]struct{} // principal key → its connections
 	bySession map[string]map[*conn]struct{} // session → connections following it
 	interest  map[string]time.Time          // session → when a local connection last followed it
+	admitted  map[string]time.Time          // principal key and session → when join_admitted was routed
 }
 
 // conn is one push websocket: a reader (the handler goroutine) and a writer goroutine fed by a
@@ -69,6 +73,7 @@ func newHub(s *Server) *hub {
 		byKey:     make(map[string]map[*conn]struct{}),
 		bySession: make(map[string]map[*conn]struct{}),
 		interest:  make(map[string]time.Time),
+		admitted:  make(map[string]time.Time),
 	}
 }
 
@@ -311,7 +316,8 @@ func (h *hub) subscribe(c *conn, p principal, subs map[string]bool, answer proto
 }
 
 // resync corrects the subscriptions of c from was to now: it drops what is no longer allowed
-// and turns pending joins that became memberships into full subscriptions. It adds nothing.
+// and turns pending joins that became memberships into full subscriptions when their
+// join_admitted push went by before c was registered. It adds nothing.
 func (h *hub) resync(c *conn, was, now map[string]bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -320,12 +326,32 @@ func (h *hub) resync(c *conn, was, now map[string]bool) {
 		if _, following := c.subs[id]; !following {
 			continue // a push dropped it meanwhile
 		}
-		if !ok {
+		switch {
+		case !ok:
 			h.unfollowLocked(c, id, time.Now())
-		} else if full {
-			c.subs[id] = true
+		case full && !c.subs[id]:
+			// A join_admitted push still on its way turns the subscription full itself, in
+			// order: the joiner receives it first, and none of the session's pushes published
+			// before it.
+			if _, routed := h.admitted[admittedKey(c.p.key(), id)]; routed {
+				c.subs[id] = true
+			}
 		}
 	}
+}
+
+// admittedKey names a join_admitted push by its principal key and session.
+func admittedKey(key, session string) string { return key + "\x00" + session }
+
+// admittedLocked remembers, for admittedKeep, that a join_admitted push was routed (key:
+// admittedKey).
+func (h *hub) admittedLocked(key string, now time.Time) {
+	for k, t := range h.admitted {
+		if now.Sub(t) > admittedKeep {
+			delete(h.admitted, k)
+		}
+	}
+	h.admitted[key] = now
 }
 
 func (h *hub) unregister(c *conn) {
@@ -381,6 +407,9 @@ func (h *hub) dispatch(m store.Message) {
 	defer h.mu.Unlock()
 	switch {
 	case m.To != "":
+		if m.Event.Type == protocol.EventJoinAdmitted {
+			h.admittedLocked(admittedKey(m.To, id), time.Now())
+		}
 		for c := range h.byKey[m.To] {
 			c.enqueue(data)
 			full, following := c.subs[id]

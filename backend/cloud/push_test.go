@@ -3,6 +3,7 @@ package cloud
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/ferrysync/ferry/backend/cloud/cloudtest"
+	"github.com/ferrysync/ferry/backend/cloud/store"
 	"github.com/ferrysync/ferry/backend/protocol"
 )
 
@@ -174,8 +176,11 @@ func TestPushSlowClientDisconnected(t *testing.T) {
 func TestHubResync(t *testing.T) {
 	h := newHub(nil)
 	c := &conn{send: make(chan []byte, 4), done: make(chan struct{})}
+	p := principal{ClientID: "C", InstanceID: "inst-00000001"}
+	// The admission's push went by before the connection was registered.
+	h.dispatch(store.Message{To: p.key(), Event: protocol.Event{Type: protocol.EventJoinAdmitted, Session: "111aaa111"}})
 	was := map[string]bool{"111aaa111": false, "222bbb222": true, "333ccc333": true}
-	if err := h.subscribe(c, principal{ClientID: "C", InstanceID: "inst-00000001"}, was, protocol.Event{Type: protocol.EventSubscribed}); err != nil {
+	if err := h.subscribe(c, p, was, protocol.Event{Type: protocol.EventSubscribed}); err != nil {
 		t.Fatal(err)
 	}
 	h.resync(c, was, map[string]bool{"111aaa111": true, "222bbb222": true})
@@ -187,5 +192,42 @@ func TestHubResync(t *testing.T) {
 	}
 	if _, ok := h.interest["333ccc333"]; !ok {
 		t.Fatal("a dropped full subscription is no longer watched for presence")
+	}
+}
+
+// A joiner admitted while its Hello was being answered, its join_admitted push not routed yet:
+// resync leaves the subscription pending, so that the joiner receives join_admitted first and
+// no push of the session published before it (the settings it was not a member for).
+func TestHubResyncBeforeTheAdmissionPush(t *testing.T) {
+	h := newHub(nil)
+	c := &conn{send: make(chan []byte, 8), done: make(chan struct{})}
+	p := principal{ClientID: "C", InstanceID: "inst-00000001"}
+	const id = "111aaa111"
+	was := map[string]bool{id: false}
+	if err := h.subscribe(c, p, was, protocol.Event{Type: protocol.EventSubscribed}); err != nil {
+		t.Fatal(err)
+	}
+	<-c.send // subscribed
+	h.resync(c, was, map[string]bool{id: true})
+	if c.subs[id] {
+		t.Fatal("resync made the subscription full before the join_admitted push")
+	}
+	// Published before the admission, routed after the resync.
+	h.dispatch(store.Message{Session: id, Event: protocol.Event{Type: protocol.EventSettingsUpdated, Session: id}})
+	h.dispatch(store.Message{To: p.key(), Event: protocol.Event{Type: protocol.EventJoinAdmitted, Session: id}})
+	h.dispatch(store.Message{Session: id, Event: protocol.Event{Type: protocol.EventMemberJoined, Session: id}})
+	var got []protocol.EventType
+	for len(c.send) > 0 {
+		var ev protocol.Event
+		if err := json.Unmarshal(<-c.send, &ev); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ev.Type)
+	}
+	if want := []protocol.EventType{protocol.EventJoinAdmitted, protocol.EventMemberJoined}; !slices.Equal(got, want) {
+		t.Fatalf("the joiner received %v, want %v", got, want)
+	}
+	if !c.subs[id] {
+		t.Fatal("the subscription is still pending after join_admitted")
 	}
 }
