@@ -475,8 +475,9 @@ func (c *Comparison) merge(a *arena, omit func(*Item) bool) bool {
 	var nf needFiles
 	for {
 		// The smallest (key, kind) at the heads of the parts, and the parts at it. An identity
-		// has room for an entry on each part holding the item: a file found on one part only (a
-		// first mirror's) takes room for one.
+		// has room for an entry on each part holding the item and not added yet: a file found
+		// on one part only (a first mirror's) takes room for one, and so does the second
+		// identity of a file that differs on two parts.
 		var minPath string
 		var minKind inventory.Kind
 		found := false
@@ -518,6 +519,7 @@ func (c *Comparison) merge(a *arena, omit func(*Item) bool) bool {
 					c.Items = append(c.Items, it)
 				}
 				it.add(a, c.Parts, cu.part, e)
+				a.parts = max(1, a.parts-1)
 				cu.next++
 				cu.seek(s)
 			}

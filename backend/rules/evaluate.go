@@ -42,11 +42,11 @@ const (
 
 // AtomicAction is one action on one comparison item, with parts resolved.
 type AtomicAction struct {
-	Op     Op
-	Source int // part index, -1 for none
-	Target int // part index, -1 for none (do-nothing)
 	Item   *compare.Item
-	Rule   int // rule index, -1 for a targeted action
+	Source int   // part index, -1 for none
+	Target int   // part index, -1 for none (do-nothing)
+	Rule   int32 // rule index, -1 for a targeted action
+	Op     Op
 }
 
 // Targeted reports whether the user set the action on the item by hand.
@@ -205,7 +205,7 @@ func bindRules(cmp *compare.Comparison, rs []Rule) ([]boundRule, error) {
 			if err != nil {
 				return nil, &Error{Rule: i, Field: fmt.Sprintf("actions[%d]", j), Reason: err.Error()}
 			}
-			aa.Rule = i
+			aa.Rule = int32(i)
 			br.actions = append(br.actions, aa)
 		}
 		out[i] = br
