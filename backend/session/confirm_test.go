@@ -258,6 +258,17 @@ func newPlanSendHold(t *testing.T, nth int) *planSendHold {
 	return h
 }
 
+// wasCut fails the test unless the sender of what gave the held completion up: otherwise the
+// recipient had not left before the send ended, and nothing was checked.
+func (h *planSendHold) wasCut(t *testing.T, what string) {
+	t.Helper()
+	select {
+	case <-h.cut:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s's send ended before the other member left: nothing was checked", what)
+	}
+}
+
 // The refusal of a plan stands on the planning member when the member it refused for read it
 // and left before the send of the refusal ended (the plan past the deletion limit, or the
 // verdict on a member's refusal): the planning member reports the refusal, not that member's
@@ -295,11 +306,7 @@ func TestFlowRefusalStandsWhenTheMemberLeaves(t *testing.T) {
 		}
 		_, err := ms[0].flow.Prepare(ctx)
 		wg.Wait()
-		select {
-		case <-srv.cut:
-		case <-time.After(10 * time.Second):
-			t.Fatal("the plan's send ended before the other member left: nothing was checked")
-		}
+		srv.wasCut(t, "the plan")
 		var le *plan.DeleteLimitError
 		if err != nil || !errors.As(ms[0].flow.Refused(), &le) {
 			t.Fatalf("the planning member: %v, refused %v; want the deletion limit", err, ms[0].flow.Refused())
@@ -341,11 +348,7 @@ func TestFlowRefusalStandsWhenTheMemberLeaves(t *testing.T) {
 		}
 		err := ms[0].flow.Verdict(ctx)
 		wg.Wait()
-		select {
-		case <-srv.cut:
-		case <-time.After(10 * time.Second):
-			t.Fatal("the verdict's send ended before the other member left: nothing was checked")
-		}
+		srv.wasCut(t, "the verdict")
 		var nc *session.NotConfirmedError
 		if !errors.As(err, &nc) || nc.Self || nc.Answer != refusal {
 			t.Fatalf("the planning member's verdict: %v; want B's refusal", err)
