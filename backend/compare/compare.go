@@ -31,9 +31,29 @@ type Located struct {
 // Identity groups the entries of an item that share the same content (files) or presence
 // (directories).
 type Identity struct {
-	Entries       []Located
-	AnalysisError bool // a content key could not be computed: never merged with another entry
-	AccessIssue   bool // an inaccessible entry or a placeholder
+	Entries []Located
+}
+
+// AccessIssue tells whether the identity holds an inaccessible entry or a placeholder: a file's
+// is then never merged with another entry.
+func (id *Identity) AccessIssue() bool {
+	for _, l := range id.Entries {
+		if l.Entry == nil || l.Entry.Inaccessible {
+			return true
+		}
+	}
+	return false
+}
+
+// AnalysisError tells whether the content key of the identity's file could not be computed: it
+// is then never merged with another entry.
+func (id *Identity) AnalysisError() bool {
+	for _, l := range id.Entries {
+		if l.Entry != nil && l.Entry.AnalysisFailed {
+			return true
+		}
+	}
+	return false
 }
 
 // Size is the size of the identity's files: 0 for a directory or where none could be read.
@@ -546,7 +566,7 @@ func (c *Comparison) anyIncomplete() bool {
 // content needs reading.
 func (c *Comparison) settled(it *Item, nf *needFiles) bool {
 	for _, id := range it.Identities {
-		if id.AccessIssue || id.AnalysisError {
+		if id.AccessIssue() || id.AnalysisError() {
 			return false
 		}
 	}
@@ -766,15 +786,12 @@ func (it *Item) add(a *arena, parts []*Part, part int, e *inventory.Entry) {
 			id := it.Identities[0]
 			id.Entries = append(id.Entries, loc)
 		}
-		if e.Inaccessible {
-			it.Identities[0].AccessIssue = true
-		}
 		return
 	}
 	if !e.Inaccessible && !e.AnalysisFailed {
 		key := parts[part].Inv.Keys.Of(e)
 		for _, id := range it.Identities {
-			if id.AccessIssue || id.AnalysisError {
+			if id.AccessIssue() || id.AnalysisError() {
 				continue
 			}
 			// The entries of a readable identity are real and share their size and key.
@@ -785,11 +802,7 @@ func (it *Item) add(a *arena, parts []*Part, part int, e *inventory.Entry) {
 			}
 		}
 	}
-	id := a.identity(Identity{
-		AnalysisError: e.AnalysisFailed,
-		AccessIssue:   e.Inaccessible,
-		Entries:       a.located(loc, n),
-	})
+	id := a.identity(Identity{Entries: a.located(loc, n)})
 	if len(it.Identities) == 0 {
 		it.Identities = a.one(id)
 	} else {
@@ -806,10 +819,9 @@ func (it *Item) addPlaceholder(part int) {
 		if !slices.Contains(it.AccessIssues(), part) {
 			id.Entries = append(id.Entries, Located{Part: part})
 		}
-		id.AccessIssue = true
 		return
 	}
-	it.Identities = append(it.Identities, &Identity{AccessIssue: true, Entries: []Located{{Part: part}}})
+	it.Identities = append(it.Identities, &Identity{Entries: []Located{{Part: part}}})
 }
 
 // placeholdersFlat marks, on every incomplete part, each item it does not hold as unseen.

@@ -13,8 +13,8 @@ func TestItemAndIdentitySizes(t *testing.T) {
 	if n := unsafe.Sizeof(compare.Item{}); n != 48 {
 		t.Errorf("an item takes %d bytes, want 48", n)
 	}
-	if n := unsafe.Sizeof(compare.Identity{}); n != 32 {
-		t.Errorf("an identity takes %d bytes, want 32", n)
+	if n := unsafe.Sizeof(compare.Identity{}); n != 24 {
+		t.Errorf("an identity takes %d bytes, want 24", n)
 	}
 	if n := unsafe.Sizeof(compare.Located{}); n != 16 {
 		t.Errorf("a located entry takes %d bytes, want 16", n)

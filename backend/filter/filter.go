@@ -293,13 +293,13 @@ func (n *hasNode) match(it *compare.Item, env Env) bool {
 	switch n.what {
 	case hasAccessIssue:
 		for _, id := range it.Identities {
-			if id.AccessIssue {
+			if id.AccessIssue() {
 				return true
 			}
 		}
 	case hasComputationError:
 		for _, id := range it.Identities {
-			if id.AnalysisError {
+			if id.AnalysisError() {
 				return true
 			}
 		}
@@ -446,7 +446,7 @@ func (n *propNode) count(it *compare.Item, part int) (count int, ok bool) {
 				return 0, false
 			}
 			if n.prop == propContent || n.prop == propContentAndDate {
-				if id.AnalysisError || id.AccessIssue || n.right < 0 && n.key(l).IsZero() {
+				if id.AnalysisError() || id.AccessIssue() || n.right < 0 && n.key(l).IsZero() {
 					return 0, false
 				}
 			}

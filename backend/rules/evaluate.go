@@ -375,9 +375,9 @@ func checkCopy(cmp *compare.Comparison, it *compare.Item, a AtomicAction, incomp
 		return SourceMissing
 	case len(srcIDs) > 1:
 		return SourceMultipleContents
-	case srcIDs[0].AnalysisError:
+	case srcIDs[0].AnalysisError():
 		return SourceAnalysisError
-	case srcIDs[0].AccessIssue || it.HasAccessIssue(a.Source):
+	case srcIDs[0].AccessIssue() || it.HasAccessIssue(a.Source):
 		return SourceNotAccessible
 	case incomplete(a.Target):
 		return TargetNotAccessible
@@ -397,9 +397,9 @@ func checkCopy(cmp *compare.Comparison, it *compare.Item, a AtomicAction, incomp
 	srcTime := it.Entry(a.Source).ModTime
 	for _, id := range dstIDs {
 		switch {
-		case id.AnalysisError:
+		case id.AnalysisError():
 			return TargetAnalysisError
-		case id.AccessIssue:
+		case id.AccessIssue():
 			return TargetNotAccessible
 		}
 		sameContent = sameContent && id == src

@@ -44,7 +44,7 @@ func (c *boundCondition) matches(cmp *compare.Comparison, it *compare.Item) bool
 func (c *boundCondition) content(it *compare.Item) bool {
 	l, r := it.IdentityOn(c.left), it.IdentityOn(c.right)
 	for _, id := range []*compare.Identity{l, r} {
-		if id != nil && (id.AnalysisError || id.AccessIssue) {
+		if id != nil && (id.AnalysisError() || id.AccessIssue()) {
 			return false
 		}
 	}
