@@ -58,28 +58,26 @@ func (id *Identity) AnalysisError() bool {
 
 // Size is the size of the identity's files: 0 for a directory or where none could be read.
 func (id *Identity) Size() int64 {
-	if e := id.entry(); e != nil {
-		return e.Size
+	if l, ok := id.real(); ok {
+		return l.Entry.Size
 	}
 	return 0
 }
 
-// entry is one of the identity's entries, nil for a placeholder.
-func (id *Identity) entry() *inventory.Entry {
+// real is the identity's first entry that is not a placeholder; ok is false when there is none.
+func (id *Identity) real() (l Located, ok bool) {
 	for _, l := range id.Entries {
 		if l.Entry != nil {
-			return l.Entry
+			return l, true
 		}
 	}
-	return nil
+	return Located{}, false
 }
 
 // Key is the identity's content key, which its files share: zero when it was not read.
 func (c *Comparison) Key(id *Identity) inventory.ContentKey {
-	for _, l := range id.Entries {
-		if l.Entry != nil {
-			return c.Parts[l.Part].Inv.Keys.Of(l.Entry)
-		}
+	if l, ok := id.real(); ok {
+		return c.Parts[l.Part].Inv.Keys.Of(l.Entry)
 	}
 	return inventory.ContentKey{}
 }
