@@ -380,7 +380,8 @@ func (c *Comparison) index(a *arena) {
 	slices.SortFunc(c.Items, ItemOrder)
 }
 
-// Find is the item of kind with linking key key, nil when there is none.
+// Find is the item of kind whose linking key is key's (key may be the key or a path or name
+// with that key), nil when there is none.
 func (c *Comparison) Find(kind inventory.Kind, key string) *Item {
 	i, ok := slices.BinarySearchFunc(c.Items, &Item{Kind: kind, Path: key, folded: !c.Settings.CaseSensitive}, ItemOrder)
 	if !ok {

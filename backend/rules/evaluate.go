@@ -217,19 +217,9 @@ func bindTargeted(cmp *compare.Comparison, ts []Targeted) (map[*compare.Item][]A
 	if len(ts) == 0 {
 		return nil, nil
 	}
-	index := make(map[string]*compare.Item, len(cmp.Items))
-	keyOf := func(k inventory.Kind, p string) string {
-		if !cmp.Settings.CaseSensitive {
-			p = strings.ToLower(p)
-		}
-		return fmt.Sprintf("%d:%s", k, p)
-	}
-	for _, it := range cmp.Items {
-		index[keyOf(it.Kind, it.Path)] = it
-	}
 	out := map[*compare.Item][]AtomicAction{}
 	for i, t := range ts {
-		it := index[keyOf(t.Kind, t.Path)]
+		it := cmp.Find(t.Kind, t.Path)
 		if it == nil {
 			return nil, fmt.Errorf("targeted action %d: no %s %q in the comparison", i, t.Kind, t.Path)
 		}
