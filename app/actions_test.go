@@ -56,10 +56,10 @@ func TestItemActionsFromTheEvaluation(t *testing.T) {
 		}
 		lo, hi := a.actionsOf(it)
 		if got := a.actions[lo:hi]; !slices.Equal(got, want) {
-			t.Errorf("%s: actions %v, want %v", it.Path, got, want)
+			t.Errorf("%s: actions %v, want %v", it.Path(), got, want)
 		}
 		if got := a.forFilters[lo:hi]; len(got) != len(want) {
-			t.Errorf("%s: %d actions for filters, want %d", it.Path, len(got), len(want))
+			t.Errorf("%s: %d actions for filters, want %d", it.Path(), len(got), len(want))
 		}
 		if slices.ContainsFunc(want, func(act rules.AtomicAction) bool { return act.Op != rules.DoNothing }) {
 			acting++
@@ -87,7 +87,7 @@ func TestItemActionsFromTheEvaluation(t *testing.T) {
 		}
 		var out []string
 		for _, i := range idx {
-			out = append(out, cmp.Items[i].Path)
+			out = append(out, cmp.Items[i].Path())
 		}
 		return out
 	}

@@ -146,7 +146,7 @@ func (s *Comparison) AddTargetedAction(path, op, source string, targets []string
 		}
 	}
 	if len(why) > 0 {
-		return ComparisonSummary{}, fmt.Errorf("refused on %s: %s", it.Path, strings.Join(why, "; "))
+		return ComparisonSummary{}, fmt.Errorf("refused on %s: %s", it.Path(), strings.Join(why, "; "))
 	}
 	a.targeted = all
 	a.install(res, errs)
@@ -208,7 +208,7 @@ func (a *analysis) targetedActions(path, op, source string, targets []string) ([
 		return p.Name, nil
 	}
 	if o == rules.DoNothing {
-		return []rules.Targeted{{Kind: it.Kind, Path: it.Path, Action: rules.Action{Op: o}}}, it, nil
+		return []rules.Targeted{{Kind: it.Kind, Path: it.Path(), Action: rules.Action{Op: o}}}, it, nil
 	}
 	if len(targets) == 0 {
 		return nil, nil, fmt.Errorf("%s needs at least one target part", op)
@@ -233,7 +233,7 @@ func (a *analysis) targetedActions(path, op, source string, targets []string) ([
 			}
 			act = rules.Action{Op: o, From: from, To: to}
 		}
-		out = append(out, rules.Targeted{Kind: it.Kind, Path: it.Path, Action: act})
+		out = append(out, rules.Targeted{Kind: it.Kind, Path: it.Path(), Action: act})
 	}
 	return out, it, nil
 }
@@ -243,7 +243,7 @@ func (a *analysis) item(it *compare.Item) Item {
 	cmp := a.inv.cmp
 	n := len(cmp.Parts)
 	contents, dates := it.ContentGroups(n), it.DateGroups(n)
-	out := Item{Path: it.Path, Kind: "file", Cells: make(map[string]Cell, n), Actions: []ItemAction{}}
+	out := Item{Path: it.Path(), Kind: "file", Cells: make(map[string]Cell, n), Actions: []ItemAction{}}
 	if it.Kind == inventory.Dir {
 		out.Kind = "dir"
 	}

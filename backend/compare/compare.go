@@ -84,22 +84,39 @@ func (c *Comparison) Key(id *Identity) inventory.ContentKey {
 
 // Item is one path (tree) or name (flat) across all parts.
 type Item struct {
-	Path string // relative path (tree) or name (flat), as first seen in part order
 	// Identities hold every entry of the item; a directory has exactly one, where the parts
-	// it could not be seen on hold an entry without Entry (AccessIssues).
+	// it could not be seen on hold an entry without Entry (AccessIssues). The first entry
+	// added, in part order, comes first and names the item (Path).
 	Identities []*Identity
 	Kind       inventory.Kind
 	folded     bool // the linking key is the path lower-cased
+	flat       bool // matched by name: Path is the first entry's name
+}
+
+// Path is the item's relative path (tree) or name (flat): its first entry's.
+func (it *Item) Path() string {
+	for _, id := range it.Identities {
+		for _, l := range id.Entries {
+			if l.Entry == nil {
+				continue
+			}
+			if it.flat {
+				return l.Entry.Name()
+			}
+			return l.Entry.Path
+		}
+	}
+	return ""
 }
 
 // Key is the item's linking key: its path, lower-cased unless matching is case-sensitive. A path
 // with upper case is lower-cased on each call; ItemOrder and Settings.CompareKeys compare keys
 // without making them.
 func (it *Item) Key() string {
-	if it.folded && mayHaveUpper(it.Path) {
-		return strings.ToLower(it.Path)
+	if it.folded && mayHaveUpper(it.Path()) {
+		return strings.ToLower(it.Path())
 	}
-	return it.Path
+	return it.Path()
 }
 
 // AccessIssues lists the parts where a directory item could not be seen.
@@ -169,7 +186,7 @@ func (c *Comparison) PartNames() []string {
 }
 
 // Name is the last element of the item's path.
-func (it *Item) Name() string { return path.Base(it.Path) }
+func (it *Item) Name() string { return path.Base(it.Path()) }
 
 // Detached is a copy of the item that shares no memory with the comparison's but the
 // inventories' entries.
@@ -370,7 +387,7 @@ func (c *Comparison) index(a *arena) {
 			k := itemKey{e.Kind, s.linkingKey(display)}
 			it := index[k]
 			if it == nil {
-				it = a.item(e.Kind, display, !s.CaseSensitive)
+				it = a.item(e.Kind, !s.CaseSensitive, s.Matching == Flat)
 				index[k] = it
 				c.Items = append(c.Items, it)
 			}
@@ -383,7 +400,9 @@ func (c *Comparison) index(a *arena) {
 // Find is the item of kind whose linking key is key's (key may be the key or a path or name
 // with that key), nil when there is none.
 func (c *Comparison) Find(kind inventory.Kind, key string) *Item {
-	i, ok := slices.BinarySearchFunc(c.Items, &Item{Kind: kind, Path: key, folded: !c.Settings.CaseSensitive}, ItemOrder)
+	i, ok := slices.BinarySearchFunc(c.Items, kind, func(it *Item, kind inventory.Kind) int {
+		return cmp.Or(c.Settings.CompareKeys(it.Path(), key), cmp.Compare(it.Kind, kind))
+	})
 	if !ok {
 		return nil
 	}
@@ -392,7 +411,7 @@ func (c *Comparison) Find(kind inventory.Kind, key string) *Item {
 
 // ItemOrder is the order of a comparison's items: by linking key, then kind.
 func ItemOrder(a, b *Item) int {
-	return cmp.Or(Settings{CaseSensitive: !a.folded}.CompareKeys(a.Path, b.Path), cmp.Compare(a.Kind, b.Kind))
+	return cmp.Or(Settings{CaseSensitive: !a.folded}.CompareKeys(a.Path(), b.Path()), cmp.Compare(a.Kind, b.Kind))
 }
 
 // cursor walks the kept entries of one part in item order (linking key, then kind): the order
@@ -534,7 +553,7 @@ func (c *Comparison) merge(a *arena, omit func(*Item) bool) bool {
 			for more := cu.atMin; more; more = cu.at(minPath, minKind, s) {
 				e := cu.entry()
 				if it == nil {
-					it = a.item(e.Kind, e.Path, !s.CaseSensitive)
+					it = a.item(e.Kind, !s.CaseSensitive, false)
 					c.Items = append(c.Items, it)
 				}
 				it.add(a, c.Parts, cu.part, e)
@@ -581,7 +600,7 @@ func (c *Comparison) omitted(it *Item) {
 		c.omittedIn = map[dirPart]bool{}
 		c.omittedLast = make([]string, len(c.Parts))
 	}
-	dir := parentKey(it.Path) // its key is not made (merge)
+	dir := parentKey(it.Path()) // its key is not made (merge)
 	for _, id := range it.Identities {
 		for _, l := range id.Entries {
 			// Items come in path order: most follow one left out of the same folder.
@@ -621,11 +640,11 @@ func rewound[T any](now, mark []T) []T {
 	return mark
 }
 
-func (a *arena) item(kind inventory.Kind, path string, folded bool) *Item {
+func (a *arena) item(kind inventory.Kind, folded, flat bool) *Item {
 	if len(a.items) == cap(a.items) {
 		a.items = make([]Item, 0, arenaChunk)
 	}
-	a.items = append(a.items, Item{Kind: kind, Path: path, folded: folded})
+	a.items = append(a.items, Item{Kind: kind, folded: folded, flat: flat})
 	return &a.items[len(a.items)-1]
 }
 

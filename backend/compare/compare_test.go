@@ -34,7 +34,7 @@ func settings(f func(*compare.Settings)) compare.Settings {
 func describe(c *compare.Comparison) []string {
 	var out []string
 	for _, it := range c.Items {
-		out = append(out, fmt.Sprintf("%s %s: %s", it.Kind.String()[:1], it.Path, identities(c, it)))
+		out = append(out, fmt.Sprintf("%s %s: %s", it.Kind.String()[:1], it.Path(), identities(c, it)))
 	}
 	return out
 }
@@ -58,7 +58,7 @@ func identities(c *compare.Comparison, it *compare.Item) string {
 func item(t *testing.T, c *compare.Comparison, kind inventory.Kind, path string) *compare.Item {
 	t.Helper()
 	for _, it := range c.Items {
-		if it.Kind == kind && it.Path == path {
+		if it.Kind == kind && it.Path() == path {
 			return it
 		}
 	}

@@ -79,7 +79,7 @@ func randomTree(rng *rand.Rand) []*inventory.Node {
 func dump(c *Comparison) string {
 	var b strings.Builder
 	for _, it := range c.Items {
-		fmt.Fprintf(&b, "%d %q %q %q:", it.Kind, it.Key(), it.Path, it.Name())
+		fmt.Fprintf(&b, "%d %q %q %q:", it.Kind, it.Key(), it.Path(), it.Name())
 		for _, id := range it.Identities {
 			key := c.Key(id)
 			fmt.Fprintf(&b, " [%x %d %v %v", key[:1], id.Size(), id.AnalysisError(), id.AccessIssue())
@@ -284,7 +284,7 @@ func TestOmittingKeepsTheRest(t *testing.T) {
 				if it.Kind != inventory.File || rng.IntN(4) == 0 {
 					return false
 				}
-				left[strings.ToLower(it.Path)] = true
+				left[strings.ToLower(it.Path())] = true
 				return true
 			}
 		})

@@ -229,7 +229,7 @@ type fieldNode struct {
 func (n *fieldNode) match(it *compare.Item, _ Env) bool {
 	s := it.Name()
 	if n.path {
-		s = it.Path
+		s = it.Path()
 	}
 	if n.re != nil {
 		return n.re.MatchString(s)

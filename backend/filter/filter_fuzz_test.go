@@ -49,7 +49,7 @@ func FuzzParse(f *testing.F) {
 			}
 			for _, it := range c.Items {
 				if flt.Match(it, env) != again.Match(it, env) {
-					t.Fatalf("ParseFilter(%q) and its String() %q differ on %s", text, s, it.Path)
+					t.Fatalf("ParseFilter(%q) and its String() %q differ on %s", text, s, it.Path())
 				}
 			}
 		}

@@ -77,8 +77,8 @@ func filterEnv(c *compare.Comparison) filter.Env {
 	actions := map[*compare.Item][]filter.Action{}
 	var failed *compare.Item
 	for _, it := range c.Items {
-		actions[it] = planned[it.Path]
-		if it.Path == "/err.dat" {
+		actions[it] = planned[it.Path()]
+		if it.Path() == "/err.dat" {
 			failed = it
 		}
 	}
@@ -98,7 +98,7 @@ func filtered(t *testing.T, c *compare.Comparison, text string, env filter.Env) 
 	}
 	var out []string
 	for _, it := range flt.Select(c.Items, env) {
-		out = append(out, it.Kind.String()[:1]+" "+it.Path)
+		out = append(out, it.Kind.String()[:1]+" "+it.Path())
 	}
 	return out
 }
@@ -364,7 +364,7 @@ func TestFilterContentLiteral(t *testing.T) {
 	c := filterComparison()
 	var it *compare.Item
 	for _, x := range c.Items {
-		if x.Path == "/docs/report.txt" {
+		if x.Path() == "/docs/report.txt" {
 			it = x
 		}
 	}

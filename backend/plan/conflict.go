@@ -21,7 +21,7 @@ type ConflictCopy struct {
 func (p *Plan) addConflictCopies(c *compare.Comparison, places []*Place, copies []ConflictCopy) {
 	for _, cc := range copies {
 		for _, part := range cc.Keep {
-			places[part].keep(cc.Item.Path, cc.Path)
+			places[part].keep(cc.Item.Path(), cc.Path)
 		}
 		if len(cc.To) == 0 {
 			continue

@@ -159,7 +159,7 @@ func (p *Plan) dirDates(c *compare.Comparison, places []*Place, dirs []rules.Dir
 		if it.Kind != inventory.Dir {
 			continue
 		}
-		date(it.Key(), it.Path, func(part int) dirSide {
+		date(it.Key(), it.Path(), func(part int) dirSide {
 			e := it.Entry(part)
 			if e == nil || e.Inaccessible || it.HasAccessIssue(part) || e.ModTime == 0 || !isDir(part) {
 				return dirSide{}

@@ -551,7 +551,7 @@ func rejection(c *compare.Comparison, r rules.Rejection) Rejected {
 		}
 		return c.Parts[i].Name
 	}
-	out := Rejected{Op: r.Op.String(), Path: r.Item.Path, Reason: r.Reason}
+	out := Rejected{Op: r.Op.String(), Path: r.Item.Path(), Reason: r.Reason}
 	if r.Op.IsCopy() {
 		out.From, out.To = name(r.Source), name(r.Target)
 	} else {
@@ -611,7 +611,7 @@ func group(c *compare.Comparison, places []*Place, a rules.AtomicAction, o Optio
 	switch a.Op {
 	case rules.Create:
 		g.Op, g.Phase = OpCreate, PhaseCreateDirs
-		g.Targets = []Endpoint{endpoint(places, target, nil, it.Path)}
+		g.Targets = []Endpoint{endpoint(places, target, nil, it.Path())}
 		return g
 	case rules.Delete:
 		g.Op, g.Phase = OpDelete, PhaseDeleteFiles

@@ -34,11 +34,11 @@ func show(c *compare.Comparison, a AtomicAction) string {
 	name := func(i int) string { return c.Parts[i].Name }
 	switch {
 	case a.Op.IsCopy():
-		return fmt.Sprintf("%s %s→%s %s", a.Op, name(a.Source), name(a.Target), a.Item.Path)
+		return fmt.Sprintf("%s %s→%s %s", a.Op, name(a.Source), name(a.Target), a.Item.Path())
 	case a.Op == DoNothing:
-		return fmt.Sprintf("%s %s", a.Op, a.Item.Path)
+		return fmt.Sprintf("%s %s", a.Op, a.Item.Path())
 	}
-	return fmt.Sprintf("%s on %s %s", a.Op, name(a.Target), a.Item.Path)
+	return fmt.Sprintf("%s on %s %s", a.Op, name(a.Target), a.Item.Path())
 }
 
 type outcome struct {

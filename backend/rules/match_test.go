@@ -64,7 +64,7 @@ func matchedItems(t *testing.T, nodes []*inventory.Node, s compare.Settings, kin
 		if a.Op != DoNothing || a.Targeted() {
 			t.Fatalf("unexpected action %+v", a)
 		}
-		out = append(out, a.Item.Path)
+		out = append(out, a.Item.Path())
 	}
 	return out
 }

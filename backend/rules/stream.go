@@ -60,7 +60,7 @@ func NewStream(cmp *compare.Comparison, rs []Rule, targeted []Targeted) (*Stream
 // Item evaluates the next item and yields what is decided at this point: the item's own actions
 // and refusals, and the directory deletes whose subtree ends before it.
 func (s *Stream) Item(it *compare.Item, yield func(Outcome)) {
-	for len(s.waiting) > 0 && s.cmp.Settings.CompareKeys(s.waiting[0].end, it.Path) <= 0 {
+	for len(s.waiting) > 0 && s.cmp.Settings.CompareKeys(s.waiting[0].end, it.Path()) <= 0 {
 		s.decide(heap.Pop(&s.waiting).(*waitingDelete), yield)
 	}
 	kept, rejected := evaluateItem(s.cmp, it, s.rules, s.targeted[it])

@@ -97,7 +97,7 @@ func TestStreamedRefusalsAreTheDefinition(t *testing.T) {
 		var ts []Targeted
 		for _, it := range c.Items {
 			if it.Kind == inventory.File && rng.IntN(6) == 0 {
-				ts = append(ts, tgt(file, it.Path, nothing))
+				ts = append(ts, tgt(file, it.Path(), nothing))
 			}
 		}
 		res, err := Evaluate(c, rs, ts)

@@ -47,7 +47,7 @@ func (s Store) Decide(cmp *compare.Comparison, rec *Record) *Decision {
 	ix := s.newIndex(rec, cmp)
 	names := map[string]*compare.Item{} // by item key: conflict names must be free
 	for _, it := range cmp.Items {
-		names[itemKey(cmp, it.Path, it.Kind == inventory.Dir)] = it
+		names[itemKey(cmp, it.Path(), it.Kind == inventory.Dir)] = it
 	}
 	keepDirs := map[string]bool{} // folders that must exist after the run
 	type dirState struct {
@@ -64,7 +64,7 @@ func (s Store) Decide(cmp *compare.Comparison, rec *Record) *Decision {
 		// the folders above it.
 		st, ok := states(cmp, ix, it, ix.entry(cmp, it))
 		if !ok || slices.Contains(st, created) {
-			markParents(cmp, keepDirs, it.Path+"/")
+			markParents(cmp, keepDirs, it.Path()+"/")
 		}
 		if ok {
 			dirs = append(dirs, dirState{it, st})
@@ -114,7 +114,7 @@ func FirstRun(cmp *compare.Comparison) *Decision {
 }
 
 func (d *Decision) target(it *compare.Item, a rules.Action) {
-	d.Targeted = append(d.Targeted, rules.Targeted{Kind: it.Kind, Path: it.Path, Action: a})
+	d.Targeted = append(d.Targeted, rules.Targeted{Kind: it.Kind, Path: it.Path(), Action: a})
 }
 
 // states tells, per part, what happened to the item; ok is false when a part is unknown.
@@ -150,7 +150,7 @@ func (d *Decision) decideFile(cmp *compare.Comparison, ix *index, it *compare.It
 	e := ix.entry(cmp, it)
 	st, ok := states(cmp, ix, it, e)
 	if !ok {
-		markParents(cmp, keepDirs, it.Path)
+		markParents(cmp, keepDirs, it.Path())
 		return
 	}
 	// The contents written since the record, each with the part of its newest edit.
@@ -174,7 +174,7 @@ func (d *Decision) decideFile(cmp *compare.Comparison, ix *index, it *compare.It
 			deletedSomewhere = deletedSomewhere || s == deleted
 		}
 		if !deletedSomewhere {
-			markParents(cmp, keepDirs, it.Path)
+			markParents(cmp, keepDirs, it.Path())
 			return
 		}
 		for p, s := range st {
@@ -184,7 +184,7 @@ func (d *Decision) decideFile(cmp *compare.Comparison, ix *index, it *compare.It
 		}
 		return
 	}
-	markParents(cmp, keepDirs, it.Path)
+	markParents(cmp, keepDirs, it.Path())
 	// The newest edit keeps the name everywhere.
 	winner := newest[edits[0]]
 	for _, id := range edits[1:] {
@@ -205,13 +205,13 @@ func (d *Decision) decideFile(cmp *compare.Comparison, ix *index, it *compare.It
 	if len(edits) == 1 {
 		return
 	}
-	c := Conflict{Path: it.Path, Winner: cmp.Parts[winner].Name}
+	c := Conflict{Path: it.Path(), Winner: cmp.Parts[winner].Name}
 	for _, id := range edits {
 		if id == winID {
 			continue
 		}
 		from := newest[id]
-		name := conflictName(it.Path, cmp.Parts[from].Node, it.Entry(from).Mtime())
+		name := conflictName(it.Path(), cmp.Parts[from].Node, it.Entry(from).Mtime())
 		if kept := names[itemKey(cmp, name, false)]; kept != nil && holds(cmp, kept, it.Entry(from)) {
 			// A run killed part-way already kept this edit under its name: that item's own
 			// decision brings it everywhere.
@@ -240,7 +240,7 @@ func (d *Decision) decideDir(cmp *compare.Comparison, it *compare.Item, st []sta
 		deletedSomewhere = deletedSomewhere || s == deleted
 	}
 	switch {
-	case keepDirs[key(cmp, it.Path)] || createdSomewhere:
+	case keepDirs[key(cmp, it.Path())] || createdSomewhere:
 		for p := range cmp.Parts {
 			if !it.Present(p) && cmp.Parts[p].Inv.Type == inventory.SourceDir {
 				d.target(it, rules.Action{Op: rules.Create, On: cmp.Parts[p].Name})
@@ -293,7 +293,7 @@ func freeName(cmp *compare.Comparison, names map[string]*compare.Item, name stri
 		ext := path.Ext(name)
 		candidate = fmt.Sprintf("%s-%d%s", strings.TrimSuffix(name, ext), i, ext)
 	}
-	names[itemKey(cmp, candidate, false)] = &compare.Item{Path: candidate}
+	names[itemKey(cmp, candidate, false)] = &compare.Item{}
 	return candidate
 }
 

@@ -216,7 +216,7 @@ func (ix *index) entry(cmp *compare.Comparison, it *compare.Item) *Entry {
 	if ix == nil {
 		return nil
 	}
-	i, ok := ix.byKey[itemKey(cmp, it.Path, it.Kind == inventory.Dir)]
+	i, ok := ix.byKey[itemKey(cmp, it.Path(), it.Kind == inventory.Dir)]
 	if !ok {
 		return nil
 	}

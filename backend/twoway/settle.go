@@ -69,7 +69,7 @@ func (s Store) Settle(old *Record, cmp *compare.Comparison, p *plan.Plan, done D
 		}
 	}
 	for _, it := range cmp.Items {
-		k := key(cmp, it.Path)
+		k := key(cmp, it.Path())
 		a := actions[k]
 		switch {
 		case refused[k] || (a != nil && !a.ok) || anyAccessIssue(cmp, it):
@@ -119,7 +119,7 @@ func presentAnywhere(cmp *compare.Comparison, it *compare.Item) bool {
 
 // inventoried is the entry of an item that is the same on every part, as inventoried.
 func (s Store) inventoried(cmp *compare.Comparison, it *compare.Item, roots []string) (Entry, bool) {
-	e := Entry{Path: it.Path, Dir: it.Kind == inventory.Dir}
+	e := Entry{Path: it.Path(), Dir: it.Kind == inventory.Dir}
 	if len(it.Identities) != 1 {
 		return e, false
 	}
@@ -153,14 +153,14 @@ const (
 
 // onDisk reads the item again on every part after the run acted on it.
 func (s Store) onDisk(cmp *compare.Comparison, it *compare.Item, roots []string) (Entry, diskState) {
-	e := Entry{Path: it.Path, Dir: it.Kind == inventory.Dir}
+	e := Entry{Path: it.Path(), Dir: it.Kind == inventory.Dir}
 	if !e.Dir {
 		e.Sizes, e.Times = make([]int64, len(roots)), make([]int64, len(roots))
 	}
 	present := 0
 	for i := range cmp.Parts {
 		part := cmp.Parts[i]
-		fi, err := s.read(part, it.Path)
+		fi, err := s.read(part, it.Path())
 		switch {
 		case err != nil, fi.Exists && (fi.Dir != e.Dir || !e.Dir && !fi.Regular):
 			return e, mixed
