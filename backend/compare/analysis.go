@@ -108,7 +108,7 @@ func (c *Comparison) Regroup(read [][]int) {
 		// Real entries in the order Compare adds them (part, then path); the placeholders,
 		// added after them, stay last.
 		real = real[:0]
-		var placeholders []*Identity
+		var placeholders []Identity
 		for _, id := range it.Identities {
 			if len(id.Entries) == 1 && id.Entries[0].Entry == nil {
 				placeholders = append(placeholders, id)

@@ -87,7 +87,7 @@ type Item struct {
 	// Identities hold every entry of the item; a directory has exactly one, where the parts
 	// it could not be seen on hold an entry without Entry (AccessIssues). The first entry
 	// added, in part order, comes first and names the item (Path).
-	Identities []*Identity
+	Identities []Identity
 	Kind       inventory.Kind
 	folded     bool // the linking key is the path lower-cased
 	flat       bool // matched by name: Path is the first entry's name
@@ -192,11 +192,9 @@ func (it *Item) Name() string { return path.Base(it.Path()) }
 // inventories' entries.
 func (it *Item) Detached() *Item {
 	c := *it
-	c.Identities = make([]*Identity, len(it.Identities))
+	c.Identities = make([]Identity, len(it.Identities))
 	for i, id := range it.Identities {
-		d := *id
-		d.Entries = slices.Clone(id.Entries)
-		c.Identities[i] = &d
+		c.Identities[i].Entries = slices.Clone(id.Entries)
 	}
 	return &c
 }
@@ -217,10 +215,10 @@ func (it *Item) On(part int) []Located {
 // IdentitiesOn returns the identities that hold an entry on a part.
 func (it *Item) IdentitiesOn(part int) []*Identity {
 	var out []*Identity
-	for _, id := range it.Identities {
-		for _, l := range id.Entries {
+	for i := range it.Identities {
+		for _, l := range it.Identities[i].Entries {
 			if l.Part == part {
-				out = append(out, id)
+				out = append(out, &it.Identities[i])
 				break
 			}
 		}
@@ -230,10 +228,10 @@ func (it *Item) IdentitiesOn(part int) []*Identity {
 
 // IdentityOn returns the first identity holding an entry on a part, or nil.
 func (it *Item) IdentityOn(part int) *Identity {
-	for _, id := range it.Identities {
-		for _, l := range id.Entries {
+	for i := range it.Identities {
+		for _, l := range it.Identities[i].Entries {
 			if l.Part == part {
-				return id
+				return &it.Identities[i]
 			}
 		}
 	}
@@ -617,7 +615,6 @@ func (c *Comparison) omitted(it *Item) {
 type arena struct {
 	parts int // entries an identity has room for at first
 	items []Item
-	ptrs  []*Identity
 	ids   []Identity
 	locs  []Located
 }
@@ -628,7 +625,6 @@ const arenaChunk = 1024
 // the one mark had is full, and going back to it would start a new chunk for every item.
 func (a *arena) rewind(mark arena) {
 	a.items = rewound(a.items, mark.items)
-	a.ptrs = rewound(a.ptrs, mark.ptrs)
 	a.ids = rewound(a.ids, mark.ids)
 	a.locs = rewound(a.locs, mark.locs)
 }
@@ -648,29 +644,17 @@ func (a *arena) item(kind inventory.Kind, folded, flat bool) *Item {
 	return &a.items[len(a.items)-1]
 }
 
-func (a *arena) identity(id Identity) *Identity {
+// identity returns a slice holding an identity of entries, with room for no more: an item's
+// first, which most items keep alone.
+func (a *arena) identity(entries []Located) []Identity {
 	if a == nil {
-		p := new(Identity) // not &id, which would move every id to the heap
-		*p = id
-		return p
+		return []Identity{{Entries: entries}}
 	}
 	if len(a.ids) == cap(a.ids) {
 		a.ids = make([]Identity, 0, arenaChunk)
 	}
-	a.ids = append(a.ids, id)
-	return &a.ids[len(a.ids)-1]
-}
-
-// one returns a slice holding id, with room for no more.
-func (a *arena) one(id *Identity) []*Identity {
-	if a == nil {
-		return []*Identity{id}
-	}
-	if len(a.ptrs) == cap(a.ptrs) {
-		a.ptrs = make([]*Identity, 0, arenaChunk)
-	}
-	a.ptrs = append(a.ptrs, id)
-	return a.ptrs[len(a.ptrs)-1 : len(a.ptrs) : len(a.ptrs)]
+	a.ids = append(a.ids, Identity{Entries: entries})
+	return a.ids[len(a.ids)-1 : len(a.ids) : len(a.ids)]
 }
 
 // located returns room for n entries of an identity, taken from a chunk.
@@ -799,16 +783,17 @@ func (it *Item) add(a *arena, parts []*Part, part int, e *inventory.Entry) {
 	}
 	if it.Kind == inventory.Dir {
 		if len(it.Identities) == 0 {
-			it.Identities = a.one(a.identity(Identity{Entries: a.located(loc, n)}))
+			it.Identities = a.identity(a.located(loc, n))
 		} else {
-			id := it.Identities[0]
+			id := &it.Identities[0]
 			id.Entries = append(id.Entries, loc)
 		}
 		return
 	}
 	if !e.Inaccessible && !e.AnalysisFailed {
 		key := parts[part].Inv.Keys.Of(e)
-		for _, id := range it.Identities {
+		for i := range it.Identities {
+			id := &it.Identities[i]
 			if id.AccessIssue() || id.AnalysisError() {
 				continue
 			}
@@ -820,26 +805,25 @@ func (it *Item) add(a *arena, parts []*Part, part int, e *inventory.Entry) {
 			}
 		}
 	}
-	id := a.identity(Identity{Entries: a.located(loc, n)})
 	if len(it.Identities) == 0 {
-		it.Identities = a.one(id)
+		it.Identities = a.identity(a.located(loc, n))
 	} else {
-		it.Identities = append(it.Identities, id)
+		it.Identities = append(it.Identities, Identity{Entries: a.located(loc, n)})
 	}
 }
 
 func (it *Item) addPlaceholder(part int) {
 	if it.Kind == inventory.Dir {
 		if len(it.Identities) == 0 {
-			it.Identities = []*Identity{{}}
+			it.Identities = []Identity{{}}
 		}
-		id := it.Identities[0]
+		id := &it.Identities[0]
 		if !slices.Contains(it.AccessIssues(), part) {
 			id.Entries = append(id.Entries, Located{Part: part})
 		}
 		return
 	}
-	it.Identities = append(it.Identities, &Identity{Entries: []Located{{Part: part}}})
+	it.Identities = append(it.Identities, Identity{Entries: []Located{{Part: part}}})
 }
 
 // placeholdersFlat marks, on every incomplete part, each item it does not hold as unseen.

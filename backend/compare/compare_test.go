@@ -272,7 +272,7 @@ func TestIdentityFlags(t *testing.T) {
 	}
 	want := []flags{{true, 10, false, false}, {false, 10, true, false}, {false, 0, false, true}}
 	for i, id := range ids {
-		got := flags{!c.Key(id).IsZero(), id.Size(), id.AnalysisError(), id.AccessIssue()}
+		got := flags{!c.Key(&id).IsZero(), id.Size(), id.AnalysisError(), id.AccessIssue()}
 		if got != want[i] {
 			t.Errorf("identity %d: %+v, want %+v", i, got, want[i])
 		}

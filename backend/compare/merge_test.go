@@ -81,7 +81,7 @@ func dump(c *Comparison) string {
 	for _, it := range c.Items {
 		fmt.Fprintf(&b, "%d %q %q %q:", it.Kind, it.Key(), it.Path(), it.Name())
 		for _, id := range it.Identities {
-			key := c.Key(id)
+			key := c.Key(&id)
 			fmt.Fprintf(&b, " [%x %d %v %v", key[:1], id.Size(), id.AnalysisError(), id.AccessIssue())
 			for _, l := range id.Entries {
 				if l.Entry == nil {

@@ -418,12 +418,14 @@ func (n *propNode) match(it *compare.Item, env Env) bool {
 	case nl == 0 || nr == 0:
 		return n.op == opNe
 	}
-	for _, li := range it.Identities {
+	for i := range it.Identities {
+		li := &it.Identities[i]
 		for _, l := range li.Entries {
 			if l.Part != n.left {
 				continue
 			}
-			for _, ri := range it.Identities {
+			for j := range it.Identities {
+				ri := &it.Identities[j]
 				for _, r := range ri.Entries {
 					if r.Part == n.right && n.pair(li, l.Entry, ri, r.Entry) {
 						return true

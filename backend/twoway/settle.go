@@ -123,7 +123,7 @@ func (s Store) inventoried(cmp *compare.Comparison, it *compare.Item, roots []st
 	if len(it.Identities) != 1 {
 		return e, false
 	}
-	id := it.Identities[0]
+	id := &it.Identities[0]
 	if !e.Dir {
 		e.Sizes, e.Times = make([]int64, len(roots)), make([]int64, len(roots))
 		if k := cmp.Key(id); !k.IsZero() {
