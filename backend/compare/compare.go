@@ -507,13 +507,10 @@ func (c *Comparison) merge(a *arena, omit func(*Item) bool) bool {
 	if omit == nil {
 		c.Items = make([]*Item, 0, total/max(1, len(c.Parts)))
 	}
-	defer func(parts int) { a.parts = parts }(a.parts)
 	var nf needFiles
+	var heads []Located
 	for {
-		// The smallest (key, kind) at the heads of the parts, and the parts at it. An identity
-		// has room for an entry on each part holding the item and not added yet: a file found
-		// on one part only (a first mirror's) takes room for one, and so does the second
-		// identity of a file that differs on two parts.
+		// The smallest (key, kind) at the heads of the parts, and the parts at it.
 		var minPath string
 		var minKind inventory.Kind
 		found := false
@@ -534,32 +531,28 @@ func (c *Comparison) merge(a *arena, omit func(*Item) bool) bool {
 					curs[j].atMin = false
 				}
 				minPath, minKind, found = cu.path, kind, true
-				cu.atMin, a.parts = true, 1
+				cu.atMin = true
 			case order == 0:
 				cu.atMin = true
-				a.parts++
 			}
 		}
 		if !found {
 			return true
 		}
-		var it *Item
-		mark := *a
+		heads = heads[:0]
 		for i := range curs {
 			cu := &curs[i]
 			// A part may hold more entries with the same key (names that differ in case only).
 			for more := cu.atMin; more; more = cu.at(minPath, minKind, s) {
-				e := cu.entry()
-				if it == nil {
-					it = a.item(e.Kind, !s.CaseSensitive, false)
-					c.Items = append(c.Items, it)
-				}
-				it.add(a, c.Parts, cu.part, e)
-				a.parts = max(1, a.parts-1)
+				heads = append(heads, Located{Part: cu.part, Entry: cu.entry()})
 				cu.next++
 				cu.seek(s)
 			}
 		}
+		mark := *a
+		it := a.item(minKind, !s.CaseSensitive, false)
+		c.Items = append(c.Items, it)
+		it.build(a, c.Parts, heads)
 		if omit != nil && it.Kind == inventory.File && c.settled(it, &nf) && omit(it) {
 			c.omitted(it)
 			c.Items = c.Items[:len(c.Items)-1]
@@ -613,10 +606,11 @@ func (c *Comparison) omitted(it *Item) {
 
 // arena allocates items and identities in chunks: one allocation for many.
 type arena struct {
-	parts int // entries an identity has room for at first
-	items []Item
-	ids   []Identity
-	locs  []Located
+	parts   int // entries an identity made by add has room for at first
+	items   []Item
+	ids     []Identity
+	locs    []Located
+	scratch []int32
 }
 
 const arenaChunk = 1024
@@ -647,14 +641,23 @@ func (a *arena) item(kind inventory.Kind, folded, flat bool) *Item {
 // identity returns a slice holding an identity of entries, with room for no more: an item's
 // first, which most items keep alone.
 func (a *arena) identity(entries []Located) []Identity {
+	ids := a.identities(1)
+	ids[0].Entries = entries
+	return ids
+}
+
+// identities returns n empty identities, with room for no more.
+func (a *arena) identities(n int) []Identity {
 	if a == nil {
-		return []Identity{{Entries: entries}}
+		return make([]Identity, n)
 	}
-	if len(a.ids) == cap(a.ids) {
-		a.ids = make([]Identity, 0, arenaChunk)
+	if cap(a.ids)-len(a.ids) < n {
+		a.ids = make([]Identity, 0, max(arenaChunk, n))
 	}
-	a.ids = append(a.ids, Identity{Entries: entries})
-	return a.ids[len(a.ids)-1 : len(a.ids) : len(a.ids)]
+	a.ids = a.ids[:len(a.ids)+n]
+	out := a.ids[len(a.ids)-n : len(a.ids) : len(a.ids)]
+	clear(out) // rewind gives back room that was used
+	return out
 }
 
 // located returns room for n entries of an identity, taken from a chunk.
@@ -790,25 +793,73 @@ func (it *Item) add(a *arena, parts []*Part, part int, e *inventory.Entry) {
 		}
 		return
 	}
-	if !e.Inaccessible && !e.AnalysisFailed {
-		key := parts[part].Inv.Keys.Of(e)
-		for i := range it.Identities {
-			id := &it.Identities[i]
-			if id.AccessIssue() || id.AnalysisError() {
-				continue
-			}
-			// The entries of a readable identity are real and share their size and key.
-			o := id.Entries[0]
-			if o.Entry.Size == e.Size && parts[o.Part].Inv.Keys.Of(o.Entry) == key {
-				id.Entries = append(id.Entries, loc)
-				return
-			}
+	for i := range it.Identities {
+		if id := &it.Identities[i]; sameContent(parts, id.Entries[0], loc) {
+			id.Entries = append(id.Entries, loc)
+			return
 		}
 	}
 	if len(it.Identities) == 0 {
 		it.Identities = a.identity(a.located(loc, n))
 	} else {
 		it.Identities = append(it.Identities, Identity{Entries: a.located(loc, n)})
+	}
+}
+
+// sameContent tells whether a file entry l joins the identity whose first entry is o: both are
+// readable, of one size and one content key. An unreadable file or one whose analysis failed
+// makes an identity of its own.
+func sameContent(parts []*Part, o, l Located) bool {
+	readable := func(l Located) bool {
+		return l.Entry != nil && !l.Entry.Inaccessible && !l.Entry.AnalysisFailed
+	}
+	return readable(o) && readable(l) && o.Entry.Size == l.Entry.Size &&
+		parts[o.Part].Inv.Keys.Of(o.Entry) == parts[l.Part].Inv.Keys.Of(l.Entry)
+}
+
+// build adds the entries of a new item, grouped as add groups them, in room of their exact size.
+func (it *Item) build(a *arena, parts []*Part, entries []Located) {
+	if it.Kind == inventory.Dir || len(entries) == 1 {
+		it.Identities = a.identities(1)
+		it.Identities[0].Entries = append(a.located(entries[0], len(entries)), entries[1:]...)
+		return
+	}
+	// lead[j] is the first entry of entry j's identity.
+	lead := a.scratch[:0]
+	n := 0
+	for j, l := range entries {
+		lead = append(lead, int32(j))
+		for k := range j {
+			if lead[k] == int32(k) && sameContent(parts, entries[k], l) {
+				lead[j] = int32(k)
+				break
+			}
+		}
+		if lead[j] == int32(j) {
+			n++
+		}
+	}
+	a.scratch = lead
+	it.Identities = a.identities(n)
+	i := 0
+	for j := range entries {
+		if lead[j] != int32(j) {
+			continue
+		}
+		size := 0
+		for k := j; k < len(entries); k++ {
+			if lead[k] == int32(j) {
+				size++
+			}
+		}
+		id := &it.Identities[i]
+		id.Entries = a.located(entries[j], size)
+		for k := j + 1; k < len(entries); k++ {
+			if lead[k] == int32(j) {
+				id.Entries = append(id.Entries, entries[k])
+			}
+		}
+		i++
 	}
 }
 
