@@ -11,6 +11,7 @@ import (
 
 	"github.com/ferrysync/ferry/backend/compare"
 	"github.com/ferrysync/ferry/backend/filter"
+	"github.com/ferrysync/ferry/backend/gcpace"
 	"github.com/ferrysync/ferry/backend/inventory"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/profile"
@@ -66,6 +67,8 @@ type analysis struct {
 	forFilters []filter.Action
 	acting     int                // items with an action other than do-nothing
 	filters    map[string][]int32 // item indices per filter text
+	// gc paces the collector while the inventories and the plan are held.
+	gc *gcpace.Pacer
 
 	// A two-way preset run between two folders remembers the state it left them in (in
 	// records, a folder of the config dir); twoWay is this inventory's run, once begun.
@@ -153,6 +156,8 @@ func (a *analysis) forgetInventory() {
 	a.actions, a.forFilters, a.acting, a.filters = nil, nil, 0, nil
 	a.twoWay = nil
 	a.spentParts = nil
+	a.gc.Restore()
+	a.gc = nil
 }
 
 // release lets the comparison, the plan and the inventories go once the plan ran: the summary
@@ -186,10 +191,11 @@ func (a *analysis) presetFrom() string {
 }
 
 // setInventory takes a new comparison, and the flow that made it, and plans it.
-func (a *analysis) setInventory(r *inventoryResult, fr *sessionFlow) {
+func (a *analysis) setInventory(r *inventoryResult, fr *sessionFlow, gc *gcpace.Pacer) {
 	a.forgetInventory()
-	a.inv, a.flow = r, fr
+	a.inv, a.flow, a.gc = r, fr, gc
 	a.replan()
+	gc.Planned()
 }
 
 // replan evaluates the rules and the targeted actions again and builds the plan.

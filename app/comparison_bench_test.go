@@ -4,10 +4,14 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ferrysync/ferry/backend/compare"
+	"github.com/ferrysync/ferry/backend/gcpace"
 	"github.com/ferrysync/ferry/backend/inventory"
 )
 
@@ -57,7 +61,7 @@ func BenchmarkPage100k(b *testing.B) {
 	inv := benchInventory(100_000)
 	c.an.mode = "mirror"
 	start := time.Now()
-	c.an.setInventory(inv, nil)
+	c.an.setInventory(inv, nil, nil)
 	b.Logf("%d items, plan of %d groups in %s", len(inv.cmp.Items), len(c.an.plan.Groups), time.Since(start).Round(time.Millisecond))
 	for _, f := range []string{
 		"",
@@ -96,9 +100,11 @@ func BenchmarkPage100k(b *testing.B) {
 }
 
 // benchAppMemory is what the desktop app holds for a comparison of files items, shown with its
-// mirror plan: the live heap the inventories and the comparison add (B/item-compared), then with
-// the plan and a page read (B/item), per item, measured after a collection. The webview holds
-// one page of rows whatever the number of items.
+// mirror plan, per item: the live heap the inventories and the comparison add
+// (B/item-compared), then with the plan and a page read (B/item), measured after a collection;
+// and the peak resident memory the process reaches while it builds them all, the collector
+// paced as the app paces it (B/item-peak). The webview holds one page of rows whatever the
+// number of items.
 func benchAppMemory(b *testing.B, files int) {
 	if files > 200_000 && os.Getenv("FERRY_BENCH_1M") == "" {
 		b.Skipf("%d files: set FERRY_BENCH_1M=1 to run it", files)
@@ -115,20 +121,57 @@ func benchAppMemory(b *testing.B, files int) {
 	for b.Loop() {
 		base := live()
 		inv := benchInventory(files)
-		scanned := live()
-		c.an.setInventory(inv, nil)
+		compared := live()
+		items := float64(len(inv.cmp.Items))
+		inv = nil
+
+		debug.FreeOSMemory()
+		resetPeakRSS(b)
+		rss := procStatus(b, "VmRSS")
+		gc := gcpace.Start(os.Getenv, 2)
+		inv = benchInventory(files) // stands for the scans of both nodes
+		gc.Scanned()
+		gc.Scanned()
+		c.an.setInventory(inv, nil, gc)
 		p, err := a.Comparison.Page("", files/2, 100)
 		if err != nil || len(p.Items) != 100 {
 			b.Fatalf("page: %v", err)
 		}
+		peak := procStatus(b, "VmHWM")
 		held := live()
-		items := float64(len(inv.cmp.Items))
-		b.ReportMetric(float64(scanned-base)/items, "B/item-compared")
+		b.ReportMetric(float64(compared-base)/items, "B/item-compared")
 		b.ReportMetric(float64(held-base)/items, "B/item")
+		b.ReportMetric(float64(peak-rss)/items, "B/item-peak")
 		b.ReportMetric(float64(held-base)/1e6, "MB-held")
 		runtime.KeepAlive(inv)
-		c.an.setInventory(nil, nil)
+		c.an.setInventory(nil, nil, nil)
 	}
+}
+
+// resetPeakRSS resets the process's peak resident memory (VmHWM) to its current one.
+func resetPeakRSS(b *testing.B) {
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		b.Fatalf("reset the peak resident memory: %v", err)
+	}
+}
+
+// procStatus is a memory figure of /proc/self/status, in bytes.
+func procStatus(b *testing.B, key string) uint64 {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, key+":"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				b.Fatalf("%s %q: %v", key, rest, err)
+			}
+			return kb << 10
+		}
+	}
+	b.Fatalf("no %s in /proc/self/status", key)
+	return 0
 }
 
 // BenchmarkAppMemory200k: the app's memory for a comparison of 200k files.

@@ -3,8 +3,11 @@ package app
 import (
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/ferrysync/ferry/backend/gcpace"
 )
 
 func TestDataSources(t *testing.T) {
@@ -143,5 +146,35 @@ func TestInventoryErrors(t *testing.T) {
 	}
 	if _, err := a.Comparison.Summary(); err == nil {
 		t.Fatal("the comparison outlived a change of the nodes")
+	}
+}
+
+// TestInventoryPacesTheCollector: while the app holds a comparison and its plan, the collector
+// runs with gcpace.ApplyPercent; the setting the inventory found comes back once they are
+// dropped (here, by a change of nodes).
+func TestInventoryPacesTheCollector(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	gcPercent := func() int {
+		p := debug.SetGCPercent(100)
+		debug.SetGCPercent(p)
+		return p
+	}
+	before := gcPercent()
+	a := newTestApp(t)
+	src, dst := t.TempDir(), t.TempDir()
+	manyFiles(t, src, 20)
+	a.session(t, src, dst)
+	if done := a.inventory(t); done.Error != "" {
+		t.Fatal(done.Error)
+	}
+	if got := gcPercent(); got != gcpace.ApplyPercent {
+		t.Errorf("with the plan held, the collector runs at %d %%, want %d %%", got, gcpace.ApplyPercent)
+	}
+	if _, err := a.Data.AddNode(); err != nil {
+		t.Fatal(err)
+	}
+	if got := gcPercent(); got != before {
+		t.Errorf("with the plan dropped, the collector runs at %d %%, want %d %%", got, before)
 	}
 }

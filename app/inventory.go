@@ -3,10 +3,12 @@ package app
 import (
 	"context"
 	"errors"
+	"os"
 	"sync"
 
 	"github.com/ferrysync/ferry/backend/compare"
 	"github.com/ferrysync/ferry/backend/engine"
+	"github.com/ferrysync/ferry/backend/gcpace"
 	"github.com/ferrysync/ferry/backend/inventory"
 	"github.com/ferrysync/ferry/backend/plan"
 	"github.com/ferrysync/ferry/backend/protocol"
@@ -81,14 +83,18 @@ func (s *Inventory) run(ctx context.Context, run *inventoryRun, sess *openSessio
 	defer close(run.done)
 	defer run.cancel()
 	prog := newScanProgress(specs, c.emit)
-	fr, res, err := s.inventory(ctx, sess, specs, settings, versions, await, prog)
+	// Held with the comparison it makes; restored at once when there is none.
+	gc := gcpace.Start(os.Getenv, len(specs))
+	fr, res, err := s.inventory(ctx, sess, specs, settings, versions, await, prog, gc)
 	if err != nil && ctx.Err() != nil {
 		err = errors.New("the inventory was cancelled")
 	}
 	c.mu.Lock()
 	c.inv = nil
 	if err == nil && res != nil {
-		c.an.setInventory(res, fr)
+		c.an.setInventory(res, fr, gc)
+	} else {
+		gc.Restore()
 	}
 	c.mu.Unlock()
 	prog.finish(err, func(done InventoryDone) { c.emit(EventInventoryDone, done) })
@@ -104,7 +110,7 @@ func (s *Inventory) run(ctx context.Context, run *inventoryRun, sess *openSessio
 // the user may start, as ferry sync's does. The oldest member gets the comparison; the others
 // get none, and the plan of the oldest member in the flow. With await, the flow first waits
 // for that many members (this one included) to declare their nodes: a shared profile's run.
-func (s *Inventory) inventory(ctx context.Context, sess *openSession, specs []plan.NodeSpec, settings compare.Settings, versions plan.Versions, await int, prog *scanProgress) (*sessionFlow, *inventoryResult, error) {
+func (s *Inventory) inventory(ctx context.Context, sess *openSession, specs []plan.NodeSpec, settings compare.Settings, versions plan.Versions, await int, prog *scanProgress, gc *gcpace.Pacer) (*sessionFlow, *inventoryResult, error) {
 	m := sess.member
 	if err := sess.declare(ctx, specs, true); err != nil {
 		status := protocol.InventoryError
@@ -121,6 +127,7 @@ func (s *Inventory) inventory(ctx context.Context, sess *openSession, specs []pl
 		Roots:    fr.roots,
 		Progress: prog.part,
 		Scanned: func(code string, n *inventory.Node, err error) {
+			gc.Scanned()
 			if err != nil {
 				prog.fail(code, err)
 				return

@@ -19,6 +19,7 @@ import (
 	"github.com/ferrysync/ferry/backend/cloud"
 	"github.com/ferrysync/ferry/backend/crypto"
 	"github.com/ferrysync/ferry/backend/engine"
+	"github.com/ferrysync/ferry/backend/gcpace"
 	"github.com/ferrysync/ferry/backend/inventory"
 	"github.com/ferrysync/ferry/backend/jsonstream"
 	"github.com/ferrysync/ferry/backend/plan"
@@ -223,14 +224,14 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 		// planLocal evaluates j's rules alone: the items they leave alone need not be kept.
 		planning.Sparse = &session.Sparse{Rules: j.Rules}
 	}
-	gc := paceGC(os.Getenv, len(j.Nodes))
-	defer gc.restore()
+	gc := gcpace.Start(os.Getenv, len(j.Nodes))
+	defer gc.Restore()
 	flow := m.NewFlow(j.Nodes, session.FlowOptions{
 		Planning:   planning,
 		ForceCloud: forceCloud,
 		Roots:      roots,
 		Progress:   inventoryProgress(stderr, showScan),
-		Scanned:    func(string, *inventory.Node, error) { gc.scanned() },
+		Scanned:    func(string, *inventory.Node, error) { gc.Scanned() },
 		Cloud:      engine.CloudOptions{Logger: log},
 		Logger:     log,
 	})
@@ -243,7 +244,7 @@ func runSync(ctx context.Context, f syncFlags, stdin io.Reader, stdout, stderr i
 	}
 	began := time.Now()
 	local, tw, err := flowPlan(ctx, flow, j)
-	gc.planned()
+	gc.Planned()
 	if showScan {
 		fmt.Fprint(stderr, "\r\033[K") // the scan's progress line
 	}
