@@ -113,10 +113,11 @@ func (it *Item) Path() string {
 // with upper case is lower-cased on each call; ItemOrder and Settings.CompareKeys compare keys
 // without making them.
 func (it *Item) Key() string {
-	if it.folded && mayHaveUpper(it.Path()) {
-		return strings.ToLower(it.Path())
+	p := it.Path()
+	if it.folded && mayHaveUpper(p) {
+		return strings.ToLower(p)
 	}
-	return it.Path()
+	return p
 }
 
 // AccessIssues lists the parts where a directory item could not be seen.
