@@ -47,21 +47,21 @@ func TestItemActionsFromTheEvaluation(t *testing.T) {
 	a.install(res, nil)
 
 	acting, most := 0, 0
-	for _, it := range cmp.Items {
-		var want []rules.AtomicAction
+	for i, it := range cmp.Items {
+		var want []itemAction
 		for _, act := range res.Actions {
 			if act.Item == it {
-				want = append(want, act)
+				want = append(want, itemAction{item: int32(i), source: int16(act.Source), target: int16(act.Target), op: act.Op, targeted: act.Targeted()})
 			}
 		}
-		lo, hi := a.actionsOf(it)
+		lo, hi := a.actionsOf(i, 0)
 		if got := a.actions[lo:hi]; !slices.Equal(got, want) {
 			t.Errorf("%s: actions %v, want %v", it.Path(), got, want)
 		}
 		if got := a.forFilters[lo:hi]; len(got) != len(want) {
 			t.Errorf("%s: %d actions for filters, want %d", it.Path(), len(got), len(want))
 		}
-		if slices.ContainsFunc(want, func(act rules.AtomicAction) bool { return act.Op != rules.DoNothing }) {
+		if slices.ContainsFunc(want, func(act itemAction) bool { return act.op != rules.DoNothing }) {
 			acting++
 		}
 		most = max(most, len(want))

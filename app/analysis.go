@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -52,7 +53,6 @@ type analysis struct {
 	inv      *inventoryResult
 	flow     *sessionFlow
 	planErrs []RuleError // the rules do not fit the comparison
-	eval     *rules.Result
 	plan     *plan.Plan
 	ran      bool // the plan ran: the disk no longer matches the inventory
 	// spentParts are the parts of the comparison whose plan ran, once release let it go.
@@ -63,7 +63,7 @@ type analysis struct {
 	revision int64
 	allowed  int64 // the revision whose deletions the user allowed past the limit; 0: none
 	// actions are the plan's actions, in item order (rules.Result), and as filters read them.
-	actions    []rules.AtomicAction
+	actions    []itemAction
 	forFilters []filter.Action
 	acting     int                // items with an action other than do-nothing
 	filters    map[string][]int32 // item indices per filter text
@@ -152,7 +152,7 @@ func (a *analysis) forgetInventory() {
 	}
 	a.inv, a.flow = nil, nil
 	a.revision = planRevisions.Add(1)
-	a.planErrs, a.eval, a.plan, a.ran = nil, nil, nil, false
+	a.planErrs, a.plan, a.ran = nil, nil, false
 	a.actions, a.forFilters, a.acting, a.filters = nil, nil, 0, nil
 	a.twoWay = nil
 	a.spentParts = nil
@@ -234,7 +234,7 @@ func (a *analysis) evaluate(targeted []rules.Targeted) (*rules.Result, []RuleErr
 
 // install makes res the plan in force.
 func (a *analysis) install(res *rules.Result, errs []RuleError) {
-	a.eval, a.planErrs = res, errs
+	a.planErrs = errs
 	o := plan.Options{Versions: a.versions()}
 	if a.flow != nil {
 		o = a.flow.flow.PlanOptions(o)
@@ -244,25 +244,54 @@ func (a *analysis) install(res *rules.Result, errs []RuleError) {
 	}
 	a.plan = plan.Build(a.inv.cmp, res, o)
 	a.revision = planRevisions.Add(1)
-	a.actions, a.forFilters, a.acting = res.Actions, make([]filter.Action, len(res.Actions)), 0
-	var counted *compare.Item
+	a.actions, a.forFilters, a.acting = make([]itemAction, len(res.Actions)), make([]filter.Action, len(res.Actions)), 0
+	item, counted := 0, -1
 	for i, act := range res.Actions {
-		if act.Op != rules.DoNothing && act.Item != counted {
+		item = a.itemIndex(act.Item, item)
+		if act.Op != rules.DoNothing && item != counted {
 			a.acting++
-			counted = act.Item
+			counted = item
 		}
+		a.actions[i] = itemAction{item: int32(item), source: int16(act.Source), target: int16(act.Target), op: act.Op, targeted: act.Targeted()}
 		a.forFilters[i] = filter.Action{Op: act.Op, Targeted: act.Targeted()}
 	}
 	a.filters = nil
 }
 
-// actionsOf is where the actions of it are in a.actions: they come in item order.
-func (a *analysis) actionsOf(it *compare.Item) (lo, hi int) {
-	lo, _ = slices.BinarySearchFunc(a.actions, it, func(act rules.AtomicAction, it *compare.Item) int {
-		return compare.ItemOrder(act.Item, it)
-	})
+// itemAction is an action of the plan as the comparison shows it and filters read it: its item
+// by index in the comparison, in 12 bytes where a rules.AtomicAction takes 32.
+type itemAction struct {
+	item           int32
+	source, target int16 // part indexes, -1 for none
+	op             rules.Op
+	targeted       bool
+}
+
+// itemIndex is the index of it in the comparison's items, looked for from hint on.
+func (a *analysis) itemIndex(it *compare.Item, hint int) int {
+	items := a.inv.cmp.Items
+	for i := hint; i < len(items) && i < hint+2; i++ {
+		if items[i] == it {
+			return i
+		}
+	}
+	i, _ := slices.BinarySearchFunc(items, it, compare.ItemOrder)
+	return i
+}
+
+// actionsOf is where the actions of the item at index i are in a.actions, which come in item
+// order; from is where an earlier item's actions end, or 0.
+func (a *analysis) actionsOf(i, from int) (lo, hi int) {
+	at := func(k int) bool { return a.actions[k].item >= int32(i) }
+	if from > len(a.actions) || from > 0 && at(from-1) {
+		from = 0
+	}
+	lo = from
+	if lo < len(a.actions) && !at(lo) {
+		lo += sort.Search(len(a.actions)-lo, func(k int) bool { return at(lo + k) })
+	}
 	hi = lo
-	for hi < len(a.actions) && a.actions[hi].Item == it {
+	for hi < len(a.actions) && a.actions[hi].item == int32(i) {
 		hi++
 	}
 	return lo, hi
@@ -350,27 +379,20 @@ func (a *analysis) filtered(text string) ([]int32, *FilterError) {
 		return nil, &FilterError{End: utf16Offset(text, len(text)), Msg: err.Error()}
 	}
 	// The items are matched in order, and their actions come in the same order: an item's
-	// start where the previous item's ended, unless items were skipped.
-	var last *compare.Item
-	lo, hi := 0, 0
+	// start where an earlier item's ended.
+	cur, hi := 0, 0
 	env := filter.Env{
 		Now: time.Now(),
 		Actions: func(it *compare.Item) []filter.Action {
-			if it != last {
-				lo = hi
-				for hi < len(a.actions) && a.actions[hi].Item == it {
-					hi++
-				}
-				if hi == lo && lo < len(a.actions) && compare.ItemOrder(a.actions[lo].Item, it) < 0 {
-					lo, hi = a.actionsOf(it)
-				}
-				last = it
-			}
+			i := a.itemIndex(it, cur)
+			var lo int
+			lo, hi = a.actionsOf(i, hi)
 			return a.forFilters[lo:hi:hi]
 		},
 	}
 	idx := make([]int32, 0, 64)
 	for i, it := range cmp.Items {
+		cur = i
 		if f.Match(it, env) {
 			idx = append(idx, int32(i))
 		}

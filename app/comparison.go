@@ -114,7 +114,7 @@ func (s *Comparison) Page(filter string, offset, limit int) (ComparisonPage, err
 		if idx != nil {
 			n = int(idx[i])
 		}
-		page.Items = append(page.Items, a.item(items[n]))
+		page.Items = append(page.Items, a.item(n))
 	}
 	return page, nil
 }
@@ -238,9 +238,10 @@ func (a *analysis) targetedActions(path, op, source string, targets []string) ([
 	return out, it, nil
 }
 
-// item renders a comparison item with its planned actions.
-func (a *analysis) item(it *compare.Item) Item {
+// item renders the comparison item at index i with its planned actions.
+func (a *analysis) item(i int) Item {
 	cmp := a.inv.cmp
+	it := cmp.Items[i]
 	n := len(cmp.Parts)
 	contents, dates := it.ContentGroups(n), it.DateGroups(n)
 	out := Item{Path: it.Path(), Kind: "file", Cells: make(map[string]Cell, n), Actions: []ItemAction{}}
@@ -262,15 +263,15 @@ func (a *analysis) item(it *compare.Item) Item {
 		}
 		out.Cells[part.Name] = cell
 	}
-	lo, hi := a.actionsOf(it)
+	lo, hi := a.actionsOf(i, 0)
 	for _, act := range a.actions[lo:hi] {
-		ia := ItemAction{Op: act.Op.String(), Targeted: act.Targeted(), Targets: []string{}}
-		if act.Source >= 0 {
-			ia.Source = cmp.Parts[act.Source].Name
+		ia := ItemAction{Op: act.op.String(), Targeted: act.targeted, Targets: []string{}}
+		if act.source >= 0 {
+			ia.Source = cmp.Parts[act.source].Name
 		}
 		target := ""
-		if act.Target >= 0 {
-			target = cmp.Parts[act.Target].Name
+		if act.target >= 0 {
+			target = cmp.Parts[act.target].Name
 		}
 		i := slices.IndexFunc(out.Actions, func(x ItemAction) bool {
 			return x.Op == ia.Op && x.Source == ia.Source && x.Targeted == ia.Targeted

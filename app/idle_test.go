@@ -186,7 +186,7 @@ func TestRunLetsGo(t *testing.T) {
 	a.rec.forget()
 	c := a.c
 	c.mu.Lock()
-	held := c.an.inv != nil || c.an.plan != nil || c.an.eval != nil || c.an.actions != nil || c.an.flow != nil
+	held := c.an.inv != nil || c.an.plan != nil || c.an.actions != nil || c.an.flow != nil
 	c.mu.Unlock()
 	if held {
 		t.Fatal("the comparison or the plan is still held on the summary")
