@@ -2,6 +2,7 @@ package app
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +19,10 @@ func TestItemActionsFromTheEvaluation(t *testing.T) {
 	part := func(code string, paths ...string) *inventory.Node {
 		part := &inventory.Part{Code: code + "1", Root: "/" + code, Type: inventory.SourceDir, Entries: make([]inventory.Entry, len(paths))}
 		for i, p := range paths {
+			if dir, ok := strings.CutSuffix(p, "/"); ok {
+				part.Entries[i] = inventory.Entry{Path: dir, Kind: inventory.Dir}
+				continue
+			}
 			part.Entries[i] = inventory.Entry{Path: p, Kind: inventory.File, Size: 1, ModTime: when}
 			part.Keys.Set(&part.Entries[i], inventory.HashBytes([]byte(p)))
 		}
@@ -25,8 +30,8 @@ func TestItemActionsFromTheEvaluation(t *testing.T) {
 	}
 	nodes := []*inventory.Node{
 		part("A", "/a.txt", "/b.txt", "/c.txt", "/d.txt"),
-		part("B", "/b.txt", "/x.txt"),
-		part("C", "/c.txt", "/y.txt"),
+		part("B", "/b.txt", "/old/", "/old/f.txt", "/x.txt"),
+		part("C", "/c.txt", "/old/", "/old/g.txt", "/y.txt"),
 	}
 	s := compare.DefaultSettings()
 	cmp := compare.Compare(nodes, s)
@@ -38,13 +43,18 @@ func TestItemActionsFromTheEvaluation(t *testing.T) {
 		}
 		rs = append(rs, r...)
 	}
-	res, err := rules.Evaluate(cmp, rs, []rules.Targeted{{Kind: inventory.File, Path: "/d.txt", Action: rules.Action{Op: rules.DoNothing}}})
+	targeted := []rules.Targeted{{Kind: inventory.File, Path: "/d.txt", Action: rules.Action{Op: rules.DoNothing}}}
+	res, err := rules.Evaluate(cmp, rs, targeted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := rules.NewStream(cmp, rs, targeted)
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := newAnalysis("", plan.Versions{})
 	a.inv = newInventoryResult(nodes, cmp, s)
-	a.install(res, nil)
+	a.install(a.planStream(stream, nil))
 
 	acting, most := 0, 0
 	for i, it := range cmp.Items {
@@ -72,10 +82,10 @@ func TestItemActionsFromTheEvaluation(t *testing.T) {
 	if most < 2 {
 		t.Fatalf("no item has two actions: %v", res.Actions)
 	}
-	// /a.txt is copied to B and C, /b.txt to C, /c.txt to B; /x.txt and /y.txt are deleted;
-	// /d.txt is left alone.
-	if acting != 5 {
-		t.Errorf("%d items acting, want 5", acting)
+	// /a.txt is copied to B and C, /b.txt to C, /c.txt to B; /x.txt, /y.txt, /old and the files
+	// in it are deleted, /old on B and C once its files are; /d.txt is left alone.
+	if acting != 8 {
+		t.Errorf("%d items acting, want 8", acting)
 	}
 
 	// Filters read the same actions, an item at a time: twice for one item, or after items the
@@ -96,12 +106,13 @@ func TestItemActionsFromTheEvaluation(t *testing.T) {
 		want   []string
 	}{
 		{"has:actions.copy", []string{"/a.txt", "/b.txt", "/c.txt"}},
-		{"has:actions.delete OR has:actions.copy", []string{"/a.txt", "/b.txt", "/c.txt", "/x.txt", "/y.txt"}},
+		{"has:actions.delete OR has:actions.copy", []string{"/a.txt", "/b.txt", "/c.txt", "/old", "/old/f.txt", "/old/g.txt", "/x.txt", "/y.txt"}},
 		{"has:actions.copy AND has:actions.copy", []string{"/a.txt", "/b.txt", "/c.txt"}},
 		{"name:y.txt AND has:actions.delete", []string{"/y.txt"}},
 		{"(name:a.txt OR name:y.txt) AND has:actions", []string{"/a.txt", "/y.txt"}},
 		{"has:actions.targeted", []string{"/d.txt"}},
-		{"NOT has:actions.copy", []string{"/d.txt", "/x.txt", "/y.txt"}},
+		{"NOT has:actions.copy", []string{"/d.txt", "/old", "/old/f.txt", "/old/g.txt", "/x.txt", "/y.txt"}},
+		{"is:dir AND has:actions.delete", []string{"/old"}},
 	} {
 		if got := paths(c.filter); !slices.Equal(got, c.want) {
 			t.Errorf("filter %q: %v, want %v", c.filter, got, c.want)

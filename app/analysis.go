@@ -62,7 +62,8 @@ type analysis struct {
 	// another.
 	revision int64
 	allowed  int64 // the revision whose deletions the user allowed past the limit; 0: none
-	// actions are the plan's actions, in item order (rules.Result), and as filters read them.
+	// actions are the plan's actions, in item order (as rules.Evaluate lists them), and as
+	// filters read them.
 	actions    []itemAction
 	forFilters []filter.Action
 	acting     int                // items with an action other than do-nothing
@@ -195,7 +196,6 @@ func (a *analysis) setInventory(r *inventoryResult, fr *sessionFlow, gc *gcpace.
 	a.forgetInventory()
 	a.inv, a.flow, a.gc = r, fr, gc
 	a.replan()
-	gc.Planned()
 }
 
 // replan evaluates the rules and the targeted actions again and builds the plan.
@@ -204,13 +204,12 @@ func (a *analysis) replan() {
 		return
 	}
 	a.followVersions()
-	res, errs := a.evaluate(a.targeted)
-	a.install(res, errs)
+	a.install(a.evaluate(a.targeted, nil))
 }
 
-// evaluate evaluates the rules in force with targeted; rules that do not fit the comparison are
-// reported and left out.
-func (a *analysis) evaluate(targeted []rules.Targeted) (*rules.Result, []RuleError) {
+// evaluate plans the rules in force with targeted; rules that do not fit the comparison are
+// reported and left out. refused, when not nil, is given each action the rules refuse.
+func (a *analysis) evaluate(targeted []rules.Targeted, refused func(rules.Rejection)) *planned {
 	cmp := a.inv.cmp
 	rs, errs := a.rulesFor(cmp)
 	targeted = slices.DeleteFunc(slices.Clone(targeted), func(t rules.Targeted) bool { return a.inv.find(t.Path, t.Kind) == nil })
@@ -221,41 +220,162 @@ func (a *analysis) evaluate(targeted []rules.Targeted) (*rules.Result, []RuleErr
 		// The record of the last run decides instead of the preset.
 		rs, targeted = nil, append(targeted, tw.Targeted()...)
 	}
-	res, err := rules.Evaluate(cmp, rs, targeted)
+	s, err := rules.NewStream(cmp, rs, targeted)
 	if err != nil {
 		errs = append(errs, a.locate(err)...)
-		if res, err = rules.Evaluate(cmp, nil, targeted); err != nil {
+		if s, err = rules.NewStream(cmp, nil, targeted); err != nil {
 			errs = append(errs, RuleError{Msg: err.Error()})
-			res = &rules.Result{}
+			s, _ = rules.NewStream(cmp, nil, nil)
 		}
 	}
-	return res, errs
+	p := a.planStream(s, refused)
+	p.errs = errs
+	return p
 }
 
-// install makes res the plan in force.
-func (a *analysis) install(res *rules.Result, errs []RuleError) {
-	a.planErrs = errs
+// planned is a plan made and the actions it was made of, not yet in force (install).
+type planned struct {
+	plan    *plan.Plan
+	actions []itemAction // in item order
+	acting  int          // items with an action other than do-nothing
+	errs    []RuleError
+}
+
+// planStream evaluates s over the comparison, keeping its actions as item actions, and plans
+// them: no rules.Result, which takes 32 bytes an action, is held.
+func (a *analysis) planStream(s *rules.Stream, refused func(rules.Rejection)) *planned {
+	cmp := a.inv.cmp
+	var kept keptActions
+	var rejected, late []rules.Outcome
+	item := 0
+	yield := func(out rules.Outcome) {
+		switch out.Reason {
+		case "":
+			act := out.Action
+			item = a.itemIndex(act.Item, item)
+			kept.add(itemAction{item: int32(item), source: int16(act.Source), target: int16(act.Target), op: act.Op, targeted: act.Targeted()}, out.At())
+			return
+		case rules.DirectoryStillHoldsFile:
+			late = append(late, out)
+		default:
+			rejected = append(rejected, out)
+		}
+		if refused != nil {
+			refused(rules.Rejection{AtomicAction: out.Action, Reason: out.Reason})
+		}
+	}
+	for _, it := range cmp.Items {
+		s.Item(it, yield)
+	}
+	s.End(yield)
+	// As rules.Evaluate lists them: the refusals of non-empty directories' deletes last.
+	slices.SortFunc(late, func(x, y rules.Outcome) int { return x.At() - y.At() })
+	refusals := make([]rules.Rejection, 0, len(rejected)+len(late))
+	for _, out := range slices.Concat(rejected, late) {
+		refusals = append(refusals, rules.Rejection{AtomicAction: out.Action, Reason: out.Reason})
+	}
+
+	p := &planned{actions: kept.inOrder()}
+	counted, doing := int32(-1), 0
+	for _, act := range p.actions {
+		if act.op == rules.DoNothing {
+			continue
+		}
+		doing++
+		if act.item != counted {
+			p.acting++
+			counted = act.item
+		}
+	}
 	o := plan.Options{Versions: a.versions()}
 	if a.flow != nil {
 		o = a.flow.flow.PlanOptions(o)
 	}
 	if a.mode == rules.PresetTwoWay {
-		o = a.twoWay.PlanOptions(a.inv.cmp, o)
+		o = a.twoWay.PlanOptions(cmp, o)
 	}
-	a.plan = plan.Build(a.inv.cmp, res, o)
-	a.revision = planRevisions.Add(1)
-	a.actions, a.forFilters, a.acting = make([]itemAction, len(res.Actions)), make([]filter.Action, len(res.Actions)), 0
-	item, counted := 0, -1
-	for i, act := range res.Actions {
-		item = a.itemIndex(act.Item, item)
-		if act.Op != rules.DoNothing && item != counted {
-			a.acting++
-			counted = item
+	actions := func(yield func(rules.AtomicAction) bool) {
+		for _, act := range p.actions {
+			if !yield(act.atomic(cmp)) {
+				return
+			}
 		}
-		a.actions[i] = itemAction{item: int32(item), source: int16(act.Source), target: int16(act.Target), op: act.Op, targeted: act.Targeted()}
-		a.forFilters[i] = filter.Action{Op: act.Op, Targeted: act.Targeted()}
+	}
+	p.plan = plan.BuildEach(cmp, s.Directions, refusals, doing, actions, o)
+	return p
+}
+
+// install makes p the plan in force.
+func (a *analysis) install(p *planned) {
+	a.planErrs, a.plan, a.actions, a.acting = p.errs, p.plan, p.actions, p.acting
+	a.revision = planRevisions.Add(1)
+	a.forFilters = make([]filter.Action, len(p.actions))
+	for i, act := range p.actions {
+		a.forFilters[i] = filter.Action{Op: act.op, Targeted: act.targeted}
 	}
 	a.filters = nil
+}
+
+// keptActions gathers a plan's actions as a rules.Stream gives them, in chunks so that no
+// growing array is copied over and over, with their positions among the actions kept: a tree's
+// directory deletes come at the end of their subtree.
+type keptActions struct {
+	chunks [][]itemAction
+	at     [][]int32
+	n      int
+	sorted bool
+	last   int
+}
+
+const keptChunk = 4096
+
+func (k *keptActions) add(act itemAction, at int) {
+	if k.n == 0 {
+		k.sorted = true
+	} else if at < k.last {
+		k.sorted = false
+	}
+	k.last = at
+	if k.n%keptChunk == 0 {
+		k.chunks = append(k.chunks, make([]itemAction, 0, keptChunk))
+		k.at = append(k.at, make([]int32, 0, keptChunk))
+	}
+	c := len(k.chunks) - 1
+	k.chunks[c] = append(k.chunks[c], act)
+	k.at[c] = append(k.at[c], int32(at))
+	k.n++
+}
+
+// inOrder is the actions in one array of their number, in the order of their positions.
+func (k *keptActions) inOrder() []itemAction {
+	out := make([]itemAction, 0, k.n)
+	var at []int32
+	if !k.sorted {
+		at = make([]int32, 0, k.n)
+	}
+	for i := range k.chunks {
+		out = append(out, k.chunks[i]...)
+		if !k.sorted {
+			at = append(at, k.at[i]...)
+		}
+		k.chunks[i], k.at[i] = nil, nil
+	}
+	if !k.sorted {
+		sort.Sort(byPosition{out, at})
+	}
+	return out
+}
+
+type byPosition struct {
+	actions []itemAction
+	at      []int32
+}
+
+func (b byPosition) Len() int           { return len(b.actions) }
+func (b byPosition) Less(i, j int) bool { return b.at[i] < b.at[j] }
+func (b byPosition) Swap(i, j int) {
+	b.actions[i], b.actions[j] = b.actions[j], b.actions[i]
+	b.at[i], b.at[j] = b.at[j], b.at[i]
 }
 
 // itemAction is an action of the plan as the comparison shows it and filters read it: its item
@@ -265,6 +385,15 @@ type itemAction struct {
 	source, target int16 // part indexes, -1 for none
 	op             rules.Op
 	targeted       bool
+}
+
+// atomic is the action as rules.Evaluate gives it; a rule's action names rule 0.
+func (act itemAction) atomic(cmp *compare.Comparison) rules.AtomicAction {
+	a := rules.AtomicAction{Item: cmp.Items[act.item], Source: int(act.source), Target: int(act.target), Op: act.op}
+	if act.targeted {
+		a.Rule = -1
+	}
+	return a
 }
 
 // itemIndex is the index of it in the comparison's items, looked for from hint on.

@@ -138,18 +138,17 @@ func (s *Comparison) AddTargetedAction(path, op, source string, targets []string
 		return ComparisonSummary{}, err
 	}
 	all := append(slices.Clone(a.targeted), added...)
-	res, errs := a.evaluate(all)
 	var why []string
-	for _, r := range res.Rejected {
+	p := a.evaluate(all, func(r rules.Rejection) {
 		if r.Targeted() && r.Item == it {
 			why = append(why, fmt.Sprintf("%s: %s", describeAction(a.inv.cmp, r.AtomicAction), r.Reason))
 		}
-	}
+	})
 	if len(why) > 0 {
 		return ComparisonSummary{}, fmt.Errorf("refused on %s: %s", it.Path(), strings.Join(why, "; "))
 	}
 	a.targeted = all
-	a.install(res, errs)
+	a.install(p)
 	return a.summary(), nil
 }
 

@@ -150,8 +150,8 @@ func TestInventoryErrors(t *testing.T) {
 }
 
 // TestInventoryPacesTheCollector: while the app holds a comparison and its plan, the collector
-// runs with gcpace.ApplyPercent; the setting the inventory found comes back once they are
-// dropped (here, by a change of nodes).
+// runs with gcpace.KeptPercent (ApplyPercent once the plan runs); the setting the inventory
+// found comes back once they are dropped, by a change of nodes or at the end of the run.
 func TestInventoryPacesTheCollector(t *testing.T) {
 	t.Setenv("GOGC", "")
 	t.Setenv("GOMEMLIMIT", "")
@@ -168,8 +168,20 @@ func TestInventoryPacesTheCollector(t *testing.T) {
 	if done := a.inventory(t); done.Error != "" {
 		t.Fatal(done.Error)
 	}
-	if got := gcPercent(); got != gcpace.ApplyPercent {
-		t.Errorf("with the plan held, the collector runs at %d %%, want %d %%", got, gcpace.ApplyPercent)
+	if _, err := a.Rules.UsePreset("mirror"); err != nil {
+		t.Fatal(err)
+	}
+	if got := gcPercent(); got != gcpace.KeptPercent {
+		t.Errorf("with the plan held, the collector runs at %d %%, want %d %%", got, gcpace.KeptPercent)
+	}
+	if end := a.synchronize(t); end.EndStatus != "regular" {
+		t.Fatalf("the run ended %s: %s %v", end.EndStatus, end.EndReason, end.Errors)
+	}
+	if got := gcPercent(); got != before {
+		t.Errorf("once the plan ran, the collector runs at %d %%, want %d %%", got, before)
+	}
+	if done := a.inventory(t); done.Error != "" {
+		t.Fatal(done.Error)
 	}
 	if _, err := a.Data.AddNode(); err != nil {
 		t.Fatal(err)

@@ -419,6 +419,7 @@ func (s *Synchronization) Start() error {
 		return errNoInventory
 	}
 	a.ran = true
+	a.gc.Planned()
 	p, fr := a.plan, a.flow
 	// The other members keep the terms with the plan, to save the run as a profile; a shared
 	// profile's run gave its own when it opened the session.

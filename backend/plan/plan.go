@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"iter"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -348,11 +349,28 @@ type Options struct {
 
 // Build groups the actions of an evaluation.
 func Build(c *compare.Comparison, res *rules.Result, o Options) *Plan {
-	b := newBuilder(c, o, slices.Concat(res.Directions, o.Directions))
-	for _, r := range res.Rejected {
+	n := 0
+	for _, a := range res.Actions {
+		if a.Op != rules.DoNothing {
+			n++
+		}
+	}
+	return BuildEach(c, res.Directions, res.Rejected, n, slices.Values(res.Actions), o)
+}
+
+// BuildEach groups the actions of an evaluation given one at a time, as rules.Evaluate lists
+// them, n of them at most besides do-nothings: the copies of one item from one source come in a
+// row. The plan's groups are made in one array of the size n gives, never copied.
+func BuildEach(c *compare.Comparison, dirs []rules.Direction, rejected []rules.Rejection, n int, actions iter.Seq[rules.AtomicAction], o Options) *Plan {
+	b := newBuilder(c, o, slices.Concat(dirs, o.Directions))
+	if room := n + len(o.Conflicts) + dirDatesRoom(c, b.dirs); room > 0 {
+		b.p.Groups = make([]Group, 0, room)
+	}
+	b.sized = true
+	for _, r := range rejected {
 		b.reject(r)
 	}
-	for _, a := range res.Actions {
+	for a := range actions {
 		b.action(a)
 	}
 	return b.finish()
@@ -402,6 +420,8 @@ type builder struct {
 	// its size counted first, would be whole while the comparison still is.
 	groups  [][]Group
 	ngroups int
+	// sized builds in the plan's groups, made with room for them all.
+	sized bool
 }
 
 const (
@@ -411,6 +431,10 @@ const (
 )
 
 func (b *builder) add(g Group) int {
+	if b.sized {
+		b.p.Groups = append(b.p.Groups, g)
+		return len(b.p.Groups) - 1
+	}
 	if b.ngroups%groupChunk == 0 {
 		b.groups = append(b.groups, make([]Group, 0, groupChunk))
 	}
@@ -420,12 +444,17 @@ func (b *builder) add(g Group) int {
 	return b.ngroups - 1
 }
 
-func (b *builder) group(i int) *Group { return &b.groups[i/groupChunk][i%groupChunk] }
+func (b *builder) group(i int) *Group {
+	if b.sized {
+		return &b.p.Groups[i]
+	}
+	return &b.groups[i/groupChunk][i%groupChunk]
+}
 
 // assemble moves the groups into the plan, with room for extra more, freeing each chunk as it
 // is copied.
 func (b *builder) assemble(extra int) {
-	if b.ngroups == 0 {
+	if b.sized || b.ngroups == 0 {
 		return
 	}
 	// A large plan's array is made on a heap cleared of the comparison planned so far, and the
@@ -522,6 +551,9 @@ func (b *builder) finish() *Plan {
 	}
 	p.addConflictCopies(c, b.places, o.Conflicts)
 	p.dirDates(c, b.places, b.dirs, o.Versions.Dir)
+	if len(p.Groups) == 0 {
+		p.Groups = nil // made with room for actions that all did nothing
+	}
 	p.order()
 	p.Rejected = append(p.Rejected, unreadable(c)...)
 	byPath := func(a, b Rejected) int { return strings.Compare(a.Path, b.Path) }

@@ -88,7 +88,7 @@ func TestSparsePlanIsThePlan(t *testing.T) {
 		if rng.IntN(3) == 0 {
 			s.Analysis = compare.Checksum
 		}
-		variants := []string{"whole", "sparse", "streamed", "sparse and streamed"}
+		variants := []string{"whole", "sparse", "streamed", "sparse and streamed", "kept whole"}
 		plans := make([]string, len(variants))
 		for i, variant := range variants {
 			sparse := strings.HasPrefix(variant, "sparse")
@@ -125,6 +125,9 @@ func TestSparsePlanIsThePlan(t *testing.T) {
 					t.Fatal(err)
 				}
 				p = plan.Build(c, res, plan.Options{})
+				if variant == "kept whole" {
+					p = keptWhole(t, c, rs, res)
+				}
 			}
 			data, err := json.MarshalIndent(struct {
 				Plan                any
@@ -145,6 +148,47 @@ func TestSparsePlanIsThePlan(t *testing.T) {
 	if omitted == 0 {
 		t.Fatal("no item was left out")
 	}
+}
+
+// keptWhole plans c as a caller that keeps the comparison may, holding no rules.Result: it
+// gathers the outcomes of a rules.Stream, puts the kept actions in At order, which is the order of
+// res, the whole evaluation, and the late refusals last, and plans them with plan.BuildEach.
+func keptWhole(t *testing.T, c *compare.Comparison, rs []rules.Rule, res *rules.Result) *plan.Plan {
+	t.Helper()
+	s, err := rules.NewStream(c, rs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept, refused, late []rules.Outcome
+	yield := func(o rules.Outcome) {
+		switch o.Reason {
+		case "":
+			kept = append(kept, o)
+		case rules.DirectoryStillHoldsFile:
+			late = append(late, o)
+		default:
+			refused = append(refused, o)
+		}
+	}
+	for _, it := range c.Items {
+		s.Item(it, yield)
+	}
+	s.End(yield)
+	byAt := func(x, y rules.Outcome) int { return x.At() - y.At() }
+	slices.SortFunc(kept, byAt)
+	slices.SortFunc(late, byAt)
+	actions := make([]rules.AtomicAction, len(kept))
+	for i, o := range kept {
+		actions[i] = o.Action
+	}
+	if !slices.Equal(actions, res.Actions) {
+		t.Fatalf("kept outcomes\n%v\nthe evaluation's actions\n%v", actions, res.Actions)
+	}
+	var rejected []rules.Rejection
+	for _, o := range slices.Concat(refused, late) {
+		rejected = append(rejected, rules.Rejection{AtomicAction: o.Action, Reason: o.Reason})
+	}
+	return plan.BuildEach(c, s.Directions, rejected, len(actions), slices.Values(actions), plan.Options{})
 }
 
 // Groups are numbered in plan order, past one digit too, and found by their ids only.

@@ -35,6 +35,10 @@ type Outcome struct {
 	at int
 }
 
+// At is the position of a kept action among all those kept, which come in item order but for a
+// tree's directory deletes, given at the end of their subtree: Evaluate lists actions in At order.
+func (o Outcome) At() int { return o.at }
+
 // waitingDelete is a directory's delete until the end of its subtree.
 type waitingDelete struct {
 	a     AtomicAction
