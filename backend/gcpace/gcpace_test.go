@@ -14,17 +14,25 @@ func gcPercent() int {
 
 func TestPacer(t *testing.T) {
 	before := gcPercent()
-	p := Start(func(string) string { return "" }, 2)
+	p := Start(func(string) string { return "" }, 3)
 	if got := gcPercent(); got != ScanPercent {
 		t.Errorf("while scanning, the collector runs at %d %%, want %d %%", got, ScanPercent)
 	}
 	p.Scanned()
 	if got := gcPercent(); got != ScanPercent {
-		t.Errorf("with a node left to scan, the collector runs at %d %%, want %d %%", got, ScanPercent)
+		t.Errorf("with two nodes left to scan, the collector runs at %d %%, want %d %%", got, ScanPercent)
+	}
+	p.Scanned()
+	if got := gcPercent(); got != LastScanPercent {
+		t.Errorf("with the last node left to scan, the collector runs at %d %%, want %d %%", got, LastScanPercent)
 	}
 	p.Scanned()
 	if got := gcPercent(); got != KeptPercent {
 		t.Errorf("once every node is scanned, the collector runs at %d %%, want %d %%", got, KeptPercent)
+	}
+	p.Scanned() // one too many changes nothing
+	if got := gcPercent(); got != KeptPercent {
+		t.Errorf("after an extra Scanned, the collector runs at %d %%, want %d %%", got, KeptPercent)
 	}
 	p.Planned()
 	if got := gcPercent(); got != ApplyPercent {
@@ -54,6 +62,11 @@ func TestPacer(t *testing.T) {
 		}
 		p.Restore()
 	}
+	one := Start(func(string) string { return "" }, 1)
+	if got := gcPercent(); got != LastScanPercent {
+		t.Errorf("while the only node is scanned, the collector runs at %d %%, want %d %%", got, LastScanPercent)
+	}
+	one.Restore()
 	var none *Pacer
 	none.Scanned()
 	none.Planned()
