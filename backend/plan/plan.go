@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"iter"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -363,10 +362,7 @@ func Build(c *compare.Comparison, res *rules.Result, o Options) *Plan {
 // row. The plan's groups are made in one array of the size n gives, never copied.
 func BuildEach(c *compare.Comparison, dirs []rules.Direction, rejected []rules.Rejection, n int, actions iter.Seq[rules.AtomicAction], o Options) *Plan {
 	b := newBuilder(c, o, slices.Concat(dirs, o.Directions))
-	if room := n + len(o.Conflicts) + dirDatesRoom(c, b.dirs); room > 0 {
-		b.p.Groups = make([]Group, 0, room)
-	}
-	b.sized = true
+	b.room(n)
 	for _, r := range rejected {
 		b.reject(r)
 	}
@@ -390,6 +386,9 @@ func Evaluate(c *compare.Comparison, rs []rules.Rule, targeted []rules.Targeted,
 	}
 	b := newBuilder(c, o, slices.Concat(s.Directions, o.Directions))
 	items := c.Items
+	// Most items make a group at most. The array is made whole at the start but its pages are
+	// only touched as groups fill it, while the items planned are let go.
+	b.room(len(items))
 	c.Items = b.dirItems()
 	yield := func(out rules.Outcome) {
 		if out.Reason == "" {
@@ -415,64 +414,23 @@ type builder struct {
 	places []*Place
 	// merge holds the copies of the current item that later ones from the same source join.
 	merge []mergeAt
-	// groups holds the groups in chunks until finish puts them in one array of the plan's
-	// size: a growing array would copy every group as it grows, and one made at the start,
-	// its size counted first, would be whole while the comparison still is.
-	groups  [][]Group
-	ngroups int
-	// sized builds in the plan's groups, made with room for them all.
-	sized bool
 }
 
-const (
-	groupChunk = 4096
-	// collectAbove is the plan size from which assemble collects garbage around the copy.
-	collectAbove = 16 * groupChunk
-)
+// room makes the plan's array of groups with room for those of n actions besides do-nothings
+// (an action makes a group at most), conflict copies and directories' dates: the groups are
+// never copied to a larger array, unless more come.
+func (b *builder) room(n int) {
+	if room := n + len(b.o.Conflicts) + dirDatesRoom(b.c, b.dirs); room > 0 {
+		b.p.Groups = make([]Group, 0, room)
+	}
+}
 
 func (b *builder) add(g Group) int {
-	if b.sized {
-		b.p.Groups = append(b.p.Groups, g)
-		return len(b.p.Groups) - 1
-	}
-	if b.ngroups%groupChunk == 0 {
-		b.groups = append(b.groups, make([]Group, 0, groupChunk))
-	}
-	last := &b.groups[len(b.groups)-1]
-	*last = append(*last, g)
-	b.ngroups++
-	return b.ngroups - 1
+	b.p.Groups = append(b.p.Groups, g)
+	return len(b.p.Groups) - 1
 }
 
-func (b *builder) group(i int) *Group {
-	if b.sized {
-		return &b.p.Groups[i]
-	}
-	return &b.groups[i/groupChunk][i%groupChunk]
-}
-
-// assemble moves the groups into the plan, with room for extra more, freeing each chunk as it
-// is copied.
-func (b *builder) assemble(extra int) {
-	if b.sized || b.ngroups == 0 {
-		return
-	}
-	// A large plan's array is made on a heap cleared of the comparison planned so far, and the
-	// chunks are collected once copied, before the heap grows by their size again.
-	large := b.ngroups >= collectAbove
-	if large {
-		runtime.GC()
-	}
-	b.p.Groups = make([]Group, 0, b.ngroups+extra)
-	for i, chunk := range b.groups {
-		b.p.Groups = append(b.p.Groups, chunk...)
-		b.groups[i] = nil
-	}
-	b.groups = nil
-	if large {
-		runtime.GC()
-	}
-}
+func (b *builder) group(i int) *Group { return &b.p.Groups[i] }
 
 // newBuilder starts a plan.
 func newBuilder(c *compare.Comparison, o Options, dirs []rules.Direction) *builder {
@@ -540,8 +498,6 @@ func (b *builder) action(a rules.AtomicAction) {
 func (b *builder) finish() *Plan {
 	p, c, o := b.p, b.c, b.o
 	b.merge = nil
-	// Room for a conflict copy each and the directories' dates.
-	b.assemble(len(o.Conflicts) + dirDatesRoom(c, b.dirs))
 	if o.Versions.Dir != "" {
 		v := o.Versions
 		if v.Stamp == "" {
