@@ -246,34 +246,24 @@ type planned struct {
 func (a *analysis) planStream(s *rules.Stream, refused func(rules.Rejection)) *planned {
 	cmp := a.inv.cmp
 	var kept keptActions
-	var rejected, late []rules.Outcome
+	var refusals rules.Refusals
 	item := 0
 	yield := func(out rules.Outcome) {
-		switch out.Reason {
-		case "":
-			act := out.Action
-			item = a.itemIndex(act.Item, item)
-			kept.add(itemAction{item: int32(item), source: int16(act.Source), target: int16(act.Target), op: act.Op, targeted: act.Targeted()}, out.At())
+		if out.Reason != "" {
+			refusals.Add(out)
+			if refused != nil {
+				refused(rules.Rejection{AtomicAction: out.Action, Reason: out.Reason})
+			}
 			return
-		case rules.DirectoryStillHoldsFile:
-			late = append(late, out)
-		default:
-			rejected = append(rejected, out)
 		}
-		if refused != nil {
-			refused(rules.Rejection{AtomicAction: out.Action, Reason: out.Reason})
-		}
+		act := out.Action
+		item = a.itemIndex(act.Item, item)
+		kept.add(itemAction{item: int32(item), source: int16(act.Source), target: int16(act.Target), op: act.Op, targeted: act.Targeted()}, out.At())
 	}
 	for _, it := range cmp.Items {
 		s.Item(it, yield)
 	}
 	s.End(yield)
-	// As rules.Evaluate lists them: the refusals of non-empty directories' deletes last.
-	slices.SortFunc(late, func(x, y rules.Outcome) int { return x.At() - y.At() })
-	refusals := make([]rules.Rejection, 0, len(rejected)+len(late))
-	for _, out := range slices.Concat(rejected, late) {
-		refusals = append(refusals, rules.Rejection{AtomicAction: out.Action, Reason: out.Reason})
-	}
 
 	p := &planned{actions: kept.inOrder()}
 	counted, doing := int32(-1), 0
@@ -301,7 +291,7 @@ func (a *analysis) planStream(s *rules.Stream, refused func(rules.Rejection)) *p
 			}
 		}
 	}
-	p.plan = plan.BuildEach(cmp, s.Directions, refusals, doing, actions, o)
+	p.plan = plan.BuildEach(cmp, s.Directions, refusals.List(), doing, actions, o)
 	return p
 }
 

@@ -14,30 +14,24 @@ func gcPercent() int {
 
 func TestPacer(t *testing.T) {
 	before := gcPercent()
+	want := func(when string, percent int) {
+		t.Helper()
+		if got := gcPercent(); got != percent {
+			t.Errorf("%s, the collector runs at %d %%, want %d %%", when, got, percent)
+		}
+	}
 	p := Start(func(string) string { return "" }, 3)
-	if got := gcPercent(); got != ScanPercent {
-		t.Errorf("while scanning, the collector runs at %d %%, want %d %%", got, ScanPercent)
-	}
+	want("while scanning", ScanPercent)
 	p.Scanned()
-	if got := gcPercent(); got != ScanPercent {
-		t.Errorf("with two nodes left to scan, the collector runs at %d %%, want %d %%", got, ScanPercent)
-	}
+	want("with two nodes left to scan", ScanPercent)
 	p.Scanned()
-	if got := gcPercent(); got != LastScanPercent {
-		t.Errorf("with the last node left to scan, the collector runs at %d %%, want %d %%", got, LastScanPercent)
-	}
+	want("with the last node left to scan", LastScanPercent)
 	p.Scanned()
-	if got := gcPercent(); got != KeptPercent {
-		t.Errorf("once every node is scanned, the collector runs at %d %%, want %d %%", got, KeptPercent)
-	}
+	want("once every node is scanned", KeptPercent)
 	p.Scanned() // one too many changes nothing
-	if got := gcPercent(); got != KeptPercent {
-		t.Errorf("after an extra Scanned, the collector runs at %d %%, want %d %%", got, KeptPercent)
-	}
+	want("after an extra Scanned", KeptPercent)
 	p.Planned()
-	if got := gcPercent(); got != ApplyPercent {
-		t.Errorf("once the plan is made, the collector runs at %d %%, want %d %%", got, ApplyPercent)
-	}
+	want("once the plan is made", ApplyPercent)
 	p.Restore()
 	if got := gcPercent(); got != before {
 		t.Errorf("restored to %d %%, want %d %%", got, before)
@@ -63,9 +57,7 @@ func TestPacer(t *testing.T) {
 		p.Restore()
 	}
 	one := Start(func(string) string { return "" }, 1)
-	if got := gcPercent(); got != LastScanPercent {
-		t.Errorf("while the only node is scanned, the collector runs at %d %%, want %d %%", got, LastScanPercent)
-	}
+	want("while the only node is scanned", LastScanPercent)
 	one.Restore()
 	var none *Pacer
 	none.Scanned()

@@ -386,8 +386,9 @@ func Evaluate(c *compare.Comparison, rs []rules.Rule, targeted []rules.Targeted,
 	}
 	b := newBuilder(c, o, slices.Concat(s.Directions, o.Directions))
 	items := c.Items
-	// Most items make a group at most. The array is made whole at the start but its pages are
-	// only touched as groups fill it, while the items planned are let go.
+	// An item makes one group at most, unless it is deleted or created on several parts (the
+	// array then grows). The array is made whole at the start, but its pages are only touched
+	// as groups fill it, while the items planned are let go.
 	b.room(len(items))
 	c.Items = b.dirItems()
 	yield := func(out rules.Outcome) {

@@ -152,31 +152,27 @@ func TestSparsePlanIsThePlan(t *testing.T) {
 
 // keptWhole plans c as a caller that keeps the comparison may, holding no rules.Result: it
 // gathers the outcomes of a rules.Stream, puts the kept actions in At order, which is the order of
-// res, the whole evaluation, and the late refusals last, and plans them with plan.BuildEach.
+// res, the whole evaluation, and plans them with plan.BuildEach.
 func keptWhole(t *testing.T, c *compare.Comparison, rs []rules.Rule, res *rules.Result) *plan.Plan {
 	t.Helper()
 	s, err := rules.NewStream(c, rs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var kept, refused, late []rules.Outcome
+	var kept []rules.Outcome
+	var refusals rules.Refusals
 	yield := func(o rules.Outcome) {
-		switch o.Reason {
-		case "":
+		if o.Reason == "" {
 			kept = append(kept, o)
-		case rules.DirectoryStillHoldsFile:
-			late = append(late, o)
-		default:
-			refused = append(refused, o)
+		} else {
+			refusals.Add(o)
 		}
 	}
 	for _, it := range c.Items {
 		s.Item(it, yield)
 	}
 	s.End(yield)
-	byAt := func(x, y rules.Outcome) int { return x.At() - y.At() }
-	slices.SortFunc(kept, byAt)
-	slices.SortFunc(late, byAt)
+	slices.SortFunc(kept, func(x, y rules.Outcome) int { return x.At() - y.At() })
 	actions := make([]rules.AtomicAction, len(kept))
 	for i, o := range kept {
 		actions[i] = o.Action
@@ -184,11 +180,7 @@ func keptWhole(t *testing.T, c *compare.Comparison, rs []rules.Rule, res *rules.
 	if !slices.Equal(actions, res.Actions) {
 		t.Fatalf("kept outcomes\n%v\nthe evaluation's actions\n%v", actions, res.Actions)
 	}
-	var rejected []rules.Rejection
-	for _, o := range slices.Concat(refused, late) {
-		rejected = append(rejected, rules.Rejection{AtomicAction: o.Action, Reason: o.Reason})
-	}
-	return plan.BuildEach(c, s.Directions, rejected, len(actions), slices.Values(actions), plan.Options{})
+	return plan.BuildEach(c, s.Directions, refusals.List(), len(actions), slices.Values(actions), plan.Options{})
 }
 
 // Groups are numbered in plan order, past one digit too, and found by their ids only.

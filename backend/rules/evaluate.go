@@ -88,18 +88,15 @@ func Evaluate(cmp *compare.Comparison, rs []Rule, targeted []Targeted) (*Result,
 		return nil, err
 	}
 	res := &Result{Directions: s.Directions}
-	var at []int       // res.Actions' positions among the actions kept
-	var late []Outcome // deletes refused at the end of their subtree
+	var at []int // res.Actions' positions among the actions kept
+	var refusals Refusals
 	collect := func(o Outcome) {
-		switch {
-		case o.Reason == "":
-			res.Actions = append(res.Actions, o.Action)
-			at = append(at, o.at)
-		case o.Reason == DirectoryStillHoldsFile:
-			late = append(late, o)
-		default:
-			res.Rejected = append(res.Rejected, Rejection{o.Action, o.Reason})
+		if o.Reason != "" {
+			refusals.Add(o)
+			return
 		}
+		res.Actions = append(res.Actions, o.Action)
+		at = append(at, o.at)
 	}
 	for _, it := range cmp.Items {
 		s.Item(it, collect)
@@ -118,10 +115,7 @@ func Evaluate(cmp *compare.Comparison, rs []Rule, targeted []Targeted) (*Result,
 		}
 		res.Actions = actions
 	}
-	slices.SortFunc(late, func(x, y Outcome) int { return x.at - y.at })
-	for _, o := range late {
-		res.Rejected = append(res.Rejected, Rejection{o.Action, o.Reason})
-	}
+	res.Rejected = refusals.List()
 	return res, nil
 }
 

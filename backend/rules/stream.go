@@ -3,6 +3,7 @@ package rules
 import (
 	"container/heap"
 	"path"
+	"slices"
 
 	"github.com/ferrysync/ferry/backend/compare"
 	"github.com/ferrysync/ferry/backend/inventory"
@@ -38,6 +39,32 @@ type Outcome struct {
 // At is the position of a kept action among all those kept, which come in item order but for a
 // tree's directory deletes, given at the end of their subtree: Evaluate lists actions in At order.
 func (o Outcome) At() int { return o.at }
+
+// Refusals gathers the refusals of a Stream in Evaluate's order: as they come, but for the
+// refusals of non-empty directories' deletes, which follow all others in item order.
+type Refusals struct{ early, late []Outcome }
+
+// Add takes a refused outcome.
+func (r *Refusals) Add(o Outcome) {
+	if o.Reason == DirectoryStillHoldsFile {
+		r.late = append(r.late, o)
+	} else {
+		r.early = append(r.early, o)
+	}
+}
+
+// List is the refusals in Evaluate's order; nil when there is none.
+func (r *Refusals) List() []Rejection {
+	if len(r.early)+len(r.late) == 0 {
+		return nil
+	}
+	slices.SortFunc(r.late, func(x, y Outcome) int { return x.at - y.at })
+	out := make([]Rejection, 0, len(r.early)+len(r.late))
+	for _, o := range slices.Concat(r.early, r.late) {
+		out = append(out, Rejection{o.Action, o.Reason})
+	}
+	return out
+}
 
 // waitingDelete is a directory's delete until the end of its subtree.
 type waitingDelete struct {
