@@ -20,10 +20,10 @@ func TestItemActionsFromTheEvaluation(t *testing.T) {
 		part := &inventory.Part{Code: code + "1", Root: "/" + code, Type: inventory.SourceDir, Entries: make([]inventory.Entry, len(paths))}
 		for i, p := range paths {
 			if dir, ok := strings.CutSuffix(p, "/"); ok {
-				part.Entries[i] = inventory.Entry{Path: dir, Kind: inventory.Dir}
+				part.Entries[i] = inventory.Entry{Kind: inventory.Dir}.At(dir)
 				continue
 			}
-			part.Entries[i] = inventory.Entry{Path: p, Kind: inventory.File, Size: 1, ModTime: when}
+			part.Entries[i] = inventory.Entry{Kind: inventory.File, Size: 1, ModTime: when}.At(p)
 			part.Keys.Set(&part.Entries[i], inventory.HashBytes([]byte(p)))
 		}
 		return &inventory.Node{Code: code, Parts: []*inventory.Part{part}}

@@ -535,7 +535,7 @@ func (r *inventoryResult) lists(dir string) bool {
 	p := "/" + dir
 	for _, n := range r.nodes {
 		for _, part := range n.Parts {
-			if _, ok := slices.BinarySearchFunc(part.Entries, p, func(e inventory.Entry, p string) int { return strings.Compare(e.Path, p) }); ok {
+			if _, ok := slices.BinarySearchFunc(part.Entries, p, func(e inventory.Entry, p string) int { return inventory.ComparePath(&e, p) }); ok {
 				return true
 			}
 		}

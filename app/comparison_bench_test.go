@@ -29,12 +29,12 @@ func benchInventory(files int) *inventoryResult {
 		p.Keys.Set(&p.Entries[len(p.Entries)-1], key)
 	}
 	for d := range dirs {
-		dir := inventory.Entry{Path: fmt.Sprintf("/dir%04d", d), Kind: inventory.Dir}
+		dir := inventory.Entry{Kind: inventory.Dir}.At(fmt.Sprintf("/dir%04d", d))
 		add(a, dir, inventory.ContentKey{})
 		add(b, dir, inventory.ContentKey{})
 		for i := d * 100; i < (d+1)*100; i++ {
-			p := fmt.Sprintf("%s/file_%06d%s", dir.Path, i, exts[i%len(exts)])
-			e := inventory.Entry{Path: p, Kind: inventory.File, Size: int64(i%5000) * 512, ModTime: inventory.Nanos(at.Add(time.Duration(i) * time.Second))}
+			p := fmt.Sprintf("%s/file_%06d%s", dir.Path(), i, exts[i%len(exts)])
+			e := inventory.Entry{Kind: inventory.File, Size: int64(i%5000) * 512, ModTime: inventory.Nanos(at.Add(time.Duration(i) * time.Second))}.At(p)
 			switch {
 			case i%10 >= 7:
 				add(a, e, inventory.ContentKey{})

@@ -3,7 +3,6 @@ package compare
 import (
 	"cmp"
 	"slices"
-	"strings"
 
 	"github.com/ferrysync/ferry/backend/inventory"
 )
@@ -117,7 +116,7 @@ func (c *Comparison) Regroup(read [][]int) {
 			real = append(real, id.Entries...)
 		}
 		slices.SortFunc(real, func(x, y Located) int {
-			return cmp.Or(cmp.Compare(x.Part, y.Part), strings.Compare(x.Entry.Path, y.Entry.Path))
+			return cmp.Or(cmp.Compare(x.Part, y.Part), inventory.ComparePaths(x.Entry, y.Entry))
 		})
 		it.Identities = nil
 		for _, l := range real {
@@ -164,7 +163,7 @@ func entryIndex(p *inventory.Part, e *inventory.Entry) int {
 	lo, hi := 0, len(p.Entries)
 	for lo < hi {
 		m := (lo + hi) / 2
-		if p.Entries[m].Path < e.Path {
+		if inventory.ComparePaths(&p.Entries[m], e) < 0 {
 			lo = m + 1
 		} else {
 			hi = m

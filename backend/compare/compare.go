@@ -93,20 +93,41 @@ type Item struct {
 	flat       bool // matched by name: Path is the first entry's name
 }
 
-// Path is the item's relative path (tree) or name (flat): its first entry's.
+// Path is the item's relative path (tree) or name (flat): its first entry's. A tree item's is
+// made on each call.
 func (it *Item) Path() string {
+	e := it.first()
+	switch {
+	case e == nil:
+		return ""
+	case it.flat:
+		return e.Name()
+	}
+	return e.Path()
+}
+
+// AppendPath appends the item's Path to b.
+func (it *Item) AppendPath(b []byte) []byte {
+	e := it.first()
+	switch {
+	case e == nil:
+		return b
+	case it.flat:
+		return append(b, e.Name()...)
+	}
+	return e.AppendPath(b)
+}
+
+// first is the entry naming the item, nil when it has none.
+func (it *Item) first() *inventory.Entry {
 	for _, id := range it.Identities {
 		for _, l := range id.Entries {
-			if l.Entry == nil {
-				continue
+			if l.Entry != nil {
+				return l.Entry
 			}
-			if it.flat {
-				return l.Entry.Name()
-			}
-			return l.Entry.Path
 		}
 	}
-	return ""
+	return nil
 }
 
 // Key is the item's linking key: its path, lower-cased unless matching is case-sensitive. A path
@@ -187,7 +208,12 @@ func (c *Comparison) PartNames() []string {
 }
 
 // Name is the last element of the item's path.
-func (it *Item) Name() string { return path.Base(it.Path()) }
+func (it *Item) Name() string {
+	if e := it.first(); e != nil {
+		return e.Name()
+	}
+	return ""
+}
 
 // Detached is a copy of the item that shares no memory with the comparison's but the
 // inventories' entries.
@@ -379,7 +405,7 @@ func (c *Comparison) index(a *arena) {
 			if !s.keeps(e.Kind) {
 				continue
 			}
-			display := e.Path
+			display := e.Path()
 			if s.Matching == Flat {
 				display = e.Name()
 			}
@@ -410,19 +436,38 @@ func (c *Comparison) Find(kind inventory.Kind, key string) *Item {
 
 // ItemOrder is the order of a comparison's items: by linking key, then kind.
 func ItemOrder(a, b *Item) int {
-	return cmp.Or(Settings{CaseSensitive: !a.folded}.CompareKeys(a.Path(), b.Path()), cmp.Compare(a.Kind, b.Kind))
+	s := Settings{CaseSensitive: !a.folded}
+	order := 0
+	if ea, eb := a.first(), b.first(); !a.flat && ea != nil && eb != nil {
+		order = s.comparePaths(ea, eb)
+	} else {
+		order = s.CompareKeys(a.Path(), b.Path())
+	}
+	return cmp.Or(order, cmp.Compare(a.Kind, b.Kind))
+}
+
+// comparePaths compares the linking keys of the paths of a and b, as CompareKeys, without making
+// the paths but where they differ in their directories and their case may not count.
+func (s Settings) comparePaths(a, b *inventory.Entry) int {
+	switch {
+	case s.CaseSensitive:
+		return inventory.ComparePaths(a, b)
+	case inventory.SameDir(a, b):
+		return s.CompareKeys(a.Name(), b.Name()) // the paths' keys agree up to the slash before
+	}
+	var ba, bb [256]byte
+	pa, pb := a.AppendPath(ba[:0]), b.AppendPath(bb[:0])
+	return s.CompareKeys(unsafe.String(unsafe.SliceData(pa), len(pa)), unsafe.String(unsafe.SliceData(pb), len(pb)))
 }
 
 // cursor walks the kept entries of one part in item order (linking key, then kind): the order
 // of the entries unless order is set, which then lists the kept entries' indexes in item order.
-// path is the path of the entry at next. Paths are compared by their linking keys
-// (Settings.CompareKeys) without making the keys.
+// Paths are compared by their linking keys (Settings.CompareKeys) without making the keys.
 type cursor struct {
 	part    int
 	entries []inventory.Entry
 	order   []int32
 	next    int
-	path    string
 	atMin   bool // the entry at next is the item being built
 }
 
@@ -445,14 +490,11 @@ func (cu *cursor) seek(s Settings) {
 	for !cu.done() && !s.keeps(cu.entry().Kind) {
 		cu.next++
 	}
-	if !cu.done() {
-		cu.path = cu.entry().Path
-	}
 }
 
-// at reports whether the cursor's next entry is a kind entry whose linking key is path's.
-func (cu *cursor) at(path string, kind inventory.Kind, s Settings) bool {
-	return !cu.done() && cu.entry().Kind == kind && s.CompareKeys(cu.path, path) == 0
+// at reports whether the cursor's next entry is a kind entry whose linking key is e's path's.
+func (cu *cursor) at(e *inventory.Entry, kind inventory.Kind, s Settings) bool {
+	return !cu.done() && cu.entry().Kind == kind && s.comparePaths(cu.entry(), e) == 0
 }
 
 // itemOrder lists the indexes of the kept entries in item order (linking key, then kind), entries
@@ -467,7 +509,7 @@ func itemOrder(entries []inventory.Entry, s Settings) (order []int32, kept int) 
 		if !s.keeps(e.Kind) {
 			continue
 		}
-		if prev != nil && cmp.Or(s.CompareKeys(prev.Path, e.Path), cmp.Compare(prev.Kind, e.Kind)) > 0 {
+		if prev != nil && cmp.Or(s.comparePaths(prev, e), cmp.Compare(prev.Kind, e.Kind)) > 0 {
 			inOrder = false
 		}
 		prev = e
@@ -484,7 +526,7 @@ func itemOrder(entries []inventory.Entry, s Settings) (order []int32, kept int) 
 	}
 	slices.SortStableFunc(order, func(x, y int32) int {
 		a, b := &entries[x], &entries[y]
-		return cmp.Or(s.CompareKeys(a.Path, b.Path), cmp.Compare(a.Kind, b.Kind))
+		return cmp.Or(s.comparePaths(a, b), cmp.Compare(a.Kind, b.Kind))
 	})
 	return order, kept
 }
@@ -512,7 +554,7 @@ func (c *Comparison) merge(a *arena, omit func(*Item) bool) bool {
 	var heads []Located
 	for {
 		// The smallest (key, kind) at the heads of the parts, and the parts at it.
-		var minPath string
+		var minPath *inventory.Entry
 		var minKind inventory.Kind
 		found := false
 		for i := range curs {
@@ -521,17 +563,17 @@ func (c *Comparison) merge(a *arena, omit func(*Item) bool) bool {
 			if cu.done() {
 				continue
 			}
-			kind := cu.entry().Kind
+			e := cu.entry()
 			order := -1
 			if found {
-				order = cmp.Or(s.CompareKeys(cu.path, minPath), cmp.Compare(kind, minKind))
+				order = cmp.Or(s.comparePaths(e, minPath), cmp.Compare(e.Kind, minKind))
 			}
 			switch {
 			case order < 0:
 				for j := range i {
 					curs[j].atMin = false
 				}
-				minPath, minKind, found = cu.path, kind, true
+				minPath, minKind, found = e, e.Kind, true
 				cu.atMin = true
 			case order == 0:
 				cu.atMin = true
@@ -592,7 +634,10 @@ func (c *Comparison) omitted(it *Item) {
 		c.omittedIn = map[dirPart]bool{}
 		c.omittedLast = make([]string, len(c.Parts))
 	}
-	dir := parentKey(it.Path()) // its key is not made (merge)
+	dir := it.first().Dir() // its key is not made (merge)
+	if dir == "" {
+		dir = "/"
+	}
 	for _, id := range it.Identities {
 		for _, l := range id.Entries {
 			// Items come in path order: most follow one left out of the same folder.
@@ -767,16 +812,6 @@ func mayHaveUpper(s string) bool {
 	return false
 }
 
-// parentKey is the linking key of the folder holding the item keyed k, a tree path: "/" for an
-// item at the root.
-func parentKey(k string) string {
-	i := strings.LastIndexByte(k, '/')
-	if i <= 0 {
-		return "/"
-	}
-	return k[:i]
-}
-
 // add adds e, an entry of parts[part], to the item: to the identity of its content, or to a new
 // one.
 func (it *Item) add(a *arena, parts []*Part, part int, e *inventory.Entry) {
@@ -902,7 +937,7 @@ func (c *Comparison) propagateAccessIssues() {
 				if blocked[p.Index] == nil {
 					blocked[p.Index] = map[string]bool{}
 				}
-				blocked[p.Index][c.Settings.linkingKey(e.Path)] = true
+				blocked[p.Index][c.Settings.linkingKey(e.Path())] = true
 			}
 		}
 	}

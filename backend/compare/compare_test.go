@@ -299,7 +299,7 @@ func TestGroups(t *testing.T) {
 			nil, E(F("/f", 10, 7, key("y"))), E(F("/f", 10, 0, key("x"))), E(F("/f", 10, 0, key("y"))),
 		}, []int{-1, 0, 1, 0}, []int{-1, 0, 1, 1}},
 		{"dates compare as instants", [][]testinv.Entry{
-			E(F("/f", 1, 0)), E(testinv.Entry{Entry: inventory.Entry{Path: "/f", Kind: inventory.File, Size: 1, ModTime: inventory.Nanos(testinv.T0.In(later))}}),
+			E(F("/f", 1, 0)), E(testinv.Entry{Entry: inventory.Entry{Kind: inventory.File, Size: 1, ModTime: inventory.Nanos(testinv.T0.In(later))}.At("/f")}),
 		}, []int{0, 0}, []int{0, 0}},
 		{"directories have no dates", [][]testinv.Entry{E(D("/f")), E(D("/f")), nil},
 			[]int{0, 0, -1}, []int{-1, -1, -1}},
@@ -482,7 +482,7 @@ func TestContentNeeded(t *testing.T) {
 			for p, is := range idx {
 				var got []string
 				for _, i := range is {
-					got = append(got, parts[p].Entries[i].Path)
+					got = append(got, parts[p].Entries[i].Path())
 				}
 				if !slices.Equal(got, tt.want[p]) {
 					t.Errorf("part %s: %q, want %q", parts[p].Code, got, tt.want[p])

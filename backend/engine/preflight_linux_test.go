@@ -510,7 +510,8 @@ func TestPreflightFoldersSharingADisk(t *testing.T) {
 		return plan.Endpoint{Location: plan.Location{Place: &plan.Place{Part: node + "1", Node: node, Dir: dir}, Path: "/f.bin"}}
 	}
 	source := target("A", t.TempDir())
-	source.Entry = &inventory.Entry{Path: "/f.bin", Kind: inventory.File, Size: 3 << 19}
+	entry := inventory.Entry{Kind: inventory.File, Size: 3 << 19}.At("/f.bin")
+	source.Entry = &entry
 	p := &plan.Plan{Groups: []plan.Group{{Num: 1, Op: plan.OpCopy, Phase: plan.PhaseCopy,
 		Source: &source, Targets: []plan.Endpoint{target("B", one), target("C", two)}}}}
 	roots := transfer.NewRoots()

@@ -6,14 +6,15 @@ package filter
 import (
 	"encoding/hex"
 	"fmt"
-	"github.com/ferrysync/ferry/backend/compare"
-	"github.com/ferrysync/ferry/backend/rules"
 	"regexp"
 	"strings"
 	"time"
 	"unicode"
+	"unsafe"
 
+	"github.com/ferrysync/ferry/backend/compare"
 	"github.com/ferrysync/ferry/backend/inventory"
+	"github.com/ferrysync/ferry/backend/rules"
 )
 
 // Action is a planned action on an item as has:actions counts it.
@@ -227,16 +228,17 @@ type fieldNode struct {
 }
 
 func (n *fieldNode) match(it *compare.Item, _ Env) bool {
-	s := it.Name()
-	if n.path {
-		s = it.Path()
+	switch {
+	case n.re != nil && n.path:
+		return n.re.MatchString(it.Path())
+	case n.re != nil:
+		return n.re.MatchString(it.Name())
+	case !n.path:
+		return n.g.match(it.Name()) != n.neg
 	}
-	if n.re != nil {
-		return n.re.MatchString(s)
-	}
-	if n.path {
-		s = strings.TrimLeft(s, "/") // "/a/b" in tree mode, "b" in flat mode
-	}
+	var buf [256]byte // the path, matched and never kept
+	p := it.AppendPath(buf[:0])
+	s := strings.TrimLeft(unsafe.String(unsafe.SliceData(p), len(p)), "/") // "/a/b" in tree mode, "b" in flat mode
 	return n.g.match(s) != n.neg
 }
 

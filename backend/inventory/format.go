@@ -102,7 +102,7 @@ func (p *Part) entryLine(e *Entry) line {
 	if e.Kind == Dir {
 		l.Kind = "d"
 	}
-	l.Path, l.PathB = splitUTF8(e.Path)
+	l.Path, l.PathB = splitUTF8(e.Path())
 	if k := p.Keys.Of(e); !k.IsZero() {
 		l.ContentKey = k.String()
 	}
@@ -243,7 +243,8 @@ func (pr *partReader) read() (*Part, error) {
 		return nil, fmt.Errorf("root: %w", err)
 	}
 
-	dirs := map[string]bool{} // directory path → accessible
+	dirs := map[string]dirSeen{}
+	var names nameChunks
 	for {
 		b, err := pr.next()
 		if err == io.EOF {
@@ -262,19 +263,19 @@ func (pr *partReader) read() (*Part, error) {
 			}
 			break
 		}
-		e, err := l.entry(&p.Keys)
+		e, path, err := l.entry(&p.Keys)
 		if err != nil {
+			return nil, err
+		}
+		if err := p.place(&e, path, dirs, &names); err != nil {
 			return nil, err
 		}
 		if l.AnalysisError != "" {
 			p.SetAnalysisError(&e, l.AnalysisError)
 		}
-		if err := p.place(&e, dirs); err != nil {
-			return nil, err
-		}
 		p.Entries = append(p.Entries, e)
 		if e.Kind == Dir {
-			dirs[e.Path] = !e.Inaccessible
+			dirs[path] = dirSeen{path: &path, accessible: !e.Inaccessible}
 		}
 		p.Incomplete = p.Incomplete || e.Inaccessible
 	}
@@ -287,43 +288,56 @@ func (pr *partReader) read() (*Part, error) {
 	return p, nil
 }
 
-// entry decodes an entry line.
-func (l *line) entry(keys *ContentKeys) (Entry, error) {
-	e := Entry{Path: l.Path, Size: l.Size, Inaccessible: l.Inaccessible, HoldsSkipped: l.HoldsSkipped}
+// dirSeen is a directory read so far: its path, which its children's entries share, and whether
+// it could be listed.
+type dirSeen struct {
+	path       *string
+	accessible bool
+}
+
+// entry decodes an entry line, but for its path, which Part.place gives it.
+func (l *line) entry(keys *ContentKeys) (e Entry, path string, err error) {
+	e = Entry{Size: l.Size, Inaccessible: l.Inaccessible, HoldsSkipped: l.HoldsSkipped}
+	path = l.Path
 	if l.PathB != nil {
-		e.Path = string(l.PathB)
+		path = string(l.PathB)
 	}
+	e, err = l.decode(e, path, keys)
+	return e, path, err
+}
+
+func (l *line) decode(e Entry, path string, keys *ContentKeys) (Entry, error) {
 	switch l.Kind {
 	case "f":
 		e.Kind = File
 	case "d":
 		e.Kind = Dir
 	default:
-		return e, fmt.Errorf("%q: unknown kind %q", e.Path, l.Kind)
+		return e, fmt.Errorf("%q: unknown kind %q", path, l.Kind)
 	}
-	if err := checkPath(e.Path); err != nil {
+	if err := checkPath(path); err != nil {
 		return e, err
 	}
 	if e.Size < 0 || e.Kind == Dir && e.Size != 0 {
-		return e, fmt.Errorf("%q: invalid size %d", e.Path, e.Size)
+		return e, fmt.Errorf("%q: invalid size %d", path, e.Size)
 	}
 	mtime, err := Unstamp(l.ModTime)
 	if err != nil {
-		return e, fmt.Errorf("%q: %w", e.Path, err)
+		return e, fmt.Errorf("%q: %w", path, err)
 	}
 	btime, err := Unstamp(l.BirthTime)
 	if err != nil {
-		return e, fmt.Errorf("%q: %w", e.Path, err)
+		return e, fmt.Errorf("%q: %w", path, err)
 	}
 	e.ModTime, e.BirthTime = Nanos(mtime), Nanos(btime)
 	if l.ContentKey != "" {
 		if e.Kind != File {
-			return e, fmt.Errorf("%q: a directory has no content key", e.Path)
+			return e, fmt.Errorf("%q: a directory has no content key", path)
 		}
 		var key ContentKey
 		k, err := hex.DecodeString(l.ContentKey)
 		if err != nil || len(k) != len(key) {
-			return e, fmt.Errorf("%q: invalid content key %q", e.Path, l.ContentKey)
+			return e, fmt.Errorf("%q: invalid content key %q", path, l.ContentKey)
 		}
 		copy(key[:], k)
 		keys.Set(&e, key)
@@ -347,28 +361,31 @@ func checkPath(p string) error {
 	return nil
 }
 
-// place checks that e may follow the entries read so far.
-func (p *Part) place(e *Entry, dirs map[string]bool) error {
-	if n := len(p.Entries); n > 0 && p.Entries[n-1].Path >= e.Path {
-		return fmt.Errorf("%q: entries out of order or repeated", e.Path)
+// place checks that e, at path, may follow the entries read so far, and places it there: its
+// parent's path is shared with its siblings, its name kept in names.
+func (p *Part) place(e *Entry, path string, dirs map[string]dirSeen, names *nameChunks) error {
+	if n := len(p.Entries); n > 0 && ComparePath(&p.Entries[n-1], path) >= 0 {
+		return fmt.Errorf("%q: entries out of order or repeated", path)
 	}
-	parent := path.Dir(e.Path)
+	parent, name := splitPath(path)
+	e.name = names.add(name)
 	if p.Type == SourceFile {
-		if len(p.Entries) > 0 || e.Kind != File || parent != "/" {
-			return fmt.Errorf("%q: a file data source holds exactly one file", e.Path)
+		if len(p.Entries) > 0 || e.Kind != File || parent != "" {
+			return fmt.Errorf("%q: a file data source holds exactly one file", path)
 		}
 		return nil
 	}
-	if parent == "/" {
+	if parent == "" {
 		return nil
 	}
-	accessible, ok := dirs[parent]
+	dir, ok := dirs[parent]
 	switch {
 	case !ok:
-		return fmt.Errorf("%q: parent directory not in the inventory", e.Path)
-	case !accessible:
-		return fmt.Errorf("%q: inside an inaccessible directory", e.Path)
+		return fmt.Errorf("%q: parent directory not in the inventory", path)
+	case !dir.accessible:
+		return fmt.Errorf("%q: inside an inaccessible directory", path)
 	}
+	e.dir = dir.path
 	return nil
 }
 

@@ -25,14 +25,14 @@ func samplePart() *Part {
 		Skipped:        map[SkipReason]int{SkipHidden: 3, SkipSymlink: 1, SkipInaccessible: 1},
 		AnalysisErrors: map[string]string{"/bad\xffname": "read: input/output error"},
 		Entries: []Entry{
-			{Path: "/a b", Kind: File, Size: 12, ModTime: ts(1700000000, 123456789), BirthTime: ts(1600000000, 1)},
-			{Path: "/a-b", Kind: Dir},
-			{Path: "/a-b/<tag>&\"q\"\n", Kind: File, ModTime: ts(0, 0)},
-			{Path: "/a.b", Kind: File, Size: 1 << 40, ModTime: ts(-5, 999999999)},
-			{Path: "/bad\xffname", Kind: File, Size: 3, ModTime: ts(1, 0), AnalysisFailed: true},
-			{Path: "/locked", Kind: Dir, Inaccessible: true},
-			{Path: "/z", Kind: Dir},
-			{Path: "/z/é", Kind: File, Inaccessible: true},
+			Entry{Kind: File, Size: 12, ModTime: ts(1700000000, 123456789), BirthTime: ts(1600000000, 1)}.At("/a b"),
+			Entry{Kind: Dir}.At("/a-b"),
+			Entry{Kind: File, ModTime: ts(0, 0)}.At("/a-b/<tag>&\"q\"\n"),
+			Entry{Kind: File, Size: 1 << 40, ModTime: ts(-5, 999999999)}.At("/a.b"),
+			Entry{Kind: File, Size: 3, ModTime: ts(1, 0), AnalysisFailed: true}.At("/bad\xffname"),
+			Entry{Kind: Dir, Inaccessible: true}.At("/locked"),
+			Entry{Kind: Dir}.At("/z"),
+			Entry{Kind: File, Inaccessible: true}.At("/z/é"),
 		},
 	}
 	p.Keys.Set(&p.Entries[3], HashBytes([]byte("x")))
@@ -62,7 +62,7 @@ func TestFormatRoundTrip(t *testing.T) {
 	}
 	empty := &Part{Code: "B1", Root: "/empty", Type: SourceDir, Skipped: map[SkipReason]int{}}
 	file := &Part{Code: "C1", Root: "/f.txt", Type: SourceFile, Skipped: map[SkipReason]int{},
-		Entries: []Entry{{Path: "/f.txt", Kind: File, Size: 1, ModTime: Nanos(time.Unix(5, 6))}}}
+		Entries: []Entry{Entry{Kind: File, Size: 1, ModTime: Nanos(time.Unix(5, 6))}.At("/f.txt")}}
 
 	if scanned.DirID.IsZero() {
 		t.Fatal("the scan recorded no DirID")
@@ -227,13 +227,13 @@ func TestFormatTampered(t *testing.T) {
 	}
 }
 
-// An entry stays at 48 bytes besides its path: inventories hold millions of them.
+// An entry stays at 56 bytes besides its name: inventories hold millions of them.
 func TestEntrySize(t *testing.T) {
 	if unsafe.Sizeof(uintptr(0)) != 8 {
 		t.Skip("32-bit platform")
 	}
-	if n := unsafe.Sizeof(Entry{}); n != 48 {
-		t.Errorf("an Entry takes %d bytes, want 48", n)
+	if n := unsafe.Sizeof(Entry{}); n != 56 {
+		t.Errorf("an Entry takes %d bytes, want 56", n)
 	}
 	// While a tree is walked, the children of its directories take less, and hold no pointer:
 	// the collector has nothing to follow in them.

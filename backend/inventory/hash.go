@@ -42,7 +42,7 @@ func (p *Part) Hash(ctx context.Context, indices []int, opts HashOptions) error 
 			return fmt.Errorf("analysis of %s: entry index %d out of range", p.Code, i)
 		}
 		if p.Entries[i].Kind != File {
-			return fmt.Errorf("analysis of %s: %s is not a file", p.Code, p.Entries[i].Path)
+			return fmt.Errorf("analysis of %s: %s is not a file", p.Code, p.Entries[i].Path())
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -111,7 +111,7 @@ func (p *Part) entryPath(e *Entry) string {
 	if p.Type == SourceFile {
 		return p.Root
 	}
-	return filepath.Join(p.Root, filepath.FromSlash(e.Path[1:]))
+	return filepath.Join(p.Root, filepath.FromSlash(e.Path()[1:]))
 }
 
 // progress counts what the scan found.

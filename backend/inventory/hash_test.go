@@ -154,7 +154,7 @@ func TestHashCancelled(t *testing.T) {
 	}
 	for _, e := range p.Entries {
 		if !p.Keys.Of(&e).IsZero() || e.AnalysisFailed {
-			t.Errorf("%s touched after cancellation: %+v", e.Path, e)
+			t.Errorf("%s touched after cancellation: %+v", e.Path(), e)
 		}
 	}
 	// Cancellation during a read stops the stream.

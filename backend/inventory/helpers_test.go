@@ -44,8 +44,8 @@ func mustScan(t *testing.T, root string, opts Options) *Part {
 func checkSorted(t *testing.T, p *Part) {
 	t.Helper()
 	for i := 1; i < len(p.Entries); i++ {
-		if p.Entries[i-1].Path >= p.Entries[i].Path {
-			t.Fatalf("entries not strictly sorted: %q then %q", p.Entries[i-1].Path, p.Entries[i].Path)
+		if p.Entries[i-1].Path() >= p.Entries[i].Path() {
+			t.Fatalf("entries not strictly sorted: %q then %q", p.Entries[i-1].Path(), p.Entries[i].Path())
 		}
 	}
 }
@@ -53,7 +53,7 @@ func checkSorted(t *testing.T, p *Part) {
 func entryPaths(p *Part) []string {
 	out := make([]string, len(p.Entries))
 	for i, e := range p.Entries {
-		out[i] = e.Path
+		out[i] = e.Path()
 	}
 	return out
 }
@@ -61,7 +61,7 @@ func entryPaths(p *Part) []string {
 func entry(t *testing.T, p *Part, path string) *Entry {
 	t.Helper()
 	for i := range p.Entries {
-		if p.Entries[i].Path == path {
+		if p.Entries[i].Path() == path {
 			return &p.Entries[i]
 		}
 	}

@@ -5,8 +5,9 @@ package inventory
 import (
 	"encoding/hex"
 	"math"
-	"path"
+	"strings"
 	"time"
+	"unsafe"
 )
 
 // Kind tells a file from a directory.
@@ -41,13 +42,15 @@ type ContentKey [16]byte
 func (k ContentKey) IsZero() bool   { return k == ContentKey{} }
 func (k ContentKey) String() string { return hex.EncodeToString(k[:]) }
 
-// Entry is one file or directory below a data source root. It takes 48 bytes besides its path:
-// dates are Unix nanoseconds (see Nanos), and the content key, read for few files, and the rare
-// analysis error's text are kept on the Part.
+// Entry is one file or directory below a data source root. It takes 56 bytes besides its name:
+// its path is held in two pieces, its parent directory's path, which the parent's children share,
+// and its name, kept with its siblings' names in one string; dates are Unix nanoseconds (see
+// Nanos), and the content key, read for few files, and the rare analysis error's text are kept on
+// the Part.
 type Entry struct {
-	// Path is relative to the data source root, "/"-separated with a leading "/". For a file data
-	// source it is "/" + the file's name.
-	Path string
+	// dir is the parent directory's path: "" (or nil) below the root, else "/a/b".
+	dir  *string
+	name string
 	Size int64 // files only
 	// ModTime is the last write time as Nanos encodes it (Mtime decodes it); a directory's is
 	// kept too, but rules and comparisons ignore it.
@@ -70,8 +73,114 @@ type Entry struct {
 	AnalysisFailed bool
 }
 
+// At is e placed at path, relative to the data source root, "/"-separated with a leading "/":
+// for entries made one at a time (tests, records). Scans and decoders share the pieces.
+func (e Entry) At(path string) Entry {
+	dir, name := splitPath(path)
+	if dir != "" {
+		e.dir = &dir
+	} else {
+		e.dir = nil
+	}
+	e.name = name
+	return e
+}
+
+// nameChunks keeps names in chunks of bytes, never written again once a name is there: one
+// allocation for many names.
+type nameChunks struct{ buf []byte }
+
+const nameChunk = 64 << 10
+
+func (c *nameChunks) add(name string) string {
+	if name == "" {
+		return ""
+	}
+	if cap(c.buf)-len(c.buf) < len(name) {
+		c.buf = make([]byte, 0, max(nameChunk, len(name)))
+	}
+	c.buf = append(c.buf, name...)
+	return unsafe.String(&c.buf[len(c.buf)-len(name)], len(name))
+}
+
+// splitPath is path's parent ("" for "/x") and last element.
+func splitPath(p string) (dir, name string) {
+	i := strings.LastIndexByte(p, '/')
+	if i < 0 {
+		return "", p
+	}
+	return p[:i], p[i+1:]
+}
+
+// Path is relative to the data source root, "/"-separated with a leading "/"; for a file data
+// source it is "/" + the file's name. It is made on each call: Dir and Name give its pieces, and
+// ComparePaths compares paths without making them.
+func (e *Entry) Path() string { return e.Dir() + "/" + e.name }
+
+// AppendPath appends the entry's path to b.
+func (e *Entry) AppendPath(b []byte) []byte {
+	b = append(b, e.Dir()...)
+	b = append(b, '/')
+	return append(b, e.name...)
+}
+
+// Dir is the path of the entry's parent directory, "" below the root.
+func (e *Entry) Dir() string {
+	if e.dir == nil {
+		return ""
+	}
+	return *e.dir
+}
+
 // Name is the last element of the entry's path.
-func (e *Entry) Name() string { return path.Base(e.Path) }
+func (e *Entry) Name() string { return e.name }
+
+// Depth is the number of elements of the entry's path.
+func (e *Entry) Depth() int { return strings.Count(e.Dir(), "/") + 1 }
+
+// SameDir tells whether a and b are in one directory.
+func SameDir(a, b *Entry) bool { return a.dir == b.dir || a.Dir() == b.Dir() }
+
+// ComparePaths compares the paths of a and b as strings.Compare would, without making them.
+func ComparePaths(a, b *Entry) int {
+	if SameDir(a, b) {
+		return strings.Compare(a.name, b.name)
+	}
+	da, db := a.Dir(), b.Dir()
+	n := min(len(da), len(db))
+	if c := strings.Compare(da[:n], db[:n]); c != 0 {
+		return c
+	}
+	// One directory's path is the start of the other's: the path below it goes on with "/".
+	if len(da) == n {
+		if c := cmpByte('/', db[n]); c != 0 {
+			return c
+		}
+		return -compareJoined(db[n+1:], b.name, a.name)
+	}
+	if c := cmpByte(da[n], '/'); c != 0 {
+		return c
+	}
+	return compareJoined(da[n+1:], a.name, b.name)
+}
+
+// ComparePath compares e's path with p as strings.Compare would, without making e's.
+func ComparePath(e *Entry, p string) int { return compareJoined(e.Dir(), e.name, p) }
+
+// compareJoined compares dir+"/"+name with s.
+func compareJoined(dir, name, s string) int {
+	n := min(len(dir), len(s))
+	if c := strings.Compare(dir[:n], s[:n]); c != 0 {
+		return c
+	}
+	if len(s) == n {
+		return 1 // s is the start of dir, shorter than dir+"/"+name
+	}
+	if c := cmpByte('/', s[n]); c != 0 {
+		return c
+	}
+	return strings.Compare(name, s[n+1:])
+}
 
 // Mtime is the entry's last write time, in UTC; zero when unknown.
 func (e *Entry) Mtime() time.Time { return Time(e.ModTime) }
@@ -205,7 +314,7 @@ func (p *Part) AnalysisError(e *Entry) string {
 	if !e.AnalysisFailed {
 		return ""
 	}
-	if why := p.AnalysisErrors[e.Path]; why != "" {
+	if why := p.AnalysisErrors[e.Path()]; why != "" {
 		return why
 	}
 	return "content could not be analysed"
@@ -215,13 +324,13 @@ func (p *Part) AnalysisError(e *Entry) string {
 func (p *Part) SetAnalysisError(e *Entry, why string) {
 	e.AnalysisFailed = why != ""
 	if why == "" {
-		delete(p.AnalysisErrors, e.Path)
+		delete(p.AnalysisErrors, e.Path())
 		return
 	}
 	if p.AnalysisErrors == nil {
 		p.AnalysisErrors = map[string]string{}
 	}
-	p.AnalysisErrors[e.Path] = why
+	p.AnalysisErrors[e.Path()] = why
 }
 
 // Node is the inventory of one data node: its data sources in code order.

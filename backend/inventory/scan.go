@@ -175,7 +175,7 @@ func scanFile(p *Part, fi fileInfo, opts Options) error {
 	}
 	p.Type = SourceFile
 	p.Entries = []Entry{{
-		Path: "/" + filepath.Base(p.Root), Kind: File,
+		name: filepath.Base(p.Root), Kind: File,
 		Size: fi.size, ModTime: Nanos(fi.mtime), BirthTime: Nanos(fi.btime),
 	}}
 	if opts.Progress != nil {
@@ -212,7 +212,7 @@ func scanDir(ctx context.Context, p *Part, opts Options) error {
 	}
 	total := root.total()
 	p.RootModTime = root.mtime
-	p.Entries = root.flatten(make([]Entry, 0, total.entries), 1)
+	p.Entries = root.flatten(make([]Entry, 0, total.entries))
 	p.Incomplete = total.incomplete
 	for r, n := range total.skipped {
 		if n > 0 {
@@ -222,12 +222,16 @@ func scanDir(ctx context.Context, p *Part, opts Options) error {
 	return nil
 }
 
-// excluded turns Options.Exclude into entry paths.
-func excluded(rels []string) map[string]bool {
-	m := map[string]bool{}
+// excluded turns Options.Exclude into names by their directory's path ("" for the root).
+func excluded(rels []string) map[string]map[string]bool {
+	m := map[string]map[string]bool{}
 	for _, rel := range rels {
 		if rel = strings.Trim(rel, "/"); rel != "" {
-			m["/"+rel] = true
+			dir, name := splitPath("/" + rel)
+			if m[dir] == nil {
+				m[dir] = map[string]bool{}
+			}
+			m[dir][name] = true
 		}
 	}
 	return m
@@ -269,8 +273,9 @@ func (c *skipCounts) add(r SkipReason) {
 // dirResult is the walk of one directory: its direct children and the results of the
 // sub-directories walked. Each is written by one goroutine and read after the walk ends.
 type dirResult struct {
-	paths      string    // the paths of the direct children, one after the other
-	like       []Entry   // entries whose paths children share (walker.likeAt)
+	dir        *string   // the directory's path, which its children's entries share; nil at the root
+	names      string    // the names of the direct children, one after the other
+	like       []Entry   // entries whose names children share (walker.likeAt)
 	entries    []walked  // direct children, in name order
 	subs       []subtree // sub-directories that were opened, in name+"/" order
 	skipped    skipCounts
@@ -292,11 +297,11 @@ func (r *dirResult) skip(reason SkipReason) {
 	}
 }
 
-// walked is an Entry as the walk records it: its path is a span of its directory's paths and it
-// has no content key, which only the analysis sets. A child takes 40 bytes instead of 64 until the
+// walked is an Entry as the walk records it: its name is a span of its directory's names and it
+// has no content key, which only the analysis sets. A child takes 40 bytes instead of 56 until the
 // tree is flattened into the part's entries, and holds no pointer for the collector to follow.
 type walked struct {
-	at, n                    uint32 // the path: dirResult.paths[at:at+n], or like[at].Path when shared
+	at, n                    uint32 // the name: dirResult.names[at:at+n], or like[at]'s when shared
 	size, modTime, birthTime int64
 	kind                     Kind
 	inaccessible             bool
@@ -304,10 +309,10 @@ type walked struct {
 	shared                   bool
 }
 
-// walkedOf records e, whose path starts at at in its directory's paths, or is like[i]'s for
+// walkedOf records e, whose name starts at at in its directory's names, or is like[i]'s for
 // at = sharedAt(i).
 func walkedOf(e *Entry, at int) walked {
-	w := walked{n: uint32(len(e.Path)), size: e.Size, modTime: e.ModTime, birthTime: e.BirthTime,
+	w := walked{n: uint32(len(e.name)), size: e.Size, modTime: e.ModTime, birthTime: e.BirthTime,
 		kind: e.Kind, inaccessible: e.Inaccessible, holdsSkipped: e.HoldsSkipped}
 	w.setAt(at)
 	return w
@@ -321,15 +326,15 @@ func (w *walked) setAt(at int) {
 	}
 }
 
-func (r *dirResult) path(w *walked) string {
+func (r *dirResult) name(w *walked) string {
 	if w.shared {
-		return r.like[w.at].Path
+		return r.like[w.at].name
 	}
-	return r.paths[w.at : w.at+w.n]
+	return r.names[w.at : w.at+w.n]
 }
 
 func (r *dirResult) entry(w *walked) Entry {
-	return Entry{Path: r.path(w), Size: w.size, ModTime: w.modTime, BirthTime: w.birthTime, Kind: w.kind,
+	return Entry{dir: r.dir, name: r.name(w), Size: w.size, ModTime: w.modTime, BirthTime: w.birthTime, Kind: w.kind,
 		Inaccessible: w.inaccessible, HoldsSkipped: w.holdsSkipped}
 }
 
@@ -358,10 +363,9 @@ func (r *dirResult) total() totals {
 	return t
 }
 
-// flatten appends the tree below r to out in Path byte order. prefix is the length of the paths'
-// common prefix (the directory's own path and a slash). Within one directory, entries are in name
-// order and each sub-directory's contents form a block that sorts as its name+"/".
-func (r *dirResult) flatten(out []Entry, prefix int) []Entry {
+// flatten appends the tree below r to out in Path byte order. Within one directory, entries are in
+// name order and each sub-directory's contents form a block that sorts as its name+"/".
+func (r *dirResult) flatten(out []Entry) []Entry {
 	for _, s := range r.subs {
 		if s.res.err != nil {
 			r.entries[s.entry].inaccessible = true
@@ -371,15 +375,15 @@ func (r *dirResult) flatten(out []Entry, prefix int) []Entry {
 	}
 	i, j := 0, 0
 	for i < len(r.entries) || j < len(r.subs) {
-		if j == len(r.subs) || i < len(r.entries) && compareToDirKey(r.path(&r.entries[i])[prefix:], r.subs[j].name) < 0 {
+		if j == len(r.subs) || i < len(r.entries) && compareToDirKey(r.name(&r.entries[i]), r.subs[j].name) < 0 {
 			out = append(out, r.entry(&r.entries[i]))
 			i++
 			continue
 		}
-		out = r.subs[j].res.flatten(out, prefix+len(r.subs[j].name)+1)
+		out = r.subs[j].res.flatten(out)
 		j++
 	}
-	r.paths, r.like, r.entries, r.subs = "", nil, nil, nil
+	r.names, r.like, r.entries, r.subs = "", nil, nil, nil
 	return out
 }
 
@@ -431,8 +435,8 @@ type walker struct {
 	bufs   sync.Pool
 	// protected are relative paths of system trees below the root, never walked.
 	protected map[string]bool
-	// excluded are the entry paths Options.Exclude names ("/a/b").
-	excluded map[string]bool
+	// excluded are the names Options.Exclude names, by their directory's path ("/a" for "/a/b").
+	excluded map[string]map[string]bool
 
 	files, dirs, bytes, skipped atomic.Int64
 }
@@ -471,53 +475,60 @@ func (w *walker) visit(d dirHandle, rel string, res *dirResult) {
 		files, bytes, skipped = 0, 0, 0
 	}
 	defer flush()
-	// A child shares the path of the like entry holding it; the paths of the others share one
-	// allocation.
+	// A child shares the name of the like entry holding it, and the directory its path; the
+	// names of the others share one allocation.
 	likeAt := w.likeAt(prefix, children)
 	if likeAt != nil {
 		res.like = w.opts.like
+		if i := slices.IndexFunc(likeAt, func(j int32) bool { return j >= 0 }); i >= 0 {
+			res.dir = res.like[likeAt[i]].dir
+		}
 	}
 	own := func(i int) bool { return likeAt == nil || likeAt[i] < 0 }
 	size := 0
 	for i, c := range children {
 		if own(i) {
-			size += len(prefix) + len(c.name)
+			size += len(c.name)
 		}
 	}
 	var sb strings.Builder
 	sb.Grow(size)
 	for i, c := range children {
 		if own(i) {
-			sb.WriteString(prefix)
 			sb.WriteString(c.name)
 		}
 	}
-	res.paths = sb.String()
+	res.names = sb.String()
 	off := 0
+	excluded := w.excluded[rel]
 	for i, c := range children {
 		var at int
-		var path string
+		var name string
 		if own(i) {
-			at, path = off, res.paths[off:off+len(prefix)+len(c.name)]
-			off += len(path)
+			at, name = off, res.names[off:off+len(c.name)]
+			off += len(name)
 		} else {
-			at, path = sharedAt(int(likeAt[i])), res.like[likeAt[i]].Path
+			at, name = sharedAt(int(likeAt[i])), res.like[likeAt[i]].name
 		}
-		name := path[len(prefix):]
 		if i%1024 == 1023 {
 			flush()
 			if w.ctx.Err() != nil {
 				return
 			}
 		}
-		e, isDir, skip := w.child(d, path, name, c.typ)
+		if excluded[name] {
+			res.skip(SkipExcluded)
+			skipped++
+			continue
+		}
+		e, isDir, skip := w.child(d, res.dir, name, c.typ)
 		switch {
 		case isDir:
 			flush()
 			if w.ctx.Err() != nil {
 				return
 			}
-			w.subdir(d, path, name, at, res)
+			w.subdir(d, prefix+name, name, at, res)
 		case skip != "":
 			res.skip(skip)
 			skipped++
@@ -555,7 +566,11 @@ func (w *walker) likeAt(prefix string, children []dirent) []int32 {
 	at := make([]int32, len(children))
 	for i, c := range children {
 		j, ok := slices.BinarySearchFunc(like[lo:hi], c.name, func(e Entry, name string) int {
-			return strings.Compare(e.Path[len(prefix):], name) // every path in range starts with prefix
+			// Every path in range starts with prefix: compare what follows it.
+			if dir := e.Dir(); len(dir) >= len(prefix) {
+				return compareJoined(dir[len(prefix):], e.name, name)
+			}
+			return strings.Compare(e.name, name)
 		})
 		at[i] = -1
 		if ok {
@@ -568,15 +583,13 @@ func (w *walker) likeAt(prefix string, children []dirent) []int32 {
 // sharedAt is the at walkedOf takes for the like entry i.
 func sharedAt(i int) int { return -1 - i }
 
-func comparePath(e Entry, path string) int { return strings.Compare(e.Path, path) }
+func comparePath(e Entry, path string) int { return ComparePath(&e, path) }
 
-// child classifies the listed child name of d, at path, from its listed type, stat'ing it only
-// when needed. It returns the entry to record for a file, isDir for a directory to open, or the
-// reason the child is skipped; an Inaccessible entry comes with its reason.
-func (w *walker) child(d dirHandle, path, name string, typ fileType) (e Entry, isDir bool, skip SkipReason) {
+// child classifies the listed child name of d, whose path is *dir, from its listed type,
+// stat'ing it only when needed. It returns the entry to record for a file, isDir for a directory
+// to open, or the reason the child is skipped; an Inaccessible entry comes with its reason.
+func (w *walker) child(d dirHandle, dir *string, name string, typ fileType) (e Entry, isDir bool, skip SkipReason) {
 	switch {
-	case w.excluded[path]:
-		return Entry{}, false, SkipExcluded
 	case typ == typeSymlink:
 		return Entry{}, false, SkipSymlink
 	case typ == typeSpecial:
@@ -592,11 +605,11 @@ func (w *walker) child(d dirHandle, path, name string, typ fileType) (e Entry, i
 		}
 	}
 	fi, err := d.stat(name)
-	return w.described(d, path, name, fi, err)
+	return w.described(d, dir, name, fi, err)
 }
 
-// described classifies a child of d from its stat result.
-func (w *walker) described(d dirHandle, path, name string, fi fileInfo, err error) (e Entry, isDir bool, skip SkipReason) {
+// described classifies a child of d, whose path is *dir, from its stat result.
+func (w *walker) described(d dirHandle, dir *string, name string, fi fileInfo, err error) (e Entry, isDir bool, skip SkipReason) {
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return Entry{}, false, SkipNotFound
@@ -608,7 +621,7 @@ func (w *walker) described(d dirHandle, path, name string, fi fileInfo, err erro
 			return Entry{}, false, r
 		}
 		// Listed but not describable: record it so that nothing is decided about it unseen.
-		return Entry{Path: path, Kind: File, Inaccessible: true}, false, errReason(err)
+		return Entry{dir: dir, name: name, Kind: File, Inaccessible: true}, false, errReason(err)
 	}
 	switch fi.typ {
 	case typeSymlink:
@@ -626,7 +639,7 @@ func (w *walker) described(d dirHandle, path, name string, fi fileInfo, err erro
 	if fi.typ == typeDir {
 		return Entry{}, true, ""
 	}
-	return Entry{Path: path, Kind: File, Size: fi.size, ModTime: Nanos(fi.mtime), BirthTime: Nanos(fi.btime)}, false, ""
+	return Entry{dir: dir, name: name, Kind: File, Size: fi.size, ModTime: Nanos(fi.mtime), BirthTime: Nanos(fi.btime)}, false, ""
 }
 
 // temp skips one of Ferry's temp files in d and, with RemoveTemps, removes it: a run killed
@@ -651,8 +664,8 @@ func (w *walker) nameSkip(name string) SkipReason {
 	return ""
 }
 
-// subdir opens the listed sub-directory name of d, at path (which starts at at in res.paths), and
-// walks it, on another goroutine when one is free.
+// subdir opens the listed sub-directory name of d, at path (its name starts at at in res.names),
+// and walks it, on another goroutine when one is free.
 func (w *walker) subdir(d dirHandle, path, name string, at int, res *dirResult) {
 	if w.protected[path] {
 		w.record(res, at, Entry{}, SkipProtected)
@@ -664,10 +677,10 @@ func (w *walker) subdir(d dirHandle, path, name string, at int, res *dirResult) 
 			// Replaced by a file or a link since it was listed: classify it again.
 			fi, statErr := d.stat(name)
 			if statErr == nil && fi.typ == typeDir {
-				w.record(res, at, Entry{Path: path, Kind: Dir, Inaccessible: true}, errReason(err))
+				w.record(res, at, Entry{dir: res.dir, name: name, Kind: Dir, Inaccessible: true}, errReason(err))
 				return
 			}
-			e, _, skip := w.described(d, path, name, fi, statErr)
+			e, _, skip := w.described(d, res.dir, name, fi, statErr)
 			w.record(res, at, e, skip)
 			return
 		}
@@ -675,13 +688,13 @@ func (w *walker) subdir(d dirHandle, path, name string, at int, res *dirResult) 
 			w.record(res, at, Entry{}, SkipNotFound)
 			return
 		}
-		w.record(res, at, Entry{Path: path, Kind: Dir, Inaccessible: true}, errReason(err))
+		w.record(res, at, Entry{dir: res.dir, name: name, Kind: Dir, Inaccessible: true}, errReason(err))
 		return
 	}
 	w.dirs.Add(1)
-	sub := &dirResult{}
+	sub := &dirResult{dir: &path}
 	res.subs = append(res.subs, subtree{name: name, entry: len(res.entries), res: sub})
-	dir := walked{n: uint32(len(path)), kind: Dir}
+	dir := walked{n: uint32(len(name)), kind: Dir}
 	dir.setAt(at)
 	res.entries = append(res.entries, dir)
 	select {
@@ -697,7 +710,7 @@ func (w *walker) subdir(d dirHandle, path, name string, at int, res *dirResult) 
 	}
 }
 
-// record adds the outcome of a re-classified child to res; its path starts at at in res.paths.
+// record adds the outcome of a re-classified child to res; its name starts at at in res.names.
 func (w *walker) record(res *dirResult, at int, e Entry, skip SkipReason) {
 	if skip != "" {
 		res.skip(skip)
@@ -707,7 +720,7 @@ func (w *walker) record(res *dirResult, at int, e Entry, skip SkipReason) {
 		}
 		res.incomplete = true
 	}
-	if e.Path == "" {
+	if e.name == "" {
 		return
 	}
 	res.entries = append(res.entries, walkedOf(&e, at))

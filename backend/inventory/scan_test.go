@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -41,14 +42,14 @@ func TestScanTree(t *testing.T) {
 
 	sizes := map[string]int64{"/a.txt": 5, "/sub/b.bin": 10, "/sub/deeper/c": 0}
 	for _, e := range p.Entries {
-		size, isFile := sizes[e.Path]
+		size, isFile := sizes[e.Path()]
 		switch {
 		case isFile && (e.Kind != File || e.Size != size || e.ModTime == 0):
-			t.Errorf("%s: kind %v size %d mtime %v, want a file of %d bytes", e.Path, e.Kind, e.Size, e.Mtime(), size)
+			t.Errorf("%s: kind %v size %d mtime %v, want a file of %d bytes", e.Path(), e.Kind, e.Size, e.Mtime(), size)
 		case !isFile && (e.Kind != Dir || e.Size != 0 || e.ModTime == 0 || e.BirthTime != 0):
-			t.Errorf("%s: kind %v size %d mtime %v btime %v, want a directory with a date and no size", e.Path, e.Kind, e.Size, e.Mtime(), e.Btime())
+			t.Errorf("%s: kind %v size %d mtime %v btime %v, want a directory with a date and no size", e.Path(), e.Kind, e.Size, e.Mtime(), e.Btime())
 		case e.Inaccessible || !p.Keys.Of(&e).IsZero() || e.AnalysisFailed:
-			t.Errorf("%s: unexpected state %+v", e.Path, e)
+			t.Errorf("%s: unexpected state %+v", e.Path(), e)
 		}
 	}
 	if b := entry(t, p, "/sub/b.bin"); !b.Mtime().Equal(mtime) || b.Mtime().Nanosecond() != 123456789 {
@@ -161,7 +162,7 @@ func TestScanHoldsSkipped(t *testing.T) {
 		var out []string
 		for _, e := range p.Entries {
 			if e.HoldsSkipped {
-				out = append(out, e.Path)
+				out = append(out, e.Path())
 			}
 		}
 		return out
@@ -387,16 +388,16 @@ func TestScanChildVanishedOrReplaced(t *testing.T) {
 	}
 
 	w := testWalker(Options{})
-	if e, _, skip := w.child(d, "/file", "file", ls["file"].typ); skip != SkipNotFound || e.Path != "" {
+	if e, _, skip := w.child(d, nil, "file", ls["file"].typ); skip != SkipNotFound || e.Name() != "" {
 		t.Errorf("vanished file: entry %+v, skip %q; want no entry, skipped as %q", e, skip, SkipNotFound)
 	}
-	res := &dirResult{paths: "/dir/dir-then-file/dir-then-link"}
+	res := &dirResult{names: "dirdir-then-filedir-then-link"}
 	for _, name := range []string{"dir", "dir-then-file", "dir-then-link"} {
-		at := strings.Index(res.paths, "/"+name)
-		w.subdir(d, res.paths[at:at+1+len(name)], name, at, res)
+		at := strings.Index(res.names, name) // "dir" is first
+		w.subdir(d, "/"+name, res.names[at:at+len(name)], at, res)
 	}
 	w.wg.Wait()
-	if len(res.entries) != 1 || res.path(&res.entries[0]) != "/dir-then-file" || res.entries[0].kind != File || res.entries[0].size != 10 {
+	if len(res.entries) != 1 || res.name(&res.entries[0]) != "dir-then-file" || res.entries[0].kind != File || res.entries[0].size != 10 {
 		t.Fatalf("entries = %+v", res.entries)
 	}
 	want := skipCounts{}
@@ -424,15 +425,16 @@ func TestFlattenOrder(t *testing.T) {
 // A sub-directory that was opened but could not be listed ends up as an inaccessible entry.
 func TestFlattenMarksUnlistedDirs(t *testing.T) {
 	failed := &dirResult{err: unix.EIO}
-	ok := &dirResult{paths: "/b/f", entries: []walked{{n: 4, kind: File}}}
+	b := "/b"
+	ok := &dirResult{dir: &b, names: "f", entries: []walked{{n: 1, kind: File}}}
 	root := &dirResult{
-		paths:   "/a/b/b-c",
-		entries: []walked{{at: 0, n: 2, kind: Dir}, {at: 2, n: 2, kind: Dir}, {at: 4, n: 4, kind: File}},
+		names:   "abb-c",
+		entries: []walked{{at: 0, n: 1, kind: Dir}, {at: 1, n: 1, kind: Dir}, {at: 2, n: 3, kind: File}},
 		subs:    []subtree{{name: "a", entry: 0, res: failed}, {name: "b", entry: 1, res: ok}},
 	}
-	got := root.flatten(nil, 1)
-	want := []Entry{{Path: "/a", Kind: Dir, Inaccessible: true}, {Path: "/b", Kind: Dir}, {Path: "/b-c", Kind: File}, {Path: "/b/f", Kind: File}}
-	if !slices.Equal(got, want) {
+	got := root.flatten(nil)
+	want := []Entry{Entry{Kind: Dir, Inaccessible: true}.At("/a"), Entry{Kind: Dir}.At("/b"), Entry{Kind: File}.At("/b-c"), Entry{Kind: File}.At("/b/f")}
+	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("flatten = %+v, want %+v", got, want)
 	}
 }
@@ -577,24 +579,35 @@ func TestScanLike(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := like.Parts[0].Entries, plain.Parts[0].Entries; !slices.Equal(got, want) {
+	if got, want := like.Parts[0].Entries, plain.Parts[0].Entries; !reflect.DeepEqual(got, want) {
 		t.Fatalf("scanned like A:\n%+v\nplain:\n%+v", got, want)
 	}
 	ofA := map[string]*byte{}
+	dirsOfA := map[string]*string{}
 	for _, e := range na.Parts[0].Entries {
-		ofA[e.Path] = unsafe.StringData(e.Path)
+		ofA[e.Path()] = unsafe.StringData(e.Name())
+		dirsOfA[e.Dir()] = e.dir
 	}
-	shared := 0
+	shared, sharedDirs := 0, 0
 	for _, e := range like.Parts[0].Entries {
-		p, inA := ofA[e.Path]
-		if (unsafe.StringData(e.Path) == p) != inA {
-			t.Errorf("%s: shares A's bytes %v, A holds it %v", e.Path, unsafe.StringData(e.Path) == p, inA)
+		p, inA := ofA[e.Path()]
+		if (unsafe.StringData(e.Name()) == p) != inA {
+			t.Errorf("%s: shares A's name bytes %v, A holds it %v", e.Path(), unsafe.StringData(e.Name()) == p, inA)
 		}
 		if inA {
 			shared++
 		}
+		if d, ok := dirsOfA[e.Dir()]; ok && e.dir != nil {
+			if d != e.dir {
+				t.Errorf("%s: holds its directory's path apart from A's", e.Path())
+			}
+			sharedDirs++
+		}
 	}
 	if shared != 5 { // /Z /x /x/1 /y /y/3
-		t.Errorf("%d paths shared, want 5", shared)
+		t.Errorf("%d names shared, want 5", shared)
+	}
+	if sharedDirs != 3 { // /x/1 /x/5 /y/3
+		t.Errorf("%d directory paths shared, want 3", sharedDirs)
 	}
 }

@@ -31,7 +31,7 @@ func TestScanTemps(t *testing.T) {
 		var out []string
 		for _, e := range p.Entries {
 			if e.HoldsSkipped {
-				out = append(out, e.Path)
+				out = append(out, e.Path())
 			}
 		}
 		return out
@@ -97,10 +97,10 @@ func TestScanTempOfUnknownType(t *testing.T) {
 	if _, ok := ls[name]; !ok {
 		t.Fatalf("listing = %v", ls)
 	}
-	if e, _, skip := testWalker(Options{}).child(d, "/"+name, name, typeUnknown); skip != SkipTemp || e.Path != "" {
+	if e, _, skip := testWalker(Options{}).child(d, nil, name, typeUnknown); skip != SkipTemp || e.Name() != "" {
 		t.Fatalf("entry %+v, skip %q; want no entry, skipped as %q", e, skip, SkipTemp)
 	}
-	if e, _, skip := testWalker(Options{RemoveTemps: true}).child(d, "/"+name, name, typeUnknown); skip != skipTempRemoved || e.Path != "" {
+	if e, _, skip := testWalker(Options{RemoveTemps: true}).child(d, nil, name, typeUnknown); skip != skipTempRemoved || e.Name() != "" {
 		t.Fatalf("entry %+v, skip %q; want no entry, removed", e, skip)
 	}
 	if _, err := os.Lstat(filepath.Join(root, name)); !os.IsNotExist(err) {

@@ -164,7 +164,7 @@ func (p *Plan) dirDates(c *compare.Comparison, places []*Place, dirs []rules.Dir
 			if e == nil || e.Inaccessible || it.HasAccessIssue(part) || e.ModTime == 0 || !isDir(part) {
 				return dirSide{}
 			}
-			return dirSide{path: e.Path, mtime: e.Mtime(), present: true}
+			return dirSide{path: e.Path(), mtime: e.Mtime(), present: true}
 		})
 	}
 }
@@ -187,7 +187,8 @@ type dirDatesKey struct {
 func dirEndpoint(l Location, present bool, mtime time.Time) Endpoint {
 	ep := Endpoint{Location: l}
 	if present {
-		ep.Entry = &inventory.Entry{Path: l.Path, Kind: inventory.Dir, ModTime: inventory.Nanos(mtime)}
+		e := inventory.Entry{Kind: inventory.Dir, ModTime: inventory.Nanos(mtime)}.At(l.Path)
+		ep.Entry = &e
 	}
 	return ep
 }

@@ -526,7 +526,7 @@ func unreadable(c *compare.Comparison) []Rejected {
 	for _, part := range c.Parts {
 		for i := range part.Inv.Entries {
 			if e := &part.Inv.Entries[i]; e.Inaccessible {
-				out = append(out, Rejected{Op: "read", On: part.Name, Path: e.Path, Reason: rules.NotReadable})
+				out = append(out, Rejected{Op: "read", On: part.Name, Path: e.Path(), Reason: rules.NotReadable})
 			}
 		}
 	}
@@ -608,7 +608,7 @@ func group(c *compare.Comparison, places []*Place, a rules.AtomicAction, o Optio
 			g.Phase = PhaseDeleteDirs
 		}
 		for _, l := range it.On(a.Target) {
-			g.Targets = append(g.Targets, endpoint(places, target, l.Entry, l.Entry.Path))
+			g.Targets = append(g.Targets, endpoint(places, target, l.Entry, l.Entry.Path()))
 		}
 		return g
 	}
@@ -618,7 +618,7 @@ func group(c *compare.Comparison, places []*Place, a rules.AtomicAction, o Optio
 	se := it.Entry(a.Source)
 	// The source and a first target share one allocation.
 	pair := make([]Endpoint, 1, 2)
-	pair[0] = endpoint(places, source, se, se.Path)
+	pair[0] = endpoint(places, source, se, se.Path())
 	g.Source, g.Targets, g.Phase = &pair[0], pair[1:1:2], PhaseCopy
 	srcID := it.IdentityOn(a.Source)
 	allSame := true
@@ -628,11 +628,11 @@ func group(c *compare.Comparison, places []*Place, a rules.AtomicAction, o Optio
 			continue
 		}
 		allSame = allSame && sameContent
-		g.Targets = append(g.Targets, endpoint(places, target, l.Entry, l.Entry.Path))
+		g.Targets = append(g.Targets, endpoint(places, target, l.Entry, l.Entry.Path()))
 	}
 	if len(g.Targets) == 0 {
 		allSame = false
-		g.Targets = append(g.Targets, endpoint(places, target, nil, se.Path))
+		g.Targets = append(g.Targets, endpoint(places, target, nil, se.Path()))
 	}
 	switch a.Op {
 	case rules.CopyDates:

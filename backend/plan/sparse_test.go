@@ -31,19 +31,19 @@ func randomNodes(rng *rand.Rand) (nodes []*inventory.Node, content []map[string]
 				switch r := rng.IntN(5); {
 				case r == 0:
 				case r == 1 && depth < 2:
-					entries = append(entries, inventory.Entry{Path: p, Kind: inventory.Dir,
-						ModTime: inventory.Nanos(base.Add(time.Duration(rng.IntN(2)) * time.Minute))})
+					entries = append(entries, inventory.Entry{Kind: inventory.Dir,
+						ModTime: inventory.Nanos(base.Add(time.Duration(rng.IntN(2)) * time.Minute))}.At(p))
 					walk(p, depth+1)
 				default:
 					c := rng.IntN(3)
 					read[p] = c
-					entries = append(entries, inventory.Entry{Path: p, Kind: inventory.File, Size: int64(c % 2),
-						ModTime: inventory.Nanos(base.Add(time.Duration(rng.IntN(2)) * time.Second))})
+					entries = append(entries, inventory.Entry{Kind: inventory.File, Size: int64(c % 2),
+						ModTime: inventory.Nanos(base.Add(time.Duration(rng.IntN(2)) * time.Second))}.At(p))
 				}
 			}
 		}
 		walk("", 0)
-		slices.SortFunc(entries, func(a, b inventory.Entry) int { return strings.Compare(a.Path, b.Path) })
+		slices.SortFunc(entries, func(a, b inventory.Entry) int { return strings.Compare(a.Path(), b.Path()) })
 		code := string(rune('A' + n))
 		nodes = append(nodes, &inventory.Node{Code: code, Parts: []*inventory.Part{{Code: code + "1",
 			Root: "/" + strings.ToLower(code), Type: inventory.SourceDir, Entries: entries}}})
@@ -59,7 +59,7 @@ func analysed(c *compare.Comparison, content []map[string]int) {
 		for _, i := range idx {
 			inv := c.Parts[p].Inv
 			e := &inv.Entries[i]
-			inv.Keys.Set(e, inventory.HashBytes(fmt.Appendf(nil, "%d", content[p][e.Path])))
+			inv.Keys.Set(e, inventory.HashBytes(fmt.Appendf(nil, "%d", content[p][e.Path()])))
 		}
 	}
 	c.Regroup(need)

@@ -72,7 +72,7 @@ func randomTree(rng *rand.Rand) []testinv.Entry {
 		}
 	}
 	walk("", 0)
-	slices.SortFunc(out, func(a, b testinv.Entry) int { return strings.Compare(a.Path, b.Path) })
+	slices.SortFunc(out, func(a, b testinv.Entry) int { return strings.Compare(a.Path(), b.Path()) })
 	return out
 }
 

@@ -1059,8 +1059,8 @@ func (f *Flow) signatures(ctx context.Context, nodes []*inventory.Node, settings
 				ok := key(o)
 				return o.Entry.Size != e.Size || o.Entry.ModTime != e.ModTime || !ok.IsZero() && !ek.IsZero() && ok != ek
 			})
-			if differs && !slices.Contains(paths[l.Part], e.Path) {
-				paths[l.Part] = append(paths[l.Part], e.Path)
+			if differs && !slices.Contains(paths[l.Part], e.Path()) {
+				paths[l.Part] = append(paths[l.Part], e.Path())
 			}
 		}
 	}

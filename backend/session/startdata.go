@@ -381,7 +381,7 @@ func endpointFromWire(w wireEndpoint, parts *wireParts, root bool) (plan.Endpoin
 	if err != nil {
 		return e, err
 	}
-	entry := &inventory.Entry{Path: e.Path, Size: w.Size, ModTime: inventory.Nanos(mtime), BirthTime: inventory.Nanos(btime)}
+	entry := inventory.Entry{Size: w.Size, ModTime: inventory.Nanos(mtime), BirthTime: inventory.Nanos(btime)}.At(e.Path)
 	var key inventory.ContentKey
 	if w.ContentKey != "" {
 		k, err := hex.DecodeString(w.ContentKey)
@@ -391,7 +391,7 @@ func endpointFromWire(w wireEndpoint, parts *wireParts, root bool) (plan.Endpoin
 		copy(key[:], k)
 	}
 	if w.Exists {
-		e.Entry = entry
+		e.Entry = &entry
 		e.SetContentKey(key)
 	}
 	return e, nil

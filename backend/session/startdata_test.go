@@ -127,7 +127,8 @@ func TestStartDataRoundTrip(t *testing.T) {
 		}
 		e.Place = places[at]
 		if x := e.Entry; x != nil {
-			e.Entry = &inventory.Entry{Path: e.Path, Size: x.Size, ModTime: x.ModTime, BirthTime: x.BirthTime}
+			entry := inventory.Entry{Size: x.Size, ModTime: x.ModTime, BirthTime: x.BirthTime}.At(e.Path)
+			e.Entry = &entry
 			e.SetContentKey(key)
 		}
 		if keepAs != "" {

@@ -18,7 +18,8 @@ func TestPrintPlanActionsAsTabwriter(t *testing.T) {
 		return plan.Endpoint{Location: plan.Location{Place: &plan.Place{Part: part}, Path: path}}
 	}
 	src := ep("A", "/x")
-	src.Entry = &inventory.Entry{Path: "/x", Kind: inventory.File, Size: 123456}
+	entry := inventory.Entry{Kind: inventory.File, Size: 123456}.At("/x")
+	src.Entry = &entry
 	p := &plan.Plan{Groups: []plan.Group{
 		{Num: 1, Op: plan.OpDelete, Targets: []plan.Endpoint{ep("B", "/old/é"), ep("Bb", "/o")}},
 		{Num: 2, Op: plan.OpCreate, Targets: []plan.Endpoint{ep("B", "/a\nb")}},

@@ -47,7 +47,7 @@ func At(d time.Duration) Opt {
 
 // File is a readable file of size bytes last written min minutes after T0.
 func File(path string, size int64, min int, opts ...Opt) Entry {
-	e := Entry{Entry: inventory.Entry{Path: path, Kind: inventory.File, Size: size, ModTime: inventory.Nanos(T0.Add(time.Duration(min) * time.Minute))}}
+	e := Entry{Entry: inventory.Entry{Kind: inventory.File, Size: size, ModTime: inventory.Nanos(T0.Add(time.Duration(min) * time.Minute))}.At(path)}
 	for _, o := range opts {
 		o(&e)
 	}
@@ -56,7 +56,7 @@ func File(path string, size int64, min int, opts ...Opt) Entry {
 
 // Dir is a directory last written at T0.
 func Dir(path string, opts ...Opt) Entry {
-	e := Entry{Entry: inventory.Entry{Path: path, Kind: inventory.Dir, ModTime: inventory.Nanos(T0)}}
+	e := Entry{Entry: inventory.Entry{Kind: inventory.Dir, ModTime: inventory.Nanos(T0)}.At(path)}
 	for _, o := range opts {
 		o(&e)
 	}
@@ -66,7 +66,7 @@ func Dir(path string, opts ...Opt) Entry {
 // Part is a directory data source rooted at "/"+code (lower-cased) holding the entries, sorted.
 func Part(code string, entries ...Entry) *inventory.Part {
 	es := slices.Clone(entries)
-	slices.SortFunc(es, func(a, b Entry) int { return strings.Compare(a.Path, b.Path) })
+	slices.SortFunc(es, func(a, b Entry) int { return strings.Compare(a.Path(), b.Path()) })
 	p := &inventory.Part{Code: code, Root: "/" + strings.ToLower(code), Type: inventory.SourceDir, Entries: make([]inventory.Entry, len(es))}
 	for i, e := range es {
 		p.Entries[i] = e.Entry
