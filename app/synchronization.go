@@ -790,7 +790,7 @@ func (l *resultLog) add(results []protocol.ActionResult) {
 		if ok {
 			l.ok++
 		}
-		l.results = append(l.results, ItemResult{Path: t.Path, Op: g.Op.String(), Target: t.Part, OK: ok})
+		l.results = append(l.results, ItemResult{Path: t.Path(), Op: g.Op.String(), Target: t.Part, OK: ok})
 	}
 }
 

@@ -153,7 +153,7 @@ func (h *Handler) run(ctx context.Context, g *plan.Group, c *commits, report fun
 
 // explain words the error of a target's result.
 func explain(res TargetResult, err error) error {
-	return transfer.Explain(fmt.Errorf("%s %s on %s: %w", res.Op, res.Target.Path, res.Target.Part, err))
+	return transfer.Explain(fmt.Errorf("%s %s on %s: %w", res.Op, res.Target.Path(), res.Target.Part, err))
 }
 
 // commits are the replacements a worker has written and not yet put in place, with their
@@ -201,14 +201,14 @@ func (h *Handler) runTarget(ctx context.Context, g *plan.Group, t plan.Endpoint,
 	}
 	switch g.Op {
 	case plan.OpCreate:
-		return 0, false, transfer.Mkdir(dst, t.Path)
+		return 0, false, transfer.Mkdir(dst, t.Path())
 	case plan.OpDelete:
-		return 0, false, transfer.Delete(dst, t.Path, transfer.DeleteOptions{Versions: h.Versions})
+		return 0, false, transfer.Delete(dst, t.Path(), transfer.DeleteOptions{Versions: h.Versions})
 	case plan.OpCopyDates:
 		if g.ItemKind == inventory.Dir {
-			return 0, false, transfer.SetDirDates(dst, t.Path, g.Source.Mtime())
+			return 0, false, transfer.SetDirDates(dst, t.Path(), g.Source.Mtime())
 		}
-		return 0, false, transfer.SetDates(dst, t.Path, transfer.Dates{ModTime: g.Source.Mtime(), BirthTime: g.Source.Btime()})
+		return 0, false, transfer.SetDates(dst, t.Path(), transfer.Dates{ModTime: g.Source.Mtime(), BirthTime: g.Source.Btime()})
 	}
 	src, err := h.root(g.Source.Dir)
 	if err != nil {
@@ -238,11 +238,11 @@ func (h *Handler) runTarget(ctx context.Context, g *plan.Group, t plan.Endpoint,
 		o.Dates = &transfer.Dates{ModTime: g.Source.Mtime(), BirthTime: g.Source.Btime()}
 	}
 	if keepAs := t.KeepAs(); keepAs != "" {
-		if err := transfer.KeepCopy(ctx, dst, t.Path, keepAs, t.Size(), t.Mtime(), t.Btime()); err != nil {
+		if err := transfer.KeepCopy(ctx, dst, t.Path(), keepAs, t.Size(), t.Mtime(), t.Btime()); err != nil {
 			return 0, false, err
 		}
 	}
-	res, err := transfer.Copy(ctx, src, g.Source.Path, dst, t.Path, o)
+	res, err := transfer.Copy(ctx, src, g.Source.Path(), dst, t.Path(), o)
 	return res.Bytes, res.Staged, err
 }
 

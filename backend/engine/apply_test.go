@@ -167,14 +167,14 @@ func TestApplyReplacesInBatches(t *testing.T) {
 		if r.Op != plan.OpCopy {
 			continue // the folders' dates
 		}
-		if seen[r.Target.Path] {
-			t.Errorf("%s reported twice", r.Target.Path)
+		if seen[r.Target.Path()] {
+			t.Errorf("%s reported twice", r.Target.Path())
 		}
-		seen[r.Target.Path] = true
+		seen[r.Target.Path()] = true
 		if r.Err != nil {
 			failed++
-			if !errors.Is(r.Err, transfer.ErrTargetChanged) || r.Target.Path != "/d1/f100" {
-				t.Errorf("%s: %v", r.Target.Path, r.Err)
+			if !errors.Is(r.Err, transfer.ErrTargetChanged) || r.Target.Path() != "/d1/f100" {
+				t.Errorf("%s: %v", r.Target.Path(), r.Err)
 			}
 		}
 	}

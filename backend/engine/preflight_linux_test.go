@@ -507,7 +507,7 @@ func TestPreflightFoldersSharingADisk(t *testing.T) {
 		}
 	}
 	target := func(node, dir string) plan.Endpoint {
-		return plan.Endpoint{Location: plan.Location{Place: &plan.Place{Part: node + "1", Node: node, Dir: dir}, Path: "/f.bin"}}
+		return plan.Endpoint{Location: plan.At(&plan.Place{Part: node + "1", Node: node, Dir: dir}, "/f.bin")}
 	}
 	source := target("A", t.TempDir())
 	entry := inventory.Entry{Kind: inventory.File, Size: 3 << 19}.At("/f.bin")

@@ -41,7 +41,7 @@ func (r *Run) relay(ctx context.Context, started protocol.Synchronization, ready
 			if res.Source {
 				on = "from"
 			}
-			t.Err = transfer.Explain(fmt.Errorf("%s %s %s %s: %w", res.Op, res.Target.Path, on, res.Target.Part, res.Err))
+			t.Err = transfer.Explain(fmt.Errorf("%s %s %s %s: %w", res.Op, res.Target.Path(), on, res.Target.Part, res.Err))
 		}
 		report(t, res.Source)
 	}

@@ -83,7 +83,7 @@ func folder(g *plan.Group) string {
 		return ""
 	}
 	t := &g.Targets[0]
-	return t.Dir + "\x00" + path.Dir(t.Path)
+	return t.Dir + "\x00" + path.Dir(t.Path())
 }
 
 // Report sums up a run.

@@ -328,7 +328,7 @@ func (r *Run) loop(ctx context.Context, started protocol.Synchronization, stop f
 		for _, g := range relayed {
 			for _, t := range g.Targets {
 				local(TargetResult{Group: g.ID(), Op: g.Op, Target: t.Location,
-					Err: fmt.Errorf("%s %s on %s: %w", g.Op, t.Path, t.Part, ErrNeedsRelay)})
+					Err: fmt.Errorf("%s %s on %s: %w", g.Op, t.Path(), t.Part, ErrNeedsRelay)})
 			}
 		}
 		if err := Execute(ctx, h, own, r.Workers, local); err != nil {

@@ -28,10 +28,10 @@ func (p *Plan) addConflictCopies(c *compare.Comparison, places []*Place, copies 
 		}
 		source := c.Parts[cc.From]
 		se := cc.Item.Entry(cc.From)
-		src := endpoint(places, source, se, se.Path())
+		src := endpoint(places, source, se, nil)
 		g := Group{Op: OpCopy, RuleOp: rules.Copy, ItemKind: se.Kind, Source: &src, Kind: Full, Phase: PhaseConflict}
 		for _, t := range cc.To {
-			g.Targets = append(g.Targets, endpoint(places, c.Parts[t], nil, cc.Path))
+			g.Targets = append(g.Targets, Endpoint{Location: location(places, c.Parts[t], cc.Path)})
 		}
 		p.Groups = append(p.Groups, g)
 	}

@@ -81,11 +81,11 @@ func (p *Plan) dirDates(c *compare.Comparison, places []*Place, dirs []rules.Dir
 			w := writes[part]
 			switch {
 			case g.Op == OpCreate:
-				w.created[s.Key(t.Path)] = true
+				w.created[s.Key(t.Path())] = true
 			case g.Op == OpDelete && g.ItemKind == inventory.Dir:
-				w.deleted[s.Key(t.Path)] = true
+				w.deleted[s.Key(t.Path())] = true
 			}
-			w.written[s.Key(path.Dir(t.Path))] = true
+			w.written[s.Key(t.parent())] = true
 			// Written too, whatever the item: the root (a relayed copy to several targets keeps
 			// its content beside them there) and the folder holding the kept versions.
 			w.written["/"] = true
@@ -187,7 +187,8 @@ type dirDatesKey struct {
 func dirEndpoint(l Location, present bool, mtime time.Time) Endpoint {
 	ep := Endpoint{Location: l}
 	if present {
-		e := inventory.Entry{Kind: inventory.Dir, ModTime: inventory.Nanos(mtime)}.At(l.Path)
+		e := *l.at // made for the location alone
+		e.Kind, e.ModTime = inventory.Dir, inventory.Nanos(mtime)
 		ep.Entry = &e
 	}
 	return ep

@@ -105,7 +105,7 @@ func TestDirectoryDates(t *testing.T) {
 			var want []string
 			for _, g := range p.Groups {
 				if g.Phase == plan.PhaseDirDates && !g.Quiet {
-					want = append(want, g.Targets[0].Path)
+					want = append(want, g.Targets[0].Path())
 				}
 				if g.Phase == plan.PhaseDirDates && (g.ItemKind != inventory.Dir || g.Source.ModTime() == 0) {
 					t.Errorf("%s: %+v", g.ID(), g)

@@ -54,7 +54,7 @@ func (p *Plan) EachAction(fn func(Action)) {
 			continue
 		}
 		for _, t := range g.Targets {
-			a := Action{Op: g.Op, Path: t.Path, Group: g.ID()}
+			a := Action{Op: g.Op, Path: t.Path(), Group: g.ID()}
 			if g.Source != nil {
 				a.From, a.To = g.Source.Part, t.Part
 				if g.Op != OpCopyDates {

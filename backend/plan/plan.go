@@ -150,7 +150,48 @@ type keptFiles struct{ as map[string]string }
 // Location is an item on a part: where to read or write it.
 type Location struct {
 	*Place
-	Path string // "/"-separated, leading "/", relative to Dir
+	// at is the entry whose path names the location: the one found there, the source's for the
+	// target of a new item, or one made for the location alone (At). A plan holds no paths of
+	// its own: a first mirror's group of two endpoints takes 48 bytes besides the inventories'.
+	at *inventory.Entry
+}
+
+// At is the location at path on p, relative to p.Dir: "/"-separated, with a leading "/".
+func At(p *Place, path string) Location {
+	e := inventory.Entry{}.At(path)
+	return Location{Place: p, at: &e}
+}
+
+// Path is "/"-separated, with a leading "/", relative to Dir; made on each call.
+func (l Location) Path() string {
+	if l.at == nil {
+		return ""
+	}
+	return l.at.Path()
+}
+
+// Depth is the number of elements of the location's path.
+func (l Location) Depth() int {
+	if l.at == nil {
+		return 0
+	}
+	return l.at.Depth()
+}
+
+// parent is the path of the directory holding the location: "/" for an item at the root.
+func (l Location) parent() string {
+	if l.at == nil || l.at.Dir() == "" {
+		return "/"
+	}
+	return l.at.Dir()
+}
+
+// comparePaths compares the paths of a and b as strings.Compare would, without making them.
+func comparePaths(a, b Location) int {
+	if a.at == nil || b.at == nil {
+		return strings.Compare(a.Path(), b.Path())
+	}
+	return inventory.ComparePaths(a.at, b.at)
 }
 
 // Endpoint is a Location and the inventory entry found there, nil where there is none (the target
@@ -159,6 +200,11 @@ type Location struct {
 type Endpoint struct {
 	Location
 	Entry *inventory.Entry
+}
+
+// Found is the endpoint of e, found at its path on p.
+func Found(p *Place, e *inventory.Entry) Endpoint {
+	return Endpoint{Location: Location{Place: p, at: e}, Entry: e}
 }
 
 // Exists tells whether the endpoint's file or directory was inventoried.
@@ -260,11 +306,11 @@ func (e *Endpoint) KeepAs() string {
 	if e.Place == nil || e.kept == nil || !e.Exists() {
 		return ""
 	}
-	return e.kept.as[e.Path]
+	return e.kept.as[e.Path()]
 }
 
 // SetKeepAs keeps the endpoint's content at as before a copy replaces it (KeepAs).
-func (e *Endpoint) SetKeepAs(as string) { e.keep(e.Path, as) }
+func (e *Endpoint) SetKeepAs(as string) { e.keep(e.Path(), as) }
 
 // keep keeps the file at path at as before a copy replaces it.
 func (p *Place) keep(path, as string) {
@@ -566,7 +612,16 @@ func location(places []*Place, part *compare.Part, itemPath string) Location {
 	if part.Inv.Type == inventory.SourceFile {
 		itemPath = "/" + filepath.Base(part.Inv.Root)
 	}
-	return Location{Place: places[part.Index], Path: itemPath}
+	return At(places[part.Index], itemPath)
+}
+
+// locationOf places an item on a part, at the path of the entry named: the one found there or
+// the source's.
+func locationOf(places []*Place, part *compare.Part, named *inventory.Entry) Location {
+	if part.Inv.Type == inventory.SourceFile && (named.Dir() != "" || named.Name() != filepath.Base(part.Inv.Root)) {
+		return location(places, part, "")
+	}
+	return Location{Place: places[part.Index], at: named}
 }
 
 // Mtime is the endpoint's last write time, in UTC; zero when unknown.
@@ -575,8 +630,13 @@ func (e *Endpoint) Mtime() time.Time { return inventory.Time(e.ModTime()) }
 // Btime is the endpoint's creation time, in UTC; zero when unknown.
 func (e *Endpoint) Btime() time.Time { return inventory.Time(e.BirthTime()) }
 
-func endpoint(places []*Place, part *compare.Part, e *inventory.Entry, itemPath string) Endpoint {
-	return Endpoint{Location: location(places, part, itemPath), Entry: e}
+// endpoint is the endpoint of an item on a part where e was found, or, e nil, where nothing
+// was, at the path of the entry named.
+func endpoint(places []*Place, part *compare.Part, e, named *inventory.Entry) Endpoint {
+	if e != nil {
+		named = e
+	}
+	return Endpoint{Location: locationOf(places, part, named), Entry: e}
 }
 
 // mergeKey joins the copies of one item from one source that can share a read.
@@ -600,7 +660,7 @@ func group(c *compare.Comparison, places []*Place, a rules.AtomicAction, o Optio
 	switch a.Op {
 	case rules.Create:
 		g.Op, g.Phase = OpCreate, PhaseCreateDirs
-		g.Targets = []Endpoint{endpoint(places, target, nil, it.Path())}
+		g.Targets = []Endpoint{{Location: location(places, target, it.Path())}}
 		return g
 	case rules.Delete:
 		g.Op, g.Phase = OpDelete, PhaseDeleteFiles
@@ -608,7 +668,7 @@ func group(c *compare.Comparison, places []*Place, a rules.AtomicAction, o Optio
 			g.Phase = PhaseDeleteDirs
 		}
 		for _, l := range it.On(a.Target) {
-			g.Targets = append(g.Targets, endpoint(places, target, l.Entry, l.Entry.Path()))
+			g.Targets = append(g.Targets, endpoint(places, target, l.Entry, nil))
 		}
 		return g
 	}
@@ -618,7 +678,7 @@ func group(c *compare.Comparison, places []*Place, a rules.AtomicAction, o Optio
 	se := it.Entry(a.Source)
 	// The source and a first target share one allocation.
 	pair := make([]Endpoint, 1, 2)
-	pair[0] = endpoint(places, source, se, se.Path())
+	pair[0] = endpoint(places, source, se, nil)
 	g.Source, g.Targets, g.Phase = &pair[0], pair[1:1:2], PhaseCopy
 	srcID := it.IdentityOn(a.Source)
 	allSame := true
@@ -628,11 +688,11 @@ func group(c *compare.Comparison, places []*Place, a rules.AtomicAction, o Optio
 			continue
 		}
 		allSame = allSame && sameContent
-		g.Targets = append(g.Targets, endpoint(places, target, l.Entry, l.Entry.Path()))
+		g.Targets = append(g.Targets, endpoint(places, target, l.Entry, nil))
 	}
 	if len(g.Targets) == 0 {
 		allSame = false
-		g.Targets = append(g.Targets, endpoint(places, target, nil, se.Path()))
+		g.Targets = append(g.Targets, endpoint(places, target, nil, se))
 	}
 	switch a.Op {
 	case rules.CopyDates:
@@ -663,8 +723,6 @@ func identityHolds(id *compare.Identity, l compare.Located) bool {
 	return false
 }
 
-func depth(p string) int { return strings.Count(p, "/") }
-
 // order sorts groups by phase: directory deletes deepest first, creates shallowest first, quiet
 // directory dates after the listed ones, others by path; then numbers them.
 func (p *Plan) order() {
@@ -678,18 +736,18 @@ func (p *Plan) order() {
 			}
 			return -1
 		}
-		pa, pb := a.Targets[0].Path, b.Targets[0].Path
+		la, lb := a.Targets[0].Location, b.Targets[0].Location
 		switch a.Phase {
 		case PhaseDeleteDirs:
-			if c := cmp.Compare(depth(pb), depth(pa)); c != 0 {
+			if c := cmp.Compare(lb.Depth(), la.Depth()); c != 0 {
 				return c
 			}
 		case PhaseCreateDirs:
-			if c := cmp.Compare(depth(pa), depth(pb)); c != 0 {
+			if c := cmp.Compare(la.Depth(), lb.Depth()); c != 0 {
 				return c
 			}
 		}
-		return strings.Compare(pa, pb)
+		return comparePaths(la, lb)
 	})
 	for i := range p.Groups {
 		p.Groups[i].Num = uint32(i + 1)

@@ -52,8 +52,8 @@ func describe(p *plan.Plan) []string {
 		var parts, paths []string
 		for _, t := range g.Targets {
 			parts = append(parts, t.Part)
-			if !slices.Contains(paths, t.Path) {
-				paths = append(paths, t.Path)
+			if !slices.Contains(paths, t.Path()) {
+				paths = append(paths, t.Path())
 			}
 		}
 		s := fmt.Sprintf("%s %s ", g.ID(), g.Op)
@@ -278,10 +278,10 @@ func TestEndpoints(t *testing.T) {
 	cp := p.Groups[2]
 	src := cp.Source
 	if !src.Exists() || src.Size() != 10 || !src.Mtime().Equal(testinv.T0.Add(5*60e9)) || src.ContentKey().IsZero() ||
-		src.Part != "A" || src.Node != "A" || src.Root != "/a1" || src.Dir != "/a1" || src.Path != "/d/f" {
+		src.Part != "A" || src.Node != "A" || src.Root != "/a1" || src.Dir != "/a1" || src.Path() != "/d/f" {
 		t.Errorf("source %+v", src)
 	}
-	if dst := cp.Targets[0]; dst.Exists() || dst.Part != "B" || dst.Dir != "/b1" || dst.Path != "/d/f" {
+	if dst := cp.Targets[0]; dst.Exists() || dst.Part != "B" || dst.Dir != "/b1" || dst.Path() != "/d/f" {
 		t.Errorf("absent target %+v", dst)
 	}
 	if cp.Size() != 10 || cp.ItemKind != inventory.File {
@@ -305,7 +305,7 @@ func TestFileDataSource(t *testing.T) {
 	c := tree([]*inventory.Node{testinv.Node("A", testinv.Part("A1", F("/g.txt", 2, 5, key("new")))), testinv.Node("B", b)})
 	p := build(t, c, mirror(t, "A", "B"), nil, plan.Options{})
 	check(t, p, []string{"AGID_1 copy A→B /g.txt full"})
-	if dst := p.Groups[0].Targets[0]; dst.Root != "/b/g.txt" || dst.Dir != "/b" || dst.Path != "/g.txt" || !dst.Exists() {
+	if dst := p.Groups[0].Targets[0]; dst.Root != "/b/g.txt" || dst.Dir != "/b" || dst.Path() != "/g.txt" || !dst.Exists() {
 		t.Errorf("file data source target %+v", dst.Location)
 	}
 }

@@ -15,8 +15,8 @@ func TestGroupAndEndpointSizes(t *testing.T) {
 	if n := unsafe.Sizeof(plan.Group{}); n != 48 {
 		t.Errorf("a group takes %d bytes, want 48", n)
 	}
-	if n := unsafe.Sizeof(plan.Endpoint{}); n != 32 {
-		t.Errorf("an endpoint takes %d bytes, want 32", n)
+	if n := unsafe.Sizeof(plan.Endpoint{}); n != 24 {
+		t.Errorf("an endpoint takes %d bytes, want 24", n)
 	}
 }
 

@@ -1205,7 +1205,7 @@ func (f *Flow) checkPlan(p *plan.Plan) error {
 			dir = filepath.Dir(pt.Root)
 		}
 		if e.Root != pt.Root || e.Dir != dir {
-			return fmt.Errorf("the plan places %s outside data part %s", e.Path, e.Part)
+			return fmt.Errorf("the plan places %s outside data part %s", e.Path(), e.Part)
 		}
 		return nil
 	}

@@ -229,7 +229,7 @@ func TestFlowMirrorTwoMembers(t *testing.T) {
 	}
 	delta := false
 	for _, g := range ms[1].plan.Groups {
-		delta = delta || g.Kind == plan.Delta && g.Targets[0].Path == "/big.bin"
+		delta = delta || g.Kind == plan.Delta && g.Targets[0].Path() == "/big.bin"
 	}
 	if !delta {
 		t.Fatal("the big file was not planned as a delta")
@@ -352,7 +352,7 @@ func TestFlowKeepsVersionsOnEveryMember(t *testing.T) {
 	}
 	delta := false
 	for _, g := range ms[1].plan.Groups {
-		delta = delta || g.Kind == plan.Delta && g.Targets[0].Path == "/big.bin"
+		delta = delta || g.Kind == plan.Delta && g.Targets[0].Path() == "/big.bin"
 	}
 	if !delta {
 		t.Fatal("the big file was not planned as a delta")

@@ -173,7 +173,7 @@ func (f *Flow) sendSettled(ctx context.Context) error {
 			continue // not settled by this run
 		}
 		for _, t := range g.Targets {
-			paths[t.Path] = true
+			paths[t.Path()] = true
 		}
 	}
 	for _, pt := range f.plan.Parts {

@@ -237,7 +237,7 @@ func toWire(p *plan.Plan) *wirePlan {
 }
 
 func endpointToWire(e plan.Endpoint) wireEndpoint {
-	w := wireEndpoint{Part: e.Part, Node: e.Node, Root: wireStr(e.Root), Dir: wireStr(e.Dir), Path: wireStr(e.Path),
+	w := wireEndpoint{Part: e.Part, Node: e.Node, Root: wireStr(e.Root), Dir: wireStr(e.Dir), Path: wireStr(e.Path()),
 		Exists: e.Exists(), Size: e.Size(), ModTime: inventory.Stamp(e.Mtime()), BirthTime: inventory.Stamp(e.Btime()),
 		KeepAs: wireStr(e.KeepAs())}
 	if !e.ContentKey().IsZero() {
@@ -360,18 +360,16 @@ func (wp *wireParts) place(p plan.Place) *plan.Place {
 // endpointFromWire rebuilds an endpoint; root tells whether it may be the root itself.
 func endpointFromWire(w wireEndpoint, parts *wireParts, root bool) (plan.Endpoint, error) {
 	place := parts.place(plan.Place{Part: w.Part, Node: w.Node, Root: string(w.Root), Dir: string(w.Dir)})
-	e := plan.Endpoint{Location: plan.Location{Place: place, Path: string(w.Path)}}
+	var e plan.Endpoint
 	if node, ok := parts.node[w.Part]; !ok || node != w.Node {
 		return e, fmt.Errorf("part %s of node %s is not in the plan", w.Part, w.Node)
 	}
-	if !(cleanItemPath(e.Path) || root && e.Path == "/") || w.Size < 0 {
-		return e, fmt.Errorf("item path %q", e.Path)
+	path := string(w.Path)
+	if !(cleanItemPath(path) || root && path == "/") || w.Size < 0 {
+		return e, fmt.Errorf("item path %q", path)
 	}
-	if w.KeepAs != "" {
-		if !cleanItemPath(string(w.KeepAs)) {
-			return e, fmt.Errorf("conflict copy path %q", w.KeepAs)
-		}
-		e.SetKeepAs(string(w.KeepAs))
+	if w.KeepAs != "" && !cleanItemPath(string(w.KeepAs)) {
+		return e, fmt.Errorf("conflict copy path %q", w.KeepAs)
 	}
 	mtime, err := inventory.Unstamp(w.ModTime)
 	if err != nil {
@@ -381,7 +379,6 @@ func endpointFromWire(w wireEndpoint, parts *wireParts, root bool) (plan.Endpoin
 	if err != nil {
 		return e, err
 	}
-	entry := inventory.Entry{Size: w.Size, ModTime: inventory.Nanos(mtime), BirthTime: inventory.Nanos(btime)}.At(e.Path)
 	var key inventory.ContentKey
 	if w.ContentKey != "" {
 		k, err := hex.DecodeString(w.ContentKey)
@@ -391,8 +388,14 @@ func endpointFromWire(w wireEndpoint, parts *wireParts, root bool) (plan.Endpoin
 		copy(key[:], k)
 	}
 	if w.Exists {
-		e.Entry = &entry
+		entry := inventory.Entry{Size: w.Size, ModTime: inventory.Nanos(mtime), BirthTime: inventory.Nanos(btime)}.At(path)
+		e = plan.Found(place, &entry)
 		e.SetContentKey(key)
+	} else {
+		e = plan.Endpoint{Location: plan.At(place, path)}
+	}
+	if w.KeepAs != "" {
+		e.SetKeepAs(string(w.KeepAs))
 	}
 	return e, nil
 }

@@ -73,7 +73,7 @@ func TestStartDataRoundTrip(t *testing.T) {
 	p := samplePlan(t)
 	kept := 0 // a two-way conflict keeps the target's edit aside
 	for i := range p.Groups {
-		if t0 := &p.Groups[i].Targets[0]; t0.Path == "/same-size.txt" && p.Groups[i].Source != nil {
+		if t0 := &p.Groups[i].Targets[0]; t0.Path() == "/same-size.txt" && p.Groups[i].Source != nil {
 			t0.SetKeepAs("/same-size.conflict-B-20240501-080000.txt")
 			kept++
 		}
@@ -83,7 +83,7 @@ func TestStartDataRoundTrip(t *testing.T) {
 		if g.Kind == plan.Delta {
 			kinds++
 		}
-		if g.Targets[0].Path == "/" {
+		if g.Targets[0].Path() == "/" {
 			roots++
 		}
 		if g.Quiet {
@@ -92,7 +92,7 @@ func TestStartDataRoundTrip(t *testing.T) {
 		if g.Source != nil && !g.Source.ContentKey().IsZero() {
 			keys++
 		}
-		if strings.Contains(g.Targets[0].Path, "\xe9") {
+		if strings.Contains(g.Targets[0].Path(), "\xe9") {
 			latin++
 		}
 	}
@@ -127,9 +127,11 @@ func TestStartDataRoundTrip(t *testing.T) {
 		}
 		e.Place = places[at]
 		if x := e.Entry; x != nil {
-			entry := inventory.Entry{Size: x.Size, ModTime: x.ModTime, BirthTime: x.BirthTime}.At(e.Path)
-			e.Entry = &entry
+			entry := inventory.Entry{Size: x.Size, ModTime: x.ModTime, BirthTime: x.BirthTime}.At(e.Path())
+			*e = plan.Found(e.Place, &entry)
 			e.SetContentKey(key)
+		} else {
+			e.Location = plan.At(e.Place, e.Path())
 		}
 		if keepAs != "" {
 			e.SetKeepAs(keepAs)

@@ -47,7 +47,7 @@ func (s Store) Settle(old *Record, cmp *compare.Comparison, p *plan.Plan, done D
 			continue
 		}
 		for _, t := range g.Targets {
-			k := key(cmp, t.Path)
+			k := key(cmp, t.Path())
 			a := actions[k]
 			if a == nil {
 				a = &acted{ok: true}

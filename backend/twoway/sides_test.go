@@ -41,7 +41,7 @@ func threeWay(t *testing.T, store twoway.Store, roots map[string]string) *plan.P
 	h := engine.NewHandler()
 	err = engine.Execute(ctx, h, local.Plan.Groups, 2, func(r engine.TargetResult) {
 		if r.Err != nil {
-			t.Errorf("%s: %v", r.Target.Path, r.Err)
+			t.Errorf("%s: %v", r.Target.Path(), r.Err)
 		}
 		run.Result(r)
 	})

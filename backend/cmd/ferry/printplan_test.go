@@ -15,7 +15,7 @@ import (
 func TestPrintPlanActionsAsTabwriter(t *testing.T) {
 	t.Parallel()
 	ep := func(part, path string) plan.Endpoint {
-		return plan.Endpoint{Location: plan.Location{Place: &plan.Place{Part: part}, Path: path}}
+		return plan.Endpoint{Location: plan.At(&plan.Place{Part: part}, path)}
 	}
 	src := ep("A", "/x")
 	entry := inventory.Entry{Kind: inventory.File, Size: 123456}.At("/x")

@@ -63,7 +63,7 @@ func signatures(t testing.TB, p *plan.Plan, b string) remote.SignatureSet {
 		if g.Kind == plan.Delta {
 			for _, tg := range g.Targets {
 				if tg.Node == "B" && tg.Exists() && remote.WantsSignature(tg.Size()) {
-					paths = append(paths, tg.Path)
+					paths = append(paths, tg.Path())
 				}
 			}
 		}
@@ -132,7 +132,7 @@ func (r *relayRun) both(ctx context.Context, t testing.TB) {
 func byPath(rs []remote.Result) map[string]remote.Result {
 	out := map[string]remote.Result{}
 	for _, r := range rs {
-		out[r.Target.Path] = r
+		out[r.Target.Path()] = r
 	}
 	return out
 }
@@ -279,7 +279,7 @@ func TestContentSourceChanged(t *testing.T) {
 	r.both(ctx, t)
 
 	sent := r.sent.all()
-	if len(sent) != 1 || !sent[0].Source || sent[0].Target.Path != "/b.txt" || !errors.Is(sent[0].Err, transfer.ErrSourceChanged) {
+	if len(sent) != 1 || !sent[0].Source || sent[0].Target.Path() != "/b.txt" || !errors.Is(sent[0].Err, transfer.ErrSourceChanged) {
 		t.Fatalf("sender reports %+v, want the source of /b.txt changed", sent)
 	}
 	got := byPath(r.received.all())
@@ -398,7 +398,7 @@ func TestContentServerRestart(t *testing.T) {
 
 	for _, res := range r.received.all() {
 		if res.Err != nil {
-			t.Errorf("%s: %v", res.Target.Path, res.Err)
+			t.Errorf("%s: %v", res.Target.Path(), res.Err)
 		}
 	}
 	if n := len(r.received.all()); n != 6 || len(r.sent.all()) != 0 {
@@ -493,9 +493,9 @@ func TestContentToTwoMembers(t *testing.T) {
 		}
 		for _, res := range results {
 			if res.Err != nil {
-				t.Errorf("member %d: %s: %v", i+1, res.Target.Path, res.Err)
+				t.Errorf("member %d: %s: %v", i+1, res.Target.Path(), res.Err)
 			}
-			if res.Target.Path == "/edited.bin" && res.Bytes > int64(len(edited))/10 {
+			if res.Target.Path() == "/edited.bin" && res.Bytes > int64(len(edited))/10 {
 				t.Errorf("member %d: edited.bin took %d bytes, want a delta", i+1, res.Bytes)
 			}
 		}
@@ -598,7 +598,7 @@ func TestContentTwoTargetsOneMember(t *testing.T) {
 	}
 	for _, res := range got {
 		if res.Err != nil {
-			t.Errorf("%s on %s: %v", res.Target.Path, res.Target.Node, res.Err)
+			t.Errorf("%s on %s: %v", res.Target.Path(), res.Target.Node, res.Err)
 		}
 	}
 	sameTree(t, a, b)

@@ -125,11 +125,11 @@ func (c *Content) write(ctx context.Context, g *plan.Group, h fileHeader, rec *r
 			o.Expected = h.Key
 		}
 		results[0].Bytes, results[0].Err = c.writeOne(ctx, g, targets[0], o, func(root *transfer.Root, o transfer.CopyOptions) (transfer.Result, error) {
-			return transfer.ApplyDelta(ctx, root, targets[0].Path, rec, o)
+			return transfer.ApplyDelta(ctx, root, targets[0].Path(), rec, o)
 		})
 	case len(targets) == 1:
 		results[0].Bytes, results[0].Err = c.writeOne(ctx, g, targets[0], c.options(g, targets[0], keep), func(root *transfer.Root, o transfer.CopyOptions) (transfer.Result, error) {
-			return transfer.WriteFrom(ctx, root, targets[0].Path, rec, o)
+			return transfer.WriteFrom(ctx, root, targets[0].Path(), rec, o)
 		})
 	default:
 		c.writeMany(ctx, g, rec, targets, keep, results)
@@ -167,7 +167,7 @@ func (c *Content) writeOne(ctx context.Context, g *plan.Group, t *plan.Endpoint,
 		return 0, err
 	}
 	if keepAs := t.KeepAs(); keepAs != "" {
-		if err := transfer.KeepCopy(ctx, root, t.Path, keepAs, t.Size(), t.Mtime(), t.Btime()); err != nil {
+		if err := transfer.KeepCopy(ctx, root, t.Path(), keepAs, t.Size(), t.Mtime(), t.Btime()); err != nil {
 			return 0, err
 		}
 	}
@@ -203,7 +203,7 @@ func (c *Content) writeMany(ctx context.Context, g *plan.Group, rec *recordReade
 	}
 	for i, t := range targets {
 		results[i].Bytes, results[i].Err = c.writeOne(ctx, g, t, c.options(g, t, keep), func(root *transfer.Root, o transfer.CopyOptions) (transfer.Result, error) {
-			return transfer.WriteFrom(ctx, root, t.Path, io.NewSectionReader(f, 0, n), o)
+			return transfer.WriteFrom(ctx, root, t.Path(), io.NewSectionReader(f, 0, n), o)
 		})
 	}
 }

@@ -65,7 +65,7 @@ func (c *Content) schedule(run Run) []*shipment {
 		if g.Kind == plan.Delta {
 			for _, t := range targets {
 				out = append(out, &shipment{
-					id:         c.transferID(run.Key, "delta", g.ID(), t.Part, t.Path),
+					id:         c.transferID(run.Key, "delta", g.ID(), t.Part, t.Path()),
 					source:     source,
 					recipients: []string{run.Owner(t.Node)},
 					groups:     []*plan.Group{g},

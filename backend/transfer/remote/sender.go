@@ -79,7 +79,7 @@ func (c *Content) produceFile(ctx context.Context, run Run, fw *frameWriter, sh 
 	h := fileHeader{Group: g.ID(), Size: g.Source.Size(), Key: g.Source.ContentKey()}
 	var sig []byte
 	if sh.target != nil {
-		sig, _ = c.sigs.Signature(sh.target.Part, sh.target.Path)
+		sig, _ = c.sigs.Signature(sh.target.Part, sh.target.Path())
 	}
 	h.Delta = sig != nil
 	f, err := c.openSource(g)
@@ -113,7 +113,7 @@ func (c *Content) produceFile(ctx context.Context, run Run, fw *frameWriter, sh 
 	}
 	err = src.unchanged(f, g)
 	if err == nil && !h.Delta && !h.Key.IsZero() && fw.sum() != h.Key {
-		err = fmt.Errorf("%w: %s: content differs from the inventory", transfer.ErrSourceChanged, g.Source.Path)
+		err = fmt.Errorf("%w: %s: content differs from the inventory", transfer.ErrSourceChanged, g.Source.Path())
 	}
 	if err != nil {
 		return c.failRecord(ctx, run, fw, g, err, true, report)
@@ -138,14 +138,14 @@ func (c *Content) openSource(g *plan.Group) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := root.Open(g.Source.Path)
+	f, err := root.Open(g.Source.Path())
 	if err != nil {
 		return nil, err
 	}
 	fi, err := f.Stat()
 	if err == nil && (fi.Size() != g.Source.Size() || inventory.Nanos(fi.ModTime()) != g.Source.ModTime()) {
 		err = fmt.Errorf("%w: %s is %d bytes modified at %s, the inventory saw %d bytes modified at %s",
-			transfer.ErrSourceChanged, g.Source.Path, fi.Size(), fi.ModTime().Format(time.RFC3339Nano),
+			transfer.ErrSourceChanged, g.Source.Path(), fi.Size(), fi.ModTime().Format(time.RFC3339Nano),
 			g.Source.Size(), g.Source.Mtime().Format(time.RFC3339Nano))
 	}
 	if err != nil {
@@ -183,7 +183,7 @@ func (s *sourceReader) unchanged(f *os.File, g *plan.Group) error {
 		return err
 	}
 	if s.n != g.Source.Size() || fi.Size() != g.Source.Size() || inventory.Nanos(fi.ModTime()) != g.Source.ModTime() {
-		return fmt.Errorf("%w while reading %s", transfer.ErrSourceChanged, g.Source.Path)
+		return fmt.Errorf("%w while reading %s", transfer.ErrSourceChanged, g.Source.Path())
 	}
 	return nil
 }
