@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/ferrysync/ferry/backend/inventory"
@@ -447,7 +449,7 @@ func ItemOrder(a, b *Item) int {
 }
 
 // comparePaths compares the linking keys of the paths of a and b, as CompareKeys, without making
-// the paths but where they differ in their directories and their case may not count.
+// the paths.
 func (s Settings) comparePaths(a, b *inventory.Entry) int {
 	switch {
 	case s.CaseSensitive:
@@ -455,9 +457,85 @@ func (s Settings) comparePaths(a, b *inventory.Entry) int {
 	case inventory.SameDir(a, b):
 		return s.CompareKeys(a.Name(), b.Name()) // the paths' keys agree up to the slash before
 	}
-	var ba, bb [256]byte
-	pa, pb := a.AppendPath(ba[:0]), b.AppendPath(bb[:0])
-	return s.CompareKeys(unsafe.String(unsafe.SliceData(pa), len(pa)), unsafe.String(unsafe.SliceData(pb), len(pb)))
+	return compareJoinedKeys(joinedOf(a), joinedOf(b))
+}
+
+// joined is a path held in pieces, its directory's path, "/" and its name: no rune spans two.
+type joined [3]string
+
+func joinedOf(e *inventory.Entry) joined { return joined{e.Dir(), "/", e.Name()} }
+
+// drop drops the first n bytes.
+func (j *joined) drop(n int) {
+	for i := range j {
+		k := min(n, len(j[i]))
+		j[i], n = j[i][k:], n-k
+	}
+}
+
+// front is the first piece not empty, "" at the end.
+func (j *joined) front() string {
+	for _, p := range j {
+		if p != "" {
+			return p
+		}
+	}
+	return ""
+}
+
+// compareJoinedKeys compares the linking keys of two paths held in pieces, as CompareKeys
+// compares them whole: equal bytes are skipped piece by piece, then runes are compared
+// lower-cased from where the last equal ASCII byte ends (a rune starts there in both, whatever
+// bytes the pieces hold).
+func compareJoinedKeys(a, b joined) int {
+	sa, sb := a, b
+	for {
+		fa, fb := a.front(), b.front()
+		if fa == "" && fb == "" {
+			return 0
+		}
+		n := min(len(fa), len(fb))
+		k := equalPrefix(fa[:n], fb[:n])
+		if i := strings.LastIndexFunc(fa[:k], func(r rune) bool { return r < utf8.RuneSelf }); i >= 0 {
+			sa, sb = a, b
+			sa.drop(i + 1)
+			sb.drop(i + 1)
+		}
+		if k < n || n == 0 {
+			return compareLowerRunes(&sa, &sb)
+		}
+		a.drop(n)
+		b.drop(n)
+	}
+}
+
+// equalPrefix is the length of the bytes a and b, of one length, start with alike.
+func equalPrefix(a, b string) int {
+	k := 0
+	for k+8 <= len(a) && a[k:k+8] == b[k:k+8] {
+		k += 8
+	}
+	for k < len(a) && a[k] == b[k] {
+		k++
+	}
+	return k
+}
+
+// compareLowerRunes compares what is left of a and b rune by rune, lower-cased.
+func compareLowerRunes(a, b *joined) int {
+	for {
+		fa, fb := a.front(), b.front()
+		if fa == "" || fb == "" {
+			return cmp.Compare(len(fa), len(fb))
+		}
+		ra, na := utf8.DecodeRuneInString(fa)
+		rb, nb := utf8.DecodeRuneInString(fb)
+		if ra, rb = unicode.ToLower(ra), unicode.ToLower(rb); ra != rb {
+			return cmp.Compare(ra, rb)
+		}
+		a.drop(na)
+		b.drop(nb)
+	}
 }
 
 // cursor walks the kept entries of one part in item order (linking key, then kind): the order
@@ -772,12 +850,23 @@ func (s Settings) CompareKeys(a, b string) int {
 }
 
 // compareLowerFrom compares a and b lower-cased, knowing a[:i] == b[:i]: from the end of their
-// last ASCII byte before i, which ends a rune in both.
+// last ASCII byte before i, which ends a rune in both. Runes are lowered one at a time, in
+// order, as strings.ToLower lowers them (a byte that is no rune stands for U+FFFD): runes order
+// as their UTF-8 bytes do.
 func compareLowerFrom(a, b string, i int) int {
 	for i > 0 && a[i-1] >= 0x80 {
 		i--
 	}
-	return strings.Compare(strings.ToLower(a[i:]), strings.ToLower(b[i:]))
+	a, b = a[i:], b[i:]
+	for a != "" && b != "" {
+		ra, na := utf8.DecodeRuneInString(a)
+		rb, nb := utf8.DecodeRuneInString(b)
+		if ra, rb = unicode.ToLower(ra), unicode.ToLower(rb); ra != rb {
+			return cmp.Compare(ra, rb)
+		}
+		a, b = a[na:], b[nb:]
+	}
+	return cmp.Compare(len(a), len(b))
 }
 
 func lowerASCII(c byte) byte {

@@ -221,7 +221,8 @@ func parentKey(k string) string {
 }
 
 // Linking keys compared without being made order as the keys do, whatever the strings hold:
-// mixed case, non-ASCII letters (some whose lower case is longer), invalid UTF-8.
+// mixed case, non-ASCII letters (some whose lower case is longer), invalid UTF-8; and so do the
+// keys of paths held in pieces (a directory's path and a name).
 func TestCompareKeys(t *testing.T) {
 	t.Parallel()
 	alphabet := []string{"a", "A", "z", "Z", "/", "-", "0", "[", "`", "é", "É", "İ", "ß", "Σ", "\xff", "\xc3"}
@@ -242,8 +243,13 @@ func TestCompareKeys(t *testing.T) {
 		}
 		for _, cs := range []bool{false, true} {
 			s := Settings{CaseSensitive: cs}
-			if got, want := s.CompareKeys(a, b), strings.Compare(s.linkingKey(a), s.linkingKey(b)); got != want {
+			want := strings.Compare(s.linkingKey(a), s.linkingKey(b))
+			if got := s.CompareKeys(a, b); got != want {
 				t.Fatalf("case-sensitive %v: CompareKeys(%q, %q) = %d, want %d", cs, a, b, got, want)
+			}
+			ea, eb := inventory.Entry{}.At("/"+a), inventory.Entry{}.At("/"+b)
+			if got := s.comparePaths(&ea, &eb); got != want {
+				t.Fatalf("case-sensitive %v: comparePaths(%q, %q) = %d, want %d", cs, "/"+a, "/"+b, got, want)
 			}
 		}
 	}

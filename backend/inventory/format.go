@@ -245,6 +245,7 @@ func (pr *partReader) read() (*Part, error) {
 
 	dirs := map[string]dirSeen{}
 	var names nameChunks
+	var held heldPaths
 	for {
 		b, err := pr.next()
 		if err == io.EOF {
@@ -275,7 +276,7 @@ func (pr *partReader) read() (*Part, error) {
 		}
 		p.Entries = append(p.Entries, e)
 		if e.Kind == Dir {
-			dirs[path] = dirSeen{path: &path, accessible: !e.Inaccessible}
+			dirs[path] = dirSeen{path: held.add(path), accessible: !e.Inaccessible}
 		}
 		p.Incomplete = p.Incomplete || e.Inaccessible
 	}

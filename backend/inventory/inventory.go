@@ -103,6 +103,43 @@ func (c *nameChunks) add(name string) string {
 	return unsafe.String(&c.buf[len(c.buf)-len(name)], len(name))
 }
 
+// Paths places entries made outside a scan as a scan does: the path of a directory is held once
+// for its children, and names are kept together.
+type Paths struct {
+	dirs  map[string]*string
+	held  heldPaths
+	names nameChunks
+}
+
+// Place is e at path (At). The entry keeps none of path's bytes.
+func (ps *Paths) Place(e Entry, path string) Entry {
+	dir, name := splitPath(path)
+	e.dir, e.name = nil, ps.names.add(name)
+	if dir == "" {
+		return e
+	}
+	if ps.dirs == nil {
+		ps.dirs = map[string]*string{}
+	}
+	if e.dir = ps.dirs[dir]; e.dir == nil {
+		e.dir = ps.held.add(strings.Clone(dir))
+		ps.dirs[*e.dir] = e.dir
+	}
+	return e
+}
+
+// heldPaths holds directories' paths as their children point to them, in chunks: a pointer
+// alone among short-lived objects of its size would keep their memory from being reused.
+type heldPaths struct{ chunk []string }
+
+func (h *heldPaths) add(p string) *string {
+	if len(h.chunk) == cap(h.chunk) {
+		h.chunk = make([]string, 0, 256)
+	}
+	h.chunk = append(h.chunk, p)
+	return &h.chunk[len(h.chunk)-1]
+}
+
 // splitPath is path's parent ("" for "/x") and last element.
 func splitPath(p string) (dir, name string) {
 	i := strings.LastIndexByte(p, '/')

@@ -437,6 +437,10 @@ type walker struct {
 	protected map[string]bool
 	// excluded are the names Options.Exclude names, by their directory's path ("/a" for "/a/b").
 	excluded map[string]map[string]bool
+	// mu guards the paths of the directories walked, which their children's entries point to.
+	mu       sync.Mutex
+	held     heldPaths
+	dirPaths nameChunks
 
 	files, dirs, bytes, skipped atomic.Int64
 }
@@ -528,7 +532,7 @@ func (w *walker) visit(d dirHandle, rel string, res *dirResult) {
 			if w.ctx.Err() != nil {
 				return
 			}
-			w.subdir(d, prefix+name, name, at, res)
+			w.subdir(d, w.holdDir(prefix, name), name, at, res)
 		case skip != "":
 			res.skip(skip)
 			skipped++
@@ -664,9 +668,18 @@ func (w *walker) nameSkip(name string) SkipReason {
 	return ""
 }
 
-// subdir opens the listed sub-directory name of d, at path (its name starts at at in res.names),
-// and walks it, on another goroutine when one is free.
-func (w *walker) subdir(d dirHandle, path, name string, at int, res *dirResult) {
+// holdDir is the path of the directory name in the one whose children's paths start with prefix,
+// as the directory's children hold it.
+func (w *walker) holdDir(prefix, name string) *string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.held.add(w.dirPaths.add(prefix + name))
+}
+
+// subdir opens the listed sub-directory name of d, at *held (its name starts at at in
+// res.names), and walks it, on another goroutine when one is free.
+func (w *walker) subdir(d dirHandle, held *string, name string, at int, res *dirResult) {
+	path := *held
 	if w.protected[path] {
 		w.record(res, at, Entry{}, SkipProtected)
 		return
@@ -692,7 +705,7 @@ func (w *walker) subdir(d dirHandle, path, name string, at int, res *dirResult) 
 		return
 	}
 	w.dirs.Add(1)
-	sub := &dirResult{dir: &path}
+	sub := &dirResult{dir: held}
 	res.subs = append(res.subs, subtree{name: name, entry: len(res.entries), res: sub})
 	dir := walked{n: uint32(len(name)), kind: Dir}
 	dir.setAt(at)

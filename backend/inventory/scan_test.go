@@ -394,7 +394,7 @@ func TestScanChildVanishedOrReplaced(t *testing.T) {
 	res := &dirResult{names: "dirdir-then-filedir-then-link"}
 	for _, name := range []string{"dir", "dir-then-file", "dir-then-link"} {
 		at := strings.Index(res.names, name) // "dir" is first
-		w.subdir(d, "/"+name, res.names[at:at+len(name)], at, res)
+		w.subdir(d, w.holdDir("/", name), res.names[at:at+len(name)], at, res)
 	}
 	w.wg.Wait()
 	if len(res.entries) != 1 || res.name(&res.entries[0]) != "dir-then-file" || res.entries[0].kind != File || res.entries[0].size != 10 {
