@@ -303,47 +303,42 @@ func (l *line) entry(keys *ContentKeys) (e Entry, path string, err error) {
 	if l.PathB != nil {
 		path = string(l.PathB)
 	}
-	e, err = l.decode(e, path, keys)
-	return e, path, err
-}
-
-func (l *line) decode(e Entry, path string, keys *ContentKeys) (Entry, error) {
 	switch l.Kind {
 	case "f":
 		e.Kind = File
 	case "d":
 		e.Kind = Dir
 	default:
-		return e, fmt.Errorf("%q: unknown kind %q", path, l.Kind)
+		return e, path, fmt.Errorf("%q: unknown kind %q", path, l.Kind)
 	}
 	if err := checkPath(path); err != nil {
-		return e, err
+		return e, path, err
 	}
 	if e.Size < 0 || e.Kind == Dir && e.Size != 0 {
-		return e, fmt.Errorf("%q: invalid size %d", path, e.Size)
+		return e, path, fmt.Errorf("%q: invalid size %d", path, e.Size)
 	}
 	mtime, err := Unstamp(l.ModTime)
 	if err != nil {
-		return e, fmt.Errorf("%q: %w", path, err)
+		return e, path, fmt.Errorf("%q: %w", path, err)
 	}
 	btime, err := Unstamp(l.BirthTime)
 	if err != nil {
-		return e, fmt.Errorf("%q: %w", path, err)
+		return e, path, fmt.Errorf("%q: %w", path, err)
 	}
 	e.ModTime, e.BirthTime = Nanos(mtime), Nanos(btime)
 	if l.ContentKey != "" {
 		if e.Kind != File {
-			return e, fmt.Errorf("%q: a directory has no content key", path)
+			return e, path, fmt.Errorf("%q: a directory has no content key", path)
 		}
 		var key ContentKey
 		k, err := hex.DecodeString(l.ContentKey)
 		if err != nil || len(k) != len(key) {
-			return e, fmt.Errorf("%q: invalid content key %q", path, l.ContentKey)
+			return e, path, fmt.Errorf("%q: invalid content key %q", path, l.ContentKey)
 		}
 		copy(key[:], k)
 		keys.Set(&e, key)
 	}
-	return e, nil
+	return e, path, nil
 }
 
 // checkPath accepts clean "/"-rooted relative paths other than "/" itself.

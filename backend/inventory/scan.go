@@ -567,18 +567,19 @@ func (w *walker) likeAt(prefix string, children []dirent) []int32 {
 	if lo == hi {
 		return nil
 	}
+	// The like entries in range are the directory's subtree: its children come in name order,
+	// as the children listed, among their own subtrees.
 	at := make([]int32, len(children))
+	j := lo
 	for i, c := range children {
-		j, ok := slices.BinarySearchFunc(like[lo:hi], c.name, func(e Entry, name string) int {
-			// Every path in range starts with prefix: compare what follows it.
-			if dir := e.Dir(); len(dir) >= len(prefix) {
-				return compareJoined(dir[len(prefix):], e.name, name)
-			}
-			return strings.Compare(e.name, name)
-		})
 		at[i] = -1
-		if ok {
-			at[i] = int32(lo + j)
+		for ; j < hi; j++ {
+			if e := &like[j]; len(e.Dir()) == len(prefix)-1 && e.name >= c.name {
+				break
+			}
+		}
+		if j < hi && like[j].name == c.name {
+			at[i] = int32(j)
 		}
 	}
 	return at

@@ -560,10 +560,11 @@ func TestIsNoise(t *testing.T) {
 // paths both hold: a tree in sync with another holds its paths once.
 func TestScanLike(t *testing.T) {
 	a, b := t.TempDir(), t.TempDir()
-	for _, rel := range []string{"x/1", "x/2", "y/3", "Z", "only-a/4"} {
+	// Names around "/" in byte order: a sub-directory's subtree comes between its siblings.
+	for _, rel := range []string{"x/1", "x/2", "y/3", "Z", "only-a/4", "x/a/c", "x/a-b", "x/a0"} {
 		writeFile(t, a, rel, rel)
 	}
-	for _, rel := range []string{"x/1", "x/5", "y/3", "Z", "only-b/6", "only-b/7"} {
+	for _, rel := range []string{"x/1", "x/5", "y/3", "Z", "only-b/6", "only-b/7", "x/a/c", "x/a-b", "x/a0"} {
 		writeFile(t, b, rel, rel)
 	}
 	ctx := context.Background()
@@ -604,10 +605,10 @@ func TestScanLike(t *testing.T) {
 			sharedDirs++
 		}
 	}
-	if shared != 5 { // /Z /x /x/1 /y /y/3
-		t.Errorf("%d names shared, want 5", shared)
+	if shared != 9 { // /Z /x /x/1 /x/a /x/a-b /x/a/c /x/a0 /y /y/3
+		t.Errorf("%d names shared, want 9", shared)
 	}
-	if sharedDirs != 3 { // /x/1 /x/5 /y/3
-		t.Errorf("%d directory paths shared, want 3", sharedDirs)
+	if sharedDirs != 7 { // /x/1 /x/5 /x/a /x/a-b /x/a/c /x/a0 /y/3
+		t.Errorf("%d directory paths shared, want 7", sharedDirs)
 	}
 }
