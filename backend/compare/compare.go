@@ -439,13 +439,10 @@ func (c *Comparison) Find(kind inventory.Kind, key string) *Item {
 // ItemOrder is the order of a comparison's items: by linking key, then kind.
 func ItemOrder(a, b *Item) int {
 	s := Settings{CaseSensitive: !a.folded}
-	order := 0
 	if ea, eb := a.first(), b.first(); !a.flat && ea != nil && eb != nil {
-		order = s.comparePaths(ea, eb)
-	} else {
-		order = s.CompareKeys(a.Path(), b.Path())
+		return cmp.Or(s.comparePaths(ea, eb), cmp.Compare(a.Kind, b.Kind))
 	}
-	return cmp.Or(order, cmp.Compare(a.Kind, b.Kind))
+	return cmp.Or(s.CompareKeys(a.Path(), b.Path()), cmp.Compare(a.Kind, b.Kind))
 }
 
 // comparePaths compares the linking keys of the paths of a and b, as CompareKeys, without making

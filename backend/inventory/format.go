@@ -243,9 +243,8 @@ func (pr *partReader) read() (*Part, error) {
 		return nil, fmt.Errorf("root: %w", err)
 	}
 
-	dirs := map[string]dirSeen{}
-	var names nameChunks
-	var held heldPaths
+	dirs := map[string]bool{} // directory path → accessible
+	var paths Paths
 	for {
 		b, err := pr.next()
 		if err == io.EOF {
@@ -268,15 +267,16 @@ func (pr *partReader) read() (*Part, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := p.place(&e, path, dirs, &names); err != nil {
+		if err := p.place(&e, path, dirs); err != nil {
 			return nil, err
 		}
+		e = paths.Place(e, path)
 		if l.AnalysisError != "" {
 			p.SetAnalysisError(&e, l.AnalysisError)
 		}
 		p.Entries = append(p.Entries, e)
 		if e.Kind == Dir {
-			dirs[path] = dirSeen{path: held.add(path), accessible: !e.Inaccessible}
+			dirs[path] = !e.Inaccessible
 		}
 		p.Incomplete = p.Incomplete || e.Inaccessible
 	}
@@ -287,13 +287,6 @@ func (pr *partReader) read() (*Part, error) {
 		return nil, err
 	}
 	return p, nil
-}
-
-// dirSeen is a directory read so far: its path, which its children's entries share, and whether
-// it could be listed.
-type dirSeen struct {
-	path       *string
-	accessible bool
 }
 
 // entry decodes an entry line, but for its path, which Part.place gives it.
@@ -357,14 +350,12 @@ func checkPath(p string) error {
 	return nil
 }
 
-// place checks that e, at path, may follow the entries read so far, and places it there: its
-// parent's path is shared with its siblings, its name kept in names.
-func (p *Part) place(e *Entry, path string, dirs map[string]dirSeen, names *nameChunks) error {
+// place checks that e, at path, may follow the entries read so far.
+func (p *Part) place(e *Entry, path string, dirs map[string]bool) error {
 	if n := len(p.Entries); n > 0 && ComparePath(&p.Entries[n-1], path) >= 0 {
 		return fmt.Errorf("%q: entries out of order or repeated", path)
 	}
-	parent, name := splitPath(path)
-	e.name = names.add(name)
+	parent, _ := splitPath(path)
 	if p.Type == SourceFile {
 		if len(p.Entries) > 0 || e.Kind != File || parent != "" {
 			return fmt.Errorf("%q: a file data source holds exactly one file", path)
@@ -374,14 +365,13 @@ func (p *Part) place(e *Entry, path string, dirs map[string]dirSeen, names *name
 	if parent == "" {
 		return nil
 	}
-	dir, ok := dirs[parent]
+	accessible, ok := dirs[parent]
 	switch {
 	case !ok:
 		return fmt.Errorf("%q: parent directory not in the inventory", path)
-	case !dir.accessible:
+	case !accessible:
 		return fmt.Errorf("%q: inside an inaccessible directory", path)
 	}
-	e.dir = dir.path
 	return nil
 }
 
