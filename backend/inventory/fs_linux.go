@@ -96,30 +96,22 @@ func statPath(path string) (fileInfo, error) {
 	return dirHandle{unix.AT_FDCWD}.stat(path)
 }
 
-// list returns the children of the directory ("." and ".." excluded) in directory order. buf is
-// scratch space for getdents64. The names of one directory share a single allocation.
-func (d dirHandle) list(buf []byte) ([]dirent, error) {
-	type span struct {
-		start, end int
-		typ        fileType
-	}
-	var (
-		spans []span
-		names []byte
-	)
+// list adds the children of the directory ("." and ".." excluded) to l in directory order. buf
+// is scratch space for getdents64.
+func (d dirHandle) list(buf []byte, l *listing) error {
 	for {
 		n, err := retry(func() (int, error) { return unix.Getdents(d.fd, buf) })
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if n <= 0 {
-			break
+			return nil
 		}
 		// struct linux_dirent64 { u64 ino; s64 off; u16 reclen; u8 type; char name[]; }
 		for off := 0; off < n; {
 			reclen := int(binary.NativeEndian.Uint16(buf[off+16:]))
 			if reclen < 19 || off+reclen > n {
-				return nil, errors.New("malformed directory record")
+				return errors.New("malformed directory record")
 			}
 			typ, rec := buf[off+18], buf[off+19:off+reclen]
 			off += reclen
@@ -127,17 +119,9 @@ func (d dirHandle) list(buf []byte) ([]dirent, error) {
 			if len(name) == 0 || string(name) == "." || string(name) == ".." {
 				continue
 			}
-			start := len(names)
-			names = append(names, name...)
-			spans = append(spans, span{start, len(names), direntType(typ)})
+			l.add(name, direntType(typ))
 		}
 	}
-	all := string(names)
-	out := make([]dirent, len(spans))
-	for i, s := range spans {
-		out[i] = dirent{name: all[s.start:s.end], typ: s.typ}
-	}
-	return out, nil
 }
 
 func clen(b []byte) int {

@@ -77,16 +77,15 @@ func statPath(path string) (fileInfo, error) {
 	return info, nil
 }
 
-func (d dirHandle) list([]byte) ([]dirent, error) {
+func (d dirHandle) list(_ []byte, l *listing) error {
 	des, err := d.f.ReadDir(-1)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out := make([]dirent, len(des))
-	for i, de := range des {
-		out[i] = dirent{name: de.Name(), typ: modeType(de.Type())}
+	for _, de := range des {
+		l.add([]byte(de.Name()), modeType(de.Type()))
 	}
-	return out, nil
+	return nil
 }
 
 func modeType(m fs.FileMode) fileType {

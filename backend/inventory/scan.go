@@ -26,12 +26,6 @@ const (
 	typeSpecial // FIFO, socket, device
 )
 
-// dirent is one child of a listed directory.
-type dirent struct {
-	name string
-	typ  fileType
-}
-
 // fileInfo is the metadata an inventory keeps.
 type fileInfo struct {
 	typ          fileType
@@ -432,7 +426,10 @@ type walker struct {
 	opts   Options
 	tokens chan struct{}
 	wg     sync.WaitGroup
-	bufs   sync.Pool
+	bufs   sync.Pool // getdents buffers
+	// listings are the walking goroutines' listings (visit), each held until its directory
+	// is walked.
+	listings sync.Pool
 	// protected are relative paths of system trees below the root, never walked.
 	protected map[string]bool
 	// excluded are the names Options.Exclude names, by their directory's path ("/a" for "/a/b").
@@ -458,8 +455,14 @@ func (w *walker) visit(d dirHandle, rel string, res *dirResult) {
 	if w.ctx.Err() != nil {
 		return
 	}
+	l, _ := w.listings.Get().(*listing)
+	if l == nil {
+		l = &listing{}
+	}
+	defer w.listings.Put(l)
+	l.reset()
 	buf := w.bufs.Get().(*[]byte)
-	children, err := d.list(*buf)
+	err := d.list(*buf, l)
 	w.bufs.Put(buf)
 	if err != nil {
 		res.err = err
@@ -468,7 +471,8 @@ func (w *walker) visit(d dirHandle, rel string, res *dirResult) {
 		w.skipped.Add(1)
 		return
 	}
-	slices.SortFunc(children, func(a, b dirent) int { return strings.Compare(a.name, b.name) })
+	l.sortByName()
+	children := l.kids
 	prefix := rel + "/"
 	res.entries = make([]walked, 0, len(children))
 	var files, bytes, skipped int64
@@ -481,7 +485,7 @@ func (w *walker) visit(d dirHandle, rel string, res *dirResult) {
 	defer flush()
 	// A child shares the name of the like entry holding it, and the directory its path; the
 	// names of the others share one allocation.
-	likeAt := w.likeAt(prefix, children)
+	likeAt := w.likeAt(prefix, l)
 	if likeAt != nil {
 		res.like = w.opts.like
 		if i := slices.IndexFunc(likeAt, func(j int32) bool { return j >= 0 }); i >= 0 {
@@ -492,14 +496,14 @@ func (w *walker) visit(d dirHandle, rel string, res *dirResult) {
 	size := 0
 	for i, c := range children {
 		if own(i) {
-			size += len(c.name)
+			size += int(c.end - c.start)
 		}
 	}
 	var sb strings.Builder
 	sb.Grow(size)
 	for i, c := range children {
 		if own(i) {
-			sb.WriteString(c.name)
+			sb.Write(l.name(c))
 		}
 	}
 	res.names = sb.String()
@@ -509,8 +513,9 @@ func (w *walker) visit(d dirHandle, rel string, res *dirResult) {
 		var at int
 		var name string
 		if own(i) {
-			at, name = off, res.names[off:off+len(c.name)]
-			off += len(name)
+			n := int(c.end - c.start)
+			at, name = off, res.names[off:off+n]
+			off += n
 		} else {
 			at, name = sharedAt(int(likeAt[i])), res.like[likeAt[i]].name
 		}
@@ -557,7 +562,7 @@ func (w *walker) visit(d dirHandle, rel string, res *dirResult) {
 
 // likeAt gives, for each child of the directory whose children's paths start with prefix, the
 // index of the entry of opts.like holding its path, or -1; nil when there is none.
-func (w *walker) likeAt(prefix string, children []dirent) []int32 {
+func (w *walker) likeAt(prefix string, l *listing) []int32 {
 	like := w.opts.like
 	if like == nil {
 		return nil
@@ -569,16 +574,18 @@ func (w *walker) likeAt(prefix string, children []dirent) []int32 {
 	}
 	// The like entries in range are the directory's subtree: its children come in name order,
 	// as the children listed, among their own subtrees.
-	at := make([]int32, len(children))
+	at := slices.Grow(l.at[:0], len(l.kids))[:len(l.kids)]
+	l.at = at
 	j := lo
-	for i, c := range children {
+	for i, c := range l.kids {
+		name := l.name(c)
 		at[i] = -1
 		for ; j < hi; j++ {
-			if e := &like[j]; len(e.Dir()) == len(prefix)-1 && e.name >= c.name {
+			if e := &like[j]; len(e.Dir()) == len(prefix)-1 && e.name >= string(name) {
 				break
 			}
 		}
-		if j < hi && like[j].name == c.name {
+		if j < hi && like[j].name == string(name) {
 			at[i] = int32(j)
 		}
 	}

@@ -349,20 +349,20 @@ func testWalker(opts Options) *walker {
 	return w
 }
 
-func listed(t *testing.T, root string) (dirHandle, map[string]dirent) {
+func listed(t *testing.T, root string) (dirHandle, map[string]fileType) {
 	t.Helper()
 	d, err := openDir(root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(d.close)
-	ds, err := d.list(make([]byte, listBufSize))
-	if err != nil {
+	var l listing
+	if err := d.list(make([]byte, listBufSize), &l); err != nil {
 		t.Fatal(err)
 	}
-	m := map[string]dirent{}
-	for _, de := range ds {
-		m[de.name] = de
+	m := map[string]fileType{}
+	for _, c := range l.kids {
+		m[string(l.name(c))] = c.typ
 	}
 	return d, m
 }
@@ -374,7 +374,7 @@ func TestScanChildVanishedOrReplaced(t *testing.T) {
 	mkdir(t, root, "dir-then-file")
 	mkdir(t, root, "dir-then-link")
 	d, ls := listed(t, root)
-	if len(ls) != 4 || ls["file"].typ != typeFile || ls["dir"].typ != typeDir {
+	if len(ls) != 4 || ls["file"] != typeFile || ls["dir"] != typeDir {
 		t.Fatalf("listing = %v", ls)
 	}
 	for _, name := range []string{"file", "dir", "dir-then-file", "dir-then-link"} {
@@ -388,7 +388,7 @@ func TestScanChildVanishedOrReplaced(t *testing.T) {
 	}
 
 	w := testWalker(Options{})
-	if e, _, skip := w.child(d, nil, "file", ls["file"].typ); skip != SkipNotFound || e.Name() != "" {
+	if e, _, skip := w.child(d, nil, "file", ls["file"]); skip != SkipNotFound || e.Name() != "" {
 		t.Errorf("vanished file: entry %+v, skip %q; want no entry, skipped as %q", e, skip, SkipNotFound)
 	}
 	res := &dirResult{names: "dirdir-then-filedir-then-link"}
