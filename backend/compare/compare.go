@@ -3,10 +3,13 @@ package compare
 import (
 	"cmp"
 	"encoding/binary"
+	"maps"
 	"path"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 	"unsafe"
@@ -167,8 +170,6 @@ type Comparison struct {
 	// omittedIn holds the directories, by linking key and part, directly holding an item left
 	// out that is present on that part.
 	omittedIn map[dirPart]bool
-	// omittedLast is, by part, the directory path of the last item left out.
-	omittedLast []string
 }
 
 type dirPart struct {
@@ -371,15 +372,21 @@ func Compare(nodes []*inventory.Node, s Settings) *Comparison {
 // (ContentNeeded lists none of their files) and that omit, made from the comparison before
 // its first item, tells to leave out: a plan that ignores items its rules leave alone need not
 // keep them. It leaves out nothing where the comparison is flat (matched by name), nor
-// where a part is incomplete, and keeps every directory. omit must not keep the item.
+// where a part is incomplete, and keeps every directory. omit must not keep the item, and may be
+// called from several goroutines at once.
 func CompareOmitting(nodes []*inventory.Node, s Settings, omitter func(*Comparison) func(*Item) bool) *Comparison {
+	return compareOmitting(nodes, s, omitter, 0)
+}
+
+// compareOmitting is CompareOmitting merging in ranges ranges of items (mergeIn).
+func compareOmitting(nodes []*inventory.Node, s Settings, omitter func(*Comparison) func(*Item) bool, ranges int) *Comparison {
 	c := &Comparison{Settings: s, Parts: Parts(nodes)}
 	a := &arena{parts: len(c.Parts)}
 	var omit func(*Item) bool
 	if omitter != nil && !c.anyIncomplete() {
 		omit = omitter(c)
 	}
-	if !c.merge(a, omit) {
+	if !c.mergeIn(a, omit, ranges) {
 		c.index(a)
 	}
 	if s.Matching == Flat {
@@ -543,21 +550,20 @@ type cursor struct {
 	entries []inventory.Entry
 	order   []int32
 	next    int
+	end     int  // the cursor walks positions next to end of the order (or of the entries)
 	atMin   bool // the entry at next is the item being built
 }
 
-func (cu *cursor) done() bool {
-	if cu.order != nil {
-		return cu.next == len(cu.order)
-	}
-	return cu.next == len(cu.entries)
-}
+func (cu *cursor) done() bool { return cu.next == cu.end }
 
-func (cu *cursor) entry() *inventory.Entry {
+func (cu *cursor) entry() *inventory.Entry { return cu.at(cu.next) }
+
+// at is the entry at position i of the cursor's order.
+func (cu *cursor) at(i int) *inventory.Entry {
 	if cu.order != nil {
-		return &cu.entries[cu.order[cu.next]]
+		return &cu.entries[cu.order[i]]
 	}
-	return &cu.entries[cu.next]
+	return &cu.entries[i]
 }
 
 // seek moves the cursor to the next kept entry at or after next.
@@ -567,8 +573,8 @@ func (cu *cursor) seek(s Settings) {
 	}
 }
 
-// at reports whether the cursor's next entry is a kind entry whose linking key is e's path's.
-func (cu *cursor) at(e *inventory.Entry, kind inventory.Kind, s Settings) bool {
+// holds reports whether the cursor's next entry is a kind entry whose linking key is e's path's.
+func (cu *cursor) holds(e *inventory.Entry, kind inventory.Kind, s Settings) bool {
 	return !cu.done() && cu.entry().Kind == kind && s.comparePaths(cu.entry(), e) == 0
 }
 
@@ -606,24 +612,145 @@ func itemOrder(entries []inventory.Entry, s Settings) (order []int32, kept int) 
 	return order, kept
 }
 
+// mergeSplit is the fewest kept entries a merge hands to a goroutine of its own.
+const mergeSplit = 1 << 16
+
 // merge builds the items of a tree comparison in one pass over the parts' entries, each walked in
 // item order; it reports false, building nothing, for a flat comparison. The items are those
-// index builds, in the same order, with the entries added in the same order.
+// index builds, in the same order, with the entries added in the same order. Large comparisons
+// are merged in ranges of items, one goroutine each: omit must allow calls from several at once.
 func (c *Comparison) merge(a *arena, omit func(*Item) bool) bool {
+	return c.mergeIn(a, omit, 0)
+}
+
+// mergeIn is merge over ranges ranges of items, or as many as the comparison's size and the
+// processors suggest for 0.
+func (c *Comparison) mergeIn(a *arena, omit func(*Item) bool, ranges int) bool {
 	s := c.Settings
 	if s.Matching == Flat {
 		return false
 	}
 	curs := make([]cursor, len(c.Parts))
-	total := 0
+	total, whole := 0, true
 	for i, p := range c.Parts {
 		order, kept := itemOrder(p.Inv.Entries, s)
 		total += kept
-		curs[i] = cursor{part: i, entries: p.Inv.Entries, order: order}
-		curs[i].seek(s)
+		whole = whole && (order != nil || kept == len(p.Inv.Entries))
+		curs[i] = cursor{part: i, entries: p.Inv.Entries, order: order, end: len(p.Inv.Entries)}
+		if order != nil {
+			curs[i].end = len(order)
+		}
 	}
+	if ranges == 0 {
+		ranges = min(runtime.GOMAXPROCS(0), total/mergeSplit)
+	}
+	if !whole {
+		ranges = 1 // entries left out interleave with the kept ones: no bounds can be searched
+	}
+	spans := c.ranges(curs, max(ranges, 1))
+	outs := make([]merged, len(spans))
+	var wg sync.WaitGroup
+	for i, span := range spans {
+		ar := a
+		if i > 0 {
+			ar = &arena{parts: a.parts}
+		}
+		run := func() { outs[i] = c.mergeRange(ar, span, omit) }
+		if i == len(spans)-1 {
+			run()
+			continue
+		}
+		wg.Go(run)
+	}
+	wg.Wait()
+	c.Items = outs[0].items
+	for _, o := range outs[1:] {
+		c.Items = append(c.Items, o.items...)
+	}
+	for _, o := range outs {
+		c.Omitted += o.omitted
+		if o.omittedIn == nil {
+			continue
+		}
+		if c.omittedIn == nil {
+			c.omittedIn = o.omittedIn
+			continue
+		}
+		maps.Copy(c.omittedIn, o.omittedIn)
+	}
+	return true
+}
+
+// ranges splits the cursors into n ranges of whole items at most, each range one cursor a part,
+// by the entries of the part holding the most.
+func (c *Comparison) ranges(curs []cursor, n int) [][]cursor {
+	big := 0
+	for i := range curs {
+		if curs[i].end > curs[big].end {
+			big = i
+		}
+	}
+	if curs[big].end == 0 {
+		return [][]cursor{curs}
+	}
+	out := make([][]cursor, 0, n)
+	from := make([]int, len(curs))
+	for k := 1; k <= n; k++ {
+		to := make([]int, len(curs))
+		if k == n {
+			for i := range curs {
+				to[i] = curs[i].end
+			}
+		} else {
+			bound := curs[big].at(curs[big].end * k / n)
+			for i := range curs {
+				cu := &curs[i]
+				// The first entry at or past the bound's (key, kind): an item's entries all
+				// fall on one side.
+				to[i] = from[i] + sort.Search(cu.end-from[i], func(j int) bool {
+					e := cu.at(from[i] + j)
+					return cmp.Or(c.Settings.comparePaths(e, bound), cmp.Compare(e.Kind, bound.Kind)) >= 0
+				})
+			}
+		}
+		span := slices.Clone(curs)
+		empty := true
+		for i := range span {
+			span[i].next, span[i].end = from[i], to[i]
+			empty = empty && from[i] == to[i]
+		}
+		if !empty {
+			out = append(out, span)
+		}
+		from = to
+	}
+	if len(out) == 0 {
+		out = append(out, curs)
+	}
+	return out
+}
+
+// merged is what merging one range of items made.
+type merged struct {
+	items     []*Item
+	omitted   int
+	omittedIn map[dirPart]bool
+	last      []string // by part, the directory path of the last item left out
+}
+
+// mergeRange merges the items of the cursors' range.
+func (c *Comparison) mergeRange(a *arena, curs []cursor, omit func(*Item) bool) merged {
+	s := c.Settings
+	var out merged
 	if omit == nil {
-		c.Items = make([]*Item, 0, total/max(1, len(c.Parts)))
+		total := 0
+		for i := range curs {
+			total += curs[i].end - curs[i].next
+		}
+		out.items = make([]*Item, 0, total/max(1, len(c.Parts)))
+	}
+	for i := range curs {
+		curs[i].seek(s)
 	}
 	var nf needFiles
 	var heads []Located
@@ -655,13 +782,13 @@ func (c *Comparison) merge(a *arena, omit func(*Item) bool) bool {
 			}
 		}
 		if !found {
-			return true
+			return out
 		}
 		heads = heads[:0]
 		for i := range curs {
 			cu := &curs[i]
 			// A part may hold more entries with the same key (names that differ in case only).
-			for more := cu.atMin; more; more = cu.at(minPath, minKind, s) {
+			for more := cu.atMin; more; more = cu.holds(minPath, minKind, s) {
 				heads = append(heads, Located{Part: cu.part, Entry: cu.entry()})
 				cu.next++
 				cu.seek(s)
@@ -669,11 +796,11 @@ func (c *Comparison) merge(a *arena, omit func(*Item) bool) bool {
 		}
 		mark := *a
 		it := a.item(minKind, !s.CaseSensitive, false)
-		c.Items = append(c.Items, it)
+		out.items = append(out.items, it)
 		it.build(a, c.Parts, heads)
 		if omit != nil && it.Kind == inventory.File && c.settled(it, &nf) && omit(it) {
-			c.omitted(it)
-			c.Items = c.Items[:len(c.Items)-1]
+			c.omitted(&out, it)
+			out.items = out.items[:len(out.items)-1]
 			a.rewind(mark) // the item's room is taken again by the next
 		}
 	}
@@ -702,12 +829,12 @@ func (c *Comparison) settled(it *Item, nf *needFiles) bool {
 	return !needs
 }
 
-// omitted records an item left out.
-func (c *Comparison) omitted(it *Item) {
-	c.Omitted++
-	if c.omittedIn == nil {
-		c.omittedIn = map[dirPart]bool{}
-		c.omittedLast = make([]string, len(c.Parts))
+// omitted records an item left out in m.
+func (c *Comparison) omitted(m *merged, it *Item) {
+	m.omitted++
+	if m.omittedIn == nil {
+		m.omittedIn = map[dirPart]bool{}
+		m.last = make([]string, len(c.Parts))
 	}
 	dir := it.first().Dir() // its key is not made (merge)
 	if dir == "" {
@@ -716,11 +843,11 @@ func (c *Comparison) omitted(it *Item) {
 	for _, id := range it.Identities {
 		for _, l := range id.Entries {
 			// Items come in path order: most follow one left out of the same folder.
-			if c.omittedLast[l.Part] == dir {
+			if m.last[l.Part] == dir {
 				continue
 			}
-			c.omittedIn[dirPart{c.Settings.linkingKey(dir), l.Part}] = true
-			c.omittedLast[l.Part] = dir
+			m.omittedIn[dirPart{c.Settings.linkingKey(dir), l.Part}] = true
+			m.last[l.Part] = dir
 		}
 	}
 }

@@ -2,9 +2,11 @@ package compare
 
 import (
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,8 +32,16 @@ func TestMergeMatchesIndex(t *testing.T) {
 				continue
 			}
 			merged++
-			if got, want := dump(viaMerge), dump(viaIndex); got != want {
+			want := dump(viaIndex)
+			if got := dump(viaMerge); got != want {
 				t.Fatalf("seed %d, case-sensitive %v:\nmerge:\n%s\nindex:\n%s", seed, cs, got, want)
+			}
+			// Merged in ranges, one goroutine each, where the parts hold every kind.
+			ranges := 2 + rng.IntN(4)
+			inRanges := &Comparison{Settings: s, Parts: Parts(nodes)}
+			inRanges.mergeIn(&arena{parts: len(nodes)}, nil, ranges)
+			if got := dump(inRanges); got != want {
+				t.Fatalf("seed %d, case-sensitive %v, %d ranges:\nmerge:\n%s\nindex:\n%s", seed, cs, ranges, got, want)
 			}
 		}
 	}
@@ -285,18 +295,24 @@ func TestOmittingKeepsTheRest(t *testing.T) {
 		}
 		s := DefaultSettings()
 		whole := Compare(nodes, s)
+		var mu sync.Mutex
 		left := map[string]bool{}
-		sparse := CompareOmitting(nodes, s, func(*Comparison) func(*Item) bool {
+		ranges := 1 + int(seed%4) // merged in ranges by as many goroutines
+		sparse := compareOmitting(nodes, s, func(*Comparison) func(*Item) bool {
 			return func(it *Item) bool {
-				if it.Kind != inventory.File || rng.IntN(4) == 0 {
+				h := fnv.New32a()
+				h.Write([]byte(it.Key()))
+				if it.Kind != inventory.File || h.Sum32()%4 == 0 {
 					return false
 				}
-				left[strings.ToLower(it.Path())] = true
+				mu.Lock()
+				defer mu.Unlock()
+				left[it.Key()] = true
 				return true
 			}
-		})
+		}, ranges)
 		if sparse.Omitted != len(left) || len(left) < 2000 {
-			t.Fatalf("seed %d: %d items left out, %d told", seed, sparse.Omitted, len(left))
+			t.Fatalf("seed %d, %d ranges: %d items left out, %d told", seed, ranges, sparse.Omitted, len(left))
 		}
 		kept := &Comparison{Parts: whole.Parts}
 		holds := map[dirPart]bool{}
