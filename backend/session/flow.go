@@ -162,6 +162,8 @@ type Flow struct {
 	refused error // the planner refuses the plan: nothing runs
 
 	irregular bool // the synchronization failed or did not end regularly
+	stopped   bool // this member stopped before the synchronization (failed)
+	reasoned  bool // and sent the others why (the oldest member)
 
 	// roots are this member's data source roots, locked from the inventory to Close (by the
 	// caller when ownRoots is false).
@@ -730,11 +732,18 @@ func (f *Flow) failed(ctx context.Context, err error, oldest bool) {
 		}
 		var buf bytes.Buffer
 		_ = encodeStart(&buf, nil, reason)
-		if serr := f.x.SendBlob(sendCtx, blobStart, protocol.TransferPlan, f.others(), &buf); serr != nil {
+		serr := f.x.SendBlob(sendCtx, blobStart, protocol.TransferPlan, f.others(), &buf)
+		if serr != nil {
 			f.log.Warn("tell the members there is no plan", "err", serr)
 		}
 		cancel()
+		f.mu.Lock()
+		f.reasoned = serr == nil
+		f.mu.Unlock()
 	}
+	f.mu.Lock()
+	f.stopped = true
+	f.mu.Unlock()
 	status := protocol.InventoryError
 	if ctx.Err() != nil {
 		status = protocol.InventoryCancelled
@@ -1333,7 +1342,9 @@ func (r *reporting) Report(results ...protocol.ActionResult) {
 }
 
 // Close waits until ctx ends for the other members to receive what this member sent, deletes
-// it from the relay, and stops following the session.
+// it from the relay, and stops following the session. A member that stopped before the
+// synchronization waits for nobody but those reading why it stopped, reasonWait at most: two
+// members stopped by a third would otherwise each wait for the other to read its inventory.
 func (f *Flow) Close(ctx context.Context) error {
 	f.closeOnce.Do(func() {
 		var errs []error
@@ -1348,12 +1359,17 @@ func (f *Flow) Close(ctx context.Context) error {
 			cancel()
 		}
 		f.mu.Lock()
-		irregular := f.irregular
+		irregular, stopped, reasoned := f.irregular, f.stopped, f.reasoned
 		f.mu.Unlock()
-		if irregular || f.m.Err() != nil { // nobody will receive anything more
+		switch {
+		case irregular || stopped && !reasoned || f.m.Err() != nil: // nobody will receive anything more
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithCancel(ctx)
 			cancel()
+		case stopped: // the others may still read why, and nothing else
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, reasonWait)
+			defer cancel()
 		}
 		if err := f.x.Close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("relay: %w", err))
