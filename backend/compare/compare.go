@@ -615,16 +615,11 @@ func itemOrder(entries []inventory.Entry, s Settings) (order []int32, kept int) 
 // mergeSplit is the fewest kept entries a merge hands to a goroutine of its own.
 const mergeSplit = 1 << 16
 
-// merge builds the items of a tree comparison in one pass over the parts' entries, each walked in
-// item order; it reports false, building nothing, for a flat comparison. The items are those
-// index builds, in the same order, with the entries added in the same order. Large comparisons
-// are merged in ranges of items, one goroutine each: omit must allow calls from several at once.
-func (c *Comparison) merge(a *arena, omit func(*Item) bool) bool {
-	return c.mergeIn(a, omit, 0)
-}
-
-// mergeIn is merge over ranges ranges of items, or as many as the comparison's size and the
-// processors suggest for 0.
+// mergeIn builds the items of a tree comparison in one pass over the parts' entries, each walked
+// in item order; it reports false, building nothing, for a flat comparison. The items are those
+// index builds, in the same order, with the entries added in the same order. It merges ranges
+// ranges of items, one goroutine each (as many as the comparison's size and the processors
+// suggest for 0): omit must allow calls from several at once.
 func (c *Comparison) mergeIn(a *arena, omit func(*Item) bool, ranges int) bool {
 	s := c.Settings
 	if s.Matching == Flat {

@@ -28,7 +28,7 @@ func TestMergeMatchesIndex(t *testing.T) {
 			viaIndex := &Comparison{Settings: s, Parts: Parts(nodes)}
 			viaIndex.index(&arena{parts: len(nodes)})
 			viaMerge := &Comparison{Settings: s, Parts: Parts(nodes)}
-			if !viaMerge.merge(&arena{parts: len(nodes)}, nil) {
+			if !viaMerge.mergeIn(&arena{parts: len(nodes)}, nil, 0) {
 				continue
 			}
 			merged++
